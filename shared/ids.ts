@@ -1,0 +1,42 @@
+/**
+ * Identifiers the master assigns. Mesos uses `<master-id>-S<n>` for agents and `<master-id>-<nnnn>` for
+ * frameworks, with a counter in the master's memory; Mantle has no master process, so the counter is
+ * replaced by a time-ordered random suffix (unique without coordination, sortable when debugging).
+ * An offer id embeds its agent id, so ACCEPT finds the agent ledger without a lookup table.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+
+function suffix(): string {
+  return `${Date.now().toString(36)}${randomBytes(6).toString('hex')}`;
+}
+
+export function newClusterId(): string {
+  return randomUUID();
+}
+
+export function newAgentId(clusterId: string): string {
+  return `${clusterId}-S${suffix()}`;
+}
+
+export function newFrameworkId(clusterId: string): string {
+  return `${clusterId}-F${suffix()}`;
+}
+
+const OFFER_MARK = '-O';
+
+export function newOfferId(agentId: string): string {
+  return `${agentId}${OFFER_MARK}${suffix()}`;
+}
+
+/** The agent an offer id was made on, or undefined for ids Mantle did not make. */
+export function agentIdOfOffer(offerId: string): string | undefined {
+  const at = offerId.lastIndexOf(OFFER_MARK);
+  if (at <= 0) return undefined;
+  const tail = offerId.slice(at + OFFER_MARK.length);
+  return /^[0-9a-z]+$/.test(tail) ? offerId.slice(0, at) : undefined;
+}
+
+/** A fresh Mesos-Stream-Id (a UUID, as Mesos sends). */
+export function newStreamId(): string {
+  return randomUUID();
+}

@@ -1,0 +1,37 @@
+/** The domain failures of the registrar: returned as values, never thrown. I/O faults still throw. */
+
+export type RegistrarErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_RESOURCES'
+  | 'UNKNOWN_AGENT'
+  | 'AGENT_GONE'
+  | 'AGENT_NOT_ACTIVE'
+  | 'AGENT_ALIVE'
+  | 'VERSION_CONFLICT'
+  | 'INSUFFICIENT_RESOURCES'
+  | 'OFFER_GONE'
+  | 'OFFER_NOT_OWNED'
+  | 'DUPLICATE_TASK'
+  | 'UNKNOWN_TASK'
+  | 'ILLEGAL_TRANSITION'
+  | 'UNKNOWN_FRAMEWORK'
+  | 'FRAMEWORK_REMOVED'
+  | 'PRINCIPAL_MISMATCH'
+  | 'NOT_SUBSCRIBED'
+  | 'STREAM_MISMATCH'
+  | 'INVALID_ROLE'
+  | 'INVALID_QUOTA'
+  | 'PRINCIPAL_EXISTS'
+  | 'UNAUTHENTICATED';
+
+export interface RegistrarError<C extends RegistrarErrorCode = RegistrarErrorCode> {
+  readonly code: C;
+  readonly message: string;
+}
+
+export function failure<C extends RegistrarErrorCode>(
+  code: C,
+  message: string,
+): { readonly ok: false; readonly error: RegistrarError<C> } {
+  return { ok: false, error: { code, message } };
+}

@@ -1,0 +1,41 @@
+/** The registrar: Mantle's replicated state, on DynamoDB conditional writes (ARCHITECTURE §3). */
+import { AgentRegistry } from './agents.js';
+import { RegistrarContext, type RegistrarOptions } from './context.js';
+import { FrameworkRegistry } from './frameworks.js';
+import { PrincipalRegistry } from './principals.js';
+import { RoleRegistry } from './roles.js';
+import { TaskRegistry } from './tasks.js';
+
+export class Registrar {
+  readonly context: RegistrarContext;
+  readonly agents: AgentRegistry;
+  readonly frameworks: FrameworkRegistry;
+  readonly tasks: TaskRegistry;
+  readonly roles: RoleRegistry;
+  readonly principals: PrincipalRegistry;
+
+  constructor(options: RegistrarOptions) {
+    this.context = new RegistrarContext(options);
+    this.agents = new AgentRegistry(this.context);
+    this.frameworks = new FrameworkRegistry(this.context);
+    this.tasks = new TaskRegistry(this.context);
+    this.roles = new RoleRegistry(this.context);
+    this.principals = new PrincipalRegistry(this.context);
+  }
+}
+
+export type { RegistrarOptions } from './context.js';
+export type { AgentRecord, AgentRegistration, AgentStatus, LaunchRequest, OfferRequest } from './agents.js';
+export type { FrameworkRecord, FrameworkStatus, Subscription } from './frameworks.js';
+export type { TaskRecord, NewTask, StatusUpdateResult } from './tasks.js';
+export type { RoleRecord, Quota, ResourceQuantities } from './roles.js';
+export type { PrincipalRecord, PrincipalKind } from './principals.js';
+export type { RegistrarError, RegistrarErrorCode } from './errors.js';
+export type { OfferRecord, AllocatedTask, Ledger } from './ledger.js';
+export { checkSubscription, frameworkRoles } from './frameworks.js';
+export { freeResources, ledgerViolation, offeredResources, allocatedResources, taskKey, takeInTurn } from './ledger.js';
+export { mayUseRole } from './principals.js';
+export { validateTaskId } from './tasks.js';
+export { createTables } from './bootstrap.js';
+export { TABLE_DEFINITIONS, tableNames, tableNamesFromEnvironment, tableEnvironmentVariable } from './tables.js';
+export type { TableNames, TableId, TableDefinition } from './tables.js';

@@ -1,0 +1,74 @@
+/**
+ * The registrar's DynamoDB tables, defined once. The local bootstrap creates them from these
+ * definitions and the CDK stack declares them from the same ones, so the two cannot drift.
+ */
+
+export type TableId = 'agents' | 'frameworks' | 'tasks' | 'roles' | 'principals';
+
+export interface KeyAttribute {
+  readonly name: string;
+  readonly type: 'S' | 'N';
+}
+
+export interface TableDefinition {
+  readonly id: TableId;
+  readonly description: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+  /** Epoch-seconds attribute after which DynamoDB may delete the item (finished records). */
+  readonly timeToLiveAttribute?: string;
+}
+
+export const TABLE_DEFINITIONS: readonly TableDefinition[] = [
+  {
+    id: 'agents',
+    description: 'Admitted agents, each with its ledger: total resources, outstanding offers, resources per task',
+    partitionKey: { name: 'agent_id', type: 'S' },
+  },
+  {
+    id: 'frameworks',
+    description: 'Frameworks: FrameworkInfo, subscription (stream id), lifecycle state',
+    partitionKey: { name: 'framework_id', type: 'S' },
+    timeToLiveAttribute: 'expires_at',
+  },
+  {
+    id: 'tasks',
+    description: 'Tasks by framework (task ids are unique per framework): state, latest status, update uuids',
+    partitionKey: { name: 'framework_id', type: 'S' },
+    sortKey: { name: 'task_id', type: 'S' },
+    timeToLiveAttribute: 'expires_at',
+  },
+  {
+    id: 'roles',
+    description: 'Roles: weight and quota',
+    partitionKey: { name: 'role', type: 'S' },
+  },
+  {
+    id: 'principals',
+    description: 'Principals: hashed secrets and the roles each may use',
+    partitionKey: { name: 'principal', type: 'S' },
+  },
+];
+
+export type TableNames = Readonly<Record<TableId, string>>;
+
+/** Table names for a cluster: `<prefix>-agents`, `<prefix>-tasks`, ... */
+export function tableNames(prefix: string): TableNames {
+  const names = Object.fromEntries(TABLE_DEFINITIONS.map((table) => [table.id, `${prefix}-${table.id}`]));
+  return names as Record<TableId, string>;
+}
+
+/** The environment variable that carries a table's name into a Lambda function (MANTLE_TABLE_AGENTS...). */
+export function tableEnvironmentVariable(id: TableId): string {
+  return `MANTLE_TABLE_${id.toUpperCase()}`;
+}
+
+export function tableNamesFromEnvironment(env: NodeJS.ProcessEnv = process.env): TableNames {
+  const names = {} as Record<TableId, string>;
+  for (const table of TABLE_DEFINITIONS) {
+    const name = env[tableEnvironmentVariable(table.id)];
+    if (!name) throw new Error(`${tableEnvironmentVariable(table.id)} is not set`);
+    names[table.id] = name;
+  }
+  return names;
+}

@@ -1,0 +1,183 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TaskState, TaskStatus } from '../../shared/protocol/mesos.js';
+import type { TaskRecord } from '../../shared/registrar/index.js';
+import { scalarResource } from '../../shared/resources/resource.js';
+import { freshRegistrar, type TestRegistrar } from '../support/registrar.js';
+
+let t: TestRegistrar;
+beforeAll(async () => {
+  t = await freshRegistrar();
+});
+afterAll(async () => {
+  await t.close();
+});
+
+const uuid = () => Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64');
+
+function taskInfo(taskId: string) {
+  return {
+    name: `job ${taskId}`,
+    task_id: { value: taskId },
+    agent_id: { value: 'agent-1' },
+    resources: [{ name: 'cpus', type: 'SCALAR', scalar: { value: 1 } }],
+    command: { value: 'sleep 1' },
+    data: Buffer.from('secret payload').toString('base64'),
+  };
+}
+
+async function added(frameworkId: string, taskId: string, launchId = `launch-${taskId}`): Promise<TaskRecord> {
+  const result = await t.registrar.tasks.add({
+    frameworkId,
+    agentId: 'agent-1',
+    role: '*',
+    resources: [scalarResource('cpus', 1, { allocationRole: '*' })],
+    info: taskInfo(taskId),
+    launchId,
+  });
+  if (!result.ok) throw new Error(result.error.message);
+  return result.value;
+}
+
+function status(taskId: string, state: TaskState, extra: Partial<TaskStatus> = {}): TaskStatus {
+  return { task_id: { value: taskId }, state, source: 'SOURCE_EXECUTOR', uuid: uuid(), ...extra };
+}
+
+describe('task rows', () => {
+  it('records a launched task in TASK_STAGING, without its data', async () => {
+    const task = await added('fw-1', 't1');
+    expect(task).toMatchObject({ state: 'TASK_STAGING', agentId: 'agent-1', name: 'job t1', uuids: [], version: 1 });
+    expect(await t.registrar.tasks.get('fw-1', 't1')).toEqual(task);
+  });
+
+  it('is idempotent for one launch and refuses a second active task with the same id', async () => {
+    const task = await added('fw-1', 't2', 'launch-A');
+    expect(await added('fw-1', 't2', 'launch-A')).toEqual(task);
+    const duplicate = await t.registrar.tasks.add({
+      frameworkId: 'fw-1',
+      agentId: 'agent-2',
+      role: '*',
+      resources: [],
+      info: taskInfo('t2'),
+      launchId: 'launch-B',
+    });
+    expect(duplicate).toMatchObject({ ok: false, error: { code: 'DUPLICATE_TASK' } });
+    // Another framework may use the same task id: ids are per framework.
+    expect((await added('fw-2', 't2')).frameworkId).toBe('fw-2');
+  });
+
+  it('lets a finished task id be reused by a new launch, but not by a late retry of the old one', async () => {
+    await added('fw-1', 'reuse', 'launch-1');
+    await t.registrar.tasks.updateStatus('fw-1', status('reuse', 'TASK_FINISHED'));
+    const reused = await added('fw-1', 'reuse', 'launch-2');
+    expect(reused).toMatchObject({ state: 'TASK_STAGING', launchId: 'launch-2' });
+    await t.registrar.tasks.updateStatus('fw-1', status('reuse', 'TASK_FAILED'));
+    const late = await t.registrar.tasks.add({
+      frameworkId: 'fw-1',
+      agentId: 'agent-1',
+      role: '*',
+      resources: [],
+      info: taskInfo('reuse'),
+      launchId: 'launch-2',
+    });
+    expect(late.ok && late.value.state).toBe('TASK_FAILED'); // recognised, not restarted
+  });
+
+  it('refuses invalid task ids and TaskInfo with typed errors', async () => {
+    for (const taskId of ['', 'a/b', 'a\\b', '..', 'x\u0001', 'x'.repeat(256)]) {
+      const result = await t.registrar.tasks.add({
+        frameworkId: 'fw-1',
+        agentId: 'a',
+        role: '*',
+        resources: [],
+        info: taskInfo(taskId),
+        launchId: 'l',
+      });
+      expect(result, JSON.stringify(taskId)).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
+    }
+    const bad = await t.registrar.tasks.add({
+      frameworkId: 'f',
+      agentId: 'a',
+      role: '*',
+      resources: [],
+      info: { name: 5 },
+      launchId: 'l',
+    });
+    expect(bad).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
+  });
+});
+
+describe('status updates through the state machine', () => {
+  it('applies updates, ignores duplicates by uuid, and refuses regressions', async () => {
+    await added('fw-1', 'life');
+    const running = status('life', 'TASK_RUNNING', { data: Buffer.from('big').toString('base64') });
+    const applied = await t.registrar.tasks.updateStatus('fw-1', running);
+    expect(applied).toMatchObject({
+      ok: true,
+      value: { outcome: 'applied', previous: 'TASK_STAGING', becameTerminal: false, task: { state: 'TASK_RUNNING' } },
+    });
+    expect(applied.ok && applied.value.task.status?.data).toBeUndefined();
+    expect(await t.registrar.tasks.updateStatus('fw-1', running)).toMatchObject({
+      ok: true,
+      value: { outcome: 'duplicate' },
+    });
+    expect(await t.registrar.tasks.updateStatus('fw-1', status('life', 'TASK_STARTING'))).toMatchObject({
+      ok: false,
+      error: { code: 'ILLEGAL_TRANSITION' },
+    });
+    const finished = await t.registrar.tasks.updateStatus('fw-1', status('life', 'TASK_FINISHED'));
+    expect(finished).toMatchObject({ ok: true, value: { outcome: 'applied', becameTerminal: true } });
+    expect(
+      await t.registrar.tasks.updateStatus('fw-1', status('life', 'TASK_LOST', { uuid: undefined })),
+    ).toMatchObject({
+      ok: false,
+      error: { code: 'ILLEGAL_TRANSITION' },
+    });
+    expect((await t.registrar.tasks.get('fw-1', 'life'))?.state).toBe('TASK_FINISHED');
+  });
+
+  it('answers unknown tasks and malformed statuses with typed errors', async () => {
+    expect(await t.registrar.tasks.updateStatus('fw-1', status('ghost', 'TASK_RUNNING'))).toMatchObject({
+      ok: false,
+      error: { code: 'UNKNOWN_TASK' },
+    });
+    for (const bad of [
+      null,
+      {},
+      { task_id: { value: 'x' }, state: 'TASK_EXPLODED' },
+      { task_id: 'x', state: 'TASK_RUNNING' },
+    ]) {
+      expect(await t.registrar.tasks.updateStatus('fw-1', bad)).toMatchObject({
+        ok: false,
+        error: { code: 'INVALID_ARGUMENT' },
+      });
+    }
+  });
+
+  it('under duplicated, reordered, concurrent delivery: no regression and exactly one terminal transition', async () => {
+    for (let round = 0; round < 5; round++) {
+      const taskId = `storm-${round}`;
+      await added('fw-1', taskId);
+      const stream = [status(taskId, 'TASK_STARTING'), status(taskId, 'TASK_RUNNING'), status(taskId, 'TASK_FINISHED')];
+      // Every update delivered four times, all at once, in a shuffled order.
+      const deliveries = [...stream, ...stream, ...stream, ...stream].sort(() => Math.random() - 0.5);
+      const results = await Promise.all(deliveries.map((update) => t.registrar.tasks.updateStatus('fw-1', update)));
+      const terminal = results.filter((r) => r.ok && r.value.outcome === 'applied' && r.value.becameTerminal);
+      expect(terminal).toHaveLength(1);
+      for (const result of results) {
+        if (!result.ok) expect(result.error.code).toBe('ILLEGAL_TRANSITION');
+      }
+      const final = await t.registrar.tasks.get('fw-1', taskId);
+      expect(final?.state).toBe('TASK_FINISHED');
+      // Each distinct update applied at most once.
+      expect(new Set(final?.uuids).size).toBe(final?.uuids.length);
+    }
+  });
+
+  it('lists a framework s tasks', async () => {
+    for (let i = 0; i < 5; i++) await added('fw-list', `task-${i}`);
+    const listed: TaskRecord[] = [];
+    for await (const task of t.registrar.tasks.listByFramework('fw-list')) listed.push(task);
+    expect(listed.map((task) => task.taskId).sort()).toEqual(['task-0', 'task-1', 'task-2', 'task-3', 'task-4']);
+  });
+});
