@@ -1,0 +1,92 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { describe, expect, it } from 'vitest';
+import { createAwsClients } from '../../shared/aws/clients.js';
+import { createTables, tableNames } from '../../shared/registrar/index.js';
+import {
+  JavaMissingError,
+  javaMajorVersion,
+  startDynamoDbLocal,
+  startLocalAws,
+  startSqsStandIn,
+} from '../../local/aws-standins.js';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('the local AWS stand-ins', () => {
+  it('start, answer through the ordinary SDK clients, and stop by PID', async () => {
+    const aws = await startLocalAws();
+    const clients = aws.clients();
+    try {
+      expect(aws.dynamodb.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(alive(aws.dynamodb.pid)).toBe(true);
+      await createTables(clients.dynamodb, tableNames('standin'));
+      const listed = await clients.dynamodb.send(new ListTablesCommand({}));
+      expect(listed.TableNames).toContain('standin-agents');
+      const queue = await clients.sqs.send(new CreateQueueCommand({ QueueName: 'standin-test' }));
+      await clients.sqs.send(new SendMessageCommand({ QueueUrl: queue.QueueUrl, MessageBody: 'hello' }));
+      const received = await clients.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queue.QueueUrl, WaitTimeSeconds: 1 }),
+      );
+      expect(received.Messages?.[0]?.Body).toBe('hello');
+    } finally {
+      clients.destroy();
+      await aws.stop();
+    }
+    expect(alive(aws.dynamodb.pid)).toBe(false);
+  });
+
+  it('keeps tables across restarts with a data dir', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mantle-dynamo-'));
+    try {
+      const first = await startDynamoDbLocal({ dataDir: dir });
+      const clients = createAwsClients({ endpoints: { dynamodb: first.endpoint } });
+      await createTables(clients.dynamodb, tableNames('kept'));
+      clients.destroy();
+      await first.stop();
+      const second = await startDynamoDbLocal({ dataDir: dir });
+      const again = createAwsClients({ endpoints: { dynamodb: second.endpoint } });
+      const listed = await again.dynamodb.send(new ListTablesCommand({}));
+      again.destroy();
+      await second.stop();
+      expect(listed.TableNames).toContain('kept-tasks');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says clearly when Java is missing or too old', async () => {
+    await expect(startDynamoDbLocal({ java: '/nonexistent/java' })).rejects.toThrow(JavaMissingError);
+    await expect(startDynamoDbLocal({ java: '/nonexistent/java' })).rejects.toThrow(/openjdk-17-jre-headless/);
+    const dir = mkdtempSync(join(tmpdir(), 'mantle-java-'));
+    const oldJava = join(dir, 'java');
+    writeFileSync(oldJava, '#!/bin/sh\necho \'java version "1.8.0_392"\' >&2\n', { mode: 0o755 });
+    try {
+      await expect(startDynamoDbLocal({ java: oldJava })).rejects.toThrow(/found Java 8/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(javaMajorVersion('openjdk version "17.0.15" 2025-04-15')).toBe(17);
+    expect(javaMajorVersion('java version "1.8.0_392"')).toBe(8);
+    expect(javaMajorVersion('no version here')).toBeUndefined();
+  });
+
+  it('reports a port that is taken instead of hanging', async () => {
+    const sqs = await startSqsStandIn();
+    try {
+      await expect(startSqsStandIn({ port: sqs.port })).rejects.toThrow(/EADDRINUSE/);
+    } finally {
+      await sqs.stop();
+    }
+  });
+});
