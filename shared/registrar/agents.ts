@@ -11,6 +11,7 @@
  * Every change bumps `version`, so a reader with an older copy can never create offers from it.
  */
 import { AGENT_CAPABILITIES, type Attribute, type DomainInfo, type Resource } from '../protocol/mesos.js';
+import type { Isolation } from '../protocol/internal.js';
 import { AttributeSchema, DomainInfoSchema } from '../protocol/mesos.js';
 import { describeZodError } from '../protocol/errors.js';
 import { newAgentId, newOfferId } from '../ids.js';
@@ -30,6 +31,11 @@ export interface AgentRecord {
   readonly agentId: string;
   readonly hostname: string;
   readonly port: number;
+  /** The agent's SQS command queue (master -> agent). */
+  readonly commandQueueUrl: string;
+  readonly containerizers: string[];
+  /** What isolation the agent could set up, as it reported it. */
+  readonly isolation?: Isolation;
   readonly attributes: Attribute[];
   readonly domain?: DomainInfo;
   readonly capabilities: string[];
@@ -49,6 +55,9 @@ export interface AgentRecord {
 export interface AgentRegistration {
   readonly hostname: string;
   readonly port?: number;
+  readonly commandQueueUrl?: string;
+  readonly containerizers?: readonly string[];
+  readonly isolation?: Isolation;
   /** Mesos v1 JSON resources; validated here. */
   readonly resources: unknown;
   readonly attributes?: unknown;
@@ -134,6 +143,9 @@ export function agentFromItem(item: Item): AgentRecord {
     agentId,
     hostname: item.hostname as string,
     port: item.port as number,
+    commandQueueUrl: (item.command_queue_url ?? '') as string,
+    containerizers: (item.containerizers ?? []) as string[],
+    ...(item.isolation ? { isolation: JSON.parse(item.isolation as string) as Isolation } : {}),
     attributes: JSON.parse(item.attributes as string) as Attribute[],
     ...(item.domain ? { domain: JSON.parse(item.domain as string) as DomainInfo } : {}),
     capabilities: (item.capabilities ?? []) as string[],
@@ -150,8 +162,12 @@ export function agentFromItem(item: Item): AgentRecord {
   };
 }
 
-type AgentDetails = Pick<AgentRecord, 'hostname' | 'port' | 'attributes' | 'capabilities' | 'total'> & {
+type AgentDetails = Pick<
+  AgentRecord,
+  'hostname' | 'port' | 'attributes' | 'capabilities' | 'total' | 'commandQueueUrl' | 'containerizers'
+> & {
   domain?: DomainInfo;
+  isolation?: Isolation;
 };
 
 function validateRegistration(
@@ -174,9 +190,16 @@ function validateRegistration(
   if (total.value.some((resource) => resource.allocation_info)) {
     return failure('INVALID_RESOURCES', "An agent's total resources cannot be allocated to a role");
   }
+  const containerizers = [...(registration.containerizers ?? [])];
+  if (containerizers.some((name) => name !== 'docker' && name !== 'mesos')) {
+    return failure('INVALID_ARGUMENT', `Unknown containerizer in ${containerizers.join(',')}`);
+  }
   return ok({
     hostname: registration.hostname,
     port,
+    commandQueueUrl: registration.commandQueueUrl ?? '',
+    containerizers,
+    ...(registration.isolation ? { isolation: registration.isolation } : {}),
     attributes: details.data.attributes ?? [],
     ...(details.data.domain ? { domain: details.data.domain } : {}),
     capabilities,
@@ -188,6 +211,9 @@ function detailAttributes(details: AgentDetails): Item {
   return {
     hostname: details.hostname,
     port: details.port,
+    command_queue_url: details.commandQueueUrl,
+    containerizers: details.containerizers,
+    ...(details.isolation ? { isolation: JSON.stringify(details.isolation) } : {}),
     attributes: JSON.stringify(details.attributes),
     ...(details.domain ? { domain: JSON.stringify(details.domain) } : {}),
     capabilities: details.capabilities,
@@ -209,15 +235,24 @@ export class AgentRegistry {
     return item ? agentFromItem(item) : undefined;
   }
 
-  /** Admits a new agent with a fresh id (Mesos RegisterSlave). */
+  /** Every agent (a consistent scan, page by page): the allocator's and the sweeper's snapshot. */
+  async *list(): AsyncGenerator<AgentRecord> {
+    for await (const item of this.context.scan(this.table)) yield agentFromItem(item);
+  }
+
+  /**
+   * Admits a new agent (Mesos RegisterSlave). The id is fresh unless the caller made one already (to
+   * create the agent's command queue first).
+   */
   async admit(
     registration: AgentRegistration,
+    agentId: string = newAgentId(this.context.clusterId),
   ): Promise<Result<AgentRecord, RegistrarError<'INVALID_ARGUMENT' | 'INVALID_RESOURCES'>>> {
     const details = validateRegistration(registration);
     if (!details.ok) return details;
     const now = this.context.now();
     const item: Item = {
-      agent_id: newAgentId(this.context.clusterId),
+      agent_id: agentId,
       ...detailAttributes(details.value),
       offers: {},
       tasks: {},

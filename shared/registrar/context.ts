@@ -6,6 +6,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   GetCommand,
   PutCommand,
+  ScanCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
   type PutCommandInput,
@@ -93,6 +94,20 @@ export class RegistrarContext {
       ),
     );
     return result.Item;
+  }
+
+  /** All items of a table, consistently read, page by page. */
+  async *scan(table: string): AsyncGenerator<Item> {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.metrics.time('registrar/state_fetch_ms', () =>
+        this.documents.send(
+          new ScanCommand({ TableName: table, ConsistentRead: true, ...(start ? { ExclusiveStartKey: start } : {}) }),
+        ),
+      );
+      for (const item of page.Items ?? []) yield item;
+      start = page.LastEvaluatedKey;
+    } while (start);
   }
 
   /**

@@ -11,7 +11,7 @@
  * SUBSCRIBED; REMOVED is final. DISCONNECTED is Mantle's deliberate deviation: a stream cut by the
  * Lambda response cap is not a failure, so the framework stays active for a short grace.
  */
-import type { FrameworkInfo } from '../protocol/mesos.js';
+import type { FrameworkInfo, Request, Resource } from '../protocol/mesos.js';
 import type { OfferConstraints } from '../protocol/scheduler.js';
 import { newFrameworkId } from '../ids.js';
 import { ok, type Result } from '../result.js';
@@ -20,6 +20,22 @@ import { epochSeconds, Expression, RETRY, retrying, type Item, type RegistrarCon
 import { failure, type RegistrarError } from './errors.js';
 
 export type FrameworkStatus = 'SUBSCRIBED' | 'DISCONNECTED' | 'INACTIVE' | 'REMOVED';
+
+/**
+ * A refused-offer filter (Mesos RefusedOfferFilter): no offer of these resources (or fewer) from this
+ * agent to this role until `expiresAt`. One per (role, agent): the latest decline's.
+ */
+export interface OfferFilter {
+  readonly role: string;
+  readonly agentId: string;
+  readonly resources: Resource[];
+  readonly expiresAt: number;
+}
+
+/** The key of a filter in the framework item (roles cannot contain whitespace, agent ids do not). */
+export function filterKey(role: string, agentId: string): string {
+  return `${role} ${agentId}`;
+}
 
 export interface FrameworkRecord {
   readonly frameworkId: string;
@@ -32,6 +48,11 @@ export interface FrameworkRecord {
   readonly offerConstraints?: OfferConstraints;
   readonly status: FrameworkStatus;
   readonly streamId?: string;
+  /** The framework's event queue (SQS FIFO), drained by its SUBSCRIBE stream. */
+  readonly eventQueueUrl: string;
+  readonly filters: Readonly<Record<string, OfferFilter>>;
+  /** The latest REQUEST call: what the framework says it is waiting for (pending demand). */
+  readonly requests?: { readonly requests: Request[]; readonly at: number };
   readonly version: number;
   readonly registeredAt: number;
   readonly reregisteredAt?: number;
@@ -45,8 +66,16 @@ export interface Subscription {
   readonly frameworkId?: string;
   readonly info: FrameworkInfo;
   readonly streamId: string;
+  readonly eventQueueUrl?: string;
   readonly suppressedRoles?: readonly string[];
   readonly offerConstraints?: OfferConstraints;
+}
+
+interface StoredFilter {
+  role: string;
+  agent_id: string;
+  resources: string;
+  expires_at: number;
 }
 
 /** How long a removed framework's record is kept, to answer "Framework has been removed". */
@@ -121,6 +150,21 @@ function frameworkFromItem(item: Item): FrameworkRecord {
       : {}),
     status: item.status as FrameworkStatus,
     ...(item.stream_id !== undefined ? { streamId: item.stream_id as string } : {}),
+    eventQueueUrl: (item.event_queue_url ?? '') as string,
+    filters: Object.fromEntries(
+      Object.entries((item.filters ?? {}) as Record<string, StoredFilter>).map(([key, stored]) => [
+        key,
+        {
+          role: stored.role,
+          agentId: stored.agent_id,
+          resources: JSON.parse(stored.resources) as Resource[],
+          expiresAt: stored.expires_at,
+        },
+      ]),
+    ),
+    ...(item.requests
+      ? { requests: { requests: JSON.parse(item.requests as string) as Request[], at: item.requested_at as number } }
+      : {}),
     version: item.version as number,
     registeredAt: item.registered_at as number,
     ...(item.reregistered_at !== undefined ? { reregisteredAt: item.reregistered_at as number } : {}),
@@ -220,7 +264,8 @@ export class FrameworkRegistry {
         status: 'SUBSCRIBED',
         stream_id: subscription.streamId,
         version: (current?.version ?? 0) + 1,
-        ...(current ? { reregistered_at: now } : { registered_at: now }),
+        ...(subscription.eventQueueUrl !== undefined ? { event_queue_url: subscription.eventQueueUrl } : {}),
+        ...(current ? { reregistered_at: now } : { registered_at: now, filters: {} }),
       };
       const x = new Expression();
       const sets = Object.entries(fields).map(([name, value]) => `${x.name(name)} = ${x.value(value)}`);
@@ -320,4 +365,163 @@ export class FrameworkRegistry {
     if (!outcome.old) return failure('UNKNOWN_FRAMEWORK', `Framework ${frameworkId} cannot be found`);
     return failure('FRAMEWORK_REMOVED', `Framework ${frameworkId} has been removed`);
   }
+
+  /** Every framework (a consistent scan, page by page): the allocator's and the sweeper's snapshot. */
+  async *list(): AsyncGenerator<FrameworkRecord> {
+    for await (const item of this.context.scan(this.table)) yield frameworkFromItem(item);
+  }
+
+  /** SUPPRESS: no new offers for these roles (all of the framework's when none are given). */
+  async suppress(
+    frameworkId: string,
+    roles: readonly string[],
+  ): Promise<Result<FrameworkRecord, RegistrarError<'UNKNOWN_FRAMEWORK' | 'FRAMEWORK_REMOVED' | 'INVALID_ARGUMENT'>>> {
+    return this.modify(frameworkId, (current) => {
+      const chosen = roles.length > 0 ? [...new Set(roles)] : current.roles;
+      const unknown = chosen.find((role) => !current.roles.includes(role));
+      if (unknown !== undefined)
+        return failure('INVALID_ARGUMENT', `Role '${unknown}' is not one of the framework's roles`);
+      return ok({ suppressed_roles: [...new Set([...current.suppressedRoles, ...chosen])] });
+    });
+  }
+
+  /**
+   * REVIVE: un-suppress these roles (all when none are given) and clear their offer filters
+   * (Mesos clears every filter of the revived roles).
+   */
+  async revive(
+    frameworkId: string,
+    roles: readonly string[],
+  ): Promise<Result<FrameworkRecord, RegistrarError<'UNKNOWN_FRAMEWORK' | 'FRAMEWORK_REMOVED' | 'INVALID_ARGUMENT'>>> {
+    return this.modify(frameworkId, (current) => {
+      const chosen = roles.length > 0 ? [...new Set(roles)] : current.roles;
+      const unknown = chosen.find((role) => !current.roles.includes(role));
+      if (unknown !== undefined)
+        return failure('INVALID_ARGUMENT', `Role '${unknown}' is not one of the framework's roles`);
+      const filters = Object.fromEntries(
+        Object.entries(current.filters)
+          .filter(([, filter]) => !chosen.includes(filter.role))
+          .map(([key, filter]) => [key, storedFilter(filter)]),
+      );
+      return ok({ suppressed_roles: current.suppressedRoles.filter((role) => !chosen.includes(role)), filters });
+    });
+  }
+
+  /**
+   * Installs refused-offer filters (DECLINE, and the unused part of an ACCEPT), replacing the one for
+   * the same role and agent, and drops filters that have expired.
+   */
+  async addFilters(
+    frameworkId: string,
+    filters: readonly OfferFilter[],
+  ): Promise<Result<FrameworkRecord, RegistrarError<'UNKNOWN_FRAMEWORK' | 'FRAMEWORK_REMOVED' | 'INVALID_ARGUMENT'>>> {
+    const now = this.context.now();
+    return this.modify(frameworkId, (current) => {
+      const kept = Object.entries(current.filters).filter(([, filter]) => filter.expiresAt > now);
+      const merged = new Map(kept.map(([key, filter]) => [key, storedFilter(filter)]));
+      for (const filter of filters) {
+        if (!current.roles.includes(filter.role)) {
+          return failure('INVALID_ARGUMENT', `Role '${filter.role}' is not one of the framework's roles`);
+        }
+        merged.set(filterKey(filter.role, filter.agentId), storedFilter(filter));
+      }
+      return ok({ filters: Object.fromEntries(merged) });
+    });
+  }
+
+  /** REQUEST: records what the framework is waiting for, for the demand signal (Mesos ignores it). */
+  async recordRequests(
+    frameworkId: string,
+    requests: readonly Request[],
+  ): Promise<Result<FrameworkRecord, RegistrarError<'UNKNOWN_FRAMEWORK' | 'FRAMEWORK_REMOVED' | 'INVALID_ARGUMENT'>>> {
+    const at = this.context.now();
+    return this.modify(frameworkId, () => ok({ requests: JSON.stringify(requests), requested_at: at }));
+  }
+
+  /**
+   * UPDATE_FRAMEWORK: all or nothing. principal, user and checkpoint cannot change (Mesos refuses it,
+   * unlike a resubscription, which ignores such changes). Returns the roles the framework left, whose
+   * outstanding offers are to be rescinded.
+   */
+  async update(update: {
+    frameworkId: string;
+    info: FrameworkInfo;
+    suppressedRoles?: readonly string[];
+    offerConstraints?: OfferConstraints;
+  }): Promise<
+    Result<
+      { framework: FrameworkRecord; removedRoles: string[] },
+      RegistrarError<'UNKNOWN_FRAMEWORK' | 'FRAMEWORK_REMOVED' | 'INVALID_ARGUMENT'>
+    >
+  > {
+    const valid = validateSubscription({
+      frameworkId: update.frameworkId,
+      info: update.info,
+      streamId: '',
+      ...(update.suppressedRoles ? { suppressedRoles: update.suppressedRoles } : {}),
+      ...(update.offerConstraints ? { offerConstraints: update.offerConstraints } : {}),
+    });
+    if (!valid.ok) return valid;
+    let removedRoles: string[] = [];
+    const result = await this.modify(update.frameworkId, (current) => {
+      for (const field of ['principal', 'user', 'checkpoint'] as const) {
+        const before = field === 'principal' ? current.principal || undefined : current.info[field];
+        if ((update.info[field] ?? undefined) !== (before ?? undefined)) {
+          return failure('INVALID_ARGUMENT', `Updating 'FrameworkInfo.${field}' is unsupported`);
+        }
+      }
+      removedRoles = current.roles.filter((role) => !valid.value.roles.includes(role));
+      const filters = Object.fromEntries(
+        Object.entries(current.filters)
+          .filter(([, filter]) => valid.value.roles.includes(filter.role))
+          .map(([key, filter]) => [key, storedFilter(filter)]),
+      );
+      return ok({
+        info: JSON.stringify({ ...update.info, id: { value: update.frameworkId } }),
+        roles: valid.value.roles,
+        suppressed_roles: valid.value.suppressed,
+        filters,
+        ...(update.offerConstraints ? { offer_constraints: JSON.stringify(update.offerConstraints) } : {}),
+      });
+    });
+    return result.ok ? ok({ framework: result.value, removedRoles }) : result;
+  }
+
+  /** Read, compute the changed attributes (or refuse), write conditioned on the version read. */
+  private async modify<E extends RegistrarError>(
+    frameworkId: string,
+    change: (current: FrameworkRecord) => Result<Item, E>,
+  ): Promise<Result<FrameworkRecord, E | RegistrarError<'UNKNOWN_FRAMEWORK' | 'FRAMEWORK_REMOVED'>>> {
+    const result = await retrying(32, async () => {
+      const current = await this.get(frameworkId);
+      if (!current) return failure('UNKNOWN_FRAMEWORK', `Framework ${frameworkId} cannot be found`);
+      if (current.status === 'REMOVED')
+        return failure('FRAMEWORK_REMOVED', `Framework ${frameworkId} has been removed`);
+      const fields = change(current);
+      if (!fields.ok) return fields;
+      const x = new Expression();
+      const sets = Object.entries({ ...fields.value, version: current.version + 1 }).map(
+        ([name, value]) => `${x.name(name)} = ${x.value(value)}`,
+      );
+      const outcome = await this.context.update({
+        TableName: this.table,
+        Key: { framework_id: frameworkId },
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ConditionExpression: `${x.name('version')} = ${x.value(current.version)}`,
+        ...x.attributes(),
+      });
+      return outcome.written ? ok(frameworkFromItem(outcome.item)) : RETRY;
+    });
+    if (result === RETRY) throw new Error(`Framework ${frameworkId} kept changing; the update gave up`);
+    return result;
+  }
+}
+
+function storedFilter(filter: OfferFilter): StoredFilter {
+  return {
+    role: filter.role,
+    agent_id: filter.agentId,
+    resources: JSON.stringify(filter.resources),
+    expires_at: filter.expiresAt,
+  };
 }

@@ -26,13 +26,13 @@ export class Registrar {
 
 export type { RegistrarOptions } from './context.js';
 export type { AgentRecord, AgentRegistration, AgentStatus, LaunchRequest, OfferRequest } from './agents.js';
-export type { FrameworkRecord, FrameworkStatus, Subscription } from './frameworks.js';
+export type { FrameworkRecord, FrameworkStatus, OfferFilter, Subscription } from './frameworks.js';
 export type { TaskRecord, NewTask, StatusUpdateResult } from './tasks.js';
 export type { RoleRecord, Quota, ResourceQuantities } from './roles.js';
 export type { PrincipalRecord, PrincipalKind } from './principals.js';
 export type { RegistrarError, RegistrarErrorCode } from './errors.js';
 export type { OfferRecord, AllocatedTask, Ledger } from './ledger.js';
-export { checkSubscription, frameworkRoles } from './frameworks.js';
+export { checkSubscription, filterKey, frameworkRoles } from './frameworks.js';
 export { freeResources, ledgerViolation, offeredResources, allocatedResources, taskKey, takeInTurn } from './ledger.js';
 export { mayUseRole } from './principals.js';
 export { validateTaskId } from './tasks.js';

@@ -2,7 +2,6 @@
  * Roles: weights (spec §4.4) and quota (spec §4.5). Read by the allocator on every pass, written by
  * operators. Writes are conditional on the version read (concurrent operator edits do not clobber).
  */
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { ok, type Result } from '../result.js';
 import { validateRole } from '../roles.js';
 import { Expression, RETRY, retrying, type Item, type RegistrarContext } from './context.js';
@@ -85,18 +84,7 @@ export class RoleRegistry {
   /** Every role with a weight or quota set (the table is small: one item per configured role). */
   async list(): Promise<RoleRecord[]> {
     const roles: RoleRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.context.documents.send(
-        new ScanCommand({
-          TableName: this.table,
-          ConsistentRead: true,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      roles.push(...(page.Items ?? []).map(roleFromItem));
-      start = page.LastEvaluatedKey;
-    } while (start);
+    for await (const item of this.context.scan(this.table)) roles.push(roleFromItem(item));
     return roles.sort((a, b) => a.role.localeCompare(b.role));
   }
 

@@ -366,3 +366,31 @@ describe('the agent ledger', () => {
     expect(equals(freeResources(stored), agent.total)).toBe(true);
   });
 });
+
+describe('agent registration details', () => {
+  it('keeps the command queue, containerizers and isolation it was admitted with, under a given id', async () => {
+    const result = await t.registrar.agents.admit(
+      {
+        hostname: 'h',
+        resources: resources('cpus:1;mem:64'),
+        commandQueueUrl: 'http://127.0.0.1:1/queue/x.fifo',
+        containerizers: ['docker', 'mesos'],
+        isolation: { cgroups: 'v2', gpus: 'none', notes: ['no GPUs'] },
+      },
+      'chosen-agent-id',
+    );
+    expect(result.ok && result.value).toMatchObject({
+      agentId: 'chosen-agent-id',
+      commandQueueUrl: 'http://127.0.0.1:1/queue/x.fifo',
+      containerizers: ['docker', 'mesos'],
+      isolation: { cgroups: 'v2' },
+    });
+    expect(await t.registrar.agents.admit({ hostname: 'h', resources: [], containerizers: ['lxc'] })).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_ARGUMENT' },
+    });
+    const ids: string[] = [];
+    for await (const agent of t.registrar.agents.list()) ids.push(agent.agentId);
+    expect(ids).toContain('chosen-agent-id');
+  });
+});

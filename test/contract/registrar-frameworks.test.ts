@@ -215,3 +215,90 @@ describe('framework lifecycle', () => {
     expect(stored).toMatchObject({ status: 'REMOVED' });
   });
 });
+
+describe('offer control: suppress, revive, filters, requests, update', () => {
+  it('suppresses and revives roles; reviving clears the role s filters', async () => {
+    const framework = await subscribed();
+    const suppressed = await t.registrar.frameworks.suppress(framework.frameworkId, ['ml']);
+    expect(suppressed.ok && suppressed.value.suppressedRoles).toEqual(['ml']);
+    expect(await t.registrar.frameworks.suppress(framework.frameworkId, ['ops'])).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_ARGUMENT' },
+    });
+    const all = await t.registrar.frameworks.suppress(framework.frameworkId, []);
+    expect(all.ok && all.value.suppressedRoles.sort()).toEqual(['eng', 'ml']);
+
+    const expiresAt = t.clock.now + 60_000;
+    const cpus = [{ name: 'cpus', type: 'SCALAR' as const, scalar: { value: 2 } }];
+    await t.registrar.frameworks.addFilters(framework.frameworkId, [
+      { role: 'ml', agentId: 'a1', resources: cpus, expiresAt },
+      { role: 'eng', agentId: 'a1', resources: cpus, expiresAt },
+    ]);
+    const revived = await t.registrar.frameworks.revive(framework.frameworkId, ['ml']);
+    expect(revived.ok && revived.value.suppressedRoles).toEqual(['eng']);
+    expect(revived.ok && Object.values(revived.value.filters).map((f) => f.role)).toEqual(['eng']);
+    const everything = await t.registrar.frameworks.revive(framework.frameworkId, []);
+    expect(everything.ok && everything.value).toMatchObject({ suppressedRoles: [], filters: {} });
+  });
+
+  it('keeps one filter per role and agent, replaces it on a new decline, and drops expired ones', async () => {
+    const framework = await subscribed();
+    const resources = [{ name: 'cpus', type: 'SCALAR' as const, scalar: { value: 1 } }];
+    await t.registrar.frameworks.addFilters(framework.frameworkId, [
+      { role: 'ml', agentId: 'a1', resources, expiresAt: t.clock.now + 5_000 },
+      { role: 'ml', agentId: 'a2', resources, expiresAt: t.clock.now + 1_000 },
+    ]);
+    t.clock.advance(2_000);
+    const result = await t.registrar.frameworks.addFilters(framework.frameworkId, [
+      { role: 'ml', agentId: 'a1', resources, expiresAt: t.clock.now + 30_000 },
+    ]);
+    expect(result.ok && Object.keys(result.value.filters)).toEqual(['ml a1']);
+    expect(result.ok && result.value.filters['ml a1']?.expiresAt).toBe(t.clock.now + 30_000);
+    expect(
+      await t.registrar.frameworks.addFilters(framework.frameworkId, [
+        { role: 'ops', agentId: 'a1', resources, expiresAt: t.clock.now },
+      ]),
+    ).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
+  });
+
+  it('records REQUEST calls as pending demand', async () => {
+    const framework = await subscribed();
+    const requests = [{ resources: [{ name: 'gpus', type: 'SCALAR' as const, scalar: { value: 4 } }] }];
+    const recorded = await t.registrar.frameworks.recordRequests(framework.frameworkId, requests);
+    expect(recorded.ok && recorded.value.requests).toEqual({ requests, at: t.clock.now });
+    expect(await t.registrar.frameworks.recordRequests('missing', requests)).toMatchObject({
+      ok: false,
+      error: { code: 'UNKNOWN_FRAMEWORK' },
+    });
+  });
+
+  it('updates a framework all or nothing, refusing changes of principal, user and checkpoint', async () => {
+    const framework = await subscribed();
+    const updated = await t.registrar.frameworks.update({
+      frameworkId: framework.frameworkId,
+      info: { ...INFO, roles: ['ml', 'ops'], name: 'renamed' },
+      suppressedRoles: ['ops'],
+    });
+    expect(updated.ok && updated.value.removedRoles).toEqual(['eng']);
+    expect(updated.ok && updated.value.framework).toMatchObject({
+      roles: ['ml', 'ops'],
+      suppressedRoles: ['ops'],
+      info: { name: 'renamed' },
+    });
+    for (const change of [{ user: 'root' }, { checkpoint: false }, { principal: 'other' }]) {
+      const refused = await t.registrar.frameworks.update({
+        frameworkId: framework.frameworkId,
+        info: { ...INFO, roles: ['ml'], ...change },
+      });
+      expect(refused, JSON.stringify(change)).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
+    }
+    expect((await t.registrar.frameworks.get(framework.frameworkId))?.info.name).toBe('renamed');
+  });
+
+  it('lists frameworks', async () => {
+    const framework = await subscribed();
+    const ids: string[] = [];
+    for await (const record of t.registrar.frameworks.list()) ids.push(record.frameworkId);
+    expect(ids).toContain(framework.frameworkId);
+  });
+});

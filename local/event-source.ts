@@ -1,0 +1,123 @@
+/**
+ * Lambda's SQS event source, for the local cluster and the tests (nothing else emulates it): polls a
+ * queue, hands batches to a handler as an `SQSEvent`, deletes what succeeded and leaves the rest to
+ * come back after the visibility timeout (and, past maxReceiveCount, to the dead-letter queue), exactly
+ * as Lambda does with ReportBatchItemFailures. A handler that throws fails the whole batch.
+ */
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Queues, ReceivedMessage } from '../shared/queues/queues.js';
+
+export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
+
+export interface EventSourceOptions {
+  readonly queues: Queues;
+  readonly queueUrl: string;
+  readonly queueArn: string;
+  readonly handler: SqsHandler;
+  /** Records per invocation (Lambda: up to 10 for FIFO). */
+  readonly batchSize?: number;
+  /** How long one receive waits for the first message. */
+  readonly waitSeconds?: number;
+  /** Parallel pollers (Lambda scales these with the backlog; FIFO queues keep group order anyway). */
+  readonly pollers?: number;
+  readonly onError?: (error: unknown) => void;
+  readonly region?: string;
+}
+
+export interface EventSource {
+  stop(): Promise<void>;
+  /** Invocations so far (for tests and metrics). */
+  readonly invocations: () => number;
+}
+
+function toRecord(message: ReceivedMessage, arn: string, region: string): SQSRecord {
+  return {
+    messageId: message.messageId,
+    receiptHandle: message.receiptHandle,
+    body: message.body,
+    attributes: {
+      ApproximateReceiveCount: String(message.receiveCount),
+      SentTimestamp: String(Date.now()),
+      SenderId: 'local',
+      ApproximateFirstReceiveTimestamp: String(Date.now()),
+      ...(message.groupId ? { MessageGroupId: message.groupId } : {}),
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: arn,
+    awsRegion: region,
+  };
+}
+
+function lambdaContext(name: string): Context {
+  const deadline = Date.now() + 900_000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: name,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${name}`,
+    memoryLimitInMB: '1024',
+    awsRequestId: crypto.randomUUID(),
+    logGroupName: `/aws/lambda/${name}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+export function startEventSource(options: EventSourceOptions): EventSource {
+  const controller = new AbortController();
+  const region = options.region ?? 'us-east-1';
+  const name = options.queueArn.split(':').at(-1) ?? 'local';
+  let invocations = 0;
+
+  async function poll(): Promise<void> {
+    while (!controller.signal.aborted) {
+      let messages: ReceivedMessage[];
+      try {
+        messages = await options.queues.receive(options.queueUrl, {
+          waitSeconds: options.waitSeconds ?? 1,
+          max: options.batchSize ?? 10,
+          abortSignal: controller.signal,
+        });
+      } catch (error) {
+        if (controller.signal.aborted) return;
+        options.onError?.(error);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        continue;
+      }
+      if (messages.length === 0) continue;
+      invocations++;
+      const event: SQSEvent = { Records: messages.map((m) => toRecord(m, options.queueArn, region)) };
+      let failed: Set<string>;
+      try {
+        const response = await options.handler(event, lambdaContext(name));
+        failed = new Set((response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier));
+      } catch (error) {
+        options.onError?.(error);
+        continue; // the whole batch comes back after the visibility timeout
+      }
+      const done = messages.filter((message) => !failed.has(message.messageId));
+      try {
+        await options.queues.delete(
+          options.queueUrl,
+          done.map((message) => message.receiptHandle),
+        );
+      } catch (error) {
+        options.onError?.(error);
+      }
+    }
+  }
+
+  const pollers = Array.from({ length: options.pollers ?? 1 }, () => poll());
+  return {
+    invocations: () => invocations,
+    async stop() {
+      controller.abort();
+      await Promise.allSettled(pollers);
+    },
+  };
+}

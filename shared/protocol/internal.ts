@@ -1,0 +1,140 @@
+/**
+ * Mantle's internal protocol between the master (Lambda handlers) and agents. Mesos's own
+ * master<->agent protocol is internal too (messages.proto); this one is carried by HTTP for
+ * registration and heartbeats, by each agent's SQS command queue for master -> agent, and by the status
+ * FIFO queue for agent -> master. Objects inside are Mesos v1 JSON (TaskInfo, TaskStatus, ...).
+ */
+import { z } from 'zod';
+import { enumOf, opt, rep } from './dialect.js';
+import {
+  AgentIDSchema,
+  AttributeSchema,
+  DomainInfoSchema,
+  ExecutorInfoSchema,
+  FrameworkIDSchema,
+  FrameworkInfoSchema,
+  KillPolicySchema,
+  ResourceSchema,
+  TaskGroupInfoSchema,
+  TaskIDSchema,
+  TaskInfoSchema,
+  TaskStatusSchema,
+  TASK_STATES,
+} from './mesos.js';
+
+// ------------------------------------------------------------------------ agent -> master (HTTP)
+
+/** What isolation the agent could set up on its host; reported, never silently missing. */
+export const IsolationSchema = z.object({
+  /** cgroup version the process containerizer limits with, or "none". */
+  cgroups: z.enum(['v1', 'v2', 'none']),
+  /** How GPUs are isolated for process tasks. */
+  gpus: z.enum(['devices-cgroup', 'visibility', 'none']),
+  /** Human-readable notes (what is missing and why). */
+  notes: z.array(z.string()).default([]),
+});
+export type Isolation = z.infer<typeof IsolationSchema>;
+
+/** A task the agent still knows about, reported when it re-registers (Mesos ReregisterSlave). */
+export const ReportedTaskSchema = z.object({
+  framework_id: FrameworkIDSchema,
+  task_id: TaskIDSchema,
+  state: enumOf(TASK_STATES),
+});
+export type ReportedTask = z.infer<typeof ReportedTaskSchema>;
+
+export const RegisterAgentRequestSchema = z.object({
+  /** Present when a restarted agent re-registers with its checkpointed id. */
+  agent_id: opt(AgentIDSchema),
+  hostname: z.string().min(1),
+  port: opt(z.number().int()),
+  resources: z.array(ResourceSchema),
+  attributes: rep(AttributeSchema),
+  domain: opt(DomainInfoSchema),
+  capabilities: rep(z.object({ type: z.string() })),
+  containerizers: z.array(z.enum(['docker', 'mesos'])).min(1),
+  isolation: IsolationSchema,
+  tasks: rep(ReportedTaskSchema),
+  version: z.string(),
+});
+export type RegisterAgentRequest = z.infer<typeof RegisterAgentRequestSchema>;
+
+export const RegisterAgentResponseSchema = z.object({
+  agent_id: AgentIDSchema,
+  command_queue_url: z.string(),
+  status_queue_url: z.string(),
+  heartbeat_interval_seconds: z.number().positive(),
+});
+export type RegisterAgentResponse = z.infer<typeof RegisterAgentResponseSchema>;
+
+export const HeartbeatRequestSchema = z.object({ agent_id: AgentIDSchema });
+
+// ------------------------------------------------------------ master -> agent (command queue)
+
+/** The parts of FrameworkInfo an agent needs to run the framework's tasks. */
+export const AgentFrameworkInfoSchema = FrameworkInfoSchema.pick({
+  user: true,
+  name: true,
+  checkpoint: true,
+  capabilities: true,
+});
+
+export const AgentCommandSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('LAUNCH'),
+    framework_id: FrameworkIDSchema,
+    framework_info: AgentFrameworkInfoSchema,
+    task: TaskInfoSchema,
+    /** The ACCEPT that launched it; a redelivered command carries the same one. */
+    launch_id: z.string(),
+  }),
+  z.object({
+    type: z.literal('LAUNCH_GROUP'),
+    framework_id: FrameworkIDSchema,
+    framework_info: AgentFrameworkInfoSchema,
+    executor: ExecutorInfoSchema,
+    task_group: TaskGroupInfoSchema,
+    launch_id: z.string(),
+  }),
+  z.object({
+    type: z.literal('KILL'),
+    framework_id: FrameworkIDSchema,
+    task_id: TaskIDSchema,
+    kill_policy: opt(KillPolicySchema),
+  }),
+  z.object({
+    type: z.literal('ACKNOWLEDGE'),
+    framework_id: FrameworkIDSchema,
+    task_id: TaskIDSchema,
+    /** base64, as in TaskStatus.uuid. */
+    uuid: z.string(),
+  }),
+  z.object({ type: z.literal('SHUTDOWN_FRAMEWORK'), framework_id: FrameworkIDSchema }),
+  z.object({
+    type: z.literal('DRAIN'),
+    /** Cap on each task's kill grace period (Mesos DrainConfig.max_grace_period). */
+    max_grace_period_seconds: opt(z.number().nonnegative()),
+    mark_gone: opt(z.boolean()),
+  }),
+  /** The master's view of the agent's tasks; the agent answers for the ones it does not know. */
+  z.object({
+    type: z.literal('RECONCILE'),
+    tasks: z.array(z.object({ framework_id: FrameworkIDSchema, task_id: TaskIDSchema })),
+  }),
+]);
+export type AgentCommand = z.infer<typeof AgentCommandSchema>;
+
+// ---------------------------------------------------------------- agent -> master (status queue)
+
+export const AgentMessageSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('STATUS_UPDATE'),
+    agent_id: AgentIDSchema,
+    framework_id: FrameworkIDSchema,
+    status: TaskStatusSchema,
+    /** State of the newest update queued behind this one (Mesos `latest_state`). */
+    latest_state: opt(enumOf(TASK_STATES)),
+  }),
+  z.object({ type: z.literal('DRAINED'), agent_id: AgentIDSchema }),
+]);
+export type AgentMessage = z.infer<typeof AgentMessageSchema>;

@@ -1,0 +1,230 @@
+/**
+ * Mantle's SQS queues: names, creation, and the one send / receive / delete helper everything uses.
+ *
+ * | queue | kind | carries |
+ * |---|---|---|
+ * | `<cluster>-status.fifo` | FIFO, group = framework/task | agent -> master status updates |
+ * | `<cluster>-allocation` | standard | allocation triggers (timers are delayed messages) |
+ * | `<cluster>-agent-<digest>.fifo` | FIFO per agent, group = task | master -> agent commands |
+ * | `<cluster>-fw-<digest>.fifo` | FIFO per framework, one group | the framework's events, drained by its stream |
+ *
+ * Receives are two-step (Max 1 with a long wait, then Max 9 at once): correct and cheap on SQS, and it
+ * avoids the stand-in's long-poll gap (docs/local-aws.md).
+ */
+import { createHash } from 'node:crypto';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  DeleteQueueCommand,
+  GetQueueAttributesCommand,
+  QueueDoesNotExist,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  type Message,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+
+/** A cluster name: it prefixes every table and queue (SQS names stop at 80 characters). */
+export function validateClusterName(name: string): string | undefined {
+  return /^[a-z][a-z0-9-]{0,31}$/.test(name)
+    ? undefined
+    : `Cluster name '${name}' must be 1-32 characters of a-z, 0-9 and '-', starting with a letter`;
+}
+
+function digest(id: string): string {
+  return createHash('sha256').update(id).digest('hex').slice(0, 24);
+}
+
+export const queueNames = {
+  status: (cluster: string) => `${cluster}-status.fifo`,
+  allocation: (cluster: string) => `${cluster}-allocation`,
+  agentCommands: (cluster: string, agentId: string) => `${cluster}-agent-${digest(agentId)}.fifo`,
+  frameworkEvents: (cluster: string, frameworkId: string) => `${cluster}-fw-${digest(frameworkId)}.fifo`,
+  deadLetter: (name: string) => (name.endsWith('.fifo') ? `${name.slice(0, -5)}-dlq.fifo` : `${name}-dlq`),
+};
+
+export interface QueueOptions {
+  readonly fifo?: boolean;
+  readonly visibilityTimeoutSeconds?: number;
+  /** Redrive to a dead-letter queue (created alongside) after this many receives. */
+  readonly maxReceiveCount?: number;
+  /** Delete unreceived messages after this long (SQS default: 4 days). */
+  readonly retentionSeconds?: number;
+}
+
+export interface OutgoingMessage {
+  /** Serialized as JSON. */
+  readonly body: unknown;
+  /** FIFO queues: ordering scope. */
+  readonly groupId?: string;
+  /** FIFO queues: SQS drops a second message with the same id within 5 minutes. */
+  readonly deduplicationId?: string;
+  /** Standard queues: deliver later (timers), at most 900 s. */
+  readonly delaySeconds?: number;
+}
+
+export interface ReceivedMessage {
+  readonly messageId: string;
+  readonly receiptHandle: string;
+  readonly body: string;
+  readonly receiveCount: number;
+  readonly groupId?: string;
+}
+
+const SQS_MAX_BATCH = 10;
+/** SQS refuses messages over 256 KiB; callers split their payloads below this. */
+export const MAX_MESSAGE_BYTES = 256 * 1024;
+
+function fromSqs(message: Message): ReceivedMessage {
+  const attributes = message.Attributes ?? {};
+  return {
+    messageId: message.MessageId ?? '',
+    receiptHandle: message.ReceiptHandle ?? '',
+    body: message.Body ?? '',
+    receiveCount: Number(attributes.ApproximateReceiveCount ?? '1'),
+    ...(attributes.MessageGroupId ? { groupId: attributes.MessageGroupId } : {}),
+  };
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const result: T[][] = [];
+  for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
+  return result;
+}
+
+export class Queues {
+  private readonly urls = new Map<string, string>();
+
+  constructor(private readonly sqs: SQSClient) {}
+
+  /** Creates the queue (and its dead-letter queue) if needed; returns its URL. Idempotent. */
+  async ensure(name: string, options: QueueOptions = {}): Promise<string> {
+    const known = this.urls.get(name);
+    if (known) return known;
+    const fifo = options.fifo ?? name.endsWith('.fifo');
+    const attributes: Record<string, string> = {
+      ...(fifo ? { FifoQueue: 'true' } : {}),
+      ...(options.visibilityTimeoutSeconds !== undefined
+        ? { VisibilityTimeout: String(options.visibilityTimeoutSeconds) }
+        : {}),
+      ...(options.retentionSeconds !== undefined ? { MessageRetentionPeriod: String(options.retentionSeconds) } : {}),
+    };
+    if (options.maxReceiveCount !== undefined) {
+      const dlqUrl = await this.ensure(queueNames.deadLetter(name), {
+        fifo,
+        retentionSeconds: 14 * 24 * 3600,
+      });
+      const arn = await this.arn(dlqUrl);
+      attributes.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: options.maxReceiveCount });
+    }
+    const created = await this.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+    const url = created.QueueUrl;
+    if (!url) throw new Error(`SQS returned no URL for queue ${name}`);
+    this.urls.set(name, url);
+    return url;
+  }
+
+  async arn(url: string): Promise<string> {
+    const result = await this.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
+    const arn = result.Attributes?.QueueArn;
+    if (!arn) throw new Error(`SQS returned no ARN for ${url}`);
+    return arn;
+  }
+
+  async depth(url: string): Promise<number> {
+    const result = await this.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages'] }),
+    );
+    return Number(result.Attributes?.ApproximateNumberOfMessages ?? 0);
+  }
+
+  async remove(url: string): Promise<void> {
+    try {
+      await this.sqs.send(new DeleteQueueCommand({ QueueUrl: url }));
+    } catch (error) {
+      if (!(error instanceof QueueDoesNotExist)) throw error;
+    }
+    for (const [name, known] of this.urls) if (known === url) this.urls.delete(name);
+  }
+
+  /** Sends messages in batches of ten; throws if SQS refuses any (nothing is silently dropped). */
+  async send(url: string, messages: readonly OutgoingMessage[]): Promise<void> {
+    for (const batch of chunks(messages, SQS_MAX_BATCH)) {
+      const result = await this.sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: url,
+          Entries: batch.map((message, i) => ({
+            Id: String(i),
+            MessageBody: JSON.stringify(message.body),
+            ...(message.groupId !== undefined ? { MessageGroupId: message.groupId } : {}),
+            ...(message.deduplicationId !== undefined ? { MessageDeduplicationId: message.deduplicationId } : {}),
+            ...(message.delaySeconds ? { DelaySeconds: Math.min(900, Math.ceil(message.delaySeconds)) } : {}),
+          })),
+        }),
+      );
+      const failed = result.Failed ?? [];
+      if (failed.length > 0) {
+        throw new Error(`SQS refused ${failed.length} message(s) to ${url}: ${failed[0]?.Code} ${failed[0]?.Message}`);
+      }
+    }
+  }
+
+  /**
+   * Receives up to `max` messages, waiting up to `waitSeconds` for the first: one long-poll for a
+   * single message, then at once for the rest.
+   */
+  async receive(
+    url: string,
+    options: { waitSeconds: number; max?: number; visibilityTimeoutSeconds?: number; abortSignal?: AbortSignal },
+  ): Promise<ReceivedMessage[]> {
+    const max = Math.min(SQS_MAX_BATCH, options.max ?? SQS_MAX_BATCH);
+    const common = {
+      QueueUrl: url,
+      // The stand-in returns system attributes only for the legacy parameter; send both.
+      AttributeNames: ['All' as const],
+      MessageSystemAttributeNames: ['All' as const],
+      ...(options.visibilityTimeoutSeconds !== undefined
+        ? { VisibilityTimeout: options.visibilityTimeoutSeconds }
+        : {}),
+    };
+    const send = { ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) };
+    const first = await this.sqs.send(
+      new ReceiveMessageCommand({ ...common, MaxNumberOfMessages: 1, WaitTimeSeconds: options.waitSeconds }),
+      send,
+    );
+    const messages = (first.Messages ?? []).map(fromSqs);
+    if (messages.length === 0 || max === 1) return messages;
+    const rest = await this.sqs.send(
+      new ReceiveMessageCommand({ ...common, MaxNumberOfMessages: max - 1, WaitTimeSeconds: 0 }),
+      send,
+    );
+    return [...messages, ...(rest.Messages ?? []).map(fromSqs)];
+  }
+
+  async delete(url: string, receiptHandles: readonly string[]): Promise<void> {
+    for (const batch of chunks(receiptHandles, SQS_MAX_BATCH)) {
+      const result = await this.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: url,
+          Entries: batch.map((handle, i) => ({ Id: String(i), ReceiptHandle: handle })),
+        }),
+      );
+      // A receipt that expired meanwhile means the message was redelivered: it is not ours to delete.
+      const failed = (result.Failed ?? []).filter((entry) => entry.Code !== 'ReceiptHandleIsInvalid');
+      if (failed.length > 0) throw new Error(`SQS could not delete ${failed.length} message(s) from ${url}`);
+    }
+  }
+
+  /** Makes received messages visible again at once (handing them back for another consumer). */
+  async release(url: string, receiptHandles: readonly string[]): Promise<void> {
+    for (const batch of chunks(receiptHandles, SQS_MAX_BATCH)) {
+      await this.sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: url,
+          Entries: batch.map((handle, i) => ({ Id: String(i), ReceiptHandle: handle, VisibilityTimeout: 0 })),
+        }),
+      );
+    }
+  }
+}

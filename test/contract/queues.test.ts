@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { afterAll, describe, expect, it } from 'vitest';
+import { queueNames, Queues, validateClusterName } from '../../shared/queues/queues.js';
+import { startEventSource } from '../../local/event-source.js';
+import { standInClients } from '../support/aws.js';
+
+const clients = standInClients();
+const queues = new Queues(clients.sqs);
+afterAll(() => clients.destroy());
+
+const unique = () => `q${randomBytes(4).toString('hex')}`;
+
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('queue names', () => {
+  it('fit SQS limits for long ids, and cluster names are checked', () => {
+    const id = `${'a'.repeat(36)}-S${'b'.repeat(30)}`;
+    expect(queueNames.agentCommands('mantle-production-cluster-00001', id).length).toBeLessThanOrEqual(80);
+    expect(queueNames.frameworkEvents('c', id)).toMatch(/^c-fw-[0-9a-f]{24}\.fifo$/);
+    expect(queueNames.deadLetter('c-status.fifo')).toBe('c-status-dlq.fifo');
+    expect(validateClusterName('mantle')).toBeUndefined();
+    expect(validateClusterName('Mantle_1')).toMatch(/must be/);
+  });
+});
+
+describe('the queue helper', () => {
+  it('keeps FIFO order per group, drops duplicates and receives in two steps', async () => {
+    const url = await queues.ensure(`${unique()}.fifo`);
+    expect(await queues.ensure(`${url.split('/').at(-1)}`)).toBe(url);
+    await queues.send(
+      url,
+      Array.from({ length: 12 }, (_, i) => ({ body: { i }, groupId: 'g', deduplicationId: `d${i}` })),
+    );
+    await queues.send(url, [{ body: { i: 0 }, groupId: 'g', deduplicationId: 'd0' }]); // duplicate
+    const seen: number[] = [];
+    for (;;) {
+      const batch = await queues.receive(url, { waitSeconds: 1 });
+      if (batch.length === 0) break;
+      seen.push(...batch.map((m) => (JSON.parse(m.body) as { i: number }).i));
+      expect(batch.every((m) => m.groupId === 'g' && m.receiveCount === 1)).toBe(true);
+      await queues.delete(
+        url,
+        batch.map((m) => m.receiptHandle),
+      );
+    }
+    expect(seen).toEqual(Array.from({ length: 12 }, (_, i) => i));
+  });
+
+  it('returns as soon as a message arrives during a long wait', async () => {
+    const url = await queues.ensure(unique());
+    setTimeout(() => void queues.send(url, [{ body: 'late' }]), 300);
+    const started = Date.now();
+    const batch = await queues.receive(url, { waitSeconds: 5 });
+    expect(batch.map((m) => m.body)).toEqual(['"late"']);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('delays messages (timers) and hands released messages back at once', async () => {
+    const url = await queues.ensure(unique());
+    await queues.send(url, [{ body: 'later', delaySeconds: 2 }]);
+    expect(await queues.receive(url, { waitSeconds: 1 })).toEqual([]);
+    const later = await queues.receive(url, { waitSeconds: 3 });
+    expect(later.map((m) => m.body)).toEqual(['"later"']);
+    await queues.release(
+      url,
+      later.map((m) => m.receiptHandle),
+    );
+    const again = await queues.receive(url, { waitSeconds: 1 });
+    // 2 on SQS; the stand-in also counts the visibility change (docs/local-aws.md).
+    expect(again[0]?.receiveCount).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('the Lambda-style event source', () => {
+  it('deletes what the handler did, redelivers what failed, and redrives poison to the DLQ', async () => {
+    const name = unique();
+    const url = await queues.ensure(name, { visibilityTimeoutSeconds: 1, maxReceiveCount: 2 });
+    const dlq = await queues.ensure(queueNames.deadLetter(name));
+    const attempts = new Map<string, number>();
+    const handled: string[] = [];
+    const source = startEventSource({
+      queues,
+      queueUrl: url,
+      queueArn: await queues.arn(url),
+      batchSize: 10,
+      handler: async (event: SQSEvent): Promise<SQSBatchResponse> => {
+        const failures = [];
+        for (const record of event.Records) {
+          const body = JSON.parse(record.body) as string;
+          attempts.set(body, (attempts.get(body) ?? 0) + 1);
+          if (body === 'poison' || (body === 'flaky' && attempts.get(body) === 1)) {
+            failures.push({ itemIdentifier: record.messageId });
+          } else {
+            handled.push(body);
+          }
+        }
+        return { batchItemFailures: failures };
+      },
+    });
+    try {
+      await queues.send(url, [{ body: 'ok-1' }, { body: 'flaky' }, { body: 'poison' }, { body: 'ok-2' }]);
+      await until(() => handled.length === 3);
+      expect(handled.sort()).toEqual(['flaky', 'ok-1', 'ok-2']);
+      await until(async () => (await queues.receive(dlq, { waitSeconds: 1 })).length === 1);
+      expect(attempts.get('poison')).toBe(2);
+      expect(source.invocations()).toBeGreaterThanOrEqual(2);
+    } finally {
+      await source.stop();
+    }
+  });
+});
