@@ -2,7 +2,11 @@ import { defineConfig } from 'vitest/config';
 
 // The SDK warns once per process that its 2027 releases need Node 22; Lambda runs Node 22 and the
 // versions here are pinned, so the warning is noise in test output.
-const env = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+const env = {
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  // Structured logs are silent in tests unless asked for (MANTLE_TEST_LOGS=INFO npm test).
+  POWERTOOLS_LOG_LEVEL: process.env.MANTLE_TEST_LOGS ?? 'SILENT',
+};
 
 export default defineConfig({
   test: {

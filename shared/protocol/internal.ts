@@ -10,6 +10,7 @@ import {
   AgentIDSchema,
   AttributeSchema,
   DomainInfoSchema,
+  ExecutorIDSchema,
   ExecutorInfoSchema,
   FrameworkIDSchema,
   FrameworkInfoSchema,
@@ -110,6 +111,15 @@ export const AgentCommandSchema = z.discriminatedUnion('type', [
     uuid: z.string(),
   }),
   z.object({ type: z.literal('SHUTDOWN_FRAMEWORK'), framework_id: FrameworkIDSchema }),
+  /** SHUTDOWN: the executor's tasks are killed (a command task's executor id is its task id). */
+  z.object({ type: z.literal('SHUTDOWN_EXECUTOR'), framework_id: FrameworkIDSchema, executor_id: ExecutorIDSchema }),
+  /** MESSAGE: framework -> executor, best effort. `data` is base64. */
+  z.object({
+    type: z.literal('FRAMEWORK_MESSAGE'),
+    framework_id: FrameworkIDSchema,
+    executor_id: ExecutorIDSchema,
+    data: z.string(),
+  }),
   z.object({
     type: z.literal('DRAIN'),
     /** Cap on each task's kill grace period (Mesos DrainConfig.max_grace_period). */

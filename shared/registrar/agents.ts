@@ -36,6 +36,8 @@ export interface AgentRecord {
   readonly containerizers: string[];
   /** What isolation the agent could set up, as it reported it. */
   readonly isolation?: Isolation;
+  /** The principal the agent authenticated as ("" without authentication); only it may act for the agent. */
+  readonly principal: string;
   readonly attributes: Attribute[];
   readonly domain?: DomainInfo;
   readonly capabilities: string[];
@@ -58,6 +60,7 @@ export interface AgentRegistration {
   readonly commandQueueUrl?: string;
   readonly containerizers?: readonly string[];
   readonly isolation?: Isolation;
+  readonly principal?: string;
   /** Mesos v1 JSON resources; validated here. */
   readonly resources: unknown;
   readonly attributes?: unknown;
@@ -144,6 +147,7 @@ export function agentFromItem(item: Item): AgentRecord {
     hostname: item.hostname as string,
     port: item.port as number,
     commandQueueUrl: (item.command_queue_url ?? '') as string,
+    principal: (item.principal ?? '') as string,
     containerizers: (item.containerizers ?? []) as string[],
     ...(item.isolation ? { isolation: JSON.parse(item.isolation as string) as Isolation } : {}),
     attributes: JSON.parse(item.attributes as string) as Attribute[],
@@ -164,7 +168,7 @@ export function agentFromItem(item: Item): AgentRecord {
 
 type AgentDetails = Pick<
   AgentRecord,
-  'hostname' | 'port' | 'attributes' | 'capabilities' | 'total' | 'commandQueueUrl' | 'containerizers'
+  'hostname' | 'port' | 'attributes' | 'capabilities' | 'total' | 'commandQueueUrl' | 'containerizers' | 'principal'
 > & {
   domain?: DomainInfo;
   isolation?: Isolation;
@@ -199,6 +203,7 @@ function validateRegistration(
     port,
     commandQueueUrl: registration.commandQueueUrl ?? '',
     containerizers,
+    principal: registration.principal ?? '',
     ...(registration.isolation ? { isolation: registration.isolation } : {}),
     attributes: details.data.attributes ?? [],
     ...(details.data.domain ? { domain: details.data.domain } : {}),
@@ -213,6 +218,7 @@ function detailAttributes(details: AgentDetails): Item {
     port: details.port,
     command_queue_url: details.commandQueueUrl,
     containerizers: details.containerizers,
+    principal: details.principal,
     ...(details.isolation ? { isolation: JSON.stringify(details.isolation) } : {}),
     attributes: JSON.stringify(details.attributes),
     ...(details.domain ? { domain: JSON.stringify(details.domain) } : {}),
@@ -238,6 +244,21 @@ export class AgentRegistry {
   /** Every agent (a consistent scan, page by page): the allocator's and the sweeper's snapshot. */
   async *list(): AsyncGenerator<AgentRecord> {
     for await (const item of this.context.scan(this.table)) yield agentFromItem(item);
+  }
+
+  /**
+   * The outstanding offers of one framework, over all agents. A scan (offers live in the agent
+   * ledgers); used on cold paths only: deactivation, teardown, a role given up.
+   */
+  async offersOf(frameworkId: string): Promise<OfferRecord[]> {
+    const offers: OfferRecord[] = [];
+    for await (const item of this.context.scan(this.table, ['agent_id', 'offers'])) {
+      const agentId = item.agent_id as string;
+      for (const [offerId, stored] of Object.entries((item.offers ?? {}) as Record<string, StoredOffer>)) {
+        if (stored.framework_id === frameworkId) offers.push(offerFromItem(agentId, offerId, stored));
+      }
+    }
+    return offers;
   }
 
   /**
@@ -293,6 +314,9 @@ export class AgentRegistry {
       const current = await this.get(agentId);
       if (!current) return failure('UNKNOWN_AGENT', `Agent ${agentId} is not registered`);
       if (current.status === 'GONE') return failure('AGENT_GONE', `Agent ${agentId} has been marked gone`);
+      if (current.principal !== details.value.principal) {
+        return failure('INVALID_ARGUMENT', `Agent ${agentId} was registered by another principal`);
+      }
       if (!contains(details.value.total, unallocate(allocatedResources(current)))) {
         return failure(
           'INSUFFICIENT_RESOURCES',
@@ -523,6 +547,12 @@ export class AgentRegistry {
     launches: readonly LaunchRequest[];
     /** Unique per ACCEPT; recorded with each task so that a retried write recognises its own result. */
     launchId: string;
+    /**
+     * A new total when the ACCEPT also reserves, unreserves, creates or destroys (offer operations
+     * convert the agent's resources): the write then checks the total is still `expected`, and the
+     * tasks must fit in `offered`, the offers' resources after those conversions.
+     */
+    total?: { expected: readonly Resource[]; next: readonly Resource[]; offered: readonly Resource[] };
   }): Promise<
     Result<
       { agent: AgentRecord; tasks: AllocatedTask[]; unused: Resource[] },
@@ -562,7 +592,7 @@ export class AgentRegistry {
     }
     const keys = tasks.map((task) => taskKey(task.frameworkId, task.taskId));
     if (new Set(keys).size !== keys.length) return failure('DUPLICATE_TASK', 'A task id appears twice in one accept');
-    const offered = offers.flatMap((offer) => offer.resources);
+    const offered = input.total ? input.total.offered : offers.flatMap((offer) => offer.resources);
     const fit = takeInTurn(
       offered,
       tasks.map((task) => task.resources),
@@ -599,6 +629,11 @@ export class AgentRegistry {
     });
     const version = x.name('version');
     sets.push(`${version} = ${version} + ${x.value(1)}`);
+    if (input.total) {
+      const total = x.name('total');
+      conditions.push(`${total} = ${x.value(JSON.stringify(input.total.expected))}`);
+      sets.push(`${total} = ${x.value(JSON.stringify(input.total.next))}`);
+    }
     const outcome = await this.context.update({
       TableName: this.table,
       Key: { agent_id: agentId },
@@ -621,7 +656,8 @@ export class AgentRegistry {
       }
     }
     const duplicate = keys.find((key) => old.tasks[key]);
-    return failure('DUPLICATE_TASK', `Task ${duplicate ?? '?'} is already on agent ${agentId}`);
+    if (duplicate) return failure('DUPLICATE_TASK', `Task ${duplicate} is already on agent ${agentId}`);
+    return failure('OFFER_GONE', `The resources of agent ${agentId} changed meanwhile`);
   }
 
   /**

@@ -82,12 +82,7 @@ export class RegistrarContext {
 
   /** A strongly consistent read: the registrar decides on current state, never on a stale copy. */
   async get(table: string, key: Item, attributes?: readonly string[]): Promise<Item | undefined> {
-    const projection = attributes
-      ? {
-          ProjectionExpression: attributes.map((_, i) => `#p${i}`).join(', '),
-          ExpressionAttributeNames: Object.fromEntries(attributes.map((name, i) => [`#p${i}`, name])),
-        }
-      : {};
+    const projection = attributes ? projectionOf(attributes) : {};
     const result = await this.metrics.time('registrar/state_fetch_ms', () =>
       withConflictRetries(() =>
         this.documents.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true, ...projection })),
@@ -96,13 +91,19 @@ export class RegistrarContext {
     return result.Item;
   }
 
-  /** All items of a table, consistently read, page by page. */
-  async *scan(table: string): AsyncGenerator<Item> {
+  /** All items of a table (only `attributes` when given), consistently read, page by page. */
+  async *scan(table: string, attributes?: readonly string[]): AsyncGenerator<Item> {
+    const projection = attributes ? projectionOf(attributes) : {};
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.metrics.time('registrar/state_fetch_ms', () =>
         this.documents.send(
-          new ScanCommand({ TableName: table, ConsistentRead: true, ...(start ? { ExclusiveStartKey: start } : {}) }),
+          new ScanCommand({
+            TableName: table,
+            ConsistentRead: true,
+            ...projection,
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
         ),
       );
       for (const item of page.Items ?? []) yield item;
@@ -151,6 +152,13 @@ export class RegistrarContext {
     this.metrics.increment('registrar/conditional_check_failures');
     return error.Item ? { written: false, old: unmarshall(error.Item) } : { written: false };
   }
+}
+
+function projectionOf(attributes: readonly string[]) {
+  return {
+    ProjectionExpression: attributes.map((_, i) => `#p${i}`).join(', '),
+    ExpressionAttributeNames: Object.fromEntries(attributes.map((name, i) => [`#p${i}`, name])),
+  };
 }
 
 /**

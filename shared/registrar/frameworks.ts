@@ -56,6 +56,8 @@ export interface FrameworkRecord {
   readonly version: number;
   readonly registeredAt: number;
   readonly reregisteredAt?: number;
+  /** When the current stream last said it is alive (it writes this every heartbeat interval). */
+  readonly streamSeenAt?: number;
   readonly disconnectedAt?: number;
   readonly deactivatedAt?: number;
   readonly removedAt?: number;
@@ -168,6 +170,7 @@ function frameworkFromItem(item: Item): FrameworkRecord {
     version: item.version as number,
     registeredAt: item.registered_at as number,
     ...(item.reregistered_at !== undefined ? { reregisteredAt: item.reregistered_at as number } : {}),
+    ...(item.stream_seen_at !== undefined ? { streamSeenAt: item.stream_seen_at as number } : {}),
     ...(item.disconnected_at !== undefined ? { disconnectedAt: item.disconnected_at as number } : {}),
     ...(item.deactivated_at !== undefined ? { deactivatedAt: item.deactivated_at as number } : {}),
     ...(item.removed_at !== undefined ? { removedAt: item.removed_at as number } : {}),
@@ -265,6 +268,7 @@ export class FrameworkRegistry {
         stream_id: subscription.streamId,
         version: (current?.version ?? 0) + 1,
         ...(subscription.eventQueueUrl !== undefined ? { event_queue_url: subscription.eventQueueUrl } : {}),
+        stream_seen_at: now,
         ...(current ? { reregistered_at: now } : { registered_at: now, filters: {} }),
       };
       const x = new Expression();
@@ -297,6 +301,24 @@ export class FrameworkRegistry {
     });
     if (result === RETRY) throw new Error(`Framework ${frameworkId} kept changing; subscription gave up`);
     return result;
+  }
+
+  /**
+   * The stream says it is alive. A stream that dies without closing (its Lambda was killed) stops
+   * saying so, and the sweeper treats the framework as disconnected. Not a version change.
+   */
+  async touch(frameworkId: string, streamId: string): Promise<boolean> {
+    const outcome = await this.context.update(
+      {
+        TableName: this.table,
+        Key: { framework_id: frameworkId },
+        UpdateExpression: 'SET stream_seen_at = :now',
+        ConditionExpression: 'stream_id = :stream',
+        ExpressionAttributeValues: { ':now': this.context.now(), ':stream': streamId },
+      },
+      'NONE',
+    );
+    return outcome.written;
   }
 
   /** The subscription's stream closed: start the reconnect grace. Only the current stream may do this. */

@@ -38,6 +38,8 @@ export interface TaskRecord {
   readonly version: number;
   readonly createdAt: number;
   readonly updatedAt: number;
+  /** The framework acknowledged the terminal update: the task is done with (Mesos drops it then). */
+  readonly acknowledged: boolean;
 }
 
 export interface NewTask {
@@ -78,6 +80,7 @@ const RECORD_ATTRIBUTES = [
   'version',
   'created_at',
   'updated_at',
+  'acknowledged',
 ] as const;
 
 function taskFromItem(item: Item): TaskRecord {
@@ -95,6 +98,7 @@ function taskFromItem(item: Item): TaskRecord {
     version: item.version as number,
     createdAt: item.created_at as number,
     updatedAt: item.updated_at as number,
+    acknowledged: item.acknowledged === true,
   };
 }
 
@@ -186,10 +190,16 @@ export class TaskRegistry {
         state: applied.record.state,
         uuids: applied.record.uuids,
         status: JSON.stringify(update),
+        ...(update.uuid !== undefined ? { last_uuid: update.uuid } : {}),
         updated_at: now,
         version: task.version + 1,
         ...(isTerminal(applied.record.state)
-          ? { terminal_at: now, expires_at: epochSeconds(now + FINISHED_RETENTION_MS) }
+          ? {
+              terminal_at: now,
+              expires_at: epochSeconds(now + FINISHED_RETENTION_MS),
+              // A master-generated terminal update has no uuid and is never acknowledged.
+              ...(update.uuid === undefined ? { acknowledged: true } : {}),
+            }
           : {}),
       };
       const outcome = await this.context.update(
@@ -213,6 +223,7 @@ export class TaskRegistry {
         status: update,
         updatedAt: now,
         version: task.version + 1,
+        acknowledged: task.acknowledged || (applied.becameTerminal && update.uuid === undefined),
       };
       return ok<StatusUpdateResult>({
         outcome: 'applied',
@@ -223,6 +234,28 @@ export class TaskRegistry {
     });
     if (result === RETRY) throw new Error(`Task ${taskId} kept changing; the status update gave up`);
     return result;
+  }
+
+  /**
+   * The framework acknowledged an update. Only the acknowledgement of the latest, terminal update
+   * changes the row: the task is then done with (implicit reconciliation no longer reports it).
+   */
+  async acknowledge(frameworkId: string, taskId: string, uuid: string): Promise<boolean> {
+    const x = new Expression();
+    const terminal = [...TERMINAL_STATES].map((state) => x.value(state)).join(', ');
+    const outcome = await this.context.update(
+      {
+        TableName: this.table,
+        Key: { framework_id: frameworkId, task_id: taskId },
+        UpdateExpression: `SET ${x.name('acknowledged')} = ${x.value(true)}`,
+        ConditionExpression:
+          `${x.name('state')} IN (${terminal}) AND ${x.name('last_uuid')} = ${x.value(uuid)} AND ` +
+          `NOT ${x.name('acknowledged')} = ${x.value(true)}`,
+        ...x.attributes(),
+      },
+      'NONE',
+    );
+    return outcome.written;
   }
 
   /** The framework's tasks (active and finished-but-retained), page by page. */

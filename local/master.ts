@@ -1,0 +1,98 @@
+/**
+ * A master on the local stand-ins: the registrar's tables and the master's queues created, the handlers
+ * assembled, the hono app served on loopback, and the SQS handlers fed by Lambda-style event sources.
+ * Used by the local cluster and by the tests.
+ */
+import { serve, type ServerType } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../functions/app.js';
+import { createStatusHandler } from '../functions/status.js';
+import type { AwsClients } from '../shared/aws/clients.js';
+import { newClusterId } from '../shared/ids.js';
+import { buildMaster } from '../shared/master/build.js';
+import { masterConfig, type MasterConfigInput } from '../shared/master/config.js';
+import type { AllocationRequester, Master } from '../shared/master/master.js';
+import { Metrics } from '../shared/metrics.js';
+import { queueNames, Queues } from '../shared/queues/queues.js';
+import { createTables, tableNames } from '../shared/registrar/index.js';
+import { startEventSource, type EventSource } from './event-source.js';
+
+export interface LocalMasterOptions {
+  readonly clients: AwsClients;
+  readonly cluster: string;
+  readonly clusterId?: string;
+  readonly config?: Partial<MasterConfigInput>;
+  readonly allocation?: AllocationRequester;
+  readonly now?: () => number;
+}
+
+export interface LocalMaster {
+  readonly master: Master;
+  readonly statusQueueUrl: string;
+  readonly allocationQueueUrl: string;
+}
+
+export async function bootstrapMaster(options: LocalMasterOptions): Promise<LocalMaster> {
+  const { clients, cluster } = options;
+  const tables = tableNames(cluster);
+  await createTables(clients.dynamodb, tables);
+  const queues = new Queues(clients.sqs);
+  const statusQueueUrl = await queues.ensure(queueNames.status(cluster), {
+    visibilityTimeoutSeconds: 30,
+    maxReceiveCount: 10,
+  });
+  const allocationQueueUrl = await queues.ensure(queueNames.allocation(cluster), {
+    visibilityTimeoutSeconds: 60,
+    maxReceiveCount: 5,
+  });
+  const config = masterConfig({ cluster, clusterId: options.clusterId ?? newClusterId(), ...options.config });
+  const master = buildMaster({
+    clients,
+    config,
+    tables,
+    statusQueueUrl,
+    allocationQueueUrl,
+    metrics: new Metrics(),
+    ...(options.allocation ? { allocation: options.allocation } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  return { master, statusQueueUrl, allocationQueueUrl };
+}
+
+/** Feeds the status queue to the status handler, as Lambda's event source would. */
+export async function startStatusSource(local: LocalMaster): Promise<EventSource> {
+  const { master } = local;
+  return startEventSource({
+    queues: master.queues,
+    queueUrl: local.statusQueueUrl,
+    queueArn: await master.queues.arn(local.statusQueueUrl),
+    handler: createStatusHandler(master),
+    batchSize: 10,
+    onError: (error) => master.logger.error('Status event source failed', { error: String(error) }),
+  });
+}
+
+export interface HttpServer {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Serves the master's app on loopback (port 0 = any free port). */
+export async function serveMaster(master: Master, port = 0, hostname = '127.0.0.1'): Promise<HttpServer> {
+  const app = createApp(master);
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const started = serve({ fetch: app.fetch, port, hostname }, () => resolve(started));
+    started.once('error', reject);
+  });
+  const address = server.address() as AddressInfo;
+  return {
+    url: `http://${hostname}:${address.port}`,
+    port: address.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if ('closeAllConnections' in server) server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,46 @@
+/** Assembles a Master from AWS clients and configuration: the same in Lambda, locally and in tests. */
+import type { AwsClients } from '../aws/clients.js';
+import { SqsEventPublisher } from '../events/publisher.js';
+import { createLogger } from '../log.js';
+import { Metrics } from '../metrics.js';
+import { Queues } from '../queues/queues.js';
+import { Registrar, type TableNames } from '../registrar/index.js';
+import { QueueAllocationRequester } from './allocation-requests.js';
+import type { MasterConfig } from './config.js';
+import type { AllocationRequester, Master } from './master.js';
+
+export interface MasterParts {
+  readonly clients: AwsClients;
+  readonly config: MasterConfig;
+  readonly tables: TableNames;
+  readonly statusQueueUrl: string;
+  readonly allocationQueueUrl: string;
+  readonly metrics?: Metrics;
+  /** Replaces the allocation queue (tests that drive allocation themselves). */
+  readonly allocation?: AllocationRequester;
+  readonly now?: () => number;
+}
+
+export function buildMaster(parts: MasterParts): Master {
+  const now = parts.now ?? Date.now;
+  const metrics = parts.metrics ?? new Metrics();
+  const queues = new Queues(parts.clients.sqs);
+  const registrar = new Registrar({
+    documents: parts.clients.documents,
+    tables: parts.tables,
+    clusterId: parts.config.clusterId,
+    metrics,
+    now,
+  });
+  return {
+    config: parts.config,
+    registrar,
+    queues,
+    events: new SqsEventPublisher(queues),
+    allocation: parts.allocation ?? new QueueAllocationRequester(queues, parts.allocationQueueUrl),
+    statusQueueUrl: parts.statusQueueUrl,
+    metrics,
+    logger: createLogger('mantle-master'),
+    now,
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * What every master handler needs: the registrar, the queues, event delivery, configuration,
+ * metrics, logs and a clock. Built once per Lambda container, per local cluster, per test.
+ */
+import type { Logger } from '../log.js';
+import type { EventPublisher, EventTarget } from '../events/publisher.js';
+import type { Metrics } from '../metrics.js';
+import type { AgentCommand } from '../protocol/internal.js';
+import type { Event } from '../protocol/scheduler.js';
+import type { Queues } from '../queues/queues.js';
+import type { Registrar } from '../registrar/index.js';
+import type { MasterConfig } from './config.js';
+
+/** Why an allocation pass is wanted; the allocator coalesces bursts of these. */
+export interface AllocationTrigger {
+  readonly reason:
+    | 'AGENT_ADDED'
+    | 'RESOURCES_RECOVERED'
+    | 'FRAMEWORK_SUBSCRIBED'
+    | 'REVIVE'
+    | 'FILTER_EXPIRED'
+    | 'OFFER_EXPIRED'
+    | 'PERIODIC';
+  readonly agentIds?: readonly string[];
+  readonly frameworkId?: string;
+}
+
+export interface AllocationRequester {
+  /** Asks for an allocation pass now, or after `delaySeconds` (timers). */
+  request(trigger: AllocationTrigger, delaySeconds?: number): Promise<void>;
+}
+
+export interface Master {
+  readonly config: MasterConfig;
+  readonly registrar: Registrar;
+  readonly queues: Queues;
+  readonly events: EventPublisher;
+  readonly allocation: AllocationRequester;
+  /** The status FIFO queue agents send to. */
+  readonly statusQueueUrl: string;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  now(): number;
+}
+
+/** Sends commands to an agent's command queue; per-task commands keep their order (one group per task). */
+export async function sendAgentCommands(
+  master: Master,
+  agent: { agentId: string; commandQueueUrl: string },
+  commands: readonly AgentCommand[],
+): Promise<void> {
+  if (commands.length === 0) return;
+  if (!agent.commandQueueUrl) throw new Error(`Agent ${agent.agentId} has no command queue`);
+  await master.queues.send(
+    agent.commandQueueUrl,
+    commands.map((command) => ({
+      body: command,
+      groupId: commandGroup(command),
+      deduplicationId: crypto.randomUUID(),
+    })),
+  );
+}
+
+function commandGroup(command: AgentCommand): string {
+  switch (command.type) {
+    case 'LAUNCH':
+      return `${command.framework_id.value}/${command.task.task_id.value}`;
+    case 'KILL':
+    case 'ACKNOWLEDGE':
+      return `${command.framework_id.value}/${command.task_id.value}`;
+    case 'LAUNCH_GROUP':
+      return `${command.framework_id.value}/${command.task_group.tasks?.[0]?.task_id.value ?? 'group'}`;
+    default:
+      return '_agent';
+  }
+}
+
+/** Publishes events to a framework, counting them under Mesos's per-framework metric names. */
+export async function publishEvents(master: Master, target: EventTarget, events: readonly Event[]): Promise<void> {
+  if (events.length === 0) return;
+  await master.events.publish(target, events);
+  for (const event of events) master.metrics.increment(`master/events/${event.type}`);
+}

@@ -1,0 +1,64 @@
+/**
+ * A master for a test suite: its own tables and queues on the shared stand-ins, served on a loopback
+ * port, with the status queue fed to the status handler. Its clock can be moved forward.
+ */
+import { randomBytes } from 'node:crypto';
+import type { AwsClients } from '../../shared/aws/clients.js';
+import type { MasterConfigInput } from '../../shared/master/config.js';
+import type { AllocationRequester, AllocationTrigger, Master } from '../../shared/master/master.js';
+import type { EventSource } from '../../local/event-source.js';
+import { bootstrapMaster, serveMaster, startStatusSource, type HttpServer } from '../../local/master.js';
+import { standInClients } from './aws.js';
+
+/** Records allocation triggers instead of running the allocator (tests create offers themselves). */
+export class RecordedAllocation implements AllocationRequester {
+  readonly triggers: Array<{ trigger: AllocationTrigger; delaySeconds: number }> = [];
+  request(trigger: AllocationTrigger, delaySeconds = 0): Promise<void> {
+    this.triggers.push({ trigger, delaySeconds });
+    return Promise.resolve();
+  }
+}
+
+export interface TestMaster {
+  readonly master: Master;
+  readonly url: string;
+  readonly clients: AwsClients;
+  readonly cluster: string;
+  readonly statusQueueUrl: string;
+  readonly allocation: RecordedAllocation;
+  /** Moves the master's clock forward (the stream's own waits stay in real time). */
+  advance(ms: number): void;
+  close(): Promise<void>;
+}
+
+export async function startTestMaster(config: Partial<MasterConfigInput> = {}): Promise<TestMaster> {
+  const clients = standInClients();
+  const cluster = `t${randomBytes(4).toString('hex')}`;
+  const allocation = new RecordedAllocation();
+  let offset = 0;
+  const local = await bootstrapMaster({
+    clients,
+    cluster,
+    config: { heartbeatIntervalSeconds: 1, streamCheckSeconds: 0.2, ...config },
+    allocation,
+    now: () => Date.now() + offset,
+  });
+  const server: HttpServer = await serveMaster(local.master);
+  const status: EventSource = await startStatusSource(local);
+  return {
+    master: local.master,
+    url: server.url,
+    clients,
+    cluster,
+    statusQueueUrl: local.statusQueueUrl,
+    allocation,
+    advance(ms: number) {
+      offset += ms;
+    },
+    async close() {
+      await status.stop();
+      await server.close();
+      clients.destroy();
+    },
+  };
+}
