@@ -40,6 +40,7 @@ export async function registerAgent(
 ): Promise<{ ok: true; value: RegisterAgentResponse } | { ok: false; error: RegistrationFailure }> {
   const registration = {
     hostname: request.hostname,
+    ...(request.ip !== undefined ? { ip: request.ip } : {}),
     ...(request.port !== undefined ? { port: request.port } : {}),
     resources: request.resources,
     attributes: request.attributes ?? [],

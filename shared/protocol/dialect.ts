@@ -58,19 +58,19 @@ export const double = z.preprocess(
   z.custom<number>((value) => typeof value === 'number' && !Number.isNaN(value), { error: 'expected a number' }),
 );
 
-/** A proto integer (int32/int64): whole and within the exactly representable range. */
-export const int = z.preprocess(
-  numberFromString,
-  z.number({ error: 'expected a number' }).int({ error: 'expected an integer' }),
-);
+// zod's int() stops at 2^53; int64 fields such as nanoseconds since the epoch (~1.8e18) go beyond it and,
+// as in every JSON client, arrive as (rounded) doubles. A whole number is what matters.
+const wholeNumber = z
+  .number({ error: 'expected a number' })
+  .refine((value) => Number.isInteger(value), { error: 'expected an integer' });
+
+/** A proto integer (int32/int64). */
+export const int = z.preprocess(numberFromString, wholeNumber);
 
 /** A proto unsigned integer (uint32/uint64). */
 export const uint = z.preprocess(
   numberFromString,
-  z
-    .number({ error: 'expected a number' })
-    .int({ error: 'expected an integer' })
-    .nonnegative({ error: 'expected an unsigned integer' }),
+  wholeNumber.refine((value) => value >= 0, { error: 'expected an unsigned integer' }),
 );
 
 /** A proto bool: true/false or "true"/"false". */

@@ -48,6 +48,8 @@ export const RegisterAgentRequestSchema = z.object({
   /** Present when a restarted agent re-registers with its checkpointed id. */
   agent_id: opt(AgentIDSchema),
   hostname: z.string().min(1),
+  /** The agent's address as frameworks should reach it (Offer.url.address.ip). */
+  ip: opt(z.string()),
   port: opt(z.number().int()),
   resources: z.array(ResourceSchema),
   attributes: rep(AttributeSchema),

@@ -30,6 +30,8 @@ export type AgentStatus = 'ACTIVE' | 'UNREACHABLE' | 'GONE';
 export interface AgentRecord {
   readonly agentId: string;
   readonly hostname: string;
+  /** Its address for frameworks (offers carry it in `url`); the hostname when it reported none. */
+  readonly ip: string;
   readonly port: number;
   /** The agent's SQS command queue (master -> agent). */
   readonly commandQueueUrl: string;
@@ -56,6 +58,7 @@ export interface AgentRecord {
 
 export interface AgentRegistration {
   readonly hostname: string;
+  readonly ip?: string;
   readonly port?: number;
   readonly commandQueueUrl?: string;
   readonly containerizers?: readonly string[];
@@ -145,6 +148,7 @@ export function agentFromItem(item: Item): AgentRecord {
   return {
     agentId,
     hostname: item.hostname as string,
+    ip: (item.ip ?? item.hostname) as string,
     port: item.port as number,
     commandQueueUrl: (item.command_queue_url ?? '') as string,
     principal: (item.principal ?? '') as string,
@@ -168,7 +172,15 @@ export function agentFromItem(item: Item): AgentRecord {
 
 type AgentDetails = Pick<
   AgentRecord,
-  'hostname' | 'port' | 'attributes' | 'capabilities' | 'total' | 'commandQueueUrl' | 'containerizers' | 'principal'
+  | 'hostname'
+  | 'ip'
+  | 'port'
+  | 'attributes'
+  | 'capabilities'
+  | 'total'
+  | 'commandQueueUrl'
+  | 'containerizers'
+  | 'principal'
 > & {
   domain?: DomainInfo;
   isolation?: Isolation;
@@ -200,6 +212,7 @@ function validateRegistration(
   }
   return ok({
     hostname: registration.hostname,
+    ip: registration.ip ?? registration.hostname,
     port,
     commandQueueUrl: registration.commandQueueUrl ?? '',
     containerizers,
@@ -215,6 +228,7 @@ function validateRegistration(
 function detailAttributes(details: AgentDetails): Item {
   return {
     hostname: details.hostname,
+    ip: details.ip,
     port: details.port,
     command_queue_url: details.commandQueueUrl,
     containerizers: details.containerizers,

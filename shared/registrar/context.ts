@@ -82,6 +82,8 @@ export class RegistrarContext {
 
   /** A strongly consistent read: the registrar decides on current state, never on a stale copy. */
   async get(table: string, key: Item, attributes?: readonly string[]): Promise<Item | undefined> {
+    // DynamoDB refuses empty key strings; no item can have one.
+    if (hasEmptyKey(key)) return undefined;
     const projection = attributes ? projectionOf(attributes) : {};
     const result = await this.metrics.time('registrar/state_fetch_ms', () =>
       withConflictRetries(() =>
@@ -119,6 +121,7 @@ export class RegistrarContext {
     input: UpdateCommandInput,
     returnValues: 'ALL_NEW' | 'ALL_OLD' | 'UPDATED_OLD' | 'NONE' = 'ALL_NEW',
   ): Promise<WriteOutcome> {
+    if (hasEmptyKey(input.Key ?? {})) return { written: false };
     try {
       const result = await this.metrics.time('registrar/state_store_ms', () =>
         withConflictRetries(() =>
@@ -152,6 +155,10 @@ export class RegistrarContext {
     this.metrics.increment('registrar/conditional_check_failures');
     return error.Item ? { written: false, old: unmarshall(error.Item) } : { written: false };
   }
+}
+
+function hasEmptyKey(key: Item): boolean {
+  return Object.values(key).some((value) => value === '');
 }
 
 function projectionOf(attributes: readonly string[]) {

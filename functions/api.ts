@@ -1,0 +1,16 @@
+/**
+ * The master's HTTP API in Lambda behind API Gateway (REST API). Two entry points over one hono app:
+ * `handler` answers buffered routes (the agents' API, health, metrics); `streamingHandler` is for the
+ * route with response streaming (POST /api/v1/scheduler: SUBSCRIBE streams, and every other scheduler
+ * call shares the path, so the route streams them all).
+ */
+import { handle, streamHandle } from 'hono/aws-lambda';
+import { createApp } from './app.js';
+import { masterFromEnvironment } from './master-from-env.js';
+
+const app = createApp(masterFromEnvironment());
+
+export const handler = handle(app);
+
+// `awslambda` is a global of the Lambda Node.js runtime; it exists only there (and in the tests' shim).
+export const streamingHandler = 'awslambda' in globalThis ? streamHandle(app) : undefined;

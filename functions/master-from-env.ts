@@ -1,0 +1,29 @@
+/**
+ * The master a Lambda function runs: built once per container (cold start) from its environment —
+ * MANTLE_CLUSTER, MANTLE_CLUSTER_ID, the table names (MANTLE_TABLE_*), the queue URLs
+ * (MANTLE_STATUS_QUEUE_URL, MANTLE_ALLOCATION_QUEUE_URL) and the optional MANTLE_* settings.
+ */
+import { createAwsClients } from '../shared/aws/clients.js';
+import { buildMaster } from '../shared/master/build.js';
+import { masterConfigFromEnvironment } from '../shared/master/config.js';
+import type { Master } from '../shared/master/master.js';
+import { tableNamesFromEnvironment } from '../shared/registrar/index.js';
+
+let master: Master | undefined;
+
+export function masterFromEnvironment(env: NodeJS.ProcessEnv = process.env): Master {
+  if (master) return master;
+  const required = (name: string): string => {
+    const value = env[name];
+    if (!value) throw new Error(`${name} is not set`);
+    return value;
+  };
+  master = buildMaster({
+    clients: createAwsClients(),
+    config: masterConfigFromEnvironment(env),
+    tables: tableNamesFromEnvironment(env),
+    statusQueueUrl: required('MANTLE_STATUS_QUEUE_URL'),
+    allocationQueueUrl: required('MANTLE_ALLOCATION_QUEUE_URL'),
+  });
+  return master;
+}

@@ -1,0 +1,150 @@
+/**
+ * The Lambda path (issue 3): the app invoked as a Lambda handler with API Gateway REST proxy events,
+ * in-process, against the stand-ins. The streaming entry point runs under a shim of the Lambda Node.js
+ * runtime's `awslambda` global (AWS-only behaviour, so emulated here): it writes the HTTP integration
+ * prelude (JSON metadata, then 8 NUL bytes) and then the body, which must parse as RecordIO.
+ */
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { RecordIODecoder } from '../../shared/protocol/recordio.js';
+import type { Event } from '../../shared/protocol/scheduler.js';
+import { tableEnvironmentVariable, TABLE_DEFINITIONS, tableNames } from '../../shared/registrar/index.js';
+import { bootstrapMaster } from '../../local/master.js';
+import { standInClients } from '../support/aws.js';
+
+type StreamingHandler = (event: unknown, stream: Writable, context: Context) => Promise<void>;
+type BufferedHandler = (
+  event: unknown,
+  context: Context,
+) => Promise<{ statusCode: number; body: string; headers?: Record<string, string> }>;
+
+let streamingHandler: StreamingHandler;
+let handler: BufferedHandler;
+const clients = standInClients();
+
+beforeAll(async () => {
+  const cluster = `l${randomBytes(4).toString('hex')}`;
+  const local = await bootstrapMaster({ clients, cluster });
+  const tables = tableNames(cluster);
+  Object.assign(process.env, {
+    MANTLE_CLUSTER: cluster,
+    MANTLE_CLUSTER_ID: local.master.config.clusterId,
+    MANTLE_STATUS_QUEUE_URL: local.statusQueueUrl,
+    MANTLE_ALLOCATION_QUEUE_URL: local.allocationQueueUrl,
+    MANTLE_MAX_STREAM_SECONDS: '2',
+    MANTLE_HEARTBEAT_INTERVAL_SECONDS: '0.5',
+    AWS_ENDPOINT_URL_DYNAMODB: inject('dynamodbEndpoint'),
+    AWS_ENDPOINT_URL_SQS: inject('sqsEndpoint'),
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_REGION: 'us-east-1',
+    ...Object.fromEntries(TABLE_DEFINITIONS.map((t) => [tableEnvironmentVariable(t.id), tables[t.id]])),
+  });
+  // The Lambda Node.js runtime's streaming API, as far as the handler uses it.
+  Object.assign(globalThis, {
+    awslambda: {
+      streamifyResponse: (fn: StreamingHandler) => fn,
+      HttpResponseStream: {
+        from(stream: Writable, metadata: unknown) {
+          stream.write(JSON.stringify(metadata));
+          stream.write(new Uint8Array(8));
+          return stream;
+        },
+      },
+    },
+  });
+  const api = (await import('../../functions/api.js')) as unknown as {
+    streamingHandler: StreamingHandler;
+    handler: BufferedHandler;
+  };
+  streamingHandler = api.streamingHandler;
+  handler = api.handler;
+});
+afterAll(() => clients.destroy());
+
+function restEvent(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): APIGatewayProxyEvent {
+  return {
+    resource: path,
+    path,
+    httpMethod: method,
+    headers: { Host: 'api.example.com', ...headers },
+    multiValueHeaders: {},
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters: null,
+    stageVariables: null,
+    body: body === undefined ? null : JSON.stringify(body),
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'api',
+      authorizer: {},
+      protocol: 'HTTP/1.1',
+      httpMethod: method,
+      identity: { sourceIp: '127.0.0.1' } as APIGatewayProxyEvent['requestContext']['identity'],
+      path: `/prod${path}`,
+      stage: 'prod',
+      requestId: 'req',
+      requestTimeEpoch: Date.now(),
+      resourceId: 'r',
+      resourcePath: path,
+    },
+  };
+}
+
+const context = { awsRequestId: 'test', getRemainingTimeInMillis: () => 900_000 } as unknown as Context;
+
+describe('the master as a Lambda handler', () => {
+  it('streams SUBSCRIBE as RecordIO after the HTTP integration prelude', async () => {
+    const chunks: Buffer[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        chunks.push(Buffer.from(chunk));
+        done();
+      },
+    });
+    const event = restEvent(
+      'POST',
+      '/api/v1/scheduler',
+      { type: 'SUBSCRIBE', subscribe: { framework_info: { user: 'lambda', name: 'streamed' } } },
+      { 'Content-Type': 'application/json', Accept: 'application/json' },
+    );
+    await streamingHandler(event, stream, context);
+    const bytes = Buffer.concat(chunks);
+    const delimiter = bytes.indexOf(Buffer.alloc(8));
+    expect(delimiter).toBeGreaterThan(0);
+    const prelude = JSON.parse(bytes.subarray(0, delimiter).toString()) as {
+      statusCode: number;
+      headers: Record<string, string>;
+    };
+    expect(prelude.statusCode).toBe(200);
+    expect(prelude.headers['content-type']).toBe('application/json');
+    expect(prelude.headers['mesos-stream-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const events = new RecordIODecoder()
+      .decode(bytes.subarray(delimiter + 8))
+      .map((record) => JSON.parse(record) as Event);
+    expect(events[0]?.type).toBe('SUBSCRIBED');
+    expect(events[0]?.subscribed?.heartbeat_interval_seconds).toBe(0.5);
+    expect(events[1]?.type).toBe('HEARTBEAT');
+    // The stream ran until its maximum duration (2 s here) and the heartbeats kept coming.
+    expect(events.filter((e) => e.type === 'HEARTBEAT').length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('answers buffered routes and Mesos status codes through the proxy integration', async () => {
+    expect((await handler(restEvent('GET', '/health'), context)).statusCode).toBe(200);
+    const missing = await handler(
+      restEvent('POST', '/api/v1/scheduler', { type: 'REVIVE' }, { 'Content-Type': 'application/json' }),
+      context,
+    );
+    expect(missing.statusCode).toBe(400);
+    expect(missing.body).toMatch(/Expecting 'framework_id' to be present/);
+    expect((await handler(restEvent('GET', '/api/v1/scheduler'), context)).statusCode).toBe(405);
+  });
+});
