@@ -30,6 +30,8 @@ export const MasterConfigSchema = z.object({
   /** Mesos --agent_ping_timeout and --max_agent_ping_timeouts: an agent silent this long is unreachable. */
   agentPingTimeoutSeconds: seconds.positive().default(15),
   maxAgentPingTimeouts: z.coerce.number().int().positive().default(5),
+  /** A launch the agent has not confirmed (no status update) after this long is dropped. */
+  launchTimeoutSeconds: seconds.positive().default(60),
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: z.coerce
     .number()
@@ -57,5 +59,6 @@ export function masterConfigFromEnvironment(env: NodeJS.ProcessEnv = process.env
     ...(read('OFFER_TIMEOUT_SECONDS') ? { offerTimeoutSeconds: read('OFFER_TIMEOUT_SECONDS') } : {}),
     ...(read('AGENT_PING_TIMEOUT_SECONDS') ? { agentPingTimeoutSeconds: read('AGENT_PING_TIMEOUT_SECONDS') } : {}),
     ...(read('MAX_AGENT_PING_TIMEOUTS') ? { maxAgentPingTimeouts: read('MAX_AGENT_PING_TIMEOUTS') } : {}),
+    ...(read('LAUNCH_TIMEOUT_SECONDS') ? { launchTimeoutSeconds: read('LAUNCH_TIMEOUT_SECONDS') } : {}),
   });
 }

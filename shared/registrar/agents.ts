@@ -107,6 +107,7 @@ interface StoredTask {
   role: string;
   resources: string;
   launch_id: string;
+  launched_at: number;
 }
 
 function storedOffer(offer: OfferRecord): StoredOffer {
@@ -138,6 +139,7 @@ function taskFromItem(stored: StoredTask): AllocatedTask {
     role: stored.role,
     resources: JSON.parse(stored.resources) as Resource[],
     launchId: stored.launch_id,
+    launchedAt: stored.launched_at,
   };
 }
 
@@ -581,6 +583,7 @@ export class AgentRegistry {
     >
   > {
     const { agentId, frameworkId, offers, launches, launchId } = input;
+    const now = this.context.now();
     if (offers.length === 0) return failure('INVALID_ARGUMENT', 'No offers to accept');
     if (new Set(offers.map((offer) => offer.offerId)).size !== offers.length) {
       return failure('INVALID_ARGUMENT', 'Duplicate offer ids');
@@ -602,7 +605,14 @@ export class AgentRegistry {
       if (typeof launch.taskId !== 'string' || launch.taskId === '') {
         return failure('INVALID_ARGUMENT', 'A task needs an id');
       }
-      tasks.push({ frameworkId, taskId: launch.taskId, role, resources: allocate(resources.value, role), launchId });
+      tasks.push({
+        frameworkId,
+        taskId: launch.taskId,
+        role,
+        resources: allocate(resources.value, role),
+        launchId,
+        launchedAt: now,
+      });
     }
     const keys = tasks.map((task) => taskKey(task.frameworkId, task.taskId));
     if (new Set(keys).size !== keys.length) return failure('DUPLICATE_TASK', 'A task id appears twice in one accept');
@@ -638,6 +648,7 @@ export class AgentRegistry {
           role: task.role,
           resources: JSON.stringify(task.resources),
           launch_id: launchId,
+          launched_at: task.launchedAt,
         } satisfies StoredTask)}`,
       );
     });

@@ -305,16 +305,23 @@ export class FrameworkRegistry {
 
   /**
    * The stream says it is alive. A stream that dies without closing (its Lambda was killed) stops
-   * saying so, and the sweeper treats the framework as disconnected. Not a version change.
+   * saying so, and the sweeper treats the framework as disconnected; a stream that was only slow to say
+   * it heals that here (DISCONNECTED → SUBSCRIBED). Not a version change.
    */
   async touch(frameworkId: string, streamId: string): Promise<boolean> {
     const outcome = await this.context.update(
       {
         TableName: this.table,
         Key: { framework_id: frameworkId },
-        UpdateExpression: 'SET stream_seen_at = :now',
-        ConditionExpression: 'stream_id = :stream',
-        ExpressionAttributeValues: { ':now': this.context.now(), ':stream': streamId },
+        UpdateExpression: 'SET stream_seen_at = :now, #status = :subscribed REMOVE disconnected_at',
+        ConditionExpression: 'stream_id = :stream AND #status IN (:subscribed, :disconnected)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':now': this.context.now(),
+          ':stream': streamId,
+          ':subscribed': 'SUBSCRIBED',
+          ':disconnected': 'DISCONNECTED',
+        },
       },
       'NONE',
     );

@@ -23,6 +23,7 @@ export interface AllocatedTask {
   readonly resources: Resource[];
   /** The ACCEPT that placed the task (see AgentRegistry.acceptOffers). */
   readonly launchId: string;
+  readonly launchedAt: number;
 }
 
 export interface Ledger {

@@ -37,12 +37,15 @@ export function errorStream(message: string): ReadableStream<Uint8Array> {
   });
 }
 
-type Verdict = 'current' | 'failed-over' | 'removed';
+type Verdict = 'current' | 'failed-over' | 'removed' | 'deactivated';
 
 async function subscriptionVerdict(master: Master, frameworkId: string, streamId: string): Promise<Verdict> {
   const framework = await master.registrar.frameworks.get(frameworkId);
   if (!framework || framework.status === 'REMOVED') return 'removed';
-  return framework.streamId === streamId ? 'current' : 'failed-over';
+  if (framework.streamId === streamId) return 'current';
+  // No subscription at all: it was deactivated (the sweeper thought this stream dead). Not an error
+  // for the client, which resubscribes; a different stream id is a failover.
+  return framework.streamId === undefined ? 'deactivated' : 'failed-over';
 }
 
 export function subscriptionStream(master: Master, options: StreamOptions): ReadableStream<Uint8Array> {
@@ -62,7 +65,7 @@ export function subscriptionStream(master: Master, options: StreamOptions): Read
     let nextHeartbeat = startedAt + heartbeatMs;
     let nextCheck = startedAt + checkMs;
     let failures = 0;
-    let endedBy: Verdict | 'deadline' | 'client' | 'error' = 'client';
+    let endedBy: Exclude<Verdict, 'current'> | 'deadline' | 'client' | 'error' = 'client';
     const send = (event: Event) => {
       controller.enqueue(record(event));
       metrics.increment(`master/frameworks/events/${event.type}`);
@@ -151,7 +154,7 @@ export function subscriptionStream(master: Master, options: StreamOptions): Read
       safeEnqueue(controller, record({ type: 'ERROR', error: { message: 'Framework failed over' } }));
     } else if (endedBy === 'removed') {
       safeEnqueue(controller, record({ type: 'ERROR', error: { message: 'Framework has been removed' } }));
-    } else {
+    } else if (endedBy !== 'deactivated') {
       // The reconnect grace starts; only the current stream can start it (the registrar checks).
       const disconnected = await master.registrar.frameworks.disconnect(frameworkId, streamId).catch(() => undefined);
       if (disconnected?.ok) metrics.increment('master/frameworks_disconnected_total');

@@ -1,0 +1,201 @@
+/**
+ * The sweeper's timers against a real master: unreachable agents (and their return, Mesos's rules),
+ * launches the agent never confirmed (a master that died between the ledger write and the launch
+ * command), and expired offers.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sweep } from '../../shared/master/sweeper.js';
+import { startTestMaster, type TestMaster } from '../support/master.js';
+import {
+  commands,
+  commandTask,
+  FRAMEWORK,
+  launch,
+  offer,
+  registerAgent,
+  resources,
+  sendStatus,
+  subscribe,
+  uuid,
+  type TestFramework,
+} from '../support/scheduler.js';
+
+let tm: TestMaster;
+let aware: TestFramework;
+let legacy: TestFramework;
+beforeAll(async () => {
+  // The streams' own liveness must not interfere with the agents' clock jumps here.
+  tm = await startTestMaster({
+    agentPingTimeoutSeconds: 15,
+    maxAgentPingTimeouts: 5,
+    launchTimeoutSeconds: 60,
+    heartbeatIntervalSeconds: 60,
+    reconnectGraceSeconds: 3600,
+  });
+  aware = await subscribe(tm, { ...FRAMEWORK, failover_timeout: 3600 });
+  legacy = await subscribe(tm, { user: 'old', name: 'legacy', failover_timeout: 3600 });
+});
+afterAll(async () => {
+  aware.close();
+  legacy.close();
+  await tm.close();
+});
+
+async function heartbeat(agentId: string): Promise<number> {
+  const response = await fetch(`${tm.url}/internal/v1/agents/heartbeat`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ agent_id: { value: agentId } }),
+  });
+  return response.status;
+}
+
+describe('the sweeper', () => {
+  it('marks a silent agent unreachable: tasks UNREACHABLE (LOST without PARTITION_AWARE), offers rescinded, FAILURE', async () => {
+    const agent = await registerAgent(tm, 'cpus:8;mem:8192');
+    const forAware = await offer(tm, aware, agent, 'cpus:2;mem:256');
+    await aware.call(
+      'ACCEPT',
+      launch([forAware.offerId], [commandTask('a-task', agent, 'cpus:1;mem:128')], { refuse_seconds: 0 }),
+    );
+    const forLegacy = await offer(tm, legacy, agent, 'cpus:2;mem:256');
+    await legacy.call(
+      'ACCEPT',
+      launch([forLegacy.offerId], [commandTask('l-task', agent, 'cpus:1;mem:128')], { refuse_seconds: 0 }),
+    );
+    await commands(tm, agent);
+    for (const [framework, taskId] of [
+      [aware, 'a-task'],
+      [legacy, 'l-task'],
+    ] as const) {
+      await sendStatus(tm, agent, framework.frameworkId, {
+        task_id: { value: taskId },
+        state: 'TASK_RUNNING',
+        uuid: uuid(),
+      });
+      await framework.update(taskId, 'TASK_RUNNING');
+    }
+    const spare = await offer(tm, aware, agent, 'cpus:1;mem:64');
+
+    await heartbeat(agent.agentId);
+    tm.advance(74_000);
+    expect((await sweep(tm.master)).unreachable).toBe(0); // 74 s < 15 s × 5
+    tm.advance(2_000);
+    expect((await sweep(tm.master)).unreachable).toBe(1);
+    expect((await tm.master.registrar.agents.get(agent.agentId))?.status).toBe('UNREACHABLE');
+    await aware.next((e) => e.type === 'RESCIND' && e.rescind?.offer_id.value === spare.offerId);
+    const unreachable = await aware.update('a-task', 'TASK_UNREACHABLE');
+    expect(unreachable).toMatchObject({ reason: 'REASON_AGENT_REMOVED', source: 'SOURCE_MASTER' });
+    expect(unreachable.unreachable_time?.nanoseconds).toBeGreaterThan(0);
+    expect((await legacy.update('l-task', 'TASK_LOST')).reason).toBe('REASON_AGENT_REMOVED');
+    await aware.next((e) => e.type === 'FAILURE' && e.failure?.agent_id?.value === agent.agentId);
+    expect((await tm.master.registrar.tasks.get(aware.frameworkId, 'a-task'))?.state).toBe('TASK_UNREACHABLE');
+
+    // Heartbeats are refused until it re-registers; then its tasks take the state it reports.
+    expect(await heartbeat(agent.agentId)).toBe(409);
+    const back = await fetch(`${tm.url}/internal/v1/agents/register`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        agent_id: { value: agent.agentId },
+        hostname: 'back.local',
+        resources: resources('cpus:8;mem:8192'),
+        containerizers: ['mesos'],
+        isolation: { cgroups: 'none', gpus: 'none', notes: [] },
+        tasks: [
+          { framework_id: { value: aware.frameworkId }, task_id: { value: 'a-task' }, state: 'TASK_RUNNING' },
+          { framework_id: { value: legacy.frameworkId }, task_id: { value: 'l-task' }, state: 'TASK_RUNNING' },
+        ],
+        version: 'test',
+      }),
+    });
+    expect(back.status).toBe(200);
+    const running = await aware.next(
+      (e) =>
+        e.type === 'UPDATE' &&
+        e.update?.status.task_id.value === 'a-task' &&
+        e.update.status.reason === 'REASON_AGENT_REREGISTERED',
+    );
+    expect(running.update?.status.state).toBe('TASK_RUNNING');
+    // Mesos since 1.5: a non-partition-aware framework gets its task back too, after TASK_LOST.
+    await legacy.next(
+      (e) =>
+        e.type === 'UPDATE' && e.update?.status.task_id.value === 'l-task' && e.update.status.state === 'TASK_RUNNING',
+    );
+    expect((await tm.master.registrar.tasks.get(aware.frameworkId, 'a-task'))?.state).toBe('TASK_RUNNING');
+  });
+
+  it('drops a launch the master never sent (it died after the ledger write), giving the resources back', async () => {
+    const agent = await registerAgent(tm, 'cpus:4;mem:4096');
+    const made = await offer(tm, aware, agent, 'cpus:2;mem:256');
+    // What a master that crashed right after the ledger write leaves behind: no task row, no command.
+    const committed = await tm.master.registrar.agents.acceptOffers({
+      agentId: agent.agentId,
+      frameworkId: aware.frameworkId,
+      offers: [made],
+      launches: [{ taskId: 'orphan', resources: resources('cpus:1;mem:128') }],
+      launchId: 'crashed-launch',
+    });
+    expect(committed.ok).toBe(true);
+    tm.advance(30_000);
+    expect(await heartbeat(agent.agentId)).toBe(200);
+    expect((await sweep(tm.master)).droppedLaunches).toBe(0);
+    tm.advance(31_000);
+    expect(await heartbeat(agent.agentId)).toBe(200);
+    expect((await sweep(tm.master)).droppedLaunches).toBe(1);
+    expect((await aware.update('orphan', 'TASK_DROPPED')).reason).toBe('REASON_AGENT_DISCONNECTED');
+    const ledger = await tm.master.registrar.agents.get(agent.agentId);
+    expect(Object.keys(ledger?.tasks ?? {})).toEqual([]);
+    expect(await commands(tm, agent)).toContainEqual({
+      type: 'KILL',
+      framework_id: { value: aware.frameworkId },
+      task_id: { value: 'orphan' },
+    });
+  });
+
+  it('drops a launch left in TASK_STAGING, but not one the agent confirmed', async () => {
+    const agent = await registerAgent(tm, 'cpus:4;mem:4096');
+    const made = await offer(tm, aware, agent, 'cpus:2;mem:256');
+    await aware.call(
+      'ACCEPT',
+      launch(
+        [made.offerId],
+        [commandTask('silent', agent, 'cpus:1;mem:64'), commandTask('confirmed', agent, 'cpus:1;mem:64')],
+      ),
+    );
+    await commands(tm, agent);
+    await sendStatus(tm, agent, aware.frameworkId, {
+      task_id: { value: 'confirmed' },
+      state: 'TASK_STARTING',
+      uuid: uuid(),
+    });
+    await aware.update('confirmed', 'TASK_STARTING');
+    tm.advance(61_000);
+    expect(await heartbeat(agent.agentId)).toBe(200);
+    await sweep(tm.master);
+    await aware.update('silent', 'TASK_DROPPED');
+    expect((await tm.master.registrar.tasks.get(aware.frameworkId, 'silent'))?.state).toBe('TASK_DROPPED');
+    expect((await tm.master.registrar.tasks.get(aware.frameworkId, 'confirmed'))?.state).toBe('TASK_STARTING');
+    const ledger = await tm.master.registrar.agents.get(agent.agentId);
+    expect(Object.keys(ledger?.tasks ?? {})).toEqual([`${aware.frameworkId}/confirmed`]);
+  });
+
+  it('rescinds offers past their offer timeout', async () => {
+    const agent = await registerAgent(tm, 'cpus:4;mem:4096');
+    const record = await tm.master.registrar.agents.get(agent.agentId);
+    const created = await tm.master.registrar.agents.createOffers(record!, [
+      {
+        frameworkId: aware.frameworkId,
+        role: '*',
+        resources: resources('cpus:1;mem:64'),
+        expiresAt: tm.master.now() + 30_000,
+      },
+    ]);
+    if (!created.ok) throw new Error(created.error.message);
+    const offerId = created.value.offers[0]?.offerId;
+    tm.advance(31_000);
+    expect(await heartbeat(agent.agentId)).toBe(200);
+    expect((await sweep(tm.master)).expiredOffers).toBeGreaterThanOrEqual(1);
+    await aware.next((e) => e.type === 'RESCIND' && e.rescind?.offer_id.value === offerId);
+  });
+});
