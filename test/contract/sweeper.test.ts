@@ -183,7 +183,8 @@ describe('the sweeper', () => {
   it('rescinds offers past their offer timeout', async () => {
     const agent = await registerAgent(tm, 'cpus:4;mem:4096');
     const record = await tm.master.registrar.agents.get(agent.agentId);
-    const created = await tm.master.registrar.agents.createOffers(record!, [
+    if (!record) throw new Error('agent not registered');
+    const created = await tm.master.registrar.agents.createOffers(record, [
       {
         frameworkId: aware.frameworkId,
         role: '*',
