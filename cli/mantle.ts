@@ -1,0 +1,38 @@
+/** The `mantle` command line: the local cluster, an agent, one-off tasks, principals. */
+import { EXECUTE_USAGE, runExecuteCli } from './execute.js';
+import { PRINCIPAL_USAGE, runPrincipalCli } from './principal.js';
+
+const USAGE = `Usage: mantle <command> [options]
+
+Commands:
+  local       start a whole cluster on this machine (what npm start runs)
+  agent       run an agent and join a master
+  execute     run one task and print its status and output (like mesos-execute)
+  principal   create a principal (credentials for a framework, operator or agent)
+
+Run 'mantle <command> --help' for a command's options.`;
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const help = rest.includes('--help') || rest.includes('-h');
+  switch (command) {
+    case 'execute':
+      if (help) return usage(EXECUTE_USAGE);
+      return runExecuteCli(rest);
+    case 'principal':
+      if (help) return usage(PRINCIPAL_USAGE);
+      return runPrincipalCli(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+      return usage(USAGE);
+    default:
+      console.error(`mantle: unknown command '${command}'\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+function usage(text: string): number {
+  console.log(text);
+  return 0;
+}
