@@ -6,6 +6,7 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../functions/app.js';
+import { ensureAllocationQueue } from '../shared/allocator/triggers.js';
 import { createStatusHandler } from '../functions/status.js';
 import type { AwsClients } from '../shared/aws/clients.js';
 import { newClusterId } from '../shared/ids.js';
@@ -41,10 +42,7 @@ export async function bootstrapMaster(options: LocalMasterOptions): Promise<Loca
     visibilityTimeoutSeconds: 30,
     maxReceiveCount: 10,
   });
-  const allocationQueueUrl = await queues.ensure(queueNames.allocation(cluster), {
-    visibilityTimeoutSeconds: 60,
-    maxReceiveCount: 5,
-  });
+  const allocationQueueUrl = await ensureAllocationQueue(queues, cluster);
   const config = masterConfig({ cluster, clusterId: options.clusterId ?? newClusterId(), ...options.config });
   const master = buildMaster({
     clients,

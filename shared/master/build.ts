@@ -1,11 +1,11 @@
 /** Assembles a Master from AWS clients and configuration: the same in Lambda, locally and in tests. */
+import { AllocationTriggers } from '../allocator/triggers.js';
 import type { AwsClients } from '../aws/clients.js';
 import { SqsEventPublisher } from '../events/publisher.js';
 import { createLogger } from '../log.js';
 import { Metrics } from '../metrics.js';
 import { Queues } from '../queues/queues.js';
 import { Registrar, type TableNames } from '../registrar/index.js';
-import { QueueAllocationRequester } from './allocation-requests.js';
 import type { MasterConfig } from './config.js';
 import type { AllocationRequester, Master } from './master.js';
 
@@ -37,7 +37,7 @@ export function buildMaster(parts: MasterParts): Master {
     registrar,
     queues,
     events: new SqsEventPublisher(queues),
-    allocation: parts.allocation ?? new QueueAllocationRequester(queues, parts.allocationQueueUrl),
+    allocation: parts.allocation ?? new AllocationTriggers(queues, parts.allocationQueueUrl, now),
     statusQueueUrl: parts.statusQueueUrl,
     metrics,
     logger: createLogger('mantle-master'),

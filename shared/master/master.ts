@@ -2,6 +2,7 @@
  * What every master handler needs: the registrar, the queues, event delivery, configuration,
  * metrics, logs and a clock. Built once per Lambda container, per local cluster, per test.
  */
+import type { AllocationTrigger } from '../allocator/triggers.js';
 import type { Logger } from '../log.js';
 import type { EventPublisher, EventTarget } from '../events/publisher.js';
 import type { Metrics } from '../metrics.js';
@@ -11,19 +12,7 @@ import type { Queues } from '../queues/queues.js';
 import type { Registrar } from '../registrar/index.js';
 import type { MasterConfig } from './config.js';
 
-/** Why an allocation pass is wanted; the allocator coalesces bursts of these. */
-export interface AllocationTrigger {
-  readonly reason:
-    | 'AGENT_ADDED'
-    | 'RESOURCES_RECOVERED'
-    | 'FRAMEWORK_SUBSCRIBED'
-    | 'REVIVE'
-    | 'FILTER_EXPIRED'
-    | 'OFFER_EXPIRED'
-    | 'PERIODIC';
-  readonly agentIds?: readonly string[];
-  readonly frameworkId?: string;
-}
+export type { AllocationTrigger };
 
 export interface AllocationRequester {
   /** Asks for an allocation pass now, or after `delaySeconds` (timers). */

@@ -27,6 +27,15 @@ import { allocatedResources, takeInTurn, taskKey, type AllocatedTask, type Offer
 
 export type AgentStatus = 'ACTIVE' | 'UNREACHABLE' | 'GONE';
 
+/** An agent being drained (scale-in, Spot interruption): its tasks have until `deadline` to finish. */
+export interface AgentDrain {
+  readonly startedAt: number;
+  /** After this the tasks still running are killed (the agent is sent DRAIN). */
+  readonly deadline: number;
+  /** When the agent was sent DRAIN. */
+  readonly killSentAt?: number;
+}
+
 export interface AgentRecord {
   readonly agentId: string;
   readonly hostname: string;
@@ -50,6 +59,7 @@ export interface AgentRecord {
   readonly status: AgentStatus;
   /** Operator DEACTIVATE_AGENT / draining: no new offers. */
   readonly deactivated: boolean;
+  readonly drain?: AgentDrain;
   readonly registeredAt: number;
   readonly reregisteredAt?: number;
   readonly lastHeartbeat: number;
@@ -165,6 +175,7 @@ export function agentFromItem(item: Item): AgentRecord {
     version: item.version as number,
     status: item.status as AgentStatus,
     deactivated: item.deactivated === true,
+    ...(item.drain ? { drain: item.drain as AgentDrain } : {}),
     registeredAt: item.registered_at as number,
     ...(item.reregistered_at !== undefined ? { reregisteredAt: item.reregistered_at as number } : {}),
     lastHeartbeat: item.last_heartbeat as number,
@@ -387,6 +398,36 @@ export class AgentRegistry {
     if (!outcome.old) return failure('UNKNOWN_AGENT', `Agent ${agentId} is not registered`);
     if (outcome.old.status === 'GONE') return failure('AGENT_GONE', `Agent ${agentId} has been marked gone`);
     return failure('AGENT_NOT_ACTIVE', `Agent ${agentId} is ${String(outcome.old.status)}; it must re-register`);
+  }
+
+  /**
+   * Starts draining an agent, or records its progress: it is deactivated (no new offers) and, in the
+   * same write, its outstanding offers are taken back. Returns the agent as written and those offers.
+   */
+  async setDrain(
+    agentId: string,
+    drain: AgentDrain,
+  ): Promise<Result<{ agent: AgentRecord; rescinded: OfferRecord[] }, RegistrarError<'UNKNOWN_AGENT'>>> {
+    const x = new Expression();
+    const version = x.name('version');
+    const outcome = await this.context.update(
+      {
+        TableName: this.table,
+        Key: { agent_id: agentId },
+        UpdateExpression:
+          `SET ${x.name('deactivated')} = ${x.value(true)}, ${x.name('drain')} = ${x.value(drain)}, ` +
+          `${x.name('offers')} = ${x.value({})}, ${version} = ${version} + ${x.value(1)}`,
+        ConditionExpression: `attribute_exists(${x.name('agent_id')})`,
+        ...x.attributes(),
+      },
+      'ALL_OLD',
+    );
+    if (!outcome.written) return failure('UNKNOWN_AGENT', `Agent ${agentId} is not registered`);
+    const old = agentFromItem(outcome.item);
+    return ok({
+      agent: { ...old, deactivated: true, drain, offers: {}, version: old.version + 1 },
+      rescinded: Object.values(old.offers),
+    });
   }
 
   /**

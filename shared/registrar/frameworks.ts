@@ -11,7 +11,7 @@
  * SUBSCRIBED; REMOVED is final. DISCONNECTED is Mantle's deliberate deviation: a stream cut by the
  * Lambda response cap is not a failure, so the framework stays active for a short grace.
  */
-import type { FrameworkInfo, Request, Resource } from '../protocol/mesos.js';
+import type { FrameworkInfo, Request } from '../protocol/mesos.js';
 import type { OfferConstraints } from '../protocol/scheduler.js';
 import { newFrameworkId } from '../ids.js';
 import { ok, type Result } from '../result.js';
@@ -20,22 +20,6 @@ import { epochSeconds, Expression, RETRY, retrying, type Item, type RegistrarCon
 import { failure, type RegistrarError } from './errors.js';
 
 export type FrameworkStatus = 'SUBSCRIBED' | 'DISCONNECTED' | 'INACTIVE' | 'REMOVED';
-
-/**
- * A refused-offer filter (Mesos RefusedOfferFilter): no offer of these resources (or fewer) from this
- * agent to this role until `expiresAt`. One per (role, agent): the latest decline's.
- */
-export interface OfferFilter {
-  readonly role: string;
-  readonly agentId: string;
-  readonly resources: Resource[];
-  readonly expiresAt: number;
-}
-
-/** The key of a filter in the framework item (roles cannot contain whitespace, agent ids do not). */
-export function filterKey(role: string, agentId: string): string {
-  return `${role} ${agentId}`;
-}
 
 export interface FrameworkRecord {
   readonly frameworkId: string;
@@ -50,7 +34,6 @@ export interface FrameworkRecord {
   readonly streamId?: string;
   /** The framework's event queue (SQS FIFO), drained by its SUBSCRIBE stream. */
   readonly eventQueueUrl: string;
-  readonly filters: Readonly<Record<string, OfferFilter>>;
   /** The latest REQUEST call: what the framework says it is waiting for (pending demand). */
   readonly requests?: { readonly requests: Request[]; readonly at: number };
   readonly version: number;
@@ -71,13 +54,6 @@ export interface Subscription {
   readonly eventQueueUrl?: string;
   readonly suppressedRoles?: readonly string[];
   readonly offerConstraints?: OfferConstraints;
-}
-
-interface StoredFilter {
-  role: string;
-  agent_id: string;
-  resources: string;
-  expires_at: number;
 }
 
 /** How long a removed framework's record is kept, to answer "Framework has been removed". */
@@ -153,17 +129,6 @@ function frameworkFromItem(item: Item): FrameworkRecord {
     status: item.status as FrameworkStatus,
     ...(item.stream_id !== undefined ? { streamId: item.stream_id as string } : {}),
     eventQueueUrl: (item.event_queue_url ?? '') as string,
-    filters: Object.fromEntries(
-      Object.entries((item.filters ?? {}) as Record<string, StoredFilter>).map(([key, stored]) => [
-        key,
-        {
-          role: stored.role,
-          agentId: stored.agent_id,
-          resources: JSON.parse(stored.resources) as Resource[],
-          expiresAt: stored.expires_at,
-        },
-      ]),
-    ),
     ...(item.requests
       ? { requests: { requests: JSON.parse(item.requests as string) as Request[], at: item.requested_at as number } }
       : {}),
@@ -269,7 +234,7 @@ export class FrameworkRegistry {
         version: (current?.version ?? 0) + 1,
         ...(subscription.eventQueueUrl !== undefined ? { event_queue_url: subscription.eventQueueUrl } : {}),
         stream_seen_at: now,
-        ...(current ? { reregistered_at: now } : { registered_at: now, filters: {} }),
+        ...(current ? { reregistered_at: now } : { registered_at: now }),
       };
       const x = new Expression();
       const sets = Object.entries(fields).map(([name, value]) => `${x.name(name)} = ${x.value(value)}`);
@@ -415,8 +380,8 @@ export class FrameworkRegistry {
   }
 
   /**
-   * REVIVE: un-suppress these roles (all when none are given) and clear their offer filters
-   * (Mesos clears every filter of the revived roles).
+   * REVIVE: un-suppress these roles (all when none are given). Mesos also clears the roles' offer
+   * filters; they are in the filters table, which the caller clears.
    */
   async revive(
     frameworkId: string,
@@ -427,34 +392,7 @@ export class FrameworkRegistry {
       const unknown = chosen.find((role) => !current.roles.includes(role));
       if (unknown !== undefined)
         return failure('INVALID_ARGUMENT', `Role '${unknown}' is not one of the framework's roles`);
-      const filters = Object.fromEntries(
-        Object.entries(current.filters)
-          .filter(([, filter]) => !chosen.includes(filter.role))
-          .map(([key, filter]) => [key, storedFilter(filter)]),
-      );
-      return ok({ suppressed_roles: current.suppressedRoles.filter((role) => !chosen.includes(role)), filters });
-    });
-  }
-
-  /**
-   * Installs refused-offer filters (DECLINE, and the unused part of an ACCEPT), replacing the one for
-   * the same role and agent, and drops filters that have expired.
-   */
-  async addFilters(
-    frameworkId: string,
-    filters: readonly OfferFilter[],
-  ): Promise<Result<FrameworkRecord, RegistrarError<'UNKNOWN_FRAMEWORK' | 'FRAMEWORK_REMOVED' | 'INVALID_ARGUMENT'>>> {
-    const now = this.context.now();
-    return this.modify(frameworkId, (current) => {
-      const kept = Object.entries(current.filters).filter(([, filter]) => filter.expiresAt > now);
-      const merged = new Map(kept.map(([key, filter]) => [key, storedFilter(filter)]));
-      for (const filter of filters) {
-        if (!current.roles.includes(filter.role)) {
-          return failure('INVALID_ARGUMENT', `Role '${filter.role}' is not one of the framework's roles`);
-        }
-        merged.set(filterKey(filter.role, filter.agentId), storedFilter(filter));
-      }
-      return ok({ filters: Object.fromEntries(merged) });
+      return ok({ suppressed_roles: current.suppressedRoles.filter((role) => !chosen.includes(role)) });
     });
   }
 
@@ -500,16 +438,10 @@ export class FrameworkRegistry {
         }
       }
       removedRoles = current.roles.filter((role) => !valid.value.roles.includes(role));
-      const filters = Object.fromEntries(
-        Object.entries(current.filters)
-          .filter(([, filter]) => valid.value.roles.includes(filter.role))
-          .map(([key, filter]) => [key, storedFilter(filter)]),
-      );
       return ok({
         info: JSON.stringify({ ...update.info, id: { value: update.frameworkId } }),
         roles: valid.value.roles,
         suppressed_roles: valid.value.suppressed,
-        filters,
         ...(update.offerConstraints ? { offer_constraints: JSON.stringify(update.offerConstraints) } : {}),
       });
     });
@@ -544,13 +476,4 @@ export class FrameworkRegistry {
     if (result === RETRY) throw new Error(`Framework ${frameworkId} kept changing; the update gave up`);
     return result;
   }
-}
-
-function storedFilter(filter: OfferFilter): StoredFilter {
-  return {
-    role: filter.role,
-    agent_id: filter.agentId,
-    resources: JSON.stringify(filter.resources),
-    expires_at: filter.expiresAt,
-  };
 }

@@ -1,6 +1,7 @@
 /** The registrar: Mantle's replicated state, on DynamoDB conditional writes (ARCHITECTURE §3). */
 import { AgentRegistry } from './agents.js';
 import { RegistrarContext, type RegistrarOptions } from './context.js';
+import { FilterRegistry } from './filters.js';
 import { FrameworkRegistry } from './frameworks.js';
 import { PrincipalRegistry } from './principals.js';
 import { RoleRegistry } from './roles.js';
@@ -11,6 +12,7 @@ export class Registrar {
   readonly agents: AgentRegistry;
   readonly frameworks: FrameworkRegistry;
   readonly tasks: TaskRegistry;
+  readonly filters: FilterRegistry;
   readonly roles: RoleRegistry;
   readonly principals: PrincipalRegistry;
 
@@ -19,6 +21,7 @@ export class Registrar {
     this.agents = new AgentRegistry(this.context);
     this.frameworks = new FrameworkRegistry(this.context);
     this.tasks = new TaskRegistry(this.context);
+    this.filters = new FilterRegistry(this.context);
     this.roles = new RoleRegistry(this.context);
     this.principals = new PrincipalRegistry(this.context);
   }
@@ -26,13 +29,15 @@ export class Registrar {
 
 export type { RegistrarOptions } from './context.js';
 export type { AgentRecord, AgentRegistration, AgentStatus, LaunchRequest, OfferRequest } from './agents.js';
-export type { FrameworkRecord, FrameworkStatus, OfferFilter, Subscription } from './frameworks.js';
+export type { FrameworkRecord, FrameworkStatus, Subscription } from './frameworks.js';
+export type { OfferFilter } from './filters.js';
 export type { TaskRecord, NewTask, StatusUpdateResult } from './tasks.js';
 export type { RoleRecord, Quota, ResourceQuantities } from './roles.js';
 export type { PrincipalRecord, PrincipalKind } from './principals.js';
 export type { RegistrarError, RegistrarErrorCode } from './errors.js';
 export type { OfferRecord, AllocatedTask, Ledger } from './ledger.js';
-export { checkSubscription, filterKey, frameworkRoles } from './frameworks.js';
+export { checkSubscription, frameworkRoles } from './frameworks.js';
+export { filterKey } from './filters.js';
 export { freeResources, ledgerViolation, offeredResources, allocatedResources, taskKey, takeInTurn } from './ledger.js';
 export { mayUseRole } from './principals.js';
 export { validateTaskId } from './tasks.js';

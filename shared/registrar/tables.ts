@@ -3,7 +3,7 @@
  * definitions and the CDK stack declares them from the same ones, so the two cannot drift.
  */
 
-export type TableId = 'agents' | 'frameworks' | 'tasks' | 'roles' | 'principals';
+export type TableId = 'agents' | 'frameworks' | 'tasks' | 'filters' | 'roles' | 'principals';
 
 export interface KeyAttribute {
   readonly name: string;
@@ -36,6 +36,14 @@ export const TABLE_DEFINITIONS: readonly TableDefinition[] = [
     description: 'Tasks by framework (task ids are unique per framework): state, latest status, update uuids',
     partitionKey: { name: 'framework_id', type: 'S' },
     sortKey: { name: 'task_id', type: 'S' },
+    timeToLiveAttribute: 'expires_at',
+  },
+  {
+    id: 'filters',
+    description:
+      "Refused-offer filters, one per framework, role and agent (soft state: a framework's filters would outgrow one item)",
+    partitionKey: { name: 'framework_id', type: 'S' },
+    sortKey: { name: 'filter_key', type: 'S' },
     timeToLiveAttribute: 'expires_at',
   },
   {

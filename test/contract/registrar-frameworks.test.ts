@@ -217,7 +217,7 @@ describe('framework lifecycle', () => {
 });
 
 describe('offer control: suppress, revive, filters, requests, update', () => {
-  it('suppresses and revives roles; reviving clears the role s filters', async () => {
+  it('suppresses and revives roles', async () => {
     const framework = await subscribed();
     const suppressed = await t.registrar.frameworks.suppress(framework.frameworkId, ['ml']);
     expect(suppressed.ok && suppressed.value.suppressedRoles).toEqual(['ml']);
@@ -227,38 +227,10 @@ describe('offer control: suppress, revive, filters, requests, update', () => {
     });
     const all = await t.registrar.frameworks.suppress(framework.frameworkId, []);
     expect(all.ok && all.value.suppressedRoles.sort()).toEqual(['eng', 'ml']);
-
-    const expiresAt = t.clock.now + 60_000;
-    const cpus = [{ name: 'cpus', type: 'SCALAR' as const, scalar: { value: 2 } }];
-    await t.registrar.frameworks.addFilters(framework.frameworkId, [
-      { role: 'ml', agentId: 'a1', resources: cpus, expiresAt },
-      { role: 'eng', agentId: 'a1', resources: cpus, expiresAt },
-    ]);
     const revived = await t.registrar.frameworks.revive(framework.frameworkId, ['ml']);
     expect(revived.ok && revived.value.suppressedRoles).toEqual(['eng']);
-    expect(revived.ok && Object.values(revived.value.filters).map((f) => f.role)).toEqual(['eng']);
     const everything = await t.registrar.frameworks.revive(framework.frameworkId, []);
-    expect(everything.ok && everything.value).toMatchObject({ suppressedRoles: [], filters: {} });
-  });
-
-  it('keeps one filter per role and agent, replaces it on a new decline, and drops expired ones', async () => {
-    const framework = await subscribed();
-    const resources = [{ name: 'cpus', type: 'SCALAR' as const, scalar: { value: 1 } }];
-    await t.registrar.frameworks.addFilters(framework.frameworkId, [
-      { role: 'ml', agentId: 'a1', resources, expiresAt: t.clock.now + 5_000 },
-      { role: 'ml', agentId: 'a2', resources, expiresAt: t.clock.now + 1_000 },
-    ]);
-    t.clock.advance(2_000);
-    const result = await t.registrar.frameworks.addFilters(framework.frameworkId, [
-      { role: 'ml', agentId: 'a1', resources, expiresAt: t.clock.now + 30_000 },
-    ]);
-    expect(result.ok && Object.keys(result.value.filters)).toEqual(['ml a1']);
-    expect(result.ok && result.value.filters['ml a1']?.expiresAt).toBe(t.clock.now + 30_000);
-    expect(
-      await t.registrar.frameworks.addFilters(framework.frameworkId, [
-        { role: 'ops', agentId: 'a1', resources, expiresAt: t.clock.now },
-      ]),
-    ).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
+    expect(everything.ok && everything.value.suppressedRoles).toEqual([]);
   });
 
   it('records REQUEST calls as pending demand', async () => {

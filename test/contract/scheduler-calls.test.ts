@@ -62,8 +62,7 @@ describe('ACCEPT', () => {
     const ledger = await tm.master.registrar.agents.get(agent.agentId);
     expect(ledger?.offers[made.offerId]).toBeUndefined();
     expect(Object.keys(ledger?.tasks ?? {})).toContain(`${framework.frameworkId}/web-1`);
-    const record = await tm.master.registrar.frameworks.get(framework.frameworkId);
-    const filter = record?.filters[`* ${agent.agentId}`];
+    const filter = (await tm.master.registrar.filters.of(framework.frameworkId))[`* ${agent.agentId}`];
     expect(quantities(filter?.resources ?? [])).toEqual({ cpus: 3, mem: 3584, gpus: 1, ports: 9 });
     expect(filter?.expiresAt).toBeGreaterThan(tm.master.now() + 55_000);
   });
@@ -230,8 +229,8 @@ describe('the other calls', () => {
       (await framework.call('DECLINE', { decline: { offer_ids: [{ value: first.offerId }, { value: 'junk' }] } }))
         .status,
     ).toBe(202);
-    let record = await tm.master.registrar.frameworks.get(framework.frameworkId);
-    const expiresAt = record?.filters[`* ${agent.agentId}`]?.expiresAt ?? 0;
+    const expiresAt =
+      (await tm.master.registrar.filters.of(framework.frameworkId))[`* ${agent.agentId}`]?.expiresAt ?? 0;
     expect(expiresAt - tm.master.now()).toBeGreaterThan(3_000);
     expect(expiresAt - tm.master.now()).toBeLessThanOrEqual(5_000);
     expect((await tm.master.registrar.agents.get(agent.agentId))?.offers[first.offerId]).toBeUndefined();
@@ -241,8 +240,7 @@ describe('the other calls', () => {
     await framework.call('DECLINE', {
       decline: { offer_ids: [{ value: second.offerId }], filters: { refuse_seconds: 0 } },
     });
-    record = await tm.master.registrar.frameworks.get(framework.frameworkId);
-    expect(record?.filters).toEqual({});
+    expect(await tm.master.registrar.filters.of(framework.frameworkId)).toEqual({});
     expect(tm.allocation.triggers.some((t) => t.trigger.reason === 'RESOURCES_RECOVERED')).toBe(true);
   });
 

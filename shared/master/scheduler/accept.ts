@@ -19,7 +19,6 @@ import { agentIdOfOffer } from '../../ids.js';
 import type { AgentCommand } from '../../protocol/internal.js';
 import type {
   ExecutorInfo,
-  Filters,
   Operation,
   OperationStatus,
   Resource,
@@ -31,22 +30,13 @@ import type { Call, Event } from '../../protocol/scheduler.js';
 import type { AgentRecord, FrameworkRecord, OfferRecord } from '../../registrar/index.js';
 import { takeInTurn } from '../../registrar/index.js';
 import { canonicalResources } from '../../resources/parse.js';
-import { add, scalarTotal, subtract, unallocate } from '../../resources/resources.js';
+import { add, scalarTotal, subtract } from '../../resources/resources.js';
+import { refusalFilter } from '../../allocator/filters.js';
 import { isTerminal } from '../../tasks/state-machine.js';
 import { publishEvents, sendAgentCommands, type Master } from '../master.js';
 import { hasCapability, masterStatus, updateEvent } from '../statuses.js';
 import { create, destroy, reserve, unreserve, type ConversionState, type OperationContext } from './operations.js';
 import { validateTask } from './task-validation.js';
-
-/** Mesos: refuse_seconds defaults to 5 s (also when `filters` is omitted), is capped at a year, 0 = none. */
-export function refuseSeconds(filters: Filters | undefined): number {
-  const value = filters?.refuse_seconds;
-  if (value === undefined || !Number.isFinite(value) || value < 0) {
-    return value === Number.POSITIVE_INFINITY ? YEAR_SECONDS : 5;
-  }
-  return Math.min(value, YEAR_SECONDS);
-}
-const YEAR_SECONDS = 365 * 24 * 3600;
 
 interface Launch {
   readonly task: TaskInfo;
@@ -351,17 +341,34 @@ export async function acceptOffers(master: Master, framework: FrameworkRecord, a
 
   // 5. Unused resources come back, filtered for this framework for refuse_seconds.
   const unused = committed.value.unused;
-  if (unused.length > 0 || launches.length === 0) {
-    const refuse = refuseSeconds(accept.filters);
-    if (refuse > 0 && unused.length > 0) {
-      await master.registrar.frameworks.addFilters(framework.frameworkId, [
-        { role, agentId: agent.agentId, resources: unallocate(unused), expiresAt: master.now() + refuse * 1000 },
-      ]);
-      if (refuse <= 900) {
-        await master.allocation.request({ reason: 'FILTER_EXPIRED', agentIds: [agent.agentId] }, refuse);
-      }
-    }
-    await master.allocation.request({ reason: 'RESOURCES_RECOVERED', agentIds: [agent.agentId] });
+  if (unused.length > 0) {
+    await installFilters(master, framework.frameworkId, accept.filters?.refuse_seconds, [
+      { role, agentId: agent.agentId, resources: unused },
+    ]);
+  }
+}
+
+/**
+ * Recovered resources get a refused-offer filter for the framework (refuse_seconds: default 5 s, capped
+ * at a year, 0 = none), and the allocator is told: now, for the other frameworks, and when the filter
+ * expires, for this one.
+ */
+export async function installFilters(
+  master: Master,
+  frameworkId: string,
+  refuseSeconds: number | undefined,
+  recovered: ReadonlyArray<{ role: string; agentId: string; resources: Resource[] }>,
+): Promise<void> {
+  const now = master.now();
+  const filters = recovered.flatMap(
+    (entry) => refusalFilter({ ...entry, ...(refuseSeconds !== undefined ? { refuseSeconds } : {}), now }) ?? [],
+  );
+  if (filters.length > 0) await master.registrar.filters.put(frameworkId, filters);
+  const agentIds = [...new Set(recovered.map((entry) => entry.agentId))];
+  await master.allocation.request({ reason: 'RESOURCES_RECOVERED', agentIds });
+  const expiry = filters[0]?.expiresAt;
+  if (expiry !== undefined) {
+    await master.allocation.request({ reason: 'FILTER_EXPIRED', agentIds, frameworkId }, (expiry - now) / 1000);
   }
 }
 

@@ -7,14 +7,14 @@
  * ledger write, and tasks are looked up under the framework's own id (another framework's task id is
  * simply unknown to it).
  */
+import { validateOfferConstraints } from '../../allocator/constraints.js';
 import { agentIdOfOffer } from '../../ids.js';
 import type { Call } from '../../protocol/scheduler.js';
 import type { FrameworkRecord } from '../../registrar/index.js';
-import { unallocate } from '../../resources/resources.js';
 import { isTerminal } from '../../tasks/state-machine.js';
 import { announceRescinds, removeFramework } from '../lifecycle.js';
 import { publishEvents, sendAgentCommands, type Master } from '../master.js';
-import { acceptOffers, refuseSeconds } from './accept.js';
+import { acceptOffers, installFilters } from './accept.js';
 import { reconcile } from './reconcile.js';
 
 export interface CallResponse {
@@ -45,8 +45,11 @@ export async function handleCall(master: Master, framework: FrameworkRecord, cal
       return ACCEPTED;
 
     case 'REVIVE': {
-      const result = await master.registrar.frameworks.revive(frameworkId, call.revive?.roles ?? []);
+      const roles = call.revive?.roles ?? [];
+      const result = await master.registrar.frameworks.revive(frameworkId, roles);
       if (!result.ok) return badRequest(result.error.message);
+      // Mesos clears every filter of the revived roles.
+      await master.registrar.filters.clear(frameworkId, roles.length > 0 ? roles : undefined);
       master.metrics.increment('master/messages_revive_offers');
       await master.allocation.request({ reason: 'REVIVE', frameworkId });
       return ACCEPTED;
@@ -115,6 +118,10 @@ export async function handleCall(master: Master, framework: FrameworkRecord, cal
 
     case 'UPDATE_FRAMEWORK': {
       const update = call.update_framework as NonNullable<Call['update_framework']>;
+      const constraintsError = update.offer_constraints
+        ? validateOfferConstraints(update.offer_constraints)
+        : undefined;
+      if (constraintsError) return badRequest(`Invalid offer constraints: ${constraintsError}`);
       const result = await master.registrar.frameworks.update({
         frameworkId,
         info: framework.principal
@@ -135,6 +142,7 @@ export async function handleCall(master: Master, framework: FrameworkRecord, cal
           master,
           offers.filter((offer) => removedRoles.includes(offer.role)),
         );
+        await master.registrar.filters.clear(frameworkId, removedRoles);
       }
       await master.allocation.request({ reason: 'REVIVE', frameworkId });
       return { status: 200 };
@@ -189,13 +197,12 @@ async function decline(
   framework: FrameworkRecord,
   decline: NonNullable<Call['decline']>,
 ): Promise<void> {
-  const refuse = refuseSeconds(decline.filters);
   const byAgent = new Map<string, string[]>();
   for (const { value } of decline.offer_ids ?? []) {
     const agentId = agentIdOfOffer(value);
     if (agentId) byAgent.set(agentId, [...(byAgent.get(agentId) ?? []), value]);
   }
-  const filters = [];
+  const recovered = [];
   for (const [agentId, offerIds] of byAgent) {
     const result = await master.registrar.agents.removeOffers({
       agentId,
@@ -203,21 +210,11 @@ async function decline(
       frameworkId: framework.frameworkId,
     });
     if (!result.ok) continue; // another framework's offer among them: nothing declined on that agent
-    for (const offer of result.value.removed) {
-      filters.push({
-        role: offer.role,
-        agentId,
-        resources: unallocate(offer.resources),
-        expiresAt: master.now() + refuse * 1000,
-      });
-    }
-    if (result.value.removed.length > 0) {
-      await master.allocation.request({ reason: 'RESOURCES_RECOVERED', agentIds: [agentId] });
-      if (refuse > 0 && refuse <= 900)
-        await master.allocation.request({ reason: 'FILTER_EXPIRED', agentIds: [agentId] }, refuse);
-    }
+    recovered.push(...result.value.removed.map((offer) => ({ role: offer.role, agentId, resources: offer.resources })));
   }
-  if (refuse > 0 && filters.length > 0) await master.registrar.frameworks.addFilters(framework.frameworkId, filters);
+  if (recovered.length > 0) {
+    await installFilters(master, framework.frameworkId, decline.filters?.refuse_seconds, recovered);
+  }
   master.metrics.increment('master/messages_decline_offers');
 }
 

@@ -2,6 +2,7 @@
  * SUBSCRIBE (spec §1.2–1.3): register or resubscribe the framework, then stream its events. Failures
  * found once the stream is open are an ERROR event followed by the end of the stream, as in Mesos.
  */
+import { validateOfferConstraints } from '../../allocator/constraints.js';
 import { newFrameworkId, newStreamId } from '../../ids.js';
 import type { FrameworkInfo, MasterInfo } from '../../protocol/mesos.js';
 import type { Call } from '../../protocol/scheduler.js';
@@ -45,6 +46,9 @@ export async function subscribe(
     : call.subscribe.framework_info;
   const roles = frameworkRoles(info);
   if (!roles.ok) return error(roles.error.message);
+  const constraints = call.subscribe.offer_constraints;
+  const constraintsError = constraints ? validateOfferConstraints(constraints) : undefined;
+  if (constraintsError) return error(`Invalid offer constraints: ${constraintsError}`);
   if (principal) {
     const refused = roles.value.find((role) => !mayUseRole(principal, role));
     if (refused !== undefined) {
