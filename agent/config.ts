@@ -1,0 +1,277 @@
+/**
+ * The agent's configuration and its flags, Mesos-style (`--work_dir=/var/lib/mantle`, `--no-switch_user`),
+ * with Mesos's flag names where Mesos has the setting. Every flag can also come from the environment as
+ * `MANTLE_AGENT_<FLAG>` (Mesos reads `MESOS_<FLAG>`); a flag on the command line wins. Pure.
+ */
+import { ok, err, type Result } from '../shared/result.js';
+
+export type ContainerizerKind = 'docker' | 'mesos';
+
+export interface AgentConfig {
+  /** The master's URL (http://host:5050). */
+  readonly master: string;
+  readonly workDir: string;
+  /** `--resources` text (or JSON array); absent: detected from the host. */
+  readonly resources?: string;
+  /** `--attributes` text (`rack:a;level:10`); merged over the detected EC2 attributes. */
+  readonly attributes?: string;
+  readonly containerizers: readonly ContainerizerKind[];
+  readonly hostname?: string;
+  /** The address frameworks reach the agent at (Mesos --advertise_ip); default: EC2's private IPv4, else the host's first. */
+  readonly advertiseIp?: string;
+  /** Where the agent's own HTTP endpoint (/health, /metrics/snapshot) listens; port 0 = any, -1 = off. */
+  readonly ip: string;
+  readonly port: number;
+  /** Mesos --default_role: resources of `--resources` without a role are statically reserved to it. */
+  readonly defaultRole: string;
+  /** A file holding `principal secret` (or JSON {principal, secret}); env MANTLE_AGENT_PRINCIPAL/SECRET otherwise. */
+  readonly credential?: string;
+  readonly sqsEndpoint?: string;
+  readonly region?: string;
+  /** Registration retries: a random wait in [0, factor], doubling, capped at one minute (Mesos). */
+  readonly registrationBackoffFactorMs: number;
+  /** Kill grace for SHUTDOWN_FRAMEWORK / SHUTDOWN_EXECUTOR (Mesos --executor_shutdown_grace_period). */
+  readonly executorShutdownGracePeriodMs: number;
+  /** The status update manager's resend backoff (Mesos: 10 s doubling to 10 min). */
+  readonly statusUpdateRetryIntervalMinMs: number;
+  readonly statusUpdateRetryIntervalMaxMs: number;
+  /** Long-poll wait on the command queue. */
+  readonly commandPollSeconds: number;
+  readonly dockerSocket: string;
+  /** Where the sandbox is mounted inside Docker containers (Mesos --sandbox_directory). */
+  readonly sandboxDirectory: string;
+  /** Kill containers labelled with this work dir that no checkpoint knows (Mesos --docker_kill_orphans). */
+  readonly dockerKillOrphans: boolean;
+  readonly cgroupsHierarchy: string;
+  readonly cgroupsRoot: string;
+  /** CFS quota from `cpus` as well as shares (Mesos --cgroups_enable_cfs; on by default here). */
+  readonly cgroupsEnableCfs: boolean;
+  /** pids limit per container; 0 = none. */
+  readonly pidsLimit: number;
+  /** Only these GPU indices are offered (Mesos --nvidia_gpu_devices); absent: every non-MIG GPU. */
+  readonly nvidiaGpuDevices?: readonly number[];
+  /** The nvidia-smi binary; "none" skips GPU detection. */
+  readonly nvidiaSmi: string;
+  /** EC2 instance metadata (IMDSv2) for instance type and zone attributes: auto (try, quietly) or off. */
+  readonly ec2Metadata: 'auto' | 'off';
+  readonly ec2MetadataEndpoint: string;
+  readonly ec2MetadataTimeoutMs: number;
+  /** Run process tasks as the framework's (or the command's) user when the agent runs as root. */
+  readonly switchUser: boolean;
+  /** The environment process tasks start from (Mesos --executor_environment_variables); default PATH only. */
+  readonly executorEnvironmentVariables?: Readonly<Record<string, string>>;
+  /** Kill grace when the task and the kill name none (Mesos's command executor: 3 s). */
+  readonly defaultKillGracePeriodMs: number;
+}
+
+export type AgentConfigInput = Partial<AgentConfig> & Pick<AgentConfig, 'master' | 'workDir'>;
+
+export const DEFAULTS = {
+  containerizers: ['mesos'] as readonly ContainerizerKind[],
+  ip: '127.0.0.1',
+  port: 5051,
+  defaultRole: '*',
+  registrationBackoffFactorMs: 1_000,
+  executorShutdownGracePeriodMs: 5_000,
+  statusUpdateRetryIntervalMinMs: 10_000,
+  statusUpdateRetryIntervalMaxMs: 600_000,
+  commandPollSeconds: 20,
+  dockerSocket: '/var/run/docker.sock',
+  sandboxDirectory: '/mnt/mesos/sandbox',
+  dockerKillOrphans: true,
+  cgroupsHierarchy: '/sys/fs/cgroup',
+  cgroupsRoot: 'mantle',
+  cgroupsEnableCfs: true,
+  pidsLimit: 4096,
+  nvidiaSmi: 'nvidia-smi',
+  ec2Metadata: 'auto' as const,
+  ec2MetadataEndpoint: 'http://169.254.169.254',
+  ec2MetadataTimeoutMs: 300,
+  switchUser: true,
+  defaultKillGracePeriodMs: 3_000,
+} satisfies Partial<AgentConfig>;
+
+export function agentConfig(input: AgentConfigInput): AgentConfig {
+  return { ...DEFAULTS, ...input };
+}
+
+// ------------------------------------------------------------------------------------------- flags
+
+type Kind = 'string' | 'bool' | 'duration' | 'int' | 'list' | 'json';
+
+interface FlagSpec {
+  readonly key: keyof AgentConfig;
+  readonly kind: Kind;
+  readonly help: string;
+}
+
+const FLAGS: Readonly<Record<string, FlagSpec>> = {
+  master: { key: 'master', kind: 'string', help: 'URL of the master, e.g. http://127.0.0.1:5050 (required)' },
+  work_dir: { key: 'workDir', kind: 'string', help: 'where the agent checkpoints and keeps sandboxes (required)' },
+  resources: { key: 'resources', kind: 'string', help: "e.g. 'cpus:4;mem:8192;gpus:1;ports:[31000-32000];cpus(ml):2'" },
+  attributes: { key: 'attributes', kind: 'string', help: "e.g. 'rack:a;level:10'" },
+  containerizers: { key: 'containerizers', kind: 'list', help: 'docker,mesos (default: mesos)' },
+  hostname: { key: 'hostname', kind: 'string', help: "the hostname offers carry (default: the host's)" },
+  ip: { key: 'ip', kind: 'string', help: 'address of the /health and /metrics/snapshot endpoint (127.0.0.1)' },
+  advertise_ip: { key: 'advertiseIp', kind: 'string', help: "the address offers carry (default: the host's)" },
+  port: { key: 'port', kind: 'int', help: 'port of that endpoint (5051; 0 = any free port, -1 = none)' },
+  default_role: { key: 'defaultRole', kind: 'string', help: "role of --resources given without one ('*')" },
+  credential: { key: 'credential', kind: 'string', help: "file holding 'principal secret' of an agent principal" },
+  sqs_endpoint: { key: 'sqsEndpoint', kind: 'string', help: 'SQS endpoint override (or AWS_ENDPOINT_URL_SQS)' },
+  region: { key: 'region', kind: 'string', help: 'AWS region (default: the SDK chain)' },
+  registration_backoff_factor: { key: 'registrationBackoffFactorMs', kind: 'duration', help: '1secs' },
+  executor_shutdown_grace_period: { key: 'executorShutdownGracePeriodMs', kind: 'duration', help: '5secs' },
+  status_update_retry_interval_min: { key: 'statusUpdateRetryIntervalMinMs', kind: 'duration', help: '10secs' },
+  status_update_retry_interval_max: { key: 'statusUpdateRetryIntervalMaxMs', kind: 'duration', help: '10mins' },
+  command_poll_wait: { key: 'commandPollSeconds', kind: 'int', help: 'seconds of one command long-poll (20)' },
+  docker_socket: { key: 'dockerSocket', kind: 'string', help: '/var/run/docker.sock' },
+  sandbox_directory: { key: 'sandboxDirectory', kind: 'string', help: 'sandbox path in containers' },
+  docker_kill_orphans: { key: 'dockerKillOrphans', kind: 'bool', help: 'true' },
+  cgroups_hierarchy: { key: 'cgroupsHierarchy', kind: 'string', help: '/sys/fs/cgroup' },
+  cgroups_root: { key: 'cgroupsRoot', kind: 'string', help: 'mantle' },
+  cgroups_enable_cfs: { key: 'cgroupsEnableCfs', kind: 'bool', help: 'CPU quota as well as shares (true)' },
+  pids_limit: { key: 'pidsLimit', kind: 'int', help: 'pids per container (4096; 0 = none)' },
+  nvidia_gpu_devices: { key: 'nvidiaGpuDevices', kind: 'list', help: "GPU indices to offer, e.g. '0,1'" },
+  nvidia_smi: { key: 'nvidiaSmi', kind: 'string', help: "nvidia-smi binary ('none' skips GPU detection)" },
+  ec2_metadata: { key: 'ec2Metadata', kind: 'string', help: 'auto|off: instance type and zone from IMDSv2' },
+  ec2_metadata_endpoint: { key: 'ec2MetadataEndpoint', kind: 'string', help: 'http://169.254.169.254' },
+  ec2_metadata_timeout: { key: 'ec2MetadataTimeoutMs', kind: 'duration', help: '300ms' },
+  switch_user: { key: 'switchUser', kind: 'bool', help: "run process tasks as the framework's user (true)" },
+  executor_environment_variables: { key: 'executorEnvironmentVariables', kind: 'json', help: 'JSON object' },
+  default_kill_grace_period: { key: 'defaultKillGracePeriodMs', kind: 'duration', help: '3secs' },
+};
+
+const UNITS: Readonly<Record<string, number>> = {
+  ns: 1e-6,
+  us: 1e-3,
+  ms: 1,
+  secs: 1_000,
+  mins: 60_000,
+  hrs: 3_600_000,
+  days: 86_400_000,
+  weeks: 604_800_000,
+};
+
+/** A Mesos duration (`10secs`, `100ms`, `1.5mins`) in milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$/.exec(text);
+  if (!match?.[1] || !match[2]) return undefined;
+  const unit = UNITS[match[2]];
+  return unit === undefined ? undefined : Number(match[1]) * unit;
+}
+
+export class FlagError extends Error {
+  override readonly name = 'FlagError';
+}
+
+function convert(name: string, spec: FlagSpec, raw: string): Result<unknown, string> {
+  switch (spec.kind) {
+    case 'string':
+      return ok(raw);
+    case 'bool':
+      if (raw === 'true' || raw === '1') return ok(true);
+      if (raw === 'false' || raw === '0') return ok(false);
+      return err(`--${name} takes true or false, not '${raw}'`);
+    case 'duration': {
+      const ms = parseDuration(raw);
+      return ms === undefined ? err(`--${name} takes a duration such as 10secs or 100ms, not '${raw}'`) : ok(ms);
+    }
+    case 'int':
+      return /^-?\d+$/.test(raw.trim()) ? ok(Number(raw)) : err(`--${name} takes an integer, not '${raw}'`);
+    case 'list': {
+      const items = raw
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '');
+      if (spec.key === 'nvidiaGpuDevices') {
+        if (!items.every((item) => /^\d+$/.test(item))) return err(`--${name} takes GPU indices, not '${raw}'`);
+        return ok(items.map(Number));
+      }
+      return ok(items);
+    }
+    case 'json':
+      try {
+        const value: unknown = JSON.parse(raw);
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
+        if (!Object.values(value).every((v) => typeof v === 'string')) throw new Error('values must be strings');
+        return ok(value);
+      } catch (error) {
+        return err(`--${name} takes a JSON object of strings: ${(error as Error).message}`);
+      }
+  }
+}
+
+function envName(flag: string): string {
+  return `MANTLE_AGENT_${flag.toUpperCase()}`;
+}
+
+function validate(config: AgentConfigInput): string | undefined {
+  const containerizers = config.containerizers ?? DEFAULTS.containerizers;
+  if (containerizers.length === 0) return '--containerizers names none';
+  for (const kind of containerizers) {
+    if (kind !== 'docker' && kind !== 'mesos') return `Unknown containerizer '${String(kind)}' (docker, mesos)`;
+  }
+  if (config.ec2Metadata !== undefined && config.ec2Metadata !== 'auto' && config.ec2Metadata !== 'off') {
+    return `--ec2_metadata takes auto or off, not '${String(config.ec2Metadata)}'`;
+  }
+  if (!/^https?:\/\//.test(config.master)) return `--master must be an http(s) URL, not '${config.master}'`;
+  const min = config.statusUpdateRetryIntervalMinMs ?? DEFAULTS.statusUpdateRetryIntervalMinMs;
+  const max = config.statusUpdateRetryIntervalMaxMs ?? DEFAULTS.statusUpdateRetryIntervalMaxMs;
+  if (min <= 0 || max < min) return '--status_update_retry_interval_min must be positive and at most the max';
+  return undefined;
+}
+
+export type ParsedFlags = { readonly help: true } | { readonly help: false; readonly config: AgentConfig };
+
+/** Parses `mantle agent` flags (argv without the command) over `MANTLE_AGENT_*` environment variables. */
+export function parseAgentFlags(argv: readonly string[], env: NodeJS.ProcessEnv = {}): ParsedFlags {
+  const values: Record<string, unknown> = {};
+  for (const [flag, spec] of Object.entries(FLAGS)) {
+    const raw = env[envName(flag)];
+    if (raw === undefined) continue;
+    const converted = convert(flag, spec, raw);
+    if (!converted.ok) throw new FlagError(`${envName(flag)}: ${converted.error}`);
+    values[spec.key] = converted.value;
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--help' || arg === '-h') return { help: true };
+    const match = /^--(no-)?([a-z0-9_]+)(?:=(.*))?$/s.exec(arg);
+    if (!match?.[2]) throw new FlagError(`Unexpected argument '${arg}' (flags look like --name=value)`);
+    const name = match[2];
+    const spec = FLAGS[name];
+    if (!spec) throw new FlagError(`Unknown flag '--${name}'; see --help`);
+    let raw = match[3];
+    if (match[1]) {
+      if (spec.kind !== 'bool' || raw !== undefined) throw new FlagError(`'--no-${name}' is only for boolean flags`);
+      raw = 'false';
+    } else if (raw === undefined) {
+      if (spec.kind === 'bool') raw = 'true';
+      else if (i + 1 < argv.length && !(argv[i + 1] as string).startsWith('--')) raw = argv[++i] as string;
+      else throw new FlagError(`--${name} needs a value`);
+    }
+    const converted = convert(name, spec, raw);
+    if (!converted.ok) throw new FlagError(converted.error);
+    values[spec.key] = converted.value;
+  }
+  if (typeof values.master !== 'string')
+    throw new FlagError('--master is required (e.g. --master=http://127.0.0.1:5050)');
+  if (typeof values.workDir !== 'string')
+    throw new FlagError('--work_dir is required (e.g. --work_dir=/var/lib/mantle)');
+  const input = values as unknown as AgentConfigInput;
+  const problem = validate(input);
+  if (problem) throw new FlagError(problem);
+  return { help: false, config: agentConfig(input) };
+}
+
+export function usage(): string {
+  const lines = Object.entries(FLAGS).map(([flag, spec]) => `  --${flag.padEnd(34)} ${spec.help}`);
+  return [
+    'Usage: mantle agent --master=<url> --work_dir=<dir> [flags]',
+    '',
+    'Flags (also from the environment as MANTLE_AGENT_<FLAG>; booleans take --no-<flag>):',
+    ...lines,
+    '',
+    'Credentials: --credential=<file>, or MANTLE_AGENT_PRINCIPAL and MANTLE_AGENT_SECRET.',
+  ].join('\n');
+}

@@ -1,0 +1,192 @@
+/**
+ * A task as a Docker Engine API container (what Mesos's Docker containerizer passes to `docker run`):
+ * image, command, environment, user, the sandbox mounted at `--sandbox_directory` and used as working
+ * directory, volumes, limits from the task's resources, the exact GPUs as an NVIDIA device request,
+ * the network (HOST by default, as in Mesos; NONE; BRIDGE or a USER network with the task's ports
+ * mapped), and labels that let a restarted agent find its containers again. Pure.
+ */
+import type Docker from 'dockerode';
+import type { ContainerInfo, Range } from '../../shared/protocol/mesos.js';
+import type { ContainerLimits } from '../isolation/limits.js';
+import type { Gpu } from '../gpu/nvidia.js';
+import { dockerCommand } from './command.js';
+import { LaunchError, type LaunchSpec } from './containerizer.js';
+import { dockerBinds, type Mount } from './volumes.js';
+
+export const LABELS = {
+  workDir: 'mantle.work_dir',
+  containerId: 'mantle.container_id',
+  frameworkId: 'mantle.framework_id',
+  taskId: 'mantle.task_id',
+  executorId: 'mantle.executor_id',
+} as const;
+
+export function containerName(containerId: string): string {
+  return `mantle-${containerId}`;
+}
+
+/** The image a task runs: DOCKER containers name it; MESOS containers may carry a Docker image. */
+export function taskImage(container: ContainerInfo | undefined): string {
+  const image = container?.docker?.image ?? container?.mesos?.image?.docker?.name;
+  if (container?.mesos?.image && container.mesos.image.type !== 'DOCKER') {
+    throw new LaunchError(`${container.mesos.image.type} images are not supported (only Docker images)`);
+  }
+  if (!image) throw new LaunchError('The container has no Docker image', 'TASK_ERROR');
+  return image;
+}
+
+export interface DockerNetwork {
+  readonly NetworkMode: string;
+  readonly PortBindings?: Record<string, Array<{ HostPort: string }>>;
+  readonly ExposedPorts?: Record<string, Record<string, never>>;
+  /** Where health checks reach the task: the host's loopback, the container's own address, or nowhere. */
+  readonly checkFrom: 'loopback' | 'container' | 'none';
+}
+
+function inRanges(port: number, ranges: readonly Range[]): boolean {
+  return ranges.some((range) => port >= range.begin && port <= range.end);
+}
+
+export function dockerNetwork(container: ContainerInfo | undefined, taskPorts: readonly Range[]): DockerNetwork {
+  const docker = container?.docker;
+  const network = docker?.network ?? 'HOST';
+  let mode: string;
+  let mappings = docker?.port_mappings ?? [];
+  switch (network) {
+    case 'HOST':
+      return { NetworkMode: 'host', checkFrom: 'loopback' };
+    case 'NONE':
+      return { NetworkMode: 'none', checkFrom: 'none' };
+    case 'BRIDGE':
+      mode = 'bridge';
+      break;
+    case 'USER': {
+      const info = container?.network_infos?.[0];
+      if (!info?.name) throw new LaunchError('A USER network needs network_infos[0].name', 'TASK_ERROR');
+      mode = info.name;
+      if (mappings.length === 0) mappings = info.port_mappings ?? [];
+      break;
+    }
+  }
+  const PortBindings: Record<string, Array<{ HostPort: string }>> = {};
+  const ExposedPorts: Record<string, Record<string, never>> = {};
+  for (const mapping of mappings) {
+    const protocol = (mapping.protocol ?? 'tcp').toLowerCase();
+    if (protocol !== 'tcp' && protocol !== 'udp') {
+      throw new LaunchError(`Port mapping protocol '${mapping.protocol ?? ''}' is not tcp or udp`, 'TASK_ERROR');
+    }
+    if (!inRanges(mapping.host_port, taskPorts)) {
+      throw new LaunchError(
+        `Port mapping host port ${mapping.host_port} is not in the task's ports resources`,
+        'TASK_ERROR',
+      );
+    }
+    const key = `${mapping.container_port}/${protocol}`;
+    PortBindings[key] = [...(PortBindings[key] ?? []), { HostPort: String(mapping.host_port) }];
+    ExposedPorts[key] = {};
+  }
+  return { NetworkMode: mode, PortBindings, ExposedPorts, checkFrom: 'container' };
+}
+
+const SUPPORTED_PARAMETERS = ['label', 'env', 'user', 'workdir'] as const;
+
+function parameters(container: ContainerInfo | undefined): {
+  labels: Record<string, string>;
+  env: string[];
+  user?: string;
+  workdir?: string;
+} {
+  const result: { labels: Record<string, string>; env: string[]; user?: string; workdir?: string } = {
+    labels: {},
+    env: [],
+  };
+  for (const { key, value } of container?.docker?.parameters ?? []) {
+    switch (key) {
+      case 'label': {
+        const at = value.indexOf('=');
+        result.labels[at < 0 ? value : value.slice(0, at)] = at < 0 ? '' : value.slice(at + 1);
+        break;
+      }
+      case 'env':
+        result.env.push(value);
+        break;
+      case 'user':
+        result.user = value;
+        break;
+      case 'workdir':
+        result.workdir = value;
+        break;
+      default:
+        throw new LaunchError(
+          `Docker parameter '${key}' is not supported (supported: ${SUPPORTED_PARAMETERS.join(', ')})`,
+        );
+    }
+  }
+  return result;
+}
+
+/** The NVIDIA device request for exactly these GPUs (by UUID, which survives re-enumeration). */
+export function gpuDeviceRequests(gpus: readonly Gpu[]): Docker.DeviceRequest[] {
+  if (gpus.length === 0) return [];
+  return [{ Driver: 'nvidia', Count: 0, DeviceIDs: gpus.map((gpu) => gpu.uuid), Capabilities: [['gpu']] }];
+}
+
+export interface DockerSpecContext {
+  readonly workDir: string;
+  readonly sandboxDirectory: string;
+  readonly limits: ContainerLimits;
+  readonly environment: Readonly<Record<string, string>>;
+  readonly mounts: readonly Mount[];
+  readonly taskPorts: readonly Range[];
+}
+
+export function dockerCreateOptions(spec: LaunchSpec, context: DockerSpecContext): Docker.ContainerCreateOptions {
+  const container = spec.task.container;
+  const image = taskImage(container);
+  const network = dockerNetwork(container, context.taskPorts);
+  const extra = parameters(container);
+  const { limits } = context;
+  const taskLabels = Object.fromEntries(
+    (spec.task.labels?.labels ?? []).map((label) => [label.key, label.value ?? '']),
+  );
+  const user = spec.task.command?.user ?? extra.user;
+  const hostname = network.NetworkMode === 'host' ? undefined : container?.hostname;
+  return {
+    name: containerName(spec.containerId),
+    Image: image,
+    ...dockerCommand(spec.task.command),
+    Env: [...Object.entries(context.environment).map(([name, value]) => `${name}=${value}`), ...extra.env],
+    ...(user !== undefined ? { User: user } : {}),
+    ...(hostname !== undefined ? { Hostname: hostname } : {}),
+    WorkingDir: extra.workdir ?? context.sandboxDirectory,
+    Labels: {
+      ...taskLabels,
+      ...extra.labels,
+      [LABELS.workDir]: context.workDir,
+      [LABELS.containerId]: spec.containerId,
+      [LABELS.frameworkId]: spec.frameworkId,
+      [LABELS.taskId]: spec.task.task_id.value,
+      [LABELS.executorId]: spec.executorId,
+    },
+    ...(network.ExposedPorts && Object.keys(network.ExposedPorts).length > 0
+      ? { ExposedPorts: network.ExposedPorts }
+      : {}),
+    HostConfig: {
+      Binds: [
+        `${spec.sandbox}:${context.sandboxDirectory}:rw`,
+        ...dockerBinds(context.mounts, context.sandboxDirectory),
+      ],
+      NetworkMode: network.NetworkMode,
+      ...(network.PortBindings && Object.keys(network.PortBindings).length > 0
+        ? { PortBindings: network.PortBindings }
+        : {}),
+      CpuShares: limits.cpuShares,
+      ...(limits.cpuQuotaUs !== undefined ? { CpuPeriod: limits.cpuPeriodUs, CpuQuota: limits.cpuQuotaUs } : {}),
+      ...(limits.memoryBytes !== undefined ? { Memory: limits.memoryBytes, MemorySwap: limits.memoryBytes } : {}),
+      ...(limits.memorySoftBytes !== undefined ? { MemoryReservation: limits.memorySoftBytes } : {}),
+      ...(limits.pids !== undefined ? { PidsLimit: limits.pids } : {}),
+      ...(spec.gpus.length > 0 ? { DeviceRequests: gpuDeviceRequests(spec.gpus) } : {}),
+      ...(container?.docker?.privileged ? { Privileged: true } : {}),
+    },
+  };
+}

@@ -1,0 +1,260 @@
+/**
+ * The Docker containerizer, through the Engine API (dockerode): the image is pulled when absent (or when
+ * `force_pull_image`), the container created from `dockerCreateOptions` and started; its logs are
+ * streamed into the sandbox's stdout and stderr; its end is read from `wait` and `inspect`
+ * (`State.OOMKilled`, never the exit code, tells an OOM kill). Containers are named `mantle-<container
+ * id>` and labelled with the agent's work dir, so a restarted agent finds its own and kills strangers.
+ */
+import { createWriteStream } from 'node:fs';
+import type Docker from 'dockerode';
+import type { Logger } from '../../shared/log.js';
+import type { CommandInfo, Range } from '../../shared/protocol/mesos.js';
+import { named } from '../../shared/resources/resources.js';
+import { containerLimits, type LimitOptions } from '../isolation/limits.js';
+import type { Lifecycle } from '../lifecycle.js';
+import { processCommand, taskEnvironment } from './command.js';
+import { LaunchError, type Container, type Containerizer, type LaunchSpec, type Termination } from './containerizer.js';
+import { containerName, dockerCreateOptions, dockerNetwork, LABELS, taskImage } from './docker-spec.js';
+import { taskMounts } from './volumes.js';
+
+export interface DockerContainerizerOptions {
+  readonly docker: Docker;
+  readonly workDir: string;
+  readonly sandboxDirectory: string;
+  readonly limits: LimitOptions;
+  readonly volumeDir: (role: string, persistenceId: string) => string;
+  readonly life: Lifecycle;
+  readonly logger: Logger;
+}
+
+function statusCode(error: unknown): number | undefined {
+  return (error as { statusCode?: number }).statusCode;
+}
+
+function describe(error: unknown): string {
+  const json = (error as { json?: { message?: string } }).json;
+  return json?.message ?? (error as Error).message;
+}
+
+export function taskPorts(spec: LaunchSpec): Range[] {
+  return named(spec.task.resources ?? [], 'ports').flatMap((resource) => resource.ranges?.range ?? []);
+}
+
+export class DockerContainerizer implements Containerizer {
+  readonly kind = 'docker' as const;
+
+  constructor(private readonly options: DockerContainerizerOptions) {}
+
+  private async ensureImage(image: string, force: boolean): Promise<void> {
+    const { docker } = this.options;
+    if (!force) {
+      try {
+        await docker.getImage(image).inspect();
+        return;
+      } catch (error) {
+        if (statusCode(error) !== 404) throw new LaunchError(`Failed to inspect image '${image}': ${describe(error)}`);
+      }
+    }
+    this.options.logger.info('Pulling image', { image });
+    try {
+      const stream = await docker.pull(image);
+      await new Promise<void>((resolve, reject) => {
+        docker.modem.followProgress(
+          stream,
+          (error: Error | null) => (error ? reject(error) : resolve()),
+          (event: { error?: string }) => {
+            if (event.error) reject(new Error(event.error));
+          },
+        );
+      });
+    } catch (error) {
+      throw new LaunchError(`Failed to pull image '${image}': ${describe(error)}`);
+    }
+  }
+
+  async launch(spec: LaunchSpec): Promise<Container> {
+    const { docker } = this.options;
+    const image = taskImage(spec.task.container);
+    const check = spec.task.health_check?.type;
+    if (
+      (check === 'HTTP' || check === 'TCP') &&
+      dockerNetwork(spec.task.container, taskPorts(spec)).checkFrom === 'none'
+    ) {
+      throw new LaunchError(
+        `A ${check} health check needs a network the agent can reach; Docker network NONE has none (use HOST or a COMMAND check)`,
+        'TASK_ERROR',
+      );
+    }
+    const mounts = taskMounts(spec.task.container?.volumes ?? [], spec.task.resources ?? [], {
+      sandbox: spec.sandbox,
+      ...(spec.parentSandbox ? { parentSandbox: spec.parentSandbox } : {}),
+      volumeDir: this.options.volumeDir,
+    });
+    const createOptions = dockerCreateOptions(spec, {
+      workDir: this.options.workDir,
+      sandboxDirectory: this.options.sandboxDirectory,
+      limits: containerLimits(spec.task.resources ?? [], spec.task.limits, this.options.limits),
+      environment: taskEnvironment(spec, this.options.sandboxDirectory),
+      mounts,
+      taskPorts: taskPorts(spec),
+    });
+    await this.ensureImage(image, spec.task.container?.docker?.force_pull_image ?? false);
+    await spec.recorded;
+    this.options.life.check();
+    let container: Docker.Container;
+    try {
+      container = await docker.createContainer(createOptions);
+    } catch (error) {
+      throw new LaunchError(`Failed to create container: ${describe(error)}`);
+    }
+    try {
+      await container.start();
+    } catch (error) {
+      await container.remove({ force: true }).catch(() => undefined);
+      throw new LaunchError(`Failed to start container: ${describe(error)}`);
+    }
+    return this.attach(spec, container);
+  }
+
+  async recover(spec: LaunchSpec): Promise<Container | undefined> {
+    const container = this.options.docker.getContainer(containerName(spec.containerId));
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await container.inspect();
+    } catch (error) {
+      if (statusCode(error) === 404) return undefined;
+      throw error;
+    }
+    if (info.State.Status === 'created') {
+      // Created but never started: the launch did not happen.
+      await container.remove({ force: true }).catch(() => undefined);
+      return undefined;
+    }
+    const attached = await this.attach(spec, container);
+    return info.State.Running ? attached : { ...attached, endedWhileDown: true };
+  }
+
+  async cleanupOrphans(known: ReadonlySet<string>): Promise<string[]> {
+    const { docker, workDir } = this.options;
+    const listed = await docker.listContainers({ all: true, filters: { label: [`${LABELS.workDir}=${workDir}`] } });
+    const removed: string[] = [];
+    for (const entry of listed) {
+      const containerId = entry.Labels[LABELS.containerId];
+      if (containerId === undefined || known.has(containerId)) continue;
+      await docker
+        .getContainer(entry.Id)
+        .remove({ force: true })
+        .catch(() => undefined);
+      removed.push(containerId);
+    }
+    return removed;
+  }
+
+  private async attach(spec: LaunchSpec, container: Docker.Container): Promise<Container> {
+    const { life, logger } = this.options;
+    const detach = new AbortController();
+    const stop = () => {
+      detach.abort();
+      life.signal.removeEventListener('abort', stop);
+    };
+    life.signal.addEventListener('abort', stop, { once: true });
+
+    const network = dockerNetwork(spec.task.container, taskPorts(spec));
+    let checkHost: string | undefined = network.checkFrom === 'loopback' ? '127.0.0.1' : undefined;
+    if (network.checkFrom === 'container') {
+      const info = await container.inspect();
+      const networks = Object.values(info.NetworkSettings.Networks ?? {});
+      checkHost = networks.find((entry) => entry.IPAddress)?.IPAddress || undefined;
+    }
+
+    // The whole log is streamed again after a restart (Docker keeps it), so the sandbox files are rewritten.
+    const logs = this.streamLogs(container, spec.sandbox, detach.signal).catch((error: unknown) => {
+      if (!detach.signal.aborted) logger.warn('Streaming container logs failed', { error: describe(error) });
+    });
+
+    const exited = this.waitForExit(container, detach.signal).then(async (termination) => {
+      await logs;
+      return termination;
+    });
+
+    return {
+      containerId: spec.containerId,
+      exited,
+      checkHost,
+      signal: async (signal) => {
+        try {
+          await container.kill({ signal });
+        } catch (error) {
+          // Already stopped (409) or removed (404): the exit is on its way.
+          if (statusCode(error) !== 409 && statusCode(error) !== 404) throw error;
+        }
+      },
+      exec: (command, signal) => this.exec(container, command, signal),
+      destroy: async () => {
+        stop();
+        await container.remove({ force: true }).catch((error: unknown) => {
+          if (statusCode(error) !== 404) throw error;
+        });
+      },
+      detach: stop,
+    };
+  }
+
+  private async streamLogs(container: Docker.Container, sandbox: string, signal: AbortSignal): Promise<void> {
+    const stream = await container.logs({ follow: true, stdout: true, stderr: true, abortSignal: signal });
+    const stdout = createWriteStream(`${sandbox}/stdout`);
+    const stderr = createWriteStream(`${sandbox}/stderr`);
+    this.options.docker.modem.demuxStream(stream, stdout, stderr);
+    await new Promise<void>((resolve) => {
+      stream.on('end', resolve);
+      stream.on('close', resolve);
+      stream.on('error', resolve);
+    });
+    await Promise.all([new Promise((resolve) => stdout.end(resolve)), new Promise((resolve) => stderr.end(resolve))]);
+  }
+
+  private async waitForExit(container: Docker.Container, signal: AbortSignal): Promise<Termination> {
+    for (;;) {
+      try {
+        await container.wait({ abortSignal: signal });
+      } catch (error) {
+        if (signal.aborted) return new Promise<Termination>(() => undefined);
+        this.options.logger.warn('Waiting on a container failed; retrying', { error: describe(error) });
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+      let info: Docker.ContainerInspectInfo;
+      try {
+        info = await container.inspect();
+      } catch (error) {
+        if (statusCode(error) === 404) return { oomKilled: false, lost: 'The container was removed while it ran' };
+        if (signal.aborted) return new Promise<Termination>(() => undefined);
+        continue;
+      }
+      if (info.State.Running || info.State.Restarting) continue;
+      return { exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled };
+    }
+  }
+
+  private async exec(container: Docker.Container, command: CommandInfo, signal: AbortSignal): Promise<number> {
+    const { file, args } = processCommand(command);
+    const exec = await container.exec({
+      Cmd: [file, ...args],
+      AttachStdout: true,
+      AttachStderr: true,
+      abortSignal: signal,
+    });
+    const stream = await exec.start({ hijack: true, stdin: false, abortSignal: signal });
+    await new Promise<void>((resolve, reject) => {
+      stream.resume();
+      stream.on('end', resolve);
+      stream.on('close', resolve);
+      stream.on('error', reject);
+      signal.addEventListener('abort', () => {
+        stream.destroy();
+        reject(new Error('timed out'));
+      });
+    });
+    const inspected = await exec.inspect();
+    return inspected.ExitCode ?? -1;
+  }
+}

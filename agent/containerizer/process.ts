@@ -1,0 +1,395 @@
+/**
+ * The process containerizer (the Mesos containerizer's role, without images): the task runs on the host
+ * in its sandbox, with its environment, in its own session and process group, inside its own cgroups.
+ *
+ * Between the agent and the task sits a supervisor (Mesos's command executor's role), a few lines of
+ * POSIX shell started in its own session: it waits until the agent has put it into the container's
+ * cgroups, starts the task under `setsid`, writes the task's pid, waits for it and writes its exit
+ * status. The supervisor does not depend on the agent, so a task survives the agent's death and its
+ * exit status is kept for the restarted agent; if the agent dies before the go-ahead, the supervisor
+ * reads end-of-file and exits without starting the task.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chown, mkdir, open, readdir, readFile, symlink } from 'node:fs/promises';
+import { watch, type FSWatcher } from 'node:fs';
+import { constants } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { Logger } from '../../shared/log.js';
+import type { CommandInfo } from '../../shared/protocol/mesos.js';
+import type { Checkpoint } from '../checkpoint.js';
+import { fromPathComponent } from '../checkpoint.js';
+import { NVIDIA_MAJOR } from '../gpu/nvidia.js';
+import { ContainerCgroup, type CgroupSupport } from '../isolation/cgroups.js';
+import { containerLimits, gpuDenyRules, type LimitOptions } from '../isolation/limits.js';
+import { isStopped, type Lifecycle } from '../lifecycle.js';
+import { processCommand, taskEnvironment } from './command.js';
+import { LaunchError, type Container, type Containerizer, type LaunchSpec, type Termination } from './containerizer.js';
+import { isSupervisor, lookupUser, type User } from './host.js';
+import { sandboxLinks, taskMounts } from './volumes.js';
+
+/**
+ * $1 = run dir, $2 = how many cgroup.procs files follow; the rest is the launcher, then the
+ * executable and its arguments.
+ * After the go-ahead it joins the container's cgroups (so the task starts inside them) and starts the
+ * task. Only shell builtins run after the task starts, so that killing what is left in the cgroups can
+ * never hit a helper of the supervisor. Each file is one `echo` (one write); readers wait for its newline.
+ */
+export const SUPERVISOR = [
+  'run=$1; n=$2; shift 2',
+  'echo $$ > "$run/supervisor.pid"',
+  'read -r go || exit 125',
+  'while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n - 1)); done',
+  '"$@" </dev/null &',
+  'child=$!',
+  'echo "$child" > "$run/pid"',
+  'wait "$child"',
+  'echo $? > "$run/exit"',
+].join('\n');
+
+export interface ProcessContainerizerOptions {
+  readonly checkpoint: Checkpoint;
+  readonly cgroups: CgroupSupport;
+  readonly limits: LimitOptions;
+  /** What starts the task in its own session with default signal dispositions (see `taskLauncher`). */
+  readonly launcher: readonly string[];
+  /** The environment tasks start from. */
+  readonly baseEnvironment: Readonly<Record<string, string>>;
+  /** Switch to the task's user (the agent runs as root and --switch_user is on). */
+  readonly switchUser: boolean;
+  readonly life: Lifecycle;
+  readonly logger: Logger;
+}
+
+const SIGNALS = new Map<number, string>();
+for (const [name, number] of Object.entries(constants.signals)) if (!SIGNALS.has(number)) SIGNALS.set(number, name);
+
+/** The shell's `$?` for a child: 128 + n for death by signal n. */
+export function terminationFromStatus(status: number): Pick<Termination, 'exitCode' | 'signal'> {
+  if (status > 128 && status <= 128 + 64 && SIGNALS.has(status - 128)) {
+    return { signal: SIGNALS.get(status - 128) as string };
+  }
+  return { exitCode: status };
+}
+
+/** A number the supervisor wrote; undefined until its line is complete. */
+async function readNumber(path: string): Promise<number | undefined> {
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  if (text === undefined || !/^\d+\n$/.test(text)) return undefined;
+  return Number(text);
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
+export class ProcessContainerizer implements Containerizer {
+  readonly kind = 'mesos' as const;
+
+  constructor(private readonly options: ProcessContainerizerOptions) {}
+
+  private async user(spec: LaunchSpec): Promise<User | undefined> {
+    if (!this.options.switchUser) return undefined;
+    const name = spec.task.command?.user ?? spec.frameworkInfo.user;
+    const user = await lookupUser(name);
+    if (!user) throw new LaunchError(`Failed to switch to user '${name}': no such user on this agent`);
+    return user;
+  }
+
+  async launch(spec: LaunchSpec): Promise<Container> {
+    const { checkpoint, cgroups, life } = this.options;
+    const { file, args } = processCommand(spec.task.command);
+    const links = sandboxLinks(
+      taskMounts(spec.task.container?.volumes ?? [], spec.task.resources ?? [], {
+        sandbox: spec.sandbox,
+        ...(spec.parentSandbox ? { parentSandbox: spec.parentSandbox } : {}),
+        volumeDir: (role, id) => checkpoint.volume(role, id),
+      }),
+    );
+    const user = await this.user(spec);
+    const environment = taskEnvironment(spec, spec.sandbox, {
+      ...this.options.baseEnvironment,
+      ...(user ? { HOME: user.home, USER: user.name, LOGNAME: user.name } : {}),
+    });
+
+    for (const { link, target } of links) {
+      await mkdir(target, { recursive: true });
+      await mkdir(dirname(join(spec.sandbox, link)), { recursive: true });
+      await symlink(target, join(spec.sandbox, link)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+      });
+    }
+    const runDir = checkpoint.runDir(spec.containerId);
+    await mkdir(runDir, { recursive: true });
+    if (user) {
+      await chown(spec.sandbox, user.uid, user.gid);
+      await chown(runDir, user.uid, user.gid);
+    }
+
+    // The cgroups are set up while the supervisor starts; it joins them itself once they are ready
+    // and the task's record is durable (the go-ahead), and only then starts the task.
+    const cgroup = new ContainerCgroup(cgroups, spec.containerId);
+    const cgroupReady = cgroup.create(
+      containerLimits(spec.task.resources ?? [], spec.task.limits, this.options.limits),
+      gpuDenyRules(
+        spec.allGpus.map((gpu) => gpu.minor),
+        spec.gpus.map((gpu) => gpu.minor),
+        NVIDIA_MAJOR,
+      ),
+      user,
+    );
+    cgroupReady.catch(() => undefined);
+    // Watch before the supervisor can write its pid, so the event cannot be missed.
+    const pidWatch = this.waitForFile(runDir, 'pid');
+    const procs = cgroup.procsFiles();
+    const [stdout, stderr] = await Promise.all([
+      open(join(spec.sandbox, 'stdout'), 'a'),
+      open(join(spec.sandbox, 'stderr'), 'a'),
+    ]);
+    let supervisor: ChildProcess;
+    try {
+      life.check();
+      supervisor = spawn(
+        '/bin/sh',
+        [
+          '-c',
+          SUPERVISOR,
+          'mantle-supervisor',
+          runDir,
+          String(procs.length),
+          ...procs,
+          ...this.options.launcher,
+          file,
+          ...args,
+        ],
+        {
+          cwd: spec.sandbox,
+          env: environment,
+          detached: true,
+          stdio: ['pipe', stdout.fd, stderr.fd],
+          ...(user ? { uid: user.uid, gid: user.gid } : {}),
+        },
+      );
+      await new Promise<void>((resolve, reject) => {
+        supervisor.once('spawn', resolve);
+        supervisor.once('error', reject);
+      });
+    } catch (error) {
+      pidWatch.cancel();
+      await cgroupReady.catch(() => undefined);
+      await cgroup.destroy().catch(() => undefined);
+      throw new LaunchError(`Failed to start the task's supervisor: ${(error as Error).message}`);
+    } finally {
+      await stdout.close();
+      await stderr.close();
+    }
+    supervisor.unref();
+    const supervisorPid = supervisor.pid as number;
+    const exited = new Promise<number | null>((resolve) => supervisor.once('exit', (code) => resolve(code)));
+    const abandon = async () => {
+      pidWatch.cancel();
+      supervisor.kill('SIGKILL');
+      await cgroup.destroy().catch(() => undefined);
+    };
+    try {
+      await cgroupReady;
+    } catch (error) {
+      await abandon();
+      throw new LaunchError(`Failed to set up cgroups: ${(error as Error).message}`);
+    }
+    try {
+      await spec.recorded;
+    } catch (error) {
+      await abandon();
+      if (isStopped(error)) throw error;
+      throw new LaunchError(`Failed to checkpoint the task: ${(error as Error).message}`);
+    }
+    const pidFile = join(runDir, 'pid');
+    const taskPid = await new Promise<number>((resolve, reject) => {
+      void pidWatch.done.then(() => readNumber(pidFile)).then((pid) => pid !== undefined && resolve(pid));
+      // A task that ends at once can take its supervisor with it before the watch fires.
+      void exited.then(async (code) => {
+        const pid = await readNumber(pidFile);
+        if (pid !== undefined) resolve(pid);
+        else
+          reject(
+            new LaunchError(
+              `The task's supervisor exited with status ${code} before starting the task (see the sandbox's stderr)`,
+            ),
+          );
+      });
+      supervisor.stdin?.end('go\n');
+    });
+    pidWatch.cancel();
+    return this.attach(spec, supervisorPid, taskPid, cgroup, user);
+  }
+
+  async recover(spec: LaunchSpec): Promise<Container | undefined> {
+    const runDir = this.options.checkpoint.runDir(spec.containerId);
+    const supervisorPid = await readNumber(join(runDir, 'supervisor.pid'));
+    const taskPid = await readNumber(join(runDir, 'pid'));
+    const cgroup = new ContainerCgroup(this.options.cgroups, spec.containerId);
+    if (supervisorPid === undefined || taskPid === undefined) {
+      // The task was never started; a supervisor still waiting for the go-ahead exits on end-of-file.
+      if (supervisorPid !== undefined && (await isSupervisor(supervisorPid, runDir)))
+        killGroup(supervisorPid, 'SIGKILL');
+      await cgroup.destroy().catch(() => undefined);
+      return undefined;
+    }
+    const container = await this.attach(
+      spec,
+      supervisorPid,
+      taskPid,
+      cgroup,
+      await this.user(spec).catch(() => undefined),
+    );
+    const ended =
+      (await readNumber(join(runDir, 'exit'))) !== undefined || !(await isSupervisor(supervisorPid, runDir));
+    return ended ? { ...container, endedWhileDown: true } : container;
+  }
+
+  async cleanupOrphans(known: ReadonlySet<string>): Promise<string[]> {
+    const runs = join(this.options.checkpoint.meta, 'runs');
+    const removed: string[] = [];
+    for (const entry of await readdir(runs).catch(() => [] as string[])) {
+      const containerId = fromPathComponent(entry);
+      if (known.has(containerId)) continue;
+      const runDir = join(runs, entry);
+      const supervisorPid = await readNumber(join(runDir, 'supervisor.pid'));
+      const taskPid = await readNumber(join(runDir, 'pid'));
+      const alive = supervisorPid !== undefined && (await isSupervisor(supervisorPid, runDir));
+      // The task's pid is only trusted while its supervisor lives (a dead task's pid may be reused).
+      if (alive && taskPid !== undefined) killGroup(taskPid, 'SIGKILL');
+      if (alive) killGroup(supervisorPid, 'SIGKILL');
+      await new ContainerCgroup(this.options.cgroups, containerId).destroy().catch(() => undefined);
+      await this.options.checkpoint.removeRun(containerId);
+      removed.push(containerId);
+    }
+    return removed;
+  }
+
+  /** Resolves when `name` in `dir` holds a complete line: inotify for speed, a slow poll in case an event is missed. */
+  private waitForFile(dir: string, name: string): { done: Promise<void>; cancel: () => void } {
+    let watcher: FSWatcher | undefined;
+    let settle: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    const check = () =>
+      void readNumber(join(dir, name)).then((value) => {
+        if (value === undefined) return;
+        cancel();
+        settle();
+      });
+    const poll = setInterval(check, 1000);
+    const cancel = () => {
+      watcher?.close();
+      clearInterval(poll);
+    };
+    try {
+      watcher = watch(dir, (_event, file) => {
+        if (file === name) check();
+      });
+    } catch {
+      watcher = undefined;
+    }
+    check();
+    return { done, cancel };
+  }
+
+  private async attach(
+    spec: LaunchSpec,
+    supervisorPid: number,
+    taskPid: number,
+    cgroup: ContainerCgroup,
+    user: User | undefined,
+  ): Promise<Container> {
+    const runDir = this.options.checkpoint.runDir(spec.containerId);
+    const exitWatch = this.waitForFile(runDir, 'exit');
+    let settle: (termination: Termination) => void = () => undefined;
+    const exited = new Promise<Termination>((resolve) => {
+      settle = resolve;
+    });
+    const finish = async () => {
+      const status = await readNumber(join(runDir, 'exit'));
+      if (status === undefined) {
+        settle({ oomKilled: false, lost: "The task's supervisor terminated without recording the task's exit status" });
+        return;
+      }
+      settle({ ...terminationFromStatus(status), oomKilled: await cgroup.oomKilled() });
+    };
+    void exitWatch.done.then(finish);
+    // A supervisor killed from outside writes nothing: notice it is gone.
+    const liveness = setInterval(() => {
+      void isSupervisor(supervisorPid, runDir).then(async (running) => {
+        if (running) return;
+        clearInterval(liveness);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        exitWatch.cancel();
+        await finish();
+      });
+    }, 1000);
+    const { signal } = this.options.life;
+    const detach = () => {
+      exitWatch.cancel();
+      clearInterval(liveness);
+      signal.removeEventListener('abort', detach);
+    };
+    void exited.then(detach);
+    signal.addEventListener('abort', detach, { once: true });
+
+    return {
+      containerId: spec.containerId,
+      exited,
+      checkHost: '127.0.0.1',
+      signal: async (signal) => {
+        killGroup(taskPid, signal);
+        // Processes that left the task's process group are still in its cgroups.
+        if (signal === 'SIGKILL') await cgroup.killAll(supervisorPid);
+      },
+      exec: (command, abort) => this.exec(spec, command, abort, user),
+      destroy: async () => {
+        detach();
+        await cgroup.destroy();
+        await this.options.checkpoint.removeRun(spec.containerId);
+      },
+      detach,
+    };
+  }
+
+  private async exec(
+    spec: LaunchSpec,
+    command: CommandInfo,
+    abort: AbortSignal,
+    user: User | undefined,
+  ): Promise<number> {
+    const { file, args } = processCommand(command);
+    const environment = taskEnvironment(
+      { ...spec, task: { ...spec.task, command } },
+      spec.sandbox,
+      this.options.baseEnvironment,
+    );
+    const child = spawn(file, args, {
+      cwd: spec.sandbox,
+      env: environment,
+      detached: true,
+      stdio: 'ignore',
+      ...(user ? { uid: user.uid, gid: user.gid } : {}),
+    });
+    const onAbort = () => {
+      if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
+    };
+    abort.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await new Promise<number>((resolve, reject) => {
+        child.once('error', reject);
+        child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0)));
+      });
+    } finally {
+      abort.removeEventListener('abort', onAbort);
+    }
+  }
+}

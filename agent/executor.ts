@@ -1,0 +1,397 @@
+/**
+ * One task's executor (the role of Mesos's command executor, run inside the agent; what survives the
+ * agent is the container and, for process tasks, the supervisor): it launches the container and sends
+ * TASK_STARTING then TASK_RUNNING, runs the health check, kills with the kill policy (SIGTERM, then
+ * SIGKILL after the grace period; TASK_KILLING first for frameworks that asked for it), and turns the
+ * container's end into the terminal update with Mesos's reason. A restarted agent rebuilds it from the
+ * checkpoint and reattaches.
+ */
+import type { Logger } from '../shared/log.js';
+import type { Metrics } from '../shared/metrics.js';
+import type { TaskInfo, TaskState, TaskStatusReason } from '../shared/protocol/mesos.js';
+import { named } from '../shared/resources/resources.js';
+import { isTerminal } from '../shared/tasks/state-machine.js';
+import type { Checkpoint } from './checkpoint.js';
+import type { ContainerizerKind } from './config.js';
+import {
+  describeTermination,
+  LaunchError,
+  type Container,
+  type Containerizer,
+  type LaunchSpec,
+  type Termination,
+} from './containerizer/containerizer.js';
+import type { Gpu } from './gpu/nvidia.js';
+import { HealthChecker, healthCheckPolicy, type HealthEvent, type Probe } from './health-checker.js';
+import { commandProbe, httpProbe, tcpProbe } from './health-probes.js';
+import { isStopped, type Lifecycle } from './lifecycle.js';
+import { droppedState, hasCapability, taskStatus, type AgentFrameworkInfo, type StatusInput } from './statuses.js';
+import type { StatusUpdateManager } from './status-update-manager.js';
+
+/** What a kill ends in, besides TASK_KILLED. */
+export interface KillRequest {
+  readonly gracePeriodMs: number;
+  readonly state?: TaskState;
+  readonly reason?: TaskStatusReason;
+  readonly message: string;
+  /** The kill was the health check's: the terminal update says healthy: false. */
+  readonly unhealthy?: boolean;
+}
+
+/** task.json: everything needed to recover the task. */
+export interface TaskRecord {
+  readonly frameworkId: string;
+  readonly frameworkInfo: AgentFrameworkInfo;
+  readonly executorId: string;
+  readonly task: TaskInfo;
+  readonly launchId: string;
+  readonly containerId: string;
+  readonly containerizer: ContainerizerKind;
+  readonly sandbox: string;
+  readonly parentSandbox?: string;
+  /** GPU indices held. */
+  readonly gpus: readonly number[];
+  /** Tasks of a LAUNCH_GROUP: when one fails or is killed, the others are killed (Mesos default executor). */
+  readonly group: boolean;
+  readonly createdAt: number;
+  /** A kill in progress, so that a restarted agent finishes it. */
+  readonly kill?: KillRequest & { readonly startedAt: number };
+}
+
+export interface ExecutorContext {
+  readonly agentId: () => string;
+  readonly updates: StatusUpdateManager;
+  readonly checkpoint: Checkpoint;
+  readonly life: Lifecycle;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly allGpus: readonly Gpu[];
+  /** Kill grace when neither the task nor the kill names one. */
+  readonly defaultKillGracePeriodMs: number;
+  /** The task reached a terminal state (group policy, GPU release, drain progress). */
+  readonly onTerminal: (executor: TaskExecutor, state: TaskState) => void;
+}
+
+type Phase = 'launching' | 'running' | 'killing' | 'terminated';
+
+export class TaskExecutor {
+  private phase: Phase = 'launching';
+  private container: Container | undefined;
+  private health: HealthChecker | undefined;
+  private cancelEscalation: (() => void) | undefined;
+  private killRequest: (KillRequest & { startedAt: number }) | undefined;
+
+  constructor(
+    private record: TaskRecord,
+    private readonly containerizer: Containerizer,
+    private readonly context: ExecutorContext,
+    /** The GPUs this task holds. */
+    private readonly gpus: readonly Gpu[],
+  ) {
+    this.killRequest = record.kill;
+  }
+
+  get frameworkId(): string {
+    return this.record.frameworkId;
+  }
+  get taskId(): string {
+    return this.record.task.task_id.value;
+  }
+  get executorId(): string {
+    return this.record.executorId;
+  }
+  get info(): AgentFrameworkInfo {
+    return this.record.frameworkInfo;
+  }
+  get launchId(): string {
+    return this.record.launchId;
+  }
+  get containerId(): string {
+    return this.record.containerId;
+  }
+  get isGroupTask(): boolean {
+    return this.record.group;
+  }
+  get terminated(): boolean {
+    return this.phase === 'terminated';
+  }
+  get state(): Phase {
+    return this.phase;
+  }
+
+  private spec(recorded: Promise<void> = Promise.resolve()): LaunchSpec {
+    return {
+      recorded,
+      containerId: this.record.containerId,
+      agentId: this.context.agentId(),
+      frameworkId: this.record.frameworkId,
+      frameworkInfo: this.record.frameworkInfo,
+      executorId: this.record.executorId,
+      task: this.record.task,
+      sandbox: this.record.sandbox,
+      ...(this.record.parentSandbox ? { parentSandbox: this.record.parentSandbox } : {}),
+      gpus: this.gpus,
+      allGpus: this.context.allGpus,
+    };
+  }
+
+  private async update(input: Omit<StatusInput, 'taskId' | 'executorId' | 'containerId'>): Promise<void> {
+    const status = taskStatus({
+      ...input,
+      taskId: this.taskId,
+      executorId: this.executorId,
+      ...(this.container ? { containerId: this.record.containerId } : {}),
+    });
+    await this.context.updates.update(this.record.frameworkId, status);
+  }
+
+  /**
+   * Launches the task. `recorded` resolves when its record is checkpointed (the container starts only
+   * then); `receivedAt` is when its LAUNCH arrived (performance.now()).
+   */
+  async launch(recorded: Promise<void>, receivedAt = performance.now()): Promise<void> {
+    // TASK_STARTING is journalled while the container starts; the stream keeps the order of updates.
+    const starting = this.update({ state: 'TASK_STARTING' });
+    starting.catch(() => undefined);
+    try {
+      this.container = await this.containerizer.launch(this.spec(recorded));
+    } catch (error) {
+      await starting;
+      if (isStopped(error)) return;
+      const failure =
+        error instanceof LaunchError
+          ? error
+          : new LaunchError(`Failed to launch the container: ${(error as Error).message}`);
+      this.context.logger.warn('Task launch failed', { taskId: this.taskId, error: failure.message });
+      await this.terminate({ state: failure.state, reason: failure.reason, message: failure.message });
+      return;
+    }
+    await starting;
+    await this.running();
+    this.context.metrics.observe(
+      `containerizer/${this.containerizer.kind}/launch_to_running_ms`,
+      performance.now() - receivedAt,
+    );
+  }
+
+  /** Reattaches after an agent restart; reports what ended while the agent was down. */
+  async recover(streamState: TaskState | undefined): Promise<void> {
+    if (streamState !== undefined && isTerminal(streamState)) {
+      this.phase = 'terminated';
+      const leftover = await this.containerizer.recover(this.spec()).catch(() => undefined);
+      await leftover?.destroy().catch(() => undefined);
+      return;
+    }
+    const container = await this.containerizer.recover(this.spec());
+    if (!container) {
+      const ran = streamState !== undefined && streamState !== 'TASK_STAGING' && streamState !== 'TASK_STARTING';
+      await this.terminate(
+        ran
+          ? {
+              state: 'TASK_FAILED',
+              reason: 'REASON_EXECUTOR_TERMINATED',
+              message: 'The container is gone: it ended while the agent was down and left no trace',
+            }
+          : {
+              state: droppedState(this.record.frameworkInfo),
+              reason: 'REASON_AGENT_RESTARTED',
+              message: 'The agent restarted before the task was launched',
+            },
+      );
+      return;
+    }
+    this.container = container;
+    if (container.endedWhileDown) {
+      // Settle it now so that re-registration reports the terminal state, not the checkpointed TASK_RUNNING.
+      if (this.phase === 'launching') this.phase = this.killRequest ? 'killing' : 'running';
+      await this.exited(await container.exited);
+      return;
+    }
+    if (streamState === 'TASK_STARTING' || streamState === undefined) await this.running();
+    else this.watch();
+    if (this.killRequest) this.resumeKill(this.killRequest);
+  }
+
+  private async running(): Promise<void> {
+    this.phase = 'running';
+    await this.update({ state: 'TASK_RUNNING' });
+    this.watch();
+    if (this.killRequest) {
+      const pending = this.killRequest;
+      this.killRequest = undefined;
+      await this.kill(pending);
+    }
+  }
+
+  private watch(): void {
+    const container = this.container as Container;
+    if (this.phase === 'launching') this.phase = this.killRequest ? 'killing' : 'running';
+    if (this.phase === 'running') this.startHealthChecks(container);
+    void container.exited
+      .then((termination) => this.exited(termination))
+      .catch((error: unknown) => {
+        if (!isStopped(error)) this.context.logger.error('Handling a container exit failed', { error: String(error) });
+      });
+  }
+
+  private startHealthChecks(container: Container): void {
+    const check = this.record.task.health_check;
+    if (!check) return;
+    let probe: Probe;
+    switch (check.type) {
+      case 'COMMAND':
+        probe = commandProbe((signal) => container.exec(check.command ?? {}, signal));
+        break;
+      case 'HTTP':
+      case 'TCP': {
+        const host = container.checkHost;
+        if (host === undefined) {
+          this.context.logger.warn('No address to health-check the task at; its health is not checked', {
+            taskId: this.taskId,
+          });
+          return;
+        }
+        probe =
+          check.type === 'HTTP' ? httpProbe(host, check.http ?? { port: 0 }) : tcpProbe(host, check.tcp?.port ?? 0);
+        break;
+      }
+      default:
+        return;
+    }
+    this.health = new HealthChecker(
+      healthCheckPolicy(check),
+      probe,
+      (event) => void this.healthEvent(event),
+      this.context.life,
+    );
+    this.health.start();
+  }
+
+  private async healthEvent(event: HealthEvent): Promise<void> {
+    if (this.phase !== 'running') return;
+    this.context.metrics.increment(
+      event.healthy ? 'mantle/agent/health_checks_passed' : 'mantle/agent/health_checks_failed',
+    );
+    await this.update({
+      state: 'TASK_RUNNING',
+      healthy: event.healthy,
+      reason: 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED',
+      message: event.message,
+    }).catch((error: unknown) => {
+      if (!isStopped(error)) throw error;
+    });
+    if (event.kill) {
+      await this.kill({
+        gracePeriodMs: this.gracePeriod(),
+        message: `Task killed: ${event.consecutiveFailures} consecutive health check failures (${event.message})`,
+        unhealthy: true,
+      });
+    }
+  }
+
+  /** The task's kill policy grace, or the agent's default (Mesos's command executor: 3 s). */
+  gracePeriod(): number {
+    const nanoseconds = this.record.task.kill_policy?.grace_period?.nanoseconds;
+    return nanoseconds === undefined ? this.context.defaultKillGracePeriodMs : nanoseconds / 1e6;
+  }
+
+  /** Kills the task: SIGTERM, then SIGKILL after the grace period. */
+  async kill(request: KillRequest): Promise<void> {
+    if (this.phase === 'terminated') return;
+    if (this.phase === 'killing') {
+      // A second kill may only shorten the grace (Mesos lets a new kill policy override).
+      const current = this.killRequest;
+      if (current && request.gracePeriodMs < current.gracePeriodMs - (Date.now() - current.startedAt)) {
+        this.escalateAfter(request.gracePeriodMs);
+      }
+      return;
+    }
+    const stamped = { ...request, startedAt: Date.now() };
+    this.killRequest = stamped;
+    this.record = { ...this.record, kill: stamped };
+    await this.context.checkpoint.writeJson(
+      this.context.checkpoint.taskFile(this.record.frameworkId, this.taskId),
+      this.record,
+    );
+    if (this.phase === 'launching') return;
+    this.phase = 'killing';
+    this.health?.stop();
+    if (hasCapability(this.record.frameworkInfo, 'TASK_KILLING_STATE')) {
+      await this.update({ state: 'TASK_KILLING', message: request.message });
+    }
+    await this.signal(request.gracePeriodMs <= 0 ? 'SIGKILL' : 'SIGTERM');
+    if (request.gracePeriodMs > 0) this.escalateAfter(request.gracePeriodMs);
+  }
+
+  private resumeKill(request: KillRequest & { startedAt: number }): void {
+    this.phase = 'killing';
+    this.escalateAfter(Math.max(0, request.gracePeriodMs - (Date.now() - request.startedAt)));
+  }
+
+  private escalateAfter(ms: number): void {
+    this.cancelEscalation?.();
+    this.cancelEscalation = this.context.life.after(ms, () => void this.signal('SIGKILL'));
+  }
+
+  private async signal(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+    try {
+      await this.container?.signal(signal);
+    } catch (error) {
+      this.context.logger.warn('Signalling a container failed', { taskId: this.taskId, signal, error: String(error) });
+    }
+  }
+
+  private async exited(termination: Termination): Promise<void> {
+    if (this.phase === 'terminated') return;
+    this.health?.stop();
+    this.cancelEscalation?.();
+    const kill = this.killRequest;
+    let outcome: Omit<StatusInput, 'taskId'>;
+    if (termination.oomKilled) {
+      const mem = named(this.record.task.resources ?? [], 'mem');
+      outcome = {
+        state: 'TASK_FAILED',
+        reason: 'REASON_CONTAINER_LIMITATION_MEMORY',
+        message: `Memory limit exceeded: the container was killed by the OOM killer (${describeTermination(termination)})`,
+        ...(mem.length > 0 ? { limitation: mem } : {}),
+      };
+    } else if (kill) {
+      outcome = {
+        state: kill.state ?? 'TASK_KILLED',
+        ...(kill.reason ? { reason: kill.reason } : {}),
+        message: `${kill.message} (${describeTermination(termination)})`,
+        ...(kill.unhealthy ? { healthy: false } : {}),
+      };
+    } else if (termination.lost) {
+      outcome = { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: termination.lost };
+    } else if (termination.exitCode === 0) {
+      outcome = { state: 'TASK_FINISHED', message: describeTermination(termination) };
+    } else {
+      outcome = { state: 'TASK_FAILED', message: describeTermination(termination) };
+    }
+    await this.terminate(outcome);
+  }
+
+  private async terminate(outcome: Omit<StatusInput, 'taskId'>): Promise<void> {
+    if (this.phase === 'terminated') return;
+    this.phase = 'terminated';
+    this.health?.stop();
+    this.cancelEscalation?.();
+    await this.update(outcome);
+    this.context.onTerminal(this, outcome.state);
+    // The container is released at once (Mesos destroys it when the executor ends); the task's
+    // checkpoint stays until its terminal update is acknowledged.
+    await this.container?.destroy().catch((error: unknown) => {
+      if (!isStopped(error)) {
+        this.context.logger.warn('Destroying a container failed', { taskId: this.taskId, error: String(error) });
+      }
+    });
+  }
+
+  /** Stops watching (the agent is stopping); the container keeps running. */
+  detach(): void {
+    this.health?.stop();
+    this.cancelEscalation?.();
+    this.container?.detach();
+  }
+}

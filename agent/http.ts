@@ -1,0 +1,56 @@
+/**
+ * The agent's own HTTP endpoint (Mesos agents serve on 5051): GET /health, GET /metrics/snapshot (flat
+ * JSON, Mesos names) and GET /state (the agent's id and tasks). Read-only; it binds to --ip, loopback
+ * by default.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface AgentEndpoint {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function serveAgent(
+  ip: string,
+  port: number,
+  routes: { metrics: () => Record<string, number>; state: () => unknown },
+): Promise<AgentEndpoint> {
+  const server: Server = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    if (request.method !== 'GET') {
+      response.writeHead(405, { Allow: 'GET', 'Content-Type': 'text/plain' }).end('Expecting a GET request');
+      return;
+    }
+    const json = (value: unknown) =>
+      response.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(value));
+    switch (path) {
+      case '/health':
+        response.writeHead(200, { 'Content-Type': 'text/plain' }).end('OK');
+        return;
+      case '/metrics/snapshot':
+        json(routes.metrics());
+        return;
+      case '/state':
+        json(routes.state());
+        return;
+      default:
+        response.writeHead(404, { 'Content-Type': 'text/plain' }).end('Not found');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, ip, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  return {
+    url: `http://${ip.includes(':') ? `[${ip}]` : ip}:${address.port}`,
+    port: address.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,197 @@
+/**
+ * cgroups for the process containerizer (Mesos's `cgroups/cpu`, `cgroups/mem`, `cgroups/pids` and
+ * `cgroups/devices` isolators): one cgroup per container under `<hierarchy>/<controller>/<root>/<id>`
+ * (v1) or `<hierarchy>/<root>/<id>` (v2). What the host allows is found once at start and reported;
+ * where a controller is missing or not writable the agent says so and runs without it.
+ */
+import { constants } from 'node:fs';
+import { access, chown, mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cgroupWrites, type ContainerLimits } from './limits.js';
+
+export interface CgroupSupport {
+  readonly version: 'v1' | 'v2' | 'none';
+  /** Where each controller's container cgroups go (v2: the same directory for all). */
+  readonly bases: ReadonlyMap<string, string>;
+  /** v1 devices controller, for GPU isolation. */
+  readonly devices?: string;
+  readonly notes: readonly string[];
+}
+
+const V1_CONTROLLERS = ['cpu', 'memory', 'pids'] as const;
+const V2_CONTROLLERS = ['cpu', 'memory', 'pids'] as const;
+
+async function exists(path: string): Promise<boolean> {
+  return access(path, constants.F_OK).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function writable(dir: string): Promise<string | undefined> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+    return undefined;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+  }
+}
+
+/** Finds the cgroup version and which controllers this agent may use. */
+export async function detectCgroups(hierarchy: string, root: string): Promise<CgroupSupport> {
+  const notes: string[] = [];
+  const none = (note: string): CgroupSupport => ({ version: 'none', bases: new Map(), notes: [...notes, note] });
+
+  const v2Controllers = await readFile(join(hierarchy, 'cgroup.controllers'), 'utf8').catch(() => undefined);
+  if (v2Controllers !== undefined) {
+    const available = new Set(v2Controllers.trim().split(/\s+/));
+    const usable = V2_CONTROLLERS.filter((controller) => available.has(controller));
+    const base = join(hierarchy, root);
+    const problem = await writable(base);
+    if (problem)
+      return none(`cgroups v2 at ${hierarchy} is not writable (${problem}): process tasks run without limits`);
+    for (const dir of [hierarchy, base]) {
+      try {
+        await writeFile(join(dir, 'cgroup.subtree_control'), usable.map((c) => `+${c}`).join(' '));
+      } catch (error) {
+        return none(`cgroups v2: cannot enable ${usable.join(', ')} in ${dir} (${(error as Error).message})`);
+      }
+    }
+    for (const missing of V2_CONTROLLERS.filter((controller) => !available.has(controller))) {
+      notes.push(`cgroups v2: the ${missing} controller is not available: no ${missing} limits`);
+    }
+    notes.push('cgroups v2: GPU devices cannot be restricted without eBPF; GPUs are isolated by visibility only');
+    return { version: 'v2', bases: new Map(usable.map((controller) => [controller, base])), notes };
+  }
+
+  if (!(await exists(join(hierarchy, 'memory', 'memory.limit_in_bytes')))) {
+    return none(`no cgroup hierarchy found at ${hierarchy}: process tasks run without limits`);
+  }
+  const bases = new Map<string, string>();
+  for (const controller of V1_CONTROLLERS) {
+    const base = join(hierarchy, controller, root);
+    if (!(await exists(join(hierarchy, controller)))) {
+      notes.push(`cgroups v1: the ${controller} controller is not mounted: no ${controller} limits`);
+      continue;
+    }
+    const problem = await writable(base);
+    if (problem)
+      notes.push(`cgroups v1: ${join(hierarchy, controller)} is not writable (${problem}): no ${controller} limits`);
+    else bases.set(controller, base);
+  }
+  if (!bases.has('memory') && !bases.has('cpu')) {
+    return none(`cgroups v1 at ${hierarchy}: neither cpu nor memory is writable: process tasks run without limits`);
+  }
+  let devices: string | undefined;
+  if (await exists(join(hierarchy, 'devices', 'devices.deny'))) {
+    const base = join(hierarchy, 'devices', root);
+    if ((await writable(base)) === undefined) devices = base;
+  }
+  if (!(await exists(join(hierarchy, 'memory', 'memory.memsw.limit_in_bytes')))) {
+    notes.push('cgroups v1: no swap accounting (memory.memsw): swap is not limited');
+  }
+  return { version: 'v1', bases, ...(devices ? { devices } : {}), notes };
+}
+
+/** A container's cgroups. */
+export class ContainerCgroup {
+  constructor(
+    private readonly support: CgroupSupport,
+    readonly containerId: string,
+  ) {}
+
+  /** One directory per controller in use (v2: one in all). */
+  dirs(): string[] {
+    const dirs = new Set([...this.support.bases.values()].map((base) => join(base, this.containerId)));
+    if (this.support.devices) dirs.add(join(this.support.devices, this.containerId));
+    return [...dirs];
+  }
+
+  private dir(controller: string): string | undefined {
+    const base = this.support.bases.get(controller);
+    return base === undefined ? undefined : join(base, this.containerId);
+  }
+
+  /** The files a process writes its pid to, to join the container's cgroups. */
+  procsFiles(): string[] {
+    return this.support.version === 'none' ? [] : this.dirs().map((dir) => join(dir, 'cgroup.procs'));
+  }
+
+  /** Creates the cgroups with their limits; `owner` may then move its own processes in (cgroup.procs). */
+  async create(
+    limits: ContainerLimits,
+    gpuDenyRules: readonly string[],
+    owner?: { uid: number; gid: number },
+  ): Promise<void> {
+    for (const dir of this.dirs()) await mkdir(dir, { recursive: true });
+    if (owner) for (const file of this.procsFiles()) await chown(file, owner.uid, owner.gid);
+    if (this.support.version === 'none') return;
+    for (const write of cgroupWrites(this.support.version, limits)) {
+      const dir = this.dir(write.controller);
+      if (!dir) continue;
+      try {
+        await writeFile(join(dir, write.file), write.value);
+      } catch (error) {
+        // Swap and soft limits are optional where the kernel lacks them; the hard limits are not.
+        const optional = /memsw|swap|soft_limit|memory\.low/.test(write.file);
+        if (!(optional && (error as NodeJS.ErrnoException).code === 'ENOENT')) {
+          throw new Error(`Failed to set ${write.file}=${write.value}: ${(error as Error).message}`, { cause: error });
+        }
+      }
+    }
+    if (this.support.devices) {
+      const dir = join(this.support.devices, this.containerId);
+      for (const rule of gpuDenyRules) await writeFile(join(dir, 'devices.deny'), rule);
+    }
+  }
+
+  /** Whether the kernel's OOM killer killed a process of this container. */
+  async oomKilled(): Promise<boolean> {
+    const dir = this.dir('memory');
+    if (!dir) return false;
+    const file = this.support.version === 'v2' ? 'memory.events' : 'memory.oom_control';
+    const text = await readFile(join(dir, file), 'utf8').catch(() => '');
+    const match = /^oom_kill\s+(\d+)$/m.exec(text);
+    return match?.[1] !== undefined && Number(match[1]) > 0;
+  }
+
+  async pids(): Promise<number[]> {
+    const found = new Set<number>();
+    for (const dir of this.dirs()) {
+      const text = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
+      for (const line of text.split('\n')) if (line.trim() !== '') found.add(Number(line));
+    }
+    return [...found];
+  }
+
+  /** SIGKILLs every process in the cgroup but `spare` (the supervisor, which must record the exit). */
+  async killAll(spare?: number): Promise<void> {
+    for (const pid of await this.pids()) {
+      if (pid === spare) continue;
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  /** Kills what is left and removes the cgroups (a dying process can keep one busy for a moment). */
+  async destroy(): Promise<void> {
+    for (let attempt = 0; attempt < 40; attempt++) {
+      await this.killAll();
+      const removed = await Promise.all(
+        this.dirs().map((dir) =>
+          rmdir(dir).then(
+            () => true,
+            (error: NodeJS.ErrnoException) => error.code === 'ENOENT',
+          ),
+        ),
+      );
+      if (removed.every(Boolean)) return;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    throw new Error(`cgroups of container ${this.containerId} could not be removed`);
+  }
+}

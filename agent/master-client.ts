@@ -1,0 +1,105 @@
+/**
+ * The agent's HTTP calls to the master: registration (410: the id is unknown or gone, start afresh;
+ * 409: resources shrank below the tasks') and heartbeats (409: re-register; 410: gone), authenticated as
+ * an agent principal with HTTP Basic where credentials are configured. The secret is never logged.
+ */
+import { readFile } from 'node:fs/promises';
+import { describeZodError } from '../shared/protocol/errors.js';
+import {
+  RegisterAgentResponseSchema,
+  type RegisterAgentRequest,
+  type RegisterAgentResponse,
+} from '../shared/protocol/internal.js';
+
+export interface AgentCredentials {
+  readonly principal: string;
+  readonly secret: string;
+}
+
+/** A credential file holds `principal secret` on one line, or JSON `{"principal", "secret"}`. Pure. */
+export function parseCredential(text: string): AgentCredentials {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('{')) {
+    const value = JSON.parse(trimmed) as Partial<AgentCredentials>;
+    if (typeof value.principal !== 'string' || typeof value.secret !== 'string' || value.principal === '') {
+      throw new Error('The credential JSON needs string fields "principal" and "secret"');
+    }
+    return { principal: value.principal, secret: value.secret };
+  }
+  const [principal, secret, ...rest] = trimmed.split(/\s+/);
+  if (!principal || secret === undefined || rest.length > 0) {
+    throw new Error("The credential file must hold 'principal secret'");
+  }
+  return { principal, secret };
+}
+
+export async function loadCredentials(
+  file: string | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<AgentCredentials | undefined> {
+  if (file !== undefined) return parseCredential(await readFile(file, 'utf8'));
+  const principal = env.MANTLE_AGENT_PRINCIPAL;
+  const secret = env.MANTLE_AGENT_SECRET;
+  if (principal === undefined && secret === undefined) return undefined;
+  if (!principal || secret === undefined) {
+    throw new Error('MANTLE_AGENT_PRINCIPAL and MANTLE_AGENT_SECRET must be set together');
+  }
+  return { principal, secret };
+}
+
+export type RegistrationOutcome =
+  | { readonly kind: 'registered'; readonly response: RegisterAgentResponse }
+  /** The master does not know (or no longer wants) this agent id. */
+  | { readonly kind: 'gone'; readonly message: string }
+  | { readonly kind: 'refused'; readonly status: number; readonly message: string };
+
+export type HeartbeatOutcome = 'ok' | 'reregister' | 'gone';
+
+export class MasterClient {
+  constructor(
+    private readonly master: string,
+    private readonly credentials: AgentCredentials | undefined,
+    private readonly timeoutMs = 10_000,
+  ) {}
+
+  private headers(): Record<string, string> {
+    const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+    if (this.credentials) {
+      const token = Buffer.from(`${this.credentials.principal}:${this.credentials.secret}`, 'utf8').toString('base64');
+      headers.Authorization = `Basic ${token}`;
+    }
+    return headers;
+  }
+
+  private async post(path: string, body: unknown, signal?: AbortSignal): Promise<{ status: number; text: string }> {
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const response = await fetch(`${this.master.replace(/\/$/, '')}${path}`, {
+      method: 'POST',
+      headers: this.headers(),
+      body: JSON.stringify(body),
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    });
+    return { status: response.status, text: await response.text() };
+  }
+
+  /** Throws on transport failures and 5xx (the caller retries with backoff). */
+  async register(request: RegisterAgentRequest, signal?: AbortSignal): Promise<RegistrationOutcome> {
+    const { status, text } = await this.post('/internal/v1/agents/register', request, signal);
+    if (status === 200) {
+      const parsed = RegisterAgentResponseSchema.safeParse(JSON.parse(text));
+      if (!parsed.success) throw new Error(`Invalid registration response: ${describeZodError(parsed.error)}`);
+      return { kind: 'registered', response: parsed.data };
+    }
+    if (status === 410) return { kind: 'gone', message: text };
+    if (status >= 500) throw new Error(`Registration failed with ${status}: ${text}`);
+    return { kind: 'refused', status, message: text };
+  }
+
+  async heartbeat(agentId: string, signal?: AbortSignal): Promise<HeartbeatOutcome> {
+    const { status, text } = await this.post('/internal/v1/agents/heartbeat', { agent_id: { value: agentId } }, signal);
+    if (status === 200) return 'ok';
+    if (status === 409) return 'reregister';
+    if (status === 410) return 'gone';
+    throw new Error(`Heartbeat failed with ${status}: ${text}`);
+  }
+}

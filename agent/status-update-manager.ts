@@ -1,0 +1,225 @@
+/**
+ * The status update manager (Mesos `TaskStatusUpdateManager`, ARCHITECTURE flow 6): each task's stream
+ * is journalled before anything is sent, its head goes to the status FIFO queue (group = framework/task)
+ * and is resent from `retryMinMs` doubling to `retryMaxMs` until the ACKNOWLEDGE command for it arrives;
+ * then the next update goes. Sending waits until the agent is registered (it needs its id and the
+ * queue); a restarted agent rebuilds every stream from its journal and resends the heads.
+ */
+import type { Logger } from '../shared/log.js';
+import type { Metrics } from '../shared/metrics.js';
+import type { AgentMessage } from '../shared/protocol/internal.js';
+import type { TaskStatus } from '../shared/protocol/mesos.js';
+import type { Checkpoint } from './checkpoint.js';
+import { isStopped, type Lifecycle } from './lifecycle.js';
+import { uuidHex } from './statuses.js';
+import {
+  journalRecords,
+  StatusUpdateStream,
+  type AckOutcome,
+  type JournalRecord,
+  type UpdateOutcome,
+} from './status-update-stream.js';
+
+/** Where updates go: the status queue (or, in tests of the manager alone, anything). */
+export interface StatusTransport {
+  send(message: AgentMessage, groupId: string, deduplicationId: string): Promise<void>;
+}
+
+export interface StatusUpdateManagerOptions {
+  readonly checkpoint: Checkpoint;
+  readonly life: Lifecycle;
+  readonly retryMinMs: number;
+  readonly retryMaxMs: number;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** The terminal update of a task was acknowledged: its stream is closed. */
+  readonly onClosed: (frameworkId: string, taskId: string) => void;
+}
+
+interface Entry {
+  readonly frameworkId: string;
+  readonly taskId: string;
+  readonly stream: StatusUpdateStream;
+  intervalMs: number;
+  attempt: number;
+  sending: boolean;
+  cancelRetry?: () => void;
+  /** Journal writes of one stream happen one at a time, in order. */
+  chain: Promise<unknown>;
+}
+
+function key(frameworkId: string, taskId: string): string {
+  return `${frameworkId}\u0000${taskId}`;
+}
+
+export class StatusUpdateManager {
+  private readonly entries = new Map<string, Entry>();
+  private target: { agentId: string; transport: StatusTransport } | undefined;
+
+  constructor(private readonly options: StatusUpdateManagerOptions) {}
+
+  private entry(frameworkId: string, taskId: string, stream = new StatusUpdateStream()): Entry {
+    let entry = this.entries.get(key(frameworkId, taskId));
+    if (!entry) {
+      entry = {
+        frameworkId,
+        taskId,
+        stream,
+        intervalMs: this.options.retryMinMs,
+        attempt: 0,
+        sending: false,
+        chain: Promise.resolve(),
+      };
+      this.entries.set(key(frameworkId, taskId), entry);
+    }
+    return entry;
+  }
+
+  private serialize<T>(entry: Entry, work: () => Promise<T>): Promise<T> {
+    const result = entry.chain.then(work);
+    entry.chain = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Rebuilds a task's stream from its journal (at agent start, before registration). */
+  async recover(frameworkId: string, taskId: string): Promise<StatusUpdateStream> {
+    const raw = await this.options.checkpoint.readJournal(this.options.checkpoint.updatesFile(frameworkId, taskId));
+    const stream = StatusUpdateStream.replay(journalRecords(raw));
+    return this.entry(frameworkId, taskId, stream).stream;
+  }
+
+  stream(frameworkId: string, taskId: string): StatusUpdateStream | undefined {
+    return this.entries.get(key(frameworkId, taskId))?.stream;
+  }
+
+  /** Streams with updates not yet acknowledged. */
+  get unacknowledged(): number {
+    let count = 0;
+    for (const entry of this.entries.values()) if (entry.stream.size > 0) count++;
+    return count;
+  }
+
+  /** Journals an update, then sends it if it is the head of its stream. */
+  update(frameworkId: string, status: TaskStatus): Promise<UpdateOutcome> {
+    const entry = this.entry(frameworkId, status.task_id.value);
+    return this.serialize(entry, async () => {
+      const uuid = status.uuid as string;
+      if (entry.stream.has(uuid)) return 'duplicate';
+      if (entry.stream.terminated) {
+        this.options.logger.warn('Status update after a terminal one dropped', {
+          frameworkId,
+          taskId: entry.taskId,
+          state: status.state,
+        });
+        return 'terminated';
+      }
+      const record: JournalRecord = { type: 'UPDATE', status };
+      await this.options.checkpoint.append(this.options.checkpoint.updatesFile(frameworkId, entry.taskId), record);
+      const outcome = entry.stream.update(status);
+      this.options.metrics.increment('slave/status_updates');
+      // Only a new head goes out now; anything behind it waits for the head's acknowledgement.
+      if (entry.stream.head?.uuid === uuid) this.flush(entry);
+      return outcome;
+    });
+  }
+
+  /** The ACKNOWLEDGE command: journals it, releases the next update. */
+  acknowledge(frameworkId: string, taskId: string, uuid: string): Promise<AckOutcome> {
+    const entry = this.entries.get(key(frameworkId, taskId));
+    if (!entry) {
+      this.options.metrics.increment('slave/invalid_status_update_acknowledgements');
+      return Promise.resolve('unknown');
+    }
+    return this.serialize(entry, async () => {
+      if (entry.stream.head?.uuid !== uuid) {
+        const outcome = entry.stream.acknowledge(uuid);
+        this.options.metrics.increment(
+          outcome === 'duplicate'
+            ? 'slave/duplicate_status_update_acknowledgements'
+            : 'slave/invalid_status_update_acknowledgements',
+        );
+        return outcome;
+      }
+      const record: JournalRecord = { type: 'ACK', uuid };
+      await this.options.checkpoint.append(this.options.checkpoint.updatesFile(frameworkId, taskId), record);
+      const outcome = entry.stream.acknowledge(uuid);
+      this.options.metrics.increment('slave/valid_status_update_acknowledgements');
+      entry.cancelRetry?.();
+      entry.intervalMs = this.options.retryMinMs;
+      entry.attempt = 0;
+      if (entry.stream.closed) {
+        this.entries.delete(key(frameworkId, taskId));
+        this.options.onClosed(frameworkId, taskId);
+      } else {
+        this.flush(entry);
+      }
+      return outcome;
+    });
+  }
+
+  /** Starts (or restarts, after a re-registration) sending every stream's head. */
+  start(agentId: string, transport: StatusTransport): void {
+    this.target = { agentId, transport };
+    for (const entry of this.entries.values()) {
+      entry.cancelRetry?.();
+      entry.intervalMs = this.options.retryMinMs;
+      this.flush(entry);
+    }
+  }
+
+  /** Stops sending (the agent is re-registering); updates still queue. */
+  pause(): void {
+    this.target = undefined;
+    for (const entry of this.entries.values()) entry.cancelRetry?.();
+  }
+
+  /** Drops a stream whose task's checkpoint is gone (a wiped agent). */
+  forget(frameworkId: string, taskId: string): void {
+    this.entries.get(key(frameworkId, taskId))?.cancelRetry?.();
+    this.entries.delete(key(frameworkId, taskId));
+  }
+
+  private flush(entry: Entry): void {
+    const target = this.target;
+    const head = entry.stream.head;
+    if (!target || !head || entry.sending || !this.options.life.alive) return;
+    if (this.entries.get(key(entry.frameworkId, entry.taskId)) !== entry) return;
+    entry.sending = true;
+    entry.cancelRetry?.();
+    const uuid = head.uuid as string;
+    const message: AgentMessage = {
+      type: 'STATUS_UPDATE',
+      agent_id: { value: target.agentId },
+      framework_id: { value: entry.frameworkId },
+      status: { ...head, agent_id: { value: target.agentId } },
+      ...(entry.stream.latestState ? { latest_state: entry.stream.latestState } : {}),
+    };
+    const attempt = entry.attempt++;
+    const sent = target.transport.send(message, `${entry.frameworkId}/${entry.taskId}`, `${uuidHex(uuid)}-${attempt}`);
+    void sent
+      .then(
+        () => {
+          if (attempt > 0) this.options.metrics.increment('slave/status_update_retries');
+        },
+        (error: unknown) => {
+          if (isStopped(error)) return;
+          this.options.logger.warn('Sending a status update failed; it will be retried', {
+            frameworkId: entry.frameworkId,
+            taskId: entry.taskId,
+            state: head.state,
+            error: String(error),
+          });
+        },
+      )
+      .finally(() => {
+        entry.sending = false;
+        if (entry.stream.head?.uuid !== uuid) {
+          this.flush(entry);
+          return;
+        }
+        const wait = entry.intervalMs;
+        entry.intervalMs = Math.min(entry.intervalMs * 2, this.options.retryMaxMs);
+        entry.cancelRetry = this.options.life.after(wait, () => this.flush(entry));
+      });
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Status updates the agent and its executors generate (spec §3): a fresh uuid (16 random bytes,
+ * base64) per update, `timestamp` in seconds, SOURCE_EXECUTOR for what the task did and SOURCE_AGENT for
+ * what the agent decided (a task it does not know, a launch it refused).
+ */
+import { randomBytes } from 'node:crypto';
+import type { AgentFrameworkInfoSchema } from '../shared/protocol/internal.js';
+import type { Resource, TaskState, TaskStatus, TaskStatusReason, TaskStatusSource } from '../shared/protocol/mesos.js';
+import type { z } from 'zod';
+
+export type AgentFrameworkInfo = z.infer<typeof AgentFrameworkInfoSchema>;
+
+export function newUuid(): string {
+  return randomBytes(16).toString('base64');
+}
+
+export interface StatusInput {
+  readonly taskId: string;
+  readonly state: TaskState;
+  readonly source?: TaskStatusSource;
+  readonly reason?: TaskStatusReason;
+  readonly message?: string;
+  readonly executorId?: string;
+  readonly containerId?: string;
+  readonly healthy?: boolean;
+  /** Resources whose limit the container hit (REASON_CONTAINER_LIMITATION_*). */
+  readonly limitation?: readonly Resource[];
+}
+
+export function taskStatus(input: StatusInput, now: number = Date.now()): TaskStatus {
+  return {
+    task_id: { value: input.taskId },
+    state: input.state,
+    source: input.source ?? 'SOURCE_EXECUTOR',
+    ...(input.reason ? { reason: input.reason } : {}),
+    ...(input.message !== undefined ? { message: input.message } : {}),
+    ...(input.executorId !== undefined ? { executor_id: { value: input.executorId } } : {}),
+    ...(input.healthy !== undefined ? { healthy: input.healthy } : {}),
+    ...(input.containerId !== undefined ? { container_status: { container_id: { value: input.containerId } } } : {}),
+    ...(input.limitation ? { limitation: { resources: [...input.limitation] } } : {}),
+    timestamp: now / 1000,
+    uuid: newUuid(),
+  };
+}
+
+export function hasCapability(info: AgentFrameworkInfo | undefined, capability: string): boolean {
+  return (info?.capabilities ?? []).some((entry) => entry.type === capability);
+}
+
+/** TASK_DROPPED for partition-aware frameworks (and when the framework is unknown: the master translates). */
+export function droppedState(info: AgentFrameworkInfo | undefined): TaskState {
+  return info && !hasCapability(info, 'PARTITION_AWARE') ? 'TASK_LOST' : 'TASK_DROPPED';
+}
+
+/** The uuid as hex, for SQS deduplication ids (which allow base64's characters, but hex reads better). */
+export function uuidHex(uuid: string): string {
+  return Buffer.from(uuid, 'base64').toString('hex');
+}

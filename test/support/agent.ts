@@ -1,0 +1,126 @@
+/**
+ * Agents for tests and the benchmark: a fresh work dir, no EC2 metadata, no GPUs, no HTTP endpoint,
+ * quick status retries, and LAUNCH commands for command and Docker tasks. Docker containers the tests
+ * create carry the agent's work dir as a label; `removeContainers` sweeps them.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { startAgent, type AgentOptions, type RunningAgent } from '../../agent/agent.js';
+import { agentConfig, type AgentConfig } from '../../agent/config.js';
+import { LABELS } from '../../agent/containerizer/docker-spec.js';
+import type { AgentCommand } from '../../shared/protocol/internal.js';
+import type { Resource, TaskInfo } from '../../shared/protocol/mesos.js';
+import { parseResourceText } from '../../shared/resources/parse.js';
+import type { FakeMaster } from './agent-master.js';
+
+export const TEST_IMAGE = 'mantle/busybox:test';
+export const FRAMEWORK_ID = 'test-framework';
+
+export async function tempWorkDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'mantle-agent-'));
+}
+
+export interface TestAgentOptions extends Partial<AgentConfig> {
+  readonly sqsEndpoint: string;
+  readonly options?: Partial<Omit<AgentOptions, 'config'>>;
+}
+
+export async function startTestAgent(
+  master: FakeMaster | { url: string },
+  overrides: TestAgentOptions,
+): Promise<RunningAgent> {
+  const { options, ...config } = overrides;
+  return startAgent({
+    config: agentConfig({
+      master: master.url,
+      workDir: config.workDir ?? (await tempWorkDir()),
+      port: -1,
+      ec2Metadata: 'off',
+      nvidiaSmi: 'none',
+      switchUser: false,
+      statusUpdateRetryIntervalMinMs: 5_000,
+      statusUpdateRetryIntervalMaxMs: 20_000,
+      commandPollSeconds: 2,
+      registrationBackoffFactorMs: 50,
+      defaultKillGracePeriodMs: 1_000,
+      resources: 'cpus:2;mem:2048;disk:4096;ports:[31000-32000]',
+      ...config,
+    }),
+    env: {},
+    ...options,
+  });
+}
+
+export function resources(text: string): Resource[] {
+  const parsed = parseResourceText(text);
+  if (!parsed.ok) throw new Error(parsed.error.message);
+  return parsed.value;
+}
+
+let counter = 0;
+
+export function taskId(prefix = 'task'): string {
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
+}
+
+/** A command task (process containerizer). */
+export function commandTask(id: string, shell: string, extra: Partial<TaskInfo> = {}): TaskInfo {
+  return {
+    name: id,
+    task_id: { value: id },
+    agent_id: { value: 'ignored' },
+    resources: resources('cpus:0.1;mem:32'),
+    command: { value: shell },
+    ...extra,
+  };
+}
+
+/** A Docker task on the test image, network NONE (this machine's dockerd has no bridge). */
+export function dockerTask(id: string, shell: string, extra: Partial<TaskInfo> = {}): TaskInfo {
+  return commandTask(id, shell, {
+    container: { type: 'DOCKER', docker: { image: TEST_IMAGE, network: 'NONE' } },
+    ...extra,
+  });
+}
+
+export function launch(task: TaskInfo, options: { launchId?: string; capabilities?: string[] } = {}): AgentCommand {
+  return {
+    type: 'LAUNCH',
+    framework_id: { value: FRAMEWORK_ID },
+    framework_info: {
+      user: 'root',
+      name: 'agent-tests',
+      capabilities: (options.capabilities ?? ['PARTITION_AWARE']).map((type) => ({ type: type as 'PARTITION_AWARE' })),
+    },
+    task,
+    launch_id: options.launchId ?? `launch-${task.task_id.value}`,
+  };
+}
+
+export function kill(id: string, graceSeconds?: number): AgentCommand {
+  return {
+    type: 'KILL',
+    framework_id: { value: FRAMEWORK_ID },
+    task_id: { value: id },
+    ...(graceSeconds !== undefined ? { kill_policy: { grace_period: { nanoseconds: graceSeconds * 1e9 } } } : {}),
+  };
+}
+
+/** Removes every container labelled with one of these work dirs (test teardown). */
+export async function removeContainers(workDirs: readonly string[]): Promise<void> {
+  const docker = new Docker();
+  for (const workDir of workDirs) {
+    const listed = await docker.listContainers({ all: true, filters: { label: [`${LABELS.workDir}=${workDir}`] } });
+    for (const entry of listed)
+      await docker
+        .getContainer(entry.Id)
+        .remove({ force: true })
+        .catch(() => undefined);
+  }
+}
+
+export async function removeWorkDir(workDir: string): Promise<void> {
+  await rm(workDir, { recursive: true, force: true });
+}

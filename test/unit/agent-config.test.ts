@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULTS, FlagError, parseAgentFlags, parseDuration, usage } from '../../agent/config.js';
+import { parseCredential } from '../../agent/master-client.js';
+
+const required = ['--master=http://127.0.0.1:5050', '--work_dir=/var/lib/mantle'];
+
+function config(...argv: string[]) {
+  const parsed = parseAgentFlags([...required, ...argv]);
+  if (parsed.help) throw new Error('help');
+  return parsed.config;
+}
+
+describe('mantle agent flags', () => {
+  it('takes Mesos-style flags and fills the defaults', () => {
+    const c = config(
+      '--resources=cpus:4;mem:8192;gpus:1;ports:[31000-32000];cpus(ml):2',
+      '--attributes=rack:a;level:10',
+      '--containerizers=docker,mesos',
+      '--hostname',
+      'gpu-7',
+      '--no-switch_user',
+      '--status_update_retry_interval_min=100ms',
+      '--executor_shutdown_grace_period=2secs',
+      '--nvidia_gpu_devices=0,2',
+      '--port=0',
+    );
+    expect(c).toMatchObject({
+      master: 'http://127.0.0.1:5050',
+      workDir: '/var/lib/mantle',
+      resources: 'cpus:4;mem:8192;gpus:1;ports:[31000-32000];cpus(ml):2',
+      attributes: 'rack:a;level:10',
+      containerizers: ['docker', 'mesos'],
+      hostname: 'gpu-7',
+      switchUser: false,
+      statusUpdateRetryIntervalMinMs: 100,
+      executorShutdownGracePeriodMs: 2000,
+      nvidiaGpuDevices: [0, 2],
+      port: 0,
+      statusUpdateRetryIntervalMaxMs: DEFAULTS.statusUpdateRetryIntervalMaxMs,
+      defaultKillGracePeriodMs: 3000,
+    });
+  });
+
+  it('reads MANTLE_AGENT_* from the environment, and the command line wins', () => {
+    const parsed = parseAgentFlags(['--work_dir=/w', '--containerizers=mesos'], {
+      MANTLE_AGENT_MASTER: 'http://m:5050',
+      MANTLE_AGENT_CONTAINERIZERS: 'docker',
+      MANTLE_AGENT_CGROUPS_ENABLE_CFS: 'false',
+    });
+    expect(parsed.help).toBe(false);
+    if (!parsed.help) {
+      expect(parsed.config.master).toBe('http://m:5050');
+      expect(parsed.config.containerizers).toEqual(['mesos']);
+      expect(parsed.config.cgroupsEnableCfs).toBe(false);
+    }
+  });
+
+  it.each([
+    [[], /--master is required/],
+    [['--master=http://m'], /--work_dir is required/],
+    [[...required, '--frobnicate=1'], /Unknown flag '--frobnicate'/],
+    [[...required, 'stray'], /Unexpected argument 'stray'/],
+    [[...required, '--port=x'], /--port takes an integer/],
+    [[...required, '--switch_user=maybe'], /takes true or false/],
+    [[...required, '--no-port'], /only for boolean flags/],
+    [[...required, '--registration_backoff_factor=5'], /takes a duration/],
+    [[...required, '--containerizers=lxc'], /Unknown containerizer 'lxc'/],
+    [[...required, '--nvidia_gpu_devices=a'], /GPU indices/],
+    [[...required, '--ec2_metadata=sometimes'], /auto or off/],
+    [['--master=ftp://m', '--work_dir=/w'], /http\(s\) URL/],
+    [[...required, '--executor_environment_variables=[1]'], /JSON object/],
+    [
+      [...required, '--status_update_retry_interval_min=10mins', '--status_update_retry_interval_max=1secs'],
+      /at most the max/,
+    ],
+    [[...required, '--hostname'], /needs a value/],
+  ])('refuses %j', (argv, message) => {
+    expect(() => parseAgentFlags(argv)).toThrow(FlagError);
+    expect(() => parseAgentFlags(argv)).toThrow(message);
+  });
+
+  it('answers --help with the usage', () => {
+    expect(parseAgentFlags(['--help'])).toEqual({ help: true });
+    expect(usage()).toMatch(/--work_dir/);
+    expect(usage()).toMatch(/MANTLE_AGENT_PRINCIPAL/);
+  });
+
+  it('parses Mesos durations', () => {
+    expect(parseDuration('10secs')).toBe(10_000);
+    expect(parseDuration('1.5mins')).toBe(90_000);
+    expect(parseDuration('250ms')).toBe(250);
+    expect(parseDuration('2hrs')).toBe(7_200_000);
+    expect(parseDuration('10')).toBeUndefined();
+    expect(parseDuration('10 parsecs')).toBeUndefined();
+  });
+});
+
+describe('agent credentials', () => {
+  it('reads "principal secret" and the JSON form', () => {
+    expect(parseCredential('agent-7 s3cret\n')).toEqual({ principal: 'agent-7', secret: 's3cret' });
+    expect(parseCredential('{"principal":"a","secret":"b"}')).toEqual({ principal: 'a', secret: 'b' });
+  });
+
+  it('refuses anything else', () => {
+    expect(() => parseCredential('only-one')).toThrow(/principal secret/);
+    expect(() => parseCredential('a b c')).toThrow(/principal secret/);
+    expect(() => parseCredential('{"principal":"a"}')).toThrow(/"secret"/);
+  });
+});
