@@ -12,5 +12,7 @@ const app = createApp(masterFromEnvironment());
 
 export const handler = handle(app);
 
-// `awslambda` is a global of the Lambda Node.js runtime; it exists only there (and in the tests' shim).
-export const streamingHandler = 'awslambda' in globalThis ? streamHandle(app) : undefined;
+// `awslambda.streamifyResponse` belongs to the Lambda Node.js runtime (and the tests' shim). The SDK
+// itself sets an empty `globalThis.awslambda`, so the function is what to look for.
+const runtime = (globalThis as { awslambda?: { streamifyResponse?: unknown } }).awslambda;
+export const streamingHandler = typeof runtime?.streamifyResponse === 'function' ? streamHandle(app) : undefined;

@@ -3,6 +3,8 @@
  * MANTLE_CLUSTER, MANTLE_CLUSTER_ID, the table names (MANTLE_TABLE_*), the queue URLs
  * (MANTLE_STATUS_QUEUE_URL, MANTLE_ALLOCATION_QUEUE_URL) and the optional MANTLE_* settings.
  */
+import { agentQueueTaggerFromEnvironment } from '../shared/aws/agent-queues.js';
+import { agentGroupFromEnvironment } from '../shared/aws/autoscaling.js';
 import { createAwsClients } from '../shared/aws/clients.js';
 import { buildMaster } from '../shared/master/build.js';
 import { masterConfigFromEnvironment } from '../shared/master/config.js';
@@ -18,12 +20,17 @@ export function masterFromEnvironment(env: NodeJS.ProcessEnv = process.env): Mas
     if (!value) throw new Error(`${name} is not set`);
     return value;
   };
+  const clients = createAwsClients();
+  // In AWS the stack names the agents' Auto Scaling group and role; elsewhere there is no fleet.
+  const tagAgentQueue = agentQueueTaggerFromEnvironment(clients.sqs, env);
+  const lifecycle = env.MANTLE_AGENT_ASG_NAME ? agentGroupFromEnvironment(env) : undefined;
   master = buildMaster({
-    clients: createAwsClients(),
+    clients,
     config: masterConfigFromEnvironment(env),
     tables: tableNamesFromEnvironment(env),
     statusQueueUrl: required('MANTLE_STATUS_QUEUE_URL'),
     allocationQueueUrl: required('MANTLE_ALLOCATION_QUEUE_URL'),
+    fleet: { ...(lifecycle ? { lifecycle } : {}), ...(tagAgentQueue ? { tagAgentQueue } : {}) },
   });
   return master;
 }

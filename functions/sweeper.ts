@@ -1,9 +1,12 @@
 /** Lambda entry point of the sweeper, invoked on a schedule (EventBridge). */
+import { Ec2InstanceStates } from '../shared/aws/ec2.js';
 import { sweep } from '../shared/master/sweeper.js';
 import { masterFromEnvironment } from './master-from-env.js';
 
+const instances = new Ec2InstanceStates();
+
 export async function handler(): Promise<void> {
   const master = masterFromEnvironment();
-  const report = await sweep(master);
+  const report = await sweep(master, { instances });
   master.logger.info('Sweep done', { ...report });
 }

@@ -1,31 +1,65 @@
 /**
- * One Mantle cluster on AWS. For now: the registrar's tables, declared from the same definitions the
- * local cluster creates (shared/registrar/tables.ts). The API, handlers, queues and the GPU agent
- * fleet are added by later work.
+ * One Mantle cluster on AWS (ARCHITECTURE §5): the registrar's tables (from the definitions the local
+ * cluster uses), the master's queues, its Lambdas (infra/functions.ts) and their least-privilege
+ * grants, the HTTP front door (infra/api.ts), the schedules and EventBridge rules, the GPU agent fleet
+ * (infra/agents.ts), and the dashboard and alarms (infra/monitoring.ts). Settings: infra/settings.ts.
  */
-import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { AttributeType, Billing, TableV2, type Attribute } from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Construct } from 'constructs';
-import { TABLE_DEFINITIONS, tableNames, type KeyAttribute, type TableId } from '../shared/registrar/tables.js';
+import { LEAVING_STATES, LIFECYCLE_ACTION, SPOT_INTERRUPTION, STATE_CHANGE } from '../shared/aws/events.js';
+import {
+  TABLE_DEFINITIONS,
+  tableEnvironmentVariable,
+  tableNames,
+  type KeyAttribute,
+  type TableId,
+} from '../shared/registrar/tables.js';
+import { AgentFleet, agentCredentialParameter } from './agents.js';
+import { MantleRestApi } from './api.js';
+import { MantleFunction, type MantleFunctionProps } from './functions.js';
+import { alarmTopic, Monitoring } from './monitoring.js';
+import { suppressFindings } from './nag.js';
+import { CONSUME, grantQueues, grantRuntimeQueues, grantTables, QUEUE_LIFECYCLE, SEND } from './permissions.js';
+import { MantleQueues } from './queues.js';
+import type { ClusterSettings } from './settings.js';
 
 export interface MantleStackProps extends StackProps {
-  /** Names the cluster; prefixes every table. */
-  readonly clusterName: string;
-  /** Deletion protection on the tables (default on: the registrar is the cluster's state). */
-  readonly deletionProtection?: boolean;
+  readonly settings: ClusterSettings;
 }
 
 function attribute(key: KeyAttribute): Attribute {
   return { name: key.name, type: key.type === 'S' ? AttributeType.STRING : AttributeType.NUMBER };
 }
 
+const STATUS_TIMEOUT = Duration.seconds(30);
+const ALLOCATOR_TIMEOUT = Duration.seconds(60);
+/** Two passes at once are safe (optimistic concurrency) and enough; more would only conflict. */
+export const ALLOCATOR_CONCURRENCY = 2;
+
 export class MantleStack extends Stack {
+  readonly settings: ClusterSettings;
   readonly tables: Readonly<Record<TableId, TableV2>>;
+  readonly queues: MantleQueues;
+  readonly functions: Record<string, MantleFunction> = {};
+  readonly fleet: AgentFleet;
+  readonly restApi?: MantleRestApi;
+  readonly masterUrl: string;
 
   constructor(scope: Construct, id: string, props: MantleStackProps) {
     super(scope, id, props);
-    const names = tableNames(props.clusterName);
-    const protect = props.deletionProtection ?? true;
+    const { settings } = props;
+    this.settings = settings;
+    const cluster = settings.clusterName;
+
+    const names = tableNames(cluster);
+    const protect = settings.deletionProtection;
     const tables = {} as Record<TableId, TableV2>;
     for (const definition of TABLE_DEFINITIONS) {
       tables[definition.id] = new TableV2(this, `Table-${definition.id}`, {
@@ -40,5 +74,282 @@ export class MantleStack extends Stack {
       });
     }
     this.tables = tables;
+    const allTables = Object.values(tables);
+
+    this.queues = new MantleQueues(this, 'Queues', {
+      clusterName: cluster,
+      statusVisibility: Duration.seconds(STATUS_TIMEOUT.toSeconds() * 6),
+      allocationVisibility: Duration.seconds(ALLOCATOR_TIMEOUT.toSeconds() * 6),
+    });
+    const queues = this.queues;
+    const topic = alarmTopic(this, cluster, settings.alarmEmail);
+    const failed = new destinations.SqsDestination(queues.failedInvocations);
+
+    // The id every master-assigned id starts with: the stack's own UUID, stable across updates.
+    const clusterId = Fn.select(2, Fn.split('/', Aws.STACK_ID));
+    const masterEnvironment: Record<string, string> = {
+      MANTLE_CLUSTER: cluster,
+      MANTLE_CLUSTER_ID: clusterId,
+      ...Object.fromEntries(TABLE_DEFINITIONS.map((t) => [tableEnvironmentVariable(t.id), tables[t.id].tableName])),
+      MANTLE_STATUS_QUEUE_URL: queues.status.queueUrl,
+      MANTLE_ALLOCATION_QUEUE_URL: queues.allocation.queueUrl,
+      MANTLE_AUTHENTICATE: 'true',
+      MANTLE_AGENT_PING_TIMEOUT_SECONDS: String(settings.agentPingTimeoutSeconds),
+      MANTLE_MAX_AGENT_PING_TIMEOUTS: String(settings.maxAgentPingTimeouts),
+    };
+    const make = (
+      key: string,
+      props: Omit<MantleFunctionProps, 'environment'> & { environment?: Record<string, string> },
+    ) => {
+      const made = new MantleFunction(this, key, {
+        ...props,
+        environment: { ...masterEnvironment, ...props.environment },
+      });
+      this.functions[key] = made;
+      return made;
+    };
+
+    // --- the HTTP API's functions
+    const scheduler = make('Scheduler', {
+      name: 'scheduler',
+      description: 'Mesos scheduler API (SUBSCRIBE streams); every route when served by its function URL',
+      memorySize: 256,
+      timeout: Duration.minutes(15),
+    });
+    const api =
+      settings.endpoint === 'api-gateway'
+        ? make('Api', {
+            name: 'api',
+            description: "The agents' API, health and metrics (buffered routes)",
+            memorySize: 512,
+            timeout: Duration.seconds(29),
+          })
+        : undefined;
+    for (const fn of [scheduler, ...(api ? [api] : [])]) {
+      grantTables(fn.role, allTables);
+      grantQueues(fn.role, [queues.allocation], SEND);
+      grantRuntimeQueues(fn.role, this, cluster, 'framework', [...QUEUE_LIFECYCLE, ...SEND, ...CONSUME]);
+      grantRuntimeQueues(fn.role, this, cluster, 'agent', [...QUEUE_LIFECYCLE, ...SEND, 'sqs:TagQueue']);
+    }
+
+    // --- the SQS-driven functions
+    const status = make('Status', {
+      name: 'status',
+      description: "Agents' status updates (status FIFO queue): the task state machine, UPDATE events",
+      memorySize: 256,
+      timeout: STATUS_TIMEOUT,
+    });
+    status.function.addEventSource(new SqsEventSource(queues.status, { batchSize: 10, reportBatchItemFailures: true }));
+    grantTables(status.role, allTables);
+    grantQueues(status.role, [queues.allocation], SEND);
+    grantRuntimeQueues(status.role, this, cluster, 'framework', SEND);
+    grantRuntimeQueues(status.role, this, cluster, 'agent', SEND);
+
+    const allocator = make('Allocator', {
+      name: 'allocator',
+      description: 'Allocation passes (hierarchical DRF) on triggers from the allocation queue',
+      memorySize: 1024,
+      timeout: ALLOCATOR_TIMEOUT,
+      reservedConcurrentExecutions: ALLOCATOR_CONCURRENCY,
+    });
+    allocator.function.addEventSource(
+      new SqsEventSource(queues.allocation, {
+        batchSize: 10,
+        maxConcurrency: ALLOCATOR_CONCURRENCY,
+        reportBatchItemFailures: true,
+      }),
+    );
+    grantTables(allocator.role, allTables);
+    grantQueues(allocator.role, [queues.allocation], SEND);
+    grantRuntimeQueues(allocator.role, this, cluster, 'framework', SEND);
+
+    // --- the scheduled and event-driven functions
+    const sweeper = make('Sweeper', {
+      name: 'sweeper',
+      description: "The master's timers: agent liveness, framework failover, unconfirmed launches, offer expiry",
+      memorySize: 512,
+      timeout: Duration.seconds(120),
+      onFailure: failed,
+    });
+    grantTables(sweeper.role, allTables);
+    grantQueues(sweeper.role, [queues.allocation], SEND);
+    grantRuntimeQueues(sweeper.role, this, cluster, 'framework', ['sqs:DeleteQueue', ...SEND]);
+    grantRuntimeQueues(sweeper.role, this, cluster, 'agent', ['sqs:DeleteQueue', ...SEND]);
+    sweeper.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['ec2:DescribeInstances'], resources: ['*'] }),
+    );
+
+    const fleetSettings = {
+      MANTLE_DRAIN_GRACE_SECONDS: String(settings.drainGraceSeconds),
+      MANTLE_DRAIN_KILL_GRACE_SECONDS: String(settings.drainKillGraceSeconds),
+      MANTLE_SPOT_KILL_GRACE_SECONDS: String(settings.spotKillGraceSeconds),
+    };
+    const fleetFunction = make('FleetTick', {
+      name: 'fleet',
+      description: 'Every minute: pending demand and fleet metrics, drains, scale-in protection',
+      memorySize: 256,
+      timeout: Duration.seconds(60),
+      onFailure: failed,
+      environment: fleetSettings,
+    });
+    const lifecycle = make('Lifecycle', {
+      name: 'lifecycle',
+      description: 'Drains agents on scale-in and Spot interruptions; instances that stop take their agents',
+      memorySize: 256,
+      timeout: Duration.seconds(60),
+      onFailure: failed,
+      environment: fleetSettings,
+    });
+    for (const fn of [fleetFunction, lifecycle]) {
+      grantTables(fn.role, allTables);
+      grantRuntimeQueues(fn.role, this, cluster, 'framework', SEND);
+      grantRuntimeQueues(fn.role, this, cluster, 'agent', ['sqs:DeleteQueue', ...SEND]);
+    }
+
+    // --- the front door
+    const authorizer =
+      settings.endpoint === 'api-gateway'
+        ? make('Authorizer', {
+            name: 'authorizer',
+            description: 'REST API authorizer: Basic/Bearer credentials over the registrar principals',
+            memorySize: 512,
+            timeout: Duration.seconds(10),
+          })
+        : undefined;
+    if (authorizer) grantTables(authorizer.role, [tables.principals], ['dynamodb:GetItem']);
+    if (api && authorizer) {
+      this.restApi = new MantleRestApi(this, 'Http', {
+        settings,
+        buffered: api.function,
+        streaming: scheduler.function,
+        authorizer: authorizer.function,
+      });
+      this.masterUrl = this.restApi.url;
+    } else {
+      const url = scheduler.function.addFunctionUrl({
+        authType: lambda.FunctionUrlAuthType.NONE,
+        invokeMode: lambda.InvokeMode.RESPONSE_STREAM,
+      });
+      this.masterUrl = url.url;
+    }
+
+    // --- the agents
+    this.fleet = new AgentFleet(this, 'Agents', {
+      settings,
+      masterUrl: this.masterUrl,
+      statusQueue: queues.status,
+      alarmTopic: topic,
+    });
+    const group = this.fleet.group;
+    const groupEnvironment = {
+      MANTLE_AGENT_ASG_NAME: group.autoScalingGroupName,
+      MANTLE_AGENT_LIFECYCLE_HOOK: this.fleet.lifecycleHookName,
+    };
+    for (const fn of [fleetFunction, lifecycle, status]) {
+      for (const [key, value] of Object.entries(groupEnvironment)) fn.function.addEnvironment(key, value);
+      fn.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['autoscaling:CompleteLifecycleAction'],
+          resources: [group.autoScalingGroupArn],
+        }),
+      );
+    }
+    fleetFunction.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['autoscaling:SetInstanceProtection'],
+        resources: [group.autoScalingGroupArn],
+      }),
+    );
+    fleetFunction.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['autoscaling:DescribeAutoScalingGroups'], resources: ['*'] }),
+    );
+    // Registration tags each agent's command queue for its instance's role session.
+    for (const fn of [scheduler, ...(api ? [api] : [])])
+      fn.function.addEnvironment('MANTLE_AGENT_ROLE_ID', this.fleet.role.roleId);
+
+    // --- schedules and events
+    const every = events.Schedule.rate(Duration.minutes(1));
+    const lambdaTarget = (fn: MantleFunction) =>
+      new targets.LambdaFunction(fn.function, {
+        deadLetterQueue: queues.failedInvocations,
+        retryAttempts: 4,
+        maxEventAge: Duration.minutes(10),
+      });
+    new events.Rule(this, 'SweeperSchedule', {
+      description: `Mantle ${cluster}: the sweeper`,
+      schedule: every,
+      targets: [lambdaTarget(sweeper)],
+    });
+    new events.Rule(this, 'FleetSchedule', {
+      description: `Mantle ${cluster}: the fleet tick`,
+      schedule: every,
+      targets: [lambdaTarget(fleetFunction)],
+    });
+    new events.Rule(this, 'PeriodicAllocation', {
+      description: `Mantle ${cluster}: the periodic allocation pass (the safety net)`,
+      schedule: every,
+      targets: [
+        new targets.SqsQueue(queues.allocation, {
+          message: events.RuleTargetInput.fromObject({ reason: 'PERIODIC' }),
+          deadLetterQueue: queues.failedInvocations,
+        }),
+      ],
+    });
+    new events.Rule(this, 'TerminationLifecycle', {
+      description: `Mantle ${cluster}: an agent instance is leaving the group`,
+      eventPattern: {
+        source: ['aws.autoscaling'],
+        detailType: [LIFECYCLE_ACTION],
+        detail: { AutoScalingGroupName: [group.autoScalingGroupName] },
+      },
+      targets: [lambdaTarget(lifecycle)],
+    });
+    new events.Rule(this, 'SpotInterruption', {
+      description: `Mantle ${cluster}: EC2 reclaims a Spot instance in two minutes`,
+      eventPattern: { source: ['aws.ec2'], detailType: [SPOT_INTERRUPTION] },
+      targets: [lambdaTarget(lifecycle)],
+    });
+    new events.Rule(this, 'InstanceLeaving', {
+      description: `Mantle ${cluster}: an instance is stopping or shutting down`,
+      eventPattern: { source: ['aws.ec2'], detailType: [STATE_CHANGE], detail: { state: [...LEAVING_STATES] } },
+      targets: [lambdaTarget(lifecycle)],
+    });
+
+    // --- watching it
+    const monitoring = new Monitoring(this, 'Monitoring', {
+      clusterName: cluster,
+      alarmTopic: topic,
+      functions: Object.fromEntries(Object.entries(this.functions).map(([key, fn]) => [key, fn.function])),
+      allocator: allocator.function,
+      statusQueue: queues.status,
+      allocationQueue: queues.allocation,
+      deadLetterQueues: queues.deadLetterQueues,
+      agents: group,
+      pendingGpus: this.fleet.pendingGpus,
+      scaleInCandidates: this.fleet.scaleInCandidates,
+      ...(this.restApi ? { api: this.restApi.api } : {}),
+    });
+
+    const credential = agentCredentialParameter(cluster);
+    new CfnOutput(this, 'ApiUrl', {
+      description: 'The master: point frameworks (Mesos v1 HTTP) and `mantle execute --master` here',
+      value: this.masterUrl,
+    });
+    new CfnOutput(this, 'FirstOperatorCredential', {
+      description: 'Create the first operator principal; its secret is printed once, never stored in clear',
+      value: `AWS_REGION=${Aws.REGION} node bin/mantle.js principal create --cluster ${cluster} --kind operator --name admin`,
+    });
+    new CfnOutput(this, 'AgentCredential', {
+      description: 'Before agents can join: create their principal and keep its credential where they read it',
+      value:
+        `AWS_REGION=${Aws.REGION} node bin/mantle.js principal create --cluster ${cluster} --kind agent --name agents ` +
+        `| sed -n 's/^ *MANTLE_PRINCIPAL=\\([^ ]*\\) MANTLE_SECRET=\\(.*\\)$/\\1 \\2/p' ` +
+        `| aws ssm put-parameter --region ${Aws.REGION} --type SecureString --name ${credential} --value file:///dev/stdin`,
+    });
+    new CfnOutput(this, 'Dashboard', {
+      value: `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${monitoring.dashboard.dashboardName}`,
+    });
+
+    suppressFindings(this);
   }
 }

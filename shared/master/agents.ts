@@ -53,7 +53,7 @@ export async function registerAgent(
 
   if (request.agent_id) {
     const agentId = request.agent_id.value;
-    const commandQueueUrl = await master.queues.ensure(queueNames.agentCommands(master.config.cluster, agentId));
+    const commandQueueUrl = await commandQueue(master, agentId, request);
     const result = await master.registrar.agents.readmit(agentId, { ...registration, commandQueueUrl });
     if (!result.ok) {
       const { code, message } = result.error;
@@ -73,7 +73,7 @@ export async function registerAgent(
   }
 
   const agentId = newAgentId(master.config.clusterId);
-  const commandQueueUrl = await master.queues.ensure(queueNames.agentCommands(master.config.cluster, agentId));
+  const commandQueueUrl = await commandQueue(master, agentId, request);
   const admitted = await master.registrar.agents.admit({ ...registration, commandQueueUrl }, agentId);
   if (!admitted.ok) {
     await master.queues.remove(commandQueueUrl);
@@ -88,6 +88,13 @@ export async function registerAgent(
   });
   await master.allocation.request({ reason: 'AGENT_ADDED', agentIds: [agentId] });
   return { ok: true, value: response(master, admitted.value) };
+}
+
+/** The agent's own command queue, readable (in AWS) only from the instance the agent runs on. */
+async function commandQueue(master: Master, agentId: string, request: RegisterAgentRequest): Promise<string> {
+  const url = await master.queues.ensure(queueNames.agentCommands(master.config.cluster, agentId));
+  await master.fleet?.tagAgentQueue?.(url, { attributes: request.attributes ?? [] });
+  return url;
 }
 
 async function reconcileReportedTasks(

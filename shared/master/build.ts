@@ -7,7 +7,7 @@ import { Metrics } from '../metrics.js';
 import { Queues } from '../queues/queues.js';
 import { Registrar, type TableNames } from '../registrar/index.js';
 import type { MasterConfig } from './config.js';
-import type { AllocationRequester, Master } from './master.js';
+import type { AllocationRequester, FleetHooks, Master } from './master.js';
 
 export interface MasterParts {
   readonly clients: AwsClients;
@@ -18,6 +18,7 @@ export interface MasterParts {
   readonly metrics?: Metrics;
   /** Replaces the allocation queue (tests that drive allocation themselves). */
   readonly allocation?: AllocationRequester;
+  readonly fleet?: FleetHooks;
   readonly now?: () => number;
 }
 
@@ -41,6 +42,7 @@ export function buildMaster(parts: MasterParts): Master {
     statusQueueUrl: parts.statusQueueUrl,
     metrics,
     logger: createLogger('mantle-master'),
+    ...(parts.fleet ? { fleet: parts.fleet } : {}),
     now,
   };
 }

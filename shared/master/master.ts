@@ -3,6 +3,8 @@
  * metrics, logs and a clock. Built once per Lambda container, per local cluster, per test.
  */
 import type { AllocationTrigger } from '../allocator/triggers.js';
+import type { AgentQueueTagger } from '../aws/agent-queues.js';
+import type { LifecycleActions } from '../aws/autoscaling.js';
 import type { Logger } from '../log.js';
 import type { EventPublisher, EventTarget } from '../events/publisher.js';
 import type { Metrics } from '../metrics.js';
@@ -19,6 +21,14 @@ export interface AllocationRequester {
   request(trigger: AllocationTrigger, delaySeconds?: number): Promise<void>;
 }
 
+/** What the master does with the EC2 fleet, in AWS only (the local cluster has no fleet). */
+export interface FleetHooks {
+  /** Completes an instance's termination lifecycle action once its agent has drained. */
+  readonly lifecycle?: LifecycleActions;
+  /** Lets only the agent's instance read its command queue (SQS ABAC). */
+  readonly tagAgentQueue?: AgentQueueTagger;
+}
+
 export interface Master {
   readonly config: MasterConfig;
   readonly registrar: Registrar;
@@ -29,6 +39,7 @@ export interface Master {
   readonly statusQueueUrl: string;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  readonly fleet?: FleetHooks;
   now(): number;
 }
 

@@ -11,6 +11,7 @@
 import type { AgentMessage } from '../protocol/internal.js';
 import type { TaskStatus } from '../protocol/mesos.js';
 import { isTerminal, stateForFramework } from '../tasks/state-machine.js';
+import { agentDrained } from './drain.js';
 import { publishEvents, sendAgentCommands, type Master } from './master.js';
 import { isPartitionAware, updateEvent } from './statuses.js';
 
@@ -30,7 +31,9 @@ async function acknowledgeToAgent(
 
 export async function handleAgentMessage(master: Master, message: AgentMessage): Promise<void> {
   if (message.type === 'DRAINED') {
-    master.logger.info('Agent drained', { agentId: message.agent_id.value });
+    // In AWS the instance's termination may now go ahead; the fleet tick would otherwise finish it.
+    if (master.fleet?.lifecycle) await agentDrained(master, master.fleet.lifecycle, message.agent_id.value);
+    else master.logger.info('Agent drained', { agentId: message.agent_id.value });
     return;
   }
   const agentId = message.agent_id.value;

@@ -11,14 +11,18 @@
  *   died between the ledger write and the launch command) end TASK_DROPPED / TASK_LOST and give their
  *   resources back; the agent is told to kill the task in case the launch arrives late.
  * - Offers past their offer timeout are rescinded.
+ * - In AWS, silent agents whose EC2 instance is stopped or terminated are marked gone at once.
  */
+import type { InstanceStates } from '../aws/ec2.js';
 import type { AgentRecord, FrameworkRecord } from '../registrar/index.js';
+import { markAgentsOfLostInstancesGone } from './instances.js';
 import type { AllocatedTask } from '../registrar/index.js';
 import { announceRescinds, notifyFramework, rescindOffers, sweepFrameworks } from './lifecycle.js';
 import { publishEvents, sendAgentCommands, type Master } from './master.js';
 import { masterStatus } from './statuses.js';
 
 export interface SweepReport {
+  readonly gone: number;
   readonly deactivated: number;
   readonly removed: number;
   readonly unreachable: number;
@@ -40,7 +44,12 @@ class Frameworks {
   }
 }
 
-export async function sweep(master: Master): Promise<SweepReport> {
+export interface SweepOptions {
+  /** EC2, in AWS: silent agents whose instance is stopped or terminated are marked gone at once. */
+  readonly instances?: InstanceStates;
+}
+
+export async function sweep(master: Master, options: SweepOptions = {}): Promise<SweepReport> {
   const started = master.now();
   const { deactivated, removed } = await sweepFrameworks(master);
   const frameworks = new Frameworks(master);
@@ -48,8 +57,13 @@ export async function sweep(master: Master): Promise<SweepReport> {
   let unreachable = 0;
   let droppedLaunches = 0;
   let expiredOffers = 0;
-  for await (const agent of master.registrar.agents.list()) {
-    if (agent.status !== 'ACTIVE') continue;
+  const agents: AgentRecord[] = [];
+  for await (const agent of master.registrar.agents.list()) agents.push(agent);
+  // Faster than Mesos: no need to wait out the ping timeout for an instance EC2 says is gone.
+  const gone = options.instances ? await markAgentsOfLostInstancesGone(master, options.instances, agents) : 0;
+  for (const listed of agents) {
+    const agent = gone > 0 ? await master.registrar.agents.get(listed.agentId) : listed;
+    if (agent?.status !== 'ACTIVE') continue;
     if (agent.lastHeartbeat < silentSince) {
       if (await markAgentUnreachable(master, agent, silentSince, frameworks)) unreachable++;
       continue;
@@ -61,7 +75,7 @@ export async function sweep(master: Master): Promise<SweepReport> {
     droppedLaunches += await dropUnconfirmedLaunches(master, agent, frameworks);
   }
   master.metrics.observe('master/sweep_ms', master.now() - started);
-  return { deactivated, removed, unreachable, droppedLaunches, expiredOffers };
+  return { gone, deactivated, removed, unreachable, droppedLaunches, expiredOffers };
 }
 
 /** Marks a silent agent unreachable and tells the frameworks. False if it spoke up meanwhile. */

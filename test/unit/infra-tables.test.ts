@@ -2,14 +2,13 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { MantleStack } from '../../infra/mantle-stack.js';
+import { clusterSettings } from '../../infra/settings.js';
 import { TABLE_DEFINITIONS, tableNames } from '../../shared/registrar/tables.js';
 
 function template(deletionProtection?: boolean): Template {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new MantleStack(app, 'Test', {
-    clusterName: 'prod',
-    ...(deletionProtection === undefined ? {} : { deletionProtection }),
-  });
+  const context: Record<string, unknown> = { cluster: 'prod', deletionProtection };
+  const stack = new MantleStack(app, 'Test', { settings: clusterSettings((key) => context[key]) });
   return Template.fromStack(stack);
 }
 

@@ -1,0 +1,250 @@
+/**
+ * The GPU agent fleet: public subnets (no NAT gateway: it would cost more than an idle cluster), a
+ * launch template (the GPU AMI from an SSM parameter, gp3 root, IMDSv2 required, the agent from its
+ * asset as a systemd service), and an Auto Scaling group across the subnets with a mixed-instances
+ * policy (on-demand, or Spot with capacity rebalancing). It scales out in steps on the master's pending
+ * GPU demand, from zero, and in by one idle agent at a time; a termination lifecycle hook holds every
+ * leaving instance until the master has drained its agent (shared/master/drain.ts).
+ */
+import { AssetHashType, DockerImage, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { join } from 'node:path';
+import { AGENT_QUEUE_TAG } from '../shared/aws/agent-queues.js';
+import { FLEET_METRICS, FLEET_SERVICE, METRICS_NAMESPACE, metricDimensions } from '../shared/aws/metrics.js';
+import { buildAgentBundle, PROJECT_ROOT } from './bundling.js';
+import { CONSUME, runtimeQueueArn } from './permissions.js';
+import { lifecycleWaitSeconds, type ClusterSettings } from './settings.js';
+import { agentSetupCommands } from './user-data.js';
+
+export const LIFECYCLE_HOOK_NAME = 'mantle-drain';
+/** A GPU instance boots, installs and registers in a few minutes; until then it counts as warming up. */
+export const INSTANCE_WARMUP = Duration.minutes(10);
+/** Idle agents are let go after this many minutes without pending demand. */
+export const SCALE_IN_AFTER_MINUTES = 15;
+
+/** Where the agents' credential lives (`principal secret`, an SSM SecureString the deployer creates). */
+export function agentCredentialParameter(clusterName: string): string {
+  return `/mantle/${clusterName}/agent-credential`;
+}
+
+export interface AgentFleetProps {
+  readonly settings: ClusterSettings;
+  readonly masterUrl: string;
+  readonly statusQueue: sqs.IQueue;
+  readonly alarmTopic: sns.ITopic;
+}
+
+export class AgentFleet extends Construct {
+  readonly vpc: ec2.Vpc;
+  readonly role: iam.Role;
+  readonly group: autoscaling.AutoScalingGroup;
+  readonly lifecycleHookName = LIFECYCLE_HOOK_NAME;
+  readonly pendingGpus: cloudwatch.Metric;
+  readonly scaleInCandidates: cloudwatch.Metric;
+  readonly demandAlarm: cloudwatch.Alarm;
+  readonly idleAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: AgentFleetProps) {
+    super(scope, id);
+    const { settings } = props;
+    const stack = Stack.of(this);
+    this.vpc = new ec2.Vpc(this, 'Vpc', {
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'agents', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 20 }],
+      ...(settings.availabilityZones ? { availabilityZones: [...settings.availabilityZones] } : { maxAzs: 3 }),
+      restrictDefaultSecurityGroup: false,
+    });
+    this.vpc.addFlowLog('RejectedTraffic', {
+      trafficType: ec2.FlowLogTrafficType.REJECT,
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(
+        new logs.LogGroup(this, 'FlowLogs', {
+          retention: logs.RetentionDays.ONE_MONTH,
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
+      ),
+    });
+    // No ingress: agents only call out (the master's API, SQS, S3, SSM, package mirrors).
+    const securityGroup = new ec2.SecurityGroup(this, 'AgentSecurityGroup', {
+      vpc: this.vpc,
+      allowAllOutbound: true,
+      description: `Mantle ${settings.clusterName} GPU agents`,
+    });
+
+    const bundle = new s3assets.Asset(this, 'AgentBundle', {
+      path: join(PROJECT_ROOT, 'agent'),
+      // Hash what was built: the bundle depends on shared/ and the lock file as much as on agent/.
+      assetHashType: AssetHashType.OUTPUT,
+      bundling: {
+        // Never used: the local build below always succeeds or throws.
+        image: DockerImage.fromRegistry('public.ecr.aws/docker/library/node:22'),
+        local: {
+          tryBundle(outputDir: string): boolean {
+            buildAgentBundle(outputDir);
+            return true;
+          },
+        },
+      },
+    });
+
+    const credentialParameter = agentCredentialParameter(settings.clusterName);
+    this.role = new iam.Role(this, 'AgentRole', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      description: `Mantle ${settings.clusterName} GPU agents`,
+    });
+    this.role.addToPolicy(
+      new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [props.statusQueue.queueArn] }),
+    );
+    // Its own command queue only: the master tags each agent's queue with the aws:userid of the role
+    // session on that agent's instance (shared/aws/agent-queues.ts).
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: [...CONSUME],
+        resources: [runtimeQueueArn(stack, settings.clusterName, 'agent')],
+        conditions: { StringEquals: { [`aws:ResourceTag/${AGENT_QUEUE_TAG}`]: '${aws:userid}' } },
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['ssm:GetParameter'],
+        resources: [
+          stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: credentialParameter.slice(1) }),
+        ],
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [bundle.bucket.arnForObjects(bundle.s3ObjectKey)],
+      }),
+    );
+
+    const userData = ec2.UserData.forLinux();
+    const bundleZip = '/opt/mantle/agent.zip';
+    userData.addCommands(
+      ...agentSetupCommands({
+        masterUrl: props.masterUrl,
+        region: stack.region,
+        credentialParameter,
+        bundleUrl: bundle.s3ObjectUrl,
+        bundleZip,
+      }),
+    );
+    const template = new ec2.LaunchTemplate(this, 'AgentTemplate', {
+      machineImage: ec2.MachineImage.fromSsmParameter(settings.agentAmiParameter),
+      role: this.role,
+      securityGroup,
+      userData,
+      requireImdsv2: true,
+      httpPutResponseHopLimit: 1,
+      associatePublicIpAddress: true,
+      blockDevices: [
+        {
+          deviceName: '/dev/xvda',
+          volume: ec2.BlockDeviceVolume.ebs(settings.rootVolumeGiB, {
+            volumeType: ec2.EbsDeviceVolumeType.GP3,
+            encrypted: true,
+            deleteOnTermination: true,
+          }),
+        },
+      ],
+    });
+
+    this.group = new autoscaling.AutoScalingGroup(this, 'Agents', {
+      vpc: this.vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      minCapacity: settings.minAgents,
+      maxCapacity: settings.maxAgents,
+      mixedInstancesPolicy: {
+        launchTemplate: template,
+        launchTemplateOverrides: settings.agentInstanceTypes.map((type) => ({
+          instanceType: new ec2.InstanceType(type),
+        })),
+        instancesDistribution: settings.spot
+          ? {
+              onDemandBaseCapacity: 0,
+              onDemandPercentageAboveBaseCapacity: 0,
+              spotAllocationStrategy: autoscaling.SpotAllocationStrategy.PRICE_CAPACITY_OPTIMIZED,
+            }
+          : { onDemandPercentageAboveBaseCapacity: 100 },
+      },
+      capacityRebalance: settings.spot,
+      defaultInstanceWarmup: INSTANCE_WARMUP,
+      newInstancesProtectedFromScaleIn: false,
+      groupMetrics: [autoscaling.GroupMetrics.all()],
+      notifications: [{ topic: props.alarmTopic }],
+    });
+    this.group.addLifecycleHook('Drain', {
+      lifecycleHookName: LIFECYCLE_HOOK_NAME,
+      lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
+      heartbeatTimeout: Duration.seconds(
+        lifecycleWaitSeconds(settings.drainGraceSeconds, settings.drainKillGraceSeconds),
+      ),
+      // If the master never answers, the termination goes on: the hook only ever delays it.
+      defaultResult: autoscaling.DefaultResult.CONTINUE,
+    });
+
+    const dimensions = metricDimensions(FLEET_SERVICE, settings.clusterName);
+    this.pendingGpus = new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: FLEET_METRICS.pendingGpus,
+      dimensionsMap: dimensions,
+      statistic: 'Maximum',
+      period: Duration.minutes(1),
+    });
+    this.scaleInCandidates = new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: FLEET_METRICS.scaleInCandidates,
+      dimensionsMap: dimensions,
+      statistic: 'Minimum',
+      period: Duration.minutes(1),
+    });
+
+    // Out: more agents the more GPUs wait (thresholds relative to the alarm's 1 pending GPU).
+    const scaleOut = new autoscaling.StepScalingAction(this, 'ScaleOut', {
+      autoScalingGroup: this.group,
+      adjustmentType: autoscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+      metricAggregationType: autoscaling.MetricAggregationType.MAXIMUM,
+      estimatedInstanceWarmup: INSTANCE_WARMUP,
+    });
+    scaleOut.addAdjustment({ lowerBound: 0, upperBound: 3, adjustment: 1 });
+    scaleOut.addAdjustment({ lowerBound: 3, upperBound: 15, adjustment: 2 });
+    scaleOut.addAdjustment({ lowerBound: 15, adjustment: 4 });
+    this.demandAlarm = new cloudwatch.Alarm(this, 'PendingDemand', {
+      alarmDescription: `Mantle ${settings.clusterName}: GPUs requested that free agents cannot cover (scales out)`,
+      metric: this.pendingGpus,
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.demandAlarm.addAlarmAction(new cwActions.AutoScalingAction(scaleOut));
+
+    // In: one idle agent at a time, after a quarter of an hour with idle agents and nothing pending.
+    // Busy instances are protected from scale-in by the fleet tick, so the group picks an idle one.
+    const scaleIn = new autoscaling.StepScalingAction(this, 'ScaleIn', {
+      autoScalingGroup: this.group,
+      adjustmentType: autoscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+      metricAggregationType: autoscaling.MetricAggregationType.MINIMUM,
+    });
+    scaleIn.addAdjustment({ lowerBound: 0, adjustment: -1 });
+    this.idleAlarm = new cloudwatch.Alarm(this, 'IdleAgents', {
+      alarmDescription: `Mantle ${settings.clusterName}: idle agents and no pending demand (scales in)`,
+      metric: this.scaleInCandidates,
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: SCALE_IN_AFTER_MINUTES,
+      datapointsToAlarm: SCALE_IN_AFTER_MINUTES,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.idleAlarm.addAlarmAction(new cwActions.AutoScalingAction(scaleIn));
+  }
+}

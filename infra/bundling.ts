@@ -1,0 +1,77 @@
+/**
+ * How the stack's code is built: local esbuild (no Docker), Node 22, ESM, minified, with source maps,
+ * every dependency bundled in (the AWS SDK too, so the bundle runs the versions the lock file pins,
+ * not the runtime's). The Lambdas go through NodejsFunction; the agent daemon is one more bundle,
+ * uploaded as an asset that the instances download. The bundle test builds with these same options.
+ */
+import { buildSync, type BuildOptions } from 'esbuild';
+import { LogLevel, OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { join } from 'node:path';
+
+/** The repository root (cdk.json's folder): entry points are relative to it. */
+export const PROJECT_ROOT = join(import.meta.dirname, '..');
+
+/**
+ * CommonJS dependencies inside an ESM bundle still call `require` and read `__dirname`; ESM has
+ * neither, so the bundle defines them first.
+ */
+export const ESM_BANNER =
+  "import { createRequire as __mantleRequire } from 'node:module';" +
+  "import { fileURLToPath as __mantleFileUrl } from 'node:url';" +
+  "import { dirname as __mantleDirname } from 'node:path';" +
+  'const require = __mantleRequire(import.meta.url);' +
+  'const __filename = __mantleFileUrl(import.meta.url);' +
+  'const __dirname = __mantleDirname(__filename);';
+
+export const NODE_TARGET = 'node22';
+
+/** NodejsFunction's bundling: local esbuild only (Docker bundling would pull a public image). */
+export const LAMBDA_BUNDLING: BundlingOptions = {
+  format: OutputFormat.ESM,
+  target: NODE_TARGET,
+  minify: true,
+  sourceMap: true,
+  banner: ESM_BANNER,
+  mainFields: ['module', 'main'],
+  bundleAwsSDK: true,
+  externalModules: [],
+  forceDockerBundling: false,
+  logLevel: LogLevel.WARNING,
+};
+
+/** The same build through esbuild's API (the agent bundle, and the tests that check the Lambdas'). */
+export function esbuildOptions(entry: string, outfile: string): BuildOptions {
+  return {
+    entryPoints: [join(PROJECT_ROOT, entry)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: NODE_TARGET,
+    minify: true,
+    sourcemap: true,
+    banner: { js: ESM_BANNER },
+    mainFields: ['module', 'main'],
+    // dockerode's ssh2 loads these native helpers only if present, inside try/catch.
+    external: ['cpu-features', '*.node'],
+    logLevel: 'error',
+  };
+}
+
+/** Builds the agent daemon into `outputDir/index.mjs` (with its source map). */
+export function buildAgentBundle(outputDir: string): void {
+  buildSync(esbuildOptions('agent/main.ts', join(outputDir, 'index.mjs')));
+}
+
+/** The Lambda entry points and their handlers, by function. */
+export const LAMBDA_ENTRIES = {
+  api: { entry: 'functions/api.ts', handler: 'handler' },
+  scheduler: { entry: 'functions/api.ts', handler: 'streamingHandler' },
+  status: { entry: 'functions/status-handler.ts', handler: 'handler' },
+  allocator: { entry: 'functions/allocator.ts', handler: 'handler' },
+  sweeper: { entry: 'functions/sweeper.ts', handler: 'handler' },
+  fleet: { entry: 'functions/fleet.ts', handler: 'handler' },
+  lifecycle: { entry: 'functions/lifecycle.ts', handler: 'handler' },
+  authorizer: { entry: 'functions/authorizer.ts', handler: 'handler' },
+} as const;
+export type LambdaName = keyof typeof LAMBDA_ENTRIES;

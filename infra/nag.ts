@@ -1,0 +1,102 @@
+/**
+ * cdk-nag (AwsSolutions) findings that are deliberate, each acknowledged on the narrowest construct
+ * with its reason. A new finding fails `cdk synth` (infra/app.ts) and the template tests.
+ */
+import { Stack, Validations, type CfnElement } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+import type { MantleStack } from './mantle-stack.js';
+
+function acknowledge(scope: IConstruct, id: string, reason: string): void {
+  Validations.of(scope).acknowledge({ id, reason });
+}
+
+export function suppressFindings(stack: MantleStack): void {
+  for (const fn of Object.values(stack.functions)) {
+    acknowledge(
+      fn,
+      'AwsSolutions-L1',
+      'Node.js 22 is the runtime Mantle targets and tests (its SDK and dependency versions are pinned for it); ' +
+        'moving to a newer runtime is a deliberate upgrade, not a drift',
+    );
+  }
+  acknowledge(
+    stack.queues.failedInvocations,
+    'AwsSolutions-SQS3',
+    'This queue is itself a dead-letter queue: the on-failure destination of the scheduled and event-driven ' +
+      'functions and the dead-letter queue of their EventBridge targets (cdk-nag only recognises redrive policies)',
+  );
+
+  const group = stack.fleet.group;
+  const groupArn = `Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/<${Stack.of(group).getLogicalId(group.node.defaultChild as CfnElement)}>`;
+  for (const key of ['Status', 'FleetTick', 'Lifecycle']) {
+    const fn = stack.functions[key];
+    if (!fn) continue;
+    acknowledge(
+      fn.role,
+      `AwsSolutions-IAM5[${groupArn}]`,
+      "The agents' Auto Scaling group by name: the wildcard is the group's generated id, which CloudFormation " +
+        'does not expose',
+    );
+  }
+  const describe = 'Resource::*';
+  const sweeper = stack.functions.Sweeper;
+  if (sweeper) {
+    acknowledge(
+      sweeper.role,
+      `AwsSolutions-IAM5[${describe}]`,
+      "ec2:DescribeInstances (is a silent agent's instance gone?) supports no resource-level permissions",
+    );
+  }
+  const fleetTick = stack.functions.FleetTick;
+  if (fleetTick) {
+    acknowledge(
+      fleetTick.role,
+      `AwsSolutions-IAM5[${describe}]`,
+      'autoscaling:DescribeAutoScalingGroups (which instances are protected from scale-in) supports no ' +
+        'resource-level permissions',
+    );
+  }
+  acknowledge(
+    group,
+    'AwsSolutions-EC26',
+    "The launch template encrypts the root volume (gp3, encrypted); the rule cannot follow the group's " +
+      'mixed-instances launch template reference',
+  );
+
+  const rest = stack.restApi;
+  if (!rest) return;
+  acknowledge(
+    rest.api,
+    'AwsSolutions-APIG2',
+    'The app validates every request itself and answers with the Mesos status codes and messages frameworks ' +
+      'expect; API Gateway models would answer differently',
+  );
+  const cloudWatchRole = rest.api.node.tryFindChild('CloudWatchRole');
+  if (cloudWatchRole) {
+    acknowledge(
+      cloudWatchRole,
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      "API Gateway's account-level logging role: AWS's managed policy is the documented one for it",
+    );
+  }
+  acknowledge(
+    rest.api,
+    'AwsSolutions-COG4',
+    "Callers are Mesos frameworks, operators and agents with the registrar's principals (HTTP Basic or Bearer, " +
+      'as Mesos does), checked by the Lambda authorizer; there are no Cognito users',
+  );
+  for (const method of rest.publicMethods) {
+    acknowledge(
+      method,
+      'AwsSolutions-APIG4',
+      'Health checks (/health, /master/health) answer without credentials, as in Mesos',
+    );
+  }
+  if (!stack.settings.webAclArn) {
+    acknowledge(
+      rest.api,
+      'AwsSolutions-APIG3',
+      'WAF is optional (a web ACL costs $5/month plus its rules): set the webAclArn setting to associate one',
+    );
+  }
+}

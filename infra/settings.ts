@@ -1,0 +1,166 @@
+/**
+ * A cluster's deploy settings: the stack's props, read from CDK context (`-c key=value` or cdk.json)
+ * with defaults and checks, so that a typo fails the synth instead of the deploy.
+ */
+import { validateClusterName } from '../shared/queues/queues.js';
+import { DEFAULT_DRAIN_SETTINGS, KILL_SLACK_SECONDS } from '../shared/master/drain.js';
+
+/** The AWS Deep Learning Base GPU AMI (Amazon Linux 2023): NVIDIA driver, Docker and the container toolkit. */
+export const DEFAULT_AGENT_AMI_PARAMETER =
+  '/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id';
+
+/** One NVIDIA GPU each (A10G, L4); larger sizes can be added. */
+export const DEFAULT_AGENT_INSTANCE_TYPES = ['g6.xlarge', 'g5.xlarge', 'g6.2xlarge', 'g5.2xlarge'];
+
+/** A lifecycle hook waits at most two hours (its heartbeat timeout's maximum). */
+export const MAX_LIFECYCLE_WAIT_SECONDS = 7200;
+
+/** How frameworks and agents reach the master. */
+export type Endpoint = 'api-gateway' | 'function-url';
+
+export interface ClusterSettings {
+  readonly clusterName: string;
+  /** Deploy to this region (default: the CLI's). */
+  readonly region?: string;
+  readonly account?: string;
+  /** API Gateway REST API (authorizer, throttling, WAF) or a Lambda function URL (cheapest; see docs/cost.md). */
+  readonly endpoint: Endpoint;
+  readonly agentInstanceTypes: readonly string[];
+  readonly minAgents: number;
+  readonly maxAgents: number;
+  readonly spot: boolean;
+  readonly deletionProtection: boolean;
+  readonly agentAmiParameter: string;
+  readonly rootVolumeGiB: number;
+  /** Explicit zones for the agents' subnets (a synth without an account knows none; default two). */
+  readonly availabilityZones?: readonly string[];
+  /** A custom domain for the REST API: both or neither. */
+  readonly domainName?: string;
+  readonly certificateArn?: string;
+  /** A WAFv2 web ACL (REGIONAL) to associate with the REST API's stage. */
+  readonly webAclArn?: string;
+  /** Alarm notifications go to this address as well as the alarm topic. */
+  readonly alarmEmail?: string;
+  readonly drainGraceSeconds: number;
+  readonly drainKillGraceSeconds: number;
+  readonly spotKillGraceSeconds: number;
+  /** Mesos --agent_ping_timeout and --max_agent_ping_timeouts (the heartbeat interval is the former). */
+  readonly agentPingTimeoutSeconds: number;
+  readonly maxAgentPingTimeouts: number;
+  /** REST API stage throttling (requests per second, burst). */
+  readonly throttleRateLimit: number;
+  readonly throttleBurstLimit: number;
+}
+
+export class SettingsError extends Error {
+  override readonly name = 'SettingsError';
+}
+
+type Lookup = (key: string) => unknown;
+
+function text(get: Lookup, key: string): string | undefined {
+  const value = get(key);
+  if (value === undefined || value === null || value === '') return undefined;
+  return String(value);
+}
+
+function integer(get: Lookup, key: string, fallback: number, min = 0): number {
+  const raw = text(get, key);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min)
+    throw new SettingsError(`${key} must be an integer ≥ ${min}, not '${raw}'`);
+  return value;
+}
+
+function flag(get: Lookup, key: string, fallback: boolean): boolean {
+  const raw = text(get, key);
+  if (raw === undefined) return fallback;
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  throw new SettingsError(`${key} must be true or false, not '${raw}'`);
+}
+
+function list(get: Lookup, key: string): string[] | undefined {
+  const value = get(key);
+  if (Array.isArray(value)) return value.map(String);
+  const raw = text(get, key);
+  return raw === undefined
+    ? undefined
+    : raw
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '');
+}
+
+/** Reads and checks the settings; `get` is `app.node.tryGetContext` (or a map in tests). */
+export function clusterSettings(get: Lookup): ClusterSettings {
+  const clusterName = text(get, 'cluster') ?? 'mantle';
+  const invalid = validateClusterName(clusterName);
+  if (invalid) throw new SettingsError(invalid);
+  const endpoint = text(get, 'endpoint') ?? 'api-gateway';
+  if (endpoint !== 'api-gateway' && endpoint !== 'function-url') {
+    throw new SettingsError(`endpoint must be api-gateway or function-url, not '${endpoint}'`);
+  }
+  const agentInstanceTypes = list(get, 'agentInstanceTypes') ?? DEFAULT_AGENT_INSTANCE_TYPES;
+  const badType = agentInstanceTypes.find((type) => !/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(type));
+  if (agentInstanceTypes.length === 0 || badType !== undefined) {
+    throw new SettingsError(`agentInstanceTypes must list instance types such as g6.xlarge, not '${String(badType)}'`);
+  }
+  const minAgents = integer(get, 'minAgents', 0);
+  const maxAgents = integer(get, 'maxAgents', 8, 1);
+  if (minAgents > maxAgents) throw new SettingsError(`minAgents (${minAgents}) exceeds maxAgents (${maxAgents})`);
+  const domainName = text(get, 'domainName');
+  const certificateArn = text(get, 'certificateArn');
+  if ((domainName === undefined) !== (certificateArn === undefined)) {
+    throw new SettingsError('domainName and certificateArn go together');
+  }
+  const drainGraceSeconds = integer(get, 'drainGraceSeconds', DEFAULT_DRAIN_SETTINGS.graceSeconds);
+  const drainKillGraceSeconds = integer(get, 'drainKillGraceSeconds', DEFAULT_DRAIN_SETTINGS.killGraceSeconds);
+  const wait = lifecycleWaitSeconds(drainGraceSeconds, drainKillGraceSeconds);
+  if (wait > MAX_LIFECYCLE_WAIT_SECONDS) {
+    throw new SettingsError(
+      `drainGraceSeconds + drainKillGraceSeconds + ${LIFECYCLE_SLACK_SECONDS} must fit in a lifecycle hook's ` +
+        `${MAX_LIFECYCLE_WAIT_SECONDS} s, not ${wait} s`,
+    );
+  }
+  const region = text(get, 'region');
+  const account = text(get, 'account');
+  const availabilityZones = list(get, 'availabilityZones');
+  const webAclArn = text(get, 'webAclArn');
+  const alarmEmail = text(get, 'alarmEmail');
+  return {
+    clusterName,
+    ...(region ? { region } : {}),
+    ...(account ? { account } : {}),
+    endpoint,
+    agentInstanceTypes,
+    minAgents,
+    maxAgents,
+    spot: flag(get, 'spot', false),
+    deletionProtection: flag(get, 'deletionProtection', true),
+    agentAmiParameter: text(get, 'agentAmiParameter') ?? DEFAULT_AGENT_AMI_PARAMETER,
+    rootVolumeGiB: integer(get, 'rootVolumeGiB', 150, 30),
+    ...(availabilityZones ? { availabilityZones } : {}),
+    ...(domainName && certificateArn ? { domainName, certificateArn } : {}),
+    ...(webAclArn ? { webAclArn } : {}),
+    ...(alarmEmail ? { alarmEmail } : {}),
+    drainGraceSeconds,
+    drainKillGraceSeconds,
+    spotKillGraceSeconds: integer(get, 'spotKillGraceSeconds', DEFAULT_DRAIN_SETTINGS.spotKillGraceSeconds),
+    agentPingTimeoutSeconds: integer(get, 'agentPingTimeoutSeconds', 15, 1),
+    maxAgentPingTimeouts: integer(get, 'maxAgentPingTimeouts', 5, 1),
+    throttleRateLimit: integer(get, 'throttleRateLimit', 200, 1),
+    throttleBurstLimit: integer(get, 'throttleBurstLimit', 400, 1),
+  };
+}
+
+/**
+ * Beyond the grace and the kill grace: up to a minute for a fleet tick to notice the grace is over, the
+ * slack for the killed tasks' updates, a tick to notice that, and a minute to spare.
+ */
+export const LIFECYCLE_SLACK_SECONDS = 3 * 60 + KILL_SLACK_SECONDS;
+
+/** How long the termination lifecycle hook waits before the group goes on by itself. */
+export function lifecycleWaitSeconds(graceSeconds: number, killGraceSeconds: number): number {
+  return graceSeconds + killGraceSeconds + LIFECYCLE_SLACK_SECONDS;
+}

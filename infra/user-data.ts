@@ -1,0 +1,85 @@
+/**
+ * What a GPU agent instance runs at first boot: Node 22, Docker and the NVIDIA container toolkit
+ * (already on the Deep Learning AMI; installed on others), the agent bundle from its CDK asset, and the
+ * agent as a systemd service that fetches its credential from SSM before each start (so instances that
+ * boot before the credential exists simply wait for it).
+ */
+import { INSTANCE_ID_ATTRIBUTE } from '../shared/master/instances.js';
+
+export interface AgentSetup {
+  /** The master's URL (the REST API stage or the function URL). */
+  readonly masterUrl: string;
+  readonly region: string;
+  /** The SSM SecureString holding `principal secret` of the agents' principal. */
+  readonly credentialParameter: string;
+  /** The agent bundle's asset (a zip): `s3://bucket/key`. */
+  readonly bundleUrl: string;
+  /** Where it is downloaded to. */
+  readonly bundleZip: string;
+}
+
+export const AGENT_HOME = '/opt/mantle';
+export const AGENT_SERVICE = 'mantle-agent';
+
+export function agentSetupCommands(setup: AgentSetup): string[] {
+  const env = [
+    `MANTLE_AGENT_MASTER=${setup.masterUrl}`,
+    'MANTLE_AGENT_WORK_DIR=/var/lib/mantle',
+    'MANTLE_AGENT_CONTAINERIZERS=docker,mesos',
+    'MANTLE_AGENT_CREDENTIAL=/etc/mantle/credential',
+    `MANTLE_AGENT_REGION=${setup.region}`,
+    `MANTLE_AGENT_ATTRIBUTES=${INSTANCE_ID_ATTRIBUTE}:$INSTANCE_ID`,
+    `AWS_REGION=${setup.region}`,
+  ];
+  return [
+    'set -euxo pipefail',
+    'exec >>/var/log/mantle-agent-setup.log 2>&1',
+    // IMDSv2 only (the launch template requires tokens).
+    `IMDS_TOKEN=$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')`,
+    'INSTANCE_ID=$(curl -sf -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" http://169.254.169.254/latest/meta-data/instance-id)',
+    // Amazon Linux 2023 namespaces Node: the package nodejs22 installs /usr/bin/node-22.
+    'command -v node-22 || dnf install -y nodejs22',
+    'command -v unzip || dnf install -y unzip',
+    'command -v docker || dnf install -y docker',
+    'if ! command -v nvidia-ctk; then',
+    '  curl -fsSL https://nvidia.github.io/libnvidia-container/stable/rpm/nvidia-container-toolkit.repo -o /etc/yum.repos.d/nvidia-container-toolkit.repo',
+    '  dnf install -y nvidia-container-toolkit',
+    'fi',
+    'nvidia-ctk runtime configure --runtime=docker',
+    'systemctl enable docker',
+    'systemctl restart docker',
+    // Tasks must not borrow the instance's role: only root (the agent, Docker) reaches the metadata service.
+    'iptables -I OUTPUT -d 169.254.169.254 -m owner ! --uid-owner 0 -j REJECT',
+    `mkdir -p ${AGENT_HOME}/agent /etc/mantle /var/lib/mantle`,
+    `aws s3 cp --region ${setup.region} ${setup.bundleUrl} ${setup.bundleZip}`,
+    `unzip -o ${setup.bundleZip} -d ${AGENT_HOME}/agent`,
+    `cat > /etc/mantle/agent.env <<ENV\n${env.join('\n')}\nENV`,
+    `cat > ${AGENT_HOME}/fetch-credential.sh <<'SCRIPT'`,
+    '#!/bin/bash',
+    'set -euo pipefail',
+    'umask 077',
+    `aws ssm get-parameter --region ${setup.region} --name ${setup.credentialParameter} --with-decryption --query Parameter.Value --output text > /etc/mantle/credential.new`,
+    'mv /etc/mantle/credential.new /etc/mantle/credential',
+    'SCRIPT',
+    `chmod 700 ${AGENT_HOME}/fetch-credential.sh`,
+    `cat > /etc/systemd/system/${AGENT_SERVICE}.service <<'UNIT'`,
+    '[Unit]',
+    'Description=Mantle agent',
+    'After=network-online.target docker.service',
+    'Wants=network-online.target docker.service',
+    'StartLimitIntervalSec=0',
+    '[Service]',
+    'EnvironmentFile=/etc/mantle/agent.env',
+    `ExecStartPre=${AGENT_HOME}/fetch-credential.sh`,
+    `ExecStart=/usr/bin/node-22 --enable-source-maps ${AGENT_HOME}/agent/index.mjs`,
+    // Only the agent stops with the service: its tasks keep running and a restarted agent recovers them.
+    'KillMode=process',
+    'Restart=always',
+    'RestartSec=15',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    'UNIT',
+    'systemctl daemon-reload',
+    `systemctl enable --now ${AGENT_SERVICE}`,
+  ];
+}

@@ -1,0 +1,315 @@
+/**
+ * Measures what the control plane uses, for the cost model (infra/cost.ts, docs/cost.md): DynamoDB
+ * capacity units (DynamoDB Local reports them like DynamoDB), SQS requests, calls to the master and
+ * Lambda invocations, for an idle agent's heartbeat and scans, and for tasks run end to end (offers,
+ * ACCEPT, launch, STARTING/RUNNING/FINISHED, acknowledgements). The measured figures must stay within
+ * 15% of the ones docs/cost.md is computed from (MEASURED below): a change that makes Mantle dearer
+ * fails here and the document is updated with it.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ACCESS_LOG_BYTES,
+  BUDGET,
+  cost,
+  DURATIONS,
+  idleAgentMonth,
+  MEASURED,
+  PRICES,
+  scale,
+  total,
+  type Usage,
+} from '../../infra/cost.js';
+import { Allocator, allocatorConfig, runAllocationPass } from '../../shared/allocator/index.js';
+import type { AwsClients } from '../../shared/aws/clients.js';
+import type { Event } from '../../shared/protocol/scheduler.js';
+import { startTestMaster, type TestMaster } from '../support/master.js';
+import {
+  commands,
+  resources,
+  sendStatus,
+  subscribe,
+  uuid,
+  type TestAgent,
+  type TestFramework,
+} from '../support/scheduler.js';
+import { instanceId } from './infra-agents.js';
+
+/** Counts DynamoDB units and SQS requests as AWS would bill them (empty receives are idle polling). */
+class Meter {
+  readUnits = 0;
+  writeUnits = 0;
+  sqsStandard = 0;
+  sqsFifo = 0;
+
+  attach(clients: AwsClients): void {
+    clients.dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        (args.input as Record<string, unknown>).ReturnConsumedCapacity = 'TOTAL';
+        const result = await next(args);
+        const consumed = (result.output as { ConsumedCapacity?: { CapacityUnits?: number } }).ConsumedCapacity;
+        const units = consumed?.CapacityUnits ?? 0;
+        if (/^(Get|Query|Scan)/.test(context.commandName ?? '')) this.readUnits += units;
+        else this.writeUnits += units;
+        return result;
+      },
+      { step: 'initialize', name: 'meterDynamoDb' },
+    );
+    clients.sqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        const empty =
+          context.commandName === 'ReceiveMessageCommand' &&
+          ((result.output as { Messages?: unknown[] }).Messages ?? []).length === 0;
+        if (!empty) {
+          const url = String((args.input as { QueueUrl?: string }).QueueUrl ?? '');
+          if (url.endsWith('.fifo')) this.sqsFifo++;
+          else this.sqsStandard++;
+        }
+        return result;
+      },
+      { step: 'initialize', name: 'meterSqs' },
+    );
+  }
+
+  snapshot() {
+    return { read: this.readUnits, write: this.writeUnits, standard: this.sqsStandard, fifo: this.sqsFifo };
+  }
+}
+
+const AGENTS = 4;
+const GPUS = 4;
+const ROUNDS = 3;
+
+let tm: TestMaster;
+const meter = new Meter();
+let framework: TestFramework;
+let agentAuth: string;
+const agents: TestAgent[] = [];
+
+function basic(principal: string, secret: string): string {
+  return `Basic ${Buffer.from(`${principal}:${secret}`).toString('base64')}`;
+}
+
+async function principal(kind: 'framework' | 'agent'): Promise<string> {
+  const name = `${kind}-${randomBytes(3).toString('hex')}`;
+  const secret = randomBytes(24).toString('base64url');
+  const created = await tm.master.registrar.principals.create({ principal: name, secret, kind, roles: ['*'] });
+  if (!created.ok) throw new Error(created.error.message);
+  return basic(name, secret);
+}
+
+/** An agent as the daemon registers on a g6.12xlarge-like host: 4 GPUs, ports, EC2 attributes. */
+async function register(): Promise<TestAgent> {
+  const response = await fetch(`${tm.url}/internal/v1/agents/register`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: agentAuth },
+    body: JSON.stringify({
+      hostname: `ip-10-0-${randomBytes(1)[0]}-${randomBytes(1)[0]}.ec2.internal`,
+      ip: '10.0.3.17',
+      resources: resources(`cpus:48;mem:190000;disk:140000;ports:[31000-32000];gpus:${GPUS}`),
+      attributes: [
+        { name: 'instance_type', type: 'TEXT', text: { value: 'g6.12xlarge' } },
+        { name: 'zone', type: 'TEXT', text: { value: 'us-east-1a' } },
+        { name: 'instance_id', type: 'TEXT', text: { value: instanceId() } },
+      ],
+      domain: { fault_domain: { region: { name: 'us-east-1' }, zone: { name: 'us-east-1a' } } },
+      capabilities: [
+        'MULTI_ROLE',
+        'HIERARCHICAL_ROLE',
+        'RESERVATION_REFINEMENT',
+        'AGENT_DRAINING',
+        'TASK_RESOURCE_LIMITS',
+      ].map((type) => ({ type })),
+      containerizers: ['docker', 'mesos'],
+      isolation: { cgroups: 'v2', gpus: 'devices-cgroup', notes: [] },
+      version: '0.1.0',
+    }),
+  });
+  if (response.status !== 200) throw new Error(`register answered ${response.status}`);
+  const body = (await response.json()) as { agent_id: { value: string }; command_queue_url: string };
+  return { agentId: body.agent_id.value, commandQueueUrl: body.command_queue_url };
+}
+
+beforeAll(async () => {
+  tm = await startTestMaster({
+    authenticate: true,
+    heartbeatIntervalSeconds: 3600,
+    reconnectGraceSeconds: 3600,
+    maxStreamSeconds: 24 * 3600,
+  });
+  agentAuth = await principal('agent');
+  for (let i = 0; i < AGENTS; i++) agents.push(await register());
+  framework = await subscribe(
+    tm,
+    {
+      user: 'batch',
+      name: 'cost',
+      failover_timeout: 3600,
+      capabilities: [{ type: 'GPU_RESOURCES' }, { type: 'PARTITION_AWARE' }],
+    },
+    { headers: { Authorization: await principal('framework') } },
+  );
+  meter.attach(tm.clients);
+});
+afterAll(async () => {
+  framework.close();
+  await tm.close();
+});
+
+function delta(before: ReturnType<Meter['snapshot']>) {
+  const now = meter.snapshot();
+  return {
+    read: now.read - before.read,
+    write: now.write - before.write,
+    standard: now.standard - before.standard,
+    fifo: now.fifo - before.fifo,
+  };
+}
+
+function within(measured: number, documented: number, what: string): void {
+  expect(measured, `${what}: measured ${measured.toFixed(3)}, documented ${documented}`).toBeLessThanOrEqual(
+    documented * 1.15,
+  );
+  expect(measured, `${what}: measured ${measured.toFixed(3)}, documented ${documented}`).toBeGreaterThanOrEqual(
+    documented * 0.85,
+  );
+}
+
+describe('what the control plane uses', () => {
+  it('per idle agent: an authenticated heartbeat and its share of the periodic scans', async () => {
+    const beats = 20;
+    const before = meter.snapshot();
+    for (let i = 0; i < beats; i++) {
+      const response = await fetch(`${tm.url}/internal/v1/agents/heartbeat`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: agentAuth },
+        body: JSON.stringify({ agent_id: { value: agents[0]?.agentId } }),
+      });
+      expect(response.status).toBe(200);
+    }
+    const heartbeat = delta(before);
+    within(heartbeat.read / beats, MEASURED.heartbeatReadUnits, 'heartbeat read units');
+    within(heartbeat.write / beats, MEASURED.heartbeatWriteUnits, 'heartbeat write units');
+
+    const scan = meter.snapshot();
+    for await (const agent of tm.master.registrar.agents.list()) expect(agent.status).toBe('ACTIVE');
+    within(delta(scan).read / AGENTS, MEASURED.scanReadUnitsPerAgent, 'scan read units per agent');
+
+    const idle = total(idleAgentMonth({ heartbeatSeconds: 15, endpoint: 'api-gateway', ...MEASURED }));
+    within(idle, MEASURED.idleAgentMonthApiGateway, 'idle agent-month, REST API, 15 s heartbeats');
+    const cheapest = total(idleAgentMonth({ heartbeatSeconds: 60, endpoint: 'function-url', ...MEASURED }));
+    within(cheapest, MEASURED.idleAgentMonthFunctionUrl60s, 'idle agent-month, function URL, 60 s heartbeats');
+  });
+
+  it('per task run end to end', async () => {
+    const allocator = new Allocator(allocatorConfig());
+    const passes: Array<ReturnType<typeof delta>> = [];
+    const start = meter.snapshot();
+    const triggersBefore = tm.allocation.triggers.length;
+    let apiCalls = 0;
+    let statusMessages = 0;
+    let tasks = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const beforePass = meter.snapshot();
+      const pass = await runAllocationPass({ registrar: tm.master.registrar, events: tm.master.events, allocator });
+      passes.push(delta(beforePass));
+      expect(pass.offers).toHaveLength(AGENTS);
+      const offers = new Set(pass.offers.map((made) => made.offerId));
+      await framework.next(
+        () =>
+          framework.stream.events.flatMap((e) => e.offers?.offers ?? []).filter((o) => offers.has(o.id.value))
+            .length === AGENTS,
+      );
+      const launched: Array<{ agent: TestAgent; taskId: string }> = [];
+      for (const made of pass.offers) {
+        const agent = agents.find((a) => a.agentId === made.agentId) as TestAgent;
+        const taskInfos = Array.from({ length: GPUS }, (_, i) => {
+          const taskId = `r${round}-${made.agentId.slice(-6)}-${i}`;
+          launched.push({ agent, taskId });
+          return {
+            name: taskId,
+            task_id: { value: taskId },
+            agent_id: { value: agent.agentId },
+            resources: resources('cpus:8;mem:30000;gpus:1'),
+            container: { type: 'DOCKER', docker: { image: 'nvcr.io/nvidia/pytorch:24.08-py3' } },
+            command: { value: 'python train.py --epochs 1' },
+          };
+        });
+        const accepted = await framework.call('ACCEPT', {
+          accept: {
+            offer_ids: [{ value: made.offerId }],
+            operations: [{ type: 'LAUNCH', launch: { task_infos: taskInfos } }],
+            filters: { refuse_seconds: 0 },
+          },
+        });
+        expect(accepted.status).toBe(202);
+        apiCalls++;
+      }
+      for (const agent of agents) await commands(tm, agent, 1);
+      for (const { agent, taskId } of launched) {
+        for (const state of ['TASK_STARTING', 'TASK_RUNNING', 'TASK_FINISHED'] as const) {
+          await sendStatus(tm, agent, framework.frameworkId, { task_id: { value: taskId }, state, uuid: uuid() });
+          statusMessages++;
+        }
+      }
+      for (const { agent, taskId } of launched) {
+        await framework.update(taskId, 'TASK_FINISHED');
+        const updates = framework.stream.events.filter(
+          (e: Event) => e.type === 'UPDATE' && e.update?.status.task_id.value === taskId,
+        );
+        for (const update of updates) {
+          const acknowledged = await framework.call('ACKNOWLEDGE', {
+            acknowledge: {
+              agent_id: { value: agent.agentId },
+              task_id: { value: taskId },
+              uuid: update.update?.status.uuid,
+            },
+          });
+          expect(acknowledged.status).toBe(202);
+          apiCalls++;
+        }
+      }
+      for (const agent of agents) await commands(tm, agent, 1);
+      tasks += launched.length;
+    }
+    const used = delta(start);
+    const pass = passes.reduce((sum, p) => ({ read: sum.read + p.read, write: sum.write + p.write }), {
+      read: 0,
+      write: 0,
+    });
+    const triggers = tm.allocation.triggers.length - triggersBefore;
+    // Per task, with one allocation pass per trigger (no coalescing: the dearest case). A pass reads the
+    // whole cluster whatever triggered it; it writes only the offers it makes.
+    const passesPerTask = triggers / tasks;
+    const perTask: Usage = {
+      restApiRequests: apiCalls / tasks,
+      logBytes: (apiCalls / tasks) * ACCESS_LOG_BYTES,
+      lambda: [
+        { invocations: apiCalls / tasks, ...DURATIONS.apiCall },
+        { invocations: statusMessages / tasks, ...DURATIONS.statusBatch },
+        { invocations: passesPerTask, ...DURATIONS.allocationPass },
+      ],
+      dynamoReadUnits: (used.read - pass.read) / tasks + (passesPerTask * pass.read) / ROUNDS,
+      dynamoWriteUnits: used.write / tasks,
+      // Each trigger is a message on the allocation queue: sent, received and deleted.
+      sqsStandardRequests: used.standard / tasks + passesPerTask * 3,
+      sqsFifoRequests: used.fifo / tasks,
+    };
+    within(perTask.restApiRequests, MEASURED.apiCallsPerTask, 'API calls per task');
+    within(statusMessages / tasks, MEASURED.statusMessagesPerTask, 'status messages per task');
+    within(passesPerTask, MEASURED.allocationTriggersPerTask, 'allocation triggers per task');
+    within(perTask.dynamoReadUnits, MEASURED.readUnitsPerTask, 'read units per task');
+    within(perTask.dynamoWriteUnits, MEASURED.writeUnitsPerTask, 'write units per task');
+    within(perTask.sqsFifoRequests, MEASURED.fifoRequestsPerTask, 'FIFO requests per task');
+    within(cost(scale(perTask, 100_000)), MEASURED.per100kTasksApiGateway, 'per 100,000 tasks, REST API');
+    within(
+      cost(scale({ ...perTask, restApiRequests: 0, logBytes: 0 }, 100_000)),
+      MEASURED.per100kTasksFunctionUrl,
+      'per 100,000 tasks, function URL',
+    );
+    // The budget comparison the document states.
+    expect(MEASURED.per100kTasksApiGateway).toBeGreaterThan(BUDGET.per100kTasks);
+    expect(PRICES.restApiRequest * perTask.restApiRequests * 100_000).toBeGreaterThan(BUDGET.per100kTasks / 2);
+  });
+});
