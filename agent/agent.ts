@@ -54,7 +54,7 @@ import { detectGpus, selectGpus, type Gpu, type GpuInventory } from './gpu/nvidi
 import { serveAgent, type AgentEndpoint } from './http.js';
 import { detectCgroups, type CgroupSupport } from './isolation/cgroups.js';
 import { isStopped, Lifecycle } from './lifecycle.js';
-import { loadCredentials, MasterClient } from './master-client.js';
+import { loadCredentials, localQueueEndpoint, MasterClient } from './master-client.js';
 import { droppedState, hasCapability, taskStatus, type AgentFrameworkInfo } from './statuses.js';
 import { StatusUpdateManager, type StatusTransport } from './status-update-manager.js';
 
@@ -151,6 +151,7 @@ class Agent implements RunningAgent {
   private allocator: GpuAllocator = new GpuAllocator([]);
   private clients: AwsClients | undefined;
   private queues: Queues | undefined;
+  private sqsEndpoint: string | undefined;
   private master: MasterClient | undefined;
   private registration: AgentCheckpoint | undefined;
   private state: AgentState = { refused: {}, completedLaunches: {} };
@@ -212,13 +213,20 @@ class Agent implements RunningAgent {
     }
     const credentials = await loadCredentials(config.credential, this.options.env ?? process.env);
     this.master = new MasterClient(config.master, credentials);
-    this.clients = createAwsClients({
-      ...(config.region ? { region: config.region } : {}),
-      endpoints: config.sqsEndpoint ? { sqs: config.sqsEndpoint } : {},
-    });
-    this.queues = new Queues(this.clients.sqs);
+    this.connectQueues(config.sqsEndpoint);
     this.registerGauges();
     this.loops.push(this.registerLoop(false));
+  }
+
+  /** SQS at this endpoint (a stand-in), or AWS's own when undefined. */
+  private connectQueues(endpoint: string | undefined): void {
+    this.clients?.destroy();
+    this.clients = createAwsClients({
+      ...(this.options.config.region ? { region: this.options.config.region } : {}),
+      endpoints: endpoint ? { sqs: endpoint } : {},
+    });
+    this.queues = new Queues(this.clients.sqs);
+    this.sqsEndpoint = endpoint;
   }
 
   get hostname(): string {
@@ -480,6 +488,10 @@ class Agent implements RunningAgent {
             commandQueueUrl: response.command_queue_url,
             statusQueueUrl: response.status_queue_url,
           };
+          if (this.options.config.sqsEndpoint === undefined) {
+            const local = localQueueEndpoint(response.status_queue_url);
+            if (local !== this.sqsEndpoint) this.connectQueues(local);
+          }
           await this.checkpoint.writeJson(this.checkpoint.agentFile, this.registration);
           this.logger.info(previous ? 'Agent re-registered' : 'Agent registered', { agentId: response.agent_id.value });
           this.metrics.increment(previous ? 'slave/reregistrations' : 'slave/registrations');
@@ -580,8 +592,9 @@ class Agent implements RunningAgent {
   // ---------------------------------------------------------------------------------- commands
 
   private async commandLoop(): Promise<void> {
-    const queues = this.queues as Queues;
     while (this.life.alive && !this.stopping) {
+      // Read each time: a re-registration can move the agent to another SQS endpoint.
+      const queues = this.queues as Queues;
       const url = this.registration?.commandQueueUrl;
       if (!url || this.reregistering) {
         await this.life.sleep(100);

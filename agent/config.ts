@@ -3,6 +3,7 @@
  * with Mesos's flag names where Mesos has the setting. Every flag can also come from the environment as
  * `MANTLE_AGENT_<FLAG>` (Mesos reads `MESOS_<FLAG>`); a flag on the command line wins. Pure.
  */
+import { join } from 'node:path';
 import { ok, err, type Result } from '../shared/result.js';
 
 export type ContainerizerKind = 'docker' | 'mesos';
@@ -107,7 +108,7 @@ interface FlagSpec {
 
 const FLAGS: Readonly<Record<string, FlagSpec>> = {
   master: { key: 'master', kind: 'string', help: 'URL of the master, e.g. http://127.0.0.1:5050 (required)' },
-  work_dir: { key: 'workDir', kind: 'string', help: 'where the agent checkpoints and keeps sandboxes (required)' },
+  work_dir: { key: 'workDir', kind: 'string', help: 'where the agent checkpoints and keeps sandboxes (.mantle/agent-<port>)' },
   resources: { key: 'resources', kind: 'string', help: "e.g. 'cpus:4;mem:8192;gpus:1;ports:[31000-32000];cpus(ml):2'" },
   attributes: { key: 'attributes', kind: 'string', help: "e.g. 'rack:a;level:10'" },
   containerizers: { key: 'containerizers', kind: 'list', help: 'docker,mesos (default: mesos)' },
@@ -256,8 +257,9 @@ export function parseAgentFlags(argv: readonly string[], env: NodeJS.ProcessEnv 
   }
   if (typeof values.master !== 'string')
     throw new FlagError('--master is required (e.g. --master=http://127.0.0.1:5050)');
-  if (typeof values.workDir !== 'string')
-    throw new FlagError('--work_dir is required (e.g. --work_dir=/var/lib/mantle)');
+  // Mesos insists on --work_dir; for agents joined to a local cluster by hand, one per endpoint port
+  // (two agents on one host need different ports anyway) lets a restarted agent find its checkpoint.
+  values.workDir ??= join('.mantle', `agent-${String(values.port ?? DEFAULTS.port)}`);
   const input = values as unknown as AgentConfigInput;
   const problem = validate(input);
   if (problem) throw new FlagError(problem);
@@ -267,7 +269,7 @@ export function parseAgentFlags(argv: readonly string[], env: NodeJS.ProcessEnv 
 export function usage(): string {
   const lines = Object.entries(FLAGS).map(([flag, spec]) => `  --${flag.padEnd(34)} ${spec.help}`);
   return [
-    'Usage: mantle agent --master=<url> --work_dir=<dir> [flags]',
+    'Usage: mantle agent --master=<url> [--work_dir=<dir>] [flags]',
     '',
     'Flags (also from the environment as MANTLE_AGENT_<FLAG>; booleans take --no-<flag>):',
     ...lines,

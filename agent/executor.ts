@@ -25,6 +25,7 @@ import type { Gpu } from './gpu/nvidia.js';
 import { HealthChecker, healthCheckPolicy, type HealthEvent, type Probe } from './health-checker.js';
 import { commandProbe, httpProbe, tcpProbe } from './health-probes.js';
 import { isStopped, type Lifecycle } from './lifecycle.js';
+import { outputTail } from './output-tail.js';
 import { droppedState, hasCapability, taskStatus, type AgentFrameworkInfo, type StatusInput } from './statuses.js';
 import type { StatusUpdateManager } from './status-update-manager.js';
 
@@ -369,7 +370,8 @@ export class TaskExecutor {
     } else {
       outcome = { state: 'TASK_FAILED', message: describeTermination(termination) };
     }
-    await this.terminate(outcome);
+    const data = await outputTail(this.record.sandbox).catch(() => undefined);
+    await this.terminate(data === undefined ? outcome : { ...outcome, data });
   }
 
   private async terminate(outcome: Omit<StatusInput, 'taskId'>): Promise<void> {

@@ -25,6 +25,8 @@ export interface StatusInput {
   readonly healthy?: boolean;
   /** Resources whose limit the container hit (REASON_CONTAINER_LIMITATION_*). */
   readonly limitation?: readonly Resource[];
+  /** Base64 (`TaskStatus.data`): the output's tail on terminal updates, see output-tail.ts. */
+  readonly data?: string;
 }
 
 export function taskStatus(input: StatusInput, now: number = Date.now()): TaskStatus {
@@ -38,6 +40,7 @@ export function taskStatus(input: StatusInput, now: number = Date.now()): TaskSt
     ...(input.healthy !== undefined ? { healthy: input.healthy } : {}),
     ...(input.containerId !== undefined ? { container_status: { container_id: { value: input.containerId } } } : {}),
     ...(input.limitation ? { limitation: { resources: [...input.limitation] } } : {}),
+    ...(input.data !== undefined ? { data: input.data } : {}),
     timestamp: now / 1000,
     uuid: newUuid(),
   };

@@ -82,9 +82,10 @@ describe('running a container', () => {
 
   it('reports the exit code of a failing container', async () => {
     const id = taskId('fail');
-    await master.send(agentId, launch(dockerTask(id, 'exit 3')));
+    await master.send(agentId, launch(dockerTask(id, 'echo out; echo err >&2; exit 3')));
     const failed = await master.waitFor(id, 'TASK_FAILED');
     expect(failed.status).toMatchObject({ message: 'Command exited with status 3', source: 'SOURCE_EXECUTOR' });
+    expect(Buffer.from(failed.status.data ?? '', 'base64').toString()).toBe('out\nerr\n');
   });
 
   it('applies the limits from the task resources, visible in inspect and inside the container', async () => {

@@ -107,6 +107,8 @@ describe('running a command', () => {
     expect(failed.status.message).toBe('Command exited with status 3');
     expect(failed.status.reason).toBeUndefined();
     expect(await sandboxFile(workDir, id, 'stderr')).toBe('oops\n');
+    // The output's tail rides on the terminal update (TaskStatus.data) for mantle execute.
+    expect(Buffer.from(failed.status.data ?? '', 'base64').toString()).toBe('oops\n');
   });
 
   it('starts the task with no signal ignored (a shell would ignore SIGINT and SIGQUIT in it)', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
 import { DEFAULTS, FlagError, parseAgentFlags, parseDuration, usage } from '../../agent/config.js';
-import { parseCredential } from '../../agent/master-client.js';
+import { localQueueEndpoint, parseCredential } from '../../agent/master-client.js';
 
 const required = ['--master=http://127.0.0.1:5050', '--work_dir=/var/lib/mantle'];
 
@@ -55,9 +56,18 @@ describe('mantle agent flags', () => {
     }
   });
 
+  it('defaults the work dir to one per endpoint port, so that a restarted agent finds its checkpoint', () => {
+    const of = (argv: string[]) => {
+      const parsed = parseAgentFlags(['--master=http://127.0.0.1:5050', ...argv], {});
+      return parsed.help ? undefined : parsed.config.workDir;
+    };
+    expect(of([])).toBe(join('.mantle', 'agent-5051'));
+    expect(of(['--port=5052'])).toBe(join('.mantle', 'agent-5052'));
+    expect(of(['--work_dir=/w'])).toBe('/w');
+  });
+
   it.each([
     [[], /--master is required/],
-    [['--master=http://m'], /--work_dir is required/],
     [[...required, '--frobnicate=1'], /Unknown flag '--frobnicate'/],
     [[...required, 'stray'], /Unexpected argument 'stray'/],
     [[...required, '--port=x'], /--port takes an integer/],
@@ -105,5 +115,19 @@ describe('agent credentials', () => {
     expect(() => parseCredential('only-one')).toThrow(/principal secret/);
     expect(() => parseCredential('a b c')).toThrow(/principal secret/);
     expect(() => parseCredential('{"principal":"a"}')).toThrow(/"secret"/);
+  });
+});
+
+describe('localQueueEndpoint', () => {
+  it.each([
+    ['http://127.0.0.1:36643/000000000000/mantle-status.fifo', 'http://127.0.0.1:36643'],
+    ['http://localhost:9324/queue/x', 'http://localhost:9324'],
+    ['http://[::1]:9324/queue/x', 'http://[::1]:9324'],
+    ['https://sqs.us-east-1.amazonaws.com/123456789012/mantle-status.fifo', undefined],
+    ['http://10.0.0.5:9324/queue/x', undefined],
+    ['https://127.0.0.1:9324/queue/x', undefined],
+    ['not a url', undefined],
+  ])('%s -> %s', (url, endpoint) => {
+    expect(localQueueEndpoint(url)).toBe(endpoint);
   });
 });
