@@ -108,7 +108,11 @@ interface FlagSpec {
 
 const FLAGS: Readonly<Record<string, FlagSpec>> = {
   master: { key: 'master', kind: 'string', help: 'URL of the master, e.g. http://127.0.0.1:5050 (required)' },
-  work_dir: { key: 'workDir', kind: 'string', help: 'where the agent checkpoints and keeps sandboxes (.mantle/agent-<port>)' },
+  work_dir: {
+    key: 'workDir',
+    kind: 'string',
+    help: 'where the agent checkpoints and keeps sandboxes (.mantle/agent-<port>)',
+  },
   resources: { key: 'resources', kind: 'string', help: "e.g. 'cpus:4;mem:8192;gpus:1;ports:[31000-32000];cpus(ml):2'" },
   attributes: { key: 'attributes', kind: 'string', help: "e.g. 'rack:a;level:10'" },
   containerizers: { key: 'containerizers', kind: 'list', help: 'docker,mesos (default: mesos)' },

@@ -116,6 +116,7 @@ export function localQueueEndpoint(queueUrl: string): string | undefined {
   } catch {
     return undefined;
   }
-  const loopback = /^127\.\d+\.\d+\.\d+$/.test(url.hostname) || url.hostname === 'localhost' || url.hostname === '[::1]';
+  const loopback =
+    /^127\.\d+\.\d+\.\d+$/.test(url.hostname) || url.hostname === 'localhost' || url.hostname === '[::1]';
   return url.protocol === 'http:' && loopback ? url.origin : undefined;
 }
