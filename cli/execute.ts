@@ -22,7 +22,9 @@ export const EXECUTE_USAGE = `Usage: mantle execute --command <cmd> [options]
   --env <json|k=v,...>    environment, as a JSON object or KEY=VALUE pairs
   --role <role>           role to use (default *)
   --timeout <seconds>     give up waiting for an offer after this long (default 120)
-Credentials (when the master authenticates): MANTLE_PRINCIPAL and MANTLE_SECRET.`;
+Credentials (when the master authenticates): MANTLE_PRINCIPAL and MANTLE_SECRET.
+Exit status: the task's own; 1 when it ended otherwise (killed, lost, failed to launch), 2 for bad
+arguments, 3 when no offer fitted in time, 130 when interrupted (the task is killed).`;
 
 export interface ExecuteOptions {
   readonly master: string;
@@ -35,12 +37,22 @@ export interface ExecuteOptions {
   readonly timeoutSeconds: number;
   readonly credentials?: { principal: string; secret: string };
   readonly print: (line: string) => void;
+  /** Ends the run early (Ctrl-C): the framework is torn down, which kills the task. */
+  readonly abort?: AbortSignal;
 }
+
+/** Exit codes besides the task's own. */
+export const EXIT = { failed: 1, usage: 2, noOffer: 3, interrupted: 130 } as const;
 
 function parseEnvironment(text: string | undefined): Record<string, string> {
   if (!text) return {};
-  if (text.trim().startsWith('{')) {
-    const parsed = JSON.parse(text) as unknown;
+  if (/^\s*[[{]/.test(text)) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      throw new Error(`--env is not valid JSON: ${(error as Error).message}`, { cause: error });
+    }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
       throw new Error('--env must be a JSON object');
     return Object.fromEntries(Object.entries(parsed).map(([key, value]) => [key, String(value)]));
@@ -142,14 +154,15 @@ export async function execute(options: ExecuteOptions): Promise<number> {
         if (status.task_id.value !== taskId) return;
         const why = [status.reason, status.message].filter(Boolean).join(': ');
         print(`Received status update ${status.state} for task '${taskId}'${why ? ` (${why})` : ''}`);
-        if (isTerminal(status.state) || status.state === 'TASK_UNREACHABLE') {
+        // TASK_UNREACHABLE is not the end: the agent may come back with the task.
+        if (isTerminal(status.state)) {
           if (status.data) print(Buffer.from(status.data, 'base64').toString('utf8').replace(/\n$/, ''));
           result?.(exitCodeOf(status));
         }
       },
       error(_driver, message) {
         print(`Error from the master: ${message}`);
-        result?.(1);
+        result?.(EXIT.failed);
       },
     },
     {
@@ -165,21 +178,38 @@ export async function execute(options: ExecuteOptions): Promise<number> {
         ],
       },
       ...(options.credentials ? { credentials: options.credentials } : {}),
+      // A command line answers quickly when the master is not there.
+      callTimeoutMs: 10_000,
     },
   );
-  await driver.start();
+  try {
+    await driver.start();
+  } catch (error) {
+    await driver.stop(true);
+    print(`Could not subscribe to the master at ${options.master}: ${(error as Error).message}`);
+    return EXIT.failed;
+  }
   const timer = setTimeout(() => {
     if (!launched) {
-      print(
-        `No offer fitting ${JSON.stringify(options.resources.map((r) => r.name))} within ${options.timeoutSeconds} s`,
-      );
-      result?.(2);
+      print(`No offer fitting ${describeResources(options.resources)} within ${options.timeoutSeconds} s`);
+      result?.(EXIT.noOffer);
     }
   }, options.timeoutSeconds * 1000);
+  const interrupt = () => {
+    print(`Interrupted: tearing down the framework${launched ? `, which kills task '${taskId}'` : ''}`);
+    result?.(EXIT.interrupted);
+  };
+  options.abort?.addEventListener('abort', interrupt, { once: true });
   const code = await finished;
   clearTimeout(timer);
+  options.abort?.removeEventListener('abort', interrupt);
+  // TEARDOWN: a task still running (interrupted, or no terminal update) does not outlive the command.
   await driver.stop();
   return code;
+}
+
+function describeResources(resources: readonly Resource[]): string {
+  return resources.map((r) => `${r.name}:${r.scalar?.value ?? JSON.stringify(r.ranges ?? r.set)}`).join(';');
 }
 
 export async function runExecuteCli(argv: readonly string[]): Promise<number> {
@@ -188,7 +218,16 @@ export async function runExecuteCli(argv: readonly string[]): Promise<number> {
     options = parseExecuteArgs(argv);
   } catch (error) {
     console.error(`mantle execute: ${(error as Error).message}\n\n${EXECUTE_USAGE}`);
-    return 2;
+    return EXIT.usage;
   }
-  return execute(options);
+  const interrupted = new AbortController();
+  const onSignal = () => interrupted.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await execute({ ...options, abort: interrupted.signal });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }

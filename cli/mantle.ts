@@ -1,4 +1,6 @@
 /** The `mantle` command line: the local cluster, an agent, one-off tasks, principals. */
+import { runAgentCli } from '../agent/main.js';
+import { LOCAL_USAGE, runLocalCli } from '../local/main.js';
 import { EXECUTE_USAGE, runExecuteCli } from './execute.js';
 import { PRINCIPAL_USAGE, runPrincipalCli } from './principal.js';
 
@@ -16,6 +18,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   const help = rest.includes('--help') || rest.includes('-h');
   switch (command) {
+    case 'local':
+      if (help) return usage(LOCAL_USAGE);
+      return runLocalCli(rest);
+    case 'agent':
+      return runAgentCli(rest);
     case 'execute':
       if (help) return usage(EXECUTE_USAGE);
       return runExecuteCli(rest);

@@ -1,82 +1,107 @@
 /**
- * `npm start`: the local cluster's supervisor. For now it stands up the local AWS stand-ins (DynamoDB
- * Local and the SQS stand-in), creates the registrar's tables, prints where everything is, and stops
- * all it started on Ctrl-C. The master's HTTP API and agents join it in later work.
+ * `npm start` / `mantle local`: the whole cluster on this machine, with Mesos's flag names where they
+ * apply. It prints what it started and where, and stops everything it started on Ctrl-C.
  */
 import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
-import { createTables, tableNames } from '../shared/registrar/index.js';
-import { startLocalAws, type LocalAws } from './aws-standins.js';
+import { startLocalCluster, type LocalCluster } from './cluster.js';
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+export const LOCAL_USAGE = `Usage: npm start -- [options]    (or: mantle local [options])
 
-const USAGE = `Usage: npm start -- [options]
+  --port <n>                      the master's port on 127.0.0.1 (default 5050)
+  --agents <n>                    agents to start (default 1; 0 = a master alone)
+  --resources <text>              each agent's resources, e.g. 'cpus:4;mem:8192' (default: a share of this machine)
+  --work_dir <dir>                agents' work directories (default .mantle)
+  --data_dir <dir>                keep the registrar and the cluster id here across restarts (default: in memory)
+  --containerizer <auto|docker|mesos>  Docker when a daemon answers, else processes (default auto)
+  --agent_ping_timeout <secs>     Mesos --agent_ping_timeout (default 15)
+  --max_agent_ping_timeouts <n>   Mesos --max_agent_ping_timeouts (default 5)
+  --offer_timeout <secs>          offers are rescinded after this (default 120)
+  --authenticate                  require credentials (create them with mantle principal create)
+  --cluster <name>                table and queue prefix (default mantle)`;
 
-  --data_dir <dir>       keep the registrar's tables on disk here (default: in memory)
-  --dynamodb_port <n>    DynamoDB Local port (default 8000)
-  --sqs_port <n>         SQS stand-in port (default 9324)
-  --cluster <name>       table name prefix (default "mantle")
-  --help`;
-
-function port(value: string | undefined, fallback: number, flag: string): number {
-  if (value === undefined) return fallback;
+function number(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`${flag} must be a port number, not '${value}'`);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} must be a non-negative number, not '${value}'`);
   return n;
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      data_dir: { type: 'string' },
-      dynamodb_port: { type: 'string' },
-      sqs_port: { type: 'string' },
-      cluster: { type: 'string', default: 'mantle' },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return;
+export async function runLocalCli(argv: readonly string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        port: { type: 'string', default: '5050' },
+        agents: { type: 'string', default: '1' },
+        resources: { type: 'string' },
+        work_dir: { type: 'string' },
+        data_dir: { type: 'string' },
+        containerizer: { type: 'string', default: 'auto' },
+        agent_ping_timeout: { type: 'string' },
+        max_agent_ping_timeouts: { type: 'string' },
+        offer_timeout: { type: 'string' },
+        authenticate: { type: 'boolean', default: false },
+        cluster: { type: 'string', default: 'mantle' },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    console.error(`mantle local: ${(error as Error).message}\n\n${LOCAL_USAGE}`);
+    return 2;
   }
-  const dataDir = values.data_dir ? resolve(values.data_dir) : undefined;
+  if (values.help) {
+    console.log(LOCAL_USAGE);
+    return 0;
+  }
+  const containerizer = values.containerizer;
+  if (containerizer !== 'auto' && containerizer !== 'docker' && containerizer !== 'mesos') {
+    console.error(`mantle local: --containerizer must be auto, docker or mesos\n\n${LOCAL_USAGE}`);
+    return 2;
+  }
   const started = Date.now();
-  console.log('mantle: starting the local AWS stand-ins...');
-  const aws: LocalAws = await startLocalAws({
-    dynamodb: { port: port(values.dynamodb_port, 8000, '--dynamodb_port'), ...(dataDir ? { dataDir } : {}) },
-    sqsPort: port(values.sqs_port, 9324, '--sqs_port'),
+  console.log('mantle: starting a local cluster...');
+  let cluster: LocalCluster;
+  try {
+    const agentPingTimeout = number(values.agent_ping_timeout, '--agent_ping_timeout');
+    const maxAgentPingTimeouts = number(values.max_agent_ping_timeouts, '--max_agent_ping_timeouts');
+    const offerTimeout = number(values.offer_timeout, '--offer_timeout');
+    cluster = await startLocalCluster({
+      cluster: values.cluster,
+      port: number(values.port, '--port') ?? 5050,
+      hostname: '127.0.0.1',
+      agents: number(values.agents, '--agents') ?? 1,
+      workDir: values.data_dir ?? values.work_dir ?? '.mantle',
+      persist: values.data_dir !== undefined,
+      containerizer,
+      ...(values.resources !== undefined ? { agentResources: values.resources } : {}),
+      master: {
+        authenticate: values.authenticate,
+        ...(agentPingTimeout !== undefined ? { agentPingTimeoutSeconds: agentPingTimeout } : {}),
+        ...(maxAgentPingTimeouts !== undefined ? { maxAgentPingTimeouts } : {}),
+        ...(offerTimeout !== undefined ? { offerTimeoutSeconds: offerTimeout } : {}),
+      },
+      allocationIntervalSeconds: 10,
+      sweepIntervalSeconds: 5,
+      log: (line) => console.log(line),
+    });
+  } catch (error) {
+    console.error(`mantle: could not start: ${(error as Error).message}`);
+    return 1;
+  }
+  console.log(`mantle: ready in ${Date.now() - started} ms. Try:
+  ./bin/mantle.js execute --master ${cluster.url} --command 'echo hello from Mantle'
+Ctrl-C stops everything.`);
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      console.log(`\nmantle: ${signal}, stopping...`);
+      resolve();
+    };
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
   });
-  let stopping = false;
-  const stop = async (signal: string): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`\nmantle: ${signal}, stopping DynamoDB Local (pid ${aws.dynamodb.pid}) and the SQS stand-in...`);
-    await aws.stop();
-    console.log('mantle: stopped.');
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-
-  const clients = aws.clients();
-  const tables = tableNames(values.cluster);
-  await createTables(clients.dynamodb, tables);
-  clients.destroy();
-
-  console.log(`mantle: ready in ${Date.now() - started} ms
-  DynamoDB Local   ${aws.dynamodb.endpoint}  (pid ${aws.dynamodb.pid}, ${dataDir ? `data in ${dataDir}` : 'in memory'})
-  SQS stand-in     ${aws.sqs.endpoint}
-  tables           ${Object.values(tables).join(', ')}
-
-  Point the AWS SDK or CLI at them with:
-    export AWS_ENDPOINT_URL_DYNAMODB=${aws.dynamodb.endpoint} AWS_ENDPOINT_URL_SQS=${aws.sqs.endpoint}
-    export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
-
-  The master's API (port 5050) and agents are not part of this build yet. Ctrl-C stops everything.`);
+  await cluster.stop();
+  console.log('mantle: stopped.');
+  return 0;
 }
-
-main().catch((error: unknown) => {
-  console.error(`mantle: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});

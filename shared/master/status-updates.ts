@@ -71,6 +71,12 @@ export async function handleAgentMessage(master: Master, message: AgentMessage):
     return;
   }
   if (!latest) return;
+  if (result.value.outcome === 'duplicate' && task.acknowledged && isTerminal(task.state)) {
+    // The framework already acknowledged this terminal update; the agent resent it because the
+    // acknowledgement did not reach it. Acknowledge again rather than show the framework a second end.
+    await acknowledgeToAgent(master, agentId, frameworkId, status);
+    return;
+  }
   const forwarded: TaskStatus = {
     ...status,
     state: stateForFramework(status.state, isPartitionAware(framework.info)),

@@ -303,6 +303,28 @@ describe('the other calls', () => {
     });
     expect(wrong.status).toBe(202);
     await commands(tm, agent);
+
+    // The agent resends the terminal update (the master's acknowledgement got lost): the framework,
+    // which acknowledged it, does not see it again; the agent is acknowledged again.
+    await sendStatus(tm, agent, framework.frameworkId, {
+      task_id: { value: 'acked' },
+      state: 'TASK_FINISHED',
+      uuid: finished,
+    });
+    const resent = await commands(tm, agent, 5);
+    expect(resent).toEqual([
+      {
+        type: 'ACKNOWLEDGE',
+        framework_id: { value: framework.frameworkId },
+        task_id: { value: 'acked' },
+        uuid: finished,
+      },
+    ]);
+    const finishedUpdates = framework.stream.events.filter(
+      (e) =>
+        e.type === 'UPDATE' && e.update?.status.task_id.value === 'acked' && e.update.status.state === 'TASK_FINISHED',
+    );
+    expect(finishedUpdates).toHaveLength(1);
   });
 
   it('KILL sends a kill to the agent; an unknown task is answered by reconciliation', async () => {

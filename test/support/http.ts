@@ -25,6 +25,8 @@ export async function post(
 /** An open SUBSCRIBE stream: events as they arrive. */
 export class RawSubscription {
   readonly events: Event[] = [];
+  /** Called with each event as it arrives. */
+  readonly listeners: Array<(event: Event) => void> = [];
   private readonly waiters: Array<() => void> = [];
   ended = false;
 
@@ -46,7 +48,11 @@ export class RawSubscription {
       for (;;) {
         const chunk = await reader?.read();
         if (!chunk || chunk.done) break;
-        for (const record of decoder.decode(chunk.value)) this.events.push(JSON.parse(record) as Event);
+        for (const record of decoder.decode(chunk.value)) {
+          const event = JSON.parse(record) as Event;
+          this.events.push(event);
+          for (const listener of this.listeners) listener(event);
+        }
         this.wake();
       }
     } catch {

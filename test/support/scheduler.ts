@@ -31,9 +31,14 @@ export const FRAMEWORK: FrameworkInfo = {
   capabilities: [{ type: 'PARTITION_AWARE' }, { type: 'GPU_RESOURCES' }],
 };
 
+/** Where a framework's calls go: a test master or a local cluster. */
+export interface MasterEndpoint {
+  readonly url: string;
+}
+
 export class TestFramework {
   constructor(
-    readonly tm: TestMaster,
+    readonly tm: MasterEndpoint,
     readonly stream: RawSubscription,
     readonly frameworkId: string,
     readonly info: FrameworkInfo,
@@ -65,13 +70,28 @@ export class TestFramework {
     ).then((e) => e.update?.status as TaskStatus);
   }
 
+  /**
+   * Acknowledges every update with a uuid as it arrives, as a scheduler driver does: the agent sends a
+   * task's next update only once the previous one is acknowledged (or its retry interval passes).
+   */
+  acknowledgeAll(): this {
+    this.stream.listeners.push((event) => {
+      const status = event.type === 'UPDATE' ? event.update?.status : undefined;
+      if (!status?.uuid || !status.agent_id) return;
+      void this.call('ACKNOWLEDGE', {
+        acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid },
+      });
+    });
+    return this;
+  }
+
   close(): void {
     this.stream.close();
   }
 }
 
 export async function subscribe(
-  tm: TestMaster,
+  tm: MasterEndpoint,
   info: FrameworkInfo = FRAMEWORK,
   options: { frameworkId?: string; headers?: Record<string, string>; suppressedRoles?: string[] } = {},
 ): Promise<TestFramework> {

@@ -1,0 +1,196 @@
+/**
+ * The commands a new user types, run as they run them: `mantle local` (what `npm start` runs) in its own
+ * process, `mantle execute` against it, `mantle agent` joining from another process, and Ctrl-C.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../local/aws-standins.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const IMAGE = 'mantle/busybox:test';
+
+interface Run {
+  readonly child: ChildProcess;
+  readonly lines: string[];
+  readonly exited: Promise<number | null>;
+  /** Resolves with the first line matching. */
+  line(pattern: RegExp, timeoutMs?: number): Promise<string>;
+}
+
+function mantle(args: readonly string[]): Run {
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'mantle.js'), ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, POWERTOOLS_LOG_LEVEL: 'WARN' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const waiters = new Set<() => void>();
+  for (const stream of [child.stdout, child.stderr]) {
+    let buffer = '';
+    stream?.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const parts = buffer.split('\n');
+      buffer = parts.pop() ?? '';
+      lines.push(...parts);
+      for (const wake of waiters) wake();
+    });
+  }
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    lines,
+    exited,
+    line: (pattern, timeoutMs = 60_000) =>
+      new Promise<string>((resolve, reject) => {
+        const check = () => {
+          const found = lines.find((l) => pattern.test(l));
+          if (!found) return;
+          cleanup();
+          resolve(found);
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`no line matching ${String(pattern)}; got:\n${lines.slice(-30).join('\n')}`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      }),
+  };
+}
+
+async function run(args: readonly string[]): Promise<{ code: number | null; output: string }> {
+  const started = mantle(args);
+  const code = await started.exited;
+  return { code, output: started.lines.join('\n') };
+}
+
+let local: Run;
+let url: string;
+let workDir: string;
+const started: Run[] = [];
+
+beforeAll(async () => {
+  workDir = await mkdtemp(join(tmpdir(), 'mantle-cli-'));
+  const port = await freePort();
+  local = mantle(['local', '--port', String(port), '--agents', '1', '--work_dir', join(workDir, 'cluster')]);
+  started.push(local);
+  await local.line(/^mantle: ready in \d+ ms/);
+  url = `http://127.0.0.1:${port}`;
+}, 120_000);
+
+afterAll(async () => {
+  for (const child of started) if (child.child.exitCode === null) child.child.kill('SIGKILL');
+  await rm(workDir, { recursive: true, force: true });
+});
+
+describe('the mantle command line', () => {
+  it('mantle local says what it started and where, and answers /health', async () => {
+    const output = local.lines.join('\n');
+    expect(output).toMatch(/DynamoDB Local\s+http:\/\/127\.0\.0\.1:\d+ \(pid \d+/);
+    expect(output).toMatch(/SQS stand-in\s+http:\/\/127\.0\.0\.1:\d+/);
+    expect(output).toContain(`master           ${url}`);
+    expect(output).toMatch(/agent 0\s+\S+-S\w+/);
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+  });
+
+  it('mantle execute prints status changes and output, and exits with the task exit status', async () => {
+    const ok = await run(['execute', '--master', url, '--name', 'hello', '--command', 'echo hello from Mantle']);
+    expect(ok.code).toBe(0);
+    expect(ok.output).toMatch(/Received status update TASK_RUNNING for task 'hello-\w+'/);
+    expect(ok.output).toMatch(/TASK_FINISHED .*\(Command exited with status 0\)/);
+    expect(ok.output).toContain('hello from Mantle');
+
+    const failed = await run(['execute', '--master', url, '--command', 'echo oops >&2; exit 7']);
+    expect(failed.code).toBe(7);
+    expect(failed.output).toMatch(/TASK_FAILED .*Command exited with status 7/);
+    expect(failed.output).toContain('oops');
+  });
+
+  it('mantle execute runs a Docker image when asked', async () => {
+    const docker = await import('dockerode').then(async ({ default: Docker }) =>
+      new Docker()
+        .getImage(IMAGE)
+        .inspect()
+        .then(() => true)
+        .catch(() => false),
+    );
+    if (!docker) return; // .ci/run builds the image; a machine without Docker runs processes only
+    const result = await run(['execute', '--master', url, '--docker_image', IMAGE, '--command', 'echo in a container']);
+    expect(result.code).toBe(0);
+    expect(result.output).toContain('in a container');
+  });
+
+  it('mantle execute fails clearly on a master that is not there and on bad arguments', async () => {
+    const nobody = await run(['execute', '--master', `http://127.0.0.1:${await freePort()}`, '--command', 'true']);
+    expect(nobody.code).toBe(1);
+    expect(nobody.output).toMatch(/Could not subscribe to the master at/);
+    const bad = await run(['execute', '--master', url, '--command', 'true', '--resources', 'gpus:0.5']);
+    expect(bad.code).toBe(2);
+    expect(bad.output).toMatch(/--resources/);
+  });
+
+  it('mantle agent joins from another process; Ctrl-C on execute kills the task and frees its resources', async () => {
+    // Only this agent has widgets, so tasks that ask for one run on it.
+    const agent = mantle([
+      'agent',
+      '--master',
+      url,
+      '--work_dir',
+      join(workDir, 'joined'),
+      '--port=-1',
+      '--ec2_metadata=off',
+      '--no-switch_user',
+      '--resources=cpus:1;mem:256;widgets:1',
+    ]);
+    started.push(agent);
+    const first = mantle([
+      'execute',
+      '--master',
+      url,
+      '--resources',
+      'cpus:0.1;mem:16;widgets:1',
+      '--command',
+      'sleep 60',
+    ]);
+    started.push(first);
+    await first.line(/TASK_RUNNING/);
+    first.child.kill('SIGINT');
+    expect(await first.exited).toBe(130);
+    expect(first.lines.join('\n')).toMatch(/Interrupted: tearing down the framework, which kills task/);
+
+    // The widget is free again only if the task was killed.
+    const second = await run([
+      'execute',
+      '--master',
+      url,
+      '--resources',
+      'cpus:0.1;mem:16;widgets:1',
+      '--timeout',
+      '30',
+      '--command',
+      'echo got the widget',
+    ]);
+    expect(second.code).toBe(0);
+    expect(second.output).toContain('got the widget');
+    agent.child.kill('SIGTERM');
+    expect(await agent.exited).toBe(0);
+  });
+
+  it('mantle local stops everything it started on Ctrl-C', async () => {
+    const pid = Number(/DynamoDB Local\s+\S+ \(pid (\d+)/.exec(local.lines.join('\n'))?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    local.child.kill('SIGINT');
+    expect(await local.exited).toBe(0);
+    expect(local.lines.join('\n')).toContain('mantle: stopped.');
+    expect(() => process.kill(pid, 0)).toThrow();
+    await expect(fetch(`${url}/health`)).rejects.toThrow();
+  });
+});
