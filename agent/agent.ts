@@ -27,7 +27,7 @@ import {
   type ReportedTask,
 } from '../shared/protocol/internal.js';
 import type { Attribute, DomainInfo, ExecutorInfo, Resource, TaskInfo, TaskState } from '../shared/protocol/mesos.js';
-import { Queues, type ReceivedMessage } from '../shared/queues/queues.js';
+import { Queues, standInEndpoint, type ReceivedMessage } from '../shared/queues/queues.js';
 import { scalarTotal } from '../shared/resources/resources.js';
 import { isTerminal } from '../shared/tasks/state-machine.js';
 import { Checkpoint, pathComponent } from './checkpoint.js';
@@ -54,7 +54,7 @@ import { detectGpus, selectGpus, type Gpu, type GpuInventory } from './gpu/nvidi
 import { serveAgent, type AgentEndpoint } from './http.js';
 import { detectCgroups, type CgroupSupport } from './isolation/cgroups.js';
 import { isStopped, Lifecycle } from './lifecycle.js';
-import { loadCredentials, localQueueEndpoint, MasterClient } from './master-client.js';
+import { loadCredentials, MasterClient } from './master-client.js';
 import { droppedState, hasCapability, taskStatus, type AgentFrameworkInfo } from './statuses.js';
 import { StatusUpdateManager, type StatusTransport } from './status-update-manager.js';
 
@@ -489,7 +489,8 @@ class Agent implements RunningAgent {
             statusQueueUrl: response.status_queue_url,
           };
           if (this.options.config.sqsEndpoint === undefined) {
-            const local = localQueueEndpoint(response.status_queue_url);
+            // Queue URLs of a local cluster's stand-in: `mantle agent --master=<local>` needs no --sqs_endpoint.
+            const local = standInEndpoint(response.status_queue_url);
             if (local !== this.sqsEndpoint) this.connectQueues(local);
           }
           await this.checkpoint.writeJson(this.checkpoint.agentFile, this.registration);

@@ -103,20 +103,3 @@ export class MasterClient {
     throw new Error(`Heartbeat failed with ${status}: ${text}`);
   }
 }
-
-/**
- * The SQS endpoint to use when the master hands out plain-HTTP loopback queue URLs: those are a local
- * cluster's stand-in (real SQS URLs are https on amazonaws.com), so `mantle agent --master=<local>` needs
- * no --sqs_endpoint. Undefined for anything else: the SDK's own endpoint resolution.
- */
-export function localQueueEndpoint(queueUrl: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(queueUrl);
-  } catch {
-    return undefined;
-  }
-  const loopback =
-    /^127\.\d+\.\d+\.\d+$/.test(url.hostname) || url.hostname === 'localhost' || url.hostname === '[::1]';
-  return url.protocol === 'http:' && loopback ? url.origin : undefined;
-}

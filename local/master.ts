@@ -66,6 +66,8 @@ export async function startStatusSource(local: LocalMaster): Promise<EventSource
     queueArn: await master.queues.arn(local.statusQueueUrl),
     handler: createStatusHandler(master),
     batchSize: 10,
+    // Lambda runs concurrent invocations for a backlog; two pollers overlap the registrar round trips.
+    pollers: 2,
     onError: (error) => master.logger.error('Status event source failed', { error: String(error) }),
   });
 }

@@ -372,7 +372,9 @@ export class SchedulerDriver {
         const status = event.update?.status;
         if (!status) break;
         await s.statusUpdate?.(this, status);
-        if (this.options.autoAcknowledge ?? true) await this.acknowledge(status).catch(() => undefined);
+        // Not awaited: the next event need not wait for this round trip (a lost acknowledgement only
+        // means the agent resends the update, which the callback then sees again).
+        if (this.options.autoAcknowledge ?? true) void this.acknowledge(status).catch(() => undefined);
         break;
       }
       case 'UPDATE_OPERATION_STATUS':

@@ -127,3 +127,30 @@ export function startPeriodicTriggers(
   timer.unref();
   return { stop: () => clearInterval(timer) };
 }
+
+/**
+ * Collects the RESOURCES_RECOVERED triggers of one batch of work (a status handler invocation) and
+ * sends them as one, naming every agent: a batch of ten terminal updates asks for one pass, not ten.
+ * Other triggers go straight through.
+ */
+export class CoalescedTriggers implements Pick<AllocationTriggers, 'request'> {
+  private readonly recovered = new Set<string>();
+
+  constructor(private readonly inner: Pick<AllocationTriggers, 'request'>) {}
+
+  request(trigger: AllocationTrigger, delaySeconds = 0): Promise<void> {
+    if (trigger.reason !== 'RESOURCES_RECOVERED' || delaySeconds > 0 || !trigger.agentIds) {
+      return this.inner.request(trigger, delaySeconds);
+    }
+    for (const agentId of trigger.agentIds) this.recovered.add(agentId);
+    return Promise.resolve();
+  }
+
+  /** Sends what was collected, if anything. */
+  async flush(): Promise<void> {
+    if (this.recovered.size === 0) return;
+    const agentIds = [...this.recovered];
+    this.recovered.clear();
+    await this.inner.request({ reason: 'RESOURCES_RECOVERED', agentIds });
+  }
+}

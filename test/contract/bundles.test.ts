@@ -470,6 +470,6 @@ describe('the bundles cdk synth builds', () => {
     const copy = join(work, 'agent');
     cpSync(join(outdir, agentAsset?.source.path as string), copy, { recursive: true });
     const { stdout } = await promisify(execFile)(process.execPath, [join(copy, 'index.mjs'), '--help']);
-    expect(stdout).toContain('Usage: mantle agent --master=<url> --work_dir=<dir>');
+    expect(stdout).toContain('Usage: mantle agent --master=<url> [--work_dir=<dir>]');
   });
 });

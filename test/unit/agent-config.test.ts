@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { DEFAULTS, FlagError, parseAgentFlags, parseDuration, usage } from '../../agent/config.js';
-import { localQueueEndpoint, parseCredential } from '../../agent/master-client.js';
+import { parseCredential } from '../../agent/master-client.js';
+import { standInEndpoint } from '../../shared/queues/queues.js';
 
 const required = ['--master=http://127.0.0.1:5050', '--work_dir=/var/lib/mantle'];
 
@@ -118,7 +119,7 @@ describe('agent credentials', () => {
   });
 });
 
-describe('localQueueEndpoint', () => {
+describe('standInEndpoint', () => {
   it.each([
     ['http://127.0.0.1:36643/000000000000/mantle-status.fifo', 'http://127.0.0.1:36643'],
     ['http://localhost:9324/queue/x', 'http://localhost:9324'],
@@ -128,6 +129,6 @@ describe('localQueueEndpoint', () => {
     ['https://127.0.0.1:9324/queue/x', undefined],
     ['not a url', undefined],
   ])('%s -> %s', (url, endpoint) => {
-    expect(localQueueEndpoint(url)).toBe(endpoint);
+    expect(standInEndpoint(url)).toBe(endpoint);
   });
 });
