@@ -27,6 +27,7 @@ import {
   type ReportedTask,
 } from '../shared/protocol/internal.js';
 import type { Attribute, DomainInfo, ExecutorInfo, Resource, TaskInfo, TaskState } from '../shared/protocol/mesos.js';
+import { inGroups } from '../shared/queues/batch.js';
 import { Queues, standInEndpoint, type ReceivedMessage } from '../shared/queues/queues.js';
 import { scalarTotal } from '../shared/resources/resources.js';
 import { isTerminal } from '../shared/tasks/state-machine.js';
@@ -131,6 +132,9 @@ interface AgentCheckpoint {
 function taskKey(frameworkId: string, taskId: string): string {
   return `${frameworkId}\u0000${taskId}`;
 }
+
+/** A command that must wait: it comes back after its visibility timeout, with those of its task behind it. */
+class CommandDeferred extends Error {}
 
 function prune(entries: Record<string, number>, now: number): Record<string, number> {
   return Object.fromEntries(Object.entries(entries).filter(([, until]) => until > now));
@@ -615,18 +619,26 @@ class Agent implements RunningAgent {
         else await this.life.sleep(1000);
         continue;
       }
-      const done: string[] = [];
-      for (const message of messages) {
-        try {
-          if (await this.handleMessage(message)) done.push(message.receiptHandle);
-        } catch (error) {
-          if (isStopped(error)) return;
-          this.logger.error('A command failed; it will be redelivered', {
-            error: String(error),
-            stack: (error as Error).stack,
-          });
-        }
-      }
+      // Commands of different tasks are handled concurrently; a task's own stay in order (the FIFO
+      // group is the task), and stop at the first that fails or must wait.
+      let stopped = false;
+      const left = await inGroups(
+        messages,
+        (message) => message.groupId,
+        async (message) => {
+          if (!(await this.handleMessage(message))) throw new CommandDeferred();
+        },
+        (_message, error) => {
+          if (isStopped(error)) stopped = true;
+          else if (!(error instanceof CommandDeferred))
+            this.logger.error('A command failed; it will be redelivered', {
+              error: String(error),
+              stack: (error as Error).stack,
+            });
+        },
+      );
+      if (stopped) return;
+      const done = messages.filter((message) => !left.has(message)).map((message) => message.receiptHandle);
       try {
         if (done.length > 0) await queues.delete(url, done);
       } catch (error) {

@@ -70,6 +70,8 @@ export async function runBatch(options: BatchOptions): Promise<BatchRun> {
   const driver = new SchedulerDriver(
     {
       async resourceOffers(driver, offers) {
+        const unused: string[] = [];
+        const launches: Array<Promise<void>> = [];
         for (const offer of offers) {
           let available: Resource[] = unallocate(offer.resources ?? []);
           const launch: TaskInfo[] = [];
@@ -82,13 +84,16 @@ export async function runBatch(options: BatchOptions): Promise<BatchRun> {
             pending.shift();
           }
           if (launch.length === 0) {
-            await driver.decline([offer.id.value], pending.length > 0 ? 0 : 5);
+            unused.push(offer.id.value);
             continue;
           }
           const now = performance.now();
           for (const task of launch) (timelines.get(task.task_id.value) as TaskTimeline).acceptedAt = now;
-          await driver.launch([offer.id.value], launch, 0);
+          launches.push(driver.launch([offer.id.value], launch, 1));
         }
+        // One call for every offer it cannot use; a short filter keeps them from coming straight back.
+        if (unused.length > 0) launches.push(driver.decline(unused, pending.length > 0 ? 1 : 5));
+        await Promise.all(launches);
       },
       statusUpdate(_driver, status) {
         const timeline = timelines.get(status.task_id.value);
