@@ -22,6 +22,7 @@ import { Metrics } from '../shared/metrics.js';
 import {
   AgentCommandSchema,
   type AgentCommand,
+  type HeartbeatMessage,
   type Isolation,
   type RegisterAgentRequest,
   type ReportedTask,
@@ -127,6 +128,7 @@ interface AgentCheckpoint {
   agentId: string;
   commandQueueUrl: string;
   statusQueueUrl: string;
+  heartbeatQueueUrl: string;
 }
 
 function taskKey(frameworkId: string, taskId: string): string {
@@ -491,6 +493,7 @@ class Agent implements RunningAgent {
             agentId: response.agent_id.value,
             commandQueueUrl: response.command_queue_url,
             statusQueueUrl: response.status_queue_url,
+            heartbeatQueueUrl: response.heartbeat_queue_url,
           };
           if (this.options.config.sqsEndpoint === undefined) {
             // Queue URLs of a local cluster's stand-in: `mantle agent --master=<local>` needs no --sqs_endpoint.
@@ -567,28 +570,19 @@ class Agent implements RunningAgent {
     };
   }
 
+  /** Every interval, a message on the heartbeat queue; the master answers only if it wants a re-registration. */
   private async heartbeatLoop(intervalMs: number): Promise<void> {
-    const master = this.master as MasterClient;
     while (this.life.alive) {
       await this.life.sleep(intervalMs);
-      const agentId = this.registration?.agentId;
-      if (!this.life.alive || !agentId || this.reregistering) continue;
+      const registration = this.registration;
+      if (!this.life.alive || !registration || this.reregistering || !this.queues) continue;
       try {
-        const outcome = await master.heartbeat(agentId, this.life.signal);
-        if (outcome === 'ok') {
-          this.metrics.increment('slave/heartbeats');
-          continue;
-        }
-        this.logger.warn(
-          outcome === 'gone' ? 'The master says this agent is gone' : 'The master asks the agent to re-register',
-          {
-            agentId,
-          },
-        );
-        if (outcome === 'gone') await this.forgetEverything();
-        await this.reregister();
+        const beat: HeartbeatMessage = { agent_id: { value: registration.agentId }, sent_at: Date.now() };
+        await this.queues.send(registration.heartbeatQueueUrl, [{ body: beat }]);
+        this.metrics.increment('slave/heartbeats');
       } catch (error) {
         if (isStopped(error)) return;
+        this.metrics.increment('slave/heartbeat_failures');
         this.logger.warn('Heartbeat failed', { error: String(error) });
       }
     }
@@ -715,6 +709,11 @@ class Agent implements RunningAgent {
         return true;
       case 'RECONCILE':
         for (const task of command.tasks) await this.reconcile(task.framework_id.value, task.task_id.value);
+        return true;
+      case 'REREGISTER':
+        this.logger.warn('The master asks the agent to re-register', { why: command.reason });
+        // Not awaited: registration retries with backoff, and commands keep flowing meanwhile.
+        void this.reregister();
         return true;
     }
   }

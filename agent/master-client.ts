@@ -1,7 +1,7 @@
 /**
- * The agent's HTTP calls to the master: registration (410: the id is unknown or gone, start afresh;
- * 409: resources shrank below the tasks') and heartbeats (409: re-register; 410: gone), authenticated as
- * an agent principal with HTTP Basic where credentials are configured. The secret is never logged.
+ * The agent's HTTP call to the master: registration (410: the id is unknown or gone, start afresh;
+ * 409: resources shrank below the tasks'), authenticated as an agent principal with HTTP Basic where
+ * credentials are configured. The secret is never logged. Heartbeats go by SQS (agent.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { describeZodError } from '../shared/protocol/errors.js';
@@ -53,8 +53,6 @@ export type RegistrationOutcome =
   | { readonly kind: 'gone'; readonly message: string }
   | { readonly kind: 'refused'; readonly status: number; readonly message: string };
 
-export type HeartbeatOutcome = 'ok' | 'reregister' | 'gone';
-
 export class MasterClient {
   constructor(
     private readonly master: string,
@@ -93,13 +91,5 @@ export class MasterClient {
     if (status === 410) return { kind: 'gone', message: text };
     if (status >= 500) throw new Error(`Registration failed with ${status}: ${text}`);
     return { kind: 'refused', status, message: text };
-  }
-
-  async heartbeat(agentId: string, signal?: AbortSignal): Promise<HeartbeatOutcome> {
-    const { status, text } = await this.post('/internal/v1/agents/heartbeat', { agent_id: { value: agentId } }, signal);
-    if (status === 200) return 'ok';
-    if (status === 409) return 'reregister';
-    if (status === 410) return 'gone';
-    throw new Error(`Heartbeat failed with ${status}: ${text}`);
   }
 }

@@ -14,10 +14,10 @@
 import { Hono, type Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { describeZodError } from '../shared/protocol/errors.js';
-import { HeartbeatRequestSchema, RegisterAgentRequestSchema } from '../shared/protocol/internal.js';
+import { RegisterAgentRequestSchema } from '../shared/protocol/internal.js';
 import { CallSchema, type Call } from '../shared/protocol/scheduler.js';
 import { checkSubscription, type PrincipalKind, type PrincipalRecord } from '../shared/registrar/index.js';
-import { agentHeartbeat, registerAgent } from '../shared/master/agents.js';
+import { registerAgent } from '../shared/master/agents.js';
 import { Authenticator } from '../shared/master/auth.js';
 import type { Master } from '../shared/master/master.js';
 import { handleCall } from '../shared/master/scheduler/calls.js';
@@ -150,16 +150,6 @@ export function createApp(master: Master): Hono {
     const result = await registerAgent(master, parsed.data, principal?.principal ?? '');
     if (!result.ok) return text(c, result.error.status, `${result.error.code}: ${result.error.message}`);
     return c.json(result.value);
-  });
-
-  app.post('/internal/v1/agents/heartbeat', async (c) => {
-    const principal = await authenticate(c, ['agent']);
-    if (principal instanceof Response) return principal;
-    const parsed = HeartbeatRequestSchema.safeParse(await c.req.json().catch(() => undefined));
-    if (!parsed.success) return text(c, 400, `Invalid heartbeat: ${describeZodError(parsed.error)}`);
-    const result = await agentHeartbeat(master, parsed.data.agent_id.value, principal?.principal ?? '');
-    if (!result.ok) return text(c, result.error.status, result.error.message);
-    return c.json({});
   });
 
   app.notFound((c) => text(c, 404, 'Not found'));

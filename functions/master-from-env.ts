@@ -1,7 +1,7 @@
 /**
  * The master a Lambda function runs: built once per container (cold start) from its environment —
  * MANTLE_CLUSTER, MANTLE_CLUSTER_ID, the table names (MANTLE_TABLE_*), the queue URLs
- * (MANTLE_STATUS_QUEUE_URL, MANTLE_ALLOCATION_QUEUE_URL) and the optional MANTLE_* settings.
+ * (MANTLE_STATUS_QUEUE_URL, MANTLE_HEARTBEAT_QUEUE_URL, MANTLE_ALLOCATION_QUEUE_URL) and the optional MANTLE_* settings.
  */
 import { agentQueueTaggerFromEnvironment } from '../shared/aws/agent-queues.js';
 import { agentGroupFromEnvironment } from '../shared/aws/autoscaling.js';
@@ -29,6 +29,7 @@ export function masterFromEnvironment(env: NodeJS.ProcessEnv = process.env): Mas
     config: masterConfigFromEnvironment(env),
     tables: tableNamesFromEnvironment(env),
     statusQueueUrl: required('MANTLE_STATUS_QUEUE_URL'),
+    heartbeatQueueUrl: required('MANTLE_HEARTBEAT_QUEUE_URL'),
     allocationQueueUrl: required('MANTLE_ALLOCATION_QUEUE_URL'),
     fleet: { ...(lifecycle ? { lifecycle } : {}), ...(tagAgentQueue ? { tagAgentQueue } : {}) },
   });

@@ -40,6 +40,7 @@ export interface AgentFleetProps {
   readonly settings: ClusterSettings;
   readonly masterUrl: string;
   readonly statusQueue: sqs.IQueue;
+  readonly heartbeatQueue: sqs.IQueue;
   readonly alarmTopic: sns.ITopic;
 }
 
@@ -101,7 +102,10 @@ export class AgentFleet extends Construct {
       description: `Mantle ${settings.clusterName} GPU agents`,
     });
     this.role.addToPolicy(
-      new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [props.statusQueue.queueArn] }),
+      new iam.PolicyStatement({
+        actions: ['sqs:SendMessage'],
+        resources: [props.statusQueue.queueArn, props.heartbeatQueue.queueArn],
+      }),
     );
     // Its own command queue only: the master tags each agent's queue with the aws:userid of the role
     // session on that agent's instance (shared/aws/agent-queues.ts).

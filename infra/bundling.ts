@@ -68,6 +68,7 @@ export const LAMBDA_ENTRIES = {
   api: { entry: 'functions/api.ts', handler: 'handler' },
   scheduler: { entry: 'functions/api.ts', handler: 'streamingHandler' },
   status: { entry: 'functions/status-handler.ts', handler: 'handler' },
+  heartbeats: { entry: 'functions/heartbeats-handler.ts', handler: 'handler' },
   allocator: { entry: 'functions/allocator.ts', handler: 'handler' },
   sweeper: { entry: 'functions/sweeper.ts', handler: 'handler' },
   fleet: { entry: 'functions/fleet.ts', handler: 'handler' },

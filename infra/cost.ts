@@ -5,6 +5,8 @@
  * Lambda durations are assumptions, stated here once.
  */
 
+import { HEARTBEAT_BATCH_SIZE, HEARTBEAT_BATCHING_WINDOW_SECONDS } from './settings.js';
+
 /** us-east-1 list prices, USD, as AWS published them in 2025 (pricing pages; no free tier counted). */
 export const PRICES = {
   /** API Gateway REST API, per request (first 333 million a month). */
@@ -33,10 +35,12 @@ export const MONTH_SECONDS = 30 * 24 * 3600;
 
 /** Assumed billed durations (Lambda bills per millisecond) and the memory each function has. */
 export const DURATIONS = {
-  /** A buffered API call (a heartbeat, ACCEPT, ACKNOWLEDGE): two or three DynamoDB round trips. */
+  /** A buffered API call (ACCEPT, ACKNOWLEDGE, a registration): two or three DynamoDB round trips. */
   apiCall: { seconds: 0.03, gb: 0.5 },
   /** One status-handler invocation. */
   statusBatch: { seconds: 0.03, gb: 0.25 },
+  /** One heartbeat handler invocation: a batch read of the agents, one write. */
+  heartbeatBatch: { seconds: 0.05, gb: 0.25 },
   /** One allocation pass over a cluster of up to a hundred agents. */
   allocationPass: { seconds: 0.15, gb: 1 },
 } as const;
@@ -96,10 +100,12 @@ export function scale(usage: Usage, by: number): Usage {
 export interface IdleAgentInputs {
   /** The agents' heartbeat interval (Mesos's agent_ping_timeout; Mantle's default 15 s). */
   readonly heartbeatSeconds: number;
-  readonly endpoint: 'api-gateway' | 'function-url';
-  /** Measured: DynamoDB units of one authenticated heartbeat. */
+  /** Agents in the cluster: with the batching window, how many heartbeats one handler invocation takes. */
+  readonly clusterAgents: number;
+  /** Measured: read units per heartbeat (the handler reads each agent's status, eventually consistent). */
   readonly heartbeatReadUnits: number;
-  readonly heartbeatWriteUnits: number;
+  /** Measured: bytes one agent adds to the heartbeat log item of a batch. */
+  readonly heartbeatLogBytesPerAgent: number;
   /** Measured: read units one full scan of the agents table costs per idle agent. */
   readonly scanReadUnitsPerAgent: number;
 }
@@ -108,19 +114,29 @@ export interface IdleAgentInputs {
 export const SCANS_PER_MINUTE = 3;
 /** The agent long-polls its FIFO command queue 20 s at a time. */
 export const COMMAND_POLLS_PER_MINUTE = 3;
+/** Lambda's pollers receive up to 10 messages a request, and delete up to 10 a request. */
+const SQS_REQUESTS_PER_HANDLED_MESSAGE = 0.2;
+/** A heartbeat log item besides its agents (keys, TTL), in bytes. */
+const HEARTBEAT_ITEM_OVERHEAD_BYTES = 100;
+
+/** Heartbeats one handler invocation takes, on average. */
+export function heartbeatBatch(inputs: Pick<IdleAgentInputs, 'heartbeatSeconds' | 'clusterAgents'>): number {
+  const arriving = (inputs.clusterAgents * HEARTBEAT_BATCHING_WINDOW_SECONDS) / inputs.heartbeatSeconds;
+  return Math.max(1, Math.min(HEARTBEAT_BATCH_SIZE, arriving));
+}
 
 /** Per idle agent and month, by item (USD). */
 export function idleAgentMonth(inputs: IdleAgentInputs): Record<string, number> {
   const heartbeats = MONTH_SECONDS / inputs.heartbeatSeconds;
   const minutes = MONTH_SECONDS / 60;
+  const batch = heartbeatBatch(inputs);
+  const itemUnits = Math.ceil((HEARTBEAT_ITEM_OVERHEAD_BYTES + batch * inputs.heartbeatLogBytesPerAgent) / 1024);
   return {
-    heartbeatRequests: inputs.endpoint === 'api-gateway' ? heartbeats * PRICES.restApiRequest : 0,
-    heartbeatAccessLogs:
-      inputs.endpoint === 'api-gateway' ? ((heartbeats * ACCESS_LOG_BYTES) / 1e9) * PRICES.logsGb : 0,
-    heartbeatLambda: lambdaCost([{ invocations: heartbeats, ...DURATIONS.apiCall }]),
-    heartbeatDynamoDb:
-      heartbeats *
-      (inputs.heartbeatReadUnits * PRICES.dynamoReadUnit + inputs.heartbeatWriteUnits * PRICES.dynamoWriteUnit),
+    heartbeatMessages: heartbeats * PRICES.sqsStandardRequest,
+    heartbeatReceives: heartbeats * SQS_REQUESTS_PER_HANDLED_MESSAGE * PRICES.sqsStandardRequest,
+    heartbeatLambda: lambdaCost([{ invocations: heartbeats / batch, ...DURATIONS.heartbeatBatch }]),
+    heartbeatReads: heartbeats * inputs.heartbeatReadUnits * PRICES.dynamoReadUnit,
+    heartbeatWrites: (heartbeats / batch) * itemUnits * PRICES.dynamoWriteUnit,
     commandQueuePolling: minutes * COMMAND_POLLS_PER_MINUTE * PRICES.sqsFifoRequest,
     periodicScans: minutes * SCANS_PER_MINUTE * inputs.scanReadUnitsPerAgent * PRICES.dynamoReadUnit,
   };
@@ -139,11 +155,12 @@ export const BUDGET = { idleAgentMonth: 0.1, per100kTasks: 1 } as const;
  * moves any of these by more than 15%; docs/cost.md is computed from them.
  */
 export const MEASURED = {
-  heartbeatReadUnits: 1.05,
-  heartbeatWriteUnits: 2,
+  heartbeatReadUnits: 0.51,
+  heartbeatLogBytesPerAgent: 68,
   scanReadUnitsPerAgent: 0.5,
-  idleAgentMonthApiGateway: 1.02,
-  idleAgentMonthFunctionUrl60s: 0.15,
+  idleAgentMonth15s: 0.17,
+  idleAgentMonth30s: 0.12,
+  idleAgentMonth60s: 0.1,
   apiCallsPerTask: 3.15,
   statusMessagesPerTask: 3,
   allocationTriggersPerTask: 0.625,

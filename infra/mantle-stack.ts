@@ -28,7 +28,7 @@ import { alarmTopic, Monitoring } from './monitoring.js';
 import { suppressFindings } from './nag.js';
 import { CONSUME, grantQueues, grantRuntimeQueues, grantTables, QUEUE_LIFECYCLE, SEND } from './permissions.js';
 import { MantleQueues } from './queues.js';
-import type { ClusterSettings } from './settings.js';
+import { HEARTBEAT_BATCH_SIZE, HEARTBEAT_BATCHING_WINDOW_SECONDS, type ClusterSettings } from './settings.js';
 
 export interface MantleStackProps extends StackProps {
   readonly settings: ClusterSettings;
@@ -40,6 +40,7 @@ function attribute(key: KeyAttribute): Attribute {
 
 const STATUS_TIMEOUT = Duration.seconds(30);
 const ALLOCATOR_TIMEOUT = Duration.seconds(60);
+const HEARTBEATS_TIMEOUT = Duration.seconds(30);
 /** Two passes at once are safe (optimistic concurrency) and enough; more would only conflict. */
 export const ALLOCATOR_CONCURRENCY = 2;
 
@@ -80,6 +81,7 @@ export class MantleStack extends Stack {
       clusterName: cluster,
       statusVisibility: Duration.seconds(STATUS_TIMEOUT.toSeconds() * 6),
       allocationVisibility: Duration.seconds(ALLOCATOR_TIMEOUT.toSeconds() * 6),
+      heartbeatVisibility: Duration.seconds(HEARTBEATS_TIMEOUT.toSeconds() * 6 + HEARTBEAT_BATCHING_WINDOW_SECONDS),
     });
     const queues = this.queues;
     const topic = alarmTopic(this, cluster, settings.alarmEmail);
@@ -92,6 +94,7 @@ export class MantleStack extends Stack {
       MANTLE_CLUSTER_ID: clusterId,
       ...Object.fromEntries(TABLE_DEFINITIONS.map((t) => [tableEnvironmentVariable(t.id), tables[t.id].tableName])),
       MANTLE_STATUS_QUEUE_URL: queues.status.queueUrl,
+      MANTLE_HEARTBEAT_QUEUE_URL: queues.heartbeats.queueUrl,
       MANTLE_ALLOCATION_QUEUE_URL: queues.allocation.queueUrl,
       MANTLE_AUTHENTICATE: 'true',
       MANTLE_AGENT_PING_TIMEOUT_SECONDS: String(settings.agentPingTimeoutSeconds),
@@ -144,6 +147,22 @@ export class MantleStack extends Stack {
     grantQueues(status.role, [queues.allocation], SEND);
     grantRuntimeQueues(status.role, this, cluster, 'framework', SEND);
     grantRuntimeQueues(status.role, this, cluster, 'agent', SEND);
+
+    const heartbeats = make('Heartbeats', {
+      name: 'heartbeats',
+      description: "Agents' heartbeats (heartbeat queue): a batch recorded in one write",
+      memorySize: 256,
+      timeout: HEARTBEATS_TIMEOUT,
+    });
+    // A batching window gathers many heartbeats per invocation: one read of their agents, one write.
+    heartbeats.function.addEventSource(
+      new SqsEventSource(queues.heartbeats, {
+        batchSize: HEARTBEAT_BATCH_SIZE,
+        maxBatchingWindow: Duration.seconds(HEARTBEAT_BATCHING_WINDOW_SECONDS),
+      }),
+    );
+    grantTables(heartbeats.role, allTables);
+    grantRuntimeQueues(heartbeats.role, this, cluster, 'agent', SEND);
 
     const allocator = make('Allocator', {
       name: 'allocator',
@@ -238,6 +257,7 @@ export class MantleStack extends Stack {
       settings,
       masterUrl: this.masterUrl,
       statusQueue: queues.status,
+      heartbeatQueue: queues.heartbeats,
       alarmTopic: topic,
     });
     const group = this.fleet.group;

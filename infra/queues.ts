@@ -1,7 +1,8 @@
 /**
  * The master's fixed queues, named as the local cluster names them (shared/queues/queues.ts): the
- * status FIFO queue (agents -> master), the allocation-trigger queue, and a queue for invocations that
- * failed for good (schedules and EventBridge events); each of the first two has a dead-letter queue.
+ * status FIFO queue (agents -> master), the heartbeat queue, the allocation-trigger queue, and a queue
+ * for invocations that failed for good (schedules and EventBridge events); the status, heartbeat and
+ * allocation queues each have a dead-letter queue.
  * The per-agent and per-framework queues are created at runtime by the master.
  */
 import { Duration } from 'aws-cdk-lib';
@@ -14,6 +15,7 @@ export interface MantleQueuesProps {
   /** Lambda's advice: a source queue's visibility timeout is at least six times its function's timeout. */
   readonly statusVisibility: Duration;
   readonly allocationVisibility: Duration;
+  readonly heartbeatVisibility: Duration;
 }
 
 const COMMON = { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true } as const;
@@ -24,6 +26,8 @@ export class MantleQueues extends Construct {
   readonly statusDeadLetters: sqs.Queue;
   readonly allocation: sqs.Queue;
   readonly allocationDeadLetters: sqs.Queue;
+  readonly heartbeats: sqs.Queue;
+  readonly heartbeatDeadLetters: sqs.Queue;
   readonly failedInvocations: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: MantleQueuesProps) {
@@ -57,6 +61,20 @@ export class MantleQueues extends Construct {
       visibilityTimeout: props.allocationVisibility,
       deadLetterQueue: { queue: this.allocationDeadLetters, maxReceiveCount: 5 },
     });
+    const heartbeats = queueNames.heartbeats(props.clusterName);
+    this.heartbeatDeadLetters = new sqs.Queue(this, 'HeartbeatsDlq', {
+      ...COMMON,
+      queueName: queueNames.deadLetter(heartbeats),
+      retentionPeriod: DLQ_RETENTION,
+    });
+    this.heartbeats = new sqs.Queue(this, 'Heartbeats', {
+      ...COMMON,
+      queueName: heartbeats,
+      // A heartbeat is worth nothing after a few minutes.
+      retentionPeriod: Duration.minutes(5),
+      visibilityTimeout: props.heartbeatVisibility,
+      deadLetterQueue: { queue: this.heartbeatDeadLetters, maxReceiveCount: 5 },
+    });
     this.failedInvocations = new sqs.Queue(this, 'FailedInvocations', {
       ...COMMON,
       queueName: `${props.clusterName}-failed-invocations`,
@@ -69,6 +87,7 @@ export class MantleQueues extends Construct {
     return {
       Status: this.statusDeadLetters,
       Allocation: this.allocationDeadLetters,
+      Heartbeats: this.heartbeatDeadLetters,
       FailedInvocations: this.failedInvocations,
     };
   }

@@ -15,6 +15,14 @@ export const DEFAULT_AGENT_INSTANCE_TYPES = ['g6.xlarge', 'g5.xlarge', 'g6.2xlar
 /** A lifecycle hook waits at most two hours (its heartbeat timeout's maximum). */
 export const MAX_LIFECYCLE_WAIT_SECONDS = 7200;
 
+/**
+ * The heartbeat queue's event source: a batching window gathers many heartbeats into one invocation
+ * (one read of their agents, one write), and the most one invocation takes. The window only delays
+ * recording heartbeats, which the sweeper's threshold (a minute and more) absorbs.
+ */
+export const HEARTBEAT_BATCHING_WINDOW_SECONDS = 20;
+export const HEARTBEAT_BATCH_SIZE = 1000;
+
 /** How frameworks and agents reach the master. */
 export type Endpoint = 'api-gateway' | 'function-url';
 

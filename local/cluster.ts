@@ -19,7 +19,7 @@ import type { Master } from '../shared/master/master.js';
 import { sweep } from '../shared/master/sweeper.js';
 import { startLocalAws, type LocalAws } from './aws-standins.js';
 import { startEventSource, type EventSource } from './event-source.js';
-import { bootstrapMaster, serveMaster, startStatusSource, type HttpServer } from './master.js';
+import { bootstrapMaster, serveMaster, startHeartbeatSource, startStatusSource, type HttpServer } from './master.js';
 
 export interface LocalClusterOptions {
   readonly cluster: string;
@@ -121,6 +121,8 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
 
     const status: EventSource = await startStatusSource(local);
     stops.push(() => status.stop());
+    const heartbeats: EventSource = await startHeartbeatSource(master);
+    stops.push(() => heartbeats.stop());
     const triggers = new AllocationTriggers(master.queues, local.allocationQueueUrl);
     const allocation = startEventSource({
       queues: master.queues,

@@ -7,10 +7,12 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../functions/app.js';
 import { ensureAllocationQueue } from '../shared/allocator/triggers.js';
+import { createHeartbeatHandler } from '../functions/heartbeats.js';
 import { createStatusHandler } from '../functions/status.js';
 import type { AwsClients } from '../shared/aws/clients.js';
 import { newClusterId } from '../shared/ids.js';
 import { buildMaster } from '../shared/master/build.js';
+import { ensureHeartbeatQueue } from '../shared/master/heartbeats.js';
 import { masterConfig, type MasterConfigInput } from '../shared/master/config.js';
 import type { AllocationRequester, Master } from '../shared/master/master.js';
 import { Metrics } from '../shared/metrics.js';
@@ -43,18 +45,32 @@ export async function bootstrapMaster(options: LocalMasterOptions): Promise<Loca
     maxReceiveCount: 10,
   });
   const allocationQueueUrl = await ensureAllocationQueue(queues, cluster);
+  const heartbeatQueueUrl = await ensureHeartbeatQueue(queues, cluster);
   const config = masterConfig({ cluster, clusterId: options.clusterId ?? newClusterId(), ...options.config });
   const master = buildMaster({
     clients,
     config,
     tables,
     statusQueueUrl,
+    heartbeatQueueUrl,
     allocationQueueUrl,
     metrics: new Metrics(),
     ...(options.allocation ? { allocation: options.allocation } : {}),
     ...(options.now ? { now: options.now } : {}),
   });
   return { master, statusQueueUrl, allocationQueueUrl };
+}
+
+/** Feeds the heartbeat queue to the heartbeat handler, as Lambda's event source would. */
+export async function startHeartbeatSource(master: Master): Promise<EventSource> {
+  return startEventSource({
+    queues: master.queues,
+    queueUrl: master.heartbeatQueueUrl,
+    queueArn: await master.queues.arn(master.heartbeatQueueUrl),
+    handler: createHeartbeatHandler(master),
+    batchSize: 10,
+    onError: (error) => master.logger.error('Heartbeat event source failed', { error: String(error) }),
+  });
 }
 
 /** Feeds the status queue to the status handler, as Lambda's event source would. */

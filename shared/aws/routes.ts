@@ -18,7 +18,6 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'POST', path: '/api/v1/scheduler', callers: ['framework', 'operator'], streaming: true },
   { method: 'GET', path: '/metrics/snapshot', callers: ['framework', 'operator'] },
   { method: 'POST', path: '/internal/v1/agents/register', callers: ['agent'] },
-  { method: 'POST', path: '/internal/v1/agents/heartbeat', callers: ['agent'] },
   { method: 'GET', path: '/health', callers: 'public' },
   { method: 'GET', path: '/master/health', callers: 'public' },
 ];

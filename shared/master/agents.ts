@@ -29,6 +29,7 @@ function response(master: Master, agent: AgentRecord): RegisterAgentResponse {
     agent_id: { value: agent.agentId },
     command_queue_url: agent.commandQueueUrl,
     status_queue_url: master.statusQueueUrl,
+    heartbeat_queue_url: master.heartbeatQueueUrl,
     heartbeat_interval_seconds: master.config.agentPingTimeoutSeconds,
   };
 }
@@ -142,31 +143,5 @@ async function reconcileReportedTasks(
       const applied = await master.registrar.tasks.updateStatus(frameworkId, { ...status, state: task.state });
       if (applied.ok) await notifyFramework(master, framework, [status]);
     }
-  }
-}
-
-export type HeartbeatFailure =
-  | { readonly status: 409; readonly message: string }
-  | { readonly status: 410; readonly message: string }
-  | { readonly status: 403; readonly message: string };
-
-export async function agentHeartbeat(
-  master: Master,
-  agentId: string,
-  principal: string,
-): Promise<{ ok: true } | { ok: false; error: HeartbeatFailure }> {
-  if (master.config.authenticate) {
-    const agent = await master.registrar.agents.get(agentId);
-    if (agent && agent.principal !== principal) {
-      return { ok: false, error: { status: 403, message: `Agent ${agentId} belongs to another principal` } };
-    }
-  }
-  const result = await master.registrar.agents.heartbeat(agentId);
-  if (result.ok) return { ok: true };
-  switch (result.error.code) {
-    case 'AGENT_NOT_ACTIVE':
-      return { ok: false, error: { status: 409, message: `${result.error.message}: re-register` } };
-    default:
-      return { ok: false, error: { status: 410, message: result.error.message } };
   }
 }

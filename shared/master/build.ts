@@ -14,6 +14,7 @@ export interface MasterParts {
   readonly config: MasterConfig;
   readonly tables: TableNames;
   readonly statusQueueUrl: string;
+  readonly heartbeatQueueUrl: string;
   readonly allocationQueueUrl: string;
   readonly metrics?: Metrics;
   /** Replaces the allocation queue (tests that drive allocation themselves). */
@@ -40,6 +41,7 @@ export function buildMaster(parts: MasterParts): Master {
     events: new SqsEventPublisher(queues),
     allocation: parts.allocation ?? new AllocationTriggers(queues, parts.allocationQueueUrl, now),
     statusQueueUrl: parts.statusQueueUrl,
+    heartbeatQueueUrl: parts.heartbeatQueueUrl,
     metrics,
     logger: createLogger('mantle-master'),
     ...(parts.fleet ? { fleet: parts.fleet } : {}),

@@ -95,11 +95,12 @@ export async function markAgentsOfLostInstancesGone(
   master: Master,
   instances: InstanceStates,
   agents: Iterable<AgentRecord>,
+  lastHeard: (agent: AgentRecord) => number = (agent) => agent.lastHeartbeat,
 ): Promise<number> {
   const silentSince = master.now() - master.config.agentPingTimeoutSeconds * 1000;
   const suspects = new Map<string, AgentRecord[]>();
   for (const agent of agents) {
-    const silent = agent.status === 'UNREACHABLE' || (agent.status === 'ACTIVE' && agent.lastHeartbeat < silentSince);
+    const silent = agent.status === 'UNREACHABLE' || (agent.status === 'ACTIVE' && lastHeard(agent) < silentSince);
     const instanceId = instanceIdOf(agent);
     if (!silent || instanceId === undefined) continue;
     suspects.set(instanceId, [...(suspects.get(instanceId) ?? []), agent]);

@@ -37,6 +37,8 @@ export interface Master {
   readonly allocation: AllocationRequester;
   /** The status FIFO queue agents send to. */
   readonly statusQueueUrl: string;
+  /** Where agents send their heartbeats (a standard queue). */
+  readonly heartbeatQueueUrl: string;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly fleet?: FleetHooks;

@@ -59,13 +59,16 @@ export async function sweep(master: Master, options: SweepOptions = {}): Promise
   let expiredOffers = 0;
   const agents: AgentRecord[] = [];
   for await (const agent of master.registrar.agents.list()) agents.push(agent);
+  const lastHeard = await lastHeardSince(master, silentSince);
   // Faster than Mesos: no need to wait out the ping timeout for an instance EC2 says is gone.
-  const gone = options.instances ? await markAgentsOfLostInstancesGone(master, options.instances, agents) : 0;
+  const gone = options.instances
+    ? await markAgentsOfLostInstancesGone(master, options.instances, agents, lastHeard)
+    : 0;
   for (const listed of agents) {
     const agent = gone > 0 ? await master.registrar.agents.get(listed.agentId) : listed;
     if (agent?.status !== 'ACTIVE') continue;
-    if (agent.lastHeartbeat < silentSince) {
-      if (await markAgentUnreachable(master, agent, silentSince, frameworks)) unreachable++;
+    if (lastHeard(agent) < silentSince) {
+      if (await markAgentUnreachable(master, agent, silentSince, lastHeard(agent), frameworks)) unreachable++;
       continue;
     }
     const expired = Object.values(agent.offers).filter(
@@ -78,11 +81,24 @@ export async function sweep(master: Master, options: SweepOptions = {}): Promise
   return { gone, deactivated, removed, unreachable, droppedLaunches, expiredOffers };
 }
 
-/** Marks a silent agent unreachable and tells the frameworks. False if it spoke up meanwhile. */
+/**
+ * When each agent was last heard, as far back as `since`: its latest heartbeat in the log, or its
+ * (re-)registration, whichever is later.
+ */
+export async function lastHeardSince(master: Master, since: number): Promise<(agent: AgentRecord) => number> {
+  const heartbeats = await master.registrar.heartbeats.lastSeen(since);
+  return (agent) => Math.max(agent.lastHeartbeat, heartbeats.get(agent.agentId) ?? 0);
+}
+
+/**
+ * Marks a silent agent unreachable and tells the frameworks. False if it re-registered meanwhile; a
+ * heartbeat that arrives after this asks the agent to re-register (shared/master/heartbeats.ts).
+ */
 export async function markAgentUnreachable(
   master: Master,
   agent: AgentRecord,
   heartbeatBefore: number,
+  lastHeard: number,
   frameworks = new Frameworks(master),
 ): Promise<boolean> {
   const result = await master.registrar.agents.markUnreachable(agent.agentId, heartbeatBefore);
@@ -92,7 +108,7 @@ export async function markAgentUnreachable(
   master.logger.warn('Agent unreachable', {
     agentId: agent.agentId,
     hostname: agent.hostname,
-    lastHeartbeat: agent.lastHeartbeat,
+    lastHeard,
   });
   await announceRescinds(master, result.value.rescinded);
   for (const task of Object.values(result.value.agent.tasks)) {

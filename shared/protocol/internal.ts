@@ -1,8 +1,9 @@
 /**
  * Mantle's internal protocol between the master (Lambda handlers) and agents. Mesos's own
  * master<->agent protocol is internal too (messages.proto); this one is carried by HTTP for
- * registration and heartbeats, by each agent's SQS command queue for master -> agent, and by the status
- * FIFO queue for agent -> master. Objects inside are Mesos v1 JSON (TaskInfo, TaskStatus, ...).
+ * registration, by each agent's SQS command queue for master -> agent, by the status FIFO queue for
+ * agent -> master, and by the heartbeat queue for the agents' heartbeats (SQS: no API request, and the
+ * master records a whole batch of them in one write). Objects inside are Mesos v1 JSON.
  */
 import { z } from 'zod';
 import { enumOf, opt, rep } from './dialect.js';
@@ -66,11 +67,19 @@ export const RegisterAgentResponseSchema = z.object({
   agent_id: AgentIDSchema,
   command_queue_url: z.string(),
   status_queue_url: z.string(),
+  heartbeat_queue_url: z.string(),
   heartbeat_interval_seconds: z.number().positive(),
 });
 export type RegisterAgentResponse = z.infer<typeof RegisterAgentResponseSchema>;
 
-export const HeartbeatRequestSchema = z.object({ agent_id: AgentIDSchema });
+// ------------------------------------------------------------ agent -> master (heartbeat queue)
+
+export const HeartbeatMessageSchema = z.object({
+  agent_id: AgentIDSchema,
+  /** When the agent sent it (ms since the epoch), for the heartbeat lag metric. */
+  sent_at: z.number().finite(),
+});
+export type HeartbeatMessage = z.infer<typeof HeartbeatMessageSchema>;
 
 // ------------------------------------------------------------ master -> agent (command queue)
 
@@ -128,6 +137,11 @@ export const AgentCommandSchema = z.discriminatedUnion('type', [
     max_grace_period_seconds: opt(z.number().nonnegative()),
     mark_gone: opt(z.boolean()),
   }),
+  /**
+   * The master does not take this agent as active (it was marked unreachable, or the master lost it)
+   * although it heartbeats: re-register (Mesos's master asks a disconnected agent to do the same).
+   */
+  z.object({ type: z.literal('REREGISTER'), reason: z.string() }),
   /** The master's view of the agent's tasks; the agent answers for the ones it does not know. */
   z.object({
     type: z.literal('RECONCILE'),

@@ -5,6 +5,7 @@
  * |---|---|---|
  * | `<cluster>-status.fifo` | FIFO, group = framework/task | agent -> master status updates |
  * | `<cluster>-allocation` | standard | allocation triggers (timers are delayed messages) |
+ * | `<cluster>-heartbeats` | standard | agents' heartbeats (order does not matter; kept five minutes) |
  * | `<cluster>-agent-<digest>.fifo` | FIFO per agent, group = task | master -> agent commands |
  * | `<cluster>-fw-<digest>.fifo` | FIFO per framework, one group | the framework's events, drained by its stream |
  *
@@ -56,6 +57,7 @@ export function standInEndpoint(queueUrl: string): string | undefined {
 export const queueNames = {
   status: (cluster: string) => `${cluster}-status.fifo`,
   allocation: (cluster: string) => `${cluster}-allocation`,
+  heartbeats: (cluster: string) => `${cluster}-heartbeats`,
   agentCommands: (cluster: string, agentId: string) => `${cluster}-agent-${digest(agentId)}.fifo`,
   frameworkEvents: (cluster: string, frameworkId: string) => `${cluster}-fw-${digest(frameworkId)}.fifo`,
   deadLetter: (name: string) => (name.endsWith('.fifo') ? `${name.slice(0, -5)}-dlq.fifo` : `${name}-dlq`),

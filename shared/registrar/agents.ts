@@ -20,6 +20,7 @@ import { allocate, contains, unallocate } from '../resources/resources.js';
 import { canonicalResources, parseResources } from '../resources/parse.js';
 import { isAllocatableTo } from '../resources/resource.js';
 import { validateRole } from '../roles.js';
+import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { Expression, RETRY, retrying, type Item, type RegistrarContext } from './context.js';
 import { failure, type RegistrarError } from './errors.js';
@@ -34,6 +35,13 @@ export interface AgentDrain {
   readonly deadline: number;
   /** When the agent was sent DRAIN. */
   readonly killSentAt?: number;
+}
+
+/** An agent as the heartbeat handler sees it. */
+export interface AgentStatusView {
+  readonly status: AgentStatus;
+  readonly commandQueueUrl: string;
+  readonly attributes: Attribute[];
 }
 
 export interface AgentRecord {
@@ -62,6 +70,10 @@ export interface AgentRecord {
   readonly drain?: AgentDrain;
   readonly registeredAt: number;
   readonly reregisteredAt?: number;
+  /**
+   * When the agent last spoke to the master through its item: its (re-)registration. Its heartbeats
+   * since are in the heartbeat log (registrar/heartbeats.ts); the sweeper takes the later of the two.
+   */
   readonly lastHeartbeat: number;
   readonly unreachableAt?: number;
 }
@@ -378,26 +390,40 @@ export class AgentRegistry {
     return result;
   }
 
-  /** Records a heartbeat from an active agent. Not a ledger change: the version stays. */
-  async heartbeat(
-    agentId: string,
-  ): Promise<Result<{ lastHeartbeat: number }, RegistrarError<'UNKNOWN_AGENT' | 'AGENT_GONE' | 'AGENT_NOT_ACTIVE'>>> {
-    const now = this.context.now();
-    const outcome = await this.context.update(
-      {
-        TableName: this.table,
-        Key: { agent_id: agentId },
-        UpdateExpression: 'SET last_heartbeat = :now',
-        ConditionExpression: 'attribute_exists(agent_id) AND #status = :active',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':now': now, ':active': 'ACTIVE' },
-      },
-      'NONE',
-    );
-    if (outcome.written) return ok({ lastHeartbeat: now });
-    if (!outcome.old) return failure('UNKNOWN_AGENT', `Agent ${agentId} is not registered`);
-    if (outcome.old.status === 'GONE') return failure('AGENT_GONE', `Agent ${agentId} has been marked gone`);
-    return failure('AGENT_NOT_ACTIVE', `Agent ${agentId} is ${String(outcome.old.status)}; it must re-register`);
+  /**
+   * What the heartbeat handler needs of these agents (absent: unknown): status, command queue,
+   * attributes (the EC2 instance id). Eventually consistent: a heartbeat decides nothing durable.
+   */
+  async statuses(agentIds: readonly string[]): Promise<Map<string, AgentStatusView>> {
+    const found = new Map<string, AgentStatusView>();
+    const ids = [...new Set(agentIds)].filter((id) => id !== '');
+    for (let start = 0; start < ids.length; start += 100) {
+      let keys: Record<string, unknown>[] = ids.slice(start, start + 100).map((agentId) => ({ agent_id: agentId }));
+      while (keys.length > 0) {
+        const result = await this.context.metrics.time('registrar/state_fetch_ms', () =>
+          this.context.documents.send(
+            new BatchGetCommand({
+              RequestItems: {
+                [this.table]: {
+                  Keys: keys,
+                  ProjectionExpression: 'agent_id, #status, command_queue_url, attributes',
+                  ExpressionAttributeNames: { '#status': 'status' },
+                },
+              },
+            }),
+          ),
+        );
+        for (const item of result.Responses?.[this.table] ?? []) {
+          found.set(item.agent_id as string, {
+            status: item.status as AgentStatus,
+            commandQueueUrl: (item.command_queue_url ?? '') as string,
+            attributes: item.attributes ? (JSON.parse(item.attributes as string) as Attribute[]) : [],
+          });
+        }
+        keys = (result.UnprocessedKeys?.[this.table]?.Keys ?? []) as Record<string, unknown>[];
+      }
+    }
+    return found;
   }
 
   /**

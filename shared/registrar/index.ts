@@ -3,6 +3,7 @@ import { AgentRegistry } from './agents.js';
 import { RegistrarContext, type RegistrarOptions } from './context.js';
 import { FilterRegistry } from './filters.js';
 import { FrameworkRegistry } from './frameworks.js';
+import { HeartbeatLog } from './heartbeats.js';
 import { PrincipalRegistry } from './principals.js';
 import { RoleRegistry } from './roles.js';
 import { TaskRegistry } from './tasks.js';
@@ -13,6 +14,7 @@ export class Registrar {
   readonly frameworks: FrameworkRegistry;
   readonly tasks: TaskRegistry;
   readonly filters: FilterRegistry;
+  readonly heartbeats: HeartbeatLog;
   readonly roles: RoleRegistry;
   readonly principals: PrincipalRegistry;
 
@@ -22,13 +24,21 @@ export class Registrar {
     this.frameworks = new FrameworkRegistry(this.context);
     this.tasks = new TaskRegistry(this.context);
     this.filters = new FilterRegistry(this.context);
+    this.heartbeats = new HeartbeatLog(this.context);
     this.roles = new RoleRegistry(this.context);
     this.principals = new PrincipalRegistry(this.context);
   }
 }
 
 export type { RegistrarOptions } from './context.js';
-export type { AgentRecord, AgentRegistration, AgentStatus, LaunchRequest, OfferRequest } from './agents.js';
+export type {
+  AgentRecord,
+  AgentRegistration,
+  AgentStatus,
+  AgentStatusView,
+  LaunchRequest,
+  OfferRequest,
+} from './agents.js';
 export type { FrameworkRecord, FrameworkStatus, Subscription } from './frameworks.js';
 export type { OfferFilter } from './filters.js';
 export type { TaskRecord, NewTask, StatusUpdateResult } from './tasks.js';

@@ -3,7 +3,7 @@
  * definitions and the CDK stack declares them from the same ones, so the two cannot drift.
  */
 
-export type TableId = 'agents' | 'frameworks' | 'tasks' | 'filters' | 'roles' | 'principals';
+export type TableId = 'agents' | 'frameworks' | 'tasks' | 'filters' | 'heartbeats' | 'roles' | 'principals';
 
 export interface KeyAttribute {
   readonly name: string;
@@ -44,6 +44,14 @@ export const TABLE_DEFINITIONS: readonly TableDefinition[] = [
       "Refused-offer filters, one per framework, role and agent (soft state: a framework's filters would outgrow one item)",
     partitionKey: { name: 'framework_id', type: 'S' },
     sortKey: { name: 'filter_key', type: 'S' },
+    timeToLiveAttribute: 'expires_at',
+  },
+  {
+    id: 'heartbeats',
+    description:
+      "Agents' heartbeats, one item per batch the heartbeat handler received, by minute (soft state, kept 15 minutes)",
+    partitionKey: { name: 'minute', type: 'N' },
+    sortKey: { name: 'batch', type: 'S' },
     timeToLiveAttribute: 'expires_at',
   },
   {

@@ -131,14 +131,14 @@ describe('authentication', () => {
 });
 
 describe('the master asks again', () => {
-  it('re-registers as itself, with its tasks, when a heartbeat gets 409', async () => {
+  it('re-registers as itself, with its tasks, when the master sends REREGISTER', async () => {
     const master = await fakeMaster();
     const agent = await agentOn(master);
     const agentId = await agent.registered;
     const id = taskId('kept');
     await master.send(agentId, launch(commandTask(id, 'sleep 30')));
     await master.waitFor(id, 'TASK_RUNNING');
-    master.askReregister.add(agentId);
+    await master.askToReregister(agentId);
     await master.until(() => master.registrations.length >= 2, 5_000, 're-registration');
     expect(master.registrations[1]?.agent_id?.value).toBe(agentId);
     expect(master.registrations[1]?.tasks).toEqual([
@@ -146,7 +146,7 @@ describe('the master asks again', () => {
     ]);
   });
 
-  it('starts afresh as a new agent when the master says it is gone (410), killing what it ran', async () => {
+  it('starts afresh as a new agent when the master has marked it gone (its queue deleted, 410), killing what it ran', async () => {
     const master = await fakeMaster();
     const workDir = await tempWorkDir();
     const agent = await agentOn(master, { workDir });
@@ -159,7 +159,7 @@ describe('the master asks again', () => {
     const checkpoint = new Checkpoint(workDir, new Lifecycle());
     const pid = Number(await readFile(join(checkpoint.runDir(containerId), 'pid'), 'utf8'));
     expect(await alive(pid)).toBe(true);
-    master.gone.add(agentId);
+    await master.markGone(agentId);
     await master.until(
       () => master.registrations.some((request, i) => i > 0 && request.agent_id === undefined),
       5_000,

@@ -55,6 +55,7 @@ let stub: AwsStub;
 /** The stand-in resource each CloudFormation resource of the template stands for. */
 const physical = new Map<string, string>();
 const credentials = new Map<PrincipalKind, string>();
+const agentInstance = instanceId();
 
 beforeAll(async () => {
   // The Lambda Node.js runtime's global, in every function (the streaming API, as far as the
@@ -243,7 +244,8 @@ function restEvent(method: string, path: string, headers: Record<string, string>
   };
 }
 
-async function sqsRecords(queueUrl: string): Promise<SQSRecord[]> {
+/** The queue's messages as Lambda's event source hands them over; SQS stamps the sender's role session. */
+async function sqsRecords(queueUrl: string, senderId = 'AROAAGENT:i-0123'): Promise<SQSRecord[]> {
   const arn = await queues.arn(queueUrl);
   const received = await queues.receive(queueUrl, { waitSeconds: 2 });
   return received.map((message) => ({
@@ -253,7 +255,7 @@ async function sqsRecords(queueUrl: string): Promise<SQSRecord[]> {
     attributes: {
       ApproximateReceiveCount: String(message.receiveCount),
       SentTimestamp: String(Date.now()),
-      SenderId: 'AROAAGENT:i-0123',
+      SenderId: senderId,
       ApproximateFirstReceiveTimestamp: String(Date.now()),
       ...(message.groupId ? { MessageGroupId: message.groupId } : {}),
     },
@@ -321,7 +323,7 @@ describe('the bundles cdk synth builds', () => {
             { name: 'mem', type: 'SCALAR', scalar: { value: 30000 } },
             { name: 'gpus', type: 'SCALAR', scalar: { value: 1 } },
           ],
-          attributes: [{ name: 'instance_id', type: 'TEXT', text: { value: instanceId() } }],
+          attributes: [{ name: 'instance_id', type: 'TEXT', text: { value: agentInstance } }],
           containerizers: ['docker'],
           isolation: { cgroups: 'v2', gpus: 'devices-cgroup', notes: [] },
           version: 'bundle-test',
@@ -334,10 +336,12 @@ describe('the bundles cdk synth builds', () => {
       agent_id: { value: string };
       command_queue_url: string;
       status_queue_url: string;
+      heartbeat_queue_url: string;
     };
-    expect(body.status_queue_url).toBe(
-      physical.get([...physical.keys()].find((id) => id.startsWith('QueuesStatus') && !id.includes('Dlq')) as string),
-    );
+    const queueOf = (prefix: string) =>
+      physical.get([...physical.keys()].find((id) => id.startsWith(prefix) && !id.includes('Dlq')) as string);
+    expect(body.status_queue_url).toBe(queueOf('QueuesStatus'));
+    expect(body.heartbeat_queue_url).toBe(queueOf('QueuesHeartbeats'));
     expect(body.command_queue_url).toContain(`${cluster}-agent-`);
     agent = { agentId: body.agent_id.value, commandQueueUrl: body.command_queue_url };
     expect((await registrar.agents.get(agent.agentId))?.principal).toBe('agent-bundles');
@@ -420,6 +424,18 @@ describe('the bundles cdk synth builds', () => {
     const acknowledged = (await agentCommands(agent.commandQueueUrl)).filter((c) => c.type === 'ACKNOWLEDGE');
     expect(acknowledged).toEqual([expect.objectContaining({ task_id: { value: 'never-launched' }, uuid })]);
     expect(status.environment.MANTLE_AGENT_LIFECYCLE_HOOK).toBe(LIFECYCLE_HOOK_NAME);
+  });
+
+  it("the heartbeat handler (an SQS batch from the heartbeat queue): records the agent's heartbeat", async () => {
+    const heartbeats = await load('Heartbeats');
+    const heartbeatQueue = heartbeats.environment.MANTLE_HEARTBEAT_QUEUE_URL as string;
+    await queues.send(heartbeatQueue, [{ body: { agent_id: { value: agent.agentId }, sent_at: Date.now() } }]);
+    const records = await sqsRecords(heartbeatQueue, `AROAAGENT:${agentInstance}`);
+    expect(records).toHaveLength(1);
+    const before = Date.now();
+    await heartbeats.invoke({ Records: records }, context);
+    const seen = await registrar.heartbeats.lastSeen(before - 1000);
+    expect(seen.get(agent.agentId)).toBeGreaterThanOrEqual(before - 1000);
   });
 
   it('the sweeper (a schedule event): sweeps the registrar', async () => {

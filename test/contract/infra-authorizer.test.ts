@@ -60,10 +60,7 @@ describe('the authorizer', () => {
       expect(statement?.Action).toBe('execute-api:Invoke');
       expect(statement?.Resource).toEqual(routesFor(kind).map((route) => methodArn(route.method, route.path)));
     }
-    expect(routesFor('agent').map((route) => route.path)).toEqual([
-      '/internal/v1/agents/register',
-      '/internal/v1/agents/heartbeat',
-    ]);
+    expect(routesFor('agent').map((route) => route.path)).toEqual(['/internal/v1/agents/register']);
     expect(routesFor('framework').map((route) => route.path)).toEqual(['/api/v1/scheduler', '/metrics/snapshot']);
   });
 

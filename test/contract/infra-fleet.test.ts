@@ -14,10 +14,18 @@ import { handleFleetEvent } from '../../shared/aws/fleet-events.js';
 import { DEFAULT_DRAIN_SETTINGS } from '../../shared/master/drain.js';
 import type { FleetGauges } from '../../shared/master/demand.js';
 import { markAgentsOfLostInstancesGone } from '../../shared/master/instances.js';
-import { sweep } from '../../shared/master/sweeper.js';
+import { lastHeardSince, sweep } from '../../shared/master/sweeper.js';
 import type { AgentRecord } from '../../shared/registrar/index.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';
-import { FRAMEWORK, offer, resources, subscribe, type TestAgent, type TestFramework } from '../support/scheduler.js';
+import {
+  FRAMEWORK,
+  heartbeat,
+  offer,
+  resources,
+  subscribe,
+  type TestAgent,
+  type TestFramework,
+} from '../support/scheduler.js';
 import { instanceId, registerOnInstance, runTask, stateChangeEvent } from './infra-agents.js';
 import { startAwsStub, type AwsStub } from './infra-aws-stub.js';
 
@@ -54,15 +62,6 @@ afterAll(async () => {
   await tm.close();
 });
 
-async function heartbeat(agent: TestAgent): Promise<number> {
-  const response = await fetch(`${tm.url}/internal/v1/agents/heartbeat`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ agent_id: { value: agent.agentId } }),
-  });
-  return response.status;
-}
-
 async function record(agent: TestAgent): Promise<AgentRecord> {
   const found = await tm.master.registrar.agents.get(agent.agentId);
   if (!found) throw new Error('no such agent');
@@ -95,8 +94,8 @@ describe('an instance that stops or shuts down', () => {
     await expect(tm.master.queues.receive(agent.commandQueueUrl, { waitSeconds: 0 })).rejects.toBeInstanceOf(
       QueueDoesNotExist,
     );
-    // A gone agent may not come back as itself.
-    expect(await heartbeat(agent)).toBe(410);
+    // A gone agent's heartbeats count for nothing (it finds its queue gone, and re-registers afresh).
+    expect(await heartbeat(tm, agent, `AROAEXAMPLE:${instance}`)).toMatchObject({ recorded: 0, reregister: 0 });
     // The next event for the same instance finds nothing left to do.
     expect(
       await handleFleetEvent(tm.master, group, DEFAULT_DRAIN_SETTINGS, stateChangeEvent(instance, 'stopping')),
@@ -120,9 +119,10 @@ describe('an instance that stops or shuts down', () => {
     await runTask(tm, aware, terminated, 'on-terminated');
 
     tm.advance(20_000);
-    expect(await heartbeat(fresh)).toBe(200);
+    expect((await heartbeat(tm, fresh, `AROAEXAMPLE:${await instanceOf(fresh)}`)).recorded).toBe(1);
     const agents = await Promise.all([terminated, running, missing, fresh].map(record));
-    const gone = await markAgentsOfLostInstancesGone(tm.master, new Ec2InstanceStates(stub.ec2()), agents);
+    const heard = await lastHeardSince(tm.master, tm.master.now() - 60_000);
+    const gone = await markAgentsOfLostInstancesGone(tm.master, new Ec2InstanceStates(stub.ec2()), agents, heard);
     expect(gone).toBe(2);
     expect((await record(terminated)).status).toBe('GONE');
     expect((await record(missing)).status).toBe('GONE');
@@ -142,7 +142,7 @@ describe('an instance that stops or shuts down', () => {
     // Nothing silent: EC2 is not called at all.
     const calls = stub.calls.length;
     expect(
-      await markAgentsOfLostInstancesGone(tm.master, new Ec2InstanceStates(stub.ec2()), [await record(fresh)]),
+      await markAgentsOfLostInstancesGone(tm.master, new Ec2InstanceStates(stub.ec2()), [await record(fresh)], heard),
     ).toBe(0);
     expect(stub.calls.length).toBe(calls);
   });
@@ -156,6 +156,17 @@ describe('an instance that stops or shuts down', () => {
     expect(report.gone).toBeGreaterThanOrEqual(1);
     expect(report.unreachable).toBe(0);
     expect((await record(agent)).status).toBe('GONE');
+  });
+});
+
+describe("an agent's heartbeats", () => {
+  it('count only when SQS says they came from its own instance', async () => {
+    const agent = await registerOnInstance(tm, instanceId());
+    const instance = (await record(agent)).attributes.find((a) => a.name === 'instance_id')?.text?.value as string;
+    expect(await heartbeat(tm, agent, `AROAEXAMPLE:${instance}`)).toMatchObject({ recorded: 1, dropped: 0 });
+    // Another instance (or no stamp at all) cannot keep this agent looking alive.
+    expect(await heartbeat(tm, agent, 'AROAEXAMPLE:i-0someoneelse')).toMatchObject({ recorded: 0, dropped: 1 });
+    expect(await heartbeat(tm, agent)).toMatchObject({ recorded: 0, dropped: 1 });
   });
 });
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AGENTS_PER_ITEM } from '../../shared/registrar/heartbeats.js';
 import type { Resource } from '../../shared/protocol/mesos.js';
 import { freeResources, ledgerViolation, type AgentRecord, type OfferRecord } from '../../shared/registrar/index.js';
 import { parseResourceText } from '../../shared/resources/parse.js';
@@ -75,18 +76,47 @@ describe('agent admission', () => {
     }
   });
 
-  it('records heartbeats of active agents only', async () => {
+  it("logs heartbeats a batch per item, and reads back each agent's latest since a time", async () => {
+    const [a, b] = ['agent-a', 'agent-b'];
+    const first = t.clock.now;
+    await t.registrar.heartbeats.record(
+      new Map([
+        [a, first],
+        [b, first],
+      ]),
+    );
+    t.clock.advance(61_000); // the next minute's item
+    await t.registrar.heartbeats.record(new Map([[a, t.clock.now]]));
+    expect(await t.registrar.heartbeats.lastSeen(first - 1)).toEqual(
+      new Map([
+        [a, t.clock.now],
+        [b, first],
+      ]),
+    );
+    // Older heartbeats do not count.
+    expect(await t.registrar.heartbeats.lastSeen(first + 1)).toEqual(new Map([[a, t.clock.now]]));
+    expect(await t.registrar.heartbeats.record(new Map())).toBeUndefined();
+  });
+
+  it('splits a batch beyond what one item holds', async () => {
+    const many = new Map(Array.from({ length: AGENTS_PER_ITEM + 5 }, (_, i) => [`many-${i}`, t.clock.now]));
+    await t.registrar.heartbeats.record(many);
+    const seen = await t.registrar.heartbeats.lastSeen(t.clock.now);
+    expect([...many.keys()].every((id) => seen.get(id) === t.clock.now)).toBe(true);
+  });
+
+  it("reads many agents' statuses at once; unknown ones are absent", async () => {
     const agent = await admitted();
-    t.clock.advance(1000);
-    const beat = await t.registrar.agents.heartbeat(agent.agentId);
-    expect(beat).toEqual({ ok: true, value: { lastHeartbeat: t.clock.now } });
-    expect((await t.registrar.agents.get(agent.agentId))?.version).toBe(agent.version);
-    expect(await t.registrar.agents.heartbeat('nope')).toMatchObject({ ok: false, error: { code: 'UNKNOWN_AGENT' } });
-    await t.registrar.agents.markUnreachable(agent.agentId, t.clock.now + 1);
-    expect(await t.registrar.agents.heartbeat(agent.agentId)).toMatchObject({
-      ok: false,
-      error: { code: 'AGENT_NOT_ACTIVE' },
+    const ids = [agent.agentId, 'nope', ...Array.from({ length: 150 }, (_, i) => `missing-${i}`)];
+    const statuses = await t.registrar.agents.statuses(ids);
+    expect([...statuses.keys()]).toEqual([agent.agentId]);
+    expect(statuses.get(agent.agentId)).toEqual({
+      status: 'ACTIVE',
+      commandQueueUrl: agent.commandQueueUrl,
+      attributes: agent.attributes,
     });
+    await t.registrar.agents.markUnreachable(agent.agentId, t.clock.now + 1);
+    expect((await t.registrar.agents.statuses([agent.agentId])).get(agent.agentId)?.status).toBe('UNREACHABLE');
   });
 
   it('marks a silent agent unreachable, but a late heartbeat wins the race', async () => {

@@ -13,6 +13,7 @@ import {
   launch,
   offer,
   registerAgent,
+  resources,
   subscribe,
   type TestAgent,
   type TestFramework,
@@ -71,14 +72,24 @@ describe('authentication', () => {
     expect(asAgent.status).toBe(403);
     await expect(registerAgent(tm, 'cpus:1;mem:64', basic('team-a'))).rejects.toThrow(/403/);
     await expect(registerAgent(tm, 'cpus:1;mem:64')).rejects.toThrow(/401/);
-    const heartbeat = (headers: Record<string, string>) =>
-      fetch(`${tm.url}/internal/v1/agents/heartbeat`, {
+    // An agent principal may re-register only the agents it registered.
+    const reregister = (headers: Record<string, string>) =>
+      fetch(`${tm.url}/internal/v1/agents/register`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', ...headers },
-        body: JSON.stringify({ agent_id: { value: agent.agentId } }),
+        body: JSON.stringify({
+          agent_id: { value: agent.agentId },
+          hostname: 'again.local',
+          resources: resources('cpus:8;mem:8192'),
+          containerizers: ['mesos'],
+          isolation: { cgroups: 'none', gpus: 'none', notes: [] },
+          version: 'test',
+        }),
       });
-    expect((await heartbeat(basic('agent-1'))).status).toBe(200);
-    expect((await heartbeat(basic('agent-2'))).status).toBe(403);
+    const stolen = await reregister(basic('agent-2'));
+    expect(stolen.status).toBe(400);
+    expect(await stolen.text()).toMatch(/registered by another principal/);
+    expect((await reregister(basic('agent-1'))).status).toBe(200);
   });
 });
 

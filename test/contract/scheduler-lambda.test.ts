@@ -32,6 +32,7 @@ beforeAll(async () => {
     MANTLE_CLUSTER: cluster,
     MANTLE_CLUSTER_ID: local.master.config.clusterId,
     MANTLE_STATUS_QUEUE_URL: local.statusQueueUrl,
+    MANTLE_HEARTBEAT_QUEUE_URL: local.master.heartbeatQueueUrl,
     MANTLE_ALLOCATION_QUEUE_URL: local.allocationQueueUrl,
     MANTLE_MAX_STREAM_SECONDS: '2',
     MANTLE_HEARTBEAT_INTERVAL_SECONDS: '0.5',

@@ -10,6 +10,7 @@ import {
   commands,
   commandTask,
   FRAMEWORK,
+  heartbeat,
   launch,
   offer,
   registerAgent,
@@ -41,15 +42,6 @@ afterAll(async () => {
   await tm.close();
 });
 
-async function heartbeat(agentId: string): Promise<number> {
-  const response = await fetch(`${tm.url}/internal/v1/agents/heartbeat`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ agent_id: { value: agentId } }),
-  });
-  return response.status;
-}
-
 describe('the sweeper', () => {
   it('marks a silent agent unreachable: tasks UNREACHABLE (LOST without PARTITION_AWARE), offers rescinded, FAILURE', async () => {
     const agent = await registerAgent(tm, 'cpus:8;mem:8192');
@@ -77,7 +69,7 @@ describe('the sweeper', () => {
     }
     const spare = await offer(tm, aware, agent, 'cpus:1;mem:64');
 
-    await heartbeat(agent.agentId);
+    await heartbeat(tm, agent);
     tm.advance(74_000);
     expect((await sweep(tm.master)).unreachable).toBe(0); // 74 s < 15 s × 5
     tm.advance(2_000);
@@ -91,8 +83,12 @@ describe('the sweeper', () => {
     await aware.next((e) => e.type === 'FAILURE' && e.failure?.agent_id?.value === agent.agentId);
     expect((await tm.master.registrar.tasks.get(aware.frameworkId, 'a-task'))?.state).toBe('TASK_UNREACHABLE');
 
-    // Heartbeats are refused until it re-registers; then its tasks take the state it reports.
-    expect(await heartbeat(agent.agentId)).toBe(409);
+    // A heartbeat now gets it asked to re-register; then its tasks take the state it reports.
+    expect(await heartbeat(tm, agent)).toMatchObject({ recorded: 0, reregister: 1 });
+    expect(await commands(tm, agent)).toContainEqual({
+      type: 'REREGISTER',
+      reason: 'the master marked this agent UNREACHABLE',
+    });
     const back = await fetch(`${tm.url}/internal/v1/agents/register`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
@@ -138,10 +134,10 @@ describe('the sweeper', () => {
     });
     expect(committed.ok).toBe(true);
     tm.advance(30_000);
-    expect(await heartbeat(agent.agentId)).toBe(200);
+    expect((await heartbeat(tm, agent)).recorded).toBe(1);
     expect((await sweep(tm.master)).droppedLaunches).toBe(0);
     tm.advance(31_000);
-    expect(await heartbeat(agent.agentId)).toBe(200);
+    expect((await heartbeat(tm, agent)).recorded).toBe(1);
     expect((await sweep(tm.master)).droppedLaunches).toBe(1);
     expect((await aware.update('orphan', 'TASK_DROPPED')).reason).toBe('REASON_AGENT_DISCONNECTED');
     const ledger = await tm.master.registrar.agents.get(agent.agentId);
@@ -171,7 +167,7 @@ describe('the sweeper', () => {
     });
     await aware.update('confirmed', 'TASK_STARTING');
     tm.advance(61_000);
-    expect(await heartbeat(agent.agentId)).toBe(200);
+    expect((await heartbeat(tm, agent)).recorded).toBe(1);
     await sweep(tm.master);
     await aware.update('silent', 'TASK_DROPPED');
     expect((await tm.master.registrar.tasks.get(aware.frameworkId, 'silent'))?.state).toBe('TASK_DROPPED');
@@ -195,7 +191,7 @@ describe('the sweeper', () => {
     if (!created.ok) throw new Error(created.error.message);
     const offerId = created.value.offers[0]?.offerId;
     tm.advance(31_000);
-    expect(await heartbeat(agent.agentId)).toBe(200);
+    expect((await heartbeat(tm, agent)).recorded).toBe(1);
     expect((await sweep(tm.master)).expiredOffers).toBeGreaterThanOrEqual(1);
     await aware.next((e) => e.type === 'RESCIND' && e.rescind?.offer_id.value === offerId);
   });

@@ -28,7 +28,8 @@ beforeAll(async () => {
     containerizer: 'mesos',
     agent: { commandPollSeconds: 2, registrationBackoffFactorMs: 50, switchUser: false },
     master: {
-      agentPingTimeoutSeconds: 1,
+      // Silent for 6 s: short for a test, long enough for an agent on a busy machine.
+      agentPingTimeoutSeconds: 2,
       maxAgentPingTimeouts: 3,
       launchTimeoutSeconds: 3,
       reconnectGraceSeconds: 1,

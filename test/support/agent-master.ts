@@ -1,9 +1,9 @@
 /**
- * A stand-in master for agent tests and the agent benchmark: it serves the two agent endpoints of the
- * internal protocol on loopback, creates each agent's command FIFO queue and a status FIFO queue on the
- * SQS stand-in, and reads the raw status messages the agent sends, acknowledging each update as the
- * master does after the framework's ACKNOWLEDGE (or not, when a test wants to hold a stream). No vitest
- * here, so the benchmark can use it too.
+ * A stand-in master for agent tests and the agent benchmark: it serves the registration endpoint of the
+ * internal protocol on loopback, creates each agent's command FIFO queue, a status FIFO queue and a
+ * heartbeat queue on the SQS stand-in, counts heartbeats, and reads the raw status messages the agent
+ * sends, acknowledging each update as the master does after the framework's ACKNOWLEDGE (or not, when a
+ * test wants to hold a stream). No vitest here, so the benchmark can use it too.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -44,10 +44,9 @@ export class FakeMaster {
   autoAcknowledge: boolean;
   /** Agent ids the master answers 410 for (gone, or never known). */
   readonly gone = new Set<string>();
-  /** The next heartbeat of this agent gets 409 (re-register). */
-  readonly askReregister = new Set<string>();
   url = '';
   statusQueueUrl = '';
+  heartbeatQueueUrl = '';
   private readonly queues: Queues;
   private readonly prefix = `a${randomBytes(4).toString('hex')}`;
   private readonly commandQueues = new Map<string, string>();
@@ -64,6 +63,7 @@ export class FakeMaster {
 
   async start(): Promise<this> {
     this.statusQueueUrl = await this.queues.ensure(`${this.prefix}-status.fifo`, { visibilityTimeoutSeconds: 30 });
+    this.heartbeatQueueUrl = await this.queues.ensure(`${this.prefix}-heartbeats`, { visibilityTimeoutSeconds: 30 });
     this.server = createServer((request, response) => {
       let body = '';
       request.on('data', (chunk: Buffer) => (body += chunk.toString()));
@@ -75,7 +75,7 @@ export class FakeMaster {
     });
     await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    this.poller = this.poll();
+    this.poller = Promise.all([this.poll(), this.pollHeartbeats()]).then(() => undefined);
     return this;
   }
 
@@ -106,17 +106,10 @@ export class FakeMaster {
           agent_id: { value: agentId },
           command_queue_url: await this.commandQueue(agentId),
           status_queue_url: this.statusQueueUrl,
+          heartbeat_queue_url: this.heartbeatQueueUrl,
           heartbeat_interval_seconds: this.options.heartbeatIntervalSeconds ?? 15,
         },
       };
-    }
-    if (path === '/internal/v1/agents/heartbeat') {
-      const agentId = (JSON.parse(body) as { agent_id: { value: string } }).agent_id.value;
-      this.heartbeats++;
-      this.wake();
-      if (this.gone.has(agentId)) return { status: 410, json: 'gone' };
-      if (this.askReregister.delete(agentId)) return { status: 409, json: 're-register' };
-      return { status: 200, json: {} };
     }
     return { status: 404, json: 'Not found' };
   }
@@ -145,6 +138,18 @@ export class FakeMaster {
     );
   }
 
+  /** What the master does with an agent it no longer takes as active: REREGISTER on its command queue. */
+  async askToReregister(agentId: string): Promise<void> {
+    await this.send(agentId, { type: 'REREGISTER', reason: 'the test asks' });
+  }
+
+  /** What the master does with a gone agent: its command queue is deleted, its id refused. */
+  async markGone(agentId: string): Promise<void> {
+    this.gone.add(agentId);
+    const url = this.commandQueues.get(agentId);
+    if (url) await this.queues.remove(url);
+  }
+
   async acknowledge(agentId: string, received: ReceivedStatus): Promise<void> {
     await this.send(agentId, {
       type: 'ACKNOWLEDGE',
@@ -152,6 +157,19 @@ export class FakeMaster {
       task_id: received.status.task_id,
       uuid: received.status.uuid as string,
     });
+  }
+
+  private async pollHeartbeats(): Promise<void> {
+    while (this.polling) {
+      const messages = await this.queues.receive(this.heartbeatQueueUrl, { waitSeconds: 1, max: 10 }).catch(() => []);
+      if (messages.length === 0) continue;
+      this.heartbeats += messages.length;
+      this.wake();
+      await this.queues.delete(
+        this.heartbeatQueueUrl,
+        messages.map((m) => m.receiptHandle),
+      );
+    }
   }
 
   private async poll(): Promise<void> {
@@ -249,6 +267,8 @@ export class FakeMaster {
       this.server?.closeAllConnections();
       this.server?.close(() => resolve());
     });
-    for (const url of [...this.commandQueues.values(), this.statusQueueUrl]) await this.queues.remove(url);
+    for (const url of [...this.commandQueues.values(), this.statusQueueUrl, this.heartbeatQueueUrl]) {
+      await this.queues.remove(url).catch(() => undefined);
+    }
   }
 }

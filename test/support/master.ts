@@ -1,13 +1,19 @@
 /**
  * A master for a test suite: its own tables and queues on the shared stand-ins, served on a loopback
- * port, with the status queue fed to the status handler. Its clock can be moved forward.
+ * port, with the status and heartbeat queues fed to their handlers. Its clock can be moved forward.
  */
 import { randomBytes } from 'node:crypto';
 import type { AwsClients } from '../../shared/aws/clients.js';
 import type { MasterConfigInput } from '../../shared/master/config.js';
 import type { AllocationRequester, AllocationTrigger, Master } from '../../shared/master/master.js';
 import type { EventSource } from '../../local/event-source.js';
-import { bootstrapMaster, serveMaster, startStatusSource, type HttpServer } from '../../local/master.js';
+import {
+  bootstrapMaster,
+  serveMaster,
+  startHeartbeatSource,
+  startStatusSource,
+  type HttpServer,
+} from '../../local/master.js';
 import { standInClients } from './aws.js';
 
 /** Records allocation triggers instead of running the allocator (tests create offers themselves). */
@@ -45,6 +51,7 @@ export async function startTestMaster(config: Partial<MasterConfigInput> = {}): 
   });
   const server: HttpServer = await serveMaster(local.master);
   const status: EventSource = await startStatusSource(local);
+  const heartbeats: EventSource = await startHeartbeatSource(local.master);
   return {
     master: local.master,
     url: server.url,
@@ -57,6 +64,7 @@ export async function startTestMaster(config: Partial<MasterConfigInput> = {}): 
     },
     async close() {
       await status.stop();
+      await heartbeats.stop();
       await server.close();
       clients.destroy();
     },

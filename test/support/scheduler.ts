@@ -4,10 +4,11 @@
  * messages), and offers made directly in the registrar (standing in for the allocator).
  */
 import { randomBytes } from 'node:crypto';
-import type { AgentCommand, AgentMessage } from '../../shared/protocol/internal.js';
+import type { AgentCommand, AgentMessage, HeartbeatMessage } from '../../shared/protocol/internal.js';
 import { AgentCommandSchema } from '../../shared/protocol/internal.js';
 import type { FrameworkInfo, Offer, Resource, TaskStatus } from '../../shared/protocol/mesos.js';
 import type { Event } from '../../shared/protocol/scheduler.js';
+import { handleHeartbeats } from '../../shared/master/heartbeats.js';
 import { publishEvents } from '../../shared/master/master.js';
 import { parseResourceText } from '../../shared/resources/parse.js';
 import type { OfferRecord } from '../../shared/registrar/index.js';
@@ -156,6 +157,15 @@ export async function commands(tm: TestMaster, agent: TestAgent, waitSeconds = 1
       batch.map((message) => message.receiptHandle),
     );
   }
+}
+
+/**
+ * An agent's heartbeat, handed to the heartbeat handler as its event source would (at once, rather than
+ * waiting for the poller). `senderId` is what SQS would stamp: the sending instance's role session.
+ */
+export async function heartbeat(tm: TestMaster, agent: Pick<TestAgent, 'agentId'>, senderId?: string) {
+  const body: HeartbeatMessage = { agent_id: { value: agent.agentId }, sent_at: tm.master.now() };
+  return handleHeartbeats(tm.master, [{ body: JSON.stringify(body), ...(senderId ? { senderId } : {}) }]);
 }
 
 /** What an agent sends: a status update on the status queue. */

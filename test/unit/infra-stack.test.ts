@@ -181,7 +181,7 @@ describe('the Lambdas', () => {
   it('each has its own role, log group and the environment the master reads', () => {
     const t = base.template;
     const fns = resources(t, 'AWS::Lambda::Function');
-    expect(fns.length).toBe(8);
+    expect(fns.length).toBe(9);
     for (const [id, fn] of fns) {
       const env = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
       expect(env.NODE_OPTIONS, id).toBe('--enable-source-maps');
@@ -195,6 +195,7 @@ describe('the Lambdas', () => {
       expect(env.MANTLE_AUTHENTICATE, id).toBe('true');
       for (const table of TABLE_DEFINITIONS) expect(env[tableEnvironmentVariable(table.id)], id).toBeDefined();
       expect(env.MANTLE_STATUS_QUEUE_URL, id).toBeDefined();
+      expect(env.MANTLE_HEARTBEAT_QUEUE_URL, id).toBeDefined();
       expect(env.MANTLE_ALLOCATION_QUEUE_URL, id).toBeDefined();
     }
     for (const key of ['FleetTick', 'Lifecycle', 'Status']) {
@@ -226,6 +227,15 @@ describe('the Lambdas', () => {
     }
   });
 
+  it('feeds the heartbeat handler big batches through a batching window', () => {
+    const t = base.template;
+    const mapping = resources(t, 'AWS::Lambda::EventSourceMapping').find(([, m]) =>
+      referenced(m.Properties.FunctionName).has(findFunction(t, 'Heartbeats')),
+    )?.[1] as Resource;
+    expect(mapping.Properties).toMatchObject({ BatchSize: 1000, MaximumBatchingWindowInSeconds: 20 });
+    expect([...referenced(mapping.Properties.EventSourceArn)][0]).toMatch(/^QueuesHeartbeats/);
+  });
+
   it('runs the sweeper, the fleet tick and the periodic allocation pass every minute', () => {
     const t = base.template;
     const rules = resources(t, 'AWS::Events::Rule').filter(
@@ -241,7 +251,7 @@ describe('the Lambdas', () => {
 });
 
 describe('queues, dead letters and alarms', () => {
-  it('redrives the status and allocation queues to dead-letter queues, and alarms on each', () => {
+  it('redrives the status, heartbeat and allocation queues to dead-letter queues, and alarms on each', () => {
     const t = base.template;
     const queues = new Map(resources(t, 'AWS::SQS::Queue'));
     const id = (name: string) => [...queues].find(([, q]) => q.Properties.QueueName === name)?.[0] as string;
@@ -257,9 +267,19 @@ describe('queues, dead letters and alarms', () => {
       QueueName: 'prod-allocation',
       RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [id('prod-allocation-dlq'), 'Arn'] }, maxReceiveCount: 5 },
     });
+    t.hasResourceProperties('AWS::SQS::Queue', {
+      QueueName: 'prod-heartbeats',
+      MessageRetentionPeriod: 300,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [id('prod-heartbeats-dlq'), 'Arn'] }, maxReceiveCount: 5 },
+    });
     const topic = logicalId(t, 'AWS::SNS::Topic', () => true);
     const alarms = resources(t, 'AWS::CloudWatch::Alarm');
-    for (const name of ['prod-status-dlq.fifo', 'prod-allocation-dlq', 'prod-failed-invocations']) {
+    for (const name of [
+      'prod-status-dlq.fifo',
+      'prod-allocation-dlq',
+      'prod-heartbeats-dlq',
+      'prod-failed-invocations',
+    ]) {
       const alarm = alarms.find(
         ([, a]) =>
           a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible' &&
@@ -443,6 +463,22 @@ describe('IAM', () => {
 
   it('lets each agent read only its own command queue, and keeps the credential out of the template', () => {
     const t = base.template;
+    // What an agent sends: status updates and heartbeats, to those two queues only.
+    const queueId = (name: string) =>
+      resources(t, 'AWS::SQS::Queue').find(([, q]) => q.Properties.QueueName === name)?.[0] as string;
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: 'sqs:SendMessage',
+            Resource: [
+              { 'Fn::GetAtt': [queueId('prod-status.fifo'), 'Arn'] },
+              { 'Fn::GetAtt': [queueId('prod-heartbeats'), 'Arn'] },
+            ],
+          }),
+        ]),
+      },
+    });
     t.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([

@@ -1,0 +1,5 @@
+/** Lambda entry point of the heartbeat handler (SQS event source on the heartbeat queue). */
+import { createHeartbeatHandler } from './heartbeats.js';
+import { masterFromEnvironment } from './master-from-env.js';
+
+export const handler = createHeartbeatHandler(masterFromEnvironment());
