@@ -132,8 +132,13 @@ export async function execute(options: ExecuteOptions): Promise<number> {
   const taskId = `${options.name}-${randomBytes(4).toString('hex')}`;
   const { print } = options;
   let launched = false;
-  let result: ((code: number) => void) | undefined;
-  const finished = new Promise<number>((resolve) => (result = resolve));
+  let settled = false;
+  let resolveFinished: ((code: number) => void) | undefined;
+  const finished = new Promise<number>((resolve) => (resolveFinished = resolve));
+  const result = (code: number) => {
+    settled = true;
+    resolveFinished?.(code);
+  };
 
   const driver = new SchedulerDriver(
     {
@@ -157,12 +162,14 @@ export async function execute(options: ExecuteOptions): Promise<number> {
         // TASK_UNREACHABLE is not the end: the agent may come back with the task.
         if (isTerminal(status.state)) {
           if (status.data) print(Buffer.from(status.data, 'base64').toString('utf8').replace(/\n$/, ''));
-          result?.(exitCodeOf(status));
+          result(exitCodeOf(status));
         }
       },
       error(_driver, message) {
+        // Our own TEARDOWN ends the stream with "Framework has been removed": not news once we are done.
+        if (settled) return;
         print(`Error from the master: ${message}`);
-        result?.(EXIT.failed);
+        result(EXIT.failed);
       },
     },
     {
@@ -192,12 +199,12 @@ export async function execute(options: ExecuteOptions): Promise<number> {
   const timer = setTimeout(() => {
     if (!launched) {
       print(`No offer fitting ${describeResources(options.resources)} within ${options.timeoutSeconds} s`);
-      result?.(EXIT.noOffer);
+      result(EXIT.noOffer);
     }
   }, options.timeoutSeconds * 1000);
   const interrupt = () => {
     print(`Interrupted: tearing down the framework${launched ? `, which kills task '${taskId}'` : ''}`);
-    result?.(EXIT.interrupted);
+    result(EXIT.interrupted);
   };
   options.abort?.addEventListener('abort', interrupt, { once: true });
   const code = await finished;

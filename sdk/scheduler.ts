@@ -82,6 +82,8 @@ export class SchedulerDriver {
   private running: Promise<void> | undefined;
   private readonly waiters = new Set<() => void>();
   private stopReason: string | undefined;
+  /** Why the last subscription attempt failed: said when the driver gives up waiting. */
+  private lastFailure: string | undefined;
 
   constructor(
     private readonly scheduler: Scheduler,
@@ -244,7 +246,8 @@ export class SchedulerDriver {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(wake);
-        reject(new Error(`Not subscribed within ${timeoutMs} ms`));
+        const why = this.lastFailure ? ` (last attempt: ${this.lastFailure})` : '';
+        reject(new Error(`Not subscribed within ${timeoutMs} ms${why}`));
       }, timeoutMs);
       const wake = () => {
         clearTimeout(timer);
@@ -317,6 +320,7 @@ export class SchedulerDriver {
       });
       if (response.status !== 200 || !response.body) {
         const body = await response.text();
+        this.lastFailure = `SUBSCRIBE answered ${response.status}`;
         // 4xx other than a transient one means the subscription itself is wrong: retrying cannot help.
         if (response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429) {
           await this.scheduler.error?.(this, `SUBSCRIBE answered ${response.status}: ${body}`);
@@ -348,8 +352,10 @@ export class SchedulerDriver {
           if (this.stopped()) return subscribed;
         }
       }
-    } catch {
+    } catch (error) {
       // The stream broke (or the watchdog fired): resubscribe.
+      const cause = (error as { cause?: unknown }).cause;
+      this.lastFailure = cause instanceof Error ? cause.message : String(error);
     } finally {
       clearTimeout(watchdog);
     }
