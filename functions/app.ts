@@ -4,9 +4,10 @@
  *
  *   POST /api/v1/scheduler            the Mesos v1 scheduler API (SUBSCRIBE streams RecordIO)
  *   POST /internal/v1/agents/register agents register and re-register
- *   POST /internal/v1/agents/heartbeat agents' heartbeats
  *   GET  /health, /master/health      liveness
  *   GET  /metrics/snapshot            Mesos-named metrics, flat JSON
+ *
+ * Agents' heartbeats do not come here: they go by SQS (functions/heartbeats.ts).
  *
  * Status codes follow Mesos's scheduler endpoint (spec §1.1): 405, 415, 406, 400, 401, 403, 501,
  * 202 / 200. Error bodies are plain text, as Mesos's are.
