@@ -108,8 +108,13 @@ export interface RunningAgent {
   /** The /health, /metrics/snapshot, /state endpoint, unless --port=-1. */
   readonly endpoint: AgentEndpoint | undefined;
   tasks(): AgentTask[];
-  /** Stops the agent; its tasks keep running and a restarted agent recovers them. */
-  stop(): Promise<void>;
+  /**
+   * Stops the agent; its tasks keep running and a restarted agent recovers them. By default the
+   * command long-poll ends by itself first (up to `command_poll_wait`): a poll cut off mid-way would
+   * leave the commands it took invisible until their visibility timeout. `waitForPoll: false` cuts it
+   * (for queues that die with the process, as the local cluster's do).
+   */
+  stop(options?: { waitForPoll?: boolean }): Promise<void>;
   /** Kills every task (with this grace), waits for them to end, then stops. */
   shutdown(gracePeriodMs?: number): Promise<void>;
   /** Ends at once, as `kill -9` would: nothing more is written, sent or cleaned up. */
@@ -1054,12 +1059,19 @@ class Agent implements RunningAgent {
     this.clients?.destroy();
   }
 
-  stop(): Promise<void> {
+  stop({ waitForPoll = true }: { waitForPoll?: boolean } = {}): Promise<void> {
     this.stopped ??= (async () => {
       if (!this.life.alive) return;
-      this.logger.info('Agent stopping; tasks keep running', { agentId: this.agentId });
       this.stopping = true;
-      await this.commands;
+      if (waitForPoll && this.commands) {
+        this.logger.info('Agent stopping; tasks keep running. Letting the command poll end first', {
+          agentId: this.agentId,
+          atMostSeconds: this.options.config.commandPollSeconds,
+        });
+        await this.commands;
+      } else {
+        this.logger.info('Agent stopping; tasks keep running', { agentId: this.agentId });
+      }
       await this.end();
     })();
     return this.stopped;

@@ -7,7 +7,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { readdirSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
@@ -29,6 +29,8 @@ export interface DynamoDbLocal {
   readonly endpoint: string;
   readonly port: number;
   readonly pid: number;
+  /** The PID of a DynamoDB Local that an earlier run left behind (its owner was killed) and this start ended. */
+  readonly reaped?: number;
   stop(): Promise<void>;
 }
 
@@ -39,6 +41,11 @@ export interface DynamoDbLocalOptions {
   readonly heapMb?: number;
   readonly readyTimeoutMs?: number;
   readonly java?: string;
+  /**
+   * Where to note the JVM's PID and its owner's while it runs. A JVM whose owner died without stopping
+   * it (SIGKILL) is ended by the next start that uses the same file, so none piles up.
+   */
+  readonly pidFile?: string;
 }
 
 /** Parses the major version out of `java -version` output ("17.0.15", "1.8.0_392" → 8). */
@@ -104,6 +111,42 @@ function killOnExit(child: ChildProcess): void {
   });
 }
 
+/** True while `pid` runs (a zombie, killed but not yet reaped by whoever adopted it, does not count). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return !existsSync('/proc/self'); // gone since, unless there is no /proc to ask
+  }
+}
+
+/** Ends the JVM noted in `pidFile` if its owner is gone and the PID is still DynamoDB Local; returns its PID. */
+async function reapOrphan(pidFile: string): Promise<number | undefined> {
+  let noted: string;
+  try {
+    noted = readFileSync(pidFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const [jvm, owner] = noted.trim().split(/\s+/).map(Number);
+  if (!jvm || !owner || isRunning(owner) || !isRunning(jvm)) return undefined;
+  let commandLine: string;
+  try {
+    commandLine = readFileSync(`/proc/${jvm}/cmdline`, 'utf8');
+  } catch {
+    return undefined; // no /proc (not Linux): leave it rather than guess what the PID is now
+  }
+  if (!commandLine.includes('DynamoDBLocal.jar')) return undefined;
+  process.kill(jvm, 'SIGKILL');
+  for (let i = 0; i < 50 && isRunning(jvm); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  return jvm;
+}
+
 async function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return true;
   return new Promise((resolve) => {
@@ -118,6 +161,7 @@ async function waitForExit(child: ChildProcess, timeoutMs: number): Promise<bool
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   const java = options.java ?? 'java';
   await checkJava(java);
+  const reaped = options.pidFile ? await reapOrphan(options.pidFile) : undefined;
   const home = dynamoDbLocalHome();
   const port = options.port ?? (await freePort());
   const storage = options.dataDir ? ['-dbPath', options.dataDir] : ['-inMemory'];
@@ -141,6 +185,8 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   );
   if (child.pid === undefined) throw new JavaMissingError(`could not start '${java}'`);
   killOnExit(child);
+  const { pidFile } = options;
+  if (pidFile) writeFileSync(pidFile, `${child.pid} ${process.pid}\n`);
   let output = '';
   const collect = (chunk: Buffer): void => {
     if (output.length < 8192) output += chunk.toString();
@@ -150,12 +196,14 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
 
   const endpoint = `http://127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    if (!(await waitForExit(child, 5_000))) {
-      child.kill('SIGKILL');
-      await waitForExit(child, 5_000);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      if (!(await waitForExit(child, 5_000))) {
+        child.kill('SIGKILL');
+        await waitForExit(child, 5_000);
+      }
     }
+    if (pidFile) rmSync(pidFile, { force: true });
   };
 
   const clients = createAwsClients({ endpoints: { dynamodb: endpoint }, maxAttempts: 1 });
@@ -188,7 +236,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   child.stderr?.removeListener('data', collect);
   child.stdout?.resume();
   child.stderr?.resume();
-  return { endpoint, port, pid: child.pid, stop };
+  return { endpoint, port, pid: child.pid, ...(reaped ? { reaped } : {}), stop };
 }
 
 export interface SqsStandIn {

@@ -98,8 +98,16 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     }
   };
   try {
-    const aws = await startLocalAws({ dynamodb: options.persist ? { dataDir: join(workDir, 'registrar') } : {} });
+    const aws = await startLocalAws({
+      dynamodb: {
+        ...(options.persist ? { dataDir: join(workDir, 'registrar') } : {}),
+        pidFile: join(workDir, 'dynamodb-local.pid'),
+      },
+    });
     stops.push(() => aws.stop());
+    if (aws.dynamodb.reaped) {
+      options.log(`  (ended DynamoDB Local pid ${aws.dynamodb.reaped}, left running by a run that was killed)`);
+    }
     options.log(
       `  DynamoDB Local   ${aws.dynamodb.endpoint} (pid ${aws.dynamodb.pid}${options.persist ? ', persistent' : ', in memory'})`,
     );
@@ -179,7 +187,8 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
         }),
       });
       // A throwaway cluster takes its tasks with it; a persistent one leaves them for the next start to recover.
-      stops.push(() => (options.persist ? agent.stop() : agent.shutdown(2000)));
+      // The stand-in's queues die with this process: nothing is gained by letting a command poll end.
+      stops.push(() => (options.persist ? agent.stop({ waitForPoll: false }) : agent.shutdown(2000)));
       agents.push(agent);
       const agentId = await agent.registered;
       options.log(

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../local/aws-standins.js';
+import { freePort, isRunning } from '../../local/aws-standins.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const IMAGE = 'mantle/busybox:test';
@@ -196,5 +196,35 @@ describe('the mantle command line', () => {
     expect(local.lines.join('\n')).toContain('mantle: stopped.');
     expect(() => process.kill(pid, 0)).toThrow();
     await expect(fetch(`${url}/health`)).rejects.toThrow();
+  });
+
+  it('mantle local killed with SIGKILL leaves DynamoDB Local running; the next start ends it', async () => {
+    const args = ['local', '--port', String(await freePort()), '--agents', '1', '--data_dir', join(workDir, 'killed')];
+    const first = mantle(args);
+    started.push(first);
+    await first.line(/^mantle: ready in \d+ ms/);
+    const jvm = Number(/DynamoDB Local\s+\S+ \(pid (\d+)/.exec(first.lines.join('\n'))?.[1]);
+    expect(jvm).toBeGreaterThan(0);
+    try {
+      first.child.kill('SIGKILL');
+      await first.exited;
+      expect(isRunning(jvm)).toBe(true); // nobody was left to stop it
+
+      const second = mantle(args);
+      started.push(second);
+      await second.line(/^mantle: ready in \d+ ms/);
+      expect(second.lines.join('\n')).toContain(
+        `ended DynamoDB Local pid ${jvm}, left running by a run that was killed`,
+      );
+      expect(isRunning(jvm)).toBe(false);
+      // Persistent: the agent leaves its tasks, and does not wait out a command poll (20 s) on queues
+      // that go with the process.
+      const asked = Date.now();
+      second.child.kill('SIGINT');
+      expect(await second.exited).toBe(0);
+      expect(Date.now() - asked).toBeLessThan(10_000);
+    } finally {
+      if (isRunning(jvm)) process.kill(jvm, 'SIGKILL');
+    }
   });
 });
