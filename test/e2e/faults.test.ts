@@ -128,6 +128,20 @@ async function offerFrom(f: TestFramework, agentId: string): Promise<Offer> {
   return offer;
 }
 
+/** Declines every offer the framework holds and has not used. */
+async function declineHeld(f: TestFramework): Promise<void> {
+  const rescinded = new Set(f.stream.events.filter((e) => e.type === 'RESCIND').map((e) => e.rescind?.offer_id.value));
+  const held = f.stream.events
+    .flatMap((e) => (e.type === 'OFFERS' ? (e.offers?.offers ?? []) : []))
+    .filter((offer) => !used.has(offer.id.value) && !rescinded.has(offer.id.value));
+  for (const offer of held) used.add(offer.id.value);
+  if (held.length === 0) return;
+  const answer = await f.call('DECLINE', {
+    decline: { offer_ids: held.map((offer) => offer.id), filters: { refuse_seconds: 0 } },
+  });
+  expect(answer.status).toBe(202);
+}
+
 async function launchOn(f: TestFramework, agentId: string, taskId: string, command: string): Promise<void> {
   const offer = await offerFrom(f, agentId);
   const answer = await f.call(
@@ -173,9 +187,18 @@ describe('fault injection on a local cluster', () => {
     const aware = await framework();
     const { agent, agentId } = await childAgent('silent');
     await launchOn(aware, agentId, 'a-long', 'sleep 60');
-    // Subscribed only now, so that the agent's offer goes to each framework in turn.
+    // The rest of the agent is for the other framework: this one stops taking offers and gives back any
+    // it holds (the next pass may well have offered it the rest already).
+    expect((await aware.call('SUPPRESS', {})).status).toBe(202);
+    await declineHeld(aware);
     const legacy = await framework({ capabilities: [] });
-    await launchOn(legacy, agentId, 'l-long', 'sleep 60');
+    // A pass that read the agents before the suppression may still offer this one the rest: keep declining.
+    const keepDeclining = setInterval(() => void declineHeld(aware).catch(() => undefined), 250);
+    try {
+      await launchOn(legacy, agentId, 'l-long', 'sleep 60');
+    } finally {
+      clearInterval(keepDeclining);
+    }
     await aware.update('a-long', 'TASK_RUNNING', 20_000);
     await legacy.update('l-long', 'TASK_RUNNING', 20_000);
 
