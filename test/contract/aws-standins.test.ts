@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
@@ -7,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createAwsClients } from '../../shared/aws/clients.js';
 import { createTables, tableNames } from '../../shared/registrar/index.js';
 import {
+  isRunning,
   JavaMissingError,
   javaMajorVersion,
   startDynamoDbLocal,
@@ -79,6 +81,36 @@ describe('the local AWS stand-ins', () => {
     expect(javaMajorVersion('openjdk version "17.0.15" 2025-04-15')).toBe(17);
     expect(javaMajorVersion('java version "1.8.0_392"')).toBe(8);
     expect(javaMajorVersion('no version here')).toBeUndefined();
+  });
+
+  it('ends only a DynamoDB Local whose owner is gone, noted in its pid file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mantle-pidfile-'));
+    const pidFile = join(dir, 'dynamodb-local.pid');
+    const gone = spawn('true');
+    await new Promise((resolve) => gone.once('exit', resolve));
+    const sleeper = spawn('sleep', ['30']);
+    const other = await startDynamoDbLocal();
+    try {
+      // Not DynamoDB Local (the PID may have been reused): left alone.
+      writeFileSync(pidFile, `${sleeper.pid} ${gone.pid}\n`);
+      const first = await startDynamoDbLocal({ pidFile });
+      expect(first.reaped).toBeUndefined();
+      expect(isRunning(sleeper.pid as number)).toBe(true);
+      expect(readFileSync(pidFile, 'utf8')).toBe(`${first.pid} ${process.pid}\n`);
+      await first.stop();
+      expect(existsSync(pidFile)).toBe(false);
+
+      // Its owner still runs (another `mantle local` on the same folder): left alone.
+      writeFileSync(pidFile, `${other.pid} ${process.pid}\n`);
+      const second = await startDynamoDbLocal({ pidFile });
+      expect(second.reaped).toBeUndefined();
+      expect(isRunning(other.pid)).toBe(true);
+      await second.stop();
+    } finally {
+      sleeper.kill('SIGKILL');
+      await other.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reports a port that is taken instead of hanging', async () => {
