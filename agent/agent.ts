@@ -21,6 +21,7 @@ import { createLogger, type Logger } from '../shared/log.js';
 import { Metrics } from '../shared/metrics.js';
 import {
   AgentCommandSchema,
+  parseMessageBody,
   type AgentCommand,
   type HeartbeatMessage,
   type Isolation,
@@ -651,19 +652,13 @@ class Agent implements RunningAgent {
 
   /** Handles one command; false leaves it in the queue to come back later. */
   private async handleMessage(message: ReceivedMessage): Promise<boolean> {
-    let body: unknown;
-    try {
-      body = JSON.parse(message.body);
-    } catch {
-      body = undefined;
-    }
-    const parsed = AgentCommandSchema.safeParse(body);
-    if (!parsed.success) {
+    const command = parseMessageBody(AgentCommandSchema, message.body);
+    if (!command) {
       this.metrics.increment('slave/invalid_commands');
       this.logger.error('Dropping a malformed command', { messageId: message.messageId });
       return true;
     }
-    return this.handle(parsed.data);
+    return this.handle(command);
   }
 
   private async handle(command: AgentCommand): Promise<boolean> {

@@ -6,7 +6,7 @@
 import middy from '@middy/core';
 import { CoalescedTriggers } from '../shared/allocator/triggers.js';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { AgentMessageSchema } from '../shared/protocol/internal.js';
+import { AgentMessageSchema, parseMessageBody } from '../shared/protocol/internal.js';
 import type { Master } from '../shared/master/master.js';
 import { handleAgentMessage } from '../shared/master/status-updates.js';
 import { processInOrder } from '../shared/queues/batch.js';
@@ -19,20 +19,14 @@ export function createStatusHandler(master: Master) {
     const response = await processInOrder(
       event.Records,
       async (record) => {
-        let body: unknown;
-        try {
-          body = JSON.parse(record.body);
-        } catch {
-          body = undefined;
-        }
-        const parsed = AgentMessageSchema.safeParse(body);
-        if (!parsed.success) {
+        const message = parseMessageBody(AgentMessageSchema, record.body);
+        if (!message) {
           // Malformed: retrying cannot help. Drop it loudly.
           master.logger.error('Dropping a malformed agent message', { messageId: record.messageId });
           master.metrics.increment('master/invalid_status_updates');
           return;
         }
-        await handleAgentMessage(batch, parsed.data);
+        await handleAgentMessage(batch, message);
       },
       (record, error) =>
         master.logger.warn('Status update failed; SQS will redeliver it', {

@@ -19,6 +19,7 @@ import { Registrar, tableNamesFromEnvironment } from '../registrar/index.js';
 import { Allocator } from './allocator.js';
 import { allocatorConfigFromEnvironment } from './config.js';
 import { runAllocationPass, type AllocationPassDeps, type AllocationPassReport } from './pass.js';
+import { parseMessageBody } from '../protocol/internal.js';
 import { AllocationTriggers, coalesce, TriggerMessageSchema, type TriggerMessage } from './triggers.js';
 
 export interface AllocationHandlerDeps extends AllocationPassDeps {
@@ -30,23 +31,12 @@ export interface AllocationHandlerDeps extends AllocationPassDeps {
 /** A timer arriving up to this early is run (SQS delays are whole seconds). */
 const EARLY_MS = 1000;
 
-function parseTrigger(body: string): TriggerMessage | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
-  const parsed = TriggerMessageSchema.safeParse(json);
-  return parsed.success ? parsed.data : undefined;
-}
-
 export function allocationHandler(deps: AllocationHandlerDeps) {
   return middy<SQSEvent, SQSBatchResponse>().handler(async (event): Promise<SQSBatchResponse> => {
     const now = (deps.now ?? Date.now)();
     const due: TriggerMessage[] = [];
     for (const record of event.Records) {
-      const message = parseTrigger(record.body);
+      const message = parseMessageBody(TriggerMessageSchema, record.body);
       if (!message) {
         deps.logger?.warn('Dropping an invalid allocation trigger', { messageId: record.messageId });
         deps.metrics?.increment('allocator/invalid_triggers');

@@ -10,7 +10,7 @@
  * that is the instance's role session, named after the instance. A heartbeat for an agent that runs on
  * another instance is dropped (one agent cannot keep another that died looking alive).
  */
-import { HeartbeatMessageSchema, type AgentCommand } from '../protocol/internal.js';
+import { HeartbeatMessageSchema, parseMessageBody, type AgentCommand } from '../protocol/internal.js';
 import { queueNames, type Queues } from '../queues/queues.js';
 import type { AgentStatusView } from '../registrar/index.js';
 import { instanceIdOf } from './instances.js';
@@ -55,21 +55,15 @@ export async function handleHeartbeats(
   const latest = new Map<string, { sentAt: number; senderId: string | undefined }>();
   let dropped = 0;
   for (const heartbeat of heartbeats) {
-    let body: unknown;
-    try {
-      body = JSON.parse(heartbeat.body);
-    } catch {
-      body = undefined;
-    }
-    const parsed = HeartbeatMessageSchema.safeParse(body);
-    if (!parsed.success) {
+    const beat = parseMessageBody(HeartbeatMessageSchema, heartbeat.body);
+    if (!beat) {
       dropped++;
       continue;
     }
-    const agentId = parsed.data.agent_id.value;
+    const agentId = beat.agent_id.value;
     const previous = latest.get(agentId);
-    if (!previous || parsed.data.sent_at > previous.sentAt) {
-      latest.set(agentId, { sentAt: parsed.data.sent_at, senderId: heartbeat.senderId });
+    if (!previous || beat.sent_at > previous.sentAt) {
+      latest.set(agentId, { sentAt: beat.sent_at, senderId: heartbeat.senderId });
     }
   }
 

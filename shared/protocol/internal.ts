@@ -164,3 +164,15 @@ export const AgentMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('DRAINED'), agent_id: AgentIDSchema }),
 ]);
 export type AgentMessage = z.infer<typeof AgentMessageSchema>;
+
+/** A queue message's body checked against its schema; undefined when it is not JSON or not of that shape. */
+export function parseMessageBody<S extends z.ZodType>(schema: S, body: string): z.output<S> | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  const parsed = schema.safeParse(json);
+  return parsed.success ? parsed.data : undefined;
+}

@@ -2,6 +2,7 @@
  * Every scheduler call over raw HTTP, with its effects: the registrar, the agent's command queue and
  * the events the framework receives (spec §1.5, §2.9, §3.5).
  */
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Event } from '../../shared/protocol/scheduler.js';
 import { quantities } from '../../shared/resources/resources.js';
@@ -397,6 +398,28 @@ describe('the other calls', () => {
       const key = type.toLowerCase();
       expect((await framework.call(type, { [key]: { inverse_offer_ids: [{ value: 'x' }] } })).status).toBe(202);
     }
+  });
+
+  it('the stream drops what in its queue is not an event (not JSON, or not of the shape) and goes on', async () => {
+    const url = (await tm.master.registrar.frameworks.get(framework.frameworkId))?.eventQueueUrl as string;
+    const data = Buffer.from('after the junk').toString('base64');
+    const event: Event = {
+      type: 'MESSAGE',
+      message: { agent_id: { value: agent.agentId }, executor_id: { value: 'web-1' }, data },
+    };
+    for (const [i, body] of ['not json at all', JSON.stringify({ type: 'NOPE' }), JSON.stringify(event)].entries()) {
+      await tm.clients.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: url,
+          MessageBody: body,
+          MessageGroupId: 'junk',
+          MessageDeduplicationId: `junk-${framework.frameworkId}-${i}`,
+        }),
+      );
+    }
+    const delivered = await framework.next((e) => e.type === 'MESSAGE');
+    expect(delivered.message?.data).toBe(data);
+    expect((await framework.call('REVIVE', {})).status).toBe(202);
   });
 
   it('UPDATE_FRAMEWORK answers 200, rescinds offers of roles given up, refuses immutable changes', async () => {

@@ -10,6 +10,7 @@
  * its reconnect grace starts.
  */
 import type { FrameworkInfo, MasterInfo } from '../../protocol/mesos.js';
+import { parseMessageBody } from '../../protocol/internal.js';
 import { EventSchema, type Event } from '../../protocol/scheduler.js';
 import { encodeRecord } from '../../protocol/recordio.js';
 import type { ReceivedMessage } from '../../queues/queues.js';
@@ -112,8 +113,8 @@ export function subscriptionStream(master: Master, options: StreamOptions): Read
           }
           nextCheck = master.now() + checkMs;
           for (const message of inFlight) {
-            const parsed = EventSchema.safeParse(JSON.parse(message.body));
-            if (parsed.success) send(parsed.data);
+            const event = parseMessageBody(EventSchema, message.body);
+            if (event) send(event);
             else log.error('Dropping a malformed event from the framework queue', { messageId: message.messageId });
           }
           await queues.delete(
