@@ -61,6 +61,12 @@ export async function runLocalCli(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const started = Date.now();
+  // Listening before anything starts: a Ctrl-C that comes while the cluster starts (or just as it says
+  // it is ready) stops it cleanly instead of killing the process and leaving DynamoDB Local behind.
+  const stopAsked = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
   console.log('mantle: starting a local cluster...');
   let cluster: LocalCluster;
   try {
@@ -93,14 +99,7 @@ export async function runLocalCli(argv: readonly string[]): Promise<number> {
   console.log(`mantle: ready in ${Date.now() - started} ms. Try:
   ./bin/mantle.js execute --master ${cluster.url} --command 'echo hello from Mantle'
 Ctrl-C stops everything.`);
-  await new Promise<void>((resolve) => {
-    const shutdown = (signal: string) => {
-      console.log(`\nmantle: ${signal}, stopping...`);
-      resolve();
-    };
-    process.once('SIGINT', () => shutdown('SIGINT'));
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-  });
+  console.log(`\nmantle: ${await stopAsked}, stopping...`);
   await cluster.stop();
   console.log('mantle: stopped.');
   return 0;
