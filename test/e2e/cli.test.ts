@@ -203,14 +203,16 @@ describe('the mantle command line', () => {
     const first = mantle(args);
     started.push(first);
     await first.line(/^mantle: ready in \d+ ms/);
-    const jvm = Number(/DynamoDB Local\s+\S+ \(pid (\d+)/.exec(first.lines.join('\n'))?.[1]);
+    const jvmOf = (run: Run) => Number(/DynamoDB Local\s+\S+ \(pid (\d+)/.exec(run.lines.join('\n'))?.[1]);
+    const jvm = jvmOf(first);
     expect(jvm).toBeGreaterThan(0);
+    let second: Run | undefined;
     try {
       first.child.kill('SIGKILL');
       await first.exited;
       expect(isRunning(jvm)).toBe(true); // nobody was left to stop it
 
-      const second = mantle(args);
+      second = mantle(args);
       started.push(second);
       await second.line(/^mantle: ready in \d+ ms/);
       expect(second.lines.join('\n')).toContain(
@@ -224,7 +226,8 @@ describe('the mantle command line', () => {
       expect(await second.exited).toBe(0);
       expect(Date.now() - asked).toBeLessThan(10_000);
     } finally {
-      if (isRunning(jvm)) process.kill(jvm, 'SIGKILL');
+      // Whatever failed, no JVM outlives the test.
+      for (const pid of [jvm, second ? jvmOf(second) : 0]) if (pid > 0 && isRunning(pid)) process.kill(pid, 'SIGKILL');
     }
   });
 });
