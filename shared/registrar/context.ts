@@ -6,8 +6,10 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   GetCommand,
   PutCommand,
+  QueryCommand,
   ScanCommand,
   UpdateCommand,
+  type QueryCommandInput,
   type DynamoDBDocumentClient,
   type PutCommandInput,
   type UpdateCommandInput,
@@ -104,6 +106,28 @@ export class RegistrarContext {
             TableName: table,
             ConsistentRead: true,
             ...projection,
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) yield item;
+      start = page.LastEvaluatedKey;
+    } while (start);
+  }
+
+  /** A consistent query, page by page (`input` without the table, the consistency or the paging). */
+  async *query(
+    table: string,
+    input: Omit<QueryCommandInput, 'TableName' | 'ConsistentRead' | 'ExclusiveStartKey'>,
+  ): AsyncGenerator<Item> {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.metrics.time('registrar/state_fetch_ms', () =>
+        this.documents.send(
+          new QueryCommand({
+            ...input,
+            TableName: table,
+            ConsistentRead: true,
             ...(start ? { ExclusiveStartKey: start } : {}),
           }),
         ),

@@ -7,7 +7,7 @@
  * Filters are soft state, as in Mesos (which keeps them in memory only): writes are plain batch puts and
  * deletes, last writer wins, and DynamoDB's TTL removes expired ones. REVIVE clears a role's filters.
  */
-import { BatchWriteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Resource } from '../protocol/mesos.js';
 import { epochSeconds, type Item, type RegistrarContext } from './context.js';
 
@@ -98,20 +98,10 @@ export class FilterRegistry {
 
   private async *query(frameworkId: string): AsyncGenerator<Item> {
     if (frameworkId === '') return;
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.context.documents.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'framework_id = :f',
-          ExpressionAttributeValues: { ':f': frameworkId },
-          ConsistentRead: true,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      yield* page.Items ?? [];
-      start = page.LastEvaluatedKey;
-    } while (start);
+    yield* this.context.query(this.table, {
+      KeyConditionExpression: 'framework_id = :f',
+      ExpressionAttributeValues: { ':f': frameworkId },
+    });
   }
 
   /** Batch writes, 25 at a time, retrying what DynamoDB leaves unprocessed. */

@@ -7,7 +7,6 @@
  * longer, which the sweeper's threshold (minutes) absorbs.
  */
 import { randomUUID } from 'node:crypto';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { RegistrarContext } from './context.js';
 
 const MINUTE_MS = 60_000;
@@ -45,28 +44,17 @@ export class HeartbeatLog {
     const seen = new Map<string, number>();
     const last = Math.floor(this.context.now() / MINUTE_MS);
     for (let minute = Math.floor(since / MINUTE_MS); minute <= last; minute++) {
-      let start: Record<string, unknown> | undefined;
-      do {
-        const page = await this.context.metrics.time('registrar/state_fetch_ms', () =>
-          this.context.documents.send(
-            new QueryCommand({
-              TableName: this.table,
-              // MINUTE is one of DynamoDB's reserved words.
-              KeyConditionExpression: '#minute = :m',
-              ExpressionAttributeNames: { '#minute': 'minute' },
-              ExpressionAttributeValues: { ':m': minute },
-              ConsistentRead: true,
-              ...(start ? { ExclusiveStartKey: start } : {}),
-            }),
-          ),
-        );
-        for (const item of page.Items ?? []) {
-          for (const [agentId, at] of Object.entries((item.agents ?? {}) as Record<string, number>)) {
-            if (at >= since && at > (seen.get(agentId) ?? -Infinity)) seen.set(agentId, at);
-          }
+      const items = this.context.query(this.table, {
+        // MINUTE is one of DynamoDB's reserved words.
+        KeyConditionExpression: '#minute = :m',
+        ExpressionAttributeNames: { '#minute': 'minute' },
+        ExpressionAttributeValues: { ':m': minute },
+      });
+      for await (const item of items) {
+        for (const [agentId, at] of Object.entries((item.agents ?? {}) as Record<string, number>)) {
+          if (at >= since && at > (seen.get(agentId) ?? -Infinity)) seen.set(agentId, at);
         }
-        start = page.LastEvaluatedKey;
-      } while (start);
+      }
     }
     return seen;
   }

@@ -7,7 +7,6 @@
  * row's version; a lost race re-reads and re-applies. Duplicates (same update uuid) are no-ops, and a
  * terminal state never changes.
  */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import {
   TaskInfoSchema,
   TaskStatusSchema,
@@ -260,19 +259,10 @@ export class TaskRegistry {
 
   /** The framework's tasks (active and finished-but-retained), page by page. */
   async *listByFramework(frameworkId: string): AsyncGenerator<TaskRecord> {
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.context.documents.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'framework_id = :f',
-          ExpressionAttributeValues: { ':f': frameworkId },
-          ConsistentRead: true,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const item of page.Items ?? []) yield taskFromItem(item);
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const items = this.context.query(this.table, {
+      KeyConditionExpression: 'framework_id = :f',
+      ExpressionAttributeValues: { ':f': frameworkId },
+    });
+    for await (const item of items) yield taskFromItem(item);
   }
 }
