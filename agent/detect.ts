@@ -8,7 +8,7 @@
 import { statfs } from 'node:fs/promises';
 import { cpus, networkInterfaces, totalmem, type NetworkInterfaceInfo } from 'node:os';
 import type { Attribute, DomainInfo, Resource } from '../shared/protocol/mesos.js';
-import { parseResourceText } from '../shared/resources/parse.js';
+import { parseResourceText, parseValueText } from '../shared/resources/parse.js';
 import { rangesResource, scalarResource } from '../shared/resources/resource.js';
 import { add, named, scalarTotal } from '../shared/resources/resources.js';
 import { err, ok, type Result } from '../shared/result.js';
@@ -78,26 +78,9 @@ export function parseAttributes(text: string): Result<Attribute[], string> {
     const name = token.slice(0, at).trim();
     const value = token.slice(at + 1).trim();
     if (value === '') return err(`Attribute '${name}' has no value`);
-    if (value.startsWith('[') && value.endsWith(']')) {
-      const ranges = [];
-      for (const part of value.slice(1, -1).split(',')) {
-        const match = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(part);
-        if (!match?.[1] || !match[2]) return err(`Attribute '${name}': invalid range '${part.trim()}'`);
-        ranges.push({ begin: Number(match[1]), end: Number(match[2]) });
-      }
-      attributes.push({ name, type: 'RANGES', ranges: { range: ranges } });
-    } else if (value.startsWith('{') && value.endsWith('}')) {
-      const items = value
-        .slice(1, -1)
-        .split(',')
-        .map((item) => item.trim())
-        .filter((item) => item !== '');
-      attributes.push({ name, type: 'SET', set: { item: items } });
-    } else if (/^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$/.test(value)) {
-      attributes.push({ name, type: 'SCALAR', scalar: { value: Number(value) } });
-    } else {
-      attributes.push({ name, type: 'TEXT', text: { value } });
-    }
+    const parsed = parseValueText(value);
+    if (typeof parsed === 'string') return err(`Attribute '${name}': ${parsed}`);
+    attributes.push(parsed ? { name, ...parsed } : { name, type: 'TEXT', text: { value } });
   }
   return ok(attributes);
 }

@@ -73,6 +73,35 @@ function parseRangesText(text: string): Range[] | string {
   return ranges;
 }
 
+/** A value in Mesos's text form (`values::parse`), as resources and attributes share it. */
+export type ParsedValue =
+  | { readonly type: 'RANGES'; readonly ranges: { range: Range[] } }
+  | { readonly type: 'SET'; readonly set: { item: string[] } }
+  | { readonly type: 'SCALAR'; readonly scalar: { value: number } };
+
+/**
+ * `[a-b,c]` ranges, `{x,y}` a set, a number a scalar; undefined for anything else (text, to an
+ * attribute); a string says what is wrong with ranges.
+ */
+export function parseValueText(value: string): ParsedValue | undefined | string {
+  if (value.startsWith('[') && value.endsWith(']')) {
+    const ranges = parseRangesText(value);
+    return typeof ranges === 'string' ? ranges : { type: 'RANGES', ranges: { range: ranges } };
+  }
+  if (value.startsWith('{') && value.endsWith('}')) {
+    const items = value
+      .slice(1, -1)
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
+    return { type: 'SET', set: { item: items } };
+  }
+  if (/^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/.test(value)) {
+    return { type: 'SCALAR', scalar: { value: Number(value) } };
+  }
+  return undefined;
+}
+
 /**
  * Parses the agent flag text form (or a JSON array of resources). Resources without a role go to
  * `defaultRole` (Mesos `--default_role`), as a static reservation unless it is "*".
@@ -100,22 +129,10 @@ export function parseResourceText(text: string, defaultRole = DEFAULT_ROLE): Res
     const value = match[3].trim();
     // Validation (of the role too) happens once, on the whole list, in canonicalResources.
     const base = { name, ...(role === DEFAULT_ROLE ? {} : { reservations: [{ type: 'STATIC' as const, role }] }) };
-    if (value.startsWith('[') && value.endsWith(']')) {
-      const ranges = parseRangesText(value);
-      if (typeof ranges === 'string') return invalid(`Failed to parse resource ${name}: ${ranges}`);
-      resources.push({ ...base, type: 'RANGES', ranges: { range: ranges } });
-    } else if (value.startsWith('{') && value.endsWith('}')) {
-      const items = value
-        .slice(1, -1)
-        .split(',')
-        .map((item) => item.trim())
-        .filter((item) => item !== '');
-      resources.push({ ...base, type: 'SET', set: { item: items } });
-    } else if (/^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/.test(value)) {
-      resources.push({ ...base, type: 'SCALAR', scalar: { value: Number(value) } });
-    } else {
-      return invalid(`Failed to parse resource ${name}: '${value}' is not a scalar, ranges or set`);
-    }
+    const parsed = parseValueText(value);
+    if (typeof parsed === 'string') return invalid(`Failed to parse resource ${name}: ${parsed}`);
+    if (!parsed) return invalid(`Failed to parse resource ${name}: '${value}' is not a scalar, ranges or set`);
+    resources.push({ ...base, ...parsed });
   }
   return canonicalResources(resources);
 }
