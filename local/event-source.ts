@@ -30,7 +30,8 @@ export interface EventSource {
   readonly invocations: () => number;
 }
 
-function toRecord(message: ReceivedMessage, arn: string, region: string): SQSRecord {
+/** A received message as Lambda's SQS event source hands it over (SQS stamps the sender as SenderId). */
+export function toSqsRecord(message: ReceivedMessage, arn: string, region: string, senderId = 'local'): SQSRecord {
   return {
     messageId: message.messageId,
     receiptHandle: message.receiptHandle,
@@ -38,7 +39,7 @@ function toRecord(message: ReceivedMessage, arn: string, region: string): SQSRec
     attributes: {
       ApproximateReceiveCount: String(message.receiveCount),
       SentTimestamp: String(Date.now()),
-      SenderId: 'local',
+      SenderId: senderId,
       ApproximateFirstReceiveTimestamp: String(Date.now()),
       ...(message.groupId ? { MessageGroupId: message.groupId } : {}),
     },
@@ -91,7 +92,7 @@ export function startEventSource(options: EventSourceOptions): EventSource {
       }
       if (messages.length === 0) continue;
       invocations++;
-      const event: SQSEvent = { Records: messages.map((m) => toRecord(m, options.queueArn, region)) };
+      const event: SQSEvent = { Records: messages.map((m) => toSqsRecord(m, options.queueArn, region)) };
       let failed: Set<string>;
       try {
         const response = await options.handler(event, lambdaContext(name));

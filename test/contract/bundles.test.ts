@@ -19,6 +19,7 @@ import { App } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LIFECYCLE_HOOK_NAME } from '../../infra/agents.js';
 import { MantleStack } from '../../infra/mantle-stack.js';
+import { toSqsRecord } from '../../local/event-source.js';
 import { clusterSettings } from '../../infra/settings.js';
 import { AgentCommandSchema, type AgentCommand } from '../../shared/protocol/internal.js';
 import { RecordIODecoder } from '../../shared/protocol/recordio.js';
@@ -248,23 +249,7 @@ function restEvent(method: string, path: string, headers: Record<string, string>
 async function sqsRecords(queueUrl: string, senderId = 'AROAAGENT:i-0123'): Promise<SQSRecord[]> {
   const arn = await queues.arn(queueUrl);
   const received = await queues.receive(queueUrl, { waitSeconds: 2 });
-  return received.map((message) => ({
-    messageId: message.messageId,
-    receiptHandle: message.receiptHandle,
-    body: message.body,
-    attributes: {
-      ApproximateReceiveCount: String(message.receiveCount),
-      SentTimestamp: String(Date.now()),
-      SenderId: senderId,
-      ApproximateFirstReceiveTimestamp: String(Date.now()),
-      ...(message.groupId ? { MessageGroupId: message.groupId } : {}),
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: arn,
-    awsRegion: 'us-east-1',
-  }));
+  return received.map((message) => toSqsRecord(message, arn, 'us-east-1', senderId));
 }
 
 async function agentCommands(queueUrl: string): Promise<AgentCommand[]> {
