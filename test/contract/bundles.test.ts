@@ -27,6 +27,7 @@ import type { Event } from '../../shared/protocol/scheduler.js';
 import { Queues } from '../../shared/queues/queues.js';
 import { createTables, Registrar, tableNames, type PrincipalKind } from '../../shared/registrar/index.js';
 import { standInClients } from '../support/aws.js';
+import { restApiEvent } from '../support/lambda-events.js';
 import { instanceId, lifecycleEvent } from './infra-agents.js';
 import { startAwsStub, type AwsStub } from './infra-aws-stub.js';
 
@@ -215,36 +216,6 @@ async function load(key: string, overrides: Record<string, string> = {}) {
   };
 }
 
-function restEvent(method: string, path: string, headers: Record<string, string>, body?: unknown) {
-  return {
-    resource: path,
-    path,
-    httpMethod: method,
-    headers: { Host: 'abc.execute-api.us-east-1.amazonaws.com', ...headers },
-    multiValueHeaders: {},
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    pathParameters: null,
-    stageVariables: null,
-    body: body === undefined ? null : JSON.stringify(body),
-    isBase64Encoded: false,
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'abc',
-      authorizer: { principal: 'x', kind: 'x' },
-      protocol: 'HTTP/1.1',
-      httpMethod: method,
-      identity: { sourceIp: '203.0.113.7' },
-      path: `/v1${path}`,
-      stage: 'v1',
-      requestId: randomUUID(),
-      requestTimeEpoch: Date.now(),
-      resourceId: 'r',
-      resourcePath: path,
-    },
-  };
-}
-
 /** The queue's messages as Lambda's event source hands them over; SQS stamps the sender's role session. */
 async function sqsRecords(queueUrl: string, senderId = 'AROAAGENT:i-0123'): Promise<SQSRecord[]> {
   const arn = await queues.arn(queueUrl);
@@ -289,19 +260,20 @@ describe('the bundles cdk synth builds', () => {
   it("the API (REST proxy events): health, and an agent's authenticated registration", async () => {
     const api = await load('Api');
     expect(api.environment.MANTLE_AUTHENTICATE).toBe('true');
-    const health = (await api.invoke(restEvent('GET', '/health', {}), context)) as { statusCode: number };
+    const health = (await api.invoke(restApiEvent('GET', '/health'), context)) as { statusCode: number };
     expect(health.statusCode).toBe(200);
     const anonymous = (await api.invoke(
-      restEvent('POST', '/internal/v1/agents/register', { 'Content-Type': 'application/json' }, {}),
+      restApiEvent('POST', '/internal/v1/agents/register', {
+        headers: { 'Content-Type': 'application/json' },
+        body: {},
+      }),
       context,
     )) as { statusCode: number };
     expect(anonymous.statusCode).toBe(401);
     const registered = (await api.invoke(
-      restEvent(
-        'POST',
-        '/internal/v1/agents/register',
-        { 'Content-Type': 'application/json', Authorization: credentials.get('agent') as string },
-        {
+      restApiEvent('POST', '/internal/v1/agents/register', {
+        headers: { 'Content-Type': 'application/json', Authorization: credentials.get('agent') as string },
+        body: {
           hostname: 'ip-10-0-0-7.ec2.internal',
           resources: [
             { name: 'cpus', type: 'SCALAR', scalar: { value: 8 } },
@@ -313,7 +285,7 @@ describe('the bundles cdk synth builds', () => {
           isolation: { cgroups: 'v2', gpus: 'devices-cgroup', notes: [] },
           version: 'bundle-test',
         },
-      ),
+      }),
       context,
     )) as { statusCode: number; body: string };
     expect(registered.statusCode).toBe(200);
@@ -346,19 +318,17 @@ describe('the bundles cdk synth builds', () => {
       },
     });
     await scheduler.invoke(
-      restEvent(
-        'POST',
-        '/api/v1/scheduler',
-        {
+      restApiEvent('POST', '/api/v1/scheduler', {
+        headers: {
           'Content-Type': 'application/json',
           Accept: 'application/json',
           Authorization: credentials.get('framework') as string,
         },
-        {
+        body: {
           type: 'SUBSCRIBE',
           subscribe: { framework_info: { user: 'bundle', name: 'bundles', capabilities: [{ type: 'GPU_RESOURCES' }] } },
         },
-      ),
+      }),
       stream,
       context,
     );

@@ -6,13 +6,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RecordIODecoder } from '../../shared/protocol/recordio.js';
 import type { Event } from '../../shared/protocol/scheduler.js';
 import { tableEnvironmentVariable, TABLE_DEFINITIONS, tableNames } from '../../shared/registrar/index.js';
 import { bootstrapMaster } from '../../local/master.js';
 import { standInClients } from '../support/aws.js';
+import { restApiEvent } from '../support/lambda-events.js';
 
 type StreamingHandler = (event: unknown, stream: Writable, context: Context) => Promise<void>;
 type BufferedHandler = (
@@ -65,41 +66,6 @@ beforeAll(async () => {
 });
 afterAll(() => clients.destroy());
 
-function restEvent(
-  method: string,
-  path: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): APIGatewayProxyEvent {
-  return {
-    resource: path,
-    path,
-    httpMethod: method,
-    headers: { Host: 'api.example.com', ...headers },
-    multiValueHeaders: {},
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    pathParameters: null,
-    stageVariables: null,
-    body: body === undefined ? null : JSON.stringify(body),
-    isBase64Encoded: false,
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'api',
-      authorizer: {},
-      protocol: 'HTTP/1.1',
-      httpMethod: method,
-      identity: { sourceIp: '127.0.0.1' } as APIGatewayProxyEvent['requestContext']['identity'],
-      path: `/prod${path}`,
-      stage: 'prod',
-      requestId: 'req',
-      requestTimeEpoch: Date.now(),
-      resourceId: 'r',
-      resourcePath: path,
-    },
-  };
-}
-
 const context = { awsRequestId: 'test', getRemainingTimeInMillis: () => 900_000 } as unknown as Context;
 
 describe('the master as a Lambda handler', () => {
@@ -111,12 +77,10 @@ describe('the master as a Lambda handler', () => {
         done();
       },
     });
-    const event = restEvent(
-      'POST',
-      '/api/v1/scheduler',
-      { type: 'SUBSCRIBE', subscribe: { framework_info: { user: 'lambda', name: 'streamed' } } },
-      { 'Content-Type': 'application/json', Accept: 'application/json' },
-    );
+    const event = restApiEvent('POST', '/api/v1/scheduler', {
+      body: { type: 'SUBSCRIBE', subscribe: { framework_info: { user: 'lambda', name: 'streamed' } } },
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    });
     await streamingHandler(event, stream, context);
     const bytes = Buffer.concat(chunks);
     const delimiter = bytes.indexOf(Buffer.alloc(8));
@@ -139,13 +103,16 @@ describe('the master as a Lambda handler', () => {
   });
 
   it('answers buffered routes and Mesos status codes through the proxy integration', async () => {
-    expect((await handler(restEvent('GET', '/health'), context)).statusCode).toBe(200);
+    expect((await handler(restApiEvent('GET', '/health'), context)).statusCode).toBe(200);
     const missing = await handler(
-      restEvent('POST', '/api/v1/scheduler', { type: 'REVIVE' }, { 'Content-Type': 'application/json' }),
+      restApiEvent('POST', '/api/v1/scheduler', {
+        body: { type: 'REVIVE' },
+        headers: { 'Content-Type': 'application/json' },
+      }),
       context,
     );
     expect(missing.statusCode).toBe(400);
     expect(missing.body).toMatch(/Expecting 'framework_id' to be present/);
-    expect((await handler(restEvent('GET', '/api/v1/scheduler'), context)).statusCode).toBe(405);
+    expect((await handler(restApiEvent('GET', '/api/v1/scheduler'), context)).statusCode).toBe(405);
   });
 });
