@@ -27,16 +27,8 @@ export const PENDING_REASONS = [
 export type PendingReasonCode = (typeof PENDING_REASONS)[number];
 
 /** Per-agent blocks counted during a pass (every code but SUPPRESSED, which is known up front). */
-export const BLOCKS = [
-  'FILTERED',
-  'QUOTA_LIMIT_REACHED',
-  'GPU_AGENTS_ONLY',
-  'CONSTRAINTS_UNSATISFIABLE',
-  'AGENTS_INCAPABLE',
-  'BELOW_MIN_ALLOCATABLE',
-  'NOTHING_FREE',
-] as const satisfies readonly PendingReasonCode[];
-export type Block = (typeof BLOCKS)[number];
+export type Block = Exclude<PendingReasonCode, 'SUPPRESSED'>;
+export const BLOCKS: readonly Block[] = PENDING_REASONS.filter((code): code is Block => code !== 'SUPPRESSED');
 export const BLOCK: { readonly [K in Block]: number } = Object.fromEntries(BLOCKS.map((code, i) => [code, i])) as {
   [K in Block]: number;
 };
