@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENTS_PER_ITEM } from '../../shared/registrar/heartbeats.js';
-import type { Resource } from '../../shared/protocol/mesos.js';
 import { freeResources, ledgerViolation, type AgentRecord, type OfferRecord } from '../../shared/registrar/index.js';
-import { parseResourceText } from '../../shared/resources/parse.js';
 import { equals, quantities } from '../../shared/resources/resources.js';
 import { freshRegistrar, type TestRegistrar } from '../support/registrar.js';
+import { resources } from '../support/resources.js';
 
 let t: TestRegistrar;
 beforeAll(async () => {
@@ -13,12 +12,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.close();
 });
-
-function resources(text: string): Resource[] {
-  const result = parseResourceText(text);
-  if (!result.ok) throw new Error(result.error.message);
-  return result.value;
-}
 
 async function admitted(text = 'cpus:8;mem:8192;gpus:2;ports:[31000-31009];cpus(ml):2'): Promise<AgentRecord> {
   const result = await t.registrar.agents.admit({ hostname: 'gpu-1.local', resources: resources(text) });

@@ -10,10 +10,10 @@ import {
   type AgentRecord,
   type OfferRecord,
 } from '../../shared/registrar/index.js';
-import { parseResourceText } from '../../shared/resources/parse.js';
 import { scalarResource, rangesResource } from '../../shared/resources/resource.js';
 import { quantities, scalarTotal } from '../../shared/resources/resources.js';
 import { freshRegistrar, type TestRegistrar } from '../support/registrar.js';
+import { resources } from '../support/resources.js';
 
 let t: TestRegistrar;
 beforeAll(async () => {
@@ -22,12 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.close();
 });
-
-function resources(text: string): Resource[] {
-  const result = parseResourceText(text);
-  if (!result.ok) throw new Error(result.error.message);
-  return result.value;
-}
 
 async function admit(text: string): Promise<AgentRecord> {
   const result = await t.registrar.agents.admit({ hostname: 'race.local', resources: resources(text) });

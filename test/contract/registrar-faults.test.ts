@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newStreamId } from '../../shared/ids.js';
 import type { AgentRecord, OfferRecord } from '../../shared/registrar/index.js';
-import { parseResourceText } from '../../shared/resources/parse.js';
 import { injectFaults } from '../support/faults.js';
 import { freshRegistrar, type TestRegistrar } from '../support/registrar.js';
+import { resources } from '../support/resources.js';
 
 let t: TestRegistrar;
 beforeAll(async () => {
@@ -17,9 +17,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.close();
 });
-
-const resources = (text: string) =>
-  (parseResourceText(text) as { ok: true; value: ReturnType<typeof Array.prototype.slice> }).value;
 
 async function agentWithOffer(): Promise<{ agent: AgentRecord; offer: OfferRecord }> {
   const admitted = await t.registrar.agents.admit({ hostname: 'f.local', resources: resources('cpus:4;mem:1024') });

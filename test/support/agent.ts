@@ -11,9 +11,11 @@ import { startAgent, type AgentOptions, type RunningAgent } from '../../agent/ag
 import { agentConfig, type AgentConfig } from '../../agent/config.js';
 import { LABELS } from '../../agent/containerizer/docker-spec.js';
 import type { AgentCommand } from '../../shared/protocol/internal.js';
-import type { Resource, TaskInfo } from '../../shared/protocol/mesos.js';
-import { parseResourceText } from '../../shared/resources/parse.js';
+import type { TaskInfo } from '../../shared/protocol/mesos.js';
 import type { FakeMaster } from './agent-master.js';
+import { resources } from './resources.js';
+
+export { resources };
 
 export const TEST_IMAGE = 'mantle/busybox:test';
 export const FRAMEWORK_ID = 'test-framework';
@@ -51,12 +53,6 @@ export async function startTestAgent(
     env: {},
     ...options,
   });
-}
-
-export function resources(text: string): Resource[] {
-  const parsed = parseResourceText(text);
-  if (!parsed.ok) throw new Error(parsed.error.message);
-  return parsed.value;
 }
 
 let counter = 0;

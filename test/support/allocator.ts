@@ -16,18 +16,15 @@ import type { QuantitySet } from '../../shared/allocator/config.js';
 import type { Resource } from '../../shared/protocol/mesos.js';
 import type { OfferConstraints } from '../../shared/protocol/scheduler.js';
 import { filterKey } from '../../shared/registrar/index.js';
-import { canonicalResources, parseResourceText } from '../../shared/resources/parse.js';
+import { canonicalResources } from '../../shared/resources/parse.js';
 import { isAllocatableTo, isRevocable, isUnreserved, reservationRole } from '../../shared/resources/resource.js';
 import { allocate, quantities, scalarTotal, subtract, unallocate } from '../../shared/resources/resources.js';
+import { resources } from './resources.js';
+
+export { resources };
 
 export const FULL_AGENT_CAPABILITIES = ['MULTI_ROLE', 'HIERARCHICAL_ROLE', 'RESERVATION_REFINEMENT'];
 export const ROLES = ['*', 'eng', 'eng/web', 'ml'] as const;
-
-export function resources(text: string): Resource[] {
-  const result = parseResourceText(text);
-  if (!result.ok) throw new Error(result.error.message);
-  return result.value;
-}
 
 function canonical(list: Resource[]): Resource[] {
   const result = canonicalResources(list);

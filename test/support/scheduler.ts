@@ -6,20 +6,16 @@
 import { randomBytes } from 'node:crypto';
 import type { AgentCommand, AgentMessage, HeartbeatMessage } from '../../shared/protocol/internal.js';
 import { AgentCommandSchema } from '../../shared/protocol/internal.js';
-import type { FrameworkInfo, Offer, Resource, TaskStatus } from '../../shared/protocol/mesos.js';
+import type { FrameworkInfo, Offer, TaskStatus } from '../../shared/protocol/mesos.js';
 import type { Event } from '../../shared/protocol/scheduler.js';
 import { handleHeartbeats } from '../../shared/master/heartbeats.js';
 import { publishEvents } from '../../shared/master/master.js';
-import { parseResourceText } from '../../shared/resources/parse.js';
 import type { OfferRecord } from '../../shared/registrar/index.js';
 import { post, subscribeRaw, type RawCall, type RawSubscription } from './http.js';
 import type { TestMaster } from './master.js';
+import { resources } from './resources.js';
 
-export function resources(text: string): Resource[] {
-  const result = parseResourceText(text);
-  if (!result.ok) throw new Error(result.error.message);
-  return result.value;
-}
+export { resources };
 
 export function uuid(): string {
   return randomBytes(16).toString('base64');

@@ -20,17 +20,10 @@ import { DEFAULT_DRAIN_SETTINGS, drainSettingsFromEnvironment } from '../../shar
 import { INSTANCE_ID_ATTRIBUTE, instanceIdOf } from '../../shared/master/instances.js';
 import { Metrics } from '../../shared/metrics.js';
 import type { AgentRecord, FrameworkRecord } from '../../shared/registrar/index.js';
-import { parseResourceText } from '../../shared/resources/parse.js';
-import type { Resource } from '../../shared/protocol/mesos.js';
+import { resources } from '../support/resources.js';
 
 function settings(context: Record<string, unknown>) {
   return clusterSettings((key) => context[key]);
-}
-
-function resources(text: string): Resource[] {
-  const parsed = parseResourceText(text);
-  if (!parsed.ok) throw new Error(parsed.error.message);
-  return parsed.value;
 }
 
 describe('cluster settings', () => {

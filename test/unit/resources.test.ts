@@ -24,12 +24,7 @@ import {
   subtract,
   unreserved,
 } from '../../shared/resources/resources.js';
-
-function parsed(text: string): Resource[] {
-  const result = parseResourceText(text);
-  if (!result.ok) throw new Error(result.error.message);
-  return result.value;
-}
+import { resources as parsed } from '../support/resources.js';
 
 function rejection(input: unknown): string {
   const result = parseResources(input);
