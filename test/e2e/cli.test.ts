@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, isRunning } from '../../local/aws-standins.js';
+import { onOutputLines } from '../support/lines.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const IMAGE = 'mantle/busybox:test';
@@ -29,16 +30,10 @@ function mantle(args: readonly string[]): Run {
   });
   const lines: string[] = [];
   const waiters = new Set<() => void>();
-  for (const stream of [child.stdout, child.stderr]) {
-    let buffer = '';
-    stream?.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const parts = buffer.split('\n');
-      buffer = parts.pop() ?? '';
-      lines.push(...parts);
-      for (const wake of waiters) wake();
-    });
-  }
+  onOutputLines(child, (line) => {
+    lines.push(line);
+    for (const wake of waiters) wake();
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     child,

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { onOutputLines } from './lines.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -55,15 +56,7 @@ export function spawnAgentProcess(flags: readonly string[], env: NodeJS.ProcessE
       // not a log line of ours
     }
   };
-  for (const stream of [child.stdout, child.stderr]) {
-    let buffer = '';
-    stream?.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const lines = buffer.split('\n');
-      buffer = lines.pop() ?? '';
-      for (const line of lines) onLine(line);
-    });
-  }
+  onOutputLines(child, onLine);
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => {
       rejectRegistered(new Error(`The agent exited (${code}) before registering:\n${output.slice(-20).join('\n')}`));
