@@ -16,17 +16,17 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDynamoDbLocal } from '../local/aws-standins.js';
-import { Allocator } from '../shared/allocator/allocator.js';
-import { MAX_REFUSE_SECONDS } from '../shared/allocator/filters.js';
-import { runAllocationPass } from '../shared/allocator/pass.js';
+import { Allocator } from '../functions/allocator/allocator.js';
+import { MAX_REFUSE_SECONDS } from '../functions/allocator/filters.js';
+import { runAllocationPass } from '../functions/allocation/run-pass.js';
 import type {
   AgentSnapshot,
   AllocationSnapshot,
   FilterSnapshot,
   FrameworkSnapshot,
-} from '../shared/allocator/snapshot.js';
+} from '../functions/allocator/snapshot.js';
 import { createAwsClients } from '../shared/aws/clients.js';
-import type { EventPublisher } from '../shared/events/publisher.js';
+import type { EventPublisher } from '../functions/master/event-publisher.js';
 import { newStreamId } from '../shared/ids.js';
 import { Metrics } from '../shared/metrics.js';
 import type { Resource } from '../shared/protocol/mesos.js';
@@ -37,7 +37,7 @@ import {
   tableNames,
   type AgentRecord,
   type OfferFilter,
-} from '../shared/registrar/index.js';
+} from '../functions/registrar/index.js';
 import { parseResourceText } from '../shared/resources/parse.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { CreateTableCommand, UpdateItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { startDynamoDbLocal } from '../local/aws-standins.js';
 import { createAwsClients } from '../shared/aws/clients.js';
-import { createTables, Registrar, tableNames, type OfferRecord } from '../shared/registrar/index.js';
+import { createTables, Registrar, tableNames, type OfferRecord } from '../functions/registrar/index.js';
 import { parseResourceText } from '../shared/resources/parse.js';
 import type { Resource } from '../shared/protocol/mesos.js';
 

@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { createAwsClients } from '../shared/aws/clients.js';
-import { bearerToken } from '../shared/master/auth.js';
-import { Registrar, tableNames, type PrincipalKind } from '../shared/registrar/index.js';
+import { bearerToken } from '../functions/master/auth.js';
+import { Registrar, tableNames, type PrincipalKind } from '../functions/registrar/index.js';
 
 export const PRINCIPAL_USAGE = `Usage: mantle principal create --name <principal> [options]
 

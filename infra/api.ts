@@ -16,7 +16,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
-import { API_ROUTES } from '../shared/aws/routes.js';
+import { API_ROUTES } from '../functions/master/routes.js';
 import type { ClusterSettings } from './settings.js';
 
 export const STAGE_NAME = 'v1';

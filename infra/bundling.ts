@@ -65,14 +65,14 @@ export function buildAgentBundle(outputDir: string): void {
 
 /** The Lambda entry points and their handlers, by function. */
 export const LAMBDA_ENTRIES = {
-  api: { entry: 'functions/api.ts', handler: 'handler' },
-  scheduler: { entry: 'functions/api.ts', handler: 'streamingHandler' },
-  status: { entry: 'functions/status-handler.ts', handler: 'handler' },
-  heartbeats: { entry: 'functions/heartbeats-handler.ts', handler: 'handler' },
-  allocator: { entry: 'functions/allocator.ts', handler: 'handler' },
-  sweeper: { entry: 'functions/sweeper.ts', handler: 'handler' },
-  fleet: { entry: 'functions/fleet.ts', handler: 'handler' },
-  lifecycle: { entry: 'functions/lifecycle.ts', handler: 'handler' },
-  authorizer: { entry: 'functions/authorizer.ts', handler: 'handler' },
+  api: { entry: 'functions/handlers/api.ts', handler: 'handler' },
+  scheduler: { entry: 'functions/handlers/api.ts', handler: 'streamingHandler' },
+  status: { entry: 'functions/handlers/status-handler.ts', handler: 'handler' },
+  heartbeats: { entry: 'functions/handlers/heartbeats-handler.ts', handler: 'handler' },
+  allocator: { entry: 'functions/handlers/allocator.ts', handler: 'handler' },
+  sweeper: { entry: 'functions/handlers/sweeper.ts', handler: 'handler' },
+  fleet: { entry: 'functions/handlers/fleet.ts', handler: 'handler' },
+  lifecycle: { entry: 'functions/handlers/lifecycle.ts', handler: 'handler' },
+  authorizer: { entry: 'functions/handlers/authorizer.ts', handler: 'handler' },
 } as const;
 export type LambdaName = keyof typeof LAMBDA_ENTRIES;

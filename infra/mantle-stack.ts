@@ -13,14 +13,14 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Construct } from 'constructs';
-import { LEAVING_STATES, LIFECYCLE_ACTION, SPOT_INTERRUPTION, STATE_CHANGE } from '../shared/aws/events.js';
+import { LEAVING_STATES, LIFECYCLE_ACTION, SPOT_INTERRUPTION, STATE_CHANGE } from '../functions/fleet/eventbridge.js';
 import {
   TABLE_DEFINITIONS,
   tableEnvironmentVariable,
   tableNames,
   type KeyAttribute,
   type TableId,
-} from '../shared/registrar/tables.js';
+} from '../functions/registrar/tables.js';
 import { AgentFleet, agentCredentialParameter } from './agents.js';
 import { MantleRestApi } from './api.js';
 import { MantleFunction, type MantleFunctionProps } from './functions.js';

@@ -18,7 +18,7 @@ import {
   METRICS_NAMESPACE,
   STATUS_SERVICE,
   metricDimensions,
-} from '../shared/aws/metrics.js';
+} from '../functions/master/cloudwatch.js';
 
 export interface MonitoringProps {
   readonly clusterName: string;

@@ -3,7 +3,7 @@
  * with defaults and checks, so that a typo fails the synth instead of the deploy.
  */
 import { validateClusterName } from '../shared/queues/queues.js';
-import { DEFAULT_DRAIN_SETTINGS, KILL_SLACK_SECONDS } from '../shared/master/drain.js';
+import { DEFAULT_DRAIN_SETTINGS, KILL_SLACK_SECONDS } from '../functions/fleet/drain.js';
 
 /** The AWS Deep Learning Base GPU AMI (Amazon Linux 2023): NVIDIA driver, Docker and the container toolkit. */
 export const DEFAULT_AGENT_AMI_PARAMETER =

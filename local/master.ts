@@ -5,19 +5,19 @@
  */
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
-import { createApp } from '../functions/app.js';
-import { ensureAllocationQueue } from '../shared/allocator/triggers.js';
-import { createHeartbeatHandler } from '../functions/heartbeats.js';
-import { createStatusHandler } from '../functions/status.js';
+import { createApp } from '../functions/handlers/app.js';
+import { ensureAllocationQueue } from '../functions/allocation/triggers.js';
+import { createHeartbeatHandler } from '../functions/handlers/heartbeats.js';
+import { createStatusHandler } from '../functions/handlers/status.js';
 import type { AwsClients } from '../shared/aws/clients.js';
 import { newClusterId } from '../shared/ids.js';
-import { buildMaster } from '../shared/master/build.js';
-import { ensureHeartbeatQueue } from '../shared/master/heartbeats.js';
-import { masterConfig, type MasterConfigInput } from '../shared/master/config.js';
-import type { AllocationRequester, Master } from '../shared/master/master.js';
+import { buildMaster } from '../functions/master/build.js';
+import { ensureHeartbeatQueue } from '../functions/fleet/heartbeats.js';
+import { masterConfig, type MasterConfigInput } from '../functions/master/config.js';
+import type { AllocationRequester, Master } from '../functions/master/master.js';
 import { Metrics } from '../shared/metrics.js';
 import { queueNames, Queues } from '../shared/queues/queues.js';
-import { createTables, tableNames } from '../shared/registrar/index.js';
+import { createTables, tableNames } from '../functions/registrar/index.js';
 import { startEventSource, type EventSource } from './event-source.js';
 
 export interface LocalMasterOptions {

@@ -5,12 +5,16 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEventSource } from '../../local/event-source.js';
-import { Allocator } from '../../shared/allocator/allocator.js';
-import { allocatorConfig } from '../../shared/allocator/config.js';
-import { allocationHandler } from '../../shared/allocator/handler.js';
-import { runAllocationPass, type AllocationPassDeps } from '../../shared/allocator/pass.js';
-import { AllocationTriggers, ensureAllocationQueue, type AllocationTrigger } from '../../shared/allocator/triggers.js';
-import { SqsEventPublisher, type EventPublisher, type EventTarget } from '../../shared/events/publisher.js';
+import { Allocator } from '../../functions/allocator/allocator.js';
+import { allocatorConfig } from '../../functions/allocator/config.js';
+import { allocationHandler } from '../../functions/handlers/allocation.js';
+import { runAllocationPass, type AllocationPassDeps } from '../../functions/allocation/run-pass.js';
+import {
+  AllocationTriggers,
+  ensureAllocationQueue,
+  type AllocationTrigger,
+} from '../../functions/allocation/triggers.js';
+import { SqsEventPublisher, type EventPublisher, type EventTarget } from '../../functions/master/event-publisher.js';
 import { newStreamId } from '../../shared/ids.js';
 import type { FrameworkInfo } from '../../shared/protocol/mesos.js';
 import type { Event } from '../../shared/protocol/scheduler.js';
@@ -20,7 +24,7 @@ import {
   type AgentRecord,
   type FrameworkRecord,
   type Registrar,
-} from '../../shared/registrar/index.js';
+} from '../../functions/registrar/index.js';
 import { equals } from '../../shared/resources/resources.js';
 import { resources, seeded } from '../support/allocator.js';
 import { standInClients } from '../support/aws.js';

@@ -6,7 +6,7 @@ import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { createAwsClients } from '../../shared/aws/clients.js';
-import { createTables, tableNames } from '../../shared/registrar/index.js';
+import { createTables, tableNames } from '../../functions/registrar/index.js';
 import {
   isRunning,
   JavaMissingError,

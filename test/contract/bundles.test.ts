@@ -25,7 +25,7 @@ import { AgentCommandSchema, type AgentCommand } from '../../shared/protocol/int
 import { RecordIODecoder } from '../../shared/protocol/recordio.js';
 import type { Event } from '../../shared/protocol/scheduler.js';
 import { Queues } from '../../shared/queues/queues.js';
-import { createTables, Registrar, tableNames, type PrincipalKind } from '../../shared/registrar/index.js';
+import { createTables, Registrar, tableNames, type PrincipalKind } from '../../functions/registrar/index.js';
 import { standInClients } from '../support/aws.js';
 import { restApiEvent } from '../support/lambda-events.js';
 import { instanceId, lifecycleEvent } from './infra-agents.js';

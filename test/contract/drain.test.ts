@@ -6,12 +6,13 @@
  * Query-protocol stub.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Allocator, allocatorConfig, runAllocationPass } from '../../shared/allocator/index.js';
-import { AgentAutoScalingGroup } from '../../shared/aws/autoscaling.js';
-import { fleetTick } from '../../shared/aws/fleet.js';
-import { handleFleetEvent } from '../../shared/aws/fleet-events.js';
-import { agentDrained, KILL_SLACK_SECONDS, type DrainSettings } from '../../shared/master/drain.js';
-import type { FleetGauges } from '../../shared/master/demand.js';
+import { runAllocationPass } from '../../functions/allocation/index.js';
+import { Allocator, allocatorConfig } from '../../functions/allocator/index.js';
+import { AgentAutoScalingGroup } from '../../functions/fleet/autoscaling.js';
+import { fleetTick } from '../../functions/fleet/tick.js';
+import { handleFleetEvent } from '../../functions/fleet/fleet-events.js';
+import { agentDrained, KILL_SLACK_SECONDS, type DrainSettings } from '../../functions/fleet/drain.js';
+import type { FleetGauges } from '../../functions/fleet/demand.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';
 import { commands, FRAMEWORK, offer, subscribe, type TestAgent, type TestFramework } from '../support/scheduler.js';
 import {

@@ -5,9 +5,9 @@
  */
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHeartbeatHandler } from '../../functions/heartbeats.js';
-import { handleHeartbeats } from '../../shared/master/heartbeats.js';
-import { markAgentGone } from '../../shared/master/instances.js';
+import { createHeartbeatHandler } from '../../functions/handlers/heartbeats.js';
+import { handleHeartbeats } from '../../functions/fleet/heartbeats.js';
+import { markAgentGone } from '../../functions/fleet/instances.js';
 import type { HeartbeatMessage } from '../../shared/protocol/internal.js';
 import { queueNames } from '../../shared/queues/queues.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';

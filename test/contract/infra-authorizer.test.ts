@@ -5,10 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authorize, stageArn, UNAUTHORIZED } from '../../shared/aws/authorizer.js';
-import { API_ROUTES, routesFor } from '../../shared/aws/routes.js';
-import { Authenticator, bearerToken } from '../../shared/master/auth.js';
-import type { PrincipalKind } from '../../shared/registrar/index.js';
+import { authorize, stageArn, UNAUTHORIZED } from '../../functions/master/authorizer.js';
+import { API_ROUTES, routesFor } from '../../functions/master/routes.js';
+import { Authenticator, bearerToken } from '../../functions/master/auth.js';
+import type { PrincipalKind } from '../../functions/registrar/index.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';
 
 const STAGE = 'arn:aws:execute-api:us-east-1:123456789012:abcdef1234/v1';

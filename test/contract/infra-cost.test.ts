@@ -20,10 +20,11 @@ import {
   total,
   type Usage,
 } from '../../infra/cost.js';
-import { Allocator, allocatorConfig, runAllocationPass } from '../../shared/allocator/index.js';
+import { runAllocationPass } from '../../functions/allocation/index.js';
+import { Allocator, allocatorConfig } from '../../functions/allocator/index.js';
 import type { AwsClients } from '../../shared/aws/clients.js';
 import { newAgentId } from '../../shared/ids.js';
-import { handleHeartbeats, type ReceivedHeartbeat } from '../../shared/master/heartbeats.js';
+import { handleHeartbeats, type ReceivedHeartbeat } from '../../functions/fleet/heartbeats.js';
 import type { HeartbeatMessage } from '../../shared/protocol/internal.js';
 import type { Event } from '../../shared/protocol/scheduler.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';

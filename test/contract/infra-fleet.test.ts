@@ -6,16 +6,20 @@
  */
 import { ListQueueTagsCommand, QueueDoesNotExist } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AGENT_QUEUE_TAG, agentQueueTaggerFromEnvironment, agentSessionId } from '../../shared/aws/agent-queues.js';
-import { AgentAutoScalingGroup } from '../../shared/aws/autoscaling.js';
-import { Ec2InstanceStates } from '../../shared/aws/ec2.js';
-import { fleetTick } from '../../shared/aws/fleet.js';
-import { handleFleetEvent } from '../../shared/aws/fleet-events.js';
-import { DEFAULT_DRAIN_SETTINGS } from '../../shared/master/drain.js';
-import type { FleetGauges } from '../../shared/master/demand.js';
-import { markAgentsOfLostInstancesGone } from '../../shared/master/instances.js';
-import { lastHeardSince, sweep } from '../../shared/master/sweeper.js';
-import type { AgentRecord } from '../../shared/registrar/index.js';
+import {
+  AGENT_QUEUE_TAG,
+  agentQueueTaggerFromEnvironment,
+  agentSessionId,
+} from '../../functions/fleet/agent-queues.js';
+import { AgentAutoScalingGroup } from '../../functions/fleet/autoscaling.js';
+import { Ec2InstanceStates } from '../../functions/fleet/ec2.js';
+import { fleetTick } from '../../functions/fleet/tick.js';
+import { handleFleetEvent } from '../../functions/fleet/fleet-events.js';
+import { DEFAULT_DRAIN_SETTINGS } from '../../functions/fleet/drain.js';
+import type { FleetGauges } from '../../functions/fleet/demand.js';
+import { markAgentsOfLostInstancesGone } from '../../functions/fleet/instances.js';
+import { lastHeardSince, sweep } from '../../functions/fleet/sweeper.js';
+import type { AgentRecord } from '../../functions/registrar/index.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';
 import {
   FRAMEWORK,

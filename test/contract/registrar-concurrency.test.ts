@@ -9,7 +9,7 @@ import {
   takeInTurn,
   type AgentRecord,
   type OfferRecord,
-} from '../../shared/registrar/index.js';
+} from '../../functions/registrar/index.js';
 import { scalarResource, rangesResource } from '../../shared/resources/resource.js';
 import { quantities, scalarTotal } from '../../shared/resources/resources.js';
 import { freshRegistrar, type TestRegistrar } from '../support/registrar.js';

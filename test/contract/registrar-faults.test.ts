@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newStreamId } from '../../shared/ids.js';
-import type { AgentRecord, OfferRecord } from '../../shared/registrar/index.js';
+import type { AgentRecord, OfferRecord } from '../../functions/registrar/index.js';
 import { injectFaults } from '../support/faults.js';
 import { freshRegistrar, type TestRegistrar } from '../support/registrar.js';
 import { resources } from '../support/resources.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskState, TaskStatus } from '../../shared/protocol/mesos.js';
-import type { TaskRecord } from '../../shared/registrar/index.js';
+import type { TaskRecord } from '../../functions/registrar/index.js';
 import { scalarResource } from '../../shared/resources/resource.js';
 import { freshRegistrar, type TestRegistrar } from '../support/registrar.js';
 

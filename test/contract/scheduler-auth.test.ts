@@ -3,7 +3,7 @@
  * nor touch framework B's offers and tasks; agents and frameworks use only their own APIs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearerToken } from '../../shared/master/auth.js';
+import { bearerToken } from '../../functions/master/auth.js';
 import { post, subscribeRaw } from '../support/http.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';
 import {

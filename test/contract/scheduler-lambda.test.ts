@@ -10,7 +10,7 @@ import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RecordIODecoder } from '../../shared/protocol/recordio.js';
 import type { Event } from '../../shared/protocol/scheduler.js';
-import { tableEnvironmentVariable, TABLE_DEFINITIONS, tableNames } from '../../shared/registrar/index.js';
+import { tableEnvironmentVariable, TABLE_DEFINITIONS, tableNames } from '../../functions/registrar/index.js';
 import { bootstrapMaster } from '../../local/master.js';
 import { standInClients } from '../support/aws.js';
 import { restApiEvent } from '../support/lambda-events.js';
@@ -57,7 +57,7 @@ beforeAll(async () => {
       },
     },
   });
-  const api = (await import('../../functions/api.js')) as unknown as {
+  const api = (await import('../../functions/handlers/api.js')) as unknown as {
     streamingHandler: StreamingHandler;
     handler: BufferedHandler;
   };

@@ -4,7 +4,7 @@
  * at its maximum duration, and a stream that dies silently.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sweepFrameworks } from '../../shared/master/lifecycle.js';
+import { sweepFrameworks } from '../../functions/master/lifecycle.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';
 import {
   commands,

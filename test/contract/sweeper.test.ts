@@ -4,7 +4,7 @@
  * command), and expired offers.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sweep } from '../../shared/master/sweeper.js';
+import { sweep } from '../../functions/fleet/sweeper.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';
 import {
   commands,

@@ -5,11 +5,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Allocator, type AllocationResult, type ProposedOffer } from '../../shared/allocator/allocator.js';
-import { allocatorConfig, type QuantitySet } from '../../shared/allocator/config.js';
-import type { AgentSnapshot, AllocationSnapshot, FrameworkSnapshot } from '../../shared/allocator/snapshot.js';
-import { isActiveFramework } from '../../shared/allocator/snapshot.js';
-import { filterKey, takeInTurn } from '../../shared/registrar/index.js';
+import { Allocator, type AllocationResult, type ProposedOffer } from '../../functions/allocator/allocator.js';
+import { allocatorConfig, type QuantitySet } from '../../functions/allocator/config.js';
+import type { AgentSnapshot, AllocationSnapshot, FrameworkSnapshot } from '../../functions/allocator/snapshot.js';
+import { isActiveFramework } from '../../functions/allocator/snapshot.js';
+import { filterKey, takeInTurn } from '../../functions/registrar/index.js';
 import type { Resource } from '../../shared/protocol/mesos.js';
 import { isAllocatableTo, isRevocable, isUnreserved } from '../../shared/resources/resource.js';
 import { allocate, contains, equals, isEmpty, subtract, unallocate } from '../../shared/resources/resources.js';

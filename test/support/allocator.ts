@@ -10,12 +10,12 @@ import type {
   FilterSnapshot,
   FrameworkSnapshot,
   RoleSnapshot,
-} from '../../shared/allocator/snapshot.js';
-import type { ProposedOffer } from '../../shared/allocator/allocator.js';
-import type { QuantitySet } from '../../shared/allocator/config.js';
+} from '../../functions/allocator/snapshot.js';
+import type { ProposedOffer } from '../../functions/allocator/allocator.js';
+import type { QuantitySet } from '../../functions/allocator/config.js';
 import type { Resource } from '../../shared/protocol/mesos.js';
 import type { OfferConstraints } from '../../shared/protocol/scheduler.js';
-import { filterKey } from '../../shared/registrar/index.js';
+import { filterKey } from '../../functions/registrar/index.js';
 import { canonicalResources } from '../../shared/resources/parse.js';
 import { isAllocatableTo, isRevocable, isUnreserved, reservationRole } from '../../shared/resources/resource.js';
 import { allocate, quantities, scalarTotal, subtract, unallocate } from '../../shared/resources/resources.js';

@@ -3,10 +3,10 @@
  * fits in its agent; every task a ledger holds exists and is not terminal; every live task on an active
  * agent is in that agent's ledger (no resources leaked, none double-counted).
  */
-import type { Master } from '../../shared/master/master.js';
-import type { AgentRecord, TaskRecord } from '../../shared/registrar/index.js';
+import type { Master } from '../../functions/master/master.js';
+import type { AgentRecord, TaskRecord } from '../../functions/registrar/index.js';
 import type { Resource } from '../../shared/protocol/mesos.js';
-import { allocatedResources, ledgerViolation, taskKey } from '../../shared/registrar/index.js';
+import { allocatedResources, ledgerViolation, taskKey } from '../../functions/registrar/index.js';
 import { isTerminal } from '../../shared/tasks/state-machine.js';
 
 export interface RegistrarSnapshot {

@@ -4,8 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AwsClients } from '../../shared/aws/clients.js';
-import type { MasterConfigInput } from '../../shared/master/config.js';
-import type { AllocationRequester, AllocationTrigger, Master } from '../../shared/master/master.js';
+import type { MasterConfigInput } from '../../functions/master/config.js';
+import type { AllocationRequester, AllocationTrigger, Master } from '../../functions/master/master.js';
 import type { EventSource } from '../../local/event-source.js';
 import {
   bootstrapMaster,

@@ -4,7 +4,7 @@ import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { inject } from 'vitest';
 import { createAwsClients, type AwsClients } from '../../shared/aws/clients.js';
 import { Metrics } from '../../shared/metrics.js';
-import { createTables, Registrar, tableNames, type TableNames } from '../../shared/registrar/index.js';
+import { createTables, Registrar, tableNames, type TableNames } from '../../functions/registrar/index.js';
 
 export interface TestRegistrar {
   readonly registrar: Registrar;

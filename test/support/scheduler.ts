@@ -8,9 +8,9 @@ import type { AgentCommand, AgentMessage, HeartbeatMessage } from '../../shared/
 import { AgentCommandSchema } from '../../shared/protocol/internal.js';
 import type { FrameworkInfo, Offer, TaskStatus } from '../../shared/protocol/mesos.js';
 import type { Event } from '../../shared/protocol/scheduler.js';
-import { handleHeartbeats } from '../../shared/master/heartbeats.js';
-import { publishEvents } from '../../shared/master/master.js';
-import type { OfferRecord } from '../../shared/registrar/index.js';
+import { handleHeartbeats } from '../../functions/fleet/heartbeats.js';
+import { publishEvents } from '../../functions/master/master.js';
+import type { OfferRecord } from '../../functions/registrar/index.js';
 import { post, subscribeRaw, type RawCall, type RawSubscription } from './http.js';
 import type { TestMaster } from './master.js';
 import { resources } from './resources.js';

@@ -1,11 +1,15 @@
 import type { Context, SQSEvent } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
-import { Allocator } from '../../shared/allocator/allocator.js';
-import { allocatorConfig, allocatorConfigFromEnvironment, parseMinAllocatable } from '../../shared/allocator/config.js';
-import { validateOfferConstraints } from '../../shared/allocator/constraints.js';
-import { MAX_REFUSE_SECONDS, refusalFilter } from '../../shared/allocator/filters.js';
-import { mesosOffer, recipientOf } from '../../shared/allocator/offers.js';
-import { allocationHandler } from '../../shared/allocator/handler.js';
+import { Allocator } from '../../functions/allocator/allocator.js';
+import {
+  allocatorConfig,
+  allocatorConfigFromEnvironment,
+  parseMinAllocatable,
+} from '../../functions/allocator/config.js';
+import { validateOfferConstraints } from '../../functions/allocator/constraints.js';
+import { MAX_REFUSE_SECONDS, refusalFilter } from '../../functions/allocator/filters.js';
+import { mesosOffer, recipientOf } from '../../functions/allocator/offers.js';
+import { allocationHandler } from '../../functions/handlers/allocation.js';
 import {
   coalesce,
   MAX_TRIGGER_AGENTS,
@@ -14,9 +18,9 @@ import {
   TriggerMessageSchema,
   type AllocationTrigger,
   type TriggerMessage,
-} from '../../shared/allocator/triggers.js';
-import type { Registrar } from '../../shared/registrar/index.js';
-import type { OfferRecord } from '../../shared/registrar/index.js';
+} from '../../functions/allocation/triggers.js';
+import type { Registrar } from '../../functions/registrar/index.js';
+import type { OfferRecord } from '../../functions/registrar/index.js';
 import { allocate } from '../../shared/resources/resources.js';
 import { resources } from '../support/allocator.js';
 

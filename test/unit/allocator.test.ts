@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { Allocator, type AllocationResult } from '../../shared/allocator/allocator.js';
-import { allocatorConfig } from '../../shared/allocator/config.js';
-import type { AllocationPolicy } from '../../shared/allocator/policies.js';
+import { Allocator, type AllocationResult } from '../../functions/allocator/allocator.js';
+import { allocatorConfig } from '../../functions/allocator/config.js';
+import type { AllocationPolicy } from '../../functions/allocator/policies.js';
 import type {
   AllocationSnapshot,
   FrameworkSnapshot,
   RoleSnapshot,
   AgentSnapshot,
-} from '../../shared/allocator/snapshot.js';
+} from '../../functions/allocator/snapshot.js';
 import type { Resource } from '../../shared/protocol/mesos.js';
 import { equals, quantities } from '../../shared/resources/resources.js';
 import { agent, framework, NOW, resources, role, seeded } from '../support/allocator.js';

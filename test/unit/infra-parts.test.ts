@@ -13,13 +13,18 @@ import {
   SettingsError,
 } from '../../infra/settings.js';
 import { agentSetupCommands } from '../../infra/user-data.js';
-import { FleetEventSchema } from '../../shared/aws/events.js';
-import { CounterExporter, FLEET_METRICS, publishFleetGauges, TASK_UPDATE_PREFIX } from '../../shared/aws/metrics.js';
-import { fleetGauges, protectionChanges } from '../../shared/master/demand.js';
-import { DEFAULT_DRAIN_SETTINGS, drainSettingsFromEnvironment } from '../../shared/master/drain.js';
-import { INSTANCE_ID_ATTRIBUTE, instanceIdOf } from '../../shared/master/instances.js';
+import { FleetEventSchema } from '../../functions/fleet/eventbridge.js';
+import {
+  CounterExporter,
+  FLEET_METRICS,
+  publishFleetGauges,
+  TASK_UPDATE_PREFIX,
+} from '../../functions/master/cloudwatch.js';
+import { fleetGauges, protectionChanges } from '../../functions/fleet/demand.js';
+import { DEFAULT_DRAIN_SETTINGS, drainSettingsFromEnvironment } from '../../functions/fleet/drain.js';
+import { INSTANCE_ID_ATTRIBUTE, instanceIdOf } from '../../functions/fleet/instances.js';
 import { Metrics } from '../../shared/metrics.js';
-import type { AgentRecord, FrameworkRecord } from '../../shared/registrar/index.js';
+import type { AgentRecord, FrameworkRecord } from '../../functions/registrar/index.js';
 import { resources } from '../support/resources.js';
 
 function settings(context: Record<string, unknown>) {

@@ -12,11 +12,11 @@ import { LIFECYCLE_HOOK_NAME, agentCredentialParameter } from '../../infra/agent
 import { STAGE_NAME } from '../../infra/api.js';
 import { MantleStack } from '../../infra/mantle-stack.js';
 import { clusterSettings, DEFAULT_AGENT_AMI_PARAMETER, lifecycleWaitSeconds } from '../../infra/settings.js';
-import { AGENT_QUEUE_TAG } from '../../shared/aws/agent-queues.js';
-import { LIFECYCLE_ACTION, SPOT_INTERRUPTION, STATE_CHANGE } from '../../shared/aws/events.js';
-import { FLEET_METRICS, METRICS_NAMESPACE } from '../../shared/aws/metrics.js';
-import { API_ROUTES } from '../../shared/aws/routes.js';
-import { TABLE_DEFINITIONS, tableEnvironmentVariable } from '../../shared/registrar/tables.js';
+import { AGENT_QUEUE_TAG } from '../../functions/fleet/agent-queues.js';
+import { LIFECYCLE_ACTION, SPOT_INTERRUPTION, STATE_CHANGE } from '../../functions/fleet/eventbridge.js';
+import { FLEET_METRICS, METRICS_NAMESPACE } from '../../functions/master/cloudwatch.js';
+import { API_ROUTES } from '../../functions/master/routes.js';
+import { TABLE_DEFINITIONS, tableEnvironmentVariable } from '../../functions/registrar/tables.js';
 
 type Json = Record<string, unknown>;
 interface Resource {

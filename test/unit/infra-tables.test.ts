@@ -3,7 +3,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { MantleStack } from '../../infra/mantle-stack.js';
 import { clusterSettings } from '../../infra/settings.js';
-import { TABLE_DEFINITIONS, tableNames } from '../../shared/registrar/tables.js';
+import { TABLE_DEFINITIONS, tableNames } from '../../functions/registrar/tables.js';
 
 function template(deletionProtection?: boolean): Template {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });

@@ -1,0 +1,307 @@
+/**
+ * One allocation pass over the registrar (ARCHITECTURE flow 2): read a snapshot, rescind offers that
+ * timed out (or whose framework or role is gone), run the pure allocator, commit each agent's offers
+ * with ONE write conditioned on the ledger version the snapshot read, and send each framework its
+ * OFFERS event.
+ *
+ * Optimistic concurrency, as in Omega: two passes may run at once. Each offer write fails unless the
+ * agent's ledger is still the one the pass read, so a pass that lost a race skips that agent: nothing
+ * is ever offered twice. Running one pass at a time (the Lambda's reserved concurrency) is merely
+ * efficient. An OFFERS event lost after its ledger write (a crash between the two) costs nothing
+ * lasting: the offer times out and its resources come back.
+ */
+import type { EventPublisher } from '../master/event-publisher.js';
+import type { Metrics } from '../../shared/metrics.js';
+import type { Offer } from '../../shared/protocol/mesos.js';
+import type { AgentRecord, FrameworkRecord, OfferRecord, Registrar } from '../registrar/index.js';
+import type { Allocator, AllocationStats, ProposedOffer, RoleReport } from '../allocator/allocator.js';
+import { mesosOffer, offersEvent, recipientOf, rescindEvent } from '../allocator/offers.js';
+import type { PendingReason } from '../allocator/reasons.js';
+import { isActiveFramework, type FrameworkSnapshot } from '../allocator/snapshot.js';
+import type { AllocationTrigger } from './triggers.js';
+
+/** The subset of a structured logger the pass uses (Powertools' Logger fits). */
+export interface PassLogger {
+  warn(message: string, attributes: Record<string, unknown>): void;
+  error(message: string, attributes: Record<string, unknown>): void;
+}
+
+export interface AllocationPassDeps {
+  readonly registrar: Registrar;
+  readonly events: EventPublisher;
+  readonly allocator: Allocator;
+  /** Where the offer-expiry timers go (the allocation queue). */
+  readonly triggers?: { request(trigger: AllocationTrigger, delaySeconds?: number): Promise<void> };
+  readonly metrics?: Metrics;
+  readonly logger?: PassLogger;
+  readonly now?: () => number;
+  /** The agents' order within the pass (tests inject a seeded one). */
+  readonly random?: () => number;
+}
+
+export interface AllocationPassReport {
+  readonly startedAt: number;
+  readonly durationMs: number;
+  /** The pure allocator's share of the pass. */
+  readonly allocateMs: number;
+  /** Offers written to the ledgers (and sent). */
+  readonly offers: OfferRecord[];
+  /** Agents skipped because their ledger changed after the snapshot (a lost race). */
+  readonly conflicts: number;
+  /** Offers rescinded because they outlived the offer timeout. */
+  readonly expired: number;
+  /** Offers removed because their framework is no longer active or left the role. */
+  readonly stale: number;
+  readonly pending: PendingReason[];
+  readonly roles: RoleReport[];
+  readonly stats: AllocationStats;
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const result: T[] = [];
+  for await (const item of items) result.push(item);
+  return result;
+}
+
+/** Runs `work` over `items` with at most `limit` in flight. */
+async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await work(items[next++] as T);
+    }),
+  );
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const list = groups.get(key(item));
+    if (list) list.push(item);
+    else groups.set(key(item), [item]);
+  }
+  return groups;
+}
+
+export async function runAllocationPass(
+  deps: AllocationPassDeps,
+  request: { readonly agentIds?: ReadonlySet<string>; readonly requestedAt?: number } = {},
+): Promise<AllocationPassReport> {
+  const now = deps.now ?? Date.now;
+  const startedAt = now();
+  const began = performance.now();
+  const { registrar, allocator, metrics } = deps;
+  if (request.requestedAt !== undefined) {
+    metrics?.observe('allocator/mesos/allocation_run_latency_ms', Math.max(0, startedAt - request.requestedAt));
+  }
+
+  const [agentList, frameworkList, roles, filters] = await Promise.all([
+    collect(registrar.agents.list()),
+    collect(registrar.frameworks.list()),
+    registrar.roles.list(),
+    registrar.filters.all(startedAt),
+  ]);
+  const frameworks = new Map(frameworkList.map((framework) => [framework.frameworkId, framework]));
+  const agents = new Map(agentList.map((agent) => [agent.agentId, agent]));
+  const { expired, stale } = await sweepOffers(deps, agents, frameworks, startedAt);
+
+  // A framework without an event queue could not hear of its offers.
+  const reachable: FrameworkSnapshot[] = frameworkList
+    .filter((framework) => framework.eventQueueUrl !== '')
+    .map((framework) => ({ ...framework, filters: filters.get(framework.frameworkId) ?? {} }));
+  const allocated = performance.now();
+  const result = allocator.allocate(
+    { agents: [...agents.values()], frameworks: reachable, roles, now: startedAt },
+    {
+      ...(request.agentIds ? { agentIds: request.agentIds } : {}),
+      ...(deps.random ? { random: deps.random } : {}),
+    },
+  );
+  const allocateMs = performance.now() - allocated;
+
+  const expiresAt = startedAt + allocator.config.offerTimeoutSeconds * 1000;
+  const { offers, conflicts } = await commitOffers(deps, agents, result.offers, expiresAt);
+  await sendOffers(deps, agents, frameworks, offers);
+  if (offers.length > 0 && deps.triggers) {
+    const agentIds = [...new Set(offers.map((offer) => offer.agentId))];
+    try {
+      // One second late rather than early: SQS delays are whole seconds.
+      await deps.triggers.request({ reason: 'OFFER_EXPIRED', agentIds }, allocator.config.offerTimeoutSeconds + 1);
+    } catch (error) {
+      // Every pass expires overdue offers, so the periodic pass covers a timer that could not be set.
+      deps.logger?.warn('Could not schedule the offer expiry', { error: String(error) });
+    }
+  }
+
+  const durationMs = performance.now() - began;
+  if (metrics) {
+    record(metrics, { durationMs, offers: offers.length, conflicts, expired, stale }, result.roles, filters);
+  }
+  return {
+    startedAt,
+    durationMs,
+    allocateMs,
+    offers,
+    conflicts,
+    expired,
+    stale,
+    pending: result.pending,
+    roles: result.roles,
+    stats: result.stats,
+  };
+}
+
+/**
+ * Removes offers that outlived the timeout (RESCIND to their frameworks), and offers of frameworks that
+ * are no longer active or left the role (they cannot use them). Updates `agents` with the new ledgers.
+ */
+async function sweepOffers(
+  deps: AllocationPassDeps,
+  agents: Map<string, AgentRecord>,
+  frameworks: ReadonlyMap<string, FrameworkRecord>,
+  now: number,
+): Promise<{ expired: number; stale: number }> {
+  let expired = 0;
+  let stale = 0;
+  const sweeps = [...agents.values()].flatMap((agent) => {
+    const offers = Object.values(agent.offers).filter((offer) => {
+      const framework = frameworks.get(offer.frameworkId);
+      const gone = framework !== undefined && (!isActiveFramework(framework) || !framework.roles.includes(offer.role));
+      return gone || (offer.expiresAt !== undefined && offer.expiresAt <= now);
+    });
+    return offers.length > 0 ? [{ agent, offers }] : [];
+  });
+  await inParallel(sweeps, deps.allocator.config.commitConcurrency, async ({ agent, offers }) => {
+    const removed = await deps.registrar.agents.removeOffers({
+      agentId: agent.agentId,
+      offerIds: offers.map((offer) => offer.offerId),
+    });
+    if (!removed.ok) return;
+    agents.set(agent.agentId, removed.value.agent);
+    for (const offer of removed.value.removed) {
+      if (offer.expiresAt !== undefined && offer.expiresAt <= now) expired++;
+      else stale++;
+    }
+    await Promise.all(
+      [...groupBy(removed.value.removed, (offer) => offer.frameworkId)].map(async ([frameworkId, list]) => {
+        const framework = frameworks.get(frameworkId);
+        if (!framework || !isActiveFramework(framework) || !framework.eventQueueUrl) return;
+        await publish(
+          deps,
+          framework,
+          list.map((offer) => rescindEvent(offer.offerId)),
+        );
+      }),
+    );
+  });
+  return { expired, stale };
+}
+
+/** One conditional ledger write per agent; a lost race (the ledger changed since the read) skips it. */
+async function commitOffers(
+  deps: AllocationPassDeps,
+  agents: ReadonlyMap<string, AgentRecord>,
+  proposals: readonly ProposedOffer[],
+  expiresAt: number,
+): Promise<{ offers: OfferRecord[]; conflicts: number }> {
+  const offers: OfferRecord[] = [];
+  let conflicts = 0;
+  const byAgent = [...groupBy(proposals, (offer) => offer.agentId)];
+  await inParallel(byAgent, deps.allocator.config.commitConcurrency, async ([agentId, list]) => {
+    const created = await deps.registrar.agents.createOffers(
+      agents.get(agentId) as AgentRecord,
+      list.map((proposal) => ({
+        frameworkId: proposal.frameworkId,
+        role: proposal.role,
+        resources: proposal.resources,
+        expiresAt,
+      })),
+    );
+    if (created.ok) offers.push(...created.value.offers);
+    else if (created.error.code === 'VERSION_CONFLICT') conflicts++;
+    else if (created.error.code !== 'AGENT_NOT_ACTIVE' && created.error.code !== 'UNKNOWN_AGENT') {
+      // The allocator proposed what the ledger refuses: a defect, not a race.
+      deps.logger?.error('Offers refused by the agent ledger', {
+        agentId,
+        code: created.error.code,
+        message: created.error.message,
+      });
+      deps.metrics?.increment('allocator/offers_refused');
+    }
+  });
+  return { offers, conflicts };
+}
+
+/** One OFFERS event per framework, in the shape its capabilities call for. */
+async function sendOffers(
+  deps: AllocationPassDeps,
+  agents: ReadonlyMap<string, AgentRecord>,
+  frameworks: ReadonlyMap<string, FrameworkRecord>,
+  offers: readonly OfferRecord[],
+): Promise<void> {
+  await Promise.all(
+    [...groupBy(offers, (offer) => offer.frameworkId)].map(async ([frameworkId, list]) => {
+      const framework = frameworks.get(frameworkId) as FrameworkRecord;
+      const recipient = recipientOf(framework.info);
+      const shaped: Offer[] = list.map((offer) =>
+        mesosOffer(offer, agents.get(offer.agentId) as AgentRecord, recipient),
+      );
+      await publish(deps, framework, [offersEvent(shaped)]);
+    }),
+  );
+}
+
+/** Publishing is best effort: an event that cannot be sent is logged, and the offer times out. */
+async function publish(
+  deps: AllocationPassDeps,
+  framework: FrameworkRecord,
+  events: Parameters<EventPublisher['publish']>[1],
+): Promise<void> {
+  try {
+    await deps.events.publish({ frameworkId: framework.frameworkId, eventQueueUrl: framework.eventQueueUrl }, events);
+    for (const event of events) deps.metrics?.increment(`master/events/${event.type}`);
+  } catch (error) {
+    deps.logger?.warn('Could not send events to a framework', {
+      frameworkId: framework.frameworkId,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    deps.metrics?.increment('allocator/events_unsent');
+  }
+}
+
+/** Mesos's allocator metrics (spec §6.1), plus Mantle's counters for what Mesos does not have. */
+function record(
+  metrics: Metrics,
+  pass: { durationMs: number; offers: number; conflicts: number; expired: number; stale: number },
+  roles: readonly RoleReport[],
+  filters: ReadonlyMap<string, Readonly<Record<string, { role: string }>>>,
+): void {
+  metrics.increment('allocator/mesos/allocation_runs');
+  metrics.observe('allocator/mesos/allocation_run_ms', pass.durationMs);
+  metrics.increment('allocator/offers_created', pass.offers);
+  metrics.increment('allocator/version_conflicts', pass.conflicts);
+  metrics.increment('allocator/offers_expired', pass.expired);
+  metrics.increment('allocator/offers_stale', pass.stale);
+  for (const role of roles) {
+    const share = role.share;
+    metrics.gauge(`allocator/mesos/roles/${role.role}/shares/dominant`, () => share);
+    if (!role.quota) continue;
+    const quota = `allocator/mesos/quota/roles/${role.role}/resources`;
+    for (const [resource, limit] of Object.entries(role.quota.limits)) {
+      metrics.gauge(`${quota}/${resource}/limit`, () => limit);
+    }
+    for (const [resource, guarantee] of Object.entries(role.quota.guarantees)) {
+      metrics.gauge(`${quota}/${resource}/guarantee`, () => guarantee);
+    }
+    // What limits are enforced against: reservations (used or not) plus unreserved offered-or-allocated.
+    for (const [resource, consumed] of Object.entries(role.quota.consumed)) {
+      metrics.gauge(`${quota}/${resource}/consumed`, () => consumed);
+    }
+  }
+  // Filters in force (the snapshot holds only those): Mesos's active filter gauge per role.
+  const active = new Map<string, number>();
+  for (const byKey of filters.values()) {
+    for (const filter of Object.values(byKey)) active.set(filter.role, (active.get(filter.role) ?? 0) + 1);
+  }
+  for (const [role, count] of active) metrics.gauge(`allocator/mesos/offer_filters/roles/${role}/active`, () => count);
+}

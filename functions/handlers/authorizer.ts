@@ -1,0 +1,24 @@
+/**
+ * Lambda entry point of the REST API's TOKEN authorizer (shared/aws/authorizer.ts): framework and
+ * operator principals for the scheduler API, agent principals for the agents' API. It reads only the
+ * principals table.
+ */
+import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
+import { createAwsClients } from '../../shared/aws/clients.js';
+import { authorize } from '../master/authorizer.js';
+import { createLogger } from '../../shared/log.js';
+import { Authenticator } from '../master/auth.js';
+import { Registrar, tableNamesFromEnvironment } from '../registrar/index.js';
+
+const registrar = new Registrar({
+  documents: createAwsClients().documents,
+  tables: tableNamesFromEnvironment(),
+  clusterId: process.env.MANTLE_CLUSTER_ID ?? '',
+});
+// Verified credentials are cached for a minute per container (the hash is deliberately slow).
+const authenticator = new Authenticator(registrar);
+const logger = createLogger('authorizer');
+
+export function handler(event: APIGatewayTokenAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
+  return authorize(authenticator, event, logger);
+}

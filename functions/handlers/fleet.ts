@@ -1,0 +1,19 @@
+/** Lambda entry point of the fleet tick (EventBridge schedule): demand metrics, drains, scale-in protection. */
+import { agentGroupFromEnvironment } from '../fleet/autoscaling.js';
+import { fleetTick } from '../fleet/tick.js';
+import { drainSettingsFromEnvironment } from '../fleet/drain.js';
+import { masterFromEnvironment } from './master-from-env.js';
+
+const group = agentGroupFromEnvironment();
+const settings = drainSettingsFromEnvironment();
+
+export async function handler(): Promise<void> {
+  const master = masterFromEnvironment();
+  const report = await fleetTick(master, group, settings);
+  master.logger.info('Fleet tick', {
+    ...report.gauges,
+    released: report.released,
+    protected: report.protected,
+    unprotected: report.unprotected,
+  });
+}

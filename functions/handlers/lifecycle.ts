@@ -1,0 +1,18 @@
+/**
+ * Lambda entry point for the fleet's EventBridge events: scale-in lifecycle actions and Spot
+ * interruptions drain agents, instances that stop take their agents with them (shared/aws/fleet-events.ts).
+ */
+import type { EventBridgeEvent } from 'aws-lambda';
+import { agentGroupFromEnvironment } from '../fleet/autoscaling.js';
+import { handleFleetEvent } from '../fleet/fleet-events.js';
+import { drainSettingsFromEnvironment } from '../fleet/drain.js';
+import { masterFromEnvironment } from './master-from-env.js';
+
+const group = agentGroupFromEnvironment();
+const settings = drainSettingsFromEnvironment();
+
+export async function handler(event: EventBridgeEvent<string, unknown>): Promise<void> {
+  const master = masterFromEnvironment();
+  const outcome = await handleFleetEvent(master, group, settings, event);
+  master.logger.info('Fleet event', { detailType: event['detail-type'], ...outcome });
+}

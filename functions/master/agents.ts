@@ -1,0 +1,147 @@
+/**
+ * The master's side of agent registration and heartbeats (spec §5.1, ARCHITECTURE flow 1).
+ *
+ * A new agent gets an id and its own command queue, and allocation is triggered. A restarted agent
+ * re-registers with its checkpointed id and the tasks it still runs; the master reconciles: tasks it
+ * has that the agent does not are asked about (RECONCILE, the agent answers TASK_DROPPED/LOST), tasks
+ * the agent runs that the master no longer has are killed, and tasks of an agent that was unreachable
+ * take the state it reports (REASON_AGENT_REREGISTERED), as Mesos does since 1.5.
+ */
+import { newAgentId } from '../../shared/ids.js';
+import type { RegisterAgentRequest, RegisterAgentResponse, ReportedTask } from '../../shared/protocol/internal.js';
+import { queueNames } from '../../shared/queues/queues.js';
+import type { AgentRecord } from '../registrar/index.js';
+import { taskKey } from '../registrar/index.js';
+import { isTerminal } from '../../shared/tasks/state-machine.js';
+import { notifyFramework, announceRescinds } from './lifecycle.js';
+import { sendAgentCommands, type Master } from './master.js';
+import { masterStatus } from './statuses.js';
+
+export type RegistrationFailure =
+  | { readonly status: 400; readonly code: 'INVALID'; readonly message: string }
+  /** The agent must wipe its state and register as a new agent (Mesos tells it to shut down). */
+  | { readonly status: 410; readonly code: 'AGENT_GONE' | 'UNKNOWN_AGENT'; readonly message: string }
+  /** It came back with fewer resources than its tasks hold: it must drain first. */
+  | { readonly status: 409; readonly code: 'RESOURCES_SHRANK'; readonly message: string };
+
+function response(master: Master, agent: AgentRecord): RegisterAgentResponse {
+  return {
+    agent_id: { value: agent.agentId },
+    command_queue_url: agent.commandQueueUrl,
+    status_queue_url: master.statusQueueUrl,
+    heartbeat_queue_url: master.heartbeatQueueUrl,
+    heartbeat_interval_seconds: master.config.agentPingTimeoutSeconds,
+  };
+}
+
+export async function registerAgent(
+  master: Master,
+  request: RegisterAgentRequest,
+  principal: string,
+): Promise<{ ok: true; value: RegisterAgentResponse } | { ok: false; error: RegistrationFailure }> {
+  const registration = {
+    hostname: request.hostname,
+    ...(request.ip !== undefined ? { ip: request.ip } : {}),
+    ...(request.port !== undefined ? { port: request.port } : {}),
+    resources: request.resources,
+    attributes: request.attributes ?? [],
+    ...(request.domain ? { domain: request.domain } : {}),
+    capabilities: (request.capabilities ?? []).map((capability) => capability.type),
+    containerizers: request.containerizers,
+    isolation: request.isolation,
+    principal,
+  };
+
+  if (request.agent_id) {
+    const agentId = request.agent_id.value;
+    const commandQueueUrl = await commandQueue(master, agentId, request);
+    const result = await master.registrar.agents.readmit(agentId, { ...registration, commandQueueUrl });
+    if (!result.ok) {
+      const { code, message } = result.error;
+      if (code === 'AGENT_GONE' || code === 'UNKNOWN_AGENT')
+        return { ok: false, error: { status: 410, code, message } };
+      if (code === 'INSUFFICIENT_RESOURCES')
+        return { ok: false, error: { status: 409, code: 'RESOURCES_SHRANK', message } };
+      return { ok: false, error: { status: 400, code: 'INVALID', message } };
+    }
+    const { agent, rescinded, wasUnreachable } = result.value;
+    master.metrics.increment('master/slave_reregistrations');
+    master.logger.info('Agent re-registered', { agentId, hostname: agent.hostname, wasUnreachable });
+    await announceRescinds(master, rescinded);
+    await reconcileReportedTasks(master, agent, request.tasks ?? [], wasUnreachable);
+    await master.allocation.request({ reason: 'AGENT_ADDED', agentIds: [agentId] });
+    return { ok: true, value: response(master, agent) };
+  }
+
+  const agentId = newAgentId(master.config.clusterId);
+  const commandQueueUrl = await commandQueue(master, agentId, request);
+  const admitted = await master.registrar.agents.admit({ ...registration, commandQueueUrl }, agentId);
+  if (!admitted.ok) {
+    await master.queues.remove(commandQueueUrl);
+    return { ok: false, error: { status: 400, code: 'INVALID', message: admitted.error.message } };
+  }
+  master.metrics.increment('master/slave_registrations');
+  master.logger.info('Agent registered', {
+    agentId,
+    hostname: admitted.value.hostname,
+    containerizers: admitted.value.containerizers,
+    isolation: admitted.value.isolation,
+  });
+  await master.allocation.request({ reason: 'AGENT_ADDED', agentIds: [agentId] });
+  return { ok: true, value: response(master, admitted.value) };
+}
+
+/** The agent's own command queue, readable (in AWS) only from the instance the agent runs on. */
+async function commandQueue(master: Master, agentId: string, request: RegisterAgentRequest): Promise<string> {
+  const url = await master.queues.ensure(queueNames.agentCommands(master.config.cluster, agentId));
+  await master.fleet?.tagAgentQueue?.(url, { attributes: request.attributes ?? [] });
+  return url;
+}
+
+async function reconcileReportedTasks(
+  master: Master,
+  agent: AgentRecord,
+  reported: readonly ReportedTask[],
+  wasUnreachable: boolean,
+): Promise<void> {
+  const reportedKeys = new Set(reported.map((task) => taskKey(task.framework_id.value, task.task_id.value)));
+  // The master's tasks the agent did not report: the agent answers for them (TASK_DROPPED/LOST).
+  const missing = Object.values(agent.tasks).filter(
+    (task) => !reportedKeys.has(taskKey(task.frameworkId, task.taskId)),
+  );
+  if (missing.length > 0) {
+    await sendAgentCommands(master, agent, [
+      {
+        type: 'RECONCILE',
+        tasks: missing.map((task) => ({ framework_id: { value: task.frameworkId }, task_id: { value: task.taskId } })),
+      },
+    ]);
+  }
+  const now = master.now();
+  for (const task of reported) {
+    const frameworkId = task.framework_id.value;
+    const taskId = task.task_id.value;
+    const known = agent.tasks[taskKey(frameworkId, taskId)];
+    const row = await master.registrar.tasks.get(frameworkId, taskId);
+    const framework = await master.registrar.frameworks.get(frameworkId);
+    if (!known || !row || isTerminal(row.state) || !framework || framework.status === 'REMOVED') {
+      // Not the master's task any more: the agent kills it.
+      await sendAgentCommands(master, agent, [
+        { type: 'KILL', framework_id: task.framework_id, task_id: task.task_id },
+      ]);
+      continue;
+    }
+    if (wasUnreachable && row.state === 'TASK_UNREACHABLE' && !isTerminal(task.state)) {
+      const status = masterStatus(framework.info, {
+        taskId,
+        state: task.state,
+        reason: 'REASON_AGENT_REREGISTERED',
+        message: 'Agent re-registered',
+        agentId: agent.agentId,
+        now,
+      });
+      const applied = await master.registrar.tasks.updateStatus(frameworkId, { ...status, state: task.state });
+      if (applied.ok) await notifyFramework(master, framework, [status]);
+    }
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The master's configuration: Mesos flag names where Mesos has the setting, Mantle's own otherwise.
+ * In Lambda it comes from environment variables (MANTLE_*), locally from the supervisor's flags.
+ */
+import { z } from 'zod';
+import { validateClusterName } from '../../shared/queues/queues.js';
+
+const seconds = z.coerce.number().finite().nonnegative();
+
+export const MasterConfigSchema = z.object({
+  /** Names the cluster: prefixes tables and queues. */
+  cluster: z.string().refine((name) => validateClusterName(name) === undefined, 'invalid cluster name'),
+  /** Prefix of the ids this cluster assigns (Mesos's master id). */
+  clusterId: z.string().min(1),
+  /** SUBSCRIBED.heartbeat_interval_seconds; Mesos sends a HEARTBEAT every 15 s. */
+  heartbeatIntervalSeconds: seconds.positive().default(15),
+  /**
+   * How long a disconnected framework stays active before it is deactivated (Mantle's deviation:
+   * streams are closed by the Lambda cap, and clients resubscribe).
+   */
+  reconnectGraceSeconds: seconds.default(30),
+  /** The server closes a SUBSCRIBE stream before this (the Lambda response cap is 15 minutes). */
+  maxStreamSeconds: seconds.positive().default(14 * 60),
+  /** How often a stream checks that its subscription is still the current one. */
+  streamCheckSeconds: seconds.positive().default(2),
+  /** Authenticate frameworks, operators and agents (always on in AWS; optional on 127.0.0.1). */
+  authenticate: z.boolean().default(false),
+  /** Seconds an offer stays outstanding before it is rescinded (Mesos: no default). */
+  offerTimeoutSeconds: seconds.positive().default(120),
+  /** Mesos --agent_ping_timeout and --max_agent_ping_timeouts: an agent silent this long is unreachable. */
+  agentPingTimeoutSeconds: seconds.positive().default(15),
+  maxAgentPingTimeouts: z.coerce.number().int().positive().default(5),
+  /** A launch the agent has not confirmed (no status update) after this long is dropped. */
+  launchTimeoutSeconds: seconds.positive().default(60),
+  /** Largest request body accepted, in bytes. */
+  maxBodyBytes: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(4 * 1024 * 1024),
+});
+export type MasterConfig = z.infer<typeof MasterConfigSchema>;
+export type MasterConfigInput = z.input<typeof MasterConfigSchema>;
+
+export function masterConfig(input: MasterConfigInput): MasterConfig {
+  return MasterConfigSchema.parse(input);
+}
+
+/** From the environment of a Lambda function (MANTLE_CLUSTER, MANTLE_HEARTBEAT_INTERVAL_SECONDS, ...). */
+export function masterConfigFromEnvironment(env: NodeJS.ProcessEnv = process.env): MasterConfig {
+  const read = (name: string) => env[`MANTLE_${name}`];
+  return masterConfig({
+    cluster: read('CLUSTER') ?? '',
+    clusterId: read('CLUSTER_ID') ?? '',
+    ...(read('HEARTBEAT_INTERVAL_SECONDS') ? { heartbeatIntervalSeconds: read('HEARTBEAT_INTERVAL_SECONDS') } : {}),
+    ...(read('RECONNECT_GRACE_SECONDS') ? { reconnectGraceSeconds: read('RECONNECT_GRACE_SECONDS') } : {}),
+    ...(read('MAX_STREAM_SECONDS') ? { maxStreamSeconds: read('MAX_STREAM_SECONDS') } : {}),
+    ...(read('AUTHENTICATE') ? { authenticate: read('AUTHENTICATE') === 'true' } : {}),
+    ...(read('OFFER_TIMEOUT_SECONDS') ? { offerTimeoutSeconds: read('OFFER_TIMEOUT_SECONDS') } : {}),
+    ...(read('AGENT_PING_TIMEOUT_SECONDS') ? { agentPingTimeoutSeconds: read('AGENT_PING_TIMEOUT_SECONDS') } : {}),
+    ...(read('MAX_AGENT_PING_TIMEOUTS') ? { maxAgentPingTimeouts: read('MAX_AGENT_PING_TIMEOUTS') } : {}),
+    ...(read('LAUNCH_TIMEOUT_SECONDS') ? { launchTimeoutSeconds: read('LAUNCH_TIMEOUT_SECONDS') } : {}),
+  });
+}

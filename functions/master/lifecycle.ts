@@ -1,0 +1,143 @@
+/**
+ * Framework lifecycle beyond SUBSCRIBE (spec §1.3, ARCHITECTURE flows 3 and 7): offers rescinded,
+ * frameworks deactivated after their reconnect grace and removed after their failover timeout (or on
+ * TEARDOWN), their tasks killed. Each step is idempotent, so a sweeper run that dies half-way is simply
+ * finished by the next one.
+ */
+import type { FrameworkRecord, OfferRecord } from '../registrar/index.js';
+import type { AgentCommand } from '../../shared/protocol/internal.js';
+import { isTerminal } from '../../shared/tasks/state-machine.js';
+import { publishEvents, sendAgentCommands, type Master } from './master.js';
+import { masterStatus, updateEvent } from './statuses.js';
+
+/** Takes offers off their agents and tells their frameworks (RESCIND). Returns the offers removed. */
+export async function rescindOffers(master: Master, offers: readonly OfferRecord[]): Promise<OfferRecord[]> {
+  const byAgent = new Map<string, string[]>();
+  for (const offer of offers) byAgent.set(offer.agentId, [...(byAgent.get(offer.agentId) ?? []), offer.offerId]);
+  const removed: OfferRecord[] = [];
+  for (const [agentId, offerIds] of byAgent) {
+    const result = await master.registrar.agents.removeOffers({ agentId, offerIds });
+    if (result.ok) removed.push(...result.value.removed);
+  }
+  await announceRescinds(master, removed);
+  if (removed.length > 0) {
+    await master.allocation.request({
+      reason: 'RESOURCES_RECOVERED',
+      agentIds: [...new Set(removed.map((offer) => offer.agentId))],
+    });
+  }
+  return removed;
+}
+
+/** Sends RESCIND for offers already taken off their agents (by the registrar write that removed them). */
+export async function announceRescinds(master: Master, offers: readonly OfferRecord[]): Promise<void> {
+  const byFramework = new Map<string, OfferRecord[]>();
+  for (const offer of offers)
+    byFramework.set(offer.frameworkId, [...(byFramework.get(offer.frameworkId) ?? []), offer]);
+  for (const [frameworkId, rescinded] of byFramework) {
+    const framework = await master.registrar.frameworks.get(frameworkId);
+    if (!framework?.eventQueueUrl || framework.status === 'REMOVED') continue;
+    await publishEvents(
+      master,
+      framework,
+      rescinded.map((offer) => ({ type: 'RESCIND' as const, rescind: { offer_id: { value: offer.offerId } } })),
+    );
+    master.metrics.increment('master/offers_rescinded', rescinded.length);
+  }
+}
+
+/** The reconnect grace is over: stop offering to the framework and take back its offers. */
+export async function deactivateFramework(master: Master, framework: FrameworkRecord): Promise<void> {
+  if (!framework.streamId) return;
+  const result = await master.registrar.frameworks.deactivate(framework.frameworkId, framework.streamId);
+  if (!result.ok) return; // it came back (a new stream) meanwhile
+  master.logger.info('Framework deactivated', { frameworkId: framework.frameworkId });
+  await rescindOffers(master, await master.registrar.agents.offersOf(framework.frameworkId));
+}
+
+/**
+ * TEARDOWN, or the failover timeout ran out: the framework is removed, its offers rescinded, and every
+ * task it still has is killed (TASK_KILLED, REASON_FRAMEWORK_REMOVED, as the Mesos master records it);
+ * its agents are told to shut the framework down.
+ */
+export async function removeFramework(master: Master, frameworkId: string, why: string): Promise<boolean> {
+  const removed = await master.registrar.frameworks.remove(frameworkId);
+  if (!removed.ok) return false;
+  const framework = removed.value;
+  master.logger.info('Framework removed', { frameworkId, why });
+  master.metrics.increment('master/frameworks_removed');
+  await rescindOffers(master, await master.registrar.agents.offersOf(frameworkId));
+  await killFrameworkTasks(master, framework);
+  if (framework.eventQueueUrl) await master.queues.remove(framework.eventQueueUrl);
+  return true;
+}
+
+async function killFrameworkTasks(master: Master, framework: FrameworkRecord): Promise<void> {
+  const agents = new Set<string>();
+  const now = master.now();
+  for await (const task of master.registrar.tasks.listByFramework(framework.frameworkId)) {
+    if (isTerminal(task.state)) continue;
+    agents.add(task.agentId);
+    await master.registrar.tasks.updateStatus(
+      framework.frameworkId,
+      masterStatus(framework.info, {
+        taskId: task.taskId,
+        state: 'TASK_KILLED',
+        reason: 'REASON_FRAMEWORK_REMOVED',
+        message: 'Framework removed',
+        agentId: task.agentId,
+        now,
+      }),
+    );
+    await master.registrar.agents.releaseTasks({
+      agentId: task.agentId,
+      tasks: [{ frameworkId: framework.frameworkId, taskId: task.taskId }],
+    });
+  }
+  const shutdown: AgentCommand = { type: 'SHUTDOWN_FRAMEWORK', framework_id: { value: framework.frameworkId } };
+  for (const agentId of agents) {
+    const agent = await master.registrar.agents.get(agentId);
+    if (agent && agent.status !== 'GONE') await sendAgentCommands(master, agent, [shutdown]);
+  }
+  if (agents.size > 0) await master.allocation.request({ reason: 'RESOURCES_RECOVERED', agentIds: [...agents] });
+}
+
+/** Tells a framework about its own tasks' master-generated updates (if it is still around). */
+export async function notifyFramework(
+  master: Master,
+  framework: FrameworkRecord,
+  statuses: Parameters<typeof updateEvent>[0][],
+): Promise<void> {
+  if (framework.status === 'REMOVED' || !framework.eventQueueUrl) return;
+  await publishEvents(master, framework, statuses.map(updateEvent));
+}
+
+/**
+ * The framework timers, run by the sweeper: a subscription whose stream stopped saying it is alive is
+ * disconnected; a disconnected framework past its reconnect grace is deactivated; an inactive one past
+ * its failover_timeout is removed (Mantle starts failover_timeout after the grace: documented deviation).
+ */
+export async function sweepFrameworks(master: Master): Promise<{ deactivated: number; removed: number }> {
+  const now = master.now();
+  const { config } = master;
+  const silentAfter = 3 * config.heartbeatIntervalSeconds * 1000;
+  let deactivated = 0;
+  let removed = 0;
+  for await (const framework of master.registrar.frameworks.list()) {
+    if (framework.status === 'SUBSCRIBED' && framework.streamId && (framework.streamSeenAt ?? 0) + silentAfter < now) {
+      await master.registrar.frameworks.disconnect(framework.frameworkId, framework.streamId);
+    } else if (
+      framework.status === 'DISCONNECTED' &&
+      (framework.disconnectedAt ?? 0) + config.reconnectGraceSeconds * 1000 <= now
+    ) {
+      await deactivateFramework(master, framework);
+      deactivated++;
+    } else if (framework.status === 'INACTIVE') {
+      const failover = (framework.info.failover_timeout ?? 0) * 1000;
+      if ((framework.deactivatedAt ?? 0) + failover <= now) {
+        if (await removeFramework(master, framework.frameworkId, 'failover_timeout expired')) removed++;
+      }
+    }
+  }
+  return { deactivated, removed };
+}

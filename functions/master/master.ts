@@ -1,0 +1,85 @@
+/**
+ * What every master handler needs: the registrar, the queues, event delivery, configuration,
+ * metrics, logs and a clock. Built once per Lambda container, per local cluster, per test.
+ */
+import type { AllocationTrigger } from '../allocation/triggers.js';
+import type { AgentQueueTagger } from '../fleet/agent-queues.js';
+import type { LifecycleActions } from '../fleet/autoscaling.js';
+import type { Logger } from '../../shared/log.js';
+import type { EventPublisher, EventTarget } from './event-publisher.js';
+import type { Metrics } from '../../shared/metrics.js';
+import type { AgentCommand } from '../../shared/protocol/internal.js';
+import type { Event } from '../../shared/protocol/scheduler.js';
+import type { Queues } from '../../shared/queues/queues.js';
+import type { Registrar } from '../registrar/index.js';
+import type { MasterConfig } from './config.js';
+
+export type { AllocationTrigger };
+
+export interface AllocationRequester {
+  /** Asks for an allocation pass now, or after `delaySeconds` (timers). */
+  request(trigger: AllocationTrigger, delaySeconds?: number): Promise<void>;
+}
+
+/** What the master does with the EC2 fleet, in AWS only (the local cluster has no fleet). */
+export interface FleetHooks {
+  /** Completes an instance's termination lifecycle action once its agent has drained. */
+  readonly lifecycle?: LifecycleActions;
+  /** Lets only the agent's instance read its command queue (SQS ABAC). */
+  readonly tagAgentQueue?: AgentQueueTagger;
+}
+
+export interface Master {
+  readonly config: MasterConfig;
+  readonly registrar: Registrar;
+  readonly queues: Queues;
+  readonly events: EventPublisher;
+  readonly allocation: AllocationRequester;
+  /** The status FIFO queue agents send to. */
+  readonly statusQueueUrl: string;
+  /** Where agents send their heartbeats (a standard queue). */
+  readonly heartbeatQueueUrl: string;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly fleet?: FleetHooks;
+  now(): number;
+}
+
+/** Sends commands to an agent's command queue; per-task commands keep their order (one group per task). */
+export async function sendAgentCommands(
+  master: Master,
+  agent: { agentId: string; commandQueueUrl: string },
+  commands: readonly AgentCommand[],
+): Promise<void> {
+  if (commands.length === 0) return;
+  if (!agent.commandQueueUrl) throw new Error(`Agent ${agent.agentId} has no command queue`);
+  await master.queues.send(
+    agent.commandQueueUrl,
+    commands.map((command) => ({
+      body: command,
+      groupId: commandGroup(command),
+      deduplicationId: crypto.randomUUID(),
+    })),
+  );
+}
+
+function commandGroup(command: AgentCommand): string {
+  switch (command.type) {
+    case 'LAUNCH':
+      return `${command.framework_id.value}/${command.task.task_id.value}`;
+    case 'KILL':
+    case 'ACKNOWLEDGE':
+      return `${command.framework_id.value}/${command.task_id.value}`;
+    case 'LAUNCH_GROUP':
+      return `${command.framework_id.value}/${command.task_group.tasks?.[0]?.task_id.value ?? 'group'}`;
+    default:
+      return '_agent';
+  }
+}
+
+/** Publishes events to a framework, counting them under Mesos's per-framework metric names. */
+export async function publishEvents(master: Master, target: EventTarget, events: readonly Event[]): Promise<void> {
+  if (events.length === 0) return;
+  await master.events.publish(target, events);
+  for (const event of events) master.metrics.increment(`master/events/${event.type}`);
+}

@@ -1,0 +1,229 @@
+/**
+ * What every registrar store shares: the DynamoDB document client, table names, clock, metrics, and the
+ * helpers that turn DynamoDB's conditional-write failures into values.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateCommand,
+  type QueryCommandInput,
+  type DynamoDBDocumentClient,
+  type PutCommandInput,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { Metrics } from '../../shared/metrics.js';
+import type { TableNames } from './tables.js';
+
+export interface RegistrarOptions {
+  readonly documents: DynamoDBDocumentClient;
+  readonly tables: TableNames;
+  /** Prefix of the ids this cluster assigns (Mesos's master id). */
+  readonly clusterId: string;
+  readonly metrics?: Metrics;
+  /** Milliseconds since the epoch; injectable so that tests control time. */
+  readonly now?: () => number;
+}
+
+export type Item = Record<string, unknown>;
+
+/** The outcome of a conditional write: the new image, or the item as it was when the condition failed. */
+export type WriteOutcome =
+  { readonly written: true; readonly item: Item } | { readonly written: false; readonly old?: Item };
+
+/** Builds expression attribute names and values with generated placeholders (ids may hold any character). */
+export class Expression {
+  readonly names: Record<string, string> = {};
+  readonly values: Record<string, unknown> = {};
+  private nameCount = 0;
+  private valueCount = 0;
+
+  name(attribute: string): string {
+    const placeholder = `#n${this.nameCount++}`;
+    this.names[placeholder] = attribute;
+    return placeholder;
+  }
+
+  /** A document path of attribute names, e.g. path('offers', offerId) → "#n0.#n1". */
+  path(...attributes: string[]): string {
+    return attributes.map((attribute) => this.name(attribute)).join('.');
+  }
+
+  value(value: unknown): string {
+    const placeholder = `:v${this.valueCount++}`;
+    this.values[placeholder] = value;
+    return placeholder;
+  }
+
+  /** The names and values to pass to the command (DynamoDB refuses empty maps). */
+  attributes(): Pick<UpdateCommandInput, 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> {
+    return {
+      ...(this.nameCount > 0 ? { ExpressionAttributeNames: this.names } : {}),
+      ...(this.valueCount > 0 ? { ExpressionAttributeValues: this.values } : {}),
+    };
+  }
+}
+
+export class RegistrarContext {
+  readonly documents: DynamoDBDocumentClient;
+  readonly tables: TableNames;
+  readonly clusterId: string;
+  readonly metrics: Metrics;
+  readonly now: () => number;
+
+  constructor(options: RegistrarOptions) {
+    this.documents = options.documents;
+    this.tables = options.tables;
+    this.clusterId = options.clusterId;
+    this.metrics = options.metrics ?? new Metrics();
+    this.now = options.now ?? Date.now;
+  }
+
+  /** A strongly consistent read: the registrar decides on current state, never on a stale copy. */
+  async get(table: string, key: Item, attributes?: readonly string[]): Promise<Item | undefined> {
+    // DynamoDB refuses empty key strings; no item can have one.
+    if (hasEmptyKey(key)) return undefined;
+    const projection = attributes ? projectionOf(attributes) : {};
+    const result = await this.metrics.time('registrar/state_fetch_ms', () =>
+      withConflictRetries(() =>
+        this.documents.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true, ...projection })),
+      ),
+    );
+    return result.Item;
+  }
+
+  /** All items of a table (only `attributes` when given), consistently read, page by page. */
+  async *scan(table: string, attributes?: readonly string[]): AsyncGenerator<Item> {
+    const projection = attributes ? projectionOf(attributes) : {};
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.metrics.time('registrar/state_fetch_ms', () =>
+        this.documents.send(
+          new ScanCommand({
+            TableName: table,
+            ConsistentRead: true,
+            ...projection,
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) yield item;
+      start = page.LastEvaluatedKey;
+    } while (start);
+  }
+
+  /** A consistent query, page by page (`input` without the table, the consistency or the paging). */
+  async *query(
+    table: string,
+    input: Omit<QueryCommandInput, 'TableName' | 'ConsistentRead' | 'ExclusiveStartKey'>,
+  ): AsyncGenerator<Item> {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.metrics.time('registrar/state_fetch_ms', () =>
+        this.documents.send(
+          new QueryCommand({
+            ...input,
+            TableName: table,
+            ConsistentRead: true,
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) yield item;
+      start = page.LastEvaluatedKey;
+    } while (start);
+  }
+
+  /**
+   * A conditional UpdateItem. On success `item` is what `returnValues` asks for (the new image by
+   * default); when the condition failed, `old` is the item as it was.
+   */
+  async update(
+    input: UpdateCommandInput,
+    returnValues: 'ALL_NEW' | 'ALL_OLD' | 'UPDATED_OLD' | 'NONE' = 'ALL_NEW',
+  ): Promise<WriteOutcome> {
+    if (hasEmptyKey(input.Key ?? {})) return { written: false };
+    try {
+      const result = await this.metrics.time('registrar/state_store_ms', () =>
+        withConflictRetries(() =>
+          this.documents.send(
+            new UpdateCommand({ ...input, ReturnValues: returnValues, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+          ),
+        ),
+      );
+      return { written: true, item: result.Attributes ?? {} };
+    } catch (error) {
+      return this.conditionFailed(error);
+    }
+  }
+
+  /** A conditional PutItem; the old item when the condition failed. */
+  async put(input: PutCommandInput): Promise<WriteOutcome> {
+    try {
+      await this.metrics.time('registrar/state_store_ms', () =>
+        withConflictRetries(() =>
+          this.documents.send(new PutCommand({ ...input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })),
+        ),
+      );
+      return { written: true, item: input.Item ?? {} };
+    } catch (error) {
+      return this.conditionFailed(error);
+    }
+  }
+
+  private conditionFailed(error: unknown): WriteOutcome {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    this.metrics.increment('registrar/conditional_check_failures');
+    return error.Item ? { written: false, old: unmarshall(error.Item) } : { written: false };
+  }
+}
+
+function hasEmptyKey(key: Item): boolean {
+  return Object.values(key).some((value) => value === '');
+}
+
+function projectionOf(attributes: readonly string[]) {
+  return {
+    ProjectionExpression: attributes.map((_, i) => `#p${i}`).join(', '),
+    ExpressionAttributeNames: Object.fromEntries(attributes.map((name, i) => [`#p${i}`, name])),
+  };
+}
+
+/**
+ * A single-item write can meet TransactionConflictException while the item takes part in a running
+ * TransactWriteItems. The SDK does not retry it (it is not a throttling error); it is transient, so
+ * the registrar does, a few times with jitter, before letting it surface.
+ */
+async function withConflictRetries<T>(send: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (error) {
+      if ((error as Error).name !== 'TransactionConflictException' || attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 25 * attempt));
+    }
+  }
+}
+
+export const RETRY: unique symbol = Symbol('retry');
+
+/** Bounded retries for read-modify-write loops that lose a race; jittered so racers spread out. */
+export async function retrying<T>(
+  attempts: number,
+  work: (attempt: number) => Promise<T | typeof RETRY>,
+): Promise<T | typeof RETRY> {
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const result = await work(attempt);
+    if (result !== RETRY) return result;
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 ** attempt)));
+  }
+  return RETRY;
+}
+
+/** Epoch seconds, for DynamoDB TTL attributes. */
+export function epochSeconds(ms: number): number {
+  return Math.floor(ms / 1000);
+}

@@ -1,0 +1,268 @@
+/**
+ * Task rows: one per (framework, task id), the master's record of a task for per-framework queries and
+ * reconciliation. The agent ledger holds the task's resources; this row holds its state. Rows are
+ * written after the ledger write that launches a task, by an idempotent follow-up.
+ *
+ * State changes go through the task state machine: read, apply (pure), conditional write on the
+ * row's version; a lost race re-reads and re-applies. Duplicates (same update uuid) are no-ops, and a
+ * terminal state never changes.
+ */
+import {
+  TaskInfoSchema,
+  TaskStatusSchema,
+  type Resource,
+  type TaskInfo,
+  type TaskState,
+  type TaskStatus,
+} from '../../shared/protocol/mesos.js';
+import { describeZodError } from '../../shared/protocol/errors.js';
+import { ok, type Result } from '../../shared/result.js';
+import { applyStatusUpdate, isTerminal, TERMINAL_STATES } from '../../shared/tasks/state-machine.js';
+import { epochSeconds, Expression, RETRY, retrying, type Item, type RegistrarContext } from './context.js';
+import { failure, type RegistrarError } from './errors.js';
+
+export interface TaskRecord {
+  readonly frameworkId: string;
+  readonly taskId: string;
+  readonly agentId: string;
+  readonly name: string;
+  readonly role: string;
+  readonly resources: Resource[];
+  readonly state: TaskState;
+  /** The latest status applied (its `data` dropped, as the Mesos master drops it). */
+  readonly status?: TaskStatus;
+  readonly uuids: string[];
+  /** Which launch created the row; a retried follow-up of the same launch is recognised by it. */
+  readonly launchId: string;
+  readonly version: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  /** The framework acknowledged the terminal update: the task is done with (Mesos drops it then). */
+  readonly acknowledged: boolean;
+}
+
+export interface NewTask {
+  readonly frameworkId: string;
+  readonly agentId: string;
+  readonly role: string;
+  /** Canonical resources, as the agent ledger holds them. */
+  readonly resources: readonly Resource[];
+  /** TaskInfo as the framework sent it (validated); `data` is not kept. */
+  readonly info: unknown;
+  readonly launchId: string;
+}
+
+export type StatusUpdateResult =
+  | {
+      readonly outcome: 'applied';
+      readonly task: TaskRecord;
+      readonly previous: TaskState;
+      /** The update made the task terminal: release its resources now. */
+      readonly becameTerminal: boolean;
+    }
+  | { readonly outcome: 'duplicate'; readonly task: TaskRecord };
+
+/** How long finished tasks are kept for reconciliation and history (Mesos keeps a bounded list). */
+const FINISHED_RETENTION_MS = 7 * 24 * 3600 * 1000;
+
+const RECORD_ATTRIBUTES = [
+  'framework_id',
+  'task_id',
+  'agent_id',
+  'name',
+  'role',
+  'resources',
+  'state',
+  'status',
+  'uuids',
+  'launch_id',
+  'version',
+  'created_at',
+  'updated_at',
+  'acknowledged',
+] as const;
+
+function taskFromItem(item: Item): TaskRecord {
+  return {
+    frameworkId: item.framework_id as string,
+    taskId: item.task_id as string,
+    agentId: item.agent_id as string,
+    name: item.name as string,
+    role: item.role as string,
+    resources: JSON.parse(item.resources as string) as Resource[],
+    state: item.state as TaskState,
+    ...(item.status ? { status: JSON.parse(item.status as string) as TaskStatus } : {}),
+    uuids: (item.uuids ?? []) as string[],
+    launchId: item.launch_id as string,
+    version: item.version as number,
+    createdAt: item.created_at as number,
+    updatedAt: item.updated_at as number,
+    acknowledged: item.acknowledged === true,
+  };
+}
+
+/** Mesos task id rules (also for other framework-chosen ids): not empty, no '/', '\', control characters. */
+export function validateTaskId(taskId: string): string | undefined {
+  if (taskId === '') return 'Task ID must not be empty';
+  if (taskId.length > 255) return 'Task ID is longer than 255 characters';
+  if (taskId === '.' || taskId === '..') return `Task ID '${taskId}' is reserved`;
+  // eslint-disable-next-line no-control-regex
+  if (/[/\\\u0000-\u001f\u007f]/.test(taskId)) return `Task ID '${taskId}' contains '/', '\\' or a control character`;
+  return undefined;
+}
+
+export class TaskRegistry {
+  constructor(private readonly context: RegistrarContext) {}
+
+  private get table(): string {
+    return this.context.tables.tasks;
+  }
+
+  async get(frameworkId: string, taskId: string): Promise<TaskRecord | undefined> {
+    // The stored TaskInfo can be large and is not part of the record: leave it out of the read.
+    const item = await this.context.get(this.table, { framework_id: frameworkId, task_id: taskId }, RECORD_ATTRIBUTES);
+    return item ? taskFromItem(item) : undefined;
+  }
+
+  /**
+   * Records a launched task in TASK_STAGING. Idempotent for the same launch; a task id still active for
+   * the framework is a duplicate (a finished one may be reused, as Mesos allows).
+   */
+  async add(task: NewTask): Promise<Result<TaskRecord, RegistrarError<'INVALID_ARGUMENT' | 'DUPLICATE_TASK'>>> {
+    const parsed = TaskInfoSchema.safeParse(task.info);
+    if (!parsed.success) return failure('INVALID_ARGUMENT', `Invalid TaskInfo: ${describeZodError(parsed.error)}`);
+    const info: TaskInfo = parsed.data;
+    const idError = validateTaskId(info.task_id.value);
+    if (idError) return failure('INVALID_ARGUMENT', idError);
+    const { data: _data, ...kept } = info;
+    const now = this.context.now();
+    const item: Item = {
+      framework_id: task.frameworkId,
+      task_id: info.task_id.value,
+      agent_id: task.agentId,
+      name: info.name,
+      role: task.role,
+      resources: JSON.stringify(task.resources),
+      info: JSON.stringify(kept),
+      state: 'TASK_STAGING',
+      uuids: [],
+      launch_id: task.launchId,
+      version: 1,
+      created_at: now,
+      updated_at: now,
+    };
+    const x = new Expression();
+    const terminal = [...TERMINAL_STATES].map((state) => x.value(state)).join(', ');
+    const launch = x.name('launch_id');
+    const outcome = await this.context.put({
+      TableName: this.table,
+      Item: item,
+      ConditionExpression:
+        `attribute_not_exists(${x.name('task_id')}) OR ` +
+        `(${x.name('state')} IN (${terminal}) AND ${launch} <> ${x.value(task.launchId)})`,
+      ...x.attributes(),
+    });
+    if (outcome.written) return ok(taskFromItem(item));
+    const existing = outcome.old ? taskFromItem(outcome.old) : undefined;
+    if (existing?.launchId === task.launchId) return ok(existing);
+    return failure('DUPLICATE_TASK', `Task ${info.task_id.value} of framework ${task.frameworkId} already exists`);
+  }
+
+  /** Applies a status update through the task state machine. */
+  async updateStatus(
+    frameworkId: string,
+    status: unknown,
+  ): Promise<Result<StatusUpdateResult, RegistrarError<'INVALID_ARGUMENT' | 'UNKNOWN_TASK' | 'ILLEGAL_TRANSITION'>>> {
+    const parsed = TaskStatusSchema.safeParse(status);
+    if (!parsed.success) return failure('INVALID_ARGUMENT', `Invalid TaskStatus: ${describeZodError(parsed.error)}`);
+    const { data: _data, ...update } = parsed.data;
+    const taskId = update.task_id.value;
+    const result = await retrying(16, async () => {
+      const task = await this.get(frameworkId, taskId);
+      if (!task) return failure('UNKNOWN_TASK', `Task ${taskId} of framework ${frameworkId} is not known`);
+      const applied = applyStatusUpdate(task, { state: update.state, uuid: update.uuid });
+      if (applied.kind === 'duplicate') return ok<StatusUpdateResult>({ outcome: 'duplicate', task });
+      if (applied.kind === 'rejected') return failure(applied.code, applied.message);
+      const now = this.context.now();
+      const x = new Expression();
+      const fields: Item = {
+        state: applied.record.state,
+        uuids: applied.record.uuids,
+        status: JSON.stringify(update),
+        ...(update.uuid !== undefined ? { last_uuid: update.uuid } : {}),
+        updated_at: now,
+        version: task.version + 1,
+        ...(isTerminal(applied.record.state)
+          ? {
+              terminal_at: now,
+              expires_at: epochSeconds(now + FINISHED_RETENTION_MS),
+              // A master-generated terminal update has no uuid and is never acknowledged.
+              ...(update.uuid === undefined ? { acknowledged: true } : {}),
+            }
+          : {}),
+      };
+      const outcome = await this.context.update(
+        {
+          TableName: this.table,
+          Key: { framework_id: frameworkId, task_id: taskId },
+          UpdateExpression: `SET ${Object.entries(fields)
+            .map(([name, value]) => `${x.name(name)} = ${x.value(value)}`)
+            .join(', ')}`,
+          ConditionExpression: `${x.name('version')} = ${x.value(task.version)}`,
+          ...x.attributes(),
+        },
+        'NONE',
+      );
+      if (!outcome.written) return RETRY;
+      // The write was conditioned on the version read, so the new row is the old one plus these fields.
+      const updated: TaskRecord = {
+        ...task,
+        state: applied.record.state,
+        uuids: [...applied.record.uuids],
+        status: update,
+        updatedAt: now,
+        version: task.version + 1,
+        acknowledged: task.acknowledged || (applied.becameTerminal && update.uuid === undefined),
+      };
+      return ok<StatusUpdateResult>({
+        outcome: 'applied',
+        task: updated,
+        previous: applied.previous,
+        becameTerminal: applied.becameTerminal,
+      });
+    });
+    if (result === RETRY) throw new Error(`Task ${taskId} kept changing; the status update gave up`);
+    return result;
+  }
+
+  /**
+   * The framework acknowledged an update. Only the acknowledgement of the latest, terminal update
+   * changes the row: the task is then done with (implicit reconciliation no longer reports it).
+   */
+  async acknowledge(frameworkId: string, taskId: string, uuid: string): Promise<boolean> {
+    const x = new Expression();
+    const terminal = [...TERMINAL_STATES].map((state) => x.value(state)).join(', ');
+    const outcome = await this.context.update(
+      {
+        TableName: this.table,
+        Key: { framework_id: frameworkId, task_id: taskId },
+        UpdateExpression: `SET ${x.name('acknowledged')} = ${x.value(true)}`,
+        ConditionExpression:
+          `${x.name('state')} IN (${terminal}) AND ${x.name('last_uuid')} = ${x.value(uuid)} AND ` +
+          `NOT ${x.name('acknowledged')} = ${x.value(true)}`,
+        ...x.attributes(),
+      },
+      'NONE',
+    );
+    return outcome.written;
+  }
+
+  /** The framework's tasks (active and finished-but-retained), page by page. */
+  async *listByFramework(frameworkId: string): AsyncGenerator<TaskRecord> {
+    const items = this.context.query(this.table, {
+      KeyConditionExpression: 'framework_id = :f',
+      ExpressionAttributeValues: { ':f': frameworkId },
+    });
+    for await (const item of items) yield taskFromItem(item);
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Offer operations that convert resources (spec §2.3–2.4; Mesos `validation::operation` and
+ * `Resources::apply`): RESERVE, UNRESERVE, CREATE and DESTROY. Each applies to what is left of the
+ * offers and to the agent's total at once, so later operations of the same ACCEPT (a LAUNCH on the
+ * new reservation, say) see the result. Pure.
+ */
+import type { Operation, Resource } from '../../shared/protocol/mesos.js';
+import { canonicalResources } from '../../shared/resources/parse.js';
+import {
+  isDynamicallyReserved,
+  isPersistentVolume,
+  isRevocable,
+  isShared,
+  isUnreserved,
+  reservationRole,
+} from '../../shared/resources/resource.js';
+import { add, allocate, contains, popReservation, subtract, unallocate } from '../../shared/resources/resources.js';
+import type { Validated } from './task-validation.js';
+
+export interface ConversionState {
+  /** What is left of the offers (allocated to the offers' role). */
+  readonly remaining: readonly Resource[];
+  /** The agent's total resources. */
+  readonly total: readonly Resource[];
+}
+
+export interface OperationContext {
+  readonly role: string;
+  /** The framework's principal, which dynamic reservations and volumes must name (when it has one). */
+  readonly principal?: string;
+  readonly sharedResources: boolean;
+}
+
+function fail(message: string): { ok: false; message: string } {
+  return { ok: false, message };
+}
+
+/** Replaces `from` by `to` in both the remaining offer and the total. */
+function convert(state: ConversionState, role: string, from: Resource[], to: Resource[]): Validated<ConversionState> {
+  const fromAllocated = allocate(from, role);
+  if (!contains(state.remaining, fromAllocated)) return fail('The operation uses resources that are not offered');
+  return {
+    ok: true,
+    value: {
+      remaining: add(subtract(state.remaining, fromAllocated), allocate(to, role)),
+      total: add(subtract(state.total, unallocate(from)), unallocate(to)),
+    },
+  };
+}
+
+function parse(resources: unknown, what: string): Validated<Resource[]> {
+  const parsed = canonicalResources((resources ?? []) as Resource[]);
+  if (!parsed.ok) return fail(parsed.error.message);
+  if (parsed.value.length === 0) return fail(`No resources to ${what}`);
+  return { ok: true, value: unallocate(parsed.value) };
+}
+
+function principalError(resource: Resource, context: OperationContext): string | undefined {
+  const principal = resource.reservations?.at(-1)?.principal;
+  if (context.principal !== undefined && principal !== context.principal) {
+    return `A reservation must name the framework's principal '${context.principal}'`;
+  }
+  return undefined;
+}
+
+export function reserve(
+  state: ConversionState,
+  operation: Operation,
+  context: OperationContext,
+): Validated<ConversionState> {
+  const reserve = operation.reserve;
+  if (!reserve) return fail("Expecting 'reserve' to be present");
+  if (reserve.source && reserve.source.length > 0) return fail('Reservation updates are not yet implemented');
+  const resources = parse(reserve.resources, 'reserve');
+  if (!resources.ok) return resources;
+  for (const resource of resources.value) {
+    if (!isDynamicallyReserved(resource)) return fail('Resources to reserve must carry a dynamic reservation');
+    if (reservationRole(resource) !== context.role) {
+      return fail(`A reservation must be for the offers' role '${context.role}', not '${reservationRole(resource)}'`);
+    }
+    if (isRevocable(resource)) return fail('Revocable resources cannot be reserved');
+    if (isPersistentVolume(resource)) return fail('Reserve persistent volumes with CREATE, not RESERVE');
+    const error = principalError(resource, context);
+    if (error) return fail(error);
+  }
+  return convert(state, context.role, popReservation(resources.value), resources.value);
+}
+
+export function unreserve(
+  state: ConversionState,
+  operation: Operation,
+  context: OperationContext,
+): Validated<ConversionState> {
+  const resources = parse(operation.unreserve?.resources, 'unreserve');
+  if (!resources.ok) return resources;
+  for (const resource of resources.value) {
+    if (!isDynamicallyReserved(resource)) return fail('Only dynamically reserved resources can be unreserved');
+    if (isPersistentVolume(resource))
+      return fail('A persistent volume must be destroyed before its disk is unreserved');
+    if (reservationRole(resource) !== context.role) return fail(`Not reserved for the offers' role '${context.role}'`);
+  }
+  return convert(state, context.role, resources.value, popReservation(resources.value));
+}
+
+/** The disk a volume is made of: the same resource without persistence and volume. */
+function diskOf(volume: Resource): Resource {
+  const { shared: _shared, disk, ...rest } = volume;
+  return disk?.source ? { ...rest, disk: { source: disk.source } } : rest;
+}
+
+export function create(
+  state: ConversionState,
+  operation: Operation,
+  context: OperationContext,
+): Validated<ConversionState> {
+  const volumes = parse(operation.create?.volumes, 'create');
+  if (!volumes.ok) return volumes;
+  const ids = new Set<string>();
+  for (const volume of volumes.value) {
+    const persistence = volume.disk?.persistence;
+    if (!persistence) return fail('Only persistent volumes can be created');
+    if (!volume.disk?.volume) return fail("A persistent volume needs 'disk.volume'");
+    if (volume.disk.volume.mode === 'RO') return fail('Read-only persistent volumes are not supported');
+    if (volume.disk.volume.host_path !== undefined) return fail("A persistent volume must not set 'host_path'");
+    if (volume.disk.volume.container_path.includes('/') || volume.disk.volume.container_path.startsWith('.')) {
+      return fail("A persistent volume's 'container_path' must be a plain relative name");
+    }
+    if (isUnreserved(volume)) return fail('Persistent volumes cannot be created from unreserved resources');
+    if (reservationRole(volume) !== context.role) return fail(`The volume must be reserved for '${context.role}'`);
+    if (isShared(volume) && !context.sharedResources) {
+      return fail('Creating a shared volume needs the SHARED_RESOURCES capability');
+    }
+    const key = `${reservationRole(volume)}/${persistence.id}`;
+    const taken = state.total.some(
+      (resource) =>
+        resource.disk?.persistence?.id === persistence.id && reservationRole(resource) === reservationRole(volume),
+    );
+    if (ids.has(key) || taken) return fail(`Persistent volume ID '${persistence.id}' is already in use`);
+    ids.add(key);
+    if (
+      context.principal !== undefined &&
+      persistence.principal !== undefined &&
+      persistence.principal !== context.principal
+    ) {
+      return fail(`The volume must name the framework's principal '${context.principal}'`);
+    }
+  }
+  return convert(state, context.role, volumes.value.map(diskOf), volumes.value);
+}
+
+export function destroy(
+  state: ConversionState,
+  operation: Operation,
+  context: OperationContext,
+): Validated<ConversionState> {
+  const volumes = parse(operation.destroy?.volumes, 'destroy');
+  if (!volumes.ok) return volumes;
+  for (const volume of volumes.value) {
+    if (!isPersistentVolume(volume)) return fail('Only persistent volumes can be destroyed');
+  }
+  return convert(state, context.role, volumes.value, volumes.value.map(diskOf));
+}

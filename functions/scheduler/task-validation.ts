@@ -1,0 +1,153 @@
+/**
+ * Task validation at launch (spec §2.9; Mesos `task::validate`, `task::group::validate`): what makes a
+ * task TASK_ERROR with REASON_TASK_INVALID (REASON_TASK_GROUP_INVALID for groups). Pure.
+ */
+import type {
+  CheckInfo,
+  CommandInfo,
+  ContainerInfo,
+  HealthCheck,
+  Resource,
+  TaskInfo,
+} from '../../shared/protocol/mesos.js';
+import { validateTaskId } from '../registrar/index.js';
+import { canonicalResources } from '../../shared/resources/parse.js';
+import { allocate } from '../../shared/resources/resources.js';
+import { isRevocable } from '../../shared/resources/resource.js';
+
+export type Validated<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
+
+function invalid(message: string): { ok: false; message: string } {
+  return { ok: false, message };
+}
+
+function durationError(name: string, nanoseconds: number | undefined): string | undefined {
+  return nanoseconds !== undefined && nanoseconds < 0 ? `'${name}' must be non-negative` : undefined;
+}
+
+function commandError(command: CommandInfo | undefined, where: string): string | undefined {
+  if (!command) return undefined;
+  if ((command.shell ?? true) && !command.value) return `${where}: a shell command needs 'value'`;
+  if (command.shell === false && !command.value) return `${where}: 'value' (the executable) is required`;
+  for (const variable of command.environment?.variables ?? []) {
+    if (variable.name === '') return `${where}: an environment variable needs a name`;
+    if ((variable.type ?? 'VALUE') === 'VALUE' && variable.value === undefined) {
+      return `${where}: environment variable '${variable.name}' has no value`;
+    }
+    if (variable.type === 'SECRET') return `${where}: secret environment variables are not supported`;
+  }
+  return undefined;
+}
+
+function healthCheckError(check: HealthCheck | undefined): string | undefined {
+  if (!check) return undefined;
+  const type = check.type;
+  if (type === undefined || type === 'UNKNOWN') return "HealthCheck 'type' must be set";
+  if (type === 'COMMAND' && !check.command) return "Expecting 'command' to be set for COMMAND health check";
+  if (type === 'HTTP') {
+    if (!check.http) return "Expecting 'http' to be set for HTTP health check";
+    if (check.http.path !== undefined && !check.http.path.startsWith('/')) {
+      return "The path of an HTTP health check must start with '/'";
+    }
+    if (check.http.scheme !== undefined && check.http.scheme !== 'http' && check.http.scheme !== 'https') {
+      return `Unsupported HTTP health check scheme '${check.http.scheme}'`;
+    }
+  }
+  if (type === 'TCP' && !check.tcp) return "Expecting 'tcp' to be set for TCP health check";
+  for (const field of ['delay_seconds', 'interval_seconds', 'timeout_seconds', 'grace_period_seconds'] as const) {
+    const value = check[field];
+    if (value !== undefined && !(value >= 0)) return `Expecting '${field}' to be non-negative`;
+  }
+  return commandError(check.command, 'HealthCheck');
+}
+
+function checkInfoError(check: CheckInfo | undefined): string | undefined {
+  if (!check) return undefined;
+  if (check.type === undefined || check.type === 'UNKNOWN') return "CheckInfo 'type' must be set";
+  if (check.type === 'COMMAND' && !check.command) return "Expecting 'command' to be set for COMMAND check";
+  if (check.type === 'HTTP' && !check.http) return "Expecting 'http' to be set for HTTP check";
+  if (check.type === 'TCP' && !check.tcp) return "Expecting 'tcp' to be set for TCP check";
+  for (const field of ['delay_seconds', 'interval_seconds', 'timeout_seconds'] as const) {
+    const value = check[field];
+    if (value !== undefined && !(value >= 0)) return `Expecting '${field}' to be non-negative`;
+  }
+  return undefined;
+}
+
+function containerError(container: ContainerInfo | undefined, inGroup: boolean): string | undefined {
+  if (!container) return undefined;
+  if (container.type === 'DOCKER') {
+    if (inGroup) return 'Docker ContainerInfo is not allowed in a task group';
+    if (!container.docker) return "DockerInfo 'docker' is not set for DOCKER typed ContainerInfo";
+    if (container.docker.image === '') return 'The Docker image must be set';
+  } else if (container.docker) {
+    return 'DockerInfo is set for a MESOS typed ContainerInfo';
+  }
+  for (const volume of container.volumes ?? []) {
+    if (volume.container_path === '') return 'A volume needs a container_path';
+  }
+  return undefined;
+}
+
+export interface TaskContext {
+  /** The agent the offers were made on. */
+  readonly agentId: string;
+  /** The role the offers were allocated to. */
+  readonly role: string;
+  /** Inside a LAUNCH_GROUP (group rules and REASON_TASK_GROUP_INVALID apply). */
+  readonly inGroup: boolean;
+}
+
+/**
+ * Validates one TaskInfo and returns its resources in canonical form, allocated to the offer's role.
+ * Whether they fit in what is left of the offers is checked by the caller, in turn over all tasks.
+ */
+export function validateTask(task: TaskInfo, context: TaskContext): Validated<Resource[]> {
+  const idError = validateTaskId(task.task_id.value);
+  if (idError) return invalid(idError);
+  if (task.agent_id.value !== context.agentId) {
+    return invalid(`Task uses agent '${task.agent_id.value}' but the offers are from '${context.agentId}'`);
+  }
+  if (!context.inGroup) {
+    if (task.command && task.executor) return invalid("Task should have at most one of 'command' or 'executor'");
+    if (!task.command && !task.executor) return invalid("Task should have at least one of 'command' or 'executor'");
+    if (task.executor) return invalid('Custom executors are not supported by Mantle agents; launch a command task');
+  } else if (task.executor) {
+    return invalid("A task of a group must not carry its own 'executor'");
+  }
+  const error =
+    commandError(task.command, 'CommandInfo') ??
+    durationError('kill_policy.grace_period', task.kill_policy?.grace_period?.nanoseconds) ??
+    durationError('max_completion_time', task.max_completion_time?.nanoseconds) ??
+    healthCheckError(task.health_check) ??
+    checkInfoError(task.check) ??
+    containerError(task.container, context.inGroup);
+  if (error) return invalid(error);
+
+  if (!task.resources || task.resources.length === 0) return invalid('Task uses no resources');
+  const canonical = canonicalResources(task.resources);
+  if (!canonical.ok) return invalid(canonical.error.message);
+  // Resources without allocation_info are the offers' role's (Mesos injects it for such frameworks).
+  if (canonical.value.some((r) => r.allocation_info?.role !== undefined && r.allocation_info.role !== context.role)) {
+    return invalid(`Task resources are allocated to a role other than the offers' role '${context.role}'`);
+  }
+  const names = new Map<string, boolean>();
+  for (const resource of canonical.value) {
+    const seen = names.get(resource.name);
+    if (seen !== undefined && seen !== isRevocable(resource)) {
+      return invalid(`Task mixes revocable and non-revocable '${resource.name}'`);
+    }
+    names.set(resource.name, isRevocable(resource));
+  }
+
+  for (const [name, limit] of Object.entries(task.limits ?? {})) {
+    if (name !== 'cpus' && name !== 'mem')
+      return invalid(`Resource limits may only be set for cpus and mem, not '${name}'`);
+    const requested = canonical.value
+      .filter((r) => r.name === name)
+      .reduce((sum, r) => sum + (r.scalar?.value ?? 0), 0);
+    if (requested === 0) return invalid(`A limit for '${name}' needs a request for '${name}'`);
+    if (!(limit.value >= requested)) return invalid(`The limit for '${name}' is below its request`);
+  }
+  return { ok: true, value: allocate(canonical.value, context.role) };
+}
