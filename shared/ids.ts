@@ -36,6 +36,11 @@ export function agentIdOfOffer(offerId: string): string | undefined {
   return /^[0-9a-z]+$/.test(tail) ? offerId.slice(0, at) : undefined;
 }
 
+/** A task's key across frameworks: Mesos task ids are unique per framework, not per cluster. */
+export function taskKey(frameworkId: string, taskId: string): string {
+  return `${frameworkId}/${taskId}`;
+}
+
 /** A fresh Mesos-Stream-Id (a UUID, as Mesos sends). */
 export function newStreamId(): string {
   return randomUUID();

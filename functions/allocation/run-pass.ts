@@ -11,6 +11,7 @@
  * lasting: the offer times out and its resources come back.
  */
 import type { EventPublisher } from '../master/event-publisher.js';
+import { groupBy } from '../../shared/collections.js';
 import type { Metrics } from '../../shared/metrics.js';
 import type { Offer } from '../../shared/protocol/mesos.js';
 import type { AgentRecord, FrameworkRecord, OfferRecord, Registrar } from '../registrar/index.js';
@@ -71,16 +72,6 @@ async function inParallel<T>(items: readonly T[], limit: number, work: (item: T)
       while (next < items.length) await work(items[next++] as T);
     }),
   );
-}
-
-function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const list = groups.get(key(item));
-    if (list) list.push(item);
-    else groups.set(key(item), [item]);
-  }
-  return groups;
 }
 
 export async function runAllocationPass(

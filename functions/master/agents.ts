@@ -11,7 +11,7 @@ import { newAgentId } from '../../shared/ids.js';
 import type { RegisterAgentRequest, RegisterAgentResponse, ReportedTask } from '../../shared/protocol/internal.js';
 import { queueNames } from '../../shared/queues/queues.js';
 import type { AgentRecord } from '../registrar/index.js';
-import { taskKey } from '../registrar/index.js';
+import { taskKey } from '../../shared/ids.js';
 import { isTerminal } from '../../shared/tasks/state-machine.js';
 import { notifyFramework, announceRescinds } from './lifecycle.js';
 import { sendAgentCommands, type Master } from './master.js';

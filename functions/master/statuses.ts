@@ -2,13 +2,10 @@
  * Master-generated task status updates (spec §3.2): SOURCE_MASTER, no uuid (never retried, never
  * acknowledged), with the Mesos reason, translated for frameworks without PARTITION_AWARE.
  */
+import { hasCapability } from '../../shared/protocol/capabilities.js';
 import type { FrameworkInfo, TaskState, TaskStatus, TaskStatusReason } from '../../shared/protocol/mesos.js';
 import type { Event } from '../../shared/protocol/scheduler.js';
 import { stateForFramework } from '../../shared/tasks/state-machine.js';
-
-export function hasCapability(info: FrameworkInfo, capability: string): boolean {
-  return (info.capabilities ?? []).some((entry) => entry.type === capability);
-}
 
 export function isPartitionAware(info: FrameworkInfo): boolean {
   return hasCapability(info, 'PARTITION_AWARE');

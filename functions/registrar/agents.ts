@@ -24,7 +24,8 @@ import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { Expression, RETRY, retrying, type Item, type RegistrarContext } from './context.js';
 import { failure, type RegistrarError } from './errors.js';
-import { allocatedResources, takeInTurn, taskKey, type AllocatedTask, type OfferRecord } from './ledger.js';
+import { taskKey } from '../../shared/ids.js';
+import { allocatedResources, takeInTurn, type AllocatedTask, type OfferRecord } from './ledger.js';
 
 export type AgentStatus = 'ACTIVE' | 'UNREACHABLE' | 'GONE';
 

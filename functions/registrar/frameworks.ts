@@ -13,6 +13,7 @@
  */
 import type { FrameworkInfo, Request } from '../../shared/protocol/mesos.js';
 import type { OfferConstraints } from '../../shared/protocol/scheduler.js';
+import { hasCapability } from '../../shared/protocol/capabilities.js';
 import { newFrameworkId } from '../../shared/ids.js';
 import { ok, type Result } from '../../shared/result.js';
 import { DEFAULT_ROLE, validateRole } from '../../shared/roles.js';
@@ -58,10 +59,6 @@ export interface Subscription {
 
 /** How long a removed framework's record is kept, to answer "Framework has been removed". */
 const REMOVED_RETENTION_MS = 30 * 24 * 3600 * 1000;
-
-function hasCapability(info: FrameworkInfo, capability: string): boolean {
-  return (info.capabilities ?? []).some((entry) => entry.type === capability);
-}
 
 /** The framework's roles, after the Mesos validation of `role` / `roles` against MULTI_ROLE. */
 export function frameworkRoles(info: FrameworkInfo): Result<string[], RegistrarError<'INVALID_ARGUMENT'>> {

@@ -48,7 +48,7 @@ export type { RegistrarError, RegistrarErrorCode } from './errors.js';
 export type { OfferRecord, AllocatedTask, Ledger } from './ledger.js';
 export { checkSubscription, frameworkRoles } from './frameworks.js';
 export { filterKey } from './filters.js';
-export { freeResources, ledgerViolation, offeredResources, allocatedResources, taskKey, takeInTurn } from './ledger.js';
+export { freeResources, ledgerViolation, offeredResources, allocatedResources, takeInTurn } from './ledger.js';
 export { mayUseRole } from './principals.js';
 export { validateTaskId } from './tasks.js';
 export { createTables } from './bootstrap.js';

@@ -32,11 +32,6 @@ export interface Ledger {
   readonly tasks: Readonly<Record<string, AllocatedTask>>;
 }
 
-/** The ledger key of a task: task ids are unique per framework, not per cluster. */
-export function taskKey(frameworkId: string, taskId: string): string {
-  return `${frameworkId}/${taskId}`;
-}
-
 export function offeredResources(ledger: Ledger): Resource[] {
   return add(
     [],

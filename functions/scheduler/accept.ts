@@ -34,7 +34,8 @@ import { add, scalarTotal, subtract } from '../../shared/resources/resources.js'
 import { refusalFilter } from '../allocator/filters.js';
 import { isTerminal } from '../../shared/tasks/state-machine.js';
 import { publishEvents, sendAgentCommands, type Master } from '../master/master.js';
-import { hasCapability, masterStatus, updateEvent } from '../master/statuses.js';
+import { masterStatus, updateEvent } from '../master/statuses.js';
+import { hasCapability } from '../../shared/protocol/capabilities.js';
 import { create, destroy, reserve, unreserve, type ConversionState, type OperationContext } from './operations.js';
 import { validateTask } from './task-validation.js';
 

@@ -10,6 +10,7 @@ import { allocatorConfig, type QuantitySet } from '../../functions/allocator/con
 import type { AgentSnapshot, AllocationSnapshot, FrameworkSnapshot } from '../../functions/allocator/snapshot.js';
 import { isActiveFramework } from '../../functions/allocator/snapshot.js';
 import { filterKey, takeInTurn } from '../../functions/registrar/index.js';
+import { groupBy } from '../../shared/collections.js';
 import type { Resource } from '../../shared/protocol/mesos.js';
 import { isAllocatableTo, isRevocable, isUnreserved } from '../../shared/resources/resource.js';
 import { allocate, contains, equals, isEmpty, subtract, unallocate } from '../../shared/resources/resources.js';
@@ -32,12 +33,6 @@ import {
 
 const RUNS = 200;
 
-/** Map.groupBy arrived in Node 21; Node 20 is supported. */
-function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) groups.set(key(item), [...(groups.get(key(item)) ?? []), item]);
-  return groups;
-}
 const MINIMUM: QuantitySet[] = [{ cpus: 0.01 }, { mem: 32 }];
 
 function isCandidate(a: AgentSnapshot, agentIds?: ReadonlySet<string>): boolean {

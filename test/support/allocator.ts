@@ -13,6 +13,7 @@ import type {
 } from '../../functions/allocator/snapshot.js';
 import type { ProposedOffer } from '../../functions/allocator/allocator.js';
 import type { QuantitySet } from '../../functions/allocator/config.js';
+import { hasCapability as hasInfoCapability } from '../../shared/protocol/capabilities.js';
 import type { Resource } from '../../shared/protocol/mesos.js';
 import type { OfferConstraints } from '../../shared/protocol/scheduler.js';
 import { filterKey } from '../../functions/registrar/index.js';
@@ -361,7 +362,7 @@ export function freeBefore(snapshot: AgentSnapshot): Resource[] {
 }
 
 export function hasCapability(framework: FrameworkSnapshot, capability: string): boolean {
-  return (framework.info.capabilities ?? []).some((entry) => entry.type === capability);
+  return hasInfoCapability(framework.info, capability);
 }
 
 /** Quota consumption of `quotaRole` per Mesos: reservations to it or below, plus unreserved non-revocable held or offered. */

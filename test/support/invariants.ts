@@ -6,7 +6,8 @@
 import type { Master } from '../../functions/master/master.js';
 import type { AgentRecord, TaskRecord } from '../../functions/registrar/index.js';
 import type { Resource } from '../../shared/protocol/mesos.js';
-import { allocatedResources, ledgerViolation, taskKey } from '../../functions/registrar/index.js';
+import { taskKey } from '../../shared/ids.js';
+import { allocatedResources, ledgerViolation } from '../../functions/registrar/index.js';
 import { isTerminal } from '../../shared/tasks/state-machine.js';
 
 export interface RegistrarSnapshot {
