@@ -4,13 +4,26 @@
  */
 import { Stack, Validations, type CfnElement } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
-import type { MantleStack } from './mantle-stack.js';
+import type { AgentFleet } from './agents.js';
+import type { MantleRestApi } from './api.js';
+import type { MantleFunction } from './functions.js';
+import type { MantleQueues } from './queues.js';
+import type { ClusterSettings } from './settings.js';
+
+/** The parts of the stack whose findings are acknowledged (MantleStack passes itself). */
+export interface NaggedStack {
+  readonly settings: ClusterSettings;
+  readonly queues: MantleQueues;
+  readonly functions: Readonly<Record<string, MantleFunction>>;
+  readonly fleet: AgentFleet;
+  readonly restApi?: MantleRestApi;
+}
 
 function acknowledge(scope: IConstruct, id: string, reason: string): void {
   Validations.of(scope).acknowledge({ id, reason });
 }
 
-export function suppressFindings(stack: MantleStack): void {
+export function suppressFindings(stack: NaggedStack): void {
   for (const fn of Object.values(stack.functions)) {
     acknowledge(
       fn,

@@ -10,7 +10,7 @@
  */
 import type { AgentRecord, FrameworkRecord } from '../registrar/index.js';
 import { scalarTotal } from '../../shared/resources/resources.js';
-import { instanceIdOf } from './instances.js';
+import { instanceIdOf } from './instance-id.js';
 
 /** A REQUEST older than this no longer counts as demand. */
 export const DEFAULT_REQUEST_TTL_SECONDS = 15 * 60;

@@ -13,7 +13,7 @@
 import { HeartbeatMessageSchema, parseMessageBody, type AgentCommand } from '../../shared/protocol/internal.js';
 import { queueNames, type Queues } from '../../shared/queues/queues.js';
 import type { AgentStatusView } from '../registrar/index.js';
-import { instanceIdOf } from './instances.js';
+import { instanceIdOf } from './instance-id.js';
 import { sendAgentCommands, type Master } from '../master/master.js';
 
 /** A heartbeat as it came off the queue. */

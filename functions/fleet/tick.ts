@@ -8,7 +8,8 @@ import type { AgentRecord, FrameworkRecord } from '../registrar/index.js';
 import { advanceDrains, type DrainSettings } from './drain.js';
 import { fleetGauges, protectionChanges, type FleetGauges } from './demand.js';
 import type { Master } from '../master/master.js';
-import type { LifecycleActions, ScaleInProtection } from './autoscaling.js';
+import type { ScaleInProtection } from './autoscaling.js';
+import type { LifecycleActions } from './hooks.js';
 import { publishFleetGauges } from '../master/cloudwatch.js';
 
 export interface FleetTickReport {

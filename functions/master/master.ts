@@ -3,8 +3,7 @@
  * metrics, logs and a clock. Built once per Lambda container, per local cluster, per test.
  */
 import type { AllocationTrigger } from '../allocation/triggers.js';
-import type { AgentQueueTagger } from '../fleet/agent-queues.js';
-import type { LifecycleActions } from '../fleet/autoscaling.js';
+import type { FleetHooks } from '../fleet/hooks.js';
 import type { Logger } from '../../shared/log.js';
 import type { EventPublisher, EventTarget } from './event-publisher.js';
 import type { Metrics } from '../../shared/metrics.js';
@@ -19,14 +18,6 @@ export type { AllocationTrigger };
 export interface AllocationRequester {
   /** Asks for an allocation pass now, or after `delaySeconds` (timers). */
   request(trigger: AllocationTrigger, delaySeconds?: number): Promise<void>;
-}
-
-/** What the master does with the EC2 fleet, in AWS only (the local cluster has no fleet). */
-export interface FleetHooks {
-  /** Completes an instance's termination lifecycle action once its agent has drained. */
-  readonly lifecycle?: LifecycleActions;
-  /** Lets only the agent's instance read its command queue (SQS ABAC). */
-  readonly tagAgentQueue?: AgentQueueTagger;
 }
 
 export interface Master {
