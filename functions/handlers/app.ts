@@ -16,7 +16,7 @@ import { Hono, type Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { describeZodError } from '../../shared/protocol/errors.js';
 import { RegisterAgentRequestSchema } from '../../shared/protocol/internal.js';
-import { CallSchema, type Call } from '../../shared/protocol/scheduler.js';
+import { CallSchema } from '../../shared/protocol/scheduler.js';
 import { checkSubscription, type PrincipalKind, type PrincipalRecord } from '../registrar/index.js';
 import { registerAgent } from '../master/agents.js';
 import { Authenticator } from '../master/auth.js';
@@ -87,9 +87,9 @@ export function createApp(master: Master): Hono {
     }
     const parsed = CallSchema.safeParse(json);
     if (!parsed.success) return text(c, 400, `Failed to convert JSON into Call: ${describeZodError(parsed.error)}`);
-    const call: Call = parsed.data;
-    const rejection = validateCall(call, principal?.principal);
-    if (rejection) return text(c, rejection.status, rejection.message);
+    const validated = validateCall(parsed.data, principal?.principal);
+    if (!validated.ok) return text(c, validated.error.status, validated.error.message);
+    const call = validated.value;
 
     if (call.type === 'SUBSCRIBE') {
       if (!acceptsJson(c.req.header('accept'))) {
@@ -98,7 +98,7 @@ export function createApp(master: Master): Hono {
       if (c.req.header('mesos-stream-id') !== undefined) {
         return text(c, 400, "Subscribe calls should not include the 'Mesos-Stream-Id' header");
       }
-      const result = await subscribe(master, call as Call & { subscribe: NonNullable<Call['subscribe']> }, principal);
+      const result = await subscribe(master, call, principal);
       return new Response(result.body, {
         status: 200,
         headers: {
@@ -109,7 +109,7 @@ export function createApp(master: Master): Hono {
       });
     }
 
-    const frameworkId = (call.framework_id as { value: string }).value;
+    const frameworkId = call.framework_id.value;
     const framework = await master.registrar.frameworks.get(frameworkId);
     if (!framework) return text(c, 400, 'Framework cannot be found');
     if (principal && framework.principal !== principal.principal) {

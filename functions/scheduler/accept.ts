@@ -184,7 +184,7 @@ export async function acceptOffers(master: Master, framework: FrameworkRecord, a
               task,
               'TASK_ERROR',
               'REASON_TASK_INVALID',
-              duplicate ?? (validated as { message: string }).message,
+              duplicate ?? (validated as { error: { message: string } }).error.message,
             );
             continue;
           }
@@ -246,8 +246,8 @@ export async function acceptOffers(master: Master, framework: FrameworkRecord, a
         const apply = { RESERVE: reserve, UNRESERVE: unreserve, CREATE: create, DESTROY: destroy }[operation.type];
         const result = apply(state, operation, context);
         if (!result.ok) {
-          outcome.operation(operation, 'OPERATION_ERROR', result.message);
-          master.logger.info('Offer operation refused', { type: operation.type, why: result.message });
+          outcome.operation(operation, 'OPERATION_ERROR', result.error.message);
+          master.logger.info('Offer operation refused', { type: operation.type, why: result.error.message });
           break;
         }
         state = result.value;
@@ -421,7 +421,7 @@ function groupError(
     if (duplicate) return duplicate;
     ids.add(task.task_id.value);
     const validated = validateTask(task, { agentId: agent.agentId, role, inGroup: true });
-    if (!validated.ok) return `Task ${task.task_id.value} is invalid: ${validated.message}`;
+    if (!validated.ok) return `Task ${task.task_id.value} is invalid: ${validated.error.message}`;
     taskResources.push(validated.value);
   }
   return {

@@ -16,6 +16,7 @@ import { announceRescinds, removeFramework } from '../master/lifecycle.js';
 import { publishEvents, sendAgentCommands, type Master } from '../master/master.js';
 import { acceptOffers, installFilters } from './accept.js';
 import { reconcile } from './reconcile.js';
+import type { FrameworkCall } from './validation.js';
 
 export interface CallResponse {
   readonly status: 200 | 202 | 400 | 409;
@@ -28,7 +29,11 @@ function badRequest(message: string): CallResponse {
   return { status: 400, body: message };
 }
 
-export async function handleCall(master: Master, framework: FrameworkRecord, call: Call): Promise<CallResponse> {
+export async function handleCall(
+  master: Master,
+  framework: FrameworkRecord,
+  call: FrameworkCall,
+): Promise<CallResponse> {
   const frameworkId = framework.frameworkId;
   master.metrics.increment(`master/frameworks/calls/${call.type ?? 'UNKNOWN'}`);
   switch (call.type) {
@@ -37,11 +42,11 @@ export async function handleCall(master: Master, framework: FrameworkRecord, cal
       return ACCEPTED;
 
     case 'ACCEPT':
-      await acceptOffers(master, framework, call.accept ?? {});
+      await acceptOffers(master, framework, call.accept);
       return ACCEPTED;
 
     case 'DECLINE':
-      await decline(master, framework, call.decline ?? {});
+      await decline(master, framework, call.decline);
       return ACCEPTED;
 
     case 'REVIVE': {
@@ -63,11 +68,11 @@ export async function handleCall(master: Master, framework: FrameworkRecord, cal
     }
 
     case 'KILL':
-      await kill(master, framework, call.kill as NonNullable<Call['kill']>);
+      await kill(master, framework, call.kill);
       return ACCEPTED;
 
     case 'SHUTDOWN': {
-      const { executor_id, agent_id } = call.shutdown as NonNullable<Call['shutdown']>;
+      const { executor_id, agent_id } = call.shutdown;
       const agent = await master.registrar.agents.get(agent_id.value);
       if (agent && agent.status !== 'GONE') {
         await sendAgentCommands(master, agent, [
@@ -78,7 +83,7 @@ export async function handleCall(master: Master, framework: FrameworkRecord, cal
     }
 
     case 'ACKNOWLEDGE': {
-      const { agent_id, task_id, uuid } = call.acknowledge as NonNullable<Call['acknowledge']>;
+      const { agent_id, task_id, uuid } = call.acknowledge;
       const task = await master.registrar.tasks.get(frameworkId, task_id.value);
       const agent =
         task && task.agentId === agent_id.value ? await master.registrar.agents.get(agent_id.value) : undefined;
@@ -96,11 +101,11 @@ export async function handleCall(master: Master, framework: FrameworkRecord, cal
     }
 
     case 'RECONCILE':
-      await reconcile(master, framework, call.reconcile?.tasks ?? []);
+      await reconcile(master, framework, call.reconcile.tasks ?? []);
       return ACCEPTED;
 
     case 'MESSAGE': {
-      const { agent_id, executor_id, data } = call.message as NonNullable<Call['message']>;
+      const { agent_id, executor_id, data } = call.message;
       const agent = await master.registrar.agents.get(agent_id.value);
       if (agent?.status === 'ACTIVE') {
         await sendAgentCommands(master, agent, [
@@ -111,13 +116,13 @@ export async function handleCall(master: Master, framework: FrameworkRecord, cal
     }
 
     case 'REQUEST': {
-      const result = await master.registrar.frameworks.recordRequests(frameworkId, call.request?.requests ?? []);
+      const result = await master.registrar.frameworks.recordRequests(frameworkId, call.request.requests ?? []);
       if (!result.ok) return badRequest(result.error.message);
       return ACCEPTED;
     }
 
     case 'UPDATE_FRAMEWORK': {
-      const update = call.update_framework as NonNullable<Call['update_framework']>;
+      const update = call.update_framework;
       const constraintsError = update.offer_constraints
         ? validateOfferConstraints(update.offer_constraints)
         : undefined;
@@ -150,7 +155,7 @@ export async function handleCall(master: Master, framework: FrameworkRecord, cal
 
     case 'RECONCILE_OPERATIONS': {
       // Mantle keeps no operation records past their feedback: every operation asked about is unknown.
-      const operations = call.reconcile_operations?.operations ?? [];
+      const operations = call.reconcile_operations.operations ?? [];
       await publishEvents(
         master,
         framework,
@@ -173,9 +178,6 @@ export async function handleCall(master: Master, framework: FrameworkRecord, cal
     case 'DECLINE_INVERSE_OFFERS':
     case 'ACKNOWLEDGE_OPERATION_STATUS':
       return ACCEPTED;
-
-    default:
-      return badRequest(`Unexpected call ${call.type ?? ''}`);
   }
 }
 

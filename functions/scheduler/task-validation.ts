@@ -14,11 +14,12 @@ import { validateTaskId } from '../registrar/index.js';
 import { canonicalResources } from '../../shared/resources/parse.js';
 import { allocate } from '../../shared/resources/resources.js';
 import { isRevocable } from '../../shared/resources/resource.js';
+import { failure, ok, type Failure, type Result } from '../../shared/result.js';
 
-export type Validated<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
+export type TaskInvalid = Failure<'TASK_INVALID'>;
 
-function invalid(message: string): { ok: false; message: string } {
-  return { ok: false, message };
+function invalid(message: string): { ok: false; error: TaskInvalid } {
+  return failure('TASK_INVALID', message);
 }
 
 function durationError(name: string, nanoseconds: number | undefined): string | undefined {
@@ -102,7 +103,7 @@ export interface TaskContext {
  * Validates one TaskInfo and returns its resources in canonical form, allocated to the offer's role.
  * Whether they fit in what is left of the offers is checked by the caller, in turn over all tasks.
  */
-export function validateTask(task: TaskInfo, context: TaskContext): Validated<Resource[]> {
+export function validateTask(task: TaskInfo, context: TaskContext): Result<Resource[], TaskInvalid> {
   const idError = validateTaskId(task.task_id.value);
   if (idError) return invalid(idError);
   if (task.agent_id.value !== context.agentId) {
@@ -149,5 +150,5 @@ export function validateTask(task: TaskInfo, context: TaskContext): Validated<Re
     if (requested === 0) return invalid(`A limit for '${name}' needs a request for '${name}'`);
     if (!(limit.value >= requested)) return invalid(`The limit for '${name}' is below its request`);
   }
-  return { ok: true, value: allocate(canonical.value, context.role) };
+  return ok(allocate(canonical.value, context.role));
 }
