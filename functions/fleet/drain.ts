@@ -18,8 +18,7 @@
  * An agent that is unreachable cannot be drained: it is not waited for.
  */
 import type { LifecycleActions } from './hooks.js';
-import type { AgentDrain } from '../registrar/agents.js';
-import type { AgentRecord } from '../registrar/index.js';
+import type { AgentDrain, AgentRecord } from '../registrar/index.js';
 import { instanceIdOf } from './instance-id.js';
 import { agentsOnInstance } from './instances.js';
 import { announceRescinds } from '../master/lifecycle.js';

@@ -9,7 +9,8 @@
  */
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Resource } from '../../shared/protocol/mesos.js';
-import { epochSeconds, type Item, type RegistrarContext } from './context.js';
+import type { RegistrarContext } from './context.js';
+import { epochSeconds, type Item } from './expression.js';
 
 export interface OfferFilter {
   readonly role: string;

@@ -17,7 +17,8 @@ import { hasCapability } from '../../shared/protocol/capabilities.js';
 import { newFrameworkId } from '../../shared/ids.js';
 import { ok, type Result } from '../../shared/result.js';
 import { DEFAULT_ROLE, validateRole } from '../../shared/roles.js';
-import { epochSeconds, Expression, RETRY, retrying, type Item, type RegistrarContext } from './context.js';
+import { RETRY, retrying, type RegistrarContext } from './context.js';
+import { epochSeconds, Expression, type Item } from './expression.js';
 import { failure, type RegistrarError } from './errors.js';
 
 export type FrameworkStatus = 'SUBSCRIBED' | 'DISCONNECTED' | 'INACTIVE' | 'REMOVED';

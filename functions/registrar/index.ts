@@ -38,7 +38,9 @@ export type {
   AgentStatusView,
   LaunchRequest,
   OfferRequest,
-} from './agents.js';
+  AgentDrain,
+} from './agent-records.js';
+export type { AcceptInput } from './agent-changes.js';
 export type { FrameworkRecord, FrameworkStatus, Subscription } from './frameworks.js';
 export type { OfferFilter } from './filters.js';
 export type { TaskRecord, NewTask, StatusUpdateResult } from './tasks.js';

@@ -4,7 +4,8 @@
  */
 import { ok, type Result } from '../../shared/result.js';
 import { validateRole } from '../../shared/roles.js';
-import { Expression, RETRY, retrying, type Item, type RegistrarContext } from './context.js';
+import { RETRY, retrying, type RegistrarContext } from './context.js';
+import { Expression, type Item } from './expression.js';
 import { failure, type RegistrarError } from './errors.js';
 
 /** Scalar quantities by resource name, e.g. { cpus: 8, gpus: 2 }. */

@@ -18,7 +18,8 @@ import {
 import { describeZodError } from '../../shared/protocol/errors.js';
 import { ok, type Result } from '../../shared/result.js';
 import { applyStatusUpdate, isTerminal, TERMINAL_STATES } from '../../shared/tasks/state-machine.js';
-import { epochSeconds, Expression, RETRY, retrying, type Item, type RegistrarContext } from './context.js';
+import { RETRY, retrying, type RegistrarContext } from './context.js';
+import { epochSeconds, Expression, type Item } from './expression.js';
 import { failure, type RegistrarError } from './errors.js';
 
 export interface TaskRecord {
