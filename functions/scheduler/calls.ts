@@ -14,20 +14,11 @@ import type { FrameworkRecord } from '../registrar/index.js';
 import { isTerminal } from '../../shared/tasks/state-machine.js';
 import { announceRescinds, removeFramework } from '../master/lifecycle.js';
 import { publishEvents, sendAgentCommands, type Master } from '../master/master.js';
-import { acceptOffers, installFilters } from './accept.js';
+import { accept } from './accept.js';
+import { installFilters } from './recover.js';
+import { ACCEPTED, badRequest, type CallResponse } from './responses.js';
 import { reconcile } from './reconcile.js';
 import type { FrameworkCall } from './validation.js';
-
-export interface CallResponse {
-  readonly status: 200 | 202 | 400 | 409;
-  readonly body?: string;
-}
-
-const ACCEPTED: CallResponse = { status: 202 };
-
-function badRequest(message: string): CallResponse {
-  return { status: 400, body: message };
-}
 
 export async function handleCall(
   master: Master,
@@ -42,8 +33,7 @@ export async function handleCall(
       return ACCEPTED;
 
     case 'ACCEPT':
-      await acceptOffers(master, framework, call.accept);
-      return ACCEPTED;
+      return accept(master, framework, call);
 
     case 'DECLINE':
       await decline(master, framework, call.decline);

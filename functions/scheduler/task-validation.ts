@@ -3,6 +3,7 @@
  * task TASK_ERROR with REASON_TASK_INVALID (REASON_TASK_GROUP_INVALID for groups). Pure.
  */
 import type {
+  ExecutorInfo,
   CheckInfo,
   CommandInfo,
   ContainerInfo,
@@ -12,7 +13,7 @@ import type {
 } from '../../shared/protocol/mesos.js';
 import { validateTaskId } from '../registrar/index.js';
 import { canonicalResources } from '../../shared/resources/parse.js';
-import { allocate } from '../../shared/resources/resources.js';
+import { add, allocate, scalarTotal } from '../../shared/resources/resources.js';
 import { isRevocable } from '../../shared/resources/resource.js';
 import { failure, ok, type Failure, type Result } from '../../shared/result.js';
 
@@ -151,4 +152,68 @@ export function validateTask(task: TaskInfo, context: TaskContext): Result<Resou
     if (!(limit.value >= requested)) return invalid(`The limit for '${name}' is below its request`);
   }
   return ok(allocate(canonical.value, context.role));
+}
+
+export type TaskGroupInvalid = Failure<'TASK_GROUP_INVALID'>;
+
+export interface TaskGroupContext {
+  readonly agentId: string;
+  readonly role: string;
+  /** Why a task's id is taken (by an earlier task of the ACCEPT, or a task still active), if it is. */
+  readonly duplicateId: (task: TaskInfo) => string | undefined;
+}
+
+/**
+ * LAUNCH_GROUP validation (Mesos `task::group::validate`): a DEFAULT executor with enough resources
+ * of its own, no per-task executors, no Docker containers, valid tasks, unique ids. All or nothing.
+ * Returns the executor's resources and each task's, allocated to the offers' role.
+ */
+export function validateTaskGroup(
+  executor: ExecutorInfo,
+  tasks: readonly TaskInfo[],
+  context: TaskGroupContext,
+): Result<{ executorResources: Resource[]; taskResources: Resource[][] }, TaskGroupInvalid> {
+  const invalidGroup = (message: string) => failure('TASK_GROUP_INVALID', message);
+  if (tasks.length === 0) return invalidGroup('A task group must have tasks');
+  const executorError = defaultExecutorError(executor);
+  if (executorError) return invalidGroup(executorError);
+  const executorResources = canonicalResources(executor.resources ?? []);
+  if (!executorResources.ok) return invalidGroup(executorResources.error.message);
+  if (
+    scalarTotal(executorResources.value, 'cpus') < 0.01 ||
+    scalarTotal(executorResources.value, 'mem') < 32 ||
+    scalarTotal(executorResources.value, 'disk') <= 0
+  ) {
+    return invalidGroup('A new DEFAULT executor needs at least cpus:0.01, mem:32 and some disk');
+  }
+  const ids = new Set<string>();
+  const taskResources: Resource[][] = [];
+  for (const task of tasks) {
+    const duplicate =
+      context.duplicateId(task) ??
+      (ids.has(task.task_id.value) ? `Task has duplicate ID: ${task.task_id.value}` : undefined);
+    if (duplicate) return invalidGroup(duplicate);
+    ids.add(task.task_id.value);
+    const validated = validateTask(task, { agentId: context.agentId, role: context.role, inGroup: true });
+    if (!validated.ok) return invalidGroup(`Task ${task.task_id.value} is invalid: ${validated.error.message}`);
+    taskResources.push(validated.value);
+  }
+  return ok({
+    executorResources: add(
+      [],
+      executorResources.value.map((r) => ({ ...r, allocation_info: { role: context.role } })),
+    ),
+    taskResources,
+  });
+}
+
+function defaultExecutorError(executor: ExecutorInfo): string | undefined {
+  if (executor.type !== 'DEFAULT') {
+    return "Mantle agents run task groups with the DEFAULT executor ('executor.type': 'DEFAULT')";
+  }
+  if (executor.command) return "The DEFAULT executor must not set 'command'";
+  if (executor.container && (executor.container.type !== 'MESOS' || executor.container.mesos?.image)) {
+    return "The DEFAULT executor's container must be MESOS without an image";
+  }
+  return undefined;
 }
