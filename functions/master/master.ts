@@ -38,7 +38,7 @@ export interface Master {
 
 /** Sends commands to an agent's command queue; per-task commands keep their order (one group per task). */
 export async function sendAgentCommands(
-  master: Master,
+  master: Pick<Master, 'queues'>,
   agent: { agentId: string; commandQueueUrl: string },
   commands: readonly AgentCommand[],
 ): Promise<void> {
@@ -69,7 +69,11 @@ function commandGroup(command: AgentCommand): string {
 }
 
 /** Publishes events to a framework, counting them under Mesos's per-framework metric names. */
-export async function publishEvents(master: Master, target: EventTarget, events: readonly Event[]): Promise<void> {
+export async function publishEvents(
+  master: Pick<Master, 'events' | 'metrics'>,
+  target: EventTarget,
+  events: readonly Event[],
+): Promise<void> {
   if (events.length === 0) return;
   await master.events.publish(target, events);
   for (const event of events) master.metrics.increment(`master/events/${event.type}`);
