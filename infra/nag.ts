@@ -24,6 +24,12 @@ function acknowledge(scope: IConstruct, id: string, reason: string): void {
 }
 
 export function suppressFindings(stack: NaggedStack): void {
+  functionFindings(stack);
+  fleetFindings(stack);
+  if (stack.restApi) apiFindings(stack, stack.restApi);
+}
+
+function functionFindings(stack: NaggedStack): void {
   for (const fn of Object.values(stack.functions)) {
     acknowledge(
       fn,
@@ -38,7 +44,9 @@ export function suppressFindings(stack: NaggedStack): void {
     'This queue is itself a dead-letter queue: the on-failure destination of the scheduled and event-driven ' +
       'functions and the dead-letter queue of their EventBridge targets (cdk-nag only recognises redrive policies)',
   );
+}
 
+function fleetFindings(stack: NaggedStack): void {
   const group = stack.fleet.group;
   const groupArn = `Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/<${Stack.of(group).getLogicalId(group.node.defaultChild as CfnElement)}>`;
   for (const key of ['Status', 'FleetTick', 'Lifecycle']) {
@@ -75,9 +83,9 @@ export function suppressFindings(stack: NaggedStack): void {
     "The launch template encrypts the root volume (gp3, encrypted); the rule cannot follow the group's " +
       'mixed-instances launch template reference',
   );
+}
 
-  const rest = stack.restApi;
-  if (!rest) return;
+function apiFindings(stack: NaggedStack, rest: MantleRestApi): void {
   acknowledge(
     rest.api,
     'AwsSolutions-APIG2',
