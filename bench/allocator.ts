@@ -27,12 +27,11 @@ import type {
 } from '../functions/allocator/snapshot.js';
 import { createAwsClients } from '../shared/aws/clients.js';
 import type { EventPublisher } from '../functions/master/event-publisher.js';
-import { newStreamId } from '../shared/ids.js';
+import { filterKey, newStreamId } from '../shared/ids.js';
 import { Metrics } from '../shared/metrics.js';
 import type { Resource } from '../shared/protocol/mesos.js';
 import {
   createTables,
-  filterKey,
   Registrar,
   tableNames,
   type AgentRecord,

@@ -2,7 +2,7 @@
  * The sweeper (docs/architecture.md): the master's timers, run on a schedule (EventBridge in AWS, a
  * timer locally). Every step is idempotent and re-checks its condition in the registrar's conditional
  * write, so overlapping or interrupted sweeps are harmless. What happens to each agent is decided by
- * `planAgentSweep` (pure), then done.
+ * `planAgentSweep` (sweep-plan.ts, pure), then done.
  *
  * - Frameworks: reconnect grace, deactivation, failover_timeout (see lifecycle.ts).
  * - Agents silent past agent_ping_timeout × max_agent_ping_timeouts become unreachable: their offers
@@ -15,8 +15,9 @@
  * - In AWS, silent agents whose EC2 instance is stopped or terminated are marked gone at once.
  */
 import type { InstanceStates } from './ec2.js';
-import type { AgentRecord, AllocatedTask, FrameworkRecord, OfferRecord } from '../registrar/index.js';
+import type { AgentRecord, AllocatedTask, FrameworkRecord } from '../registrar/index.js';
 import { markAgentsOfLostInstancesGone } from './instances.js';
+import { planAgentSweep } from './sweep-plan.js';
 import { announceRescinds, notifyFramework, rescindOffers, sweepFrameworks } from '../master/lifecycle.js';
 import { publishEvents, sendAgentCommands, type Master } from '../master/master.js';
 import { masterStatus } from '../master/statuses.js';
@@ -47,37 +48,6 @@ class Frameworks {
 export interface SweepOptions {
   /** EC2, in AWS: silent agents whose instance is stopped or terminated are marked gone at once. */
   readonly instances?: InstanceStates;
-}
-
-/** What a sweep does with one agent, decided from its record and when it was last heard. */
-export type AgentSweep =
-  | { readonly kind: 'skip' }
-  /** Silent past the ping timeouts: it becomes unreachable. */
-  | { readonly kind: 'unreachable'; readonly lastHeard: number }
-  /** Alive: its expired offers are rescinded, and its launches not confirmed in time are checked. */
-  | { readonly kind: 'tend'; readonly expiredOffers: OfferRecord[]; readonly overdueLaunches: AllocatedTask[] };
-
-/**
- * Decides the sweep of one agent (pure): `silentSince` is when an agent last heard before is silent,
- * `launchTimeoutSeconds` how long a launch may stay unconfirmed.
- */
-export function planAgentSweep(
-  agent: AgentRecord | undefined,
-  lastHeard: number,
-  silentSince: number,
-  now: number,
-  launchTimeoutSeconds: number,
-): AgentSweep {
-  if (agent?.status !== 'ACTIVE') return { kind: 'skip' };
-  if (lastHeard < silentSince) return { kind: 'unreachable', lastHeard };
-  const launchDeadline = now - launchTimeoutSeconds * 1000;
-  return {
-    kind: 'tend',
-    expiredOffers: Object.values(agent.offers).filter(
-      (offer) => offer.expiresAt !== undefined && offer.expiresAt <= now,
-    ),
-    overdueLaunches: Object.values(agent.tasks).filter((task) => task.launchedAt <= launchDeadline),
-  };
 }
 
 export async function sweep(master: Master, options: SweepOptions = {}): Promise<SweepReport> {

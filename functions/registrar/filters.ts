@@ -8,6 +8,7 @@
  * deletes, last writer wins, and DynamoDB's TTL removes expired ones. REVIVE clears a role's filters.
  */
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { filterKey } from '../../shared/ids.js';
 import type { Resource } from '../../shared/protocol/mesos.js';
 import type { RegistrarContext } from './context.js';
 import { epochSeconds, type Item } from './expression.js';
@@ -18,11 +19,6 @@ export interface OfferFilter {
   readonly resources: readonly Resource[];
   /** Milliseconds since the epoch. */
   readonly expiresAt: number;
-}
-
-/** The sort key of a filter (roles cannot contain whitespace, agent ids do not). */
-export function filterKey(role: string, agentId: string): string {
-  return `${role} ${agentId}`;
 }
 
 function filterFromItem(item: Item): OfferFilter {

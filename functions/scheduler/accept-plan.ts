@@ -30,7 +30,7 @@ import type { Event } from '../../shared/protocol/scheduler.js';
 import { hasCapability } from '../../shared/protocol/capabilities.js';
 import { add, subtract } from '../../shared/resources/resources.js';
 import type { AgentRecord, FrameworkRecord, OfferRecord } from '../registrar/index.js';
-import { takeInTurn } from '../registrar/index.js';
+import { takeInTurn } from '../registrar/ledger.js';
 import { masterStatus, updateEvent } from '../master/statuses.js';
 import { create, destroy, reserve, unreserve, type ConversionState, type OperationContext } from './operations.js';
 import { validateTask, validateTaskGroup } from './task-validation.js';

@@ -11,7 +11,7 @@ import type {
   Resource,
   TaskInfo,
 } from '../../shared/protocol/mesos.js';
-import { validateTaskId } from '../registrar/index.js';
+import { validateTaskId } from '../../shared/ids.js';
 import { canonicalResources } from '../../shared/resources/parse.js';
 import { add, allocate, scalarTotal } from '../../shared/resources/resources.js';
 import { isRevocable } from '../../shared/resources/resource.js';

@@ -84,7 +84,7 @@ describe('the import graph', () => {
 
   it('reads the repository: the master imports the shared core', () => {
     const graph = importGraph();
-    expect(graph.get('functions/scheduler/calls.ts')).toContain('shared/protocol/scheduler.ts');
+    expect(graph.get('functions/scheduler/accept-plan.ts')).toContain('shared/protocol/scheduler.ts');
     expect(graph.size).toBeGreaterThan(100);
   });
 

@@ -8,8 +8,8 @@ import type { AgentMessage } from '../../shared/protocol/internal.js';
 import type { TaskState } from '../../shared/protocol/mesos.js';
 import { failure, ok } from '../../shared/result.js';
 import type { AgentRecord, FrameworkRecord, TaskRecord } from '../../functions/registrar/index.js';
-import { planStatusUpdate } from '../../functions/master/status-updates.js';
-import { planAgentSweep } from '../../functions/fleet/sweeper.js';
+import { planStatusUpdate } from '../../functions/master/status-plan.js';
+import { planAgentSweep } from '../../functions/fleet/sweep-plan.js';
 
 const update = (state: TaskState, uuid = 'dXVpZA==') =>
   ({
