@@ -4,7 +4,7 @@
  * asset as a systemd service), and an Auto Scaling group across the subnets with a mixed-instances
  * policy (on-demand, or Spot with capacity rebalancing). It scales out in steps on the master's pending
  * GPU demand, from zero, and in by one idle agent at a time; a termination lifecycle hook holds every
- * leaving instance until the master has drained its agent (shared/master/drain.ts).
+ * leaving instance until the master has drained its agent (functions/fleet/drain.ts).
  */
 import { AssetHashType, DockerImage, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';

@@ -1,5 +1,5 @@
 /**
- * One Mantle cluster on AWS (ARCHITECTURE §5): the registrar's tables (from the definitions the local
+ * One Mantle cluster on AWS (docs/deploy.md): the registrar's tables (from the definitions the local
  * cluster uses), the master's queues, its Lambdas (infra/functions.ts) and their least-privilege
  * grants, the HTTP front door (infra/api.ts), the schedules and EventBridge rules, the GPU agent fleet
  * (infra/agents.ts), and the dashboard and alarms (infra/monitoring.ts). Settings: infra/settings.ts.

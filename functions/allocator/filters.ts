@@ -1,7 +1,7 @@
 /**
- * Refused-offer filters (Mesos `RefusedOfferFilter`, spec §4.6): after a DECLINE (or the unused part of
- * an ACCEPT) the framework gets no offer from that agent to that role whose resources are a subset of
- * what it refused, until the filter expires. More resources on the agent make the offer go through.
+ * Refused-offer filters (Mesos `RefusedOfferFilter`, src/master/allocator/mesos/hierarchical.hpp): after a DECLINE
+ * (or the unused part of an ACCEPT) the framework gets no offer from that agent to that role whose resources are a
+ * subset of what it refused, until the filter expires. More resources on the agent make the offer go through.
  */
 import type { Range, Resource } from '../../shared/protocol/mesos.js';
 import { filterKey } from '../../shared/ids.js';

@@ -1,5 +1,5 @@
 /**
- * The pending-demand signal the GPU agents' Auto Scaling group scales on (ARCHITECTURE flow 8), and
+ * The pending-demand signal the GPU agents' Auto Scaling group scales on (docs/deploy.md, "Scaling from zero"), and
  * which instances scale-in may take. Pure: computed from one snapshot of the registrar.
  *
  * Demand is what frameworks say they wait for: the GPUs of their latest REQUEST call (Mesos's way to

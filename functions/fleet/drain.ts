@@ -1,6 +1,6 @@
 /**
- * Draining agents before their instances go (Mesos DRAIN_AGENT, ARCHITECTURE flow 8): scale-in never
- * kills running work unless the work outlives a grace.
+ * Draining agents before their instances go (Mesos DRAIN_AGENT; docs/deploy.md, "Scaling in without killing work"):
+ * scale-in never kills running work unless the work outlives a grace.
  *
  * - The Auto Scaling group's termination lifecycle hook (EventBridge) starts a drain: the agent is
  *   deactivated and its outstanding offers are rescinded in one registrar write, so nothing new lands

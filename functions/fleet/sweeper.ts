@@ -93,7 +93,7 @@ export async function lastHeardSince(master: Master, since: number): Promise<(ag
 
 /**
  * Marks a silent agent unreachable and tells the frameworks. False if it re-registered meanwhile; a
- * heartbeat that arrives after this asks the agent to re-register (shared/master/heartbeats.ts).
+ * heartbeat that arrives after this asks the agent to re-register (functions/fleet/heartbeats.ts).
  */
 export async function markAgentUnreachable(
   master: Master,

@@ -1,7 +1,7 @@
 /**
  * The fleet tick (an EventBridge schedule, every minute): from one snapshot of the registrar it
- * publishes the demand and fleet gauges the Auto Scaling group scales on (shared/master/demand.ts),
- * moves drains along (shared/master/drain.ts), and keeps scale-in protection on the instances that
+ * publishes the demand and fleet gauges the Auto Scaling group scales on (functions/fleet/demand.ts),
+ * moves drains along (functions/fleet/drain.ts), and keeps scale-in protection on the instances that
  * hold work, so that the group scales in by idle agents.
  */
 import type { AgentRecord, FrameworkRecord } from '../registrar/index.js';

@@ -1,5 +1,6 @@
 /**
- * The master's side of agent registration and heartbeats (spec §5.1, ARCHITECTURE flow 1).
+ * The master's side of agent registration (Mesos `Master::registerSlave`, `reregisterSlave`;
+ * docs/architecture.md, "Agent registration"). Heartbeats are functions/fleet/heartbeats.ts.
  *
  * A new agent gets an id and its own command queue, and allocation is triggered. A restarted agent
  * re-registers with its checkpointed id and the tasks it still runs; the master reconciles: tasks it

@@ -1,5 +1,5 @@
 /**
- * The status pipeline (docs/architecture.md "How a request flows"): agents' updates come off the status
+ * The status pipeline (docs/architecture.md, "Status updates"): agents' updates come off the status
  * FIFO queue and go through the task state machine in the registrar (idempotent by uuid, never
  * regressing). Then `planStatusUpdate` (status-plan.ts) decides, purely, what follows — free the resources of a
  * terminal task, forward the update to the framework as an UPDATE event, or acknowledge it to the

@@ -1,5 +1,5 @@
 /**
- * Refused-offer filters (Mesos RefusedOfferFilter, spec §4.6): after a DECLINE, or the unused part of an
+ * Refused-offer filters (Mesos RefusedOfferFilter): after a DECLINE, or the unused part of an
  * ACCEPT, no offer from that agent to that role whose resources are a subset of what was refused, until
  * the filter expires. One item per (framework, role, agent), the latest decline's, in their own table: a
  * framework that declines thousands of agents would outgrow a single item (DynamoDB's 400 KB limit).

@@ -1,5 +1,5 @@
 /**
- * Frameworks and their subscriptions (spec §1.2–1.3, ARCHITECTURE flow 3).
+ * Frameworks and their subscriptions (docs/registrar.md, "Frameworks and subscriptions").
  *
  * One live subscription per framework, enforced atomically: SUBSCRIBE replaces the item's
  * `stream_id` with a conditional write on the version it read, so two racing subscriptions serialize

@@ -1,4 +1,4 @@
-/** The registrar: Mantle's replicated state, on DynamoDB conditional writes (ARCHITECTURE §3). */
+/** The registrar: Mantle's replicated state, on DynamoDB conditional writes (docs/registrar.md). */
 import { AgentRegistry } from './agents.js';
 import { RegistrarContext, type RegistrarOptions } from './context.js';
 import { FilterRegistry } from './filters.js';

@@ -1,6 +1,6 @@
 /**
- * Roles: weights (spec §4.4) and quota (spec §4.5). Read by the allocator on every pass, written by
- * operators. Writes are conditional on the version read (concurrent operator edits do not clobber).
+ * Roles: weights (Mesos docs/weights.md) and quota (Mesos docs/quota.md). Read by the allocator on every pass,
+ * written by operators. Writes are conditional on the version read (concurrent operator edits do not clobber).
  */
 import { ok, type Result } from '../../shared/result.js';
 import { validateRole } from '../../shared/roles.js';

@@ -1,5 +1,5 @@
 /**
- * Offer operations that convert resources (spec §2.3–2.4; Mesos `validation::operation` and
+ * Offer operations that convert resources (Mesos src/master/validation.cpp `operation::validate` and
  * `Resources::apply`): RESERVE, UNRESERVE, CREATE and DESTROY. Each applies to what is left of the
  * offers and to the agent's total at once, so later operations of the same ACCEPT (a LAUNCH on the
  * new reservation, say) see the result. Pure.

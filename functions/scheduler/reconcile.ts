@@ -1,5 +1,5 @@
 /**
- * RECONCILE (spec §3.5), answered from the registrar. Every answer is SOURCE_MASTER,
+ * RECONCILE (Mesos docs/reconciliation.md), answered from the registrar. Every answer is SOURCE_MASTER,
  * REASON_RECONCILIATION, without uuid (not to be acknowledged), translated for frameworks without
  * PARTITION_AWARE.
  *

@@ -1,6 +1,6 @@
 /**
- * A framework's SUBSCRIBE stream (spec §1.2, ARCHITECTURE flow 3): SUBSCRIBED, a HEARTBEAT at once and
- * then every interval, and the framework's events drained from its FIFO queue, as RecordIO.
+ * A framework's SUBSCRIBE stream (docs/scheduler-api.md, "SUBSCRIBE and event delivery"): SUBSCRIBED, a HEARTBEAT at
+ * once and then every interval, and the framework's events drained from its FIFO queue, as RecordIO.
  *
  * The stream keeps no state another handler needs: events wait in the queue until a stream takes them.
  * It checks every few seconds (and before writing events) that its subscription is still the current

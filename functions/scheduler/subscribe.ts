@@ -1,5 +1,5 @@
 /**
- * SUBSCRIBE (spec §1.2–1.3): register or resubscribe the framework, then stream its events. Failures
+ * SUBSCRIBE (docs/scheduler-api.md): register or resubscribe the framework, then stream its events. Failures
  * found once the stream is open are an ERROR event followed by the end of the stream, as in Mesos.
  */
 import { validateOfferConstraints } from '../allocator/constraints.js';

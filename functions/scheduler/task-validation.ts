@@ -1,5 +1,5 @@
 /**
- * Task validation at launch (spec §2.9; Mesos `task::validate`, `task::group::validate`): what makes a
+ * Task validation at launch (Mesos src/master/validation.cpp `task::validate`, `task::group::validate`): what makes a
  * task TASK_ERROR with REASON_TASK_INVALID (REASON_TASK_GROUP_INVALID for groups). Pure.
  */
 import type {
