@@ -17,8 +17,10 @@ import Docker from 'dockerode';
 import { QueueDoesNotExist } from '@aws-sdk/client-sqs';
 import packageJson from '../package.json' with { type: 'json' };
 import { createAwsClients, type AwsClients } from '../shared/aws/clients.js';
+import { taskKey } from '../shared/ids.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { Metrics } from '../shared/metrics.js';
+import { hasCapability } from '../shared/protocol/capabilities.js';
 import {
   AgentCommandSchema,
   parseMessageBody,
@@ -58,7 +60,16 @@ import { serveAgent, type AgentEndpoint } from './http.js';
 import { detectCgroups, type CgroupSupport } from './isolation/cgroups.js';
 import { isStopped, Lifecycle } from './lifecycle.js';
 import { loadCredentials, MasterClient } from './master-client.js';
-import { droppedState, hasCapability, taskStatus, type AgentFrameworkInfo } from './statuses.js';
+import {
+  COMPLETED_LAUNCH_MS,
+  emptyAgentState,
+  launchKey,
+  prunedState,
+  REFUSAL_MS,
+  upgradedState,
+  type AgentState,
+} from './state.js';
+import { droppedState, taskStatus, type AgentFrameworkInfo } from './statuses.js';
 import { StatusUpdateManager, type StatusTransport } from './status-update-manager.js';
 
 export const AGENT_CAPABILITIES = [
@@ -69,10 +80,6 @@ export const AGENT_CAPABILITIES = [
   'TASK_RESOURCE_LIMITS',
 ] as const;
 
-/** How long a refused task id (killed before launch, unknown at reconciliation) stays refused. */
-const REFUSAL_MS = 15 * 60_000;
-/** How long a finished launch is remembered against redelivery of its command. */
-const COMPLETED_LAUNCH_MS = 60 * 60_000;
 const MAX_REGISTRATION_BACKOFF_MS = 60_000;
 
 export interface AgentOptions {
@@ -122,14 +129,6 @@ export interface RunningAgent {
   crash(): void;
 }
 
-interface AgentState {
-  draining?: { maxGracePeriodMs?: number; markGone: boolean; drainedSent: boolean };
-  /** `${framework}\0${task}` -> until (ms). */
-  refused: Record<string, number>;
-  /** `${launchId}\0${framework}\0${task}` -> until (ms). */
-  completedLaunches: Record<string, number>;
-}
-
 interface AgentCheckpoint {
   agentId: string;
   commandQueueUrl: string;
@@ -137,16 +136,8 @@ interface AgentCheckpoint {
   heartbeatQueueUrl: string;
 }
 
-function taskKey(frameworkId: string, taskId: string): string {
-  return `${frameworkId}\u0000${taskId}`;
-}
-
 /** A command that must wait: it comes back after its visibility timeout, with those of its task behind it. */
 class CommandDeferred extends Error {}
-
-function prune(entries: Record<string, number>, now: number): Record<string, number> {
-  return Object.fromEntries(Object.entries(entries).filter(([, until]) => until > now));
-}
 
 class Agent implements RunningAgent {
   readonly metrics = new Metrics();
@@ -166,7 +157,7 @@ class Agent implements RunningAgent {
   private sqsEndpoint: string | undefined;
   private master: MasterClient | undefined;
   private registration: AgentCheckpoint | undefined;
-  private state: AgentState = { refused: {}, completedLaunches: {} };
+  private state: AgentState = emptyAgentState();
   private loops: Promise<unknown>[] = [];
   private commands: Promise<void> | undefined;
   /** A graceful stop lets the command long-poll end by itself: a poll cut off mid-way would leave the
@@ -386,7 +377,8 @@ class Agent implements RunningAgent {
     if (boot !== undefined) await this.checkpoint.writeJson(this.checkpoint.bootIdFile, { bootId: boot });
 
     this.registration = await this.checkpoint.readJson<AgentCheckpoint>(this.checkpoint.agentFile);
-    this.state = (await this.checkpoint.readJson<AgentState>(this.checkpoint.stateFile)) ?? this.state;
+    const saved = await this.checkpoint.readJson<AgentState>(this.checkpoint.stateFile);
+    if (saved) this.state = upgradedState(saved);
 
     const known = new Set<string>();
     for (const [frameworkId, taskId] of await this.checkpoint.tasks()) {
@@ -561,7 +553,7 @@ class Agent implements RunningAgent {
     this.executors.clear();
     this.allocator = new GpuAllocator(this.gpus);
     this.registration = undefined;
-    this.state = { refused: {}, completedLaunches: {} };
+    this.state = emptyAgentState();
     await this.checkpoint.wipe();
   }
 
@@ -719,12 +711,7 @@ class Agent implements RunningAgent {
   }
 
   private async saveState(): Promise<void> {
-    const now = Date.now();
-    this.state = {
-      ...this.state,
-      refused: prune(this.state.refused, now),
-      completedLaunches: prune(this.state.completedLaunches, now),
-    };
+    this.state = prunedState(this.state, Date.now());
     await this.checkpoint.writeJson(this.checkpoint.stateFile, this.state);
   }
 
@@ -778,7 +765,10 @@ class Agent implements RunningAgent {
     for (const task of tasks) {
       const key = taskKey(frameworkId, task.task_id.value);
       const existing = this.executors.get(key);
-      if (existing?.launchId === launchId || this.state.completedLaunches[`${launchId}\u0000${key}`] !== undefined) {
+      if (
+        existing?.launchId === launchId ||
+        this.state.completedLaunches[launchKey(launchId, frameworkId, task.task_id.value)] !== undefined
+      ) {
         this.metrics.increment('slave/duplicate_launches');
         continue;
       }
@@ -997,7 +987,8 @@ class Agent implements RunningAgent {
       const executor = this.executors.get(key);
       if (executor) {
         this.executors.delete(key);
-        this.state.completedLaunches[`${executor.launchId}\u0000${key}`] = Date.now() + COMPLETED_LAUNCH_MS;
+        this.state.completedLaunches[launchKey(executor.launchId, frameworkId, taskId)] =
+          Date.now() + COMPLETED_LAUNCH_MS;
         await this.saveState();
       }
       await this.checkpoint.removeTask(frameworkId, taskId);

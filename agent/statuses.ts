@@ -4,6 +4,7 @@
  * what the agent decided (a task it does not know, a launch it refused).
  */
 import { randomBytes } from 'node:crypto';
+import { hasCapability } from '../shared/protocol/capabilities.js';
 import type { AgentFrameworkInfoSchema } from '../shared/protocol/internal.js';
 import type { Resource, TaskState, TaskStatus, TaskStatusReason, TaskStatusSource } from '../shared/protocol/mesos.js';
 import type { z } from 'zod';
@@ -44,10 +45,6 @@ export function taskStatus(input: StatusInput, now: number = Date.now()): TaskSt
     timestamp: now / 1000,
     uuid: newUuid(),
   };
-}
-
-export function hasCapability(info: AgentFrameworkInfo | undefined, capability: string): boolean {
-  return (info?.capabilities ?? []).some((entry) => entry.type === capability);
 }
 
 /** TASK_DROPPED for partition-aware frameworks (and when the framework is unknown: the master translates). */

@@ -200,6 +200,37 @@ describe('recovery after a crash', () => {
     expect(second.tasks().map((task) => task.taskId)).toEqual([id]);
   });
 
+  it('keeps the refusals and finished launches that an agent of the earlier state.json format remembered', async () => {
+    const master = await fakeMaster();
+    const workDir = await tempWorkDir();
+    const first = await agentOn(master, { workDir });
+    const agentId = await first.registered;
+    await first.stop();
+    // Earlier agents joined the ids in meta/state.json with a NUL.
+    const refused = taskId('refused-earlier');
+    const done = taskId('done-earlier');
+    const until = Date.now() + 60_000;
+    const checkpoint = new Checkpoint(workDir, new Lifecycle());
+    await checkpoint.writeJson(checkpoint.stateFile, {
+      refused: { [`${FRAMEWORK_ID}\u0000${refused}`]: until },
+      completedLaunches: { [`launch-${done}\u0000${FRAMEWORK_ID}\u0000${done}`]: until },
+    });
+
+    const second = await agentOn(master, { workDir });
+    expect(await second.registered).toBe(agentId);
+    const control = taskId('launched-after');
+    await master.send(
+      agentId,
+      launch(commandTask(refused, 'true')),
+      launch(commandTask(done, 'true')),
+      launch(commandTask(control, 'true')),
+    );
+    await master.waitFor(control, 'TASK_FINISHED');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(master.of(refused)).toEqual([]);
+    expect(master.of(done)).toEqual([]);
+  });
+
   it('drops tasks whose launch the crash interrupted (REASON_AGENT_RESTARTED)', async () => {
     const master = await fakeMaster();
     const workDir = await tempWorkDir();
