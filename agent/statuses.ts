@@ -47,9 +47,23 @@ export function taskStatus(input: StatusInput, now: number = Date.now()): TaskSt
   };
 }
 
+/** A status the agent decides for a task it does not run (a launch it refused, a task it does not know). */
+export function agentStatus(taskId: string, state: TaskState, reason: TaskStatusReason, message: string): TaskStatus {
+  return taskStatus({ taskId, state, source: 'SOURCE_AGENT', reason, message });
+}
+
 /** TASK_DROPPED for partition-aware frameworks (and when the framework is unknown: the master translates). */
 export function droppedState(info: AgentFrameworkInfo | undefined): TaskState {
   return info && !hasCapability(info, 'PARTITION_AWARE') ? 'TASK_LOST' : 'TASK_DROPPED';
+}
+
+/**
+ * How a drain ends a task (Mesos `DrainConfig.mark_gone`): TASK_KILLED, or when the operator marks the
+ * agent gone, TASK_GONE_BY_OPERATOR (TASK_LOST for frameworks without PARTITION_AWARE).
+ */
+export function drainedState(info: AgentFrameworkInfo, markGone: boolean): TaskState {
+  if (!markGone) return 'TASK_KILLED';
+  return hasCapability(info, 'PARTITION_AWARE') ? 'TASK_GONE_BY_OPERATOR' : 'TASK_LOST';
 }
 
 /** The uuid as hex, for SQS deduplication ids (which allow base64's characters, but hex reads better). */
