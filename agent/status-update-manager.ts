@@ -1,8 +1,8 @@
 /**
- * The status update manager (Mesos `TaskStatusUpdateManager`, ARCHITECTURE flow 6): each task's stream
- * is journalled before anything is sent, its head goes to the status FIFO queue (group = framework/task)
- * and is resent from `retryMinMs` doubling to `retryMaxMs` until the ACKNOWLEDGE command for it arrives;
- * then the next update goes. Sending waits until the agent is registered (it needs its id and the
+ * The status update manager (Mesos `TaskStatusUpdateManager`, src/slave/task_status_update_manager.cpp):
+ * each task's stream is journalled before anything is sent, its head goes to the status FIFO queue
+ * (group = the task's key, framework/task) and is resent from `retryMinMs` doubling to `retryMaxMs`
+ * until the ACKNOWLEDGE command for it arrives; then the next update goes. Sending waits until the agent is registered (it needs its id and the
  * queue); a restarted agent rebuilds every stream from its journal and resends the heads.
  */
 import { taskKey } from '../shared/ids.js';

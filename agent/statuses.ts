@@ -1,7 +1,8 @@
 /**
- * Status updates the agent and its executors generate (spec §3): a fresh uuid (16 random bytes,
- * base64) per update, `timestamp` in seconds, SOURCE_EXECUTOR for what the task did and SOURCE_AGENT for
- * what the agent decided (a task it does not know, a launch it refused).
+ * Status updates the agent and its executors generate (Mesos `TaskStatus`, include/mesos/v1/mesos.proto):
+ * a fresh uuid (16 random bytes, base64) per update, `timestamp` in seconds, SOURCE_EXECUTOR for what
+ * the task did and SOURCE_AGENT for what the agent decided (a task it does not know, a launch it
+ * refused, a drain).
  */
 import { randomBytes } from 'node:crypto';
 import { hasCapability } from '../shared/protocol/capabilities.js';
