@@ -7,9 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, isRunning } from '../../local/aws-standins.js';
+import { TEST_IMAGE as IMAGE } from '../support/base-image.js';
 import { mantle, run, type Run } from '../support/cli.js';
-
-const IMAGE = 'mantle/busybox:test';
 
 let local: Run;
 let url: string;
@@ -56,15 +55,6 @@ describe('the mantle command line', () => {
   });
 
   it('mantle execute runs a Docker image when asked', async () => {
-    const imageThere = await import('dockerode').then(async ({ default: Docker }) =>
-      new Docker()
-        .getImage(IMAGE)
-        .inspect()
-        .then(() => true)
-        .catch(() => false),
-    );
-    // The tests need Docker, as the agent's Docker tests do: .ci/setup installs it and builds the image.
-    expect(imageThere, `Docker and ${IMAGE} (sudo .ci/setup)`).toBe(true);
     const result = await run(['execute', '--master', url, '--docker_image', IMAGE, '--command', 'echo in a container']);
     expect(result.code).toBe(0);
     expect(result.output).toContain('in a container');
