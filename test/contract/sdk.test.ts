@@ -5,7 +5,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { freePort } from '../../local/aws-standins.js';
 import type { Offer, TaskStatus } from '../../shared/protocol/mesos.js';
 import { SchedulerDriver, type Scheduler } from '../../sdk/scheduler.js';
@@ -205,6 +205,22 @@ describe('the master, and what retrying cannot fix', () => {
     const [again, heard] = await fails({ credentials, frameworkId });
     expect(again).toBe('The driver stopped: Framework has been removed');
     expect(heard).toBe('Framework has been removed');
+  });
+
+  it('stops at once on a host that does not exist', async () => {
+    // The resolver's answer is injected: tests reach only loopback.
+    const notFound = Object.assign(new Error('getaddrinfo ENOTFOUND nobody.invalid'), {
+      code: 'ENOTFOUND',
+      hostname: 'nobody.invalid',
+    });
+    vi.stubGlobal('fetch', () => Promise.reject(new TypeError('fetch failed', { cause: notFound })));
+    try {
+      const [failure, heard] = await fails({ master: 'nobody.invalid:5050' });
+      expect(heard).toBe("Cannot reach the master at http://nobody.invalid:5050: unknown host 'nobody.invalid'");
+      expect(failure).toBe(`The driver stopped: ${heard}`);
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 
   it('keeps retrying a master that answers 5xx or is not there, until the call timeout', async () => {
