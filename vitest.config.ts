@@ -24,8 +24,9 @@ export default defineConfig({
           name: 'contract',
           env,
           include: ['test/contract/**/*.test.ts'],
-          // One DynamoDB Local and one SQS stand-in for the whole run; each suite uses its own tables.
-          globalSetup: ['test/support/global-setup.ts'],
+          // A Docker engine and the base image (built when missing); one DynamoDB Local and one SQS
+          // stand-in for the whole run, each suite using its own tables.
+          globalSetup: ['test/support/base-image.ts', 'test/support/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
@@ -36,6 +37,7 @@ export default defineConfig({
           env,
           // Each suite starts a whole local cluster (its own stand-ins) as `npm start` does.
           include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/support/base-image.ts'],
           testTimeout: 180_000,
           hookTimeout: 120_000,
         },
