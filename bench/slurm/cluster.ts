@@ -4,7 +4,7 @@
  * support), all started in the foreground as our children from one temporary directory with its own
  * slurm.conf, munge key, socket, state, spool, pid and log files. The system's /etc/slurm and /etc/munge
  * are neither read nor changed. stop() cancels what is left of our jobs, ends every daemon by its PID
- * (SIGTERM, then SIGKILL) and removes the directory.
+ * (SIGTERM, then SIGKILL), then any job process that outlived them, and removes the directory.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -29,6 +29,9 @@ import type { CpuGroup } from '../support/cpu-group.js';
 import { nodeNames, slurmConf } from './conf.js';
 
 const execFileAsync = promisify(execFile);
+
+/** Each job: a shell that runs `true`, as a Mantle task's `sh -c true`. */
+export const JOB_SCRIPT = '#!/bin/sh\ntrue\n';
 
 const REQUIRED = ['munged', 'slurmctld', 'slurmd', 'sbatch', 'squeue', 'sinfo', 'scancel'] as const;
 const PATH = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin'].join(delimiter);
@@ -314,7 +317,7 @@ export async function startSlurm(options: SlurmOptions): Promise<SlurmCluster> {
       }),
     );
     writeFileSync(join(dir, 'munge', 'munge.key'), randomBytes(128), { mode: 0o600 });
-    writeFileSync(join(dir, 'jobs', 'true.sh'), '#!/bin/sh\ntrue\n', { mode: 0o755 });
+    writeFileSync(join(dir, 'jobs', 'true.sh'), JOB_SCRIPT, { mode: 0o755 });
 
     const socket = join(dir, 'munge', 'munge.socket');
     daemons.push(
