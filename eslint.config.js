@@ -98,6 +98,8 @@ const pureSiblings = (files, pure) => ({
  * those are split; the Mesos schema catalogue (shared/protocol/mesos.ts) is one file on purpose.
  */
 const SIZE_CHECKED = ['functions/**/*.ts', 'shared/**/*.ts', 'infra/**/*.ts', 'bench/**/*.ts'];
+/** Arrived with main's vs-slurm benchmark; split in the next commit. */
+const SIZE_PENDING = ['bench/slurm/cluster.ts', 'bench/vs-slurm.ts'];
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'cdk.out/', 'coverage/', '.scratch/', 'bench/results/'] },
@@ -127,12 +129,18 @@ export default tseslint.config(
   pureSiblings(['functions/fleet/{sweep-plan,instance-id,hooks}.ts'], '(sweep-plan|instance-id|hooks)'),
   {
     files: SIZE_CHECKED,
+    ignores: SIZE_PENDING,
     rules: {
       'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
       'max-lines': ['error', { max: 500 }],
     },
   },
   { files: ['shared/protocol/mesos.ts'], rules: { 'max-lines': 'off' } },
+  {
+    // Small functions, read in one screen (issue 10): the command line, the SDK and the local cluster.
+    files: ['cli/**/*.ts', 'sdk/**/*.ts', 'local/**/*.ts'],
+    rules: { 'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }] },
+  },
   {
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,

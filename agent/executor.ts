@@ -8,6 +8,7 @@
  */
 import type { Logger } from '../shared/log.js';
 import type { Metrics } from '../shared/metrics.js';
+import { hasCapability } from '../shared/protocol/capabilities.js';
 import type { TaskInfo, TaskState, TaskStatusReason } from '../shared/protocol/mesos.js';
 import { named } from '../shared/resources/resources.js';
 import { isTerminal } from '../shared/tasks/state-machine.js';
@@ -26,7 +27,7 @@ import { HealthChecker, healthCheckPolicy, type HealthEvent, type Probe } from '
 import { commandProbe, httpProbe, tcpProbe } from './health-probes.js';
 import { isStopped, type Lifecycle } from './lifecycle.js';
 import { outputTail } from './output-tail.js';
-import { droppedState, hasCapability, taskStatus, type AgentFrameworkInfo, type StatusInput } from './statuses.js';
+import { droppedState, taskStatus, type AgentFrameworkInfo, type StatusInput } from './statuses.js';
 import type { StatusUpdateManager } from './status-update-manager.js';
 
 /** What a kill ends in, besides TASK_KILLED. */

@@ -1,5 +1,5 @@
 /**
- * Health checks (Mesos `HealthChecker`, spec §5.6): the first check after `delay_seconds`, then one every
+ * Health checks (Mesos `HealthChecker`, src/checks/health_checker.cpp): the first check after `delay_seconds`, then one every
  * `interval_seconds` after the previous one ended; a check slower than `timeout_seconds` fails; failures
  * inside `grace_period_seconds` from the start are ignored until the first success; every failure after
  * that is reported (healthy: false) and the first success, and the first after failures, report healthy;

@@ -1,8 +1,9 @@
 /**
- * The three kinds of health check (spec §5.6). HTTP and TCP go to the task's own address and port (for
- * tasks on the host network: 127.0.0.1); HTTP succeeds on a status in 200..399, as Mesos's checker
- * (curl) does, https without certificate verification, as curl -k does. COMMAND checks run through the
- * containerizer (in the container's environment and sandbox).
+ * The three kinds of health check (Mesos `HealthCheck.Type`, src/checks/checker_process.cpp). HTTP and
+ * TCP go to the task's own address and port (for tasks on the host network: 127.0.0.1); HTTP succeeds
+ * on a status in 200..399, as Mesos's checker (curl) does, https without certificate verification, as
+ * curl -k does. COMMAND checks run through the containerizer (in the container's environment and
+ * sandbox).
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';

@@ -1,10 +1,11 @@
 /**
- * The status update manager (Mesos `TaskStatusUpdateManager`, ARCHITECTURE flow 6): each task's stream
- * is journalled before anything is sent, its head goes to the status FIFO queue (group = framework/task)
- * and is resent from `retryMinMs` doubling to `retryMaxMs` until the ACKNOWLEDGE command for it arrives;
- * then the next update goes. Sending waits until the agent is registered (it needs its id and the
+ * The status update manager (Mesos `TaskStatusUpdateManager`, src/slave/task_status_update_manager.cpp):
+ * each task's stream is journalled before anything is sent, its head goes to the status FIFO queue
+ * (group = the task's key, framework/task) and is resent from `retryMinMs` doubling to `retryMaxMs`
+ * until the ACKNOWLEDGE command for it arrives; then the next update goes. Sending waits until the agent is registered (it needs its id and the
  * queue); a restarted agent rebuilds every stream from its journal and resends the heads.
  */
+import { taskKey } from '../shared/ids.js';
 import type { Logger } from '../shared/log.js';
 import type { Metrics } from '../shared/metrics.js';
 import type { AgentMessage } from '../shared/protocol/internal.js';
@@ -48,10 +49,6 @@ interface Entry {
   chain: Promise<unknown>;
 }
 
-function key(frameworkId: string, taskId: string): string {
-  return `${frameworkId}\u0000${taskId}`;
-}
-
 export class StatusUpdateManager {
   private readonly entries = new Map<string, Entry>();
   private target: { agentId: string; transport: StatusTransport } | undefined;
@@ -59,7 +56,7 @@ export class StatusUpdateManager {
   constructor(private readonly options: StatusUpdateManagerOptions) {}
 
   private entry(frameworkId: string, taskId: string, stream = new StatusUpdateStream()): Entry {
-    let entry = this.entries.get(key(frameworkId, taskId));
+    let entry = this.entries.get(taskKey(frameworkId, taskId));
     if (!entry) {
       entry = {
         frameworkId,
@@ -70,7 +67,7 @@ export class StatusUpdateManager {
         sending: false,
         chain: Promise.resolve(),
       };
-      this.entries.set(key(frameworkId, taskId), entry);
+      this.entries.set(taskKey(frameworkId, taskId), entry);
     }
     return entry;
   }
@@ -89,7 +86,7 @@ export class StatusUpdateManager {
   }
 
   stream(frameworkId: string, taskId: string): StatusUpdateStream | undefined {
-    return this.entries.get(key(frameworkId, taskId))?.stream;
+    return this.entries.get(taskKey(frameworkId, taskId))?.stream;
   }
 
   /** Streams with updates not yet acknowledged. */
@@ -125,7 +122,7 @@ export class StatusUpdateManager {
 
   /** The ACKNOWLEDGE command: journals it, releases the next update. */
   acknowledge(frameworkId: string, taskId: string, uuid: string): Promise<AckOutcome> {
-    const entry = this.entries.get(key(frameworkId, taskId));
+    const entry = this.entries.get(taskKey(frameworkId, taskId));
     if (!entry) {
       this.options.metrics.increment('slave/invalid_status_update_acknowledgements');
       return Promise.resolve('unknown');
@@ -148,7 +145,7 @@ export class StatusUpdateManager {
       entry.intervalMs = this.options.retryMinMs;
       entry.attempt = 0;
       if (entry.stream.closed) {
-        this.entries.delete(key(frameworkId, taskId));
+        this.entries.delete(taskKey(frameworkId, taskId));
         this.options.onClosed(frameworkId, taskId);
       } else {
         this.flush(entry);
@@ -175,15 +172,15 @@ export class StatusUpdateManager {
 
   /** Drops a stream whose task's checkpoint is gone (a wiped agent). */
   forget(frameworkId: string, taskId: string): void {
-    this.entries.get(key(frameworkId, taskId))?.cancelRetry?.();
-    this.entries.delete(key(frameworkId, taskId));
+    this.entries.get(taskKey(frameworkId, taskId))?.cancelRetry?.();
+    this.entries.delete(taskKey(frameworkId, taskId));
   }
 
   private flush(entry: Entry): void {
     const target = this.target;
     const head = entry.stream.head;
     if (!target || !head || entry.sending || !this.options.life.alive) return;
-    if (this.entries.get(key(entry.frameworkId, entry.taskId)) !== entry) return;
+    if (this.entries.get(taskKey(entry.frameworkId, entry.taskId)) !== entry) return;
     entry.sending = true;
     entry.cancelRetry?.();
     const uuid = head.uuid as string;
@@ -195,7 +192,11 @@ export class StatusUpdateManager {
       ...(entry.stream.latestState ? { latest_state: entry.stream.latestState } : {}),
     };
     const attempt = entry.attempt++;
-    const sent = target.transport.send(message, `${entry.frameworkId}/${entry.taskId}`, `${uuidHex(uuid)}-${attempt}`);
+    const sent = target.transport.send(
+      message,
+      taskKey(entry.frameworkId, entry.taskId),
+      `${uuidHex(uuid)}-${attempt}`,
+    );
     void sent
       .then(
         () => {

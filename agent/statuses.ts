@@ -1,9 +1,11 @@
 /**
- * Status updates the agent and its executors generate (spec §3): a fresh uuid (16 random bytes,
- * base64) per update, `timestamp` in seconds, SOURCE_EXECUTOR for what the task did and SOURCE_AGENT for
- * what the agent decided (a task it does not know, a launch it refused).
+ * Status updates the agent and its executors generate (Mesos `TaskStatus`, include/mesos/v1/mesos.proto):
+ * a fresh uuid (16 random bytes, base64) per update, `timestamp` in seconds, SOURCE_EXECUTOR for what
+ * the task did and SOURCE_AGENT for what the agent decided (a task it does not know, a launch it
+ * refused, a drain).
  */
 import { randomBytes } from 'node:crypto';
+import { hasCapability } from '../shared/protocol/capabilities.js';
 import type { AgentFrameworkInfoSchema } from '../shared/protocol/internal.js';
 import type { Resource, TaskState, TaskStatus, TaskStatusReason, TaskStatusSource } from '../shared/protocol/mesos.js';
 import type { z } from 'zod';
@@ -46,13 +48,23 @@ export function taskStatus(input: StatusInput, now: number = Date.now()): TaskSt
   };
 }
 
-export function hasCapability(info: AgentFrameworkInfo | undefined, capability: string): boolean {
-  return (info?.capabilities ?? []).some((entry) => entry.type === capability);
+/** A status the agent decides for a task it does not run (a launch it refused, a task it does not know). */
+export function agentStatus(taskId: string, state: TaskState, reason: TaskStatusReason, message: string): TaskStatus {
+  return taskStatus({ taskId, state, source: 'SOURCE_AGENT', reason, message });
 }
 
 /** TASK_DROPPED for partition-aware frameworks (and when the framework is unknown: the master translates). */
 export function droppedState(info: AgentFrameworkInfo | undefined): TaskState {
   return info && !hasCapability(info, 'PARTITION_AWARE') ? 'TASK_LOST' : 'TASK_DROPPED';
+}
+
+/**
+ * How a drain ends a task (Mesos `DrainConfig.mark_gone`): TASK_KILLED, or when the operator marks the
+ * agent gone, TASK_GONE_BY_OPERATOR (TASK_LOST for frameworks without PARTITION_AWARE).
+ */
+export function drainedState(info: AgentFrameworkInfo, markGone: boolean): TaskState {
+  if (!markGone) return 'TASK_KILLED';
+  return hasCapability(info, 'PARTITION_AWARE') ? 'TASK_GONE_BY_OPERATOR' : 'TASK_LOST';
 }
 
 /** The uuid as hex, for SQS deduplication ids (which allow base64's characters, but hex reads better). */

@@ -10,7 +10,7 @@
  * reads end-of-file and exits without starting the task.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chown, mkdir, open, readdir, readFile, symlink } from 'node:fs/promises';
+import { chown, mkdir, open, readdir, readFile, symlink, type FileHandle } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -86,6 +86,39 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** What a launch prepared before the supervisor starts. */
+interface Prepared {
+  readonly file: string;
+  readonly args: readonly string[];
+  readonly user: User | undefined;
+  readonly environment: Record<string, string>;
+  readonly runDir: string;
+}
+
+/** Gives the supervisor the go-ahead; resolves with the task's pid once it is written. */
+function goAhead(
+  supervisor: ChildProcess,
+  exited: Promise<number | null>,
+  pidWritten: Promise<void>,
+  pidFile: string,
+): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    void pidWritten.then(() => readNumber(pidFile)).then((pid) => pid !== undefined && resolve(pid));
+    // A task that ends at once can take its supervisor with it before the watch fires.
+    void exited.then(async (code) => {
+      const pid = await readNumber(pidFile);
+      if (pid !== undefined) resolve(pid);
+      else
+        reject(
+          new LaunchError(
+            `The task's supervisor exited with status ${code} before starting the task (see the sandbox's stderr)`,
+          ),
+        );
+    });
+    supervisor.stdin?.end('go\n');
+  });
+}
+
 export class ProcessContainerizer implements Containerizer {
   readonly kind = 'mesos' as const;
 
@@ -100,7 +133,68 @@ export class ProcessContainerizer implements Containerizer {
   }
 
   async launch(spec: LaunchSpec): Promise<Container> {
-    const { checkpoint, cgroups, life } = this.options;
+    const prepared = await this.prepare(spec);
+    const { runDir, user } = prepared;
+    // The cgroups are set up while the supervisor starts; it joins them itself once they are ready
+    // and the task's record is durable (the go-ahead), and only then starts the task.
+    const cgroup = new ContainerCgroup(this.options.cgroups, spec.containerId);
+    const cgroupReady = cgroup.create(
+      containerLimits(spec.task.resources ?? [], spec.task.limits, this.options.limits),
+      gpuDenyRules(
+        spec.allGpus.map((gpu) => gpu.minor),
+        spec.gpus.map((gpu) => gpu.minor),
+        NVIDIA_MAJOR,
+      ),
+      user,
+    );
+    cgroupReady.catch(() => undefined);
+    // Watch before the supervisor can write its pid, so the event cannot be missed.
+    const pidWatch = this.waitForFile(runDir, 'pid');
+    const procs = cgroup.procsFiles();
+    const output = await Promise.all([
+      open(join(spec.sandbox, 'stdout'), 'a'),
+      open(join(spec.sandbox, 'stderr'), 'a'),
+    ]);
+    let supervisor: ChildProcess;
+    try {
+      supervisor = await this.spawnSupervisor(spec, prepared, procs, output);
+    } catch (error) {
+      pidWatch.cancel();
+      await cgroupReady.catch(() => undefined);
+      await cgroup.destroy().catch(() => undefined);
+      throw new LaunchError(`Failed to start the task's supervisor: ${(error as Error).message}`);
+    } finally {
+      for (const handle of output) await handle.close();
+    }
+    supervisor.unref();
+    const supervisorPid = supervisor.pid as number;
+    const exited = new Promise<number | null>((resolve) => supervisor.once('exit', (code) => resolve(code)));
+    const abandon = async () => {
+      pidWatch.cancel();
+      supervisor.kill('SIGKILL');
+      await cgroup.destroy().catch(() => undefined);
+    };
+    try {
+      await cgroupReady;
+    } catch (error) {
+      await abandon();
+      throw new LaunchError(`Failed to set up cgroups: ${(error as Error).message}`);
+    }
+    try {
+      await spec.recorded;
+    } catch (error) {
+      await abandon();
+      if (isStopped(error)) throw error;
+      throw new LaunchError(`Failed to checkpoint the task: ${(error as Error).message}`);
+    }
+    const taskPid = await goAhead(supervisor, exited, pidWatch.done, join(runDir, 'pid'));
+    pidWatch.cancel();
+    return this.attach(spec, supervisorPid, taskPid, cgroup, user);
+  }
+
+  /** The task's command, user and environment; its sandbox's volume links and its run dir, made. */
+  private async prepare(spec: LaunchSpec): Promise<Prepared> {
+    const { checkpoint } = this.options;
     const { file, args } = processCommand(spec.task.command);
     const links = sandboxLinks(
       taskMounts(spec.task.container?.volumes ?? [], spec.task.resources ?? [], {
@@ -128,103 +222,44 @@ export class ProcessContainerizer implements Containerizer {
       await chown(spec.sandbox, user.uid, user.gid);
       await chown(runDir, user.uid, user.gid);
     }
+    return { file, args, user, environment, runDir };
+  }
 
-    // The cgroups are set up while the supervisor starts; it joins them itself once they are ready
-    // and the task's record is durable (the go-ahead), and only then starts the task.
-    const cgroup = new ContainerCgroup(cgroups, spec.containerId);
-    const cgroupReady = cgroup.create(
-      containerLimits(spec.task.resources ?? [], spec.task.limits, this.options.limits),
-      gpuDenyRules(
-        spec.allGpus.map((gpu) => gpu.minor),
-        spec.gpus.map((gpu) => gpu.minor),
-        NVIDIA_MAJOR,
-      ),
-      user,
+  /** Starts the supervisor in its own session, its output to the sandbox's files; resolves once it runs. */
+  private async spawnSupervisor(
+    spec: LaunchSpec,
+    prepared: Prepared,
+    procs: readonly string[],
+    [stdout, stderr]: readonly [FileHandle, FileHandle],
+  ): Promise<ChildProcess> {
+    const { file, args, user, environment, runDir } = prepared;
+    this.options.life.check();
+    const supervisor = spawn(
+      '/bin/sh',
+      [
+        '-c',
+        SUPERVISOR,
+        'mantle-supervisor',
+        runDir,
+        String(procs.length),
+        ...procs,
+        ...this.options.launcher,
+        file,
+        ...args,
+      ],
+      {
+        cwd: spec.sandbox,
+        env: environment,
+        detached: true,
+        stdio: ['pipe', stdout.fd, stderr.fd],
+        ...(user ? { uid: user.uid, gid: user.gid } : {}),
+      },
     );
-    cgroupReady.catch(() => undefined);
-    // Watch before the supervisor can write its pid, so the event cannot be missed.
-    const pidWatch = this.waitForFile(runDir, 'pid');
-    const procs = cgroup.procsFiles();
-    const [stdout, stderr] = await Promise.all([
-      open(join(spec.sandbox, 'stdout'), 'a'),
-      open(join(spec.sandbox, 'stderr'), 'a'),
-    ]);
-    let supervisor: ChildProcess;
-    try {
-      life.check();
-      supervisor = spawn(
-        '/bin/sh',
-        [
-          '-c',
-          SUPERVISOR,
-          'mantle-supervisor',
-          runDir,
-          String(procs.length),
-          ...procs,
-          ...this.options.launcher,
-          file,
-          ...args,
-        ],
-        {
-          cwd: spec.sandbox,
-          env: environment,
-          detached: true,
-          stdio: ['pipe', stdout.fd, stderr.fd],
-          ...(user ? { uid: user.uid, gid: user.gid } : {}),
-        },
-      );
-      await new Promise<void>((resolve, reject) => {
-        supervisor.once('spawn', resolve);
-        supervisor.once('error', reject);
-      });
-    } catch (error) {
-      pidWatch.cancel();
-      await cgroupReady.catch(() => undefined);
-      await cgroup.destroy().catch(() => undefined);
-      throw new LaunchError(`Failed to start the task's supervisor: ${(error as Error).message}`);
-    } finally {
-      await stdout.close();
-      await stderr.close();
-    }
-    supervisor.unref();
-    const supervisorPid = supervisor.pid as number;
-    const exited = new Promise<number | null>((resolve) => supervisor.once('exit', (code) => resolve(code)));
-    const abandon = async () => {
-      pidWatch.cancel();
-      supervisor.kill('SIGKILL');
-      await cgroup.destroy().catch(() => undefined);
-    };
-    try {
-      await cgroupReady;
-    } catch (error) {
-      await abandon();
-      throw new LaunchError(`Failed to set up cgroups: ${(error as Error).message}`);
-    }
-    try {
-      await spec.recorded;
-    } catch (error) {
-      await abandon();
-      if (isStopped(error)) throw error;
-      throw new LaunchError(`Failed to checkpoint the task: ${(error as Error).message}`);
-    }
-    const pidFile = join(runDir, 'pid');
-    const taskPid = await new Promise<number>((resolve, reject) => {
-      void pidWatch.done.then(() => readNumber(pidFile)).then((pid) => pid !== undefined && resolve(pid));
-      // A task that ends at once can take its supervisor with it before the watch fires.
-      void exited.then(async (code) => {
-        const pid = await readNumber(pidFile);
-        if (pid !== undefined) resolve(pid);
-        else
-          reject(
-            new LaunchError(
-              `The task's supervisor exited with status ${code} before starting the task (see the sandbox's stderr)`,
-            ),
-          );
-      });
-      supervisor.stdin?.end('go\n');
+    await new Promise<void>((resolve, reject) => {
+      supervisor.once('spawn', resolve);
+      supervisor.once('error', reject);
     });
-    pidWatch.cancel();
-    return this.attach(spec, supervisorPid, taskPid, cgroup, user);
+    return supervisor;
   }
 
   async recover(spec: LaunchSpec): Promise<Container | undefined> {

@@ -1,7 +1,8 @@
 /**
  * The agent and the master's registration protocol (a stand-in master on loopback): authentication as
  * an agent principal, re-registration on 409, a fresh start on 410, refusal, and recovery after an
- * in-process crash (the unacknowledged head is resent; a launch that never started is dropped).
+ * in-process crash (the unacknowledged head is resent; a launch that never started is dropped), and an
+ * upgrade over an earlier state.json.
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -237,5 +238,38 @@ describe('recovery after a crash', () => {
     await master.waitFor(unrecorded, 'TASK_STARTING');
     const ended = await master.waitFor(unrecorded, 'TASK_DROPPED');
     expect(ended.status).toMatchObject({ reason: 'REASON_AGENT_RESTARTED', source: 'SOURCE_AGENT' });
+  });
+});
+
+describe('upgrading the agent', () => {
+  it('keeps the refusals and finished launches that an agent of the earlier state.json format remembered', async () => {
+    const master = await fakeMaster();
+    const workDir = await tempWorkDir();
+    const first = await agentOn(master, { workDir });
+    const agentId = await first.registered;
+    await first.stop();
+    // Earlier agents joined the ids in meta/state.json with a NUL.
+    const refused = taskId('refused-earlier');
+    const done = taskId('done-earlier');
+    const until = Date.now() + 60_000;
+    const checkpoint = new Checkpoint(workDir, new Lifecycle());
+    await checkpoint.writeJson(checkpoint.stateFile, {
+      refused: { [`${FRAMEWORK_ID}\u0000${refused}`]: until },
+      completedLaunches: { [`launch-${done}\u0000${FRAMEWORK_ID}\u0000${done}`]: until },
+    });
+
+    const second = await agentOn(master, { workDir });
+    expect(await second.registered).toBe(agentId);
+    const control = taskId('launched-after');
+    await master.send(
+      agentId,
+      launch(commandTask(refused, 'true')),
+      launch(commandTask(done, 'true')),
+      launch(commandTask(control, 'true')),
+    );
+    await master.waitFor(control, 'TASK_FINISHED');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(master.of(refused)).toEqual([]);
+    expect(master.of(done)).toEqual([]);
   });
 });

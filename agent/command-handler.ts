@@ -1,0 +1,247 @@
+/**
+ * The master's commands to the agent, one at a time per task, and the task endings they lead to (the
+ * handlers of Mesos `Slave` in src/slave/slave.cpp: `run`, `runTaskGroup`, `killTask`,
+ * `shutdownFramework`, `shutdownExecutor`, `drain`, `statusUpdateAcknowledgement`, and the agent's
+ * side of task reconciliation). Commands are idempotent: a redelivered LAUNCH starts nothing (launcher.ts); a KILL
+ * for a task not launched yet is remembered so that its LAUNCH never runs (TASK_KILLED,
+ * REASON_TASK_KILLED_DURING_LAUNCH); a RECONCILE answers the tasks the agent does not know with
+ * TASK_DROPPED (TASK_LOST for frameworks without PARTITION_AWARE), and remembers them likewise.
+ */
+import { taskKey } from '../shared/ids.js';
+import { AgentCommandSchema, parseMessageBody, type AgentCommand } from '../shared/protocol/internal.js';
+import type { TaskState } from '../shared/protocol/mesos.js';
+import { inGroups } from '../shared/queues/batch.js';
+import type { ReceivedMessage } from '../shared/queues/queues.js';
+import type { AgentContext } from './context.js';
+import type { KillRequest, TaskExecutor } from './executor.js';
+import { launchRequest } from './launch-plan.js';
+import { launch } from './launcher.js';
+import { isStopped } from './lifecycle.js';
+import { COMPLETED_LAUNCH_MS, launchKey, REFUSAL_MS } from './state.js';
+import { agentStatus, drainedState, droppedState, type AgentFrameworkInfo } from './statuses.js';
+
+/** What the handler asks of the agent around it. */
+export interface CommandHooks {
+  /** Registers again (REREGISTER); not awaited: commands keep flowing meanwhile. */
+  reregister(): void;
+  /** Sends DRAINED if the drain is complete. */
+  checkDrained(): Promise<void>;
+}
+
+/** A command that must wait: it comes back after its visibility timeout, with those of its task behind it. */
+class CommandDeferred extends Error {}
+
+export class CommandHandler {
+  constructor(
+    private readonly context: AgentContext,
+    private readonly hooks: CommandHooks,
+  ) {}
+
+  /**
+   * A batch from the command queue. Commands of different tasks are handled concurrently; a task's own
+   * stay in order (the FIFO group is the task), and stop at the first that fails or must wait. Returns
+   * those to leave in the queue, or 'stopped' when the agent ended meanwhile.
+   */
+  async handleBatch(messages: readonly ReceivedMessage[]): Promise<Set<ReceivedMessage> | 'stopped'> {
+    let stopped = false;
+    const left = await inGroups(
+      messages,
+      (message) => message.groupId,
+      async (message) => {
+        if (!(await this.handleMessage(message))) throw new CommandDeferred();
+      },
+      (_message, error) => {
+        if (isStopped(error)) stopped = true;
+        else if (!(error instanceof CommandDeferred))
+          this.context.logger.error('A command failed; it will be redelivered', {
+            error: String(error),
+            stack: (error as Error).stack,
+          });
+      },
+    );
+    return stopped ? 'stopped' : left;
+  }
+
+  private async handleMessage(message: ReceivedMessage): Promise<boolean> {
+    const command = parseMessageBody(AgentCommandSchema, message.body);
+    if (!command) {
+      this.context.metrics.increment('slave/invalid_commands');
+      this.context.logger.error('Dropping a malformed command', { messageId: message.messageId });
+      return true;
+    }
+    return this.handle(command);
+  }
+
+  /** Handles one command; false leaves it in the queue to come back later. */
+  async handle(command: AgentCommand): Promise<boolean> {
+    switch (command.type) {
+      case 'LAUNCH':
+      case 'LAUNCH_GROUP':
+        return launch(this.context, launchRequest(command));
+      case 'KILL':
+        await this.kill(
+          command.framework_id.value,
+          command.task_id.value,
+          command.kill_policy?.grace_period?.nanoseconds,
+        );
+        return true;
+      case 'ACKNOWLEDGE':
+        await this.context.updates.acknowledge(command.framework_id.value, command.task_id.value, command.uuid);
+        return true;
+      case 'SHUTDOWN_FRAMEWORK':
+        await this.killWhere(
+          (executor) => executor.frameworkId === command.framework_id.value,
+          'The framework was shut down',
+        );
+        return true;
+      case 'SHUTDOWN_EXECUTOR':
+        await this.killWhere(
+          (executor) =>
+            executor.frameworkId === command.framework_id.value && executor.executorId === command.executor_id.value,
+          'The executor was shut down',
+        );
+        return true;
+      case 'FRAMEWORK_MESSAGE':
+        // Only custom executors receive framework messages, and this agent runs none (Mesos drops them too).
+        this.context.metrics.increment('slave/invalid_framework_messages');
+        this.context.logger.warn('Dropping a framework message: no custom executor runs here', {
+          frameworkId: command.framework_id.value,
+          executorId: command.executor_id.value,
+        });
+        return true;
+      case 'DRAIN':
+        await this.drain(command.max_grace_period_seconds, command.mark_gone ?? false);
+        return true;
+      case 'RECONCILE':
+        for (const task of command.tasks) await this.reconcile(task.framework_id.value, task.task_id.value);
+        return true;
+      case 'REREGISTER':
+        this.context.logger.warn('The master asks the agent to re-register', { why: command.reason });
+        this.hooks.reregister();
+        return true;
+    }
+  }
+
+  /** A kill's grace, capped by a drain's `max_grace_period`. */
+  private capGrace(ms: number): number {
+    const cap = this.context.state.draining?.maxGracePeriodMs;
+    return cap === undefined ? ms : Math.min(ms, cap);
+  }
+
+  private async kill(frameworkId: string, taskId: string, graceNanoseconds: number | undefined): Promise<void> {
+    const key = taskKey(frameworkId, taskId);
+    const executor = this.context.executors.get(key);
+    if (executor) {
+      if (executor.terminated) return;
+      await executor.kill({
+        gracePeriodMs: this.capGrace(graceNanoseconds !== undefined ? graceNanoseconds / 1e6 : executor.gracePeriod()),
+        message: 'Task killed by the framework',
+      });
+      return;
+    }
+    if (this.context.updates.stream(frameworkId, taskId)) return;
+    // Not launched (yet): remember it, so that its LAUNCH, if it is still on its way, never runs.
+    await this.refuse(key);
+    await this.context.updates.update(
+      frameworkId,
+      agentStatus(taskId, 'TASK_KILLED', 'REASON_TASK_KILLED_DURING_LAUNCH', 'Task killed before it was launched'),
+    );
+  }
+
+  /** Kills the live tasks that `predicate` picks, with `--executor_shutdown_grace_period`. */
+  async killWhere(predicate: (executor: TaskExecutor) => boolean, message: string): Promise<void> {
+    for (const executor of this.context.executors.values()) {
+      if (executor.terminated || !predicate(executor)) continue;
+      await executor.kill({ gracePeriodMs: this.capGrace(this.context.config.executorShutdownGracePeriodMs), message });
+    }
+  }
+
+  /**
+   * A task reached a terminal state: its GPUs go back, and for a task of a group that did not finish,
+   * the rest of the group is killed (Mesos's default executor: one task failing takes the others down).
+   */
+  taskEnded(executor: TaskExecutor, state: TaskState): void {
+    this.context.gpuAllocator.release(executor.containerId);
+    const counter = state.replace('TASK_', '').toLowerCase();
+    this.context.metrics.increment(`slave/tasks_${counter}`);
+    if (!executor.isGroupTask || state === 'TASK_FINISHED') return;
+    void this.killWhere(
+      (other) =>
+        other !== executor && other.frameworkId === executor.frameworkId && other.executorId === executor.executorId,
+      `Killed because task '${executor.taskId}' of its group ended in ${state}`,
+    ).catch((error: unknown) => {
+      if (!isStopped(error)) this.context.logger.error('Killing a task group failed', { error: String(error) });
+    });
+  }
+
+  /**
+   * The task's terminal update was acknowledged (Mesos `Slave::_statusUpdateAcknowledgement`): the task
+   * is done, its launch remembered against redelivery, its checkpoint removed.
+   */
+  async taskClosed(frameworkId: string, taskId: string): Promise<void> {
+    const { context } = this;
+    try {
+      const key = taskKey(frameworkId, taskId);
+      const executor = context.executors.get(key);
+      if (executor) {
+        context.executors.delete(key);
+        context.state.completedLaunches[launchKey(executor.launchId, frameworkId, taskId)] =
+          Date.now() + COMPLETED_LAUNCH_MS;
+        await context.saveState();
+      }
+      await context.checkpoint.removeTask(frameworkId, taskId);
+      await this.hooks.checkDrained();
+    } catch (error) {
+      if (!isStopped(error))
+        context.logger.error('Cleaning up a finished task failed', { taskId, error: String(error) });
+    }
+  }
+
+  private async reconcile(frameworkId: string, taskId: string): Promise<void> {
+    const key = taskKey(frameworkId, taskId);
+    if (this.context.executors.has(key) || this.context.updates.stream(frameworkId, taskId)) return;
+    await this.refuse(key);
+    const state = droppedState(this.frameworkInfoOf(frameworkId));
+    await this.context.updates.update(
+      frameworkId,
+      agentStatus(taskId, state, 'REASON_RECONCILIATION', 'Reconciliation: task unknown to the agent'),
+    );
+  }
+
+  private async refuse(key: string): Promise<void> {
+    this.context.state.refused[key] = Date.now() + REFUSAL_MS;
+    await this.context.saveState();
+  }
+
+  private frameworkInfoOf(frameworkId: string): AgentFrameworkInfo | undefined {
+    for (const executor of this.context.executors.values()) {
+      if (executor.frameworkId === frameworkId) return executor.info;
+    }
+    return undefined;
+  }
+
+  /** Draining (Mesos `Slave::drain`): checkpointed, then every task is killed; DRAINED follows once all is acknowledged. */
+  private async drain(maxGraceSeconds: number | undefined, markGone: boolean): Promise<void> {
+    const { context } = this;
+    if (!context.state.draining) {
+      context.state.draining = {
+        ...(maxGraceSeconds !== undefined ? { maxGracePeriodMs: maxGraceSeconds * 1000 } : {}),
+        markGone,
+        drainedSent: false,
+      };
+      await context.saveState();
+      context.logger.info('Draining', { maxGraceSeconds, markGone });
+    }
+    for (const executor of context.executors.values()) {
+      if (executor.terminated) continue;
+      const request: KillRequest = {
+        gracePeriodMs: this.capGrace(executor.gracePeriod()),
+        state: drainedState(executor.info, markGone),
+        reason: 'REASON_AGENT_DRAINING',
+        message: 'The agent is draining',
+      };
+      await executor.kill(request);
+    }
+    await this.hooks.checkDrained();
+  }
+}

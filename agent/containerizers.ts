@@ -1,0 +1,122 @@
+/**
+ * The containerizers `--containerizers` enables (Mesos `Containerizer::create`, src/slave/containerizer/
+ * containerizer.cpp) and the isolation they can enforce here: the process containerizer with the
+ * cgroups found writable and the task launcher, Docker if its engine answers; how GPUs are isolated
+ * follows (Docker hands a container only its devices; process tasks get the devices cgroup where it is
+ * writable, and CUDA_VISIBLE_DEVICES otherwise). What is missing is noted, not fatal.
+ */
+import Docker from 'dockerode';
+import type { Logger } from '../shared/log.js';
+import type { Isolation } from '../shared/protocol/internal.js';
+import type { Checkpoint } from './checkpoint.js';
+import type { AgentConfig, ContainerizerKind } from './config.js';
+import type { Containerizer } from './containerizer/containerizer.js';
+import { DockerContainerizer } from './containerizer/docker.js';
+import { taskLauncher } from './containerizer/host.js';
+import { ProcessContainerizer } from './containerizer/process.js';
+import type { Gpu } from './gpu/nvidia.js';
+import { detectCgroups, type CgroupSupport } from './isolation/cgroups.js';
+import type { Lifecycle } from './lifecycle.js';
+
+export interface ContainerizerDeps {
+  readonly config: AgentConfig;
+  readonly checkpoint: Checkpoint;
+  readonly life: Lifecycle;
+  readonly logger: Logger;
+  /** Test seam: the Docker client. */
+  readonly docker?: Docker;
+}
+
+export interface Containerizers {
+  readonly containerizers: Map<ContainerizerKind, Containerizer>;
+  /** What is enforced here; its notes say what cannot be, in the order found. */
+  readonly isolation: Isolation;
+}
+
+/** Throws when Docker is enabled but does not answer. `host`: the GPUs found, and what finding them noted. */
+export async function createContainerizers(
+  deps: ContainerizerDeps,
+  host: { readonly gpus: readonly Gpu[]; readonly notes: readonly string[] },
+): Promise<Containerizers> {
+  const containerizers = new Map<ContainerizerKind, Containerizer>();
+  const notes = [...host.notes];
+  let cgroups: CgroupSupport = { version: 'none', bases: new Map(), notes: [] };
+  if (deps.config.containerizers.includes('mesos')) {
+    cgroups = await detectCgroups(deps.config.cgroupsHierarchy, deps.config.cgroupsRoot);
+    notes.push(...cgroups.notes);
+    containerizers.set('mesos', await processContainerizer(deps, cgroups, notes));
+  }
+  if (deps.config.containerizers.includes('docker')) {
+    containerizers.set('docker', await dockerContainerizer(deps));
+  }
+  const processTasks = deps.config.containerizers.includes('mesos');
+  const gpus = gpuIsolation(host.gpus.length, processTasks, cgroups.devices !== undefined);
+  if (gpus.note) notes.push(gpus.note);
+  return { containerizers, isolation: { cgroups: cgroups.version, gpus: gpus.mode, notes } };
+}
+
+async function processContainerizer(
+  { config, checkpoint, life, logger }: ContainerizerDeps,
+  cgroups: CgroupSupport,
+  notes: string[],
+): Promise<ProcessContainerizer> {
+  const { launcher, notes: launcherNotes } = await taskLauncher();
+  notes.push(...launcherNotes);
+  const root = process.getuid?.() === 0;
+  if (config.switchUser && !root) notes.push("The agent is not root: process tasks run as the agent's user");
+  return new ProcessContainerizer({
+    checkpoint,
+    cgroups,
+    limits: { enableCfs: config.cgroupsEnableCfs, pidsLimit: config.pidsLimit },
+    launcher,
+    // Not the agent's whole environment (Mesos passes it): it holds the agent's credentials.
+    baseEnvironment: config.executorEnvironmentVariables ?? {
+      PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      ...(process.env.HOME ? { HOME: process.env.HOME } : {}),
+    },
+    switchUser: config.switchUser && root,
+    life,
+    logger,
+  });
+}
+
+async function dockerContainerizer({
+  config,
+  checkpoint,
+  life,
+  logger,
+  docker,
+}: ContainerizerDeps): Promise<DockerContainerizer> {
+  const client = docker ?? new Docker({ socketPath: config.dockerSocket });
+  try {
+    await client.ping();
+  } catch (error) {
+    throw new Error(
+      `The docker containerizer is enabled but Docker does not answer at ${config.dockerSocket}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  return new DockerContainerizer({
+    docker: client,
+    workDir: config.workDir,
+    sandboxDirectory: config.sandboxDirectory,
+    limits: { enableCfs: config.cgroupsEnableCfs, pidsLimit: config.pidsLimit },
+    volumeDir: (role, id) => checkpoint.volume(role, id),
+    life,
+    logger,
+  });
+}
+
+/** How GPUs are isolated, and the note when process tasks can only be told which GPUs are theirs. Pure. */
+export function gpuIsolation(
+  gpuCount: number,
+  processTasks: boolean,
+  devicesCgroup: boolean,
+): { mode: Isolation['gpus']; note?: string } {
+  if (gpuCount === 0) return { mode: 'none' };
+  if (!processTasks || devicesCgroup) return { mode: 'devices-cgroup' };
+  return {
+    mode: 'visibility',
+    note: 'No writable devices cgroup: process tasks see GPUs they were not given if they ignore CUDA_VISIBLE_DEVICES',
+  };
+}

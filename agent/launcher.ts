@@ -1,0 +1,170 @@
+/**
+ * Carrying out a LAUNCH or LAUNCH_GROUP (Mesos `Slave::run`, `Slave::_run` and `Framework::launchExecutor`
+ * in src/slave/slave.cpp): after the screening (launch-plan.ts), a draining agent answers TASK_DROPPED;
+ * otherwise every task gets its containerizer, a container id and its GPUs — all or nothing, as a task
+ * group launches atomically, else every task fails with the cause — then its sandbox and its record in
+ * the checkpoint, and its executor launches it. The container is prepared while the record is written
+ * and starts only once it is durable; the command leaves the queue only once every record is.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { taskKey } from '../shared/ids.js';
+import type { TaskInfo, TaskState, TaskStatusReason } from '../shared/protocol/mesos.js';
+import { scalarTotal } from '../shared/resources/resources.js';
+import { err, ok, type Result } from '../shared/result.js';
+import { pathComponent } from './checkpoint.js';
+import { LaunchError, type Containerizer } from './containerizer/containerizer.js';
+import type { AgentContext } from './context.js';
+import { TaskExecutor, type TaskRecord } from './executor.js';
+import type { Gpu } from './gpu/nvidia.js';
+import { containerizerFor, screenLaunch, type LaunchRequest } from './launch-plan.js';
+import { isStopped } from './lifecycle.js';
+import { agentStatus, droppedState } from './statuses.js';
+
+/** Where one task of the launch goes. */
+interface Placement {
+  readonly task: TaskInfo;
+  readonly containerizer: Containerizer;
+  readonly containerId: string;
+  readonly gpus: Gpu[];
+}
+
+/** Runs a LAUNCH or LAUNCH_GROUP; false leaves the command in the queue, to come back later. */
+export async function launch(context: AgentContext, request: LaunchRequest): Promise<boolean> {
+  const receivedAt = performance.now();
+  const { frameworkId } = request;
+  const screening = screenLaunch(
+    request,
+    context.state,
+    {
+      launchOf: (taskId) => context.executors.get(taskKey(frameworkId, taskId))?.launchId,
+      reporting: (taskId) => context.updates.stream(frameworkId, taskId) !== undefined,
+    },
+    Date.now(),
+  );
+  if (screening.duplicates.length > 0)
+    context.metrics.increment('slave/duplicate_launches', screening.duplicates.length);
+  for (const taskId of screening.refused) {
+    context.logger.info('Not launching a task already answered for (killed before launch, or reconciled away)', {
+      frameworkId,
+      taskId,
+    });
+  }
+  if (screening.busy !== undefined) {
+    // The task id's previous incarnation is still being reported: try again once its stream closed.
+    context.logger.info('Task id still in use by a previous launch; the launch is retried later', {
+      frameworkId,
+      taskId: screening.busy,
+    });
+    return false;
+  }
+  const fresh = screening.fresh;
+  if (fresh.length === 0) return true;
+  if (context.state.draining) {
+    const dropped = droppedState(request.frameworkInfo);
+    await answerAll(context, frameworkId, fresh, dropped, 'REASON_AGENT_DRAINING', 'The agent is draining');
+    return true;
+  }
+  const placed = place(context, request, fresh);
+  if (!placed.ok) {
+    const { state, reason, message } = placed.error;
+    await answerAll(context, frameworkId, fresh, state, reason, message);
+    return true;
+  }
+  await start(context, request, placed.value, receivedAt);
+  return true;
+}
+
+async function answerAll(
+  context: AgentContext,
+  frameworkId: string,
+  tasks: readonly TaskInfo[],
+  state: TaskState,
+  reason: TaskStatusReason,
+  message: string,
+): Promise<void> {
+  for (const task of tasks) {
+    await context.updates.update(frameworkId, agentStatus(task.task_id.value, state, reason, message));
+  }
+}
+
+/** A containerizer, a container id and GPUs for every task, or for none. */
+function place(
+  context: AgentContext,
+  request: LaunchRequest,
+  tasks: readonly TaskInfo[],
+): Result<Placement[], LaunchError> {
+  const allocator = context.gpuAllocator;
+  const placements: Placement[] = [];
+  for (const task of tasks) {
+    const containerId = randomUUID();
+    const containerizer = containerizerFor(task, request.groupExecutor, context.containerizers);
+    let failure: string | undefined;
+    if (containerizer.ok) {
+      const count = scalarTotal(task.resources ?? [], 'gpus');
+      const gpus = allocator.allocate(containerId, count);
+      if (gpus) placements.push({ task, containerizer: containerizer.value, containerId, gpus });
+      else failure = `The task needs ${count} GPU(s) but only ${allocator.free} are free on this agent`;
+    } else {
+      failure = containerizer.error;
+    }
+    if (failure !== undefined) {
+      for (const placement of placements) allocator.release(placement.containerId);
+      return err(new LaunchError(failure));
+    }
+  }
+  return ok(placements);
+}
+
+/** Sandboxes, records and executors; resolves once every record is durable. */
+async function start(
+  context: AgentContext,
+  request: LaunchRequest,
+  placements: readonly Placement[],
+  receivedAt: number,
+): Promise<void> {
+  const { frameworkId, launchId, groupExecutor } = request;
+  const executorId = groupExecutor?.executor_id.value;
+  const parentSandbox = executorId ? context.checkpoint.sandbox(frameworkId, executorId, launchId) : undefined;
+  const recordings: Array<Promise<void>> = [];
+  for (const placement of placements) {
+    const taskId = placement.task.task_id.value;
+    const ownExecutor = executorId ?? taskId;
+    const sandbox = parentSandbox
+      ? join(parentSandbox, 'tasks', pathComponent(taskId))
+      : context.checkpoint.sandbox(frameworkId, ownExecutor, placement.containerId);
+    await mkdir(sandbox, { recursive: true });
+    const record: TaskRecord = {
+      frameworkId,
+      frameworkInfo: request.frameworkInfo,
+      executorId: ownExecutor,
+      task: placement.task,
+      launchId,
+      containerId: placement.containerId,
+      containerizer: placement.containerizer.kind,
+      sandbox,
+      ...(parentSandbox ? { parentSandbox } : {}),
+      gpus: placement.gpus.map((gpu) => gpu.index),
+      group: groupExecutor !== undefined,
+      createdAt: Date.now(),
+    };
+    recordings.push(startTask(context, record, placement, receivedAt));
+  }
+  await Promise.all(recordings);
+}
+
+/** Writes the task's record and launches its executor at once; returns the write. */
+function startTask(context: AgentContext, record: TaskRecord, placement: Placement, receivedAt: number): Promise<void> {
+  const { checkpoint } = context;
+  const taskId = record.task.task_id.value;
+  const recorded = checkpoint.writeJson(checkpoint.taskFile(record.frameworkId, taskId), record);
+  recorded.catch(() => undefined);
+  const executor = new TaskExecutor(record, placement.containerizer, context.executorContext(), placement.gpus);
+  context.executors.set(taskKey(record.frameworkId, taskId), executor);
+  context.metrics.increment('slave/tasks_launched');
+  void executor.launch(recorded, receivedAt).catch((error: unknown) => {
+    if (!isStopped(error)) context.logger.error('Launching a task failed', { taskId, error: String(error) });
+  });
+  return recorded;
+}
