@@ -4,7 +4,7 @@
  * agent as a systemd service that fetches its credential from SSM before each start (so instances that
  * boot before the credential exists simply wait for it).
  */
-import { INSTANCE_ID_ATTRIBUTE } from '../functions/fleet/instances.js';
+import { INSTANCE_ID_ATTRIBUTE } from '../functions/fleet/instance-id.js';
 
 export interface AgentSetup {
   /** The master's URL (the REST API stage or the function URL). */
