@@ -10,8 +10,8 @@ import { taskRecovery } from '../../agent/recovery.js';
 import { ADVERTISED_CAPABILITIES, registrationRequest } from '../../agent/registration.js';
 import { emptyAgentState, launchKey } from '../../agent/state.js';
 import { agentStatus, drainedState } from '../../agent/statuses.js';
-import { taskKey } from '../../shared/ids.js';
-import type { TaskInfo } from '../../shared/protocol/mesos.js';
+import { taskKey } from '#shared/ids.js';
+import type { TaskInfo } from '#shared/protocol/mesos.js';
 import { commandTask, dockerTask } from '../support/agent.js';
 
 const info = { user: 'root', name: 'tests', capabilities: [{ type: 'PARTITION_AWARE' as const }] };
