@@ -16,7 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { agentIdOfOffer } from '../../shared/ids.js';
-import type { AgentCommand } from '../../shared/protocol/internal.js';
+import { PERMISSIVE_GRANT, type AgentCommand } from '../../shared/protocol/internal.js';
 import type {
   ExecutorInfo,
   Operation,
@@ -38,6 +38,12 @@ import { masterStatus, updateEvent } from '../master/statuses.js';
 import { hasCapability } from '../../shared/protocol/capabilities.js';
 import { create, destroy, reserve, unreserve, type ConversionState, type OperationContext } from './operations.js';
 import { validateTask } from './task-validation.js';
+
+/**
+ * What a launch tells the agent it may do. Until the master authorizes tasks against ACLs, it grants
+ * what the agent used to allow every task, so that agents which enforce grants behave as before.
+ */
+const LAUNCH_GRANT = PERMISSIVE_GRANT;
 
 interface Launch {
   readonly task: TaskInfo;
@@ -326,6 +332,7 @@ export async function acceptOffers(master: Master, framework: FrameworkRecord, a
         executor: { ...launch.group.executor, resources: launch.group.executorResources },
         task_group: launch.group.taskGroup,
         launch_id: launchId,
+        grant: LAUNCH_GRANT,
       });
     } else {
       commands.push({
@@ -334,6 +341,7 @@ export async function acceptOffers(master: Master, framework: FrameworkRecord, a
         framework_info: frameworkInfo,
         task: { ...launch.task, resources: launch.resources },
         launch_id: launchId,
+        grant: LAUNCH_GRANT,
       });
     }
   }
