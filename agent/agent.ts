@@ -31,8 +31,10 @@ import type { AgentContext } from './context.js';
 import type { ExecutorContext, TaskExecutor } from './executor.js';
 import { GpuAllocator } from './gpu/allocator.js';
 import type { Gpu } from './gpu/nvidia.js';
-import { serveAgent, type AgentEndpoint } from './http.js';
+import { agentState, serveAgent, type AgentEndpoint } from './http.js';
 import { takeInventory, type InventorySources } from './inventory.js';
+import { MetadataFirewall } from './isolation/firewall.js';
+import { parseMetadataTargets } from './isolation/firewall-rules.js';
 import { isStopped, Lifecycle } from './lifecycle.js';
 import { loadCredentials, MasterClient } from './master-client.js';
 import { registerAgentGauges } from './metrics.js';
@@ -58,6 +60,7 @@ export interface AgentTask {
   readonly containerId: string;
   readonly state: TaskState | undefined;
   readonly phase: string;
+  readonly resources: readonly Resource[];
 }
 
 export interface RunningAgent {
@@ -99,6 +102,7 @@ class Agent implements RunningAgent, AgentContext {
   readonly updates: StatusUpdateManager;
   readonly executors = new Map<string, TaskExecutor>();
   containerizers: ReadonlyMap<ContainerizerKind, Containerizer> = new Map();
+  firewall: MetadataFirewall | undefined;
   gpuAllocator = new GpuAllocator([]);
   state: AgentState = emptyAgentState();
   private readonly commandHandler: CommandHandler;
@@ -169,6 +173,7 @@ class Agent implements RunningAgent, AgentContext {
     const { config } = this;
     await mkdir(config.workDir, { recursive: true });
     await this.detect();
+    await this.checkpoint.secure();
     const saved = await readSavedAgent(this.checkpoint, this.logger);
     this.registration = saved.registration;
     this.state = saved.state;
@@ -176,7 +181,8 @@ class Agent implements RunningAgent, AgentContext {
     if (config.port >= 0) {
       this.endpoint = await serveAgent(config.ip, config.port, {
         metrics: () => this.metrics.snapshot(),
-        state: () => ({ id: this.agentId, hostname: this.hostname, tasks: this.tasks(), isolation: this.isolation }),
+        state: () =>
+          agentState({ id: this.agentId, hostname: this.hostname, tasks: this.tasks(), isolation: this.isolation }),
       });
     }
     const credentials = await loadCredentials(config.credential, this.options.env ?? process.env);
@@ -207,6 +213,18 @@ class Agent implements RunningAgent, AgentContext {
     );
     this.containerizers = built.containerizers;
     this.isolation = built.isolation;
+    if (config.blockMetadata.length > 0) {
+      const targets = parseMetadataTargets(config.blockMetadata);
+      if (!targets.ok) throw new Error(targets.error);
+      // Before any task is recovered or launched: no task may reach the metadata service, ever.
+      this.firewall = new MetadataFirewall({
+        targets: targets.value,
+        cgroup2: built.cgroup2,
+        subtrees: built.taskCgroups,
+        logger: this.logger,
+      });
+      await this.firewall.install();
+    }
     this.logger.info('Agent starting', {
       workDir: config.workDir,
       containerizers: config.containerizers,
@@ -432,6 +450,7 @@ class Agent implements RunningAgent, AgentContext {
       containerId: executor.containerId,
       state: this.updates.stream(executor.frameworkId, executor.taskId)?.latestState,
       phase: executor.state,
+      resources: executor.resources,
     }));
   }
 
@@ -444,6 +463,31 @@ class Agent implements RunningAgent, AgentContext {
     await Promise.allSettled(this.loops);
     await this.endpoint?.close();
     this.clients?.destroy();
+    await this.removeFirewall();
+  }
+
+  /**
+   * The metadata firewall goes with the agent, unless tasks still run (a stop leaves them running): they
+   * stay blocked until a restarted agent takes over the rules.
+   */
+  private async removeFirewall(): Promise<void> {
+    const firewall = this.firewall;
+    if (!firewall) return;
+    const live = [...this.executors.values()].some((executor) => !executor.terminated);
+    // Ended containers leave their cgroups a moment after their task is terminal.
+    for (let wait = 0; !live && wait < 100 && (await firewall.populated()); wait++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    if (live || (await firewall.populated())) {
+      this.logger.info('Tasks still run: the metadata firewall stays until a restarted agent takes it over');
+      return;
+    }
+    try {
+      await firewall.remove();
+      this.logger.info('Metadata firewall removed');
+    } catch (error) {
+      this.logger.warn('Removing the metadata firewall failed', { error: String(error) });
+    }
   }
 
   stop({ waitForPoll = true }: { waitForPoll?: boolean } = {}): Promise<void> {

@@ -1,10 +1,50 @@
 /**
  * The agent's own HTTP endpoint (Mesos agents serve on 5051): GET /health, GET /metrics/snapshot (flat
  * JSON, Mesos names) and GET /state (the agent's id and tasks). Read-only; it binds to --ip, loopback
- * by default.
+ * by default, where every host-network task can reach it: so /state names each task's ids, state and
+ * resources and nothing a tenant put in its task (command, environment, labels, reservation labels).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Isolation } from '../shared/protocol/internal.js';
+import type { Resource, TaskState } from '../shared/protocol/mesos.js';
+
+export interface StateTask {
+  readonly frameworkId: string;
+  readonly taskId: string;
+  readonly containerId: string;
+  readonly state: TaskState | undefined;
+  readonly phase: string;
+  readonly resources: readonly Resource[];
+}
+
+/** What /state shows, field by field, so that nothing added to a task later shows up unasked. Pure. */
+export function agentState(agent: {
+  id: string | undefined;
+  hostname: string;
+  tasks: readonly StateTask[];
+  isolation: Isolation;
+}): unknown {
+  return {
+    id: agent.id,
+    hostname: agent.hostname,
+    isolation: agent.isolation,
+    tasks: agent.tasks.map((task) => ({
+      frameworkId: task.frameworkId,
+      taskId: task.taskId,
+      containerId: task.containerId,
+      state: task.state,
+      phase: task.phase,
+      resources: task.resources.map(({ name, type, scalar, ranges, set }) => ({
+        name,
+        type,
+        ...(scalar ? { scalar } : {}),
+        ...(ranges ? { ranges } : {}),
+        ...(set ? { set } : {}),
+      })),
+    })),
+  };
+}
 
 export interface AgentEndpoint {
   readonly url: string;
