@@ -17,6 +17,9 @@ export default defineConfig({
           name: 'unit',
           env,
           include: ['test/unit/**/*.test.ts', 'test/property/**/*.test.ts'],
+          // Synthesising the CDK stack takes seconds on a loaded 2-core machine; vitest's 5 s default is too tight.
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
         },
       },
       {
@@ -24,8 +27,9 @@ export default defineConfig({
           name: 'contract',
           env,
           include: ['test/contract/**/*.test.ts'],
-          // One DynamoDB Local and one SQS stand-in for the whole run; each suite uses its own tables.
-          globalSetup: ['test/support/global-setup.ts'],
+          // A Docker engine and the base image (built when missing); one DynamoDB Local and one SQS
+          // stand-in for the whole run, each suite using its own tables.
+          globalSetup: ['test/support/base-image.ts', 'test/support/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
@@ -36,6 +40,7 @@ export default defineConfig({
           env,
           // Each suite starts a whole local cluster (its own stand-ins) as `npm start` does.
           include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/support/base-image.ts'],
           testTimeout: 180_000,
           hookTimeout: 120_000,
         },

@@ -4,13 +4,14 @@
  * `MANTLE_AGENT_<FLAG>` (Mesos reads `MESOS_<FLAG>`); a flag on the command line wins. Pure.
  */
 import { join } from 'node:path';
+import { resolveMaster } from '../shared/master-url.js';
 import { ok, err, type Result } from '../shared/result.js';
 import { parseMetadataTargets } from './isolation/firewall-rules.js';
 
 export type ContainerizerKind = 'docker' | 'mesos';
 
 export interface AgentConfig {
-  /** The master's URL (http://host:5050). */
+  /** The master's base URL (http://host:5050), as shared/master-url.ts makes it from what was given. */
   readonly master: string;
   readonly workDir: string;
   /** `--resources` text (or JSON array); absent: detected from the host. */
@@ -114,7 +115,11 @@ interface FlagSpec {
 }
 
 const FLAGS: Readonly<Record<string, FlagSpec>> = {
-  master: { key: 'master', kind: 'string', help: 'URL of the master, e.g. http://127.0.0.1:5050 (required)' },
+  master: {
+    key: 'master',
+    kind: 'string',
+    help: 'the master: host:port or http(s)://host:port[/path] (required; or MANTLE_MASTER, MESOS_MASTER)',
+  },
   work_dir: {
     key: 'workDir',
     kind: 'string',
@@ -231,7 +236,6 @@ function validate(config: AgentConfigInput): string | undefined {
   if (config.ec2Metadata !== undefined && config.ec2Metadata !== 'auto' && config.ec2Metadata !== 'off') {
     return `--ec2_metadata takes auto or off, not '${String(config.ec2Metadata)}'`;
   }
-  if (!/^https?:\/\//.test(config.master)) return `--master must be an http(s) URL, not '${config.master}'`;
   const blocked = parseMetadataTargets(config.blockMetadata ?? []);
   if (!blocked.ok) return blocked.error;
   const min = config.statusUpdateRetryIntervalMinMs ?? DEFAULTS.statusUpdateRetryIntervalMinMs;
@@ -273,8 +277,12 @@ export function parseAgentFlags(argv: readonly string[], env: NodeJS.ProcessEnv 
     if (!converted.ok) throw new FlagError(converted.error);
     values[spec.key] = converted.value;
   }
-  if (typeof values.master !== 'string')
-    throw new FlagError('--master is required (e.g. --master=http://127.0.0.1:5050)');
+  const master = resolveMaster({ given: values.master as string | undefined, env });
+  if (!master.ok) {
+    if (values.master !== undefined || env.MANTLE_MASTER || env.MESOS_MASTER) throw new FlagError(master.error);
+    throw new FlagError('--master is required (e.g. --master=127.0.0.1:5050), or MANTLE_MASTER or MESOS_MASTER');
+  }
+  values.master = master.value;
   // Mesos insists on --work_dir; for agents joined to a local cluster by hand, one per endpoint port
   // (two agents on one host need different ports anyway) lets a restarted agent find its checkpoint.
   values.workDir ??= join('.mantle', `agent-${String(values.port ?? DEFAULTS.port)}`);

@@ -4,6 +4,7 @@
  * credentials are configured. The secret is never logged. Heartbeats go by SQS (agent.ts).
  */
 import { readFile } from 'node:fs/promises';
+import { permanentFetchFailure } from '../shared/master-url.js';
 import { describeZodError } from '../shared/protocol/errors.js';
 import {
   RegisterAgentResponseSchema,
@@ -80,9 +81,20 @@ export class MasterClient {
     return { status: response.status, text: await response.text() };
   }
 
-  /** Throws on transport failures and 5xx (the caller retries with backoff). */
+  /**
+   * Throws on transport failures and 5xx (the caller retries with backoff). A master whose host does
+   * not exist is refused (status 0): retrying cannot fix it.
+   */
   async register(request: RegisterAgentRequest, signal?: AbortSignal): Promise<RegistrationOutcome> {
-    const { status, text } = await this.post('/internal/v1/agents/register', request, signal);
+    let answer: { status: number; text: string };
+    try {
+      answer = await this.post('/internal/v1/agents/register', request, signal);
+    } catch (error) {
+      const permanent = permanentFetchFailure(error);
+      if (permanent) return { kind: 'refused', status: 0, message: `${permanent}: no master at ${this.master}` };
+      throw error;
+    }
+    const { status, text } = answer;
     if (status === 200) {
       const parsed = RegisterAgentResponseSchema.safeParse(JSON.parse(text));
       if (!parsed.success) throw new Error(`Invalid registration response: ${describeZodError(parsed.error)}`);

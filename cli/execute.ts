@@ -6,15 +6,17 @@
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { Offer, Resource, TaskInfo, TaskStatus } from '../shared/protocol/mesos.js';
+import type { FrameworkInfo, Offer, Resource, TaskInfo, TaskStatus } from '../shared/protocol/mesos.js';
 import { parseResourceText } from '../shared/resources/parse.js';
 import { allocate, contains, scalarTotal, unallocate } from '../shared/resources/resources.js';
 import { isTerminal } from '../shared/tasks/state-machine.js';
-import { SchedulerDriver } from '../sdk/scheduler.js';
+import { resolveMaster } from '../shared/master-url.js';
+import { SchedulerDriver, type Scheduler } from '../sdk/scheduler.js';
 
 export const EXECUTE_USAGE = `Usage: mantle execute --command <cmd> [options]
 
-  --master <url>          the master (default http://127.0.0.1:5050, or MANTLE_MASTER)
+  --master <host:port>    the master: host:port or http(s)://host:port[/path]
+                          (default: MANTLE_MASTER, else MESOS_MASTER, else 127.0.0.1:5050)
   --name <name>           task name (default: mantle-execute)
   --command <cmd>         shell command to run (required)
   --resources <text>      e.g. cpus:0.1;mem:32;gpus:1 (default cpus:0.1;mem:32)
@@ -22,9 +24,11 @@ export const EXECUTE_USAGE = `Usage: mantle execute --command <cmd> [options]
   --env <json|k=v,...>    environment, as a JSON object or KEY=VALUE pairs
   --role <role>           role to use (default *)
   --timeout <seconds>     give up waiting for an offer after this long (default 120)
-Credentials (when the master authenticates): MANTLE_PRINCIPAL and MANTLE_SECRET.
-Exit status: the task's own; 1 when it ended otherwise (killed, lost, failed to launch), 2 for bad
-arguments, 3 when no offer fitted in time, 130 when interrupted (the task is killed).`;
+  --principal <name>      authenticate as this principal (default: MANTLE_PRINCIPAL)
+  --secret <secret>       its secret (default: MANTLE_SECRET)
+Exit status: the task's own; 1 when it ended otherwise (killed, lost, failed to launch) or the master
+refused the framework, 2 for bad arguments, 3 when no offer fitted in time, 130 when interrupted (the
+task is killed).`;
 
 export interface ExecuteOptions {
   readonly master: string;
@@ -78,6 +82,8 @@ export function parseExecuteArgs(argv: readonly string[], env: NodeJS.ProcessEnv
       env: { type: 'string' },
       role: { type: 'string', default: '*' },
       timeout: { type: 'string', default: '120' },
+      principal: { type: 'string' },
+      secret: { type: 'string' },
     },
     strict: true,
   });
@@ -86,10 +92,15 @@ export function parseExecuteArgs(argv: readonly string[], env: NodeJS.ProcessEnv
   if (!resources.ok) throw new Error(`--resources: ${resources.error.message}`);
   const timeoutSeconds = Number(values.timeout);
   if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new Error('--timeout must be a positive number');
-  const principal = env.MANTLE_PRINCIPAL;
-  const secret = env.MANTLE_SECRET;
+  const master = resolveMaster({ given: values.master, env, fallback: '127.0.0.1:5050' });
+  if (!master.ok) throw new Error(master.error);
+  const principal = values.principal ?? env.MANTLE_PRINCIPAL;
+  const secret = values.secret ?? env.MANTLE_SECRET;
+  if (Boolean(principal) !== Boolean(secret)) {
+    throw new Error('--principal and --secret go together (or MANTLE_PRINCIPAL and MANTLE_SECRET)');
+  }
   return {
-    master: (values.master ?? env.MANTLE_MASTER ?? 'http://127.0.0.1:5050').replace(/\/$/, ''),
+    master: master.value,
     name: values.name,
     command: values.command,
     resources: resources.value,
@@ -127,68 +138,92 @@ function taskFor(options: ExecuteOptions, offer: Offer, taskId: string): TaskInf
   };
 }
 
+function frameworkInfo(options: ExecuteOptions): FrameworkInfo {
+  const multiRole = options.role !== '*';
+  return {
+    user: userInfo().username,
+    name: 'mantle-execute',
+    ...(options.credentials ? { principal: options.credentials.principal } : {}),
+    ...(multiRole ? { roles: [options.role] } : {}),
+    capabilities: [
+      { type: 'PARTITION_AWARE' },
+      ...(multiRole ? [{ type: 'MULTI_ROLE' as const }] : []),
+      ...(scalarTotal(options.resources, 'gpus') > 0 ? [{ type: 'GPU_RESOURCES' as const }] : []),
+    ],
+  };
+}
+
+/** The state of one run: whether the task went out, and how the command ends (once). */
+class OneTask {
+  readonly id: string;
+  launched = false;
+  subscribed = false;
+  settled = false;
+  readonly finished: Promise<number>;
+  private resolve: ((code: number) => void) | undefined;
+
+  constructor(name: string) {
+    this.id = `${name}-${randomBytes(4).toString('hex')}`;
+    this.finished = new Promise<number>((resolve) => (this.resolve = resolve));
+  }
+
+  end(code: number): void {
+    this.settled = true;
+    this.resolve?.(code);
+  }
+}
+
+/** Launches on the first offer that fits and declines the rest; prints updates; ends at a terminal one. */
+function oneTaskScheduler(options: ExecuteOptions, task: OneTask): Scheduler {
+  const { print } = options;
+  return {
+    subscribed(_driver, frameworkId) {
+      task.subscribed = true;
+      print(`Subscribed with ID ${frameworkId}`);
+    },
+    async resourceOffers(driver, offers) {
+      const fitting = task.launched
+        ? undefined
+        : offers.find((offer) => contains(unallocate(offer.resources ?? []), options.resources));
+      if (fitting) {
+        task.launched = true;
+        print(`Submitting task '${task.id}' to agent ${fitting.agent_id.value} (${fitting.hostname})`);
+        await driver.launch([fitting.id.value], [taskFor(options, fitting, task.id)]);
+      }
+      const rest = offers.filter((offer) => offer !== fitting).map((offer) => offer.id.value);
+      if (rest.length > 0) await driver.decline(rest, 3600);
+    },
+    statusUpdate(_driver, status) {
+      if (status.task_id.value !== task.id) return;
+      const why = [status.reason, status.message].filter(Boolean).join(': ');
+      print(`Received status update ${status.state} for task '${task.id}'${why ? ` (${why})` : ''}`);
+      // TASK_UNREACHABLE is not the end: the agent may come back with the task.
+      if (isTerminal(status.state)) {
+        if (status.data) print(Buffer.from(status.data, 'base64').toString('utf8').replace(/\n$/, ''));
+        task.end(exitCodeOf(status));
+      }
+    },
+    error(_driver, message) {
+      // Before SUBSCRIBED the failed start says why; after our own TEARDOWN, "Framework has been
+      // removed" is not news.
+      if (task.settled || !task.subscribed) return;
+      print(`Error from the master: ${message}`);
+      task.end(EXIT.failed);
+    },
+  };
+}
+
 /** Runs one task to its end; resolves with the exit code for the process. */
 export async function execute(options: ExecuteOptions): Promise<number> {
-  const taskId = `${options.name}-${randomBytes(4).toString('hex')}`;
   const { print } = options;
-  let launched = false;
-  let settled = false;
-  let resolveFinished: ((code: number) => void) | undefined;
-  const finished = new Promise<number>((resolve) => (resolveFinished = resolve));
-  const result = (code: number) => {
-    settled = true;
-    resolveFinished?.(code);
-  };
-
-  const driver = new SchedulerDriver(
-    {
-      subscribed: (_driver, frameworkId) => print(`Subscribed with ID ${frameworkId}`),
-      async resourceOffers(driver, offers) {
-        const fitting = launched
-          ? undefined
-          : offers.find((offer) => contains(unallocate(offer.resources ?? []), options.resources));
-        if (fitting) {
-          launched = true;
-          print(`Submitting task '${taskId}' to agent ${fitting.agent_id.value} (${fitting.hostname})`);
-          await driver.launch([fitting.id.value], [taskFor(options, fitting, taskId)]);
-        }
-        const rest = offers.filter((offer) => offer !== fitting).map((offer) => offer.id.value);
-        if (rest.length > 0) await driver.decline(rest, 3600);
-      },
-      statusUpdate(_driver, status) {
-        if (status.task_id.value !== taskId) return;
-        const why = [status.reason, status.message].filter(Boolean).join(': ');
-        print(`Received status update ${status.state} for task '${taskId}'${why ? ` (${why})` : ''}`);
-        // TASK_UNREACHABLE is not the end: the agent may come back with the task.
-        if (isTerminal(status.state)) {
-          if (status.data) print(Buffer.from(status.data, 'base64').toString('utf8').replace(/\n$/, ''));
-          result(exitCodeOf(status));
-        }
-      },
-      error(_driver, message) {
-        // Our own TEARDOWN ends the stream with "Framework has been removed": not news once we are done.
-        if (settled) return;
-        print(`Error from the master: ${message}`);
-        result(EXIT.failed);
-      },
-    },
-    {
-      master: options.master,
-      framework: {
-        user: userInfo().username,
-        name: 'mantle-execute',
-        ...(options.role !== '*' ? { roles: [options.role] } : {}),
-        capabilities: [
-          { type: 'PARTITION_AWARE' },
-          ...(options.role !== '*' ? [{ type: 'MULTI_ROLE' as const }] : []),
-          ...(scalarTotal(options.resources, 'gpus') > 0 ? [{ type: 'GPU_RESOURCES' as const }] : []),
-        ],
-      },
-      ...(options.credentials ? { credentials: options.credentials } : {}),
-      // A command line answers quickly when the master is not there.
-      callTimeoutMs: 10_000,
-    },
-  );
+  const task = new OneTask(options.name);
+  const driver = new SchedulerDriver(oneTaskScheduler(options, task), {
+    master: options.master,
+    framework: frameworkInfo(options),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+    // A command line answers quickly when the master is not there.
+    callTimeoutMs: 10_000,
+  });
   try {
     await driver.start();
   } catch (error) {
@@ -197,17 +232,16 @@ export async function execute(options: ExecuteOptions): Promise<number> {
     return EXIT.failed;
   }
   const timer = setTimeout(() => {
-    if (!launched) {
-      print(`No offer fitting ${describeResources(options.resources)} within ${options.timeoutSeconds} s`);
-      result(EXIT.noOffer);
-    }
+    if (task.launched) return;
+    print(`No offer fitting ${describeResources(options.resources)} within ${options.timeoutSeconds} s`);
+    task.end(EXIT.noOffer);
   }, options.timeoutSeconds * 1000);
   const interrupt = () => {
-    print(`Interrupted: tearing down the framework${launched ? `, which kills task '${taskId}'` : ''}`);
-    result(EXIT.interrupted);
+    print(`Interrupted: tearing down the framework${task.launched ? `, which kills task '${task.id}'` : ''}`);
+    task.end(EXIT.interrupted);
   };
   options.abort?.addEventListener('abort', interrupt, { once: true });
-  const code = await finished;
+  const code = await task.finished;
   clearTimeout(timer);
   options.abort?.removeEventListener('abort', interrupt);
   // TEARDOWN: a task still running (interrupted, or no terminal update) does not outlive the command.

@@ -23,17 +23,23 @@ export async function runPrincipalCli(argv: readonly string[]): Promise<number> 
     console.error(PRINCIPAL_USAGE);
     return 2;
   }
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      name: { type: 'string' },
-      kind: { type: 'string', default: 'framework' },
-      roles: { type: 'string', default: '*' },
-      cluster: { type: 'string', default: 'mantle' },
-      dynamodb_endpoint: { type: 'string' },
-    },
-    strict: true,
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: {
+        name: { type: 'string' },
+        kind: { type: 'string', default: 'framework' },
+        roles: { type: 'string', default: '*' },
+        cluster: { type: 'string', default: 'mantle' },
+        dynamodb_endpoint: { type: 'string' },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    console.error(`mantle principal create: ${(error as Error).message}\n\n${PRINCIPAL_USAGE}`);
+    return 2;
+  }
   if (!values.name) {
     console.error(`mantle principal create: --name is required\n\n${PRINCIPAL_USAGE}`);
     return 2;
@@ -41,18 +47,21 @@ export async function runPrincipalCli(argv: readonly string[]): Promise<number> 
   const endpoint = values.dynamodb_endpoint ?? process.env.AWS_ENDPOINT_URL_DYNAMODB;
   const clients = createAwsClients(endpoint ? { endpoints: { dynamodb: endpoint } } : {});
   try {
-    const registrar = new Registrar({
-      documents: clients.documents,
-      tables: tableNames(values.cluster),
-      clusterId: '',
-    });
+    const tables = tableNames(values.cluster);
+    const registrar = new Registrar({ documents: clients.documents, tables, clusterId: '' });
     const secret = randomBytes(24).toString('base64url');
-    const created = await registrar.principals.create({
-      principal: values.name,
-      secret,
-      kind: values.kind as PrincipalKind,
-      roles: values.roles.split(',').map((role) => role.trim()),
-    });
+    const created = await registrar.principals
+      .create({
+        principal: values.name,
+        secret,
+        kind: values.kind as PrincipalKind,
+        roles: values.roles.split(',').map((role) => role.trim()),
+      })
+      .catch((error: unknown) => {
+        const where = `${endpoint ?? 'DynamoDB'}, table ${tables.principals}`;
+        const hint = (error as Error).name === 'ResourceNotFoundException' ? ' (is --cluster right?)' : '';
+        return { ok: false as const, error: { message: `${(error as Error).message} (${where})${hint}` } };
+      });
     if (!created.ok) {
       console.error(`mantle principal create: ${created.error.message}`);
       return 1;

@@ -1,8 +1,8 @@
 /**
- * The whole cluster on one machine (ARCHITECTURE §5, "local cluster"): the AWS stand-ins, the master's
- * handlers — the hono app on 127.0.0.1:5050, the status and allocation handlers fed by Lambda-style event
- * sources, the sweeper and the periodic allocation pass on timers — and N agents. The same handlers run
- * in Lambda; only their hosts differ.
+ * The whole cluster on one machine (docs/local-cluster.md): the AWS stand-ins, the master's handlers —
+ * the hono app on 127.0.0.1:5050, the status and allocation handlers fed by Lambda-style event sources,
+ * the sweeper and the periodic allocation pass on timers — and N agents. The same handlers run in
+ * Lambda; only their hosts differ.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
@@ -19,7 +19,15 @@ import type { Master } from '../functions/master/master.js';
 import { sweep } from '../functions/fleet/sweeper.js';
 import { startLocalAws, type LocalAws } from './aws-standins.js';
 import { startEventSource, type EventSource } from './event-source.js';
-import { bootstrapMaster, serveMaster, startHeartbeatSource, startStatusSource, type HttpServer } from './master.js';
+import { provisionAgentCredential } from './agent-credential.js';
+import {
+  bootstrapMaster,
+  serveMaster,
+  startHeartbeatSource,
+  startStatusSource,
+  type HttpServer,
+  type LocalMaster,
+} from './master.js';
 
 export interface LocalClusterOptions {
   readonly cluster: string;
@@ -44,6 +52,8 @@ export interface LocalClusterOptions {
 
 export interface LocalCluster {
   readonly url: string;
+  /** With authentication on: the principal this cluster's own agents authenticate as. */
+  readonly agentPrincipal?: string;
   readonly master: Master;
   readonly aws: LocalAws;
   readonly agents: RunningAgent[];
@@ -84,10 +94,137 @@ function agentResources(index: number, count: number, given: string | undefined)
   return `${given ?? `cpus:${cpus};mem:${mem};disk:10240`};ports:[${first}-${first + span - 1}]`;
 }
 
+type Stops = Array<() => Promise<void> | void>;
+
+async function startStandIns(options: LocalClusterOptions, workDir: string, stops: Stops): Promise<LocalAws> {
+  const aws = await startLocalAws({
+    dynamodb: {
+      ...(options.persist ? { dataDir: join(workDir, 'registrar') } : {}),
+      pidFile: join(workDir, 'dynamodb-local.pid'),
+    },
+  });
+  stops.push(() => aws.stop());
+  if (aws.dynamodb.reaped) {
+    options.log(`  (ended DynamoDB Local pid ${aws.dynamodb.reaped}, left running by a run that was killed)`);
+  }
+  options.log(
+    `  DynamoDB Local   ${aws.dynamodb.endpoint} (pid ${aws.dynamodb.pid}${options.persist ? ', persistent' : ', in memory'})`,
+  );
+  options.log(`  SQS stand-in     ${aws.sqs.endpoint}`);
+  return aws;
+}
+
+/** The allocator fed by its queue (as Lambda's event source would) and the periodic pass's timer. */
+async function startAllocation(options: LocalClusterOptions, local: LocalMaster, stops: Stops): Promise<void> {
+  const { master } = local;
+  const triggers = new AllocationTriggers(master.queues, local.allocationQueueUrl);
+  const offerTimeout = options.master.offerTimeoutSeconds;
+  const allocation = startEventSource({
+    queues: master.queues,
+    queueUrl: local.allocationQueueUrl,
+    queueArn: await master.queues.arn(local.allocationQueueUrl),
+    handler: allocationHandler({
+      registrar: master.registrar,
+      events: master.events,
+      allocator: new Allocator(
+        allocatorConfig(offerTimeout !== undefined ? { offerTimeoutSeconds: Number(offerTimeout) } : {}),
+      ),
+      triggers,
+      metrics: master.metrics,
+      logger: master.logger,
+    }),
+    batchSize: 10,
+    onError: (error) => master.logger.error('Allocation failed', { error: String(error) }),
+  });
+  stops.push(() => allocation.stop());
+  const periodic = startPeriodicTriggers(triggers, options.allocationIntervalSeconds, (error) =>
+    master.logger.error('Periodic allocation trigger failed', { error: String(error) }),
+  );
+  stops.push(() => periodic.stop());
+}
+
+function startSweeper(master: Master, intervalSeconds: number, stops: Stops): void {
+  let sweeping = false;
+  const sweeper = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    sweep(master)
+      .catch((error: unknown) => master.logger.error('Sweep failed', { error: String(error) }))
+      .finally(() => (sweeping = false));
+  }, intervalSeconds * 1000);
+  stops.push(() => clearInterval(sweeper));
+}
+
+/** The master's handlers on the stand-ins: the HTTP app, the SQS handlers, the allocator, the sweeper. */
+async function startMaster(
+  options: LocalClusterOptions,
+  aws: LocalAws,
+  workDir: string,
+  stops: Stops,
+): Promise<{ local: LocalMaster; server: HttpServer }> {
+  const clients = aws.clients();
+  stops.push(() => clients.destroy());
+  const local = await bootstrapMaster({
+    clients,
+    cluster: options.cluster,
+    clusterId: clusterIdFor(workDir, options.persist),
+    config: options.master,
+  });
+  const { master } = local;
+  const server = await serveMaster(master, options.port, options.hostname);
+  stops.push(() => server.close());
+  options.log(`  master           ${server.url} (cluster ${options.cluster}, id ${master.config.clusterId})`);
+  const status: EventSource = await startStatusSource(local);
+  stops.push(() => status.stop());
+  const heartbeats: EventSource = await startHeartbeatSource(master);
+  stops.push(() => heartbeats.stop());
+  await startAllocation(options, local, stops);
+  startSweeper(master, options.sweepIntervalSeconds, stops);
+  return { local, server };
+}
+
+interface AgentsSetup {
+  readonly masterUrl: string;
+  readonly sqsEndpoint: string;
+  readonly workDir: string;
+  readonly containerizer: ContainerizerKind;
+  /** MANTLE_AGENT_PRINCIPAL and MANTLE_AGENT_SECRET, handed over in process; empty without authentication. */
+  readonly credentialEnv: NodeJS.ProcessEnv;
+}
+
+async function startAgents(options: LocalClusterOptions, setup: AgentsSetup, stops: Stops): Promise<RunningAgent[]> {
+  const agents: RunningAgent[] = [];
+  for (let i = 0; i < options.agents; i++) {
+    const agent = await startAgent({
+      config: agentConfig({
+        ...options.agent,
+        master: setup.masterUrl,
+        workDir: join(setup.workDir, `agent-${i}`),
+        resources: agentResources(i, options.agents, options.agentResources),
+        containerizers: setup.containerizer === 'docker' ? ['docker', 'mesos'] : ['mesos'],
+        hostname: `agent-${i}.local`,
+        advertiseIp: '127.0.0.1',
+        port: -1,
+        sqsEndpoint: setup.sqsEndpoint,
+        ec2Metadata: 'off',
+      }),
+      env: setup.credentialEnv,
+    });
+    // A throwaway cluster takes its tasks with it; a persistent one leaves them for the next start to recover.
+    // The stand-in's queues die with this process: nothing is gained by letting a command poll end.
+    stops.push(() => (options.persist ? agent.stop({ waitForPoll: false }) : agent.shutdown(2000)));
+    agents.push(agent);
+    const agentId = await agent.registered;
+    const runs = setup.containerizer === 'docker' ? 'Docker and processes' : 'processes';
+    options.log(`  agent ${i}          ${agentId} (${runs})`);
+  }
+  return agents;
+}
+
 export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
   const workDir = resolve(options.workDir);
   mkdirSync(workDir, { recursive: true });
-  const stops: Array<() => Promise<void> | void> = [];
+  const stops: Stops = [];
   const stop = async () => {
     for (const step of stops.splice(0).reverse()) {
       try {
@@ -98,104 +235,37 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     }
   };
   try {
-    const aws = await startLocalAws({
-      dynamodb: {
-        ...(options.persist ? { dataDir: join(workDir, 'registrar') } : {}),
-        pidFile: join(workDir, 'dynamodb-local.pid'),
-      },
-    });
-    stops.push(() => aws.stop());
-    if (aws.dynamodb.reaped) {
-      options.log(`  (ended DynamoDB Local pid ${aws.dynamodb.reaped}, left running by a run that was killed)`);
-    }
-    options.log(
-      `  DynamoDB Local   ${aws.dynamodb.endpoint} (pid ${aws.dynamodb.pid}${options.persist ? ', persistent' : ', in memory'})`,
-    );
-    options.log(`  SQS stand-in     ${aws.sqs.endpoint}`);
-
-    const clients = aws.clients();
-    stops.push(() => clients.destroy());
-    const local = await bootstrapMaster({
-      clients,
-      cluster: options.cluster,
-      clusterId: clusterIdFor(workDir, options.persist),
-      config: options.master,
-    });
+    const aws = await startStandIns(options, workDir, stops);
+    const { local, server } = await startMaster(options, aws, workDir, stops);
     const { master } = local;
-
-    const server: HttpServer = await serveMaster(master, options.port, options.hostname);
-    stops.push(() => server.close());
-    options.log(`  master           ${server.url} (cluster ${options.cluster}, id ${master.config.clusterId})`);
-
-    const status: EventSource = await startStatusSource(local);
-    stops.push(() => status.stop());
-    const heartbeats: EventSource = await startHeartbeatSource(master);
-    stops.push(() => heartbeats.stop());
-    const triggers = new AllocationTriggers(master.queues, local.allocationQueueUrl);
-    const allocation = startEventSource({
-      queues: master.queues,
-      queueUrl: local.allocationQueueUrl,
-      queueArn: await master.queues.arn(local.allocationQueueUrl),
-      handler: allocationHandler({
-        registrar: master.registrar,
-        events: master.events,
-        allocator: new Allocator(
-          allocatorConfig({
-            ...(options.master.offerTimeoutSeconds !== undefined
-              ? { offerTimeoutSeconds: Number(options.master.offerTimeoutSeconds) }
-              : {}),
-          }),
-        ),
-        triggers,
-        metrics: master.metrics,
-        logger: master.logger,
-      }),
-      batchSize: 10,
-      onError: (error) => master.logger.error('Allocation failed', { error: String(error) }),
-    });
-    stops.push(() => allocation.stop());
-    const periodic = startPeriodicTriggers(triggers, options.allocationIntervalSeconds, (error) =>
-      master.logger.error('Periodic allocation trigger failed', { error: String(error) }),
-    );
-    stops.push(() => periodic.stop());
-    let sweeping = false;
-    const sweeper = setInterval(() => {
-      if (sweeping) return;
-      sweeping = true;
-      sweep(master)
-        .catch((error: unknown) => master.logger.error('Sweep failed', { error: String(error) }))
-        .finally(() => (sweeping = false));
-    }, options.sweepIntervalSeconds * 1000);
-    stops.push(() => clearInterval(sweeper));
-
+    // With authentication on, the master refuses agents without an agent principal's credentials.
+    const credential = master.config.authenticate
+      ? await provisionAgentCredential(master.registrar, options.persist ? workDir : undefined)
+      : undefined;
     const containerizer =
       options.containerizer === 'auto' ? ((await dockerAnswers()) ? 'docker' : 'mesos') : options.containerizer;
-    const agents: RunningAgent[] = [];
-    for (let i = 0; i < options.agents; i++) {
-      const agent = await startAgent({
-        config: agentConfig({
-          ...options.agent,
-          master: server.url,
-          workDir: join(workDir, `agent-${i}`),
-          resources: agentResources(i, options.agents, options.agentResources),
-          containerizers: containerizer === 'docker' ? ['docker', 'mesos'] : ['mesos'],
-          hostname: `agent-${i}.local`,
-          advertiseIp: '127.0.0.1',
-          port: -1,
-          sqsEndpoint: aws.sqs.endpoint,
-          ec2Metadata: 'off',
-        }),
-      });
-      // A throwaway cluster takes its tasks with it; a persistent one leaves them for the next start to recover.
-      // The stand-in's queues die with this process: nothing is gained by letting a command poll end.
-      stops.push(() => (options.persist ? agent.stop({ waitForPoll: false }) : agent.shutdown(2000)));
-      agents.push(agent);
-      const agentId = await agent.registered;
-      options.log(
-        `  agent ${i}          ${agentId} (${containerizer === 'docker' ? 'Docker and processes' : 'processes'})`,
-      );
-    }
-    return { url: server.url, master, aws, agents, containerizer, stop };
+    const agents = await startAgents(
+      options,
+      {
+        masterUrl: server.url,
+        sqsEndpoint: aws.sqs.endpoint,
+        workDir,
+        containerizer,
+        credentialEnv: credential
+          ? { MANTLE_AGENT_PRINCIPAL: credential.principal, MANTLE_AGENT_SECRET: credential.secret }
+          : {},
+      },
+      stops,
+    );
+    return {
+      url: server.url,
+      ...(credential ? { agentPrincipal: credential.principal } : {}),
+      master,
+      aws,
+      agents,
+      containerizer,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

@@ -16,7 +16,8 @@ export const LOCAL_USAGE = `Usage: npm start -- [options]    (or: mantle local [
   --agent_ping_timeout <secs>     Mesos --agent_ping_timeout (default 15)
   --max_agent_ping_timeouts <n>   Mesos --max_agent_ping_timeouts (default 5)
   --offer_timeout <secs>          offers are rescinded after this (default 120)
-  --authenticate                  require credentials (create them with mantle principal create)
+  --authenticate                  require credentials: the cluster's agents get theirs; frameworks need a
+                                  principal (it says how to create one with mantle principal create)
   --cluster <name>                table and queue prefix (default mantle)`;
 
 function number(value: string | undefined, flag: string): number | undefined {
@@ -24,6 +25,21 @@ function number(value: string | undefined, flag: string): number | undefined {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} must be a non-negative number, not '${value}'`);
   return n;
+}
+
+/** What to type next: a task to run, and with authentication on, how to get a framework's credentials. */
+function readyHints(cluster: LocalCluster, name: string): string {
+  const master = cluster.url.replace(/^http:\/\//, '');
+  const execute = `./bin/mantle.js execute --master ${master}`;
+  const task = `--command 'echo hello from Mantle'`;
+  if (!cluster.agentPrincipal) return `Try:\n  ${execute} ${task}`;
+  const principal = `./bin/mantle.js principal create --name my-framework --dynamodb_endpoint ${cluster.aws.dynamodb.endpoint}`;
+  return [
+    "Authentication is on; this cluster's agents have their own credential. Create a framework's",
+    'principal (its secret is printed once), then run a task with it:',
+    `  ${principal}${name === 'mantle' ? '' : ` --cluster ${name}`}`,
+    `  ${execute} --principal my-framework --secret <its secret> ${task}`,
+  ].join('\n');
 }
 
 export async function runLocalCli(argv: readonly string[]): Promise<number> {
@@ -96,8 +112,7 @@ export async function runLocalCli(argv: readonly string[]): Promise<number> {
     console.error(`mantle: could not start: ${(error as Error).message}`);
     return 1;
   }
-  console.log(`mantle: ready in ${Date.now() - started} ms. Try:
-  ./bin/mantle.js execute --master ${cluster.url} --command 'echo hello from Mantle'
+  console.log(`mantle: ready in ${Date.now() - started} ms. ${readyHints(cluster, values.cluster)}
 Ctrl-C stops everything.`);
   console.log(`\nmantle: ${await stopAsked}, stopping...`);
   await cluster.stop();

@@ -17,6 +17,7 @@ import type {
 } from '../shared/protocol/mesos.js';
 import { EventSchema, type Call, type Event } from '../shared/protocol/scheduler.js';
 import { RecordIODecoder } from '../shared/protocol/recordio.js';
+import { permanentFetchFailure, resolveMaster } from '../shared/master-url.js';
 
 type Awaitable = void | Promise<void>;
 
@@ -43,8 +44,14 @@ export interface Scheduler {
 }
 
 export interface SchedulerDriverOptions {
-  /** The master's base URL, e.g. http://127.0.0.1:5050 */
-  readonly master: string;
+  /**
+   * The master: `host:port`, or a base URL such as http://127.0.0.1:5050 or an API Gateway stage's
+   * https URL. Default: MANTLE_MASTER, else MESOS_MASTER. A master that cannot be a URL (or zk://)
+   * throws in the constructor.
+   */
+  readonly master?: string;
+  /** Where MANTLE_MASTER and MESOS_MASTER are read from (default process.env). */
+  readonly env?: NodeJS.ProcessEnv;
   readonly framework: FrameworkInfo;
   /** Resume an existing framework (failover of a scheduler process). */
   readonly frameworkId?: string;
@@ -84,12 +91,21 @@ export class SchedulerDriver {
   private stopReason: string | undefined;
   /** Why the last subscription attempt failed: said when the driver gives up waiting. */
   private lastFailure: string | undefined;
+  /** The master's base URL. */
+  readonly master: string;
 
   constructor(
     private readonly scheduler: Scheduler,
     private readonly options: SchedulerDriverOptions,
   ) {
     this.id = options.frameworkId;
+    const master = resolveMaster({
+      given: options.master,
+      givenAs: 'the master option',
+      env: options.env ?? process.env,
+    });
+    if (!master.ok) throw new Error(`SchedulerDriver: ${master.error}`);
+    this.master = master.value;
   }
 
   get frameworkId(): string | undefined {
@@ -218,7 +234,7 @@ export class SchedulerDriver {
   async call(call: Omit<Call, 'framework_id'>): Promise<void> {
     if (this.state === 'stopped') throw new Error('The driver is stopped');
     await this.whenSubscribed(this.options.callTimeoutMs ?? 30_000);
-    const response = await fetch(`${this.options.master}/api/v1/scheduler`, {
+    const response = await fetch(`${this.master}/api/v1/scheduler`, {
       method: 'POST',
       headers: { ...this.headers(), 'Mesos-Stream-Id': this.stream as string },
       body: JSON.stringify({ framework_id: { value: this.id }, ...call }),
@@ -268,6 +284,12 @@ export class SchedulerDriver {
     return this.state === 'stopped';
   }
 
+  /** A failure that retrying cannot fix: the scheduler hears of it and the driver stops. */
+  private async giveUp(message: string): Promise<void> {
+    await this.scheduler.error?.(this, message);
+    this.halt(message);
+  }
+
   private halt(reason: string): void {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
@@ -305,7 +327,7 @@ export class SchedulerDriver {
     };
     try {
       const info = this.id ? { ...this.options.framework, id: { value: this.id } } : this.options.framework;
-      const response = await fetch(`${this.options.master}/api/v1/scheduler`, {
+      const response = await fetch(`${this.master}/api/v1/scheduler`, {
         method: 'POST',
         headers: this.headers(),
         body: JSON.stringify({
@@ -321,10 +343,10 @@ export class SchedulerDriver {
       if (response.status !== 200 || !response.body) {
         const body = await response.text();
         this.lastFailure = `SUBSCRIBE answered ${response.status}`;
-        // 4xx other than a transient one means the subscription itself is wrong: retrying cannot help.
+        // 4xx other than a transient one (401, 403, 400...) means the subscription itself is wrong:
+        // retrying cannot help. 5xx and a master that is not there yet are retried.
         if (response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429) {
-          await this.scheduler.error?.(this, `SUBSCRIBE answered ${response.status}: ${body}`);
-          this.halt(`SUBSCRIBE answered ${response.status}`);
+          await this.giveUp(`SUBSCRIBE answered ${response.status}: ${body}`);
         }
         return false;
       }
@@ -353,7 +375,9 @@ export class SchedulerDriver {
         }
       }
     } catch (error) {
-      // The stream broke (or the watchdog fired): resubscribe.
+      const permanent = permanentFetchFailure(error);
+      if (permanent) await this.giveUp(`Cannot reach the master at ${this.master}: ${permanent}`);
+      // Otherwise the stream broke, the master is not there (yet), or the watchdog fired: resubscribe.
       const cause = (error as { cause?: unknown }).cause;
       this.lastFailure = cause instanceof Error ? cause.message : String(error);
     } finally {

@@ -1,8 +1,9 @@
 /**
- * The Docker containerizer against the real engine (image `mantle/busybox:test`, built by `.ci/run`
- * with `docker import`; network NONE, as this engine has no bridge): launch, environment, exit codes,
- * kill with grace, OOM, the limits in the container's inspect, redelivery, health checks, launch
- * failures. Every container is labelled with the test agent's work dir and removed in teardown.
+ * The Docker containerizer against the real engine (image `mantle/busybox:test`, built when missing by
+ * the global setup, test/support/base-image.ts; network NONE, as this engine has no bridge): launch,
+ * environment, exit codes, kill with grace, OOM, the limits in the container's inspect, redelivery,
+ * health checks, launch failures. Every container is labelled with the test agent's work dir and
+ * removed in teardown.
  */
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';

@@ -2,70 +2,13 @@
  * The commands a new user types, run as they run them: `mantle local` (what `npm start` runs) in its own
  * process, `mantle execute` against it, `mantle agent` joining from another process, and Ctrl-C.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, isRunning } from '../../local/aws-standins.js';
-import { onOutputLines } from '../support/lines.js';
-
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const IMAGE = 'mantle/busybox:test';
-
-interface Run {
-  readonly child: ChildProcess;
-  readonly lines: string[];
-  readonly exited: Promise<number | null>;
-  /** Resolves with the first line matching. */
-  line(pattern: RegExp, timeoutMs?: number): Promise<string>;
-}
-
-function mantle(args: readonly string[]): Run {
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'mantle.js'), ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, POWERTOOLS_LOG_LEVEL: 'WARN' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  const waiters = new Set<() => void>();
-  onOutputLines(child, (line) => {
-    lines.push(line);
-    for (const wake of waiters) wake();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    child,
-    lines,
-    exited,
-    line: (pattern, timeoutMs = 60_000) =>
-      new Promise<string>((resolve, reject) => {
-        const check = () => {
-          const found = lines.find((l) => pattern.test(l));
-          if (!found) return;
-          cleanup();
-          resolve(found);
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`no line matching ${String(pattern)}; got:\n${lines.slice(-30).join('\n')}`));
-        }, timeoutMs);
-        const cleanup = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      }),
-  };
-}
-
-async function run(args: readonly string[]): Promise<{ code: number | null; output: string }> {
-  const started = mantle(args);
-  const code = await started.exited;
-  return { code, output: started.lines.join('\n') };
-}
+import { TEST_IMAGE as IMAGE } from '../support/base-image.js';
+import { mantle, run, type Run } from '../support/cli.js';
 
 let local: Run;
 let url: string;
@@ -112,18 +55,33 @@ describe('the mantle command line', () => {
   });
 
   it('mantle execute runs a Docker image when asked', async () => {
-    const imageThere = await import('dockerode').then(async ({ default: Docker }) =>
-      new Docker()
-        .getImage(IMAGE)
-        .inspect()
-        .then(() => true)
-        .catch(() => false),
-    );
-    // The tests need Docker, as the agent's Docker tests do: .ci/setup installs it and builds the image.
-    expect(imageThere, `Docker and ${IMAGE} (sudo .ci/setup)`).toBe(true);
     const result = await run(['execute', '--master', url, '--docker_image', IMAGE, '--command', 'echo in a container']);
     expect(result.code).toBe(0);
     expect(result.output).toContain('in a container');
+  });
+
+  it('mantle execute takes the master as Mesos users name it: host:port, --master=, MESOS_MASTER', async () => {
+    const hostPort = url.replace('http://', '');
+    const spaced = await run(['execute', '--master', hostPort, '--command', 'echo via host:port']);
+    expect(spaced.output).toContain('via host:port');
+    expect(spaced.code).toBe(0);
+    const fromEnv = await run(['execute', '--command', 'echo via MESOS_MASTER'], { MESOS_MASTER: hostPort });
+    expect(fromEnv.output).toContain('via MESOS_MASTER');
+    expect(fromEnv.code).toBe(0);
+  });
+
+  it('mantle execute and mantle agent refuse a master that cannot be one at once', async () => {
+    const zk = await run(['execute', '--master=zk://127.0.0.1:2181/mesos', '--command', 'true']);
+    expect(zk.code).toBe(2);
+    expect(zk.output).toMatch(
+      /mantle execute: --master 'zk:\/\/127\.0\.0\.1:2181\/mesos': ZooKeeper \(zk:\/\/\) is not/,
+    );
+    const fromEnv = await run(['execute', '--command', 'true'], { MANTLE_MASTER: '127.0.0.1:50x' });
+    expect(fromEnv.code).toBe(2);
+    expect(fromEnv.output).toContain("MANTLE_MASTER '127.0.0.1:50x': expected host:port");
+    const agent = await run(['agent', '--work_dir', join(workDir, 'never')], { MESOS_MASTER: 'zk://z:2181/mesos' });
+    expect(agent.code).toBe(2);
+    expect(agent.output).toMatch(/mantle agent: MESOS_MASTER 'zk:\/\/z:2181\/mesos': ZooKeeper/);
   });
 
   it('mantle execute fails clearly on a master that is not there and on bad arguments', async () => {
@@ -137,10 +95,10 @@ describe('the mantle command line', () => {
 
   it('mantle agent joins from another process; Ctrl-C on execute kills the task and frees its resources', async () => {
     // Only this agent has widgets, so tasks that ask for one run on it.
+    // Mesos's own spelling: --master=host:port.
     const agent = mantle([
       'agent',
-      '--master',
-      url,
+      `--master=${url.replace('http://', '')}`,
       '--work_dir',
       join(workDir, 'joined'),
       '--port=-1',

@@ -14,11 +14,11 @@ import { LABELS } from '../../agent/containerizer/docker-spec.js';
 import { SAFE_GRANT, type AgentCommand, type LaunchGrant } from '../../shared/protocol/internal.js';
 import type { TaskInfo } from '../../shared/protocol/mesos.js';
 import type { FakeMaster } from './agent-master.js';
+import { TEST_IMAGE } from './base-image.js';
 import { resources } from './resources.js';
 
-export { resources };
+export { resources, TEST_IMAGE };
 
-export const TEST_IMAGE = 'mantle/busybox:test';
 export const FRAMEWORK_ID = 'test-framework';
 
 export async function tempWorkDir(): Promise<string> {

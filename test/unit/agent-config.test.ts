@@ -57,6 +57,23 @@ describe('mantle agent flags', () => {
     }
   });
 
+  it('takes the master as Mesos users name it: host:port, also from MANTLE_MASTER or MESOS_MASTER', () => {
+    const master = (argv: string[], env: NodeJS.ProcessEnv) => {
+      const parsed = parseAgentFlags(['--work_dir=/w', ...argv], env);
+      return parsed.help ? undefined : parsed.config.master;
+    };
+    expect(master(['--master=127.0.0.1:5050'], {})).toBe('http://127.0.0.1:5050');
+    expect(master(['--master', '10.0.0.1'], {})).toBe('http://10.0.0.1:5050');
+    expect(master([], { MESOS_MASTER: '127.0.0.3:5050' })).toBe('http://127.0.0.3:5050');
+    expect(master([], { MANTLE_MASTER: '127.0.0.2:5050', MESOS_MASTER: '127.0.0.3:5050' })).toBe(
+      'http://127.0.0.2:5050',
+    );
+    expect(master([], { MANTLE_AGENT_MASTER: 'https://gw.example.com/prod/', MANTLE_MASTER: '127.0.0.2' })).toBe(
+      'https://gw.example.com/prod',
+    );
+    expect(() => master([], { MESOS_MASTER: 'zk://z:2181/mesos' })).toThrow(/^MESOS_MASTER 'zk:/);
+  });
+
   it('defaults the work dir to one per endpoint port, so that a restarted agent finds its checkpoint', () => {
     const of = (argv: string[]) => {
       const parsed = parseAgentFlags(['--master=http://127.0.0.1:5050', ...argv], {});
@@ -78,7 +95,8 @@ describe('mantle agent flags', () => {
     [[...required, '--containerizers=lxc'], /Unknown containerizer 'lxc'/],
     [[...required, '--nvidia_gpu_devices=a'], /GPU indices/],
     [[...required, '--ec2_metadata=sometimes'], /auto or off/],
-    [['--master=ftp://m', '--work_dir=/w'], /http\(s\) URL/],
+    [['--master=ftp://m', '--work_dir=/w'], /--master 'ftp:\/\/m': ftp:\/\/ is not supported/],
+    [['--master=zk://z:2181/mesos', '--work_dir=/w'], /ZooKeeper \(zk:\/\/\) is not supported/],
     [[...required, '--executor_environment_variables=[1]'], /JSON object/],
     [
       [...required, '--status_update_retry_interval_min=10mins', '--status_update_retry_interval_max=1secs'],

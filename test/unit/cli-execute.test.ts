@@ -29,8 +29,27 @@ describe('mantle execute arguments', () => {
     expect(options.environment).toEqual({ K: '2' });
   });
 
+  it('takes the master as mesos-execute users name it, and --principal / --secret', () => {
+    const master = (argv: string[], env: NodeJS.ProcessEnv = {}) =>
+      parseExecuteArgs(['--command=true', ...argv], env).master;
+    expect(master(['--master', '127.0.0.1:5050'])).toBe('http://127.0.0.1:5050');
+    expect(master(['--master=127.0.0.1:5051'])).toBe('http://127.0.0.1:5051');
+    expect(master(['--master=https://gw.example.com/prod/'])).toBe('https://gw.example.com/prod');
+    expect(master([], { MESOS_MASTER: '127.0.0.3:5050' })).toBe('http://127.0.0.3:5050');
+    expect(master([], { MANTLE_MASTER: '127.0.0.2', MESOS_MASTER: '127.0.0.3:5050' })).toBe('http://127.0.0.2:5050');
+    expect(master(['--master=127.0.0.1:1'], { MANTLE_MASTER: '127.0.0.2' })).toBe('http://127.0.0.1:1');
+    const options = parseExecuteArgs(['--command=true', '--principal=team-a', '--secret=s3cret'], {
+      MANTLE_PRINCIPAL: 'ops',
+      MANTLE_SECRET: 'other',
+    });
+    expect(options.credentials).toEqual({ principal: 'team-a', secret: 's3cret' });
+  });
+
   it.each([
     [[], /--command is required/],
+    [['--command=true', '--master=zk://10.0.0.1:2181/mesos'], /--master 'zk:.*ZooKeeper \(zk:\/\/\) is not supported/],
+    [['--command=true', '--master=127.0.0.1:http'], /--master '127.0.0.1:http': expected host:port/],
+    [['--command=true', '--principal=team-a'], /--principal and --secret go together/],
     [['--command=true', '--resources=cpus:-1'], /--resources/],
     [['--command=true', '--resources=gpus:0.5'], /--resources/],
     [['--command=true', '--timeout=0'], /--timeout must be a positive number/],

@@ -1,0 +1,206 @@
+/**
+ * Throughput side by side with Slurm, on this machine, in one run: the same 1,000 trivial jobs through a
+ * tuned Slurm 22.05 of 10 virtual nodes and through a local Mantle cluster of 10 agents.
+ *
+ * 1. Slurm (Debian's slurm-wlm and munge, installed with apt-get when missing): munged, slurmctld and 10
+ *    slurmd from a temporary directory with their own config and ports (bench/slurm/). A warm-up array,
+ *    then one `sbatch --array=1-N` of `#!/bin/sh\ntrue`, timed from starting sbatch to the controller's
+ *    record of the last job's end. Each node offers 40 CPUs and each job takes one: 40 jobs at once per
+ *    node, as many as a Mantle agent of cpus:4 runs tasks of cpus:0.1. Then every daemon is stopped.
+ * 2. Mantle: bench:e2e's throughput cluster (bench/support/throughput.ts), a warm-up batch, then N tasks
+ *    of `true` (process containerizer), timed from the first ACCEPT to the last TASK_FINISHED.
+ *
+ * Prints both in jobs/s, the ratio Mantle/Slurm and the machine's load, and writes
+ * bench/results/vs-slurm.json. Where it may create control groups (root), it also reports the CPU seconds
+ * each system spent on the timed run: Slurm's daemons and jobs; Mantle's process (master, agents, SQS
+ * stand-in, framework), DynamoDB Local and the tasks; and each one's CPU use while idle (after its warm-up),
+ * which the timed run pays for every second it lasts. On a shared machine CPU seconds move much less with
+ * the neighbours' load than jobs/s does. BENCH_TASKS (default 1000) and BENCH_WARMUP (default 20) shrink it.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TUNED } from './slurm/conf.js';
+import { cpuGroup, idleCpuPerSecond } from './support/cpu-group.js';
+import { ensureSlurm, JOB_SCRIPT, startSlurm, type SlurmCluster } from './slurm/cluster.js';
+import {
+  benchCluster,
+  measureThroughput,
+  THROUGHPUT_AGENT_RESOURCES,
+  THROUGHPUT_AGENTS,
+  THROUGHPUT_TASK_RESOURCES,
+  type BenchCluster,
+} from './support/throughput.js';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+
+const TASKS = Number(process.env.BENCH_TASKS ?? 1000);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 20);
+const NODES = THROUGHPUT_AGENTS;
+// A Mantle agent of cpus:4 runs 40 tasks of cpus:0.1 at once; a Slurm job takes at least one CPU. (Slurm
+// starts nothing on a node while a job there is still completing, so its nodes refill in blocks.)
+const SLOTS_PER_NODE = 40;
+const MEMORY_PER_NODE_MB = 4096;
+const TARGET_RATIO = 2;
+// How long each system is watched doing nothing, for its background CPU use.
+const IDLE_SECONDS = 5;
+
+function machine(): Record<string, unknown> {
+  return { cpus: cpus().length, model: cpus()[0]?.model, memory_mb: Math.round(totalmem() / 2 ** 20) };
+}
+
+function load(): number[] {
+  return loadavg().map((l) => Math.round(l * 100) / 100);
+}
+
+async function main(): Promise<void> {
+  if (!Number.isInteger(TASKS) || TASKS < 1) throw new Error(`BENCH_TASKS must be a positive integer, not ${TASKS}`);
+  if (!Number.isInteger(WARMUP) || WARMUP < 0) throw new Error(`BENCH_WARMUP must be an integer >= 0, not ${WARMUP}`);
+  const results: Record<string, unknown> = { date: new Date().toISOString(), machine: machine(), tasks: TASKS };
+  const loads: Record<string, number[]> = { start: load() };
+  console.log(`Machine: ${cpus().length} cores (${cpus()[0]?.model}), load average ${loads.start?.join(' ')}`);
+
+  let slurm: SlurmCluster | undefined;
+  let mantle: BenchCluster | undefined;
+  let stopping = false;
+  const slurmCpu = cpuGroup(`mantle-vs-slurm-${process.pid}-slurm`);
+  const mantleCpu = cpuGroup(`mantle-vs-slurm-${process.pid}-mantle`);
+  const cleanUp = async () => {
+    await slurm?.stop();
+    await mantle?.stopAndRemove().catch((error: unknown) => console.error(`stopping Mantle: ${String(error)}`));
+    try {
+      mantleCpu?.leave();
+    } catch (error) {
+      console.error(`leaving ${mantleCpu?.path}: ${String(error)}`);
+    }
+    for (const group of [slurmCpu, mantleCpu]) {
+      if (group && !group.remove()) console.error(`could not remove the control group ${group.path}`);
+    }
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      console.error(`${signal}: stopping the daemons and the cluster`);
+      void cleanUp().finally(() => process.exit(130));
+    });
+  }
+
+  try {
+    console.log(`Slurm: ${TASKS} jobs (one array) over ${NODES} virtual nodes of ${SLOTS_PER_NODE} CPUs`);
+    const { version, installed } = await ensureSlurm(console.log);
+    console.log(`  ${version}${installed ? ' (just installed)' : ''}`);
+    slurm = await startSlurm({
+      nodes: NODES,
+      cpusPerNode: SLOTS_PER_NODE,
+      memoryPerNodeMb: MEMORY_PER_NODE_MB,
+      maxArrayTasks: Math.max(TASKS, WARMUP),
+      ...(slurmCpu ? { cpuGroup: slurmCpu } : {}),
+      log: console.log,
+    });
+    const slurmWarmup = WARMUP > 0 ? await slurm.runArray(WARMUP, 'slurm warm-up') : undefined;
+    if (slurmWarmup) console.log(`  warm-up: ${WARMUP} jobs in ${slurmWarmup.seconds} s`);
+    const slurmIdle = slurmCpu ? await idleCpuPerSecond(slurmCpu, IDLE_SECONDS) : undefined;
+    if (slurmIdle !== undefined) console.log(`  idle: ${slurmIdle} CPU s per second`);
+    loads.slurm_start = load();
+    const slurmRun = await slurm.runArray(TASKS, 'slurm');
+    loads.slurm_end = load();
+    console.log(
+      `  ${TASKS} jobs in ${slurmRun.seconds} s: ${slurmRun.jobs_per_second} jobs/s ` +
+        `(sbatch ${slurmRun.submit_ms} ms; none listed after ${slurmRun.seconds_until_none_listed} s` +
+        `${slurmRun.cpu_seconds !== undefined ? `; ${slurmRun.cpu_seconds} CPU s` : ''})`,
+    );
+    results.slurm = {
+      version,
+      nodes: NODES,
+      cpus_per_node: SLOTS_PER_NODE,
+      settings: Object.fromEntries(TUNED.map(([setting, why]) => [setting, why])),
+      script: JOB_SCRIPT,
+      measured: 'from starting sbatch to the last line of the jobcomp record (the controller saw every job end)',
+      warmup: slurmWarmup,
+      idle_cpu_seconds_per_second: slurmIdle,
+      run: slurmRun,
+    };
+    await slurm.stop();
+    slurm = undefined;
+
+    console.log(`Mantle: ${TASKS} tasks over ${NODES} agents (process containerizer)`);
+    // Everything this process starts from here (DynamoDB Local, the tasks) is born in Mantle's group.
+    mantleCpu?.enter();
+    mantle = await benchCluster(NODES, 'mesos', THROUGHPUT_AGENT_RESOURCES);
+    const mantleWarmup =
+      WARMUP > 0
+        ? await measureThroughput(mantle.url, WARMUP, { prefix: 'warmup', label: 'mantle warm-up' })
+        : undefined;
+    if (mantleWarmup) console.log(`  warm-up: ${WARMUP} tasks in ${mantleWarmup.seconds} s`);
+    const mantleIdle = mantleCpu ? await idleCpuPerSecond(mantleCpu, IDLE_SECONDS) : undefined;
+    if (mantleIdle !== undefined) console.log(`  idle: ${mantleIdle} CPU s per second`);
+    loads.mantle_start = load();
+    const cpuBefore = mantleCpu?.usageSeconds();
+    const processBefore = process.cpuUsage();
+    const mantleRun = await measureThroughput(mantle.url, TASKS, { prefix: 'task' });
+    const processCpu = process.cpuUsage(processBefore);
+    const cpuAfter = mantleCpu?.usageSeconds();
+    loads.mantle_end = load();
+    const cpu =
+      cpuBefore !== undefined && cpuAfter !== undefined
+        ? { cpu_seconds: Math.round((cpuAfter - cpuBefore) * 100) / 100 }
+        : {};
+    const nodeCpu = Math.round((processCpu.user + processCpu.system) / 1e4) / 100;
+    console.log(
+      `  ${TASKS} tasks in ${mantleRun.seconds} s: ${mantleRun.tasks_per_second} tasks/s ` +
+        `(accept -> FINISHED p50 ${mantleRun.accept_to_finished_ms.p50} ms; ` +
+        `${cpu.cpu_seconds !== undefined ? `${cpu.cpu_seconds} CPU s, ` : ''}${nodeCpu} CPU s in the Node process)`,
+    );
+    results.mantle = {
+      agents: NODES,
+      agent_resources: THROUGHPUT_AGENT_RESOURCES,
+      task_resources: THROUGHPUT_TASK_RESOURCES,
+      command: 'true',
+      measured: 'from the first ACCEPT to the last TASK_FINISHED received by the framework',
+      warmup: mantleWarmup,
+      idle_cpu_seconds_per_second: mantleIdle,
+      run: { ...mantleRun, ...cpu, node_process_cpu_seconds: nodeCpu },
+    };
+    await mantle.stopAndRemove();
+    mantle = undefined;
+
+    results.target_ratio = TARGET_RATIO;
+    if (mantleRun.finished === TASKS) {
+      const ratio = Math.round((mantleRun.tasks_per_second / slurmRun.jobs_per_second) * 100) / 100;
+      results.ratio_mantle_to_slurm = ratio;
+      console.log(
+        `Mantle ${mantleRun.tasks_per_second} tasks/s, Slurm ${slurmRun.jobs_per_second} jobs/s: ` +
+          `${ratio}x (target >= ${TARGET_RATIO}x); load average ${loads.mantle_end?.join(' ')}`,
+      );
+    } else {
+      // Every Slurm job completed; a run that lost tasks has no throughput to compare.
+      results.ratio_mantle_to_slurm = null;
+      results.error = `${TASKS - mantleRun.finished} of ${TASKS} Mantle tasks did not finish`;
+      console.error(`${results.error}: ${JSON.stringify(mantleRun.not_finished)}`);
+      process.exitCode = 1;
+    }
+    if (cpu.cpu_seconds !== undefined && slurmRun.cpu_seconds !== undefined) {
+      const cpuRatio = Math.round((cpu.cpu_seconds / slurmRun.cpu_seconds) * 100) / 100;
+      results.cpu_ratio_mantle_to_slurm = cpuRatio;
+      console.log(
+        `CPU per task: Mantle ${Math.round((cpu.cpu_seconds / TASKS) * 1e4) / 10} ms, ` +
+          `Slurm ${Math.round((slurmRun.cpu_seconds / TASKS) * 1e4) / 10} ms (Mantle spends ${cpuRatio}x Slurm's)`,
+      );
+    }
+    results.loadavg = loads;
+    results.loadavg_note =
+      "1, 5 and 15 min averages; Slurm's own jobs (up to 400 at once) raise slurm_end and, decaying, mantle_start";
+
+    const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'vs-slurm.json');
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+    console.log(`Wrote ${out}`);
+  } finally {
+    await cleanUp();
+  }
+}
+
+await main();
