@@ -221,6 +221,7 @@ class Agent implements RunningAgent, AgentContext {
         targets: targets.value,
         cgroup2: built.cgroup2,
         subtrees: built.taskCgroups,
+        uncovered: built.outsideCgroup2,
         logger: this.logger,
       });
       await this.firewall.install();

@@ -47,6 +47,8 @@ export interface Containerizers {
   readonly cgroup2?: string;
   /** The cgroup2 subtrees every task lives under (paths in the hierarchy), and how each comes to exist. */
   readonly taskCgroups: readonly TaskCgroup[];
+  /** Containerizers whose tasks stay out of cgroup2 here (no hierarchy, or not writable). */
+  readonly outsideCgroup2: readonly ContainerizerKind[];
 }
 
 /** Throws when Docker is enabled but does not answer. `host`: the GPUs found, and what finding them noted. */
@@ -60,6 +62,7 @@ export async function createContainerizers(
   const cgroup2 = await cgroup2Mount();
   const guarded = protectedPaths({ ...config, meta: checkpoint.meta });
   const taskCgroups: TaskCgroup[] = [];
+  const outsideCgroup2: ContainerizerKind[] = [];
   let cgroups: CgroupSupport = { version: 'none', bases: new Map(), notes: [] };
   if (config.containerizers.includes('mesos')) {
     cgroups = await detectCgroups(config.cgroupsHierarchy, config.cgroupsRoot, cgroup2);
@@ -67,6 +70,8 @@ export async function createContainerizers(
     containerizers.set('mesos', await processContainerizer(deps, cgroups, guarded, notes));
     if (cgroup2 !== undefined && cgroups.unified !== undefined) {
       taskCgroups.push(cgroupfsSubtree(cgroup2, relative(cgroup2, cgroups.unified)));
+    } else {
+      outsideCgroup2.push('mesos');
     }
   }
   if (config.containerizers.includes('docker')) {
@@ -75,6 +80,8 @@ export async function createContainerizers(
     const { parent } = docker;
     if (cgroup2 !== undefined) {
       taskCgroups.push(docker.driver === 'systemd' ? systemdSubtree(parent) : cgroupfsSubtree(cgroup2, parent.path));
+    } else {
+      outsideCgroup2.push('docker');
     }
   }
   const processTasks = config.containerizers.includes('mesos');
@@ -85,6 +92,7 @@ export async function createContainerizers(
     isolation: { cgroups: cgroups.version, gpus: gpus.mode, notes },
     ...(cgroup2 !== undefined ? { cgroup2 } : {}),
     taskCgroups: uniqueSubtrees(taskCgroups),
+    outsideCgroup2,
   };
 }
 

@@ -32,6 +32,8 @@ export interface FirewallOptions {
   /** The cgroup2 mount point; undefined when the host has none (then the firewall cannot work). */
   readonly cgroup2: string | undefined;
   readonly subtrees: readonly TaskCgroup[];
+  /** Containerizers whose tasks the subtrees do not hold: the firewall would not cover them. */
+  readonly uncovered: readonly string[];
   readonly logger: Logger;
   /** Where iptables is looked for (default: the PATH); a test seam. */
   readonly searchPath?: string;
@@ -68,10 +70,11 @@ export class MetadataFirewall {
         '--block_metadata needs the cgroup2 hierarchy mounted (it matches tasks by their cgroup2 path); this host has none',
       );
     }
-    if (subtrees.length === 0)
+    if (this.options.uncovered.length > 0 || subtrees.length === 0) {
       throw new FirewallError(
-        '--block_metadata: no task cgroup to match (no containerizer puts tasks in cgroup2 here)',
+        `--block_metadata: the ${this.options.uncovered.join(', ')} containerizer cannot put its tasks in the cgroup2 hierarchy here (see the isolation notes), so the firewall would not hold them`,
       );
+    }
     for (const binary of this.binaries()) {
       const path = this.options.searchPath ?? process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin';
       if ((await which(binary, path)) === undefined) {

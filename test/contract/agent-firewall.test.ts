@@ -263,14 +263,21 @@ describe.runIf(usable)(`the metadata firewall (${METADATA_V4}, [::1], cgroup roo
     await expect(
       startTestAgent(master, { ...agentOptions(dir), containerizers: ['docker'], cgroupsRoot: tooLong }),
     ).rejects.toThrow(/Cannot install the metadata firewall/);
-    const logger = createLogger('firewall-test');
-    const subtrees = [{ path: `/${ROOT}`, create: async () => undefined }];
-    const targets = [{ address: METADATA_V4, family: 4 as const }];
-    await expect(new MetadataFirewall({ targets, cgroup2: undefined, subtrees, logger }).install()).rejects.toThrow(
+    const options = {
+      targets: [{ address: METADATA_V4, family: 4 as const }],
+      cgroup2: CGROUP2,
+      subtrees: [{ path: `/${ROOT}`, create: async () => undefined }],
+      uncovered: [],
+      logger: createLogger('firewall-test'),
+    };
+    await expect(new MetadataFirewall({ ...options, cgroup2: undefined }).install()).rejects.toThrow(
       /needs the cgroup2 hierarchy/,
     );
-    await expect(
-      new MetadataFirewall({ targets, cgroup2: CGROUP2, subtrees, logger, searchPath: '/nonexistent' }).install(),
-    ).rejects.toThrow(/needs iptables, which is not on the PATH/);
+    await expect(new MetadataFirewall({ ...options, uncovered: ['mesos'] }).install()).rejects.toThrow(
+      /the mesos containerizer cannot put its tasks in the cgroup2 hierarchy/,
+    );
+    await expect(new MetadataFirewall({ ...options, searchPath: '/nonexistent' }).install()).rejects.toThrow(
+      /needs iptables, which is not on the PATH/,
+    );
   });
 });
