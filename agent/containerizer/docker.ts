@@ -199,7 +199,8 @@ export class DockerContainerizer implements Containerizer {
       if (owner?.uid === 0 && !spec.grant.root) throw user.refusal(true);
       return;
     }
-    await chown(spec.sandbox, owner.uid, owner.gid);
+    // Only root may give a file away (an agent run by a user for itself leaves the sandbox its own).
+    if (process.getuid?.() === 0) await chown(spec.sandbox, owner.uid, owner.gid);
   }
 
   async recover(spec: LaunchSpec): Promise<Container | undefined> {
