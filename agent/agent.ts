@@ -31,10 +31,9 @@ import type { AgentContext } from './context.js';
 import type { ExecutorContext, TaskExecutor } from './executor.js';
 import { GpuAllocator } from './gpu/allocator.js';
 import type { Gpu } from './gpu/nvidia.js';
-import { agentState, serveAgent, type AgentEndpoint } from './http.js';
+import { serveAgent, type AgentEndpoint } from './http.js';
 import { takeInventory, type InventorySources } from './inventory.js';
-import { MetadataFirewall } from './isolation/firewall.js';
-import { parseMetadataTargets } from './isolation/firewall-rules.js';
+import { installMetadataFirewall, type MetadataFirewall } from './isolation/firewall.js';
 import { isStopped, Lifecycle } from './lifecycle.js';
 import { loadCredentials, MasterClient } from './master-client.js';
 import { registerAgentGauges } from './metrics.js';
@@ -173,17 +172,12 @@ class Agent implements RunningAgent, AgentContext {
     const { config } = this;
     await mkdir(config.workDir, { recursive: true });
     await this.detect();
-    await this.checkpoint.secure();
     const saved = await readSavedAgent(this.checkpoint, this.logger);
     this.registration = saved.registration;
     this.state = saved.state;
     await recoverTasks(this);
     if (config.port >= 0) {
-      this.endpoint = await serveAgent(config.ip, config.port, {
-        metrics: () => this.metrics.snapshot(),
-        state: () =>
-          agentState({ id: this.agentId, hostname: this.hostname, tasks: this.tasks(), isolation: this.isolation }),
-      });
+      this.endpoint = await serveAgent(config.ip, config.port, this);
     }
     const credentials = await loadCredentials(config.credential, this.options.env ?? process.env);
     this.master = new MasterClient(config.master, credentials);
@@ -213,19 +207,7 @@ class Agent implements RunningAgent, AgentContext {
     );
     this.containerizers = built.containerizers;
     this.isolation = built.isolation;
-    if (config.blockMetadata.length > 0) {
-      const targets = parseMetadataTargets(config.blockMetadata);
-      if (!targets.ok) throw new Error(targets.error);
-      // Before any task is recovered or launched: no task may reach the metadata service, ever.
-      this.firewall = new MetadataFirewall({
-        targets: targets.value,
-        cgroup2: built.cgroup2,
-        subtrees: built.taskCgroups,
-        uncovered: built.outsideCgroup2,
-        logger: this.logger,
-      });
-      await this.firewall.install();
-    }
+    this.firewall = await installMetadataFirewall(config.blockMetadata, built, this.logger);
     this.logger.info('Agent starting', {
       workDir: config.workDir,
       containerizers: config.containerizers,
@@ -464,31 +446,7 @@ class Agent implements RunningAgent, AgentContext {
     await Promise.allSettled(this.loops);
     await this.endpoint?.close();
     this.clients?.destroy();
-    await this.removeFirewall();
-  }
-
-  /**
-   * The metadata firewall goes with the agent, unless tasks still run (a stop leaves them running): they
-   * stay blocked until a restarted agent takes over the rules.
-   */
-  private async removeFirewall(): Promise<void> {
-    const firewall = this.firewall;
-    if (!firewall) return;
-    const live = [...this.executors.values()].some((executor) => !executor.terminated);
-    // Ended containers leave their cgroups a moment after their task is terminal.
-    for (let wait = 0; !live && wait < 100 && (await firewall.populated()); wait++) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    if (live || (await firewall.populated())) {
-      this.logger.info('Tasks still run: the metadata firewall stays until a restarted agent takes it over');
-      return;
-    }
-    try {
-      await firewall.remove();
-      this.logger.info('Metadata firewall removed');
-    } catch (error) {
-      this.logger.warn('Removing the metadata firewall failed', { error: String(error) });
-    }
+    await this.firewall?.removeUnlessTasksRun(this.tasks().some((task) => task.phase !== 'terminated'));
   }
 
   stop({ waitForPoll = true }: { waitForPoll?: boolean } = {}): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Metrics } from '../shared/metrics.js';
 import type { Isolation } from '../shared/protocol/internal.js';
 import type { Resource, TaskState } from '../shared/protocol/mesos.js';
 
@@ -18,18 +19,22 @@ export interface StateTask {
   readonly resources: readonly Resource[];
 }
 
+/** What the endpoint shows of the agent. */
+export interface AgentView {
+  readonly agentId: string | undefined;
+  readonly hostname: string;
+  readonly isolation: Isolation;
+  readonly metrics: Metrics;
+  tasks(): readonly StateTask[];
+}
+
 /** What /state shows, field by field, so that nothing added to a task later shows up unasked. Pure. */
-export function agentState(agent: {
-  id: string | undefined;
-  hostname: string;
-  tasks: readonly StateTask[];
-  isolation: Isolation;
-}): unknown {
+export function agentState(agent: AgentView): unknown {
   return {
-    id: agent.id,
+    id: agent.agentId,
     hostname: agent.hostname,
     isolation: agent.isolation,
-    tasks: agent.tasks.map((task) => ({
+    tasks: agent.tasks().map((task) => ({
       frameworkId: task.frameworkId,
       taskId: task.taskId,
       containerId: task.containerId,
@@ -52,11 +57,8 @@ export interface AgentEndpoint {
   close(): Promise<void>;
 }
 
-export async function serveAgent(
-  ip: string,
-  port: number,
-  routes: { metrics: () => Record<string, number>; state: () => unknown },
-): Promise<AgentEndpoint> {
+export async function serveAgent(ip: string, port: number, agent: AgentView): Promise<AgentEndpoint> {
+  const routes = { metrics: () => agent.metrics.snapshot(), state: () => agentState(agent) };
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (request.method !== 'GET') {

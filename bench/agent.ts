@@ -42,6 +42,70 @@ function round(ms: number): number {
   return Math.round(ms * 10) / 10;
 }
 
+/** LAUNCHES launches of one containerizer: the agent's own launch -> TASK_RUNNING, and end to end. */
+async function measureKind(
+  master: FakeMaster,
+  agentId: string,
+  port: number,
+  kind: 'mesos' | 'docker',
+): Promise<Record<string, unknown>> {
+  const endToEnd: number[] = [];
+  for (let i = 0; i < LAUNCHES; i++) {
+    const id = `bench-${kind}-${i}`;
+    const task = kind === 'docker' ? dockerTask(id, 'sleep 0.2') : commandTask(id, 'sleep 0.2');
+    const sent = performance.now();
+    await master.send(agentId, launch(task));
+    const running = await master.waitFor(id, 'TASK_RUNNING', 30_000);
+    endToEnd.push(running.at - sent);
+    await master.waitFor(id, 'TASK_FINISHED', 30_000);
+  }
+  const snapshot = (await (await fetch(`http://127.0.0.1:${port}/metrics/snapshot`)).json()) as Record<string, number>;
+  const metric = `containerizer/${kind}/launch_to_running_ms`;
+  const agentP50 = snapshot[`${metric}/p50`] as number;
+  const agentP99 = snapshot[`${metric}/p99`] as number;
+  endToEnd.sort((a, b) => a - b);
+  const result = {
+    containerizer: kind === 'mesos' ? 'process (mesos)' : 'docker',
+    launches: LAUNCHES,
+    agent_p50_ms: round(agentP50),
+    agent_p99_ms: round(agentP99),
+    end_to_end_p50_ms: round(percentile(endToEnd, 0.5)),
+    end_to_end_p99_ms: round(percentile(endToEnd, 0.99)),
+    budget_ms: BUDGET_MS[kind],
+    within_budget: agentP50 <= BUDGET_MS[kind] && agentP99 <= BUDGET_MS[kind],
+  };
+  console.log(
+    `${result.containerizer.padEnd(16)} launch -> TASK_RUNNING  agent: p50 ${result.agent_p50_ms} ms, p99 ${result.agent_p99_ms} ms` +
+      ` (budget ${result.budget_ms} ms: ${result.within_budget ? 'met' : 'MISSED'})` +
+      `  | end to end via the queues: p50 ${result.end_to_end_p50_ms} ms, p99 ${result.end_to_end_p99_ms} ms`,
+  );
+  return result;
+}
+
+function write(results: Array<Record<string, unknown>>, loadBefore: number): void {
+  const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'agent.json');
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(
+    out,
+    `${JSON.stringify(
+      {
+        benchmark: 'agent launch -> TASK_RUNNING',
+        date: new Date().toISOString(),
+        machine: {
+          cpus: cpus().length,
+          model: cpus()[0]?.model,
+          node: process.version,
+          load_average_1m: { before: loadBefore, after: loadavg()[0] },
+        },
+        results,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  console.log(`wrote ${out}`);
+}
+
 async function main(): Promise<void> {
   const sqs = await startSqsStandIn();
   const clients = createAwsClients({ endpoints: { sqs: sqs.endpoint } });
@@ -72,42 +136,7 @@ async function main(): Promise<void> {
   const loadBefore = loadavg()[0] as number;
   try {
     const agentId = await agent.registered;
-    for (const kind of kinds) {
-      const endToEnd: number[] = [];
-      for (let i = 0; i < LAUNCHES; i++) {
-        const id = `bench-${kind}-${i}`;
-        const task = kind === 'docker' ? dockerTask(id, 'sleep 0.2') : commandTask(id, 'sleep 0.2');
-        const sent = performance.now();
-        await master.send(agentId, launch(task));
-        const running = await master.waitFor(id, 'TASK_RUNNING', 30_000);
-        endToEnd.push(running.at - sent);
-        await master.waitFor(id, 'TASK_FINISHED', 30_000);
-      }
-      const snapshot = (await (await fetch(`http://127.0.0.1:${port}/metrics/snapshot`)).json()) as Record<
-        string,
-        number
-      >;
-      const metric = `containerizer/${kind}/launch_to_running_ms`;
-      const agentP50 = snapshot[`${metric}/p50`] as number;
-      const agentP99 = snapshot[`${metric}/p99`] as number;
-      endToEnd.sort((a, b) => a - b);
-      const result = {
-        containerizer: kind === 'mesos' ? 'process (mesos)' : 'docker',
-        launches: LAUNCHES,
-        agent_p50_ms: round(agentP50),
-        agent_p99_ms: round(agentP99),
-        end_to_end_p50_ms: round(percentile(endToEnd, 0.5)),
-        end_to_end_p99_ms: round(percentile(endToEnd, 0.99)),
-        budget_ms: BUDGET_MS[kind],
-        within_budget: agentP50 <= BUDGET_MS[kind] && agentP99 <= BUDGET_MS[kind],
-      };
-      results.push(result);
-      console.log(
-        `${result.containerizer.padEnd(16)} launch -> TASK_RUNNING  agent: p50 ${result.agent_p50_ms} ms, p99 ${result.agent_p99_ms} ms` +
-          ` (budget ${result.budget_ms} ms: ${result.within_budget ? 'met' : 'MISSED'})` +
-          `  | end to end via the queues: p50 ${result.end_to_end_p50_ms} ms, p99 ${result.end_to_end_p99_ms} ms`,
-      );
-    }
+    for (const kind of kinds) results.push(await measureKind(master, agentId, port, kind));
     if (!dockerAvailable) console.log('docker: no Docker engine answers here; not measured');
   } finally {
     await agent.stop();
@@ -117,27 +146,7 @@ async function main(): Promise<void> {
     await sqs.stop();
     await removeWorkDir(workDir);
   }
-  const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'agent.json');
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(
-    out,
-    `${JSON.stringify(
-      {
-        benchmark: 'agent launch -> TASK_RUNNING',
-        date: new Date().toISOString(),
-        machine: {
-          cpus: cpus().length,
-          model: cpus()[0]?.model,
-          node: process.version,
-          load_average_1m: { before: loadBefore, after: loadavg()[0] },
-        },
-        results,
-      },
-      null,
-      2,
-    )}\n`,
-  );
-  console.log(`wrote ${out}`);
+  write(results, loadBefore);
 }
 
 await main();

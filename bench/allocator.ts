@@ -27,16 +27,16 @@ import type {
 } from '../functions/allocator/snapshot.js';
 import { createAwsClients } from '../shared/aws/clients.js';
 import type { EventPublisher } from '../functions/master/event-publisher.js';
-import { newStreamId } from '../shared/ids.js';
+import { filterKey, newStreamId } from '../shared/ids.js';
 import { Metrics } from '../shared/metrics.js';
 import type { Resource } from '../shared/protocol/mesos.js';
 import {
   createTables,
-  filterKey,
   Registrar,
   tableNames,
   type AgentRecord,
   type OfferFilter,
+  type OfferRecord,
 } from '../functions/registrar/index.js';
 import { parseResourceText } from '../shared/resources/parse.js';
 
@@ -149,6 +149,68 @@ class CountingPublisher implements EventPublisher {
   }
 }
 
+/** REGISTRAR_AGENTS agents and REGISTRAR_FRAMEWORKS subscribed frameworks in the registrar. */
+async function populate(registrar: Registrar): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < REGISTRAR_AGENTS) {
+        const i = next++;
+        const admitted = await registrar.agents.admit({
+          hostname: `agent-${i}.bench`,
+          resources: resources(AGENT),
+          capabilities: CAPABILITIES,
+        });
+        if (!admitted.ok) throw new Error(admitted.error.message);
+      }
+    }),
+  );
+  for (let i = 0; i < REGISTRAR_FRAMEWORKS; i++) {
+    const subscribed = await registrar.frameworks.subscribe({
+      info: { user: 'bench', name: `framework-${i}` },
+      streamId: newStreamId(),
+      eventQueueUrl: `bench-queue-${i}`,
+    });
+    if (!subscribed.ok) throw new Error(subscribed.error.message);
+  }
+}
+
+/** Declines every offer with the longest filter, as the frameworks of the DeclineOffers shape do (not timed). */
+async function declineAll(registrar: Registrar, offers: readonly OfferRecord[]): Promise<void> {
+  const byFramework = new Map<string, OfferFilter[]>();
+  let agentNext = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (agentNext < offers.length) {
+        const offer = offers[agentNext++] as OfferRecord;
+        await registrar.agents.removeOffers({
+          agentId: offer.agentId,
+          offerIds: [offer.offerId],
+          frameworkId: offer.frameworkId,
+        });
+        const list = byFramework.get(offer.frameworkId) ?? [];
+        list.push({
+          role: offer.role,
+          agentId: offer.agentId,
+          resources: [...offer.resources],
+          expiresAt: Date.now() + MAX_REFUSE_SECONDS * 1000,
+        });
+        byFramework.set(offer.frameworkId, list);
+      }
+    }),
+  );
+  for (const [frameworkId, filters] of byFramework) await registrar.filters.put(frameworkId, filters);
+}
+
+interface RegistrarRound {
+  ms: number;
+  allocateMs: number;
+  reads: number;
+  items: number;
+  writes: number;
+  offers: number;
+}
+
 async function registrarPass(): Promise<Record<string, unknown>> {
   const dynamo = await startDynamoDbLocal({ heapMb: 1024 });
   const clients = createAwsClients({ endpoints: { dynamodb: dynamo.endpoint } });
@@ -157,39 +219,11 @@ async function registrarPass(): Promise<Record<string, unknown>> {
     await createTables(clients.dynamodb, tables);
     const metrics = new Metrics();
     const registrar = new Registrar({ documents: clients.documents, tables, clusterId: 'bench', metrics });
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 32 }, async () => {
-        while (next < REGISTRAR_AGENTS) {
-          const i = next++;
-          const admitted = await registrar.agents.admit({
-            hostname: `agent-${i}.bench`,
-            resources: resources(AGENT),
-            capabilities: CAPABILITIES,
-          });
-          if (!admitted.ok) throw new Error(admitted.error.message);
-        }
-      }),
-    );
-    for (let i = 0; i < REGISTRAR_FRAMEWORKS; i++) {
-      const subscribed = await registrar.frameworks.subscribe({
-        info: { user: 'bench', name: `framework-${i}` },
-        streamId: newStreamId(),
-        eventQueueUrl: `bench-queue-${i}`,
-      });
-      if (!subscribed.ok) throw new Error(subscribed.error.message);
-    }
+    await populate(registrar);
     const allocator = new Allocator();
     const publisher = new CountingPublisher();
     const count = (name: string) => metrics.snapshot()[`${name}/count`] ?? 0;
-    const passes: Array<{
-      ms: number;
-      allocateMs: number;
-      reads: number;
-      items: number;
-      writes: number;
-      offers: number;
-    }> = [];
+    const passes: RegistrarRound[] = [];
     for (let round = 0; round < REGISTRAR_ROUNDS; round++) {
       const reads = count('registrar/state_fetch_ms');
       const writes = count('registrar/state_store_ms');
@@ -202,35 +236,11 @@ async function registrarPass(): Promise<Record<string, unknown>> {
         writes: count('registrar/state_store_ms') - writes,
         offers: report.offers.length,
       });
-      // Decline everything with the longest filter (not timed).
-      const byFramework = new Map<string, OfferFilter[]>();
-      let agentNext = 0;
-      const offers = report.offers;
-      await Promise.all(
-        Array.from({ length: 32 }, async () => {
-          while (agentNext < offers.length) {
-            const offer = offers[agentNext++] as (typeof offers)[number];
-            await registrar.agents.removeOffers({
-              agentId: offer.agentId,
-              offerIds: [offer.offerId],
-              frameworkId: offer.frameworkId,
-            });
-            const list = byFramework.get(offer.frameworkId) ?? [];
-            list.push({
-              role: offer.role,
-              agentId: offer.agentId,
-              resources: [...offer.resources],
-              expiresAt: Date.now() + MAX_REFUSE_SECONDS * 1000,
-            });
-            byFramework.set(offer.frameworkId, list);
-          }
-        }),
-      );
-      for (const [frameworkId, filters] of byFramework) await registrar.filters.put(frameworkId, filters);
+      await declineAll(registrar, report.offers);
     }
     const items: AgentRecord[] = [];
     for await (const agent of registrar.agents.list()) items.push(agent);
-    const median = (pick: (pass: (typeof passes)[number]) => number) => round1(percentile(passes.map(pick), 0.5));
+    const median = (pick: (pass: RegistrarRound) => number) => round1(percentile(passes.map(pick), 0.5));
     return {
       case: 'allocation pass over the registrar (DynamoDB Local)',
       agents: REGISTRAR_AGENTS,

@@ -185,17 +185,8 @@ function masterTimers(c: LocalCluster): Record<string, { p50: number; p99: numbe
   return timers;
 }
 
-async function main(): Promise<void> {
-  const results: Record<string, unknown> = {
-    machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg() },
-    targets: TARGET,
-  };
-  const docker = await new Docker()
-    .getImage(IMAGE)
-    .inspect()
-    .then(() => true)
-    .catch(() => false);
-
+/** Single tasks on an idle one-agent cluster: submit -> RUNNING, and where the time goes. */
+async function latencyCase(docker: boolean): Promise<{ latency: Record<string, unknown>; timers: unknown }> {
   console.log('Latency: single tasks on an idle one-agent cluster');
   const idle = await cluster(1, docker ? 'auto' : 'mesos', 'cpus:2;mem:2048;disk:1024');
   const latencyResults: Record<string, unknown> = {};
@@ -224,11 +215,14 @@ async function main(): Promise<void> {
     );
   }
   if (!docker) latencyResults.docker = `skipped: no Docker engine or no ${IMAGE} image`;
-  results.latency = latencyResults;
-  results.latency_master_timers = masterTimers(idle);
+  const timers = masterTimers(idle);
   await idle.stop();
   await rm(idle.dir, { recursive: true, force: true });
+  return { latency: latencyResults, timers };
+}
 
+/** THROUGHPUT_TASKS short tasks over THROUGHPUT_AGENTS agents: tasks per second. */
+async function throughputCase(): Promise<Record<string, unknown>> {
   console.log(`Throughput: ${THROUGHPUT_TASKS} short tasks over ${THROUGHPUT_AGENTS} agents (process containerizer)`);
   const busy = await cluster(THROUGHPUT_AGENTS, 'mesos', 'cpus:4;mem:4096;disk:1024');
   const tasks = Array.from({ length: THROUGHPUT_TASKS }, (_, i) => ({
@@ -250,7 +244,7 @@ async function main(): Promise<void> {
   const seconds = (lastEnd - firstAccept) / 1000;
   const finished = timelines.filter((t) => t.ended?.state === 'TASK_FINISHED').length;
   const perTask = timelines.map((t) => (t.updates.at(-1)?.at ?? 0) - (t.acceptedAt ?? 0));
-  results.throughput = {
+  const throughput = {
     tasks: THROUGHPUT_TASKS,
     agents: THROUGHPUT_AGENTS,
     finished,
@@ -267,6 +261,23 @@ async function main(): Promise<void> {
   await run.stop();
   await busy.stop();
   await rm(busy.dir, { recursive: true, force: true });
+  return throughput;
+}
+
+async function main(): Promise<void> {
+  const results: Record<string, unknown> = {
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg() },
+    targets: TARGET,
+  };
+  const docker = await new Docker()
+    .getImage(IMAGE)
+    .inspect()
+    .then(() => true)
+    .catch(() => false);
+  const { latency: latencyResults, timers } = await latencyCase(docker);
+  results.latency = latencyResults;
+  results.latency_master_timers = timers;
+  results.throughput = await throughputCase();
 
   const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'e2e.json');
   mkdirSync(dirname(out), { recursive: true });

@@ -22,8 +22,8 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TUNED } from './slurm/conf.js';
-import { cpuGroup, idleCpuPerSecond } from './support/cpu-group.js';
-import { ensureSlurm, JOB_SCRIPT, startSlurm, type SlurmCluster } from './slurm/cluster.js';
+import { cpuGroup, idleCpuPerSecond, type CpuGroup } from './support/cpu-group.js';
+import { ensureSlurm, JOB_SCRIPT, startSlurm, type ArrayRun, type SlurmCluster } from './slurm/cluster.js';
 import {
   benchCluster,
   measureThroughput,
@@ -31,6 +31,7 @@ import {
   THROUGHPUT_AGENTS,
   THROUGHPUT_TASK_RESOURCES,
   type BenchCluster,
+  type ThroughputResult,
 } from './support/throughput.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -55,6 +56,139 @@ function load(): number[] {
   return loadavg().map((l) => Math.round(l * 100) / 100);
 }
 
+/** What is running now, for the clean-up on a signal or an error. */
+interface Running {
+  slurm?: SlurmCluster;
+  mantle?: BenchCluster;
+}
+
+/** Slurm's side: a warm-up array, its idle CPU use, then the timed array; its daemons stopped after. */
+async function slurmSide(
+  running: Running,
+  group: CpuGroup | undefined,
+  loads: Record<string, number[]>,
+): Promise<{ result: Record<string, unknown>; run: ArrayRun }> {
+  console.log(`Slurm: ${TASKS} jobs (one array) over ${NODES} virtual nodes of ${SLOTS_PER_NODE} CPUs`);
+  const { version, installed } = await ensureSlurm(console.log);
+  console.log(`  ${version}${installed ? ' (just installed)' : ''}`);
+  const slurm = await startSlurm({
+    nodes: NODES,
+    cpusPerNode: SLOTS_PER_NODE,
+    memoryPerNodeMb: MEMORY_PER_NODE_MB,
+    maxArrayTasks: Math.max(TASKS, WARMUP),
+    ...(group ? { cpuGroup: group } : {}),
+    log: console.log,
+  });
+  running.slurm = slurm;
+  const warmup = WARMUP > 0 ? await slurm.runArray(WARMUP, 'slurm warm-up') : undefined;
+  if (warmup) console.log(`  warm-up: ${WARMUP} jobs in ${warmup.seconds} s`);
+  const idle = group ? await idleCpuPerSecond(group, IDLE_SECONDS) : undefined;
+  if (idle !== undefined) console.log(`  idle: ${idle} CPU s per second`);
+  loads.slurm_start = load();
+  const run = await slurm.runArray(TASKS, 'slurm');
+  loads.slurm_end = load();
+  console.log(
+    `  ${TASKS} jobs in ${run.seconds} s: ${run.jobs_per_second} jobs/s ` +
+      `(sbatch ${run.submit_ms} ms; none listed after ${run.seconds_until_none_listed} s` +
+      `${run.cpu_seconds !== undefined ? `; ${run.cpu_seconds} CPU s` : ''})`,
+  );
+  await slurm.stop();
+  running.slurm = undefined;
+  const result = {
+    version,
+    nodes: NODES,
+    cpus_per_node: SLOTS_PER_NODE,
+    settings: Object.fromEntries(TUNED.map(([setting, why]) => [setting, why])),
+    script: JOB_SCRIPT,
+    measured: 'from starting sbatch to the last line of the jobcomp record (the controller saw every job end)',
+    warmup,
+    idle_cpu_seconds_per_second: idle,
+    run,
+  };
+  return { result, run };
+}
+
+/** Mantle's side: a warm-up batch, its idle CPU use, then the timed batch; the cluster stopped after. */
+async function mantleSide(
+  running: Running,
+  group: CpuGroup | undefined,
+  loads: Record<string, number[]>,
+): Promise<{ result: Record<string, unknown>; run: ThroughputResult; cpuSeconds?: number }> {
+  console.log(`Mantle: ${TASKS} tasks over ${NODES} agents (process containerizer)`);
+  // Everything this process starts from here (DynamoDB Local, the tasks) is born in Mantle's group.
+  group?.enter();
+  const mantle = await benchCluster(NODES, 'mesos', THROUGHPUT_AGENT_RESOURCES);
+  running.mantle = mantle;
+  const warmup =
+    WARMUP > 0 ? await measureThroughput(mantle.url, WARMUP, { prefix: 'warmup', label: 'mantle warm-up' }) : undefined;
+  if (warmup) console.log(`  warm-up: ${WARMUP} tasks in ${warmup.seconds} s`);
+  const idle = group ? await idleCpuPerSecond(group, IDLE_SECONDS) : undefined;
+  if (idle !== undefined) console.log(`  idle: ${idle} CPU s per second`);
+  loads.mantle_start = load();
+  const cpuBefore = group?.usageSeconds();
+  const processBefore = process.cpuUsage();
+  const run = await measureThroughput(mantle.url, TASKS, { prefix: 'task' });
+  const processCpu = process.cpuUsage(processBefore);
+  const cpuAfter = group?.usageSeconds();
+  loads.mantle_end = load();
+  const cpu =
+    cpuBefore !== undefined && cpuAfter !== undefined
+      ? { cpu_seconds: Math.round((cpuAfter - cpuBefore) * 100) / 100 }
+      : {};
+  const nodeCpu = Math.round((processCpu.user + processCpu.system) / 1e4) / 100;
+  console.log(
+    `  ${TASKS} tasks in ${run.seconds} s: ${run.tasks_per_second} tasks/s ` +
+      `(accept -> FINISHED p50 ${run.accept_to_finished_ms.p50} ms; ` +
+      `${cpu.cpu_seconds !== undefined ? `${cpu.cpu_seconds} CPU s, ` : ''}${nodeCpu} CPU s in the Node process)`,
+  );
+  await mantle.stopAndRemove();
+  running.mantle = undefined;
+  const result = {
+    agents: NODES,
+    agent_resources: THROUGHPUT_AGENT_RESOURCES,
+    task_resources: THROUGHPUT_TASK_RESOURCES,
+    command: 'true',
+    measured: 'from the first ACCEPT to the last TASK_FINISHED received by the framework',
+    warmup,
+    idle_cpu_seconds_per_second: idle,
+    run: { ...run, ...cpu, node_process_cpu_seconds: nodeCpu },
+  };
+  return { result, run, ...(cpu.cpu_seconds !== undefined ? { cpuSeconds: cpu.cpu_seconds } : {}) };
+}
+
+/** The ratios, in `results`; a Mantle run that lost tasks has no throughput to compare. */
+function compare(
+  results: Record<string, unknown>,
+  slurmRun: ArrayRun,
+  mantle: { run: ThroughputResult; cpuSeconds?: number },
+  loads: Record<string, number[]>,
+): void {
+  const mantleRun = mantle.run;
+  results.target_ratio = TARGET_RATIO;
+  if (mantleRun.finished === TASKS) {
+    const ratio = Math.round((mantleRun.tasks_per_second / slurmRun.jobs_per_second) * 100) / 100;
+    results.ratio_mantle_to_slurm = ratio;
+    console.log(
+      `Mantle ${mantleRun.tasks_per_second} tasks/s, Slurm ${slurmRun.jobs_per_second} jobs/s: ` +
+        `${ratio}x (target >= ${TARGET_RATIO}x); load average ${loads.mantle_end?.join(' ')}`,
+    );
+  } else {
+    // Every Slurm job completed; a run that lost tasks has no throughput to compare.
+    results.ratio_mantle_to_slurm = null;
+    results.error = `${TASKS - mantleRun.finished} of ${TASKS} Mantle tasks did not finish`;
+    console.error(`${results.error}: ${JSON.stringify(mantleRun.not_finished)}`);
+    process.exitCode = 1;
+  }
+  if (mantle.cpuSeconds !== undefined && slurmRun.cpu_seconds !== undefined) {
+    const cpuRatio = Math.round((mantle.cpuSeconds / slurmRun.cpu_seconds) * 100) / 100;
+    results.cpu_ratio_mantle_to_slurm = cpuRatio;
+    console.log(
+      `CPU per task: Mantle ${Math.round((mantle.cpuSeconds / TASKS) * 1e4) / 10} ms, ` +
+        `Slurm ${Math.round((slurmRun.cpu_seconds / TASKS) * 1e4) / 10} ms (Mantle spends ${cpuRatio}x Slurm's)`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   if (!Number.isInteger(TASKS) || TASKS < 1) throw new Error(`BENCH_TASKS must be a positive integer, not ${TASKS}`);
   if (!Number.isInteger(WARMUP) || WARMUP < 0) throw new Error(`BENCH_WARMUP must be an integer >= 0, not ${WARMUP}`);
@@ -62,14 +196,13 @@ async function main(): Promise<void> {
   const loads: Record<string, number[]> = { start: load() };
   console.log(`Machine: ${cpus().length} cores (${cpus()[0]?.model}), load average ${loads.start?.join(' ')}`);
 
-  let slurm: SlurmCluster | undefined;
-  let mantle: BenchCluster | undefined;
+  const running: Running = {};
   let stopping = false;
   const slurmCpu = cpuGroup(`mantle-vs-slurm-${process.pid}-slurm`);
   const mantleCpu = cpuGroup(`mantle-vs-slurm-${process.pid}-mantle`);
   const cleanUp = async () => {
-    await slurm?.stop();
-    await mantle?.stopAndRemove().catch((error: unknown) => console.error(`stopping Mantle: ${String(error)}`));
+    await running.slurm?.stop();
+    await running.mantle?.stopAndRemove().catch((error: unknown) => console.error(`stopping Mantle: ${String(error)}`));
     try {
       mantleCpu?.leave();
     } catch (error) {
@@ -89,107 +222,11 @@ async function main(): Promise<void> {
   }
 
   try {
-    console.log(`Slurm: ${TASKS} jobs (one array) over ${NODES} virtual nodes of ${SLOTS_PER_NODE} CPUs`);
-    const { version, installed } = await ensureSlurm(console.log);
-    console.log(`  ${version}${installed ? ' (just installed)' : ''}`);
-    slurm = await startSlurm({
-      nodes: NODES,
-      cpusPerNode: SLOTS_PER_NODE,
-      memoryPerNodeMb: MEMORY_PER_NODE_MB,
-      maxArrayTasks: Math.max(TASKS, WARMUP),
-      ...(slurmCpu ? { cpuGroup: slurmCpu } : {}),
-      log: console.log,
-    });
-    const slurmWarmup = WARMUP > 0 ? await slurm.runArray(WARMUP, 'slurm warm-up') : undefined;
-    if (slurmWarmup) console.log(`  warm-up: ${WARMUP} jobs in ${slurmWarmup.seconds} s`);
-    const slurmIdle = slurmCpu ? await idleCpuPerSecond(slurmCpu, IDLE_SECONDS) : undefined;
-    if (slurmIdle !== undefined) console.log(`  idle: ${slurmIdle} CPU s per second`);
-    loads.slurm_start = load();
-    const slurmRun = await slurm.runArray(TASKS, 'slurm');
-    loads.slurm_end = load();
-    console.log(
-      `  ${TASKS} jobs in ${slurmRun.seconds} s: ${slurmRun.jobs_per_second} jobs/s ` +
-        `(sbatch ${slurmRun.submit_ms} ms; none listed after ${slurmRun.seconds_until_none_listed} s` +
-        `${slurmRun.cpu_seconds !== undefined ? `; ${slurmRun.cpu_seconds} CPU s` : ''})`,
-    );
-    results.slurm = {
-      version,
-      nodes: NODES,
-      cpus_per_node: SLOTS_PER_NODE,
-      settings: Object.fromEntries(TUNED.map(([setting, why]) => [setting, why])),
-      script: JOB_SCRIPT,
-      measured: 'from starting sbatch to the last line of the jobcomp record (the controller saw every job end)',
-      warmup: slurmWarmup,
-      idle_cpu_seconds_per_second: slurmIdle,
-      run: slurmRun,
-    };
-    await slurm.stop();
-    slurm = undefined;
-
-    console.log(`Mantle: ${TASKS} tasks over ${NODES} agents (process containerizer)`);
-    // Everything this process starts from here (DynamoDB Local, the tasks) is born in Mantle's group.
-    mantleCpu?.enter();
-    mantle = await benchCluster(NODES, 'mesos', THROUGHPUT_AGENT_RESOURCES);
-    const mantleWarmup =
-      WARMUP > 0
-        ? await measureThroughput(mantle.url, WARMUP, { prefix: 'warmup', label: 'mantle warm-up' })
-        : undefined;
-    if (mantleWarmup) console.log(`  warm-up: ${WARMUP} tasks in ${mantleWarmup.seconds} s`);
-    const mantleIdle = mantleCpu ? await idleCpuPerSecond(mantleCpu, IDLE_SECONDS) : undefined;
-    if (mantleIdle !== undefined) console.log(`  idle: ${mantleIdle} CPU s per second`);
-    loads.mantle_start = load();
-    const cpuBefore = mantleCpu?.usageSeconds();
-    const processBefore = process.cpuUsage();
-    const mantleRun = await measureThroughput(mantle.url, TASKS, { prefix: 'task' });
-    const processCpu = process.cpuUsage(processBefore);
-    const cpuAfter = mantleCpu?.usageSeconds();
-    loads.mantle_end = load();
-    const cpu =
-      cpuBefore !== undefined && cpuAfter !== undefined
-        ? { cpu_seconds: Math.round((cpuAfter - cpuBefore) * 100) / 100 }
-        : {};
-    const nodeCpu = Math.round((processCpu.user + processCpu.system) / 1e4) / 100;
-    console.log(
-      `  ${TASKS} tasks in ${mantleRun.seconds} s: ${mantleRun.tasks_per_second} tasks/s ` +
-        `(accept -> FINISHED p50 ${mantleRun.accept_to_finished_ms.p50} ms; ` +
-        `${cpu.cpu_seconds !== undefined ? `${cpu.cpu_seconds} CPU s, ` : ''}${nodeCpu} CPU s in the Node process)`,
-    );
-    results.mantle = {
-      agents: NODES,
-      agent_resources: THROUGHPUT_AGENT_RESOURCES,
-      task_resources: THROUGHPUT_TASK_RESOURCES,
-      command: 'true',
-      measured: 'from the first ACCEPT to the last TASK_FINISHED received by the framework',
-      warmup: mantleWarmup,
-      idle_cpu_seconds_per_second: mantleIdle,
-      run: { ...mantleRun, ...cpu, node_process_cpu_seconds: nodeCpu },
-    };
-    await mantle.stopAndRemove();
-    mantle = undefined;
-
-    results.target_ratio = TARGET_RATIO;
-    if (mantleRun.finished === TASKS) {
-      const ratio = Math.round((mantleRun.tasks_per_second / slurmRun.jobs_per_second) * 100) / 100;
-      results.ratio_mantle_to_slurm = ratio;
-      console.log(
-        `Mantle ${mantleRun.tasks_per_second} tasks/s, Slurm ${slurmRun.jobs_per_second} jobs/s: ` +
-          `${ratio}x (target >= ${TARGET_RATIO}x); load average ${loads.mantle_end?.join(' ')}`,
-      );
-    } else {
-      // Every Slurm job completed; a run that lost tasks has no throughput to compare.
-      results.ratio_mantle_to_slurm = null;
-      results.error = `${TASKS - mantleRun.finished} of ${TASKS} Mantle tasks did not finish`;
-      console.error(`${results.error}: ${JSON.stringify(mantleRun.not_finished)}`);
-      process.exitCode = 1;
-    }
-    if (cpu.cpu_seconds !== undefined && slurmRun.cpu_seconds !== undefined) {
-      const cpuRatio = Math.round((cpu.cpu_seconds / slurmRun.cpu_seconds) * 100) / 100;
-      results.cpu_ratio_mantle_to_slurm = cpuRatio;
-      console.log(
-        `CPU per task: Mantle ${Math.round((cpu.cpu_seconds / TASKS) * 1e4) / 10} ms, ` +
-          `Slurm ${Math.round((slurmRun.cpu_seconds / TASKS) * 1e4) / 10} ms (Mantle spends ${cpuRatio}x Slurm's)`,
-      );
-    }
+    const slurm = await slurmSide(running, slurmCpu, loads);
+    results.slurm = slurm.result;
+    const mantle = await mantleSide(running, mantleCpu, loads);
+    results.mantle = mantle.result;
+    compare(results, slurm.run, mantle, loads);
     results.loadavg = loads;
     results.loadavg_note =
       "1, 5 and 15 min averages; Slurm's own jobs (up to 400 at once) raise slurm_end and, decaying, mantle_start";

@@ -4,7 +4,7 @@
  * asset as a systemd service), and an Auto Scaling group across the subnets with a mixed-instances
  * policy (on-demand, or Spot with capacity rebalancing). It scales out in steps on the master's pending
  * GPU demand, from zero, and in by one idle agent at a time; a termination lifecycle hook holds every
- * leaving instance until the master has drained its agent (shared/master/drain.ts).
+ * leaving instance until the master has drained its agent (functions/fleet/drain.ts).
  */
 import { AssetHashType, DockerImage, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
@@ -57,14 +57,45 @@ export class AgentFleet extends Construct {
   constructor(scope: Construct, id: string, props: AgentFleetProps) {
     super(scope, id);
     const { settings } = props;
-    const stack = Stack.of(this);
-    this.vpc = new ec2.Vpc(this, 'Vpc', {
+    this.vpc = this.network(settings);
+    // No ingress: agents only call out (the master's API, SQS, S3, SSM, package mirrors).
+    const securityGroup = new ec2.SecurityGroup(this, 'AgentSecurityGroup', {
+      vpc: this.vpc,
+      allowAllOutbound: true,
+      description: `Mantle ${settings.clusterName} GPU agents`,
+    });
+    const bundle = this.agentBundle();
+    this.role = this.agentRole(props, bundle);
+    const template = this.launchTemplate(props, bundle, securityGroup);
+    this.group = this.autoScalingGroup(props, template);
+    const dimensions = metricDimensions(FLEET_SERVICE, settings.clusterName);
+    this.pendingGpus = new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: FLEET_METRICS.pendingGpus,
+      dimensionsMap: dimensions,
+      statistic: 'Maximum',
+      period: Duration.minutes(1),
+    });
+    this.scaleInCandidates = new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: FLEET_METRICS.scaleInCandidates,
+      dimensionsMap: dimensions,
+      statistic: 'Minimum',
+      period: Duration.minutes(1),
+    });
+    this.demandAlarm = this.scaleOut(settings);
+    this.idleAlarm = this.scaleIn(settings);
+  }
+
+  /** Public subnets only (no NAT to pay for), and a log of rejected traffic. */
+  private network(settings: ClusterSettings): ec2.Vpc {
+    const vpc = new ec2.Vpc(this, 'Vpc', {
       natGateways: 0,
       subnetConfiguration: [{ name: 'agents', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 20 }],
       ...(settings.availabilityZones ? { availabilityZones: [...settings.availabilityZones] } : { maxAzs: 3 }),
       restrictDefaultSecurityGroup: false,
     });
-    this.vpc.addFlowLog('RejectedTraffic', {
+    vpc.addFlowLog('RejectedTraffic', {
       trafficType: ec2.FlowLogTrafficType.REJECT,
       destination: ec2.FlowLogDestination.toCloudWatchLogs(
         new logs.LogGroup(this, 'FlowLogs', {
@@ -73,14 +104,12 @@ export class AgentFleet extends Construct {
         }),
       ),
     });
-    // No ingress: agents only call out (the master's API, SQS, S3, SSM, package mirrors).
-    const securityGroup = new ec2.SecurityGroup(this, 'AgentSecurityGroup', {
-      vpc: this.vpc,
-      allowAllOutbound: true,
-      description: `Mantle ${settings.clusterName} GPU agents`,
-    });
+    return vpc;
+  }
 
-    const bundle = new s3assets.Asset(this, 'AgentBundle', {
+  /** The agent, bundled here (esbuild) and fetched by each instance at boot. */
+  private agentBundle(): s3assets.Asset {
+    return new s3assets.Asset(this, 'AgentBundle', {
       path: join(PROJECT_ROOT, 'agent'),
       // Hash what was built: the bundle depends on shared/ and the lock file as much as on agent/.
       assetHashType: AssetHashType.OUTPUT,
@@ -95,28 +124,32 @@ export class AgentFleet extends Construct {
         },
       },
     });
+  }
 
-    const credentialParameter = agentCredentialParameter(settings.clusterName);
-    this.role = new iam.Role(this, 'AgentRole', {
+  private agentRole(props: AgentFleetProps, bundle: s3assets.Asset): iam.Role {
+    const { settings } = props;
+    const stack = Stack.of(this);
+    const role = new iam.Role(this, 'AgentRole', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
       description: `Mantle ${settings.clusterName} GPU agents`,
     });
-    this.role.addToPolicy(
+    role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['sqs:SendMessage'],
         resources: [props.statusQueue.queueArn, props.heartbeatQueue.queueArn],
       }),
     );
     // Its own command queue only: the master tags each agent's queue with the aws:userid of the role
-    // session on that agent's instance (shared/aws/agent-queues.ts).
-    this.role.addToPolicy(
+    // session on that agent's instance (functions/fleet/agent-queues.ts).
+    role.addToPolicy(
       new iam.PolicyStatement({
         actions: [...CONSUME],
         resources: [runtimeQueueArn(stack, settings.clusterName, 'agent')],
         conditions: { StringEquals: { [`aws:ResourceTag/${AGENT_QUEUE_TAG}`]: '${aws:userid}' } },
       }),
     );
-    this.role.addToPolicy(
+    const credentialParameter = agentCredentialParameter(settings.clusterName);
+    role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['ssm:GetParameter'],
         resources: [
@@ -124,25 +157,33 @@ export class AgentFleet extends Construct {
         ],
       }),
     );
-    this.role.addToPolicy(
+    role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['s3:GetObject'],
         resources: [bundle.bucket.arnForObjects(bundle.s3ObjectKey)],
       }),
     );
+    return role;
+  }
 
+  /** The GPU AMI, IMDSv2 only, an encrypted gp3 root, and the user data that installs and runs the agent. */
+  private launchTemplate(
+    props: AgentFleetProps,
+    bundle: s3assets.Asset,
+    securityGroup: ec2.SecurityGroup,
+  ): ec2.LaunchTemplate {
+    const { settings } = props;
     const userData = ec2.UserData.forLinux();
-    const bundleZip = '/opt/mantle/agent.zip';
     userData.addCommands(
       ...agentSetupCommands({
         masterUrl: props.masterUrl,
-        region: stack.region,
-        credentialParameter,
+        region: Stack.of(this).region,
+        credentialParameter: agentCredentialParameter(settings.clusterName),
         bundleUrl: bundle.s3ObjectUrl,
-        bundleZip,
+        bundleZip: '/opt/mantle/agent.zip',
       }),
     );
-    const template = new ec2.LaunchTemplate(this, 'AgentTemplate', {
+    return new ec2.LaunchTemplate(this, 'AgentTemplate', {
       machineImage: ec2.MachineImage.fromSsmParameter(settings.agentAmiParameter),
       role: this.role,
       securityGroup,
@@ -161,8 +202,12 @@ export class AgentFleet extends Construct {
         },
       ],
     });
+  }
 
-    this.group = new autoscaling.AutoScalingGroup(this, 'Agents', {
+  /** A mixed-instances group (on demand or Spot) with the drain's termination lifecycle hook. */
+  private autoScalingGroup(props: AgentFleetProps, template: ec2.LaunchTemplate): autoscaling.AutoScalingGroup {
+    const { settings } = props;
+    const group = new autoscaling.AutoScalingGroup(this, 'Agents', {
       vpc: this.vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
       minCapacity: settings.minAgents,
@@ -186,7 +231,7 @@ export class AgentFleet extends Construct {
       groupMetrics: [autoscaling.GroupMetrics.all()],
       notifications: [{ topic: props.alarmTopic }],
     });
-    this.group.addLifecycleHook('Drain', {
+    group.addLifecycleHook('Drain', {
       lifecycleHookName: LIFECYCLE_HOOK_NAME,
       lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
       heartbeatTimeout: Duration.seconds(
@@ -195,24 +240,11 @@ export class AgentFleet extends Construct {
       // If the master never answers, the termination goes on: the hook only ever delays it.
       defaultResult: autoscaling.DefaultResult.CONTINUE,
     });
+    return group;
+  }
 
-    const dimensions = metricDimensions(FLEET_SERVICE, settings.clusterName);
-    this.pendingGpus = new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE,
-      metricName: FLEET_METRICS.pendingGpus,
-      dimensionsMap: dimensions,
-      statistic: 'Maximum',
-      period: Duration.minutes(1),
-    });
-    this.scaleInCandidates = new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE,
-      metricName: FLEET_METRICS.scaleInCandidates,
-      dimensionsMap: dimensions,
-      statistic: 'Minimum',
-      period: Duration.minutes(1),
-    });
-
-    // Out: more agents the more GPUs wait (thresholds relative to the alarm's 1 pending GPU).
+  /** Out: more agents the more GPUs wait (thresholds relative to the alarm's 1 pending GPU). */
+  private scaleOut(settings: ClusterSettings): cloudwatch.Alarm {
     const scaleOut = new autoscaling.StepScalingAction(this, 'ScaleOut', {
       autoScalingGroup: this.group,
       adjustmentType: autoscaling.AdjustmentType.CHANGE_IN_CAPACITY,
@@ -222,7 +254,7 @@ export class AgentFleet extends Construct {
     scaleOut.addAdjustment({ lowerBound: 0, upperBound: 3, adjustment: 1 });
     scaleOut.addAdjustment({ lowerBound: 3, upperBound: 15, adjustment: 2 });
     scaleOut.addAdjustment({ lowerBound: 15, adjustment: 4 });
-    this.demandAlarm = new cloudwatch.Alarm(this, 'PendingDemand', {
+    const alarm = new cloudwatch.Alarm(this, 'PendingDemand', {
       alarmDescription: `Mantle ${settings.clusterName}: GPUs requested that free agents cannot cover (scales out)`,
       metric: this.pendingGpus,
       threshold: 1,
@@ -230,17 +262,22 @@ export class AgentFleet extends Construct {
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    this.demandAlarm.addAlarmAction(new cwActions.AutoScalingAction(scaleOut));
+    alarm.addAlarmAction(new cwActions.AutoScalingAction(scaleOut));
+    return alarm;
+  }
 
-    // In: one idle agent at a time, after a quarter of an hour with idle agents and nothing pending.
-    // Busy instances are protected from scale-in by the fleet tick, so the group picks an idle one.
+  /**
+   * In: one idle agent at a time, after a quarter of an hour with idle agents and nothing pending.
+   * Busy instances are protected from scale-in by the fleet tick, so the group picks an idle one.
+   */
+  private scaleIn(settings: ClusterSettings): cloudwatch.Alarm {
     const scaleIn = new autoscaling.StepScalingAction(this, 'ScaleIn', {
       autoScalingGroup: this.group,
       adjustmentType: autoscaling.AdjustmentType.CHANGE_IN_CAPACITY,
       metricAggregationType: autoscaling.MetricAggregationType.MINIMUM,
     });
     scaleIn.addAdjustment({ lowerBound: 0, adjustment: -1 });
-    this.idleAlarm = new cloudwatch.Alarm(this, 'IdleAgents', {
+    const alarm = new cloudwatch.Alarm(this, 'IdleAgents', {
       alarmDescription: `Mantle ${settings.clusterName}: idle agents and no pending demand (scales in)`,
       metric: this.scaleInCandidates,
       threshold: 1,
@@ -249,6 +286,7 @@ export class AgentFleet extends Construct {
       datapointsToAlarm: SCALE_IN_AFTER_MINUTES,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    this.idleAlarm.addAlarmAction(new cwActions.AutoScalingAction(scaleIn));
+    alarm.addAlarmAction(new cwActions.AutoScalingAction(scaleIn));
+    return alarm;
   }
 }

@@ -4,7 +4,7 @@
  * - `api-gateway` (default): a regional REST API. POST /api/v1/scheduler streams (SUBSCRIBE is a
  *   RecordIO stream; every scheduler call shares the path) from the streaming entry point; the other
  *   routes are buffered. Every framework, operator and agent route has the TOKEN authorizer over the
- *   registrar's principals (shared/aws/routes.ts says who may call what); its 401 and 403 look like
+ *   registrar's principals (functions/master/routes.ts says who may call what); its 401 and 403 look like
  *   the app's. Stage throttling, access logs, an optional custom domain, and an optional WAF web ACL.
  * - `function-url`: the streaming function's URL serves every route (the app authenticates callers
  *   itself). No per-request charge, no authorizer, no WAF: see docs/cost.md.
@@ -20,7 +20,7 @@ import { API_ROUTES } from '../functions/master/routes.js';
 import type { ClusterSettings } from './settings.js';
 
 export const STAGE_NAME = 'v1';
-/** The realm the app names in its own 401s (functions/app.ts). */
+/** The realm the app names in its own 401s (functions/handlers/app.ts). */
 const REALM = 'mesos-master-scheduler';
 
 export interface RestApiProps {

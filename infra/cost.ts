@@ -146,7 +146,7 @@ export function total(items: Record<string, number>): number {
   return Object.values(items).reduce((sum, value) => sum + value, 0);
 }
 
-/** The architecture's budgets (ARCHITECTURE §6). */
+/** The control plane's cost budgets (docs/cost.md). */
 export const BUDGET = { idleAgentMonth: 0.1, per100kTasks: 1 } as const;
 
 /**

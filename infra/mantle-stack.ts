@@ -1,5 +1,5 @@
 /**
- * One Mantle cluster on AWS (ARCHITECTURE §5): the registrar's tables (from the definitions the local
+ * One Mantle cluster on AWS (docs/deploy.md): the registrar's tables (from the definitions the local
  * cluster uses), the master's queues, its Lambdas (infra/functions.ts) and their least-privilege
  * grants, the HTTP front door (infra/api.ts), the schedules and EventBridge rules, the GPU agent fleet
  * (infra/agents.ts), and the dashboard and alarms (infra/monitoring.ts). Settings: infra/settings.ts.
@@ -44,6 +44,18 @@ const HEARTBEATS_TIMEOUT = Duration.seconds(30);
 /** Two passes at once are safe (optimistic concurrency) and enough; more would only conflict. */
 export const ALLOCATOR_CONCURRENCY = 2;
 
+/** The master's functions, by role. */
+interface MasterFunctions {
+  readonly scheduler: MantleFunction;
+  /** The buffered routes' function, behind API Gateway only. */
+  readonly api?: MantleFunction;
+  readonly status: MantleFunction;
+  readonly allocator: MantleFunction;
+  readonly sweeper: MantleFunction;
+  readonly fleetTick: MantleFunction;
+  readonly lifecycle: MantleFunction;
+}
+
 export class MantleStack extends Stack {
   readonly settings: ClusterSettings;
   readonly tables: Readonly<Record<TableId, TableV2>>;
@@ -52,15 +64,62 @@ export class MantleStack extends Stack {
   readonly fleet: AgentFleet;
   readonly restApi?: MantleRestApi;
   readonly masterUrl: string;
+  /** What every master function reads (functions/handlers/master-from-env.ts). */
+  private readonly masterEnvironment: Record<string, string>;
 
   constructor(scope: Construct, id: string, props: MantleStackProps) {
     super(scope, id, props);
     const { settings } = props;
     this.settings = settings;
     const cluster = settings.clusterName;
+    this.tables = this.registrarTables();
+    this.queues = new MantleQueues(this, 'Queues', {
+      clusterName: cluster,
+      statusVisibility: Duration.seconds(STATUS_TIMEOUT.toSeconds() * 6),
+      allocationVisibility: Duration.seconds(ALLOCATOR_TIMEOUT.toSeconds() * 6),
+      heartbeatVisibility: Duration.seconds(HEARTBEATS_TIMEOUT.toSeconds() * 6 + HEARTBEAT_BATCHING_WINDOW_SECONDS),
+    });
+    const topic = alarmTopic(this, cluster, settings.alarmEmail);
+    this.masterEnvironment = this.masterEnvironmentOf();
+    const failed = new destinations.SqsDestination(this.queues.failedInvocations);
+    const functions: MasterFunctions = {
+      ...this.apiFunctions(),
+      ...this.queueFunctions(),
+      ...this.timedFunctions(failed),
+    };
+    const front = this.frontDoor(functions);
+    if (front.restApi) this.restApi = front.restApi;
+    this.masterUrl = front.masterUrl;
+    this.fleet = new AgentFleet(this, 'Agents', {
+      settings,
+      masterUrl: this.masterUrl,
+      statusQueue: this.queues.status,
+      heartbeatQueue: this.queues.heartbeats,
+      alarmTopic: topic,
+    });
+    this.wireFleet(functions);
+    this.schedule(functions);
+    const monitoring = new Monitoring(this, 'Monitoring', {
+      clusterName: cluster,
+      alarmTopic: topic,
+      functions: Object.fromEntries(Object.entries(this.functions).map(([key, fn]) => [key, fn.function])),
+      allocator: functions.allocator.function,
+      statusQueue: this.queues.status,
+      allocationQueue: this.queues.allocation,
+      deadLetterQueues: this.queues.deadLetterQueues,
+      agents: this.fleet.group,
+      pendingGpus: this.fleet.pendingGpus,
+      scaleInCandidates: this.fleet.scaleInCandidates,
+      ...(this.restApi ? { api: this.restApi.api } : {}),
+    });
+    this.outputs(monitoring);
+    suppressFindings(this);
+  }
 
-    const names = tableNames(cluster);
-    const protect = settings.deletionProtection;
+  /** The registrar's tables, from the definitions the local cluster uses. */
+  private registrarTables(): Record<TableId, TableV2> {
+    const names = tableNames(this.settings.clusterName);
+    const protect = this.settings.deletionProtection;
     const tables = {} as Record<TableId, TableV2>;
     for (const definition of TABLE_DEFINITIONS) {
       tables[definition.id] = new TableV2(this, `Table-${definition.id}`, {
@@ -74,23 +133,15 @@ export class MantleStack extends Stack {
         removalPolicy: protect ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       });
     }
-    this.tables = tables;
-    const allTables = Object.values(tables);
+    return tables;
+  }
 
-    this.queues = new MantleQueues(this, 'Queues', {
-      clusterName: cluster,
-      statusVisibility: Duration.seconds(STATUS_TIMEOUT.toSeconds() * 6),
-      allocationVisibility: Duration.seconds(ALLOCATOR_TIMEOUT.toSeconds() * 6),
-      heartbeatVisibility: Duration.seconds(HEARTBEATS_TIMEOUT.toSeconds() * 6 + HEARTBEAT_BATCHING_WINDOW_SECONDS),
-    });
-    const queues = this.queues;
-    const topic = alarmTopic(this, cluster, settings.alarmEmail);
-    const failed = new destinations.SqsDestination(queues.failedInvocations);
-
+  private masterEnvironmentOf(): Record<string, string> {
+    const { settings, tables, queues } = this;
     // The id every master-assigned id starts with: the stack's own UUID, stable across updates.
     const clusterId = Fn.select(2, Fn.split('/', Aws.STACK_ID));
-    const masterEnvironment: Record<string, string> = {
-      MANTLE_CLUSTER: cluster,
+    return {
+      MANTLE_CLUSTER: settings.clusterName,
       MANTLE_CLUSTER_ID: clusterId,
       ...Object.fromEntries(TABLE_DEFINITIONS.map((t) => [tableEnvironmentVariable(t.id), tables[t.id].tableName])),
       MANTLE_STATUS_QUEUE_URL: queues.status.queueUrl,
@@ -100,20 +151,30 @@ export class MantleStack extends Stack {
       MANTLE_AGENT_PING_TIMEOUT_SECONDS: String(settings.agentPingTimeoutSeconds),
       MANTLE_MAX_AGENT_PING_TIMEOUTS: String(settings.maxAgentPingTimeouts),
     };
-    const make = (
-      key: string,
-      props: Omit<MantleFunctionProps, 'environment'> & { environment?: Record<string, string> },
-    ) => {
-      const made = new MantleFunction(this, key, {
-        ...props,
-        environment: { ...masterEnvironment, ...props.environment },
-      });
-      this.functions[key] = made;
-      return made;
-    };
+  }
 
-    // --- the HTTP API's functions
-    const scheduler = make('Scheduler', {
+  /** One master function, with the master's environment (plus its own) and its own role. */
+  private masterFunction(
+    key: string,
+    props: Omit<MantleFunctionProps, 'environment'> & { environment?: Record<string, string> },
+  ): MantleFunction {
+    const made = new MantleFunction(this, key, {
+      ...props,
+      environment: { ...this.masterEnvironment, ...props.environment },
+    });
+    this.functions[key] = made;
+    return made;
+  }
+
+  private get allTables(): TableV2[] {
+    return Object.values(this.tables);
+  }
+
+  /** The HTTP API's functions: the scheduler route (streamed) and, behind API Gateway, the buffered ones. */
+  private apiFunctions(): Pick<MasterFunctions, 'scheduler' | 'api'> {
+    const { settings, queues } = this;
+    const cluster = settings.clusterName;
+    const scheduler = this.masterFunction('Scheduler', {
       name: 'scheduler',
       description: 'Mesos scheduler API (SUBSCRIBE streams); every route when served by its function URL',
       memorySize: 256,
@@ -121,7 +182,7 @@ export class MantleStack extends Stack {
     });
     const api =
       settings.endpoint === 'api-gateway'
-        ? make('Api', {
+        ? this.masterFunction('Api', {
             name: 'api',
             description: "The agents' API, health and metrics (buffered routes)",
             memorySize: 512,
@@ -129,26 +190,31 @@ export class MantleStack extends Stack {
           })
         : undefined;
     for (const fn of [scheduler, ...(api ? [api] : [])]) {
-      grantTables(fn.role, allTables);
+      grantTables(fn.role, this.allTables);
       grantQueues(fn.role, [queues.allocation], SEND);
       grantRuntimeQueues(fn.role, this, cluster, 'framework', [...QUEUE_LIFECYCLE, ...SEND, ...CONSUME]);
       grantRuntimeQueues(fn.role, this, cluster, 'agent', [...QUEUE_LIFECYCLE, ...SEND, 'sqs:TagQueue']);
     }
+    return { scheduler, ...(api ? { api } : {}) };
+  }
 
-    // --- the SQS-driven functions
-    const status = make('Status', {
+  /** The SQS-driven functions: status updates, heartbeats, allocation passes. */
+  private queueFunctions(): Pick<MasterFunctions, 'status' | 'allocator'> {
+    const { queues } = this;
+    const cluster = this.settings.clusterName;
+    const status = this.masterFunction('Status', {
       name: 'status',
       description: "Agents' status updates (status FIFO queue): the task state machine, UPDATE events",
       memorySize: 256,
       timeout: STATUS_TIMEOUT,
     });
     status.function.addEventSource(new SqsEventSource(queues.status, { batchSize: 10, reportBatchItemFailures: true }));
-    grantTables(status.role, allTables);
+    grantTables(status.role, this.allTables);
     grantQueues(status.role, [queues.allocation], SEND);
     grantRuntimeQueues(status.role, this, cluster, 'framework', SEND);
     grantRuntimeQueues(status.role, this, cluster, 'agent', SEND);
 
-    const heartbeats = make('Heartbeats', {
+    const heartbeats = this.masterFunction('Heartbeats', {
       name: 'heartbeats',
       description: "Agents' heartbeats (heartbeat queue): a batch recorded in one write",
       memorySize: 256,
@@ -161,10 +227,10 @@ export class MantleStack extends Stack {
         maxBatchingWindow: Duration.seconds(HEARTBEAT_BATCHING_WINDOW_SECONDS),
       }),
     );
-    grantTables(heartbeats.role, allTables);
+    grantTables(heartbeats.role, this.allTables);
     grantRuntimeQueues(heartbeats.role, this, cluster, 'agent', SEND);
 
-    const allocator = make('Allocator', {
+    const allocator = this.masterFunction('Allocator', {
       name: 'allocator',
       description: 'Allocation passes (hierarchical DRF) on triggers from the allocation queue',
       memorySize: 1024,
@@ -178,19 +244,26 @@ export class MantleStack extends Stack {
         reportBatchItemFailures: true,
       }),
     );
-    grantTables(allocator.role, allTables);
+    grantTables(allocator.role, this.allTables);
     grantQueues(allocator.role, [queues.allocation], SEND);
     grantRuntimeQueues(allocator.role, this, cluster, 'framework', SEND);
+    return { status, allocator };
+  }
 
-    // --- the scheduled and event-driven functions
-    const sweeper = make('Sweeper', {
+  /** The scheduled and event-driven functions: the sweeper, the fleet tick, the fleet's events. */
+  private timedFunctions(
+    failed: destinations.SqsDestination,
+  ): Pick<MasterFunctions, 'sweeper' | 'fleetTick' | 'lifecycle'> {
+    const { settings, queues } = this;
+    const cluster = settings.clusterName;
+    const sweeper = this.masterFunction('Sweeper', {
       name: 'sweeper',
       description: "The master's timers: agent liveness, framework failover, unconfirmed launches, offer expiry",
       memorySize: 512,
       timeout: Duration.seconds(120),
       onFailure: failed,
     });
-    grantTables(sweeper.role, allTables);
+    grantTables(sweeper.role, this.allTables);
     grantQueues(sweeper.role, [queues.allocation], SEND);
     grantRuntimeQueues(sweeper.role, this, cluster, 'framework', ['sqs:DeleteQueue', ...SEND]);
     grantRuntimeQueues(sweeper.role, this, cluster, 'agent', ['sqs:DeleteQueue', ...SEND]);
@@ -203,7 +276,7 @@ export class MantleStack extends Stack {
       MANTLE_DRAIN_KILL_GRACE_SECONDS: String(settings.drainKillGraceSeconds),
       MANTLE_SPOT_KILL_GRACE_SECONDS: String(settings.spotKillGraceSeconds),
     };
-    const fleetFunction = make('FleetTick', {
+    const fleetTick = this.masterFunction('FleetTick', {
       name: 'fleet',
       description: 'Every minute: pending demand and fleet metrics, drains, scale-in protection',
       memorySize: 256,
@@ -211,7 +284,7 @@ export class MantleStack extends Stack {
       onFailure: failed,
       environment: fleetSettings,
     });
-    const lifecycle = make('Lifecycle', {
+    const lifecycle = this.masterFunction('Lifecycle', {
       name: 'lifecycle',
       description: 'Drains agents on scale-in and Spot interruptions; instances that stop take their agents',
       memorySize: 256,
@@ -219,53 +292,53 @@ export class MantleStack extends Stack {
       onFailure: failed,
       environment: fleetSettings,
     });
-    for (const fn of [fleetFunction, lifecycle]) {
-      grantTables(fn.role, allTables);
+    for (const fn of [fleetTick, lifecycle]) {
+      grantTables(fn.role, this.allTables);
       grantRuntimeQueues(fn.role, this, cluster, 'framework', SEND);
       grantRuntimeQueues(fn.role, this, cluster, 'agent', ['sqs:DeleteQueue', ...SEND]);
     }
+    return { sweeper, fleetTick, lifecycle };
+  }
 
-    // --- the front door
+  /** The HTTP front door: the REST API with its authorizer, or the scheduler's function URL. */
+  private frontDoor(functions: MasterFunctions): { restApi?: MantleRestApi; masterUrl: string } {
+    const { settings } = this;
+    const { scheduler, api } = functions;
     const authorizer =
       settings.endpoint === 'api-gateway'
-        ? make('Authorizer', {
+        ? this.masterFunction('Authorizer', {
             name: 'authorizer',
             description: 'REST API authorizer: Basic/Bearer credentials over the registrar principals',
             memorySize: 512,
             timeout: Duration.seconds(10),
           })
         : undefined;
-    if (authorizer) grantTables(authorizer.role, [tables.principals], ['dynamodb:GetItem']);
+    if (authorizer) grantTables(authorizer.role, [this.tables.principals], ['dynamodb:GetItem']);
     if (api && authorizer) {
-      this.restApi = new MantleRestApi(this, 'Http', {
+      const restApi = new MantleRestApi(this, 'Http', {
         settings,
         buffered: api.function,
         streaming: scheduler.function,
         authorizer: authorizer.function,
       });
-      this.masterUrl = this.restApi.url;
-    } else {
-      const url = scheduler.function.addFunctionUrl({
-        authType: lambda.FunctionUrlAuthType.NONE,
-        invokeMode: lambda.InvokeMode.RESPONSE_STREAM,
-      });
-      this.masterUrl = url.url;
+      return { restApi, masterUrl: restApi.url };
     }
-
-    // --- the agents
-    this.fleet = new AgentFleet(this, 'Agents', {
-      settings,
-      masterUrl: this.masterUrl,
-      statusQueue: queues.status,
-      heartbeatQueue: queues.heartbeats,
-      alarmTopic: topic,
+    const url = scheduler.function.addFunctionUrl({
+      authType: lambda.FunctionUrlAuthType.NONE,
+      invokeMode: lambda.InvokeMode.RESPONSE_STREAM,
     });
+    return { masterUrl: url.url };
+  }
+
+  /** What the master's functions may do with the agents' Auto Scaling group and role. */
+  private wireFleet(functions: MasterFunctions): void {
+    const { fleetTick, lifecycle, status, scheduler, api } = functions;
     const group = this.fleet.group;
     const groupEnvironment = {
       MANTLE_AGENT_ASG_NAME: group.autoScalingGroupName,
       MANTLE_AGENT_LIFECYCLE_HOOK: this.fleet.lifecycleHookName,
     };
-    for (const fn of [fleetFunction, lifecycle, status]) {
+    for (const fn of [fleetTick, lifecycle, status]) {
       for (const [key, value] of Object.entries(groupEnvironment)) fn.function.addEnvironment(key, value);
       fn.role.addToPrincipalPolicy(
         new iam.PolicyStatement({
@@ -274,20 +347,25 @@ export class MantleStack extends Stack {
         }),
       );
     }
-    fleetFunction.role.addToPrincipalPolicy(
+    fleetTick.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['autoscaling:SetInstanceProtection'],
         resources: [group.autoScalingGroupArn],
       }),
     );
-    fleetFunction.role.addToPrincipalPolicy(
+    fleetTick.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['autoscaling:DescribeAutoScalingGroups'], resources: ['*'] }),
     );
     // Registration tags each agent's command queue for its instance's role session.
     for (const fn of [scheduler, ...(api ? [api] : [])])
       fn.function.addEnvironment('MANTLE_AGENT_ROLE_ID', this.fleet.role.roleId);
+  }
 
-    // --- schedules and events
+  /** The schedules (sweeper, fleet tick, periodic allocation) and the fleet's EventBridge rules. */
+  private schedule(functions: MasterFunctions): void {
+    const { queues } = this;
+    const cluster = this.settings.clusterName;
+    const group = this.fleet.group;
     const every = events.Schedule.rate(Duration.minutes(1));
     const lambdaTarget = (fn: MantleFunction) =>
       new targets.LambdaFunction(fn.function, {
@@ -298,12 +376,12 @@ export class MantleStack extends Stack {
     new events.Rule(this, 'SweeperSchedule', {
       description: `Mantle ${cluster}: the sweeper`,
       schedule: every,
-      targets: [lambdaTarget(sweeper)],
+      targets: [lambdaTarget(functions.sweeper)],
     });
     new events.Rule(this, 'FleetSchedule', {
       description: `Mantle ${cluster}: the fleet tick`,
       schedule: every,
-      targets: [lambdaTarget(fleetFunction)],
+      targets: [lambdaTarget(functions.fleetTick)],
     });
     new events.Rule(this, 'PeriodicAllocation', {
       description: `Mantle ${cluster}: the periodic allocation pass (the safety net)`,
@@ -322,34 +400,22 @@ export class MantleStack extends Stack {
         detailType: [LIFECYCLE_ACTION],
         detail: { AutoScalingGroupName: [group.autoScalingGroupName] },
       },
-      targets: [lambdaTarget(lifecycle)],
+      targets: [lambdaTarget(functions.lifecycle)],
     });
     new events.Rule(this, 'SpotInterruption', {
       description: `Mantle ${cluster}: EC2 reclaims a Spot instance in two minutes`,
       eventPattern: { source: ['aws.ec2'], detailType: [SPOT_INTERRUPTION] },
-      targets: [lambdaTarget(lifecycle)],
+      targets: [lambdaTarget(functions.lifecycle)],
     });
     new events.Rule(this, 'InstanceLeaving', {
       description: `Mantle ${cluster}: an instance is stopping or shutting down`,
       eventPattern: { source: ['aws.ec2'], detailType: [STATE_CHANGE], detail: { state: [...LEAVING_STATES] } },
-      targets: [lambdaTarget(lifecycle)],
+      targets: [lambdaTarget(functions.lifecycle)],
     });
+  }
 
-    // --- watching it
-    const monitoring = new Monitoring(this, 'Monitoring', {
-      clusterName: cluster,
-      alarmTopic: topic,
-      functions: Object.fromEntries(Object.entries(this.functions).map(([key, fn]) => [key, fn.function])),
-      allocator: allocator.function,
-      statusQueue: queues.status,
-      allocationQueue: queues.allocation,
-      deadLetterQueues: queues.deadLetterQueues,
-      agents: group,
-      pendingGpus: this.fleet.pendingGpus,
-      scaleInCandidates: this.fleet.scaleInCandidates,
-      ...(this.restApi ? { api: this.restApi.api } : {}),
-    });
-
+  private outputs(monitoring: Monitoring): void {
+    const cluster = this.settings.clusterName;
     const credential = agentCredentialParameter(cluster);
     new CfnOutput(this, 'ApiUrl', {
       description: 'The master: point frameworks (Mesos v1 HTTP) and `mantle execute --master` here',
@@ -369,7 +435,5 @@ export class MantleStack extends Stack {
     new CfnOutput(this, 'Dashboard', {
       value: `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${monitoring.dashboard.dashboardName}`,
     });
-
-    suppressFindings(this);
   }
 }

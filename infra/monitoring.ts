@@ -44,9 +44,38 @@ export class Monitoring extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
   readonly dashboard: cloudwatch.Dashboard;
 
-  constructor(scope: Construct, id: string, props: MonitoringProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: MonitoringProps,
+  ) {
     super(scope, id);
-    const notify = new cwActions.SnsAction(props.alarmTopic);
+    this.addAlarms(new cwActions.SnsAction(props.alarmTopic));
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: `mantle-${props.clusterName}`,
+      defaultInterval: Duration.hours(3),
+      widgets: [
+        this.fleetWidgets(),
+        this.pipelineWidgets(),
+        this.errorWidgets(),
+        [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 })],
+      ],
+    });
+  }
+
+  /** A metric the fleet tick publishes. */
+  private fleet(metricName: string, statistic = 'Maximum'): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: metricDimensions(FLEET_SERVICE, this.props.clusterName),
+      statistic,
+      period: Duration.minutes(1),
+    });
+  }
+
+  private addAlarms(notify: cwActions.SnsAction): void {
+    const { props } = this;
     const alarm = (name: string, alarmProps: cloudwatch.AlarmProps): void => {
       const created = new cloudwatch.Alarm(this, name, {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -55,15 +84,6 @@ export class Monitoring extends Construct {
       created.addAlarmAction(notify);
       this.alarms.push(created);
     };
-    const fleet = (metricName: string, statistic = 'Maximum'): cloudwatch.Metric =>
-      new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName,
-        dimensionsMap: metricDimensions(FLEET_SERVICE, props.clusterName),
-        statistic,
-        period: Duration.minutes(1),
-      });
-
     for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
       alarm(`${name}DeadLetters`, {
         alarmDescription: `Mantle ${props.clusterName}: messages in the ${name} dead-letter queue`,
@@ -94,7 +114,7 @@ export class Monitoring extends Construct {
     });
     alarm('UnreachableAgents', {
       alarmDescription: `Mantle ${props.clusterName}: agents unreachable`,
-      metric: fleet(FLEET_METRICS.unreachableAgents),
+      metric: this.fleet(FLEET_METRICS.unreachableAgents),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 5,
@@ -108,91 +128,97 @@ export class Monitoring extends Construct {
         evaluationPeriods: 1,
       });
     }
+  }
 
-    const group = props.agents.autoScalingGroupName;
+  /** Agents, demand, offers and tasks. */
+  private fleetWidgets(): cloudwatch.IWidget[] {
+    const { props } = this;
     const groupMetric = (metricName: string): cloudwatch.Metric =>
       new cloudwatch.Metric({
         namespace: 'AWS/AutoScaling',
         metricName,
-        dimensionsMap: { AutoScalingGroupName: group },
+        dimensionsMap: { AutoScalingGroupName: props.agents.autoScalingGroupName },
         statistic: 'Maximum',
         period: Duration.minutes(1),
       });
+    return [
+      new cloudwatch.GraphWidget({
+        title: 'Agents',
+        left: [
+          this.fleet(FLEET_METRICS.activeAgents),
+          this.fleet(FLEET_METRICS.drainingAgents),
+          this.fleet(FLEET_METRICS.unreachableAgents),
+          groupMetric('GroupInServiceInstances'),
+          groupMetric('GroupDesiredCapacity'),
+        ],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Demand (scaling signals)',
+        left: [props.pendingGpus, props.scaleInCandidates],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Offers and tasks',
+        left: [this.fleet(FLEET_METRICS.outstandingOffers), this.fleet(FLEET_METRICS.activeTasks)],
+        width: 8,
+      }),
+    ];
+  }
+
+  /** Task updates, allocation pass time, queue depths. */
+  private pipelineWidgets(): cloudwatch.IWidget[] {
+    const { props } = this;
     const taskUpdates = new cloudwatch.MathExpression({
       expression: `SEARCH('{${METRICS_NAMESPACE},cluster,service} cluster="${props.clusterName}" service="${STATUS_SERVICE}"', 'Sum', 60)`,
       label: '',
       period: Duration.minutes(1),
     });
-    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      dashboardName: `mantle-${props.clusterName}`,
-      defaultInterval: Duration.hours(3),
-      widgets: [
-        [
-          new cloudwatch.GraphWidget({
-            title: 'Agents',
-            left: [
-              fleet(FLEET_METRICS.activeAgents),
-              fleet(FLEET_METRICS.drainingAgents),
-              fleet(FLEET_METRICS.unreachableAgents),
-              groupMetric('GroupInServiceInstances'),
-              groupMetric('GroupDesiredCapacity'),
-            ],
-            width: 8,
-          }),
-          new cloudwatch.GraphWidget({
-            title: 'Demand (scaling signals)',
-            left: [props.pendingGpus, props.scaleInCandidates],
-            width: 8,
-          }),
-          new cloudwatch.GraphWidget({
-            title: 'Offers and tasks',
-            left: [fleet(FLEET_METRICS.outstandingOffers), fleet(FLEET_METRICS.activeTasks)],
-            width: 8,
-          }),
+    return [
+      new cloudwatch.GraphWidget({ title: 'Task updates by state (per minute)', left: [taskUpdates], width: 8 }),
+      new cloudwatch.GraphWidget({
+        title: 'Allocation pass time (ms)',
+        left: [
+          props.allocator.metricDuration({ statistic: 'p50', period: Duration.minutes(1) }),
+          props.allocator.metricDuration({ statistic: 'p99', period: Duration.minutes(1) }),
+          props.allocator.metricDuration({ statistic: 'Maximum', period: Duration.minutes(1) }),
         ],
-        [
-          new cloudwatch.GraphWidget({ title: 'Task updates by state (per minute)', left: [taskUpdates], width: 8 }),
-          new cloudwatch.GraphWidget({
-            title: 'Allocation pass time (ms)',
-            left: [
-              props.allocator.metricDuration({ statistic: 'p50', period: Duration.minutes(1) }),
-              props.allocator.metricDuration({ statistic: 'p99', period: Duration.minutes(1) }),
-              props.allocator.metricDuration({ statistic: 'Maximum', period: Duration.minutes(1) }),
-            ],
-            width: 8,
-          }),
-          new cloudwatch.GraphWidget({
-            title: 'Queue depths',
-            left: [
-              props.statusQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
-              props.allocationQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
-              ...Object.values(props.deadLetterQueues).map((queue) =>
-                queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
-              ),
-            ],
-            width: 8,
-          }),
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Queue depths',
+        left: [
+          props.statusQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
+          props.allocationQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
+          ...Object.values(props.deadLetterQueues).map((queue) =>
+            queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
+          ),
         ],
-        [
-          new cloudwatch.GraphWidget({
-            title: 'Function errors',
-            left: Object.values(props.functions).map((fn) => fn.metricErrors({ period: Duration.minutes(1) })),
-            width: 12,
-          }),
-          new cloudwatch.GraphWidget({
-            title: 'API responses',
-            left: props.api
-              ? [
-                  props.api.metricCount({ period: Duration.minutes(1) }),
-                  props.api.metricClientError({ period: Duration.minutes(1) }),
-                  props.api.metricServerError({ period: Duration.minutes(1) }),
-                ]
-              : Object.values(props.functions).map((fn) => fn.metricInvocations({ period: Duration.minutes(1) })),
-            width: 12,
-          }),
-        ],
-        [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 })],
-      ],
-    });
+        width: 8,
+      }),
+    ];
+  }
+
+  /** Function errors and API responses. */
+  private errorWidgets(): cloudwatch.IWidget[] {
+    const { props } = this;
+    return [
+      new cloudwatch.GraphWidget({
+        title: 'Function errors',
+        left: Object.values(props.functions).map((fn) => fn.metricErrors({ period: Duration.minutes(1) })),
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'API responses',
+        left: props.api
+          ? [
+              props.api.metricCount({ period: Duration.minutes(1) }),
+              props.api.metricClientError({ period: Duration.minutes(1) }),
+              props.api.metricServerError({ period: Duration.minutes(1) }),
+            ]
+          : Object.values(props.functions).map((fn) => fn.metricInvocations({ period: Duration.minutes(1) })),
+        width: 12,
+      }),
+    ];
   }
 }

@@ -4,13 +4,32 @@
  */
 import { Stack, Validations, type CfnElement } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
-import type { MantleStack } from './mantle-stack.js';
+import type { AgentFleet } from './agents.js';
+import type { MantleRestApi } from './api.js';
+import type { MantleFunction } from './functions.js';
+import type { MantleQueues } from './queues.js';
+import type { ClusterSettings } from './settings.js';
+
+/** The parts of the stack whose findings are acknowledged (MantleStack passes itself). */
+export interface NaggedStack {
+  readonly settings: ClusterSettings;
+  readonly queues: MantleQueues;
+  readonly functions: Readonly<Record<string, MantleFunction>>;
+  readonly fleet: AgentFleet;
+  readonly restApi?: MantleRestApi;
+}
 
 function acknowledge(scope: IConstruct, id: string, reason: string): void {
   Validations.of(scope).acknowledge({ id, reason });
 }
 
-export function suppressFindings(stack: MantleStack): void {
+export function suppressFindings(stack: NaggedStack): void {
+  functionFindings(stack);
+  fleetFindings(stack);
+  if (stack.restApi) apiFindings(stack, stack.restApi);
+}
+
+function functionFindings(stack: NaggedStack): void {
   for (const fn of Object.values(stack.functions)) {
     acknowledge(
       fn,
@@ -25,7 +44,9 @@ export function suppressFindings(stack: MantleStack): void {
     'This queue is itself a dead-letter queue: the on-failure destination of the scheduled and event-driven ' +
       'functions and the dead-letter queue of their EventBridge targets (cdk-nag only recognises redrive policies)',
   );
+}
 
+function fleetFindings(stack: NaggedStack): void {
   const group = stack.fleet.group;
   const groupArn = `Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/<${Stack.of(group).getLogicalId(group.node.defaultChild as CfnElement)}>`;
   for (const key of ['Status', 'FleetTick', 'Lifecycle']) {
@@ -62,9 +83,9 @@ export function suppressFindings(stack: MantleStack): void {
     "The launch template encrypts the root volume (gp3, encrypted); the rule cannot follow the group's " +
       'mixed-instances launch template reference',
   );
+}
 
-  const rest = stack.restApi;
-  if (!rest) return;
+function apiFindings(stack: NaggedStack, rest: MantleRestApi): void {
   acknowledge(
     rest.api,
     'AwsSolutions-APIG2',

@@ -8,7 +8,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 
-/** What the registrar does (shared/registrar): single-item reads and conditional writes, queries, scans. */
+/** What the registrar does (functions/registrar): single-item reads and conditional writes, queries, scans. */
 export const REGISTRAR_ACTIONS = [
   'dynamodb:GetItem',
   'dynamodb:PutItem',

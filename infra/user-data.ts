@@ -5,7 +5,7 @@
  * boot before the credential exists simply wait for it). The agent keeps every task, root and
  * host-network ones included, from the instance metadata service (--block_metadata).
  */
-import { INSTANCE_ID_ATTRIBUTE } from '../functions/fleet/instances.js';
+import { INSTANCE_ID_ATTRIBUTE } from '../functions/fleet/instance-id.js';
 
 export interface AgentSetup {
   /** The master's URL (the REST API stage or the function URL). */

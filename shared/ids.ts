@@ -2,7 +2,8 @@
  * Identifiers the master assigns. Mesos uses `<master-id>-S<n>` for agents and `<master-id>-<nnnn>` for
  * frameworks, with a counter in the master's memory; Mantle has no master process, so the counter is
  * replaced by a time-ordered random suffix (unique without coordination, sortable when debugging).
- * An offer id embeds its agent id, so ACCEPT finds the agent ledger without a lookup table.
+ * An offer id embeds its agent id, so ACCEPT finds the agent ledger without a lookup table. The keys
+ * and id rules the registrar and the allocator share are here too.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 
@@ -39,6 +40,21 @@ export function agentIdOfOffer(offerId: string): string | undefined {
 /** A task's key across frameworks: Mesos task ids are unique per framework, not per cluster. */
 export function taskKey(frameworkId: string, taskId: string): string {
   return `${frameworkId}/${taskId}`;
+}
+
+/** Mesos task id rules (also for other framework-chosen ids): not empty, no '/', '\', control characters. */
+export function validateTaskId(taskId: string): string | undefined {
+  if (taskId === '') return 'Task ID must not be empty';
+  if (taskId.length > 255) return 'Task ID is longer than 255 characters';
+  if (taskId === '.' || taskId === '..') return `Task ID '${taskId}' is reserved`;
+  // eslint-disable-next-line no-control-regex
+  if (/[/\\\u0000-\u001f\u007f]/.test(taskId)) return `Task ID '${taskId}' contains '/', '\\' or a control character`;
+  return undefined;
+}
+
+/** A refused-offer filter's key within its framework: one filter per role and agent (roles hold no spaces). */
+export function filterKey(role: string, agentId: string): string {
+  return `${role} ${agentId}`;
 }
 
 /** A fresh Mesos-Stream-Id (a UUID, as Mesos sends). */

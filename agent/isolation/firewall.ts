@@ -16,7 +16,15 @@ import { join } from 'node:path';
 import type { Logger } from '../../shared/log.js';
 import { which } from '../containerizer/host.js';
 import type { TaskCgroup } from './cgroup2.js';
-import { binaryOf, firewallRules, ownRules, type MetadataTarget, type Rule } from './firewall-rules.js';
+import type { Containerizers } from '../containerizers.js';
+import {
+  binaryOf,
+  firewallRules,
+  ownRules,
+  parseMetadataTargets,
+  type MetadataTarget,
+  type Rule,
+} from './firewall-rules.js';
 
 type Run = (binary: string, args: readonly string[]) => Promise<string>;
 
@@ -104,6 +112,28 @@ export class MetadataFirewall {
     await this.serially(() => this.deleteOwn());
   }
 
+  /**
+   * At a stop: the rules go with the agent unless tasks still run (`live`, or still in the subtrees): a
+   * stop leaves them running, blocked until a restarted agent takes the rules over.
+   */
+  async removeUnlessTasksRun(live: boolean): Promise<void> {
+    const { logger } = this.options;
+    // Ended containers leave their cgroups a moment after their task is terminal.
+    for (let wait = 0; !live && wait < 100 && (await this.populated()); wait++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    if (live || (await this.populated())) {
+      logger.info('Tasks still run: the metadata firewall stays until a restarted agent takes it over');
+      return;
+    }
+    try {
+      await this.remove();
+      logger.info('Metadata firewall removed');
+    } catch (error) {
+      logger.warn('Removing the metadata firewall failed', { error: String(error) });
+    }
+  }
+
   /** Whether any task still lives under the subtrees. */
   async populated(): Promise<boolean> {
     for (const subtree of this.options.subtrees) {
@@ -173,4 +203,27 @@ export class MetadataFirewall {
   private async deleteOwn(): Promise<void> {
     for (const rule of await this.listOwn()) await this.run(rule.binary, ['-w', '-D', rule.chain, ...rule.args]);
   }
+}
+
+/**
+ * The firewall `--block_metadata` asks for, installed over the containerizers' task cgroups (none
+ * without the flag). The agent calls it before it recovers or launches any task.
+ */
+export async function installMetadataFirewall(
+  blockMetadata: readonly string[],
+  containerizers: Pick<Containerizers, 'cgroup2' | 'taskCgroups' | 'outsideCgroup2'>,
+  logger: Logger,
+): Promise<MetadataFirewall | undefined> {
+  if (blockMetadata.length === 0) return undefined;
+  const targets = parseMetadataTargets(blockMetadata);
+  if (!targets.ok) throw new FirewallError(targets.error);
+  const firewall = new MetadataFirewall({
+    targets: targets.value,
+    cgroup2: containerizers.cgroup2,
+    subtrees: containerizers.taskCgroups,
+    uncovered: containerizers.outsideCgroup2,
+    logger,
+  });
+  await firewall.install();
+  return firewall;
 }

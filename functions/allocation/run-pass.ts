@@ -1,5 +1,5 @@
 /**
- * One allocation pass over the registrar (ARCHITECTURE flow 2): read a snapshot, rescind offers that
+ * One allocation pass over the registrar (docs/architecture.md, "Allocation"): read a snapshot, rescind offers that
  * timed out (or whose framework or role is gone), run the pure allocator, commit each agent's offers
  * with ONE write conditioned on the ledger version the snapshot read, and send each framework its
  * OFFERS event.
@@ -260,7 +260,7 @@ async function publish(
   }
 }
 
-/** Mesos's allocator metrics (spec §6.1), plus Mantle's counters for what Mesos does not have. */
+/** Mesos's allocator metrics (Mesos docs/monitoring.md), plus Mantle's counters for what Mesos does not have. */
 function record(
   metrics: Metrics,
   pass: { durationMs: number; offers: number; conflicts: number; expired: number; stale: number },

@@ -1,5 +1,5 @@
 /**
- * Allocation triggers (ARCHITECTURE flow 2): whoever changes what can be offered — an agent added,
+ * Allocation triggers (docs/allocator.md, "Triggers"): whoever changes what can be offered — an agent added,
  * resources freed, a framework subscribed or revived — puts a trigger on the allocation queue, and
  * timers (filter and offer expiry) are delayed triggers. The allocator Lambda receives them in batches
  * and runs one pass per batch, over the union of the agents they name (Mesos coalesces pending

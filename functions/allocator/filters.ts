@@ -1,17 +1,15 @@
 /**
- * Refused-offer filters (Mesos `RefusedOfferFilter`, spec §4.6): after a DECLINE (or the unused part of
- * an ACCEPT) the framework gets no offer from that agent to that role whose resources are a subset of
- * what it refused, until the filter expires. More resources on the agent make the offer go through.
+ * Refused-offer filters (Mesos `RefusedOfferFilter`, src/master/allocator/mesos/hierarchical.hpp): after a DECLINE
+ * (or the unused part of an ACCEPT) the framework gets no offer from that agent to that role whose resources are a
+ * subset of what it refused, until the filter expires. More resources on the agent make the offer go through.
  */
 import type { Range, Resource } from '../../shared/protocol/mesos.js';
-import { filterKey } from '../registrar/filters.js';
+import { filterKey } from '../../shared/ids.js';
 import { contains, unallocate } from '../../shared/resources/resources.js';
 import { rangesContain, toMillis } from '../../shared/resources/values.js';
 import { isPlain } from './agent-state.js';
 import type { Quantities, ResourceNames } from './quantities.js';
 import type { FilterSnapshot } from './snapshot.js';
-
-export { filterKey };
 
 /** `Filters.refuse_seconds` proto default: it applies when `filters` is omitted. */
 export const DEFAULT_REFUSE_SECONDS = 5;

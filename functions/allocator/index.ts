@@ -15,6 +15,6 @@ export { compareDrf, drfPolicy, multilevelPolicy, policyFromConfig, strictPriori
 export type { AllocationPolicy, RoleStanding } from './policies.js';
 export { PENDING_REASONS } from './reasons.js';
 export type { PendingReason, PendingReasonCode } from './reasons.js';
-export { DEFAULT_REFUSE_SECONDS, MAX_REFUSE_SECONDS, filterKey, refusalFilter } from './filters.js';
+export { DEFAULT_REFUSE_SECONDS, MAX_REFUSE_SECONDS, refusalFilter } from './filters.js';
 export { validateOfferConstraints } from './constraints.js';
 export { mesosOffer, offersEvent, recipientOf, rescindEvent } from './offers.js';

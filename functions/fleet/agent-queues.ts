@@ -6,8 +6,8 @@
  * registration (attribute-based access control, SQS ABAC).
  */
 import { TagQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { Attribute } from '../../shared/protocol/mesos.js';
-import { instanceIdOf } from './instances.js';
+import type { AgentQueueTagger } from './hooks.js';
+import { instanceIdOf } from './instance-id.js';
 
 export const AGENT_QUEUE_TAG = 'mantle-agent-session';
 
@@ -15,8 +15,6 @@ export const AGENT_QUEUE_TAG = 'mantle-agent-session';
 export function agentSessionId(roleId: string, instanceId: string): string {
   return `${roleId}:${instanceId}`;
 }
-
-export type AgentQueueTagger = (commandQueueUrl: string, agent: { readonly attributes: Attribute[] }) => Promise<void>;
 
 /**
  * Tags an agent's command queue for the instance it runs on. In AWS the stack sets

@@ -9,14 +9,7 @@ import {
   DescribeAutoScalingGroupsCommand,
   SetInstanceProtectionCommand,
 } from '@aws-sdk/client-auto-scaling';
-
-export interface LifecycleActions {
-  /**
-   * Lets a terminating instance go on (CONTINUE). False when no lifecycle action of the hook waits for
-   * it: already completed, timed out, or an instance the group did not terminate (a Spot reclaim).
-   */
-  complete(instanceId: string): Promise<boolean>;
-}
+import type { LifecycleActions } from './hooks.js';
 
 export interface ScaleInProtection {
   /** In-service instances of the group and whether each is protected from scale-in. */

@@ -1,5 +1,5 @@
 /**
- * The pending-demand signal the GPU agents' Auto Scaling group scales on (ARCHITECTURE flow 8), and
+ * The pending-demand signal the GPU agents' Auto Scaling group scales on (docs/deploy.md, "Scaling from zero"), and
  * which instances scale-in may take. Pure: computed from one snapshot of the registrar.
  *
  * Demand is what frameworks say they wait for: the GPUs of their latest REQUEST call (Mesos's way to
@@ -10,7 +10,7 @@
  */
 import type { AgentRecord, FrameworkRecord } from '../registrar/index.js';
 import { scalarTotal } from '../../shared/resources/resources.js';
-import { instanceIdOf } from './instances.js';
+import { instanceIdOf } from './instance-id.js';
 
 /** A REQUEST older than this no longer counts as demand. */
 export const DEFAULT_REQUEST_TTL_SECONDS = 15 * 60;

@@ -1,6 +1,6 @@
 /**
- * Draining agents before their instances go (Mesos DRAIN_AGENT, ARCHITECTURE flow 8): scale-in never
- * kills running work unless the work outlives a grace.
+ * Draining agents before their instances go (Mesos DRAIN_AGENT; docs/deploy.md, "Scaling in without killing work"):
+ * scale-in never kills running work unless the work outlives a grace.
  *
  * - The Auto Scaling group's termination lifecycle hook (EventBridge) starts a drain: the agent is
  *   deactivated and its outstanding offers are rescinded in one registrar write, so nothing new lands
@@ -17,10 +17,10 @@
  *
  * An agent that is unreachable cannot be drained: it is not waited for.
  */
-import type { LifecycleActions } from './autoscaling.js';
-import type { AgentDrain } from '../registrar/agents.js';
-import type { AgentRecord } from '../registrar/index.js';
-import { agentsOnInstance, instanceIdOf } from './instances.js';
+import type { LifecycleActions } from './hooks.js';
+import type { AgentDrain, AgentRecord } from '../registrar/index.js';
+import { instanceIdOf } from './instance-id.js';
+import { agentsOnInstance } from './instances.js';
 import { announceRescinds } from '../master/lifecycle.js';
 import { sendAgentCommands, type Master } from '../master/master.js';
 

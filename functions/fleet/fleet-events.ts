@@ -1,7 +1,7 @@
 /**
- * What the fleet's EventBridge events do (shared/aws/events.ts): the termination lifecycle hook and
- * Spot interruption notices start draining the instance's agents (shared/master/drain.ts); an
- * instance stopping or shutting down takes its agents with it at once (shared/master/instances.ts).
+ * What the fleet's EventBridge events do (functions/fleet/eventbridge.ts): the termination lifecycle hook and
+ * Spot interruption notices start draining the instance's agents (functions/fleet/drain.ts); an
+ * instance stopping or shutting down takes its agents with it at once (functions/fleet/instances.ts).
  */
 import type { EventBridgeEvent } from 'aws-lambda';
 import { drainInstance, type DrainSettings } from './drain.js';

@@ -1,10 +1,9 @@
 /**
- * The master's side of agent heartbeats (ARCHITECTURE flow 7). Agents send a message to the heartbeat
- * queue every `agent_ping_timeout`; the handler takes a whole batch at once: it reads the agents'
- * statuses in one batch read, records the active ones in one write (registrar/heartbeats.ts), and asks
- * the others — marked unreachable meanwhile, or unknown to this master — to re-register, as Mesos's
- * master does with an agent it does not take as registered. The sweeper turns silence into
- * unreachability.
+ * The master's side of agent heartbeats (docs/architecture.md, "Failure detection"). Agents send a message to the
+ * heartbeat queue every `agent_ping_timeout`; the handler takes a whole batch at once: it reads the agents' statuses
+ * in one batch read, records the active ones in one write (registrar/heartbeats.ts), and asks the others — marked
+ * unreachable meanwhile, or unknown to this master — to re-register, as Mesos's master does with an agent it does not
+ * take as registered. The sweeper turns silence into unreachability.
  *
  * Who sent a heartbeat is checked where it can be: SQS stamps each message with its sender, and on EC2
  * that is the instance's role session, named after the instance. A heartbeat for an agent that runs on
@@ -13,7 +12,7 @@
 import { HeartbeatMessageSchema, parseMessageBody, type AgentCommand } from '../../shared/protocol/internal.js';
 import { queueNames, type Queues } from '../../shared/queues/queues.js';
 import type { AgentStatusView } from '../registrar/index.js';
-import { instanceIdOf } from './instances.js';
+import { instanceIdOf } from './instance-id.js';
 import { sendAgentCommands, type Master } from '../master/master.js';
 
 /** A heartbeat as it came off the queue. */

@@ -6,17 +6,11 @@
  */
 import type { InstanceStates } from './ec2.js';
 import type { AgentRecord } from '../registrar/index.js';
+import { instanceIdOf } from './instance-id.js';
 import { isPartitionAware } from '../master/statuses.js';
 import { announceRescinds, notifyFramework } from '../master/lifecycle.js';
 import { publishEvents, type Master } from '../master/master.js';
 import { masterStatus } from '../master/statuses.js';
-
-export const INSTANCE_ID_ATTRIBUTE = 'instance_id';
-
-export function instanceIdOf(agent: Pick<AgentRecord, 'attributes'>): string | undefined {
-  const attribute = agent.attributes.find((a) => a.name === INSTANCE_ID_ATTRIBUTE && a.type === 'TEXT');
-  return attribute?.text?.value;
-}
 
 /**
  * The agents on an instance that are not gone (an agent that lost its checkpoint registers anew, so an

@@ -1,7 +1,8 @@
 /**
- * The sweeper (ARCHITECTURE flow 7): the master's timers, run on a schedule (EventBridge in AWS, a timer
- * locally). Every step is idempotent and re-checks its condition in the registrar's conditional write,
- * so overlapping or interrupted sweeps are harmless.
+ * The sweeper (docs/architecture.md): the master's timers, run on a schedule (EventBridge in AWS, a
+ * timer locally). Every step is idempotent and re-checks its condition in the registrar's conditional
+ * write, so overlapping or interrupted sweeps are harmless. What happens to each agent is decided by
+ * `planAgentSweep` (sweep-plan.ts, pure), then done.
  *
  * - Frameworks: reconnect grace, deactivation, failover_timeout (see lifecycle.ts).
  * - Agents silent past agent_ping_timeout × max_agent_ping_timeouts become unreachable: their offers
@@ -14,9 +15,9 @@
  * - In AWS, silent agents whose EC2 instance is stopped or terminated are marked gone at once.
  */
 import type { InstanceStates } from './ec2.js';
-import type { AgentRecord, FrameworkRecord } from '../registrar/index.js';
+import type { AgentRecord, AllocatedTask, FrameworkRecord } from '../registrar/index.js';
 import { markAgentsOfLostInstancesGone } from './instances.js';
-import type { AllocatedTask } from '../registrar/index.js';
+import { planAgentSweep } from './sweep-plan.js';
 import { announceRescinds, notifyFramework, rescindOffers, sweepFrameworks } from '../master/lifecycle.js';
 import { publishEvents, sendAgentCommands, type Master } from '../master/master.js';
 import { masterStatus } from '../master/statuses.js';
@@ -66,16 +67,16 @@ export async function sweep(master: Master, options: SweepOptions = {}): Promise
     : 0;
   for (const listed of agents) {
     const agent = gone > 0 ? await master.registrar.agents.get(listed.agentId) : listed;
-    if (agent?.status !== 'ACTIVE') continue;
-    if (lastHeard(agent) < silentSince) {
-      if (await markAgentUnreachable(master, agent, silentSince, lastHeard(agent), frameworks)) unreachable++;
+    const heard = agent ? lastHeard(agent) : 0;
+    const plan = planAgentSweep(agent, heard, silentSince, master.now(), master.config.launchTimeoutSeconds);
+    if (plan.kind === 'skip') continue;
+    const current = agent as AgentRecord;
+    if (plan.kind === 'unreachable') {
+      if (await markAgentUnreachable(master, current, silentSince, plan.lastHeard, frameworks)) unreachable++;
       continue;
     }
-    const expired = Object.values(agent.offers).filter(
-      (offer) => offer.expiresAt !== undefined && offer.expiresAt <= master.now(),
-    );
-    if (expired.length > 0) expiredOffers += (await rescindOffers(master, expired)).length;
-    droppedLaunches += await dropUnconfirmedLaunches(master, agent, frameworks);
+    if (plan.expiredOffers.length > 0) expiredOffers += (await rescindOffers(master, plan.expiredOffers)).length;
+    droppedLaunches += await dropUnconfirmedLaunches(master, current, plan.overdueLaunches, frameworks);
   }
   master.metrics.observe('master/sweep_ms', master.now() - started);
   return { gone, deactivated, removed, unreachable, droppedLaunches, expiredOffers };
@@ -92,7 +93,7 @@ export async function lastHeardSince(master: Master, since: number): Promise<(ag
 
 /**
  * Marks a silent agent unreachable and tells the frameworks. False if it re-registered meanwhile; a
- * heartbeat that arrives after this asks the agent to re-register (shared/master/heartbeats.ts).
+ * heartbeat that arrives after this asks the agent to re-register (functions/fleet/heartbeats.ts).
  */
 export async function markAgentUnreachable(
   master: Master,
@@ -136,11 +137,15 @@ export async function markAgentUnreachable(
   return true;
 }
 
-async function dropUnconfirmedLaunches(master: Master, agent: AgentRecord, frameworks: Frameworks): Promise<number> {
-  const deadline = master.now() - master.config.launchTimeoutSeconds * 1000;
+/** Drops the overdue launches that the agent never confirmed (their task rows still STAGING, or none). */
+async function dropUnconfirmedLaunches(
+  master: Master,
+  agent: AgentRecord,
+  overdue: readonly AllocatedTask[],
+  frameworks: Frameworks,
+): Promise<number> {
   let dropped = 0;
-  for (const task of Object.values(agent.tasks)) {
-    if (task.launchedAt > deadline) continue;
+  for (const task of overdue) {
     const row = await master.registrar.tasks.get(task.frameworkId, task.taskId);
     // The row is missing when the master died between the ledger write and the task row.
     if (row && (row.launchId !== task.launchId || row.state !== 'TASK_STAGING')) continue;

@@ -1,14 +1,15 @@
 /**
  * The fleet tick (an EventBridge schedule, every minute): from one snapshot of the registrar it
- * publishes the demand and fleet gauges the Auto Scaling group scales on (shared/master/demand.ts),
- * moves drains along (shared/master/drain.ts), and keeps scale-in protection on the instances that
+ * publishes the demand and fleet gauges the Auto Scaling group scales on (functions/fleet/demand.ts),
+ * moves drains along (functions/fleet/drain.ts), and keeps scale-in protection on the instances that
  * hold work, so that the group scales in by idle agents.
  */
 import type { AgentRecord, FrameworkRecord } from '../registrar/index.js';
 import { advanceDrains, type DrainSettings } from './drain.js';
 import { fleetGauges, protectionChanges, type FleetGauges } from './demand.js';
 import type { Master } from '../master/master.js';
-import type { LifecycleActions, ScaleInProtection } from './autoscaling.js';
+import type { ScaleInProtection } from './autoscaling.js';
+import type { LifecycleActions } from './hooks.js';
 import { publishFleetGauges } from '../master/cloudwatch.js';
 
 export interface FleetTickReport {

@@ -1,4 +1,4 @@
-/** The allocator Lambda: allocation passes triggered through the allocation queue (shared/allocator). */
+/** The allocator Lambda: allocation passes triggered through the allocation queue (built in allocation.ts). */
 import { allocationHandlerFromEnvironment } from './allocation.js';
 
 export const handler = allocationHandlerFromEnvironment();

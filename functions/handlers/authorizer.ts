@@ -1,5 +1,5 @@
 /**
- * Lambda entry point of the REST API's TOKEN authorizer (shared/aws/authorizer.ts): framework and
+ * Lambda entry point of the REST API's TOKEN authorizer (functions/master/authorizer.ts): framework and
  * operator principals for the scheduler API, agent principals for the agents' API. It reads only the
  * principals table.
  */

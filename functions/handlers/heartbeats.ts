@@ -1,5 +1,5 @@
 /**
- * The heartbeat handler: a middy SQS handler over the heartbeat queue (ARCHITECTURE flow 7). A whole
+ * The heartbeat handler: a middy SQS handler over the heartbeat queue (functions/fleet/heartbeats.ts). A whole
  * batch is recorded in one write; a batch that fails comes back whole (heartbeats are idempotent).
  */
 import middy from '@middy/core';

@@ -1,6 +1,6 @@
 /**
  * Lambda entry point for the fleet's EventBridge events: scale-in lifecycle actions and Spot
- * interruptions drain agents, instances that stop take their agents with them (shared/aws/fleet-events.ts).
+ * interruptions drain agents, instances that stop take their agents with them (functions/fleet/fleet-events.ts).
  */
 import type { EventBridgeEvent } from 'aws-lambda';
 import { agentGroupFromEnvironment } from '../fleet/autoscaling.js';

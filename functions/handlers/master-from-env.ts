@@ -1,7 +1,7 @@
 /**
- * The master a Lambda function runs: built once per container (cold start) from its environment —
- * MANTLE_CLUSTER, MANTLE_CLUSTER_ID, the table names (MANTLE_TABLE_*), the queue URLs
- * (MANTLE_STATUS_QUEUE_URL, MANTLE_HEARTBEAT_QUEUE_URL, MANTLE_ALLOCATION_QUEUE_URL) and the optional MANTLE_* settings.
+ * The master a Lambda function runs: built once per container (cold start) from its environment — MANTLE_CLUSTER,
+ * MANTLE_CLUSTER_ID, the table names (MANTLE_TABLE_*), the queue URLs (MANTLE_STATUS_QUEUE_URL,
+ * MANTLE_HEARTBEAT_QUEUE_URL, MANTLE_ALLOCATION_QUEUE_URL) and the optional MANTLE_* settings.
  */
 import { agentQueueTaggerFromEnvironment } from '../fleet/agent-queues.js';
 import { agentGroupFromEnvironment } from '../fleet/autoscaling.js';

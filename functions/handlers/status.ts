@@ -1,5 +1,5 @@
 /**
- * The status handler: a middy SQS batch handler over the status FIFO queue (ARCHITECTURE flow 6), with
+ * The status handler: a middy SQS batch handler over the status FIFO queue (functions/master/status-updates.ts), with
  * partial batch failures (a failed update holds back the later ones of its task, keeping their order);
  * the resources a batch frees are announced to the allocator with one trigger.
  */

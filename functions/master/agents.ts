@@ -1,5 +1,6 @@
 /**
- * The master's side of agent registration and heartbeats (spec §5.1, ARCHITECTURE flow 1).
+ * The master's side of agent registration (Mesos `Master::registerSlave`, `reregisterSlave`;
+ * docs/architecture.md, "Agent registration"). Heartbeats are functions/fleet/heartbeats.ts.
  *
  * A new agent gets an id and its own command queue, and allocation is triggered. A restarted agent
  * re-registers with its checkpointed id and the tasks it still runs; the master reconciles: tasks it
@@ -10,6 +11,7 @@
 import { newAgentId } from '../../shared/ids.js';
 import type { RegisterAgentRequest, RegisterAgentResponse, ReportedTask } from '../../shared/protocol/internal.js';
 import { queueNames } from '../../shared/queues/queues.js';
+import { err, ok, type Failure, type Result } from '../../shared/result.js';
 import type { AgentRecord } from '../registrar/index.js';
 import { taskKey } from '../../shared/ids.js';
 import { isTerminal } from '../../shared/tasks/state-machine.js';
@@ -17,12 +19,17 @@ import { notifyFramework, announceRescinds } from './lifecycle.js';
 import { sendAgentCommands, type Master } from './master.js';
 import { masterStatus } from './statuses.js';
 
+/** A refused registration, with the HTTP status the agents' API answers it with. */
 export type RegistrationFailure =
-  | { readonly status: 400; readonly code: 'INVALID'; readonly message: string }
+  | (Failure<'INVALID'> & { readonly status: 400 })
   /** The agent must wipe its state and register as a new agent (Mesos tells it to shut down). */
-  | { readonly status: 410; readonly code: 'AGENT_GONE' | 'UNKNOWN_AGENT'; readonly message: string }
+  | (Failure<'AGENT_GONE' | 'UNKNOWN_AGENT'> & { readonly status: 410 })
   /** It came back with fewer resources than its tasks hold: it must drain first. */
-  | { readonly status: 409; readonly code: 'RESOURCES_SHRANK'; readonly message: string };
+  | (Failure<'RESOURCES_SHRANK'> & { readonly status: 409 });
+
+function refused(failure: RegistrationFailure): { readonly ok: false; readonly error: RegistrationFailure } {
+  return err(failure);
+}
 
 function response(master: Master, agent: AgentRecord): RegisterAgentResponse {
   return {
@@ -38,7 +45,7 @@ export async function registerAgent(
   master: Master,
   request: RegisterAgentRequest,
   principal: string,
-): Promise<{ ok: true; value: RegisterAgentResponse } | { ok: false; error: RegistrationFailure }> {
+): Promise<Result<RegisterAgentResponse, RegistrationFailure>> {
   const registration = {
     hostname: request.hostname,
     ...(request.ip !== undefined ? { ip: request.ip } : {}),
@@ -58,11 +65,9 @@ export async function registerAgent(
     const result = await master.registrar.agents.readmit(agentId, { ...registration, commandQueueUrl });
     if (!result.ok) {
       const { code, message } = result.error;
-      if (code === 'AGENT_GONE' || code === 'UNKNOWN_AGENT')
-        return { ok: false, error: { status: 410, code, message } };
-      if (code === 'INSUFFICIENT_RESOURCES')
-        return { ok: false, error: { status: 409, code: 'RESOURCES_SHRANK', message } };
-      return { ok: false, error: { status: 400, code: 'INVALID', message } };
+      if (code === 'AGENT_GONE' || code === 'UNKNOWN_AGENT') return refused({ status: 410, code, message });
+      if (code === 'INSUFFICIENT_RESOURCES') return refused({ status: 409, code: 'RESOURCES_SHRANK', message });
+      return refused({ status: 400, code: 'INVALID', message });
     }
     const { agent, rescinded, wasUnreachable } = result.value;
     master.metrics.increment('master/slave_reregistrations');
@@ -70,7 +75,7 @@ export async function registerAgent(
     await announceRescinds(master, rescinded);
     await reconcileReportedTasks(master, agent, request.tasks ?? [], wasUnreachable);
     await master.allocation.request({ reason: 'AGENT_ADDED', agentIds: [agentId] });
-    return { ok: true, value: response(master, agent) };
+    return ok(response(master, agent));
   }
 
   const agentId = newAgentId(master.config.clusterId);
@@ -78,7 +83,7 @@ export async function registerAgent(
   const admitted = await master.registrar.agents.admit({ ...registration, commandQueueUrl }, agentId);
   if (!admitted.ok) {
     await master.queues.remove(commandQueueUrl);
-    return { ok: false, error: { status: 400, code: 'INVALID', message: admitted.error.message } };
+    return refused({ status: 400, code: 'INVALID', message: admitted.error.message });
   }
   master.metrics.increment('master/slave_registrations');
   master.logger.info('Agent registered', {
@@ -88,7 +93,7 @@ export async function registerAgent(
     isolation: admitted.value.isolation,
   });
   await master.allocation.request({ reason: 'AGENT_ADDED', agentIds: [agentId] });
-  return { ok: true, value: response(master, admitted.value) };
+  return ok(response(master, admitted.value));
 }
 
 /** The agent's own command queue, readable (in AWS) only from the instance the agent runs on. */

@@ -5,7 +5,7 @@
  * secrets live in the registrar. Verified credentials are cached briefly (hashing is deliberately slow).
  */
 import { createHash } from 'node:crypto';
-import { ok, type Result } from '../../shared/result.js';
+import { failure, ok, type Failure, type Result } from '../../shared/result.js';
 import type { PrincipalKind, PrincipalRecord, Registrar } from '../registrar/index.js';
 
 export interface Credentials {
@@ -13,7 +13,7 @@ export interface Credentials {
   readonly secret: string;
 }
 
-export type AuthFailure = { readonly code: 'UNAUTHENTICATED' | 'FORBIDDEN'; readonly message: string };
+export type AuthFailure = Failure<'UNAUTHENTICATED' | 'FORBIDDEN'>;
 
 /** Parses an Authorization header; undefined when absent or malformed. */
 export function parseAuthorization(header: string | undefined): Credentials | undefined {
@@ -40,7 +40,7 @@ export class Authenticator {
   private readonly cache = new Map<string, { record: PrincipalRecord; until: number }>();
 
   constructor(
-    private readonly registrar: Registrar,
+    private readonly registrar: Pick<Registrar, 'principals'>,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -50,8 +50,7 @@ export class Authenticator {
     kinds: readonly PrincipalKind[],
   ): Promise<Result<PrincipalRecord, AuthFailure>> {
     const credentials = parseAuthorization(header);
-    if (!credentials)
-      return { ok: false, error: { code: 'UNAUTHENTICATED', message: 'Missing or malformed credentials' } };
+    if (!credentials) return failure('UNAUTHENTICATED', 'Missing or malformed credentials');
     const key = createHash('sha256').update(`${credentials.principal}\u0000${credentials.secret}`).digest('hex');
     const cached = this.cache.get(key);
     let record: PrincipalRecord;
@@ -59,13 +58,13 @@ export class Authenticator {
       record = cached.record;
     } else {
       const result = await this.registrar.principals.authenticate(credentials.principal, credentials.secret);
-      if (!result.ok) return { ok: false, error: { code: 'UNAUTHENTICATED', message: result.error.message } };
+      if (!result.ok) return failure('UNAUTHENTICATED', result.error.message);
       record = result.value;
       if (this.cache.size > 10_000) this.cache.clear();
       this.cache.set(key, { record, until: this.now() + CACHE_MS });
     }
     if (!kinds.includes(record.kind)) {
-      return { ok: false, error: { code: 'FORBIDDEN', message: `A ${record.kind} principal may not call this API` } };
+      return failure('FORBIDDEN', `A ${record.kind} principal may not call this API`);
     }
     return ok(record);
   }

@@ -1,10 +1,10 @@
 /**
  * The REST API's Lambda authorizer (a TOKEN authorizer on the Authorization header): the same
- * credentials the app checks (Basic or Bearer over the registrar's principals, shared/master/auth.ts),
+ * credentials the app checks (Basic or Bearer over the registrar's principals, functions/master/auth.ts),
  * checked at the edge so that an unauthenticated call never costs a Lambda of the app.
  *
  * API Gateway caches the answer per token, for every route, so the policy allows all the routes the
- * principal's kind may call (shared/aws/routes.ts), not just the one asked for: a framework's cached
+ * principal's kind may call (functions/master/routes.ts), not just the one asked for: a framework's cached
  * token then still cannot reach the agents' routes (403), and an agent's cannot reach the scheduler.
  */
 import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';

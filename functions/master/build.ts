@@ -7,7 +7,8 @@ import { Metrics } from '../../shared/metrics.js';
 import { Queues } from '../../shared/queues/queues.js';
 import { Registrar, type TableNames } from '../registrar/index.js';
 import type { MasterConfig } from './config.js';
-import type { AllocationRequester, FleetHooks, Master } from './master.js';
+import type { FleetHooks } from '../fleet/hooks.js';
+import type { AllocationRequester, Master } from './master.js';
 
 export interface MasterParts {
   readonly clients: AwsClients;

@@ -1,8 +1,8 @@
 /**
- * Delivering scheduler events to a framework (ARCHITECTURE flow 3): every producer (allocator, status
- * handler, sweeper, API) puts Events on the framework's own FIFO queue, one message group per
- * framework, and the framework's open SUBSCRIBE stream drains it. Nothing in any handler's memory is
- * needed to deliver an event.
+ * Delivering scheduler events to a framework (docs/scheduler-api.md, "SUBSCRIBE and event delivery"): every producer
+ * (allocator, status handler, sweeper, API) puts Events on the framework's own FIFO queue, one message group per
+ * framework, and the framework's open SUBSCRIBE stream drains it. Nothing in any handler's memory is needed to
+ * deliver an event.
  */
 import { randomUUID } from 'node:crypto';
 import type { Event } from '../../shared/protocol/scheduler.js';

@@ -1,5 +1,5 @@
 /**
- * Framework lifecycle beyond SUBSCRIBE (spec §1.3, ARCHITECTURE flows 3 and 7): offers rescinded,
+ * Framework lifecycle beyond SUBSCRIBE (docs/scheduler-api.md, "SUBSCRIBE and event delivery"): offers rescinded,
  * frameworks deactivated after their reconnect grace and removed after their failover timeout (or on
  * TEARDOWN), their tasks killed. Each step is idempotent, so a sweeper run that dies half-way is simply
  * finished by the next one.

@@ -3,8 +3,7 @@
  * metrics, logs and a clock. Built once per Lambda container, per local cluster, per test.
  */
 import type { AllocationTrigger } from '../allocation/triggers.js';
-import type { AgentQueueTagger } from '../fleet/agent-queues.js';
-import type { LifecycleActions } from '../fleet/autoscaling.js';
+import type { FleetHooks } from '../fleet/hooks.js';
 import type { Logger } from '../../shared/log.js';
 import type { EventPublisher, EventTarget } from './event-publisher.js';
 import type { Metrics } from '../../shared/metrics.js';
@@ -19,14 +18,6 @@ export type { AllocationTrigger };
 export interface AllocationRequester {
   /** Asks for an allocation pass now, or after `delaySeconds` (timers). */
   request(trigger: AllocationTrigger, delaySeconds?: number): Promise<void>;
-}
-
-/** What the master does with the EC2 fleet, in AWS only (the local cluster has no fleet). */
-export interface FleetHooks {
-  /** Completes an instance's termination lifecycle action once its agent has drained. */
-  readonly lifecycle?: LifecycleActions;
-  /** Lets only the agent's instance read its command queue (SQS ABAC). */
-  readonly tagAgentQueue?: AgentQueueTagger;
 }
 
 export interface Master {
@@ -47,7 +38,7 @@ export interface Master {
 
 /** Sends commands to an agent's command queue; per-task commands keep their order (one group per task). */
 export async function sendAgentCommands(
-  master: Master,
+  master: Pick<Master, 'queues'>,
   agent: { agentId: string; commandQueueUrl: string },
   commands: readonly AgentCommand[],
 ): Promise<void> {
@@ -78,7 +69,11 @@ function commandGroup(command: AgentCommand): string {
 }
 
 /** Publishes events to a framework, counting them under Mesos's per-framework metric names. */
-export async function publishEvents(master: Master, target: EventTarget, events: readonly Event[]): Promise<void> {
+export async function publishEvents(
+  master: Pick<Master, 'events' | 'metrics'>,
+  target: EventTarget,
+  events: readonly Event[],
+): Promise<void> {
   if (events.length === 0) return;
   await master.events.publish(target, events);
   for (const event of events) master.metrics.increment(`master/events/${event.type}`);

@@ -1,6 +1,6 @@
 /**
  * The master's HTTP routes as the edge sees them: who may call each (the kinds of principal the app
- * itself accepts there, functions/app.ts) and which one streams. The CDK stack builds the REST API from
+ * itself accepts there, functions/handlers/app.ts) and which one streams. The CDK stack builds the REST API from
  * this table and the Lambda authorizer decides from it, so the two cannot disagree.
  */
 import type { PrincipalKind } from '../registrar/principals.js';

@@ -1,6 +1,7 @@
 /**
- * Master-generated task status updates (spec §3.2): SOURCE_MASTER, no uuid (never retried, never
- * acknowledged), with the Mesos reason, translated for frameworks without PARTITION_AWARE.
+ * Master-generated task status updates, as Mesos's master makes them (`protobuf::createStatusUpdate`):
+ * SOURCE_MASTER, no uuid (never retried, never acknowledged), with the Mesos reason, translated for
+ * frameworks without PARTITION_AWARE.
  */
 import { hasCapability } from '../../shared/protocol/capabilities.js';
 import type { FrameworkInfo, TaskState, TaskStatus, TaskStatusReason } from '../../shared/protocol/mesos.js';

@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { Metrics } from '../../shared/metrics.js';
+import type { Item, WriteOutcome } from './expression.js';
 import type { TableNames } from './tables.js';
 
 export interface RegistrarOptions {
@@ -26,45 +27,6 @@ export interface RegistrarOptions {
   readonly metrics?: Metrics;
   /** Milliseconds since the epoch; injectable so that tests control time. */
   readonly now?: () => number;
-}
-
-export type Item = Record<string, unknown>;
-
-/** The outcome of a conditional write: the new image, or the item as it was when the condition failed. */
-export type WriteOutcome =
-  { readonly written: true; readonly item: Item } | { readonly written: false; readonly old?: Item };
-
-/** Builds expression attribute names and values with generated placeholders (ids may hold any character). */
-export class Expression {
-  readonly names: Record<string, string> = {};
-  readonly values: Record<string, unknown> = {};
-  private nameCount = 0;
-  private valueCount = 0;
-
-  name(attribute: string): string {
-    const placeholder = `#n${this.nameCount++}`;
-    this.names[placeholder] = attribute;
-    return placeholder;
-  }
-
-  /** A document path of attribute names, e.g. path('offers', offerId) → "#n0.#n1". */
-  path(...attributes: string[]): string {
-    return attributes.map((attribute) => this.name(attribute)).join('.');
-  }
-
-  value(value: unknown): string {
-    const placeholder = `:v${this.valueCount++}`;
-    this.values[placeholder] = value;
-    return placeholder;
-  }
-
-  /** The names and values to pass to the command (DynamoDB refuses empty maps). */
-  attributes(): Pick<UpdateCommandInput, 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> {
-    return {
-      ...(this.nameCount > 0 ? { ExpressionAttributeNames: this.names } : {}),
-      ...(this.valueCount > 0 ? { ExpressionAttributeValues: this.values } : {}),
-    };
-  }
 }
 
 export class RegistrarContext {
@@ -221,9 +183,4 @@ export async function retrying<T>(
     await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 ** attempt)));
   }
   return RETRY;
-}
-
-/** Epoch seconds, for DynamoDB TTL attributes. */
-export function epochSeconds(ms: number): number {
-  return Math.floor(ms / 1000);
 }

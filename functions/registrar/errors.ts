@@ -1,4 +1,5 @@
 /** The domain failures of the registrar: returned as values, never thrown. I/O faults still throw. */
+import { failure as fail, type Failure } from '../../shared/result.js';
 
 export type RegistrarErrorCode =
   | 'INVALID_ARGUMENT'
@@ -24,14 +25,12 @@ export type RegistrarErrorCode =
   | 'PRINCIPAL_EXISTS'
   | 'UNAUTHENTICATED';
 
-export interface RegistrarError<C extends RegistrarErrorCode = RegistrarErrorCode> {
-  readonly code: C;
-  readonly message: string;
-}
+export type RegistrarError<C extends RegistrarErrorCode = RegistrarErrorCode> = Failure<C>;
 
+/** A registrar failure (`failure` of shared/result.ts, its code one of the registrar's). */
 export function failure<C extends RegistrarErrorCode>(
   code: C,
   message: string,
 ): { readonly ok: false; readonly error: RegistrarError<C> } {
-  return { ok: false, error: { code, message } };
+  return fail(code, message);
 }

@@ -1,5 +1,5 @@
 /**
- * Refused-offer filters (Mesos RefusedOfferFilter, spec §4.6): after a DECLINE, or the unused part of an
+ * Refused-offer filters (Mesos RefusedOfferFilter): after a DECLINE, or the unused part of an
  * ACCEPT, no offer from that agent to that role whose resources are a subset of what was refused, until
  * the filter expires. One item per (framework, role, agent), the latest decline's, in their own table: a
  * framework that declines thousands of agents would outgrow a single item (DynamoDB's 400 KB limit).
@@ -8,8 +8,10 @@
  * deletes, last writer wins, and DynamoDB's TTL removes expired ones. REVIVE clears a role's filters.
  */
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { filterKey } from '../../shared/ids.js';
 import type { Resource } from '../../shared/protocol/mesos.js';
-import { epochSeconds, type Item, type RegistrarContext } from './context.js';
+import type { RegistrarContext } from './context.js';
+import { epochSeconds, type Item } from './expression.js';
 
 export interface OfferFilter {
   readonly role: string;
@@ -17,11 +19,6 @@ export interface OfferFilter {
   readonly resources: readonly Resource[];
   /** Milliseconds since the epoch. */
   readonly expiresAt: number;
-}
-
-/** The sort key of a filter (roles cannot contain whitespace, agent ids do not). */
-export function filterKey(role: string, agentId: string): string {
-  return `${role} ${agentId}`;
 }
 
 function filterFromItem(item: Item): OfferFilter {

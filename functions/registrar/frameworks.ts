@@ -1,5 +1,5 @@
 /**
- * Frameworks and their subscriptions (spec §1.2–1.3, ARCHITECTURE flow 3).
+ * Frameworks and their subscriptions (docs/registrar.md, "Frameworks and subscriptions").
  *
  * One live subscription per framework, enforced atomically: SUBSCRIBE replaces the item's
  * `stream_id` with a conditional write on the version it read, so two racing subscriptions serialize
@@ -17,7 +17,8 @@ import { hasCapability } from '../../shared/protocol/capabilities.js';
 import { newFrameworkId } from '../../shared/ids.js';
 import { ok, type Result } from '../../shared/result.js';
 import { DEFAULT_ROLE, validateRole } from '../../shared/roles.js';
-import { epochSeconds, Expression, RETRY, retrying, type Item, type RegistrarContext } from './context.js';
+import { RETRY, retrying, type RegistrarContext } from './context.js';
+import { epochSeconds, Expression, type Item } from './expression.js';
 import { failure, type RegistrarError } from './errors.js';
 
 export type FrameworkStatus = 'SUBSCRIBED' | 'DISCONNECTED' | 'INACTIVE' | 'REMOVED';

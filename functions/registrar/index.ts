@@ -1,4 +1,4 @@
-/** The registrar: Mantle's replicated state, on DynamoDB conditional writes (ARCHITECTURE §3). */
+/** The registrar: Mantle's replicated state, on DynamoDB conditional writes (docs/registrar.md). */
 import { AgentRegistry } from './agents.js';
 import { RegistrarContext, type RegistrarOptions } from './context.js';
 import { FilterRegistry } from './filters.js';
@@ -38,7 +38,9 @@ export type {
   AgentStatusView,
   LaunchRequest,
   OfferRequest,
-} from './agents.js';
+  AgentDrain,
+} from './agent-records.js';
+export type { AcceptInput } from './agent-changes.js';
 export type { FrameworkRecord, FrameworkStatus, Subscription } from './frameworks.js';
 export type { OfferFilter } from './filters.js';
 export type { TaskRecord, NewTask, StatusUpdateResult } from './tasks.js';
@@ -47,10 +49,8 @@ export type { PrincipalRecord, PrincipalKind } from './principals.js';
 export type { RegistrarError, RegistrarErrorCode } from './errors.js';
 export type { OfferRecord, AllocatedTask, Ledger } from './ledger.js';
 export { checkSubscription, frameworkRoles } from './frameworks.js';
-export { filterKey } from './filters.js';
 export { freeResources, ledgerViolation, offeredResources, allocatedResources, takeInTurn } from './ledger.js';
 export { mayUseRole } from './principals.js';
-export { validateTaskId } from './tasks.js';
 export { createTables } from './bootstrap.js';
 export { TABLE_DEFINITIONS, tableNames, tableNamesFromEnvironment, tableEnvironmentVariable } from './tables.js';
 export type { TableNames, TableId, TableDefinition } from './tables.js';

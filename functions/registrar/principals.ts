@@ -5,7 +5,8 @@
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { ok, type Result } from '../../shared/result.js';
 import { validateRole } from '../../shared/roles.js';
-import type { Item, RegistrarContext } from './context.js';
+import type { RegistrarContext } from './context.js';
+import type { Item } from './expression.js';
 import { failure, type RegistrarError } from './errors.js';
 
 export type PrincipalKind = 'framework' | 'operator' | 'agent';

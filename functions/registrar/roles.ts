@@ -1,10 +1,11 @@
 /**
- * Roles: weights (spec §4.4) and quota (spec §4.5). Read by the allocator on every pass, written by
- * operators. Writes are conditional on the version read (concurrent operator edits do not clobber).
+ * Roles: weights (Mesos docs/weights.md) and quota (Mesos docs/quota.md). Read by the allocator on every pass,
+ * written by operators. Writes are conditional on the version read (concurrent operator edits do not clobber).
  */
 import { ok, type Result } from '../../shared/result.js';
 import { validateRole } from '../../shared/roles.js';
-import { Expression, RETRY, retrying, type Item, type RegistrarContext } from './context.js';
+import { RETRY, retrying, type RegistrarContext } from './context.js';
+import { Expression, type Item } from './expression.js';
 import { failure, type RegistrarError } from './errors.js';
 
 /** Scalar quantities by resource name, e.g. { cpus: 8, gpus: 2 }. */

@@ -16,9 +16,11 @@ import {
   type TaskStatus,
 } from '../../shared/protocol/mesos.js';
 import { describeZodError } from '../../shared/protocol/errors.js';
+import { validateTaskId } from '../../shared/ids.js';
 import { ok, type Result } from '../../shared/result.js';
 import { applyStatusUpdate, isTerminal, TERMINAL_STATES } from '../../shared/tasks/state-machine.js';
-import { epochSeconds, Expression, RETRY, retrying, type Item, type RegistrarContext } from './context.js';
+import { RETRY, retrying, type RegistrarContext } from './context.js';
+import { epochSeconds, Expression, type Item } from './expression.js';
 import { failure, type RegistrarError } from './errors.js';
 
 export interface TaskRecord {
@@ -99,16 +101,6 @@ function taskFromItem(item: Item): TaskRecord {
     updatedAt: item.updated_at as number,
     acknowledged: item.acknowledged === true,
   };
-}
-
-/** Mesos task id rules (also for other framework-chosen ids): not empty, no '/', '\', control characters. */
-export function validateTaskId(taskId: string): string | undefined {
-  if (taskId === '') return 'Task ID must not be empty';
-  if (taskId.length > 255) return 'Task ID is longer than 255 characters';
-  if (taskId === '.' || taskId === '..') return `Task ID '${taskId}' is reserved`;
-  // eslint-disable-next-line no-control-regex
-  if (/[/\\\u0000-\u001f\u007f]/.test(taskId)) return `Task ID '${taskId}' contains '/', '\\' or a control character`;
-  return undefined;
 }
 
 export class TaskRegistry {

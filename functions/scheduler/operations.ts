@@ -1,5 +1,5 @@
 /**
- * Offer operations that convert resources (spec §2.3–2.4; Mesos `validation::operation` and
+ * Offer operations that convert resources (Mesos src/master/validation.cpp `operation::validate` and
  * `Resources::apply`): RESERVE, UNRESERVE, CREATE and DESTROY. Each applies to what is left of the
  * offers and to the agent's total at once, so later operations of the same ACCEPT (a LAUNCH on the
  * new reservation, say) see the result. Pure.
@@ -15,7 +15,7 @@ import {
   reservationRole,
 } from '../../shared/resources/resource.js';
 import { add, allocate, contains, popReservation, subtract, unallocate } from '../../shared/resources/resources.js';
-import type { Validated } from './task-validation.js';
+import { failure, ok, type Failure, type Result } from '../../shared/result.js';
 
 export interface ConversionState {
   /** What is left of the offers (allocated to the offers' role). */
@@ -31,28 +31,29 @@ export interface OperationContext {
   readonly sharedResources: boolean;
 }
 
-function fail(message: string): { ok: false; message: string } {
-  return { ok: false, message };
+export type OperationInvalid = Failure<'OPERATION_INVALID'>;
+
+type Converted<T> = Result<T, OperationInvalid>;
+
+function fail(message: string): { ok: false; error: OperationInvalid } {
+  return failure('OPERATION_INVALID', message);
 }
 
 /** Replaces `from` by `to` in both the remaining offer and the total. */
-function convert(state: ConversionState, role: string, from: Resource[], to: Resource[]): Validated<ConversionState> {
+function convert(state: ConversionState, role: string, from: Resource[], to: Resource[]): Converted<ConversionState> {
   const fromAllocated = allocate(from, role);
   if (!contains(state.remaining, fromAllocated)) return fail('The operation uses resources that are not offered');
-  return {
-    ok: true,
-    value: {
-      remaining: add(subtract(state.remaining, fromAllocated), allocate(to, role)),
-      total: add(subtract(state.total, unallocate(from)), unallocate(to)),
-    },
-  };
+  return ok({
+    remaining: add(subtract(state.remaining, fromAllocated), allocate(to, role)),
+    total: add(subtract(state.total, unallocate(from)), unallocate(to)),
+  });
 }
 
-function parse(resources: unknown, what: string): Validated<Resource[]> {
+function parse(resources: unknown, what: string): Converted<Resource[]> {
   const parsed = canonicalResources((resources ?? []) as Resource[]);
   if (!parsed.ok) return fail(parsed.error.message);
   if (parsed.value.length === 0) return fail(`No resources to ${what}`);
-  return { ok: true, value: unallocate(parsed.value) };
+  return ok(unallocate(parsed.value));
 }
 
 function principalError(resource: Resource, context: OperationContext): string | undefined {
@@ -67,7 +68,7 @@ export function reserve(
   state: ConversionState,
   operation: Operation,
   context: OperationContext,
-): Validated<ConversionState> {
+): Converted<ConversionState> {
   const reserve = operation.reserve;
   if (!reserve) return fail("Expecting 'reserve' to be present");
   if (reserve.source && reserve.source.length > 0) return fail('Reservation updates are not yet implemented');
@@ -90,7 +91,7 @@ export function unreserve(
   state: ConversionState,
   operation: Operation,
   context: OperationContext,
-): Validated<ConversionState> {
+): Converted<ConversionState> {
   const resources = parse(operation.unreserve?.resources, 'unreserve');
   if (!resources.ok) return resources;
   for (const resource of resources.value) {
@@ -112,7 +113,7 @@ export function create(
   state: ConversionState,
   operation: Operation,
   context: OperationContext,
-): Validated<ConversionState> {
+): Converted<ConversionState> {
   const volumes = parse(operation.create?.volumes, 'create');
   if (!volumes.ok) return volumes;
   const ids = new Set<string>();
@@ -152,7 +153,7 @@ export function destroy(
   state: ConversionState,
   operation: Operation,
   context: OperationContext,
-): Validated<ConversionState> {
+): Converted<ConversionState> {
   const volumes = parse(operation.destroy?.volumes, 'destroy');
   if (!volumes.ok) return volumes;
   for (const volume of volumes.value) {

@@ -1,5 +1,5 @@
 /**
- * RECONCILE (spec §3.5), answered from the registrar. Every answer is SOURCE_MASTER,
+ * RECONCILE (Mesos docs/reconciliation.md), answered from the registrar. Every answer is SOURCE_MASTER,
  * REASON_RECONCILIATION, without uuid (not to be acknowledged), translated for frameworks without
  * PARTITION_AWARE.
  *
@@ -11,13 +11,24 @@
  * master failover that forgets agents.)
  */
 import type { TaskState } from '../../shared/protocol/mesos.js';
-import type { Call } from '../../shared/protocol/scheduler.js';
 import type { FrameworkRecord, TaskRecord } from '../registrar/index.js';
 import { isTerminal } from '../../shared/tasks/state-machine.js';
 import { publishEvents, type Master } from '../master/master.js';
 import { masterStatus, updateEvent } from '../master/statuses.js';
+import { ACCEPTED, type CallResponse } from './responses.js';
+import type { CallOf } from './validation.js';
 
-type Wanted = NonNullable<NonNullable<Call['reconcile']>['tasks']>;
+type Wanted = NonNullable<CallOf<'RECONCILE'>['reconcile']['tasks']>;
+
+/** RECONCILE, the call. */
+export async function reconcileCall(
+  master: Master,
+  framework: FrameworkRecord,
+  call: CallOf<'RECONCILE'>,
+): Promise<CallResponse> {
+  await reconcile(master, framework, call.reconcile.tasks ?? []);
+  return ACCEPTED;
+}
 
 export async function reconcile(master: Master, framework: FrameworkRecord, wanted: Wanted): Promise<number> {
   const now = master.now();

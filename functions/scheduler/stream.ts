@@ -1,6 +1,6 @@
 /**
- * A framework's SUBSCRIBE stream (spec §1.2, ARCHITECTURE flow 3): SUBSCRIBED, a HEARTBEAT at once and
- * then every interval, and the framework's events drained from its FIFO queue, as RecordIO.
+ * A framework's SUBSCRIBE stream (docs/scheduler-api.md, "SUBSCRIBE and event delivery"): SUBSCRIBED, a HEARTBEAT at
+ * once and then every interval, and the framework's events drained from its FIFO queue, as RecordIO.
  *
  * The stream keeps no state another handler needs: events wait in the queue until a stream takes them.
  * It checks every few seconds (and before writing events) that its subscription is still the current
@@ -14,6 +14,7 @@ import { parseMessageBody } from '../../shared/protocol/internal.js';
 import { EventSchema, type Event } from '../../shared/protocol/scheduler.js';
 import { encodeRecord } from '../../shared/protocol/recordio.js';
 import type { ReceivedMessage } from '../../shared/queues/queues.js';
+import type { Logger } from '../../shared/log.js';
 import type { Master } from '../master/master.js';
 
 export interface StreamOptions {
@@ -49,91 +50,91 @@ async function subscriptionVerdict(master: Master, frameworkId: string, streamId
   return framework.streamId === undefined ? 'deactivated' : 'failed-over';
 }
 
-export function subscriptionStream(master: Master, options: StreamOptions): ReadableStream<Uint8Array> {
-  const { frameworkId, streamId, eventQueueUrl } = options;
-  const { config, queues, logger, metrics } = master;
-  const abort = new AbortController();
-  const log = logger.createChild({ persistentKeys: { frameworkId, streamId } });
-  let stopped = false;
-  let inFlight: ReceivedMessage[] = [];
+type EndedBy = Exclude<Verdict, 'current'> | 'deadline' | 'client' | 'error';
 
-  const heartbeatMs = config.heartbeatIntervalSeconds * 1000;
-  const checkMs = config.streamCheckSeconds * 1000;
+/** One SUBSCRIBE stream's loop: heartbeats, subscription checks, events from the framework's queue. */
+class SubscriptionStream {
+  private readonly abort = new AbortController();
+  private readonly log: Logger;
+  private stopped = false;
+  private inFlight: ReceivedMessage[] = [];
+  private controller!: ReadableStreamDefaultController<Uint8Array>;
+  private nextHeartbeat = 0;
+  private nextCheck = 0;
+  private readonly heartbeatMs: number;
+  private readonly checkMs: number;
 
-  async function run(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
-    const startedAt = master.now();
-    const deadline = startedAt + config.maxStreamSeconds * 1000;
-    let nextHeartbeat = startedAt + heartbeatMs;
-    let nextCheck = startedAt + checkMs;
-    let failures = 0;
-    let endedBy: Exclude<Verdict, 'current'> | 'deadline' | 'client' | 'error' = 'client';
-    const send = (event: Event) => {
-      controller.enqueue(record(event));
-      metrics.increment(`master/frameworks/events/${event.type}`);
-    };
+  constructor(
+    private readonly master: Master,
+    private readonly options: StreamOptions,
+  ) {
+    const { frameworkId, streamId } = options;
+    this.log = master.logger.createChild({ persistentKeys: { frameworkId, streamId } });
+    this.heartbeatMs = master.config.heartbeatIntervalSeconds * 1000;
+    this.checkMs = master.config.streamCheckSeconds * 1000;
+  }
 
-    send({
-      type: 'SUBSCRIBED',
-      subscribed: {
-        framework_id: { value: frameworkId },
-        heartbeat_interval_seconds: config.heartbeatIntervalSeconds,
-        master_info: options.masterInfo,
+  readable(): ReadableStream<Uint8Array> {
+    return new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.controller = controller;
+        void this.run().catch((error: unknown) => {
+          this.log.error('Subscription stream crashed', { error: String(error) });
+          try {
+            controller.error(error);
+          } catch {
+            // Already closed.
+          }
+        });
+      },
+      cancel: () => {
+        // The client closed the connection.
+        this.stopped = true;
+        this.abort.abort();
       },
     });
-    send({ type: 'HEARTBEAT' });
+  }
 
-    while (!stopped) {
+  private send(event: Event): void {
+    this.controller.enqueue(record(event));
+    this.master.metrics.increment(`master/frameworks/events/${event.type}`);
+  }
+
+  private async run(): Promise<void> {
+    const { master } = this;
+    const startedAt = master.now();
+    const deadline = startedAt + master.config.maxStreamSeconds * 1000;
+    this.nextHeartbeat = startedAt + this.heartbeatMs;
+    this.nextCheck = startedAt + this.checkMs;
+    let failures = 0;
+    let endedBy: EndedBy = 'client';
+    this.send({
+      type: 'SUBSCRIBED',
+      subscribed: {
+        framework_id: { value: this.options.frameworkId },
+        heartbeat_interval_seconds: master.config.heartbeatIntervalSeconds,
+        master_info: this.options.masterInfo,
+      },
+    });
+    this.send({ type: 'HEARTBEAT' });
+
+    while (!this.stopped) {
       const now = master.now();
       if (now >= deadline) {
         endedBy = 'deadline';
         break;
       }
       try {
-        if (now >= nextCheck) {
-          const verdict = await subscriptionVerdict(master, frameworkId, streamId);
-          if (verdict !== 'current') {
-            endedBy = verdict;
-            break;
-          }
-          nextCheck = master.now() + checkMs;
-        }
-        const waitMs = Math.max(0, Math.min(nextHeartbeat, nextCheck, deadline) - master.now());
-        inFlight = await queues.receive(eventQueueUrl, {
-          waitSeconds: Math.min(20, Math.floor(waitMs / 1000)),
-          max: 10,
-          visibilityTimeoutSeconds: 30,
-          abortSignal: abort.signal,
-        });
-        if (inFlight.length > 0) {
-          // Events go only to the current subscription: a failed-over stream hands them back.
-          const verdict = await subscriptionVerdict(master, frameworkId, streamId);
-          if (verdict !== 'current') {
-            endedBy = verdict;
-            break;
-          }
-          nextCheck = master.now() + checkMs;
-          for (const message of inFlight) {
-            const event = parseMessageBody(EventSchema, message.body);
-            if (event) send(event);
-            else log.error('Dropping a malformed event from the framework queue', { messageId: message.messageId });
-          }
-          await queues.delete(
-            eventQueueUrl,
-            inFlight.map((message) => message.receiptHandle),
-          );
-          inFlight = [];
-        }
-        if (master.now() >= nextHeartbeat) {
-          send({ type: 'HEARTBEAT' });
-          nextHeartbeat = master.now() + heartbeatMs;
-          // Say the stream is alive; a failed write means another subscription took over.
-          if (!(await master.registrar.frameworks.touch(frameworkId, streamId))) nextCheck = 0;
+        const verdict = await this.step(now, deadline);
+        if (verdict !== 'current') {
+          endedBy = verdict;
+          break;
         }
         failures = 0;
       } catch (error) {
-        if (stopped) break;
+        if (this.stopped) break;
         failures++;
-        log.warn('Event stream step failed', { error: String(error), failures });
+        this.log.warn('Event stream step failed', { error: String(error), failures });
         if (failures >= 5) {
           endedBy = 'error';
           break;
@@ -141,15 +142,66 @@ export function subscriptionStream(master: Master, options: StreamOptions): Read
         await new Promise((resolve) => setTimeout(resolve, 200 * failures));
       }
     }
+    await this.end(endedBy, startedAt);
+  }
 
-    if (inFlight.length > 0) {
-      await queues
+  /** One turn: check the subscription when due, wait for events and deliver them, heartbeat when due. */
+  private async step(now: number, deadline: number): Promise<Verdict> {
+    const { master, options } = this;
+    const { frameworkId, streamId, eventQueueUrl } = options;
+    if (now >= this.nextCheck) {
+      const verdict = await subscriptionVerdict(master, frameworkId, streamId);
+      if (verdict !== 'current') return verdict;
+      this.nextCheck = master.now() + this.checkMs;
+    }
+    const waitMs = Math.max(0, Math.min(this.nextHeartbeat, this.nextCheck, deadline) - master.now());
+    this.inFlight = await master.queues.receive(eventQueueUrl, {
+      waitSeconds: Math.min(20, Math.floor(waitMs / 1000)),
+      max: 10,
+      visibilityTimeoutSeconds: 30,
+      abortSignal: this.abort.signal,
+    });
+    if (this.inFlight.length > 0) {
+      // Events go only to the current subscription: a failed-over stream hands them back.
+      const verdict = await subscriptionVerdict(master, frameworkId, streamId);
+      if (verdict !== 'current') return verdict;
+      this.nextCheck = master.now() + this.checkMs;
+      await this.deliver();
+    }
+    if (master.now() >= this.nextHeartbeat) {
+      this.send({ type: 'HEARTBEAT' });
+      this.nextHeartbeat = master.now() + this.heartbeatMs;
+      // Say the stream is alive; a failed write means another subscription took over.
+      if (!(await master.registrar.frameworks.touch(frameworkId, streamId))) this.nextCheck = 0;
+    }
+    return 'current';
+  }
+
+  /** Writes the events received and deletes them from the queue. */
+  private async deliver(): Promise<void> {
+    for (const message of this.inFlight) {
+      const event = parseMessageBody(EventSchema, message.body);
+      if (event) this.send(event);
+      else this.log.error('Dropping a malformed event from the framework queue', { messageId: message.messageId });
+    }
+    await this.master.queues.delete(
+      this.options.eventQueueUrl,
+      this.inFlight.map((message) => message.receiptHandle),
+    );
+    this.inFlight = [];
+  }
+
+  /** Hands back what was received and not delivered, says why the stream ends, and closes it. */
+  private async end(endedBy: EndedBy, startedAt: number): Promise<void> {
+    const { master, options, controller } = this;
+    if (this.inFlight.length > 0) {
+      await master.queues
         .release(
-          eventQueueUrl,
-          inFlight.map((message) => message.receiptHandle),
+          options.eventQueueUrl,
+          this.inFlight.map((message) => message.receiptHandle),
         )
         .catch(() => undefined);
-      inFlight = [];
+      this.inFlight = [];
     }
     if (endedBy === 'failed-over') {
       safeEnqueue(controller, record({ type: 'ERROR', error: { message: 'Framework failed over' } }));
@@ -157,12 +209,14 @@ export function subscriptionStream(master: Master, options: StreamOptions): Read
       safeEnqueue(controller, record({ type: 'ERROR', error: { message: 'Framework has been removed' } }));
     } else if (endedBy !== 'deactivated') {
       // The reconnect grace starts; only the current stream can start it (the registrar checks).
-      const disconnected = await master.registrar.frameworks.disconnect(frameworkId, streamId).catch(() => undefined);
-      if (disconnected?.ok) metrics.increment('master/frameworks_disconnected_total');
+      const disconnected = await master.registrar.frameworks
+        .disconnect(options.frameworkId, options.streamId)
+        .catch(() => undefined);
+      if (disconnected?.ok) master.metrics.increment('master/frameworks_disconnected_total');
     }
-    log.info('Subscription stream ended', { endedBy, seconds: Math.round((master.now() - startedAt) / 1000) });
-    if (!stopped) {
-      stopped = true;
+    this.log.info('Subscription stream ended', { endedBy, seconds: Math.round((master.now() - startedAt) / 1000) });
+    if (!this.stopped) {
+      this.stopped = true;
       try {
         controller.close();
       } catch {
@@ -170,24 +224,10 @@ export function subscriptionStream(master: Master, options: StreamOptions): Read
       }
     }
   }
+}
 
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      void run(controller).catch((error: unknown) => {
-        log.error('Subscription stream crashed', { error: String(error) });
-        try {
-          controller.error(error);
-        } catch {
-          // Already closed.
-        }
-      });
-    },
-    cancel() {
-      // The client closed the connection.
-      stopped = true;
-      abort.abort();
-    },
-  });
+export function subscriptionStream(master: Master, options: StreamOptions): ReadableStream<Uint8Array> {
+  return new SubscriptionStream(master, options).readable();
 }
 
 function safeEnqueue(controller: ReadableStreamDefaultController<Uint8Array>, chunk: Uint8Array): void {

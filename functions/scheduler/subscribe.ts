@@ -1,15 +1,15 @@
 /**
- * SUBSCRIBE (spec §1.2–1.3): register or resubscribe the framework, then stream its events. Failures
+ * SUBSCRIBE (docs/scheduler-api.md): register or resubscribe the framework, then stream its events. Failures
  * found once the stream is open are an ERROR event followed by the end of the stream, as in Mesos.
  */
 import { validateOfferConstraints } from '../allocator/constraints.js';
 import { newFrameworkId, newStreamId } from '../../shared/ids.js';
 import type { FrameworkInfo, MasterInfo } from '../../shared/protocol/mesos.js';
-import type { Call } from '../../shared/protocol/scheduler.js';
 import { queueNames } from '../../shared/queues/queues.js';
 import { frameworkRoles, mayUseRole, type PrincipalRecord } from '../registrar/index.js';
 import type { Master } from '../master/master.js';
 import { errorStream, subscriptionStream } from './stream.js';
+import type { SubscribeCall } from './validation.js';
 
 export const MANTLE_VERSION = '0.1.0';
 
@@ -32,7 +32,7 @@ export function masterInfo(master: Master): MasterInfo {
 /** Opens a SUBSCRIBE stream. `principal` is the authenticated caller (undefined with authentication off). */
 export async function subscribe(
   master: Master,
-  call: Call & { subscribe: NonNullable<Call['subscribe']> },
+  call: SubscribeCall,
   principal: PrincipalRecord | undefined,
 ): Promise<SubscribeResult> {
   const streamId = newStreamId();

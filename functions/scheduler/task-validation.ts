@@ -1,8 +1,9 @@
 /**
- * Task validation at launch (spec §2.9; Mesos `task::validate`, `task::group::validate`): what makes a
+ * Task validation at launch (Mesos src/master/validation.cpp `task::validate`, `task::group::validate`): what makes a
  * task TASK_ERROR with REASON_TASK_INVALID (REASON_TASK_GROUP_INVALID for groups). Pure.
  */
 import type {
+  ExecutorInfo,
   CheckInfo,
   CommandInfo,
   ContainerInfo,
@@ -10,15 +11,16 @@ import type {
   Resource,
   TaskInfo,
 } from '../../shared/protocol/mesos.js';
-import { validateTaskId } from '../registrar/index.js';
+import { validateTaskId } from '../../shared/ids.js';
 import { canonicalResources } from '../../shared/resources/parse.js';
-import { allocate } from '../../shared/resources/resources.js';
+import { add, allocate, scalarTotal } from '../../shared/resources/resources.js';
 import { isRevocable } from '../../shared/resources/resource.js';
+import { failure, ok, type Failure, type Result } from '../../shared/result.js';
 
-export type Validated<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
+export type TaskInvalid = Failure<'TASK_INVALID'>;
 
-function invalid(message: string): { ok: false; message: string } {
-  return { ok: false, message };
+function invalid(message: string): { ok: false; error: TaskInvalid } {
+  return failure('TASK_INVALID', message);
 }
 
 function durationError(name: string, nanoseconds: number | undefined): string | undefined {
@@ -102,7 +104,7 @@ export interface TaskContext {
  * Validates one TaskInfo and returns its resources in canonical form, allocated to the offer's role.
  * Whether they fit in what is left of the offers is checked by the caller, in turn over all tasks.
  */
-export function validateTask(task: TaskInfo, context: TaskContext): Validated<Resource[]> {
+export function validateTask(task: TaskInfo, context: TaskContext): Result<Resource[], TaskInvalid> {
   const idError = validateTaskId(task.task_id.value);
   if (idError) return invalid(idError);
   if (task.agent_id.value !== context.agentId) {
@@ -149,5 +151,69 @@ export function validateTask(task: TaskInfo, context: TaskContext): Validated<Re
     if (requested === 0) return invalid(`A limit for '${name}' needs a request for '${name}'`);
     if (!(limit.value >= requested)) return invalid(`The limit for '${name}' is below its request`);
   }
-  return { ok: true, value: allocate(canonical.value, context.role) };
+  return ok(allocate(canonical.value, context.role));
+}
+
+export type TaskGroupInvalid = Failure<'TASK_GROUP_INVALID'>;
+
+export interface TaskGroupContext {
+  readonly agentId: string;
+  readonly role: string;
+  /** Why a task's id is taken (by an earlier task of the ACCEPT, or a task still active), if it is. */
+  readonly duplicateId: (task: TaskInfo) => string | undefined;
+}
+
+/**
+ * LAUNCH_GROUP validation (Mesos `task::group::validate`): a DEFAULT executor with enough resources
+ * of its own, no per-task executors, no Docker containers, valid tasks, unique ids. All or nothing.
+ * Returns the executor's resources and each task's, allocated to the offers' role.
+ */
+export function validateTaskGroup(
+  executor: ExecutorInfo,
+  tasks: readonly TaskInfo[],
+  context: TaskGroupContext,
+): Result<{ executorResources: Resource[]; taskResources: Resource[][] }, TaskGroupInvalid> {
+  const invalidGroup = (message: string) => failure('TASK_GROUP_INVALID', message);
+  if (tasks.length === 0) return invalidGroup('A task group must have tasks');
+  const executorError = defaultExecutorError(executor);
+  if (executorError) return invalidGroup(executorError);
+  const executorResources = canonicalResources(executor.resources ?? []);
+  if (!executorResources.ok) return invalidGroup(executorResources.error.message);
+  if (
+    scalarTotal(executorResources.value, 'cpus') < 0.01 ||
+    scalarTotal(executorResources.value, 'mem') < 32 ||
+    scalarTotal(executorResources.value, 'disk') <= 0
+  ) {
+    return invalidGroup('A new DEFAULT executor needs at least cpus:0.01, mem:32 and some disk');
+  }
+  const ids = new Set<string>();
+  const taskResources: Resource[][] = [];
+  for (const task of tasks) {
+    const duplicate =
+      context.duplicateId(task) ??
+      (ids.has(task.task_id.value) ? `Task has duplicate ID: ${task.task_id.value}` : undefined);
+    if (duplicate) return invalidGroup(duplicate);
+    ids.add(task.task_id.value);
+    const validated = validateTask(task, { agentId: context.agentId, role: context.role, inGroup: true });
+    if (!validated.ok) return invalidGroup(`Task ${task.task_id.value} is invalid: ${validated.error.message}`);
+    taskResources.push(validated.value);
+  }
+  return ok({
+    executorResources: add(
+      [],
+      executorResources.value.map((r) => ({ ...r, allocation_info: { role: context.role } })),
+    ),
+    taskResources,
+  });
+}
+
+function defaultExecutorError(executor: ExecutorInfo): string | undefined {
+  if (executor.type !== 'DEFAULT') {
+    return "Mantle agents run task groups with the DEFAULT executor ('executor.type': 'DEFAULT')";
+  }
+  if (executor.command) return "The DEFAULT executor must not set 'command'";
+  if (executor.container && (executor.container.type !== 'MESOS' || executor.container.mesos?.image)) {
+    return "The DEFAULT executor's container must be MESOS without an image";
+  }
+  return undefined;
 }

@@ -1,6 +1,6 @@
 /**
  * The JSON dialect Mesos speaks on its v1 HTTP APIs (stout's JSON <-> protobuf mapping), as zod building
- * blocks. Rules (spec §1.4, stout/protobuf.hpp):
+ * blocks. Rules (Mesos 3rdparty/stout/include/stout/protobuf.hpp; docs/protocol-and-resources.md):
  * - keys are proto field names in snake_case; unknown keys are ignored (zod strips them);
  * - `null` means "unset";
  * - a repeated field also accepts a single value (stout applies it as one element);

@@ -9,9 +9,9 @@
  * | `<cluster>-agent-<digest>.fifo` | FIFO per agent, group = task | master -> agent commands |
  * | `<cluster>-fw-<digest>.fifo` | FIFO per framework, one group | the framework's events, drained by its stream |
  *
- * Receives are two-step (Max 1 with a long wait, then Max 9 at once): correct and cheap on SQS, and it
- * avoids the stand-in's long-poll gap (docs/local-aws.md). The stand-in also holds a short receive for
- * 40 ms unless it fills it, so against the stand-in the second step asks only for what is visible.
+ * Receives are two-step (Max 1 with a long wait, then Max 9 at once): correct and cheap on SQS, and it avoids the
+ * stand-in's long-poll gap (docs/local-cluster.md, "The stand-in's quirks"). The stand-in also holds a short receive
+ * for 40 ms unless it fills it, so against the stand-in the second step asks only for what is visible.
  */
 import { createHash } from 'node:crypto';
 import {

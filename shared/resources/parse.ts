@@ -7,18 +7,15 @@
 import { z } from 'zod';
 import { ResourceSchema, type Range, type Resource } from '../protocol/mesos.js';
 import { describeZodError } from '../protocol/errors.js';
-import { err, ok, type Result } from '../result.js';
+import { failure, ok, type Failure, type Result } from '../result.js';
 import { DEFAULT_ROLE } from '../roles.js';
 import { canonicalResource } from './resource.js';
 import { add, scalarTotal } from './resources.js';
 
-export interface InvalidResources {
-  readonly code: 'INVALID_RESOURCES';
-  readonly message: string;
-}
+export type InvalidResources = Failure<'INVALID_RESOURCES'>;
 
 function invalid(message: string): { ok: false; error: InvalidResources } {
-  return err({ code: 'INVALID_RESOURCES', message });
+  return failure('INVALID_RESOURCES', message);
 }
 
 /** Checks that span resources: one type per name, and a whole number of GPUs in total. */

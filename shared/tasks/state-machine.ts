@@ -1,5 +1,5 @@
 /**
- * The task state machine (spec §3; Mesos `protobuf::isTerminalState`, `Master::updateTask`,
+ * The task state machine (docs/protocol-and-resources.md; Mesos `protobuf::isTerminalState`, `Master::updateTask`,
  * the agent's status update manager). Pure.
  *
  * What the registrar stores is the master's view of a task. Two rules make it safe against
@@ -90,7 +90,7 @@ export interface TaskStateRecord {
 
 export interface StatusUpdateInput {
   readonly state: TaskState;
-  /** Agent/executor updates carry one; master-generated updates do not (spec §3.2). */
+  /** Agent/executor updates carry one; master-generated updates do not (functions/master/statuses.ts). */
   readonly uuid?: string | undefined;
 }
 

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { EventBridgeEvent } from 'aws-lambda';
-import { INSTANCE_ID_ATTRIBUTE } from '../../functions/fleet/instances.js';
+import { INSTANCE_ID_ATTRIBUTE } from '../../functions/fleet/instance-id.js';
 import { LIFECYCLE_ACTION, SPOT_INTERRUPTION, STATE_CHANGE } from '../../functions/fleet/eventbridge.js';
 import type { TestMaster } from '../support/master.js';
 import {

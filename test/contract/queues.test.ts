@@ -73,7 +73,7 @@ describe('the queue helper', () => {
       later.map((m) => m.receiptHandle),
     );
     const again = await queues.receive(url, { waitSeconds: 1 });
-    // 2 on SQS; the stand-in also counts the visibility change (docs/local-aws.md).
+    // 2 on SQS; the stand-in also counts the visibility change (docs/local-cluster.md, "The stand-in's quirks").
     expect(again[0]?.receiveCount).toBeGreaterThanOrEqual(2);
   });
 });

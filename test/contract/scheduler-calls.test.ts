@@ -1,6 +1,6 @@
 /**
  * Every scheduler call over raw HTTP, with its effects: the registrar, the agent's command queue and
- * the events the framework receives (spec §1.5, §2.9, §3.5).
+ * the events the framework receives (docs/scheduler-api.md, "Calls").
  */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

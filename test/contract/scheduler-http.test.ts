@@ -1,5 +1,6 @@
 /**
- * The scheduler endpoint's HTTP contract, raw (spec §1.1): every status code a Mesos client can meet.
+ * The scheduler endpoint's HTTP contract, raw (docs/scheduler-api.md, "Status codes"): every status code a Mesos
+ * client can meet.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { post, subscribeRaw } from '../support/http.js';

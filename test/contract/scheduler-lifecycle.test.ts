@@ -1,5 +1,5 @@
 /**
- * The framework lifecycle (spec §1.3, ARCHITECTURE flow 3): failover to a new subscription, TEARDOWN,
+ * The framework lifecycle (docs/scheduler-api.md): failover to a new subscription, TEARDOWN,
  * disconnect → reconnect grace → deactivation → failover_timeout → removal, the server closing a stream
  * at its maximum duration, and a stream that dies silently.
  */

@@ -1,7 +1,7 @@
 /**
  * The whole kernel on one machine, as `npm start` runs it: stand-ins, the master's handlers and three
  * agents. A framework runs 300 short tasks (a tenth in Docker when a daemon answers); every update
- * reaches it once and is acknowledged; afterwards no agent has anything allocated.
+ * reaches it (at least once) and is acknowledged; afterwards no agent has anything allocated.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allocatedByAgent, registrarSnapshot, registrarViolations } from '../support/invariants.js';
@@ -24,7 +24,7 @@ describe('a local cluster with three agents', () => {
     expect(response.status).toBe(200);
   });
 
-  it('runs 300 short tasks: each update seen once and acknowledged, every ledger back to zero', async () => {
+  it('runs 300 short tasks: each update delivered and acknowledged, every ledger back to zero', async () => {
     const docker = cluster.containerizer === 'docker' && (await imagePresent());
     const tasks: BatchTask[] = Array.from({ length: 300 }, (_, i) => ({
       taskId: `t-${i}`,
@@ -37,9 +37,11 @@ describe('a local cluster with three agents', () => {
 
     for (const timeline of run.timelines.values()) {
       expect(timeline.ended?.state, timeline.taskId).toBe('TASK_FINISHED');
-      expect(timeline.updates.map((u) => u.state)).toEqual(['TASK_STARTING', 'TASK_RUNNING', 'TASK_FINISHED']);
-      const uuids = timeline.updates.map((u) => u.uuid);
-      expect(new Set(uuids).size).toBe(3);
+      // Delivery is at least once, as in Mesos: an update whose acknowledgement is slow is resent with the
+      // same uuid. The distinct updates are the three, in order.
+      const distinct = [...new Map(timeline.updates.map((u) => [u.uuid, u.state])).values()];
+      expect(distinct).toEqual(['TASK_STARTING', 'TASK_RUNNING', 'TASK_FINISHED']);
+      expect(timeline.updates.every((u) => u.uuid !== undefined)).toBe(true);
     }
     // Acknowledged: the registrar marks every task's terminal update acknowledged.
     const acknowledged = await eventually(

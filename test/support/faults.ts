@@ -1,5 +1,5 @@
 /**
- * Fault injection for what DynamoDB Local never does (spec local-aws.md): throttling, transaction
+ * Fault injection for what DynamoDB Local never does (docs/local-cluster.md): throttling, transaction
  * conflicts, and responses lost after the write was applied. Installed as SDK middleware.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';

@@ -1,0 +1,166 @@
+/**
+ * The scheduler route's checks, as hono middleware, in Mesos's order (Mesos src/master/http.cpp
+ * `Master::Http::scheduler`): the method (405), the media type (400, 415), the caller (401, 403), the
+ * body (413), its JSON and its Call (400), the call's validation (400, 501); then, for SUBSCRIBE, what
+ * the client accepts (406) and no stream id (400); for every other call, the framework and its
+ * subscription on the caller's stream (400, 403). Each check answers in plain text, as Mesos does, or
+ * hands what it found to the next one (`c.get(...)`).
+ */
+import type { Context, MiddlewareHandler } from 'hono';
+import { createMiddleware } from 'hono/factory';
+import { describeZodError } from '../../shared/protocol/errors.js';
+import { CallSchema } from '../../shared/protocol/scheduler.js';
+import {
+  checkSubscription,
+  type FrameworkRecord,
+  type PrincipalKind,
+  type PrincipalRecord,
+} from '../registrar/index.js';
+import type { Authenticator } from '../master/auth.js';
+import type { Master } from '../master/master.js';
+import { validateCall, type SubscribeCall, type ValidCall } from '../scheduler/validation.js';
+
+export const REALM = 'mesos-master-scheduler';
+
+/** What the checks hand on. */
+export interface MasterEnv {
+  Variables: {
+    /** The authenticated caller; absent with authentication off. */
+    principal?: PrincipalRecord;
+    call: ValidCall;
+    framework: FrameworkRecord;
+  };
+}
+
+type Check = MiddlewareHandler<MasterEnv>;
+
+export function text(c: Context, status: number, message: string, headers: Record<string, string> = {}): Response {
+  return c.body(message, status as 400, { 'Content-Type': 'text/plain; charset=utf-8', ...headers });
+}
+
+export const postOnly: Check = createMiddleware<MasterEnv>(async (c, next) => {
+  if (c.req.method !== 'POST') return text(c, 405, 'Expecting a POST request', { Allow: 'POST' });
+  await next();
+});
+
+export const jsonBody: Check = createMiddleware<MasterEnv>(async (c, next) => {
+  const contentType = c.req.header('content-type');
+  if (!contentType) return text(c, 400, "Expecting 'Content-Type' to be present");
+  const mediaType = contentType.split(';')[0]?.trim().toLowerCase();
+  if (mediaType !== 'application/json') {
+    return text(c, 415, `Unsupported media type '${mediaType ?? ''}': Mantle speaks application/json`);
+  }
+  await next();
+});
+
+/** Authenticates the caller as one of `kinds` (with authentication on): 401 or 403 otherwise. */
+export function authenticated(
+  master: Pick<Master, 'config' | 'metrics'>,
+  authenticator: Authenticator,
+  kinds: PrincipalKind[],
+): Check {
+  return createMiddleware<MasterEnv>(async (c, next) => {
+    if (master.config.authenticate) {
+      const result = await authenticator.authenticate(c.req.header('authorization'), kinds);
+      if (!result.ok) {
+        master.metrics.increment('master/http_authentication_failures');
+        return result.error.code === 'UNAUTHENTICATED'
+          ? text(c, 401, result.error.message, { 'WWW-Authenticate': `Basic realm="${REALM}"` })
+          : text(c, 403, result.error.message);
+      }
+      c.set('principal', result.value);
+    }
+    await next();
+  });
+}
+
+/** Reads the body, refusing more than `limit` bytes. */
+async function readBody(c: Context, limit: number): Promise<string | undefined> {
+  const declared = Number(c.req.header('content-length') ?? '0');
+  if (declared > limit) return undefined;
+  const body = await c.req.text();
+  return Buffer.byteLength(body) > limit ? undefined : body;
+}
+
+/** The body, parsed into a Call and validated (`c.get('call')`). */
+export function validCall(master: Pick<Master, 'config'>): Check {
+  return createMiddleware<MasterEnv>(async (c, next) => {
+    const limit = master.config.maxBodyBytes;
+    const body = await readBody(c, limit);
+    if (body === undefined) return text(c, 413, `Request body over ${limit} bytes`);
+    let json: unknown;
+    try {
+      json = JSON.parse(body);
+    } catch (error) {
+      return text(c, 400, `Failed to parse body into JSON: ${(error as Error).message}`);
+    }
+    const parsed = CallSchema.safeParse(json);
+    if (!parsed.success) return text(c, 400, `Failed to convert JSON into Call: ${describeZodError(parsed.error)}`);
+    const validated = validateCall(parsed.data, c.get('principal')?.principal);
+    if (!validated.ok) return text(c, validated.error.status, validated.error.message);
+    c.set('call', validated.value);
+    await next();
+  });
+}
+
+function acceptsJson(accept: string | undefined): boolean {
+  if (!accept) return true;
+  return accept
+    .split(',')
+    .map((part) => part.split(';')[0]?.trim().toLowerCase())
+    .some((type) => type === 'application/json' || type === '*/*' || type === 'application/*');
+}
+
+/** SUBSCRIBE opens a stream: the client must accept JSON, and must not name a stream yet. */
+export function subscribeHeaders(c: Context<MasterEnv>): Response | undefined {
+  if (!acceptsJson(c.req.header('accept'))) return text(c, 406, "Expecting 'Accept' to allow application/json");
+  if (c.req.header('mesos-stream-id') !== undefined) {
+    return text(c, 400, "Subscribe calls should not include the 'Mesos-Stream-Id' header");
+  }
+  return undefined;
+}
+
+export function isSubscribe(call: ValidCall): call is SubscribeCall {
+  return call.type === 'SUBSCRIBE';
+}
+
+/** Every call but SUBSCRIBE: its framework (`c.get('framework')`), subscribed on the caller's stream. */
+export function subscribedFramework(master: Pick<Master, 'registrar'>): Check {
+  return createMiddleware<MasterEnv>(async (c, next) => {
+    const call = c.get('call');
+    if (isSubscribe(call)) return next();
+    const frameworkId = call.framework_id.value;
+    const framework = await master.registrar.frameworks.get(frameworkId);
+    if (!framework) return text(c, 400, 'Framework cannot be found');
+    const principal = c.get('principal');
+    if (principal && framework.principal !== principal.principal) {
+      return text(
+        c,
+        400,
+        `Authenticated principal '${principal.principal}' does not match principal '${framework.principal}' set in 'FrameworkInfo'`,
+      );
+    }
+    const streamId = c.req.header('mesos-stream-id');
+    const subscription = checkSubscription(framework, frameworkId, streamId);
+    if (!subscription.ok) {
+      switch (subscription.error.code) {
+        case 'NOT_SUBSCRIBED':
+          return text(c, 403, 'Framework is not subscribed');
+        case 'FRAMEWORK_REMOVED':
+          return text(c, 400, 'Framework has been removed');
+        case 'STREAM_MISMATCH':
+          return text(
+            c,
+            400,
+            streamId === undefined
+              ? "All non-subscribe calls should include the 'Mesos-Stream-Id' header"
+              : `The stream ID '${streamId}' included in this request didn't match the stream ID currently associated with framework ID '${frameworkId}'`,
+          );
+        default:
+          return text(c, 400, subscription.error.message);
+      }
+    }
+    c.set('framework', framework);
+    await next();
+  });
+}

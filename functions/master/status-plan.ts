@@ -1,0 +1,66 @@
+/**
+ * What follows a status update once the task state machine has ruled on it (the registrar applied
+ * it, found it a duplicate, or refused it): free a terminal task's resources, forward the update to
+ * the framework, acknowledge it to the agent ourselves, or neither. Pure; status-updates.ts does it.
+ */
+import type { AgentMessage } from '../../shared/protocol/internal.js';
+import type { TaskStatus } from '../../shared/protocol/mesos.js';
+import type { Result } from '../../shared/result.js';
+import { isTerminal, stateForFramework } from '../../shared/tasks/state-machine.js';
+import type { FrameworkRecord, RegistrarError, StatusUpdateResult } from '../registrar/index.js';
+import { isPartitionAware } from './statuses.js';
+
+export type StatusUpdate = Extract<AgentMessage, { type: 'STATUS_UPDATE' }>;
+
+/** What follows an update the state machine ruled on. */
+export interface StatusPlan {
+  readonly counters: readonly string[];
+  /** Why the update was not applied, for the logs. */
+  readonly refused?: { readonly code: string; readonly why: string };
+  /** The task is terminal: its resources go back now, before any acknowledgement (as in Mesos). */
+  readonly release?: { readonly agentId: string; readonly frameworkId: string; readonly taskId: string };
+  /** Forward the update to the framework, acknowledge it to the agent ourselves, or neither. */
+  readonly reply:
+    | { readonly kind: 'forward'; readonly framework: FrameworkRecord; readonly status: TaskStatus }
+    | { readonly kind: 'acknowledge' }
+    | { readonly kind: 'none' };
+}
+
+/** Decides what follows the state machine's ruling on `message`, given the framework as read. Pure. */
+export function planStatusUpdate(
+  message: StatusUpdate,
+  applied: Result<StatusUpdateResult, RegistrarError>,
+  framework: FrameworkRecord | undefined,
+): StatusPlan {
+  const { status } = message;
+  if (!applied.ok) {
+    return {
+      counters: ['master/invalid_status_updates'],
+      refused: { code: applied.error.code, why: applied.error.message },
+      reply: { kind: 'acknowledge' },
+    };
+  }
+  const { task, outcome } = applied.value;
+  const counters = [
+    'master/valid_status_updates',
+    ...(outcome === 'applied' ? [`master/task_updates/${task.state}`] : []),
+  ];
+  const release = isTerminal(task.state)
+    ? { agentId: task.agentId, frameworkId: message.framework_id.value, taskId: task.taskId }
+    : undefined;
+  const plan = (reply: StatusPlan['reply']): StatusPlan => ({ counters, ...(release ? { release } : {}), reply });
+  if (!framework || framework.status === 'REMOVED' || !framework.eventQueueUrl) return plan({ kind: 'acknowledge' });
+  // A redelivered copy of an older update is not shown again: the framework only sees forward moves.
+  if (outcome !== 'applied' && task.status?.uuid !== status.uuid) return plan({ kind: 'none' });
+  if (outcome === 'duplicate' && task.acknowledged && isTerminal(task.state)) {
+    // The framework already acknowledged this terminal update; the agent resent it because the
+    // acknowledgement did not reach it. Acknowledge again rather than show the framework a second end.
+    return plan({ kind: 'acknowledge' });
+  }
+  const forwarded: TaskStatus = {
+    ...status,
+    state: stateForFramework(status.state, isPartitionAware(framework.info)),
+    agent_id: { value: message.agent_id.value },
+  };
+  return plan({ kind: 'forward', framework, status: forwarded });
+}

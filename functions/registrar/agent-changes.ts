@@ -1,0 +1,459 @@
+/**
+ * The changes of an agent's item (registration, its ledger, its status), each a pure function that
+ * returns the condition and the update of ONE conditional write, and another that reads the item as
+ * it was when the condition failed to say why. The store (agents.ts) runs them against DynamoDB, as
+ * Mesos keeps its registry operations (src/master/registry_operations.cpp) apart from the storage.
+ *
+ * The ledger's rules, which every change keeps:
+ * - creating offers is conditioned on the ledger `version` the allocator read (it takes free resources);
+ * - accepting offers is conditioned on the offers still being there, owned and unchanged — not on the
+ *   version, since it only moves resources from offered to allocated (never more than was offered),
+ *   so concurrent accepts of different offers on one agent do not conflict;
+ * - declining, rescinding and releasing only give resources back.
+ * Every change bumps `version`, so a reader with an older copy can never create offers from it.
+ *
+ * Whether an ACCEPT's offers make sense together (one agent, one role, the framework's own) is the
+ * scheduler's offer validation (functions/scheduler/accept-plan.ts); the accept change checks only what
+ * its write needs: a well-formed update, and tasks that fit in what the offers hold.
+ */
+import type { Resource } from '../../shared/protocol/mesos.js';
+import { taskKey } from '../../shared/ids.js';
+import { ok, type Result } from '../../shared/result.js';
+import { allocate, contains, unallocate } from '../../shared/resources/resources.js';
+import { canonicalResources, parseResources } from '../../shared/resources/parse.js';
+import { isAllocatableTo } from '../../shared/resources/resource.js';
+import { validateRole } from '../../shared/roles.js';
+import {
+  agentFromItem,
+  detailAttributes,
+  storedOffer,
+  storedTask,
+  type AgentDetails,
+  type AgentDrain,
+  type AgentRecord,
+  type LaunchRequest,
+  type OfferRequest,
+} from './agent-records.js';
+import { failure, type RegistrarError } from './errors.js';
+import { Expression, type Item, type ItemChange } from './expression.js';
+import { allocatedResources, takeInTurn, type AllocatedTask, type OfferRecord } from './ledger.js';
+
+// -------------------------------------------------------------------------------------- registration
+
+/** A new agent's item (written only if no agent has the id). */
+export function admittedItem(agentId: string, details: AgentDetails, now: number): Item {
+  return {
+    agent_id: agentId,
+    ...detailAttributes(details),
+    offers: {},
+    tasks: {},
+    version: 1,
+    status: 'ACTIVE',
+    deactivated: false,
+    registered_at: now,
+    last_heartbeat: now,
+  };
+}
+
+/**
+ * Re-admits a known agent (Mesos ReregisterSlave): its details replaced, its offers dropped (to be
+ * rescinded), its tasks kept. Conditioned on the version read.
+ */
+export function readmitChange(
+  current: AgentRecord | undefined,
+  agentId: string,
+  details: AgentDetails,
+  now: number,
+): Result<ItemChange, RegistrarError<'UNKNOWN_AGENT' | 'AGENT_GONE' | 'INVALID_ARGUMENT' | 'INSUFFICIENT_RESOURCES'>> {
+  if (!current) return failure('UNKNOWN_AGENT', `Agent ${agentId} is not registered`);
+  if (current.status === 'GONE') return failure('AGENT_GONE', `Agent ${agentId} has been marked gone`);
+  if (current.principal !== details.principal) {
+    return failure('INVALID_ARGUMENT', `Agent ${agentId} was registered by another principal`);
+  }
+  if (!contains(details.total, unallocate(allocatedResources(current)))) {
+    return failure(
+      'INSUFFICIENT_RESOURCES',
+      `Agent ${agentId} reports fewer resources than its tasks hold; it must drain before shrinking`,
+    );
+  }
+  const x = new Expression();
+  const sets = Object.entries({
+    ...detailAttributes(details),
+    status: 'ACTIVE',
+    offers: {},
+    reregistered_at: now,
+    last_heartbeat: now,
+    version: current.version + 1,
+  }).map(([name, value]) => `${x.name(name)} = ${x.value(value)}`);
+  return ok({
+    update: `SET ${sets.join(', ')} REMOVE ${x.name('unreachable_at')}`,
+    condition: `${x.name('version')} = ${x.value(current.version)}`,
+    expression: x,
+  });
+}
+
+// ---------------------------------------------------------------------------------------- offers
+
+type CreateOffersError = RegistrarError<
+  | 'VERSION_CONFLICT'
+  | 'UNKNOWN_AGENT'
+  | 'AGENT_NOT_ACTIVE'
+  | 'INSUFFICIENT_RESOURCES'
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_RESOURCES'
+>;
+
+/** Offers made from the snapshot the allocator read: conditioned on its version, the agent active. */
+export function createOffersChange(
+  agent: AgentRecord,
+  requests: readonly OfferRequest[],
+  makeOfferId: (agentId: string) => string,
+  now: number,
+): Result<{ change: ItemChange; offers: OfferRecord[] }, CreateOffersError> {
+  if (agent.status !== 'ACTIVE' || agent.deactivated) {
+    return failure('AGENT_NOT_ACTIVE', `Agent ${agent.agentId} takes no offers (${agent.status})`);
+  }
+  const offers: OfferRecord[] = [];
+  for (const request of requests) {
+    const roleError = validateRole(request.role);
+    if (roleError) return failure('INVALID_ARGUMENT', roleError);
+    const resources = canonicalResources(request.resources);
+    if (!resources.ok) return failure('INVALID_RESOURCES', resources.error.message);
+    if (resources.value.length === 0) return failure('INVALID_ARGUMENT', 'An offer needs resources');
+    const foreign = resources.value.find((resource) => !isAllocatableTo(resource, request.role));
+    if (foreign)
+      return failure('INVALID_ARGUMENT', `Resources reserved to another role cannot go to '${request.role}'`);
+    offers.push({
+      offerId: makeOfferId(agent.agentId),
+      agentId: agent.agentId,
+      frameworkId: request.frameworkId,
+      role: request.role,
+      resources: allocate(resources.value, request.role),
+      createdAt: now,
+      ...(request.expiresAt !== undefined ? { expiresAt: request.expiresAt } : {}),
+    });
+  }
+  const held = [
+    ...Object.values(agent.offers).map((offer) => offer.resources),
+    ...Object.values(agent.tasks).map((task) => task.resources),
+    ...offers.map((offer) => offer.resources),
+  ];
+  if (!takeInTurn(agent.total, held).fits) {
+    return failure('INSUFFICIENT_RESOURCES', `The offers exceed what is free on agent ${agent.agentId}`);
+  }
+  const x = new Expression();
+  const sets = offers.map((offer) => `${x.path('offers', offer.offerId)} = ${x.value(storedOffer(offer))}`);
+  const version = x.name('version');
+  const status = x.name('status');
+  return ok({
+    offers,
+    change: {
+      update: `SET ${[...sets, `${version} = ${x.value(agent.version + 1)}`].join(', ')}`,
+      condition:
+        `${version} = ${x.value(agent.version)} AND ${status} = ${x.value('ACTIVE')} AND ` +
+        `${x.name('deactivated')} = ${x.value(false)}`,
+      expression: x,
+    },
+  });
+}
+
+/** Why the offers were not written, from the item as it was (or our own write, retried by the SDK). */
+export function createOffersRefusal(
+  agent: AgentRecord,
+  offers: OfferRecord[],
+  old: AgentRecord | undefined,
+): Result<{ agent: AgentRecord; offers: OfferRecord[] }, CreateOffersError> {
+  if (!old) return failure('UNKNOWN_AGENT', `Agent ${agent.agentId} is not registered`);
+  // The SDK retries a request whose response was lost; the retry then fails on our own write.
+  if (old.version === agent.version + 1 && offers.every((offer) => old.offers[offer.offerId])) {
+    return ok({ agent: old, offers });
+  }
+  if (old.version !== agent.version) {
+    return failure(
+      'VERSION_CONFLICT',
+      `Agent ${agent.agentId} changed (version ${old.version}, read ${agent.version})`,
+    );
+  }
+  return failure('AGENT_NOT_ACTIVE', `Agent ${agent.agentId} takes no offers (${old.status})`);
+}
+
+export interface AcceptInput {
+  readonly agentId: string;
+  readonly frameworkId: string;
+  /** The offers as read; the write checks they are still there, the framework's and unchanged. */
+  readonly offers: readonly OfferRecord[];
+  readonly launches: readonly LaunchRequest[];
+  /** Unique per ACCEPT; recorded with each task so that a retried write recognises its own result. */
+  readonly launchId: string;
+  /**
+   * A new total when the ACCEPT also reserves, unreserves, creates or destroys (offer operations
+   * convert the agent's resources): the write then checks the total is still `expected`, and the
+   * tasks must fit in `offered`, the offers' resources after those conversions.
+   */
+  readonly total?: { expected: readonly Resource[]; next: readonly Resource[]; offered: readonly Resource[] };
+}
+
+export type AcceptError = RegistrarError<
+  | 'OFFER_GONE'
+  | 'OFFER_NOT_OWNED'
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_RESOURCES'
+  | 'INSUFFICIENT_RESOURCES'
+  | 'DUPLICATE_TASK'
+>;
+
+export interface AcceptedTasks {
+  readonly tasks: AllocatedTask[];
+  /** What the offers held that no task took: free again once the write is done. */
+  readonly unused: Resource[];
+}
+
+/** Offers out, tasks in, in one write (and the converted total, when operations changed it). */
+export function acceptChange(
+  input: AcceptInput,
+  now: number,
+): Result<AcceptedTasks & { change: ItemChange }, AcceptError> {
+  const { frameworkId, offers, launches, launchId } = input;
+  // Each offer and each task is one path of the update: a path named twice is no expression at all.
+  if (offers.length === 0) return failure('INVALID_ARGUMENT', 'No offers to accept');
+  if (new Set(offers.map((offer) => offer.offerId)).size !== offers.length) {
+    return failure('INVALID_ARGUMENT', 'Duplicate offer ids');
+  }
+  // The tasks take the offers' role (the scheduler checked the offers have one).
+  const role = (offers[0] as OfferRecord).role;
+  const tasks: AllocatedTask[] = [];
+  for (const launch of launches) {
+    const resources = parseResources(launch.resources);
+    if (!resources.ok) return failure('INVALID_RESOURCES', resources.error.message);
+    if (typeof launch.taskId !== 'string' || launch.taskId === '') {
+      return failure('INVALID_ARGUMENT', 'A task needs an id');
+    }
+    tasks.push({
+      frameworkId,
+      taskId: launch.taskId,
+      role,
+      resources: allocate(resources.value, role),
+      launchId,
+      launchedAt: now,
+    });
+  }
+  const keys = tasks.map((task) => taskKey(task.frameworkId, task.taskId));
+  if (new Set(keys).size !== keys.length) return failure('DUPLICATE_TASK', 'A task id appears twice in one accept');
+  const offered = input.total ? input.total.offered : offers.flatMap((offer) => offer.resources);
+  const fit = takeInTurn(
+    offered,
+    tasks.map((task) => task.resources),
+  );
+  if (!fit.fits) {
+    return failure('INSUFFICIENT_RESOURCES', `Task ${tasks[fit.index]?.taskId} asks for more than the offers left`);
+  }
+  return ok({ tasks, unused: fit.remaining, change: acceptWrite(input, tasks, keys) });
+}
+
+function acceptWrite(input: AcceptInput, tasks: readonly AllocatedTask[], keys: readonly string[]): ItemChange {
+  const x = new Expression();
+  const conditions: string[] = [];
+  const removes: string[] = [];
+  for (const offer of input.offers) {
+    const path = x.path('offers', offer.offerId);
+    conditions.push(
+      `attribute_exists(${path})`,
+      `${path}.${x.name('framework_id')} = ${x.value(input.frameworkId)}`,
+      `${path}.${x.name('resources')} = ${x.value(JSON.stringify(offer.resources))}`,
+    );
+    removes.push(path);
+  }
+  const sets: string[] = [];
+  tasks.forEach((task, i) => {
+    const path = x.path('tasks', keys[i] as string);
+    conditions.push(`attribute_not_exists(${path})`);
+    sets.push(`${path} = ${x.value(storedTask(task))}`);
+  });
+  const version = x.name('version');
+  sets.push(`${version} = ${version} + ${x.value(1)}`);
+  if (input.total) {
+    const total = x.name('total');
+    conditions.push(`${total} = ${x.value(JSON.stringify(input.total.expected))}`);
+    sets.push(`${total} = ${x.value(JSON.stringify(input.total.next))}`);
+  }
+  return {
+    update: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
+    condition: conditions.join(' AND '),
+    expression: x,
+  };
+}
+
+/** Why the accept was not written, from the item as it was (or our own write, retried by the SDK). */
+export function acceptRefusal(
+  input: AcceptInput,
+  accepted: AcceptedTasks,
+  old: AgentRecord | undefined,
+): Result<AcceptedTasks & { agent: AgentRecord }, AcceptError> {
+  const { agentId, frameworkId } = input;
+  if (!old) return failure('OFFER_GONE', `Agent ${agentId} is not registered`);
+  const keys = accepted.tasks.map((task) => taskKey(task.frameworkId, task.taskId));
+  // A retried request whose first attempt was applied (lost response) finds its own result.
+  const applied = keys.length > 0 && keys.every((key) => old.tasks[key]?.launchId === input.launchId);
+  if (applied) return ok({ ...accepted, agent: old });
+  for (const offer of input.offers) {
+    const current = old.offers[offer.offerId];
+    if (!current) return failure('OFFER_GONE', `Offer ${offer.offerId} is no longer valid`);
+    if (current.frameworkId !== frameworkId) return failure('OFFER_NOT_OWNED', `Offer ${offer.offerId} is not yours`);
+    if (JSON.stringify(current.resources) !== JSON.stringify(offer.resources)) {
+      return failure('OFFER_GONE', `Offer ${offer.offerId} is not the offer that was read`);
+    }
+  }
+  const duplicate = keys.find((key) => old.tasks[key]);
+  if (duplicate) return failure('DUPLICATE_TASK', `Task ${duplicate} is already on agent ${agentId}`);
+  return failure('OFFER_GONE', `The resources of agent ${agentId} changed meanwhile`);
+}
+
+// ------------------------------------------------------------------------------- giving back
+
+/**
+ * Removes ledger entries in one write that happens only if at least one of them is there (no empty
+ * version bumps); `conditions` are the change's own. Undefined when there is nothing to remove.
+ */
+function removeEntries(x: Expression, paths: readonly string[], conditions: readonly string[]): ItemChange | undefined {
+  if (paths.length === 0) return undefined;
+  const version = x.name('version');
+  const anyThere = `(${paths.map((path) => `attribute_exists(${path})`).join(' OR ')})`;
+  return {
+    update: `REMOVE ${paths.join(', ')} SET ${version} = ${version} + ${x.value(1)}`,
+    condition: [...conditions, anyThere].join(' AND '),
+    expression: x,
+  };
+}
+
+/** Offers out (DECLINE, RESCIND, expiry); with `frameworkId`, only if none of them is another's. */
+export function removeOffersChange(
+  offerIds: readonly string[],
+  frameworkId: string | undefined,
+): ItemChange | undefined {
+  const x = new Expression();
+  const paths = offerIds.map((id) => x.path('offers', id));
+  const conditions = [`attribute_exists(${x.name('agent_id')})`];
+  if (frameworkId !== undefined) {
+    const owner = x.value(frameworkId);
+    for (const path of paths) {
+      conditions.push(`(attribute_not_exists(${path}) OR ${path}.${x.name('framework_id')} = ${owner})`);
+    }
+  }
+  return removeEntries(x, paths, conditions);
+}
+
+/** What a removal of offers did, from the item as it was before (`written`) or when it failed. */
+export function offersRemoved(
+  old: AgentRecord,
+  written: boolean,
+  offerIds: readonly string[],
+  frameworkId: string | undefined,
+): Result<{ removed: OfferRecord[]; agent: AgentRecord }, RegistrarError<'OFFER_NOT_OWNED'>> {
+  if (!written) {
+    const foreign = offerIds.find((id) => old.offers[id] && old.offers[id].frameworkId !== frameworkId);
+    if (foreign !== undefined) return failure('OFFER_NOT_OWNED', `Offer ${foreign} is not yours`);
+    return ok({ removed: [], agent: old });
+  }
+  const removed = offerIds.flatMap((id) => (old.offers[id] ? [old.offers[id]] : []));
+  const offers = Object.fromEntries(Object.entries(old.offers).filter(([id]) => !offerIds.includes(id)));
+  return ok({ removed, agent: { ...old, offers, version: old.version + 1 } });
+}
+
+/** Tasks' resources back (terminal tasks); tasks not in the ledger are ignored. */
+export function releaseTasksChange(keys: readonly string[]): ItemChange | undefined {
+  const x = new Expression();
+  const paths = keys.map((key) => x.path('tasks', key));
+  return removeEntries(x, paths, [`attribute_exists(${x.name('agent_id')})`]);
+}
+
+/** What a release did, from the item as it was before (`written`) or when it failed. */
+export function tasksReleased(
+  old: AgentRecord,
+  written: boolean,
+  keys: readonly string[],
+): { released: AllocatedTask[]; agent: AgentRecord } {
+  if (!written) return { released: [], agent: old };
+  const released = keys.flatMap((key) => (old.tasks[key] ? [old.tasks[key]] : []));
+  const tasks = Object.fromEntries(Object.entries(old.tasks).filter(([key]) => !keys.includes(key)));
+  return { released, agent: { ...old, tasks, version: old.version + 1 } };
+}
+
+// -------------------------------------------------------------------------------------- status
+
+/** Deactivates a draining agent and takes back its offers, recording the drain's progress. */
+export function drainChange(drain: AgentDrain): ItemChange {
+  const x = new Expression();
+  const version = x.name('version');
+  return {
+    update:
+      `SET ${x.name('deactivated')} = ${x.value(true)}, ${x.name('drain')} = ${x.value(drain)}, ` +
+      `${x.name('offers')} = ${x.value({})}, ${version} = ${version} + ${x.value(1)}`,
+    condition: `attribute_exists(${x.name('agent_id')})`,
+    expression: x,
+  };
+}
+
+/** The agent as the drain left it, from the item as it was before. */
+export function drained(old: Item, drain: AgentDrain): { agent: AgentRecord; rescinded: OfferRecord[] } {
+  const before = agentFromItem(old);
+  return {
+    agent: { ...before, deactivated: true, drain, offers: {}, version: before.version + 1 },
+    rescinded: Object.values(before.offers),
+  };
+}
+
+type LeaveActiveError = RegistrarError<'UNKNOWN_AGENT' | 'AGENT_NOT_ACTIVE' | 'AGENT_ALIVE'>;
+
+/**
+ * An agent leaves the active set, its offers dropped: UNREACHABLE only from ACTIVE and only if its
+ * last heartbeat is older than `heartbeatBefore` (a late heartbeat wins the race); GONE from anything
+ * but GONE.
+ */
+export function leaveActiveChange(status: 'UNREACHABLE' | 'GONE', now: number, heartbeatBefore?: number): ItemChange {
+  const x = new Expression();
+  const conditions = [`attribute_exists(${x.name('agent_id')})`];
+  if (status === 'UNREACHABLE') conditions.push(`${x.name('status')} = ${x.value('ACTIVE')}`);
+  else conditions.push(`${x.name('status')} <> ${x.value('GONE')}`);
+  if (heartbeatBefore !== undefined) {
+    conditions.push(`${x.name('last_heartbeat')} < ${x.value(heartbeatBefore)}`);
+  }
+  const stamp = status === 'GONE' ? 'gone_at' : 'unreachable_at';
+  return {
+    update:
+      `SET ${x.name('status')} = ${x.value(status)}, ${x.name(stamp)} = ${x.value(now)}, ` +
+      `${x.name('offers')} = ${x.value({})}, ${x.name('version')} = ${x.name('version')} + ${x.value(1)}`,
+    condition: conditions.join(' AND '),
+    expression: x,
+  };
+}
+
+/** The agent after it left the active set, from the item as it was before, and the offers it lost. */
+export function leftActive(
+  old: Item,
+  status: 'UNREACHABLE' | 'GONE',
+  now: number,
+): { agent: AgentRecord; rescinded: OfferRecord[] } {
+  const before = agentFromItem(old);
+  const agent: AgentRecord = {
+    ...before,
+    status,
+    offers: {},
+    version: before.version + 1,
+    ...(status === 'UNREACHABLE' ? { unreachableAt: now } : {}),
+  };
+  return { agent, rescinded: Object.values(before.offers) };
+}
+
+/** Why the agent did not leave the active set, from the item as it was. */
+export function leaveActiveRefusal(
+  agentId: string,
+  old: AgentRecord | undefined,
+  status: 'UNREACHABLE' | 'GONE',
+): { readonly ok: false; readonly error: LeaveActiveError } {
+  if (!old) return failure('UNKNOWN_AGENT', `Agent ${agentId} is not registered`);
+  if (status === 'UNREACHABLE' && old.status !== 'ACTIVE') {
+    return failure('AGENT_NOT_ACTIVE', `Agent ${agentId} is already ${old.status}`);
+  }
+  if (status === 'GONE' && old.status === 'GONE') return failure('AGENT_NOT_ACTIVE', `Agent ${agentId} is gone`);
+  return failure('AGENT_ALIVE', `Agent ${agentId} sent a heartbeat at ${old.lastHeartbeat}`);
+}

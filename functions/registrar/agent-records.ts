@@ -1,0 +1,267 @@
+/**
+ * Agents as the registrar keeps them: the records (an agent and its ledger), their DynamoDB items and
+ * the mapping between the two, and the validation of what an agent reports when it (re-)registers.
+ * Pure. The item shapes are the table's: changing one is a data migration.
+ */
+import { AGENT_CAPABILITIES, type Attribute, type DomainInfo, type Resource } from '../../shared/protocol/mesos.js';
+import type { Isolation } from '../../shared/protocol/internal.js';
+import { AttributeSchema, DomainInfoSchema } from '../../shared/protocol/mesos.js';
+import { describeZodError } from '../../shared/protocol/errors.js';
+import { ok, type Result } from '../../shared/result.js';
+import { parseResources } from '../../shared/resources/parse.js';
+import { z } from 'zod';
+import { failure, type RegistrarError } from './errors.js';
+import type { Item } from './expression.js';
+import type { AllocatedTask, OfferRecord } from './ledger.js';
+
+export type AgentStatus = 'ACTIVE' | 'UNREACHABLE' | 'GONE';
+
+/** An agent being drained (scale-in, Spot interruption): its tasks have until `deadline` to finish. */
+export interface AgentDrain {
+  readonly startedAt: number;
+  /** After this the tasks still running are killed (the agent is sent DRAIN). */
+  readonly deadline: number;
+  /** When the agent was sent DRAIN. */
+  readonly killSentAt?: number;
+}
+
+/** An agent as the heartbeat handler sees it. */
+export interface AgentStatusView {
+  readonly status: AgentStatus;
+  readonly commandQueueUrl: string;
+  readonly attributes: Attribute[];
+}
+
+export interface AgentRecord {
+  readonly agentId: string;
+  readonly hostname: string;
+  /** Its address for frameworks (offers carry it in `url`); the hostname when it reported none. */
+  readonly ip: string;
+  readonly port: number;
+  /** The agent's SQS command queue (master -> agent). */
+  readonly commandQueueUrl: string;
+  readonly containerizers: string[];
+  /** What isolation the agent could set up, as it reported it. */
+  readonly isolation?: Isolation;
+  /** The principal the agent authenticated as ("" without authentication); only it may act for the agent. */
+  readonly principal: string;
+  readonly attributes: Attribute[];
+  readonly domain?: DomainInfo;
+  readonly capabilities: string[];
+  readonly total: Resource[];
+  readonly offers: Readonly<Record<string, OfferRecord>>;
+  readonly tasks: Readonly<Record<string, AllocatedTask>>;
+  readonly version: number;
+  readonly status: AgentStatus;
+  /** Operator DEACTIVATE_AGENT / draining: no new offers. */
+  readonly deactivated: boolean;
+  readonly drain?: AgentDrain;
+  readonly registeredAt: number;
+  readonly reregisteredAt?: number;
+  /**
+   * When the agent last spoke to the master through its item: its (re-)registration. Its heartbeats
+   * since are in the heartbeat log (registrar/heartbeats.ts); the sweeper takes the later of the two.
+   */
+  readonly lastHeartbeat: number;
+  readonly unreachableAt?: number;
+}
+
+export interface AgentRegistration {
+  readonly hostname: string;
+  readonly ip?: string;
+  readonly port?: number;
+  readonly commandQueueUrl?: string;
+  readonly containerizers?: readonly string[];
+  readonly isolation?: Isolation;
+  readonly principal?: string;
+  /** Mesos v1 JSON resources; validated here. */
+  readonly resources: unknown;
+  readonly attributes?: unknown;
+  readonly domain?: unknown;
+  readonly capabilities?: readonly string[];
+}
+
+export interface OfferRequest {
+  readonly frameworkId: string;
+  readonly role: string;
+  /** Canonical resources taken from what is free on the agent. */
+  readonly resources: readonly Resource[];
+  readonly expiresAt?: number;
+}
+
+export interface LaunchRequest {
+  readonly taskId: string;
+  /** Mesos v1 JSON resources of the task (and of a new executor); validated here. */
+  readonly resources: unknown;
+}
+
+const KNOWN_CAPABILITIES = new Set<string>(AGENT_CAPABILITIES);
+const RegistrationDetails = z.object({
+  attributes: z.array(AttributeSchema).optional(),
+  domain: DomainInfoSchema.optional(),
+});
+
+// ------------------------------------------------------------------------------- items <-> records
+
+export interface StoredOffer {
+  framework_id: string;
+  role: string;
+  resources: string;
+  created_at: number;
+  expires_at?: number;
+}
+
+export interface StoredTask {
+  framework_id: string;
+  task_id: string;
+  role: string;
+  resources: string;
+  launch_id: string;
+  launched_at: number;
+}
+
+export function storedOffer(offer: OfferRecord): StoredOffer {
+  return {
+    framework_id: offer.frameworkId,
+    role: offer.role,
+    resources: JSON.stringify(offer.resources),
+    created_at: offer.createdAt,
+    ...(offer.expiresAt !== undefined ? { expires_at: offer.expiresAt } : {}),
+  };
+}
+
+export function offerFromItem(agentId: string, offerId: string, stored: StoredOffer): OfferRecord {
+  return {
+    offerId,
+    agentId,
+    frameworkId: stored.framework_id,
+    role: stored.role,
+    resources: JSON.parse(stored.resources) as Resource[],
+    createdAt: stored.created_at,
+    ...(stored.expires_at !== undefined ? { expiresAt: stored.expires_at } : {}),
+  };
+}
+
+export function storedTask(task: AllocatedTask): StoredTask {
+  return {
+    framework_id: task.frameworkId,
+    task_id: task.taskId,
+    role: task.role,
+    resources: JSON.stringify(task.resources),
+    launch_id: task.launchId,
+    launched_at: task.launchedAt,
+  };
+}
+
+function taskFromItem(stored: StoredTask): AllocatedTask {
+  return {
+    frameworkId: stored.framework_id,
+    taskId: stored.task_id,
+    role: stored.role,
+    resources: JSON.parse(stored.resources) as Resource[],
+    launchId: stored.launch_id,
+    launchedAt: stored.launched_at,
+  };
+}
+
+export function agentFromItem(item: Item): AgentRecord {
+  const agentId = item.agent_id as string;
+  const offers = (item.offers ?? {}) as Record<string, StoredOffer>;
+  const tasks = (item.tasks ?? {}) as Record<string, StoredTask>;
+  return {
+    agentId,
+    hostname: item.hostname as string,
+    ip: (item.ip ?? item.hostname) as string,
+    port: item.port as number,
+    commandQueueUrl: (item.command_queue_url ?? '') as string,
+    principal: (item.principal ?? '') as string,
+    containerizers: (item.containerizers ?? []) as string[],
+    ...(item.isolation ? { isolation: JSON.parse(item.isolation as string) as Isolation } : {}),
+    attributes: JSON.parse(item.attributes as string) as Attribute[],
+    ...(item.domain ? { domain: JSON.parse(item.domain as string) as DomainInfo } : {}),
+    capabilities: (item.capabilities ?? []) as string[],
+    total: JSON.parse(item.total as string) as Resource[],
+    offers: Object.fromEntries(Object.entries(offers).map(([id, o]) => [id, offerFromItem(agentId, id, o)])),
+    tasks: Object.fromEntries(Object.entries(tasks).map(([key, t]) => [key, taskFromItem(t)])),
+    version: item.version as number,
+    status: item.status as AgentStatus,
+    deactivated: item.deactivated === true,
+    ...(item.drain ? { drain: item.drain as AgentDrain } : {}),
+    registeredAt: item.registered_at as number,
+    ...(item.reregistered_at !== undefined ? { reregisteredAt: item.reregistered_at as number } : {}),
+    lastHeartbeat: item.last_heartbeat as number,
+    ...(item.unreachable_at !== undefined ? { unreachableAt: item.unreachable_at as number } : {}),
+  };
+}
+
+/** What an agent reports of itself, validated: the attributes its (re-)registration writes. */
+export type AgentDetails = Pick<
+  AgentRecord,
+  | 'hostname'
+  | 'ip'
+  | 'port'
+  | 'attributes'
+  | 'capabilities'
+  | 'total'
+  | 'commandQueueUrl'
+  | 'containerizers'
+  | 'principal'
+> & {
+  domain?: DomainInfo;
+  isolation?: Isolation;
+};
+
+export function validateRegistration(
+  registration: AgentRegistration,
+): Result<AgentDetails, RegistrarError<'INVALID_ARGUMENT' | 'INVALID_RESOURCES'>> {
+  if (typeof registration.hostname !== 'string' || registration.hostname === '') {
+    return failure('INVALID_ARGUMENT', 'An agent needs a hostname');
+  }
+  const port = registration.port ?? 5051;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    return failure('INVALID_ARGUMENT', `Invalid agent port ${String(port)}`);
+  }
+  const details = RegistrationDetails.safeParse({ attributes: registration.attributes, domain: registration.domain });
+  if (!details.success) return failure('INVALID_ARGUMENT', describeZodError(details.error));
+  const capabilities = [...(registration.capabilities ?? [])];
+  const unknown = capabilities.find((capability) => !KNOWN_CAPABILITIES.has(capability));
+  if (unknown !== undefined) return failure('INVALID_ARGUMENT', `Unknown agent capability '${unknown}'`);
+  const total = parseResources(registration.resources);
+  if (!total.ok) return failure('INVALID_RESOURCES', total.error.message);
+  if (total.value.some((resource) => resource.allocation_info)) {
+    return failure('INVALID_RESOURCES', "An agent's total resources cannot be allocated to a role");
+  }
+  const containerizers = [...(registration.containerizers ?? [])];
+  if (containerizers.some((name) => name !== 'docker' && name !== 'mesos')) {
+    return failure('INVALID_ARGUMENT', `Unknown containerizer in ${containerizers.join(',')}`);
+  }
+  return ok({
+    hostname: registration.hostname,
+    ip: registration.ip ?? registration.hostname,
+    port,
+    commandQueueUrl: registration.commandQueueUrl ?? '',
+    containerizers,
+    principal: registration.principal ?? '',
+    ...(registration.isolation ? { isolation: registration.isolation } : {}),
+    attributes: details.data.attributes ?? [],
+    ...(details.data.domain ? { domain: details.data.domain } : {}),
+    capabilities,
+    total: total.value,
+  });
+}
+
+export function detailAttributes(details: AgentDetails): Item {
+  return {
+    hostname: details.hostname,
+    ip: details.ip,
+    port: details.port,
+    command_queue_url: details.commandQueueUrl,
+    containerizers: details.containerizers,
+    principal: details.principal,
+    ...(details.isolation ? { isolation: JSON.stringify(details.isolation) } : {}),
+    attributes: JSON.stringify(details.attributes),
+    ...(details.domain ? { domain: JSON.stringify(details.domain) } : {}),
+    capabilities: details.capabilities,
+    total: JSON.stringify(details.total),
+  };
+}

@@ -1,0 +1,402 @@
+/**
+ * ACCEPT, decided (Mesos src/master/master.cpp `Master::accept`, src/master/validation.cpp
+ * `offer::validate`, `operation::validate`; docs/scheduler-api.md): `planAccept` takes what was read —
+ * the framework, the call, the offers' agent, the framework's active task ids — and returns every
+ * decision and every event to emit, with no I/O. accept.ts commits the plan.
+ *
+ * 1. Offer validation, the one place it is done: ids unique, all outstanding, all the framework's, one
+ *    agent, one role. Any failure: every task gets TASK_DROPPED (TASK_LOST without PARTITION_AWARE),
+ *    REASON_INVALID_OFFERS, and the framework's offers named are recovered without a filter.
+ * 2. Operations in order over what is left of the offers: LAUNCH / LAUNCH_GROUP tasks are validated
+ *    (TASK_ERROR, REASON_TASK_INVALID / REASON_TASK_GROUP_INVALID), RESERVE / UNRESERVE / CREATE /
+ *    DESTROY convert resources (OPERATION_ERROR when invalid and an operation id was given).
+ * 3. What the ledger write must say: the offers out, the launches in, the converted total.
+ *
+ * Every master-generated update has no uuid: never retried, never acknowledged.
+ */
+import { agentIdOfOffer, taskKey } from '../../shared/ids.js';
+import { PERMISSIVE_GRANT, type AgentCommand } from '../../shared/protocol/internal.js';
+import type {
+  ExecutorInfo,
+  FrameworkInfo,
+  Operation,
+  OperationStatus,
+  Resource,
+  TaskGroupInfo,
+  TaskInfo,
+  TaskStatusReason,
+} from '../../shared/protocol/mesos.js';
+import type { Event } from '../../shared/protocol/scheduler.js';
+import { hasCapability } from '../../shared/protocol/capabilities.js';
+import { add, subtract } from '../../shared/resources/resources.js';
+import type { AgentRecord, FrameworkRecord, OfferRecord } from '../registrar/index.js';
+import { takeInTurn } from '../registrar/ledger.js';
+import { masterStatus, updateEvent } from '../master/statuses.js';
+import { create, destroy, reserve, unreserve, type ConversionState, type OperationContext } from './operations.js';
+import { validateTask, validateTaskGroup } from './task-validation.js';
+import type { CallOf } from './validation.js';
+
+export type Accept = CallOf<'ACCEPT'>['accept'];
+
+/** What an ACCEPT is decided on, as read from the registrar. */
+export interface AcceptState {
+  readonly framework: FrameworkRecord;
+  readonly accept: Accept;
+  /** The agent of the first offer named (undefined when none is, or it is unknown). */
+  readonly agent: AgentRecord | undefined;
+  /** The framework's task ids, among those the call launches, still active on some agent. */
+  readonly activeTaskIds: ReadonlySet<string>;
+  readonly now: number;
+}
+
+export interface Launch {
+  readonly task: TaskInfo;
+  readonly resources: Resource[];
+  /** Set for the tasks of a LAUNCH_GROUP: the group they are launched with. */
+  readonly group?: { executor: ExecutorInfo; taskGroup: TaskGroupInfo; executorResources: Resource[] };
+}
+
+/** What the framework is told, and the metrics that count it. */
+export interface Told {
+  readonly events: Event[];
+  readonly counters: string[];
+}
+
+/** The offers are invalid (or the write lost them): every task dropped, the offers recovered. */
+export interface DropPlan extends Told {
+  readonly kind: 'drop';
+  readonly message: string;
+  /** The framework's own offers named: they go back without a filter. */
+  readonly recover: readonly OfferRecord[];
+}
+
+export interface CommitPlan extends Told {
+  readonly kind: 'commit';
+  readonly agent: AgentRecord;
+  readonly role: string;
+  readonly offers: readonly OfferRecord[];
+  readonly launches: readonly Launch[];
+  /** When operations converted resources: the total to check, the next one, what the offers now hold. */
+  readonly total?: { expected: Resource[]; next: Resource[]; offered: Resource[] };
+  /** Operations refused, for the logs. */
+  readonly refused: ReadonlyArray<{ type: string; why: string }>;
+}
+
+export type AcceptPlan = DropPlan | CommitPlan;
+
+/** The agent whose ledger an ACCEPT reads: the first offer's. */
+export function acceptedAgentId(accept: Accept): string | undefined {
+  const first = accept.offer_ids?.[0]?.value;
+  return first === undefined ? undefined : agentIdOfOffer(first);
+}
+
+export function tasksOf(operation: Operation): TaskInfo[] {
+  if (operation.type === 'LAUNCH') return operation.launch?.task_infos ?? [];
+  if (operation.type === 'LAUNCH_GROUP') return operation.launch_group?.task_group.tasks ?? [];
+  return [];
+}
+
+/** Collects the master-generated updates and operation feedback of one ACCEPT. */
+export class Feedback implements Told {
+  readonly events: Event[] = [];
+  readonly counters: string[] = [];
+
+  constructor(
+    private readonly info: FrameworkInfo,
+    private readonly agentId: string | undefined,
+    private readonly now: number,
+  ) {}
+
+  task(task: TaskInfo, state: 'TASK_ERROR' | 'TASK_DROPPED', reason: TaskStatusReason, message: string): void {
+    this.counters.push(`master/task_${state.slice(5).toLowerCase()}/source_master/${reason.toLowerCase()}`);
+    this.events.push(
+      updateEvent(
+        masterStatus(this.info, {
+          taskId: task.task_id.value,
+          state,
+          reason,
+          message,
+          ...(this.agentId ? { agentId: this.agentId } : {}),
+          now: this.now,
+        }),
+      ),
+    );
+  }
+
+  operation(operation: Operation, state: OperationStatus['state'], message?: string): void {
+    if (!operation.id) return;
+    this.events.push({
+      type: 'UPDATE_OPERATION_STATUS',
+      update_operation_status: {
+        status: {
+          operation_id: operation.id,
+          state,
+          ...(message !== undefined ? { message } : {}),
+          ...(this.agentId ? { agent_id: { value: this.agentId } } : {}),
+        },
+      },
+    });
+  }
+}
+
+/** Every task dropped and every other operation refused with `message`; `recover` goes back unfiltered. */
+export function dropPlan(
+  framework: FrameworkRecord,
+  accept: Accept,
+  message: string,
+  recover: readonly OfferRecord[],
+  now: number,
+): DropPlan {
+  const feedback = new Feedback(framework.info, acceptedAgentId(accept), now);
+  for (const operation of accept.operations ?? []) {
+    for (const task of tasksOf(operation)) feedback.task(task, 'TASK_DROPPED', 'REASON_INVALID_OFFERS', message);
+    if (operation.type !== 'LAUNCH' && operation.type !== 'LAUNCH_GROUP') {
+      feedback.operation(operation, 'OPERATION_ERROR', message);
+    }
+  }
+  return { kind: 'drop', message, recover, events: feedback.events, counters: feedback.counters };
+}
+
+/** Decides an ACCEPT (or a DECLINE: no operations). */
+export function planAccept(state: AcceptState): AcceptPlan {
+  const offers = validateOffers(state);
+  if (!offers.ok) return offers.error;
+  return new OperationPlanner(state, state.agent as AgentRecord, offers.value).plan();
+}
+
+/** Mesos `offer::validate`: the offers named are outstanding, the framework's, on one agent, of one role. */
+function validateOffers(state: AcceptState): { ok: true; value: OfferRecord[] } | { ok: false; error: DropPlan } {
+  const { framework, accept, agent, now } = state;
+  const offerIds = (accept.offer_ids ?? []).map((id) => id.value);
+  const drop = (message: string, recover: readonly OfferRecord[] = []) => ({
+    ok: false as const,
+    error: dropPlan(framework, accept, message, recover, now),
+  });
+  if (offerIds.length === 0) return drop('No offers specified');
+  if (new Set(offerIds).size !== offerIds.length) return drop('Duplicate offers in one ACCEPT');
+  const agentIds = new Set(offerIds.map(agentIdOfOffer));
+  if (agentIds.has(undefined) || agentIds.size !== 1) {
+    return drop(agentIds.has(undefined) ? 'Unknown offer' : 'Offers from more than one agent');
+  }
+  if (!agent) return drop(`Offer ${offerIds[0]} is no longer valid`);
+  const offers = offerIds.map((id) => agent.offers[id]);
+  const owned = offers.filter((offer): offer is OfferRecord => offer?.frameworkId === framework.frameworkId);
+  const gone = offerIds.find((_id, i) => offers[i] === undefined);
+  if (gone !== undefined) return drop(`Offer ${gone} is no longer valid`, owned);
+  if (owned.length !== offers.length) return drop('Offers of another framework', owned);
+  const role = (owned[0] as OfferRecord).role;
+  if (owned.some((offer) => offer.role !== role)) return drop('Offers allocated to more than one role', owned);
+  return { ok: true, value: owned };
+}
+
+/** Walks the operations in order over what is left of the offers. */
+class OperationPlanner {
+  private readonly feedback: Feedback;
+  private readonly role: string;
+  private readonly context: OperationContext;
+  private state: ConversionState;
+  private converted = false;
+  private readonly launches: Launch[] = [];
+  private readonly takenIds = new Set<string>();
+  private readonly refused: Array<{ type: string; why: string }> = [];
+
+  constructor(
+    private readonly input: AcceptState,
+    private readonly agent: AgentRecord,
+    private readonly offers: OfferRecord[],
+  ) {
+    const { framework } = input;
+    this.feedback = new Feedback(framework.info, agent.agentId, input.now);
+    this.role = (offers[0] as OfferRecord).role;
+    this.context = {
+      role: this.role,
+      ...(framework.principal ? { principal: framework.principal } : {}),
+      sharedResources: hasCapability(framework.info, 'SHARED_RESOURCES'),
+    };
+    this.state = {
+      remaining: add(
+        [],
+        offers.flatMap((offer) => offer.resources),
+      ),
+      total: agent.total,
+    };
+  }
+
+  plan(): CommitPlan {
+    for (const operation of this.input.accept.operations ?? []) this.apply(operation);
+    const { agent, role, offers, launches, feedback, state } = this;
+    return {
+      kind: 'commit',
+      agent,
+      role,
+      offers,
+      launches,
+      ...(this.converted
+        ? {
+            total: {
+              expected: agent.total,
+              next: [...state.total],
+              offered: add([], [...state.remaining, ...launches.flatMap((launch) => launch.resources)]),
+            },
+          }
+        : {}),
+      refused: this.refused,
+      events: feedback.events,
+      counters: feedback.counters,
+    };
+  }
+
+  private apply(operation: Operation): void {
+    switch (operation.type) {
+      case 'LAUNCH':
+        return this.launch(operation);
+      case 'LAUNCH_GROUP':
+        return this.launchGroup(operation);
+      case 'RESERVE':
+      case 'UNRESERVE':
+      case 'CREATE':
+      case 'DESTROY':
+        return this.convert(operation, operation.type);
+      default:
+        this.feedback.operation(
+          operation,
+          'OPERATION_ERROR',
+          `Operation ${operation.type ?? 'without a type'} is not supported`,
+        );
+    }
+  }
+
+  /** Takes resources out of what is left of the offers; false if they do not fit. */
+  private claim(resources: Resource[]): boolean {
+    if (!takeInTurn(this.state.remaining, [resources]).fits) return false;
+    this.state = { ...this.state, remaining: subtract(this.state.remaining, resources) };
+    return true;
+  }
+
+  private duplicateId(task: TaskInfo): string | undefined {
+    const id = task.task_id.value;
+    const { framework, activeTaskIds } = this.input;
+    if (this.takenIds.has(id) || activeTaskIds.has(id) || this.agent.tasks[taskKey(framework.frameworkId, id)]) {
+      return `Task has duplicate ID: ${id}`;
+    }
+    return undefined;
+  }
+
+  private launch(operation: Operation): void {
+    for (const task of operation.launch?.task_infos ?? []) {
+      const invalid = (message: string) => this.feedback.task(task, 'TASK_ERROR', 'REASON_TASK_INVALID', message);
+      if (operation.id) {
+        invalid('An operation id is not allowed on LAUNCH');
+        continue;
+      }
+      const duplicate = this.duplicateId(task);
+      if (duplicate) {
+        invalid(duplicate);
+        continue;
+      }
+      const validated = validateTask(task, { agentId: this.agent.agentId, role: this.role, inGroup: false });
+      if (!validated.ok) {
+        invalid(validated.error.message);
+        continue;
+      }
+      if (!this.claim(validated.value)) {
+        invalid('Total resources required by the task are more than available');
+        continue;
+      }
+      this.takenIds.add(task.task_id.value);
+      this.launches.push({ task, resources: validated.value });
+    }
+  }
+
+  private launchGroup(operation: Operation): void {
+    const group = operation.launch_group;
+    const tasks = group?.task_group.tasks ?? [];
+    const invalid = (message: string) => {
+      for (const task of tasks) this.feedback.task(task, 'TASK_ERROR', 'REASON_TASK_GROUP_INVALID', message);
+    };
+    if (operation.id) return invalid('An operation id is not allowed on LAUNCH_GROUP');
+    if (!group) return invalid("Expecting 'launch_group' to be present");
+    const validated = validateTaskGroup(group.executor, tasks, {
+      agentId: this.agent.agentId,
+      role: this.role,
+      duplicateId: (task) => this.duplicateId(task),
+    });
+    if (!validated.ok) return invalid(validated.error.message);
+    const { executorResources, taskResources } = validated.value;
+    if (!this.claim([...executorResources, ...taskResources.flat()])) {
+      return invalid('Total resources required by the task group are more than available');
+    }
+    tasks.forEach((task, i) => {
+      this.takenIds.add(task.task_id.value);
+      this.launches.push({
+        task,
+        resources: [...(taskResources[i] ?? []), ...(i === 0 ? executorResources : [])],
+        group: { executor: group.executor, taskGroup: group.task_group, executorResources },
+      });
+    });
+  }
+
+  private convert(operation: Operation, type: 'RESERVE' | 'UNRESERVE' | 'CREATE' | 'DESTROY'): void {
+    const apply = { RESERVE: reserve, UNRESERVE: unreserve, CREATE: create, DESTROY: destroy }[type];
+    const result = apply(this.state, operation, this.context);
+    if (!result.ok) {
+      this.feedback.operation(operation, 'OPERATION_ERROR', result.error.message);
+      this.refused.push({ type, why: result.error.message });
+      return;
+    }
+    this.state = result.value;
+    this.converted = true;
+    this.feedback.operation(operation, 'OPERATION_FINISHED');
+  }
+}
+
+/** The framework as its agents see it in a launch. */
+function frameworkInfoForAgent(info: FrameworkInfo): Extract<AgentCommand, { type: 'LAUNCH' }>['framework_info'] {
+  return {
+    user: info.user,
+    name: info.name,
+    ...(info.checkpoint !== undefined ? { checkpoint: info.checkpoint } : {}),
+    ...(info.capabilities ? { capabilities: info.capabilities } : {}),
+  };
+}
+
+/**
+ * What a launch tells the agent it may do. Until the master authorizes tasks against ACLs, it grants
+ * what the agent used to allow every task, so that agents which enforce grants behave as before.
+ */
+const LAUNCH_GRANT = PERMISSIVE_GRANT;
+
+/**
+ * The agent commands of the launches whose task rows were written: one LAUNCH per task, one
+ * LAUNCH_GROUP per group (sent with its first task written), each with the launch's grant.
+ */
+export function launchCommands(
+  framework: FrameworkRecord,
+  launches: readonly Launch[],
+  launchId: string,
+): AgentCommand[] {
+  const frameworkInfo = frameworkInfoForAgent(framework.info);
+  const framework_id = { value: framework.frameworkId };
+  const commands: AgentCommand[] = [];
+  const launchedGroups = new Set<TaskGroupInfo>();
+  for (const launch of launches) {
+    if (!launch.group) {
+      const task = { ...launch.task, resources: launch.resources };
+      const launchTask = { task, launch_id: launchId, grant: LAUNCH_GRANT };
+      commands.push({ type: 'LAUNCH', framework_id, framework_info: frameworkInfo, ...launchTask });
+      continue;
+    }
+    if (launchedGroups.has(launch.group.taskGroup)) continue;
+    launchedGroups.add(launch.group.taskGroup);
+    commands.push({
+      type: 'LAUNCH_GROUP',
+      framework_id,
+      framework_info: frameworkInfo,
+      executor: { ...launch.group.executor, resources: launch.group.executorResources },
+      task_group: launch.group.taskGroup,
+      launch_id: launchId,
+      grant: LAUNCH_GRANT,
+    });
+  }
+  return commands;
+}

@@ -1,0 +1,110 @@
+/**
+ * The status pipeline's and the sweeper's decisions without I/O (planStatusUpdate, planAgentSweep).
+ * Done over the registrar and the queues they are in test/contract/scheduler-calls.test.ts and
+ * test/contract/sweeper.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import type { AgentMessage } from '../../shared/protocol/internal.js';
+import type { TaskState } from '../../shared/protocol/mesos.js';
+import { failure, ok } from '../../shared/result.js';
+import type { AgentRecord, FrameworkRecord, TaskRecord } from '../../functions/registrar/index.js';
+import { planStatusUpdate } from '../../functions/master/status-plan.js';
+import { planAgentSweep } from '../../functions/fleet/sweep-plan.js';
+
+const update = (state: TaskState, uuid = 'dXVpZA==') =>
+  ({
+    type: 'STATUS_UPDATE',
+    agent_id: { value: 'a1' },
+    framework_id: { value: 'fw-1' },
+    status: { task_id: { value: 't1' }, state, uuid },
+  }) as Extract<AgentMessage, { type: 'STATUS_UPDATE' }>;
+
+const task = (state: TaskState, extra: Partial<TaskRecord> = {}) =>
+  ({ frameworkId: 'fw-1', taskId: 't1', agentId: 'a1', state, acknowledged: false, ...extra }) as TaskRecord;
+
+const framework = {
+  frameworkId: 'fw-1',
+  info: { user: 'u', name: 'f' },
+  status: 'SUBSCRIBED',
+  eventQueueUrl: 'q',
+} as unknown as FrameworkRecord;
+
+describe('planStatusUpdate', () => {
+  it('forwards an applied update (TASK_LOST for a framework without PARTITION_AWARE) and frees a terminal task', () => {
+    const plan = planStatusUpdate(
+      update('TASK_UNREACHABLE'),
+      ok({ outcome: 'applied', task: task('TASK_UNREACHABLE'), previous: 'TASK_RUNNING', becameTerminal: false }),
+      framework,
+    );
+    expect(plan.reply).toMatchObject({ kind: 'forward', status: { state: 'TASK_LOST', agent_id: { value: 'a1' } } });
+    expect(plan.release).toBeUndefined();
+    expect(plan.counters).toEqual(['master/valid_status_updates', 'master/task_updates/TASK_UNREACHABLE']);
+
+    const finished = planStatusUpdate(
+      update('TASK_FINISHED'),
+      ok({ outcome: 'applied', task: task('TASK_FINISHED'), previous: 'TASK_RUNNING', becameTerminal: true }),
+      framework,
+    );
+    expect(finished.release).toEqual({ agentId: 'a1', frameworkId: 'fw-1', taskId: 't1' });
+  });
+
+  it('acknowledges to the agent what no framework will: refused updates, gone frameworks, acknowledged ends', () => {
+    const refused = planStatusUpdate(update('TASK_RUNNING'), failure('UNKNOWN_TASK', 'no such task'), framework);
+    expect(refused).toMatchObject({ reply: { kind: 'acknowledge' }, refused: { code: 'UNKNOWN_TASK' } });
+    const applied = ok({
+      outcome: 'applied' as const,
+      task: task('TASK_RUNNING'),
+      previous: 'TASK_STAGING' as const,
+      becameTerminal: false,
+    });
+    expect(planStatusUpdate(update('TASK_RUNNING'), applied, undefined).reply.kind).toBe('acknowledge');
+    expect(planStatusUpdate(update('TASK_RUNNING'), applied, { ...framework, status: 'REMOVED' }).reply.kind).toBe(
+      'acknowledge',
+    );
+    const again = planStatusUpdate(
+      update('TASK_FINISHED'),
+      ok({
+        outcome: 'duplicate',
+        task: task('TASK_FINISHED', { acknowledged: true, status: update('TASK_FINISHED').status }),
+      }),
+      framework,
+    );
+    expect(again.reply.kind).toBe('acknowledge');
+  });
+
+  it('does not show an older update again', () => {
+    const older = planStatusUpdate(
+      update('TASK_RUNNING', 'b2xk'),
+      ok({ outcome: 'duplicate', task: task('TASK_FINISHED', { status: update('TASK_FINISHED').status }) }),
+      framework,
+    );
+    expect(older.reply.kind).toBe('none');
+  });
+});
+
+describe('planAgentSweep', () => {
+  const agent = {
+    agentId: 'a1',
+    status: 'ACTIVE',
+    offers: {
+      old: { offerId: 'old', expiresAt: 100 },
+      fresh: { offerId: 'fresh', expiresAt: 10_000 },
+      forever: { offerId: 'forever' },
+    },
+    tasks: {
+      'fw-1/late': { taskId: 'late', launchedAt: 0 },
+      'fw-1/recent': { taskId: 'recent', launchedAt: 900 },
+    },
+  } as unknown as AgentRecord;
+
+  it('skips agents that are not active, marks silent ones unreachable, and tends the others', () => {
+    expect(planAgentSweep(undefined, 0, 0, 1000, 0.5)).toEqual({ kind: 'skip' });
+    expect(planAgentSweep({ ...agent, status: 'UNREACHABLE' }, 0, 0, 1000, 0.5)).toEqual({ kind: 'skip' });
+    expect(planAgentSweep(agent, 10, 500, 1000, 0.5)).toEqual({ kind: 'unreachable', lastHeard: 10 });
+    const tend = planAgentSweep(agent, 600, 500, 1000, 0.5);
+    expect(tend.kind).toBe('tend');
+    if (tend.kind !== 'tend') return;
+    expect(tend.expiredOffers.map((offer) => offer.offerId)).toEqual(['old']);
+    expect(tend.overdueLaunches.map((task) => task.taskId)).toEqual(['late']);
+  });
+});
