@@ -53,7 +53,7 @@ const PURE_CORE_RULE = [
     patterns: [
       noIo('The pure core does no I/O: decide here, and let the I/O code around it do (docs/architecture.md).'),
       {
-        regex: String.raw`(^|/)(agent|local|cli|sdk|infra|bench|handlers|allocation)/|(^|/)shared/(aws|queues)/|(^|/)shared/(log|metrics)\.js$`,
+        regex: String.raw`(^|/)(agent|local|cli|sdk|infra|bench|handlers|allocation)/|(^|/|#)shared/(aws|queues)/|(^|/|#)shared/(log|metrics)\.js$`,
         message: 'The pure core imports no adapter, entry point or I/O helper.',
       },
       {

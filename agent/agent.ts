@@ -11,17 +11,17 @@ import { mkdir } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import type Docker from 'dockerode';
 import { QueueDoesNotExist } from '@aws-sdk/client-sqs';
-import { createAwsClients, type AwsClients } from '../shared/aws/clients.js';
-import { createLogger, type Logger } from '../shared/log.js';
-import { Metrics } from '../shared/metrics.js';
+import { createAwsClients, type AwsClients } from '#shared/aws/clients.js';
+import { createLogger, type Logger } from '#shared/log.js';
+import { Metrics } from '#shared/metrics.js';
 import {
   type HeartbeatMessage,
   type Isolation,
   type RegisterAgentRequest,
   type RegisterAgentResponse,
-} from '../shared/protocol/internal.js';
-import type { Attribute, DomainInfo, Resource, TaskState } from '../shared/protocol/mesos.js';
-import { Queues, standInEndpoint, type ReceivedMessage } from '../shared/queues/queues.js';
+} from '#shared/protocol/internal.js';
+import type { Attribute, DomainInfo, Resource, TaskState } from '#shared/protocol/mesos.js';
+import { Queues, standInEndpoint, type ReceivedMessage } from '#shared/queues/queues.js';
 import { Checkpoint } from './checkpoint.js';
 import { CommandHandler } from './command-handler.js';
 import type { AgentConfig, ContainerizerKind } from './config.js';

@@ -7,8 +7,8 @@
  * Pure.
  */
 import { isAbsolute, normalize } from 'node:path';
-import { SAFE_GRANT, type LaunchGrant } from '../shared/protocol/internal.js';
-import type { ContainerInfo, TaskInfo } from '../shared/protocol/mesos.js';
+import { SAFE_GRANT, type LaunchGrant } from '#shared/protocol/internal.js';
+import type { ContainerInfo, TaskInfo } from '#shared/protocol/mesos.js';
 import { LaunchError } from './containerizer/containerizer.js';
 
 /** Docker parameters that need no grant: they change nothing about the host (`user` is checked as a user). */

@@ -7,11 +7,11 @@
  * REASON_TASK_KILLED_DURING_LAUNCH); a RECONCILE answers the tasks the agent does not know with
  * TASK_DROPPED (TASK_LOST for frameworks without PARTITION_AWARE), and remembers them likewise.
  */
-import { taskKey } from '../shared/ids.js';
-import { AgentCommandSchema, parseMessageBody, type AgentCommand } from '../shared/protocol/internal.js';
-import type { TaskState } from '../shared/protocol/mesos.js';
-import { inGroups } from '../shared/queues/batch.js';
-import type { ReceivedMessage } from '../shared/queues/queues.js';
+import { taskKey } from '#shared/ids.js';
+import { AgentCommandSchema, parseMessageBody, type AgentCommand } from '#shared/protocol/internal.js';
+import type { TaskState } from '#shared/protocol/mesos.js';
+import { inGroups } from '#shared/queues/batch.js';
+import type { ReceivedMessage } from '#shared/queues/queues.js';
 import type { AgentContext } from './context.js';
 import type { KillRequest, TaskExecutor } from './executor.js';
 import { launchRequest } from './launch-plan.js';

@@ -4,8 +4,8 @@
  * `MANTLE_AGENT_<FLAG>` (Mesos reads `MESOS_<FLAG>`); a flag on the command line wins. Pure.
  */
 import { join } from 'node:path';
-import { resolveMaster } from '../shared/master-url.js';
-import { ok, err, type Result } from '../shared/result.js';
+import { resolveMaster } from '#shared/master-url.js';
+import { ok, err, type Result } from '#shared/result.js';
 import { parseMetadataTargets } from './isolation/firewall-rules.js';
 
 export type ContainerizerKind = 'docker' | 'mesos';

@@ -9,8 +9,8 @@
  */
 import { relative } from 'node:path';
 import Docker from 'dockerode';
-import type { Logger } from '../shared/log.js';
-import type { Isolation } from '../shared/protocol/internal.js';
+import type { Logger } from '#shared/log.js';
+import type { Isolation } from '#shared/protocol/internal.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { AgentConfig, ContainerizerKind } from './config.js';
 import type { Containerizer } from './containerizer/containerizer.js';

@@ -3,8 +3,8 @@
  * agent runs, their status update streams, the checkpoint and the remembered commands, all held by the
  * agent (agent.ts), as Mesos's `Slave` holds its frameworks and executors for its handlers.
  */
-import type { Logger } from '../shared/log.js';
-import type { Metrics } from '../shared/metrics.js';
+import type { Logger } from '#shared/log.js';
+import type { Metrics } from '#shared/metrics.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { AgentConfig, ContainerizerKind } from './config.js';
 import type { Containerizer } from './containerizer/containerizer.js';

@@ -7,11 +7,11 @@
  */
 import { statfs } from 'node:fs/promises';
 import { cpus, networkInterfaces, totalmem, type NetworkInterfaceInfo } from 'node:os';
-import type { Attribute, DomainInfo, Resource } from '../shared/protocol/mesos.js';
-import { parseResourceText, parseValueText } from '../shared/resources/parse.js';
-import { rangesResource, scalarResource } from '../shared/resources/resource.js';
-import { add, named, scalarTotal } from '../shared/resources/resources.js';
-import { err, ok, type Result } from '../shared/result.js';
+import type { Attribute, DomainInfo, Resource } from '#shared/protocol/mesos.js';
+import { parseResourceText, parseValueText } from '#shared/resources/parse.js';
+import { rangesResource, scalarResource } from '#shared/resources/resource.js';
+import { add, named, scalarTotal } from '#shared/resources/resources.js';
+import { err, ok, type Result } from '#shared/result.js';
 
 const MB = 1024 * 1024;
 const GB = 1024 * MB;

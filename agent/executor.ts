@@ -6,13 +6,13 @@
  * container's end into the terminal update with Mesos's reason. A restarted agent rebuilds it from the
  * checkpoint and reattaches.
  */
-import type { Logger } from '../shared/log.js';
-import type { LaunchGrant } from '../shared/protocol/internal.js';
-import type { Metrics } from '../shared/metrics.js';
-import { hasCapability } from '../shared/protocol/capabilities.js';
-import type { Resource, TaskInfo, TaskState, TaskStatusReason } from '../shared/protocol/mesos.js';
-import { named } from '../shared/resources/resources.js';
-import { isTerminal } from '../shared/tasks/state-machine.js';
+import type { Logger } from '#shared/log.js';
+import type { LaunchGrant } from '#shared/protocol/internal.js';
+import type { Metrics } from '#shared/metrics.js';
+import { hasCapability } from '#shared/protocol/capabilities.js';
+import type { Resource, TaskInfo, TaskState, TaskStatusReason } from '#shared/protocol/mesos.js';
+import { named } from '#shared/resources/resources.js';
+import { isTerminal } from '#shared/tasks/state-machine.js';
 import { launchGrant } from './authorization.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { ContainerizerKind } from './config.js';

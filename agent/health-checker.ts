@@ -6,7 +6,7 @@
  * after `consecutive_failures` failures in a row the task is killed. The decisions are pure
  * (`HealthCheckState`); `HealthChecker` runs the probe on timers.
  */
-import type { HealthCheck } from '../shared/protocol/mesos.js';
+import type { HealthCheck } from '#shared/protocol/mesos.js';
 import type { Lifecycle } from './lifecycle.js';
 
 export interface HealthCheckPolicy {

@@ -8,7 +8,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
-import type { HealthCheck } from '../shared/protocol/mesos.js';
+import type { HealthCheck } from '#shared/protocol/mesos.js';
 import type { Probe, ProbeResult } from './health-checker.js';
 
 export function httpProbe(host: string, check: NonNullable<HealthCheck['http']>): Probe {

@@ -6,9 +6,9 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Metrics } from '../shared/metrics.js';
-import type { Isolation } from '../shared/protocol/internal.js';
-import type { Resource, TaskState } from '../shared/protocol/mesos.js';
+import type { Metrics } from '#shared/metrics.js';
+import type { Isolation } from '#shared/protocol/internal.js';
+import type { Resource, TaskState } from '#shared/protocol/mesos.js';
 
 export interface StateTask {
   readonly frameworkId: string;

@@ -4,8 +4,8 @@
  * by `--resources`, completed from the host), the attributes (EC2 placement by IMDSv2, then
  * `--attributes`), the fault domain and the IP to advertise. The decisions are detect.ts's and gpu/'s.
  */
-import type { Logger } from '../shared/log.js';
-import type { Attribute, DomainInfo, Resource } from '../shared/protocol/mesos.js';
+import type { Logger } from '#shared/log.js';
+import type { Attribute, DomainInfo, Resource } from '#shared/protocol/mesos.js';
 import type { AgentConfig } from './config.js';
 import {
   agentResources,

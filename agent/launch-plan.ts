@@ -5,10 +5,10 @@
  * previous incarnation (then the command waits in the queue), and which containerizer a task needs.
  * Pure; launcher.ts carries the plan out.
  */
-import type { AgentCommand, LaunchGrant } from '../shared/protocol/internal.js';
-import type { ExecutorInfo, TaskInfo } from '../shared/protocol/mesos.js';
-import { taskKey } from '../shared/ids.js';
-import { err, ok, type Result } from '../shared/result.js';
+import type { AgentCommand, LaunchGrant } from '#shared/protocol/internal.js';
+import type { ExecutorInfo, TaskInfo } from '#shared/protocol/mesos.js';
+import { taskKey } from '#shared/ids.js';
+import { err, ok, type Result } from '#shared/result.js';
 import { launchGrant, wantsDocker } from './authorization.js';
 import type { ContainerizerKind } from './config.js';
 import { launchKey, type AgentState } from './state.js';

@@ -10,10 +10,10 @@
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { taskKey } from '../shared/ids.js';
-import type { TaskInfo, TaskState, TaskStatusReason } from '../shared/protocol/mesos.js';
-import { scalarTotal } from '../shared/resources/resources.js';
-import { err, ok, type Result } from '../shared/result.js';
+import { taskKey } from '#shared/ids.js';
+import type { TaskInfo, TaskState, TaskStatusReason } from '#shared/protocol/mesos.js';
+import { scalarTotal } from '#shared/resources/resources.js';
+import { err, ok, type Result } from '#shared/result.js';
 import { grantRefusal } from './authorization.js';
 import { pathComponent } from './checkpoint.js';
 import { LaunchError, type Containerizer } from './containerizer/containerizer.js';

@@ -4,13 +4,13 @@
  * credentials are configured. The secret is never logged. Heartbeats go by SQS (agent.ts).
  */
 import { readFile } from 'node:fs/promises';
-import { permanentFetchFailure } from '../shared/master-url.js';
-import { describeZodError } from '../shared/protocol/errors.js';
+import { permanentFetchFailure } from '#shared/master-url.js';
+import { describeZodError } from '#shared/protocol/errors.js';
 import {
   RegisterAgentResponseSchema,
   type RegisterAgentRequest,
   type RegisterAgentResponse,
-} from '../shared/protocol/internal.js';
+} from '#shared/protocol/internal.js';
 
 export interface AgentCredentials {
   readonly principal: string;

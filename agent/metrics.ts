@@ -2,10 +2,10 @@
  * The agent's gauges, under Mesos's names (src/slave/metrics.cpp): registration, uptime, tasks by
  * state, running executors, GPUs, and the resources offered. Counters are counted where things happen.
  */
-import type { Metrics } from '../shared/metrics.js';
-import type { Resource, TaskState } from '../shared/protocol/mesos.js';
-import { scalarTotal } from '../shared/resources/resources.js';
-import { isTerminal } from '../shared/tasks/state-machine.js';
+import type { Metrics } from '#shared/metrics.js';
+import type { Resource, TaskState } from '#shared/protocol/mesos.js';
+import { scalarTotal } from '#shared/resources/resources.js';
+import { isTerminal } from '#shared/tasks/state-machine.js';
 
 /** What the gauges read, each time a snapshot is taken. */
 export interface GaugeSource {

@@ -6,9 +6,9 @@
  * work dir that no checkpoint knows are killed (Mesos `--docker_kill_orphans`). Also the opposite: a
  * master that wrote the agent off makes it abandon every task and start afresh.
  */
-import { taskKey } from '../shared/ids.js';
-import type { Logger } from '../shared/log.js';
-import type { TaskState } from '../shared/protocol/mesos.js';
+import { taskKey } from '#shared/ids.js';
+import type { Logger } from '#shared/log.js';
+import type { TaskState } from '#shared/protocol/mesos.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { Containerizer } from './containerizer/containerizer.js';
 import { bootId } from './containerizer/host.js';

@@ -9,8 +9,8 @@ import type {
   RegisterAgentRequest,
   RegisterAgentResponse,
   ReportedTask,
-} from '../shared/protocol/internal.js';
-import type { AgentCapability, Attribute, DomainInfo, Resource, TaskState } from '../shared/protocol/mesos.js';
+} from '#shared/protocol/internal.js';
+import type { AgentCapability, Attribute, DomainInfo, Resource, TaskState } from '#shared/protocol/mesos.js';
 import type { ContainerizerKind } from './config.js';
 
 /** The capabilities this agent advertises (Mesos `SlaveInfo.Capability`). */

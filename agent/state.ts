@@ -4,7 +4,7 @@
  * that a late LAUNCH never runs, and finished launches so that a redelivered LAUNCH starts nothing.
  * Entries expire; they are pruned whenever the state is written. Pure.
  */
-import { taskKey } from '../shared/ids.js';
+import { taskKey } from '#shared/ids.js';
 
 /** How long a refused task id (killed before launch, unknown at reconciliation) stays refused. */
 export const REFUSAL_MS = 15 * 60_000;

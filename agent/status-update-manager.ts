@@ -5,11 +5,11 @@
  * until the ACKNOWLEDGE command for it arrives; then the next update goes. Sending waits until the agent is registered (it needs its id and the
  * queue); a restarted agent rebuilds every stream from its journal and resends the heads.
  */
-import { taskKey } from '../shared/ids.js';
-import type { Logger } from '../shared/log.js';
-import type { Metrics } from '../shared/metrics.js';
-import type { AgentMessage } from '../shared/protocol/internal.js';
-import type { TaskStatus } from '../shared/protocol/mesos.js';
+import { taskKey } from '#shared/ids.js';
+import type { Logger } from '#shared/log.js';
+import type { Metrics } from '#shared/metrics.js';
+import type { AgentMessage } from '#shared/protocol/internal.js';
+import type { TaskStatus } from '#shared/protocol/mesos.js';
 import type { Checkpoint } from './checkpoint.js';
 import { isStopped, type Lifecycle } from './lifecycle.js';
 import { uuidHex } from './statuses.js';

@@ -4,8 +4,8 @@
  * nothing after a terminal update; the stream closes when its terminal update is acknowledged. The
  * stream is rebuilt from its journal after a restart. Pure.
  */
-import type { TaskState, TaskStatus } from '../shared/protocol/mesos.js';
-import { isTerminal } from '../shared/tasks/state-machine.js';
+import type { TaskState, TaskStatus } from '#shared/protocol/mesos.js';
+import { isTerminal } from '#shared/tasks/state-machine.js';
 
 export type JournalRecord =
   { readonly type: 'UPDATE'; readonly status: TaskStatus } | { readonly type: 'ACK'; readonly uuid: string };

@@ -5,9 +5,9 @@
  * refused, a drain).
  */
 import { randomBytes } from 'node:crypto';
-import { hasCapability } from '../shared/protocol/capabilities.js';
-import type { AgentFrameworkInfoSchema } from '../shared/protocol/internal.js';
-import type { Resource, TaskState, TaskStatus, TaskStatusReason, TaskStatusSource } from '../shared/protocol/mesos.js';
+import { hasCapability } from '#shared/protocol/capabilities.js';
+import type { AgentFrameworkInfoSchema } from '#shared/protocol/internal.js';
+import type { Resource, TaskState, TaskStatus, TaskStatusReason, TaskStatusSource } from '#shared/protocol/mesos.js';
 import type { z } from 'zod';
 
 export type AgentFrameworkInfo = z.infer<typeof AgentFrameworkInfoSchema>;

@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import { freePort, startSqsStandIn } from '../local/aws-standins.js';
-import { createAwsClients } from '../shared/aws/clients.js';
+import { createAwsClients } from '#shared/aws/clients.js';
 import { FakeMaster } from '../test/support/agent-master.js';
 import { spawnAgentProcess } from '../test/support/agent-process.js';
 import {

@@ -25,11 +25,11 @@ import type {
   FilterSnapshot,
   FrameworkSnapshot,
 } from '../functions/allocator/snapshot.js';
-import { createAwsClients } from '../shared/aws/clients.js';
+import { createAwsClients } from '#shared/aws/clients.js';
 import type { EventPublisher } from '../functions/master/event-publisher.js';
-import { filterKey, newStreamId } from '../shared/ids.js';
-import { Metrics } from '../shared/metrics.js';
-import type { Resource } from '../shared/protocol/mesos.js';
+import { filterKey, newStreamId } from '#shared/ids.js';
+import { Metrics } from '#shared/metrics.js';
+import type { Resource } from '#shared/protocol/mesos.js';
 import {
   createTables,
   Registrar,
@@ -38,7 +38,7 @@ import {
   type OfferFilter,
   type OfferRecord,
 } from '../functions/registrar/index.js';
-import { parseResourceText } from '../shared/resources/parse.js';
+import { parseResourceText } from '#shared/resources/parse.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 

@@ -11,10 +11,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateTableCommand, UpdateItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { startDynamoDbLocal } from '../local/aws-standins.js';
-import { createAwsClients } from '../shared/aws/clients.js';
+import { createAwsClients } from '#shared/aws/clients.js';
 import { createTables, Registrar, tableNames, type OfferRecord } from '../functions/registrar/index.js';
-import { parseResourceText } from '../shared/resources/parse.js';
-import type { Resource } from '../shared/protocol/mesos.js';
+import { parseResourceText } from '#shared/resources/parse.js';
+import type { Resource } from '#shared/protocol/mesos.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 

@@ -6,11 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { FrameworkInfo, Offer, Resource, TaskInfo, TaskStatus } from '../shared/protocol/mesos.js';
-import { parseResourceText } from '../shared/resources/parse.js';
-import { allocate, contains, scalarTotal, unallocate } from '../shared/resources/resources.js';
-import { isTerminal } from '../shared/tasks/state-machine.js';
-import { resolveMaster } from '../shared/master-url.js';
+import type { FrameworkInfo, Offer, Resource, TaskInfo, TaskStatus } from '#shared/protocol/mesos.js';
+import { parseResourceText } from '#shared/resources/parse.js';
+import { allocate, contains, scalarTotal, unallocate } from '#shared/resources/resources.js';
+import { isTerminal } from '#shared/tasks/state-machine.js';
+import { resolveMaster } from '#shared/master-url.js';
 import { SchedulerDriver, type Scheduler } from '../sdk/scheduler.js';
 
 export const EXECUTE_USAGE = `Usage: mantle execute --command <cmd> [options]

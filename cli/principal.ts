@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { createAwsClients } from '../shared/aws/clients.js';
+import { createAwsClients } from '#shared/aws/clients.js';
 import { bearerToken } from '../functions/master/auth.js';
 import { Registrar, tableNames, type PrincipalKind } from '../functions/registrar/index.js';
 

@@ -8,7 +8,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { queueNames } from '../shared/queues/queues.js';
+import { queueNames } from '#shared/queues/queues.js';
 
 export interface MantleQueuesProps {
   readonly clusterName: string;

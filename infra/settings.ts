@@ -2,7 +2,7 @@
  * A cluster's deploy settings: the stack's props, read from CDK context (`-c key=value` or cdk.json)
  * with defaults and checks, so that a typo fails the synth instead of the deploy.
  */
-import { validateClusterName } from '../shared/queues/queues.js';
+import { validateClusterName } from '#shared/queues/queues.js';
 import { DEFAULT_DRAIN_SETTINGS, KILL_SLACK_SECONDS } from '../functions/fleet/drain.js';
 
 /** The AWS Deep Learning Base GPU AMI (Amazon Linux 2023): NVIDIA driver, Docker and the container toolkit. */

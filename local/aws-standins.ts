@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { createRequestHandler } from 'local-aws-sqs';
-import { createAwsClients, type AwsClients, type AwsEndpoints } from '../shared/aws/clients.js';
+import { createAwsClients, type AwsClients, type AwsEndpoints } from '#shared/aws/clients.js';
 
 export class JavaMissingError extends Error {
   constructor(detail: string) {

@@ -13,7 +13,7 @@ import { Allocator } from '../functions/allocator/allocator.js';
 import { allocatorConfig } from '../functions/allocator/config.js';
 import { allocationHandler } from '../functions/handlers/allocation.js';
 import { AllocationTriggers, startPeriodicTriggers } from '../functions/allocation/triggers.js';
-import { newClusterId } from '../shared/ids.js';
+import { newClusterId } from '#shared/ids.js';
 import type { MasterConfigInput } from '../functions/master/config.js';
 import type { Master } from '../functions/master/master.js';
 import { sweep } from '../functions/fleet/sweeper.js';

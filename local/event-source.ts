@@ -5,7 +5,7 @@
  * as Lambda does with ReportBatchItemFailures. A handler that throws fails the whole batch.
  */
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { Queues, ReceivedMessage } from '../shared/queues/queues.js';
+import type { Queues, ReceivedMessage } from '#shared/queues/queues.js';
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | undefined>;
 

@@ -9,14 +9,14 @@ import { createApp } from '../functions/handlers/app.js';
 import { ensureAllocationQueue } from '../functions/allocation/triggers.js';
 import { createHeartbeatHandler } from '../functions/handlers/heartbeats.js';
 import { createStatusHandler } from '../functions/handlers/status.js';
-import type { AwsClients } from '../shared/aws/clients.js';
-import { newClusterId } from '../shared/ids.js';
+import type { AwsClients } from '#shared/aws/clients.js';
+import { newClusterId } from '#shared/ids.js';
 import { buildMaster } from '../functions/master/build.js';
 import { ensureHeartbeatQueue } from '../functions/fleet/heartbeats.js';
 import { masterConfig, type MasterConfigInput } from '../functions/master/config.js';
 import type { AllocationRequester, Master } from '../functions/master/master.js';
-import { Metrics } from '../shared/metrics.js';
-import { queueNames, Queues } from '../shared/queues/queues.js';
+import { Metrics } from '#shared/metrics.js';
+import { queueNames, Queues } from '#shared/queues/queues.js';
 import { createTables, tableNames } from '../functions/registrar/index.js';
 import { startEventSource, type EventSource } from './event-source.js';
 

@@ -14,10 +14,10 @@ import type {
   Request,
   TaskInfo,
   TaskStatus,
-} from '../shared/protocol/mesos.js';
-import { EventSchema, type Call, type Event } from '../shared/protocol/scheduler.js';
-import { RecordIODecoder } from '../shared/protocol/recordio.js';
-import { permanentFetchFailure, resolveMaster } from '../shared/master-url.js';
+} from '#shared/protocol/mesos.js';
+import { EventSchema, type Call, type Event } from '#shared/protocol/scheduler.js';
+import { RecordIODecoder } from '#shared/protocol/recordio.js';
+import { permanentFetchFailure, resolveMaster } from '#shared/master-url.js';
 
 type Awaitable = void | Promise<void>;
 

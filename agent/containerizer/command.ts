@@ -4,7 +4,7 @@
  * `arguments` as its argv (argv[0] first). Docker keeps the image's entrypoint unless the command is a
  * shell command (Mesos's `--entrypoint /bin/sh`). Pure.
  */
-import type { CommandInfo } from '../../shared/protocol/mesos.js';
+import type { CommandInfo } from '#shared/protocol/mesos.js';
 import { LaunchError, type LaunchSpec } from './containerizer.js';
 
 /** The executable and its arguments for a process task. */

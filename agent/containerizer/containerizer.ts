@@ -3,8 +3,8 @@
  * agent restart, signal it, run a command in it, destroy it. Two implementations: Docker (through the
  * Engine API) and process (Mesos's containerizer role: a supervised process in its own cgroups).
  */
-import type { LaunchGrant } from '../../shared/protocol/internal.js';
-import type { CommandInfo, TaskInfo, TaskState, TaskStatusReason } from '../../shared/protocol/mesos.js';
+import type { LaunchGrant } from '#shared/protocol/internal.js';
+import type { CommandInfo, TaskInfo, TaskState, TaskStatusReason } from '#shared/protocol/mesos.js';
 import type { ContainerizerKind } from '../config.js';
 import type { Gpu } from '../gpu/nvidia.js';
 import type { AgentFrameworkInfo } from '../statuses.js';

@@ -7,7 +7,7 @@
  * its containers again. Pure.
  */
 import type Docker from 'dockerode';
-import type { ContainerInfo, Range } from '../../shared/protocol/mesos.js';
+import type { ContainerInfo, Range } from '#shared/protocol/mesos.js';
 import type { ContainerLimits } from '../isolation/limits.js';
 import type { Gpu } from '../gpu/nvidia.js';
 import { dockerCommand } from './command.js';

@@ -7,7 +7,7 @@
  */
 import type Docker from 'dockerode';
 import { posix } from 'node:path';
-import type { TaskInfo } from '../../shared/protocol/mesos.js';
+import type { TaskInfo } from '#shared/protocol/mesos.js';
 import { isRootUser } from '../authorization.js';
 import { LaunchError } from './containerizer.js';
 import { parsePasswd } from './host.js';

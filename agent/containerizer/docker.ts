@@ -10,9 +10,9 @@
 import { createWriteStream } from 'node:fs';
 import { chown } from 'node:fs/promises';
 import type Docker from 'dockerode';
-import type { Logger } from '../../shared/log.js';
-import type { CommandInfo, Range } from '../../shared/protocol/mesos.js';
-import { named } from '../../shared/resources/resources.js';
+import type { Logger } from '#shared/log.js';
+import type { CommandInfo, Range } from '#shared/protocol/mesos.js';
+import { named } from '#shared/resources/resources.js';
 import { isRootUser } from '../authorization.js';
 import { containerLimits, type LimitOptions } from '../isolation/limits.js';
 import type { Lifecycle } from '../lifecycle.js';

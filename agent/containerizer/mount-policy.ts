@@ -9,7 +9,7 @@
  */
 import { lstat, realpath } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { LaunchGrant } from '../../shared/protocol/internal.js';
+import type { LaunchGrant } from '#shared/protocol/internal.js';
 import { normalAbsolute, underPrefix } from '../authorization.js';
 import { LaunchError } from './containerizer.js';
 import type { Mount } from './volumes.js';

@@ -14,8 +14,8 @@ import { chown, mkdir, open, readdir, readFile, symlink, type FileHandle } from 
 import { watch, type FSWatcher } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { Logger } from '../../shared/log.js';
-import type { CommandInfo } from '../../shared/protocol/mesos.js';
+import type { Logger } from '#shared/log.js';
+import type { CommandInfo } from '#shared/protocol/mesos.js';
 import type { Checkpoint } from '../checkpoint.js';
 import { fromPathComponent } from '../checkpoint.js';
 import { NVIDIA_MAJOR } from '../gpu/nvidia.js';

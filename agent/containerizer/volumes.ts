@@ -5,8 +5,8 @@
  * `filesystem/posix` isolator does for persistent volumes) and refuses absolute ones. Pure.
  */
 import { isAbsolute, join, normalize } from 'node:path';
-import type { Resource, Volume } from '../../shared/protocol/mesos.js';
-import { reservationRole } from '../../shared/resources/resource.js';
+import type { Resource, Volume } from '#shared/protocol/mesos.js';
+import { reservationRole } from '#shared/resources/resource.js';
 import { LaunchError } from './containerizer.js';
 
 export interface Mount {

@@ -4,7 +4,7 @@
  * this agent's. Pure.
  */
 import { isIP } from 'node:net';
-import { err, ok, type Result } from '../../shared/result.js';
+import { err, ok, type Result } from '#shared/result.js';
 
 export const RULE_COMMENT = 'mantle-agent';
 

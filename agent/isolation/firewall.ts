@@ -13,7 +13,7 @@
 import { execFile } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '#shared/log.js';
 import { which } from '../containerizer/host.js';
 import type { TaskCgroup } from './cgroup2.js';
 import type { Containerizers } from '../containerizers.js';

@@ -4,8 +4,8 @@
  * with CFS on, a quota; `limits.cpus` replaces that quota (Infinity: none); `mem` is the hard memory
  * limit, or the soft one when `limits.mem` sets a higher hard limit; swap is never granted. Pure.
  */
-import type { Resource } from '../../shared/protocol/mesos.js';
-import { scalarTotal } from '../../shared/resources/resources.js';
+import type { Resource } from '#shared/protocol/mesos.js';
+import { scalarTotal } from '#shared/resources/resources.js';
 
 export const CPU_SHARES_PER_CPU = 1024;
 export const MIN_CPU_SHARES = 2;

@@ -11,9 +11,9 @@
  * lasting: the offer times out and its resources come back.
  */
 import type { EventPublisher } from '../master/event-publisher.js';
-import { groupBy } from '../../shared/collections.js';
-import type { Metrics } from '../../shared/metrics.js';
-import type { Offer } from '../../shared/protocol/mesos.js';
+import { groupBy } from '#shared/collections.js';
+import type { Metrics } from '#shared/metrics.js';
+import type { Offer } from '#shared/protocol/mesos.js';
 import type { AgentRecord, FrameworkRecord, OfferRecord, Registrar } from '../registrar/index.js';
 import type { Allocator, AllocationStats, ProposedOffer, RoleReport } from '../allocator/allocator.js';
 import { mesosOffer, offersEvent, recipientOf, rescindEvent } from '../allocator/offers.js';

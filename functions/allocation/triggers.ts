@@ -6,7 +6,7 @@
  * allocation requests the same way). A periodic trigger is the safety net.
  */
 import { z } from 'zod';
-import { queueNames, type Queues } from '../../shared/queues/queues.js';
+import { queueNames, type Queues } from '#shared/queues/queues.js';
 
 export const TRIGGER_REASONS = [
   'AGENT_ADDED',

@@ -6,10 +6,10 @@
  *
  * Derived from the ledger only, so it is valid for as long as the agent's version stays the same.
  */
-import type { Range, Resource } from '../../shared/protocol/mesos.js';
-import { isRevocable, isUnreserved, reservationRole } from '../../shared/resources/resource.js';
-import { subtract, unallocate } from '../../shared/resources/resources.js';
-import { normalizeRanges, subtractRanges, toMillis } from '../../shared/resources/values.js';
+import type { Range, Resource } from '#shared/protocol/mesos.js';
+import { isRevocable, isUnreserved, reservationRole } from '#shared/resources/resource.js';
+import { subtract, unallocate } from '#shared/resources/resources.js';
+import { normalizeRanges, subtractRanges, toMillis } from '#shared/resources/values.js';
 import { isZero, type Quantities, type ResourceNames } from './quantities.js';
 import type { AgentSnapshot, HeldResources } from './snapshot.js';
 

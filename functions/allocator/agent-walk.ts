@@ -6,9 +6,9 @@
  * resources and refused-offer filters. Shares are updated once per agent, as in Mesos. Pure; the
  * Allocator (allocator.ts) keeps the state between passes and turns the walk's proposals into offers.
  */
-import type { Resource } from '../../shared/protocol/mesos.js';
-import { isAllocatableTo, isRevocable, isUnreserved } from '../../shared/resources/resource.js';
-import { toMillis } from '../../shared/resources/values.js';
+import type { Resource } from '#shared/protocol/mesos.js';
+import { isAllocatableTo, isRevocable, isUnreserved } from '#shared/resources/resource.js';
+import { toMillis } from '#shared/resources/values.js';
 import type { AgentState, PlainRanges } from './agent-state.js';
 import type { AllocatorConfig } from './config.js';
 import { filterFor, type FilterMatcher } from './filters.js';

@@ -10,8 +10,8 @@
  * agents and frameworks whose version changed, and keeps the cluster's totals up to date by
  * difference. A cold instance given the same snapshot produces the same offers.
  */
-import type { Resource } from '../../shared/protocol/mesos.js';
-import { toMillis } from '../../shared/resources/values.js';
+import type { Resource } from '#shared/protocol/mesos.js';
+import { toMillis } from '#shared/resources/values.js';
 import { AgentWalk, type Candidate, type Proposal } from './agent-walk.js';
 import { clientKey, compileAgent, type AgentState } from './agent-state.js';
 import { allocatorConfig, type AllocatorConfig } from './config.js';

@@ -3,8 +3,8 @@
  * In Lambda it comes from environment variables (MANTLE_*), locally from the supervisor's flags.
  */
 import { z } from 'zod';
-import { err, ok, type Result } from '../../shared/result.js';
-import { validateRole } from '../../shared/roles.js';
+import { err, ok, type Result } from '#shared/result.js';
+import { validateRole } from '#shared/roles.js';
 
 /** Mesos --min_allocatable_resources default (MIN_CPUS, MIN_MEM). */
 export const DEFAULT_MIN_ALLOCATABLE_RESOURCES = 'cpus:0.01|mem:32';

@@ -9,8 +9,8 @@
  * quantifier or an alternation, and at most MAX_PATTERN_LENGTH characters (Mesos caps the RE2 program
  * size).
  */
-import type { AttributeConstraint, OfferConstraints } from '../../shared/protocol/scheduler.js';
-import { err, ok, type Result } from '../../shared/result.js';
+import type { AttributeConstraint, OfferConstraints } from '#shared/protocol/scheduler.js';
+import { err, ok, type Result } from '#shared/result.js';
 import type { AgentSnapshot } from './snapshot.js';
 
 export const MAX_PATTERN_LENGTH = 200;

@@ -3,10 +3,10 @@
  * (or the unused part of an ACCEPT) the framework gets no offer from that agent to that role whose resources are a
  * subset of what it refused, until the filter expires. More resources on the agent make the offer go through.
  */
-import type { Range, Resource } from '../../shared/protocol/mesos.js';
-import { filterKey } from '../../shared/ids.js';
-import { contains, unallocate } from '../../shared/resources/resources.js';
-import { rangesContain, toMillis } from '../../shared/resources/values.js';
+import type { Range, Resource } from '#shared/protocol/mesos.js';
+import { filterKey } from '#shared/ids.js';
+import { contains, unallocate } from '#shared/resources/resources.js';
+import { rangesContain, toMillis } from '#shared/resources/values.js';
 import { isPlain } from './agent-state.js';
 import type { Quantities, ResourceNames } from './quantities.js';
 import type { FilterSnapshot } from './snapshot.js';

@@ -5,7 +5,7 @@
  * without the version) are only referenced, indexed by role and agent: a framework that declined
  * thousands of agents costs nothing until one is looked at.
  */
-import { toMillis } from '../../shared/resources/values.js';
+import { toMillis } from '#shared/resources/values.js';
 import type { QuantitySet } from './config.js';
 import { compileOfferConstraints, type RoleConstraints } from './constraints.js';
 import type { ResourceNames } from './quantities.js';

@@ -3,10 +3,10 @@
  * event per framework. Frameworks without MULTI_ROLE get no `allocation_info` (on the offer or its
  * resources); frameworks without RESERVATION_REFINEMENT get the pre-refinement resource format.
  */
-import type { Attribute, DomainInfo, FrameworkInfo, Offer, Resource } from '../../shared/protocol/mesos.js';
-import type { Event } from '../../shared/protocol/scheduler.js';
+import type { Attribute, DomainInfo, FrameworkInfo, Offer, Resource } from '#shared/protocol/mesos.js';
+import type { Event } from '#shared/protocol/scheduler.js';
 import type { OfferRecord } from '../registrar/ledger.js';
-import { downgradeResource } from '../../shared/resources/resource.js';
+import { downgradeResource } from '#shared/resources/resource.js';
 
 /** The port Mesos agents listen on, for the offer's agent URL when the agent gave none. */
 const DEFAULT_AGENT_PORT = 5051;

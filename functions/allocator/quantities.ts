@@ -4,8 +4,8 @@
  * and differences are exact integers and a warm allocator's running totals equal a fresh recount.
  * Ranges and sets count their elements (×1000, to share the scale), as Mesos's quantities do.
  */
-import type { Resource } from '../../shared/protocol/mesos.js';
-import { toMillis } from '../../shared/resources/values.js';
+import type { Resource } from '#shared/protocol/mesos.js';
+import { toMillis } from '#shared/resources/values.js';
 
 export type Quantities = Float64Array;
 

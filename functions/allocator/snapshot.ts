@@ -3,8 +3,8 @@
  * are the registrar's records, narrowed to what allocation needs, so that records read from DynamoDB go
  * in as they are (AgentRecord, FrameworkRecord and RoleRecord satisfy these types).
  */
-import type { Attribute, DomainInfo, FrameworkInfo, Resource } from '../../shared/protocol/mesos.js';
-import type { OfferConstraints } from '../../shared/protocol/scheduler.js';
+import type { Attribute, DomainInfo, FrameworkInfo, Resource } from '#shared/protocol/mesos.js';
+import type { OfferConstraints } from '#shared/protocol/scheduler.js';
 
 /** Resources a framework holds on an agent in one role: an outstanding offer or a task. */
 export interface HeldResources {

@@ -9,7 +9,7 @@
  * not guessed at. What free GPUs on schedulable agents can cover is not pending.
  */
 import type { AgentRecord, FrameworkRecord } from '../registrar/index.js';
-import { scalarTotal } from '../../shared/resources/resources.js';
+import { scalarTotal } from '#shared/resources/resources.js';
 import { instanceIdOf } from './instance-id.js';
 
 /** A REQUEST older than this no longer counts as demand. */

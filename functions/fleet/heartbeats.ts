@@ -9,8 +9,8 @@
  * that is the instance's role session, named after the instance. A heartbeat for an agent that runs on
  * another instance is dropped (one agent cannot keep another that died looking alive).
  */
-import { HeartbeatMessageSchema, parseMessageBody, type AgentCommand } from '../../shared/protocol/internal.js';
-import { queueNames, type Queues } from '../../shared/queues/queues.js';
+import { HeartbeatMessageSchema, parseMessageBody, type AgentCommand } from '#shared/protocol/internal.js';
+import { queueNames, type Queues } from '#shared/queues/queues.js';
 import type { AgentStatusView } from '../registrar/index.js';
 import { instanceIdOf } from './instance-id.js';
 import { sendAgentCommands, type Master } from '../master/master.js';

@@ -3,7 +3,7 @@
  * master's context names these hooks without depending on the AWS adapters that implement them
  * (fleet/autoscaling.ts, fleet/agent-queues.ts).
  */
-import type { Attribute } from '../../shared/protocol/mesos.js';
+import type { Attribute } from '#shared/protocol/mesos.js';
 
 export interface LifecycleActions {
   /**

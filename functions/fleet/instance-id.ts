@@ -2,7 +2,7 @@
  * An agent on EC2 carries its instance id as the attribute `instance_id` (the launch template's user
  * data sets it): the tie between an agent and the instance it runs on. Pure.
  */
-import type { Attribute } from '../../shared/protocol/mesos.js';
+import type { Attribute } from '#shared/protocol/mesos.js';
 
 export const INSTANCE_ID_ATTRIBUTE = 'instance_id';
 

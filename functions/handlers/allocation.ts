@@ -11,15 +11,15 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { createAwsClients } from '../../shared/aws/clients.js';
+import { createAwsClients } from '#shared/aws/clients.js';
 import { SqsEventPublisher } from '../master/event-publisher.js';
-import { Metrics } from '../../shared/metrics.js';
-import { Queues } from '../../shared/queues/queues.js';
+import { Metrics } from '#shared/metrics.js';
+import { Queues } from '#shared/queues/queues.js';
 import { Registrar, tableNamesFromEnvironment } from '../registrar/index.js';
 import { Allocator } from '../allocator/allocator.js';
 import { allocatorConfigFromEnvironment } from '../allocator/config.js';
 import { runAllocationPass, type AllocationPassDeps, type AllocationPassReport } from '../allocation/run-pass.js';
-import { parseMessageBody } from '../../shared/protocol/internal.js';
+import { parseMessageBody } from '#shared/protocol/internal.js';
 import { AllocationTriggers, coalesce, TriggerMessageSchema, type TriggerMessage } from '../allocation/triggers.js';
 
 export interface AllocationHandlerDeps extends AllocationPassDeps {

@@ -15,8 +15,8 @@
  */
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { describeZodError } from '../../shared/protocol/errors.js';
-import { RegisterAgentRequestSchema } from '../../shared/protocol/internal.js';
+import { describeZodError } from '#shared/protocol/errors.js';
+import { RegisterAgentRequestSchema } from '#shared/protocol/internal.js';
 import { registerAgent } from '../master/agents.js';
 import { Authenticator } from '../master/auth.js';
 import type { Master } from '../master/master.js';

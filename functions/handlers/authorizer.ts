@@ -4,9 +4,9 @@
  * principals table.
  */
 import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
-import { createAwsClients } from '../../shared/aws/clients.js';
+import { createAwsClients } from '#shared/aws/clients.js';
 import { authorize } from '../master/authorizer.js';
-import { createLogger } from '../../shared/log.js';
+import { createLogger } from '#shared/log.js';
 import { Authenticator } from '../master/auth.js';
 import { Registrar, tableNamesFromEnvironment } from '../registrar/index.js';
 

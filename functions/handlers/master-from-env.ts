@@ -5,7 +5,7 @@
  */
 import { agentQueueTaggerFromEnvironment } from '../fleet/agent-queues.js';
 import { agentGroupFromEnvironment } from '../fleet/autoscaling.js';
-import { createAwsClients } from '../../shared/aws/clients.js';
+import { createAwsClients } from '#shared/aws/clients.js';
 import { buildMaster } from '../master/build.js';
 import { masterConfigFromEnvironment } from '../master/config.js';
 import type { Master } from '../master/master.js';

@@ -8,8 +8,8 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { createMiddleware } from 'hono/factory';
-import { describeZodError } from '../../shared/protocol/errors.js';
-import { CallSchema } from '../../shared/protocol/scheduler.js';
+import { describeZodError } from '#shared/protocol/errors.js';
+import { CallSchema } from '#shared/protocol/scheduler.js';
 import {
   checkSubscription,
   type FrameworkRecord,

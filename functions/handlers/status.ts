@@ -6,10 +6,10 @@
 import middy from '@middy/core';
 import { CoalescedTriggers } from '../allocation/triggers.js';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { AgentMessageSchema, parseMessageBody } from '../../shared/protocol/internal.js';
+import { AgentMessageSchema, parseMessageBody } from '#shared/protocol/internal.js';
 import type { Master } from '../master/master.js';
 import { handleAgentMessage } from '../master/status-updates.js';
-import { processInOrder } from '../../shared/queues/batch.js';
+import { processInOrder } from '#shared/queues/batch.js';
 
 export function createStatusHandler(master: Master) {
   return middy(async (event: SQSEvent): Promise<SQSBatchResponse> => {

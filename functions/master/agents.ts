@@ -8,13 +8,13 @@
  * the agent runs that the master no longer has are killed, and tasks of an agent that was unreachable
  * take the state it reports (REASON_AGENT_REREGISTERED), as Mesos does since 1.5.
  */
-import { newAgentId } from '../../shared/ids.js';
-import type { RegisterAgentRequest, RegisterAgentResponse, ReportedTask } from '../../shared/protocol/internal.js';
-import { queueNames } from '../../shared/queues/queues.js';
-import { err, ok, type Failure, type Result } from '../../shared/result.js';
+import { newAgentId } from '#shared/ids.js';
+import type { RegisterAgentRequest, RegisterAgentResponse, ReportedTask } from '#shared/protocol/internal.js';
+import { queueNames } from '#shared/queues/queues.js';
+import { err, ok, type Failure, type Result } from '#shared/result.js';
 import type { AgentRecord } from '../registrar/index.js';
-import { taskKey } from '../../shared/ids.js';
-import { isTerminal } from '../../shared/tasks/state-machine.js';
+import { taskKey } from '#shared/ids.js';
+import { isTerminal } from '#shared/tasks/state-machine.js';
 import { notifyFramework, announceRescinds } from './lifecycle.js';
 import { sendAgentCommands, type Master } from './master.js';
 import { masterStatus } from './statuses.js';

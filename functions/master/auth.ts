@@ -5,7 +5,7 @@
  * secrets live in the registrar. Verified credentials are cached briefly (hashing is deliberately slow).
  */
 import { createHash } from 'node:crypto';
-import { failure, ok, type Failure, type Result } from '../../shared/result.js';
+import { failure, ok, type Failure, type Result } from '#shared/result.js';
 import type { PrincipalKind, PrincipalRecord, Registrar } from '../registrar/index.js';
 
 export interface Credentials {

@@ -1,10 +1,10 @@
 /** Assembles a Master from AWS clients and configuration: the same in Lambda, locally and in tests. */
 import { AllocationTriggers } from '../allocation/triggers.js';
-import type { AwsClients } from '../../shared/aws/clients.js';
+import type { AwsClients } from '#shared/aws/clients.js';
 import { SqsEventPublisher } from './event-publisher.js';
-import { createLogger } from '../../shared/log.js';
-import { Metrics } from '../../shared/metrics.js';
-import { Queues } from '../../shared/queues/queues.js';
+import { createLogger } from '#shared/log.js';
+import { Metrics } from '#shared/metrics.js';
+import { Queues } from '#shared/queues/queues.js';
 import { Registrar, type TableNames } from '../registrar/index.js';
 import type { MasterConfig } from './config.js';
 import type { FleetHooks } from '../fleet/hooks.js';

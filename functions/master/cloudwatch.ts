@@ -6,7 +6,7 @@
  */
 import { Metrics as PowertoolsMetrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { FleetGauges } from '../fleet/demand.js';
-import type { Metrics } from '../../shared/metrics.js';
+import type { Metrics } from '#shared/metrics.js';
 
 export const METRICS_NAMESPACE = 'Mantle';
 

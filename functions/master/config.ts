@@ -3,7 +3,7 @@
  * In Lambda it comes from environment variables (MANTLE_*), locally from the supervisor's flags.
  */
 import { z } from 'zod';
-import { validateClusterName } from '../../shared/queues/queues.js';
+import { validateClusterName } from '#shared/queues/queues.js';
 
 const seconds = z.coerce.number().finite().nonnegative();
 

@@ -5,8 +5,8 @@
  * deliver an event.
  */
 import { randomUUID } from 'node:crypto';
-import type { Event } from '../../shared/protocol/scheduler.js';
-import { MAX_MESSAGE_BYTES, type OutgoingMessage, type Queues } from '../../shared/queues/queues.js';
+import type { Event } from '#shared/protocol/scheduler.js';
+import { MAX_MESSAGE_BYTES, type OutgoingMessage, type Queues } from '#shared/queues/queues.js';
 
 export interface EventTarget {
   readonly frameworkId: string;

@@ -5,8 +5,8 @@
  * finished by the next one.
  */
 import type { FrameworkRecord, OfferRecord } from '../registrar/index.js';
-import type { AgentCommand } from '../../shared/protocol/internal.js';
-import { isTerminal } from '../../shared/tasks/state-machine.js';
+import type { AgentCommand } from '#shared/protocol/internal.js';
+import { isTerminal } from '#shared/tasks/state-machine.js';
 import { publishEvents, sendAgentCommands, type Master } from './master.js';
 import { masterStatus, updateEvent } from './statuses.js';
 

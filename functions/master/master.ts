@@ -4,12 +4,12 @@
  */
 import type { AllocationTrigger } from '../allocation/triggers.js';
 import type { FleetHooks } from '../fleet/hooks.js';
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '#shared/log.js';
 import type { EventPublisher, EventTarget } from './event-publisher.js';
-import type { Metrics } from '../../shared/metrics.js';
-import type { AgentCommand } from '../../shared/protocol/internal.js';
-import type { Event } from '../../shared/protocol/scheduler.js';
-import type { Queues } from '../../shared/queues/queues.js';
+import type { Metrics } from '#shared/metrics.js';
+import type { AgentCommand } from '#shared/protocol/internal.js';
+import type { Event } from '#shared/protocol/scheduler.js';
+import type { Queues } from '#shared/queues/queues.js';
 import type { Registrar } from '../registrar/index.js';
 import type { MasterConfig } from './config.js';
 

@@ -3,10 +3,10 @@
  * it, found it a duplicate, or refused it): free a terminal task's resources, forward the update to
  * the framework, acknowledge it to the agent ourselves, or neither. Pure; status-updates.ts does it.
  */
-import type { AgentMessage } from '../../shared/protocol/internal.js';
-import type { TaskStatus } from '../../shared/protocol/mesos.js';
-import type { Result } from '../../shared/result.js';
-import { isTerminal, stateForFramework } from '../../shared/tasks/state-machine.js';
+import type { AgentMessage } from '#shared/protocol/internal.js';
+import type { TaskStatus } from '#shared/protocol/mesos.js';
+import type { Result } from '#shared/result.js';
+import { isTerminal, stateForFramework } from '#shared/tasks/state-machine.js';
 import type { FrameworkRecord, RegistrarError, StatusUpdateResult } from '../registrar/index.js';
 import { isPartitionAware } from './statuses.js';
 

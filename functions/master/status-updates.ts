@@ -10,8 +10,8 @@
  * machine refuses) are acknowledged to the agent directly: the master has taken responsibility for
  * them, and the agent must stop retrying.
  */
-import type { AgentMessage } from '../../shared/protocol/internal.js';
-import type { TaskStatus } from '../../shared/protocol/mesos.js';
+import type { AgentMessage } from '#shared/protocol/internal.js';
+import type { TaskStatus } from '#shared/protocol/mesos.js';
 import { agentDrained } from '../fleet/drain.js';
 import { publishEvents, sendAgentCommands, type Master } from './master.js';
 import { planStatusUpdate } from './status-plan.js';

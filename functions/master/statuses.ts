@@ -3,10 +3,10 @@
  * SOURCE_MASTER, no uuid (never retried, never acknowledged), with the Mesos reason, translated for
  * frameworks without PARTITION_AWARE.
  */
-import { hasCapability } from '../../shared/protocol/capabilities.js';
-import type { FrameworkInfo, TaskState, TaskStatus, TaskStatusReason } from '../../shared/protocol/mesos.js';
-import type { Event } from '../../shared/protocol/scheduler.js';
-import { stateForFramework } from '../../shared/tasks/state-machine.js';
+import { hasCapability } from '#shared/protocol/capabilities.js';
+import type { FrameworkInfo, TaskState, TaskStatus, TaskStatusReason } from '#shared/protocol/mesos.js';
+import type { Event } from '#shared/protocol/scheduler.js';
+import { stateForFramework } from '#shared/tasks/state-machine.js';
 
 export function isPartitionAware(info: FrameworkInfo): boolean {
   return hasCapability(info, 'PARTITION_AWARE');

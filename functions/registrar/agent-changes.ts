@@ -16,13 +16,13 @@
  * scheduler's offer validation (functions/scheduler/accept-plan.ts); the accept change checks only what
  * its write needs: a well-formed update, and tasks that fit in what the offers hold.
  */
-import type { Resource } from '../../shared/protocol/mesos.js';
-import { taskKey } from '../../shared/ids.js';
-import { ok, type Result } from '../../shared/result.js';
-import { allocate, contains, unallocate } from '../../shared/resources/resources.js';
-import { canonicalResources, parseResources } from '../../shared/resources/parse.js';
-import { isAllocatableTo } from '../../shared/resources/resource.js';
-import { validateRole } from '../../shared/roles.js';
+import type { Resource } from '#shared/protocol/mesos.js';
+import { taskKey } from '#shared/ids.js';
+import { ok, type Result } from '#shared/result.js';
+import { allocate, contains, unallocate } from '#shared/resources/resources.js';
+import { canonicalResources, parseResources } from '#shared/resources/parse.js';
+import { isAllocatableTo } from '#shared/resources/resource.js';
+import { validateRole } from '#shared/roles.js';
 import {
   agentFromItem,
   detailAttributes,

@@ -3,12 +3,12 @@
  * the mapping between the two, and the validation of what an agent reports when it (re-)registers.
  * Pure. The item shapes are the table's: changing one is a data migration.
  */
-import { AGENT_CAPABILITIES, type Attribute, type DomainInfo, type Resource } from '../../shared/protocol/mesos.js';
-import type { Isolation } from '../../shared/protocol/internal.js';
-import { AttributeSchema, DomainInfoSchema } from '../../shared/protocol/mesos.js';
-import { describeZodError } from '../../shared/protocol/errors.js';
-import { ok, type Result } from '../../shared/result.js';
-import { parseResources } from '../../shared/resources/parse.js';
+import { AGENT_CAPABILITIES, type Attribute, type DomainInfo, type Resource } from '#shared/protocol/mesos.js';
+import type { Isolation } from '#shared/protocol/internal.js';
+import { AttributeSchema, DomainInfoSchema } from '#shared/protocol/mesos.js';
+import { describeZodError } from '#shared/protocol/errors.js';
+import { ok, type Result } from '#shared/result.js';
+import { parseResources } from '#shared/resources/parse.js';
 import { z } from 'zod';
 import { failure, type RegistrarError } from './errors.js';
 import type { Item } from './expression.js';

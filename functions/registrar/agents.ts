@@ -3,9 +3,9 @@
  * (agent-changes.ts: registration, offers, accepts, releases, drains, status) run as ONE conditional
  * write. What the records and items are is in agent-records.ts; the ledger's arithmetic in ledger.ts.
  */
-import type { Attribute } from '../../shared/protocol/mesos.js';
-import { newAgentId, newOfferId, taskKey } from '../../shared/ids.js';
-import { ok, type Result } from '../../shared/result.js';
+import type { Attribute } from '#shared/protocol/mesos.js';
+import { newAgentId, newOfferId, taskKey } from '#shared/ids.js';
+import { ok, type Result } from '#shared/result.js';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import {
   acceptChange,

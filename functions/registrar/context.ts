@@ -15,7 +15,7 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { Metrics } from '../../shared/metrics.js';
+import { Metrics } from '#shared/metrics.js';
 import type { Item, WriteOutcome } from './expression.js';
 import type { TableNames } from './tables.js';
 

@@ -1,5 +1,5 @@
 /** The domain failures of the registrar: returned as values, never thrown. I/O faults still throw. */
-import { failure as fail, type Failure } from '../../shared/result.js';
+import { failure as fail, type Failure } from '#shared/result.js';
 
 export type RegistrarErrorCode =
   | 'INVALID_ARGUMENT'

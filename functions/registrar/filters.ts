@@ -8,8 +8,8 @@
  * deletes, last writer wins, and DynamoDB's TTL removes expired ones. REVIVE clears a role's filters.
  */
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { filterKey } from '../../shared/ids.js';
-import type { Resource } from '../../shared/protocol/mesos.js';
+import { filterKey } from '#shared/ids.js';
+import type { Resource } from '#shared/protocol/mesos.js';
 import type { RegistrarContext } from './context.js';
 import { epochSeconds, type Item } from './expression.js';
 

@@ -11,12 +11,12 @@
  * SUBSCRIBED; REMOVED is final. DISCONNECTED is Mantle's deliberate deviation: a stream cut by the
  * Lambda response cap is not a failure, so the framework stays active for a short grace.
  */
-import type { FrameworkInfo, Request } from '../../shared/protocol/mesos.js';
-import type { OfferConstraints } from '../../shared/protocol/scheduler.js';
-import { hasCapability } from '../../shared/protocol/capabilities.js';
-import { newFrameworkId } from '../../shared/ids.js';
-import { ok, type Result } from '../../shared/result.js';
-import { DEFAULT_ROLE, validateRole } from '../../shared/roles.js';
+import type { FrameworkInfo, Request } from '#shared/protocol/mesos.js';
+import type { OfferConstraints } from '#shared/protocol/scheduler.js';
+import { hasCapability } from '#shared/protocol/capabilities.js';
+import { newFrameworkId } from '#shared/ids.js';
+import { ok, type Result } from '#shared/result.js';
+import { DEFAULT_ROLE, validateRole } from '#shared/roles.js';
 import { RETRY, retrying, type RegistrarContext } from './context.js';
 import { epochSeconds, Expression, type Item } from './expression.js';
 import { failure, type RegistrarError } from './errors.js';

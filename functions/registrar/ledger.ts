@@ -2,8 +2,8 @@
  * The agent ledger's arithmetic, pure: what an agent has offered and allocated, what is free, and the
  * invariant every write must keep — offered + allocated never exceed the agent's total.
  */
-import type { Resource } from '../../shared/protocol/mesos.js';
-import { add, contains, subtract, unallocate } from '../../shared/resources/resources.js';
+import type { Resource } from '#shared/protocol/mesos.js';
+import { add, contains, subtract, unallocate } from '#shared/resources/resources.js';
 
 export interface OfferRecord {
   readonly offerId: string;

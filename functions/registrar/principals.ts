@@ -3,8 +3,8 @@
  * roles each may use. Secrets are never stored or returned in clear; hashes are scrypt with a salt.
  */
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { ok, type Result } from '../../shared/result.js';
-import { validateRole } from '../../shared/roles.js';
+import { ok, type Result } from '#shared/result.js';
+import { validateRole } from '#shared/roles.js';
 import type { RegistrarContext } from './context.js';
 import type { Item } from './expression.js';
 import { failure, type RegistrarError } from './errors.js';

@@ -2,8 +2,8 @@
  * Roles: weights (Mesos docs/weights.md) and quota (Mesos docs/quota.md). Read by the allocator on every pass,
  * written by operators. Writes are conditional on the version read (concurrent operator edits do not clobber).
  */
-import { ok, type Result } from '../../shared/result.js';
-import { validateRole } from '../../shared/roles.js';
+import { ok, type Result } from '#shared/result.js';
+import { validateRole } from '#shared/roles.js';
 import { RETRY, retrying, type RegistrarContext } from './context.js';
 import { Expression, type Item } from './expression.js';
 import { failure, type RegistrarError } from './errors.js';

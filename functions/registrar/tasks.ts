@@ -14,11 +14,11 @@ import {
   type TaskInfo,
   type TaskState,
   type TaskStatus,
-} from '../../shared/protocol/mesos.js';
-import { describeZodError } from '../../shared/protocol/errors.js';
-import { validateTaskId } from '../../shared/ids.js';
-import { ok, type Result } from '../../shared/result.js';
-import { applyStatusUpdate, isTerminal, TERMINAL_STATES } from '../../shared/tasks/state-machine.js';
+} from '#shared/protocol/mesos.js';
+import { describeZodError } from '#shared/protocol/errors.js';
+import { validateTaskId } from '#shared/ids.js';
+import { ok, type Result } from '#shared/result.js';
+import { applyStatusUpdate, isTerminal, TERMINAL_STATES } from '#shared/tasks/state-machine.js';
 import { RETRY, retrying, type RegistrarContext } from './context.js';
 import { epochSeconds, Expression, type Item } from './expression.js';
 import { failure, type RegistrarError } from './errors.js';

@@ -14,8 +14,8 @@
  *
  * Every master-generated update has no uuid: never retried, never acknowledged.
  */
-import { agentIdOfOffer, taskKey } from '../../shared/ids.js';
-import { PERMISSIVE_GRANT, type AgentCommand } from '../../shared/protocol/internal.js';
+import { agentIdOfOffer, taskKey } from '#shared/ids.js';
+import { PERMISSIVE_GRANT, type AgentCommand } from '#shared/protocol/internal.js';
 import type {
   ExecutorInfo,
   FrameworkInfo,
@@ -25,10 +25,10 @@ import type {
   TaskGroupInfo,
   TaskInfo,
   TaskStatusReason,
-} from '../../shared/protocol/mesos.js';
-import type { Event } from '../../shared/protocol/scheduler.js';
-import { hasCapability } from '../../shared/protocol/capabilities.js';
-import { add, subtract } from '../../shared/resources/resources.js';
+} from '#shared/protocol/mesos.js';
+import type { Event } from '#shared/protocol/scheduler.js';
+import { hasCapability } from '#shared/protocol/capabilities.js';
+import { add, subtract } from '#shared/resources/resources.js';
 import type { AgentRecord, FrameworkRecord, OfferRecord } from '../registrar/index.js';
 import { takeInTurn } from '../registrar/ledger.js';
 import { masterStatus, updateEvent } from '../master/statuses.js';

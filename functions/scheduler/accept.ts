@@ -10,8 +10,8 @@
  * resources back and ends TASK_ERROR; the others go ahead.
  */
 import { randomUUID } from 'node:crypto';
-import { groupBy } from '../../shared/collections.js';
-import { isTerminal } from '../../shared/tasks/state-machine.js';
+import { groupBy } from '#shared/collections.js';
+import { isTerminal } from '#shared/tasks/state-machine.js';
 import type { FrameworkRecord } from '../registrar/index.js';
 import { publishEvents, sendAgentCommands, type Master } from '../master/master.js';
 import {

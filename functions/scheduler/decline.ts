@@ -2,9 +2,9 @@
  * DECLINE: the offers' resources go back, filtered for this framework for refuse_seconds. Offers that
  * are gone are ignored, as Mesos ignores them; offers of other frameworks are not touched.
  */
-import { groupBy } from '../../shared/collections.js';
-import { agentIdOfOffer } from '../../shared/ids.js';
-import type { Resource } from '../../shared/protocol/mesos.js';
+import { groupBy } from '#shared/collections.js';
+import { agentIdOfOffer } from '#shared/ids.js';
+import type { Resource } from '#shared/protocol/mesos.js';
 import type { FrameworkRecord } from '../registrar/index.js';
 import type { Master } from '../master/master.js';
 import { installFilters } from './recover.js';

@@ -4,7 +4,7 @@
  * tasks it has not launched yet: TASK_KILLED, REASON_TASK_KILLED_DURING_LAUNCH). A kill for an
  * unreachable agent waits in its queue until it comes back.
  */
-import { isTerminal } from '../../shared/tasks/state-machine.js';
+import { isTerminal } from '#shared/tasks/state-machine.js';
 import type { FrameworkRecord } from '../registrar/index.js';
 import { sendAgentCommands, type Master } from '../master/master.js';
 import { reconcile } from './reconcile.js';

@@ -4,8 +4,8 @@
  * offers and to the agent's total at once, so later operations of the same ACCEPT (a LAUNCH on the
  * new reservation, say) see the result. Pure.
  */
-import type { Operation, Resource } from '../../shared/protocol/mesos.js';
-import { canonicalResources } from '../../shared/resources/parse.js';
+import type { Operation, Resource } from '#shared/protocol/mesos.js';
+import { canonicalResources } from '#shared/resources/parse.js';
 import {
   isDynamicallyReserved,
   isPersistentVolume,
@@ -13,9 +13,9 @@ import {
   isShared,
   isUnreserved,
   reservationRole,
-} from '../../shared/resources/resource.js';
-import { add, allocate, contains, popReservation, subtract, unallocate } from '../../shared/resources/resources.js';
-import { failure, ok, type Failure, type Result } from '../../shared/result.js';
+} from '#shared/resources/resource.js';
+import { add, allocate, contains, popReservation, subtract, unallocate } from '#shared/resources/resources.js';
+import { failure, ok, type Failure, type Result } from '#shared/result.js';
 
 export interface ConversionState {
   /** What is left of the offers (allocated to the offers' role). */

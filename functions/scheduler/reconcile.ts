@@ -10,9 +10,9 @@
  * (Mesos's "agent recovered but not yet re-registered → no answer" case does not arise: there is no
  * master failover that forgets agents.)
  */
-import type { TaskState } from '../../shared/protocol/mesos.js';
+import type { TaskState } from '#shared/protocol/mesos.js';
 import type { FrameworkRecord, TaskRecord } from '../registrar/index.js';
-import { isTerminal } from '../../shared/tasks/state-machine.js';
+import { isTerminal } from '#shared/tasks/state-machine.js';
 import { publishEvents, type Master } from '../master/master.js';
 import { masterStatus, updateEvent } from '../master/statuses.js';
 import { ACCEPTED, type CallResponse } from './responses.js';

@@ -3,7 +3,7 @@
  * allocator behind a refused-offer filter for that framework (Mesos `RefusedOfferFilter`; see
  * functions/allocator/filters.ts).
  */
-import type { Resource } from '../../shared/protocol/mesos.js';
+import type { Resource } from '#shared/protocol/mesos.js';
 import { refusalFilter } from '../allocator/filters.js';
 import type { Master } from '../master/master.js';
 

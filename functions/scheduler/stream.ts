@@ -9,12 +9,12 @@
  * resubscribes. When it ends for any reason but a failover, the framework is marked disconnected and
  * its reconnect grace starts.
  */
-import type { FrameworkInfo, MasterInfo } from '../../shared/protocol/mesos.js';
-import { parseMessageBody } from '../../shared/protocol/internal.js';
-import { EventSchema, type Event } from '../../shared/protocol/scheduler.js';
-import { encodeRecord } from '../../shared/protocol/recordio.js';
-import type { ReceivedMessage } from '../../shared/queues/queues.js';
-import type { Logger } from '../../shared/log.js';
+import type { FrameworkInfo, MasterInfo } from '#shared/protocol/mesos.js';
+import { parseMessageBody } from '#shared/protocol/internal.js';
+import { EventSchema, type Event } from '#shared/protocol/scheduler.js';
+import { encodeRecord } from '#shared/protocol/recordio.js';
+import type { ReceivedMessage } from '#shared/queues/queues.js';
+import type { Logger } from '#shared/log.js';
 import type { Master } from '../master/master.js';
 
 export interface StreamOptions {

@@ -3,9 +3,9 @@
  * found once the stream is open are an ERROR event followed by the end of the stream, as in Mesos.
  */
 import { validateOfferConstraints } from '../allocator/constraints.js';
-import { newFrameworkId, newStreamId } from '../../shared/ids.js';
-import type { FrameworkInfo, MasterInfo } from '../../shared/protocol/mesos.js';
-import { queueNames } from '../../shared/queues/queues.js';
+import { newFrameworkId, newStreamId } from '#shared/ids.js';
+import type { FrameworkInfo, MasterInfo } from '#shared/protocol/mesos.js';
+import { queueNames } from '#shared/queues/queues.js';
 import { frameworkRoles, mayUseRole, type PrincipalRecord } from '../registrar/index.js';
 import type { Master } from '../master/master.js';
 import { errorStream, subscriptionStream } from './stream.js';

@@ -10,12 +10,12 @@ import type {
   HealthCheck,
   Resource,
   TaskInfo,
-} from '../../shared/protocol/mesos.js';
-import { validateTaskId } from '../../shared/ids.js';
-import { canonicalResources } from '../../shared/resources/parse.js';
-import { add, allocate, scalarTotal } from '../../shared/resources/resources.js';
-import { isRevocable } from '../../shared/resources/resource.js';
-import { failure, ok, type Failure, type Result } from '../../shared/result.js';
+} from '#shared/protocol/mesos.js';
+import { validateTaskId } from '#shared/ids.js';
+import { canonicalResources } from '#shared/resources/parse.js';
+import { add, allocate, scalarTotal } from '#shared/resources/resources.js';
+import { isRevocable } from '#shared/resources/resource.js';
+import { failure, ok, type Failure, type Result } from '#shared/result.js';
 
 export type TaskInvalid = Failure<'TASK_INVALID'>;
 

@@ -3,7 +3,7 @@
  * constraints change; offers of roles it gives up are rescinded and their filters cleared. Changes
  * Mesos refuses (the user, the checkpoint flag, ...) are a 409.
  */
-import { groupBy } from '../../shared/collections.js';
+import { groupBy } from '#shared/collections.js';
 import { validateOfferConstraints } from '../allocator/constraints.js';
 import type { FrameworkRecord, OfferRecord } from '../registrar/index.js';
 import { announceRescinds } from '../master/lifecycle.js';

@@ -3,9 +3,9 @@
  * run before anything else: a failure is a 400 (501 for UNKNOWN), with Mesos's message. A call that
  * passes comes back narrowed to its type (`CallOf<'KILL'>` carries `kill`), so no caller casts.
  */
-import { decodeBytes } from '../../shared/protocol/dialect.js';
-import type { Call, CallType } from '../../shared/protocol/scheduler.js';
-import { err, ok, type Result } from '../../shared/result.js';
+import { decodeBytes } from '#shared/protocol/dialect.js';
+import type { Call, CallType } from '#shared/protocol/scheduler.js';
+import { err, ok, type Result } from '#shared/result.js';
 
 export interface CallRejection {
   readonly status: 400 | 501;

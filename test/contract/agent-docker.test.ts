@@ -9,7 +9,7 @@ import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningAgent } from '../../agent/agent.js';
 import { LABELS } from '../../agent/containerizer/docker-spec.js';
-import type { AwsClients } from '../../shared/aws/clients.js';
+import type { AwsClients } from '#shared/aws/clients.js';
 import { standInClients } from '../support/aws.js';
 import { FakeMaster } from '../support/agent-master.js';
 import {

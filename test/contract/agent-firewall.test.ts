@@ -22,9 +22,9 @@ import { which } from '../../agent/containerizer/host.js';
 import { cgroup2Mount } from '../../agent/isolation/cgroup2.js';
 import { MetadataFirewall } from '../../agent/isolation/firewall.js';
 import { RULE_COMMENT } from '../../agent/isolation/firewall-rules.js';
-import type { AwsClients } from '../../shared/aws/clients.js';
-import { createLogger } from '../../shared/log.js';
-import type { TaskInfo } from '../../shared/protocol/mesos.js';
+import type { AwsClients } from '#shared/aws/clients.js';
+import { createLogger } from '#shared/log.js';
+import type { TaskInfo } from '#shared/protocol/mesos.js';
 import { standInClients } from '../support/aws.js';
 import { FakeMaster } from '../support/agent-master.js';
 import {

@@ -11,9 +11,9 @@ import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningAgent } from '../../agent/agent.js';
 import { LABELS } from '../../agent/containerizer/docker-spec.js';
-import type { AwsClients } from '../../shared/aws/clients.js';
-import { SAFE_GRANT, type LaunchGrant } from '../../shared/protocol/internal.js';
-import type { TaskInfo } from '../../shared/protocol/mesos.js';
+import type { AwsClients } from '#shared/aws/clients.js';
+import { SAFE_GRANT, type LaunchGrant } from '#shared/protocol/internal.js';
+import type { TaskInfo } from '#shared/protocol/mesos.js';
 import { standInClients } from '../support/aws.js';
 import { FakeMaster } from '../support/agent-master.js';
 import {

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import type { RunningAgent } from '../../agent/agent.js';
-import type { TaskStatus } from '../../shared/protocol/mesos.js';
+import type { TaskStatus } from '#shared/protocol/mesos.js';
 import { removeWorkDir, startTestAgent, tempWorkDir } from '../support/agent.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';
 import { commandTask, launch, offer, subscribe, type TestAgent, type TestFramework } from '../support/scheduler.js';

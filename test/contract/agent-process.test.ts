@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningAgent } from '../../agent/agent.js';
 import { detectCgroups } from '../../agent/isolation/cgroups.js';
-import type { AwsClients } from '../../shared/aws/clients.js';
-import type { AgentCommand, LaunchGrant } from '../../shared/protocol/internal.js';
+import type { AwsClients } from '#shared/aws/clients.js';
+import type { AgentCommand, LaunchGrant } from '#shared/protocol/internal.js';
 import { standInClients } from '../support/aws.js';
 import { FakeMaster } from '../support/agent-master.js';
 import {

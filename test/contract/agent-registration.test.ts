@@ -14,7 +14,7 @@ import { Checkpoint } from '../../agent/checkpoint.js';
 import type { TaskRecord } from '../../agent/executor.js';
 import { Lifecycle } from '../../agent/lifecycle.js';
 import { taskStatus } from '../../agent/statuses.js';
-import type { AwsClients } from '../../shared/aws/clients.js';
+import type { AwsClients } from '#shared/aws/clients.js';
 import { standInClients } from '../support/aws.js';
 import { FakeMaster } from '../support/agent-master.js';
 import {

@@ -15,17 +15,17 @@ import {
   type AllocationTrigger,
 } from '../../functions/allocation/triggers.js';
 import { SqsEventPublisher, type EventPublisher, type EventTarget } from '../../functions/master/event-publisher.js';
-import { newStreamId } from '../../shared/ids.js';
-import type { FrameworkInfo } from '../../shared/protocol/mesos.js';
-import type { Event } from '../../shared/protocol/scheduler.js';
-import { Queues } from '../../shared/queues/queues.js';
+import { newStreamId } from '#shared/ids.js';
+import type { FrameworkInfo } from '#shared/protocol/mesos.js';
+import type { Event } from '#shared/protocol/scheduler.js';
+import { Queues } from '#shared/queues/queues.js';
 import {
   ledgerViolation,
   type AgentRecord,
   type FrameworkRecord,
   type Registrar,
 } from '../../functions/registrar/index.js';
-import { equals } from '../../shared/resources/resources.js';
+import { equals } from '#shared/resources/resources.js';
 import { resources, seeded } from '../support/allocator.js';
 import { standInClients } from '../support/aws.js';
 import { freshRegistrar, type TestRegistrar } from '../support/registrar.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { createAwsClients } from '../../shared/aws/clients.js';
+import { createAwsClients } from '#shared/aws/clients.js';
 import { createTables, tableNames } from '../../functions/registrar/index.js';
 import {
   isRunning,

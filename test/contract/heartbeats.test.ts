@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHeartbeatHandler } from '../../functions/handlers/heartbeats.js';
 import { handleHeartbeats } from '../../functions/fleet/heartbeats.js';
 import { markAgentGone } from '../../functions/fleet/instances.js';
-import type { HeartbeatMessage } from '../../shared/protocol/internal.js';
-import { queueNames } from '../../shared/queues/queues.js';
+import type { HeartbeatMessage } from '#shared/protocol/internal.js';
+import { queueNames } from '#shared/queues/queues.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';
 import { commands, registerAgent } from '../support/scheduler.js';
 

@@ -22,11 +22,11 @@ import {
 } from '../../infra/cost.js';
 import { runAllocationPass } from '../../functions/allocation/index.js';
 import { Allocator, allocatorConfig } from '../../functions/allocator/index.js';
-import type { AwsClients } from '../../shared/aws/clients.js';
-import { newAgentId } from '../../shared/ids.js';
+import type { AwsClients } from '#shared/aws/clients.js';
+import { newAgentId } from '#shared/ids.js';
 import { handleHeartbeats, type ReceivedHeartbeat } from '../../functions/fleet/heartbeats.js';
-import type { HeartbeatMessage } from '../../shared/protocol/internal.js';
-import type { Event } from '../../shared/protocol/scheduler.js';
+import type { HeartbeatMessage } from '#shared/protocol/internal.js';
+import type { Event } from '#shared/protocol/scheduler.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';
 import {
   commands,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, describe, expect, it } from 'vitest';
-import { queueNames, Queues, validateClusterName } from '../../shared/queues/queues.js';
+import { queueNames, Queues, validateClusterName } from '#shared/queues/queues.js';
 import { startEventSource } from '../../local/event-source.js';
 import { standInClients } from '../support/aws.js';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENTS_PER_ITEM } from '../../functions/registrar/heartbeats.js';
 import { freeResources, ledgerViolation, type AgentRecord, type OfferRecord } from '../../functions/registrar/index.js';
-import { equals, quantities } from '../../shared/resources/resources.js';
+import { equals, quantities } from '#shared/resources/resources.js';
 import { freshRegistrar, type TestRegistrar } from '../support/registrar.js';
 import { resources } from '../support/resources.js';
 

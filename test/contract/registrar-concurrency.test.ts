@@ -2,7 +2,7 @@
  * Concurrency on DynamoDB Local (not a fake): the registrar's conditional writes under races.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Resource } from '../../shared/protocol/mesos.js';
+import type { Resource } from '#shared/protocol/mesos.js';
 import {
   freeResources,
   ledgerViolation,
@@ -10,8 +10,8 @@ import {
   type AgentRecord,
   type OfferRecord,
 } from '../../functions/registrar/index.js';
-import { scalarResource, rangesResource } from '../../shared/resources/resource.js';
-import { quantities, scalarTotal } from '../../shared/resources/resources.js';
+import { scalarResource, rangesResource } from '#shared/resources/resource.js';
+import { quantities, scalarTotal } from '#shared/resources/resources.js';
 import { freshRegistrar, type TestRegistrar } from '../support/registrar.js';
 import { resources } from '../support/resources.js';
 

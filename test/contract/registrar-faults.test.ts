@@ -4,7 +4,7 @@
  * request that already happened). Nothing is lost or applied twice.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newStreamId } from '../../shared/ids.js';
+import { newStreamId } from '#shared/ids.js';
 import type { AgentRecord, OfferRecord } from '../../functions/registrar/index.js';
 import { injectFaults } from '../support/faults.js';
 import { freshRegistrar, type TestRegistrar } from '../support/registrar.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { filterKey } from '../../shared/ids.js';
+import { filterKey } from '#shared/ids.js';
 import { freshRegistrar, type TestRegistrar } from '../support/registrar.js';
 
 let t: TestRegistrar;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newStreamId } from '../../shared/ids.js';
-import type { FrameworkInfo } from '../../shared/protocol/mesos.js';
+import { newStreamId } from '#shared/ids.js';
+import type { FrameworkInfo } from '#shared/protocol/mesos.js';
 import { freshRegistrar, type TestRegistrar } from '../support/registrar.js';
 
 let t: TestRegistrar;

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TaskState, TaskStatus } from '../../shared/protocol/mesos.js';
+import type { TaskState, TaskStatus } from '#shared/protocol/mesos.js';
 import type { TaskRecord } from '../../functions/registrar/index.js';
-import { scalarResource } from '../../shared/resources/resource.js';
+import { scalarResource } from '#shared/resources/resource.js';
 import { freshRegistrar, type TestRegistrar } from '../support/registrar.js';
 
 let t: TestRegistrar;

@@ -4,8 +4,8 @@
  */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Event } from '../../shared/protocol/scheduler.js';
-import { quantities } from '../../shared/resources/resources.js';
+import type { Event } from '#shared/protocol/scheduler.js';
+import { quantities } from '#shared/resources/resources.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';
 import {
   commands,

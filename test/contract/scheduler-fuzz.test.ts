@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CALL_TYPES } from '../../shared/protocol/scheduler.js';
+import { CALL_TYPES } from '#shared/protocol/scheduler.js';
 import { ledgerViolation, type AgentRecord } from '../../functions/registrar/index.js';
 import { post } from '../support/http.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';

@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { freePort } from '../../local/aws-standins.js';
-import type { Offer, TaskStatus } from '../../shared/protocol/mesos.js';
+import type { Offer, TaskStatus } from '#shared/protocol/mesos.js';
 import { SchedulerDriver, type Scheduler } from '../../sdk/scheduler.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';
 import { commands, offer, registerAgent, resources, sendStatus, uuid, type TestAgent } from '../support/scheduler.js';

@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { journalRecords, StatusUpdateStream, type JournalRecord } from '../../agent/status-update-stream.js';
 import { taskStatus } from '../../agent/statuses.js';
-import type { TaskState } from '../../shared/protocol/mesos.js';
-import { isTerminal } from '../../shared/tasks/state-machine.js';
+import type { TaskState } from '#shared/protocol/mesos.js';
+import { isTerminal } from '#shared/tasks/state-machine.js';
 
 const STATES: TaskState[] = [
   'TASK_STARTING',

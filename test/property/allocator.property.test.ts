@@ -9,12 +9,12 @@ import { Allocator, type AllocationResult, type ProposedOffer } from '../../func
 import { allocatorConfig, type QuantitySet } from '../../functions/allocator/config.js';
 import type { AgentSnapshot, AllocationSnapshot, FrameworkSnapshot } from '../../functions/allocator/snapshot.js';
 import { isActiveFramework } from '../../functions/allocator/snapshot.js';
-import { filterKey } from '../../shared/ids.js';
+import { filterKey } from '#shared/ids.js';
 import { takeInTurn } from '../../functions/registrar/index.js';
-import { groupBy } from '../../shared/collections.js';
-import type { Resource } from '../../shared/protocol/mesos.js';
-import { isAllocatableTo, isRevocable, isUnreserved } from '../../shared/resources/resource.js';
-import { allocate, contains, equals, isEmpty, subtract, unallocate } from '../../shared/resources/resources.js';
+import { groupBy } from '#shared/collections.js';
+import type { Resource } from '#shared/protocol/mesos.js';
+import { isAllocatableTo, isRevocable, isUnreserved } from '#shared/resources/resource.js';
+import { allocate, contains, equals, isEmpty, subtract, unallocate } from '#shared/resources/resources.js';
 import {
   agent,
   clusterArbitrary,

@@ -1,7 +1,7 @@
 import type { SQSRecord } from 'aws-lambda';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { processInOrder } from '../../shared/queues/batch.js';
+import { processInOrder } from '#shared/queues/batch.js';
 
 function record(messageId: string, group: string | undefined): SQSRecord {
   return {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
-import type { Range } from '../../shared/protocol/mesos.js';
+import type { Range } from '#shared/protocol/mesos.js';
 import {
   addRanges,
   normalizeRanges,
@@ -8,7 +8,7 @@ import {
   rangesCount,
   rangesOverlap,
   subtractRanges,
-} from '../../shared/resources/values.js';
+} from '#shared/resources/values.js';
 
 /** The model: a range list is the set of integers it covers. */
 function model(ranges: readonly Range[]): Set<number> {

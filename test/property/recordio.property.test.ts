@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeRecord, RecordIODecoder } from '../../shared/protocol/recordio.js';
+import { encodeRecord, RecordIODecoder } from '#shared/protocol/recordio.js';
 
 function concat(parts: Uint8Array[]): Uint8Array {
   const total = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));

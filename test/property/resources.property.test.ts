@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Resource } from '../../shared/protocol/mesos.js';
+import type { Resource } from '#shared/protocol/mesos.js';
 import {
   add,
   contains,
@@ -11,9 +11,9 @@ import {
   toUnreserved,
   allocate,
   unallocate,
-} from '../../shared/resources/resources.js';
-import { parseResources } from '../../shared/resources/parse.js';
-import { rangesOverlap } from '../../shared/resources/values.js';
+} from '#shared/resources/resources.js';
+import { parseResources } from '#shared/resources/parse.js';
+import { rangesOverlap } from '#shared/resources/values.js';
 import { DOMAIN_A, DOMAIN_B, resourcesIn } from '../support/arbitraries.js';
 
 const RUNS = { numRuns: 500 };

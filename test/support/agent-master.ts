@@ -15,9 +15,9 @@ import {
   type AgentCommand,
   type AgentMessage,
   type RegisterAgentRequest,
-} from '../../shared/protocol/internal.js';
-import type { TaskState, TaskStatus } from '../../shared/protocol/mesos.js';
-import { Queues } from '../../shared/queues/queues.js';
+} from '#shared/protocol/internal.js';
+import type { TaskState, TaskStatus } from '#shared/protocol/mesos.js';
+import { Queues } from '#shared/queues/queues.js';
 
 export interface ReceivedStatus {
   readonly frameworkId: string;

@@ -13,13 +13,13 @@ import type {
 } from '../../functions/allocator/snapshot.js';
 import type { ProposedOffer } from '../../functions/allocator/allocator.js';
 import type { QuantitySet } from '../../functions/allocator/config.js';
-import { hasCapability as hasInfoCapability } from '../../shared/protocol/capabilities.js';
-import type { Resource } from '../../shared/protocol/mesos.js';
-import type { OfferConstraints } from '../../shared/protocol/scheduler.js';
-import { filterKey } from '../../shared/ids.js';
-import { canonicalResources } from '../../shared/resources/parse.js';
-import { isAllocatableTo, isRevocable, isUnreserved, reservationRole } from '../../shared/resources/resource.js';
-import { allocate, quantities, scalarTotal, subtract, unallocate } from '../../shared/resources/resources.js';
+import { hasCapability as hasInfoCapability } from '#shared/protocol/capabilities.js';
+import type { Resource } from '#shared/protocol/mesos.js';
+import type { OfferConstraints } from '#shared/protocol/scheduler.js';
+import { filterKey } from '#shared/ids.js';
+import { canonicalResources } from '#shared/resources/parse.js';
+import { isAllocatableTo, isRevocable, isUnreserved, reservationRole } from '#shared/resources/resource.js';
+import { allocate, quantities, scalarTotal, subtract, unallocate } from '#shared/resources/resources.js';
 import { resources } from './resources.js';
 
 export { resources };

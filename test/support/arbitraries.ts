@@ -1,7 +1,7 @@
 /** fast-check generators of canonical Mesos resources, shared by the property tests. */
 import fc from 'fast-check';
-import type { Range, ReservationInfo, Resource } from '../../shared/protocol/mesos.js';
-import { canonicalResource } from '../../shared/resources/resource.js';
+import type { Range, ReservationInfo, Resource } from '#shared/protocol/mesos.js';
+import { canonicalResource } from '#shared/resources/resource.js';
 
 export interface ResourceDomain {
   /** Port values are drawn from [low, high]. */

@@ -3,9 +3,9 @@
  * short tasks into the offers it gets, records every status update it receives (and acknowledges it,
  * through the driver), and resolves when every task has ended. Times are performance.now() ms.
  */
-import type { FrameworkInfo, Offer, Resource, TaskInfo, TaskState, TaskStatus } from '../../shared/protocol/mesos.js';
-import { allocate, contains, subtract, unallocate } from '../../shared/resources/resources.js';
-import { isTerminal } from '../../shared/tasks/state-machine.js';
+import type { FrameworkInfo, Offer, Resource, TaskInfo, TaskState, TaskStatus } from '#shared/protocol/mesos.js';
+import { allocate, contains, subtract, unallocate } from '#shared/resources/resources.js';
+import { isTerminal } from '#shared/tasks/state-machine.js';
 import { SchedulerDriver } from '../../sdk/scheduler.js';
 import { resources } from './scheduler.js';
 

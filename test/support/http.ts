@@ -1,6 +1,6 @@
 /** Raw HTTP against the master, as a third-party Mesos client would speak it. */
-import { RecordIODecoder } from '../../shared/protocol/recordio.js';
-import type { Event } from '../../shared/protocol/scheduler.js';
+import { RecordIODecoder } from '#shared/protocol/recordio.js';
+import type { Event } from '#shared/protocol/scheduler.js';
 
 export interface RawCall {
   readonly status: number;

@@ -5,10 +5,10 @@
  */
 import type { Master } from '../../functions/master/master.js';
 import type { AgentRecord, TaskRecord } from '../../functions/registrar/index.js';
-import type { Resource } from '../../shared/protocol/mesos.js';
-import { taskKey } from '../../shared/ids.js';
+import type { Resource } from '#shared/protocol/mesos.js';
+import { taskKey } from '#shared/ids.js';
 import { allocatedResources, ledgerViolation } from '../../functions/registrar/index.js';
-import { isTerminal } from '../../shared/tasks/state-machine.js';
+import { isTerminal } from '#shared/tasks/state-machine.js';
 
 export interface RegistrarSnapshot {
   readonly agents: AgentRecord[];

@@ -3,7 +3,7 @@
  * port, with the status and heartbeat queues fed to their handlers. Its clock can be moved forward.
  */
 import { randomBytes } from 'node:crypto';
-import type { AwsClients } from '../../shared/aws/clients.js';
+import type { AwsClients } from '#shared/aws/clients.js';
 import type { MasterConfigInput } from '../../functions/master/config.js';
 import type { AllocationRequester, AllocationTrigger, Master } from '../../functions/master/master.js';
 import type { EventSource } from '../../local/event-source.js';

@@ -2,8 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { inject } from 'vitest';
-import { createAwsClients, type AwsClients } from '../../shared/aws/clients.js';
-import { Metrics } from '../../shared/metrics.js';
+import { createAwsClients, type AwsClients } from '#shared/aws/clients.js';
+import { Metrics } from '#shared/metrics.js';
 import { createTables, Registrar, tableNames, type TableNames } from '../../functions/registrar/index.js';
 
 export interface TestRegistrar {

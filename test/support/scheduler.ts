@@ -4,10 +4,10 @@
  * messages), and offers made directly in the registrar (standing in for the allocator).
  */
 import { randomBytes } from 'node:crypto';
-import type { AgentCommand, AgentMessage, HeartbeatMessage } from '../../shared/protocol/internal.js';
-import { AgentCommandSchema } from '../../shared/protocol/internal.js';
-import type { FrameworkInfo, Offer, TaskStatus } from '../../shared/protocol/mesos.js';
-import type { Event } from '../../shared/protocol/scheduler.js';
+import type { AgentCommand, AgentMessage, HeartbeatMessage } from '#shared/protocol/internal.js';
+import { AgentCommandSchema } from '#shared/protocol/internal.js';
+import type { FrameworkInfo, Offer, TaskStatus } from '#shared/protocol/mesos.js';
+import type { Event } from '#shared/protocol/scheduler.js';
 import { handleHeartbeats } from '../../functions/fleet/heartbeats.js';
 import { publishEvents } from '../../functions/master/master.js';
 import type { OfferRecord } from '../../functions/registrar/index.js';

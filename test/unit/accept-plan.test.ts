@@ -4,8 +4,8 @@
  * the registrar and the queues are in test/contract/scheduler-calls.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import type { Operation, TaskInfo } from '../../shared/protocol/mesos.js';
-import { allocate, quantities } from '../../shared/resources/resources.js';
+import type { Operation, TaskInfo } from '#shared/protocol/mesos.js';
+import { allocate, quantities } from '#shared/resources/resources.js';
 import type { AgentRecord, FrameworkRecord, OfferRecord } from '../../functions/registrar/index.js';
 import {
   launchCommands,

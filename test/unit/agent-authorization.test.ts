@@ -26,8 +26,8 @@ import {
   parseMetadataTargets,
   RULE_COMMENT,
 } from '../../agent/isolation/firewall-rules.js';
-import { PERMISSIVE_GRANT, SAFE_GRANT, type LaunchGrant } from '../../shared/protocol/internal.js';
-import type { TaskInfo, Volume } from '../../shared/protocol/mesos.js';
+import { PERMISSIVE_GRANT, SAFE_GRANT, type LaunchGrant } from '#shared/protocol/internal.js';
+import type { TaskInfo, Volume } from '#shared/protocol/mesos.js';
 import { commandTask, dockerTask } from '../support/agent.js';
 
 const refusal = (task: TaskInfo, grant: LaunchGrant = SAFE_GRANT) => grantRefusal(task, grant);

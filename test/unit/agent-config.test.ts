@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { DEFAULTS, FlagError, parseAgentFlags, parseDuration, usage } from '../../agent/config.js';
 import { parseCredential } from '../../agent/master-client.js';
-import { standInEndpoint } from '../../shared/queues/queues.js';
+import { standInEndpoint } from '#shared/queues/queues.js';
 
 const required = ['--master=http://127.0.0.1:5050', '--work_dir=/var/lib/mantle'];
 

@@ -10,9 +10,9 @@ import { taskRecovery } from '../../agent/recovery.js';
 import { ADVERTISED_CAPABILITIES, registrationRequest } from '../../agent/registration.js';
 import { emptyAgentState, launchKey } from '../../agent/state.js';
 import { agentStatus, drainedState } from '../../agent/statuses.js';
-import { taskKey } from '../../shared/ids.js';
-import { SAFE_GRANT } from '../../shared/protocol/internal.js';
-import type { TaskInfo } from '../../shared/protocol/mesos.js';
+import { taskKey } from '#shared/ids.js';
+import { SAFE_GRANT } from '#shared/protocol/internal.js';
+import type { TaskInfo } from '#shared/protocol/mesos.js';
 import { commandTask, dockerTask, ROOT_GRANT } from '../support/agent.js';
 
 const info = { user: 'root', name: 'tests', capabilities: [{ type: 'PARTITION_AWARE' as const }] };

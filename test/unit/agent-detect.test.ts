@@ -12,7 +12,7 @@ import {
   requestedGpus,
 } from '../../agent/detect.js';
 import type { NetworkInterfaceInfo } from 'node:os';
-import { describeResource } from '../../shared/resources/parse.js';
+import { describeResource } from '#shared/resources/parse.js';
 
 const GB = 1024 ** 3;
 

@@ -6,8 +6,8 @@ import { taskPorts } from '../../agent/containerizer/docker.js';
 import { sandboxLinks, taskMounts } from '../../agent/containerizer/volumes.js';
 import type { Gpu } from '../../agent/gpu/nvidia.js';
 import { containerLimits } from '../../agent/isolation/limits.js';
-import { PERMISSIVE_GRANT, SAFE_GRANT } from '../../shared/protocol/internal.js';
-import type { ContainerInfo, TaskInfo } from '../../shared/protocol/mesos.js';
+import { PERMISSIVE_GRANT, SAFE_GRANT } from '#shared/protocol/internal.js';
+import type { ContainerInfo, TaskInfo } from '#shared/protocol/mesos.js';
 import { dockerTask, resources } from '../support/agent.js';
 
 const gpu = (index: number): Gpu => ({

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MasterClient } from '../../agent/master-client.js';
 import { freePort } from '../../local/aws-standins.js';
-import type { RegisterAgentRequest } from '../../shared/protocol/internal.js';
+import type { RegisterAgentRequest } from '#shared/protocol/internal.js';
 
 const request = {} as RegisterAgentRequest;
 

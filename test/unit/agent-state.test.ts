@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { emptyAgentState, launchKey, prunedState, upgradedState } from '../../agent/state.js';
-import { taskKey } from '../../shared/ids.js';
+import { taskKey } from '#shared/ids.js';
 
 describe('the agent state (meta/state.json)', () => {
   it('keys refusals by the shared task key and launches by launch id and task key', () => {

@@ -5,10 +5,10 @@ import { Lifecycle } from '../../agent/lifecycle.js';
 import { StatusUpdateManager, type StatusTransport } from '../../agent/status-update-manager.js';
 import { journalRecords, StatusUpdateStream } from '../../agent/status-update-stream.js';
 import { droppedState, taskStatus, uuidHex } from '../../agent/statuses.js';
-import { createLogger } from '../../shared/log.js';
-import { Metrics } from '../../shared/metrics.js';
-import type { AgentMessage } from '../../shared/protocol/internal.js';
-import type { TaskState } from '../../shared/protocol/mesos.js';
+import { createLogger } from '#shared/log.js';
+import { Metrics } from '#shared/metrics.js';
+import type { AgentMessage } from '#shared/protocol/internal.js';
+import type { TaskState } from '#shared/protocol/mesos.js';
 import { removeWorkDir, tempWorkDir } from '../support/agent.js';
 
 const status = (state: TaskState, taskId = 't') => taskStatus({ taskId, state });

@@ -21,7 +21,7 @@ import {
 } from '../../functions/allocation/triggers.js';
 import type { Registrar } from '../../functions/registrar/index.js';
 import type { OfferRecord } from '../../functions/registrar/index.js';
-import { allocate } from '../../shared/resources/resources.js';
+import { allocate } from '#shared/resources/resources.js';
 import { resources } from '../support/allocator.js';
 
 describe('configuration', () => {

@@ -8,8 +8,8 @@ import type {
   RoleSnapshot,
   AgentSnapshot,
 } from '../../functions/allocator/snapshot.js';
-import type { Resource } from '../../shared/protocol/mesos.js';
-import { equals, quantities } from '../../shared/resources/resources.js';
+import type { Resource } from '#shared/protocol/mesos.js';
+import { equals, quantities } from '#shared/resources/resources.js';
 import { agent, framework, NOW, resources, role, seeded } from '../support/allocator.js';
 
 function run(

@@ -19,7 +19,7 @@ function sourceFiles(folder: string): string[] {
     .map((entry) => join(entry.parentPath, entry.name));
 }
 
-/** Each source file and the source files it imports (relative imports; `x.js` is `x.ts`). */
+/** Each source file and the source files it imports (relative and `#shared/` imports; `x.js` is `x.ts`). */
 function importGraph(): Graph {
   const files = SOURCE_FOLDERS.flatMap((folder) => sourceFiles(join(ROOT, folder)));
   const known = new Set(files);
@@ -28,8 +28,12 @@ function importGraph(): Graph {
     const imports = ts.preProcessFile(readFileSync(file, 'utf8'), true, true).importedFiles;
     const targets = imports
       .map((entry) => entry.fileName)
-      .filter((name) => name.startsWith('.'))
-      .map((name) => resolve(dirname(file), name.replace(/\.js$/, '.ts')))
+      .filter((name) => name.startsWith('.') || name.startsWith('#shared/'))
+      .map((name) =>
+        name.startsWith('#shared/')
+          ? join(ROOT, 'shared', name.slice('#shared/'.length).replace(/\.js$/, '.ts'))
+          : resolve(dirname(file), name.replace(/\.js$/, '.ts')),
+      )
       .filter((target) => known.has(target));
     graph.set(relative(ROOT, file), [...new Set(targets.map((target) => relative(ROOT, target)))]);
   }

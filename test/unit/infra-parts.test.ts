@@ -24,7 +24,7 @@ import {
 import { fleetGauges, protectionChanges } from '../../functions/fleet/demand.js';
 import { DEFAULT_DRAIN_SETTINGS, drainSettingsFromEnvironment } from '../../functions/fleet/drain.js';
 import { INSTANCE_ID_ATTRIBUTE, instanceIdOf } from '../../functions/fleet/instance-id.js';
-import { Metrics } from '../../shared/metrics.js';
+import { Metrics } from '#shared/metrics.js';
 import type { AgentRecord, FrameworkRecord } from '../../functions/registrar/index.js';
 import { resources } from '../support/resources.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseMasterUrl, permanentFetchFailure, resolveMaster } from '../../shared/master-url.js';
+import { parseMasterUrl, permanentFetchFailure, resolveMaster } from '#shared/master-url.js';
 
 describe('parseMasterUrl', () => {
   it.each([

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { describeZodError } from '../../shared/protocol/errors.js';
-import { FrameworkInfoSchema, TaskInfoSchema, TaskStatusSchema } from '../../shared/protocol/mesos.js';
-import { CallSchema, EventSchema } from '../../shared/protocol/scheduler.js';
+import { describeZodError } from '#shared/protocol/errors.js';
+import { FrameworkInfoSchema, TaskInfoSchema, TaskStatusSchema } from '#shared/protocol/mesos.js';
+import { CallSchema, EventSchema } from '#shared/protocol/scheduler.js';
 
 function parseCall(body: unknown) {
   const result = CallSchema.safeParse(body);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Resource } from '../../shared/protocol/mesos.js';
-import { parseResources, parseResourceText } from '../../shared/resources/parse.js';
+import type { Resource } from '#shared/protocol/mesos.js';
+import { parseResources, parseResourceText } from '#shared/resources/parse.js';
 import {
   canonicalResource,
   downgradeResource,
@@ -8,7 +8,7 @@ import {
   rangesResource,
   scalarResource,
   validateResource,
-} from '../../shared/resources/resource.js';
+} from '#shared/resources/resource.js';
 import {
   add,
   allocatableTo,
@@ -23,7 +23,7 @@ import {
   scalarTotal,
   subtract,
   unreserved,
-} from '../../shared/resources/resources.js';
+} from '#shared/resources/resources.js';
 import { resources as parsed } from '../support/resources.js';
 
 function rejection(input: unknown): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ancestors, isStrictSubroleOf, topLevelRole, validateRole } from '../../shared/roles.js';
+import { ancestors, isStrictSubroleOf, topLevelRole, validateRole } from '#shared/roles.js';
 
 describe('roles', () => {
   it('accepts the Mesos-valid names', () => {

@@ -11,7 +11,7 @@ import {
   TASK_STATES,
   type TaskState,
   type TaskStateRecord,
-} from '../../shared/tasks/state-machine.js';
+} from '#shared/tasks/state-machine.js';
 
 const LIVE: TaskState[] = ['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING', 'TASK_KILLING'];
 const TERMINAL: TaskState[] = [

@@ -4,9 +4,9 @@
  * test/contract/sweeper.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import type { AgentMessage } from '../../shared/protocol/internal.js';
-import type { TaskState } from '../../shared/protocol/mesos.js';
-import { failure, ok } from '../../shared/result.js';
+import type { AgentMessage } from '#shared/protocol/internal.js';
+import type { TaskState } from '#shared/protocol/mesos.js';
+import { failure, ok } from '#shared/result.js';
 import type { AgentRecord, FrameworkRecord, TaskRecord } from '../../functions/registrar/index.js';
 import { planStatusUpdate } from '../../functions/master/status-plan.js';
 import { planAgentSweep } from '../../functions/fleet/sweep-plan.js';
