@@ -28,6 +28,7 @@ import {
   tempWorkDir,
 } from '../support/agent.js';
 import { sandboxes, sandboxFile } from '../support/agent-sandbox.js';
+import { eventually } from '../support/cluster.js';
 
 const CGROUPS = '/sys/fs/cgroup';
 const cgroups = await detectCgroups(CGROUPS, 'mantle');
@@ -54,6 +55,15 @@ afterAll(async () => {
   clients?.destroy();
   for (const dir of [workDir, ...extraWorkDirs]) if (dir) await removeWorkDir(dir);
 });
+
+/** Waits until the task's shell says it has set its trap: a kill before that would end it at once (seen under load). */
+async function trapped(id: string): Promise<void> {
+  await eventually(
+    async () => ((await sandboxFile(workDir, id, 'stdout').catch(() => '')).includes('trapped') ? true : undefined),
+    10_000,
+    `${id} to set its trap`,
+  );
+}
 
 describe('registration', () => {
   it('registers with its resources, containerizers and the isolation it found', () => {
@@ -137,24 +147,28 @@ describe('killing', () => {
     const id = taskId('graceful');
     await master.send(
       agentId,
-      launch(commandTask(id, "trap 'echo got-term; exit 0' TERM; while :; do sleep 0.05; done")),
+      launch(commandTask(id, "trap 'echo got-term; exit 0' TERM; echo trapped; while :; do sleep 0.05; done")),
     );
     await master.waitFor(id, 'TASK_RUNNING');
+    await trapped(id);
     const started = Date.now();
     await master.send(agentId, kill(id, 10));
     const killed = await master.waitFor(id, 'TASK_KILLED');
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(killed.status.message).toMatch(/^Task killed by the framework/);
-    expect(await sandboxFile(workDir, id, 'stdout')).toBe('got-term\n');
+    expect(await sandboxFile(workDir, id, 'stdout')).toBe('trapped\ngot-term\n');
   });
 
   it('sends SIGKILL after the grace period to a task that ignores SIGTERM; TASK_KILLING first when the framework asks', async () => {
     const id = taskId('stubborn');
     await master.send(
       agentId,
-      launch(commandTask(id, "trap '' TERM; while :; do sleep 0.05; done"), { capabilities: ['TASK_KILLING_STATE'] }),
+      launch(commandTask(id, "trap '' TERM; echo trapped; while :; do sleep 0.05; done"), {
+        capabilities: ['TASK_KILLING_STATE'],
+      }),
     );
     await master.waitFor(id, 'TASK_RUNNING');
+    await trapped(id);
     const started = Date.now();
     await master.send(agentId, kill(id, 1));
     const killing = await master.waitFor(id, 'TASK_KILLING');
