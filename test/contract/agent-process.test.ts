@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningAgent } from '../../agent/agent.js';
 import { detectCgroups } from '../../agent/isolation/cgroups.js';
 import type { AwsClients } from '#shared/aws/clients.js';
-import type { AgentCommand } from '#shared/protocol/internal.js';
+import type { AgentCommand, LaunchGrant } from '#shared/protocol/internal.js';
 import { standInClients } from '../support/aws.js';
 import { FakeMaster } from '../support/agent-master.js';
 import {
@@ -22,6 +22,7 @@ import {
   launch,
   removeWorkDir,
   resources,
+  ROOT_GRANT,
   startTestAgent,
   taskId,
   tempWorkDir,
@@ -334,10 +335,11 @@ describe('launch failures', () => {
       {
         container: {
           type: 'MESOS' as const,
-          volumes: [{ mode: 'RW' as const, container_path: '/etc/x', host_path: '/tmp' }],
+          volumes: [{ mode: 'RW' as const, container_path: '/etc/x', host_path: '/usr/share' }],
         },
       },
       /mount namespace/,
+      { ...ROOT_GRANT, host_paths: ['/usr/share'] },
     ],
     [
       'a custom executor',
@@ -347,9 +349,9 @@ describe('launch failures', () => {
       },
       /Custom executors/,
     ],
-  ])('fails %s with REASON_CONTAINER_LAUNCH_FAILED', async (_what, extra, message) => {
+  ])('fails %s with REASON_CONTAINER_LAUNCH_FAILED', async (_what, extra, message, grant?: LaunchGrant) => {
     const id = taskId('bad');
-    await master.send(agentId, launch(commandTask(id, 'true', extra)));
+    await master.send(agentId, launch(commandTask(id, 'true', extra), grant ? { grant } : {}));
     const failed = await master.waitFor(id, 'TASK_FAILED');
     expect(failed.status.reason).toBe('REASON_CONTAINER_LAUNCH_FAILED');
     expect(failed.status.message).toMatch(message);
@@ -410,6 +412,7 @@ describe('agent-wide commands', () => {
       },
       task_group: { tasks: [commandTask(good as string, 'sleep 30'), commandTask(bad as string, 'sleep 0.5; exit 1')] },
       launch_id: `launch-${good}`,
+      grant: ROOT_GRANT,
     };
     await master.send(agentId, command);
     await master.waitFor(bad as string, 'TASK_FAILED');
