@@ -144,7 +144,9 @@ describe('killing', () => {
     await master.send(agentId, kill(id, 10));
     await master.waitFor(id, 'TASK_KILLED');
     expect(Date.now() - started).toBeLessThan(5_000);
-    await master.until(async () => (await sandboxFile(workDir, id, 'stdout').catch(() => '')) === 'trapped\ngot-term\n');
+    await master.until(
+      async () => (await sandboxFile(workDir, id, 'stdout').catch(() => '')) === 'trapped\ngot-term\n',
+    );
   });
 
   it('kills a container that ignores SIGTERM (PID 1 without a handler) after the grace period', async () => {
