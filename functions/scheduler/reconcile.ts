@@ -9,16 +9,22 @@
  *   TASK_UNREACHABLE; agent gone → TASK_GONE_BY_OPERATOR; agent unknown (or none named) → TASK_UNKNOWN.
  * (Mesos's "agent recovered but not yet re-registered → no answer" case does not arise: there is no
  * master failover that forgets agents.)
+ *
+ * An explicit RECONCILE names at most MAX_RECONCILE_TASKS tasks (each is a consistent read of the
+ * registrar); a larger one is a 400 that says so: reconcile in batches, or implicitly.
  */
 import type { TaskState } from '#shared/protocol/mesos.js';
 import type { FrameworkRecord, TaskRecord } from '../registrar/index.js';
 import { isTerminal } from '#shared/tasks/state-machine.js';
 import { publishEvents, type Master } from '../master/master.js';
 import { masterStatus, updateEvent } from '../master/statuses.js';
-import { ACCEPTED, type CallResponse } from './responses.js';
+import { ACCEPTED, badRequest, type CallResponse } from './responses.js';
 import type { CallOf } from './validation.js';
 
 type Wanted = NonNullable<CallOf<'RECONCILE'>['reconcile']['tasks']>;
+
+/** Tasks one explicit RECONCILE may name. */
+export const MAX_RECONCILE_TASKS = 10_000;
 
 /** RECONCILE, the call. */
 export async function reconcileCall(
@@ -26,6 +32,12 @@ export async function reconcileCall(
   framework: FrameworkRecord,
   call: CallOf<'RECONCILE'>,
 ): Promise<CallResponse> {
+  const named = call.reconcile.tasks?.length ?? 0;
+  if (named > MAX_RECONCILE_TASKS) {
+    return badRequest(
+      `RECONCILE names ${named} tasks; at most ${MAX_RECONCILE_TASKS} per call: reconcile in batches, or implicitly (no tasks)`,
+    );
+  }
   await reconcile(master, framework, call.reconcile.tasks ?? []);
   return ACCEPTED;
 }
