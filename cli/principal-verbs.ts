@@ -2,8 +2,7 @@
  * What each `mantle principal` verb does to the registrar and prints: lines to show, or why it failed.
  * Secrets appear only in what create and rotate print, once.
  */
-import { randomBytes } from 'node:crypto';
-import { bearerToken } from '../functions/master/auth.js';
+import { bearerToken, newSecret } from '../functions/master/auth.js';
 import type { PrincipalKind, PrincipalRecord, Registrar } from '../functions/registrar/index.js';
 
 export interface PrincipalOptions {
@@ -31,10 +30,6 @@ function credentialLines(principal: string, secret: string): string[] {
     `  Authorization: Bearer ${bearerToken({ principal, secret })}`,
     'The secret is not stored in clear anywhere: keep it now.',
   ];
-}
-
-function newSecret(): string {
-  return randomBytes(24).toString('base64url');
 }
 
 const create: Verb = async (registrar, options) => {

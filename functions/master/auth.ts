@@ -9,7 +9,7 @@
  * applies at once. What is cached is only the slow part: which secret was verified against which hash
  * (scrypt takes tens of milliseconds by design); a new hash (a rotation) is verified again.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { failure, ok, type Failure, type Result } from '#shared/result.js';
 import { verifyOrDecoy } from '../registrar/principals.js';
 import type { PrincipalKind, PrincipalRecord, Registrar } from '../registrar/index.js';
@@ -33,6 +33,14 @@ export function parseAuthorization(header: string | undefined): Credentials | un
   const colon = decoded.indexOf(':');
   if (colon <= 0) return undefined;
   return { principal: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
+}
+
+/**
+ * A new secret: 192 random bits in hex. Not base64url: a secret starting with '-' reads as an option on a
+ * command line (`--secret -x...`).
+ */
+export function newSecret(): string {
+  return randomBytes(24).toString('hex');
 }
 
 /** The bearer token for a principal's credentials. */

@@ -386,7 +386,7 @@ function frameworkInfoForAgent(info: FrameworkInfo): Extract<AgentCommand, { typ
 
 /**
  * The agent commands of the launches whose task rows were written: one LAUNCH per task, one
- * LAUNCH_GROUP per group (sent with its first task written).
+ * LAUNCH_GROUP per group (sent with its first task written), each with the launch's grant.
  */
 export function launchCommands(
   framework: FrameworkRecord,

@@ -5,8 +5,8 @@ import {
   parseMessageBody,
   SAFE_GRANT,
   type LaunchGrant,
-} from '../../shared/protocol/internal.js';
-import { MAX_CONTAINER_ID_DEPTH, type ContainerID } from '../../shared/protocol/mesos.js';
+} from '#shared/protocol/internal.js';
+import { MAX_CONTAINER_ID_DEPTH, type ContainerID } from '#shared/protocol/mesos.js';
 
 function nested(levels: number, value = (level: number) => `c${level}`): ContainerID {
   let id: ContainerID = { value: value(0) };
