@@ -130,8 +130,12 @@ export function parseClusterAcl(text: string): Result<Acl, string> {
       return err(`ACLs must be 'permissive' or JSON: ${(error as Error).message}`);
     }
   }
-  const parsed = ClusterAclSchema.safeParse(json);
-  return parsed.success ? ok(parsed.data) : err(`Invalid ACLs: ${issues(parsed.error)}`);
+  if (json === 'permissive') return ok(PERMISSIVE_ACL);
+  // Parsed as an ACL (not as the union with 'permissive') so that the error names the field.
+  const parsed = AclSchema.safeParse(json);
+  return parsed.success
+    ? ok({ ...SAFE_ACL, ...definedFields(parsed.data) })
+    : err(`Invalid ACLs: ${issues(parsed.error)}`);
 }
 
 /** Reads a principal's ACL (JSON, or an object already parsed). */
