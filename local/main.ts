@@ -46,6 +46,12 @@ export function readAclsFlag(value: string): Acl {
   return parsed.value;
 }
 
+/** mantle execute runs its task as the user who runs it; root needs the ACL to say so. */
+const ROOT_HINT = [
+  'mantle execute runs tasks as you (root), which the safe default ACLs refuse; to allow it:',
+  `  ./bin/mantle.js principal update --name my-framework --acl '{"run_as_users":["*","root"]}'`,
+].join('\n');
+
 /** What to type next: a task to run, and with authentication on, how to get a framework's credentials. */
 function readyHints(cluster: LocalCluster, name: string): string {
   const master = cluster.url.replace(/^http:\/\//, '');
@@ -58,6 +64,7 @@ function readyHints(cluster: LocalCluster, name: string): string {
     'principal (its secret is printed once), then run a task with it:',
     `  ${principal}${name === 'mantle' ? '' : ` --cluster ${name}`}`,
     `  ${execute} --principal=my-framework --secret=<its secret> ${task}`,
+    ...(process.getuid?.() === 0 ? [ROOT_HINT] : []),
   ].join('\n');
 }
 
