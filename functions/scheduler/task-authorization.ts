@@ -129,8 +129,11 @@ function containerRefusal(container: ContainerInfo | undefined, who: Authority):
 
 /** Why a task may not run under the ACL (the message of its TASK_ERROR), or undefined when it may. */
 export function taskRefusal(task: TaskInfo, framework: FrameworkInfo, who: Authority): string | undefined {
-  const user = taskUser(task, framework);
-  if (!allowsUser(who.acl, user)) return refusal(who, `run tasks as user '${user}'`, 'run_as_users');
+  // Every Docker `user` parameter too: Docker takes the last one, whichever the task meant.
+  const parameters = dockerParameters(task.container).filter((p) => p.key === 'user');
+  for (const user of [taskUser(task, framework), ...parameters.map((p) => p.value)]) {
+    if (!allowsUser(who.acl, user)) return refusal(who, `run tasks as user '${user}'`, 'run_as_users');
+  }
   return containerRefusal(task.container, who);
 }
 

@@ -4,6 +4,9 @@
  * configuration failing closed. The same over HTTP, DynamoDB Local and the queues is in
  * test/contract/scheduler-acls.test.ts.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   allowsHostPath,
@@ -31,6 +34,8 @@ import {
   taskUser,
   type Authority,
 } from '../../functions/scheduler/task-authorization.js';
+import { describeAcls, localMasterConfig } from '../../local/cluster.js';
+import { readAclsFlag } from '../../local/main.js';
 import { resources } from '../support/resources.js';
 
 const FRAMEWORK: FrameworkInfo = { user: 'alice', name: 'f' };
@@ -122,6 +127,18 @@ describe('task authorization at ACCEPT', () => {
   it.each([
     ['run_as_users', task({ command: { value: 'x', user: 'root' } }), "run tasks as user 'root'"],
     ['run_as_users', task(docker({ parameters: [{ key: 'user', value: '0' }] })), "run tasks as user '0'"],
+    [
+      'run_as_users',
+      task(
+        docker({
+          parameters: [
+            { key: 'user', value: 'alice' },
+            { key: 'user', value: 'root' },
+          ],
+        }),
+      ),
+      "run tasks as user 'root'",
+    ],
     ['privileged', task(docker({ privileged: true })), 'run privileged containers'],
     ['docker_parameters', task(docker({ parameters: [{ key: 'pid', value: 'host' }] })), "Docker parameter 'pid'"],
     [
@@ -289,5 +306,27 @@ describe("the master's configuration fails closed", () => {
     const env = { MANTLE_CLUSTER: 'c', MANTLE_CLUSTER_ID: 'c1' };
     expect(masterConfigFromEnvironment(env)).toMatchObject({ authenticate: true, acls: SAFE_ACL });
     expect(() => masterConfigFromEnvironment({ ...env, MANTLE_AUTHENTICATE: 'no' })).toThrow();
+  });
+});
+
+describe('the local cluster', () => {
+  it('is permissive without --authenticate and safe with it, unless --acls says otherwise, and says which', () => {
+    expect(localMasterConfig({})).toMatchObject({ authenticate: false, acls: 'permissive' });
+    expect(localMasterConfig({ authenticate: true })).toMatchObject({ authenticate: true, acls: SAFE_ACL });
+    const own = { ...SAFE_ACL, privileged: true };
+    expect(localMasterConfig({ authenticate: true, acls: own }).acls).toBe(own);
+    expect(describeAcls(PERMISSIVE_ACL)).toMatch(/^permissive: tasks may run as root/);
+    expect(describeAcls(SAFE_ACL)).toMatch(/^safe defaults: no root/);
+    expect(describeAcls(own)).toBe(JSON.stringify(own));
+  });
+
+  it('reads --acls as permissive, JSON or @file, and says what is wrong', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mantle-acls-'));
+    writeFileSync(join(dir, 'acls.json'), '{"host_paths":["/data"]}');
+    expect(readAclsFlag('permissive')).toEqual(PERMISSIVE_ACL);
+    expect(readAclsFlag('{"privileged":true}')).toEqual({ ...SAFE_ACL, privileged: true });
+    expect(readAclsFlag(`@${join(dir, 'acls.json')}`)).toEqual({ ...SAFE_ACL, host_paths: ['/data'] });
+    expect(() => readAclsFlag(`@${join(dir, 'missing.json')}`)).toThrow(/^--acls: cannot read .*missing\.json/);
+    expect(() => readAclsFlag('{"run_as":["root"]}')).toThrow(/^--acls: Invalid ACLs: .*run_as/);
   });
 });
