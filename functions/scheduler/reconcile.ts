@@ -42,10 +42,27 @@ export async function reconcileCall(
   return ACCEPTED;
 }
 
+/** Explicit RECONCILE reads this many tasks at a time: thousands are answered within an API call's time. */
+const READS_AT_ONCE = 50;
+
+/** `each` over `items`, READS_AT_ONCE at a time, results in order. */
+async function inTurns<T, R>(items: readonly T[], each: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  for (let i = 0; i < items.length; i += READS_AT_ONCE) {
+    results.push(...(await Promise.all(items.slice(i, i + READS_AT_ONCE).map(each))));
+  }
+  return results;
+}
+
 export async function reconcile(master: Master, framework: FrameworkRecord, wanted: Wanted): Promise<number> {
   const now = master.now();
-  const unreachableSince = async (agentId: string) => (await master.registrar.agents.get(agentId))?.unreachableAt;
-  const answer = async (taskId: string, state: TaskState, agentId: string | undefined, since?: number) =>
+  // One read per agent however many tasks name it.
+  const agents = new Map<string, ReturnType<Master['registrar']['agents']['get']>>();
+  const agentOf = (agentId: string) => {
+    if (!agents.has(agentId)) agents.set(agentId, master.registrar.agents.get(agentId));
+    return agents.get(agentId) as ReturnType<Master['registrar']['agents']['get']>;
+  };
+  const answer = (taskId: string, state: TaskState, agentId: string | undefined, since?: number) =>
     updateEvent(
       masterStatus(framework.info, {
         taskId,
@@ -62,8 +79,21 @@ export async function reconcile(master: Master, framework: FrameworkRecord, want
       task.taskId,
       task.state,
       task.agentId,
-      task.state === 'TASK_UNREACHABLE' ? await unreachableSince(task.agentId) : undefined,
+      task.state === 'TASK_UNREACHABLE' ? (await agentOf(task.agentId))?.unreachableAt : undefined,
     );
+  const named = async ({ task_id, agent_id }: Wanted[number]) => {
+    const task = await master.registrar.tasks.get(framework.frameworkId, task_id.value);
+    if (task) return known(task);
+    const agent = agent_id ? await agentOf(agent_id.value) : undefined;
+    const state: TaskState = !agent
+      ? 'TASK_UNKNOWN'
+      : agent.status === 'ACTIVE'
+        ? 'TASK_GONE'
+        : agent.status === 'UNREACHABLE'
+          ? 'TASK_UNREACHABLE'
+          : 'TASK_GONE_BY_OPERATOR';
+    return answer(task_id.value, state, agent_id?.value, agent?.unreachableAt);
+  };
 
   const events = [];
   if (wanted.length === 0) {
@@ -71,22 +101,7 @@ export async function reconcile(master: Master, framework: FrameworkRecord, want
       if (!isTerminal(task.state) || !task.acknowledged) events.push(await known(task));
     }
   } else {
-    for (const { task_id, agent_id } of wanted) {
-      const task = await master.registrar.tasks.get(framework.frameworkId, task_id.value);
-      if (task) {
-        events.push(await known(task));
-        continue;
-      }
-      const agent = agent_id ? await master.registrar.agents.get(agent_id.value) : undefined;
-      const state: TaskState = !agent
-        ? 'TASK_UNKNOWN'
-        : agent.status === 'ACTIVE'
-          ? 'TASK_GONE'
-          : agent.status === 'UNREACHABLE'
-            ? 'TASK_UNREACHABLE'
-            : 'TASK_GONE_BY_OPERATOR';
-      events.push(await answer(task_id.value, state, agent_id?.value, agent?.unreachableAt));
-    }
+    events.push(...(await inTurns(wanted, named)));
   }
   await publishEvents(master, framework, events);
   master.metrics.increment('master/messages_reconcile_tasks');
