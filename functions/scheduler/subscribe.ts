@@ -1,22 +1,17 @@
 /**
  * SUBSCRIBE (docs/scheduler-api.md): register or resubscribe the framework, then stream its events. Failures
- * found once the stream is open are an ERROR event followed by the end of the stream, as in Mesos.
+ * found once the stream is open are an ERROR event followed by the end of the stream, as in Mesos. A queue-delivered
+ * framework (delivery.ts) is registered the same way; only its event queue and the answer differ.
  */
 import { validateOfferConstraints } from '../allocator/constraints.js';
 import { newFrameworkId, newStreamId } from '#shared/ids.js';
 import type { FrameworkInfo, MasterInfo } from '#shared/protocol/mesos.js';
-import { queueNames } from '#shared/queues/queues.js';
 import { frameworkRoles, mayUseRole, type PrincipalRecord } from '../registrar/index.js';
 import type { Master } from '../master/master.js';
-import { errorStream, subscriptionStream } from './stream.js';
+import type { EventDelivery } from './delivery.js';
 import type { SubscribeCall } from './validation.js';
 
 export const MANTLE_VERSION = '0.1.0';
-
-export interface SubscribeResult {
-  readonly streamId: string;
-  readonly body: ReadableStream<Uint8Array>;
-}
 
 export function masterInfo(master: Master): MasterInfo {
   return {
@@ -29,16 +24,20 @@ export function masterInfo(master: Master): MasterInfo {
   };
 }
 
-/** Opens a SUBSCRIBE stream. `principal` is the authenticated caller (undefined with authentication off). */
-export async function subscribe(
+/**
+ * Opens a SUBSCRIBE stream, or subscribes a queue-delivered framework (`delivery`). `principal` is the authenticated
+ * caller (undefined with authentication off).
+ */
+export async function subscribe<R>(
   master: Master,
   call: SubscribeCall,
   principal: PrincipalRecord | undefined,
-): Promise<SubscribeResult> {
+  delivery: EventDelivery<R>,
+): Promise<R> {
   const streamId = newStreamId();
-  const error = (message: string): SubscribeResult => {
+  const error = (message: string): R => {
     master.metrics.increment('master/framework_subscribe_errors');
-    return { streamId, body: errorStream(message) };
+    return delivery.refused(streamId, message);
   };
   // With authentication on, the framework's principal is the authenticated one.
   const info: FrameworkInfo = principal
@@ -57,15 +56,14 @@ export async function subscribe(
   }
 
   const frameworkId = call.framework_id?.value ?? newFrameworkId(master.config.clusterId);
-  const eventQueueUrl = await master.queues.ensure(queueNames.frameworkEvents(master.config.cluster, frameworkId), {
-    visibilityTimeoutSeconds: 30,
-    retentionSeconds: 24 * 3600,
-  });
+  const queue = delivery.queue(master.config.cluster, frameworkId, principal?.principal ?? '');
+  const eventQueueUrl = await master.queues.ensure(queue.name, queue.options);
   const result = await master.registrar.frameworks.subscribe({
     frameworkId,
     info,
     streamId,
     eventQueueUrl,
+    delivery: delivery.kind,
     ...(call.subscribe.suppressed_roles ? { suppressedRoles: call.subscribe.suppressed_roles } : {}),
     ...(call.subscribe.offer_constraints ? { offerConstraints: call.subscribe.offer_constraints } : {}),
   });
@@ -80,16 +78,14 @@ export async function subscribe(
     name: framework.info.name,
     roles: framework.roles,
     failedOver: previousStreamId,
+    delivery: delivery.kind,
   });
   await master.allocation.request({ reason: 'FRAMEWORK_SUBSCRIBED', frameworkId });
-  return {
+  return delivery.opened(master, {
+    frameworkId,
     streamId,
-    body: subscriptionStream(master, {
-      frameworkId,
-      streamId,
-      eventQueueUrl,
-      info: framework.info,
-      masterInfo: masterInfo(master),
-    }),
-  };
+    eventQueueUrl,
+    info: framework.info,
+    masterInfo: masterInfo(master),
+  });
 }
