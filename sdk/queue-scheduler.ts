@@ -59,7 +59,7 @@ export interface BatchResponse {
 export class QueueScheduler extends SchedulerCalls {
   /** The master's base URL. */
   readonly master: string;
-  private current: { frameworkId?: string; streamId?: string; queueUrl?: string } = {};
+  private current: { frameworkId?: string; streamId?: string; queueUrl?: string; tornDown?: boolean } = {};
 
   constructor(
     private readonly callbacks: QueueFramework,
@@ -145,6 +145,10 @@ export class QueueScheduler extends SchedulerCalls {
         this.options.onDropped?.(record, `an event of framework ${group}, not ${this.current.frameworkId}`);
         continue;
       }
+      if (this.current.tornDown) {
+        this.options.onDropped?.(record, 'the framework was torn down');
+        continue;
+      }
       const event = parseEvent(record.body);
       if (!event) {
         this.options.onDropped?.(record, 'not a scheduler event');
@@ -158,6 +162,12 @@ export class QueueScheduler extends SchedulerCalls {
       }
     }
     return { batchItemFailures: failures };
+  }
+
+  /** TEARDOWN; the events still queued for the framework are dropped from then on (nothing can answer them). */
+  override async teardown(): Promise<void> {
+    await super.teardown();
+    this.current = { ...this.current, tornDown: true };
   }
 
   /** An SQS event handler (for Lambda's event source with ReportBatchItemFailures, or the local poller). */

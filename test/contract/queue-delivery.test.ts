@@ -246,6 +246,13 @@ describe('the QueueScheduler', () => {
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: '2' }, { itemIdentifier: '3' }]);
     expect(handled).toEqual(['a']);
     expect(dropped).toEqual(['not a scheduler event', 'an event of framework old, not f']);
+    // After TEARDOWN nothing of the framework's can be answered: its events are dropped, not retried.
+    const { frameworkId } = await scheduler.subscribe();
+    await scheduler.teardown();
+    dropped.length = 0;
+    const late = await scheduler.handleRecords([record('6', frameworkId, 'late')]);
+    expect(late.batchItemFailures).toEqual([]);
+    expect(dropped).toEqual(['the framework was torn down']);
   });
 
   it('refuses to subscribe with a CallError the framework can read', async () => {
