@@ -104,11 +104,16 @@ export class QueueScheduler extends SchedulerCalls {
         subscribe: { framework_info: info, ...(suppressed ? { suppressed_roles: [...suppressed] } : {}) },
       }),
     });
+    const queueUrl = response.headers.get(EVENT_QUEUE_URL_HEADER);
+    if (response.status === 200 && !queueUrl) {
+      // A master without the extension (Mesos) opens a stream instead, which would never end: leave it.
+      await response.body?.cancel();
+      throw new CallError(200, `The master answered with no ${EVENT_QUEUE_URL_HEADER}: no queue delivery`, 'SUBSCRIBE');
+    }
     const body = await response.text();
     if (response.status !== 200) throw new CallError(response.status, body, 'SUBSCRIBE');
     const event = EventSchema.parse(JSON.parse(body));
     const streamId = response.headers.get('mesos-stream-id');
-    const queueUrl = response.headers.get(EVENT_QUEUE_URL_HEADER);
     const id = event.subscribed?.framework_id.value;
     if (event.type !== 'SUBSCRIBED' || !id || !streamId || !queueUrl) {
       throw new CallError(response.status, body, 'SUBSCRIBE');

@@ -262,6 +262,22 @@ describe('the QueueScheduler', () => {
     expect((error as CallError).status).toBe(400);
     await expect(scheduler.revive()).rejects.toThrow(/not subscribed/);
   });
+
+  it('gives up at once on a master without the extension, which streams instead', async () => {
+    let cancelled = false;
+    const endless = new ReadableStream<Uint8Array>({ cancel: () => void (cancelled = true) });
+    const mesos = new QueueScheduler(
+      {},
+      {
+        master: 'http://mesos.example:5050',
+        fetch: () => Promise.resolve(new Response(endless, { status: 200, headers: { 'Mesos-Stream-Id': 's' } })),
+        framework: FRAMEWORK,
+        name: 'x',
+      },
+    );
+    await expect(mesos.subscribe()).rejects.toThrow(/no Mantle-Event-Queue-Url: no queue delivery/);
+    expect(cancelled).toBe(true);
+  });
 });
 
 describe('liveness', () => {
