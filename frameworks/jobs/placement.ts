@@ -174,14 +174,25 @@ function launchOn(state: OfferState, job: PendingJob, need: Quantities, gangInde
   return { jobId: job.id, gangIndex, offerId: offer.id, agentId: offer.agentId, hostname: offer.hostname, resources };
 }
 
-function behind(queue: string, ahead: readonly PendingJob[], job: PendingJob): PendingReason {
-  const higher = ahead.filter((other) => other.priority > job.priority).length;
-  const earlier = ahead.length - higher;
+function behind(queue: string, higher: number, earlier: number): PendingReason {
   const parts = [
     ...(higher > 0 ? [`${higher} ${higher === 1 ? 'job' : 'jobs'} of higher priority`] : []),
     ...(earlier > 0 ? [`${earlier} ${earlier === 1 ? 'job' : 'jobs'} submitted earlier`] : []),
   ];
   return { code: 'PRIORITY', message: `behind ${parts.join(' and ')} in queue ${queue}` };
+}
+
+/**
+ * The jobs behind the first that waits (`head`), each behind those from the head on: in queue order the
+ * ones of higher priority come first, so a single pass counts them.
+ */
+function waitBehind(queue: string, jobs: readonly PendingJob[], head: number, out: Placement): void {
+  let runStart = head;
+  for (let i = head + 1; i < jobs.length; i++) {
+    const job = jobs[i] as PendingJob;
+    if (job.priority !== jobs[i - 1]?.priority) runStart = i;
+    out.pending.set(job.id, behind(queue, runStart - head, i - runStart));
+  }
 }
 
 /** One queue, in its order: place each job, or say why it waits; nothing passes a job that waits. */
@@ -192,25 +203,22 @@ function placeQueue(
   quota: QueueQuota | undefined,
   out: Placement,
 ): void {
-  const waiting: PendingJob[] = [];
   let placed: Quantities = {};
-  for (const job of jobs) {
-    if (waiting.length > 0) {
-      out.pending.set(job.id, behind(queue, waiting, job));
-      waiting.push(job);
-      continue;
-    }
+  for (const [index, job] of jobs.entries()) {
     const need = quantities(flatten(job.resources));
     const count = job.gang ?? 1;
     const over = quotaExceeded(quota, placed, times(need, count));
     const slots = over === undefined ? findSlots(offers, need, count) : [];
     if (over === undefined && slots.length === count) {
-      slots.forEach((state, index) => out.launches.push(launchOn(state, job, need, job.gang === null ? null : index)));
+      slots.forEach((state, member) =>
+        out.launches.push(launchOn(state, job, need, job.gang === null ? null : member)),
+      );
       placed = addQuantities(placed, times(need, count));
       continue;
     }
-    waiting.push(job);
     out.pending.set(job.id, waitReason(queue, job, need, over, slots.length));
+    waitBehind(queue, jobs, index, out);
+    return;
   }
 }
 
