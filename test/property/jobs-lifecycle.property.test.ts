@@ -31,13 +31,15 @@ const scenario = fc.record({
   attempts: fc.array(fc.array(member, { minLength: 3, maxLength: 3 }), { minLength: 1, maxLength: 20 }),
 });
 
+type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
+
 interface Run {
   readonly job: Job;
   readonly states: Job['state'][];
 }
 
 /** Runs attempts one after another (each ending a second apart) while the job is not final. */
-function run(input: fc.Infer<typeof scenario>): Run {
+function run(input: Scenario): Run {
   const parsed = parseJobSpec({
     name: 'p',
     command: 'x',
