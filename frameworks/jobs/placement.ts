@@ -63,7 +63,11 @@ export interface Launch {
   readonly resources: Resource[];
 }
 
-export type PendingCode = 'PRIORITY' | 'QUOTA' | 'RESOURCES' | 'GANG';
+/**
+ * NO_OFFERS: nothing was offered to the queue's role in this round — the allocator's reason (quota,
+ * filters, GPU agents, fair share) says more, and a reason from an earlier round may still hold.
+ */
+export type PendingCode = 'PRIORITY' | 'QUOTA' | 'RESOURCES' | 'GANG' | 'NO_OFFERS';
 
 export interface PendingReason {
   readonly code: PendingCode;
@@ -216,7 +220,7 @@ function placeQueue(
       placed = addQuantities(placed, times(need, count));
       continue;
     }
-    out.pending.set(job.id, waitReason(queue, job, need, over, slots.length));
+    out.pending.set(job.id, waitReason(queue, job, need, over, offers.length === 0 ? undefined : slots.length));
     waitBehind(queue, jobs, index, out);
     return;
   }
@@ -228,16 +232,18 @@ function addQuantities(left: Quantities, right: Quantities): Quantities {
   return sum;
 }
 
+/** Why the head of a queue waits; `slots` undefined when the queue was offered nothing. */
 function waitReason(
   queue: string,
   job: PendingJob,
   need: Quantities,
   quotaLimit: string | undefined,
-  slots: number,
+  slots: number | undefined,
 ): PendingReason {
   if (quotaLimit !== undefined) {
     return { code: 'QUOTA', message: `the queue's quota: queue ${queue} is at its ${quotaLimit}` };
   }
+  if (slots === undefined) return { code: 'NO_OFFERS', message: `no offers to queue ${queue}` };
   if (job.gang !== null && job.gang > 1) {
     const free = slots === 1 ? '1 slot' : `${slots} slots`;
     return { code: 'GANG', message: `gang of ${job.gang}: only ${free} free (${describeDemand(need)} each)` };

@@ -115,7 +115,7 @@ describe('queues, GPUs and quota', () => {
       offers: [offer('o-etl', 'cpus:4;mem:1024', 'etl')],
     });
     expect(placed(result)).toEqual(['b@o-etl']);
-    expect(result.pending.get('a')?.code).toBe('RESOURCES');
+    expect(result.pending.get('a')).toEqual({ code: 'NO_OFFERS', message: 'no offers to queue ml' });
   });
 
   it('GPU jobs go where the GPUs are; others try agents without GPUs first', () => {
