@@ -58,8 +58,12 @@ export type Schedule = CronSchedule | IsoSchedule;
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
-/** The longest cron gap: Feb 29 on a given weekday-free rule, across a skipped leap year (2096 → 2104). */
-const CRON_HORIZON = 9 * 366 * DAY;
+/**
+ * How far a search for a cron tick looks: the weekday calendar's 28-year cycle. Rules that can fire at
+ * all fire well within it — the longest gaps are a weekday on the 1st of one month (`0 0 *\/30 2 FRI`:
+ * up to 11 years apart) and February 29 (8 years across 2100).
+ */
+const CRON_HORIZON = 28 * 366 * DAY;
 const MAX_REPETITIONS = 1_000_000_000;
 const MAX_COMPONENT = 1_000_000;
 const MAX_SCHEDULE_LENGTH = 200;

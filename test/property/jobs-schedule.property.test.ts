@@ -100,7 +100,7 @@ describe('schedules (property tests)', () => {
     );
   });
 
-  it('a cron rule fires within 9 years of any time', () => {
+  it('a cron rule that parses fires before and after any time', () => {
     fc.assert(
       fc.property(cron, time, (schedule, t) => {
         expect(nextTick(schedule, t)).toBeDefined();

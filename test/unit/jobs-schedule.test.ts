@@ -89,6 +89,13 @@ describe('cron schedules', () => {
     expect(ticks('@yearly', '2026-12-05T20:07:00Z', 1)).toEqual(['2027-01-01T00:00:00.000Z']);
   });
 
+  it('rare ticks: the 1st of February on a Friday, 11 years apart', () => {
+    expect(ticks('0 0 */30 2 FRI', '2019-02-02T00:00:00Z', 2)).toEqual([
+      '2030-02-01T00:00:00.000Z',
+      '2036-02-01T00:00:00.000Z',
+    ]);
+  });
+
   it('February 29 across years, and the tick before a time', () => {
     expect(ticks('0 0 29 2 *', '2026-12-05T00:00:00Z', 2)).toEqual([
       '2028-02-29T00:00:00.000Z',
