@@ -6,7 +6,6 @@
 import type { Attribute } from '#shared/protocol/mesos.js';
 import { newAgentId, newOfferId, taskKey } from '#shared/ids.js';
 import { ok, type Result } from '#shared/result.js';
-import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import {
   acceptChange,
   acceptRefusal,
@@ -45,6 +44,20 @@ import type { ItemChange, WriteOutcome } from './expression.js';
 import type { AllocatedTask, OfferRecord } from './ledger.js';
 
 type Rescinding = { agent: AgentRecord; rescinded: OfferRecord[] };
+
+/**
+ * Ledger entries removed by one write: each costs a few operators and some 60 characters of condition,
+ * and DynamoDB stops an expression at 4 KB and 300 operators.
+ */
+export const ENTRIES_PER_WRITE = 25;
+
+/** `ids` in groups of ENTRIES_PER_WRITE; one empty group for none (the write then only reads). */
+function chunked(ids: readonly string[]): string[][] {
+  if (ids.length === 0) return [[]];
+  const groups: string[][] = [];
+  for (let i = 0; i < ids.length; i += ENTRIES_PER_WRITE) groups.push(ids.slice(i, i + ENTRIES_PER_WRITE));
+  return groups;
+}
 
 export class AgentRegistry {
   constructor(private readonly context: RegistrarContext) {}
@@ -155,33 +168,18 @@ export class AgentRegistry {
    * attributes (the EC2 instance id). Eventually consistent: a heartbeat decides nothing durable.
    */
   async statuses(agentIds: readonly string[]): Promise<Map<string, AgentStatusView>> {
+    const items = await this.context.batchGet(
+      this.table,
+      agentIds.map((agentId) => ({ agent_id: agentId })),
+      { attributes: ['agent_id', 'status', 'command_queue_url', 'attributes'] },
+    );
     const found = new Map<string, AgentStatusView>();
-    const ids = [...new Set(agentIds)].filter((id) => id !== '');
-    for (let start = 0; start < ids.length; start += 100) {
-      let keys: Record<string, unknown>[] = ids.slice(start, start + 100).map((agentId) => ({ agent_id: agentId }));
-      while (keys.length > 0) {
-        const result = await this.context.metrics.time('registrar/state_fetch_ms', () =>
-          this.context.documents.send(
-            new BatchGetCommand({
-              RequestItems: {
-                [this.table]: {
-                  Keys: keys,
-                  ProjectionExpression: 'agent_id, #status, command_queue_url, attributes',
-                  ExpressionAttributeNames: { '#status': 'status' },
-                },
-              },
-            }),
-          ),
-        );
-        for (const item of result.Responses?.[this.table] ?? []) {
-          found.set(item.agent_id as string, {
-            status: item.status as AgentStatus,
-            commandQueueUrl: (item.command_queue_url ?? '') as string,
-            attributes: item.attributes ? (JSON.parse(item.attributes as string) as Attribute[]) : [],
-          });
-        }
-        keys = (result.UnprocessedKeys?.[this.table]?.Keys ?? []) as Record<string, unknown>[];
-      }
+    for (const item of items) {
+      found.set(item.agent_id as string, {
+        status: item.status as AgentStatus,
+        commandQueueUrl: (item.command_queue_url ?? '') as string,
+        attributes: item.attributes ? (JSON.parse(item.attributes as string) as Attribute[]) : [],
+      });
     }
     return found;
   }
@@ -273,7 +271,8 @@ export class AgentRegistry {
 
   /**
    * Removes offers (DECLINE, RESCIND, offer expiry). Offers already gone are ignored, as Mesos ignores
-   * declines of unknown offers; with `frameworkId`, offers of other frameworks make the call fail.
+   * declines of unknown offers; with `frameworkId`, offers of other frameworks make the call fail and
+   * nothing is removed.
    */
   async removeOffers(input: {
     agentId: string;
@@ -282,10 +281,28 @@ export class AgentRegistry {
   }): Promise<
     Result<{ removed: OfferRecord[]; agent: AgentRecord }, RegistrarError<'OFFER_NOT_OWNED' | 'UNKNOWN_AGENT'>>
   > {
-    const offerIds = [...new Set(input.offerIds)];
-    const result = await this.removeEntries(input.agentId, removeOffersChange(offerIds, input.frameworkId));
-    if (!result.ok) return result;
-    return offersRemoved(result.value.old, result.value.written, offerIds, input.frameworkId);
+    const { agentId, frameworkId } = input;
+    const named = [...new Set(input.offerIds)];
+    const offerIds = await this.presentOnly(agentId, named, (agent, id) => agent.offers[id]);
+    if (!offerIds.ok) return offerIds;
+    const foreign = offerIds.value.ids.find((id) => {
+      const owner = offerIds.value.agent?.offers[id]?.frameworkId;
+      return frameworkId !== undefined && owner !== undefined && owner !== frameworkId;
+    });
+    if (foreign !== undefined) return failure('OFFER_NOT_OWNED', `Offer ${foreign} is not yours`);
+    if (offerIds.value.agent && offerIds.value.ids.length === 0)
+      return ok({ removed: [], agent: offerIds.value.agent });
+    const removed: OfferRecord[] = [];
+    let agent: AgentRecord | undefined = offerIds.value.agent;
+    for (const chunk of chunked(offerIds.value.ids)) {
+      const result = await this.removeEntries(agentId, removeOffersChange(chunk, frameworkId));
+      if (!result.ok) return result;
+      const done = offersRemoved(result.value.old, result.value.written, chunk, frameworkId);
+      if (!done.ok) return done;
+      removed.push(...done.value.removed);
+      agent = done.value.agent;
+    }
+    return ok({ removed, agent: agent as AgentRecord });
   }
 
   /** Gives tasks' resources back (terminal tasks). Tasks not in the ledger are ignored: idempotent. */
@@ -293,10 +310,36 @@ export class AgentRegistry {
     agentId: string;
     tasks: ReadonlyArray<{ frameworkId: string; taskId: string }>;
   }): Promise<Result<{ released: AllocatedTask[]; agent: AgentRecord }, RegistrarError<'UNKNOWN_AGENT'>>> {
-    const keys = [...new Set(input.tasks.map((task) => taskKey(task.frameworkId, task.taskId)))];
-    const result = await this.removeEntries(input.agentId, releaseTasksChange(keys));
-    if (!result.ok) return result;
-    return ok(tasksReleased(result.value.old, result.value.written, keys));
+    const named = [...new Set(input.tasks.map((task) => taskKey(task.frameworkId, task.taskId)))];
+    const keys = await this.presentOnly(input.agentId, named, (agent, key) => agent.tasks[key]);
+    if (!keys.ok) return keys;
+    if (keys.value.agent && keys.value.ids.length === 0) return ok({ released: [], agent: keys.value.agent });
+    const released: AllocatedTask[] = [];
+    let agent: AgentRecord | undefined = keys.value.agent;
+    for (const chunk of chunked(keys.value.ids)) {
+      const result = await this.removeEntries(input.agentId, releaseTasksChange(chunk));
+      if (!result.ok) return result;
+      const done = tasksReleased(result.value.old, result.value.written, chunk);
+      released.push(...done.released);
+      agent = done.agent;
+    }
+    return ok({ released, agent: agent as AgentRecord });
+  }
+
+  /**
+   * The ledger entries to remove, in writes DynamoDB takes (an expression's size is bounded). A few
+   * go as named, in one write; more are first narrowed to those the ledger holds (entries never come
+   * back once gone, so the read cannot miss one), which makes thousands of unknown ids one read.
+   */
+  private async presentOnly(
+    agentId: string,
+    named: readonly string[],
+    holds: (agent: AgentRecord, id: string) => unknown,
+  ): Promise<Result<{ ids: string[]; agent?: AgentRecord }, RegistrarError<'UNKNOWN_AGENT'>>> {
+    if (named.length <= ENTRIES_PER_WRITE) return ok({ ids: [...named] });
+    const agent = await this.get(agentId);
+    if (!agent) return failure('UNKNOWN_AGENT', `Agent ${agentId} is not registered`);
+    return ok({ ids: named.filter((id) => holds(agent, id) !== undefined), agent });
   }
 
   /**

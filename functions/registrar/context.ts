@@ -4,6 +4,8 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
+  BatchWriteCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -18,6 +20,18 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { Metrics } from '#shared/metrics.js';
 import type { Item, WriteOutcome } from './expression.js';
 import type { TableNames } from './tables.js';
+
+/** DynamoDB's limits on one BatchGetItem and one BatchWriteItem request. */
+export const BATCH_GET_LIMIT = 100;
+export const BATCH_WRITE_LIMIT = 25;
+/** Rounds of retrying what DynamoDB left unprocessed (throttling) before giving up. */
+const UNPROCESSED_ROUNDS = 8;
+
+/** One write of a batch: a put of `item` (whose key is `key`), or a delete of `key`. */
+export interface BatchWrite {
+  readonly key: Item;
+  readonly item?: Item;
+}
 
 export interface RegistrarOptions {
   readonly documents: DynamoDBDocumentClient;
@@ -55,6 +69,59 @@ export class RegistrarContext {
       ),
     );
     return result.Item;
+  }
+
+  /**
+   * The items with these keys (those that exist, in no particular order), however many keys: DynamoDB
+   * refuses a request naming a key twice or more than 100 keys, so keys are deduplicated and sent 100
+   * at a time, and what DynamoDB leaves unprocessed is asked again with backoff.
+   */
+  async batchGet(
+    table: string,
+    keys: readonly Item[],
+    options: { attributes?: readonly string[]; consistent?: boolean } = {},
+  ): Promise<Item[]> {
+    const unique = uniqueByKey(keys.filter((key) => !hasEmptyKey(key)).map((key) => ({ key })));
+    const projection = options.attributes ? projectionOf(options.attributes) : {};
+    const found: Item[] = [];
+    for (let start = 0; start < unique.length; start += BATCH_GET_LIMIT) {
+      let pending: Item[] = unique.slice(start, start + BATCH_GET_LIMIT).map((entry) => entry.key);
+      await untilProcessed(`${pending.length} reads of ${table}`, async () => {
+        const result = await this.metrics.time('registrar/state_fetch_ms', () =>
+          this.documents.send(
+            new BatchGetCommand({
+              RequestItems: {
+                [table]: { Keys: pending, ...projection, ...(options.consistent ? { ConsistentRead: true } : {}) },
+              },
+            }),
+          ),
+        );
+        found.push(...(result.Responses?.[table] ?? []));
+        pending = (result.UnprocessedKeys?.[table]?.Keys ?? []) as Item[];
+        return pending.length;
+      });
+    }
+    return found;
+  }
+
+  /**
+   * Unconditional puts and deletes, however many: a key written twice keeps its last write (DynamoDB
+   * refuses a request naming a key twice), 25 a request, unprocessed writes retried with backoff.
+   */
+  async batchWrite(table: string, writes: readonly BatchWrite[]): Promise<void> {
+    const unique = uniqueByKey(writes).filter((write) => !hasEmptyKey(write.key));
+    for (let start = 0; start < unique.length; start += BATCH_WRITE_LIMIT) {
+      let pending: Record<string, unknown>[] = unique
+        .slice(start, start + BATCH_WRITE_LIMIT)
+        .map((write) => (write.item ? { PutRequest: { Item: write.item } } : { DeleteRequest: { Key: write.key } }));
+      await untilProcessed(`${pending.length} writes to ${table}`, async () => {
+        const result = await this.metrics.time('registrar/state_store_ms', () =>
+          this.documents.send(new BatchWriteCommand({ RequestItems: { [table]: pending as never } })),
+        );
+        pending = (result.UnprocessedItems?.[table] ?? []) as Record<string, unknown>[];
+        return pending.length;
+      });
+    }
   }
 
   /** All items of a table (only `attributes` when given), consistently read, page by page. */
@@ -140,6 +207,26 @@ export class RegistrarContext {
     if (!(error instanceof ConditionalCheckFailedException)) throw error;
     this.metrics.increment('registrar/conditional_check_failures');
     return error.Item ? { written: false, old: unmarshall(error.Item) } : { written: false };
+  }
+}
+
+/** The entries with distinct keys, the last of each key kept (in the place of its first). */
+function uniqueByKey<T extends { readonly key: Item }>(entries: readonly T[]): T[] {
+  const byKey = new Map<string, T>();
+  for (const entry of entries) {
+    const id = JSON.stringify(Object.entries(entry.key).sort(([a], [b]) => (a < b ? -1 : 1)));
+    byKey.set(id, entry);
+  }
+  return [...byKey.values()];
+}
+
+/** Runs `round` (which returns how much is still unprocessed) until nothing is, backing off between rounds. */
+async function untilProcessed(what: string, round: () => Promise<number>): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const left = await round();
+    if (left === 0) return;
+    if (attempt + 1 >= UNPROCESSED_ROUNDS) throw new Error(`DynamoDB left ${left} of ${what} unprocessed`);
+    await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 20 * 2 ** attempt) * (0.5 + Math.random())));
   }
 }
 
