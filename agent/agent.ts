@@ -33,6 +33,7 @@ import { GpuAllocator } from './gpu/allocator.js';
 import type { Gpu } from './gpu/nvidia.js';
 import { serveAgent, type AgentEndpoint } from './http.js';
 import { takeInventory, type InventorySources } from './inventory.js';
+import { installMetadataFirewall, type MetadataFirewall } from './isolation/firewall.js';
 import { isStopped, Lifecycle } from './lifecycle.js';
 import { loadCredentials, MasterClient } from './master-client.js';
 import { registerAgentGauges } from './metrics.js';
@@ -58,6 +59,7 @@ export interface AgentTask {
   readonly containerId: string;
   readonly state: TaskState | undefined;
   readonly phase: string;
+  readonly resources: readonly Resource[];
 }
 
 export interface RunningAgent {
@@ -99,6 +101,7 @@ class Agent implements RunningAgent, AgentContext {
   readonly updates: StatusUpdateManager;
   readonly executors = new Map<string, TaskExecutor>();
   containerizers: ReadonlyMap<ContainerizerKind, Containerizer> = new Map();
+  firewall: MetadataFirewall | undefined;
   gpuAllocator = new GpuAllocator([]);
   state: AgentState = emptyAgentState();
   private readonly commandHandler: CommandHandler;
@@ -174,10 +177,7 @@ class Agent implements RunningAgent, AgentContext {
     this.state = saved.state;
     await recoverTasks(this);
     if (config.port >= 0) {
-      this.endpoint = await serveAgent(config.ip, config.port, {
-        metrics: () => this.metrics.snapshot(),
-        state: () => ({ id: this.agentId, hostname: this.hostname, tasks: this.tasks(), isolation: this.isolation }),
-      });
+      this.endpoint = await serveAgent(config.ip, config.port, this);
     }
     const credentials = await loadCredentials(config.credential, this.options.env ?? process.env);
     this.master = new MasterClient(config.master, credentials);
@@ -207,6 +207,7 @@ class Agent implements RunningAgent, AgentContext {
     );
     this.containerizers = built.containerizers;
     this.isolation = built.isolation;
+    this.firewall = await installMetadataFirewall(config.blockMetadata, built, this.logger);
     this.logger.info('Agent starting', {
       workDir: config.workDir,
       containerizers: config.containerizers,
@@ -432,6 +433,7 @@ class Agent implements RunningAgent, AgentContext {
       containerId: executor.containerId,
       state: this.updates.stream(executor.frameworkId, executor.taskId)?.latestState,
       phase: executor.state,
+      resources: executor.resources,
     }));
   }
 
@@ -444,6 +446,7 @@ class Agent implements RunningAgent, AgentContext {
     await Promise.allSettled(this.loops);
     await this.endpoint?.close();
     this.clients?.destroy();
+    await this.firewall?.removeUnlessTasksRun(this.tasks().some((task) => task.phase !== 'terminated'));
   }
 
   stop({ waitForPoll = true }: { waitForPoll?: boolean } = {}): Promise<void> {
