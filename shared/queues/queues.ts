@@ -75,9 +75,9 @@ export interface QueueOptions {
 export interface OutgoingMessage {
   /** Serialized as JSON. */
   readonly body: unknown;
-  /** FIFO queues: ordering scope. */
+  /** FIFO queues: ordering scope (any string: sent as `fifoId(groupId)`). */
   readonly groupId?: string;
-  /** FIFO queues: SQS drops a second message with the same id within 5 minutes. */
+  /** FIFO queues: SQS drops a second message with the same id within 5 minutes (sent as `fifoId`). */
   readonly deduplicationId?: string;
   /** Standard queues: deliver later (timers), at most 900 s. */
   readonly delaySeconds?: number;
@@ -92,6 +92,18 @@ export interface ReceivedMessage {
 }
 
 const SQS_MAX_BATCH = 10;
+
+/** SQS's rule for MessageGroupId and MessageDeduplicationId: 1 to 128 characters of [!-~]. */
+const FIFO_ID = /^[!-~]{1,128}$/;
+
+/**
+ * A group or deduplication id SQS takes, for any value: the value itself when it fits (readable in
+ * the console), else a digest of it. Task ids may be 255 characters of any Unicode but '/' and '\', so
+ * `framework/task` often does not fit; the digest keeps distinct values distinct.
+ */
+export function fifoId(value: string): string {
+  return FIFO_ID.test(value) ? value : `sha256-${createHash('sha256').update(value).digest('base64url')}`;
+}
 /** SQS refuses messages over 256 KiB; callers split their payloads below this. */
 export const MAX_MESSAGE_BYTES = 256 * 1024;
 
@@ -176,8 +188,10 @@ export class Queues {
           Entries: batch.map((message, i) => ({
             Id: String(i),
             MessageBody: JSON.stringify(message.body),
-            ...(message.groupId !== undefined ? { MessageGroupId: message.groupId } : {}),
-            ...(message.deduplicationId !== undefined ? { MessageDeduplicationId: message.deduplicationId } : {}),
+            ...(message.groupId !== undefined ? { MessageGroupId: fifoId(message.groupId) } : {}),
+            ...(message.deduplicationId !== undefined
+              ? { MessageDeduplicationId: fifoId(message.deduplicationId) }
+              : {}),
             ...(message.delaySeconds ? { DelaySeconds: Math.min(900, Math.ceil(message.delaySeconds)) } : {}),
           })),
         }),
