@@ -38,6 +38,7 @@ import {
   type OfferRequest,
   type StoredOffer,
 } from './agent-records.js';
+import { acceptSteps, fitsOneWrite, type AcceptStep } from './accept-writes.js';
 import { RETRY, retrying, type RegistrarContext } from './context.js';
 import { failure, type RegistrarError } from './errors.js';
 import type { ItemChange, WriteOutcome } from './expression.js';
@@ -57,6 +58,14 @@ function chunked(ids: readonly string[]): string[][] {
   const groups: string[][] = [];
   for (let i = 0; i < ids.length; i += ENTRIES_PER_WRITE) groups.push(ids.slice(i, i + ENTRIES_PER_WRITE));
   return groups;
+}
+
+/** DynamoDB holds at most 400 KB in one item: an agent's ledger with that many entries takes no more. */
+function ledgerFull(agentId: string): { readonly ok: false; readonly error: RegistrarError<'LEDGER_FULL'> } {
+  return failure(
+    'LEDGER_FULL',
+    `Agent ${agentId} holds as many tasks and offers as its ledger can (DynamoDB's 400 KB item limit)`,
+  );
 }
 
 export class AgentRegistry {
@@ -244,13 +253,15 @@ export class AgentRegistry {
         | 'INSUFFICIENT_RESOURCES'
         | 'INVALID_ARGUMENT'
         | 'INVALID_RESOURCES'
+        | 'LEDGER_FULL'
       >
     >
   > {
     const planned = createOffersChange(agent, requests, makeOfferId, this.context.now());
     if (!planned.ok) return planned;
     const { change, offers } = planned.value;
-    const outcome = await this.run(agent.agentId, change);
+    const outcome = await this.grow(agent.agentId, change);
+    if (outcome === 'FULL') return ledgerFull(agent.agentId);
     if (outcome.written) return ok({ agent: agentFromItem(outcome.item), offers });
     return createOffersRefusal(agent, offers, outcome.old ? agentFromItem(outcome.old) : undefined);
   }
@@ -260,13 +271,60 @@ export class AgentRegistry {
    * resources to the ledger. `offers` are the records as read; the write checks they are still there,
    * owned by the framework and unchanged. Unused offered resources simply become free.
    */
-  async acceptOffers(input: AcceptInput): Promise<Result<AcceptedTasks & { agent: AgentRecord }, AcceptError>> {
-    const planned = acceptChange(input, this.context.now());
+  async acceptOffers(
+    input: AcceptInput,
+  ): Promise<Result<AcceptedTasks & { agent: AgentRecord }, AcceptError | RegistrarError<'LEDGER_FULL'>>> {
+    const now = this.context.now();
+    const planned = acceptChange(input, now);
     if (!planned.ok) return planned;
     const { change, ...accepted } = planned.value;
-    const outcome = await this.run(input.agentId, change);
-    if (outcome.written) return ok({ ...accepted, agent: agentFromItem(outcome.item) });
-    return acceptRefusal(input, accepted, outcome.old ? agentFromItem(outcome.old) : undefined);
+    const steps = fitsOneWrite(change)
+      ? ok([{ input, tasks: accepted.tasks, change }])
+      : acceptSteps(input, accepted.tasks, () => newOfferId(input.agentId), now);
+    if (!steps.ok) return steps;
+    const written: AllocatedTask[] = [];
+    let agent: AgentRecord | undefined;
+    for (const [index, step] of steps.value.entries()) {
+      const done = await this.acceptStep(step);
+      if (done.ok) {
+        written.push(...step.tasks);
+        agent = done.value;
+        continue;
+      }
+      if (index === 0) return done;
+      // A later write failed (the hold expired, a task id already there): the rest is not launched.
+      await this.removeOffers({ agentId: input.agentId, offerIds: step.input.offers.map((offer) => offer.offerId) });
+      const notWritten = accepted.tasks.slice(written.length);
+      return ok({ ...accepted, tasks: written, agent: agent as AgentRecord, notWritten, why: done.error.message });
+    }
+    return ok({ ...accepted, tasks: written, agent: agent as AgentRecord });
+  }
+
+  /** One write of an accept; a ledger that would outgrow DynamoDB's item limit refuses it. */
+  private async acceptStep(
+    step: AcceptStep,
+  ): Promise<Result<AgentRecord, AcceptError | RegistrarError<'LEDGER_FULL'>>> {
+    const outcome = await this.grow(step.input.agentId, step.change);
+    if (outcome === 'FULL') return ledgerFull(step.input.agentId);
+    if (outcome.written) return ok(agentFromItem(outcome.item));
+    const refused = acceptRefusal(
+      step.input,
+      { tasks: [...step.tasks], unused: [] },
+      outcome.old ? agentFromItem(outcome.old) : undefined,
+    );
+    return refused.ok ? ok(refused.value.agent) : refused;
+  }
+
+  /** A change that adds to an agent's item: 'FULL' when the item would pass DynamoDB's 400 KB. */
+  private async grow(agentId: string, change: ItemChange): Promise<WriteOutcome | 'FULL'> {
+    try {
+      return await this.run(agentId, change);
+    } catch (error) {
+      if ((error as Error).name === 'ValidationException' && /item size/i.test((error as Error).message)) {
+        return 'FULL';
+      }
+      throw error;
+    }
   }
 
   /**
