@@ -58,7 +58,15 @@ export function grantRuntimeQueues(
   );
 }
 
-/** Creating a runtime queue, and deleting it when its agent or framework is gone. */
-export const QUEUE_LIFECYCLE = ['sqs:CreateQueue', 'sqs:GetQueueAttributes', 'sqs:DeleteQueue'] as const;
+/**
+ * Creating a runtime queue (with its TLS-only policy and its kind's dead-letter queue), and deleting it
+ * when its agent or framework is gone.
+ */
+export const QUEUE_LIFECYCLE = [
+  'sqs:CreateQueue',
+  'sqs:GetQueueAttributes',
+  'sqs:SetQueueAttributes',
+  'sqs:DeleteQueue',
+] as const;
 export const SEND = ['sqs:SendMessage'] as const;
 export const CONSUME = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'] as const;

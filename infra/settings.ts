@@ -58,6 +58,15 @@ export interface ClusterSettings {
   /** REST API stage throttling (requests per second, burst). */
   readonly throttleRateLimit: number;
   readonly throttleBurstLimit: number;
+  /**
+   * Reserved concurrency of the status and heartbeat functions (the allocator has its own), so that
+   * SUBSCRIBE streams can never starve them; at least 2 (an SQS event source's least).
+   */
+  readonly statusConcurrency: number;
+  readonly heartbeatsConcurrency: number;
+  /** Per principal: frameworks, and open SUBSCRIBE streams (each holds a Lambda invocation). */
+  readonly maxFrameworksPerPrincipal: number;
+  readonly maxStreamsPerPrincipal: number;
 }
 
 export class SettingsError extends Error {
@@ -159,6 +168,10 @@ export function clusterSettings(get: Lookup): ClusterSettings {
     maxAgentPingTimeouts: integer(get, 'maxAgentPingTimeouts', 5, 1),
     throttleRateLimit: integer(get, 'throttleRateLimit', 200, 1),
     throttleBurstLimit: integer(get, 'throttleBurstLimit', 400, 1),
+    statusConcurrency: integer(get, 'statusConcurrency', 10, 2),
+    heartbeatsConcurrency: integer(get, 'heartbeatsConcurrency', 2, 2),
+    maxFrameworksPerPrincipal: integer(get, 'maxFrameworksPerPrincipal', 100, 1),
+    maxStreamsPerPrincipal: integer(get, 'maxStreamsPerPrincipal', 50, 1),
   };
 }
 

@@ -22,6 +22,7 @@ import { Authenticator } from '../master/auth.js';
 import type { Master } from '../master/master.js';
 import { handleCall } from '../scheduler/calls.js';
 import { subscribe } from '../scheduler/subscribe.js';
+import { subscribeCapExceeded } from '../scheduler/subscribe-caps.js';
 import {
   authenticated,
   isSubscribe,
@@ -57,6 +58,11 @@ export function createApp(master: Master): Hono<MasterEnv> {
       }
       const refused = subscribeHeaders(c);
       if (refused) return refused;
+      const capped = await subscribeCapExceeded(master, call, c.get('principal'));
+      if (capped) {
+        master.metrics.increment('master/framework_subscribe_errors');
+        return text(c, 429, capped);
+      }
       const result = await subscribe(master, call, c.get('principal'));
       return new Response(result.body, {
         status: 200,

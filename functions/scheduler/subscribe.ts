@@ -5,7 +5,7 @@
 import { validateOfferConstraints } from '../allocator/constraints.js';
 import { newFrameworkId, newStreamId } from '#shared/ids.js';
 import type { FrameworkInfo, MasterInfo } from '#shared/protocol/mesos.js';
-import { queueNames } from '#shared/queues/queues.js';
+import { queueNames, RUNTIME_MAX_RECEIVES } from '#shared/queues/queues.js';
 import { frameworkRoles, mayUseRole, type PrincipalRecord } from '../registrar/index.js';
 import type { Master } from '../master/master.js';
 import { errorStream, subscriptionStream } from './stream.js';
@@ -60,6 +60,8 @@ export async function subscribe(
   const eventQueueUrl = await master.queues.ensure(queueNames.frameworkEvents(master.config.cluster, frameworkId), {
     visibilityTimeoutSeconds: 30,
     retentionSeconds: 24 * 3600,
+    maxReceiveCount: RUNTIME_MAX_RECEIVES,
+    deadLetterName: queueNames.frameworkEventsDeadLetter(master.config.cluster),
   });
   const result = await master.registrar.frameworks.subscribe({
     frameworkId,

@@ -20,9 +20,12 @@ import {
   DeleteMessageBatchCommand,
   DeleteQueueCommand,
   GetQueueAttributesCommand,
+  GetQueueUrlCommand,
   QueueDoesNotExist,
+  QueueNameExists,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
+  SetQueueAttributesCommand,
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
@@ -61,13 +64,38 @@ export const queueNames = {
   agentCommands: (cluster: string, agentId: string) => `${cluster}-agent-${digest(agentId)}.fifo`,
   frameworkEvents: (cluster: string, frameworkId: string) => `${cluster}-fw-${digest(frameworkId)}.fifo`,
   deadLetter: (name: string) => (name.endsWith('.fifo') ? `${name.slice(0, -5)}-dlq.fifo` : `${name}-dlq`),
+  /** One dead-letter queue for all agents' command queues, one for all frameworks' event queues. */
+  agentCommandsDeadLetter: (cluster: string) => `${cluster}-agent-dlq.fifo`,
+  frameworkEventsDeadLetter: (cluster: string) => `${cluster}-fw-dlq.fifo`,
 };
+
+/** Receives of an agent's command or a framework's event before it is taken as poison (dead-lettered). */
+export const RUNTIME_MAX_RECEIVES = 100;
+
+/** What CDK's `enforceSSL` gives the stack's queues: any request not over TLS is denied. */
+export function secureTransportPolicy(queueArn: string): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'SecureTransportOnly',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 'sqs:*',
+        Resource: queueArn,
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      },
+    ],
+  });
+}
 
 export interface QueueOptions {
   readonly fifo?: boolean;
   readonly visibilityTimeoutSeconds?: number;
   /** Redrive to a dead-letter queue (created alongside) after this many receives. */
   readonly maxReceiveCount?: number;
+  /** That dead-letter queue's name (default `queueNames.deadLetter(name)`); several queues may share one. */
+  readonly deadLetterName?: string;
   /** Delete unreceived messages after this long (SQS default: 4 days). */
   readonly retentionSeconds?: number;
 }
@@ -129,7 +157,10 @@ export class Queues {
 
   constructor(private readonly sqs: SQSClient) {}
 
-  /** Creates the queue (and its dead-letter queue) if needed; returns its URL. Idempotent. */
+  /**
+   * Creates the queue (and its dead-letter queue) if needed, with a policy that denies requests not over
+   * TLS (as the stack's own queues have); returns its URL. Idempotent.
+   */
   async ensure(name: string, options: QueueOptions = {}): Promise<string> {
     const known = this.urls.get(name);
     if (known) return known;
@@ -142,18 +173,39 @@ export class Queues {
       ...(options.retentionSeconds !== undefined ? { MessageRetentionPeriod: String(options.retentionSeconds) } : {}),
     };
     if (options.maxReceiveCount !== undefined) {
-      const dlqUrl = await this.ensure(queueNames.deadLetter(name), {
+      const dlqUrl = await this.ensure(options.deadLetterName ?? queueNames.deadLetter(name), {
         fifo,
         retentionSeconds: 14 * 24 * 3600,
       });
       const arn = await this.arn(dlqUrl);
       attributes.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: options.maxReceiveCount });
     }
-    const created = await this.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
-    const url = created.QueueUrl;
-    if (!url) throw new Error(`SQS returned no URL for queue ${name}`);
+    const url = await this.create(name, attributes);
+    const Policy = secureTransportPolicy(await this.arn(url));
+    await this.sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { Policy } }));
     this.urls.set(name, url);
     return url;
+  }
+
+  /**
+   * CreateQueue; a queue of that name made by an earlier version with other attributes (SQS then
+   * refuses the create) gets these attributes instead.
+   */
+  private async create(name: string, attributes: Record<string, string>): Promise<string> {
+    try {
+      const created = await this.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+      if (!created.QueueUrl) throw new Error(`SQS returned no URL for queue ${name}`);
+      return created.QueueUrl;
+    } catch (error) {
+      if (!(error instanceof QueueNameExists)) throw error;
+      const found = await this.sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+      if (!found.QueueUrl) throw new Error(`SQS returned no URL for queue ${name}`, { cause: error });
+      const { FifoQueue: _fifo, ...changeable } = attributes;
+      if (Object.keys(changeable).length > 0) {
+        await this.sqs.send(new SetQueueAttributesCommand({ QueueUrl: found.QueueUrl, Attributes: changeable }));
+      }
+      return found.QueueUrl;
+    }
   }
 
   async arn(url: string): Promise<string> {
