@@ -149,6 +149,8 @@ export class RegistrarContext {
     table: string,
     input: Omit<QueryCommandInput, 'TableName' | 'ConsistentRead' | 'ExclusiveStartKey'>,
   ): AsyncGenerator<Item> {
+    // A key condition on a value no key can have (see hasEmptyKey) matches nothing.
+    if (hasEmptyKey(input.ExpressionAttributeValues ?? {})) return;
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.metrics.time('registrar/state_fetch_ms', () =>
@@ -230,8 +232,17 @@ async function untilProcessed(what: string, round: () => Promise<number>): Promi
   }
 }
 
+/** DynamoDB's least limit on a key attribute (a sort key's; a partition key may have 2048 bytes). */
+const MAX_KEY_BYTES = 1024;
+
+/**
+ * A key no item can have: empty, or longer than DynamoDB allows (it would refuse the request). Such
+ * keys come only from callers naming ids that cannot exist, so they read as "no such item".
+ */
 function hasEmptyKey(key: Item): boolean {
-  return Object.values(key).some((value) => value === '');
+  return Object.values(key).some(
+    (value) => value === '' || (typeof value === 'string' && Buffer.byteLength(value) > MAX_KEY_BYTES),
+  );
 }
 
 function projectionOf(attributes: readonly string[]) {

@@ -3,7 +3,7 @@
  * found once the stream is open are an ERROR event followed by the end of the stream, as in Mesos.
  */
 import { validateOfferConstraints } from '../allocator/constraints.js';
-import { newFrameworkId, newStreamId } from '#shared/ids.js';
+import { newFrameworkId, newStreamId, validateTaskId } from '#shared/ids.js';
 import type { FrameworkInfo, MasterInfo } from '#shared/protocol/mesos.js';
 import { queueNames, RUNTIME_MAX_RECEIVES } from '#shared/queues/queues.js';
 import { frameworkRoles, mayUseRole, type PrincipalRecord } from '../registrar/index.js';
@@ -44,6 +44,8 @@ export async function subscribe(
   const info: FrameworkInfo = principal
     ? { ...call.subscribe.framework_info, principal: principal.principal }
     : call.subscribe.framework_info;
+  const idError = call.framework_id ? validateTaskId(call.framework_id.value, 'Framework ID') : undefined;
+  if (idError) return error(idError);
   const roles = frameworkRoles(info);
   if (!roles.ok) return error(roles.error.message);
   const constraints = call.subscribe.offer_constraints;
