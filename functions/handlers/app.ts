@@ -2,10 +2,13 @@
  * The master's one HTTP surface (a hono app), served by @hono/node-server in the local cluster, by
  * Lambda behind API Gateway (functions/handlers/api.ts), and in-process in the tests.
  *
- *   POST /api/v1/scheduler            the Mesos v1 scheduler API (SUBSCRIBE streams RecordIO)
+ *   POST /api/v1/scheduler            the Mesos v1 scheduler API (SUBSCRIBE streams RecordIO, or answers JSON
+ *                                     for a queue-delivered framework)
  *   POST /internal/v1/agents/register agents register and re-register
- *   GET  /health, /master/health      liveness
- *   GET  /metrics/snapshot            Mesos-named metrics, flat JSON
+ *   GET  /health, /master/health      liveness (public)
+ *   GET  /metrics/snapshot            Mesos-named metrics, flat JSON (operators, with authentication on)
+ *
+ * Every route refuses a body over `maxBodyBytes` (413) before anything reads it.
  *
  * Agents' heartbeats do not come here: they go by SQS (functions/handlers/heartbeats.ts).
  *
@@ -14,9 +17,11 @@
  * Mesos's are.
  */
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { describeZodError } from '#shared/protocol/errors.js';
 import { RegisterAgentRequestSchema } from '#shared/protocol/internal.js';
+import { EVENT_DELIVERY_HEADER } from '#shared/protocol/scheduler.js';
 import { registerAgent } from '../master/agents.js';
 import { Authenticator } from '../master/auth.js';
 import type { Master } from '../master/master.js';
@@ -24,7 +29,14 @@ import { handleCall } from '../scheduler/calls.js';
 import { subscribe } from '../scheduler/subscribe.js';
 import { subscribeCapExceeded } from '../scheduler/subscribe-caps.js';
 import {
+  parseDeliveryHeader,
+  queueDelivery,
+  queueSubscriptionResponse,
+  streamDelivery,
+} from '../scheduler/delivery.js';
+import {
   authenticated,
+  authorized,
   isSubscribe,
   jsonBody,
   postOnly,
@@ -37,33 +49,46 @@ import {
 
 export function createApp(master: Master): Hono<MasterEnv> {
   const app = new Hono<MasterEnv>();
-  const authenticator = new Authenticator(master.registrar, () => master.now());
+  const authenticator = new Authenticator(master.registrar);
+  const limit = master.config.maxBodyBytes;
 
+  app.use('*', bodyLimit({ maxSize: limit, onError: (c) => text(c, 413, `Request body over ${limit} bytes`) }));
   app.get('/health', (c) => c.text('OK'));
   app.get('/master/health', (c) => c.text('OK'));
-  app.get('/metrics/snapshot', (c) => c.json(master.metrics.snapshot()));
+  app.get('/metrics/snapshot', authenticated(master, authenticator, ['operator']), (c) =>
+    c.json(master.metrics.snapshot()),
+  );
 
   app.all(
     '/api/v1/scheduler',
     postOnly,
     jsonBody,
     authenticated(master, authenticator, ['framework', 'operator']),
+    authorized(master),
     validCall(master),
     subscribedFramework(master),
     async (c) => {
       const call = c.get('call');
       if (!isSubscribe(call)) {
-        const response = await handleCall(master, c.get('framework'), call);
+        const response = await handleCall(master, c.get('framework'), call, c.get('authority'));
         return response.body !== undefined ? text(c, response.status, response.body) : c.body(null, response.status);
       }
       const refused = subscribeHeaders(c);
       if (refused) return refused;
-      const capped = await subscribeCapExceeded(master, call, c.get('principal'));
+      const delivery = parseDeliveryHeader(c.req.header(EVENT_DELIVERY_HEADER));
+      if (!delivery.ok) return text(c, 400, delivery.error);
+      const stream = delivery.value === undefined;
+      const capped = await subscribeCapExceeded(master, call, c.get('authority').principal, stream);
       if (capped) {
         master.metrics.increment('master/framework_subscribe_errors');
         return text(c, 429, capped);
       }
-      const result = await subscribe(master, call, c.get('principal'));
+      if (delivery.value !== undefined) {
+        return queueSubscriptionResponse(
+          await subscribe(master, call, c.get('authority'), queueDelivery(delivery.value)),
+        );
+      }
+      const result = await subscribe(master, call, c.get('authority'), streamDelivery);
       return new Response(result.body, {
         status: 200,
         headers: {

@@ -18,6 +18,7 @@ import {
 } from '../registrar/index.js';
 import type { Authenticator } from '../master/auth.js';
 import type { Master } from '../master/master.js';
+import { authorityOf, type Authority } from '../scheduler/task-authorization.js';
 import { validateCall, type SubscribeCall, type ValidCall } from '../scheduler/validation.js';
 
 export const REALM = 'mesos-master-scheduler';
@@ -27,6 +28,8 @@ export interface MasterEnv {
   Variables: {
     /** The authenticated caller; absent with authentication off. */
     principal?: PrincipalRecord;
+    /** What the caller may do: its principal's ACL over the cluster's (the cluster's alone without authentication). */
+    authority: Authority;
     call: ValidCall;
     framework: FrameworkRecord;
   };
@@ -70,6 +73,14 @@ export function authenticated(
       }
       c.set('principal', result.value);
     }
+    await next();
+  });
+}
+
+/** The caller's authority (`c.get('authority')`), from its principal's ACL and the cluster's. */
+export function authorized(master: Pick<Master, 'config'>): Check {
+  return createMiddleware<MasterEnv>(async (c, next) => {
+    c.set('authority', authorityOf(master.config.acls, c.get('principal')));
     await next();
   });
 }

@@ -5,18 +5,21 @@
  * Mesos has no such caps; its answer to a principal that asks too much (--rate_limits) is 429, and so is
  * Mantle's, with the setting to raise named in the message.
  */
-import type { PrincipalRecord } from '../registrar/index.js';
 import type { Master } from '../master/master.js';
 import type { SubscribeCall } from './validation.js';
 
-/** Why this SUBSCRIBE passes a cap, or undefined. Resubscribing a framework never adds a framework. */
+/**
+ * Why this SUBSCRIBE passes a cap, or undefined. Resubscribing a framework never adds a framework; a
+ * queue-delivered one (`stream` false) holds no stream.
+ */
 export async function subscribeCapExceeded(
   master: Pick<Master, 'config' | 'registrar'>,
   call: SubscribeCall,
-  principal: PrincipalRecord | undefined,
+  principal: string | undefined,
+  stream = true,
 ): Promise<string | undefined> {
   const { maxFrameworksPerPrincipal, maxStreamsPerPrincipal } = master.config;
-  const name = principal?.principal ?? call.subscribe.framework_info.principal ?? '';
+  const name = principal ?? call.subscribe.framework_info.principal ?? '';
   const frameworkId = call.framework_id?.value;
   let known = false;
   let frameworks = 0;
@@ -28,7 +31,7 @@ export async function subscribeCapExceeded(
       continue;
     }
     frameworks++;
-    if (framework.status === 'SUBSCRIBED') streams++;
+    if (framework.status === 'SUBSCRIBED' && framework.delivery === 'stream') streams++;
   }
   const who = name ? `principal '${name}'` : 'the cluster (authentication off)';
   if (!known && frameworks >= maxFrameworksPerPrincipal) {
@@ -37,7 +40,7 @@ export async function subscribeCapExceeded(
       `(maxFrameworksPerPrincipal, MANTLE_MAX_FRAMEWORKS_PER_PRINCIPAL); tear down frameworks no longer used`
     );
   }
-  if (streams >= maxStreamsPerPrincipal) {
+  if (stream && streams >= maxStreamsPerPrincipal) {
     return (
       `Too many open subscriptions for ${who}: at most ${maxStreamsPerPrincipal} ` +
       `(maxStreamsPerPrincipal, MANTLE_MAX_STREAMS_PER_PRINCIPAL)`

@@ -8,6 +8,7 @@
  * | `<cluster>-heartbeats` | standard | agents' heartbeats (order does not matter; kept five minutes) |
  * | `<cluster>-agent-<digest>.fifo` | FIFO per agent, group = task | master -> agent commands |
  * | `<cluster>-fw-<digest>.fifo` | FIFO per framework, one group | the framework's events, drained by its stream |
+ * | `<cluster>-fwq-<digest>.fifo` | FIFO per principal and name, group = framework | a queue-delivered framework's events |
  *
  * Receives are two-step (Max 1 with a long wait, then Max 9 at once): correct and cheap on SQS, and it avoids the
  * stand-in's long-poll gap (docs/local-cluster.md, "The stand-in's quirks"). The stand-in also holds a short receive
@@ -63,6 +64,13 @@ export const queueNames = {
   heartbeats: (cluster: string) => `${cluster}-heartbeats`,
   agentCommands: (cluster: string, agentId: string) => `${cluster}-agent-${digest(agentId)}.fifo`,
   frameworkEvents: (cluster: string, frameworkId: string) => `${cluster}-fw-${digest(frameworkId)}.fifo`,
+  /**
+   * A queue-delivered framework's queue (docs/scheduler-api.md, "Queue-delivered frameworks"): named by its principal
+   * ("" without authentication) and the name it subscribes with, so that it is known before the framework exists
+   * and a principal can only ever reach its own.
+   */
+  frameworkDelivery: (cluster: string, principal: string, name: string) =>
+    `${cluster}-fwq-${digest(`${principal}/${name}`)}.fifo`,
   deadLetter: (name: string) => (name.endsWith('.fifo') ? `${name.slice(0, -5)}-dlq.fifo` : `${name}-dlq`),
   /** One dead-letter queue for all agents' command queues, one for all frameworks' event queues. */
   agentCommandsDeadLetter: (cluster: string) => `${cluster}-agent-dlq.fifo`,
@@ -159,11 +167,15 @@ export class Queues {
 
   /**
    * Creates the queue (and its dead-letter queue) if needed, with a policy that denies requests not over
-   * TLS (as the stack's own queues have); returns its URL. Idempotent.
+   * TLS (as the stack's own queues have); returns its URL. Idempotent. A queue that already exists is used
+   * as it is, whatever its attributes (the CDK stack creates some queues the master also ensures).
    */
   async ensure(name: string, options: QueueOptions = {}): Promise<string> {
-    const known = this.urls.get(name);
-    if (known) return known;
+    const known = this.urls.get(name) ?? (await this.existing(name));
+    if (known) {
+      this.urls.set(name, known);
+      return known;
+    }
     const fifo = options.fifo ?? name.endsWith('.fifo');
     const attributes: Record<string, string> = {
       ...(fifo ? { FifoQueue: 'true' } : {}),
@@ -187,10 +199,17 @@ export class Queues {
     return url;
   }
 
-  /**
-   * CreateQueue; a queue of that name made by an earlier version with other attributes (SQS then
-   * refuses the create) gets these attributes instead.
-   */
+  /** The URL of a queue that exists, or undefined. */
+  private async existing(name: string): Promise<string | undefined> {
+    try {
+      return (await this.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
+    } catch (error) {
+      if (error instanceof QueueDoesNotExist) return undefined;
+      throw error;
+    }
+  }
+
+  /** Creates a queue; one created meanwhile with other attributes (a race, or drift) is used as it is. */
   private async create(name: string, attributes: Record<string, string>): Promise<string> {
     try {
       const created = await this.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
@@ -198,13 +217,9 @@ export class Queues {
       return created.QueueUrl;
     } catch (error) {
       if (!(error instanceof QueueNameExists)) throw error;
-      const found = await this.sqs.send(new GetQueueUrlCommand({ QueueName: name }));
-      if (!found.QueueUrl) throw new Error(`SQS returned no URL for queue ${name}`, { cause: error });
-      const { FifoQueue: _fifo, ...changeable } = attributes;
-      if (Object.keys(changeable).length > 0) {
-        await this.sqs.send(new SetQueueAttributesCommand({ QueueUrl: found.QueueUrl, Attributes: changeable }));
-      }
-      return found.QueueUrl;
+      const url = await this.existing(name);
+      if (!url) throw error;
+      return url;
     }
   }
 

@@ -1,11 +1,10 @@
 /**
  * Queues created at runtime (an agent's command queue at registration, a framework's event queue at
  * SUBSCRIBE) get what the stack's own queues have (issue 10): a policy that denies requests not over TLS,
- * and a dead-letter queue (one per kind) for messages received too often. A queue an earlier version
- * made without them gets them on its next use.
+ * and a dead-letter queue (one per kind) for messages received too often. (A queue that exists already
+ * is used as it is: the stack owns some of them.)
  */
-import { randomBytes } from 'node:crypto';
-import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueNames, Queues, RUNTIME_MAX_RECEIVES } from '#shared/queues/queues.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';
@@ -49,17 +48,5 @@ describe('runtime queues', () => {
     const record = await tm.master.registrar.frameworks.get(framework.frameworkId);
     await expectGuarded(record?.eventQueueUrl ?? '', queueNames.frameworkEventsDeadLetter(tm.cluster));
     framework.close();
-  });
-
-  it('a queue made before, without them, gets them', async () => {
-    const name = `${tm.cluster}-fw-${randomBytes(4).toString('hex')}.fifo`;
-    await tm.clients.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: { FifoQueue: 'true' } }));
-    const url = await new Queues(tm.clients.sqs).ensure(name, {
-      maxReceiveCount: RUNTIME_MAX_RECEIVES,
-      deadLetterName: queueNames.frameworkEventsDeadLetter(tm.cluster),
-      visibilityTimeoutSeconds: 30,
-    });
-    await expectGuarded(url, queueNames.frameworkEventsDeadLetter(tm.cluster));
-    expect((await attributes(url)).VisibilityTimeout).toBe('30');
   });
 });
