@@ -10,7 +10,7 @@
  */
 import { newAgentId } from '#shared/ids.js';
 import type { RegisterAgentRequest, RegisterAgentResponse, ReportedTask } from '#shared/protocol/internal.js';
-import { queueNames } from '#shared/queues/queues.js';
+import { queueNames, RUNTIME_MAX_RECEIVES } from '#shared/queues/queues.js';
 import { err, ok, type Failure, type Result } from '#shared/result.js';
 import type { AgentRecord } from '../registrar/index.js';
 import { taskKey } from '#shared/ids.js';
@@ -98,7 +98,10 @@ export async function registerAgent(
 
 /** The agent's own command queue, readable (in AWS) only from the instance the agent runs on. */
 async function commandQueue(master: Master, agentId: string, request: RegisterAgentRequest): Promise<string> {
-  const url = await master.queues.ensure(queueNames.agentCommands(master.config.cluster, agentId));
+  const url = await master.queues.ensure(queueNames.agentCommands(master.config.cluster, agentId), {
+    maxReceiveCount: RUNTIME_MAX_RECEIVES,
+    deadLetterName: queueNames.agentCommandsDeadLetter(master.config.cluster),
+  });
   await master.fleet?.tagAgentQueue?.(url, { attributes: request.attributes ?? [] });
   return url;
 }
