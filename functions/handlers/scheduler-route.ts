@@ -16,6 +16,7 @@ import {
   type PrincipalKind,
   type PrincipalRecord,
 } from '../registrar/index.js';
+import type { AgentIdentity } from '../master/agent-identity.js';
 import type { Authenticator } from '../master/auth.js';
 import type { Master } from '../master/master.js';
 import { validateCall, type SubscribeCall, type ValidCall } from '../scheduler/validation.js';
@@ -27,6 +28,8 @@ export interface MasterEnv {
   Variables: {
     /** The authenticated caller; absent with authentication off. */
     principal?: PrincipalRecord;
+    /** An agent that proved its AWS identity (agent-route.ts). */
+    agentIdentity?: AgentIdentity;
     call: ValidCall;
     framework: FrameworkRecord;
   };

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { validateClusterName } from '#shared/queues/queues.js';
+import { AgentIdentityConfigSchema, type AgentIdentityConfig } from './agent-identity.js';
 
 const seconds = z.coerce.number().finite().nonnegative();
 
@@ -38,6 +39,16 @@ export const MasterConfigSchema = z.object({
     .int()
     .positive()
     .default(4 * 1024 * 1024),
+  /** How agents prove who they are (agent-identity.ts): a shared agent principal, or their AWS identity. */
+  agentIdentity: AgentIdentityConfigSchema.default({ mode: 'principal' }),
+  /**
+   * The agents' instance role's unique id (AWS): an agent's role session on an instance is
+   * `<agentRoleId>:<instance id>`, which SQS stamps on its messages as SenderId.
+   */
+  agentRoleId: z
+    .string()
+    .regex(/^AROA[A-Z0-9]+$/)
+    .optional(),
 });
 export type MasterConfig = z.infer<typeof MasterConfigSchema>;
 export type MasterConfigInput = z.input<typeof MasterConfigSchema>;
@@ -50,6 +61,8 @@ export function masterConfig(input: MasterConfigInput): MasterConfig {
 export function masterConfigFromEnvironment(env: NodeJS.ProcessEnv = process.env): MasterConfig {
   const read = (name: string) => env[`MANTLE_${name}`];
   return masterConfig({
+    agentIdentity: agentIdentityFromEnvironment(env),
+    ...(read('AGENT_ROLE_ID') ? { agentRoleId: read('AGENT_ROLE_ID') } : {}),
     cluster: read('CLUSTER') ?? '',
     clusterId: read('CLUSTER_ID') ?? '',
     ...(read('HEARTBEAT_INTERVAL_SECONDS') ? { heartbeatIntervalSeconds: read('HEARTBEAT_INTERVAL_SECONDS') } : {}),
@@ -60,5 +73,27 @@ export function masterConfigFromEnvironment(env: NodeJS.ProcessEnv = process.env
     ...(read('AGENT_PING_TIMEOUT_SECONDS') ? { agentPingTimeoutSeconds: read('AGENT_PING_TIMEOUT_SECONDS') } : {}),
     ...(read('MAX_AGENT_PING_TIMEOUTS') ? { maxAgentPingTimeouts: read('MAX_AGENT_PING_TIMEOUTS') } : {}),
     ...(read('LAUNCH_TIMEOUT_SECONDS') ? { launchTimeoutSeconds: read('LAUNCH_TIMEOUT_SECONDS') } : {}),
+  });
+}
+
+/**
+ * MANTLE_AGENT_IDENTITY (`principal` or `aws-sts`) is required: a function deployed without it fails
+ * at its cold start rather than guess how agents authenticate. `aws-sts` reads the agents' role
+ * (MANTLE_AGENT_ROLE_NAME, MANTLE_AGENT_ACCOUNT), the region (AWS_REGION) and STS's endpoint
+ * (AWS_ENDPOINT_URL_STS, as the AWS SDKs do; default the region's).
+ */
+export function agentIdentityFromEnvironment(env: NodeJS.ProcessEnv): AgentIdentityConfig {
+  const mode = env.MANTLE_AGENT_IDENTITY;
+  if (mode === 'principal') return { mode };
+  if (mode !== 'aws-sts') {
+    throw new Error(`MANTLE_AGENT_IDENTITY must be principal or aws-sts, not '${mode ?? '(unset)'}'`);
+  }
+  return AgentIdentityConfigSchema.parse({
+    mode,
+    region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
+    ...(env.AWS_ENDPOINT_URL_STS ? { stsEndpoint: env.AWS_ENDPOINT_URL_STS } : {}),
+    roleName: env.MANTLE_AGENT_ROLE_NAME,
+    ...(env.MANTLE_AGENT_ACCOUNT ? { account: env.MANTLE_AGENT_ACCOUNT } : {}),
+    ...(env.MANTLE_AGENT_IDENTITY_MAX_AGE_SECONDS ? { maxAgeSeconds: env.MANTLE_AGENT_IDENTITY_MAX_AGE_SECONDS } : {}),
   });
 }

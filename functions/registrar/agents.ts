@@ -128,7 +128,12 @@ export class AgentRegistry {
     Result<
       { agent: AgentRecord; rescinded: OfferRecord[]; wasUnreachable: boolean },
       RegistrarError<
-        'UNKNOWN_AGENT' | 'AGENT_GONE' | 'INVALID_ARGUMENT' | 'INVALID_RESOURCES' | 'INSUFFICIENT_RESOURCES'
+        | 'UNKNOWN_AGENT'
+        | 'AGENT_GONE'
+        | 'INVALID_ARGUMENT'
+        | 'INVALID_RESOURCES'
+        | 'INSUFFICIENT_RESOURCES'
+        | 'INSTANCE_MISMATCH'
       >
     >
   > {
@@ -166,7 +171,7 @@ export class AgentRegistry {
               RequestItems: {
                 [this.table]: {
                   Keys: keys,
-                  ProjectionExpression: 'agent_id, #status, command_queue_url, attributes',
+                  ProjectionExpression: 'agent_id, #status, command_queue_url, attributes, instance_session',
                   ExpressionAttributeNames: { '#status': 'status' },
                 },
               },
@@ -178,6 +183,7 @@ export class AgentRegistry {
             status: item.status as AgentStatus,
             commandQueueUrl: (item.command_queue_url ?? '') as string,
             attributes: item.attributes ? (JSON.parse(item.attributes as string) as Attribute[]) : [],
+            ...(item.instance_session ? { instanceSession: item.instance_session as string } : {}),
           });
         }
         keys = (result.UnprocessedKeys?.[this.table]?.Keys ?? []) as Record<string, unknown>[];

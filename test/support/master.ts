@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { AwsClients } from '#shared/aws/clients.js';
 import type { MasterConfigInput } from '../../functions/master/config.js';
 import type { AllocationRequester, AllocationTrigger, Master } from '../../functions/master/master.js';
+import type { FleetHooks } from '../../functions/fleet/hooks.js';
 import type { EventSource } from '../../local/event-source.js';
 import {
   bootstrapMaster,
@@ -37,7 +38,10 @@ export interface TestMaster {
   close(): Promise<void>;
 }
 
-export async function startTestMaster(config: Partial<MasterConfigInput> = {}): Promise<TestMaster> {
+export async function startTestMaster(
+  config: Partial<MasterConfigInput> = {},
+  options: { fleet?: FleetHooks } = {},
+): Promise<TestMaster> {
   const clients = standInClients();
   const cluster = `t${randomBytes(4).toString('hex')}`;
   const allocation = new RecordedAllocation();
@@ -47,6 +51,7 @@ export async function startTestMaster(config: Partial<MasterConfigInput> = {}): 
     cluster,
     config: { heartbeatIntervalSeconds: 1, streamCheckSeconds: 0.2, ...config },
     allocation,
+    ...options,
     now: () => Date.now() + offset,
   });
   const server: HttpServer = await serveMaster(local.master);
