@@ -33,6 +33,7 @@ import { GpuAllocator } from './gpu/allocator.js';
 import type { Gpu } from './gpu/nvidia.js';
 import { serveAgent, type AgentEndpoint } from './http.js';
 import { takeInventory, type InventorySources } from './inventory.js';
+import { installMetadataFirewall, type MetadataFirewall } from './isolation/firewall.js';
 import { isStopped, Lifecycle } from './lifecycle.js';
 import { agentAuthorization, type AuthorizationSources } from './identity.js';
 import { MasterClient } from './master-client.js';
@@ -57,6 +58,7 @@ export interface AgentTask {
   readonly containerId: string;
   readonly state: TaskState | undefined;
   readonly phase: string;
+  readonly resources: readonly Resource[];
 }
 
 export interface RunningAgent {
@@ -98,6 +100,7 @@ class Agent implements RunningAgent, AgentContext {
   readonly updates: StatusUpdateManager;
   readonly executors = new Map<string, TaskExecutor>();
   containerizers: ReadonlyMap<ContainerizerKind, Containerizer> = new Map();
+  firewall: MetadataFirewall | undefined;
   gpuAllocator = new GpuAllocator([]);
   state: AgentState = emptyAgentState();
   private readonly commandHandler: CommandHandler;
@@ -173,10 +176,7 @@ class Agent implements RunningAgent, AgentContext {
     this.state = saved.state;
     await recoverTasks(this);
     if (config.port >= 0) {
-      this.endpoint = await serveAgent(config.ip, config.port, {
-        metrics: () => this.metrics.snapshot(),
-        state: () => ({ id: this.agentId, hostname: this.hostname, tasks: this.tasks(), isolation: this.isolation }),
-      });
+      this.endpoint = await serveAgent(config.ip, config.port, this);
     }
     const authorization = await agentAuthorization(config, { ...this.options, env: this.options.env ?? process.env });
     this.master = new MasterClient(config.master, authorization);
@@ -206,6 +206,7 @@ class Agent implements RunningAgent, AgentContext {
     );
     this.containerizers = built.containerizers;
     this.isolation = built.isolation;
+    this.firewall = await installMetadataFirewall(config.blockMetadata, built, this.logger);
     this.logger.info('Agent starting', {
       workDir: config.workDir,
       containerizers: config.containerizers,
@@ -431,6 +432,7 @@ class Agent implements RunningAgent, AgentContext {
       containerId: executor.containerId,
       state: this.updates.stream(executor.frameworkId, executor.taskId)?.latestState,
       phase: executor.state,
+      resources: executor.resources,
     }));
   }
 
@@ -443,6 +445,7 @@ class Agent implements RunningAgent, AgentContext {
     await Promise.allSettled(this.loops);
     await this.endpoint?.close();
     this.clients?.destroy();
+    await this.firewall?.removeUnlessTasksRun(this.tasks().some((task) => task.phase !== 'terminated'));
   }
 
   stop({ waitForPoll = true }: { waitForPoll?: boolean } = {}): Promise<void> {

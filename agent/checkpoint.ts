@@ -14,7 +14,7 @@
  *   volumes/roles/<role>/<persistence id>/                    persistent volumes
  */
 import { randomBytes } from 'node:crypto';
-import { open, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { chmod, open, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Lifecycle } from './lifecycle.js';
 
@@ -146,10 +146,26 @@ export class Checkpoint {
     await rm(this.runDir(containerId), { recursive: true, force: true });
   }
 
+  /**
+   * `meta/` is the agent's: other users (process tasks) may pass through it to their own run dir,
+   * whose path they are given, but not list it; task records (commands, environment) are root's alone.
+   */
+  async secure(): Promise<void> {
+    for (const [dir, mode] of [
+      [this.meta, 0o711],
+      [join(this.meta, 'runs'), 0o711],
+      [join(this.meta, 'tasks'), 0o700],
+    ] as const) {
+      await mkdir(dir, { recursive: true, mode });
+      await chmod(dir, mode);
+    }
+  }
+
   /** Forgets everything (the master no longer knows this agent); sandboxes and volumes stay. */
   async wipe(): Promise<void> {
     this.life.check();
     await rm(this.meta, { recursive: true, force: true });
+    await this.secure();
   }
 }
 

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { resolveMaster } from '#shared/master-url.js';
 import { ok, err, type Result } from '#shared/result.js';
+import { parseMetadataTargets } from './isolation/firewall-rules.js';
 
 export type ContainerizerKind = 'docker' | 'mesos';
 
@@ -73,6 +74,11 @@ export interface AgentConfig {
   readonly executorEnvironmentVariables?: Readonly<Record<string, string>>;
   /** Kill grace when the task and the kill name none (Mesos's command executor: 3 s). */
   readonly defaultKillGracePeriodMs: number;
+  /**
+   * Addresses (`addr` or `addr:port`, `[v6]:port`) no task may reach: the instance metadata service.
+   * Empty: no firewall. AWS agents block 169.254.169.254 and fd00:ec2::254.
+   */
+  readonly blockMetadata: readonly string[];
 }
 
 export type AgentConfigInput = Partial<AgentConfig> & Pick<AgentConfig, 'master' | 'workDir'>;
@@ -101,6 +107,7 @@ export const DEFAULTS = {
   ec2MetadataTimeoutMs: 300,
   switchUser: true,
   defaultKillGracePeriodMs: 3_000,
+  blockMetadata: [] as readonly string[],
 } satisfies Partial<AgentConfig>;
 
 export function agentConfig(input: AgentConfigInput): AgentConfig {
@@ -162,6 +169,11 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   switch_user: { key: 'switchUser', kind: 'bool', help: "run process tasks as the framework's user (true)" },
   executor_environment_variables: { key: 'executorEnvironmentVariables', kind: 'json', help: 'JSON object' },
   default_kill_grace_period: { key: 'defaultKillGracePeriodMs', kind: 'duration', help: '3secs' },
+  block_metadata: {
+    key: 'blockMetadata',
+    kind: 'list',
+    help: "addresses tasks may not reach, e.g. '169.254.169.254,fd00:ec2::254' (none)",
+  },
 };
 
 const UNITS: Readonly<Record<string, number>> = {
@@ -240,6 +252,8 @@ function validate(config: AgentConfigInput): string | undefined {
   if (config.ec2Metadata !== undefined && config.ec2Metadata !== 'auto' && config.ec2Metadata !== 'off') {
     return `--ec2_metadata takes auto or off, not '${String(config.ec2Metadata)}'`;
   }
+  const blocked = parseMetadataTargets(config.blockMetadata ?? []);
+  if (!blocked.ok) return blocked.error;
   const min = config.statusUpdateRetryIntervalMinMs ?? DEFAULTS.statusUpdateRetryIntervalMinMs;
   const max = config.statusUpdateRetryIntervalMaxMs ?? DEFAULTS.statusUpdateRetryIntervalMaxMs;
   if (min <= 0 || max < min) return '--status_update_retry_interval_min must be positive and at most the max';

@@ -3,8 +3,11 @@
  * containerizer.cpp) and the isolation they can enforce here: the process containerizer with the
  * cgroups found writable and the task launcher, Docker if its engine answers; how GPUs are isolated
  * follows (Docker hands a container only its devices; process tasks get the devices cgroup where it is
- * writable, and CUDA_VISIBLE_DEVICES otherwise). What is missing is noted, not fatal.
+ * writable, and CUDA_VISIBLE_DEVICES otherwise). What is missing is noted, not fatal. Both put their
+ * tasks under cgroup2 subtrees, which the metadata firewall matches; and both refuse to mount what
+ * owns the host (mount-policy.ts).
  */
+import { relative } from 'node:path';
 import Docker from 'dockerode';
 import type { Logger } from '#shared/log.js';
 import type { Isolation } from '#shared/protocol/internal.js';
@@ -13,8 +16,17 @@ import type { AgentConfig, ContainerizerKind } from './config.js';
 import type { Containerizer } from './containerizer/containerizer.js';
 import { DockerContainerizer } from './containerizer/docker.js';
 import { taskLauncher } from './containerizer/host.js';
+import { protectedPaths, type ProtectedPath } from './containerizer/mount-policy.js';
 import { ProcessContainerizer } from './containerizer/process.js';
 import type { Gpu } from './gpu/nvidia.js';
+import {
+  cgroup2Mount,
+  cgroupfsSubtree,
+  dockerCgroupParent,
+  systemdSubtree,
+  type DockerCgroupParent,
+  type TaskCgroup,
+} from './isolation/cgroup2.js';
 import { detectCgroups, type CgroupSupport } from './isolation/cgroups.js';
 import type { Lifecycle } from './lifecycle.js';
 
@@ -31,6 +43,12 @@ export interface Containerizers {
   readonly containerizers: Map<ContainerizerKind, Containerizer>;
   /** What is enforced here; its notes say what cannot be, in the order found. */
   readonly isolation: Isolation;
+  /** Where the cgroup2 hierarchy is mounted, if anywhere. */
+  readonly cgroup2?: string;
+  /** The cgroup2 subtrees every task lives under (paths in the hierarchy), and how each comes to exist. */
+  readonly taskCgroups: readonly TaskCgroup[];
+  /** Containerizers whose tasks stay out of cgroup2 here (no hierarchy, or not writable). */
+  readonly outsideCgroup2: readonly ContainerizerKind[];
 }
 
 /** Throws when Docker is enabled but does not answer. `host`: the GPUs found, and what finding them noted. */
@@ -40,24 +58,52 @@ export async function createContainerizers(
 ): Promise<Containerizers> {
   const containerizers = new Map<ContainerizerKind, Containerizer>();
   const notes = [...host.notes];
+  const { config, checkpoint } = deps;
+  const cgroup2 = await cgroup2Mount();
+  const guarded = protectedPaths({ ...config, meta: checkpoint.meta });
+  const taskCgroups: TaskCgroup[] = [];
+  const outsideCgroup2: ContainerizerKind[] = [];
   let cgroups: CgroupSupport = { version: 'none', bases: new Map(), notes: [] };
-  if (deps.config.containerizers.includes('mesos')) {
-    cgroups = await detectCgroups(deps.config.cgroupsHierarchy, deps.config.cgroupsRoot);
+  if (config.containerizers.includes('mesos')) {
+    cgroups = await detectCgroups(config.cgroupsHierarchy, config.cgroupsRoot, cgroup2);
     notes.push(...cgroups.notes);
-    containerizers.set('mesos', await processContainerizer(deps, cgroups, notes));
+    containerizers.set('mesos', await processContainerizer(deps, cgroups, guarded, notes));
+    if (cgroup2 !== undefined && cgroups.unified !== undefined) {
+      taskCgroups.push(cgroupfsSubtree(cgroup2, relative(cgroup2, cgroups.unified)));
+    } else {
+      outsideCgroup2.push('mesos');
+    }
   }
-  if (deps.config.containerizers.includes('docker')) {
-    containerizers.set('docker', await dockerContainerizer(deps));
+  if (config.containerizers.includes('docker')) {
+    const docker = await dockerContainerizer(deps, guarded);
+    containerizers.set('docker', docker.containerizer);
+    const { parent } = docker;
+    if (cgroup2 !== undefined) {
+      taskCgroups.push(docker.driver === 'systemd' ? systemdSubtree(parent) : cgroupfsSubtree(cgroup2, parent.path));
+    } else {
+      outsideCgroup2.push('docker');
+    }
   }
-  const processTasks = deps.config.containerizers.includes('mesos');
+  const processTasks = config.containerizers.includes('mesos');
   const gpus = gpuIsolation(host.gpus.length, processTasks, cgroups.devices !== undefined);
   if (gpus.note) notes.push(gpus.note);
-  return { containerizers, isolation: { cgroups: cgroups.version, gpus: gpus.mode, notes } };
+  return {
+    containerizers,
+    isolation: { cgroups: cgroups.version, gpus: gpus.mode, notes },
+    ...(cgroup2 !== undefined ? { cgroup2 } : {}),
+    taskCgroups: uniqueSubtrees(taskCgroups),
+    outsideCgroup2,
+  };
+}
+
+function uniqueSubtrees(subtrees: readonly TaskCgroup[]): TaskCgroup[] {
+  return [...new Map(subtrees.map((subtree) => [subtree.path, subtree])).values()];
 }
 
 async function processContainerizer(
   { config, checkpoint, life, logger }: ContainerizerDeps,
   cgroups: CgroupSupport,
+  guarded: readonly ProtectedPath[],
   notes: string[],
 ): Promise<ProcessContainerizer> {
   const { launcher, notes: launcherNotes } = await taskLauncher();
@@ -75,36 +121,41 @@ async function processContainerizer(
       ...(process.env.HOME ? { HOME: process.env.HOME } : {}),
     },
     switchUser: config.switchUser && root,
+    protectedPaths: guarded,
     life,
     logger,
   });
 }
 
-async function dockerContainerizer({
-  config,
-  checkpoint,
-  life,
-  logger,
-  docker,
-}: ContainerizerDeps): Promise<DockerContainerizer> {
+/** The Docker containerizer, with the cgroup parent its engine's cgroup driver takes. */
+async function dockerContainerizer(
+  { config, checkpoint, life, logger, docker }: ContainerizerDeps,
+  guarded: readonly ProtectedPath[],
+): Promise<{ containerizer: DockerContainerizer; driver: string | undefined; parent: DockerCgroupParent }> {
   const client = docker ?? new Docker({ socketPath: config.dockerSocket });
+  let driver: string | undefined;
   try {
-    await client.ping();
+    const info = (await client.info()) as { CgroupDriver?: string };
+    driver = info.CgroupDriver;
   } catch (error) {
     throw new Error(
       `The docker containerizer is enabled but Docker does not answer at ${config.dockerSocket}: ${(error as Error).message}`,
       { cause: error },
     );
   }
-  return new DockerContainerizer({
+  const parent = dockerCgroupParent(driver, config.cgroupsRoot);
+  const containerizer = new DockerContainerizer({
     docker: client,
     workDir: config.workDir,
     sandboxDirectory: config.sandboxDirectory,
     limits: { enableCfs: config.cgroupsEnableCfs, pidsLimit: config.pidsLimit },
     volumeDir: (role, id) => checkpoint.volume(role, id),
+    protectedPaths: guarded,
+    cgroupParent: parent.parent,
     life,
     logger,
   });
+  return { containerizer, driver, parent };
 }
 
 /** How GPUs are isolated, and the note when process tasks can only be told which GPUs are theirs. Pure. */

@@ -10,6 +10,7 @@ import type { AgentConfig, ContainerizerKind } from './config.js';
 import type { Containerizer } from './containerizer/containerizer.js';
 import type { ExecutorContext, TaskExecutor } from './executor.js';
 import type { GpuAllocator } from './gpu/allocator.js';
+import type { MetadataFirewall } from './isolation/firewall.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { AgentState } from './state.js';
 import type { StatusUpdateManager } from './status-update-manager.js';
@@ -26,6 +27,8 @@ export interface AgentContext {
   readonly executors: Map<string, TaskExecutor>;
   /** Which task holds which GPU (a fresh one when the agent starts afresh). */
   readonly gpuAllocator: GpuAllocator;
+  /** The metadata firewall (--block_metadata), checked before each launch. */
+  readonly firewall: MetadataFirewall | undefined;
   /** `meta/state.json` as it is now: change it, then `saveState()`. */
   readonly state: AgentState;
   saveState(): Promise<void>;

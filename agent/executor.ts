@@ -7,11 +7,13 @@
  * checkpoint and reattaches.
  */
 import type { Logger } from '#shared/log.js';
+import type { LaunchGrant } from '#shared/protocol/internal.js';
 import type { Metrics } from '#shared/metrics.js';
 import { hasCapability } from '#shared/protocol/capabilities.js';
-import type { TaskInfo, TaskState, TaskStatusReason } from '#shared/protocol/mesos.js';
+import type { Resource, TaskInfo, TaskState, TaskStatusReason } from '#shared/protocol/mesos.js';
 import { named } from '#shared/resources/resources.js';
 import { isTerminal } from '#shared/tasks/state-machine.js';
+import { launchGrant } from './authorization.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { ContainerizerKind } from './config.js';
 import {
@@ -55,6 +57,8 @@ export interface TaskRecord {
   readonly gpus: readonly number[];
   /** Tasks of a LAUNCH_GROUP: when one fails or is killed, the others are killed (Mesos default executor). */
   readonly group: boolean;
+  /** What the master authorized; absent in records of agents before grants (the safe defaults). */
+  readonly grant?: LaunchGrant;
   readonly createdAt: number;
   /** A kill in progress, so that a restarted agent finishes it. */
   readonly kill?: KillRequest & { readonly startedAt: number };
@@ -111,6 +115,9 @@ export class TaskExecutor {
   get containerId(): string {
     return this.record.containerId;
   }
+  get resources(): readonly Resource[] {
+    return this.record.task.resources ?? [];
+  }
   get isGroupTask(): boolean {
     return this.record.group;
   }
@@ -134,6 +141,7 @@ export class TaskExecutor {
       ...(this.record.parentSandbox ? { parentSandbox: this.record.parentSandbox } : {}),
       gpus: this.gpus,
       allGpus: this.context.allGpus,
+      grant: launchGrant(this.record.grant),
     };
   }
 

@@ -1,10 +1,55 @@
 /**
  * The agent's own HTTP endpoint (Mesos agents serve on 5051): GET /health, GET /metrics/snapshot (flat
  * JSON, Mesos names) and GET /state (the agent's id and tasks). Read-only; it binds to --ip, loopback
- * by default.
+ * by default, where every host-network task can reach it: so /state names each task's ids, state and
+ * resources and nothing a tenant put in its task (command, environment, labels, reservation labels).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Metrics } from '#shared/metrics.js';
+import type { Isolation } from '#shared/protocol/internal.js';
+import type { Resource, TaskState } from '#shared/protocol/mesos.js';
+
+export interface StateTask {
+  readonly frameworkId: string;
+  readonly taskId: string;
+  readonly containerId: string;
+  readonly state: TaskState | undefined;
+  readonly phase: string;
+  readonly resources: readonly Resource[];
+}
+
+/** What the endpoint shows of the agent. */
+export interface AgentView {
+  readonly agentId: string | undefined;
+  readonly hostname: string;
+  readonly isolation: Isolation;
+  readonly metrics: Metrics;
+  tasks(): readonly StateTask[];
+}
+
+/** What /state shows, field by field, so that nothing added to a task later shows up unasked. Pure. */
+export function agentState(agent: AgentView): unknown {
+  return {
+    id: agent.agentId,
+    hostname: agent.hostname,
+    isolation: agent.isolation,
+    tasks: agent.tasks().map((task) => ({
+      frameworkId: task.frameworkId,
+      taskId: task.taskId,
+      containerId: task.containerId,
+      state: task.state,
+      phase: task.phase,
+      resources: task.resources.map(({ name, type, scalar, ranges, set }) => ({
+        name,
+        type,
+        ...(scalar ? { scalar } : {}),
+        ...(ranges ? { ranges } : {}),
+        ...(set ? { set } : {}),
+      })),
+    })),
+  };
+}
 
 export interface AgentEndpoint {
   readonly url: string;
@@ -12,11 +57,8 @@ export interface AgentEndpoint {
   close(): Promise<void>;
 }
 
-export async function serveAgent(
-  ip: string,
-  port: number,
-  routes: { metrics: () => Record<string, number>; state: () => unknown },
-): Promise<AgentEndpoint> {
+export async function serveAgent(ip: string, port: number, agent: AgentView): Promise<AgentEndpoint> {
+  const routes = { metrics: () => agent.metrics.snapshot(), state: () => agentState(agent) };
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (request.method !== 'GET') {

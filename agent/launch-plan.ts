@@ -5,10 +5,11 @@
  * previous incarnation (then the command waits in the queue), and which containerizer a task needs.
  * Pure; launcher.ts carries the plan out.
  */
-import type { AgentCommand } from '#shared/protocol/internal.js';
+import type { AgentCommand, LaunchGrant } from '#shared/protocol/internal.js';
 import type { ExecutorInfo, TaskInfo } from '#shared/protocol/mesos.js';
 import { taskKey } from '#shared/ids.js';
 import { err, ok, type Result } from '#shared/result.js';
+import { launchGrant, wantsDocker } from './authorization.js';
 import type { ContainerizerKind } from './config.js';
 import { launchKey, type AgentState } from './state.js';
 import type { AgentFrameworkInfo } from './statuses.js';
@@ -20,6 +21,8 @@ export interface LaunchRequest {
   readonly launchId: string;
   readonly tasks: readonly TaskInfo[];
   readonly groupExecutor?: ExecutorInfo;
+  /** What the master authorized (the safe defaults when it sent no grant). */
+  readonly grant: LaunchGrant;
 }
 
 export function launchRequest(command: Extract<AgentCommand, { type: 'LAUNCH' | 'LAUNCH_GROUP' }>): LaunchRequest {
@@ -27,6 +30,7 @@ export function launchRequest(command: Extract<AgentCommand, { type: 'LAUNCH' | 
     frameworkId: command.framework_id.value,
     frameworkInfo: command.framework_info,
     launchId: command.launch_id,
+    grant: launchGrant(command.grant),
   };
   return command.type === 'LAUNCH'
     ? { ...common, tasks: [command.task] }
@@ -85,14 +89,12 @@ export function containerizerFor<C>(
   if (!groupExecutor && task.executor && task.executor.type !== 'DEFAULT') {
     return err('Custom executors are not supported by this agent: launch command tasks or task groups');
   }
-  const container = task.container;
-  const wantsDocker =
-    container?.type === 'DOCKER' || (container?.type === 'MESOS' && container.mesos?.image !== undefined);
-  const kind: ContainerizerKind = wantsDocker ? 'docker' : 'mesos';
+  const docker = wantsDocker(task.container);
+  const kind: ContainerizerKind = docker ? 'docker' : 'mesos';
   const containerizer = available.get(kind);
   if (containerizer !== undefined) return ok(containerizer);
   return err(
-    wantsDocker
+    docker
       ? 'The task needs the docker containerizer, which this agent does not run (--containerizers)'
       : 'The task needs the mesos (process) containerizer, which this agent does not run (--containerizers)',
   );

@@ -1,18 +1,20 @@
 /**
  * Carrying out a LAUNCH or LAUNCH_GROUP (Mesos `Slave::run`, `Slave::_run` and `Framework::launchExecutor`
  * in src/slave/slave.cpp): after the screening (launch-plan.ts), a draining agent answers TASK_DROPPED;
- * otherwise every task gets its containerizer, a container id and its GPUs — all or nothing, as a task
- * group launches atomically, else every task fails with the cause — then its sandbox and its record in
+ * otherwise every task is checked against the launch's grant (authorization.ts) and gets its
+ * containerizer, a container id and its GPUs — all or nothing, as a task group launches atomically, else
+ * every task fails with the cause — then its sandbox (not readable by other users) and its record in
  * the checkpoint, and its executor launches it. The container is prepared while the record is written
  * and starts only once it is durable; the command leaves the queue only once every record is.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { taskKey } from '#shared/ids.js';
 import type { TaskInfo, TaskState, TaskStatusReason } from '#shared/protocol/mesos.js';
 import { scalarTotal } from '#shared/resources/resources.js';
 import { err, ok, type Result } from '#shared/result.js';
+import { grantRefusal } from './authorization.js';
 import { pathComponent } from './checkpoint.js';
 import { LaunchError, type Containerizer } from './containerizer/containerizer.js';
 import type { AgentContext } from './context.js';
@@ -66,6 +68,13 @@ export async function launch(context: AgentContext, request: LaunchRequest): Pro
     await answerAll(context, frameworkId, fresh, dropped, 'REASON_AGENT_DRAINING', 'The agent is draining');
     return true;
   }
+  try {
+    await context.firewall?.ensure();
+  } catch (error) {
+    const message = `The metadata firewall could not be reinstalled: ${(error as Error).message}`;
+    await answerAll(context, frameworkId, fresh, 'TASK_FAILED', 'REASON_CONTAINER_LAUNCH_FAILED', message);
+    return true;
+  }
   const placed = place(context, request, fresh);
   if (!placed.ok) {
     const { state, reason, message } = placed.error;
@@ -98,6 +107,12 @@ function place(
   const allocator = context.gpuAllocator;
   const placements: Placement[] = [];
   for (const task of tasks) {
+    const refusal = grantRefusal(task, request.grant);
+    if (refusal) {
+      for (const placement of placements) allocator.release(placement.containerId);
+      const which = request.groupExecutor ? `Task '${task.task_id.value}' of the group: ` : '';
+      return err(new LaunchError(`${which}${refusal.message}`, refusal.state, refusal.reason));
+    }
     const containerId = randomUUID();
     const containerizer = containerizerFor(task, request.groupExecutor, context.containerizers);
     let failure: string | undefined;
@@ -134,7 +149,9 @@ async function start(
     const sandbox = parentSandbox
       ? join(parentSandbox, 'tasks', pathComponent(taskId))
       : context.checkpoint.sandbox(frameworkId, ownExecutor, placement.containerId);
-    await mkdir(sandbox, { recursive: true });
+    // Other users may pass through the work dir to their own sandbox, but not list or read others'.
+    await mkdir(sandbox, { recursive: true, mode: 0o711 });
+    await chmod(sandbox, 0o750);
     const record: TaskRecord = {
       frameworkId,
       frameworkInfo: request.frameworkInfo,
@@ -147,6 +164,7 @@ async function start(
       ...(parentSandbox ? { parentSandbox } : {}),
       gpus: placement.gpus.map((gpu) => gpu.index),
       group: groupExecutor !== undefined,
+      grant: request.grant,
       createdAt: Date.now(),
     };
     recordings.push(startTask(context, record, placement, receivedAt));

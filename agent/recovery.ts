@@ -25,8 +25,9 @@ export interface SavedAgent {
   readonly state: AgentState;
 }
 
-/** The agent's own checkpoint (`meta/boot_id`, `agent.json`, `state.json`); notes a host reboot. */
+/** The agent's own checkpoint (`meta/boot_id`, `agent.json`, `state.json`), its directories secured; notes a host reboot. */
 export async function readSavedAgent(checkpoint: Checkpoint, logger: Logger): Promise<SavedAgent> {
+  await checkpoint.secure();
   const boot = await bootId();
   const previousBoot = (await checkpoint.readJson<{ bootId?: string }>(checkpoint.bootIdFile))?.bootId;
   if (previousBoot !== undefined && boot !== undefined && previousBoot !== boot) {

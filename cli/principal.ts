@@ -3,10 +3,9 @@
  * (the registrar keeps only a hash). Talks to DynamoDB directly: the local stand-in with
  * --dynamodb_endpoint (or AWS_ENDPOINT_URL_DYNAMODB), or AWS with the usual credentials.
  */
-import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { createAwsClients } from '#shared/aws/clients.js';
-import { bearerToken } from '../functions/master/auth.js';
+import { bearerToken, newSecret } from '../functions/master/auth.js';
 import { Registrar, tableNames, type PrincipalKind } from '../functions/registrar/index.js';
 
 export const PRINCIPAL_USAGE = `Usage: mantle principal create --name <principal> [options]
@@ -49,7 +48,7 @@ export async function runPrincipalCli(argv: readonly string[]): Promise<number> 
   try {
     const tables = tableNames(values.cluster);
     const registrar = new Registrar({ documents: clients.documents, tables, clusterId: '' });
-    const secret = randomBytes(24).toString('base64url');
+    const secret = newSecret();
     const created = await registrar.principals
       .create({
         principal: values.name,

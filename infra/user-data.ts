@@ -2,7 +2,8 @@
  * What a GPU agent instance runs at first boot: Node 22, Docker and the NVIDIA container toolkit
  * (already on the Deep Learning AMI; installed on others), the agent bundle from its CDK asset, and the
  * agent as a systemd service that fetches its credential from SSM before each start (so instances that
- * boot before the credential exists simply wait for it).
+ * boot before the credential exists simply wait for it). The agent keeps every task, root and
+ * host-network ones included, from the instance metadata service (--block_metadata).
  */
 import { INSTANCE_ID_ATTRIBUTE } from '../functions/fleet/instance-id.js';
 
@@ -30,6 +31,8 @@ export function agentSetupCommands(setup: AgentSetup): string[] {
     `MANTLE_AGENT_REGION=${setup.region}`,
     `MANTLE_AGENT_ATTRIBUTES=${INSTANCE_ID_ATTRIBUTE}:$INSTANCE_ID`,
     `AWS_REGION=${setup.region}`,
+    // No task reaches the metadata service (the instance role): the agent's firewall, tasks' cgroups.
+    'MANTLE_AGENT_BLOCK_METADATA=169.254.169.254,fd00:ec2::254',
   ];
   return [
     'set -euxo pipefail',
@@ -41,6 +44,8 @@ export function agentSetupCommands(setup: AgentSetup): string[] {
     'command -v node-22 || dnf install -y nodejs22',
     'command -v unzip || dnf install -y unzip',
     'command -v docker || dnf install -y docker',
+    // The agent's metadata firewall (iptables and ip6tables; the nftables backend is fine).
+    'command -v iptables || dnf install -y iptables-nft',
     'if ! command -v nvidia-ctk; then',
     '  curl -fsSL https://nvidia.github.io/libnvidia-container/stable/rpm/nvidia-container-toolkit.repo -o /etc/yum.repos.d/nvidia-container-toolkit.repo',
     '  dnf install -y nvidia-container-toolkit',
@@ -48,8 +53,6 @@ export function agentSetupCommands(setup: AgentSetup): string[] {
     'nvidia-ctk runtime configure --runtime=docker',
     'systemctl enable docker',
     'systemctl restart docker',
-    // Tasks must not borrow the instance's role: only root (the agent, Docker) reaches the metadata service.
-    'iptables -I OUTPUT -d 169.254.169.254 -m owner ! --uid-owner 0 -j REJECT',
     `mkdir -p ${AGENT_HOME}/agent /etc/mantle /var/lib/mantle`,
     `aws s3 cp --region ${setup.region} ${setup.bundleUrl} ${setup.bundleZip}`,
     `unzip -o ${setup.bundleZip} -d ${AGENT_HOME}/agent`,

@@ -6,6 +6,7 @@
  * after a restart.
  */
 import { randomBytes } from 'node:crypto';
+import { newSecret } from '../functions/master/auth.js';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseCredential, type AgentCredentials } from '../agent/master-client.js';
@@ -29,7 +30,7 @@ export async function provisionAgentCredential(registrar: Registrar, keepIn?: st
   if (kept && (await registrar.principals.authenticate(kept.principal, kept.secret)).ok) return kept;
   const credential = {
     principal: `local-agent-${randomBytes(4).toString('hex')}`,
-    secret: randomBytes(24).toString('base64url'),
+    secret: newSecret(),
   };
   const created = await registrar.principals.create({ ...credential, kind: 'agent', roles: [] });
   if (!created.ok) throw new Error(`Could not create the agents' principal: ${created.error.message}`);

@@ -38,7 +38,7 @@ function readyHints(cluster: LocalCluster, name: string): string {
     "Authentication is on; this cluster's agents have their own credential. Create a framework's",
     'principal (its secret is printed once), then run a task with it:',
     `  ${principal}${name === 'mantle' ? '' : ` --cluster ${name}`}`,
-    `  ${execute} --principal my-framework --secret <its secret> ${task}`,
+    `  ${execute} --principal=my-framework --secret=<its secret> ${task}`,
   ].join('\n');
 }
 

@@ -3,6 +3,7 @@
  * agent restart, signal it, run a command in it, destroy it. Two implementations: Docker (through the
  * Engine API) and process (Mesos's containerizer role: a supervised process in its own cgroups).
  */
+import type { LaunchGrant } from '#shared/protocol/internal.js';
 import type { CommandInfo, TaskInfo, TaskState, TaskStatusReason } from '#shared/protocol/mesos.js';
 import type { ContainerizerKind } from '../config.js';
 import type { Gpu } from '../gpu/nvidia.js';
@@ -25,6 +26,8 @@ export interface LaunchSpec {
   readonly allGpus: readonly Gpu[];
   /** Resolves once the task's record is checkpointed: nothing of the task may start before. */
   readonly recorded: Promise<void>;
+  /** What the task may do (authorization.ts checked its description; the containerizer checks the rest). */
+  readonly grant: LaunchGrant;
 }
 
 /** A launch that cannot happen; the task ends in `state` (TASK_FAILED, or TASK_ERROR for a bad description). */

@@ -3,7 +3,8 @@
  * image, command, environment, user, the sandbox mounted at `--sandbox_directory` and used as working
  * directory, volumes, limits from the task's resources, the exact GPUs as an NVIDIA device request,
  * the network (HOST by default, as in Mesos; NONE; BRIDGE or a USER network with the task's ports
- * mapped), and labels that let a restarted agent find its containers again. Pure.
+ * mapped), the agent's cgroup parent, `no-new-privileges`, and labels that let a restarted agent find
+ * its containers again. Pure.
  */
 import type Docker from 'dockerode';
 import type { ContainerInfo, Range } from '#shared/protocol/mesos.js';
@@ -138,6 +139,10 @@ export interface DockerSpecContext {
   readonly environment: Readonly<Record<string, string>>;
   readonly mounts: readonly Mount[];
   readonly taskPorts: readonly Range[];
+  /** The cgroup every task container goes under (the metadata firewall matches on it). */
+  readonly cgroupParent?: string;
+  /** setuid binaries of the image cannot raise privileges (all but privileged grants). */
+  readonly noNewPrivileges: boolean;
 }
 
 export function dockerCreateOptions(spec: LaunchSpec, context: DockerSpecContext): Docker.ContainerCreateOptions {
@@ -187,6 +192,8 @@ export function dockerCreateOptions(spec: LaunchSpec, context: DockerSpecContext
       ...(limits.pids !== undefined ? { PidsLimit: limits.pids } : {}),
       ...(spec.gpus.length > 0 ? { DeviceRequests: gpuDeviceRequests(spec.gpus) } : {}),
       ...(container?.docker?.privileged ? { Privileged: true } : {}),
+      ...(context.cgroupParent !== undefined ? { CgroupParent: context.cgroupParent } : {}),
+      ...(context.noNewPrivileges ? { SecurityOpt: ['no-new-privileges'] } : {}),
     },
   };
 }

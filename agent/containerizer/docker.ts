@@ -1,20 +1,35 @@
 /**
  * The Docker containerizer, through the Engine API (dockerode): the image is pulled when absent (or when
- * `force_pull_image`), the container created from `dockerCreateOptions` and started; its logs are
+ * `force_pull_image`), the mounts checked (mount-policy.ts) and the container's user (docker-user.ts:
+ * root only with a root grant; the sandbox handed to a non-root user), the container created from
+ * `dockerCreateOptions` and started; its logs are
  * streamed into the sandbox's stdout and stderr; its end is read from `wait` and `inspect`
  * (`State.OOMKilled`, never the exit code, tells an OOM kill). Containers are named `mantle-<container
  * id>` and labelled with the agent's work dir, so a restarted agent finds its own and kills strangers.
  */
 import { createWriteStream } from 'node:fs';
+import { chown } from 'node:fs/promises';
 import type Docker from 'dockerode';
 import type { Logger } from '#shared/log.js';
 import type { CommandInfo, Range } from '#shared/protocol/mesos.js';
 import { named } from '#shared/resources/resources.js';
+import { isRootUser } from '../authorization.js';
 import { containerLimits, type LimitOptions } from '../isolation/limits.js';
 import type { Lifecycle } from '../lifecycle.js';
 import { processCommand, taskEnvironment } from './command.js';
 import { LaunchError, type Container, type Containerizer, type LaunchSpec, type Termination } from './containerizer.js';
 import { containerName, dockerCreateOptions, dockerNetwork, LABELS, taskImage } from './docker-spec.js';
+import {
+  coversUserDatabase,
+  lookupContainerUser,
+  needsLookup,
+  numericOwner,
+  parseUserSpec,
+  requestedUser,
+  rootRefusal,
+  type UserSpec,
+} from './docker-user.js';
+import { checkMounts, type ProtectedPath } from './mount-policy.js';
 import { taskMounts } from './volumes.js';
 
 export interface DockerContainerizerOptions {
@@ -23,6 +38,10 @@ export interface DockerContainerizerOptions {
   readonly sandboxDirectory: string;
   readonly limits: LimitOptions;
   readonly volumeDir: (role: string, persistenceId: string) => string;
+  /** What no task may mount, whatever its grant. */
+  readonly protectedPaths: readonly ProtectedPath[];
+  /** HostConfig.CgroupParent of every task container (cgroup2.ts). */
+  readonly cgroupParent?: string;
   readonly life: Lifecycle;
   readonly logger: Logger;
 }
@@ -40,21 +59,66 @@ export function taskPorts(spec: LaunchSpec): Range[] {
   return named(spec.task.resources ?? [], 'ports').flatMap((resource) => resource.ranges?.range ?? []);
 }
 
+interface ContainerUser {
+  readonly spec: UserSpec;
+  /** The refusal naming where the user came from; `uidZero`: a name that is uid 0 in the image. */
+  readonly refusal: (uidZero: boolean) => LaunchError;
+}
+
+/**
+ * The user the container will run as, refused at once when it is root and the grant does not allow
+ * root; a name is looked up once the container exists (`ownSandbox`), unless a volume could swap the
+ * file it is looked up in before runc reads it.
+ */
+function containerUser(
+  spec: LaunchSpec,
+  image: string,
+  imageInfo: Docker.ImageInspectInfo,
+  binds: readonly string[],
+): ContainerUser {
+  const requested = requestedUser(spec.task);
+  const text = requested ?? imageInfo.Config.User ?? '';
+  const from = requested !== undefined ? 'task' : 'image';
+  const user: ContainerUser = {
+    spec: parseUserSpec(text),
+    refusal: (uidZero) => rootRefusal(image, text, from, uidZero),
+  };
+  if (spec.grant.root) return user;
+  if (isRootUser(text)) throw user.refusal(false);
+  if (needsLookup(user.spec) && coversUserDatabase(binds.map((bind) => bind.split(':')[1] ?? ''))) {
+    throw new LaunchError(
+      `A volume replaces the container's /etc/passwd or /etc/group, so its user '${text}' cannot be checked (acl: run_as_users): use a numeric uid`,
+    );
+  }
+  return user;
+}
+
 export class DockerContainerizer implements Containerizer {
   readonly kind = 'docker' as const;
 
   constructor(private readonly options: DockerContainerizerOptions) {}
 
-  private async ensureImage(image: string, force: boolean): Promise<void> {
-    const { docker } = this.options;
-    if (!force) {
-      try {
-        await docker.getImage(image).inspect();
-        return;
-      } catch (error) {
-        if (statusCode(error) !== 404) throw new LaunchError(`Failed to inspect image '${image}': ${describe(error)}`);
-      }
+  private async inspectImage(image: string): Promise<Docker.ImageInspectInfo | undefined> {
+    try {
+      return await this.options.docker.getImage(image).inspect();
+    } catch (error) {
+      if (statusCode(error) !== 404) throw new LaunchError(`Failed to inspect image '${image}': ${describe(error)}`);
+      return undefined;
     }
+  }
+
+  /** The image, pulled when absent (or always, with `force`). */
+  private async ensureImage(image: string, force: boolean): Promise<Docker.ImageInspectInfo> {
+    const present = force ? undefined : await this.inspectImage(image);
+    if (present) return present;
+    await this.pull(image);
+    const pulled = await this.inspectImage(image);
+    if (!pulled) throw new LaunchError(`Image '${image}' is not there after pulling it`);
+    return pulled;
+  }
+
+  private async pull(image: string): Promise<void> {
+    const { docker } = this.options;
     this.options.logger.info('Pulling image', { image });
     try {
       const stream = await docker.pull(image);
@@ -85,11 +149,15 @@ export class DockerContainerizer implements Containerizer {
         'TASK_ERROR',
       );
     }
-    const mounts = taskMounts(spec.task.container?.volumes ?? [], spec.task.resources ?? [], {
-      sandbox: spec.sandbox,
-      ...(spec.parentSandbox ? { parentSandbox: spec.parentSandbox } : {}),
-      volumeDir: this.options.volumeDir,
-    });
+    const mounts = await checkMounts(
+      taskMounts(spec.task.container?.volumes ?? [], spec.task.resources ?? [], {
+        sandbox: spec.sandbox,
+        ...(spec.parentSandbox ? { parentSandbox: spec.parentSandbox } : {}),
+        volumeDir: this.options.volumeDir,
+      }),
+      spec.grant,
+      this.options.protectedPaths,
+    );
     const createOptions = dockerCreateOptions(spec, {
       workDir: this.options.workDir,
       sandboxDirectory: this.options.sandboxDirectory,
@@ -97,8 +165,11 @@ export class DockerContainerizer implements Containerizer {
       environment: taskEnvironment(spec, this.options.sandboxDirectory),
       mounts,
       taskPorts: taskPorts(spec),
+      ...(this.options.cgroupParent !== undefined ? { cgroupParent: this.options.cgroupParent } : {}),
+      noNewPrivileges: !spec.grant.privileged,
     });
-    await this.ensureImage(image, spec.task.container?.docker?.force_pull_image ?? false);
+    const imageInfo = await this.ensureImage(image, spec.task.container?.docker?.force_pull_image ?? false);
+    const user = containerUser(spec, image, imageInfo, createOptions.HostConfig?.Binds ?? []);
     await spec.recorded;
     this.options.life.check();
     let container: Docker.Container;
@@ -108,12 +179,28 @@ export class DockerContainerizer implements Containerizer {
       throw new LaunchError(`Failed to create container: ${describe(error)}`);
     }
     try {
+      await this.ownSandbox(spec, container, user);
       await container.start();
     } catch (error) {
       await container.remove({ force: true }).catch(() => undefined);
+      if (error instanceof LaunchError) throw error;
       throw new LaunchError(`Failed to start container: ${describe(error)}`);
     }
     return this.attach(spec, container);
+  }
+
+  /**
+   * The sandbox belongs to the container's user, so that a non-root task can write it (Mesos chowns
+   * it to the task's user). A name is looked up in the container; one that is uid 0 there is root.
+   */
+  private async ownSandbox(spec: LaunchSpec, container: Docker.Container, user: ContainerUser): Promise<void> {
+    const owner = needsLookup(user.spec) ? await lookupContainerUser(container, user.spec) : numericOwner(user.spec);
+    if (owner === undefined || owner.uid === 0) {
+      if (owner?.uid === 0 && !spec.grant.root) throw user.refusal(true);
+      return;
+    }
+    // Only root may give a file away (an agent run by a user for itself leaves the sandbox its own).
+    if (process.getuid?.() === 0) await chown(spec.sandbox, owner.uid, owner.gid);
   }
 
   async recover(spec: LaunchSpec): Promise<Container | undefined> {

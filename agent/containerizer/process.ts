@@ -25,20 +25,20 @@ import { isStopped, type Lifecycle } from '../lifecycle.js';
 import { processCommand, taskEnvironment } from './command.js';
 import { LaunchError, type Container, type Containerizer, type LaunchSpec, type Termination } from './containerizer.js';
 import { isSupervisor, lookupUser, type User } from './host.js';
+import { checkMounts, type ProtectedPath } from './mount-policy.js';
 import { sandboxLinks, taskMounts } from './volumes.js';
 
 /**
- * $1 = run dir, $2 = how many cgroup.procs files follow; the rest is the launcher, then the
- * executable and its arguments.
- * After the go-ahead it joins the container's cgroups (so the task starts inside them) and starts the
- * task. Only shell builtins run after the task starts, so that killing what is left in the cgroups can
- * never hit a helper of the supervisor. Each file is one `echo` (one write); readers wait for its newline.
+ * $1 = run dir; the rest is the launcher, then the executable and its arguments.
+ * The agent moves the supervisor into the container's cgroups before the go-ahead, so the task starts
+ * inside them. Only shell builtins run after the task starts, so that killing what is left in the
+ * cgroups can never hit a helper of the supervisor. Each file is one `echo` (one write); readers wait
+ * for its newline.
  */
 export const SUPERVISOR = [
-  'run=$1; n=$2; shift 2',
+  'run=$1; shift',
   'echo $$ > "$run/supervisor.pid"',
   'read -r go || exit 125',
-  'while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n - 1)); done',
   '"$@" </dev/null &',
   'child=$!',
   'echo "$child" > "$run/pid"',
@@ -56,6 +56,8 @@ export interface ProcessContainerizerOptions {
   readonly baseEnvironment: Readonly<Record<string, string>>;
   /** Switch to the task's user (the agent runs as root and --switch_user is on). */
   readonly switchUser: boolean;
+  /** What no task may mount or link, whatever its grant. */
+  readonly protectedPaths: readonly ProtectedPath[];
   readonly life: Lifecycle;
   readonly logger: Logger;
 }
@@ -124,11 +126,24 @@ export class ProcessContainerizer implements Containerizer {
 
   constructor(private readonly options: ProcessContainerizerOptions) {}
 
+  /** The user the task runs as: its own (switching users), else the agent's; refused as root without the grant. */
   private async user(spec: LaunchSpec): Promise<User | undefined> {
-    if (!this.options.switchUser) return undefined;
+    if (!this.options.switchUser) {
+      if (!spec.grant.root && process.getuid?.() === 0) {
+        throw new LaunchError(
+          "The task would run as root: this agent runs process tasks as itself (--no-switch_user) and it is root, which this task's grant does not allow (acl: run_as_users); run the agent with --switch_user and give the task a non-root user",
+        );
+      }
+      return undefined;
+    }
     const name = spec.task.command?.user ?? spec.frameworkInfo.user;
     const user = await lookupUser(name);
     if (!user) throw new LaunchError(`Failed to switch to user '${name}': no such user on this agent`);
+    if (user.uid === 0 && !spec.grant.root) {
+      throw new LaunchError(
+        `The task would run as root (user '${name}' is uid 0), which this task's grant does not allow (acl: run_as_users); set a non-root user (CommandInfo.user or the framework's user)`,
+      );
+    }
     return user;
   }
 
@@ -145,19 +160,17 @@ export class ProcessContainerizer implements Containerizer {
         spec.gpus.map((gpu) => gpu.minor),
         NVIDIA_MAJOR,
       ),
-      user,
     );
     cgroupReady.catch(() => undefined);
     // Watch before the supervisor can write its pid, so the event cannot be missed.
     const pidWatch = this.waitForFile(runDir, 'pid');
-    const procs = cgroup.procsFiles();
     const output = await Promise.all([
       open(join(spec.sandbox, 'stdout'), 'a'),
       open(join(spec.sandbox, 'stderr'), 'a'),
     ]);
     let supervisor: ChildProcess;
     try {
-      supervisor = await this.spawnSupervisor(spec, prepared, procs, output);
+      supervisor = await this.spawnSupervisor(spec, prepared, output);
     } catch (error) {
       pidWatch.cancel();
       await cgroupReady.catch(() => undefined);
@@ -176,6 +189,7 @@ export class ProcessContainerizer implements Containerizer {
     };
     try {
       await cgroupReady;
+      await cgroup.join(supervisorPid);
     } catch (error) {
       await abandon();
       throw new LaunchError(`Failed to set up cgroups: ${(error as Error).message}`);
@@ -196,13 +210,12 @@ export class ProcessContainerizer implements Containerizer {
   private async prepare(spec: LaunchSpec): Promise<Prepared> {
     const { checkpoint } = this.options;
     const { file, args } = processCommand(spec.task.command);
-    const links = sandboxLinks(
-      taskMounts(spec.task.container?.volumes ?? [], spec.task.resources ?? [], {
-        sandbox: spec.sandbox,
-        ...(spec.parentSandbox ? { parentSandbox: spec.parentSandbox } : {}),
-        volumeDir: (role, id) => checkpoint.volume(role, id),
-      }),
-    );
+    const mounts = taskMounts(spec.task.container?.volumes ?? [], spec.task.resources ?? [], {
+      sandbox: spec.sandbox,
+      ...(spec.parentSandbox ? { parentSandbox: spec.parentSandbox } : {}),
+      volumeDir: (role, id) => checkpoint.volume(role, id),
+    });
+    const links = sandboxLinks(await checkMounts(mounts, spec.grant, this.options.protectedPaths));
     const user = await this.user(spec);
     const environment = taskEnvironment(spec, spec.sandbox, {
       ...this.options.baseEnvironment,
@@ -210,7 +223,9 @@ export class ProcessContainerizer implements Containerizer {
     });
 
     for (const { link, target } of links) {
-      await mkdir(target, { recursive: true });
+      // A volume made now belongs to the task's user, as its sandbox does.
+      const made = await mkdir(target, { recursive: true });
+      if (made !== undefined && user) await chown(target, user.uid, user.gid);
       await mkdir(dirname(join(spec.sandbox, link)), { recursive: true });
       await symlink(target, join(spec.sandbox, link)).catch((error: NodeJS.ErrnoException) => {
         if (error.code !== 'EEXIST') throw error;
@@ -229,24 +244,13 @@ export class ProcessContainerizer implements Containerizer {
   private async spawnSupervisor(
     spec: LaunchSpec,
     prepared: Prepared,
-    procs: readonly string[],
     [stdout, stderr]: readonly [FileHandle, FileHandle],
   ): Promise<ChildProcess> {
     const { file, args, user, environment, runDir } = prepared;
     this.options.life.check();
     const supervisor = spawn(
       '/bin/sh',
-      [
-        '-c',
-        SUPERVISOR,
-        'mantle-supervisor',
-        runDir,
-        String(procs.length),
-        ...procs,
-        ...this.options.launcher,
-        file,
-        ...args,
-      ],
+      ['-c', SUPERVISOR, 'mantle-supervisor', runDir, ...this.options.launcher, file, ...args],
       {
         cwd: spec.sandbox,
         env: environment,
@@ -385,7 +389,7 @@ export class ProcessContainerizer implements Containerizer {
         // Processes that left the task's process group are still in its cgroups.
         if (signal === 'SIGKILL') await cgroup.killAll(supervisorPid);
       },
-      exec: (command, abort) => this.exec(spec, command, abort, user),
+      exec: (command, abort) => this.exec(spec, command, abort, user, cgroup),
       destroy: async () => {
         detach();
         await cgroup.destroy();
@@ -400,6 +404,7 @@ export class ProcessContainerizer implements Containerizer {
     command: CommandInfo,
     abort: AbortSignal,
     user: User | undefined,
+    cgroup: ContainerCgroup,
   ): Promise<number> {
     const { file, args } = processCommand(command);
     const environment = taskEnvironment(
@@ -407,22 +412,38 @@ export class ProcessContainerizer implements Containerizer {
       spec.sandbox,
       this.options.baseEnvironment,
     );
-    const child = spawn(file, args, {
+    // The check runs in the task's cgroups (its limits, and the metadata firewall): it waits on its stdin
+    // until the agent has moved it there.
+    const child = spawn('/bin/sh', ['-c', 'read -r go || exit 125; exec "$@"', 'mantle-check', file, ...args], {
       cwd: spec.sandbox,
       env: environment,
       detached: true,
-      stdio: 'ignore',
+      stdio: ['pipe', 'ignore', 'ignore'],
       ...(user ? { uid: user.uid, gid: user.gid } : {}),
     });
+    child.stdin?.on('error', () => undefined);
     const onAbort = () => {
       if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
     };
     abort.addEventListener('abort', onAbort, { once: true });
     try {
-      return await new Promise<number>((resolve, reject) => {
+      const exited = new Promise<number>((resolve, reject) => {
         child.once('error', reject);
         child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0)));
       });
+      exited.catch(() => undefined);
+      await new Promise<void>((resolve, reject) => {
+        child.once('spawn', resolve);
+        child.once('error', reject);
+      });
+      try {
+        await cgroup.join(child.pid as number);
+      } catch (error) {
+        onAbort();
+        throw error;
+      }
+      child.stdin?.end('go\n');
+      return await exited;
     } finally {
       abort.removeEventListener('abort', onAbort);
     }

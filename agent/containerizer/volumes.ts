@@ -16,7 +16,17 @@ export interface Mount {
   readonly target: string;
   readonly readOnly: boolean;
   readonly volumeName?: string;
+  /**
+   * Where the source comes from: a host path the task named, a path in a sandbox (`within`), a
+   * persistent volume of the agent's work dir, or a Docker named volume.
+   */
+  readonly kind: 'host' | 'sandbox' | 'volume' | 'docker';
+  /** The sandbox a `sandbox` mount must stay in, once symlinks are resolved. */
+  readonly within?: string;
 }
+
+/** Docker's own rule for volume names; anything else (an absolute path above all) Docker reads as a host path. */
+const DOCKER_VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 export interface MountContext {
   readonly sandbox: string;
@@ -39,18 +49,19 @@ function fromVolume(volume: Volume, context: MountContext): Mount {
   if (volume.image) throw new LaunchError('Image volumes are not supported');
   if (!source || source.type === undefined || source.type === 'UNKNOWN') {
     if (volume.host_path === undefined) throw new LaunchError(`Volume '${target}' has no source`, 'TASK_ERROR');
-    return { source: volume.host_path, target, readOnly };
+    return { source: volume.host_path, target, readOnly, kind: 'host' };
   }
   switch (source.type) {
     case 'HOST_PATH':
       if (!source.host_path) throw new LaunchError(`HOST_PATH volume '${target}' has no path`, 'TASK_ERROR');
-      return { source: source.host_path.path, target, readOnly };
+      return { source: source.host_path.path, target, readOnly, kind: 'host' };
     case 'SANDBOX_PATH': {
       const sandboxPath = source.sandbox_path;
       if (!sandboxPath) throw new LaunchError(`SANDBOX_PATH volume '${target}' has no path`, 'TASK_ERROR');
       const base = sandboxPath.type === 'PARENT' ? context.parentSandbox : context.sandbox;
       if (!base) throw new LaunchError(`SANDBOX_PATH volume '${target}' names a parent sandbox, but there is none`);
-      return { source: join(base, relativeInside(sandboxPath.path, 'Sandbox path')), target, readOnly };
+      const path = join(base, relativeInside(sandboxPath.path, 'Sandbox path'));
+      return { source: path, target, readOnly, kind: 'sandbox', within: base };
     }
     case 'DOCKER_VOLUME': {
       const docker = source.docker_volume;
@@ -58,7 +69,13 @@ function fromVolume(volume: Volume, context: MountContext): Mount {
       if (docker.driver !== undefined && docker.driver !== 'local') {
         throw new LaunchError(`Docker volume driver '${docker.driver}' is not supported (only 'local')`);
       }
-      return { source: docker.name, target, readOnly, volumeName: docker.name };
+      if (!DOCKER_VOLUME_NAME.test(docker.name)) {
+        throw new LaunchError(
+          `Docker volume name '${docker.name}' is not a volume name ([A-Za-z0-9][A-Za-z0-9_.-]*)`,
+          'TASK_ERROR',
+        );
+      }
+      return { source: docker.name, target, readOnly, volumeName: docker.name, kind: 'docker' };
     }
     default:
       throw new LaunchError(`${source.type} volumes are not supported by this agent`);
@@ -76,6 +93,7 @@ export function taskMounts(volumes: readonly Volume[], resources: readonly Resou
       source: context.volumeDir(reservationRole(resource), persistence.id),
       target: relativeInside(volume.container_path, 'Persistent volume path'),
       readOnly: volume.mode === 'RO',
+      kind: 'volume',
     });
   }
   return mounts;

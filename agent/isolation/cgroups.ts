@@ -1,11 +1,13 @@
 /**
  * cgroups for the process containerizer (Mesos's `cgroups/cpu`, `cgroups/mem`, `cgroups/pids` and
  * `cgroups/devices` isolators): one cgroup per container under `<hierarchy>/<controller>/<root>/<id>`
- * (v1) or `<hierarchy>/<root>/<id>` (v2). What the host allows is found once at start and reported;
+ * (v1) or `<hierarchy>/<root>/<id>` (v2). A v1 host that also mounts the cgroup2 hierarchy (hybrid)
+ * puts the container in `<cgroup2>/<root>/<id>` too, without controllers: the metadata firewall
+ * matches tasks by their cgroup2 path. What the host allows is found once at start and reported;
  * where a controller is missing or not writable the agent says so and runs without it.
  */
 import { constants } from 'node:fs';
-import { access, chown, mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cgroupWrites, type ContainerLimits } from './limits.js';
 
@@ -15,6 +17,8 @@ export interface CgroupSupport {
   readonly bases: ReadonlyMap<string, string>;
   /** v1 devices controller, for GPU isolation. */
   readonly devices?: string;
+  /** Where containers go in the cgroup2 hierarchy (v2: the base of every controller). */
+  readonly unified?: string;
   readonly notes: readonly string[];
 }
 
@@ -38,10 +42,25 @@ async function writable(dir: string): Promise<string | undefined> {
   }
 }
 
-/** Finds the cgroup version and which controllers this agent may use. */
-export async function detectCgroups(hierarchy: string, root: string): Promise<CgroupSupport> {
+/**
+ * Finds the cgroup version and which controllers this agent may use. `cgroup2`: where the cgroup2
+ * hierarchy is mounted, if anywhere (on a hybrid host, beside the v1 `hierarchy`).
+ */
+export async function detectCgroups(hierarchy: string, root: string, cgroup2?: string): Promise<CgroupSupport> {
   const notes: string[] = [];
-  const none = (note: string): CgroupSupport => ({ version: 'none', bases: new Map(), notes: [...notes, note] });
+  let unified: string | undefined;
+  if (cgroup2 !== undefined && cgroup2 !== hierarchy) {
+    const base = join(cgroup2, root);
+    const problem = await writable(base);
+    if (problem) notes.push(`cgroup2 at ${cgroup2} is not writable (${problem}): process tasks stay in the agent's`);
+    else unified = base;
+  }
+  const none = (note: string): CgroupSupport => ({
+    version: 'none',
+    bases: new Map(),
+    ...(unified ? { unified } : {}),
+    notes: [...notes, note],
+  });
 
   const v2Controllers = await readFile(join(hierarchy, 'cgroup.controllers'), 'utf8').catch(() => undefined);
   if (v2Controllers !== undefined) {
@@ -62,7 +81,7 @@ export async function detectCgroups(hierarchy: string, root: string): Promise<Cg
       notes.push(`cgroups v2: the ${missing} controller is not available: no ${missing} limits`);
     }
     notes.push('cgroups v2: GPU devices cannot be restricted without eBPF; GPUs are isolated by visibility only');
-    return { version: 'v2', bases: new Map(usable.map((controller) => [controller, base])), notes };
+    return { version: 'v2', bases: new Map(usable.map((controller) => [controller, base])), unified: base, notes };
   }
 
   if (!(await exists(join(hierarchy, 'memory', 'memory.limit_in_bytes')))) {
@@ -91,7 +110,7 @@ export async function detectCgroups(hierarchy: string, root: string): Promise<Cg
   if (!(await exists(join(hierarchy, 'memory', 'memory.memsw.limit_in_bytes')))) {
     notes.push('cgroups v1: no swap accounting (memory.memsw): swap is not limited');
   }
-  return { version: 'v1', bases, ...(devices ? { devices } : {}), notes };
+  return { version: 'v1', bases, ...(devices ? { devices } : {}), ...(unified ? { unified } : {}), notes };
 }
 
 /** A container's cgroups. */
@@ -101,10 +120,11 @@ export class ContainerCgroup {
     readonly containerId: string,
   ) {}
 
-  /** One directory per controller in use (v2: one in all). */
+  /** One directory per controller in use, and the cgroup2 one (v2: one in all). */
   dirs(): string[] {
     const dirs = new Set([...this.support.bases.values()].map((base) => join(base, this.containerId)));
     if (this.support.devices) dirs.add(join(this.support.devices, this.containerId));
+    if (this.support.unified) dirs.add(join(this.support.unified, this.containerId));
     return [...dirs];
   }
 
@@ -113,19 +133,14 @@ export class ContainerCgroup {
     return base === undefined ? undefined : join(base, this.containerId);
   }
 
-  /** The files a process writes its pid to, to join the container's cgroups. */
+  /** The files a process's pid is written to, to move it into the container's cgroups. */
   procsFiles(): string[] {
-    return this.support.version === 'none' ? [] : this.dirs().map((dir) => join(dir, 'cgroup.procs'));
+    return this.dirs().map((dir) => join(dir, 'cgroup.procs'));
   }
 
-  /** Creates the cgroups with their limits; `owner` may then move its own processes in (cgroup.procs). */
-  async create(
-    limits: ContainerLimits,
-    gpuDenyRules: readonly string[],
-    owner?: { uid: number; gid: number },
-  ): Promise<void> {
+  /** Creates the cgroups with their limits. */
+  async create(limits: ContainerLimits, gpuDenyRules: readonly string[]): Promise<void> {
     for (const dir of this.dirs()) await mkdir(dir, { recursive: true });
-    if (owner) for (const file of this.procsFiles()) await chown(file, owner.uid, owner.gid);
     if (this.support.version === 'none') return;
     for (const write of cgroupWrites(this.support.version, limits)) {
       const dir = this.dir(write.controller);
@@ -144,6 +159,14 @@ export class ContainerCgroup {
       const dir = join(this.support.devices, this.containerId);
       for (const rule of gpuDenyRules) await writeFile(join(dir, 'devices.deny'), rule);
     }
+  }
+
+  /**
+   * Moves a process into every cgroup of the container. The agent does it, not the process: on cgroup2
+   * only a writer allowed at the common ancestor (root, here) may move a process between cgroups.
+   */
+  async join(pid: number): Promise<void> {
+    for (const file of this.procsFiles()) await writeFile(file, String(pid));
   }
 
   /** Whether the kernel's OOM killer killed a process of this container. */

@@ -4,7 +4,7 @@
  * base64url(principal:secret) as `mantle principal create` prints it. Principals and their hashed
  * secrets live in the registrar. Verified credentials are cached briefly (hashing is deliberately slow).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { failure, ok, type Failure, type Result } from '#shared/result.js';
 import type { PrincipalKind, PrincipalRecord, Registrar } from '../registrar/index.js';
 
@@ -27,6 +27,14 @@ export function parseAuthorization(header: string | undefined): Credentials | un
   const colon = decoded.indexOf(':');
   if (colon <= 0) return undefined;
   return { principal: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
+}
+
+/**
+ * A new secret: 192 random bits in hex. Not base64url: a secret starting with '-' reads as an option on a
+ * command line (`--secret -x...`).
+ */
+export function newSecret(): string {
+  return randomBytes(24).toString('hex');
 }
 
 /** The bearer token for a principal's credentials. */

@@ -15,7 +15,7 @@
  * Every master-generated update has no uuid: never retried, never acknowledged.
  */
 import { agentIdOfOffer, taskKey } from '#shared/ids.js';
-import type { AgentCommand } from '#shared/protocol/internal.js';
+import { PERMISSIVE_GRANT, type AgentCommand } from '#shared/protocol/internal.js';
 import type {
   ExecutorInfo,
   FrameworkInfo,
@@ -361,8 +361,14 @@ function frameworkInfoForAgent(info: FrameworkInfo): Extract<AgentCommand, { typ
 }
 
 /**
+ * What a launch tells the agent it may do. Until the master authorizes tasks against ACLs, it grants
+ * what the agent used to allow every task, so that agents which enforce grants behave as before.
+ */
+const LAUNCH_GRANT = PERMISSIVE_GRANT;
+
+/**
  * The agent commands of the launches whose task rows were written: one LAUNCH per task, one
- * LAUNCH_GROUP per group (sent with its first task written).
+ * LAUNCH_GROUP per group (sent with its first task written), each with the launch's grant.
  */
 export function launchCommands(
   framework: FrameworkRecord,
@@ -376,7 +382,8 @@ export function launchCommands(
   for (const launch of launches) {
     if (!launch.group) {
       const task = { ...launch.task, resources: launch.resources };
-      commands.push({ type: 'LAUNCH', framework_id, framework_info: frameworkInfo, task, launch_id: launchId });
+      const launchTask = { task, launch_id: launchId, grant: LAUNCH_GRANT };
+      commands.push({ type: 'LAUNCH', framework_id, framework_info: frameworkInfo, ...launchTask });
       continue;
     }
     if (launchedGroups.has(launch.group.taskGroup)) continue;
@@ -388,6 +395,7 @@ export function launchCommands(
       executor: { ...launch.group.executor, resources: launch.group.executorResources },
       task_group: launch.group.taskGroup,
       launch_id: launchId,
+      grant: LAUNCH_GRANT,
     });
   }
   return commands;

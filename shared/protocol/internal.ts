@@ -10,6 +10,7 @@ import { enumOf, opt, rep } from './dialect.js';
 import {
   AgentIDSchema,
   AttributeSchema,
+  DOCKER_NETWORKS,
   DomainInfoSchema,
   ExecutorIDSchema,
   ExecutorInfoSchema,
@@ -91,6 +92,40 @@ export const AgentFrameworkInfoSchema = FrameworkInfoSchema.pick({
   capabilities: true,
 });
 
+/**
+ * What the master authorized for a launch (from the principal's ACLs), which the agent enforces again
+ * and completes with what only it can see (the image's user). A field left out is the safe default, and
+ * so is a LAUNCH without a grant (a master from before grants).
+ */
+export const LaunchGrantSchema = z.object({
+  /** Tasks may run as root (uid 0): run_as_users names root. */
+  root: z.boolean().default(false),
+  /** Docker privileged containers (acl: privileged). */
+  privileged: z.boolean().default(false),
+  /** Absolute host path prefixes the tasks may mount (acl: host_paths); "/" is any path. */
+  host_paths: z.array(z.string()).default([]),
+  /** Docker parameter keys allowed beyond label, env, workdir and user (acl: docker_parameters); "*" is any. */
+  docker_parameters: z.array(z.string()).default([]),
+  /** Docker network modes allowed (acl: network_modes). */
+  network_modes: z.array(z.enum(DOCKER_NETWORKS)).default([...DOCKER_NETWORKS]),
+  /** Linux capabilities the tasks may add (acl: capabilities); "*" is any. */
+  capabilities: z.array(z.string()).default([]),
+});
+export type LaunchGrant = z.output<typeof LaunchGrantSchema>;
+
+/** What a launch without a grant may do: no root, nothing privileged, no host paths, any network mode. */
+export const SAFE_GRANT: LaunchGrant = LaunchGrantSchema.parse({});
+
+/** Everything a grant can allow (a single-user cluster; the master's permissive ACLs). */
+export const PERMISSIVE_GRANT: LaunchGrant = {
+  root: true,
+  privileged: true,
+  host_paths: ['/'],
+  docker_parameters: ['*'],
+  network_modes: [...DOCKER_NETWORKS],
+  capabilities: ['*'],
+};
+
 export const AgentCommandSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('LAUNCH'),
@@ -99,6 +134,7 @@ export const AgentCommandSchema = z.discriminatedUnion('type', [
     task: TaskInfoSchema,
     /** The ACCEPT that launched it; a redelivered command carries the same one. */
     launch_id: z.string(),
+    grant: opt(LaunchGrantSchema),
   }),
   z.object({
     type: z.literal('LAUNCH_GROUP'),
@@ -107,6 +143,7 @@ export const AgentCommandSchema = z.discriminatedUnion('type', [
     executor: ExecutorInfoSchema,
     task_group: TaskGroupInfoSchema,
     launch_id: z.string(),
+    grant: opt(LaunchGrantSchema),
   }),
   z.object({
     type: z.literal('KILL'),

@@ -141,9 +141,36 @@ export interface ContainerID {
   value: string;
   parent?: ContainerID | undefined;
 }
-export const ContainerIDSchema: z.ZodType<ContainerID> = z.lazy(() =>
-  z.object({ value: z.string(), parent: opt(ContainerIDSchema) }),
-);
+
+/** How deep a ContainerID may nest (Mesos nests a task group's containers one level, debug containers two). */
+export const MAX_CONTAINER_ID_DEPTH = 8;
+
+/**
+ * The levels of a ContainerID-shaped value, counted without recursion (stopping past the bound), so that
+ * a hostile nesting of thousands of levels is refused instead of overflowing the parser's stack.
+ */
+function containerIdDepth(value: unknown): number {
+  let depth = 0;
+  for (let level = value; level !== null && level !== undefined; level = (level as { parent?: unknown }).parent) {
+    if (typeof level !== 'object' || ++depth > MAX_CONTAINER_ID_DEPTH) break;
+  }
+  return depth;
+}
+
+/** Mesos's ContainerID rules (`validateContainerId`): an id's rules, and no '.' (the separator of nested ids) or space. */
+const ContainerIdValueSchema = z
+  .string()
+  .min(1, { error: 'ContainerID.value must not be empty' })
+  .max(255, { error: 'ContainerID.value must not be longer than 255 characters' })
+  .refine((value) => !/[./\s\p{Cc}]/u.test(value), {
+    error: "ContainerID.value must not contain '.', '/', spaces or control characters",
+  });
+
+export const ContainerIDSchema: z.ZodType<ContainerID> = z
+  .custom<unknown>((value) => containerIdDepth(value) <= MAX_CONTAINER_ID_DEPTH, {
+    error: `ContainerID nests deeper than ${MAX_CONTAINER_ID_DEPTH} levels`,
+  })
+  .pipe(z.lazy(() => z.object({ value: ContainerIdValueSchema, parent: opt(ContainerIDSchema) })));
 
 // ------------------------------------------------------------------------------------------- basics
 

@@ -135,14 +135,18 @@ describe('killing', () => {
     const id = taskId('graceful');
     await master.send(
       agentId,
-      launch(dockerTask(id, "trap 'echo got-term; exit 0' TERM; while true; do sleep 0.05; done")),
+      launch(dockerTask(id, "trap 'echo got-term; exit 0' TERM; echo trapped; while true; do sleep 0.05; done")),
     );
     await master.waitFor(id, 'TASK_RUNNING');
+    // PID 1 ignores a SIGTERM that arrives before its trap is set; under load that is a real window.
+    await master.until(async () => (await sandboxFile(workDir, id, 'stdout').catch(() => '')).includes('trapped'));
     const started = Date.now();
     await master.send(agentId, kill(id, 10));
     await master.waitFor(id, 'TASK_KILLED');
     expect(Date.now() - started).toBeLessThan(5_000);
-    await master.until(async () => (await sandboxFile(workDir, id, 'stdout').catch(() => '')) === 'got-term\n');
+    await master.until(
+      async () => (await sandboxFile(workDir, id, 'stdout').catch(() => '')) === 'trapped\ngot-term\n',
+    );
   });
 
   it('kills a container that ignores SIGTERM (PID 1 without a handler) after the grace period', async () => {

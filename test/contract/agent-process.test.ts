@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningAgent } from '../../agent/agent.js';
 import { detectCgroups } from '../../agent/isolation/cgroups.js';
 import type { AwsClients } from '#shared/aws/clients.js';
-import type { AgentCommand } from '#shared/protocol/internal.js';
+import type { AgentCommand, LaunchGrant } from '#shared/protocol/internal.js';
 import { standInClients } from '../support/aws.js';
 import { FakeMaster } from '../support/agent-master.js';
 import {
@@ -22,11 +22,13 @@ import {
   launch,
   removeWorkDir,
   resources,
+  ROOT_GRANT,
   startTestAgent,
   taskId,
   tempWorkDir,
 } from '../support/agent.js';
 import { sandboxes, sandboxFile } from '../support/agent-sandbox.js';
+import { eventually } from '../support/cluster.js';
 
 const CGROUPS = '/sys/fs/cgroup';
 const cgroups = await detectCgroups(CGROUPS, 'mantle');
@@ -53,6 +55,15 @@ afterAll(async () => {
   clients?.destroy();
   for (const dir of [workDir, ...extraWorkDirs]) if (dir) await removeWorkDir(dir);
 });
+
+/** Waits until the task's shell says it has set its trap: a kill before that would end it at once (seen under load). */
+async function trapped(id: string): Promise<void> {
+  await eventually(
+    async () => ((await sandboxFile(workDir, id, 'stdout').catch(() => '')).includes('trapped') ? true : undefined),
+    10_000,
+    `${id} to set its trap`,
+  );
+}
 
 describe('registration', () => {
   it('registers with its resources, containerizers and the isolation it found', () => {
@@ -136,24 +147,28 @@ describe('killing', () => {
     const id = taskId('graceful');
     await master.send(
       agentId,
-      launch(commandTask(id, "trap 'echo got-term; exit 0' TERM; while :; do sleep 0.05; done")),
+      launch(commandTask(id, "trap 'echo got-term; exit 0' TERM; echo trapped; while :; do sleep 0.05; done")),
     );
     await master.waitFor(id, 'TASK_RUNNING');
+    await trapped(id);
     const started = Date.now();
     await master.send(agentId, kill(id, 10));
     const killed = await master.waitFor(id, 'TASK_KILLED');
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(killed.status.message).toMatch(/^Task killed by the framework/);
-    expect(await sandboxFile(workDir, id, 'stdout')).toBe('got-term\n');
+    expect(await sandboxFile(workDir, id, 'stdout')).toBe('trapped\ngot-term\n');
   });
 
   it('sends SIGKILL after the grace period to a task that ignores SIGTERM; TASK_KILLING first when the framework asks', async () => {
     const id = taskId('stubborn');
     await master.send(
       agentId,
-      launch(commandTask(id, "trap '' TERM; while :; do sleep 0.05; done"), { capabilities: ['TASK_KILLING_STATE'] }),
+      launch(commandTask(id, "trap '' TERM; echo trapped; while :; do sleep 0.05; done"), {
+        capabilities: ['TASK_KILLING_STATE'],
+      }),
     );
     await master.waitFor(id, 'TASK_RUNNING');
+    await trapped(id);
     const started = Date.now();
     await master.send(agentId, kill(id, 1));
     const killing = await master.waitFor(id, 'TASK_KILLING');
@@ -320,10 +335,11 @@ describe('launch failures', () => {
       {
         container: {
           type: 'MESOS' as const,
-          volumes: [{ mode: 'RW' as const, container_path: '/etc/x', host_path: '/tmp' }],
+          volumes: [{ mode: 'RW' as const, container_path: '/etc/x', host_path: '/usr/share' }],
         },
       },
       /mount namespace/,
+      { ...ROOT_GRANT, host_paths: ['/usr/share'] },
     ],
     [
       'a custom executor',
@@ -333,9 +349,9 @@ describe('launch failures', () => {
       },
       /Custom executors/,
     ],
-  ])('fails %s with REASON_CONTAINER_LAUNCH_FAILED', async (_what, extra, message) => {
+  ])('fails %s with REASON_CONTAINER_LAUNCH_FAILED', async (_what, extra, message, grant?: LaunchGrant) => {
     const id = taskId('bad');
-    await master.send(agentId, launch(commandTask(id, 'true', extra)));
+    await master.send(agentId, launch(commandTask(id, 'true', extra), grant ? { grant } : {}));
     const failed = await master.waitFor(id, 'TASK_FAILED');
     expect(failed.status.reason).toBe('REASON_CONTAINER_LAUNCH_FAILED');
     expect(failed.status.message).toMatch(message);
@@ -396,6 +412,7 @@ describe('agent-wide commands', () => {
       },
       task_group: { tasks: [commandTask(good as string, 'sleep 30'), commandTask(bad as string, 'sleep 0.5; exit 1')] },
       launch_id: `launch-${good}`,
+      grant: ROOT_GRANT,
     };
     await master.send(agentId, command);
     await master.waitFor(bad as string, 'TASK_FAILED');

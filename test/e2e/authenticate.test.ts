@@ -53,7 +53,7 @@ describe('mantle local --authenticate', () => {
       /^ {2}\.\/bin\/mantle\.js principal create --name my-framework --dynamodb_endpoint http:\/\/127\.0\.0\.1:\d+$/m,
     );
     expect(output).toContain(
-      `./bin/mantle.js execute --master ${master} --principal my-framework --secret <its secret>`,
+      `./bin/mantle.js execute --master ${master} --principal=my-framework --secret=<its secret>`,
     );
     // Kept for restarts as Mesos keeps credentials: a file only its owner reads.
     expect((await stat(join(dataDir, 'agent-credential'))).mode & 0o777).toBe(0o600);
@@ -80,7 +80,7 @@ describe('mantle local --authenticate', () => {
     expect(nowhere.code).toBe(1);
     expect(nowhere.output).toMatch(/^mantle principal create: .*ECONNREFUSED/);
 
-    const credentials = ['--principal', 'my-framework', '--secret', secret];
+    const credentials = ['--principal=my-framework', `--secret=${secret}`];
     const ok = await run(['execute', '--master', master, ...credentials, '--command', 'echo authenticated']);
     expect(ok.output).toContain('authenticated');
     expect(ok.code).toBe(0);

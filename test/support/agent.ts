@@ -1,6 +1,7 @@
 /**
  * Agents for tests and the benchmark: a fresh work dir, no EC2 metadata, no GPUs, no HTTP endpoint,
- * quick status retries, and LAUNCH commands for command and Docker tasks. Docker containers the tests
+ * quick status retries, and LAUNCH commands for command and Docker tasks (granted root, as the tests'
+ * image and agents run as root). Docker containers the tests
  * create carry the agent's work dir as a label; `removeContainers` sweeps them.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,7 +11,7 @@ import Docker from 'dockerode';
 import { startAgent, type AgentOptions, type RunningAgent } from '../../agent/agent.js';
 import { agentConfig, type AgentConfig } from '../../agent/config.js';
 import { LABELS } from '../../agent/containerizer/docker-spec.js';
-import type { AgentCommand } from '#shared/protocol/internal.js';
+import { SAFE_GRANT, type AgentCommand, type LaunchGrant } from '#shared/protocol/internal.js';
 import type { TaskInfo } from '#shared/protocol/mesos.js';
 import type { FakeMaster } from './agent-master.js';
 import { TEST_IMAGE } from './base-image.js';
@@ -81,7 +82,17 @@ export function dockerTask(id: string, shell: string, extra: Partial<TaskInfo> =
   });
 }
 
-export function launch(task: TaskInfo, options: { launchId?: string; capabilities?: string[] } = {}): AgentCommand {
+/**
+ * The grant of the tests' launches: the safe defaults and root, since the test image runs as root and
+ * the test agents run process tasks as themselves (root).
+ */
+export const ROOT_GRANT: LaunchGrant = { ...SAFE_GRANT, root: true };
+
+export function launch(
+  task: TaskInfo,
+  options: { launchId?: string; capabilities?: string[]; grant?: LaunchGrant | null } = {},
+): AgentCommand {
+  const grant = options.grant === undefined ? ROOT_GRANT : options.grant;
   return {
     type: 'LAUNCH',
     framework_id: { value: FRAMEWORK_ID },
@@ -92,6 +103,7 @@ export function launch(task: TaskInfo, options: { launchId?: string; capabilitie
     },
     task,
     launch_id: options.launchId ?? `launch-${task.task_id.value}`,
+    ...(grant !== null ? { grant } : {}),
   };
 }
 

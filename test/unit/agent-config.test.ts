@@ -103,9 +103,20 @@ describe('mantle agent flags', () => {
       /at most the max/,
     ],
     [[...required, '--hostname'], /needs a value/],
+    [[...required, '--block_metadata=169.254.169.254,metadata.internal'], /--block_metadata: 'metadata.internal'/],
   ])('refuses %j', (argv, message) => {
     expect(() => parseAgentFlags(argv)).toThrow(FlagError);
     expect(() => parseAgentFlags(argv)).toThrow(message);
+  });
+
+  it('blocks no metadata address unless told; AWS agents name both of IMDS', () => {
+    expect(config().blockMetadata).toEqual([]);
+    expect(config('--block_metadata=169.254.169.254,fd00:ec2::254').blockMetadata).toEqual([
+      '169.254.169.254',
+      'fd00:ec2::254',
+    ]);
+    const fromEnv = parseAgentFlags(required, { MANTLE_AGENT_BLOCK_METADATA: '169.254.169.254:80,[::1]:8080' });
+    expect(fromEnv.help ? undefined : fromEnv.config.blockMetadata).toEqual(['169.254.169.254:80', '[::1]:8080']);
   });
 
   it('answers --help with the usage', () => {

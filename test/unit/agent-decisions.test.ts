@@ -11,13 +11,14 @@ import { ADVERTISED_CAPABILITIES, registrationRequest } from '../../agent/regist
 import { emptyAgentState, launchKey } from '../../agent/state.js';
 import { agentStatus, drainedState } from '../../agent/statuses.js';
 import { taskKey } from '#shared/ids.js';
+import { SAFE_GRANT } from '#shared/protocol/internal.js';
 import type { TaskInfo } from '#shared/protocol/mesos.js';
-import { commandTask, dockerTask } from '../support/agent.js';
+import { commandTask, dockerTask, ROOT_GRANT } from '../support/agent.js';
 
 const info = { user: 'root', name: 'tests', capabilities: [{ type: 'PARTITION_AWARE' as const }] };
 
 function request(tasks: TaskInfo[], launchId = 'L1') {
-  return { frameworkId: 'F1', frameworkInfo: info, launchId, tasks };
+  return { frameworkId: 'F1', frameworkInfo: info, launchId, tasks, grant: SAFE_GRANT };
 }
 
 const unused: TaskIdUse = { launchOf: () => undefined, reporting: () => false };
@@ -73,6 +74,14 @@ describe('the launch plan', () => {
         launch_id: 'L1',
       }),
     ).toEqual({ ...request([task]), groupExecutor: executor });
+    const granted = {
+      type: 'LAUNCH' as const,
+      framework_id: { value: 'F1' },
+      framework_info: info,
+      task,
+      launch_id: 'L1',
+    };
+    expect(launchRequest({ ...granted, grant: ROOT_GRANT }).grant).toEqual(ROOT_GRANT);
   });
 
   it('picks Docker for DOCKER containers and MESOS containers with an image, the process containerizer otherwise', () => {

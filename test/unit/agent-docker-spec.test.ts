@@ -6,6 +6,7 @@ import { taskPorts } from '../../agent/containerizer/docker.js';
 import { sandboxLinks, taskMounts } from '../../agent/containerizer/volumes.js';
 import type { Gpu } from '../../agent/gpu/nvidia.js';
 import { containerLimits } from '../../agent/isolation/limits.js';
+import { PERMISSIVE_GRANT, SAFE_GRANT } from '#shared/protocol/internal.js';
 import type { ContainerInfo, TaskInfo } from '#shared/protocol/mesos.js';
 import { dockerTask, resources } from '../support/agent.js';
 
@@ -29,6 +30,7 @@ function spec(task: TaskInfo, extra: Partial<LaunchSpec> = {}): LaunchSpec {
     gpus: [],
     allGpus: [],
     recorded: Promise.resolve(),
+    grant: SAFE_GRANT,
     ...extra,
   };
 }
@@ -44,6 +46,8 @@ function options(s: LaunchSpec) {
       volumeDir: (role, id) => `/w/volumes/roles/${role}/${id}`,
     }),
     taskPorts: taskPorts(s),
+    cgroupParent: '/mantle',
+    noNewPrivileges: !s.grant.privileged,
   });
 }
 
@@ -78,6 +82,8 @@ describe('Docker container options', () => {
         Memory: 64 * 1024 * 1024,
         MemorySwap: 64 * 1024 * 1024,
         PidsLimit: 4096,
+        CgroupParent: '/mantle',
+        SecurityOpt: ['no-new-privileges'],
       },
     });
     expect(created.Env).toEqual(
@@ -89,6 +95,11 @@ describe('Docker container options', () => {
       ]),
     );
     expect(created.HostConfig?.DeviceRequests).toBeUndefined();
+  });
+
+  it('lets setuid binaries raise privileges only under a grant of privileged containers', () => {
+    const task = dockerTask('t1', 'true');
+    expect(options(spec(task, { grant: PERMISSIVE_GRANT })).HostConfig?.SecurityOpt).toBeUndefined();
   });
 
   it('keeps the entrypoint for shell: false and passes value then arguments', () => {
@@ -249,7 +260,9 @@ describe('commands, environment and volumes of process tasks', () => {
       volumeDir: () => '/v',
     });
     expect(sandboxLinks(mounts)).toEqual([{ link: 'models', target: '/srv/models' }]);
-    expect(() => sandboxLinks([{ source: '/srv', target: '/etc/x', readOnly: false }])).toThrow(/mount namespace/);
+    expect(() => sandboxLinks([{ source: '/srv', target: '/etc/x', readOnly: false, kind: 'host' }])).toThrow(
+      /mount namespace/,
+    );
     expect(() =>
       taskMounts(
         [{ mode: 'RW', container_path: 'x', source: { type: 'SANDBOX_PATH', sandbox_path: { path: '../../etc' } } }],

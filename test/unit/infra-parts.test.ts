@@ -13,6 +13,7 @@ import {
   SettingsError,
 } from '../../infra/settings.js';
 import { agentSetupCommands } from '../../infra/user-data.js';
+import { parseAgentFlags } from '../../agent/config.js';
 import { FleetEventSchema } from '../../functions/fleet/eventbridge.js';
 import {
   CounterExporter,
@@ -122,8 +123,12 @@ describe("the agents' user data", () => {
     expect(script).toContain('MANTLE_AGENT_MASTER=https://abc.execute-api.us-east-1.amazonaws.com/v1/');
     expect(script).toContain('MANTLE_AGENT_CREDENTIAL=/etc/mantle/credential');
     expect(script).not.toMatch(/MANTLE_AGENT_(SECRET|PRINCIPAL)=/);
-    // Only root reaches the instance metadata service (tasks must not borrow the role).
-    expect(script).toContain('iptables -I OUTPUT -d 169.254.169.254 -m owner ! --uid-owner 0 -j REJECT');
+    // No task reaches the instance metadata service (tasks must not borrow the role): the agent's firewall,
+    // not a uid rule that root tasks would pass.
+    expect(script).not.toContain('--uid-owner');
+    const line = commands.join('\n').match(/^MANTLE_AGENT_BLOCK_METADATA=.*$/m)?.[0] ?? '';
+    const parsed = parseAgentFlags(['--master=http://m'], { MANTLE_AGENT_BLOCK_METADATA: line.split('=')[1] });
+    expect(parsed.help ? [] : parsed.config.blockMetadata).toEqual(['169.254.169.254', 'fd00:ec2::254']);
   });
 });
 
