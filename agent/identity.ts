@@ -6,10 +6,6 @@
  * metadata service — and bound to the cluster by a signed header; the master sends it to STS and learns
  * the role session, hence the instance, from the answer. The secret key never leaves the agent.
  */
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import { SignatureV4 } from '@smithy/signature-v4';
-import type { AwsCredentialIdentityProvider, Checksum, SourceData } from '@smithy/types';
 import {
   CLUSTER_HEADER,
   encodeIdentityToken,
@@ -18,39 +14,13 @@ import {
   REGION_PATTERN,
   stsEndpoint,
 } from '#shared/protocol/agent-identity.js';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { signRequest, type SigningCredentials } from '#shared/aws/sigv4.js';
 import type { AgentConfig } from './config.js';
 import { loadCredentials, type Authorization } from './master-client.js';
 
-function bytes(data: SourceData): Buffer {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return Buffer.from(data);
-}
-
-/** SHA-256 (and HMAC-SHA256 with a secret) for the SigV4 signer, from node:crypto. */
-class Sha256 implements Checksum {
-  private hash: Hash | Hmac;
-
-  constructor(private readonly secret?: SourceData) {
-    this.hash = this.fresh();
-  }
-
-  private fresh(): Hash | Hmac {
-    return this.secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(this.secret));
-  }
-
-  update(data: Uint8Array): void {
-    this.hash.update(bytes(data));
-  }
-
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.hash.digest()));
-  }
-
-  reset(): void {
-    this.hash = this.fresh();
-  }
-}
+/** The instance role's current credentials (they rotate: asked for at every signing). */
+export type CredentialSource = () => Promise<SigningCredentials>;
 
 export interface IdentitySigning {
   /** The cluster the signature is bound to (the master refuses any other). */
@@ -58,40 +28,28 @@ export interface IdentitySigning {
   readonly region: string;
   /** STS's endpoint as the master reaches it (default: the region's). */
   readonly stsEndpoint?: string;
-  readonly credentials: AwsCredentialIdentityProvider;
+  readonly credentials: CredentialSource;
   /** The signing date (default: now). */
   readonly signingDate?: Date;
 }
 
 /** An `Authorization: Mantle-STS …` header: a freshly signed GetCallerIdentity request. */
 export async function signAgentIdentity(signing: IdentitySigning): Promise<string> {
-  const url = new URL(`${stsEndpoint(signing.region, signing.stsEndpoint)}/`);
-  const signer = new SignatureV4({
-    service: 'sts',
+  const headers = signRequest({
+    method: 'POST',
+    url: `${stsEndpoint(signing.region, signing.stsEndpoint)}/`,
+    headers: { 'content-type': GET_CALLER_IDENTITY_CONTENT_TYPE, [CLUSTER_HEADER]: signing.cluster },
+    body: GET_CALLER_IDENTITY_BODY,
     region: signing.region,
-    credentials: signing.credentials,
-    sha256: Sha256,
-    applyChecksum: false,
+    service: 'sts',
+    credentials: await signing.credentials(),
+    ...(signing.signingDate ? { date: signing.signingDate } : {}),
   });
-  const signed = await signer.sign(
-    {
-      method: 'POST',
-      protocol: url.protocol,
-      hostname: url.hostname,
-      ...(url.port ? { port: Number(url.port) } : {}),
-      path: '/',
-      query: {},
-      headers: { host: url.host, 'content-type': GET_CALLER_IDENTITY_CONTENT_TYPE, [CLUSTER_HEADER]: signing.cluster },
-      body: GET_CALLER_IDENTITY_BODY,
-    },
-    { signingDate: signing.signingDate ?? new Date() },
-  );
-  const header = (name: string) => signed.headers[name];
-  const token = header('x-amz-security-token');
+  const token = headers['x-amz-security-token'];
   return encodeIdentityToken({
     cluster: signing.cluster,
-    amz_date: header('x-amz-date') ?? '',
-    authorization: header('authorization') ?? '',
+    amz_date: headers['x-amz-date'] ?? '',
+    authorization: headers.authorization ?? '',
     ...(token ? { security_token: token } : {}),
   });
 }
@@ -99,8 +57,8 @@ export async function signAgentIdentity(signing: IdentitySigning): Promise<strin
 export interface AuthorizationSources {
   /** Where MANTLE_AGENT_PRINCIPAL / _SECRET, AWS_REGION and AWS_ENDPOINT_URL_STS are read from (the agent: process.env). */
   readonly env: NodeJS.ProcessEnv;
-  /** Test seam: the AWS credentials (default: the SDK's default chain). */
-  readonly awsCredentials?: AwsCredentialIdentityProvider;
+  /** Test seam: the instance role's credentials (default: the SDK's default chain). */
+  readonly awsCredentials?: CredentialSource;
 }
 
 /** How this agent authenticates its registrations, as configured. Throws on a configuration that cannot work. */
@@ -116,7 +74,7 @@ export async function agentAuthorization(config: AgentConfig, sources: Authoriza
       cluster: config.cluster,
       region,
       ...(endpoint ? { stsEndpoint: endpoint } : {}),
-      credentials: sources.awsCredentials ?? defaultProvider(),
+      credentials: sources.awsCredentials ?? sdkCredentials(region),
     };
     return () => signAgentIdentity(signing);
   }
@@ -124,4 +82,10 @@ export async function agentAuthorization(config: AgentConfig, sources: Authoriza
   if (!credentials) return () => Promise.resolve(undefined);
   const basic = `Basic ${Buffer.from(`${credentials.principal}:${credentials.secret}`, 'utf8').toString('base64')}`;
   return () => Promise.resolve(basic);
+}
+
+/** The SDK's default credential chain (on EC2: the instance role, from the metadata service), refreshed as they expire. */
+function sdkCredentials(region: string): CredentialSource {
+  const client = new SQSClient({ region });
+  return () => client.config.credentials();
 }
