@@ -1,6 +1,7 @@
 /**
- * How the agent proves who it is at (re-)registration (docs/agent-identity.md). `--authenticatee=basic`
- * (the default): HTTP Basic with an agent principal's credential, if one is configured.
+ * How the agent proves who it is at (re-)registration ("Agent identity" in docs/agent.md).
+ * `--authenticatee=basic` (the default): HTTP Basic with an agent principal's credential, if one is
+ * configured.
  * `--authenticatee=aws_sts`: a `GetCallerIdentity` request to STS signed afresh (SigV4) with the
  * instance role's credentials — the AWS SDK's default chain, which reads them from the instance
  * metadata service — and bound to the cluster by a signed header; the master sends it to STS and learns
@@ -55,7 +56,7 @@ export async function signAgentIdentity(signing: IdentitySigning): Promise<strin
 }
 
 export interface AuthorizationSources {
-  /** Where MANTLE_AGENT_PRINCIPAL / _SECRET, AWS_REGION and AWS_ENDPOINT_URL_STS are read from (the agent: process.env). */
+  /** Where MANTLE_AGENT_PRINCIPAL / _SECRET, AWS_REGION and AWS_ENDPOINT_URL_STS are read (process.env). */
   readonly env: NodeJS.ProcessEnv;
   /** Test seam: the instance role's credentials (default: the SDK's default chain). */
   readonly awsCredentials?: CredentialSource;
@@ -84,7 +85,7 @@ export async function agentAuthorization(config: AgentConfig, sources: Authoriza
   return () => Promise.resolve(basic);
 }
 
-/** The SDK's default credential chain (on EC2: the instance role, from the metadata service), refreshed as they expire. */
+/** The SDK's default credential chain (on EC2: the instance role, from the metadata service), kept fresh. */
 function sdkCredentials(region: string): CredentialSource {
   const client = new SQSClient({ region });
   return () => client.config.credentials();
