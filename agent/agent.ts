@@ -20,7 +20,7 @@ import {
   type RegisterAgentRequest,
   type RegisterAgentResponse,
 } from '#shared/protocol/internal.js';
-import type { Attribute, DomainInfo, Resource, TaskState } from '#shared/protocol/mesos.js';
+import type { Attribute, DomainInfo, Resource } from '#shared/protocol/mesos.js';
 import { Queues, standInEndpoint, type ReceivedMessage } from '#shared/queues/queues.js';
 import { Checkpoint } from './checkpoint.js';
 import { CommandHandler } from './command-handler.js';
@@ -31,7 +31,7 @@ import type { AgentContext } from './context.js';
 import type { ExecutorContext, TaskExecutor } from './executor.js';
 import { GpuAllocator } from './gpu/allocator.js';
 import type { Gpu } from './gpu/nvidia.js';
-import { serveAgent, type AgentEndpoint } from './http.js';
+import { serveAgent, type AgentEndpoint, type StateTask } from './http.js';
 import { takeInventory, type InventorySources } from './inventory.js';
 import { installMetadataFirewall, type MetadataFirewall } from './isolation/firewall.js';
 import { isStopped, Lifecycle } from './lifecycle.js';
@@ -52,14 +52,8 @@ export interface AgentOptions extends InventorySources, Partial<AuthorizationSou
   readonly logger?: Logger;
 }
 
-export interface AgentTask {
-  readonly frameworkId: string;
-  readonly taskId: string;
-  readonly containerId: string;
-  readonly state: TaskState | undefined;
-  readonly phase: string;
-  readonly resources: readonly Resource[];
-}
+/** A task as the agent reports it (its endpoint shows the same, and nothing more). */
+export type AgentTask = StateTask;
 
 export interface RunningAgent {
   /** Resolves with the agent id on the first registration; rejects when the master refuses the agent. */

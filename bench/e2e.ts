@@ -14,18 +14,24 @@
  * shrink it for a quick look.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
-import { startLocalCluster, type LocalCluster } from '../local/cluster.js';
+import type { LocalCluster } from '../local/cluster.js';
 import type { Offer, TaskInfo, TaskStatus } from '#shared/protocol/mesos.js';
 import { allocate, contains, unallocate } from '#shared/resources/resources.js';
 import { isTerminal } from '#shared/tasks/state-machine.js';
 import { SchedulerDriver } from '../sdk/scheduler.js';
-import { runBatch } from '../test/support/batch-framework.js';
 import { resources } from '../test/support/scheduler.js';
+import {
+  benchCluster,
+  measureThroughput,
+  round,
+  summary,
+  THROUGHPUT_AGENT_RESOURCES,
+  THROUGHPUT_AGENTS,
+} from './support/throughput.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
@@ -35,48 +41,10 @@ const LATENCY_TASKS = {
   docker: Number(process.env.BENCH_LATENCY_TASKS ?? 50),
 };
 const THROUGHPUT_TASKS = Number(process.env.BENCH_THROUGHPUT_TASKS ?? 2000);
-const THROUGHPUT_AGENTS = 10;
 const TARGET = { mesos: 250, docker: 500, throughput: 100 } as const;
 const IMAGE = 'mantle/busybox:test';
 
 type Kind = 'mesos' | 'docker';
-
-function percentile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-}
-
-function summary(values: readonly number[]): { p50: number; p99: number } {
-  return { p50: round(percentile(values, 0.5)), p99: round(percentile(values, 0.99)) };
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 10) / 10;
-}
-
-async function cluster(
-  agents: number,
-  containerizer: 'auto' | 'mesos',
-  agentResources: string,
-): Promise<LocalCluster & { dir: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'mantle-bench-'));
-  const started = await startLocalCluster({
-    cluster: 'bench',
-    port: 0,
-    hostname: '127.0.0.1',
-    agents,
-    workDir: dir,
-    persist: false,
-    containerizer,
-    agentResources,
-    agent: { switchUser: false },
-    master: {},
-    allocationIntervalSeconds: 10,
-    sweepIntervalSeconds: 5,
-    log: () => undefined,
-  });
-  return { ...started, dir };
-}
 
 interface Sample {
   total: number;
@@ -188,7 +156,7 @@ function masterTimers(c: LocalCluster): Record<string, { p50: number; p99: numbe
 /** Single tasks on an idle one-agent cluster: submit -> RUNNING, and where the time goes. */
 async function latencyCase(docker: boolean): Promise<{ latency: Record<string, unknown>; timers: unknown }> {
   console.log('Latency: single tasks on an idle one-agent cluster');
-  const idle = await cluster(1, docker ? 'auto' : 'mesos', 'cpus:2;mem:2048;disk:1024');
+  const idle = await benchCluster(1, docker ? 'auto' : 'mesos', 'cpus:2;mem:2048;disk:1024');
   const latencyResults: Record<string, unknown> = {};
   for (const kind of docker ? (['mesos', 'docker'] as const) : (['mesos'] as const)) {
     // A few launches first, so that neither the JIT nor the image cache counts.
@@ -216,52 +184,29 @@ async function latencyCase(docker: boolean): Promise<{ latency: Record<string, u
   }
   if (!docker) latencyResults.docker = `skipped: no Docker engine or no ${IMAGE} image`;
   const timers = masterTimers(idle);
-  await idle.stop();
-  await rm(idle.dir, { recursive: true, force: true });
+  await idle.stopAndRemove();
   return { latency: latencyResults, timers };
 }
 
 /** THROUGHPUT_TASKS short tasks over THROUGHPUT_AGENTS agents: tasks per second. */
 async function throughputCase(): Promise<Record<string, unknown>> {
   console.log(`Throughput: ${THROUGHPUT_TASKS} short tasks over ${THROUGHPUT_AGENTS} agents (process containerizer)`);
-  const busy = await cluster(THROUGHPUT_AGENTS, 'mesos', 'cpus:4;mem:4096;disk:1024');
-  const tasks = Array.from({ length: THROUGHPUT_TASKS }, (_, i) => ({
-    taskId: `t-${i}`,
-    command: 'true',
-    resources: 'cpus:0.1;mem:16',
-  }));
-  const started = performance.now();
-  const progress = setInterval(() => {
-    const ended = [...run.timelines.values()].filter((t) => t.ended).length;
-    console.log(`  ${ended}/${THROUGHPUT_TASKS} finished after ${Math.round((performance.now() - started) / 1000)} s`);
-  }, 5000);
-  const run = await runBatch({ master: busy.url, tasks });
-  await run.done;
-  clearInterval(progress);
-  const timelines = [...run.timelines.values()];
-  const firstAccept = Math.min(...timelines.map((t) => t.acceptedAt ?? Infinity));
-  const lastEnd = Math.max(...timelines.map((t) => t.updates.at(-1)?.at ?? 0));
-  const seconds = (lastEnd - firstAccept) / 1000;
-  const finished = timelines.filter((t) => t.ended?.state === 'TASK_FINISHED').length;
-  const perTask = timelines.map((t) => (t.updates.at(-1)?.at ?? 0) - (t.acceptedAt ?? 0));
-  const throughput = {
-    tasks: THROUGHPUT_TASKS,
-    agents: THROUGHPUT_AGENTS,
-    finished,
-    seconds: round(seconds),
-    tasks_per_second: round(THROUGHPUT_TASKS / seconds),
-    target_tasks_per_second: TARGET.throughput,
-    accept_to_finished_ms: summary(perTask),
-    master_timers: masterTimers(busy),
-  };
-  console.log(
-    `  ${finished}/${THROUGHPUT_TASKS} finished in ${round(seconds)} s: ${round(THROUGHPUT_TASKS / seconds)} tasks/s ` +
-      `(target >= ${TARGET.throughput}); accept -> FINISHED p50 ${summary(perTask).p50} ms`,
-  );
-  await run.stop();
-  await busy.stop();
-  await rm(busy.dir, { recursive: true, force: true });
-  return throughput;
+  const busy = await benchCluster(THROUGHPUT_AGENTS, 'mesos', THROUGHPUT_AGENT_RESOURCES);
+  try {
+    const measured = await measureThroughput(busy.url, THROUGHPUT_TASKS, { prefix: 't' });
+    console.log(
+      `  ${measured.finished}/${THROUGHPUT_TASKS} finished in ${measured.seconds} s: ${measured.tasks_per_second} ` +
+        `tasks/s (target >= ${TARGET.throughput}); accept -> FINISHED p50 ${measured.accept_to_finished_ms.p50} ms`,
+    );
+    return {
+      ...measured,
+      agents: THROUGHPUT_AGENTS,
+      target_tasks_per_second: TARGET.throughput,
+      master_timers: masterTimers(busy),
+    };
+  } finally {
+    await busy.stopAndRemove();
+  }
 }
 
 async function main(): Promise<void> {
