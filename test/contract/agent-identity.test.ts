@@ -7,7 +7,9 @@
  * authorizer of the REST API decides the same way.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { RunningAgent } from '../../agent/agent.js';
+import { removeWorkDir, startTestAgent, tempWorkDir } from '../support/agent.js';
 import { agentAuthorization, signAgentIdentity } from '../../agent/identity.js';
 import { agentConfig } from '../../agent/config.js';
 import { authorize, UNAUTHORIZED } from '../../functions/master/authorizer.js';
@@ -144,6 +146,39 @@ describe('an agent that proves its instance role session', () => {
 
     const back = await register(await identity(victim.caller), registrationOn(undefined, { agentId }));
     expect(back.status, back.text).toBe(200);
+  });
+});
+
+describe('a running agent with --authenticatee=aws_sts', () => {
+  it('registers on its instance, and one that cannot sign for the agents role is refused and stops', async () => {
+    const started: RunningAgent[] = [];
+    const dirs: string[] = [];
+    const agentWith = async (caller: StsCaller) => {
+      const workDir = await tempWorkDir();
+      dirs.push(workDir);
+      const agent = await startTestAgent(tm, {
+        workDir,
+        sqsEndpoint: inject('sqsEndpoint'),
+        containerizers: ['mesos'],
+        authenticatee: 'aws_sts',
+        cluster: tm.cluster,
+        region: 'us-east-1',
+        stsEndpoint: sts.url,
+        options: { awsCredentials: () => Promise.resolve(caller) },
+      });
+      started.push(agent);
+      return agent;
+    };
+    try {
+      const { id, caller } = instance();
+      const agentId = await (await agentWith(caller)).registered;
+      expect((await tm.master.registrar.agents.get(agentId))?.instanceSession).toBe(`${ROLE_ID}:${id}`);
+      const stranger = await agentWith(sts.add(instanceCaller('another-role', 'AROAANOTHERROLE', instanceId())));
+      await expect(stranger.registered).rejects.toThrow(/\(403\)/);
+    } finally {
+      for (const agent of started) await agent.stop({ waitForPoll: false }).catch(() => undefined);
+      for (const dir of dirs) await removeWorkDir(dir);
+    }
   });
 });
 
