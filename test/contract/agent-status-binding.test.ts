@@ -85,11 +85,18 @@ describe('in AWS: the SenderId SQS stamps must be the whole role session of the 
   let tm: TestMaster;
   let framework: TestFramework;
   const tagged = new Map<string, string>();
+  const released: string[] = [];
   beforeAll(async () => {
     const fleet = {
       tagAgentQueue: (url: string, session: string) => {
         tagged.set(url, session);
         return Promise.resolve();
+      },
+      lifecycle: {
+        complete: (instance: string) => {
+          released.push(instance);
+          return Promise.resolve(true);
+        },
       },
     };
     tm = await startTestMaster({ heartbeatIntervalSeconds: 3600, agentRoleId: ROLE_ID }, { fleet });
@@ -156,6 +163,22 @@ describe('in AWS: the SenderId SQS stamps must be the whole role session of the 
     await deliver(update(victim, 't1', 'TASK_FINISHED'), `${ROLE_ID}:${instance}`);
     await framework.update('t1', 'TASK_FINISHED');
     expect(await ledger(tm, victim)).toEqual({});
+  });
+
+  it("lets only the agent's own instance report it DRAINED (which lets the instance terminate)", async () => {
+    const instance = instanceId();
+    const agent = await registerOnInstance(tm, instance);
+    const now = Date.now();
+    expect(
+      (await tm.master.registrar.agents.setDrain(agent.agentId, { startedAt: now, deadline: now + 60_000 })).ok,
+    ).toBe(true);
+    const drained: AgentMessage = { type: 'DRAINED', agent_id: { value: agent.agentId } };
+    const invalid = invalidUpdates(tm);
+    await deliver(drained, `${ROLE_ID}:${instanceId()}`);
+    expect(invalidUpdates(tm)).toBe(invalid + 1);
+    expect(released).not.toContain(instance);
+    await deliver(drained, `${ROLE_ID}:${instance}`);
+    expect(released).toContain(instance);
   });
 
   it("counts an agent's heartbeat only from the whole role session of its instance", async () => {
