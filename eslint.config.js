@@ -13,14 +13,14 @@ const PURE_CORE = [
   'shared/resources/**/*.ts',
   'shared/tasks/**/*.ts',
   'shared/protocol/**/*.ts',
-  'shared/{result,ids,collections,roles}.ts',
-  'functions/scheduler/{accept-plan,operations,task-validation,validation,responses}.ts',
+  'shared/{result,ids,collections,roles,acl}.ts',
+  'functions/scheduler/{accept-plan,operations,task-authorization,task-validation,validation,responses}.ts',
   'functions/registrar/{agent-changes,agent-records,expression,ledger,errors}.ts',
   'functions/master/{status-plan,statuses}.ts',
   'functions/fleet/{sweep-plan,instance-id,hooks}.ts',
 ];
 
-const PURE_SCHEDULER = '(accept-plan|operations|task-validation|validation|responses)';
+const PURE_SCHEDULER = '(accept-plan|operations|task-authorization|task-validation|validation|responses)';
 const PURE_REGISTRAR = '(agent-changes|agent-records|expression|ledger|errors)';
 
 const noIo = (message) => ({
@@ -128,7 +128,7 @@ export default tseslint.config(
   },
   { files: PURE_CORE, rules: { '@typescript-eslint/no-restricted-imports': PURE_CORE_RULE } },
   pureSiblings(
-    ['functions/scheduler/{accept-plan,operations,task-validation,validation,responses}.ts'],
+    ['functions/scheduler/{accept-plan,operations,task-authorization,task-validation,validation,responses}.ts'],
     PURE_SCHEDULER,
   ),
   pureSiblings(['functions/registrar/{agent-changes,agent-records,expression,ledger,errors}.ts'], PURE_REGISTRAR),

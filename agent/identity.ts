@@ -1,5 +1,5 @@
 /**
- * How the agent proves who it is at (re-)registration ("Agent identity" in docs/agent.md).
+ * How the agent proves who it is at (re-)registration ("Agent identity" in docs/security.md).
  * `--authenticatee=basic` (the default): HTTP Basic with an agent principal's credential, if one is
  * configured.
  * `--authenticatee=aws_sts`: a `GetCallerIdentity` request to STS signed afresh (SigV4) with the

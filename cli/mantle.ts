@@ -10,7 +10,7 @@ Commands:
   local       start a whole cluster on this machine (what npm start runs)
   agent       run an agent and join a master
   execute     run one task and print its status and output (like mesos-execute)
-  principal   create a principal (credentials for a framework, operator or agent)
+  principal   manage principals: create, list, update, rotate, delete (credentials and ACLs)
 
 Run 'mantle <command> --help' for a command's options.`;
 

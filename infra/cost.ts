@@ -164,9 +164,9 @@ export const MEASURED = {
   apiCallsPerTask: 3.15,
   statusMessagesPerTask: 3,
   allocationTriggersPerTask: 0.625,
-  readUnitsPerTask: 19.1,
+  readUnitsPerTask: 22.6,
   writeUnitsPerTask: 13.3,
   fifoRequestsPerTask: 15.9,
-  per100kTasksApiGateway: 3.46,
-  per100kTasksFunctionUrl: 2.3,
+  per100kTasksApiGateway: 3.5,
+  per100kTasksFunctionUrl: 2.34,
 } as const;

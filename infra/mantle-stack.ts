@@ -148,6 +148,7 @@ export class MantleStack extends Stack {
       MANTLE_HEARTBEAT_QUEUE_URL: queues.heartbeats.queueUrl,
       MANTLE_ALLOCATION_QUEUE_URL: queues.allocation.queueUrl,
       MANTLE_AUTHENTICATE: 'true',
+      ...(settings.acls ? { MANTLE_ACLS: settings.acls } : {}),
       MANTLE_AGENT_PING_TIMEOUT_SECONDS: String(settings.agentPingTimeoutSeconds),
       MANTLE_MAX_AGENT_PING_TIMEOUTS: String(settings.maxAgentPingTimeouts),
     };
@@ -323,6 +324,9 @@ export class MantleStack extends Stack {
       });
       return { restApi, masterUrl: restApi.url };
     }
+    // Not IAM: Mesos clients speak Basic or Bearer, not SigV4. The URL is public, so the app checks every
+    // route but /health itself — the same principals the REST API's authorizer checks — and cannot run
+    // open: MANTLE_AUTHENTICATE is set, and its absence means on (functions/master/config.ts).
     const url = scheduler.function.addFunctionUrl({
       authType: lambda.FunctionUrlAuthType.NONE,
       invokeMode: lambda.InvokeMode.RESPONSE_STREAM,

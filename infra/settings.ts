@@ -2,6 +2,7 @@
  * A cluster's deploy settings: the stack's props, read from CDK context (`-c key=value` or cdk.json)
  * with defaults and checks, so that a typo fails the synth instead of the deploy.
  */
+import { parseClusterAcl } from '#shared/acl.js';
 import { validateClusterName } from '#shared/queues/queues.js';
 import { DEFAULT_DRAIN_SETTINGS, KILL_SLACK_SECONDS } from '../functions/fleet/drain.js';
 
@@ -58,6 +59,11 @@ export interface ClusterSettings {
   /** REST API stage throttling (requests per second, burst). */
   readonly throttleRateLimit: number;
   readonly throttleBurstLimit: number;
+  /**
+   * The cluster's default ACL (docs/security.md), as the master reads it from MANTLE_ACLS: `permissive`
+   * or JSON, checked at synth. Absent: the master's safe defaults.
+   */
+  readonly acls?: string;
 }
 
 export class SettingsError extends Error {
@@ -136,6 +142,7 @@ export function clusterSettings(get: Lookup): ClusterSettings {
   const availabilityZones = list(get, 'availabilityZones');
   const webAclArn = text(get, 'webAclArn');
   const alarmEmail = text(get, 'alarmEmail');
+  const acls = aclsSetting(get);
   return {
     clusterName,
     ...(region ? { region } : {}),
@@ -159,7 +166,18 @@ export function clusterSettings(get: Lookup): ClusterSettings {
     maxAgentPingTimeouts: integer(get, 'maxAgentPingTimeouts', 5, 1),
     throttleRateLimit: integer(get, 'throttleRateLimit', 200, 1),
     throttleBurstLimit: integer(get, 'throttleBurstLimit', 400, 1),
+    ...(acls ? { acls } : {}),
   };
+}
+
+/** `acls`: `permissive`, JSON text, or an object (cdk.json); checked here, passed on as text. */
+function aclsSetting(get: Lookup): string | undefined {
+  const value = get('acls');
+  if (value === undefined || value === null || value === '') return undefined;
+  const raw = typeof value === 'string' ? value : JSON.stringify(value);
+  const parsed = parseClusterAcl(raw);
+  if (!parsed.ok) throw new SettingsError(`acls: ${parsed.error}`);
+  return raw.trim() === 'permissive' ? 'permissive' : JSON.stringify(parsed.value);
 }
 
 /**

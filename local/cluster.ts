@@ -3,6 +3,10 @@
  * the hono app on 127.0.0.1:5050, the status and allocation handlers fed by Lambda-style event sources,
  * the sweeper and the periodic allocation pass on timers — and N agents. The same handlers run in
  * Lambda; only their hosts differ.
+ *
+ * Unless asked to authenticate, the local cluster is one user's, on loopback: authentication off and
+ * permissive ACLs (tasks may do anything, as on a workstation). With authentication, the master's safe
+ * default ACLs apply unless others are given (docs/security.md).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
@@ -14,6 +18,7 @@ import { allocatorConfig } from '../functions/allocator/config.js';
 import { allocationHandler } from '../functions/handlers/allocation.js';
 import { AllocationTriggers, startPeriodicTriggers } from '../functions/allocation/triggers.js';
 import { newClusterId } from '#shared/ids.js';
+import { PERMISSIVE_ACL, SAFE_ACL, type Acl } from '#shared/acl.js';
 import type { MasterConfigInput } from '../functions/master/config.js';
 import type { Master } from '../functions/master/master.js';
 import { sweep } from '../functions/fleet/sweeper.js';
@@ -155,6 +160,23 @@ function startSweeper(master: Master, intervalSeconds: number, stops: Stops): vo
   stops.push(() => clearInterval(sweeper));
 }
 
+/** The local cluster's master settings: authentication off and permissive ACLs unless asked otherwise. */
+export function localMasterConfig(master: Partial<MasterConfigInput>): Partial<MasterConfigInput> {
+  const authenticate = master.authenticate ?? false;
+  return { ...master, authenticate, acls: master.acls ?? (authenticate ? SAFE_ACL : 'permissive') };
+}
+
+/** How the cluster's ACLs read at start. */
+export function describeAcls(acls: Acl): string {
+  if (JSON.stringify(acls) === JSON.stringify(PERMISSIVE_ACL)) {
+    return 'permissive: tasks may run as root, privileged, on any host path (a single-user cluster; --acls to change)';
+  }
+  if (JSON.stringify(acls) === JSON.stringify(SAFE_ACL)) {
+    return 'safe defaults: no root, no privileged containers, no host paths (--acls to change)';
+  }
+  return JSON.stringify(acls);
+}
+
 /** The master's handlers on the stand-ins: the HTTP app, the SQS handlers, the allocator, the sweeper. */
 async function startMaster(
   options: LocalClusterOptions,
@@ -168,12 +190,13 @@ async function startMaster(
     clients,
     cluster: options.cluster,
     clusterId: clusterIdFor(workDir, options.persist),
-    config: options.master,
+    config: localMasterConfig(options.master),
   });
   const { master } = local;
   const server = await serveMaster(master, options.port, options.hostname);
   stops.push(() => server.close());
   options.log(`  master           ${server.url} (cluster ${options.cluster}, id ${master.config.clusterId})`);
+  options.log(`  acls             ${describeAcls(master.config.acls)}`);
   const status: EventSource = await startStatusSource(local);
   stops.push(() => status.stop());
   const heartbeats: EventSource = await startHeartbeatSource(master);

@@ -2,7 +2,9 @@
  * `npm start` / `mantle local`: the whole cluster on this machine, with Mesos's flag names where they
  * apply. It prints what it started and where, and stops everything it started on Ctrl-C.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { parseClusterAcl, type Acl } from '#shared/acl.js';
 import { startLocalCluster, type LocalCluster } from './cluster.js';
 
 export const LOCAL_USAGE = `Usage: npm start -- [options]    (or: mantle local [options])
@@ -18,6 +20,8 @@ export const LOCAL_USAGE = `Usage: npm start -- [options]    (or: mantle local [
   --offer_timeout <secs>          offers are rescinded after this (default 120)
   --authenticate                  require credentials: the cluster's agents get theirs; frameworks need a
                                   principal (it says how to create one with mantle principal create)
+  --acls <json|@file|permissive>  what frameworks may do where their principal's ACL is silent (docs/security.md);
+                                  default: permissive without --authenticate, the safe defaults with it
   --cluster <name>                table and queue prefix (default mantle)`;
 
 function number(value: string | undefined, flag: string): number | undefined {
@@ -26,6 +30,27 @@ function number(value: string | undefined, flag: string): number | undefined {
   if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} must be a non-negative number, not '${value}'`);
   return n;
 }
+
+/** --acls: `permissive`, JSON, or @file with either. */
+export function readAclsFlag(value: string): Acl {
+  let text = value;
+  if (value.startsWith('@')) {
+    try {
+      text = readFileSync(value.slice(1), 'utf8');
+    } catch (error) {
+      throw new Error(`--acls: cannot read ${value.slice(1)}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  const parsed = parseClusterAcl(text);
+  if (!parsed.ok) throw new Error(`--acls: ${parsed.error}`);
+  return parsed.value;
+}
+
+/** mantle execute runs its task as the user who runs it; root needs the ACL to say so. */
+const ROOT_HINT = [
+  'mantle execute runs tasks as you (root), which the safe default ACLs refuse; to allow it:',
+  `  ./bin/mantle.js principal update --name my-framework --acl '{"run_as_users":["*","root"]}'`,
+].join('\n');
 
 /** What to type next: a task to run, and with authentication on, how to get a framework's credentials. */
 function readyHints(cluster: LocalCluster, name: string): string {
@@ -39,34 +64,39 @@ function readyHints(cluster: LocalCluster, name: string): string {
     'principal (its secret is printed once), then run a task with it:',
     `  ${principal}${name === 'mantle' ? '' : ` --cluster ${name}`}`,
     `  ${execute} --principal=my-framework --secret=<its secret> ${task}`,
+    ...(process.getuid?.() === 0 ? [ROOT_HINT] : []),
   ].join('\n');
 }
 
-export async function runLocalCli(argv: readonly string[]): Promise<number> {
-  let values;
+const LOCAL_OPTIONS = {
+  port: { type: 'string', default: '5050' },
+  agents: { type: 'string', default: '1' },
+  resources: { type: 'string' },
+  work_dir: { type: 'string' },
+  data_dir: { type: 'string' },
+  containerizer: { type: 'string', default: 'auto' },
+  agent_ping_timeout: { type: 'string' },
+  max_agent_ping_timeouts: { type: 'string' },
+  offer_timeout: { type: 'string' },
+  authenticate: { type: 'boolean', default: false },
+  acls: { type: 'string' },
+  cluster: { type: 'string', default: 'mantle' },
+  help: { type: 'boolean', default: false },
+} as const;
+
+/** The flags, or undefined (said why) when they do not parse. */
+function localArgs(argv: readonly string[]) {
   try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        port: { type: 'string', default: '5050' },
-        agents: { type: 'string', default: '1' },
-        resources: { type: 'string' },
-        work_dir: { type: 'string' },
-        data_dir: { type: 'string' },
-        containerizer: { type: 'string', default: 'auto' },
-        agent_ping_timeout: { type: 'string' },
-        max_agent_ping_timeouts: { type: 'string' },
-        offer_timeout: { type: 'string' },
-        authenticate: { type: 'boolean', default: false },
-        cluster: { type: 'string', default: 'mantle' },
-        help: { type: 'boolean', default: false },
-      },
-      strict: true,
-    }));
+    return parseArgs({ args: [...argv], options: LOCAL_OPTIONS, strict: true }).values;
   } catch (error) {
     console.error(`mantle local: ${(error as Error).message}\n\n${LOCAL_USAGE}`);
-    return 2;
+    return undefined;
   }
+}
+
+export async function runLocalCli(argv: readonly string[]): Promise<number> {
+  const values = localArgs(argv);
+  if (values === undefined) return 2;
   if (values.help) {
     console.log(LOCAL_USAGE);
     return 0;
@@ -74,6 +104,13 @@ export async function runLocalCli(argv: readonly string[]): Promise<number> {
   const containerizer = values.containerizer;
   if (containerizer !== 'auto' && containerizer !== 'docker' && containerizer !== 'mesos') {
     console.error(`mantle local: --containerizer must be auto, docker or mesos\n\n${LOCAL_USAGE}`);
+    return 2;
+  }
+  let acls: Acl | undefined;
+  try {
+    acls = values.acls === undefined ? undefined : readAclsFlag(values.acls);
+  } catch (error) {
+    console.error(`mantle local: ${(error as Error).message}`);
     return 2;
   }
   const started = Date.now();
@@ -100,6 +137,7 @@ export async function runLocalCli(argv: readonly string[]): Promise<number> {
       ...(values.resources !== undefined ? { agentResources: values.resources } : {}),
       master: {
         authenticate: values.authenticate,
+        ...(acls ? { acls } : {}),
         ...(agentPingTimeout !== undefined ? { agentPingTimeoutSeconds: agentPingTimeout } : {}),
         ...(maxAgentPingTimeouts !== undefined ? { maxAgentPingTimeouts } : {}),
         ...(offerTimeout !== undefined ? { offerTimeoutSeconds: offerTimeout } : {}),

@@ -4,8 +4,10 @@
  *
  *   POST /api/v1/scheduler            the Mesos v1 scheduler API (SUBSCRIBE streams RecordIO)
  *   POST /internal/v1/agents/register agents register and re-register (agent-route.ts says who may)
- *   GET  /health, /master/health      liveness
- *   GET  /metrics/snapshot            Mesos-named metrics, flat JSON
+ *   GET  /health, /master/health      liveness (public)
+ *   GET  /metrics/snapshot            Mesos-named metrics, flat JSON (operators, with authentication on)
+ *
+ * Every route refuses a body over `maxBodyBytes` (413) before anything reads it.
  *
  * Agents' heartbeats do not come here: they go by SQS (functions/handlers/heartbeats.ts).
  *
@@ -14,6 +16,7 @@
  * Mesos's are.
  */
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { describeZodError } from '#shared/protocol/errors.js';
 import { RegisterAgentRequestSchema } from '#shared/protocol/internal.js';
@@ -25,6 +28,7 @@ import { handleCall } from '../scheduler/calls.js';
 import { subscribe } from '../scheduler/subscribe.js';
 import {
   authenticated,
+  authorized,
   isSubscribe,
   jsonBody,
   postOnly,
@@ -37,28 +41,33 @@ import {
 
 export function createApp(master: Master): Hono<MasterEnv> {
   const app = new Hono<MasterEnv>();
-  const authenticator = new Authenticator(master.registrar, () => master.now());
+  const authenticator = new Authenticator(master.registrar);
+  const limit = master.config.maxBodyBytes;
 
+  app.use('*', bodyLimit({ maxSize: limit, onError: (c) => text(c, 413, `Request body over ${limit} bytes`) }));
   app.get('/health', (c) => c.text('OK'));
   app.get('/master/health', (c) => c.text('OK'));
-  app.get('/metrics/snapshot', (c) => c.json(master.metrics.snapshot()));
+  app.get('/metrics/snapshot', authenticated(master, authenticator, ['operator']), (c) =>
+    c.json(master.metrics.snapshot()),
+  );
 
   app.all(
     '/api/v1/scheduler',
     postOnly,
     jsonBody,
     authenticated(master, authenticator, ['framework', 'operator']),
+    authorized(master),
     validCall(master),
     subscribedFramework(master),
     async (c) => {
       const call = c.get('call');
       if (!isSubscribe(call)) {
-        const response = await handleCall(master, c.get('framework'), call);
+        const response = await handleCall(master, c.get('framework'), call, c.get('authority'));
         return response.body !== undefined ? text(c, response.status, response.body) : c.body(null, response.status);
       }
       const refused = subscribeHeaders(c);
       if (refused) return refused;
-      const result = await subscribe(master, call, c.get('principal'));
+      const result = await subscribe(master, call, c.get('authority'));
       return new Response(result.body, {
         status: 200,
         headers: {

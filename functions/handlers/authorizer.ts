@@ -18,7 +18,7 @@ const registrar = new Registrar({
   tables: tableNamesFromEnvironment(),
   clusterId: process.env.MANTLE_CLUSTER_ID ?? '',
 });
-// Verified credentials are cached for a minute per container (the hash is deliberately slow).
+// The principal's item is read on every request; only scrypt verifications are cached (auth.ts).
 const authenticator = new Authenticator(registrar);
 const logger = createLogger('authorizer');
 // Required, as in every master function: without it the authorizer fails closed at its cold start.

@@ -19,6 +19,7 @@ import {
 import type { AgentIdentity } from '../master/agent-identity.js';
 import type { Authenticator } from '../master/auth.js';
 import type { Master } from '../master/master.js';
+import { authorityOf, type Authority } from '../scheduler/task-authorization.js';
 import { validateCall, type SubscribeCall, type ValidCall } from '../scheduler/validation.js';
 
 export const REALM = 'mesos-master-scheduler';
@@ -30,6 +31,8 @@ export interface MasterEnv {
     principal?: PrincipalRecord;
     /** An agent that proved its AWS identity (agent-route.ts). */
     agentIdentity?: AgentIdentity;
+    /** What the caller may do: its principal's ACL over the cluster's (the cluster's alone without authentication). */
+    authority: Authority;
     call: ValidCall;
     framework: FrameworkRecord;
   };
@@ -73,6 +76,14 @@ export function authenticated(
       }
       c.set('principal', result.value);
     }
+    await next();
+  });
+}
+
+/** The caller's authority (`c.get('authority')`), from its principal's ACL and the cluster's. */
+export function authorized(master: Pick<Master, 'config'>): Check {
+  return createMiddleware<MasterEnv>(async (c, next) => {
+    c.set('authority', authorityOf(master.config.acls, c.get('principal')));
     await next();
   });
 }

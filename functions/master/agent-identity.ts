@@ -1,5 +1,5 @@
 /**
- * How the master tells which instance an agent runs on ("Agent identity" in docs/agent.md): which
+ * How the master tells which instance an agent runs on ("Agent identity" in docs/security.md): which
  * mode the cluster is in, and — in `aws-sts` mode — the checks around the signed `GetCallerIdentity` request the
  * agent presents (shared/protocol/agent-identity.ts): the token before STS sees it, the request the
  * master sends in its place, and STS's answer, from which the instance id is derived. Pure; the call to

@@ -8,7 +8,7 @@
  * the agent runs that the master no longer has are killed, and tasks of an agent that was unreachable
  * take the state it reports (REASON_AGENT_REREGISTERED), as Mesos does since 1.5.
  *
- * On EC2 an agent is bound to its instance ("Agent identity" in docs/agent.md): with a proven AWS
+ * On EC2 an agent is bound to its instance ("Agent identity" in docs/security.md): with a proven AWS
  * identity the master derives the instance itself, records the instance's role session on the agent, and refuses an
  * agent id that another instance holds; its command queue is tagged for that session only once the
  * agent is admitted.

@@ -2,10 +2,16 @@
  * Authentication of HTTP callers (Mesos `--authenticate_http_frameworks` with the basic authenticator):
  * `Authorization: Basic base64(principal:secret)`, or `Authorization: Bearer <token>` where a token is
  * base64url(principal:secret) as `mantle principal create` prints it. Principals and their hashed
- * secrets live in the registrar. Verified credentials are cached briefly (hashing is deliberately slow).
+ * secrets live in the registrar.
+ *
+ * Every request re-reads the principal's item (one consistent GetItem), so a deleted principal is
+ * refused at its next request, a rotated secret stops working at once, and a change of roles or ACL
+ * applies at once. What is cached is only the slow part: which secret was verified against which hash
+ * (scrypt takes tens of milliseconds by design); a new hash (a rotation) is verified again.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { failure, ok, type Failure, type Result } from '#shared/result.js';
+import { verifyOrDecoy } from '../registrar/principals.js';
 import type { PrincipalKind, PrincipalRecord, Registrar } from '../registrar/index.js';
 
 export interface Credentials {
@@ -42,15 +48,14 @@ export function bearerToken(credentials: Credentials): string {
   return Buffer.from(`${credentials.principal}:${credentials.secret}`, 'utf8').toString('base64url');
 }
 
-const CACHE_MS = 60_000;
+/** How many verified credentials a container remembers (a small map; cleared when full). */
+const MAX_VERIFIED = 10_000;
 
 export class Authenticator {
-  private readonly cache = new Map<string, { record: PrincipalRecord; until: number }>();
+  /** sha256(principal, secret) → the secret hash it was verified against. */
+  private readonly verified = new Map<string, string>();
 
-  constructor(
-    private readonly registrar: Pick<Registrar, 'principals'>,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(private readonly registrar: Pick<Registrar, 'principals'>) {}
 
   /** Checks the header and that the principal is of an allowed kind. */
   async authenticate(
@@ -60,17 +65,16 @@ export class Authenticator {
     const credentials = parseAuthorization(header);
     if (!credentials) return failure('UNAUTHENTICATED', 'Missing or malformed credentials');
     const key = createHash('sha256').update(`${credentials.principal}\u0000${credentials.secret}`).digest('hex');
-    const cached = this.cache.get(key);
-    let record: PrincipalRecord;
-    if (cached && cached.until > this.now()) {
-      record = cached.record;
-    } else {
-      const result = await this.registrar.principals.authenticate(credentials.principal, credentials.secret);
-      if (!result.ok) return failure('UNAUTHENTICATED', result.error.message);
-      record = result.value;
-      if (this.cache.size > 10_000) this.cache.clear();
-      this.cache.set(key, { record, until: this.now() + CACHE_MS });
+    const found = await this.registrar.principals.credential(credentials.principal);
+    if (!found || this.verified.get(key) !== found.secretHash) {
+      if (!(await verifyOrDecoy(credentials.secret, found?.secretHash)) || !found) {
+        this.verified.delete(key);
+        return failure('UNAUTHENTICATED', 'Authentication failed');
+      }
+      if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
+      this.verified.set(key, found.secretHash);
     }
+    const record = found.record;
     if (!kinds.includes(record.kind)) {
       return failure('FORBIDDEN', `A ${record.kind} principal may not call this API`);
     }

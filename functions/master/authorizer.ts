@@ -7,7 +7,7 @@
  * principal's kind may call (functions/master/routes.ts), not just the one asked for: a framework's cached
  * token then still cannot reach the agents' routes (403), and an agent's cannot reach the scheduler.
  *
- * In `aws-sts` agent identity mode ("Agent identity" in docs/agent.md) agents present their AWS
+ * In `aws-sts` agent identity mode ("Agent identity" in docs/security.md) agents present their AWS
  * identity instead, verified here as the app verifies it, and an agent principal's credential is refused.
  */
 import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';

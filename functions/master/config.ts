@@ -3,6 +3,7 @@
  * In Lambda it comes from environment variables (MANTLE_*), locally from the supervisor's flags.
  */
 import { z } from 'zod';
+import { ClusterAclSchema, parseClusterAcl, SAFE_ACL } from '#shared/acl.js';
 import { validateClusterName } from '#shared/queues/queues.js';
 import { AgentIdentityConfigSchema, type AgentIdentityConfig } from './agent-identity.js';
 
@@ -24,8 +25,17 @@ export const MasterConfigSchema = z.object({
   maxStreamSeconds: seconds.positive().default(14 * 60),
   /** How often a stream checks that its subscription is still the current one. */
   streamCheckSeconds: seconds.positive().default(2),
-  /** Authenticate frameworks, operators and agents (always on in AWS; optional on 127.0.0.1). */
-  authenticate: z.boolean().default(false),
+  /**
+   * Authenticate frameworks, operators and agents. On unless turned off explicitly (fail closed): the
+   * local cluster turns it off on loopback unless asked for it.
+   */
+  authenticate: z.boolean().default(true),
+  /**
+   * The cluster's default ACL (shared/acl.ts): what frameworks may do where their principal's own ACL
+   * says nothing, and what every framework may do with authentication off. Safe unless set otherwise;
+   * `permissive` allows everything.
+   */
+  acls: ClusterAclSchema.default(SAFE_ACL),
   /** Seconds an offer stays outstanding before it is rescinded (Mesos: no default). */
   offerTimeoutSeconds: seconds.positive().default(120),
   /** Mesos --agent_ping_timeout and --max_agent_ping_timeouts: an agent silent this long is unreachable. */
@@ -57,18 +67,38 @@ export function masterConfig(input: MasterConfigInput): MasterConfig {
   return MasterConfigSchema.parse(input);
 }
 
+/**
+ * MANTLE_AUTHENTICATE: absent means on; only `true` or `false` are understood, and anything else stops
+ * the function from starting rather than guessing (a typo must not open the cluster).
+ */
+export function authenticateFromEnvironment(value: string | undefined): boolean {
+  if (value === undefined || value.trim() === '') return true;
+  const normal = value.trim().toLowerCase();
+  if (normal === 'true' || normal === 'false') return normal === 'true';
+  throw new Error(`MANTLE_AUTHENTICATE must be true or false, not '${value}'`);
+}
+
+/** MANTLE_ACLS: `permissive` or JSON; absent means the safe default, and what does not parse stops the function. */
+export function aclsFromEnvironment(value: string | undefined): MasterConfig['acls'] {
+  if (value === undefined || value.trim() === '') return SAFE_ACL;
+  const parsed = parseClusterAcl(value);
+  if (!parsed.ok) throw new Error(`MANTLE_ACLS: ${parsed.error}`);
+  return parsed.value;
+}
+
 /** From the environment of a Lambda function (MANTLE_CLUSTER, MANTLE_HEARTBEAT_INTERVAL_SECONDS, ...). */
 export function masterConfigFromEnvironment(env: NodeJS.ProcessEnv = process.env): MasterConfig {
   const read = (name: string) => env[`MANTLE_${name}`];
   return masterConfig({
     agentIdentity: agentIdentityFromEnvironment(env),
     ...(read('AGENT_ROLE_ID') ? { agentRoleId: read('AGENT_ROLE_ID') } : {}),
+    authenticate: authenticateFromEnvironment(read('AUTHENTICATE')),
+    acls: aclsFromEnvironment(read('ACLS')),
     cluster: read('CLUSTER') ?? '',
     clusterId: read('CLUSTER_ID') ?? '',
     ...(read('HEARTBEAT_INTERVAL_SECONDS') ? { heartbeatIntervalSeconds: read('HEARTBEAT_INTERVAL_SECONDS') } : {}),
     ...(read('RECONNECT_GRACE_SECONDS') ? { reconnectGraceSeconds: read('RECONNECT_GRACE_SECONDS') } : {}),
     ...(read('MAX_STREAM_SECONDS') ? { maxStreamSeconds: read('MAX_STREAM_SECONDS') } : {}),
-    ...(read('AUTHENTICATE') ? { authenticate: read('AUTHENTICATE') === 'true' } : {}),
     ...(read('OFFER_TIMEOUT_SECONDS') ? { offerTimeoutSeconds: read('OFFER_TIMEOUT_SECONDS') } : {}),
     ...(read('AGENT_PING_TIMEOUT_SECONDS') ? { agentPingTimeoutSeconds: read('AGENT_PING_TIMEOUT_SECONDS') } : {}),
     ...(read('MAX_AGENT_PING_TIMEOUTS') ? { maxAgentPingTimeouts: read('MAX_AGENT_PING_TIMEOUTS') } : {}),

@@ -16,7 +16,8 @@ export interface ApiRoute {
 
 export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'POST', path: '/api/v1/scheduler', callers: ['framework', 'operator'], streaming: true },
-  { method: 'GET', path: '/metrics/snapshot', callers: ['framework', 'operator'] },
+  // The cluster's figures (frameworks, tasks, agents of every tenant) are for operators.
+  { method: 'GET', path: '/metrics/snapshot', callers: ['operator'] },
   { method: 'POST', path: '/internal/v1/agents/register', callers: ['agent'] },
   { method: 'GET', path: '/health', callers: 'public' },
   { method: 'GET', path: '/master/health', callers: 'public' },

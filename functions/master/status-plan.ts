@@ -29,7 +29,7 @@ export interface StatusPlan {
 
 /**
  * A message whose sender is not the agent it names (SQS's SenderId is not the role session the agent
- * is bound to; "Agent identity" in docs/agent.md): dropped and counted, nothing freed, nothing sent
+ * is bound to; "Agent identity" in docs/security.md): dropped and counted, nothing freed, nothing sent
  * to the agent it names. Undefined when the sender may speak for the agent. Pure.
  */
 export function planForeignSender(

@@ -10,7 +10,7 @@
  * machine refuses, a task that is not on the sending agent) are acknowledged to the agent directly: the
  * master has taken responsibility for them, and the agent must stop retrying.
  *
- * Every message is bound to its agent ("Agent identity" in docs/agent.md): an update applies only to
+ * Every message is bound to its agent ("Agent identity" in docs/security.md): an update applies only to
  * a task on the agent that sent it, and a message whose SQS SenderId is not the role session of the agent's
  * instance is dropped and counted — never freeing resources, never answered.
  */

@@ -25,6 +25,7 @@ export type RegistrarErrorCode =
   | 'INVALID_ROLE'
   | 'INVALID_QUOTA'
   | 'PRINCIPAL_EXISTS'
+  | 'UNKNOWN_PRINCIPAL'
   | 'UNAUTHENTICATED';
 
 export type RegistrarError<C extends RegistrarErrorCode = RegistrarErrorCode> = Failure<C>;

@@ -1,12 +1,17 @@
 /**
- * Principals: who may call the master (frameworks, operators, agents), with a hashed secret and the
- * roles each may use. Secrets are never stored or returned in clear; hashes are scrypt with a salt.
+ * Principals: who may call the master (frameworks, operators, agents), with a hashed secret, the roles
+ * each may use and, optionally, its own ACL (shared/acl.ts; fields it leaves out are the cluster's).
+ * Secrets are never stored or returned in clear; hashes are scrypt with a salt. A principal can be
+ * listed, changed, rotated (a new secret) and deleted; the master re-reads the item on every request, so
+ * a deletion or rotation takes effect at once (functions/master/auth.ts).
  */
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { parsePrincipalAcl, SAFE_ACL, type PrincipalAcl } from '#shared/acl.js';
 import { ok, type Result } from '#shared/result.js';
 import { validateRole } from '#shared/roles.js';
 import type { RegistrarContext } from './context.js';
-import type { Item } from './expression.js';
+import { Expression, type Item } from './expression.js';
 import { failure, type RegistrarError } from './errors.js';
 
 export type PrincipalKind = 'framework' | 'operator' | 'agent';
@@ -16,7 +21,17 @@ export interface PrincipalRecord {
   readonly kind: PrincipalKind;
   /** Roles the principal may subscribe with; "*" in the list means any role. */
   readonly roles: string[];
+  /** Its own ACL fields; absent: the cluster's ACL applies. */
+  readonly acl?: PrincipalAcl;
   readonly createdAt: number;
+  /** When its secret was last replaced (`mantle principal rotate`). */
+  readonly rotatedAt?: number;
+}
+
+/** A principal's record and the hash its secret is checked against. */
+export interface PrincipalCredential {
+  readonly record: PrincipalRecord;
+  readonly secretHash: string;
 }
 
 const KINDS = new Set<PrincipalKind>(['framework', 'operator', 'agent']);
@@ -59,13 +74,44 @@ function decoyHash(): Promise<string> {
   return decoy;
 }
 
+// A stored ACL that does not parse (edited by hand) grants nothing beyond the safe defaults.
+const { roles: _roles, ...SAFE_PRINCIPAL_ACL } = SAFE_ACL;
+
 function principalFromItem(item: Item): PrincipalRecord {
+  const acl = item.acl === undefined ? undefined : parsePrincipalAcl(item.acl);
   return {
     principal: item.principal as string,
     kind: item.kind as PrincipalKind,
     roles: item.roles as string[],
+    ...(acl ? { acl: acl.ok ? acl.value : SAFE_PRINCIPAL_ACL } : {}),
     createdAt: item.created_at as number,
+    ...(item.rotated_at !== undefined ? { rotatedAt: item.rotated_at as number } : {}),
   };
+}
+
+function validSecret(secret: string): string | undefined {
+  return typeof secret !== 'string' || secret.length < 16 ? 'A secret needs at least 16 characters' : undefined;
+}
+
+function rolesError(roles: readonly string[]): string | undefined {
+  for (const role of roles) {
+    const error = validateRole(role);
+    if (error) return error;
+  }
+  return undefined;
+}
+
+function aclItem(acl: unknown): Result<PrincipalAcl, RegistrarError<'INVALID_ARGUMENT'>> {
+  const parsed = parsePrincipalAcl(acl);
+  return parsed.ok ? parsed : failure('INVALID_ARGUMENT', parsed.error);
+}
+
+export interface NewPrincipal {
+  readonly principal: string;
+  readonly secret: string;
+  readonly kind: PrincipalKind;
+  readonly roles: readonly string[];
+  readonly acl?: unknown;
 }
 
 export class PrincipalRegistry {
@@ -75,28 +121,23 @@ export class PrincipalRegistry {
     return this.context.tables.principals;
   }
 
-  async create(input: {
-    principal: string;
-    secret: string;
-    kind: PrincipalKind;
-    roles: readonly string[];
-  }): Promise<Result<PrincipalRecord, RegistrarError<'INVALID_ARGUMENT' | 'PRINCIPAL_EXISTS'>>> {
+  async create(
+    input: NewPrincipal,
+  ): Promise<Result<PrincipalRecord, RegistrarError<'INVALID_ARGUMENT' | 'PRINCIPAL_EXISTS'>>> {
     const { principal, secret, kind, roles } = input;
     if (!/^[A-Za-z0-9._@-]{1,128}$/.test(principal)) {
       return failure('INVALID_ARGUMENT', 'A principal is 1-128 characters of letters, digits and ._@-');
     }
-    if (typeof secret !== 'string' || secret.length < 16) {
-      return failure('INVALID_ARGUMENT', 'A secret needs at least 16 characters');
-    }
+    const invalid = validSecret(secret) ?? rolesError(roles);
+    if (invalid) return failure('INVALID_ARGUMENT', invalid);
     if (!KINDS.has(kind)) return failure('INVALID_ARGUMENT', `Unknown principal kind '${String(kind)}'`);
-    for (const role of roles) {
-      const error = validateRole(role);
-      if (error) return failure('INVALID_ARGUMENT', error);
-    }
+    const acl = input.acl === undefined ? undefined : aclItem(input.acl);
+    if (acl && !acl.ok) return acl;
     const item: Item = {
       principal,
       kind,
       roles: [...new Set(roles)],
+      ...(acl ? { acl: acl.value } : {}),
       secret_hash: await hashSecret(secret),
       created_at: this.context.now(),
     };
@@ -114,6 +155,79 @@ export class PrincipalRegistry {
     return item ? principalFromItem(item) : undefined;
   }
 
+  /** The record and secret hash, read consistently: what every authenticated request checks against. */
+  async credential(principal: string): Promise<PrincipalCredential | undefined> {
+    const item = await this.context.get(this.table, { principal });
+    return item ? { record: principalFromItem(item), secretHash: item.secret_hash as string } : undefined;
+  }
+
+  /** Every principal (the table is small: one item per tenant, operator and agent credential). */
+  async list(): Promise<PrincipalRecord[]> {
+    const records: PrincipalRecord[] = [];
+    for await (const item of this.context.scan(this.table)) records.push(principalFromItem(item));
+    return records.sort((a, b) => a.principal.localeCompare(b.principal));
+  }
+
+  /** Replaces a principal's secret: the old one stops working at the master's next request. */
+  async rotate(
+    principal: string,
+    secret: string,
+  ): Promise<Result<PrincipalRecord, RegistrarError<'INVALID_ARGUMENT' | 'UNKNOWN_PRINCIPAL'>>> {
+    const invalid = validSecret(secret);
+    if (invalid) return failure('INVALID_ARGUMENT', invalid);
+    return this.change(principal, { secret_hash: await hashSecret(secret), rotated_at: this.context.now() });
+  }
+
+  /** Changes a principal's roles or ACL (`acl: null` removes its own ACL: the cluster's applies). */
+  async update(
+    principal: string,
+    change: { roles?: readonly string[]; acl?: unknown },
+  ): Promise<Result<PrincipalRecord, RegistrarError<'INVALID_ARGUMENT' | 'UNKNOWN_PRINCIPAL'>>> {
+    const invalid = change.roles ? rolesError(change.roles) : undefined;
+    if (invalid) return failure('INVALID_ARGUMENT', invalid);
+    const acl = change.acl === undefined || change.acl === null ? undefined : aclItem(change.acl);
+    if (acl && !acl.ok) return acl;
+    if (!change.roles && change.acl === undefined) return failure('INVALID_ARGUMENT', 'Nothing to change');
+    return this.change(
+      principal,
+      {
+        ...(change.roles ? { roles: [...new Set(change.roles)] } : {}),
+        ...(acl ? { acl: acl.value } : {}),
+      },
+      change.acl === null ? ['acl'] : [],
+    );
+  }
+
+  /** Deletes a principal; false when there was none. */
+  async delete(principal: string): Promise<boolean> {
+    if (principal === '') return false;
+    const result = await this.context.documents.send(
+      new DeleteCommand({ TableName: this.table, Key: { principal }, ReturnValues: 'ALL_OLD' }),
+    );
+    return result.Attributes !== undefined;
+  }
+
+  private async change(
+    principal: string,
+    sets: Item,
+    removes: readonly string[] = [],
+  ): Promise<Result<PrincipalRecord, RegistrarError<'UNKNOWN_PRINCIPAL'>>> {
+    const x = new Expression();
+    const set = Object.entries(sets).map(([name, value]) => `${x.name(name)} = ${x.value(value)}`);
+    const remove = removes.map((name) => x.name(name));
+    const outcome = await this.context.update({
+      TableName: this.table,
+      Key: { principal },
+      UpdateExpression: [set.length ? `SET ${set.join(', ')}` : '', remove.length ? `REMOVE ${remove.join(', ')}` : '']
+        .join(' ')
+        .trim(),
+      ConditionExpression: `attribute_exists(${x.name('principal')})`,
+      ...x.attributes(),
+    });
+    if (!outcome.written) return failure('UNKNOWN_PRINCIPAL', `Principal '${principal}' does not exist`);
+    return ok(principalFromItem(outcome.item));
+  }
+
   /** Checks a principal's secret. The error never says whether the principal exists. */
   async authenticate(
     principal: string,
@@ -129,4 +243,10 @@ export class PrincipalRegistry {
 /** Whether a principal may use a role (subscribe with it, reserve for it). */
 export function mayUseRole(principal: PrincipalRecord, role: string): boolean {
   return principal.roles.includes('*') || principal.roles.includes(role);
+}
+
+/** Checks a secret against a hash, or against a decoy when there is none (the same time either way). */
+export async function verifyOrDecoy(secret: string, secretHash: string | undefined): Promise<boolean> {
+  const matches = await verifySecret(secret, secretHash ?? (await decoyHash()));
+  return secretHash !== undefined && matches;
 }

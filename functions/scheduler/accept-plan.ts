@@ -15,7 +15,8 @@
  * Every master-generated update has no uuid: never retried, never acknowledged.
  */
 import { agentIdOfOffer, taskKey } from '#shared/ids.js';
-import { PERMISSIVE_GRANT, type AgentCommand } from '#shared/protocol/internal.js';
+import { launchGrant } from '#shared/acl.js';
+import type { AgentCommand, LaunchGrant } from '#shared/protocol/internal.js';
 import type {
   ExecutorInfo,
   FrameworkInfo,
@@ -33,6 +34,7 @@ import type { AgentRecord, FrameworkRecord, OfferRecord } from '../registrar/ind
 import { takeInTurn } from '../registrar/ledger.js';
 import { masterStatus, updateEvent } from '../master/statuses.js';
 import { create, destroy, reserve, unreserve, type ConversionState, type OperationContext } from './operations.js';
+import { executorRefusal, taskRefusal, type Authority } from './task-authorization.js';
 import { validateTask, validateTaskGroup } from './task-validation.js';
 import type { CallOf } from './validation.js';
 
@@ -46,6 +48,8 @@ export interface AcceptState {
   readonly agent: AgentRecord | undefined;
   /** The framework's task ids, among those the call launches, still active on some agent. */
   readonly activeTaskIds: ReadonlySet<string>;
+  /** Who asks, and the ACL its tasks are authorized against. */
+  readonly authority: Authority;
   readonly now: number;
 }
 
@@ -76,6 +80,8 @@ export interface CommitPlan extends Told {
   readonly role: string;
   readonly offers: readonly OfferRecord[];
   readonly launches: readonly Launch[];
+  /** What the launches may do, as the agent is told (the ACL's grant). */
+  readonly grant: LaunchGrant;
   /** When operations converted resources: the total to check, the next one, what the offers now hold. */
   readonly total?: { expected: Resource[]; next: Resource[]; offered: Resource[] };
   /** Operations refused, for the logs. */
@@ -212,6 +218,10 @@ class OperationPlanner {
       role: this.role,
       ...(framework.principal ? { principal: framework.principal } : {}),
       sharedResources: hasCapability(framework.info, 'SHARED_RESOURCES'),
+      acl: input.authority.acl,
+      ...(input.authority.principal !== undefined
+        ? { caller: { principal: input.authority.principal, operator: input.authority.operator } }
+        : {}),
     };
     this.state = {
       remaining: add(
@@ -231,6 +241,7 @@ class OperationPlanner {
       role,
       offers,
       launches,
+      grant: launchGrant(this.input.authority.acl),
       ...(this.converted
         ? {
             total: {
@@ -289,6 +300,11 @@ class OperationPlanner {
         invalid('An operation id is not allowed on LAUNCH');
         continue;
       }
+      const refused = taskRefusal(task, this.input.framework.info, this.input.authority);
+      if (refused) {
+        this.feedback.task(task, 'TASK_ERROR', 'REASON_TASK_UNAUTHORIZED', refused);
+        continue;
+      }
       const duplicate = this.duplicateId(task);
       if (duplicate) {
         invalid(duplicate);
@@ -316,6 +332,14 @@ class OperationPlanner {
     };
     if (operation.id) return invalid('An operation id is not allowed on LAUNCH_GROUP');
     if (!group) return invalid("Expecting 'launch_group' to be present");
+    const { authority, framework } = this.input;
+    const refused =
+      executorRefusal(group.executor, authority) ??
+      tasks.map((task) => taskRefusal(task, framework.info, authority)).find((why) => why !== undefined);
+    if (refused) {
+      for (const task of tasks) this.feedback.task(task, 'TASK_ERROR', 'REASON_TASK_GROUP_UNAUTHORIZED', refused);
+      return;
+    }
     const validated = validateTaskGroup(group.executor, tasks, {
       agentId: this.agent.agentId,
       role: this.role,
@@ -361,12 +385,6 @@ function frameworkInfoForAgent(info: FrameworkInfo): Extract<AgentCommand, { typ
 }
 
 /**
- * What a launch tells the agent it may do. Until the master authorizes tasks against ACLs, it grants
- * what the agent used to allow every task, so that agents which enforce grants behave as before.
- */
-const LAUNCH_GRANT = PERMISSIVE_GRANT;
-
-/**
  * The agent commands of the launches whose task rows were written: one LAUNCH per task, one
  * LAUNCH_GROUP per group (sent with its first task written), each with the launch's grant.
  */
@@ -374,6 +392,7 @@ export function launchCommands(
   framework: FrameworkRecord,
   launches: readonly Launch[],
   launchId: string,
+  grant: LaunchGrant,
 ): AgentCommand[] {
   const frameworkInfo = frameworkInfoForAgent(framework.info);
   const framework_id = { value: framework.frameworkId };
@@ -382,8 +401,7 @@ export function launchCommands(
   for (const launch of launches) {
     if (!launch.group) {
       const task = { ...launch.task, resources: launch.resources };
-      const launchTask = { task, launch_id: launchId, grant: LAUNCH_GRANT };
-      commands.push({ type: 'LAUNCH', framework_id, framework_info: frameworkInfo, ...launchTask });
+      commands.push({ type: 'LAUNCH', framework_id, framework_info: frameworkInfo, task, launch_id: launchId, grant });
       continue;
     }
     if (launchedGroups.has(launch.group.taskGroup)) continue;
@@ -395,7 +413,7 @@ export function launchCommands(
       executor: { ...launch.group.executor, resources: launch.group.executorResources },
       task_group: launch.group.taskGroup,
       launch_id: launchId,
-      grant: LAUNCH_GRANT,
+      grant,
     });
   }
   return commands;

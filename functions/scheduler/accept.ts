@@ -29,6 +29,7 @@ import {
   type Told,
 } from './accept-plan.js';
 import { installFilters } from './recover.js';
+import type { Authority } from './task-authorization.js';
 import type { CallOf } from './validation.js';
 import { ACCEPTED, type CallResponse } from './responses.js';
 
@@ -37,8 +38,9 @@ export async function accept(
   master: Master,
   framework: FrameworkRecord,
   call: CallOf<'ACCEPT'>,
+  authority: Authority,
 ): Promise<CallResponse> {
-  const plan = planAccept(await readAcceptState(master, framework, call.accept));
+  const plan = planAccept(await readAcceptState(master, framework, call.accept, authority));
   if (plan.kind === 'drop') await commitDrop(master, framework, plan);
   else await commitAccept(master, framework, call.accept, plan);
   return ACCEPTED;
@@ -49,6 +51,7 @@ export async function readAcceptState(
   master: Master,
   framework: FrameworkRecord,
   accept: Accept,
+  authority: Authority,
 ): Promise<AcceptState> {
   const agentId = acceptedAgentId(accept);
   const taskIds = new Set((accept.operations ?? []).flatMap(tasksOf).map((task) => task.task_id.value));
@@ -62,7 +65,7 @@ export async function readAcceptState(
       }),
     ),
   ]);
-  return { framework, accept, agent, activeTaskIds: new Set(active.flat()), now: master.now() };
+  return { framework, accept, agent, activeTaskIds: new Set(active.flat()), authority, now: master.now() };
 }
 
 function count(master: Pick<Master, 'metrics'>, told: Told): void {
@@ -110,7 +113,7 @@ export async function commitAccept(
   const feedback = new Feedback(framework.info, agent.agentId, master.now());
   const written = await addTaskRows(master, framework, plan, launchId, feedback);
   count(master, feedback);
-  await sendAgentCommands(master, agent, launchCommands(framework, written, launchId));
+  await sendAgentCommands(master, agent, launchCommands(framework, written, launchId, plan.grant));
   await publishEvents(master, framework, [...plan.events, ...feedback.events]);
   const unused = committed.value.unused;
   if (unused.length > 0) {

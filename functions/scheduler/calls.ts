@@ -23,6 +23,7 @@ import { revive } from './revive.js';
 import { shutdown } from './shutdown.js';
 import { suppress } from './suppress.js';
 import { teardown } from './teardown.js';
+import type { Authority } from './task-authorization.js';
 import { updateFramework } from './update-framework.js';
 import type { CallOf, FrameworkCall } from './validation.js';
 
@@ -30,6 +31,7 @@ type CallHandler<T extends FrameworkCall['type']> = (
   master: Master,
   framework: FrameworkRecord,
   call: CallOf<T>,
+  authority: Authority,
 ) => Promise<CallResponse>;
 
 // Inverse offers (maintenance) are advisory, and operation feedback is not retried: nothing to do.
@@ -54,13 +56,15 @@ const HANDLERS: { readonly [T in FrameworkCall['type']]: CallHandler<T> } = {
   ACKNOWLEDGE_OPERATION_STATUS: nothingToDo,
 };
 
+/** Dispatches a call; `authority` is what its caller may do (the ACL it is authorized against). */
 export async function handleCall(
   master: Master,
   framework: FrameworkRecord,
   call: FrameworkCall,
+  authority: Authority,
 ): Promise<CallResponse> {
   master.metrics.increment(`master/frameworks/calls/${call.type}`);
   // The table pairs each type with its handler; TypeScript cannot follow that pairing through a union.
   const handler = HANDLERS[call.type] as CallHandler<FrameworkCall['type']>;
-  return handler(master, framework, call);
+  return handler(master, framework, call, authority);
 }

@@ -16,6 +16,7 @@ import {
 } from '#shared/resources/resource.js';
 import { add, allocate, contains, popReservation, subtract, unallocate } from '#shared/resources/resources.js';
 import { failure, ok, type Failure, type Result } from '#shared/result.js';
+import { allowsRole, type Acl } from '#shared/acl.js';
 
 export interface ConversionState {
   /** What is left of the offers (allocated to the offers' role). */
@@ -29,6 +30,13 @@ export interface OperationContext {
   /** The framework's principal, which dynamic reservations and volumes must name (when it has one). */
   readonly principal?: string;
   readonly sharedResources: boolean;
+  /** The roles the framework's principal may reserve for (Mesos reserve_resources). */
+  readonly acl: Pick<Acl, 'roles'>;
+  /**
+   * With authentication on: the caller, whose UNRESERVE and DESTROY may touch only the reservations and
+   * volumes its principal made, unless it is an operator (Mesos unreserve_resources, destroy_volumes).
+   */
+  readonly caller?: { readonly principal: string; readonly operator: boolean };
 }
 
 export type OperationInvalid = Failure<'OPERATION_INVALID'>;
@@ -56,6 +64,15 @@ function parse(resources: unknown, what: string): Converted<Resource[]> {
   return ok(unallocate(parsed.value));
 }
 
+function who(context: OperationContext): string {
+  return context.caller ? `principal '${context.caller.principal}'` : 'frameworks of this cluster';
+}
+
+/** Whether the caller may undo what `owner` made (with authentication off, anyone may, as before). */
+function mayActFor(context: OperationContext, owner: string | undefined): boolean {
+  return !context.caller || context.caller.operator || owner === context.caller.principal;
+}
+
 function principalError(resource: Resource, context: OperationContext): string | undefined {
   const principal = resource.reservations?.at(-1)?.principal;
   if (context.principal !== undefined && principal !== context.principal) {
@@ -79,6 +96,9 @@ export function reserve(
     if (reservationRole(resource) !== context.role) {
       return fail(`A reservation must be for the offers' role '${context.role}', not '${reservationRole(resource)}'`);
     }
+    if (!allowsRole(context.acl, context.role)) {
+      return fail(`Not authorized: ${who(context)} may not reserve resources for role '${context.role}' (acl: roles)`);
+    }
     if (isRevocable(resource)) return fail('Revocable resources cannot be reserved');
     if (isPersistentVolume(resource)) return fail('Reserve persistent volumes with CREATE, not RESERVE');
     const error = principalError(resource, context);
@@ -99,6 +119,12 @@ export function unreserve(
     if (isPersistentVolume(resource))
       return fail('A persistent volume must be destroyed before its disk is unreserved');
     if (reservationRole(resource) !== context.role) return fail(`Not reserved for the offers' role '${context.role}'`);
+    const reserver = resource.reservations?.at(-1)?.principal;
+    if (!mayActFor(context, reserver)) {
+      return fail(
+        `Not authorized: ${who(context)} may not unreserve resources reserved by ${reserver === undefined ? 'no principal' : `principal '${reserver}'`}`,
+      );
+    }
   }
   return convert(state, context.role, resources.value, popReservation(resources.value));
 }
@@ -138,11 +164,8 @@ export function create(
     );
     if (ids.has(key) || taken) return fail(`Persistent volume ID '${persistence.id}' is already in use`);
     ids.add(key);
-    if (
-      context.principal !== undefined &&
-      persistence.principal !== undefined &&
-      persistence.principal !== context.principal
-    ) {
+    // Mesos: a framework with a principal names it in every volume it creates.
+    if (context.principal !== undefined && persistence.principal !== context.principal) {
       return fail(`The volume must name the framework's principal '${context.principal}'`);
     }
   }
@@ -158,6 +181,13 @@ export function destroy(
   if (!volumes.ok) return volumes;
   for (const volume of volumes.value) {
     if (!isPersistentVolume(volume)) return fail('Only persistent volumes can be destroyed');
+    const creator = volume.disk?.persistence?.principal;
+    if (!mayActFor(context, creator)) {
+      const by = creator === undefined ? 'no principal' : `principal '${creator}'`;
+      return fail(
+        `Not authorized: ${who(context)} may not destroy volume '${volume.disk?.persistence?.id}' created by ${by}`,
+      );
+    }
   }
   return convert(state, context.role, volumes.value, volumes.value.map(diskOf));
 }

@@ -6,9 +6,11 @@ import { validateOfferConstraints } from '../allocator/constraints.js';
 import { newFrameworkId, newStreamId } from '#shared/ids.js';
 import type { FrameworkInfo, MasterInfo } from '#shared/protocol/mesos.js';
 import { queueNames } from '#shared/queues/queues.js';
-import { frameworkRoles, mayUseRole, type PrincipalRecord } from '../registrar/index.js';
+import { allowsRole } from '#shared/acl.js';
+import { frameworkRoles } from '../registrar/index.js';
 import type { Master } from '../master/master.js';
 import { errorStream, subscriptionStream } from './stream.js';
+import type { Authority } from './task-authorization.js';
 import type { SubscribeCall } from './validation.js';
 
 export const MANTLE_VERSION = '0.1.0';
@@ -29,34 +31,48 @@ export function masterInfo(master: Master): MasterInfo {
   };
 }
 
-/** Opens a SUBSCRIBE stream. `principal` is the authenticated caller (undefined with authentication off). */
-export async function subscribe(
-  master: Master,
-  call: SubscribeCall,
-  principal: PrincipalRecord | undefined,
-): Promise<SubscribeResult> {
+/** Why a resubscription may not take this framework id (checked again when it is written), if it may not. */
+async function takenBy(master: Master, frameworkId: string, principal: string): Promise<string | undefined> {
+  const current = await master.registrar.frameworks.get(frameworkId);
+  if (current?.status === 'REMOVED') return 'Framework has been removed';
+  if (current && current.principal !== principal) return "Changing framework's principal is not allowed";
+  return undefined;
+}
+
+/** The message of a refused role, as Mesos words it; the same for SUBSCRIBE and UPDATE_FRAMEWORK. */
+export function roleRefusal(authority: Authority, roles: readonly string[]): string | undefined {
+  const refused = roles.find((role) => !allowsRole(authority.acl, role));
+  if (refused === undefined) return undefined;
+  const who =
+    authority.principal === undefined ? 'this cluster does not allow it' : `principal '${authority.principal}' may not`;
+  return `Not authorized to use role '${refused}': ${who} (acl: roles)`;
+}
+
+/**
+ * Opens a SUBSCRIBE stream. `authority` is the caller's (its principal with authentication on). Nothing
+ * is created — no framework, no event queue — before the caller is authorized.
+ */
+export async function subscribe(master: Master, call: SubscribeCall, authority: Authority): Promise<SubscribeResult> {
   const streamId = newStreamId();
   const error = (message: string): SubscribeResult => {
     master.metrics.increment('master/framework_subscribe_errors');
     return { streamId, body: errorStream(message) };
   };
   // With authentication on, the framework's principal is the authenticated one.
-  const info: FrameworkInfo = principal
-    ? { ...call.subscribe.framework_info, principal: principal.principal }
-    : call.subscribe.framework_info;
+  const principal = authority.principal;
+  const info: FrameworkInfo =
+    principal !== undefined ? { ...call.subscribe.framework_info, principal } : call.subscribe.framework_info;
   const roles = frameworkRoles(info);
   if (!roles.ok) return error(roles.error.message);
   const constraints = call.subscribe.offer_constraints;
   const constraintsError = constraints ? validateOfferConstraints(constraints) : undefined;
   if (constraintsError) return error(`Invalid offer constraints: ${constraintsError}`);
-  if (principal) {
-    const refused = roles.value.find((role) => !mayUseRole(principal, role));
-    if (refused !== undefined) {
-      return error(`Not authorized to use role '${refused}': principal '${principal.principal}' may not`);
-    }
-  }
+  const refused = roleRefusal(authority, roles.value);
+  if (refused) return error(refused);
 
   const frameworkId = call.framework_id?.value ?? newFrameworkId(master.config.clusterId);
+  const taken = call.framework_id ? await takenBy(master, frameworkId, info.principal ?? '') : undefined;
+  if (taken) return error(taken);
   const eventQueueUrl = await master.queues.ensure(queueNames.frameworkEvents(master.config.cluster, frameworkId), {
     visibilityTimeoutSeconds: 30,
     retentionSeconds: 24 * 3600,

@@ -1,23 +1,31 @@
 /**
  * UPDATE_FRAMEWORK (answered synchronously, 200): the framework's info, suppressed roles and offer
- * constraints change; offers of roles it gives up are rescinded and their filters cleared. Changes
- * Mesos refuses (the user, the checkpoint flag, ...) are a 409.
+ * constraints change; offers of roles it gives up are rescinded and their filters cleared. Roles are
+ * authorized as at SUBSCRIBE: one the caller may not use is a 403 (Mesos's answer), and nothing changes.
+ * Changes Mesos refuses (the user, the checkpoint flag, ...) are a 409.
  */
 import { groupBy } from '#shared/collections.js';
 import { validateOfferConstraints } from '../allocator/constraints.js';
-import type { FrameworkRecord, OfferRecord } from '../registrar/index.js';
+import { frameworkRoles, type FrameworkRecord, type OfferRecord } from '../registrar/index.js';
 import { announceRescinds } from '../master/lifecycle.js';
 import type { Master } from '../master/master.js';
-import { badRequest, type CallResponse } from './responses.js';
+import { badRequest, forbidden, type CallResponse } from './responses.js';
+import { roleRefusal } from './subscribe.js';
+import type { Authority } from './task-authorization.js';
 import type { CallOf } from './validation.js';
 
 export async function updateFramework(
   master: Master,
   framework: FrameworkRecord,
   call: CallOf<'UPDATE_FRAMEWORK'>,
+  authority: Authority,
 ): Promise<CallResponse> {
   const { frameworkId } = framework;
   const update = call.update_framework;
+  const roles = frameworkRoles(update.framework_info);
+  if (!roles.ok) return badRequest(roles.error.message);
+  const refused = roleRefusal(authority, roles.value);
+  if (refused) return forbidden(refused);
   const constraintsError = update.offer_constraints ? validateOfferConstraints(update.offer_constraints) : undefined;
   if (constraintsError) return badRequest(`Invalid offer constraints: ${constraintsError}`);
   const result = await master.registrar.frameworks.update({

@@ -61,7 +61,9 @@ describe('the authorizer', () => {
       expect(statement?.Resource).toEqual(routesFor(kind).map((route) => methodArn(route.method, route.path)));
     }
     expect(routesFor('agent').map((route) => route.path)).toEqual(['/internal/v1/agents/register']);
-    expect(routesFor('framework').map((route) => route.path)).toEqual(['/api/v1/scheduler', '/metrics/snapshot']);
+    // The cluster's metrics (every tenant's frameworks, tasks and agents) are for operators only.
+    expect(routesFor('framework').map((route) => route.path)).toEqual(['/api/v1/scheduler']);
+    expect(routesFor('operator').map((route) => route.path)).toEqual(['/api/v1/scheduler', '/metrics/snapshot']);
   });
 
   it('accepts the Bearer token `mantle principal create` prints', async () => {

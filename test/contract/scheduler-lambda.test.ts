@@ -27,7 +27,7 @@ const clients = standInClients();
 
 beforeAll(async () => {
   const cluster = `l${randomBytes(4).toString('hex')}`;
-  const local = await bootstrapMaster({ clients, cluster });
+  const local = await bootstrapMaster({ clients, cluster, config: { authenticate: false } });
   const tables = tableNames(cluster);
   Object.assign(process.env, {
     MANTLE_CLUSTER: cluster,
@@ -38,6 +38,9 @@ beforeAll(async () => {
     MANTLE_ALLOCATION_QUEUE_URL: local.allocationQueueUrl,
     MANTLE_MAX_STREAM_SECONDS: '2',
     MANTLE_HEARTBEAT_INTERVAL_SECONDS: '0.5',
+    // The Lambda path itself is under test here; authentication is (test/contract/scheduler-auth.test.ts).
+    MANTLE_AUTHENTICATE: 'false',
+    MANTLE_ACLS: 'permissive',
     AWS_ENDPOINT_URL_DYNAMODB: inject('dynamodbEndpoint'),
     AWS_ENDPOINT_URL_SQS: inject('sqsEndpoint'),
     AWS_ACCESS_KEY_ID: 'local',

@@ -49,6 +49,8 @@ describe('mantle local --authenticate', () => {
     const output = local.lines.join('\n');
     expect(output).toMatch(/agent 0\s+\S+-S\w+/);
     expect(output).toContain('Authentication is on');
+    // With authentication the master's safe default ACLs apply, and the cluster says so.
+    expect(output).toMatch(/^ {2}acls +safe defaults: no root, no privileged containers, no host paths/m);
     expect(output).toMatch(
       /^ {2}\.\/bin\/mantle\.js principal create --name my-framework --dynamodb_endpoint http:\/\/127\.0\.0\.1:\d+$/m,
     );
@@ -81,6 +83,22 @@ describe('mantle local --authenticate', () => {
     expect(nowhere.output).toMatch(/^mantle principal create: .*ECONNREFUSED/);
 
     const credentials = ['--principal=my-framework', `--secret=${secret}`];
+    if (process.getuid?.() === 0) {
+      // mantle execute runs its task as whoever runs it: as root, the safe default ACLs refuse it until
+      // the principal's ACL names root, as the cluster says at start.
+      const refused = await run(['execute', '--master', master, ...credentials, '--command', 'true']);
+      expect(refused.code).toBe(1);
+      expect(refused.output).toMatch(/TASK_ERROR.*may not run tasks as user 'root' \(acl: run_as_users\)/s);
+      expect(local.lines.join('\n')).toContain(
+        'principal update --name my-framework --acl \'{"run_as_users":["*","root"]}\'',
+      );
+      const update = ['principal', 'update', '--dynamodb_endpoint', endpoint as string, '--name', 'my-framework'];
+      const allowed = await run([...update, '--acl', '{"run_as_users":["*","root"]}']);
+      expect([allowed.code, allowed.output]).toEqual([
+        0,
+        'principal my-framework (framework, roles *, acl {"run_as_users":["*","root"]})',
+      ]);
+    }
     const ok = await run(['execute', '--master', master, ...credentials, '--command', 'echo authenticated']);
     expect(ok.output).toContain('authenticated');
     expect(ok.code).toBe(0);

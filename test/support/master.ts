@@ -1,6 +1,8 @@
 /**
  * A master for a test suite: its own tables and queues on the shared stand-ins, served on a loopback
  * port, with the status and heartbeat queues fed to their handlers. Its clock can be moved forward.
+ * Unless a suite says otherwise, authentication is off and the ACLs permissive, as on a local cluster
+ * (the master's own defaults are the opposite: authentication on, safe ACLs).
  */
 import { randomBytes } from 'node:crypto';
 import type { AwsClients } from '#shared/aws/clients.js';
@@ -49,7 +51,13 @@ export async function startTestMaster(
   const local = await bootstrapMaster({
     clients,
     cluster,
-    config: { heartbeatIntervalSeconds: 1, streamCheckSeconds: 0.2, ...config },
+    config: {
+      heartbeatIntervalSeconds: 1,
+      streamCheckSeconds: 0.2,
+      authenticate: false,
+      acls: 'permissive',
+      ...config,
+    },
     allocation,
     ...options,
     now: () => Date.now() + offset,

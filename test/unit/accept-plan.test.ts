@@ -4,6 +4,8 @@
  * the registrar and the queues are in test/contract/scheduler-calls.test.ts.
  */
 import { describe, expect, it } from 'vitest';
+import { SAFE_ACL } from '#shared/acl.js';
+import { SAFE_GRANT } from '#shared/protocol/internal.js';
 import type { Operation, TaskInfo } from '#shared/protocol/mesos.js';
 import { allocate, quantities } from '#shared/resources/resources.js';
 import type { AgentRecord, FrameworkRecord, OfferRecord } from '../../functions/registrar/index.js';
@@ -67,6 +69,7 @@ function state(offerIds: string[], operations: Operation[], activeTaskIds: strin
     accept: { offer_ids: offerIds.map((value) => ({ value })), operations },
     agent,
     activeTaskIds: new Set(activeTaskIds),
+    authority: { acl: SAFE_ACL, operator: false },
     now: NOW,
   };
 }
@@ -142,8 +145,10 @@ describe('planAccept', () => {
 
   it('builds one LAUNCH per task of the launches written', () => {
     const plan = planAccept(state([`${AGENT}-O1`], [launch(task('a', 'cpus:1'), task('b', 'cpus:1'))])) as CommitPlan;
-    const commands = launchCommands(framework, plan.launches, 'L1');
+    const commands = launchCommands(framework, plan.launches, 'L1', plan.grant);
     expect(commands.map((c) => c.type)).toEqual(['LAUNCH', 'LAUNCH']);
+    // The safe ACL grants what a launch without a grant gets.
+    expect(commands.map((c) => (c.type === 'LAUNCH' ? c.grant : undefined))).toEqual([SAFE_GRANT, SAFE_GRANT]);
     expect(quantities(plan.launches.flatMap((l) => l.resources))).toEqual({ cpus: 2 });
   });
 });

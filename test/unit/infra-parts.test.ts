@@ -3,6 +3,7 @@
  * they can be wrong), the agents' user data, the demand and scale-in signals, the EventBridge events
  * the fleet accepts, the EMF lines its metrics become, and the drain settings from the environment.
  */
+import { SAFE_ACL } from '#shared/acl.js';
 import { describe, expect, it, vi } from 'vitest';
 import { parseAttributes } from '../../agent/detect.js';
 import {
@@ -90,6 +91,16 @@ describe('cluster settings', () => {
   ])('refuses %o', (context, message) => {
     expect(() => settings(context)).toThrow(SettingsError);
     expect(() => settings(context)).toThrow(message);
+  });
+
+  it("takes the cluster's ACLs as JSON text, a cdk.json object or permissive, checked at synth", () => {
+    expect(settings({}).acls).toBeUndefined();
+    expect(settings({ acls: 'permissive' }).acls).toBe('permissive');
+    const fromText = settings({ acls: '{"host_paths":["/data/"]}' }).acls as string;
+    expect(JSON.parse(fromText)).toEqual({ ...SAFE_ACL, host_paths: ['/data'] });
+    expect(settings({ acls: { privileged: true } }).acls).toBe(JSON.stringify({ ...SAFE_ACL, privileged: true }));
+    expect(() => settings({ acls: '{"privilegd":true}' })).toThrow(/acls: Invalid ACLs: .*privilegd/);
+    expect(() => settings({ acls: 'open' })).toThrow(SettingsError);
   });
 
   it('keeps the lifecycle hook waiting longer than the grace, the kill grace and the ticks', () => {

@@ -77,6 +77,7 @@ beforeAll(() => {
     domainName: 'mesos.example.com',
     certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/abc',
     alarmEmail: 'ops@example.com',
+    acls: '{"host_paths":["/data"]}',
   });
   functionUrl = build({ cluster: 'cheap', endpoint: 'function-url' });
 });
@@ -171,6 +172,10 @@ describe('the REST API', () => {
         .map(([id]) => id)
         .some((id) => id.startsWith('Authorizer')),
     ).toBe(false);
+    // The URL is public; the app behind it authenticates every call but the health checks.
+    const scheduler = resources(t, 'AWS::Lambda::Function').find(([id]) => id === findFunction(t, 'Scheduler'));
+    const env = (scheduler?.[1].Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(env.MANTLE_AUTHENTICATE).toBe('true');
     // The agents are pointed at it.
     const template = resources(t, 'AWS::EC2::LaunchTemplate')[0]?.[1] as Resource;
     expect(referenced((template.Properties.LaunchTemplateData as Json).UserData)).toContain(url);
@@ -204,6 +209,13 @@ describe('the Lambdas', () => {
       expect(env.MANTLE_HEARTBEAT_QUEUE_URL, id).toBeDefined();
       expect(env.MANTLE_ALLOCATION_QUEUE_URL, id).toBeDefined();
     }
+    // The cluster's ACLs: the master's safe defaults unless the acls setting says otherwise.
+    const acls = (built: Template) =>
+      resources(built, 'AWS::Lambda::Function')
+        .filter(([id]) => id === findFunction(built, 'Scheduler'))
+        .map(([, fn]) => (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.MANTLE_ACLS);
+    expect(acls(t)).toEqual([undefined]);
+    expect(JSON.parse(acls(spot.template)[0] as string)).toMatchObject({ host_paths: ['/data'], privileged: false });
     for (const key of ['FleetTick', 'Lifecycle', 'Status']) {
       const [, fn] = fns.find(([id]) => id === findFunction(t, key)) as [string, Resource];
       const env = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
