@@ -18,6 +18,7 @@ const PURE_CORE = [
   'functions/registrar/{agent-changes,agent-records,expression,ledger,errors}.ts',
   'functions/master/{status-plan,statuses}.ts',
   'functions/fleet/{sweep-plan,instance-id,hooks}.ts',
+  'frameworks/jobs/{model,lifecycle,schedule,placement}.ts',
 ];
 
 const PURE_SCHEDULER = '(accept-plan|operations|task-authorization|task-validation|validation|responses)';
@@ -99,6 +100,7 @@ const pureSiblings = (files, pure) => ({
  */
 const SIZE_CHECKED = [
   'functions/**/*.ts',
+  'frameworks/**/*.ts',
   'shared/**/*.ts',
   'infra/**/*.ts',
   'bench/**/*.ts',
@@ -134,6 +136,7 @@ export default tseslint.config(
   pureSiblings(['functions/registrar/{agent-changes,agent-records,expression,ledger,errors}.ts'], PURE_REGISTRAR),
   pureSiblings(['functions/master/{status-plan,statuses}.ts'], '(status-plan|statuses)'),
   pureSiblings(['functions/fleet/{sweep-plan,instance-id,hooks}.ts'], '(sweep-plan|instance-id|hooks)'),
+  pureSiblings(['frameworks/jobs/{model,lifecycle,schedule,placement}.ts'], '(model|lifecycle|schedule|placement)'),
   {
     files: SIZE_CHECKED,
     rules: {

@@ -1,7 +1,8 @@
 /**
  * Least-privilege grants, written out action by action (no wildcard actions on data resources): the
  * registrar's tables, the fixed queues, and the queues the master creates at runtime, scoped to their
- * name patterns (`<cluster>-agent-<24 hex>.fifo`, `<cluster>-fw-<24 hex>.fifo`).
+ * name patterns (`<cluster>-agent-<24 hex>.fifo`, `<cluster>-fw-<24 hex>.fifo`, and the queue-delivered frameworks'
+ * `<cluster>-fwq-<24 hex>.fifo`).
  */
 import { Aws, type Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -17,11 +18,11 @@ export const REGISTRAR_ACTIONS = [
   'dynamodb:Scan',
 ] as const;
 
-export type RuntimeQueue = 'agent' | 'framework';
+export type RuntimeQueue = 'agent' | 'framework' | 'framework-delivery';
 
 /** The ARN pattern of the runtime queues of one kind (`?` is exactly one character: the digest). */
 export function runtimeQueueArn(stack: Stack, clusterName: string, kind: RuntimeQueue): string {
-  const infix = kind === 'agent' ? 'agent' : 'fw';
+  const infix = { agent: 'agent', framework: 'fw', 'framework-delivery': 'fwq' }[kind];
   return stack.formatArn({
     service: 'sqs',
     resource: `${clusterName}-${infix}-${'?'.repeat(24)}.fifo`,
@@ -54,11 +55,22 @@ export function grantRuntimeQueues(
   actions: readonly string[],
 ): void {
   role.addToPrincipalPolicy(
-    new iam.PolicyStatement({ actions: [...actions], resources: [runtimeQueueArn(stack, clusterName, kind)] }),
+    new iam.PolicyStatement({ actions: [...actions], resources: runtimeQueueArns(stack, clusterName, kind) }),
   );
 }
 
-/** Creating a runtime queue, and deleting it when its agent or framework is gone. */
-export const QUEUE_LIFECYCLE = ['sqs:CreateQueue', 'sqs:GetQueueAttributes', 'sqs:DeleteQueue'] as const;
+/** A framework's events go to its own queue or, queue-delivered, to its named one: a grant for one is for both. */
+function runtimeQueueArns(stack: Stack, clusterName: string, kind: RuntimeQueue): string[] {
+  const kinds: RuntimeQueue[] = kind === 'framework' ? ['framework', 'framework-delivery'] : [kind];
+  return kinds.map((each) => runtimeQueueArn(stack, clusterName, each));
+}
+
+/** Finding or creating a runtime queue, and deleting it when its agent or framework is gone. */
+export const QUEUE_LIFECYCLE = [
+  'sqs:GetQueueUrl',
+  'sqs:CreateQueue',
+  'sqs:GetQueueAttributes',
+  'sqs:DeleteQueue',
+] as const;
 export const SEND = ['sqs:SendMessage'] as const;
 export const CONSUME = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'] as const;

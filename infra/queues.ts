@@ -18,7 +18,7 @@ export interface MantleQueuesProps {
   readonly heartbeatVisibility: Duration;
 }
 
-const COMMON = { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true } as const;
+export const COMMON = { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true } as const;
 const DLQ_RETENTION = Duration.days(14);
 
 export class MantleQueues extends Construct {

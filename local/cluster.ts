@@ -25,6 +25,7 @@ import { sweep } from '../functions/fleet/sweeper.js';
 import { startLocalAws, type LocalAws } from './aws-standins.js';
 import { startEventSource, type EventSource } from './event-source.js';
 import { provisionAgentCredential } from './agent-credential.js';
+import { frameworkQueues, type FrameworkQueues } from './framework-queues.js';
 import {
   bootstrapMaster,
   serveMaster,
@@ -60,6 +61,8 @@ export interface LocalCluster {
   /** With authentication on: the principal this cluster's own agents authenticate as. */
   readonly agentPrincipal?: string;
   readonly master: Master;
+  /** Runs queue-delivered frameworks' handlers on their named queues, as Lambda's event sources would. */
+  readonly frameworkQueues: FrameworkQueues;
   readonly aws: LocalAws;
   readonly agents: RunningAgent[];
   /** What the agents run tasks in: Docker (and processes) or processes only. */
@@ -261,6 +264,8 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     const aws = await startStandIns(options, workDir, stops);
     const { local, server } = await startMaster(options, aws, workDir, stops);
     const { master } = local;
+    const hosted = frameworkQueues(master);
+    stops.push(() => hosted.stop());
     // With authentication on, the master refuses agents without an agent principal's credentials.
     const credential = master.config.authenticate
       ? await provisionAgentCredential(master.registrar, options.persist ? workDir : undefined)
@@ -284,6 +289,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       url: server.url,
       ...(credential ? { agentPrincipal: credential.principal } : {}),
       master,
+      frameworkQueues: hosted,
       aws,
       agents,
       containerizer,

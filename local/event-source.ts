@@ -18,6 +18,8 @@ export interface EventSourceOptions {
   readonly batchSize?: number;
   /** How long one receive waits for the first message. */
   readonly waitSeconds?: number;
+  /** How long a received batch stays invisible (default: the queue's; Lambda uses the queue's too). */
+  readonly visibilityTimeoutSeconds?: number;
   /** Parallel pollers (Lambda scales these with the backlog; FIFO queues keep group order anyway). */
   readonly pollers?: number;
   readonly onError?: (error: unknown) => void;
@@ -83,6 +85,9 @@ export function startEventSource(options: EventSourceOptions): EventSource {
           waitSeconds: options.waitSeconds ?? 1,
           max: options.batchSize ?? 10,
           abortSignal: controller.signal,
+          ...(options.visibilityTimeoutSeconds !== undefined
+            ? { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds }
+            : {}),
         });
       } catch (error) {
         if (controller.signal.aborted) return;

@@ -4,58 +4,22 @@
  * the framework id and exponential backoff — and acknowledges status updates once the scheduler's
  * callback has handled them. It speaks to Mantle and to a Mesos master alike.
  */
-import type {
-  FrameworkInfo,
-  KillPolicy,
-  MasterInfo,
-  Offer,
-  Operation,
-  OperationStatus,
-  Request,
-  TaskInfo,
-  TaskStatus,
-} from '#shared/protocol/mesos.js';
+import type { FrameworkInfo } from '#shared/protocol/mesos.js';
 import { EventSchema, type Call, type Event } from '#shared/protocol/scheduler.js';
 import { RecordIODecoder } from '#shared/protocol/recordio.js';
-import { permanentFetchFailure, resolveMaster } from '#shared/master-url.js';
+import { permanentFetchFailure } from '#shared/master-url.js';
+import { masterUrl, postCall, requestHeaders, SchedulerCalls, type ConnectionOptions } from './calls.js';
+import { dispatchEvent, type SchedulerCallbacks } from './events.js';
 
-type Awaitable = void | Promise<void>;
+export { CallError, inProcess, type Fetch } from './calls.js';
 
 /** The callbacks of a scheduler; all optional. */
-export interface Scheduler {
-  subscribed?(driver: SchedulerDriver, frameworkId: string, masterInfo: MasterInfo | undefined): Awaitable;
-  resourceOffers?(driver: SchedulerDriver, offers: Offer[]): Awaitable;
-  offerRescinded?(driver: SchedulerDriver, offerId: string): Awaitable;
-  /** Acknowledged by the driver after this returns (unless autoAcknowledge is off). */
-  statusUpdate?(driver: SchedulerDriver, status: TaskStatus): Awaitable;
-  operationStatus?(driver: SchedulerDriver, status: OperationStatus): Awaitable;
-  frameworkMessage?(driver: SchedulerDriver, agentId: string, executorId: string, data: Buffer): Awaitable;
-  /** An agent was lost, or an executor exited (FAILURE). */
-  failure?(
-    driver: SchedulerDriver,
-    agentId: string | undefined,
-    executorId: string | undefined,
-    status?: number,
-  ): Awaitable;
-  /** An ERROR event: the subscription is over (failed over, removed, refused). The driver stops. */
-  error?(driver: SchedulerDriver, message: string): Awaitable;
-  /** The stream was lost; the driver is resubscribing. */
-  disconnected?(driver: SchedulerDriver): Awaitable;
-}
+export type Scheduler = SchedulerCallbacks<SchedulerDriver>;
 
-export interface SchedulerDriverOptions {
-  /**
-   * The master: `host:port`, or a base URL such as http://127.0.0.1:5050 or an API Gateway stage's
-   * https URL. Default: MANTLE_MASTER, else MESOS_MASTER. A master that cannot be a URL (or zk://)
-   * throws in the constructor.
-   */
-  readonly master?: string;
-  /** Where MANTLE_MASTER and MESOS_MASTER are read from (default process.env). */
-  readonly env?: NodeJS.ProcessEnv;
+export interface SchedulerDriverOptions extends ConnectionOptions {
   readonly framework: FrameworkInfo;
   /** Resume an existing framework (failover of a scheduler process). */
   readonly frameworkId?: string;
-  readonly credentials?: { readonly principal: string; readonly secret: string };
   readonly suppressedRoles?: readonly string[];
   /** Acknowledge updates after statusUpdate returns (default true). */
   readonly autoAcknowledge?: boolean;
@@ -67,20 +31,9 @@ export interface SchedulerDriverOptions {
   readonly callTimeoutMs?: number;
 }
 
-export class CallError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: string,
-    readonly callType: string,
-  ) {
-    super(`${callType} answered ${status}: ${body}`);
-    this.name = 'CallError';
-  }
-}
-
 type State = 'idle' | 'subscribing' | 'subscribed' | 'stopped';
 
-export class SchedulerDriver {
+export class SchedulerDriver extends SchedulerCalls {
   private state: State = 'idle';
   private id: string | undefined;
   private stream: string | undefined;
@@ -98,14 +51,9 @@ export class SchedulerDriver {
     private readonly scheduler: Scheduler,
     private readonly options: SchedulerDriverOptions,
   ) {
+    super();
     this.id = options.frameworkId;
-    const master = resolveMaster({
-      given: options.master,
-      givenAs: 'the master option',
-      env: options.env ?? process.env,
-    });
-    if (!master.ok) throw new Error(`SchedulerDriver: ${master.error}`);
-    this.master = master.value;
+    this.master = masterUrl('SchedulerDriver', options);
   }
 
   get frameworkId(): string | undefined {
@@ -147,114 +95,19 @@ export class SchedulerDriver {
     await this.running;
   }
 
-  // ------------------------------------------------------------------------------------------ calls
-
-  accept(offerIds: readonly string[], operations: readonly Operation[], refuseSeconds?: number): Promise<void> {
-    return this.call({
-      type: 'ACCEPT',
-      accept: {
-        offer_ids: offerIds.map((value) => ({ value })),
-        operations: [...operations],
-        ...(refuseSeconds !== undefined ? { filters: { refuse_seconds: refuseSeconds } } : {}),
-      },
-    });
-  }
-
-  launch(offerIds: readonly string[], tasks: readonly TaskInfo[], refuseSeconds?: number): Promise<void> {
-    return this.accept(offerIds, [{ type: 'LAUNCH', launch: { task_infos: [...tasks] } }], refuseSeconds);
-  }
-
-  decline(offerIds: readonly string[], refuseSeconds?: number): Promise<void> {
-    return this.call({
-      type: 'DECLINE',
-      decline: {
-        offer_ids: offerIds.map((value) => ({ value })),
-        ...(refuseSeconds !== undefined ? { filters: { refuse_seconds: refuseSeconds } } : {}),
-      },
-    });
-  }
-
-  kill(taskId: string, agentId?: string, killPolicy?: KillPolicy): Promise<void> {
-    return this.call({
-      type: 'KILL',
-      kill: {
-        task_id: { value: taskId },
-        ...(agentId ? { agent_id: { value: agentId } } : {}),
-        ...(killPolicy ? { kill_policy: killPolicy } : {}),
-      },
-    });
-  }
-
-  /** Acknowledges an update that carries a uuid (master-generated ones do not, and need none). */
-  async acknowledge(status: TaskStatus): Promise<void> {
-    if (!status.uuid || !status.agent_id) return;
-    await this.call({
-      type: 'ACKNOWLEDGE',
-      acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid },
-    });
-  }
-
-  /** Explicit reconciliation of these tasks, or implicit (all of them) with none. */
-  reconcile(tasks: ReadonlyArray<{ taskId: string; agentId?: string }> = []): Promise<void> {
-    return this.call({
-      type: 'RECONCILE',
-      reconcile: {
-        tasks: tasks.map((task) => ({
-          task_id: { value: task.taskId },
-          ...(task.agentId ? { agent_id: { value: task.agentId } } : {}),
-        })),
-      },
-    });
-  }
-
-  revive(roles: readonly string[] = []): Promise<void> {
-    return this.call({ type: 'REVIVE', revive: { roles: [...roles] } });
-  }
-
-  suppress(roles: readonly string[] = []): Promise<void> {
-    return this.call({ type: 'SUPPRESS', suppress: { roles: [...roles] } });
-  }
-
-  teardown(): Promise<void> {
-    return this.call({ type: 'TEARDOWN' });
-  }
-
-  message(agentId: string, executorId: string, data: Buffer): Promise<void> {
-    return this.call({
-      type: 'MESSAGE',
-      message: { agent_id: { value: agentId }, executor_id: { value: executorId }, data: data.toString('base64') },
-    });
-  }
-
-  request(requests: readonly Request[]): Promise<void> {
-    return this.call({ type: 'REQUEST', request: { requests: [...requests] } });
-  }
-
   /** Sends a call for this framework on its current subscription; waits for a subscription first. */
   async call(call: Omit<Call, 'framework_id'>): Promise<void> {
     if (this.state === 'stopped') throw new Error('The driver is stopped');
     await this.whenSubscribed(this.options.callTimeoutMs ?? 30_000);
-    const response = await fetch(`${this.master}/api/v1/scheduler`, {
-      method: 'POST',
-      headers: { ...this.headers(), 'Mesos-Stream-Id': this.stream as string },
-      body: JSON.stringify({ framework_id: { value: this.id }, ...call }),
-    });
-    const body = await response.text();
-    if (response.status !== 202 && response.status !== 200) throw new CallError(response.status, body, call.type ?? '');
+    await postCall(
+      this.options,
+      this.master,
+      { frameworkId: this.id as string, streamId: this.stream as string },
+      call,
+    );
   }
 
   // -------------------------------------------------------------------------------------- internals
-
-  private headers(): Record<string, string> {
-    const { credentials } = this.options;
-    return {
-      'Content-Type': 'application/json',
-      Accept: 'application/json',
-      ...(credentials
-        ? { Authorization: `Basic ${Buffer.from(`${credentials.principal}:${credentials.secret}`).toString('base64')}` }
-        : {}),
-    };
-  }
 
   private whenSubscribed(timeoutMs: number): Promise<void> {
     if (this.state === 'subscribed') return Promise.resolve();
@@ -327,9 +180,9 @@ export class SchedulerDriver {
     };
     try {
       const info = this.id ? { ...this.options.framework, id: { value: this.id } } : this.options.framework;
-      const response = await fetch(`${this.master}/api/v1/scheduler`, {
+      const response = await (this.options.fetch ?? fetch)(`${this.master}/api/v1/scheduler`, {
         method: 'POST',
-        headers: this.headers(),
+        headers: requestHeaders(this.options),
         body: JSON.stringify({
           type: 'SUBSCRIBE',
           ...(this.id ? { framework_id: { value: this.id } } : {}),
@@ -387,53 +240,11 @@ export class SchedulerDriver {
   }
 
   private async dispatch(event: Event): Promise<void> {
-    const s = this.scheduler;
-    switch (event.type) {
-      case 'SUBSCRIBED':
-        await s.subscribed?.(this, event.subscribed?.framework_id.value ?? '', event.subscribed?.master_info);
-        break;
-      case 'OFFERS':
-        await s.resourceOffers?.(this, event.offers?.offers ?? []);
-        break;
-      case 'RESCIND':
-        if (event.rescind) await s.offerRescinded?.(this, event.rescind.offer_id.value);
-        break;
-      case 'UPDATE': {
-        const status = event.update?.status;
-        if (!status) break;
-        await s.statusUpdate?.(this, status);
-        // Not awaited: the next event need not wait for this round trip (a lost acknowledgement only
-        // means the agent resends the update, which the callback then sees again).
-        if (this.options.autoAcknowledge ?? true) void this.acknowledge(status).catch(() => undefined);
-        break;
-      }
-      case 'UPDATE_OPERATION_STATUS':
-        if (event.update_operation_status) await s.operationStatus?.(this, event.update_operation_status.status);
-        break;
-      case 'MESSAGE':
-        if (event.message) {
-          await s.frameworkMessage?.(
-            this,
-            event.message.agent_id.value,
-            event.message.executor_id.value,
-            Buffer.from(event.message.data, 'base64'),
-          );
-        }
-        break;
-      case 'FAILURE':
-        await s.failure?.(
-          this,
-          event.failure?.agent_id?.value,
-          event.failure?.executor_id?.value,
-          event.failure?.status,
-        );
-        break;
-      case 'ERROR':
-        await s.error?.(this, event.error?.message ?? '');
-        this.halt(event.error?.message ?? 'ERROR');
-        break;
-      default:
-        break;
-    }
+    await dispatchEvent(this.scheduler, this, event);
+    const status = event.type === 'UPDATE' ? event.update?.status : undefined;
+    // Not awaited: the next event need not wait for this round trip (a lost acknowledgement only
+    // means the agent resends the update, which the callback then sees again).
+    if (status && (this.options.autoAcknowledge ?? true)) void this.acknowledge(status).catch(() => undefined);
+    if (event.type === 'ERROR') this.halt(event.error?.message ?? 'ERROR');
   }
 }

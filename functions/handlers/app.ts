@@ -2,7 +2,8 @@
  * The master's one HTTP surface (a hono app), served by @hono/node-server in the local cluster, by
  * Lambda behind API Gateway (functions/handlers/api.ts), and in-process in the tests.
  *
- *   POST /api/v1/scheduler            the Mesos v1 scheduler API (SUBSCRIBE streams RecordIO)
+ *   POST /api/v1/scheduler            the Mesos v1 scheduler API (SUBSCRIBE streams RecordIO, or answers JSON
+ *                                     for a queue-delivered framework)
  *   POST /internal/v1/agents/register agents register and re-register (agent-route.ts says who may)
  *   GET  /health, /master/health      liveness (public)
  *   GET  /metrics/snapshot            Mesos-named metrics, flat JSON (operators, with authentication on)
@@ -20,12 +21,19 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { describeZodError } from '#shared/protocol/errors.js';
 import { RegisterAgentRequestSchema } from '#shared/protocol/internal.js';
+import { EVENT_DELIVERY_HEADER } from '#shared/protocol/scheduler.js';
 import { registerAgent } from '../master/agents.js';
 import { Authenticator } from '../master/auth.js';
 import type { Master } from '../master/master.js';
 import { agentCaller } from './agent-route.js';
 import { handleCall } from '../scheduler/calls.js';
 import { subscribe } from '../scheduler/subscribe.js';
+import {
+  parseDeliveryHeader,
+  queueDelivery,
+  queueSubscriptionResponse,
+  streamDelivery,
+} from '../scheduler/delivery.js';
 import {
   authenticated,
   authorized,
@@ -67,7 +75,14 @@ export function createApp(master: Master): Hono<MasterEnv> {
       }
       const refused = subscribeHeaders(c);
       if (refused) return refused;
-      const result = await subscribe(master, call, c.get('authority'));
+      const delivery = parseDeliveryHeader(c.req.header(EVENT_DELIVERY_HEADER));
+      if (!delivery.ok) return text(c, 400, delivery.error);
+      if (delivery.value !== undefined) {
+        return queueSubscriptionResponse(
+          await subscribe(master, call, c.get('authority'), queueDelivery(delivery.value)),
+        );
+      }
+      const result = await subscribe(master, call, c.get('authority'), streamDelivery);
       return new Response(result.body, {
         status: 200,
         headers: {

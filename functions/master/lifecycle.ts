@@ -68,7 +68,8 @@ export async function removeFramework(master: Master, frameworkId: string, why: 
   master.metrics.increment('master/frameworks_removed');
   await rescindOffers(master, await master.registrar.agents.offersOf(frameworkId));
   await killFrameworkTasks(master, framework);
-  if (framework.eventQueueUrl) await master.queues.remove(framework.eventQueueUrl);
+  // A named queue outlives its framework: the stack may own it, and the next framework of that name uses it.
+  if (framework.eventQueueUrl && framework.delivery === 'stream') await master.queues.remove(framework.eventQueueUrl);
   return true;
 }
 
@@ -116,6 +117,7 @@ export async function notifyFramework(
  * The framework timers, run by the sweeper: a subscription whose stream stopped saying it is alive is
  * disconnected; a disconnected framework past its reconnect grace is deactivated; an inactive one past
  * its failover_timeout is removed (Mantle starts failover_timeout after the grace: documented deviation).
+ * A queue-delivered framework has no stream to go silent: it is never disconnected, and ends by TEARDOWN.
  */
 export async function sweepFrameworks(master: Master): Promise<{ deactivated: number; removed: number }> {
   const now = master.now();
@@ -124,7 +126,8 @@ export async function sweepFrameworks(master: Master): Promise<{ deactivated: nu
   let deactivated = 0;
   let removed = 0;
   for await (const framework of master.registrar.frameworks.list()) {
-    if (framework.status === 'SUBSCRIBED' && framework.streamId && (framework.streamSeenAt ?? 0) + silentAfter < now) {
+    const silent = framework.delivery === 'stream' && (framework.streamSeenAt ?? 0) + silentAfter < now;
+    if (framework.status === 'SUBSCRIBED' && framework.streamId && silent) {
       await master.registrar.frameworks.disconnect(framework.frameworkId, framework.streamId);
     } else if (
       framework.status === 'DISCONNECTED' &&

@@ -34,8 +34,10 @@ export interface FrameworkRecord {
   readonly offerConstraints?: OfferConstraints;
   readonly status: FrameworkStatus;
   readonly streamId?: string;
-  /** The framework's event queue (SQS FIFO), drained by its SUBSCRIBE stream. */
+  /** The framework's event queue (SQS FIFO), drained by its SUBSCRIBE stream or, queue-delivered, by its handler. */
   readonly eventQueueUrl: string;
+  /** 'queue': a queue-delivered framework, which has no stream to lose (docs/scheduler-api.md). */
+  readonly delivery: 'stream' | 'queue';
   /** The latest REQUEST call: what the framework says it is waiting for (pending demand). */
   readonly requests?: { readonly requests: Request[]; readonly at: number };
   readonly version: number;
@@ -54,6 +56,7 @@ export interface Subscription {
   readonly info: FrameworkInfo;
   readonly streamId: string;
   readonly eventQueueUrl?: string;
+  readonly delivery?: 'stream' | 'queue';
   readonly suppressedRoles?: readonly string[];
   readonly offerConstraints?: OfferConstraints;
 }
@@ -127,6 +130,7 @@ function frameworkFromItem(item: Item): FrameworkRecord {
     status: item.status as FrameworkStatus,
     ...(item.stream_id !== undefined ? { streamId: item.stream_id as string } : {}),
     eventQueueUrl: (item.event_queue_url ?? '') as string,
+    delivery: item.delivery === 'queue' ? 'queue' : 'stream',
     ...(item.requests
       ? { requests: { requests: JSON.parse(item.requests as string) as Request[], at: item.requested_at as number } }
       : {}),
@@ -231,6 +235,7 @@ export class FrameworkRegistry {
         stream_id: subscription.streamId,
         version: (current?.version ?? 0) + 1,
         ...(subscription.eventQueueUrl !== undefined ? { event_queue_url: subscription.eventQueueUrl } : {}),
+        delivery: subscription.delivery ?? 'stream',
         stream_seen_at: now,
         ...(current ? { reregistered_at: now } : { registered_at: now }),
       };

@@ -1,24 +1,19 @@
 /**
  * SUBSCRIBE (docs/scheduler-api.md): register or resubscribe the framework, then stream its events. Failures
- * found once the stream is open are an ERROR event followed by the end of the stream, as in Mesos.
+ * found once the stream is open are an ERROR event followed by the end of the stream, as in Mesos. A queue-delivered
+ * framework (delivery.ts) is registered the same way; only its event queue and the answer differ.
  */
 import { validateOfferConstraints } from '../allocator/constraints.js';
 import { newFrameworkId, newStreamId } from '#shared/ids.js';
 import type { FrameworkInfo, MasterInfo } from '#shared/protocol/mesos.js';
-import { queueNames } from '#shared/queues/queues.js';
 import { allowsRole } from '#shared/acl.js';
 import { frameworkRoles } from '../registrar/index.js';
 import type { Master } from '../master/master.js';
-import { errorStream, subscriptionStream } from './stream.js';
+import type { EventDelivery } from './delivery.js';
 import type { Authority } from './task-authorization.js';
 import type { SubscribeCall } from './validation.js';
 
 export const MANTLE_VERSION = '0.1.0';
-
-export interface SubscribeResult {
-  readonly streamId: string;
-  readonly body: ReadableStream<Uint8Array>;
-}
 
 export function masterInfo(master: Master): MasterInfo {
   return {
@@ -49,14 +44,20 @@ export function roleRefusal(authority: Authority, roles: readonly string[]): str
 }
 
 /**
- * Opens a SUBSCRIBE stream. `authority` is the caller's (its principal with authentication on). Nothing
- * is created — no framework, no event queue — before the caller is authorized.
+ * Opens a SUBSCRIBE stream, or subscribes a queue-delivered framework (`delivery`). `authority` is the
+ * caller's (its principal with authentication on). Nothing is created — no framework, no event queue —
+ * before the caller is authorized.
  */
-export async function subscribe(master: Master, call: SubscribeCall, authority: Authority): Promise<SubscribeResult> {
+export async function subscribe<R>(
+  master: Master,
+  call: SubscribeCall,
+  authority: Authority,
+  delivery: EventDelivery<R>,
+): Promise<R> {
   const streamId = newStreamId();
-  const error = (message: string): SubscribeResult => {
+  const error = (message: string): R => {
     master.metrics.increment('master/framework_subscribe_errors');
-    return { streamId, body: errorStream(message) };
+    return delivery.refused(streamId, message);
   };
   // With authentication on, the framework's principal is the authenticated one.
   const principal = authority.principal;
@@ -73,15 +74,14 @@ export async function subscribe(master: Master, call: SubscribeCall, authority: 
   const frameworkId = call.framework_id?.value ?? newFrameworkId(master.config.clusterId);
   const taken = call.framework_id ? await takenBy(master, frameworkId, info.principal ?? '') : undefined;
   if (taken) return error(taken);
-  const eventQueueUrl = await master.queues.ensure(queueNames.frameworkEvents(master.config.cluster, frameworkId), {
-    visibilityTimeoutSeconds: 30,
-    retentionSeconds: 24 * 3600,
-  });
+  const queue = delivery.queue(master.config.cluster, frameworkId, principal ?? '');
+  const eventQueueUrl = await master.queues.ensure(queue.name, queue.options);
   const result = await master.registrar.frameworks.subscribe({
     frameworkId,
     info,
     streamId,
     eventQueueUrl,
+    delivery: delivery.kind,
     ...(call.subscribe.suppressed_roles ? { suppressedRoles: call.subscribe.suppressed_roles } : {}),
     ...(call.subscribe.offer_constraints ? { offerConstraints: call.subscribe.offer_constraints } : {}),
   });
@@ -96,16 +96,14 @@ export async function subscribe(master: Master, call: SubscribeCall, authority: 
     name: framework.info.name,
     roles: framework.roles,
     failedOver: previousStreamId,
+    delivery: delivery.kind,
   });
   await master.allocation.request({ reason: 'FRAMEWORK_SUBSCRIBED', frameworkId });
-  return {
+  return delivery.opened(master, {
+    frameworkId,
     streamId,
-    body: subscriptionStream(master, {
-      frameworkId,
-      streamId,
-      eventQueueUrl,
-      info: framework.info,
-      masterInfo: masterInfo(master),
-    }),
-  };
+    eventQueueUrl,
+    info: framework.info,
+    masterInfo: masterInfo(master),
+  });
 }

@@ -157,3 +157,8 @@ export const EventSchema = z.object({
   error: opt(z.object({ message: z.string() })),
 });
 export type Event = z.infer<typeof EventSchema>;
+
+/** Mantle's extension (docs/scheduler-api.md, "Queue-delivered frameworks"): SUBSCRIBE asks for queue delivery. */
+export const EVENT_DELIVERY_HEADER = 'Mantle-Event-Delivery';
+/** The answer to a queue-delivered SUBSCRIBE names the queue its events go to. */
+export const EVENT_QUEUE_URL_HEADER = 'Mantle-Event-Queue-Url';

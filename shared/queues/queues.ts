@@ -8,6 +8,7 @@
  * | `<cluster>-heartbeats` | standard | agents' heartbeats (order does not matter; kept five minutes) |
  * | `<cluster>-agent-<digest>.fifo` | FIFO per agent, group = task | master -> agent commands |
  * | `<cluster>-fw-<digest>.fifo` | FIFO per framework, one group | the framework's events, drained by its stream |
+ * | `<cluster>-fwq-<digest>.fifo` | FIFO per principal and name, group = framework | a queue-delivered framework's events |
  *
  * Receives are two-step (Max 1 with a long wait, then Max 9 at once): correct and cheap on SQS, and it avoids the
  * stand-in's long-poll gap (docs/local-cluster.md, "The stand-in's quirks"). The stand-in also holds a short receive
@@ -20,7 +21,9 @@ import {
   DeleteMessageBatchCommand,
   DeleteQueueCommand,
   GetQueueAttributesCommand,
+  GetQueueUrlCommand,
   QueueDoesNotExist,
+  QueueNameExists,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   type Message,
@@ -60,6 +63,13 @@ export const queueNames = {
   heartbeats: (cluster: string) => `${cluster}-heartbeats`,
   agentCommands: (cluster: string, agentId: string) => `${cluster}-agent-${digest(agentId)}.fifo`,
   frameworkEvents: (cluster: string, frameworkId: string) => `${cluster}-fw-${digest(frameworkId)}.fifo`,
+  /**
+   * A queue-delivered framework's queue (docs/scheduler-api.md, "Queue-delivered frameworks"): named by its principal
+   * ("" without authentication) and the name it subscribes with, so that it is known before the framework exists
+   * and a principal can only ever reach its own.
+   */
+  frameworkDelivery: (cluster: string, principal: string, name: string) =>
+    `${cluster}-fwq-${digest(`${principal}/${name}`)}.fifo`,
   deadLetter: (name: string) => (name.endsWith('.fifo') ? `${name.slice(0, -5)}-dlq.fifo` : `${name}-dlq`),
 };
 
@@ -117,10 +127,16 @@ export class Queues {
 
   constructor(private readonly sqs: SQSClient) {}
 
-  /** Creates the queue (and its dead-letter queue) if needed; returns its URL. Idempotent. */
+  /**
+   * Creates the queue (and its dead-letter queue) if needed; returns its URL. Idempotent. A queue that already
+   * exists is used as it is, whatever its attributes (the CDK stack creates some queues the master also ensures).
+   */
   async ensure(name: string, options: QueueOptions = {}): Promise<string> {
-    const known = this.urls.get(name);
-    if (known) return known;
+    const known = this.urls.get(name) ?? (await this.existing(name));
+    if (known) {
+      this.urls.set(name, known);
+      return known;
+    }
     const fifo = options.fifo ?? name.endsWith('.fifo');
     const attributes: Record<string, string> = {
       ...(fifo ? { FifoQueue: 'true' } : {}),
@@ -137,11 +153,33 @@ export class Queues {
       const arn = await this.arn(dlqUrl);
       attributes.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: options.maxReceiveCount });
     }
-    const created = await this.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
-    const url = created.QueueUrl;
-    if (!url) throw new Error(`SQS returned no URL for queue ${name}`);
+    const url = await this.create(name, attributes);
     this.urls.set(name, url);
     return url;
+  }
+
+  /** The URL of a queue that exists, or undefined. */
+  private async existing(name: string): Promise<string | undefined> {
+    try {
+      return (await this.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
+    } catch (error) {
+      if (error instanceof QueueDoesNotExist) return undefined;
+      throw error;
+    }
+  }
+
+  /** Creates a queue; one created meanwhile with other attributes (a race, or drift) is used as it is. */
+  private async create(name: string, attributes: Record<string, string>): Promise<string> {
+    try {
+      const created = await this.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+      if (!created.QueueUrl) throw new Error(`SQS returned no URL for queue ${name}`);
+      return created.QueueUrl;
+    } catch (error) {
+      if (!(error instanceof QueueNameExists)) throw error;
+      const url = await this.existing(name);
+      if (!url) throw error;
+      return url;
+    }
   }
 
   async arn(url: string): Promise<string> {

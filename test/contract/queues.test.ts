@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, describe, expect, it } from 'vitest';
 import { queueNames, Queues, validateClusterName } from '#shared/queues/queues.js';
@@ -25,6 +26,11 @@ describe('queue names', () => {
     expect(queueNames.agentCommands('mantle-production-cluster-00001', id).length).toBeLessThanOrEqual(80);
     expect(queueNames.frameworkEvents('c', id)).toMatch(/^c-fw-[0-9a-f]{24}\.fifo$/);
     expect(queueNames.deadLetter('c-status.fifo')).toBe('c-status-dlq.fifo');
+    const named = queueNames.frameworkDelivery('mantle-production-cluster-00001', 'team-a', 'x'.repeat(40));
+    expect(queueNames.deadLetter(named).length).toBeLessThanOrEqual(80);
+    expect(queueNames.frameworkDelivery('c', '', 'jobs')).toMatch(/^c-fwq-[0-9a-f]{24}\.fifo$/);
+    // The principal namespaces the name: the same name under two principals is two queues.
+    expect(queueNames.frameworkDelivery('c', 'a', 'jobs')).not.toBe(queueNames.frameworkDelivery('c', 'b', 'jobs'));
     expect(validateClusterName('mantle')).toBeUndefined();
     expect(validateClusterName('Mantle_1')).toMatch(/must be/);
   });
@@ -51,6 +57,19 @@ describe('the queue helper', () => {
       );
     }
     expect(seen).toEqual(Array.from({ length: 12 }, (_, i) => i));
+  });
+
+  it('uses a queue that exists as it is, whatever its attributes (one the CDK stack created)', async () => {
+    const name = `${unique()}.fifo`;
+    const url = await new Queues(clients.sqs).ensure(name, { visibilityTimeoutSeconds: 120 });
+    // Another handler (a cold cache) ensures it with other attributes and a dead-letter queue: no failure, no change.
+    const again = await new Queues(clients.sqs).ensure(name, { visibilityTimeoutSeconds: 30, maxReceiveCount: 3 });
+    expect(again).toBe(url);
+    const attributes = await clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['VisibilityTimeout', 'RedrivePolicy'] }),
+    );
+    expect(attributes.Attributes?.VisibilityTimeout).toBe('120');
+    expect(attributes.Attributes?.RedrivePolicy).toBeUndefined();
   });
 
   it('returns as soon as a message arrives during a long wait', async () => {

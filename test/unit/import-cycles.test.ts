@@ -9,7 +9,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const SOURCE_FOLDERS = ['functions', 'shared', 'agent', 'sdk', 'cli', 'local', 'infra', 'bench'];
+const SOURCE_FOLDERS = ['functions', 'frameworks', 'shared', 'agent', 'sdk', 'cli', 'local', 'infra', 'bench'];
 
 type Graph = ReadonlyMap<string, readonly string[]>;
 
