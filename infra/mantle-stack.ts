@@ -151,6 +151,8 @@ export class MantleStack extends Stack {
       ...(settings.acls ? { MANTLE_ACLS: settings.acls } : {}),
       MANTLE_AGENT_PING_TIMEOUT_SECONDS: String(settings.agentPingTimeoutSeconds),
       MANTLE_MAX_AGENT_PING_TIMEOUTS: String(settings.maxAgentPingTimeouts),
+      MANTLE_MAX_FRAMEWORKS_PER_PRINCIPAL: String(settings.maxFrameworksPerPrincipal),
+      MANTLE_MAX_STREAMS_PER_PRINCIPAL: String(settings.maxStreamsPerPrincipal),
     };
   }
 
@@ -208,8 +210,15 @@ export class MantleStack extends Stack {
       description: "Agents' status updates (status FIFO queue): the task state machine, UPDATE events",
       memorySize: 256,
       timeout: STATUS_TIMEOUT,
+      reservedConcurrentExecutions: this.settings.statusConcurrency,
     });
-    status.function.addEventSource(new SqsEventSource(queues.status, { batchSize: 10, reportBatchItemFailures: true }));
+    status.function.addEventSource(
+      new SqsEventSource(queues.status, {
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        maxConcurrency: this.settings.statusConcurrency,
+      }),
+    );
     grantTables(status.role, this.allTables);
     grantQueues(status.role, [queues.allocation], SEND);
     grantRuntimeQueues(status.role, this, cluster, 'framework', SEND);
@@ -220,12 +229,14 @@ export class MantleStack extends Stack {
       description: "Agents' heartbeats (heartbeat queue): a batch recorded in one write",
       memorySize: 256,
       timeout: HEARTBEATS_TIMEOUT,
+      reservedConcurrentExecutions: this.settings.heartbeatsConcurrency,
     });
     // A batching window gathers many heartbeats per invocation: one read of their agents, one write.
     heartbeats.function.addEventSource(
       new SqsEventSource(queues.heartbeats, {
         batchSize: HEARTBEAT_BATCH_SIZE,
         maxBatchingWindow: Duration.seconds(HEARTBEAT_BATCHING_WINDOW_SECONDS),
+        maxConcurrency: this.settings.heartbeatsConcurrency,
       }),
     );
     grantTables(heartbeats.role, this.allTables);

@@ -65,11 +65,15 @@ function runtimeQueueArns(stack: Stack, clusterName: string, kind: RuntimeQueue)
   return kinds.map((each) => runtimeQueueArn(stack, clusterName, each));
 }
 
-/** Finding or creating a runtime queue, and deleting it when its agent or framework is gone. */
+/**
+ * Finding or creating a runtime queue (with its TLS-only policy and its kind's dead-letter queue), and
+ * deleting it when its agent or framework is gone.
+ */
 export const QUEUE_LIFECYCLE = [
   'sqs:GetQueueUrl',
   'sqs:CreateQueue',
   'sqs:GetQueueAttributes',
+  'sqs:SetQueueAttributes',
   'sqs:DeleteQueue',
 ] as const;
 export const SEND = ['sqs:SendMessage'] as const;

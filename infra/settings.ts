@@ -60,6 +60,15 @@ export interface ClusterSettings {
   readonly throttleRateLimit: number;
   readonly throttleBurstLimit: number;
   /**
+   * Reserved concurrency of the status and heartbeat functions (the allocator has its own), so that
+   * SUBSCRIBE streams can never starve them; at least 2 (an SQS event source's least).
+   */
+  readonly statusConcurrency: number;
+  readonly heartbeatsConcurrency: number;
+  /** Per principal: frameworks, and open SUBSCRIBE streams (each holds a Lambda invocation). */
+  readonly maxFrameworksPerPrincipal: number;
+  readonly maxStreamsPerPrincipal: number;
+  /**
    * The cluster's default ACL (docs/security.md), as the master reads it from MANTLE_ACLS: `permissive`
    * or JSON, checked at synth. Absent: the master's safe defaults.
    */
@@ -166,6 +175,10 @@ export function clusterSettings(get: Lookup): ClusterSettings {
     maxAgentPingTimeouts: integer(get, 'maxAgentPingTimeouts', 5, 1),
     throttleRateLimit: integer(get, 'throttleRateLimit', 200, 1),
     throttleBurstLimit: integer(get, 'throttleBurstLimit', 400, 1),
+    statusConcurrency: integer(get, 'statusConcurrency', 10, 2),
+    heartbeatsConcurrency: integer(get, 'heartbeatsConcurrency', 2, 2),
+    maxFrameworksPerPrincipal: integer(get, 'maxFrameworksPerPrincipal', 100, 1),
+    maxStreamsPerPrincipal: integer(get, 'maxStreamsPerPrincipal', 50, 1),
     ...(acls ? { acls } : {}),
   };
 }

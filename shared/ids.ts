@@ -42,13 +42,16 @@ export function taskKey(frameworkId: string, taskId: string): string {
   return `${frameworkId}/${taskId}`;
 }
 
-/** Mesos task id rules (also for other framework-chosen ids): not empty, no '/', '\', control characters. */
-export function validateTaskId(taskId: string): string | undefined {
-  if (taskId === '') return 'Task ID must not be empty';
-  if (taskId.length > 255) return 'Task ID is longer than 255 characters';
-  if (taskId === '.' || taskId === '..') return `Task ID '${taskId}' is reserved`;
+/**
+ * Mesos id rules (task ids, and other framework-chosen ids such as a framework's own on SUBSCRIBE): not
+ * empty, at most 255 characters, no '/', '\', control characters.
+ */
+export function validateTaskId(taskId: string, what = 'Task ID'): string | undefined {
+  if (taskId === '') return `${what} must not be empty`;
+  if (taskId.length > 255) return `${what} is longer than 255 characters`;
+  if (taskId === '.' || taskId === '..') return `${what} '${taskId}' is reserved`;
   // eslint-disable-next-line no-control-regex
-  if (/[/\\\u0000-\u001f\u007f]/.test(taskId)) return `Task ID '${taskId}' contains '/', '\\' or a control character`;
+  if (/[/\\\u0000-\u001f\u007f]/.test(taskId)) return `${what} '${taskId}' contains '/', '\\' or a control character`;
   return undefined;
 }
 

@@ -12,6 +12,7 @@
  */
 import type { EventPublisher } from '../master/event-publisher.js';
 import { groupBy } from '#shared/collections.js';
+import { failure } from '#shared/result.js';
 import type { Metrics } from '#shared/metrics.js';
 import type { Offer } from '#shared/protocol/mesos.js';
 import type { AgentRecord, FrameworkRecord, OfferRecord, Registrar } from '../registrar/index.js';
@@ -199,18 +200,24 @@ async function commitOffers(
   let conflicts = 0;
   const byAgent = [...groupBy(proposals, (offer) => offer.agentId)];
   await inParallel(byAgent, deps.allocator.config.commitConcurrency, async ([agentId, list]) => {
-    const created = await deps.registrar.agents.createOffers(
-      agents.get(agentId) as AgentRecord,
-      list.map((proposal) => ({
-        frameworkId: proposal.frameworkId,
-        role: proposal.role,
-        resources: proposal.resources,
-        expiresAt,
-      })),
-    );
+    // One agent's failure (a fault, a full ledger) costs that agent its offers, never the whole pass.
+    const created = await deps.registrar.agents
+      .createOffers(
+        agents.get(agentId) as AgentRecord,
+        list.map((proposal) => ({
+          frameworkId: proposal.frameworkId,
+          role: proposal.role,
+          resources: proposal.resources,
+          expiresAt,
+        })),
+      )
+      .catch((error: unknown) => failure('AGENT_FAULT', String(error)));
     if (created.ok) offers.push(...created.value.offers);
     else if (created.error.code === 'VERSION_CONFLICT') conflicts++;
-    else if (created.error.code !== 'AGENT_NOT_ACTIVE' && created.error.code !== 'UNKNOWN_AGENT') {
+    else if (created.error.code === 'LEDGER_FULL' || created.error.code === 'AGENT_FAULT') {
+      deps.logger?.warn('No offers from this agent in this pass', { agentId, why: created.error.message });
+      deps.metrics?.increment('allocator/agent_failures');
+    } else if (created.error.code !== 'AGENT_NOT_ACTIVE' && created.error.code !== 'UNKNOWN_AGENT') {
       // The allocator proposed what the ledger refuses: a defect, not a race.
       deps.logger?.error('Offers refused by the agent ledger', {
         agentId,

@@ -31,7 +31,10 @@ export interface AllocationTrigger {
 
 /** More agent ids than this and the trigger simply asks for all agents (the message stays small). */
 export const MAX_TRIGGER_AGENTS = 1000;
-/** SQS delays a message by at most 15 minutes; longer timers are sent again until due. */
+/**
+ * SQS delays a message by at most 15 minutes. Longer timers are not sent: the periodic pass, which runs
+ * far more often, offers what they would have (a refuse_seconds of a year is not a year of messages).
+ */
 export const MAX_DELAY_SECONDS = 900;
 
 /** The message on the allocation queue. Only `reason` is required, so that any sender's triggers work. */
@@ -41,7 +44,9 @@ export const TriggerMessageSchema = z.object({
   framework_id: z.string().min(1).optional(),
   /** When it was sent (ms since the epoch): allocation_run_latency_ms counts from here. */
   sent_at: z.number().finite().optional(),
-  /** A timer is due at this time (ms since the epoch); until then the allocator sends it on again. */
+  /** A timer is due at this time (ms since the epoch): a pass that started later covers it. */
+  due_at: z.number().finite().optional(),
+  /** Long timers of earlier versions (due then); the periodic pass covers them, so they are dropped. */
   not_before: z.number().finite().optional(),
 });
 export type TriggerMessage = z.infer<typeof TriggerMessageSchema>;
@@ -54,7 +59,7 @@ export function triggerMessage(trigger: AllocationTrigger, now: number, delaySec
     ...(agentIds ? { agent_ids: agentIds } : {}),
     ...(trigger.frameworkId !== undefined ? { framework_id: trigger.frameworkId } : {}),
     sent_at: now,
-    ...(delaySeconds > MAX_DELAY_SECONDS ? { not_before: now + Math.ceil(delaySeconds * 1000) } : {}),
+    ...(delaySeconds > 0 ? { due_at: now + Math.ceil(delaySeconds * 1000) } : {}),
   };
 }
 
@@ -66,18 +71,14 @@ export class AllocationTriggers {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Asks for an allocation pass now, or after `delaySeconds` (any length: long timers are chained). */
+  /**
+   * Asks for an allocation pass now, or after `delaySeconds`; a delay beyond MAX_DELAY_SECONDS sends
+   * nothing (the periodic pass covers it).
+   */
   async request(trigger: AllocationTrigger, delaySeconds = 0): Promise<void> {
     const delay = Number.isFinite(delaySeconds) && delaySeconds > 0 ? delaySeconds : 0;
-    await this.queues.send(this.queueUrl, [
-      { body: triggerMessage(trigger, this.now(), delay), delaySeconds: Math.min(MAX_DELAY_SECONDS, delay) },
-    ]);
-  }
-
-  /** Sends on a timer that is not yet due, for the time that is left. */
-  async resend(message: TriggerMessage): Promise<void> {
-    const seconds = Math.max(1, Math.ceil(((message.not_before ?? 0) - this.now()) / 1000));
-    await this.queues.send(this.queueUrl, [{ body: message, delaySeconds: Math.min(MAX_DELAY_SECONDS, seconds) }]);
+    if (delay > MAX_DELAY_SECONDS) return;
+    await this.queues.send(this.queueUrl, [{ body: triggerMessage(trigger, this.now(), delay), delaySeconds: delay }]);
   }
 }
 

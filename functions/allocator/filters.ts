@@ -5,7 +5,7 @@
  */
 import type { Range, Resource } from '#shared/protocol/mesos.js';
 import { filterKey } from '#shared/ids.js';
-import { contains, unallocate } from '#shared/resources/resources.js';
+import { add, contains, unallocate } from '#shared/resources/resources.js';
 import { rangesContain, toMillis } from '#shared/resources/values.js';
 import { isPlain } from './agent-state.js';
 import type { Quantities, ResourceNames } from './quantities.js';
@@ -36,6 +36,30 @@ export function refusalFilter(input: {
     resources: unallocate(input.resources),
     expiresAt: input.now + Math.round(seconds * 1000),
   };
+}
+
+/**
+ * One filter per role and agent, as the registrar keeps them: what one call refused on an agent for a
+ * role (two offers of one agent declined together) is refused together, until the latest expiry.
+ * Mesos keeps a filter per offer instead, which lets the two offers' sum through at once.
+ */
+export function mergeFilters(filters: readonly FilterSnapshot[]): FilterSnapshot[] {
+  const merged = new Map<string, FilterSnapshot>();
+  for (const filter of filters) {
+    const key = filterKey(filter.role, filter.agentId);
+    const before = merged.get(key);
+    merged.set(
+      key,
+      before
+        ? {
+            ...before,
+            resources: add(before.resources, filter.resources),
+            expiresAt: Math.max(before.expiresAt, filter.expiresAt),
+          }
+        : filter,
+    );
+  }
+  return [...merged.values()];
 }
 
 /** A candidate offer in the allocator's compact form. */

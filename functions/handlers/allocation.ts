@@ -23,15 +23,26 @@ import { parseMessageBody } from '#shared/protocol/internal.js';
 import { AllocationTriggers, coalesce, TriggerMessageSchema, type TriggerMessage } from '../allocation/triggers.js';
 
 export interface AllocationHandlerDeps extends AllocationPassDeps {
-  readonly triggers: Pick<AllocationTriggers, 'request' | 'resend'>;
+  readonly triggers: Pick<AllocationTriggers, 'request'>;
   /** Called after every pass (the local cluster keeps the latest pending reasons from it). */
   readonly onPass?: (report: AllocationPassReport) => void;
 }
 
-/** A timer arriving up to this early is run (SQS delays are whole seconds). */
-const EARLY_MS = 1000;
+/** Clocks of the senders and of the allocator may differ by this much. */
+const CLOCK_SKEW_MS = 1000;
+
+/**
+ * Whether a pass over all agents that started at `passStart` already covers the trigger: its change was
+ * written before it was sent (or its timer was due), so that pass read it. A REVIVE flood thus costs
+ * one pass for what came before it started, and one more for what came during it.
+ */
+function covered(message: TriggerMessage, passStart: number): boolean {
+  const at = message.due_at ?? message.sent_at;
+  return at !== undefined && at < passStart - CLOCK_SKEW_MS;
+}
 
 export function allocationHandler(deps: AllocationHandlerDeps) {
+  let fullPassStart = -Infinity;
   return middy<SQSEvent, SQSBatchResponse>().handler(async (event): Promise<SQSBatchResponse> => {
     const now = (deps.now ?? Date.now)();
     const due: TriggerMessage[] = [];
@@ -40,8 +51,8 @@ export function allocationHandler(deps: AllocationHandlerDeps) {
       if (!message) {
         deps.logger?.warn('Dropping an invalid allocation trigger', { messageId: record.messageId });
         deps.metrics?.increment('allocator/invalid_triggers');
-      } else if (message.not_before !== undefined && message.not_before > now + EARLY_MS) {
-        await deps.triggers.resend(message);
+      } else if (message.not_before !== undefined || covered(message, fullPassStart)) {
+        deps.metrics?.increment('allocator/triggers_coalesced');
       } else {
         due.push(message);
       }
@@ -52,6 +63,7 @@ export function allocationHandler(deps: AllocationHandlerDeps) {
         ...(request.agentIds ? { agentIds: request.agentIds } : {}),
         ...(request.requestedAt !== undefined ? { requestedAt: request.requestedAt } : {}),
       });
+      if (!request.agentIds) fullPassStart = Math.max(fullPassStart, now);
       deps.onPass?.(report);
     }
     return { batchItemFailures: [] };

@@ -28,6 +28,7 @@ import type { Master } from '../master/master.js';
 import { agentCaller } from './agent-route.js';
 import { handleCall } from '../scheduler/calls.js';
 import { subscribe } from '../scheduler/subscribe.js';
+import { subscribeCapExceeded } from '../scheduler/subscribe-caps.js';
 import {
   parseDeliveryHeader,
   queueDelivery,
@@ -77,6 +78,12 @@ export function createApp(master: Master): Hono<MasterEnv> {
       if (refused) return refused;
       const delivery = parseDeliveryHeader(c.req.header(EVENT_DELIVERY_HEADER));
       if (!delivery.ok) return text(c, 400, delivery.error);
+      const stream = delivery.value === undefined;
+      const capped = await subscribeCapExceeded(master, call, c.get('authority').principal, stream);
+      if (capped) {
+        master.metrics.increment('master/framework_subscribe_errors');
+        return text(c, 429, capped);
+      }
       if (delivery.value !== undefined) {
         return queueSubscriptionResponse(
           await subscribe(master, call, c.get('authority'), queueDelivery(delivery.value)),

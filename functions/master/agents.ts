@@ -16,7 +16,7 @@
 import { newAgentId } from '#shared/ids.js';
 import type { RegisterAgentRequest, RegisterAgentResponse, ReportedTask } from '#shared/protocol/internal.js';
 import type { Attribute } from '#shared/protocol/mesos.js';
-import { queueNames } from '#shared/queues/queues.js';
+import { queueNames, RUNTIME_MAX_RECEIVES } from '#shared/queues/queues.js';
 import { err, ok, type Failure, type Result } from '#shared/result.js';
 import type { AgentRecord, AgentRegistration } from '../registrar/index.js';
 import { taskKey } from '#shared/ids.js';
@@ -100,7 +100,7 @@ export async function registerAgent(
   if (request.agent_id) return reregisterAgent(master, request, request.agent_id.value, registration);
 
   const agentId = newAgentId(master.config.clusterId);
-  const commandQueueUrl = await master.queues.ensure(queueNames.agentCommands(master.config.cluster, agentId));
+  const commandQueueUrl = await commandQueue(master, agentId);
   const admitted = await master.registrar.agents.admit({ ...registration, commandQueueUrl }, agentId);
   if (!admitted.ok) {
     await master.queues.remove(commandQueueUrl);
@@ -125,7 +125,7 @@ async function reregisterAgent(
   agentId: string,
   registration: AgentRegistration,
 ): Promise<Result<RegisterAgentResponse, RegistrationFailure>> {
-  const commandQueueUrl = await master.queues.ensure(queueNames.agentCommands(master.config.cluster, agentId));
+  const commandQueueUrl = await commandQueue(master, agentId);
   const result = await master.registrar.agents.readmit(agentId, { ...registration, commandQueueUrl });
   if (!result.ok) {
     const { code, message } = result.error;
@@ -155,6 +155,14 @@ async function reregisterAgent(
 async function tagCommandQueue(master: Master, agent: AgentRecord): Promise<void> {
   if (agent.instanceSession !== undefined)
     await master.fleet?.tagAgentQueue?.(agent.commandQueueUrl, agent.instanceSession);
+}
+
+/** The agent's own command queue, with its dead-letter queue (tagged only once the agent is admitted). */
+function commandQueue(master: Master, agentId: string): Promise<string> {
+  return master.queues.ensure(queueNames.agentCommands(master.config.cluster, agentId), {
+    maxReceiveCount: RUNTIME_MAX_RECEIVES,
+    deadLetterName: queueNames.agentCommandsDeadLetter(master.config.cluster),
+  });
 }
 
 async function reconcileReportedTasks(

@@ -43,6 +43,12 @@ export const MasterConfigSchema = z.object({
   maxAgentPingTimeouts: z.coerce.number().int().positive().default(5),
   /** A launch the agent has not confirmed (no status update) after this long is dropped. */
   launchTimeoutSeconds: seconds.positive().default(60),
+  /**
+   * Per principal (or per cluster, with authentication off): frameworks not removed, and open SUBSCRIBE
+   * streams (each holds a Lambda invocation). Beyond them SUBSCRIBE answers 429 (docs/security.md).
+   */
+  maxFrameworksPerPrincipal: z.coerce.number().int().positive().default(100),
+  maxStreamsPerPrincipal: z.coerce.number().int().positive().default(50),
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: z.coerce
     .number()
@@ -103,6 +109,10 @@ export function masterConfigFromEnvironment(env: NodeJS.ProcessEnv = process.env
     ...(read('AGENT_PING_TIMEOUT_SECONDS') ? { agentPingTimeoutSeconds: read('AGENT_PING_TIMEOUT_SECONDS') } : {}),
     ...(read('MAX_AGENT_PING_TIMEOUTS') ? { maxAgentPingTimeouts: read('MAX_AGENT_PING_TIMEOUTS') } : {}),
     ...(read('LAUNCH_TIMEOUT_SECONDS') ? { launchTimeoutSeconds: read('LAUNCH_TIMEOUT_SECONDS') } : {}),
+    ...(read('MAX_FRAMEWORKS_PER_PRINCIPAL')
+      ? { maxFrameworksPerPrincipal: read('MAX_FRAMEWORKS_PER_PRINCIPAL') }
+      : {}),
+    ...(read('MAX_STREAMS_PER_PRINCIPAL') ? { maxStreamsPerPrincipal: read('MAX_STREAMS_PER_PRINCIPAL') } : {}),
   });
 }
 

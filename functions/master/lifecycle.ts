@@ -10,6 +10,9 @@ import { isTerminal } from '#shared/tasks/state-machine.js';
 import { publishEvents, sendAgentCommands, type Master } from './master.js';
 import { masterStatus, updateEvent } from './statuses.js';
 
+/** How long a removal may take before the sweeper takes it for one whose handler died. */
+const REMOVAL_GRACE_MS = 5 * 60_000;
+
 /** Takes offers off their agents and tells their frameworks (RESCIND). Returns the offers removed. */
 export async function rescindOffers(master: Master, offers: readonly OfferRecord[]): Promise<OfferRecord[]> {
   const byAgent = new Map<string, string[]>();
@@ -63,22 +66,33 @@ export async function deactivateFramework(master: Master, framework: FrameworkRe
 export async function removeFramework(master: Master, frameworkId: string, why: string): Promise<boolean> {
   const removed = await master.registrar.frameworks.remove(frameworkId);
   if (!removed.ok) return false;
-  const framework = removed.value;
   master.logger.info('Framework removed', { frameworkId, why });
   master.metrics.increment('master/frameworks_removed');
-  await rescindOffers(master, await master.registrar.agents.offersOf(frameworkId));
-  await killFrameworkTasks(master, framework);
-  // A named queue outlives its framework: the stack may own it, and the next framework of that name uses it.
-  if (framework.eventQueueUrl && framework.delivery === 'stream') await master.queues.remove(framework.eventQueueUrl);
+  await finishRemoval(master, removed.value);
   return true;
 }
 
+/**
+ * The work of a removal after the record says REMOVED, each step idempotent; the record then says it is
+ * done. A handler that dies midway leaves it undone, and the sweeper runs it again (sweepFrameworks).
+ */
+async function finishRemoval(master: Master, framework: FrameworkRecord): Promise<void> {
+  await rescindOffers(master, await master.registrar.agents.offersOf(framework.frameworkId));
+  await killFrameworkTasks(master, framework);
+  // A named queue outlives its framework: the stack may own it, and the next framework of that name uses it.
+  if (framework.eventQueueUrl && framework.delivery === 'stream') await master.queues.remove(framework.eventQueueUrl);
+  await master.registrar.frameworks.removalDone(framework.frameworkId);
+}
+
 async function killFrameworkTasks(master: Master, framework: FrameworkRecord): Promise<void> {
-  const agents = new Set<string>();
+  const held = new Map<string, Array<{ frameworkId: string; taskId: string }>>();
+  const running = new Set<string>();
   const now = master.now();
   for await (const task of master.registrar.tasks.listByFramework(framework.frameworkId)) {
+    // Terminal tasks too: a removal cut short between a task's kill and its release left it held.
+    held.set(task.agentId, [...(held.get(task.agentId) ?? []), { frameworkId: task.frameworkId, taskId: task.taskId }]);
     if (isTerminal(task.state)) continue;
-    agents.add(task.agentId);
+    running.add(task.agentId);
     await master.registrar.tasks.updateStatus(
       framework.frameworkId,
       masterStatus(framework.info, {
@@ -90,17 +104,19 @@ async function killFrameworkTasks(master: Master, framework: FrameworkRecord): P
         now,
       }),
     );
-    await master.registrar.agents.releaseTasks({
-      agentId: task.agentId,
-      tasks: [{ frameworkId: framework.frameworkId, taskId: task.taskId }],
-    });
+  }
+  const released = new Set<string>();
+  for (const [agentId, tasks] of held) {
+    const result = await master.registrar.agents.releaseTasks({ agentId, tasks });
+    if (result.ok && result.value.released.length > 0) released.add(agentId);
   }
   const shutdown: AgentCommand = { type: 'SHUTDOWN_FRAMEWORK', framework_id: { value: framework.frameworkId } };
-  for (const agentId of agents) {
+  // Agents whose tasks were running, or still held (a cut-short removal never told them).
+  for (const agentId of new Set([...running, ...released])) {
     const agent = await master.registrar.agents.get(agentId);
     if (agent && agent.status !== 'GONE') await sendAgentCommands(master, agent, [shutdown]);
   }
-  if (agents.size > 0) await master.allocation.request({ reason: 'RESOURCES_RECOVERED', agentIds: [...agents] });
+  if (released.size > 0) await master.allocation.request({ reason: 'RESOURCES_RECOVERED', agentIds: [...released] });
 }
 
 /** Tells a framework about its own tasks' master-generated updates (if it is still around). */
@@ -116,8 +132,9 @@ export async function notifyFramework(
 /**
  * The framework timers, run by the sweeper: a subscription whose stream stopped saying it is alive is
  * disconnected; a disconnected framework past its reconnect grace is deactivated; an inactive one past
- * its failover_timeout is removed (Mantle starts failover_timeout after the grace: documented deviation).
- * A queue-delivered framework has no stream to go silent: it is never disconnected, and ends by TEARDOWN.
+ * its failover_timeout is removed (Mantle starts failover_timeout after the grace: documented deviation);
+ * a removal left undone (its handler died) is finished. A queue-delivered framework has no stream to go
+ * silent: it is never disconnected, and ends by TEARDOWN.
  */
 export async function sweepFrameworks(master: Master): Promise<{ deactivated: number; removed: number }> {
   const now = master.now();
@@ -135,6 +152,13 @@ export async function sweepFrameworks(master: Master): Promise<{ deactivated: nu
     ) {
       await deactivateFramework(master, framework);
       deactivated++;
+    } else if (
+      framework.status === 'REMOVED' &&
+      !framework.removalDone &&
+      (framework.removedAt ?? 0) + REMOVAL_GRACE_MS <= now
+    ) {
+      master.logger.warn('Finishing a framework removal left undone', { frameworkId: framework.frameworkId });
+      await finishRemoval(master, framework);
     } else if (framework.status === 'INACTIVE') {
       const failover = (framework.info.failover_timeout ?? 0) * 1000;
       if ((framework.deactivatedAt ?? 0) + failover <= now) {

@@ -221,6 +221,9 @@ export interface AcceptedTasks {
   readonly tasks: AllocatedTask[];
   /** What the offers held that no task took: free again once the write is done. */
   readonly unused: Resource[];
+  /** An accept of many writes whose later write failed: its tasks not written (never launched), and why. */
+  readonly notWritten?: readonly AllocatedTask[];
+  readonly why?: string;
 }
 
 /** Offers out, tasks in, in one write (and the converted total, when operations changed it). */
@@ -265,7 +268,16 @@ export function acceptChange(
   return ok({ tasks, unused: fit.remaining, change: acceptWrite(input, tasks, keys) });
 }
 
-function acceptWrite(input: AcceptInput, tasks: readonly AllocatedTask[], keys: readonly string[]): ItemChange {
+/**
+ * One write of an accept: `input.offers` out, `tasks` in, and `hold` (an offer keeping what the tasks of
+ * the accept's later writes take: functions/registrar/accept-writes.ts) in when given.
+ */
+export function acceptWrite(
+  input: AcceptInput,
+  tasks: readonly AllocatedTask[],
+  keys: readonly string[],
+  hold?: OfferRecord,
+): ItemChange {
   const x = new Expression();
   const conditions: string[] = [];
   const removes: string[] = [];
@@ -284,6 +296,7 @@ function acceptWrite(input: AcceptInput, tasks: readonly AllocatedTask[], keys: 
     conditions.push(`attribute_not_exists(${path})`);
     sets.push(`${path} = ${x.value(storedTask(task))}`);
   });
+  if (hold) sets.push(`${x.path('offers', hold.offerId)} = ${x.value(storedOffer(hold))}`);
   const version = x.name('version');
   sets.push(`${version} = ${version} + ${x.value(1)}`);
   if (input.total) {

@@ -6,7 +6,6 @@
 import type { Attribute } from '#shared/protocol/mesos.js';
 import { newAgentId, newOfferId, taskKey } from '#shared/ids.js';
 import { ok, type Result } from '#shared/result.js';
-import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import {
   acceptChange,
   acceptRefusal,
@@ -39,12 +38,35 @@ import {
   type OfferRequest,
   type StoredOffer,
 } from './agent-records.js';
+import { acceptSteps, fitsOneWrite, type AcceptStep } from './accept-writes.js';
 import { RETRY, retrying, type RegistrarContext } from './context.js';
 import { failure, type RegistrarError } from './errors.js';
 import type { ItemChange, WriteOutcome } from './expression.js';
 import type { AllocatedTask, OfferRecord } from './ledger.js';
 
 type Rescinding = { agent: AgentRecord; rescinded: OfferRecord[] };
+
+/**
+ * Ledger entries removed by one write: each costs a few operators and some 60 characters of condition,
+ * and DynamoDB stops an expression at 4 KB and 300 operators.
+ */
+export const ENTRIES_PER_WRITE = 25;
+
+/** `ids` in groups of ENTRIES_PER_WRITE; one empty group for none (the write then only reads). */
+function chunked(ids: readonly string[]): string[][] {
+  if (ids.length === 0) return [[]];
+  const groups: string[][] = [];
+  for (let i = 0; i < ids.length; i += ENTRIES_PER_WRITE) groups.push(ids.slice(i, i + ENTRIES_PER_WRITE));
+  return groups;
+}
+
+/** DynamoDB holds at most 400 KB in one item: an agent's ledger with that many entries takes no more. */
+function ledgerFull(agentId: string): { readonly ok: false; readonly error: RegistrarError<'LEDGER_FULL'> } {
+  return failure(
+    'LEDGER_FULL',
+    `Agent ${agentId} holds as many tasks and offers as its ledger can (DynamoDB's 400 KB item limit)`,
+  );
+}
 
 export class AgentRegistry {
   constructor(private readonly context: RegistrarContext) {}
@@ -160,34 +182,19 @@ export class AgentRegistry {
    * attributes (the EC2 instance id). Eventually consistent: a heartbeat decides nothing durable.
    */
   async statuses(agentIds: readonly string[]): Promise<Map<string, AgentStatusView>> {
+    const items = await this.context.batchGet(
+      this.table,
+      agentIds.map((agentId) => ({ agent_id: agentId })),
+      { attributes: ['agent_id', 'status', 'command_queue_url', 'attributes', 'instance_session'] },
+    );
     const found = new Map<string, AgentStatusView>();
-    const ids = [...new Set(agentIds)].filter((id) => id !== '');
-    for (let start = 0; start < ids.length; start += 100) {
-      let keys: Record<string, unknown>[] = ids.slice(start, start + 100).map((agentId) => ({ agent_id: agentId }));
-      while (keys.length > 0) {
-        const result = await this.context.metrics.time('registrar/state_fetch_ms', () =>
-          this.context.documents.send(
-            new BatchGetCommand({
-              RequestItems: {
-                [this.table]: {
-                  Keys: keys,
-                  ProjectionExpression: 'agent_id, #status, command_queue_url, attributes, instance_session',
-                  ExpressionAttributeNames: { '#status': 'status' },
-                },
-              },
-            }),
-          ),
-        );
-        for (const item of result.Responses?.[this.table] ?? []) {
-          found.set(item.agent_id as string, {
-            status: item.status as AgentStatus,
-            commandQueueUrl: (item.command_queue_url ?? '') as string,
-            attributes: item.attributes ? (JSON.parse(item.attributes as string) as Attribute[]) : [],
-            ...(item.instance_session ? { instanceSession: item.instance_session as string } : {}),
-          });
-        }
-        keys = (result.UnprocessedKeys?.[this.table]?.Keys ?? []) as Record<string, unknown>[];
-      }
+    for (const item of items) {
+      found.set(item.agent_id as string, {
+        status: item.status as AgentStatus,
+        commandQueueUrl: (item.command_queue_url ?? '') as string,
+        attributes: item.attributes ? (JSON.parse(item.attributes as string) as Attribute[]) : [],
+        ...(item.instance_session ? { instanceSession: item.instance_session as string } : {}),
+      });
     }
     return found;
   }
@@ -252,13 +259,15 @@ export class AgentRegistry {
         | 'INSUFFICIENT_RESOURCES'
         | 'INVALID_ARGUMENT'
         | 'INVALID_RESOURCES'
+        | 'LEDGER_FULL'
       >
     >
   > {
     const planned = createOffersChange(agent, requests, makeOfferId, this.context.now());
     if (!planned.ok) return planned;
     const { change, offers } = planned.value;
-    const outcome = await this.run(agent.agentId, change);
+    const outcome = await this.grow(agent.agentId, change);
+    if (outcome === 'FULL') return ledgerFull(agent.agentId);
     if (outcome.written) return ok({ agent: agentFromItem(outcome.item), offers });
     return createOffersRefusal(agent, offers, outcome.old ? agentFromItem(outcome.old) : undefined);
   }
@@ -268,18 +277,66 @@ export class AgentRegistry {
    * resources to the ledger. `offers` are the records as read; the write checks they are still there,
    * owned by the framework and unchanged. Unused offered resources simply become free.
    */
-  async acceptOffers(input: AcceptInput): Promise<Result<AcceptedTasks & { agent: AgentRecord }, AcceptError>> {
-    const planned = acceptChange(input, this.context.now());
+  async acceptOffers(
+    input: AcceptInput,
+  ): Promise<Result<AcceptedTasks & { agent: AgentRecord }, AcceptError | RegistrarError<'LEDGER_FULL'>>> {
+    const now = this.context.now();
+    const planned = acceptChange(input, now);
     if (!planned.ok) return planned;
     const { change, ...accepted } = planned.value;
-    const outcome = await this.run(input.agentId, change);
-    if (outcome.written) return ok({ ...accepted, agent: agentFromItem(outcome.item) });
-    return acceptRefusal(input, accepted, outcome.old ? agentFromItem(outcome.old) : undefined);
+    const steps = fitsOneWrite(change)
+      ? ok([{ input, tasks: accepted.tasks, change }])
+      : acceptSteps(input, accepted.tasks, () => newOfferId(input.agentId), now);
+    if (!steps.ok) return steps;
+    const written: AllocatedTask[] = [];
+    let agent: AgentRecord | undefined;
+    for (const [index, step] of steps.value.entries()) {
+      const done = await this.acceptStep(step);
+      if (done.ok) {
+        written.push(...step.tasks);
+        agent = done.value;
+        continue;
+      }
+      if (index === 0) return done;
+      // A later write failed (the hold expired, a task id already there): the rest is not launched.
+      await this.removeOffers({ agentId: input.agentId, offerIds: step.input.offers.map((offer) => offer.offerId) });
+      const notWritten = accepted.tasks.slice(written.length);
+      return ok({ ...accepted, tasks: written, agent: agent as AgentRecord, notWritten, why: done.error.message });
+    }
+    return ok({ ...accepted, tasks: written, agent: agent as AgentRecord });
+  }
+
+  /** One write of an accept; a ledger that would outgrow DynamoDB's item limit refuses it. */
+  private async acceptStep(
+    step: AcceptStep,
+  ): Promise<Result<AgentRecord, AcceptError | RegistrarError<'LEDGER_FULL'>>> {
+    const outcome = await this.grow(step.input.agentId, step.change);
+    if (outcome === 'FULL') return ledgerFull(step.input.agentId);
+    if (outcome.written) return ok(agentFromItem(outcome.item));
+    const refused = acceptRefusal(
+      step.input,
+      { tasks: [...step.tasks], unused: [] },
+      outcome.old ? agentFromItem(outcome.old) : undefined,
+    );
+    return refused.ok ? ok(refused.value.agent) : refused;
+  }
+
+  /** A change that adds to an agent's item: 'FULL' when the item would pass DynamoDB's 400 KB. */
+  private async grow(agentId: string, change: ItemChange): Promise<WriteOutcome | 'FULL'> {
+    try {
+      return await this.run(agentId, change);
+    } catch (error) {
+      if ((error as Error).name === 'ValidationException' && /item size/i.test((error as Error).message)) {
+        return 'FULL';
+      }
+      throw error;
+    }
   }
 
   /**
    * Removes offers (DECLINE, RESCIND, offer expiry). Offers already gone are ignored, as Mesos ignores
-   * declines of unknown offers; with `frameworkId`, offers of other frameworks make the call fail.
+   * declines of unknown offers; with `frameworkId`, offers of other frameworks make the call fail and
+   * nothing is removed.
    */
   async removeOffers(input: {
     agentId: string;
@@ -288,10 +345,28 @@ export class AgentRegistry {
   }): Promise<
     Result<{ removed: OfferRecord[]; agent: AgentRecord }, RegistrarError<'OFFER_NOT_OWNED' | 'UNKNOWN_AGENT'>>
   > {
-    const offerIds = [...new Set(input.offerIds)];
-    const result = await this.removeEntries(input.agentId, removeOffersChange(offerIds, input.frameworkId));
-    if (!result.ok) return result;
-    return offersRemoved(result.value.old, result.value.written, offerIds, input.frameworkId);
+    const { agentId, frameworkId } = input;
+    const named = [...new Set(input.offerIds)];
+    const offerIds = await this.presentOnly(agentId, named, (agent, id) => agent.offers[id]);
+    if (!offerIds.ok) return offerIds;
+    const foreign = offerIds.value.ids.find((id) => {
+      const owner = offerIds.value.agent?.offers[id]?.frameworkId;
+      return frameworkId !== undefined && owner !== undefined && owner !== frameworkId;
+    });
+    if (foreign !== undefined) return failure('OFFER_NOT_OWNED', `Offer ${foreign} is not yours`);
+    if (offerIds.value.agent && offerIds.value.ids.length === 0)
+      return ok({ removed: [], agent: offerIds.value.agent });
+    const removed: OfferRecord[] = [];
+    let agent: AgentRecord | undefined = offerIds.value.agent;
+    for (const chunk of chunked(offerIds.value.ids)) {
+      const result = await this.removeEntries(agentId, removeOffersChange(chunk, frameworkId));
+      if (!result.ok) return result;
+      const done = offersRemoved(result.value.old, result.value.written, chunk, frameworkId);
+      if (!done.ok) return done;
+      removed.push(...done.value.removed);
+      agent = done.value.agent;
+    }
+    return ok({ removed, agent: agent as AgentRecord });
   }
 
   /** Gives tasks' resources back (terminal tasks). Tasks not in the ledger are ignored: idempotent. */
@@ -299,10 +374,36 @@ export class AgentRegistry {
     agentId: string;
     tasks: ReadonlyArray<{ frameworkId: string; taskId: string }>;
   }): Promise<Result<{ released: AllocatedTask[]; agent: AgentRecord }, RegistrarError<'UNKNOWN_AGENT'>>> {
-    const keys = [...new Set(input.tasks.map((task) => taskKey(task.frameworkId, task.taskId)))];
-    const result = await this.removeEntries(input.agentId, releaseTasksChange(keys));
-    if (!result.ok) return result;
-    return ok(tasksReleased(result.value.old, result.value.written, keys));
+    const named = [...new Set(input.tasks.map((task) => taskKey(task.frameworkId, task.taskId)))];
+    const keys = await this.presentOnly(input.agentId, named, (agent, key) => agent.tasks[key]);
+    if (!keys.ok) return keys;
+    if (keys.value.agent && keys.value.ids.length === 0) return ok({ released: [], agent: keys.value.agent });
+    const released: AllocatedTask[] = [];
+    let agent: AgentRecord | undefined = keys.value.agent;
+    for (const chunk of chunked(keys.value.ids)) {
+      const result = await this.removeEntries(input.agentId, releaseTasksChange(chunk));
+      if (!result.ok) return result;
+      const done = tasksReleased(result.value.old, result.value.written, chunk);
+      released.push(...done.released);
+      agent = done.agent;
+    }
+    return ok({ released, agent: agent as AgentRecord });
+  }
+
+  /**
+   * The ledger entries to remove, in writes DynamoDB takes (an expression's size is bounded). A few
+   * go as named, in one write; more are first narrowed to those the ledger holds (entries never come
+   * back once gone, so the read cannot miss one), which makes thousands of unknown ids one read.
+   */
+  private async presentOnly(
+    agentId: string,
+    named: readonly string[],
+    holds: (agent: AgentRecord, id: string) => unknown,
+  ): Promise<Result<{ ids: string[]; agent?: AgentRecord }, RegistrarError<'UNKNOWN_AGENT'>>> {
+    if (named.length <= ENTRIES_PER_WRITE) return ok({ ids: [...named] });
+    const agent = await this.get(agentId);
+    if (!agent) return failure('UNKNOWN_AGENT', `Agent ${agentId} is not registered`);
+    return ok({ ids: named.filter((id) => holds(agent, id) !== undefined), agent });
   }
 
   /**

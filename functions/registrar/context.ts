@@ -4,6 +4,8 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
+  BatchWriteCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -18,6 +20,18 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { Metrics } from '#shared/metrics.js';
 import type { Item, WriteOutcome } from './expression.js';
 import type { TableNames } from './tables.js';
+
+/** DynamoDB's limits on one BatchGetItem and one BatchWriteItem request. */
+export const BATCH_GET_LIMIT = 100;
+export const BATCH_WRITE_LIMIT = 25;
+/** Rounds of retrying what DynamoDB left unprocessed (throttling) before giving up. */
+const UNPROCESSED_ROUNDS = 8;
+
+/** One write of a batch: a put of `item` (whose key is `key`), or a delete of `key`. */
+export interface BatchWrite {
+  readonly key: Item;
+  readonly item?: Item;
+}
 
 export interface RegistrarOptions {
   readonly documents: DynamoDBDocumentClient;
@@ -57,6 +71,59 @@ export class RegistrarContext {
     return result.Item;
   }
 
+  /**
+   * The items with these keys (those that exist, in no particular order), however many keys: DynamoDB
+   * refuses a request naming a key twice or more than 100 keys, so keys are deduplicated and sent 100
+   * at a time, and what DynamoDB leaves unprocessed is asked again with backoff.
+   */
+  async batchGet(
+    table: string,
+    keys: readonly Item[],
+    options: { attributes?: readonly string[]; consistent?: boolean } = {},
+  ): Promise<Item[]> {
+    const unique = uniqueByKey(keys.filter((key) => !hasEmptyKey(key)).map((key) => ({ key })));
+    const projection = options.attributes ? projectionOf(options.attributes) : {};
+    const found: Item[] = [];
+    for (let start = 0; start < unique.length; start += BATCH_GET_LIMIT) {
+      let pending: Item[] = unique.slice(start, start + BATCH_GET_LIMIT).map((entry) => entry.key);
+      await untilProcessed(`${pending.length} reads of ${table}`, async () => {
+        const result = await this.metrics.time('registrar/state_fetch_ms', () =>
+          this.documents.send(
+            new BatchGetCommand({
+              RequestItems: {
+                [table]: { Keys: pending, ...projection, ...(options.consistent ? { ConsistentRead: true } : {}) },
+              },
+            }),
+          ),
+        );
+        found.push(...(result.Responses?.[table] ?? []));
+        pending = (result.UnprocessedKeys?.[table]?.Keys ?? []) as Item[];
+        return pending.length;
+      });
+    }
+    return found;
+  }
+
+  /**
+   * Unconditional puts and deletes, however many: a key written twice keeps its last write (DynamoDB
+   * refuses a request naming a key twice), 25 a request, unprocessed writes retried with backoff.
+   */
+  async batchWrite(table: string, writes: readonly BatchWrite[]): Promise<void> {
+    const unique = uniqueByKey(writes).filter((write) => !hasEmptyKey(write.key));
+    for (let start = 0; start < unique.length; start += BATCH_WRITE_LIMIT) {
+      let pending: Record<string, unknown>[] = unique
+        .slice(start, start + BATCH_WRITE_LIMIT)
+        .map((write) => (write.item ? { PutRequest: { Item: write.item } } : { DeleteRequest: { Key: write.key } }));
+      await untilProcessed(`${pending.length} writes to ${table}`, async () => {
+        const result = await this.metrics.time('registrar/state_store_ms', () =>
+          this.documents.send(new BatchWriteCommand({ RequestItems: { [table]: pending as never } })),
+        );
+        pending = (result.UnprocessedItems?.[table] ?? []) as Record<string, unknown>[];
+        return pending.length;
+      });
+    }
+  }
+
   /** All items of a table (only `attributes` when given), consistently read, page by page. */
   async *scan(table: string, attributes?: readonly string[]): AsyncGenerator<Item> {
     const projection = attributes ? projectionOf(attributes) : {};
@@ -82,6 +149,8 @@ export class RegistrarContext {
     table: string,
     input: Omit<QueryCommandInput, 'TableName' | 'ConsistentRead' | 'ExclusiveStartKey'>,
   ): AsyncGenerator<Item> {
+    // A key condition on a value no key can have (see hasEmptyKey) matches nothing.
+    if (hasEmptyKey(input.ExpressionAttributeValues ?? {})) return;
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.metrics.time('registrar/state_fetch_ms', () =>
@@ -143,8 +212,37 @@ export class RegistrarContext {
   }
 }
 
+/** The entries with distinct keys, the last of each key kept (in the place of its first). */
+function uniqueByKey<T extends { readonly key: Item }>(entries: readonly T[]): T[] {
+  const byKey = new Map<string, T>();
+  for (const entry of entries) {
+    const id = JSON.stringify(Object.entries(entry.key).sort(([a], [b]) => (a < b ? -1 : 1)));
+    byKey.set(id, entry);
+  }
+  return [...byKey.values()];
+}
+
+/** Runs `round` (which returns how much is still unprocessed) until nothing is, backing off between rounds. */
+async function untilProcessed(what: string, round: () => Promise<number>): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const left = await round();
+    if (left === 0) return;
+    if (attempt + 1 >= UNPROCESSED_ROUNDS) throw new Error(`DynamoDB left ${left} of ${what} unprocessed`);
+    await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 20 * 2 ** attempt) * (0.5 + Math.random())));
+  }
+}
+
+/** DynamoDB's least limit on a key attribute (a sort key's; a partition key may have 2048 bytes). */
+const MAX_KEY_BYTES = 1024;
+
+/**
+ * A key no item can have: empty, or longer than DynamoDB allows (it would refuse the request). Such
+ * keys come only from callers naming ids that cannot exist, so they read as "no such item".
+ */
 function hasEmptyKey(key: Item): boolean {
-  return Object.values(key).some((value) => value === '');
+  return Object.values(key).some(
+    (value) => value === '' || (typeof value === 'string' && Buffer.byteLength(value) > MAX_KEY_BYTES),
+  );
 }
 
 function projectionOf(attributes: readonly string[]) {

@@ -13,6 +13,7 @@ export type RegistrarErrorCode =
   | 'OFFER_GONE'
   | 'OFFER_NOT_OWNED'
   | 'DUPLICATE_TASK'
+  | 'LEDGER_FULL'
   | 'UNKNOWN_TASK'
   | 'ILLEGAL_TRANSITION'
   | 'UNKNOWN_FRAMEWORK'

@@ -7,7 +7,6 @@
  * Filters are soft state, as in Mesos (which keeps them in memory only): writes are plain batch puts and
  * deletes, last writer wins, and DynamoDB's TTL removes expired ones. REVIVE clears a role's filters.
  */
-import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { filterKey } from '#shared/ids.js';
 import type { Resource } from '#shared/protocol/mesos.js';
 import type { RegistrarContext } from './context.js';
@@ -30,8 +29,6 @@ function filterFromItem(item: Item): OfferFilter {
   };
 }
 
-const BATCH = 25;
-
 export class FilterRegistry {
   constructor(private readonly context: RegistrarContext) {}
 
@@ -39,22 +36,28 @@ export class FilterRegistry {
     return this.context.tables.filters;
   }
 
-  /** Installs filters, replacing any for the same framework, role and agent. */
+  /**
+   * Installs filters, replacing any for the same framework, role and agent (of several for one role and
+   * agent in `filters`, the last; callers merge what one call refused: functions/allocator/filters.ts).
+   */
   async put(frameworkId: string, filters: readonly OfferFilter[]): Promise<void> {
-    const items = filters.map((filter) => ({
-      PutRequest: {
-        Item: {
-          framework_id: frameworkId,
-          filter_key: filterKey(filter.role, filter.agentId),
-          role: filter.role,
-          agent_id: filter.agentId,
-          resources: JSON.stringify(filter.resources),
-          expires_at_ms: filter.expiresAt,
-          expires_at: epochSeconds(filter.expiresAt) + 1,
-        },
-      },
-    }));
-    await this.write(items);
+    await this.context.batchWrite(
+      this.table,
+      filters.map((filter) => {
+        const key = { framework_id: frameworkId, filter_key: filterKey(filter.role, filter.agentId) };
+        return {
+          key,
+          item: {
+            ...key,
+            role: filter.role,
+            agent_id: filter.agentId,
+            resources: JSON.stringify(filter.resources),
+            expires_at_ms: filter.expiresAt,
+            expires_at: epochSeconds(filter.expiresAt) + 1,
+          },
+        };
+      }),
+    );
   }
 
   /** The framework's filters in force at `now`, keyed by `filterKey(role, agentId)`. */
@@ -89,7 +92,10 @@ export class FilterRegistry {
         keys.push({ framework_id: frameworkId, filter_key: item.filter_key });
       }
     }
-    await this.write(keys.map((Key) => ({ DeleteRequest: { Key } })));
+    await this.context.batchWrite(
+      this.table,
+      keys.map((key) => ({ key })),
+    );
     return keys.length;
   }
 
@@ -99,20 +105,5 @@ export class FilterRegistry {
       KeyConditionExpression: 'framework_id = :f',
       ExpressionAttributeValues: { ':f': frameworkId },
     });
-  }
-
-  /** Batch writes, 25 at a time, retrying what DynamoDB leaves unprocessed. */
-  private async write(requests: ReadonlyArray<Record<string, unknown>>): Promise<void> {
-    for (let i = 0; i < requests.length; i += BATCH) {
-      let pending: Record<string, unknown>[] = requests.slice(i, i + BATCH);
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt >= 8) throw new Error(`DynamoDB left ${pending.length} filter writes unprocessed`);
-        const result = await this.context.documents.send(
-          new BatchWriteCommand({ RequestItems: { [this.table]: pending as never } }),
-        );
-        pending = (result.UnprocessedItems?.[this.table] ?? []) as Record<string, unknown>[];
-        if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** attempt));
-      }
-    }
   }
 }

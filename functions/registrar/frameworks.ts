@@ -48,6 +48,8 @@ export interface FrameworkRecord {
   readonly disconnectedAt?: number;
   readonly deactivatedAt?: number;
   readonly removedAt?: number;
+  /** The removal's work (offers, tasks, queue) is finished; until then the sweeper finishes it. */
+  readonly removalDone?: boolean;
 }
 
 export interface Subscription {
@@ -141,6 +143,7 @@ function frameworkFromItem(item: Item): FrameworkRecord {
     ...(item.disconnected_at !== undefined ? { disconnectedAt: item.disconnected_at as number } : {}),
     ...(item.deactivated_at !== undefined ? { deactivatedAt: item.deactivated_at as number } : {}),
     ...(item.removed_at !== undefined ? { removedAt: item.removed_at as number } : {}),
+    ...(item.removal_done === true ? { removalDone: true } : {}),
   };
 }
 
@@ -361,6 +364,17 @@ export class FrameworkRegistry {
     if (outcome.written) return ok(frameworkFromItem(outcome.item));
     if (!outcome.old) return failure('UNKNOWN_FRAMEWORK', `Framework ${frameworkId} cannot be found`);
     return failure('FRAMEWORK_REMOVED', `Framework ${frameworkId} has been removed`);
+  }
+
+  /** A removed framework's offers, tasks and queue are taken care of (master/lifecycle.ts). */
+  async removalDone(frameworkId: string): Promise<void> {
+    await this.context.update({
+      TableName: this.table,
+      Key: { framework_id: frameworkId },
+      UpdateExpression: 'SET removal_done = :done',
+      ConditionExpression: 'attribute_exists(framework_id)',
+      ExpressionAttributeValues: { ':done': true },
+    });
   }
 
   /** Every framework (a consistent scan, page by page): the allocator's and the sweeper's snapshot. */

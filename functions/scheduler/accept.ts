@@ -111,7 +111,14 @@ export async function commitAccept(
     );
   }
   const feedback = new Feedback(framework.info, agent.agentId, master.now());
-  const written = await addTaskRows(master, framework, plan, launchId, feedback);
+  const notWritten = new Set((committed.value.notWritten ?? []).map((task) => task.taskId));
+  for (const launch of plan.launches) {
+    if (notWritten.has(launch.task.task_id.value)) {
+      feedback.task(launch.task, 'TASK_DROPPED', 'REASON_INVALID_OFFERS', committed.value.why ?? 'Not launched');
+    }
+  }
+  const launches = plan.launches.filter((launch) => !notWritten.has(launch.task.task_id.value));
+  const written = await addTaskRows(master, framework, { ...plan, launches }, launchId, feedback);
   count(master, feedback);
   await sendAgentCommands(master, agent, launchCommands(framework, written, launchId, plan.grant));
   await publishEvents(master, framework, [...plan.events, ...feedback.events]);

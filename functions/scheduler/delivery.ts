@@ -7,7 +7,7 @@
  * event as JSON. Everything else about SUBSCRIBE is the same for both.
  */
 import { EVENT_DELIVERY_HEADER, EVENT_QUEUE_URL_HEADER, type Event } from '#shared/protocol/scheduler.js';
-import { queueNames, type QueueOptions } from '#shared/queues/queues.js';
+import { queueNames, RUNTIME_MAX_RECEIVES, type QueueOptions } from '#shared/queues/queues.js';
 import { ok, type Result } from '#shared/result.js';
 import type { Master } from '../master/master.js';
 import { errorStream, subscriptionStream, type StreamOptions } from './stream.js';
@@ -32,12 +32,17 @@ export interface StreamSubscription {
   readonly body: ReadableStream<Uint8Array>;
 }
 
+/** Events received too often (poison) go to the cluster's one dead-letter queue for framework events. */
+function deadLetters(cluster: string): QueueOptions {
+  return { maxReceiveCount: RUNTIME_MAX_RECEIVES, deadLetterName: queueNames.frameworkEventsDeadLetter(cluster) };
+}
+
 /** Mesos's delivery: a RecordIO stream draining the framework's own queue (`<cluster>-fw-<digest(id)>.fifo`). */
 export const streamDelivery: EventDelivery<StreamSubscription> = {
   kind: 'stream',
   queue: (cluster, frameworkId) => ({
     name: queueNames.frameworkEvents(cluster, frameworkId),
-    options: { visibilityTimeoutSeconds: 30, retentionSeconds: 24 * 3600 },
+    options: { visibilityTimeoutSeconds: 30, retentionSeconds: 24 * 3600, ...deadLetters(cluster) },
   }),
   refused: (streamId, message) => ({ streamId, body: errorStream(message) }),
   opened: (master, options) => ({ streamId: options.streamId, body: subscriptionStream(master, options) }),
@@ -54,7 +59,7 @@ export function queueDelivery(name: string): EventDelivery<QueueSubscription> {
     queue: (cluster, _frameworkId, principal) => ({
       name: queueNames.frameworkDelivery(cluster, principal, name),
       // A handler may be away for a while (a deploy, an outage): its events wait longer than a stream's.
-      options: { visibilityTimeoutSeconds: 60, retentionSeconds: 4 * 24 * 3600 },
+      options: { visibilityTimeoutSeconds: 60, retentionSeconds: 4 * 24 * 3600, ...deadLetters(cluster) },
     }),
     refused: (_streamId, message) => ({ ok: false, message }),
     opened: (_master, options) => ({

@@ -4,7 +4,7 @@
  * functions/allocator/filters.ts).
  */
 import type { Resource } from '#shared/protocol/mesos.js';
-import { refusalFilter } from '../allocator/filters.js';
+import { mergeFilters, refusalFilter } from '../allocator/filters.js';
 import type { Master } from '../master/master.js';
 
 /**
@@ -19,8 +19,10 @@ export async function installFilters(
   recovered: ReadonlyArray<{ role: string; agentId: string; resources: Resource[] }>,
 ): Promise<void> {
   const now = master.now();
-  const filters = recovered.flatMap(
-    (entry) => refusalFilter({ ...entry, ...(refuseSeconds !== undefined ? { refuseSeconds } : {}), now }) ?? [],
+  const filters = mergeFilters(
+    recovered.flatMap(
+      (entry) => refusalFilter({ ...entry, ...(refuseSeconds !== undefined ? { refuseSeconds } : {}), now }) ?? [],
+    ),
   );
   if (filters.length > 0) await master.registrar.filters.put(frameworkId, filters);
   const agentIds = [...new Set(recovered.map((entry) => entry.agentId))];

@@ -4,7 +4,7 @@
  * framework (delivery.ts) is registered the same way; only its event queue and the answer differ.
  */
 import { validateOfferConstraints } from '../allocator/constraints.js';
-import { newFrameworkId, newStreamId } from '#shared/ids.js';
+import { newFrameworkId, newStreamId, validateTaskId } from '#shared/ids.js';
 import type { FrameworkInfo, MasterInfo } from '#shared/protocol/mesos.js';
 import { allowsRole } from '#shared/acl.js';
 import { frameworkRoles } from '../registrar/index.js';
@@ -63,6 +63,8 @@ export async function subscribe<R>(
   const principal = authority.principal;
   const info: FrameworkInfo =
     principal !== undefined ? { ...call.subscribe.framework_info, principal } : call.subscribe.framework_info;
+  const idError = call.framework_id ? validateTaskId(call.framework_id.value, 'Framework ID') : undefined;
+  if (idError) return error(idError);
   const roles = frameworkRoles(info);
   if (!roles.ok) return error(roles.error.message);
   const constraints = call.subscribe.offer_constraints;

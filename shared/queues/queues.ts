@@ -26,6 +26,7 @@ import {
   QueueNameExists,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
+  SetQueueAttributesCommand,
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
@@ -71,13 +72,38 @@ export const queueNames = {
   frameworkDelivery: (cluster: string, principal: string, name: string) =>
     `${cluster}-fwq-${digest(`${principal}/${name}`)}.fifo`,
   deadLetter: (name: string) => (name.endsWith('.fifo') ? `${name.slice(0, -5)}-dlq.fifo` : `${name}-dlq`),
+  /** One dead-letter queue for all agents' command queues, one for all frameworks' event queues. */
+  agentCommandsDeadLetter: (cluster: string) => `${cluster}-agent-dlq.fifo`,
+  frameworkEventsDeadLetter: (cluster: string) => `${cluster}-fw-dlq.fifo`,
 };
+
+/** Receives of an agent's command or a framework's event before it is taken as poison (dead-lettered). */
+export const RUNTIME_MAX_RECEIVES = 100;
+
+/** What CDK's `enforceSSL` gives the stack's queues: any request not over TLS is denied. */
+export function secureTransportPolicy(queueArn: string): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'SecureTransportOnly',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 'sqs:*',
+        Resource: queueArn,
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      },
+    ],
+  });
+}
 
 export interface QueueOptions {
   readonly fifo?: boolean;
   readonly visibilityTimeoutSeconds?: number;
   /** Redrive to a dead-letter queue (created alongside) after this many receives. */
   readonly maxReceiveCount?: number;
+  /** That dead-letter queue's name (default `queueNames.deadLetter(name)`); several queues may share one. */
+  readonly deadLetterName?: string;
   /** Delete unreceived messages after this long (SQS default: 4 days). */
   readonly retentionSeconds?: number;
 }
@@ -85,9 +111,9 @@ export interface QueueOptions {
 export interface OutgoingMessage {
   /** Serialized as JSON. */
   readonly body: unknown;
-  /** FIFO queues: ordering scope. */
+  /** FIFO queues: ordering scope (any string: sent as `fifoId(groupId)`). */
   readonly groupId?: string;
-  /** FIFO queues: SQS drops a second message with the same id within 5 minutes. */
+  /** FIFO queues: SQS drops a second message with the same id within 5 minutes (sent as `fifoId`). */
   readonly deduplicationId?: string;
   /** Standard queues: deliver later (timers), at most 900 s. */
   readonly delaySeconds?: number;
@@ -102,6 +128,18 @@ export interface ReceivedMessage {
 }
 
 const SQS_MAX_BATCH = 10;
+
+/** SQS's rule for MessageGroupId and MessageDeduplicationId: 1 to 128 characters of [!-~]. */
+const FIFO_ID = /^[!-~]{1,128}$/;
+
+/**
+ * A group or deduplication id SQS takes, for any value: the value itself when it fits (readable in
+ * the console), else a digest of it. Task ids may be 255 characters of any Unicode but '/' and '\', so
+ * `framework/task` often does not fit; the digest keeps distinct values distinct.
+ */
+export function fifoId(value: string): string {
+  return FIFO_ID.test(value) ? value : `sha256-${createHash('sha256').update(value).digest('base64url')}`;
+}
 /** SQS refuses messages over 256 KiB; callers split their payloads below this. */
 export const MAX_MESSAGE_BYTES = 256 * 1024;
 
@@ -128,8 +166,9 @@ export class Queues {
   constructor(private readonly sqs: SQSClient) {}
 
   /**
-   * Creates the queue (and its dead-letter queue) if needed; returns its URL. Idempotent. A queue that already
-   * exists is used as it is, whatever its attributes (the CDK stack creates some queues the master also ensures).
+   * Creates the queue (and its dead-letter queue) if needed, with a policy that denies requests not over
+   * TLS (as the stack's own queues have); returns its URL. Idempotent. A queue that already exists is used
+   * as it is, whatever its attributes (the CDK stack creates some queues the master also ensures).
    */
   async ensure(name: string, options: QueueOptions = {}): Promise<string> {
     const known = this.urls.get(name) ?? (await this.existing(name));
@@ -146,7 +185,7 @@ export class Queues {
       ...(options.retentionSeconds !== undefined ? { MessageRetentionPeriod: String(options.retentionSeconds) } : {}),
     };
     if (options.maxReceiveCount !== undefined) {
-      const dlqUrl = await this.ensure(queueNames.deadLetter(name), {
+      const dlqUrl = await this.ensure(options.deadLetterName ?? queueNames.deadLetter(name), {
         fifo,
         retentionSeconds: 14 * 24 * 3600,
       });
@@ -154,6 +193,8 @@ export class Queues {
       attributes.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: options.maxReceiveCount });
     }
     const url = await this.create(name, attributes);
+    const Policy = secureTransportPolicy(await this.arn(url));
+    await this.sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { Policy } }));
     this.urls.set(name, url);
     return url;
   }
@@ -214,8 +255,10 @@ export class Queues {
           Entries: batch.map((message, i) => ({
             Id: String(i),
             MessageBody: JSON.stringify(message.body),
-            ...(message.groupId !== undefined ? { MessageGroupId: message.groupId } : {}),
-            ...(message.deduplicationId !== undefined ? { MessageDeduplicationId: message.deduplicationId } : {}),
+            ...(message.groupId !== undefined ? { MessageGroupId: fifoId(message.groupId) } : {}),
+            ...(message.deduplicationId !== undefined
+              ? { MessageDeduplicationId: fifoId(message.deduplicationId) }
+              : {}),
             ...(message.delaySeconds ? { DelaySeconds: Math.min(900, Math.ceil(message.delaySeconds)) } : {}),
           })),
         }),

@@ -3,6 +3,7 @@
  * offer expiry, two racing passes, and the Lambda handler fed by the SQS event source emulation.
  */
 import { randomBytes } from 'node:crypto';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEventSource } from '../../local/event-source.js';
 import { Allocator } from '../../functions/allocator/allocator.js';
@@ -12,10 +13,12 @@ import { runAllocationPass, type AllocationPassDeps } from '../../functions/allo
 import {
   AllocationTriggers,
   ensureAllocationQueue,
+  triggerMessage,
   type AllocationTrigger,
 } from '../../functions/allocation/triggers.js';
 import { SqsEventPublisher, type EventPublisher, type EventTarget } from '../../functions/master/event-publisher.js';
 import { newStreamId } from '#shared/ids.js';
+import { Metrics } from '#shared/metrics.js';
 import type { FrameworkInfo } from '#shared/protocol/mesos.js';
 import type { Event } from '#shared/protocol/scheduler.js';
 import { Queues } from '#shared/queues/queues.js';
@@ -283,5 +286,37 @@ describe('the allocator Lambda handler', () => {
       await queues.remove(eventQueueUrl);
       await queues.remove(allocationQueueUrl);
     }
+  });
+  it('coalesces a REVIVE flood: triggers sent before a pass over all agents started need no pass of their own', async () => {
+    await subscribe(t.registrar, 'flood');
+    const passes: number[] = [];
+    const metrics = new Metrics();
+    const handler = allocationHandler({
+      registrar: t.registrar,
+      events: { publish: async () => {} },
+      allocator: new Allocator(),
+      triggers: { request: async () => {} },
+      metrics,
+      now: () => t.clock.now,
+      onPass: (report) => passes.push(report.offers.length),
+    });
+    const batch = (sentAt: number, count = 10): SQSEvent => ({
+      Records: Array.from(
+        { length: count },
+        (_, i) =>
+          ({
+            messageId: `m${i}`,
+            body: JSON.stringify(triggerMessage({ reason: 'REVIVE', frameworkId: 'f' }, sentAt)),
+          }) as SQSRecord,
+      ),
+    });
+    const before = t.clock.now - 5_000;
+    for (let i = 0; i < 100; i++) await handler(batch(before), {} as Context);
+    expect(passes).toHaveLength(1);
+    expect(metrics.snapshot()['allocator/triggers_coalesced']).toBe(990);
+    // A REVIVE sent after that pass started gets a pass of its own.
+    t.clock.advance(10_000);
+    await handler(batch(t.clock.now, 1), {} as Context);
+    expect(passes).toHaveLength(2);
   });
 });

@@ -245,6 +245,28 @@ describe('the other calls', () => {
     expect(tm.allocation.triggers.some((t) => t.trigger.reason === 'RESOURCES_RECOVERED')).toBe(true);
   });
 
+  it('DECLINE of several offers of one agent, among thousands of unknown ids, filters what they held together', async () => {
+    await framework.call('REVIVE');
+    const held = [
+      await offer(tm, framework, agent, 'cpus:1;mem:64;ports:[31010-31011]'),
+      await offer(tm, framework, agent, 'cpus:2;mem:128;ports:[31020-31020]'),
+      await offer(tm, framework, agent, 'cpus:0.5;mem:32'),
+    ];
+    const unknown = Array.from({ length: 1500 }, (_, i) => ({ value: `${agent.agentId}-Ounknown${i}` }));
+    const declined = await framework.call('DECLINE', {
+      decline: {
+        offer_ids: [...unknown, ...held.map((o) => ({ value: o.offerId })), { value: held[0]?.offerId }],
+        filters: { refuse_seconds: 60 },
+      },
+    });
+    expect(declined.status, declined.body).toBe(202);
+    const ledger = await tm.master.registrar.agents.get(agent.agentId);
+    for (const o of held) expect(ledger?.offers[o.offerId]).toBeUndefined();
+    const filter = (await tm.master.registrar.filters.of(framework.frameworkId))[`* ${agent.agentId}`];
+    expect(quantities(filter?.resources ?? [])).toEqual({ cpus: 3.5, mem: 224, ports: 3 });
+    await framework.call('REVIVE');
+  });
+
   it('SUPPRESS and REVIVE change the suppressed roles; unknown roles are a 400', async () => {
     expect((await framework.call('SUPPRESS', { suppress: { roles: ['*'] } })).status).toBe(202);
     expect((await tm.master.registrar.frameworks.get(framework.frameworkId))?.suppressedRoles).toEqual(['*']);

@@ -1,7 +1,9 @@
 /**
- * Hostile input at every call (issue 3): malformed and hostile bodies — wrong types, huge numbers, deep
- * nesting, unknown enums, other frameworks' ids — never get a 5xx, never change another framework's
- * state, and leave the registrar's invariants intact.
+ * Hostile input at every call (issues 3 and 10), with authentication on as deployed: malformed and
+ * hostile bodies — wrong types, huge numbers, deep nesting, unknown enums, other frameworks' ids,
+ * Mesos-maximum ids of every character class, arrays of thousands (offer ids, tasks, reconcile entries)
+ * — never get a 5xx, never change another framework's state, and leave the registrar's invariants
+ * intact. The number of inputs tried is printed at the end.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +30,11 @@ let attacker: TestFramework;
 let victimOfferId: string;
 let tried = 0;
 
+const SECRET = 'fuzz-secret-fuzz-secret';
+const basic = (principal: string) => ({
+  Authorization: `Basic ${Buffer.from(`${principal}:${SECRET}`).toString('base64')}`,
+});
+
 async function victimState() {
   const framework = await tm.master.registrar.frameworks.get(victim.frameworkId);
   const task = await tm.master.registrar.tasks.get(victim.frameworkId, 'precious');
@@ -41,10 +48,15 @@ async function victimState() {
 }
 
 beforeAll(async () => {
-  tm = await startTestMaster();
-  agent = await registerAgent(tm, 'cpus:64;mem:65536;gpus:4;ports:[31000-31999]');
-  victim = await subscribe(tm, { user: 'v', name: 'victim', capabilities: [{ type: 'GPU_RESOURCES' }] });
-  attacker = await subscribe(tm, { user: 'x', name: 'attacker', capabilities: [{ type: 'GPU_RESOURCES' }] });
+  tm = await startTestMaster({ authenticate: true });
+  for (const principal of ['victim', 'attacker']) {
+    await tm.master.registrar.principals.create({ principal, secret: SECRET, kind: 'framework', roles: ['*', 'b'] });
+  }
+  await tm.master.registrar.principals.create({ principal: 'agents', secret: SECRET, kind: 'agent', roles: [] });
+  agent = await registerAgent(tm, 'cpus:64;mem:65536;gpus:4;ports:[31000-31999]', basic('agents'));
+  const capabilities = [{ type: 'GPU_RESOURCES' as const }];
+  victim = await subscribe(tm, { user: 'v', name: 'victim', capabilities }, { headers: basic('victim') });
+  attacker = await subscribe(tm, { user: 'x', name: 'attacker', capabilities }, { headers: basic('attacker') });
   const launched = await offer(tm, victim, agent, 'cpus:2;mem:512');
   await victim.call(
     'ACCEPT',
@@ -57,7 +69,7 @@ afterAll(async () => {
   victim.close();
   attacker.close();
   await tm.close();
-  console.log(`scheduler fuzz: ${tried} hostile calls tried`);
+  console.log(`scheduler fuzz (authentication on): ${tried} hostile calls tried, 0 answered 5xx`);
 });
 
 /** Values a hostile client might put anywhere. */
@@ -154,7 +166,7 @@ function payloadFor(type: string) {
 const hostileCall = fc
   .tuple(
     fc.oneof(fc.constantFrom(...CALL_TYPES), junk),
-    fc.constantFrom('attacker', 'attacker-as-victim', 'victim-id-only', 'random'),
+    fc.constantFrom('attacker', 'attacker-as-victim', 'victim-id-only', 'random', 'anonymous'),
   )
   .chain(([type, who]) =>
     fc.record({
@@ -169,7 +181,7 @@ async function send(body: unknown, headers: Record<string, string>): Promise<num
   const abort = new AbortController();
   const response = await fetch(`${tm.url}/api/v1/scheduler`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json', ...headers },
+    headers: { 'Content-Type': 'application/json', ...basic('attacker'), ...headers },
     body: JSON.stringify(body),
     signal: abort.signal,
   });
@@ -191,8 +203,10 @@ describe('hostile bodies', () => {
               : { value: victim.frameworkId };
         const typeName = typeof type === 'string' ? type.toLowerCase() : 'x';
         // Never the victim's own stream id: only the victim may act for the victim.
-        const headers: Record<string, string> =
-          who === 'victim-id-only' ? {} : { 'Mesos-Stream-Id': attacker.streamId };
+        const headers: Record<string, string> = {
+          ...(who === 'victim-id-only' ? {} : { 'Mesos-Stream-Id': attacker.streamId }),
+          ...(who === 'anonymous' ? { Authorization: '' } : {}),
+        };
         const body =
           type === 'SUBSCRIBE'
             ? { type, subscribe: payload }
@@ -200,7 +214,8 @@ describe('hostile bodies', () => {
         const status = await send(body, headers);
         tried++;
         // 501 is the one 5xx a client can ask for: the UNKNOWN call type (Mesos's Not Implemented).
-        if (type === 'UNKNOWN') expect(status).toBe(501);
+        if (who === 'anonymous') expect(status).toBe(401);
+        else if (type === 'UNKNOWN') expect(status).toBe(501);
         else expect(status, JSON.stringify(body).slice(0, 300)).toBeLessThan(500);
       }),
       { numRuns: 2000 },
@@ -215,12 +230,121 @@ describe('hostile bodies', () => {
       '1e999',
     ];
     for (const body of raw) {
-      const response = await post(tm.url, body, { 'Mesos-Stream-Id': attacker.streamId });
+      const response = await post(tm.url, body, { 'Mesos-Stream-Id': attacker.streamId, ...basic('attacker') });
       tried++;
       expect(response.status, body.slice(0, 50)).toBeLessThan(500);
     }
     expect(await victimState()).toEqual(before);
     for await (const ledger of tm.master.registrar.agents.list()) expect(ledgerViolation(ledger)).toBeUndefined();
     expect((await victim.call('REVIVE', { revive: { roles: ['*'] } })).status).toBe(202);
+  });
+
+  it('Mesos-maximum ids and arrays of thousands, at every call, never get a 5xx', async () => {
+    const before = await victimState();
+    const answered = new Map<number, number>();
+    const printable = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).filter(
+      (c) => !'/\\'.includes(c),
+    );
+    const longIds = [
+      printable.join('').repeat(3).slice(0, 255),
+      'é日😀'.repeat(64).slice(0, 255),
+      `${agent.agentId}-O${'z'.repeat(200)}`,
+      'x'.repeat(5000),
+    ];
+    const manyIds = (count: number, make: (i: number) => string) =>
+      Array.from({ length: count }, (_, i) => ({ value: make(i) }));
+    const big = fc.constantFrom(
+      ...longIds.map((id) => ({ value: id })),
+      { value: victimOfferId },
+      { value: `${agent.agentId}-Oforged` },
+    );
+    const many = fc.constantFrom(
+      manyIds(3000, (i) => `${agent.agentId}-O${i.toString(36)}`),
+      manyIds(3000, (i) => `agent-${i}-O${i.toString(36)}`),
+      manyIds(2000, (i) => longIds[i % longIds.length] as string),
+    );
+    const tasks = (count: number, id: (i: number) => string) =>
+      Array.from({ length: count }, (_, i) => commandTask(id(i), agent, 'cpus:0.01;mem:1'));
+    const bodies: Record<string, fc.Arbitrary<unknown>> = {
+      ACCEPT: fc.record({
+        offer_ids: fc.oneof(many, fc.array(big, { maxLength: 3 })),
+        operations: fc.constantFrom(
+          launch(
+            [],
+            tasks(2000, (i) => `${longIds[i % 2]?.slice(0, 240)}${i}`),
+          ).accept.operations,
+          launch(
+            [],
+            tasks(3, (i) => longIds[i] as string),
+          ).accept.operations,
+        ),
+      }),
+      DECLINE: fc.record({ offer_ids: fc.oneof(many, fc.array(big, { maxLength: 3 })) }),
+      KILL: fc.record({ task_id: big, agent_id: big }),
+      ACKNOWLEDGE: fc.record({ task_id: big, agent_id: big, uuid: fc.constant(Buffer.alloc(16).toString('base64')) }),
+      RECONCILE: fc.record({
+        tasks: fc.constantFrom(
+          Array.from({ length: 5000 }, (_, i) => ({ task_id: { value: `t${i}` }, agent_id: { value: agent.agentId } })),
+          longIds.map((id) => ({ task_id: { value: id }, agent_id: { value: id } })),
+        ),
+      }),
+      REVIVE: fc.record({
+        roles: fc.constantFrom(
+          Array.from({ length: 3000 }, (_, i) => `r${i}`),
+          longIds,
+        ),
+      }),
+      SUPPRESS: fc.record({
+        roles: fc.constantFrom(
+          Array.from({ length: 3000 }, (_, i) => `r${i}`),
+          longIds,
+        ),
+      }),
+      SHUTDOWN: fc.record({ executor_id: big, agent_id: big }),
+      MESSAGE: fc.record({ agent_id: big, executor_id: big, data: fc.constant('eA==') }),
+      REQUEST: fc.record({
+        requests: fc.constant(Array.from({ length: 3000 }, () => ({ resources: resources('cpus:1') }))),
+      }),
+      RECONCILE_OPERATIONS: fc.record({
+        operations: fc.constant(Array.from({ length: 3000 }, (_, i) => ({ operation_id: { value: `o${i}` } }))),
+      }),
+      TEARDOWN: fc.constant({}),
+    };
+    const call = fc.oneof(
+      ...Object.entries(bodies).map(([type, payload]) =>
+        fc.record({
+          type: fc.constant(type),
+          payload,
+          framework: fc.oneof(fc.constant(attacker.frameworkId), fc.constantFrom(...longIds)),
+        }),
+      ),
+    );
+    await fc.assert(
+      fc.asyncProperty(call, async ({ type, payload, framework }) => {
+        if (type === 'TEARDOWN' && framework === attacker.frameworkId) return;
+        const body = { framework_id: { value: framework }, type, [type.toLowerCase()]: payload };
+        const status = await send(body, { 'Mesos-Stream-Id': attacker.streamId });
+        tried++;
+        answered.set(status, (answered.get(status) ?? 0) + 1);
+        expect(status, `${type} ${JSON.stringify(body).slice(0, 200)}`).toBeLessThan(500);
+      }),
+      { numRuns: 60 },
+    );
+    console.log(`arrays of thousands: answers ${JSON.stringify(Object.fromEntries(answered))}`);
+    // A SUBSCRIBE naming a framework id of any length or class.
+    for (const id of longIds) {
+      const status = await send(
+        {
+          type: 'SUBSCRIBE',
+          framework_id: { value: id },
+          subscribe: { framework_info: { user: 'x', name: 'n', id: { value: id } } },
+        },
+        {},
+      );
+      tried++;
+      expect(status, `SUBSCRIBE ${id.slice(0, 40)}`).toBeLessThan(500);
+    }
+    expect(await victimState()).toEqual(before);
+    for await (const ledger of tm.master.registrar.agents.list()) expect(ledgerViolation(ledger)).toBeUndefined();
   });
 });

@@ -168,4 +168,54 @@ describe('framework lifecycle', () => {
     await sweepFrameworks(tm.master);
     expect(await status(frameworkId)).toBe('INACTIVE');
   });
+  it('the sweeper finishes a removal whose handler died midway: tasks killed, resources returned', async () => {
+    const framework = await subscribe(tm);
+    const made = await offer(tm, framework, agent, 'cpus:3;mem:192');
+    await framework.call(
+      'ACCEPT',
+      launch(
+        [made.offerId],
+        [commandTask('orphan-1', agent, 'cpus:1;mem:64'), commandTask('orphan-2', agent, 'cpus:1;mem:64')],
+        {
+          refuse_seconds: 0,
+        },
+      ),
+    );
+    await commands(tm, agent);
+    const key = (taskId: string) => `${framework.frameworkId}/${taskId}`;
+    expect(Object.keys((await tm.master.registrar.agents.get(agent.agentId))?.tasks ?? {})).toContain(key('orphan-1'));
+    // The handler dies once the tasks are marked killed, before the agent's ledger gives their resources back.
+    const name = 'die-before-release';
+    tm.clients.dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { TableName?: string };
+        if (context.commandName === 'UpdateItemCommand' && input.TableName?.endsWith('-agents')) {
+          throw Object.assign(new Error('injected: the handler died'), { name: 'HandlerDied', $metadata: {} });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name },
+    );
+    try {
+      expect((await framework.call('TEARDOWN')).status).toBe(500);
+    } finally {
+      tm.clients.dynamodb.middlewareStack.remove(name);
+    }
+    framework.close();
+    expect(await status(framework.frameworkId)).toBe('REMOVED');
+    expect((await tm.master.registrar.tasks.get(framework.frameworkId, 'orphan-1'))?.state).toBe('TASK_KILLED');
+    expect(Object.keys((await tm.master.registrar.agents.get(agent.agentId))?.tasks ?? {})).toContain(key('orphan-1'));
+    // Within the removal's grace the sweeper leaves it to its handler; after it, the sweeper finishes it.
+    await sweepFrameworks(tm.master);
+    expect(Object.keys((await tm.master.registrar.agents.get(agent.agentId))?.tasks ?? {})).toContain(key('orphan-1'));
+    tm.advance(5 * 60_000);
+    await sweepFrameworks(tm.master);
+    const ledger = await tm.master.registrar.agents.get(agent.agentId);
+    expect(Object.keys(ledger?.tasks ?? {}).filter((k) => k.startsWith(framework.frameworkId))).toEqual([]);
+    expect((await tm.master.registrar.frameworks.get(framework.frameworkId))?.removalDone).toBe(true);
+    expect(await commands(tm, agent)).toContainEqual({
+      type: 'SHUTDOWN_FRAMEWORK',
+      framework_id: { value: framework.frameworkId },
+    });
+  });
 });

@@ -47,3 +47,42 @@ export function injectFaults(client: DynamoDBClient, plan: FaultPlan): { readonl
   );
   return { hits: () => hits, remove: () => client.middlewareStack.remove(name) };
 }
+
+/**
+ * Makes DynamoDB leave part of the next `times` batch requests unprocessed, as it does under throttling:
+ * only the first half of the request's keys (or writes) is sent, the rest (a single one: all of it) comes
+ * back as UnprocessedKeys / UnprocessedItems for the caller to retry.
+ */
+export function leaveUnprocessed(
+  client: DynamoDBClient,
+  times: number,
+): { readonly hits: () => number; remove(): void } {
+  let hits = 0;
+  const name = `mantle-unprocessed-${Math.random().toString(36).slice(2)}`;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const command = context.commandName ?? '';
+      if ((command !== 'BatchGetItemCommand' && command !== 'BatchWriteItemCommand') || hits >= times) {
+        return next(args);
+      }
+      const input = args.input as { RequestItems: Record<string, { Keys?: unknown[] } | unknown[]> };
+      const [table, request] = Object.entries(input.RequestItems)[0] as [string, { Keys?: unknown[] } | unknown[]];
+      const entries = Array.isArray(request) ? request : (request.Keys ?? []);
+      if (entries.length === 0) return next(args);
+      hits++;
+      const field = Array.isArray(request) ? 'UnprocessedItems' : 'UnprocessedKeys';
+      // A single entry is left whole: DynamoDB answers with nothing done.
+      if (entries.length === 1) {
+        return { response: {}, output: { $metadata: {}, Responses: {}, [field]: { [table]: request } } } as never;
+      }
+      const half = Math.ceil(entries.length / 2);
+      const sent = Array.isArray(request) ? entries.slice(0, half) : { ...request, Keys: entries.slice(0, half) };
+      const rest = Array.isArray(request) ? entries.slice(half) : { ...request, Keys: entries.slice(half) };
+      const result = await next({ ...args, input: { ...input, RequestItems: { [table]: sent } } });
+      Object.assign(result.output as object, { [field]: { [table]: rest } });
+      return result;
+    },
+    { step: 'initialize', name },
+  );
+  return { hits: () => hits, remove: () => client.middlewareStack.remove(name) };
+}

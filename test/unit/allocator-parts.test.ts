@@ -11,16 +11,18 @@ import { MAX_REFUSE_SECONDS, refusalFilter } from '../../functions/allocator/fil
 import { mesosOffer, recipientOf } from '../../functions/allocator/offers.js';
 import { allocationHandler } from '../../functions/handlers/allocation.js';
 import {
+  AllocationTriggers,
   coalesce,
+  MAX_DELAY_SECONDS,
   MAX_TRIGGER_AGENTS,
   startPeriodicTriggers,
   triggerMessage,
   TriggerMessageSchema,
   type AllocationTrigger,
-  type TriggerMessage,
 } from '../../functions/allocation/triggers.js';
 import type { Registrar } from '../../functions/registrar/index.js';
 import type { OfferRecord } from '../../functions/registrar/index.js';
+import type { Queues } from '#shared/queues/queues.js';
 import { allocate } from '#shared/resources/resources.js';
 import { resources } from '../support/allocator.js';
 
@@ -166,15 +168,15 @@ describe('allocation triggers', () => {
     expect(coalesce([at('OFFER_EXPIRED')])?.agentIds).toBeUndefined();
   });
 
-  it('are valid messages; long timers carry when they are due, and huge agent lists mean all agents', () => {
-    const message = triggerMessage({ reason: 'FILTER_EXPIRED', agentIds: ['a1'] }, 1000, 3600);
+  it('are valid messages; timers carry when they are due, and huge agent lists mean all agents', () => {
+    const message = triggerMessage({ reason: 'FILTER_EXPIRED', agentIds: ['a1'] }, 1000, 60);
     expect(TriggerMessageSchema.parse(message)).toEqual({
       reason: 'FILTER_EXPIRED',
       agent_ids: ['a1'],
       sent_at: 1000,
-      not_before: 3_601_000,
+      due_at: 61_000,
     });
-    expect(triggerMessage({ reason: 'FILTER_EXPIRED' }, 0, 60).not_before).toBeUndefined();
+    expect(triggerMessage({ reason: 'REVIVE' }, 0).due_at).toBeUndefined();
     const many = Array.from({ length: MAX_TRIGGER_AGENTS + 1 }, (_, i) => `a${i}`);
     expect(triggerMessage({ reason: 'OFFER_EXPIRED', agentIds: many }, 0).agent_ids).toBeUndefined();
     expect(TriggerMessageSchema.safeParse({ reason: 'NOPE', sent_at: 0 }).success).toBe(false);
@@ -188,27 +190,37 @@ describe('allocation triggers', () => {
 });
 
 describe('timers', () => {
-  it('a timer not yet due is sent on, and no pass runs for it', async () => {
-    const resent: TriggerMessage[] = [];
+  it('a long timer sends nothing (the periodic pass covers it); an old one that arrives is dropped', async () => {
+    const sent: unknown[] = [];
+    const queues = {
+      send: async (_url: string, messages: readonly unknown[]) => {
+        sent.push(...messages);
+      },
+    } as unknown as Queues;
+    const triggers = new AllocationTriggers(queues, 'allocation-queue', () => 1_000);
+    await triggers.request({ reason: 'FILTER_EXPIRED', agentIds: ['a1'] }, 365 * 24 * 3600);
+    await triggers.request({ reason: 'FILTER_EXPIRED', agentIds: ['a1'] }, MAX_DELAY_SECONDS + 1);
+    expect(sent).toEqual([]);
+    await triggers.request({ reason: 'FILTER_EXPIRED', agentIds: ['a1'] }, 60);
+    expect(sent).toEqual([
+      {
+        body: { reason: 'FILTER_EXPIRED', agent_ids: ['a1'], sent_at: 1_000, due_at: 61_000 },
+        delaySeconds: 60,
+      },
+    ]);
     const handler = allocationHandler({
       // Reading the registrar would mean a pass ran: there is none to read.
       registrar: {} as Registrar,
       events: { publish: () => Promise.reject(new Error('no events expected')) },
       allocator: new Allocator(),
-      triggers: {
-        request: () => Promise.reject(new Error('no trigger expected')),
-        resend: async (message) => {
-          resent.push(message);
-        },
-      },
+      triggers: { request: () => Promise.reject(new Error('no trigger expected')) },
       now: () => 1_000,
     });
-    const message = triggerMessage({ reason: 'FILTER_EXPIRED', agentIds: ['a1'] }, 0, 3600);
+    const old = { reason: 'FILTER_EXPIRED', agent_ids: ['a1'], sent_at: 0, not_before: 3_600_000 };
     const event: SQSEvent = {
-      Records: [{ messageId: 'm1', body: JSON.stringify(message) } as SQSEvent['Records'][number]],
+      Records: [{ messageId: 'm1', body: JSON.stringify(old) } as SQSEvent['Records'][number]],
     };
     expect(await handler(event, {} as Context)).toEqual({ batchItemFailures: [] });
-    expect(resent).toEqual([message]);
   });
 
   it('the periodic trigger fires every interval until stopped', async () => {
