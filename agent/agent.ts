@@ -35,7 +35,8 @@ import { serveAgent, type AgentEndpoint, type StateTask } from './http.js';
 import { takeInventory, type InventorySources } from './inventory.js';
 import { installMetadataFirewall, type MetadataFirewall } from './isolation/firewall.js';
 import { isStopped, Lifecycle } from './lifecycle.js';
-import { loadCredentials, MasterClient } from './master-client.js';
+import { agentAuthorization, type AuthorizationSources } from './identity.js';
+import { MasterClient } from './master-client.js';
 import { registerAgentGauges } from './metrics.js';
 import { abandonTasks, readSavedAgent, recoverTasks } from './recovery.js';
 import { agentRegistration, registrationRequest, type AgentRegistration } from './registration.js';
@@ -44,10 +45,8 @@ import { StatusUpdateManager, type StatusTransport } from './status-update-manag
 
 const MAX_REGISTRATION_BACKOFF_MS = 60_000;
 
-export interface AgentOptions extends InventorySources {
+export interface AgentOptions extends InventorySources, Partial<AuthorizationSources> {
   readonly config: AgentConfig;
-  /** Where credentials (MANTLE_AGENT_PRINCIPAL / _SECRET) are read from; default process.env. */
-  readonly env?: NodeJS.ProcessEnv;
   /** Test seam: the Docker client (the other seams are the inventory's). */
   readonly docker?: Docker;
   readonly logger?: Logger;
@@ -173,8 +172,8 @@ class Agent implements RunningAgent, AgentContext {
     if (config.port >= 0) {
       this.endpoint = await serveAgent(config.ip, config.port, this);
     }
-    const credentials = await loadCredentials(config.credential, this.options.env ?? process.env);
-    this.master = new MasterClient(config.master, credentials);
+    const authorization = await agentAuthorization(config, { ...this.options, env: this.options.env ?? process.env });
+    this.master = new MasterClient(config.master, authorization);
     this.connectQueues(config.sqsEndpoint);
     registerAgentGauges(this.metrics, {
       startedAt: this.startedAt,

@@ -29,6 +29,15 @@ export interface AgentConfig {
   readonly defaultRole: string;
   /** A file holding `principal secret` (or JSON {principal, secret}); env MANTLE_AGENT_PRINCIPAL/SECRET otherwise. */
   readonly credential?: string;
+  /**
+   * How the agent authenticates to the master (Mesos --authenticatee): `basic` (an agent principal's
+   * credential, if any) or `aws_sts` (its EC2 instance's AWS identity; see identity.ts).
+   */
+  readonly authenticatee: 'basic' | 'aws_sts';
+  /** The cluster an `aws_sts` identity is bound to. */
+  readonly cluster?: string;
+  /** STS's endpoint as the master reaches it (default: the region's; or AWS_ENDPOINT_URL_STS). */
+  readonly stsEndpoint?: string;
   readonly sqsEndpoint?: string;
   readonly region?: string;
   /** Registration retries: a random wait in [0, factor], doubling, capped at one minute (Mesos). */
@@ -79,6 +88,7 @@ export const DEFAULTS = {
   ip: '127.0.0.1',
   port: 5051,
   defaultRole: '*',
+  authenticatee: 'basic' as const,
   registrationBackoffFactorMs: 1_000,
   executorShutdownGracePeriodMs: 5_000,
   statusUpdateRetryIntervalMinMs: 10_000,
@@ -134,6 +144,9 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   port: { key: 'port', kind: 'int', help: 'port of that endpoint (5051; 0 = any free port, -1 = none)' },
   default_role: { key: 'defaultRole', kind: 'string', help: "role of --resources given without one ('*')" },
   credential: { key: 'credential', kind: 'string', help: "file holding 'principal secret' of an agent principal" },
+  authenticatee: { key: 'authenticatee', kind: 'string', help: 'basic (a credential) or aws_sts (the AWS identity)' },
+  cluster: { key: 'cluster', kind: 'string', help: 'the cluster an aws_sts identity is for' },
+  sts_endpoint: { key: 'stsEndpoint', kind: 'string', help: "STS endpoint override (default: the region's)" },
   sqs_endpoint: { key: 'sqsEndpoint', kind: 'string', help: 'SQS endpoint override (or AWS_ENDPOINT_URL_SQS)' },
   region: { key: 'region', kind: 'string', help: 'AWS region (default: the SDK chain)' },
   registration_backoff_factor: { key: 'registrationBackoffFactorMs', kind: 'duration', help: '1secs' },
@@ -233,6 +246,9 @@ function validate(config: AgentConfigInput): string | undefined {
   for (const kind of containerizers) {
     if (kind !== 'docker' && kind !== 'mesos') return `Unknown containerizer '${String(kind)}' (docker, mesos)`;
   }
+  if (config.authenticatee !== undefined && config.authenticatee !== 'basic' && config.authenticatee !== 'aws_sts') {
+    return `--authenticatee takes basic or aws_sts, not '${String(config.authenticatee)}'`;
+  }
   if (config.ec2Metadata !== undefined && config.ec2Metadata !== 'auto' && config.ec2Metadata !== 'off') {
     return `--ec2_metadata takes auto or off, not '${String(config.ec2Metadata)}'`;
   }
@@ -300,6 +316,7 @@ export function usage(): string {
     'Flags (also from the environment as MANTLE_AGENT_<FLAG>; booleans take --no-<flag>):',
     ...lines,
     '',
-    'Credentials: --credential=<file>, or MANTLE_AGENT_PRINCIPAL and MANTLE_AGENT_SECRET.',
+    'Credentials: --credential=<file>, or MANTLE_AGENT_PRINCIPAL and MANTLE_AGENT_SECRET; on EC2,',
+    '--authenticatee=aws_sts --cluster=<name> proves the instance role instead (AWS_REGION, AWS_ENDPOINT_URL_STS).',
   ].join('\n');
 }

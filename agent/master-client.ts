@@ -1,7 +1,8 @@
 /**
  * The agent's HTTP call to the master: registration (410: the id is unknown or gone, start afresh;
- * 409: resources shrank below the tasks'), authenticated as an agent principal with HTTP Basic where
- * credentials are configured. The secret is never logged. Heartbeats go by SQS (agent.ts).
+ * 409: resources shrank below the tasks'), authenticated as identity.ts says (HTTP Basic as an agent
+ * principal, or the agent's AWS identity). The credential is never logged. Heartbeats go by SQS
+ * (agent.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { permanentFetchFailure } from '#shared/master-url.js';
@@ -48,6 +49,9 @@ export async function loadCredentials(
   return { principal, secret };
 }
 
+/** The Authorization header of the next call, or none (identity.ts makes it). */
+export type Authorization = () => Promise<string | undefined>;
+
 export type RegistrationOutcome =
   | { readonly kind: 'registered'; readonly response: RegisterAgentResponse }
   /** The master does not know (or no longer wants) this agent id. */
@@ -57,24 +61,20 @@ export type RegistrationOutcome =
 export class MasterClient {
   constructor(
     private readonly master: string,
-    private readonly credentials: AgentCredentials | undefined,
+    private readonly authorization: Authorization | undefined,
     private readonly timeoutMs = 10_000,
   ) {}
 
-  private headers(): Record<string, string> {
-    const headers: Record<string, string> = { 'Content-Type': 'application/json' };
-    if (this.credentials) {
-      const token = Buffer.from(`${this.credentials.principal}:${this.credentials.secret}`, 'utf8').toString('base64');
-      headers.Authorization = `Basic ${token}`;
-    }
-    return headers;
+  private async headers(): Promise<Record<string, string>> {
+    const authorization = await this.authorization?.();
+    return { 'Content-Type': 'application/json', ...(authorization ? { Authorization: authorization } : {}) };
   }
 
   private async post(path: string, body: unknown, signal?: AbortSignal): Promise<{ status: number; text: string }> {
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const response = await fetch(`${this.master.replace(/\/$/, '')}${path}`, {
       method: 'POST',
-      headers: this.headers(),
+      headers: await this.headers(),
       body: JSON.stringify(body),
       signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });

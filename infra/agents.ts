@@ -31,11 +31,6 @@ export const INSTANCE_WARMUP = Duration.minutes(10);
 /** Idle agents are let go after this many minutes without pending demand. */
 export const SCALE_IN_AFTER_MINUTES = 15;
 
-/** Where the agents' credential lives (`principal secret`, an SSM SecureString the deployer creates). */
-export function agentCredentialParameter(clusterName: string): string {
-  return `/mantle/${clusterName}/agent-credential`;
-}
-
 export interface AgentFleetProps {
   readonly settings: ClusterSettings;
   readonly masterUrl: string;
@@ -148,15 +143,6 @@ export class AgentFleet extends Construct {
         conditions: { StringEquals: { [`aws:ResourceTag/${AGENT_QUEUE_TAG}`]: '${aws:userid}' } },
       }),
     );
-    const credentialParameter = agentCredentialParameter(settings.clusterName);
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['ssm:GetParameter'],
-        resources: [
-          stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: credentialParameter.slice(1) }),
-        ],
-      }),
-    );
     role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['s3:GetObject'],
@@ -178,7 +164,7 @@ export class AgentFleet extends Construct {
       ...agentSetupCommands({
         masterUrl: props.masterUrl,
         region: Stack.of(this).region,
-        credentialParameter: agentCredentialParameter(settings.clusterName),
+        cluster: settings.clusterName,
         bundleUrl: bundle.s3ObjectUrl,
         bundleZip: '/opt/mantle/agent.zip',
       }),

@@ -21,7 +21,7 @@ import {
   type KeyAttribute,
   type TableId,
 } from '../functions/registrar/tables.js';
-import { AgentFleet, agentCredentialParameter } from './agents.js';
+import { AgentFleet } from './agents.js';
 import { MantleRestApi } from './api.js';
 import { MantleFunction, type MantleFunctionProps } from './functions.js';
 import { alarmTopic, Monitoring } from './monitoring.js';
@@ -347,7 +347,7 @@ export class MantleStack extends Stack {
 
   /** What the master's functions may do with the agents' Auto Scaling group and role. */
   private wireFleet(functions: MasterFunctions): void {
-    const { fleetTick, lifecycle, status, scheduler, api } = functions;
+    const { fleetTick, lifecycle, status } = functions;
     const group = this.fleet.group;
     const groupEnvironment = {
       MANTLE_AGENT_ASG_NAME: group.autoScalingGroupName,
@@ -371,9 +371,19 @@ export class MantleStack extends Stack {
     fleetTick.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['autoscaling:DescribeAutoScalingGroups'], resources: ['*'] }),
     );
-    // Registration tags each agent's command queue for its instance's role session.
-    for (const fn of [scheduler, ...(api ? [api] : [])])
-      fn.function.addEnvironment('MANTLE_AGENT_ROLE_ID', this.fleet.role.roleId);
+    // Agents prove their instance with the agents role's session (functions/master/agent-identity.ts):
+    // registration derives the instance and tags the agent's command queue for the session, and the
+    // status and heartbeat handlers compare SQS's SenderId with it. Calling STS's GetCallerIdentity
+    // with an agent's signature needs no permission of the master.
+    const agentIdentity = {
+      MANTLE_AGENT_IDENTITY: 'aws-sts',
+      MANTLE_AGENT_ROLE_NAME: this.fleet.role.roleName,
+      MANTLE_AGENT_ROLE_ID: this.fleet.role.roleId,
+      MANTLE_AGENT_ACCOUNT: Aws.ACCOUNT_ID,
+    };
+    for (const fn of Object.values(this.functions)) {
+      for (const [key, value] of Object.entries(agentIdentity)) fn.function.addEnvironment(key, value);
+    }
   }
 
   /** The schedules (sweeper, fleet tick, periodic allocation) and the fleet's EventBridge rules. */
@@ -431,7 +441,6 @@ export class MantleStack extends Stack {
 
   private outputs(monitoring: Monitoring): void {
     const cluster = this.settings.clusterName;
-    const credential = agentCredentialParameter(cluster);
     new CfnOutput(this, 'ApiUrl', {
       description: 'The master: point frameworks (Mesos v1 HTTP) and `mantle execute --master` here',
       value: this.masterUrl,
@@ -439,13 +448,6 @@ export class MantleStack extends Stack {
     new CfnOutput(this, 'FirstOperatorCredential', {
       description: 'Create the first operator principal; its secret is printed once, never stored in clear',
       value: `AWS_REGION=${Aws.REGION} node bin/mantle.js principal create --cluster ${cluster} --kind operator --name admin`,
-    });
-    new CfnOutput(this, 'AgentCredential', {
-      description: 'Before agents can join: create their principal and keep its credential where they read it',
-      value:
-        `AWS_REGION=${Aws.REGION} node bin/mantle.js principal create --cluster ${cluster} --kind agent --name agents ` +
-        `| sed -n 's/^ *MANTLE_PRINCIPAL=\\([^ ]*\\) MANTLE_SECRET=\\(.*\\)$/\\1 \\2/p' ` +
-        `| aws ssm put-parameter --region ${Aws.REGION} --type SecureString --name ${credential} --value file:///dev/stdin`,
     });
     new CfnOutput(this, 'Dashboard', {
       value: `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${monitoring.dashboard.dashboardName}`,

@@ -1,9 +1,9 @@
 /**
  * What a GPU agent instance runs at first boot: Node 22, Docker and the NVIDIA container toolkit
  * (already on the Deep Learning AMI; installed on others), the agent bundle from its CDK asset, and the
- * agent as a systemd service that fetches its credential from SSM before each start (so instances that
- * boot before the credential exists simply wait for it). The agent keeps every task, root and
- * host-network ones included, from the instance metadata service (--block_metadata).
+ * agent as a systemd service. The agent holds no secret: it proves its instance to the master with the
+ * instance role (--authenticatee=aws_sts, docs/agent.md), and keeps every task, root and host-network
+ * ones included, from the instance metadata service that hands out that role (--block_metadata).
  */
 import { INSTANCE_ID_ATTRIBUTE } from '../functions/fleet/instance-id.js';
 
@@ -11,8 +11,8 @@ export interface AgentSetup {
   /** The master's URL (the REST API stage or the function URL). */
   readonly masterUrl: string;
   readonly region: string;
-  /** The SSM SecureString holding `principal secret` of the agents' principal. */
-  readonly credentialParameter: string;
+  /** The cluster the agents' identity is bound to (the master refuses one signed for another). */
+  readonly cluster: string;
   /** The agent bundle's asset (a zip): `s3://bucket/key`. */
   readonly bundleUrl: string;
   /** Where it is downloaded to. */
@@ -27,7 +27,9 @@ export function agentSetupCommands(setup: AgentSetup): string[] {
     `MANTLE_AGENT_MASTER=${setup.masterUrl}`,
     'MANTLE_AGENT_WORK_DIR=/var/lib/mantle',
     'MANTLE_AGENT_CONTAINERIZERS=docker,mesos',
-    'MANTLE_AGENT_CREDENTIAL=/etc/mantle/credential',
+    // The instance role's session, verified by STS, is the agent's identity: no shared secret.
+    'MANTLE_AGENT_AUTHENTICATEE=aws_sts',
+    `MANTLE_AGENT_CLUSTER=${setup.cluster}`,
     `MANTLE_AGENT_REGION=${setup.region}`,
     `MANTLE_AGENT_ATTRIBUTES=${INSTANCE_ID_ATTRIBUTE}:$INSTANCE_ID`,
     `AWS_REGION=${setup.region}`,
@@ -57,14 +59,6 @@ export function agentSetupCommands(setup: AgentSetup): string[] {
     `aws s3 cp --region ${setup.region} ${setup.bundleUrl} ${setup.bundleZip}`,
     `unzip -o ${setup.bundleZip} -d ${AGENT_HOME}/agent`,
     `cat > /etc/mantle/agent.env <<ENV\n${env.join('\n')}\nENV`,
-    `cat > ${AGENT_HOME}/fetch-credential.sh <<'SCRIPT'`,
-    '#!/bin/bash',
-    'set -euo pipefail',
-    'umask 077',
-    `aws ssm get-parameter --region ${setup.region} --name ${setup.credentialParameter} --with-decryption --query Parameter.Value --output text > /etc/mantle/credential.new`,
-    'mv /etc/mantle/credential.new /etc/mantle/credential',
-    'SCRIPT',
-    `chmod 700 ${AGENT_HOME}/fetch-credential.sh`,
     `cat > /etc/systemd/system/${AGENT_SERVICE}.service <<'UNIT'`,
     '[Unit]',
     'Description=Mantle agent',
@@ -73,7 +67,6 @@ export function agentSetupCommands(setup: AgentSetup): string[] {
     'StartLimitIntervalSec=0',
     '[Service]',
     'EnvironmentFile=/etc/mantle/agent.env',
-    `ExecStartPre=${AGENT_HOME}/fetch-credential.sh`,
     `ExecStart=/usr/bin/node-22 --enable-source-maps ${AGENT_HOME}/agent/index.mjs`,
     // Only the agent stops with the service: its tasks keep running and a restarted agent recovers them.
     'KillMode=process',

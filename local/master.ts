@@ -15,6 +15,7 @@ import { buildMaster } from '../functions/master/build.js';
 import { ensureHeartbeatQueue } from '../functions/fleet/heartbeats.js';
 import { masterConfig, type MasterConfigInput } from '../functions/master/config.js';
 import type { AllocationRequester, Master } from '../functions/master/master.js';
+import type { FleetHooks } from '../functions/fleet/hooks.js';
 import { Metrics } from '#shared/metrics.js';
 import { queueNames, Queues } from '#shared/queues/queues.js';
 import { createTables, tableNames } from '../functions/registrar/index.js';
@@ -26,6 +27,8 @@ export interface LocalMasterOptions {
   readonly clusterId?: string;
   readonly config?: Partial<MasterConfigInput>;
   readonly allocation?: AllocationRequester;
+  /** The fleet's hooks (tests stand in for AWS's; the local cluster has no fleet). */
+  readonly fleet?: FleetHooks;
   readonly now?: () => number;
 }
 
@@ -56,6 +59,7 @@ export async function bootstrapMaster(options: LocalMasterOptions): Promise<Loca
     allocationQueueUrl,
     metrics: new Metrics(),
     ...(options.allocation ? { allocation: options.allocation } : {}),
+    ...(options.fleet ? { fleet: options.fleet } : {}),
     ...(options.now ? { now: options.now } : {}),
   });
   return { master, statusQueueUrl, allocationQueueUrl };

@@ -6,13 +6,14 @@
  * take as registered. The sweeper turns silence into unreachability.
  *
  * Who sent a heartbeat is checked where it can be: SQS stamps each message with its sender, and on EC2
- * that is the instance's role session, named after the instance. A heartbeat for an agent that runs on
- * another instance is dropped (one agent cannot keep another that died looking alive).
+ * that is the instance's role session, `<role id>:<instance id>`. A heartbeat for an agent bound to
+ * another session (the whole of it, not just the instance) is dropped: one agent cannot keep another
+ * that died looking alive.
  */
 import { HeartbeatMessageSchema, parseMessageBody, type AgentCommand } from '#shared/protocol/internal.js';
 import { queueNames, type Queues } from '#shared/queues/queues.js';
 import type { AgentStatusView } from '../registrar/index.js';
-import { instanceIdOf } from './instance-id.js';
+import { expectedSender, sentBy } from './instance-id.js';
 import { sendAgentCommands, type Master } from '../master/master.js';
 
 /** A heartbeat as it came off the queue. */
@@ -33,11 +34,9 @@ export async function ensureHeartbeatQueue(queues: Queues, cluster: string): Pro
   return queues.ensure(queueNames.heartbeats(cluster), { retentionSeconds: 300, visibilityTimeoutSeconds: 30 });
 }
 
-/** True when the sender may speak for the agent: it is the agent's instance, or the agent is not on EC2. */
-function fromItsInstance(agent: AgentStatusView, senderId: string | undefined): boolean {
-  const instance = instanceIdOf(agent);
-  if (instance === undefined) return true;
-  return senderId !== undefined && senderId.endsWith(`:${instance}`);
+/** True when the sender may speak for the agent: its instance's role session, or the agent is not on EC2. */
+function fromItsInstance(master: Master, agent: AgentStatusView, senderId: string | undefined): boolean {
+  return sentBy(expectedSender(agent, master.config.agentRoleId), senderId);
 }
 
 /** The command queue of an agent the registrar does not know (its URL follows from the status queue's). */
@@ -71,7 +70,7 @@ export async function handleHeartbeats(
   const strangers: Array<{ agentId: string; queueUrl: string; why: string }> = [];
   for (const [agentId, { sentAt, senderId }] of latest) {
     const agent = agents.get(agentId);
-    if (agent && !fromItsInstance(agent, senderId)) {
+    if (agent && !fromItsInstance(master, agent, senderId)) {
       dropped++;
       master.metrics.increment('master/invalid_heartbeats');
       master.logger.warn('Dropping a heartbeat sent from another instance than its agent', { agentId, senderId });

@@ -3,8 +3,6 @@
  * master's context names these hooks without depending on the AWS adapters that implement them
  * (fleet/autoscaling.ts, fleet/agent-queues.ts).
  */
-import type { Attribute } from '#shared/protocol/mesos.js';
-
 export interface LifecycleActions {
   /**
    * Lets a terminating instance go on (CONTINUE). False when no lifecycle action of the hook waits for
@@ -13,8 +11,11 @@ export interface LifecycleActions {
   complete(instanceId: string): Promise<boolean>;
 }
 
-/** Lets only the agent's instance read its command queue (SQS ABAC, see fleet/agent-queues.ts). */
-export type AgentQueueTagger = (commandQueueUrl: string, agent: { readonly attributes: Attribute[] }) => Promise<void>;
+/**
+ * Lets only the agent's instance read its command queue (SQS ABAC, see fleet/agent-queues.ts): tags it
+ * with the role session `<role id>:<instance id>` the agent is bound to.
+ */
+export type AgentQueueTagger = (commandQueueUrl: string, session: string) => Promise<void>;
 
 export interface FleetHooks {
   /** Completes an instance's termination lifecycle action once its agent has drained. */

@@ -4,7 +4,7 @@
  *
  *   POST /api/v1/scheduler            the Mesos v1 scheduler API (SUBSCRIBE streams RecordIO, or answers JSON
  *                                     for a queue-delivered framework)
- *   POST /internal/v1/agents/register agents register and re-register
+ *   POST /internal/v1/agents/register agents register and re-register (agent-route.ts says who may)
  *   GET  /health, /master/health      liveness (public)
  *   GET  /metrics/snapshot            Mesos-named metrics, flat JSON (operators, with authentication on)
  *
@@ -25,6 +25,7 @@ import { EVENT_DELIVERY_HEADER } from '#shared/protocol/scheduler.js';
 import { registerAgent } from '../master/agents.js';
 import { Authenticator } from '../master/auth.js';
 import type { Master } from '../master/master.js';
+import { agentCaller } from './agent-route.js';
 import { handleCall } from '../scheduler/calls.js';
 import { subscribe } from '../scheduler/subscribe.js';
 import { subscribeCapExceeded } from '../scheduler/subscribe-caps.js';
@@ -100,10 +101,14 @@ export function createApp(master: Master): Hono<MasterEnv> {
     },
   );
 
-  app.post('/internal/v1/agents/register', authenticated(master, authenticator, ['agent']), async (c) => {
+  app.post('/internal/v1/agents/register', agentCaller(master, authenticator), async (c) => {
     const parsed = RegisterAgentRequestSchema.safeParse(await c.req.json().catch(() => undefined));
     if (!parsed.success) return text(c, 400, `Invalid registration: ${describeZodError(parsed.error)}`);
-    const result = await registerAgent(master, parsed.data, c.get('principal')?.principal ?? '');
+    const identity = c.get('agentIdentity');
+    const result = await registerAgent(master, parsed.data, {
+      principal: identity?.arn ?? c.get('principal')?.principal ?? '',
+      ...(identity ? { identity } : {}),
+    });
     if (!result.ok) return text(c, result.error.status, `${result.error.code}: ${result.error.message}`);
     return c.json(result.value);
   });

@@ -16,6 +16,7 @@ import {
   type PrincipalKind,
   type PrincipalRecord,
 } from '../registrar/index.js';
+import type { AgentIdentity } from '../master/agent-identity.js';
 import type { Authenticator } from '../master/auth.js';
 import type { Master } from '../master/master.js';
 import { authorityOf, type Authority } from '../scheduler/task-authorization.js';
@@ -28,6 +29,8 @@ export interface MasterEnv {
   Variables: {
     /** The authenticated caller; absent with authentication off. */
     principal?: PrincipalRecord;
+    /** An agent that proved its AWS identity (agent-route.ts). */
+    agentIdentity?: AgentIdentity;
     /** What the caller may do: its principal's ACL over the cluster's (the cluster's alone without authentication). */
     authority: Authority;
     call: ValidCall;

@@ -26,7 +26,8 @@ export function createStatusHandler(master: Master) {
           master.metrics.increment('master/invalid_status_updates');
           return;
         }
-        await handleAgentMessage(batch, message);
+        // SQS stamps the sender: on EC2, the role session of the sending instance.
+        await handleAgentMessage(batch, message, record.attributes.SenderId);
       },
       (record, error) =>
         master.logger.warn('Status update failed; SQS will redeliver it', {

@@ -9,6 +9,7 @@ import { Registrar, type TableNames } from '../registrar/index.js';
 import type { MasterConfig } from './config.js';
 import type { FleetHooks } from '../fleet/hooks.js';
 import type { AllocationRequester, Master } from './master.js';
+import { StsIdentityVerifier } from './sts-identity.js';
 
 export interface MasterParts {
   readonly clients: AwsClients;
@@ -46,6 +47,16 @@ export function buildMaster(parts: MasterParts): Master {
     metrics,
     logger: createLogger('mantle-master'),
     ...(parts.fleet ? { fleet: parts.fleet } : {}),
+    ...(parts.config.agentIdentity.mode === 'aws-sts'
+      ? {
+          agentIdentity: new StsIdentityVerifier(
+            parts.config.agentIdentity,
+            parts.config.cluster,
+            parts.config.agentRoleId,
+            now,
+          ),
+        }
+      : {}),
     now,
   };
 }

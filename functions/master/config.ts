@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ClusterAclSchema, parseClusterAcl, SAFE_ACL } from '#shared/acl.js';
 import { validateClusterName } from '#shared/queues/queues.js';
+import { AgentIdentityConfigSchema, type AgentIdentityConfig } from './agent-identity.js';
 
 const seconds = z.coerce.number().finite().nonnegative();
 
@@ -54,6 +55,16 @@ export const MasterConfigSchema = z.object({
     .int()
     .positive()
     .default(4 * 1024 * 1024),
+  /** How agents prove who they are (agent-identity.ts): a shared agent principal, or their AWS identity. */
+  agentIdentity: AgentIdentityConfigSchema.default({ mode: 'principal' }),
+  /**
+   * The agents' instance role's unique id (AWS): an agent's role session on an instance is
+   * `<agentRoleId>:<instance id>`, which SQS stamps on its messages as SenderId.
+   */
+  agentRoleId: z
+    .string()
+    .regex(/^AROA[A-Z0-9]+$/)
+    .optional(),
 });
 export type MasterConfig = z.infer<typeof MasterConfigSchema>;
 export type MasterConfigInput = z.input<typeof MasterConfigSchema>;
@@ -85,6 +96,8 @@ export function aclsFromEnvironment(value: string | undefined): MasterConfig['ac
 export function masterConfigFromEnvironment(env: NodeJS.ProcessEnv = process.env): MasterConfig {
   const read = (name: string) => env[`MANTLE_${name}`];
   return masterConfig({
+    agentIdentity: agentIdentityFromEnvironment(env),
+    ...(read('AGENT_ROLE_ID') ? { agentRoleId: read('AGENT_ROLE_ID') } : {}),
     authenticate: authenticateFromEnvironment(read('AUTHENTICATE')),
     acls: aclsFromEnvironment(read('ACLS')),
     cluster: read('CLUSTER') ?? '',
@@ -100,5 +113,27 @@ export function masterConfigFromEnvironment(env: NodeJS.ProcessEnv = process.env
       ? { maxFrameworksPerPrincipal: read('MAX_FRAMEWORKS_PER_PRINCIPAL') }
       : {}),
     ...(read('MAX_STREAMS_PER_PRINCIPAL') ? { maxStreamsPerPrincipal: read('MAX_STREAMS_PER_PRINCIPAL') } : {}),
+  });
+}
+
+/**
+ * MANTLE_AGENT_IDENTITY (`principal` or `aws-sts`) is required: a function deployed without it fails
+ * at its cold start rather than guess how agents authenticate. `aws-sts` reads the agents' role
+ * (MANTLE_AGENT_ROLE_NAME, MANTLE_AGENT_ACCOUNT), the region (AWS_REGION) and STS's endpoint
+ * (AWS_ENDPOINT_URL_STS, as the AWS SDKs do; default the region's).
+ */
+export function agentIdentityFromEnvironment(env: NodeJS.ProcessEnv): AgentIdentityConfig {
+  const mode = env.MANTLE_AGENT_IDENTITY;
+  if (mode === 'principal') return { mode };
+  if (mode !== 'aws-sts') {
+    throw new Error(`MANTLE_AGENT_IDENTITY must be principal or aws-sts, not '${mode ?? '(unset)'}'`);
+  }
+  return AgentIdentityConfigSchema.parse({
+    mode,
+    region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
+    ...(env.AWS_ENDPOINT_URL_STS ? { stsEndpoint: env.AWS_ENDPOINT_URL_STS } : {}),
+    roleName: env.MANTLE_AGENT_ROLE_NAME,
+    ...(env.MANTLE_AGENT_ACCOUNT ? { account: env.MANTLE_AGENT_ACCOUNT } : {}),
+    ...(env.MANTLE_AGENT_IDENTITY_MAX_AGE_SECONDS ? { maxAgeSeconds: env.MANTLE_AGENT_IDENTITY_MAX_AGE_SECONDS } : {}),
   });
 }

@@ -12,6 +12,7 @@ import type { Event } from '#shared/protocol/scheduler.js';
 import type { Queues } from '#shared/queues/queues.js';
 import type { Registrar } from '../registrar/index.js';
 import type { MasterConfig } from './config.js';
+import type { AgentIdentityVerifier } from './sts-identity.js';
 
 export type { AllocationTrigger };
 
@@ -33,6 +34,8 @@ export interface Master {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly fleet?: FleetHooks;
+  /** Proves agents' AWS identities (config `agentIdentity` in `aws-sts` mode). */
+  readonly agentIdentity?: AgentIdentityVerifier;
   now(): number;
 }
 

@@ -8,6 +8,7 @@ import type { TaskStatus } from '#shared/protocol/mesos.js';
 import type { Result } from '#shared/result.js';
 import { isTerminal, stateForFramework } from '#shared/tasks/state-machine.js';
 import type { FrameworkRecord, RegistrarError, StatusUpdateResult } from '../registrar/index.js';
+import { sentBy } from '../fleet/instance-id.js';
 import { isPartitionAware } from './statuses.js';
 
 export type StatusUpdate = Extract<AgentMessage, { type: 'STATUS_UPDATE' }>;
@@ -24,6 +25,27 @@ export interface StatusPlan {
     | { readonly kind: 'forward'; readonly framework: FrameworkRecord; readonly status: TaskStatus }
     | { readonly kind: 'acknowledge' }
     | { readonly kind: 'none' };
+}
+
+/**
+ * A message whose sender is not the agent it names (SQS's SenderId is not the role session the agent
+ * is bound to; "Agent identity" in docs/security.md): dropped and counted, nothing freed, nothing sent
+ * to the agent it names. Undefined when the sender may speak for the agent. Pure.
+ */
+export function planForeignSender(
+  agentId: string,
+  expected: string | undefined,
+  senderId: string | undefined,
+): StatusPlan | undefined {
+  if (sentBy(expected, senderId)) return undefined;
+  return {
+    counters: ['master/invalid_status_updates'],
+    refused: {
+      code: 'FOREIGN_SENDER',
+      why: `Sent by ${senderId ?? 'an unknown sender'}, not by agent ${agentId}'s instance (${String(expected)})`,
+    },
+    reply: { kind: 'none' },
+  };
 }
 
 /** Decides what follows the state machine's ruling on `message`, given the framework as read. Pure. */

@@ -7,14 +7,19 @@
  * acknowledgement to the agent (see scheduler/acknowledge.ts).
  *
  * Updates the master cannot forward (unknown task, a framework that is gone, a transition the state
- * machine refuses) are acknowledged to the agent directly: the master has taken responsibility for
- * them, and the agent must stop retrying.
+ * machine refuses, a task that is not on the sending agent) are acknowledged to the agent directly: the
+ * master has taken responsibility for them, and the agent must stop retrying.
+ *
+ * Every message is bound to its agent ("Agent identity" in docs/security.md): an update applies only to
+ * a task on the agent that sent it, and a message whose SQS SenderId is not the role session of the agent's
+ * instance is dropped and counted — never freeing resources, never answered.
  */
 import type { AgentMessage } from '#shared/protocol/internal.js';
 import type { TaskStatus } from '#shared/protocol/mesos.js';
 import { agentDrained } from '../fleet/drain.js';
 import { publishEvents, sendAgentCommands, type Master } from './master.js';
-import { planStatusUpdate } from './status-plan.js';
+import { expectedSender } from '../fleet/instance-id.js';
+import { planForeignSender, planStatusUpdate, type StatusPlan } from './status-plan.js';
 import { updateEvent } from './statuses.js';
 
 async function acknowledgeToAgent(
@@ -31,25 +36,61 @@ async function acknowledgeToAgent(
   ]);
 }
 
-export async function handleAgentMessage(master: Master, message: AgentMessage): Promise<void> {
+/**
+ * Who may speak for each agent, as last read. A role session recorded at registration never changes,
+ * so it is kept; "anyone" (an agent bound to no instance) is read again after a minute, in case the
+ * agent re-registered with a session since.
+ */
+const senders = new Map<string, { readonly expected: string | undefined; readonly until: number }>();
+const UNBOUND_TTL_MS = 60_000;
+
+/** The role session that may speak for the agent (undefined: any sender, off EC2). */
+async function senderOf(master: Pick<Master, 'registrar' | 'config'>, agentId: string): Promise<string | undefined> {
+  const now = Date.now();
+  const known = senders.get(agentId);
+  if (known && known.until > now) return known.expected;
+  const agent = (await master.registrar.agents.statuses([agentId])).get(agentId);
+  // An unknown agent has no tasks an update could apply to.
+  if (!agent) return undefined;
+  const expected = expectedSender(agent, master.config.agentRoleId);
+  if (senders.size >= 10_000) senders.clear();
+  senders.set(agentId, {
+    expected,
+    until: agent.instanceSession !== undefined ? Number.POSITIVE_INFINITY : now + UNBOUND_TTL_MS,
+  });
+  return expected;
+}
+
+function record(master: Master, message: AgentMessage, plan: StatusPlan): void {
+  for (const counter of plan.counters) master.metrics.increment(counter);
+  if (!plan.refused) return;
+  const log = {
+    type: message.type,
+    agentId: message.agent_id.value,
+    ...(message.type === 'STATUS_UPDATE'
+      ? { frameworkId: message.framework_id.value, taskId: message.status.task_id.value, state: message.status.state }
+      : {}),
+  };
+  master.logger.warn('Agent message not applied', { ...log, code: plan.refused.code, why: plan.refused.why });
+}
+
+/** Handles one agent message; `senderId` is SQS's stamp of who sent it. */
+export async function handleAgentMessage(master: Master, message: AgentMessage, senderId?: string): Promise<void> {
+  const agentId = message.agent_id.value;
+  const foreign = planForeignSender(agentId, await senderOf(master, agentId), senderId);
+  if (foreign) return record(master, message, foreign);
   if (message.type === 'DRAINED') {
     // In AWS the instance's termination may now go ahead; the fleet tick would otherwise finish it.
-    if (master.fleet?.lifecycle) await agentDrained(master, master.fleet.lifecycle, message.agent_id.value);
-    else master.logger.info('Agent drained', { agentId: message.agent_id.value });
+    if (master.fleet?.lifecycle) await agentDrained(master, master.fleet.lifecycle, agentId);
+    else master.logger.info('Agent drained', { agentId });
     return;
   }
-  const agentId = message.agent_id.value;
   const frameworkId = message.framework_id.value;
   const { status } = message;
-  const applied = await master.registrar.tasks.updateStatus(frameworkId, status);
+  const applied = await master.registrar.tasks.updateStatus(frameworkId, status, { agentId });
   const framework = applied.ok ? await master.registrar.frameworks.get(frameworkId) : undefined;
   const plan = planStatusUpdate(message, applied, framework);
-
-  for (const counter of plan.counters) master.metrics.increment(counter);
-  if (plan.refused) {
-    const log = { agentId, frameworkId, taskId: status.task_id.value, state: status.state };
-    master.logger.warn('Status update not applied', { ...log, code: plan.refused.code, why: plan.refused.why });
-  }
+  record(master, message, plan);
   if (plan.release) {
     const released = await master.registrar.agents.releaseTasks({
       agentId: plan.release.agentId,

@@ -64,9 +64,19 @@ export function readmitChange(
   agentId: string,
   details: AgentDetails,
   now: number,
-): Result<ItemChange, RegistrarError<'UNKNOWN_AGENT' | 'AGENT_GONE' | 'INVALID_ARGUMENT' | 'INSUFFICIENT_RESOURCES'>> {
+): Result<
+  ItemChange,
+  RegistrarError<'UNKNOWN_AGENT' | 'AGENT_GONE' | 'INVALID_ARGUMENT' | 'INSUFFICIENT_RESOURCES' | 'INSTANCE_MISMATCH'>
+> {
   if (!current) return failure('UNKNOWN_AGENT', `Agent ${agentId} is not registered`);
   if (current.status === 'GONE') return failure('AGENT_GONE', `Agent ${agentId} has been marked gone`);
+  // An agent is bound to its instance for life: another instance cannot take it over.
+  if (current.instanceSession !== undefined && current.instanceSession !== details.instanceSession) {
+    return failure(
+      'INSTANCE_MISMATCH',
+      `Agent ${agentId} runs on ${sessionInstance(current.instanceSession)}; this is ${sessionInstance(details.instanceSession)}`,
+    );
+  }
   if (current.principal !== details.principal) {
     return failure('INVALID_ARGUMENT', `Agent ${agentId} was registered by another principal`);
   }
@@ -90,6 +100,11 @@ export function readmitChange(
     condition: `${x.name('version')} = ${x.value(current.version)}`,
     expression: x,
   });
+}
+
+/** The instance half of a role session, for messages. */
+function sessionInstance(session: string | undefined): string {
+  return session === undefined ? 'no EC2 instance' : `instance ${session.slice(session.indexOf(':') + 1)}`;
 }
 
 // ---------------------------------------------------------------------------------------- offers

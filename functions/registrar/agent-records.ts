@@ -30,6 +30,8 @@ export interface AgentStatusView {
   readonly status: AgentStatus;
   readonly commandQueueUrl: string;
   readonly attributes: Attribute[];
+  /** The role session its messages must come from (see AgentRecord). */
+  readonly instanceSession?: string;
 }
 
 export interface AgentRecord {
@@ -45,6 +47,12 @@ export interface AgentRecord {
   readonly isolation?: Isolation;
   /** The principal the agent authenticated as ("" without authentication); only it may act for the agent. */
   readonly principal: string;
+  /**
+   * On EC2: the role session of the agent's instance, `<role id>:<instance id>` (its `aws:userid`, and
+   * the SenderId SQS stamps on its messages). Set at registration, never changed: an agent stays bound
+   * to its instance.
+   */
+  readonly instanceSession?: string;
   readonly attributes: Attribute[];
   readonly domain?: DomainInfo;
   readonly capabilities: string[];
@@ -74,6 +82,7 @@ export interface AgentRegistration {
   readonly containerizers?: readonly string[];
   readonly isolation?: Isolation;
   readonly principal?: string;
+  readonly instanceSession?: string;
   /** Mesos v1 JSON resources; validated here. */
   readonly resources: unknown;
   readonly attributes?: unknown;
@@ -175,6 +184,7 @@ export function agentFromItem(item: Item): AgentRecord {
     port: item.port as number,
     commandQueueUrl: (item.command_queue_url ?? '') as string,
     principal: (item.principal ?? '') as string,
+    ...(item.instance_session ? { instanceSession: item.instance_session as string } : {}),
     containerizers: (item.containerizers ?? []) as string[],
     ...(item.isolation ? { isolation: JSON.parse(item.isolation as string) as Isolation } : {}),
     attributes: JSON.parse(item.attributes as string) as Attribute[],
@@ -206,6 +216,7 @@ export type AgentDetails = Pick<
   | 'commandQueueUrl'
   | 'containerizers'
   | 'principal'
+  | 'instanceSession'
 > & {
   domain?: DomainInfo;
   isolation?: Isolation;
@@ -242,6 +253,7 @@ export function validateRegistration(
     commandQueueUrl: registration.commandQueueUrl ?? '',
     containerizers,
     principal: registration.principal ?? '',
+    ...(registration.instanceSession ? { instanceSession: registration.instanceSession } : {}),
     ...(registration.isolation ? { isolation: registration.isolation } : {}),
     attributes: details.data.attributes ?? [],
     ...(details.data.domain ? { domain: details.data.domain } : {}),
@@ -258,6 +270,7 @@ export function detailAttributes(details: AgentDetails): Item {
     command_queue_url: details.commandQueueUrl,
     containerizers: details.containerizers,
     principal: details.principal,
+    ...(details.instanceSession ? { instance_session: details.instanceSession } : {}),
     ...(details.isolation ? { isolation: JSON.stringify(details.isolation) } : {}),
     attributes: JSON.stringify(details.attributes),
     ...(details.domain ? { domain: JSON.stringify(details.domain) } : {}),

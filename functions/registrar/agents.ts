@@ -150,7 +150,12 @@ export class AgentRegistry {
     Result<
       { agent: AgentRecord; rescinded: OfferRecord[]; wasUnreachable: boolean },
       RegistrarError<
-        'UNKNOWN_AGENT' | 'AGENT_GONE' | 'INVALID_ARGUMENT' | 'INVALID_RESOURCES' | 'INSUFFICIENT_RESOURCES'
+        | 'UNKNOWN_AGENT'
+        | 'AGENT_GONE'
+        | 'INVALID_ARGUMENT'
+        | 'INVALID_RESOURCES'
+        | 'INSUFFICIENT_RESOURCES'
+        | 'INSTANCE_MISMATCH'
       >
     >
   > {
@@ -180,7 +185,7 @@ export class AgentRegistry {
     const items = await this.context.batchGet(
       this.table,
       agentIds.map((agentId) => ({ agent_id: agentId })),
-      { attributes: ['agent_id', 'status', 'command_queue_url', 'attributes'] },
+      { attributes: ['agent_id', 'status', 'command_queue_url', 'attributes', 'instance_session'] },
     );
     const found = new Map<string, AgentStatusView>();
     for (const item of items) {
@@ -188,6 +193,7 @@ export class AgentRegistry {
         status: item.status as AgentStatus,
         commandQueueUrl: (item.command_queue_url ?? '') as string,
         attributes: item.attributes ? (JSON.parse(item.attributes as string) as Attribute[]) : [],
+        ...(item.instance_session ? { instanceSession: item.instance_session as string } : {}),
       });
     }
     return found;

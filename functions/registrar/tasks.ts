@@ -160,11 +160,20 @@ export class TaskRegistry {
     return failure('DUPLICATE_TASK', `Task ${info.task_id.value} of framework ${task.frameworkId} already exists`);
   }
 
-  /** Applies a status update through the task state machine. */
+  /**
+   * Applies a status update through the task state machine. An update from an agent names it
+   * (`from.agentId`): it applies only to a task on that agent, checked in the write's condition too.
+   */
   async updateStatus(
     frameworkId: string,
     status: unknown,
-  ): Promise<Result<StatusUpdateResult, RegistrarError<'INVALID_ARGUMENT' | 'UNKNOWN_TASK' | 'ILLEGAL_TRANSITION'>>> {
+    from: { readonly agentId?: string } = {},
+  ): Promise<
+    Result<
+      StatusUpdateResult,
+      RegistrarError<'INVALID_ARGUMENT' | 'UNKNOWN_TASK' | 'ILLEGAL_TRANSITION' | 'AGENT_MISMATCH'>
+    >
+  > {
     const parsed = TaskStatusSchema.safeParse(status);
     if (!parsed.success) return failure('INVALID_ARGUMENT', `Invalid TaskStatus: ${describeZodError(parsed.error)}`);
     const { data: _data, ...update } = parsed.data;
@@ -172,6 +181,9 @@ export class TaskRegistry {
     const result = await retrying(16, async () => {
       const task = await this.get(frameworkId, taskId);
       if (!task) return failure('UNKNOWN_TASK', `Task ${taskId} of framework ${frameworkId} is not known`);
+      if (from.agentId !== undefined && task.agentId !== from.agentId) {
+        return failure('AGENT_MISMATCH', `Task ${taskId} of framework ${frameworkId} is not on agent ${from.agentId}`);
+      }
       const applied = applyStatusUpdate(task, { state: update.state, uuid: update.uuid });
       if (applied.kind === 'duplicate') return ok<StatusUpdateResult>({ outcome: 'duplicate', task });
       if (applied.kind === 'rejected') return failure(applied.code, applied.message);
@@ -200,7 +212,9 @@ export class TaskRegistry {
           UpdateExpression: `SET ${Object.entries(fields)
             .map(([name, value]) => `${x.name(name)} = ${x.value(value)}`)
             .join(', ')}`,
-          ConditionExpression: `${x.name('version')} = ${x.value(task.version)}`,
+          ConditionExpression:
+            `${x.name('version')} = ${x.value(task.version)}` +
+            (from.agentId !== undefined ? ` AND ${x.name('agent_id')} = ${x.value(from.agentId)}` : ''),
           ...x.attributes(),
         },
         'NONE',

@@ -30,6 +30,8 @@ import { standInClients } from '../support/aws.js';
 import { restApiEvent } from '../support/lambda-events.js';
 import { instanceId, lifecycleEvent } from './infra-agents.js';
 import { startAwsStub, type AwsStub } from './infra-aws-stub.js';
+import { signAgentIdentity } from '../../agent/identity.js';
+import { instanceCaller, startStsStandIn, TEST_ACCOUNT, type StsCaller, type StsStandIn } from '../support/sts.js';
 
 type Json = Record<string, unknown>;
 interface CfnResource {
@@ -54,6 +56,10 @@ const context = { awsRequestId: 'bundle-test', getRemainingTimeInMillis: () => 9
 let outdir: string;
 let template: { Resources: Record<string, CfnResource> };
 let stub: AwsStub;
+let sts: StsStandIn;
+/** The agents role as the template names it (resolved), and the instance the test's agent runs on. */
+let agentRole: { name: string; id: string };
+let agentCaller: StsCaller;
 /** The stand-in resource each CloudFormation resource of the template stands for. */
 const physical = new Map<string, string>();
 const credentials = new Map<PrincipalKind, string>();
@@ -81,7 +87,9 @@ beforeAll(async () => {
 
   await createTables(clients.dynamodb, tableNames(cluster));
   stub = await startAwsStub({ name: STUB_GROUP, hook: LIFECYCLE_HOOK_NAME });
+  sts = await startStsStandIn();
   for (const [id, resource] of Object.entries(template.Resources)) {
+    if (resource.Type === 'AWS::IAM::Role') physical.set(id, `Bundles-${id}`.slice(0, 64));
     if (resource.Type === 'AWS::DynamoDB::GlobalTable') physical.set(id, resource.Properties.TableName as string);
     if (resource.Type === 'AWS::SQS::Queue') {
       physical.set(id, await queues.ensure(resource.Properties.QueueName as string));
@@ -95,10 +103,14 @@ beforeAll(async () => {
     if (!created.ok) throw new Error(created.error.message);
     credentials.set(kind, `Basic ${Buffer.from(`${principal}:${secret}`).toString('base64')}`);
   }
+  const api = builtFunction('Api').environment;
+  agentRole = { name: api.MANTLE_AGENT_ROLE_NAME as string, id: api.MANTLE_AGENT_ROLE_ID as string };
+  agentCaller = sts.add(instanceCaller(agentRole.name, agentRole.id, agentInstance));
 }, 180_000);
 
 afterAll(async () => {
   await stub.close();
+  await sts.close();
   clients.destroy();
   rmSync(work, { recursive: true, force: true });
   rmSync(outdir, { recursive: true, force: true });
@@ -109,6 +121,7 @@ function resolve(value: unknown): string {
   if (typeof value === 'string') return value;
   const node = value as Json;
   if ('Ref' in node) {
+    if (node.Ref === 'AWS::AccountId') return TEST_ACCOUNT;
     if (node.Ref === 'AWS::StackId')
       return `arn:aws:cloudformation:us-east-1:123456789012:stack/Bundles/${randomUUID()}`;
     const found = physical.get(node.Ref as string);
@@ -168,6 +181,7 @@ const ENDPOINTS = (): Record<string, string> => ({
   AWS_ENDPOINT_URL_SQS: inject('sqsEndpoint'),
   AWS_ENDPOINT_URL_AUTO_SCALING: stub.url,
   AWS_ENDPOINT_URL_EC2: stub.url,
+  AWS_ENDPOINT_URL_STS: sts.url,
   AWS_ACCESS_KEY_ID: 'local',
   AWS_SECRET_ACCESS_KEY: 'local',
   AWS_REGION: 'us-east-1',
@@ -217,7 +231,7 @@ async function load(key: string, overrides: Record<string, string> = {}) {
 }
 
 /** The queue's messages as Lambda's event source hands them over; SQS stamps the sender's role session. */
-async function sqsRecords(queueUrl: string, senderId = 'AROAAGENT:i-0123'): Promise<SQSRecord[]> {
+async function sqsRecords(queueUrl: string, senderId = `${agentRole.id}:${agentInstance}`): Promise<SQSRecord[]> {
   const arn = await queues.arn(queueUrl);
   const received = await queues.receive(queueUrl, { waitSeconds: 2 });
   return received.map((message) => toSqsRecord(message, arn, 'us-east-1', senderId));
@@ -230,6 +244,16 @@ async function agentCommands(queueUrl: string): Promise<AgentCommand[]> {
     received.map((message) => message.receiptHandle),
   );
   return received.map((message) => AgentCommandSchema.parse(JSON.parse(message.body)));
+}
+
+/** The agent's proof of its instance, as `--authenticatee=aws_sts` signs it in AWS. */
+function agentIdentity(): Promise<string> {
+  return signAgentIdentity({
+    cluster,
+    region: 'us-east-1',
+    stsEndpoint: sts.url,
+    credentials: () => Promise.resolve(agentCaller),
+  });
 }
 
 describe('the bundles cdk synth builds', () => {
@@ -255,9 +279,19 @@ describe('the bundles cdk synth builds', () => {
         context,
       ),
     ).rejects.toThrow('Unauthorized');
+    // Agents prove their instance (STS, the stand-in); a shared agent principal is refused.
+    const agentArn = 'arn:aws:execute-api:us-east-1:123456789012:abc/v1/POST/internal/v1/agents/register';
+    const agentAllowed = (await authorizer.invoke(
+      { type: 'TOKEN', authorizationToken: await agentIdentity(), methodArn: agentArn },
+      context,
+    )) as { context: Record<string, string> };
+    expect(agentAllowed.context.kind).toBe('agent');
+    await expect(
+      authorizer.invoke({ type: 'TOKEN', authorizationToken: credentials.get('agent'), methodArn: agentArn }, context),
+    ).rejects.toThrow('Unauthorized');
   });
 
-  it("the API (REST proxy events): health, and an agent's authenticated registration", async () => {
+  it("the API (REST proxy events): health, and an agent's registration with its AWS identity", async () => {
     const api = await load('Api');
     expect(api.environment.MANTLE_AUTHENTICATE).toBe('true');
     const health = (await api.invoke(restApiEvent('GET', '/health'), context)) as { statusCode: number };
@@ -272,7 +306,7 @@ describe('the bundles cdk synth builds', () => {
     expect(anonymous.statusCode).toBe(401);
     const registered = (await api.invoke(
       restApiEvent('POST', '/internal/v1/agents/register', {
-        headers: { 'Content-Type': 'application/json', Authorization: credentials.get('agent') as string },
+        headers: { 'Content-Type': 'application/json', Authorization: await agentIdentity() },
         body: {
           hostname: 'ip-10-0-0-7.ec2.internal',
           resources: [
@@ -301,7 +335,9 @@ describe('the bundles cdk synth builds', () => {
     expect(body.heartbeat_queue_url).toBe(queueOf('QueuesHeartbeats'));
     expect(body.command_queue_url).toContain(`${cluster}-agent-`);
     agent = { agentId: body.agent_id.value, commandQueueUrl: body.command_queue_url };
-    expect((await registrar.agents.get(agent.agentId))?.principal).toBe('agent-bundles');
+    const record = await registrar.agents.get(agent.agentId);
+    expect(record?.principal).toBe(`arn:aws:sts::${TEST_ACCOUNT}:assumed-role/${agentRole.name}/${agentInstance}`);
+    expect(record?.instanceSession).toBe(`${agentRole.id}:${agentInstance}`);
   });
 
   it("the scheduler (streamed through the Lambda runtime's response stream): SUBSCRIBE", async () => {
@@ -385,7 +421,7 @@ describe('the bundles cdk synth builds', () => {
     const heartbeats = await load('Heartbeats');
     const heartbeatQueue = heartbeats.environment.MANTLE_HEARTBEAT_QUEUE_URL as string;
     await queues.send(heartbeatQueue, [{ body: { agent_id: { value: agent.agentId }, sent_at: Date.now() } }]);
-    const records = await sqsRecords(heartbeatQueue, `AROAAGENT:${agentInstance}`);
+    const records = await sqsRecords(heartbeatQueue);
     expect(records).toHaveLength(1);
     const before = Date.now();
     await heartbeats.invoke({ Records: records }, context);

@@ -24,24 +24,42 @@ export function instanceId(): string {
   return `i-${randomBytes(8).toString('hex')}`;
 }
 
+/** A registration as an agent on `instance` sends it (re-registering as `agentId`, when given). */
+export function registrationOn(
+  instance: string | undefined,
+  options: { readonly text?: string; readonly agentId?: string } = {},
+): Record<string, unknown> {
+  return {
+    ...(options.agentId ? { agent_id: { value: options.agentId } } : {}),
+    hostname: `ip-${randomBytes(3).toString('hex')}.ec2.internal`,
+    ip: '127.0.0.1',
+    resources: resources(options.text ?? 'cpus:8;mem:8192;gpus:2;disk:10000;ports:[31000-31099]'),
+    attributes: instance ? [{ name: INSTANCE_ID_ATTRIBUTE, type: 'TEXT', text: { value: instance } }] : [],
+    containerizers: ['docker'],
+    isolation: { cgroups: 'v2', gpus: 'devices-cgroup', notes: [] },
+    version: 'test',
+  };
+}
+
+/** POSTs a registration to the agents' API; `headers` carry its credential. */
+export function postRegistration(
+  tm: Pick<TestMaster, 'url'>,
+  body: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return fetch(`${tm.url}/internal/v1/agents/register`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+}
+
 export async function registerOnInstance(
   tm: TestMaster,
   instance: string,
   text = 'cpus:8;mem:8192;gpus:2;disk:10000;ports:[31000-31099]',
 ): Promise<TestAgent> {
-  const response = await fetch(`${tm.url}/internal/v1/agents/register`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({
-      hostname: `ip-${randomBytes(3).toString('hex')}.ec2.internal`,
-      ip: '127.0.0.1',
-      resources: resources(text),
-      attributes: [{ name: INSTANCE_ID_ATTRIBUTE, type: 'TEXT', text: { value: instance } }],
-      containerizers: ['docker'],
-      isolation: { cgroups: 'v2', gpus: 'devices-cgroup', notes: [] },
-      version: 'test',
-    }),
-  });
+  const response = await postRegistration(tm, registrationOn(instance, { text }));
   if (response.status !== 200) throw new Error(`register answered ${response.status}: ${await response.text()}`);
   const body = (await response.json()) as { agent_id: { value: string }; command_queue_url: string };
   return { agentId: body.agent_id.value, commandQueueUrl: body.command_queue_url };

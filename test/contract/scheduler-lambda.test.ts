@@ -32,6 +32,7 @@ beforeAll(async () => {
   Object.assign(process.env, {
     MANTLE_CLUSTER: cluster,
     MANTLE_CLUSTER_ID: local.master.config.clusterId,
+    MANTLE_AGENT_IDENTITY: 'principal',
     MANTLE_STATUS_QUEUE_URL: local.statusQueueUrl,
     MANTLE_HEARTBEAT_QUEUE_URL: local.master.heartbeatQueueUrl,
     MANTLE_ALLOCATION_QUEUE_URL: local.allocationQueueUrl,

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { AwsClients } from '#shared/aws/clients.js';
 import type { MasterConfigInput } from '../../functions/master/config.js';
 import type { AllocationRequester, AllocationTrigger, Master } from '../../functions/master/master.js';
+import type { FleetHooks } from '../../functions/fleet/hooks.js';
 import type { EventSource } from '../../local/event-source.js';
 import {
   bootstrapMaster,
@@ -39,7 +40,10 @@ export interface TestMaster {
   close(): Promise<void>;
 }
 
-export async function startTestMaster(config: Partial<MasterConfigInput> = {}): Promise<TestMaster> {
+export async function startTestMaster(
+  config: Partial<MasterConfigInput> = {},
+  options: { fleet?: FleetHooks } = {},
+): Promise<TestMaster> {
   const clients = standInClients();
   const cluster = `t${randomBytes(4).toString('hex')}`;
   const allocation = new RecordedAllocation();
@@ -55,6 +59,7 @@ export async function startTestMaster(config: Partial<MasterConfigInput> = {}): 
       ...config,
     },
     allocation,
+    ...options,
     now: () => Date.now() + offset,
   });
   const server: HttpServer = await serveMaster(local.master);

@@ -303,7 +303,7 @@ describe("the master's configuration fails closed", () => {
     expect(aclsFromEnvironment(undefined)).toEqual(SAFE_ACL);
     expect(aclsFromEnvironment('permissive')).toEqual(PERMISSIVE_ACL);
     expect(() => aclsFromEnvironment('{"privileged":1}')).toThrow(/MANTLE_ACLS: Invalid ACLs/);
-    const env = { MANTLE_CLUSTER: 'c', MANTLE_CLUSTER_ID: 'c1' };
+    const env = { MANTLE_CLUSTER: 'c', MANTLE_CLUSTER_ID: 'c1', MANTLE_AGENT_IDENTITY: 'principal' };
     expect(masterConfigFromEnvironment(env)).toMatchObject({ authenticate: true, acls: SAFE_ACL });
     expect(() => masterConfigFromEnvironment({ ...env, MANTLE_AUTHENTICATE: 'no' })).toThrow();
   });

@@ -113,7 +113,7 @@ describe("the agents' user data", () => {
   const commands = agentSetupCommands({
     masterUrl: 'https://abc.execute-api.us-east-1.amazonaws.com/v1/',
     region: 'us-east-1',
-    credentialParameter: '/mantle/prod/agent-credential',
+    cluster: 'prod',
     bundleUrl: 's3://assets/agent.zip',
     bundleZip: '/opt/mantle/agent.zip',
   });
@@ -128,12 +128,17 @@ describe("the agents' user data", () => {
     expect(parsed.value[0]?.name).toBe(INSTANCE_ID_ATTRIBUTE);
   });
 
-  it('fails fast, fetches the credential before each start, and never writes a secret into itself', () => {
+  it('fails fast, holds no secret, and has the agent prove its instance role (aws_sts) for this cluster', () => {
     expect(commands[0]).toBe('set -euxo pipefail');
-    expect(script).toContain('ExecStartPre=/opt/mantle/fetch-credential.sh');
     expect(script).toContain('MANTLE_AGENT_MASTER=https://abc.execute-api.us-east-1.amazonaws.com/v1/');
-    expect(script).toContain('MANTLE_AGENT_CREDENTIAL=/etc/mantle/credential');
-    expect(script).not.toMatch(/MANTLE_AGENT_(SECRET|PRINCIPAL)=/);
+    expect(script).not.toMatch(/MANTLE_AGENT_(SECRET|PRINCIPAL|CREDENTIAL)=|ssm get-parameter/);
+    const env = Object.fromEntries([...script.matchAll(/^(MANTLE_AGENT_[A-Z_]+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
+    const flags = parseAgentFlags([], { ...env, MANTLE_AGENT_ATTRIBUTES: 'instance_id:i-0123456789abcdef0' });
+    expect(flags.help ? undefined : flags.config).toMatchObject({
+      authenticatee: 'aws_sts',
+      cluster: 'prod',
+      region: 'us-east-1',
+    });
     // No task reaches the instance metadata service (tasks must not borrow the role): the agent's firewall,
     // not a uid rule that root tasks would pass.
     expect(script).not.toContain('--uid-owner');

@@ -8,7 +8,7 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LIFECYCLE_HOOK_NAME, agentCredentialParameter } from '../../infra/agents.js';
+import { LIFECYCLE_HOOK_NAME } from '../../infra/agents.js';
 import { STAGE_NAME } from '../../infra/api.js';
 import { MantleStack } from '../../infra/mantle-stack.js';
 import { clusterSettings, DEFAULT_AGENT_AMI_PARAMETER, lifecycleWaitSeconds } from '../../infra/settings.js';
@@ -195,6 +195,12 @@ describe('the Lambdas', () => {
         resources(t, 'AWS::Logs::LogGroup').map(([logId]) => logId),
         id,
       ).toContain(logGroup);
+      // Every function (the authorizer too) knows how agents prove their instance: the agents role's sessions.
+      const agentRole = logicalId(t, 'AWS::IAM::Role', (r) => JSON.stringify(r).includes('GPU agents'));
+      expect(env.MANTLE_AGENT_IDENTITY, id).toBe('aws-sts');
+      expect(env.MANTLE_AGENT_ROLE_NAME, id).toEqual({ Ref: agentRole });
+      expect(env.MANTLE_AGENT_ROLE_ID, id).toEqual({ 'Fn::GetAtt': [agentRole, 'RoleId'] });
+      expect(env.MANTLE_AGENT_ACCOUNT, id).toEqual({ Ref: 'AWS::AccountId' });
       if (id.startsWith('Authorizer')) continue;
       expect(env.MANTLE_CLUSTER, id).toBe('prod');
       expect(env.MANTLE_AUTHENTICATE, id).toBe('true');
@@ -350,7 +356,8 @@ describe('the GPU agent fleet', () => {
       'aws s3 cp',
       'unzip -o /opt/mantle/agent.zip',
       'MANTLE_AGENT_ATTRIBUTES=instance_id:$INSTANCE_ID',
-      `--name ${agentCredentialParameter('prod')} --with-decryption`,
+      'MANTLE_AGENT_AUTHENTICATEE=aws_sts',
+      'MANTLE_AGENT_CLUSTER=prod',
       'ExecStart=/usr/bin/node-22 --enable-source-maps /opt/mantle/agent/index.mjs',
       'systemctl enable --now mantle-agent',
     ]) {
@@ -509,7 +516,8 @@ describe('IAM', () => {
     expect(JSON.stringify(outputs.FirstOperatorCredential?.Value)).toContain(
       'principal create --cluster prod --kind operator',
     );
-    expect(JSON.stringify(outputs.AgentCredential?.Value)).toContain(agentCredentialParameter('prod'));
+    // Agents hold no credential: they prove their instance role's session.
+    expect(outputs.AgentCredential).toBeUndefined();
     expect(outputs.ApiUrl).toBeDefined();
   });
 });
