@@ -86,6 +86,8 @@ function statusOfPost(url: string, body: string): Promise<number> {
       resolve(response.statusCode ?? 0);
     });
     request.on('error', (error) => setTimeout(() => reject(error), 1000));
+    // A write the master cut short can fail after the answer, when the request no longer listens to its socket.
+    request.on('socket', (socket) => socket.on('error', () => undefined));
     request.end(body);
   });
 }

@@ -353,5 +353,5 @@ describe('hostile bodies', () => {
     }
     expect(await victimState()).toEqual(before);
     for await (const ledger of tm.master.registrar.agents.list()) expect(ledgerViolation(ledger)).toBeUndefined();
-  });
+  }, 240_000);
 });
