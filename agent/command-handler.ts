@@ -7,7 +7,9 @@
  * REASON_TASK_KILLED_DURING_LAUNCH); a RECONCILE answers the tasks the agent does not know with
  * TASK_DROPPED (TASK_LOST for frameworks without PARTITION_AWARE), and remembers them likewise.
  */
+import { rm } from 'node:fs/promises';
 import { taskKey } from '#shared/ids.js';
+import { reservationRole } from '#shared/resources/resource.js';
 import { AgentCommandSchema, parseMessageBody, type AgentCommand } from '#shared/protocol/internal.js';
 import type { TaskState } from '#shared/protocol/mesos.js';
 import { inGroups } from '#shared/queues/batch.js';
@@ -115,6 +117,9 @@ export class CommandHandler {
       case 'RECONCILE':
         for (const task of command.tasks) await this.reconcile(task.framework_id.value, task.task_id.value);
         return true;
+      case 'DESTROY_VOLUMES':
+        await this.destroyVolumes(command.volumes);
+        return true;
       case 'REREGISTER':
         this.context.logger.warn('The master asks the agent to re-register', { why: command.reason });
         this.hooks.reregister();
@@ -146,6 +151,27 @@ export class CommandHandler {
       frameworkId,
       agentStatus(taskId, 'TASK_KILLED', 'REASON_TASK_KILLED_DURING_LAUNCH', 'Task killed before it was launched'),
     );
+  }
+
+  /** Removes destroyed volumes' data, except a volume that a live task still has (it stays, logged). */
+  private async destroyVolumes(volumes: ReadonlyArray<{ role: string; persistence_id: string }>): Promise<void> {
+    const inUse = new Set<string>();
+    for (const executor of this.context.executors.values()) {
+      if (executor.terminated) continue;
+      for (const resource of executor.resources) {
+        const id = resource.disk?.persistence?.id;
+        if (id !== undefined) inUse.add(`${reservationRole(resource)}/${id}`);
+      }
+    }
+    for (const { role, persistence_id: id } of volumes) {
+      if (inUse.has(`${role}/${id}`)) {
+        this.context.logger.warn('Not removing a destroyed volume a task still uses', { role, persistenceId: id });
+        continue;
+      }
+      await rm(this.context.checkpoint.volume(role, id), { recursive: true, force: true });
+      this.context.metrics.increment('slave/volumes_destroyed');
+      this.context.logger.info('Removed a destroyed volume', { role, persistenceId: id });
+    }
   }
 
   /** Kills the live tasks that `predicate` picks, with `--executor_shutdown_grace_period`. */

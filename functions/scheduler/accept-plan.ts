@@ -30,6 +30,7 @@ import type {
 import type { Event } from '#shared/protocol/scheduler.js';
 import { hasCapability } from '#shared/protocol/capabilities.js';
 import { add, subtract } from '#shared/resources/resources.js';
+import { reservationRole } from '#shared/resources/resource.js';
 import type { AgentRecord, FrameworkRecord, OfferRecord } from '../registrar/index.js';
 import { takeInTurn } from '../registrar/ledger.js';
 import { masterStatus, updateEvent } from '../master/statuses.js';
@@ -86,6 +87,8 @@ export interface CommitPlan extends Told {
   readonly total?: { expected: Resource[]; next: Resource[]; offered: Resource[] };
   /** Operations refused, for the logs. */
   readonly refused: ReadonlyArray<{ type: string; why: string }>;
+  /** Persistent volumes destroyed: the agent removes their data once the ledger is written. */
+  readonly destroyed: ReadonlyArray<{ role: string; persistence_id: string }>;
 }
 
 export type AcceptPlan = DropPlan | CommitPlan;
@@ -205,6 +208,7 @@ class OperationPlanner {
   private readonly launches: Launch[] = [];
   private readonly takenIds = new Set<string>();
   private readonly refused: Array<{ type: string; why: string }> = [];
+  private readonly destroyed: Array<{ role: string; persistence_id: string }> = [];
 
   constructor(
     private readonly input: AcceptState,
@@ -252,6 +256,7 @@ class OperationPlanner {
           }
         : {}),
       refused: this.refused,
+      destroyed: this.destroyed,
       events: feedback.events,
       counters: feedback.counters,
     };
@@ -370,6 +375,12 @@ class OperationPlanner {
     }
     this.state = result.value;
     this.converted = true;
+    if (type === 'DESTROY') {
+      for (const volume of operation.destroy?.volumes ?? []) {
+        const id = volume.disk?.persistence?.id;
+        if (id !== undefined) this.destroyed.push({ role: reservationRole(volume), persistence_id: id });
+      }
+    }
     this.feedback.operation(operation, 'OPERATION_FINISHED');
   }
 }

@@ -120,7 +120,10 @@ export async function commitAccept(
   const launches = plan.launches.filter((launch) => !notWritten.has(launch.task.task_id.value));
   const written = await addTaskRows(master, framework, { ...plan, launches }, launchId, feedback);
   count(master, feedback);
-  await sendAgentCommands(master, agent, launchCommands(framework, written, launchId, plan.grant));
+  await sendAgentCommands(master, agent, [
+    ...launchCommands(framework, written, launchId, plan.grant),
+    ...(plan.destroyed.length > 0 ? [{ type: 'DESTROY_VOLUMES' as const, volumes: [...plan.destroyed] }] : []),
+  ]);
   await publishEvents(master, framework, [...plan.events, ...feedback.events]);
   const unused = committed.value.unused;
   if (unused.length > 0) {

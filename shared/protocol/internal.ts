@@ -179,6 +179,14 @@ export const AgentCommandSchema = z.discriminatedUnion('type', [
    * although it heartbeats: re-register (Mesos's master asks a disconnected agent to do the same).
    */
   z.object({ type: z.literal('REREGISTER'), reason: z.string() }),
+  /**
+   * DESTROY of persistent volumes was committed: the agent removes their data (Mesos's agent does so when
+   * the volumes leave its checkpointed resources). A volume a live task still uses is left alone.
+   */
+  z.object({
+    type: z.literal('DESTROY_VOLUMES'),
+    volumes: z.array(z.object({ role: z.string(), persistence_id: z.string() })).max(1000),
+  }),
   /** The master's view of the agent's tasks; the agent answers for the ones it does not know. */
   z.object({
     type: z.literal('RECONCILE'),

@@ -4,7 +4,7 @@
  * checks, launch failures, and the commands around tasks (KILL before LAUNCH, RECONCILE, SHUTDOWN,
  * task groups).
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -419,6 +419,37 @@ describe('agent-wide commands', () => {
     const killed = await master.waitFor(good as string, 'TASK_KILLED');
     expect(killed.status.executor_id?.value).toBe(`executor-${good}`);
     expect(killed.status.message).toMatch(/of its group ended in TASK_FAILED/);
+  });
+
+  it("wipes a destroyed volume's data, but not a volume a running task still uses", async () => {
+    const volumeDir = (id: string) => join(workDir, 'volumes', 'roles', 'ml', id);
+    const volume = (id: string) =>
+      resources('disk(ml):8').map((r) => ({
+        ...r,
+        reservations: [{ type: 'DYNAMIC' as const, role: 'ml' }],
+        disk: { persistence: { id }, volume: { mode: 'RW' as const, container_path: 'data' } },
+      }));
+    for (const id of ['gone', 'held']) {
+      await mkdir(volumeDir(id), { recursive: true });
+      await writeFile(join(volumeDir(id), 'model.bin'), 'weights');
+    }
+    const holder = taskId('holder');
+    await master.send(
+      agentId,
+      launch(commandTask(holder, 'sleep 30', { resources: [...resources('cpus:0.1;mem:32'), ...volume('held')] })),
+    );
+    await master.waitFor(holder, 'TASK_RUNNING');
+    const destroyed = ['gone', 'held'].map((id) => ({ role: 'ml', persistence_id: id }));
+    await master.send(agentId, { type: 'DESTROY_VOLUMES', volumes: destroyed });
+    const exists = (path: string) =>
+      access(path).then(
+        () => true,
+        () => false,
+      );
+    await master.until(async () => !(await exists(volumeDir('gone'))), 10_000, 'the destroyed volume removed');
+    expect(await readFile(join(volumeDir('held'), 'model.bin'), 'utf8')).toBe('weights');
+    await master.send(agentId, kill(holder, 0));
+    await master.waitFor(holder, 'TASK_KILLED');
   });
 
   it('drains: kills its tasks, refuses launches, and reports DRAINED once all is acknowledged', async () => {

@@ -116,6 +116,31 @@ describe('planAccept', () => {
     expect(plan.total).toBeUndefined();
   });
 
+  it('names the persistent volumes a DESTROY removes, for the agent to wipe once the ledger is written', () => {
+    const mlOffer = offer(`${AGENT}-O4`, 'disk:100', 'fw-1', 'ml');
+    const reserved = resources('disk(ml):50').map((r) => ({
+      ...r,
+      reservations: [{ type: 'DYNAMIC' as const, role: 'ml' }],
+    }));
+    const volume = reserved.map((r) => ({
+      ...r,
+      disk: { persistence: { id: 'data-1' }, volume: { mode: 'RW' as const, container_path: 'data' } },
+    }));
+    const plan = planAccept({
+      ...state(
+        [mlOffer.offerId],
+        [
+          { type: 'RESERVE', reserve: { resources: reserved } },
+          { type: 'CREATE', create: { volumes: volume } },
+          { type: 'DESTROY', destroy: { volumes: volume } },
+        ],
+      ),
+      agent: { ...agent, offers: { [mlOffer.offerId]: mlOffer } },
+    }) as CommitPlan;
+    expect(plan.refused).toEqual([]);
+    expect(plan.destroyed).toEqual([{ role: 'ml', persistence_id: 'data-1' }]);
+  });
+
   it('converts resources for later operations and says what the ledger write must check', () => {
     const mlOffer = offer(`${AGENT}-O3`, 'cpus:4', 'fw-1', 'ml');
     const reserved = resources('cpus(ml):2').map((r) => ({
