@@ -110,7 +110,7 @@ export function queuesTable(queues: readonly Queue[]): string[] {
       quantities(queue.quota.guarantees),
       quantities(queue.quota.limits),
       ...(['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const).map((state) =>
-        String(queue.jobs[state]),
+        String(queue.counts[state]),
       ),
     ]),
   );

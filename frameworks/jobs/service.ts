@@ -9,7 +9,7 @@ export interface JobsError {
 }
 export interface Queue extends QueueSpec {
   readonly name: string;
-  readonly jobs: Record<JobState, number>;
+  readonly counts: Record<JobState, number>;
 }
 export interface JobsService {
   submit(spec: JobSpec): Promise<Result<Job, JobsError>>;
