@@ -18,7 +18,7 @@
  */
 import { Hono } from 'hono';
 import { JOB_STATES, JobIdSchema, parseJobSpec, parseQueueSpec, validateQueueName, type JobState } from './model.js';
-import type { JobsError, JobsService } from './service.js';
+import { isValidCursor, MAX_LIST_LIMIT, type JobsError, type JobsService } from './service.js';
 import type { Logger } from '#shared/log.js';
 import {
   authenticated,
@@ -38,8 +38,6 @@ import {
 
 export const JOBS_API_PATH = '/api/jobs/v1';
 export const DEFAULT_LIST_LIMIT = 100;
-export const MAX_LIST_LIMIT = 1000;
-const MAX_CURSOR = 4096;
 const MAX_REASON = 1024;
 
 export interface JobsApiOptions extends AuthenticationOptions {
@@ -121,7 +119,7 @@ export function parseListQuery(values: Record<string, string>): ListQuery | stri
     query.parent = parent;
   }
   if (next !== undefined) {
-    if (next === '' || next.length > MAX_CURSOR) return `Query parameter 'next' must be the 'next' of a previous page`;
+    if (!isValidCursor(next)) return `Query parameter 'next' must be the 'next' of a previous page`;
     query.next = next;
   }
   return query;

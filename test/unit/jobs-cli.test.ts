@@ -11,6 +11,7 @@ import { UsageError } from '../../cli/jobs-client.js';
 import { parseListQuery } from '../../frameworks/jobs/api.js';
 import { newJob } from '../../frameworks/jobs/lifecycle.js';
 import { parseJobSpec, type Job } from '../../frameworks/jobs/model.js';
+import { encodeCursor } from '../../frameworks/jobs/store.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -159,18 +160,20 @@ describe('tables', () => {
 
 describe('GET /jobs query', () => {
   it('defaults the limit to 100 and names each bad parameter', () => {
+    const cursor = encodeCursor('2026-12-06T00:00:00.000Z#0mxb17aqg-e1386189593d');
     expect(parseListQuery({})).toEqual({ limit: 100 });
-    expect(parseListQuery({ limit: '1000', queue: 'a/b', state: 'RUNNING', parent: 'x:1', next: 'c' })).toEqual({
+    expect(parseListQuery({ limit: '1000', queue: 'a/b', state: 'RUNNING', parent: 'x:1', next: cursor })).toEqual({
       limit: 1000,
       queue: 'a/b',
       state: 'RUNNING',
       parent: 'x:1',
-      next: 'c',
+      next: cursor,
     });
     expect(parseListQuery({ limit: '1e3' })).toMatch(/'limit'/);
     expect(parseListQuery({ limit: '' })).toMatch(/'limit'/);
     expect(parseListQuery({ state: 'running' })).toMatch(/'state'/);
     expect(parseListQuery({ queue: '' })).toMatch(/'queue'/);
     expect(parseListQuery({ next: '' })).toMatch(/'next'/);
+    expect(parseListQuery({ next: 'garbage' })).toMatch(/'next'/);
   });
 });
