@@ -104,7 +104,7 @@ beforeAll(async () => {
   await createJobsTable(tm.clients.dynamodb, table);
   store = new JobsStore({ documents: tm.clients.documents, table });
   jobs = createJobsService({ store, roles: tm.master.registrar.roles });
-  app = createApp(tm.master, { jobs });
+  app = createApp(tm.master, { jobs: () => jobs });
 }, 60_000);
 
 afterAll(async () => {
@@ -444,7 +444,7 @@ describe('with authentication off', () => {
         store: new JobsStore({ documents: open.clients.documents, table }),
         roles: open.master.registrar.roles,
       });
-      const openApp = createApp(open.master, { jobs: service });
+      const openApp = createApp(open.master, { jobs: () => service });
       const job = await call('POST', '/jobs', { on: openApp, body: { name: 'x', queue: 'anything', command: 'y' } });
       expect(job.status).toBe(201);
       const cancelled = await call('DELETE', `/jobs/${job.json().id}`, { on: openApp });
