@@ -32,12 +32,14 @@ afterAll(async () => {
   await rm(workDir, { recursive: true, force: true });
 }, 60_000);
 
-const job = (args: readonly string[]) => run(['job', ...args, '--master', url]);
+/** `mantle job <verb> --master <url> ...` (the master before the words after `--`). */
+const job = ([verb, ...args]: readonly string[]) => run(['job', verb ?? '', '--master', url, ...args]);
 const idOf = (output: string) => /job (\S+) submitted/.exec(output)?.[1] ?? '';
 
 describe('mantle job', () => {
   it('submit --wait runs a job to SUCCEEDED (exit 0), printing its changes; logs prints its output', async () => {
-    const done = await job(['submit', '--wait', '--resources', SMALL, '--', 'echo', 'hello from a job']);
+    // It runs for longer than the CLI's 1 s poll, so that RUNNING is seen.
+    const done = await job(['submit', '--wait', '--resources', SMALL, '--command', 'sleep 3; echo hello from a job']);
     expect(done.code, done.output).toBe(0);
     const id = idOf(done.output);
     expect(done.output).toMatch(new RegExp(`attempt 1 task ${id}-1 TASK_RUNNING on \\S+`));
@@ -57,7 +59,7 @@ describe('mantle job', () => {
     expect(failed.output).toMatch(new RegExp(`job ${id} FAILED`));
     const shown = await job(['show', id]);
     expect(shown.output).toMatch(/^state: +FAILED$/m);
-    expect(shown.output.match(/TASK_FAILED/g)).toHaveLength(2);
+    expect(shown.output.match(/^ {2}[12] +\S+ .*TASK_FAILED/gm)).toHaveLength(2);
   }, 120_000);
 
   it('submit --wait exits 4 when the job is cancelled; cancel kills what runs', async () => {
