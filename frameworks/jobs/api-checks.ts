@@ -12,7 +12,8 @@ import type { MasterConfig } from '../../functions/master/config.js';
 import { authorityOf } from '../../functions/scheduler/task-authorization.js';
 import type { JobsService } from './service.js';
 
-export const REALM = 'mantle-jobs';
+/** The master's realm: the same credentials as its scheduler API (and what API Gateway's 401 names). */
+export const REALM = 'mesos-master-scheduler';
 
 /** Who calls, and what it may use. */
 export interface Caller {

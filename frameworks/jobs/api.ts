@@ -216,7 +216,10 @@ async function putQueue(c: JobsContext): Promise<Response> {
 /** The routes, relative to JOBS_API_PATH (`app.route(JOBS_API_PATH, jobsApi(…))`). */
 export function jobsApi(options: JobsApiOptions): Hono<JobsEnv> {
   const api = new Hono<JobsEnv>();
-  api.use('*', available(options.jobs), authenticated(options));
+  // Who may call, first: a caller refused learns nothing, not even whether Jobs runs here.
+  api.use('*', authenticated(options));
+  api.put('/queues/:name{.+}', operatorOnly);
+  api.use('*', available(options.jobs));
   api.post('/jobs', submit);
   api.get('/jobs', list);
   api.all('/jobs', methodNotAllowed(['GET', 'POST']));
@@ -229,7 +232,7 @@ export function jobsApi(options: JobsApiOptions): Hono<JobsEnv> {
   api.all('/queues', methodNotAllowed(['GET']));
   // Queue names may hold '/' (hierarchical roles), encoded or not.
   api.get('/queues/:name{.+}', getQueue);
-  api.put('/queues/:name{.+}', operatorOnly, putQueue);
+  api.put('/queues/:name{.+}', putQueue);
   api.all('/queues/:name{.+}', methodNotAllowed(['GET', 'PUT']));
   api.all('*', (c) => problem(c, 404, `No such resource: ${c.req.method} ${c.req.path}`));
   api.onError((error, c) => {

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../functions/handlers/app.js';
+import { REALM } from '../../functions/handlers/scheduler-route.js';
 import { bearerToken } from '../../functions/master/auth.js';
 import { createJobsTable } from '../../frameworks/jobs/bootstrap.js';
 import type { Job } from '../../frameworks/jobs/model.js';
@@ -138,7 +139,7 @@ describe('authentication', () => {
     ]) {
       const answer = await call('GET', '/jobs', { headers });
       expect(answer.status).toBe(401);
-      expect(answer.headers.get('www-authenticate')).toBe('Basic realm="mantle-jobs"');
+      expect(answer.headers.get('www-authenticate')).toBe(`Basic realm="${REALM}"`);
       expect(answer.headers.get('content-type')).toMatch(/^application\/json/);
       expect(answer.json().message).toMatch(/credentials|Authentication failed/);
     }
