@@ -18,6 +18,7 @@ beforeAll(async () => {
     containerizer: 'mesos',
     agentResources: 'cpus:2;mem:1024;disk:512',
     agent: { switchUser: false },
+    jobs: {},
   });
   // Submitted first: its first tick comes at the next minute boundary, checked by the last test.
   cron = await submitJob(cluster, {
