@@ -180,7 +180,9 @@ export class JobsFramework implements JobsActions {
       if (waiting) toHold.push({ offer, since });
       else toDecline.push(offer.id);
     }
-    await store.hold(toHold.filter((each) => !heldSince.has(each.offer.id)));
+    const newlyHeld = toHold.filter((each) => !heldSince.has(each.offer.id));
+    await store.hold(newlyHeld);
+    if (newlyHeld.length > 0) this.options.metrics?.increment('jobs/offers_held', newlyHeld.length);
     await store.releaseHeld(toDecline.filter((id) => heldSince.has(id)));
     if (toDecline.length > 0) await this.scheduler.decline(toDecline, this.settings.declineSeconds);
     await writeReasons(this.context(), outcome);

@@ -143,6 +143,28 @@ describe('Mantle Jobs on the local cluster', () => {
     expect(logs).toContain(`1 of 2: ${hosts.join(',')}`);
   });
 
+  it('holds one agent’s offer for a gang while the other agent frees up, then launches both together', async () => {
+    const blocker = await submitJob(cluster, { queue: 'gangs', command: 'sleep 3', resources: 'cpus:2;mem:64' });
+    await waitForJob(cluster, blocker.id, ['RUNNING']);
+    const job = await submitJob(cluster, {
+      queue: 'gangs',
+      command: 'echo "$MANTLE_GANG_INDEX"',
+      gang: 2,
+      resources: 'cpus:2;mem:64',
+    });
+    await expect
+      .poll(async () => (await jobsOf(cluster).get(job.id))?.pending_reason, { timeout: 30_000 })
+      .toBe('gang of 2: only 1 slot free (cpus:2;mem:64 each)');
+    const done = await waitForJob(cluster, job.id, ['SUCCEEDED', 'FAILED'], 60_000);
+    const freed = await waitForJob(cluster, blocker.id, ['SUCCEEDED']);
+    expect(done.state).toBe('SUCCEEDED');
+    expect(new Set(done.attempts.map((a) => a.hostname)).size).toBe(2);
+    expect(done.attempts.map((a) => a.attempt)).toEqual([1, 1]);
+    const started = done.attempts.map((a) => Date.parse(a.started_at ?? ''));
+    expect(Math.min(...started)).toBeGreaterThanOrEqual(Date.parse(freed.attempts[0]?.ended_at ?? ''));
+    expect(cluster.master.metrics.snapshot()['jobs/offers_held'] ?? 0).toBeGreaterThan(0);
+  });
+
   it('kills an attempt past its timeout: the attempt fails', async () => {
     const job = await submitJob(cluster, { command: 'sleep 60', timeout_seconds: 1, resources: small });
     const failed = await waitForJob(cluster, job.id, ['FAILED', 'SUCCEEDED'], 60_000);
