@@ -18,6 +18,7 @@ beforeAll(async () => {
     containerizer: 'mesos',
     agentResources: 'cpus:2;mem:1024;disk:512',
     agent: { switchUser: false },
+    jobs: {},
   });
   // Submitted first: its first tick comes at the next minute boundary, checked by the last test.
   cron = await submitJob(cluster, {
@@ -142,6 +143,28 @@ describe('Mantle Jobs on the local cluster', () => {
     expect(logs).toContain(`1 of 2: ${hosts.join(',')}`);
   });
 
+  it('holds one agent’s offer for a gang while the other agent frees up, then launches both together', async () => {
+    const blocker = await submitJob(cluster, { queue: 'gangs', command: 'sleep 3', resources: 'cpus:2;mem:64' });
+    await waitForJob(cluster, blocker.id, ['RUNNING']);
+    const job = await submitJob(cluster, {
+      queue: 'gangs',
+      command: 'echo "$MANTLE_GANG_INDEX"',
+      gang: 2,
+      resources: 'cpus:2;mem:64',
+    });
+    await expect
+      .poll(async () => (await jobsOf(cluster).get(job.id))?.pending_reason, { timeout: 30_000 })
+      .toBe('gang of 2: only 1 slot free (cpus:2;mem:64 each)');
+    const done = await waitForJob(cluster, job.id, ['SUCCEEDED', 'FAILED'], 60_000);
+    const freed = await waitForJob(cluster, blocker.id, ['SUCCEEDED']);
+    expect(done.state).toBe('SUCCEEDED');
+    expect(new Set(done.attempts.map((a) => a.hostname)).size).toBe(2);
+    expect(done.attempts.map((a) => a.attempt)).toEqual([1, 1]);
+    const started = done.attempts.map((a) => Date.parse(a.started_at ?? ''));
+    expect(Math.min(...started)).toBeGreaterThanOrEqual(Date.parse(freed.attempts[0]?.ended_at ?? ''));
+    expect(cluster.master.metrics.snapshot()['jobs/offers_held'] ?? 0).toBeGreaterThan(0);
+  });
+
   it('kills an attempt past its timeout: the attempt fails', async () => {
     const job = await submitJob(cluster, { command: 'sleep 60', timeout_seconds: 1, resources: small });
     const failed = await waitForJob(cluster, job.id, ['FAILED', 'SUCCEEDED'], 60_000);
@@ -159,9 +182,30 @@ describe('Mantle Jobs on the local cluster', () => {
     expect(cancelled).toMatchObject({ ok: true, value: { state: 'CANCELLED', status_reason: 'no longer needed' } });
     const killed = await waitForJob(cluster, job.id, ['CANCELLED']);
     await expect
-      .poll(async () => (await jobsOf(cluster).get(job.id))?.attempts[0]?.state, { timeout: 30_000 })
-      .toBe('TASK_KILLED');
+      .poll(async () => JSON.stringify((await jobsOf(cluster).get(job.id))?.attempts[0]), { timeout: 30_000 })
+      .toContain('"state":"TASK_KILLED"');
     expect(killed.state).toBe('CANCELLED');
+  });
+
+  it('says why a job waits for resources no agent has, and REQUESTs them for the fleet', async () => {
+    const job = await submitJob(cluster, { queue: 'gpu', command: 'true', resources: 'cpus:0.1;mem:32;gpus:1' });
+    const waiting = await expect
+      .poll(async () => (await jobsOf(cluster).get(job.id))?.pending_reason, { timeout: 30_000 })
+      .toBe('no agent with the resources: cpus:0.1;mem:32;gpus:1');
+    void waiting;
+    const frameworkId = cluster.jobs?.framework.scheduler.frameworkId ?? '';
+    await expect
+      .poll(
+        async () => {
+          const record = await cluster.master.registrar.frameworks.get(frameworkId);
+          return (record?.requests?.requests ?? []).flatMap((request) =>
+            (request.resources ?? []).map((r) => `${r.name}:${r.scalar?.value ?? 0}`),
+          );
+        },
+        { timeout: 30_000 },
+      )
+      .toEqual(expect.arrayContaining(['gpus:1']));
+    await jobsOf(cluster).cancel(job.id, 'no GPUs here');
   });
 
   it('runs a cron schedule at its tick', async () => {
