@@ -2,7 +2,7 @@
  * The Mantle Jobs REST API (docs/jobs.md "The REST API"), mounted by the master's app at /api/jobs/v1,
  * with the master's authentication:
  *
- *   POST   /jobs                 submit: 201 with the job, Location /api/jobs/v1/jobs/{id}
+ *   POST   /jobs                 submit: 201 with the job, Location jobs/{id} (relative: see submit)
  *   GET    /jobs                 ?queue=&state=&parent=&limit=&next= → {"jobs": […], "next": cursor | null}
  *   GET    /jobs/{id}            the job, its attempts oldest first
  *   DELETE /jobs/{id}            cancel (?reason=): 200 with the job; 409 once SUCCEEDED or FAILED
@@ -81,7 +81,9 @@ async function submit(c: JobsContext): Promise<Response> {
   if (!mayUseQueue(caller, spec.value.queue)) return queueRefused(c, caller, spec.value.queue);
   const submitted = await c.get('jobs').submit(spec.value);
   if (!submitted.ok) return failed(c, submitted.error);
-  const location = `${JOBS_API_PATH}/jobs/${encodeURIComponent(submitted.value.id)}`;
+  // Relative to the request's URL (RFC 9110 allows it): behind an API Gateway stage the app does not see
+  // the stage's path prefix, so an absolute path would point outside the API.
+  const location = `jobs/${encodeURIComponent(submitted.value.id)}`;
   return c.json(submitted.value, 201, { Location: location });
 }
 

@@ -162,7 +162,13 @@ describe('POST /jobs', () => {
     });
     expect(answer.status).toBe(201);
     const job = answer.json() as Job;
-    expect(answer.headers.get('location')).toBe(`/api/jobs/v1/jobs/${encodeURIComponent(job.id)}`);
+    const location = answer.headers.get('location') ?? '';
+    expect(location).toBe(`jobs/${encodeURIComponent(job.id)}`);
+    // Resolved against the request's URL, with or without a stage's path prefix before it.
+    expect(new URL(location, 'https://api.example/v1/api/jobs/v1/jobs').pathname).toBe(
+      `/v1/api/jobs/v1/jobs/${job.id}`,
+    );
+    expect(new URL(location, 'http://127.0.0.1:5050/api/jobs/v1/jobs').pathname).toBe(`/api/jobs/v1/jobs/${job.id}`);
     expect(job).toMatchObject({
       name: 'train',
       queue: 'a',
