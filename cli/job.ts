@@ -125,7 +125,10 @@ const cancel: Verb = async (invocation) => {
 
 const logs: Verb = async (invocation) => {
   const output = await invocation.client.request('GET', `/jobs/${segment(oneId(invocation))}/logs`);
-  process.stdout.write(typeof output === 'string' ? output : JSON.stringify(output));
+  const text = typeof output === 'string' ? output : JSON.stringify(output);
+  process.stdout.write(text);
+  // On stderr, so that `mantle job logs <id> > out.txt` stays the output alone.
+  if (text === '') console.error('(no output: no attempt has ended yet, or it wrote nothing)');
   return EXIT.ok;
 };
 

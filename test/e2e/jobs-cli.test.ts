@@ -67,6 +67,9 @@ describe('mantle job', () => {
     started.push(waiting);
     const line = await waiting.line(/TASK_RUNNING/, 90_000);
     const id = /task (\S+)-1 /.exec(line)?.[1] ?? '';
+    const running = await job(['logs', id]);
+    expect(running.code).toBe(0);
+    expect(running.output).toBe('(no output: no attempt has ended yet, or it wrote nothing)');
     const cancelled = await job(['cancel', id, '--reason', 'not needed']);
     expect(cancelled.code, cancelled.output).toBe(0);
     expect(cancelled.output).toContain(`job ${id} CANCELLED: not needed`);
