@@ -42,7 +42,7 @@ const MAX_REASON = 1024;
 
 export interface JobsApiOptions extends AuthenticationOptions {
   /** The service, asked at each request; undefined (or none) where Jobs does not run: every route answers 503. */
-  readonly jobs: (() => JobsService | undefined) | undefined;
+  readonly jobs: (() => JobsService | undefined | Promise<JobsService | undefined>) | undefined;
   readonly logger: Logger;
 }
 

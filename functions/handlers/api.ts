@@ -7,12 +7,13 @@
  */
 import { handle, streamHandle } from 'hono/aws-lambda';
 import { createApp } from './app.js';
-import { jobsFromEnvironment } from './jobs-from-env.js';
+import { JOBS_TABLE_ENV } from '../../frameworks/jobs/tables.js';
+import { jobsFromEnvironment } from './jobs.js';
 import { masterFromEnvironment } from './master-from-env.js';
 
-const master = masterFromEnvironment();
-const jobs = jobsFromEnvironment(master);
-const app = createApp(master, { jobs: () => jobs });
+// Where the stack deploys Jobs (MANTLE_JOBS_TABLE), this container's Jobs (jobs.ts), built at the first request.
+const jobs = process.env[JOBS_TABLE_ENV] ? async () => (await jobsFromEnvironment()).service : undefined;
+const app = createApp(masterFromEnvironment(), { ...(jobs ? { jobs } : {}) });
 
 export const handler = handle(app);
 

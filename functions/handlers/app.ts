@@ -63,7 +63,7 @@ export interface AppOptions {
    * yet, or not deployed here), /api/jobs/v1 answers 503. Late-bound: the local cluster starts Jobs after
    * the app serves.
    */
-  readonly jobs?: () => JobsService | undefined;
+  readonly jobs?: () => JobsService | undefined | Promise<JobsService | undefined>;
 }
 
 export function createApp(master: Master, options: AppOptions = {}): Hono<MasterEnv> {
