@@ -95,6 +95,16 @@ export interface StatusUpdate {
   readonly message?: string;
   /** The output tail the agent sent with a terminal status (decoded). */
   readonly output?: string;
+  /** The Mesos status reason. */
+  readonly reason?: string;
+}
+
+/**
+ * A status the master made for a launch it refused on invalid offers, about a task the agent already runs:
+ * it answers a second ACCEPT of the same task id (a redelivered event), not the task, and must not end it.
+ */
+function staleRefusal(update: StatusUpdate, current: Attempt | undefined): boolean {
+  return update.reason === 'REASON_INVALID_OFFERS' && current !== undefined && current.state !== 'TASK_STAGING';
 }
 
 /** The exit code in the agent's message ("Command exited with status 3"), when it says one. */
@@ -112,7 +122,9 @@ export async function applyStatus(engine: JobsEngine, update: StatusUpdate): Pro
   if (task === undefined) return undefined;
   for (let round = 0; round < 16; round++) {
     const record = await engine.store.attempt(task.jobId, task.attempt);
-    if (record === undefined || !record.tasks.some((each) => each.task_id === update.taskId)) return undefined;
+    const current = record?.tasks.find((each) => each.task_id === update.taskId);
+    if (record === undefined || current === undefined) return undefined;
+    if (staleRefusal(update, current)) break;
     const exitCode = exitCodeOf(update.message);
     const tasks = applyTaskUpdate(record.tasks, {
       taskId: update.taskId,

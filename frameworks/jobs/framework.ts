@@ -212,6 +212,7 @@ export class JobsFramework implements JobsActions {
       state: status.state,
       time: status.timestamp === undefined ? this.engine.now() : Math.round(status.timestamp * 1000),
       ...(status.message === undefined ? {} : { message: status.message }),
+      ...(status.reason === undefined ? {} : { reason: status.reason }),
       ...(status.data === undefined ? {} : { output: Buffer.from(status.data, 'base64').toString('utf8') }),
     });
     if (settled === undefined) return;

@@ -107,6 +107,13 @@ describe('the jobs store', () => {
     expect(again?.version).toBe(after?.version);
     expect(again?.attempts[0]?.state).toBe('TASK_FINISHED');
     // Not one of ours: ignored.
+    const stale = { taskId, state: 'TASK_DROPPED' as const, time: t.clock.now, reason: 'REASON_INVALID_OFFERS' };
+    const running = await submit({ queue: 'updates' });
+    await place(running.id);
+    await applyStatus(t.engine, { taskId: `${running.id}-1`, state: 'TASK_RUNNING', time: t.clock.now });
+    // The master refusing a second ACCEPT of a running task (offers already used) does not end the task.
+    await applyStatus(t.engine, { ...stale, taskId: `${running.id}-1` });
+    expect((await t.service.get(running.id))?.attempts[0]?.state).toBe('TASK_RUNNING');
     expect(await applyStatus(t.engine, { taskId: 'foreign', state: 'TASK_FAILED', time: 0 })).toBeUndefined();
   });
 

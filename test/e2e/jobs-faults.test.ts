@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../frameworks/jobs/model.js';
+import { taskInfo } from '../../frameworks/jobs/offers.js';
 import { spawnAgentProcess, type AgentProcess } from '../support/agent-process.js';
 import { startTestCluster, type TestCluster } from '../support/cluster.js';
 import { submitJob, waitForJob } from '../support/jobs-cluster.js';
@@ -97,6 +98,30 @@ describe('Mantle Jobs under faults', () => {
     expect(done.state).toBe('SUCCEEDED');
     expect(done.attempts.map((a) => [a.attempt, a.state])).toEqual([[1, 'TASK_FINISHED']]);
     expect(await launches('after-accept')).toEqual(['1']);
+  });
+
+  it('the same ACCEPT sent twice (as a redelivered event would): the master refuses it, the task runs on', async () => {
+    const job = await submitJob(cluster, marking('accept-twice', 3));
+    const running = await waitForJob(cluster, job.id, ['RUNNING']);
+    await expect.poll(() => launches('accept-twice'), { timeout: 30_000 }).toEqual(['1']);
+    const jobs = cluster.jobs;
+    if (!jobs) throw new Error('no jobs');
+    const attempt = await jobs.store.attempt(job.id, 1);
+    const task = attempt?.tasks[0];
+    if (!attempt || !task?.agent_id || !task.hostname) throw new Error('no attempt recorded');
+    const launch = {
+      jobId: job.id,
+      gangIndex: null,
+      offerId: attempt.offerIds[0] ?? '',
+      agentId: task.agent_id,
+      hostname: task.hostname,
+      resources: running.resources,
+    };
+    await jobs.framework.scheduler.launch([launch.offerId], [taskInfo(running, task.task_id, 1, launch, [])]);
+    const done = await waitForJob(cluster, job.id, ['SUCCEEDED', 'FAILED'], 60_000);
+    expect(done.state).toBe('SUCCEEDED');
+    expect(done.attempts.map((a) => [a.attempt, a.state])).toEqual([[1, 'TASK_FINISHED']]);
+    expect(await launches('accept-twice')).toEqual(['1']);
   });
 
   it('a queue delivering every batch twice: no job lost, no attempt launched twice', async () => {
