@@ -226,11 +226,18 @@ export class TaskExecutor {
     this.phase = 'running';
     await this.update({ state: 'TASK_RUNNING' });
     this.watch();
-    if (this.killRequest) {
+    // A kill that came while launching waits here; one that came during the update above is already under way
+    // (phase 'killing'), and taking its request away would report its end as a failure, not TASK_KILLED.
+    if (this.killRequest && !this.killing()) {
       const pending = this.killRequest;
       this.killRequest = undefined;
       await this.kill(pending);
     }
+  }
+
+  /** Read through a method: the phase moves while an update is awaited, which narrowing cannot see. */
+  private killing(): boolean {
+    return this.phase === 'killing';
   }
 
   private watch(): void {

@@ -26,6 +26,8 @@ import { startLocalAws, type LocalAws } from './aws-standins.js';
 import { startEventSource, type EventSource } from './event-source.js';
 import { provisionAgentCredential } from './agent-credential.js';
 import { frameworkQueues, type FrameworkQueues } from './framework-queues.js';
+import { startLocalJobs, type LocalJobs, type LocalJobsOptions } from './jobs.js';
+import type { JobsService } from '../frameworks/jobs/service.js';
 import {
   bootstrapMaster,
   serveMaster,
@@ -54,6 +56,8 @@ export interface LocalClusterOptions {
   readonly allocationIntervalSeconds: number;
   readonly sweepIntervalSeconds: number;
   readonly log: (line: string) => void;
+  /** Mantle Jobs (default on); `false` for tests that do not need it. */
+  readonly jobs?: false | LocalJobsOptions;
 }
 
 export interface LocalCluster {
@@ -63,6 +67,8 @@ export interface LocalCluster {
   readonly master: Master;
   /** Runs queue-delivered frameworks' handlers on their named queues, as Lambda's event sources would. */
   readonly frameworkQueues: FrameworkQueues;
+  /** Mantle Jobs: its service (what the REST API mounts), framework, timer and store; absent when turned off. */
+  readonly jobs?: LocalJobs;
   readonly aws: LocalAws;
   readonly agents: RunningAgent[];
   /** What the agents run tasks in: Docker (and processes) or processes only. */
@@ -186,6 +192,7 @@ async function startMaster(
   aws: LocalAws,
   workDir: string,
   stops: Stops,
+  jobs: () => JobsService | undefined,
 ): Promise<{ local: LocalMaster; server: HttpServer }> {
   const clients = aws.clients();
   stops.push(() => clients.destroy());
@@ -196,7 +203,7 @@ async function startMaster(
     config: localMasterConfig(options.master),
   });
   const { master } = local;
-  const server = await serveMaster(master, options.port, options.hostname);
+  const server = await serveMaster(master, options.port, options.hostname, { jobs });
   stops.push(() => server.close());
   options.log(`  master           ${server.url} (cluster ${options.cluster}, id ${master.config.clusterId})`);
   options.log(`  acls             ${describeAcls(master.config.acls)}`);
@@ -247,6 +254,24 @@ async function startAgents(options: LocalClusterOptions, setup: AgentsSetup, sto
   return agents;
 }
 
+async function startJobs(
+  options: LocalClusterOptions,
+  aws: LocalAws,
+  master: Master,
+  hosted: FrameworkQueues,
+  url: string,
+  stops: Stops,
+): Promise<LocalJobs> {
+  const clients = aws.clients();
+  stops.push(() => clients.destroy());
+  const jobs = await startLocalJobs(master, hosted, clients, url, options.jobs === false ? {} : (options.jobs ?? {}));
+  stops.push(() => jobs.stop());
+  options.log(
+    `  jobs             framework 'jobs' on its queue, timer every ${(options.jobs || {}).tickMs ?? 1000} ms`,
+  );
+  return jobs;
+}
+
 export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
   const workDir = resolve(options.workDir);
   mkdirSync(workDir, { recursive: true });
@@ -262,7 +287,9 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   };
   try {
     const aws = await startStandIns(options, workDir, stops);
-    const { local, server } = await startMaster(options, aws, workDir, stops);
+    // The REST API serves Jobs once it has started (503 until then).
+    const served: { jobs?: JobsService } = {};
+    const { local, server } = await startMaster(options, aws, workDir, stops, () => served.jobs);
     const { master } = local;
     const hosted = frameworkQueues(master);
     stops.push(() => hosted.stop());
@@ -285,11 +312,15 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       },
       stops,
     );
+    const jobs =
+      options.jobs === false ? undefined : await startJobs(options, aws, local.master, hosted, server.url, stops);
+    if (jobs) served.jobs = jobs.service;
     return {
       url: server.url,
       ...(credential ? { agentPrincipal: credential.principal } : {}),
       master,
       frameworkQueues: hosted,
+      ...(jobs ? { jobs } : {}),
       aws,
       agents,
       containerizer,

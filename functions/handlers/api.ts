@@ -1,14 +1,19 @@
 /**
  * The master's HTTP API in Lambda behind API Gateway (REST API). Two entry points over one hono app:
- * `handler` answers buffered routes (the agents' API, health, metrics); `streamingHandler` is for the
- * route with response streaming (POST /api/v1/scheduler: SUBSCRIBE streams, and every other scheduler
- * call shares the path, so the route streams them all).
+ * `handler` answers buffered routes (the agents' API, health, metrics, and the Jobs API where
+ * MANTLE_JOBS_TABLE names its table); `streamingHandler` is for the route with response streaming
+ * (POST /api/v1/scheduler: SUBSCRIBE streams, and every other scheduler call shares the path, so the
+ * route streams them all).
  */
 import { handle, streamHandle } from 'hono/aws-lambda';
 import { createApp } from './app.js';
+import { JOBS_TABLE_ENV } from '../../frameworks/jobs/tables.js';
+import { jobsFromEnvironment } from './jobs.js';
 import { masterFromEnvironment } from './master-from-env.js';
 
-const app = createApp(masterFromEnvironment());
+// Where the stack deploys Jobs (MANTLE_JOBS_TABLE), this container's Jobs (jobs.ts), built at the first request.
+const jobs = process.env[JOBS_TABLE_ENV] ? async () => (await jobsFromEnvironment()).service : undefined;
+const app = createApp(masterFromEnvironment(), { ...(jobs ? { jobs } : {}) });
 
 export const handler = handle(app);
 

@@ -14,7 +14,7 @@ import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent } from 
 import { isIdentityToken } from '#shared/protocol/agent-identity.js';
 import type { PrincipalKind } from '../registrar/index.js';
 import type { Authenticator } from './auth.js';
-import { routesFor } from './routes.js';
+import { policyPath, routesFor } from './routes.js';
 import type { AgentIdentityVerifier } from './sts-identity.js';
 
 /** The message API Gateway turns into a 401 (its UNAUTHORIZED gateway response). */
@@ -39,7 +39,7 @@ function allow(stage: string, principal: string, kind: PrincipalKind): APIGatewa
         {
           Action: 'execute-api:Invoke',
           Effect: 'Allow',
-          Resource: routesFor(kind).map((route) => `${stage}/${route.method}${route.path}`),
+          Resource: routesFor(kind).map((route) => `${stage}/${route.method}${policyPath(route)}`),
         },
       ],
     },

@@ -6,9 +6,12 @@
 import type { PrincipalKind } from '../registrar/principals.js';
 
 export interface ApiRoute {
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   readonly path: string;
-  /** The principal kinds allowed; "public" routes have no authorizer (health checks). */
+  /**
+   * `{name}` is a path parameter, `{name+}` a greedy one (it may hold '/'), as API Gateway writes them.
+   * The principal kinds allowed; "public" routes have no authorizer (health checks).
+   */
   readonly callers: readonly PrincipalKind[] | 'public';
   /** Answered by the streaming entry point (SUBSCRIBE streams; every scheduler call shares the path). */
   readonly streaming?: boolean;
@@ -19,9 +22,24 @@ export const API_ROUTES: readonly ApiRoute[] = [
   // The cluster's figures (frameworks, tasks, agents of every tenant) are for operators.
   { method: 'GET', path: '/metrics/snapshot', callers: ['operator'] },
   { method: 'POST', path: '/internal/v1/agents/register', callers: ['agent'] },
+  // Mantle Jobs (frameworks/jobs/api.ts): which queues a principal may use is the app's to decide; a
+  // queue's weight and quota are operators'.
+  { method: 'POST', path: '/api/jobs/v1/jobs', callers: ['framework', 'operator'] },
+  { method: 'GET', path: '/api/jobs/v1/jobs', callers: ['framework', 'operator'] },
+  { method: 'GET', path: '/api/jobs/v1/jobs/{id}', callers: ['framework', 'operator'] },
+  { method: 'DELETE', path: '/api/jobs/v1/jobs/{id}', callers: ['framework', 'operator'] },
+  { method: 'GET', path: '/api/jobs/v1/jobs/{id}/logs', callers: ['framework', 'operator'] },
+  { method: 'GET', path: '/api/jobs/v1/queues', callers: ['framework', 'operator'] },
+  { method: 'GET', path: '/api/jobs/v1/queues/{name+}', callers: ['framework', 'operator'] },
+  { method: 'PUT', path: '/api/jobs/v1/queues/{name+}', callers: ['operator'] },
   { method: 'GET', path: '/health', callers: 'public' },
   { method: 'GET', path: '/master/health', callers: 'public' },
 ];
+
+/** A route's paths in an IAM policy: each path parameter (greedy or not) matches anything. */
+export function policyPath(route: Pick<ApiRoute, 'path'>): string {
+  return route.path.replace(/\{[^}]+\}/g, '*');
+}
 
 /** The routes a principal of this kind may call. */
 export function routesFor(kind: PrincipalKind): ApiRoute[] {

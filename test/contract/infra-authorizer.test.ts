@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorize, stageArn, UNAUTHORIZED } from '../../functions/master/authorizer.js';
-import { API_ROUTES, routesFor } from '../../functions/master/routes.js';
+import { API_ROUTES, policyPath, routesFor } from '../../functions/master/routes.js';
 import { Authenticator, bearerToken } from '../../functions/master/auth.js';
 import type { PrincipalKind } from '../../functions/registrar/index.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';
@@ -38,6 +38,12 @@ function basic(kind: PrincipalKind): string {
   return `Basic ${Buffer.from(`${principal}:${secret}`).toString('base64')}`;
 }
 
+/** An IAM resource pattern ('*' matches anything, '/' included) against an ARN. */
+function iamMatches(pattern: string, arn: string): boolean {
+  const regex = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
+  return new RegExp(`^${regex}$`).test(arn);
+}
+
 function methodArn(method: string, path: string): string {
   return `${STAGE}/${method}${path}`;
 }
@@ -58,12 +64,24 @@ describe('the authorizer', () => {
       }>;
       expect(statement?.Effect).toBe('Allow');
       expect(statement?.Action).toBe('execute-api:Invoke');
-      expect(statement?.Resource).toEqual(routesFor(kind).map((route) => methodArn(route.method, route.path)));
+      expect(statement?.Resource).toEqual(routesFor(kind).map((route) => methodArn(route.method, policyPath(route))));
     }
     expect(routesFor('agent').map((route) => route.path)).toEqual(['/internal/v1/agents/register']);
     // The cluster's metrics (every tenant's frameworks, tasks and agents) are for operators only.
-    expect(routesFor('framework').map((route) => route.path)).toEqual(['/api/v1/scheduler']);
-    expect(routesFor('operator').map((route) => route.path)).toEqual(['/api/v1/scheduler', '/metrics/snapshot']);
+    const jobs = API_ROUTES.filter((route) => route.path.startsWith('/api/jobs/v1/'));
+    const framework = routesFor('framework').map((route) => `${route.method} ${route.path}`);
+    expect(framework).toEqual([
+      'POST /api/v1/scheduler',
+      ...jobs.filter((route) => route.method !== 'PUT').map((route) => `${route.method} ${route.path}`),
+    ]);
+    // A queue's weight and quota are operators'.
+    expect(framework).not.toContain('PUT /api/jobs/v1/queues/{name+}');
+    expect(routesFor('operator').map((route) => route.path)).toEqual([
+      '/api/v1/scheduler',
+      '/metrics/snapshot',
+      ...jobs.map((route) => route.path),
+    ]);
+    expect(policyPath({ path: '/api/jobs/v1/jobs/{id}/logs' })).toBe('/api/jobs/v1/jobs/*/logs');
   });
 
   it('accepts the Bearer token `mantle principal create` prints', async () => {
@@ -107,21 +125,24 @@ describe('the authorizer', () => {
     );
     expect(authenticated.length).toBeGreaterThan(0);
     for (const route of authenticated) {
+      // A path parameter's value, as a client sends it.
+      const path = route.path.replace(/\{[^}]+\}/g, 'x');
       for (const kind of KINDS) {
         const edge = await authorize(authenticator, {
           authorizationToken: basic(kind),
-          methodArn: methodArn(route.method, route.path),
+          methodArn: methodArn(route.method, path),
         });
-        const allowedAtEdge = (edge.policyDocument.Statement[0] as { Resource: string[] }).Resource.includes(
-          methodArn(route.method, route.path),
+        const allowedAtEdge = (edge.policyDocument.Statement[0] as { Resource: string[] }).Resource.some((resource) =>
+          iamMatches(resource, methodArn(route.method, path)),
         );
-        const response = await fetch(`${tm.url}${route.path}`, {
+        const response = await fetch(`${tm.url}${path}`, {
           method: route.method,
           headers: { 'Content-Type': 'application/json', Authorization: basic(kind) },
-          body: '{}',
+          ...(route.method === 'GET' ? {} : { body: '{}' }),
         });
         await response.text();
-        // The app answers 403 to a principal of the wrong kind, and 400 to our empty body otherwise.
+        // The app answers 403 to a principal of the wrong kind, and otherwise something else (400 to our
+        // empty body, 404, or 503 where Jobs does not run, as here).
         expect(response.status === 403, `${kind} ${route.path}: app ${response.status}`).toBe(!allowedAtEdge);
       }
     }
