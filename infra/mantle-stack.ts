@@ -108,7 +108,7 @@ export class MantleStack extends Stack {
       allocationQueue: this.queues.allocation,
       deadLetterQueues: this.queues.deadLetterQueues,
       agents: this.fleet.group,
-      pendingGpus: this.fleet.pendingGpus,
+      agentsNeeded: this.fleet.agentsNeeded,
       scaleInCandidates: this.fleet.scaleInCandidates,
       ...(this.restApi ? { api: this.restApi.api } : {}),
     });
@@ -153,6 +153,7 @@ export class MantleStack extends Stack {
       MANTLE_MAX_AGENT_PING_TIMEOUTS: String(settings.maxAgentPingTimeouts),
       MANTLE_MAX_FRAMEWORKS_PER_PRINCIPAL: String(settings.maxFrameworksPerPrincipal),
       MANTLE_MAX_STREAMS_PER_PRINCIPAL: String(settings.maxStreamsPerPrincipal),
+      MANTLE_FILTER_GPU_RESOURCES: String(settings.filterGpuResources),
     };
   }
 
@@ -287,10 +288,11 @@ export class MantleStack extends Stack {
       MANTLE_DRAIN_GRACE_SECONDS: String(settings.drainGraceSeconds),
       MANTLE_DRAIN_KILL_GRACE_SECONDS: String(settings.drainKillGraceSeconds),
       MANTLE_SPOT_KILL_GRACE_SECONDS: String(settings.spotKillGraceSeconds),
+      MANTLE_FLEET_AGENT_RESOURCES: settings.agentResources,
     };
     const fleetTick = this.masterFunction('FleetTick', {
       name: 'fleet',
-      description: 'Every minute: pending demand and fleet metrics, drains, scale-in protection',
+      description: 'Every minute: agents the pending demand needs, fleet metrics, drains, scale-in protection',
       memorySize: 256,
       timeout: Duration.seconds(60),
       onFailure: failed,
