@@ -17,6 +17,7 @@ import {
 import { fitsIn, packDemand, type FreeAgent } from '../../functions/fleet/packing.js';
 import type { AgentRecord, FrameworkRecord } from '../../functions/registrar/index.js';
 import type { Request } from '#shared/protocol/mesos.js';
+import { readFilterGpuResources } from '../../local/main.js';
 import { resources } from '../support/resources.js';
 
 const NOW = 50_000_000;
@@ -266,6 +267,13 @@ describe('demand settings', () => {
         MANTLE_REQUEST_TTL_SECONDS: '300',
       }),
     ).toEqual({ agentShape: { cpus: 48, mem: 190_000, gpus: 4 }, filterGpuResources: false, requestTtlSeconds: 300 });
+  });
+
+  it("takes the local cluster's --filter_gpu_resources, else MANTLE_FILTER_GPU_RESOURCES, else Mesos's default", () => {
+    expect(readFilterGpuResources(undefined, {})).toBe(true);
+    expect(readFilterGpuResources('false', { MANTLE_FILTER_GPU_RESOURCES: 'true' })).toBe(false);
+    expect(readFilterGpuResources(undefined, { MANTLE_FILTER_GPU_RESOURCES: 'false' })).toBe(false);
+    expect(() => readFilterGpuResources('no', {})).toThrow("--filter_gpu_resources must be true or false, not 'no'");
   });
 
   it('refuses a shape that is not resource text or offers nothing, and a bad lifetime', () => {
