@@ -1,0 +1,471 @@
+/**
+ * Mantle Jobs' DynamoDB store (the table in `tables.ts`): jobs, their attempts, the edges to their dependents,
+ * and the framework's own state. Every change of a job is a write conditional on the `version` read, so two
+ * handlers (a redelivered event, the timer, a cancel) never both act on one state; an attempt is recorded in
+ * the same transaction as the job's move to RUNNING, before the ACCEPT that launches it.
+ *
+ * Index attributes are derived from the job on every write (`indexAttributes`), so an item is always in the
+ * indexes its state puts it in, and nowhere else.
+ */
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  type DynamoDBDocumentClient,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { Metrics } from '#shared/metrics.js';
+import type { Attempt, Job, JobState } from './model.js';
+import { JOBS_INDEX } from './tables.js';
+
+/** What a job waits for the timer to do, and from when. */
+export type WaitKind = 'deps' | 'retry' | 'schedule' | 'timeout' | 'kill' | 'launch' | 'expand';
+
+export interface Wait {
+  readonly kind: WaitKind;
+  /** ms since the epoch. */
+  readonly until: number;
+}
+
+/** A job as stored: the record (attempts only when asked for) and what it waits for. */
+export interface StoredJob {
+  readonly job: Job;
+  readonly wait: Wait | null;
+  /** Attempts recorded so far (the job's attempts are read only when asked for). */
+  readonly attemptCount: number;
+}
+
+/** One attempt's item: its tasks (one, or a gang's N) and their captured output. */
+export interface AttemptRecord {
+  readonly jobId: string;
+  readonly attempt: number;
+  readonly tasks: readonly Attempt[];
+  /** The output tail each task delivered with its terminal status, by task id. */
+  readonly output: Readonly<Record<string, string>>;
+  /** The offers the attempt was placed on, for the launch and its checks. */
+  readonly offerIds: readonly string[];
+  readonly version: number;
+}
+
+export interface FrameworkSubscription {
+  readonly frameworkId: string;
+  readonly streamId: string;
+  /** Roles the framework told the master to stop offering (SUPPRESS). */
+  readonly suppressed: readonly string[];
+  readonly version: number;
+}
+
+/** One write of a transaction: a job (conditional on `expected`: its version, or absent) or an attempt. */
+export type JobWrite =
+  | { readonly kind: 'job'; readonly stored: StoredJob; readonly expected: number | 'absent' }
+  | { readonly kind: 'attempt'; readonly record: AttemptRecord; readonly expected: number | 'absent' };
+
+export interface JobsStoreOptions {
+  readonly documents: DynamoDBDocumentClient;
+  readonly table: string;
+  readonly metrics?: Metrics;
+}
+
+type Item = Record<string, unknown>;
+
+const JOB_SK = 'job';
+const PRIORITY_OFFSET = 1_000_000;
+
+export const jobKey = (id: string) => ({ pk: `job#${id}`, sk: JOB_SK });
+export const attemptKey = (id: string, n: number) => ({ pk: `job#${id}`, sk: `attempt#${String(n).padStart(6, '0')}` });
+const SUBSCRIPTION_KEY = { pk: 'framework', sk: 'subscription' };
+
+/** Where a job sorts in listings: by creation, then id (array children by index). */
+export function listOrder(job: Pick<Job, 'created_at' | 'id' | 'array_index' | 'parent'>): string {
+  const tail = job.array_index === null ? job.id : `${job.parent ?? ''}:${String(job.array_index).padStart(5, '0')}`;
+  return `${job.created_at}#${tail}`;
+}
+
+/** Placement order as a string key: higher priority first, then FIFO. */
+export function pendingOrder(job: Job): string {
+  return `${String(PRIORITY_OFFSET - job.priority).padStart(7, '0')}#${listOrder(job)}`;
+}
+
+/** Whether a job is one the framework may place now (its dependencies met, no backoff or other wait). */
+export function isPlaceable(stored: StoredJob): boolean {
+  const { job } = stored;
+  return job.state === 'PENDING' && job.array === null && job.schedule === null && stored.wait === null;
+}
+
+/** The sparse index attributes a job's state puts it under. */
+export function indexAttributes(stored: StoredJob): Item {
+  const { job, wait } = stored;
+  const order = listOrder(job);
+  const attributes: Item = { order };
+  if (isPlaceable(stored)) {
+    attributes.pending_queue = job.queue;
+    attributes.pending_order = pendingOrder(job);
+  }
+  if (wait !== null) {
+    attributes.wait = wait.kind;
+    attributes.wait_until = new Date(wait.until).toISOString();
+  }
+  if (job.parent !== null) attributes.parent = job.parent;
+  else {
+    attributes.list_queue = job.queue;
+    attributes.list_queue_state = `${job.queue}#${job.state}`;
+    attributes.list_state = job.state;
+    attributes.list_all = 'job';
+  }
+  return attributes;
+}
+
+function jobItem(stored: StoredJob): Item {
+  const { attempts: _attempts, version, ...record } = stored.job;
+  return {
+    ...jobKey(stored.job.id),
+    version,
+    job: JSON.parse(JSON.stringify(record)) as Item,
+    attempt_count: stored.attemptCount,
+    ...(stored.wait ? { wait_kind: stored.wait.kind, wait_at: stored.wait.until } : {}),
+    ...indexAttributes(stored),
+  };
+}
+
+function storedFromItem(item: Item, attempts: readonly Attempt[] = []): StoredJob {
+  const job = { ...(item.job as Omit<Job, 'attempts' | 'version'>), attempts, version: item.version as number };
+  const wait = item.wait_kind ? { kind: item.wait_kind as WaitKind, until: item.wait_at as number } : null;
+  return { job: job as Job, wait, attemptCount: (item.attempt_count ?? 0) as number };
+}
+
+function attemptItem(record: AttemptRecord): Item {
+  return {
+    ...attemptKey(record.jobId, record.attempt),
+    attempt: record.attempt,
+    tasks: JSON.parse(JSON.stringify(record.tasks)) as Item[],
+    output: record.output,
+    offer_ids: [...record.offerIds],
+    version: record.version,
+  };
+}
+
+function attemptFromItem(item: Item): AttemptRecord {
+  return {
+    jobId: (item.pk as string).slice('job#'.length),
+    attempt: item.attempt as number,
+    tasks: item.tasks as Attempt[],
+    output: (item.output ?? {}) as Record<string, string>,
+    offerIds: (item.offer_ids ?? []) as string[],
+    version: item.version as number,
+  };
+}
+
+function condition(expected: number | 'absent') {
+  return expected === 'absent'
+    ? { ConditionExpression: 'attribute_not_exists(pk)' }
+    : {
+        ConditionExpression: '#version = :expected',
+        ExpressionAttributeNames: { '#version': 'version' },
+        ExpressionAttributeValues: { ':expected': expected },
+      };
+}
+
+/** A listing cursor: the order key of the last job returned, opaque to clients. */
+export function encodeCursor(order: string): string {
+  return Buffer.from(JSON.stringify({ o: order })).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): string | undefined {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as { o?: unknown };
+    return typeof parsed.o === 'string' && parsed.o.length <= 1024 ? parsed.o : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ListPartition {
+  readonly index: string;
+  readonly key: string;
+  readonly value: string;
+}
+
+export class JobsStore {
+  readonly metrics: Metrics;
+  private readonly documents: DynamoDBDocumentClient;
+  readonly table: string;
+
+  constructor(options: JobsStoreOptions) {
+    this.documents = options.documents;
+    this.table = options.table;
+    this.metrics = options.metrics ?? new Metrics();
+  }
+
+  /** A job, consistently read; with its attempts (oldest first) when asked. */
+  async get(id: string, options: { attempts?: boolean } = {}): Promise<StoredJob | undefined> {
+    if (id === '' || Buffer.byteLength(id) > 1000) return undefined;
+    const result = await this.documents.send(
+      new GetCommand({ TableName: this.table, Key: jobKey(id), ConsistentRead: true }),
+    );
+    if (!result.Item) return undefined;
+    if (!options.attempts) return storedFromItem(result.Item);
+    const attempts = await this.attempts(id);
+    return storedFromItem(
+      result.Item,
+      attempts.flatMap((record) => record.tasks),
+    );
+  }
+
+  /** A job's attempt items, oldest first. */
+  async attempts(id: string): Promise<AttemptRecord[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': `job#${id}`, ':prefix': 'attempt#' },
+      ConsistentRead: true,
+    });
+    return items.map(attemptFromItem);
+  }
+
+  async attempt(id: string, n: number): Promise<AttemptRecord | undefined> {
+    const result = await this.documents.send(
+      new GetCommand({ TableName: this.table, Key: attemptKey(id, n), ConsistentRead: true }),
+    );
+    return result.Item ? attemptFromItem(result.Item) : undefined;
+  }
+
+  /**
+   * Writes these items all or none (a DynamoDB transaction, at most 100): false when a condition failed — some
+   * other handler changed one of them first — and nothing was written.
+   */
+  async transact(writes: readonly JobWrite[]): Promise<boolean> {
+    const items = writes.map((write) => ({
+      Put: {
+        TableName: this.table,
+        Item: write.kind === 'job' ? jobItem(write.stored) : attemptItem(write.record),
+        ...condition(write.expected),
+      },
+    }));
+    try {
+      await this.metrics.time('jobs/store_write_ms', async () => {
+        if (items.length === 1) await this.documents.send(new PutCommand(items[0]?.Put as never));
+        else await this.documents.send(new TransactWriteCommand({ TransactItems: items }));
+      });
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return this.conflict();
+      if (error instanceof TransactionCanceledException) {
+        const reasons = error.CancellationReasons ?? [];
+        if (reasons.some((reason) => reason.Code === 'ConditionalCheckFailed')) return this.conflict();
+      }
+      throw error;
+    }
+  }
+
+  private conflict(): false {
+    this.metrics.increment('jobs/store_conflicts');
+    return false;
+  }
+
+  /** A job changed from the version read (`expected`); false when another write came first. */
+  put(stored: StoredJob, expected: number | 'absent'): Promise<boolean> {
+    return this.transact([{ kind: 'job', stored, expected }]);
+  }
+
+  /** New jobs nobody else can know yet (fresh ids), 25 to a request. */
+  async createFresh(jobs: readonly StoredJob[]): Promise<void> {
+    for (let start = 0; start < jobs.length; start += 25) {
+      let pending: Item[] = jobs.slice(start, start + 25).map((stored) => ({ PutRequest: { Item: jobItem(stored) } }));
+      for (let round = 0; pending.length > 0; round++) {
+        if (round >= 8) throw new Error(`DynamoDB left ${pending.length} job writes unprocessed`);
+        if (round > 0) await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** round));
+        const result = await this.documents.send(
+          new BatchWriteCommand({ RequestItems: { [this.table]: pending as never } }),
+        );
+        pending = (result.UnprocessedItems?.[this.table] ?? []) as Item[];
+      }
+    }
+  }
+
+  /** Records that `dependent` waits for each of `dependencies` (edges kept beside each dependency). */
+  async addDependents(dependent: string, dependencies: readonly string[]): Promise<void> {
+    const items = dependencies.map((id) => ({
+      PutRequest: { Item: { pk: `job#${id}`, sk: `dependent#${dependent}` } },
+    }));
+    for (let start = 0; start < items.length; start += 25) {
+      const result = await this.documents.send(
+        new BatchWriteCommand({ RequestItems: { [this.table]: items.slice(start, start + 25) } }),
+      );
+      const left = result.UnprocessedItems?.[this.table] ?? [];
+      if (left.length > 0) await this.addDependents(dependent, dependencies.slice(start, start + 25));
+    }
+  }
+
+  /** The jobs waiting for `id`. */
+  async dependents(id: string): Promise<string[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': `job#${id}`, ':prefix': 'dependent#' },
+      ConsistentRead: true,
+    });
+    return items.map((item) => (item.sk as string).slice('dependent#'.length));
+  }
+
+  /** Up to `limit` placeable jobs of a queue, in placement order. */
+  async pending(queue: string, limit: number): Promise<StoredJob[]> {
+    const items = await this.queryPage({
+      IndexName: JOBS_INDEX.pending,
+      KeyConditionExpression: 'pending_queue = :queue',
+      ExpressionAttributeValues: { ':queue': queue },
+      Limit: limit,
+    });
+    return items.items.map((item) => storedFromItem(item));
+  }
+
+  /** Up to `limit` jobs waiting for `kind` whose time has come (`until` ≤ now), earliest first. */
+  async waiting(kind: WaitKind, now: number, limit: number): Promise<StoredJob[]> {
+    const items = await this.queryPage({
+      IndexName: JOBS_INDEX.waits,
+      KeyConditionExpression: '#wait = :kind AND wait_until <= :now',
+      ExpressionAttributeNames: { '#wait': 'wait' },
+      ExpressionAttributeValues: { ':kind': kind, ':now': new Date(now).toISOString() },
+      Limit: limit,
+    });
+    return items.items.map((item) => storedFromItem(item));
+  }
+
+  /** A parent's children, by index (array) or tick (runs), after `after` (an order key). */
+  async children(parent: string, limit: number, after?: string): Promise<{ jobs: StoredJob[]; more: boolean }> {
+    const page = await this.queryPage({
+      IndexName: JOBS_INDEX.children,
+      KeyConditionExpression: after === undefined ? '#parent = :parent' : '#parent = :parent AND #order > :after',
+      ExpressionAttributeNames: { '#parent': 'parent', ...(after === undefined ? {} : { '#order': 'order' }) },
+      ExpressionAttributeValues: { ':parent': parent, ...(after === undefined ? {} : { ':after': after }) },
+      Limit: limit,
+    });
+    return { jobs: page.items.map((item) => storedFromItem(item)), more: page.more };
+  }
+
+  /** Up to `limit` top-level jobs of a listing partition, newest first, before `before` (an order key). */
+  async listPartition(
+    partition: ListPartition,
+    limit: number,
+    before?: string,
+  ): Promise<{ jobs: StoredJob[]; more: boolean }> {
+    const page = await this.queryPage({
+      IndexName: partition.index,
+      KeyConditionExpression: before === undefined ? '#key = :value' : '#key = :value AND #order < :before',
+      ExpressionAttributeNames: { '#key': partition.key, ...(before === undefined ? {} : { '#order': 'order' }) },
+      ExpressionAttributeValues: { ':value': partition.value, ...(before === undefined ? {} : { ':before': before }) },
+      ScanIndexForward: false,
+      Limit: limit,
+    });
+    return { jobs: page.items.map((item) => storedFromItem(item)), more: page.more };
+  }
+
+  /** How many top-level jobs of a queue are in a state (a count query: no items read back). */
+  async count(queue: string, state: JobState): Promise<number> {
+    let total = 0;
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.documents.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: JOBS_INDEX.byQueueState,
+          KeyConditionExpression: 'list_queue_state = :value',
+          ExpressionAttributeValues: { ':value': `${queue}#${state}` },
+          Select: 'COUNT',
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      total += page.Count ?? 0;
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return total;
+  }
+
+  async subscription(): Promise<FrameworkSubscription | undefined> {
+    const result = await this.documents.send(
+      new GetCommand({ TableName: this.table, Key: SUBSCRIPTION_KEY, ConsistentRead: true }),
+    );
+    const item = result.Item;
+    if (!item) return undefined;
+    return {
+      frameworkId: item.framework_id as string,
+      streamId: item.stream_id as string,
+      suppressed: (item.suppressed ?? []) as string[],
+      version: item.version as number,
+    };
+  }
+
+  /** Writes the subscription conditional on the version read (`absent` for the first); false if it moved. */
+  async putSubscription(
+    subscription: Omit<FrameworkSubscription, 'version'>,
+    expected: number | 'absent',
+  ): Promise<boolean> {
+    try {
+      await this.documents.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            ...SUBSCRIPTION_KEY,
+            framework_id: subscription.frameworkId,
+            stream_id: subscription.streamId,
+            suppressed: [...subscription.suppressed],
+            version: expected === 'absent' ? 1 : expected + 1,
+          },
+          ...condition(expected),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return this.conflict();
+      throw error;
+    }
+  }
+
+  /** Marks a queue as in use (the framework's roles); true the first time. */
+  async markQueue(queue: string): Promise<boolean> {
+    try {
+      await this.documents.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk: 'framework', sk: `queue#${queue}`, queue },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** The queues jobs were submitted to. */
+  async queues(): Promise<string[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': 'framework', ':prefix': 'queue#' },
+      ConsistentRead: true,
+    });
+    return items.map((item) => item.queue as string).sort();
+  }
+
+  private async queryPage(input: Omit<QueryCommandInput, 'TableName'>): Promise<{ items: Item[]; more: boolean }> {
+    const result = await this.metrics.time('jobs/store_read_ms', () =>
+      this.documents.send(new QueryCommand({ ...input, TableName: this.table })),
+    );
+    return { items: result.Items ?? [], more: result.LastEvaluatedKey !== undefined };
+  }
+
+  private async queryAll(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): Promise<Item[]> {
+    const items: Item[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const result = await this.documents.send(
+        new QueryCommand({ ...input, TableName: this.table, ...(start ? { ExclusiveStartKey: start } : {}) }),
+      );
+      items.push(...(result.Items ?? []));
+      start = result.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+}
