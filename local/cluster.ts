@@ -26,6 +26,7 @@ import { startLocalAws, type LocalAws } from './aws-standins.js';
 import { startEventSource, type EventSource } from './event-source.js';
 import { provisionAgentCredential } from './agent-credential.js';
 import { frameworkQueues, type FrameworkQueues } from './framework-queues.js';
+import { startLocalJobs, type LocalJobs, type LocalJobsOptions } from './jobs.js';
 import {
   bootstrapMaster,
   serveMaster,
@@ -56,6 +57,8 @@ export interface LocalClusterOptions {
   readonly allocationIntervalSeconds: number;
   readonly sweepIntervalSeconds: number;
   readonly log: (line: string) => void;
+  /** Mantle Jobs (default on); `false` for tests that do not need it. */
+  readonly jobs?: false | LocalJobsOptions;
 }
 
 export interface LocalCluster {
@@ -65,6 +68,8 @@ export interface LocalCluster {
   readonly master: Master;
   /** Runs queue-delivered frameworks' handlers on their named queues, as Lambda's event sources would. */
   readonly frameworkQueues: FrameworkQueues;
+  /** Mantle Jobs: its service (what the REST API mounts), framework, timer and store; absent when turned off. */
+  readonly jobs?: LocalJobs;
   readonly aws: LocalAws;
   readonly agents: RunningAgent[];
   /** What the agents run tasks in: Docker (and processes) or processes only. */
@@ -253,6 +258,24 @@ async function startAgents(options: LocalClusterOptions, setup: AgentsSetup, sto
   return agents;
 }
 
+async function startJobs(
+  options: LocalClusterOptions,
+  aws: LocalAws,
+  master: Master,
+  hosted: FrameworkQueues,
+  url: string,
+  stops: Stops,
+): Promise<LocalJobs> {
+  const clients = aws.clients();
+  stops.push(() => clients.destroy());
+  const jobs = await startLocalJobs(master, hosted, clients, url, options.jobs === false ? {} : (options.jobs ?? {}));
+  stops.push(() => jobs.stop());
+  options.log(
+    `  jobs             framework 'jobs' on its queue, timer every ${(options.jobs || {}).tickMs ?? 1000} ms`,
+  );
+  return jobs;
+}
+
 export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
   const workDir = resolve(options.workDir);
   mkdirSync(workDir, { recursive: true });
@@ -291,11 +314,14 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       },
       stops,
     );
+    const jobs =
+      options.jobs === false ? undefined : await startJobs(options, aws, local.master, hosted, server.url, stops);
     return {
       url: server.url,
       ...(credential ? { agentPrincipal: credential.principal } : {}),
       master,
       frameworkQueues: hosted,
+      ...(jobs ? { jobs } : {}),
       aws,
       agents,
       containerizer,

@@ -20,6 +20,7 @@ import {
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { Metrics } from '#shared/metrics.js';
 import type { Attempt, Job, JobState } from './model.js';
+import type { Offer as PlacementOffer } from './placement.js';
 import { JOBS_INDEX } from './tables.js';
 
 /** What a job waits for the timer to do, and from when. */
@@ -49,6 +50,12 @@ export interface AttemptRecord {
   /** The offers the attempt was placed on, for the launch and its checks. */
   readonly offerIds: readonly string[];
   readonly version: number;
+}
+
+/** An offer a gang holds for a short while (offers.ts), with when it was first held. */
+export interface HeldOffer {
+  readonly offer: PlacementOffer;
+  readonly since: number;
 }
 
 export interface FrameworkSubscription {
@@ -272,31 +279,14 @@ export class JobsStore {
 
   /** New jobs nobody else can know yet (fresh ids), 25 to a request. */
   async createFresh(jobs: readonly StoredJob[]): Promise<void> {
-    for (let start = 0; start < jobs.length; start += 25) {
-      let pending: Item[] = jobs.slice(start, start + 25).map((stored) => ({ PutRequest: { Item: jobItem(stored) } }));
-      for (let round = 0; pending.length > 0; round++) {
-        if (round >= 8) throw new Error(`DynamoDB left ${pending.length} job writes unprocessed`);
-        if (round > 0) await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** round));
-        const result = await this.documents.send(
-          new BatchWriteCommand({ RequestItems: { [this.table]: pending as never } }),
-        );
-        pending = (result.UnprocessedItems?.[this.table] ?? []) as Item[];
-      }
-    }
+    await this.batch(jobs.map((stored) => ({ PutRequest: { Item: jobItem(stored) } })));
   }
 
   /** Records that `dependent` waits for each of `dependencies` (edges kept beside each dependency). */
   async addDependents(dependent: string, dependencies: readonly string[]): Promise<void> {
-    const items = dependencies.map((id) => ({
-      PutRequest: { Item: { pk: `job#${id}`, sk: `dependent#${dependent}` } },
-    }));
-    for (let start = 0; start < items.length; start += 25) {
-      const result = await this.documents.send(
-        new BatchWriteCommand({ RequestItems: { [this.table]: items.slice(start, start + 25) } }),
-      );
-      const left = result.UnprocessedItems?.[this.table] ?? [];
-      if (left.length > 0) await this.addDependents(dependent, dependencies.slice(start, start + 25));
-    }
+    await this.batch(
+      dependencies.map((id) => ({ PutRequest: { Item: { pk: `job#${id}`, sk: `dependent#${dependent}` } } })),
+    );
   }
 
   /** The jobs waiting for `id`. */
@@ -436,6 +426,42 @@ export class JobsStore {
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
+    }
+  }
+
+  /** The offers held for gangs. */
+  async held(): Promise<HeldOffer[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': 'framework', ':prefix': 'held#' },
+      ConsistentRead: true,
+    });
+    return items.map((item) => ({ offer: item.offer as PlacementOffer, since: item.since as number }));
+  }
+
+  async hold(offers: readonly HeldOffer[]): Promise<void> {
+    await this.batch(
+      offers.map((held) => ({
+        PutRequest: { Item: { pk: 'framework', sk: `held#${held.offer.id}`, offer: held.offer, since: held.since } },
+      })),
+    );
+  }
+
+  async releaseHeld(offerIds: readonly string[]): Promise<void> {
+    await this.batch(offerIds.map((id) => ({ DeleteRequest: { Key: { pk: 'framework', sk: `held#${id}` } } })));
+  }
+
+  private async batch(requests: readonly Item[]): Promise<void> {
+    for (let start = 0; start < requests.length; start += 25) {
+      let pending = requests.slice(start, start + 25);
+      for (let round = 0; pending.length > 0; round++) {
+        if (round >= 8) throw new Error(`DynamoDB left ${pending.length} writes unprocessed`);
+        if (round > 0) await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** round));
+        const result = await this.documents.send(
+          new BatchWriteCommand({ RequestItems: { [this.table]: pending as never } }),
+        );
+        pending = (result.UnprocessedItems?.[this.table] ?? []) as Item[];
+      }
     }
   }
 

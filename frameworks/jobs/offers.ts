@@ -1,0 +1,175 @@
+/**
+ * What the Jobs framework does with offers: read the pending jobs of the offered queues (bounded), place them
+ * (placement.ts), record each job's attempt (conditional write) BEFORE the ACCEPT that launches it, accept,
+ * decline the rest with a short filter, and write back why the others wait (bounded writes).
+ *
+ * Gangs: a gang at the head of its queue that the offers in hand cannot hold is given a short while — the
+ * offers of its queue are held (kept in the store, not declined) and placed again with the next offers; past
+ * the bound they are declined, so no offer is held for long.
+ */
+import type { Offer as MesosOffer, TaskInfo } from '#shared/protocol/mesos.js';
+import type { QueueScheduler } from '../../sdk/queue-scheduler.js';
+import { taskEnvironment } from './lifecycle.js';
+import { place, type Launch, type Offer, type PendingJob, type Placement } from './placement.js';
+import { queueRole, type Job } from './model.js';
+import { recordAttempt } from './attempts.js';
+import type { JobsEngine } from './engine.js';
+import type { StoredJob } from './store.js';
+
+export interface OfferSettings {
+  /** Pending jobs read per offered queue. */
+  readonly pendingLimit: number;
+  /** Pending-reason writes per OFFERS event. */
+  readonly reasonWrites: number;
+  /** The filter on declined offers (seconds). */
+  readonly declineSeconds: number;
+  /** How long a gang may hold offers, at most (ms). */
+  readonly gangHoldMs: number;
+}
+
+export const DEFAULT_OFFER_SETTINGS: OfferSettings = {
+  pendingLimit: 200,
+  reasonWrites: 25,
+  declineSeconds: 2,
+  gangHoldMs: 5_000,
+};
+
+/** Test hooks: throw at a point between writes, as a handler killed there would stop. */
+export interface FaultHooks {
+  afterRecord?(jobId: string): void;
+  afterAccept?(jobId: string): void;
+}
+
+export interface OffersContext {
+  readonly engine: JobsEngine;
+  readonly scheduler: QueueScheduler;
+  readonly settings: OfferSettings;
+  readonly faults?: FaultHooks;
+  readonly onLaunched?: (count: number) => void;
+}
+
+/** An offer as placement sees it: its role (MULTI_ROLE's allocation_info) and resources. */
+export function placementOffer(offer: MesosOffer): Offer {
+  const resources = offer.resources ?? [];
+  const role = offer.allocation_info?.role ?? resources[0]?.allocation_info?.role ?? '*';
+  return {
+    id: offer.id.value,
+    agentId: offer.agent_id.value,
+    hostname: offer.hostname,
+    role,
+    resources,
+  };
+}
+
+function pendingJob(stored: StoredJob): PendingJob {
+  const { job } = stored;
+  return {
+    id: job.id,
+    queue: job.queue,
+    priority: job.priority,
+    created_at: job.created_at,
+    resources: job.resources,
+    gang: job.gang,
+  };
+}
+
+/** The TaskInfo of one task of an attempt: the job's command or image, its environment, the offer's resources. */
+export function taskInfo(
+  job: Job,
+  taskId: string,
+  attempt: number,
+  launch: Launch,
+  hosts: readonly string[],
+): TaskInfo {
+  const gang = job.gang === null ? undefined : { index: launch.gangIndex ?? 0, hosts };
+  const variables = Object.entries(taskEnvironment(job, attempt, gang)).map(([name, value]) => ({ name, value }));
+  const command =
+    job.command === null
+      ? { shell: false, environment: { variables } }
+      : { shell: true, value: job.command, environment: { variables } };
+  return {
+    name: job.name,
+    task_id: { value: taskId },
+    agent_id: { value: launch.agentId },
+    resources: launch.resources,
+    command,
+    ...(job.docker_image === null ? {} : { container: { type: 'DOCKER', docker: { image: job.docker_image } } }),
+  } as TaskInfo;
+}
+
+/** The pending jobs of the offered queues, each queue's first `limit` in placement order. */
+async function pendingOf(ctx: OffersContext, offers: readonly Offer[]): Promise<Map<string, StoredJob>> {
+  const queues = [...new Set(offers.map((offer) => offer.role))];
+  const pages = await Promise.all(queues.map((queue) => ctx.engine.store.pending(queue, ctx.settings.pendingLimit)));
+  return new Map(pages.flat().map((stored) => [stored.job.id, stored]));
+}
+
+export interface OffersOutcome {
+  readonly placement: Placement;
+  /** Offers not used: to decline or hold. */
+  readonly unused: string[];
+  /** Jobs launched. */
+  readonly launched: string[];
+  /** Queues with a gang at the head waiting for more slots. */
+  readonly gangWaiting: Set<string>;
+  readonly pending: Map<string, StoredJob>;
+}
+
+/**
+ * Places and launches. An offer is used when a recorded attempt launches on it; the others come back unused. A
+ * job that moved since it was read (placed elsewhere, cancelled) is not launched, and its offer is freed.
+ */
+export async function handleOffers(ctx: OffersContext, offers: readonly Offer[]): Promise<OffersOutcome> {
+  const pending = await pendingOf(ctx, offers);
+  const placement = place({ jobs: [...pending.values()].map(pendingJob), offers });
+  const byJob = new Map<string, Launch[]>();
+  for (const launch of placement.launches) byJob.set(launch.jobId, [...(byJob.get(launch.jobId) ?? []), launch]);
+  const byOffer = new Map<string, TaskInfo[]>();
+  const launched: string[] = [];
+  for (const [jobId, launches] of byJob) {
+    const seen = pending.get(jobId) as StoredJob;
+    const recorded = await recordAttempt(ctx.engine, seen, launches);
+    if (recorded === undefined) continue;
+    ctx.faults?.afterRecord?.(jobId);
+    const hosts = launches.map((launch) => launch.hostname);
+    recorded.attempt.tasks.forEach((task, index) => {
+      const launch = launches[index] as Launch;
+      const info = taskInfo(recorded.stored.job, task.task_id, recorded.attempt.attempt, launch, hosts);
+      byOffer.set(launch.offerId, [...(byOffer.get(launch.offerId) ?? []), info]);
+    });
+    launched.push(jobId);
+  }
+  for (const [offerId, tasks] of byOffer) {
+    await ctx.scheduler.launch([offerId], tasks);
+    ctx.onLaunched?.(tasks.length);
+  }
+  for (const jobId of launched) ctx.faults?.afterAccept?.(jobId);
+  const gangWaiting = new Set<string>();
+  for (const [jobId, reason] of placement.pending) {
+    if (reason.code === 'GANG') gangWaiting.add(pending.get(jobId)?.job.queue ?? '');
+  }
+  const unused = offers.map((offer) => offer.id).filter((id) => !byOffer.has(id));
+  return { placement, unused, launched, gangWaiting, pending };
+}
+
+/** Writes the pending reasons that changed, at most `limit` of them, each conditional on the version read. */
+export async function writeReasons(ctx: OffersContext, outcome: OffersOutcome): Promise<number> {
+  let writes = 0;
+  for (const [jobId, reason] of outcome.placement.pending) {
+    if (writes >= ctx.settings.reasonWrites) break;
+    const seen = outcome.pending.get(jobId);
+    if (seen === undefined || seen.job.pending_reason === reason.message) continue;
+    writes++;
+    await ctx.engine.mutate(jobId, (current) =>
+      current.job.version !== seen.job.version || current.job.state !== 'PENDING'
+        ? undefined
+        : { ...current, job: { ...current.job, pending_reason: reason.message } },
+    );
+  }
+  return writes;
+}
+
+/** The queue roles of the queues jobs wait in (for REVIVE and the framework's roles). */
+export function rolesOf(queues: Iterable<string>): string[] {
+  return [...new Set([...queues].map(queueRole))].sort();
+}

@@ -1,0 +1,208 @@
+/**
+ * The Jobs timer: what waits for a time rather than an event. Locally a timer in the local cluster (about every
+ * second); in AWS an EventBridge schedule invokes `jobsTickerHandler` (handlers.ts). One tick:
+ * - retries whose backoff ended become placeable; scheduled jobs' due ticks create their runs (missed ticks once);
+ * - attempts past their timeout, cancelled jobs' tasks and broken gangs are killed (again every few seconds
+ *   until their tasks have ended);
+ * - attempts recorded but never heard of (a handler that died before or after its ACCEPT) are reconciled
+ *   explicitly: the master answers for the task id (TASK_GONE for one never launched: retried, free);
+ * - dependency waits and array expansions a dead handler left are finished;
+ * - offers held for gangs past twice their bound are declined; suppressed queues with work are revived;
+ * - the pending demand goes to the master as a REQUEST per resource shape (the fleet scales on it).
+ * Every step is bounded and idempotent: two timers firing at once, or one dying half way, do no harm.
+ */
+import type { Request as MesosRequest } from '#shared/protocol/mesos.js';
+import { scalarResource } from '#shared/resources/resource.js';
+import { flatten, quantities } from '#shared/resources/resources.js';
+import { TERMINAL_STATES } from '#shared/tasks/state-machine.js';
+import { attemptGroups, tasksToKill } from './lifecycle.js';
+import { expandArray, tickSchedule } from './children.js';
+import { LAUNCH_CHECK_MS, leafWait } from './engine.js';
+import type { JobsFramework } from './framework.js';
+import { describeDemand } from './placement.js';
+import { DEFAULT_QUEUE } from './model.js';
+import type { StoredJob, WaitKind } from './store.js';
+
+/** Jobs looked at per kind of wait per tick. */
+const TICK_LIMIT = 100;
+/** How often a kill is sent again while the task lives. */
+const KILL_AGAIN_MS = 5_000;
+/** A REQUEST is re-sent at least this often while demand lasts (the fleet forgets older ones). */
+const REQUEST_REFRESH_MS = 60_000;
+
+export interface TickSummary {
+  readonly released: number;
+  readonly runs: number;
+  readonly killed: number;
+  readonly reconciled: number;
+  readonly requests: number;
+}
+
+export class JobsTicker {
+  private lastDemand = '';
+  private lastRequestAt = 0;
+  private running: Promise<TickSummary> | undefined;
+
+  constructor(private readonly framework: JobsFramework) {}
+
+  /** One tick; a tick asked for while one runs joins it. */
+  tick(): Promise<TickSummary> {
+    this.running ??= this.run().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  /** Resolves once no tick runs. */
+  async idle(): Promise<void> {
+    await this.running?.catch(() => undefined);
+  }
+
+  private async run(): Promise<TickSummary> {
+    const { engine } = this.framework;
+    const now = engine.now();
+    const woken = new Set<string>();
+    const released = await this.each('retry', now, async (stored) => {
+      const written = await engine.mutate(stored.job.id, (current) =>
+        current.wait?.kind === 'retry' && current.wait.until <= now ? { ...current, wait: null } : undefined,
+      );
+      if (written) woken.add(written.job.queue);
+    });
+    const runs = await this.each('schedule', now, async (stored) => {
+      const run = await tickSchedule(engine, stored.job.id);
+      if (run) woken.add(run.job.queue);
+    });
+    await this.each('deps', now, (stored) => engine.evaluateDependencies(stored.job.id));
+    await this.each('expand', now, (stored) => expandArray(engine, stored, false));
+    const killed =
+      (await this.each('timeout', now, (stored) => this.kill(stored, now))) +
+      (await this.each('kill', now, (stored) => this.kill(stored, now)));
+    const reconciled = await this.each('launch', now, (stored) => this.reconcile(stored, now));
+    if (woken.size > 0) await this.framework.wake([...woken]);
+    await this.declineExpiredHolds(now);
+    await this.reviveWhereWaiting();
+    const requests = await this.request(now);
+    return { released, runs, killed, reconciled, requests };
+  }
+
+  private async each(kind: WaitKind, now: number, work: (stored: StoredJob) => Promise<unknown>): Promise<number> {
+    const due = await this.framework.engine.store.waiting(kind, now, TICK_LIMIT);
+    for (const stored of due) {
+      try {
+        await work(stored);
+      } catch (error) {
+        this.framework.engine.logger?.error('Jobs timer step failed', {
+          kind,
+          job: stored.job.id,
+          error: String(error),
+        });
+      }
+    }
+    return due.length;
+  }
+
+  /** Kills a job's live tasks (timeout, cancel, a broken gang) and looks again in a few seconds until they end. */
+  private async kill(stored: StoredJob, now: number): Promise<void> {
+    const { engine } = this.framework;
+    const full = await engine.store.get(stored.job.id, { attempts: true });
+    if (full === undefined) return;
+    const reason = tasksToKill(full.job, now);
+    if (reason) engine.logger?.info('Killing job tasks', { job: full.job.id, reason: reason.reason });
+    await this.framework.kill(full.job.id);
+    await engine.mutate(
+      full.job.id,
+      (current) => {
+        const alive = (attemptGroups(current.job.attempts).at(-1) ?? []).some((t) => !TERMINAL_STATES.has(t.state));
+        const wait = alive ? { kind: 'kill' as const, until: now + KILL_AGAIN_MS } : leafWait(current.job, null, now);
+        return JSON.stringify(wait) === JSON.stringify(current.wait) ? undefined : { ...current, wait };
+      },
+      { attempts: true },
+    );
+  }
+
+  /** Asks the master about an attempt's tasks not heard of since they were recorded. */
+  private async reconcile(stored: StoredJob, now: number): Promise<void> {
+    const { engine } = this.framework;
+    const full = await engine.store.get(stored.job.id, { attempts: true });
+    const last = attemptGroups(full?.job.attempts ?? []).at(-1) ?? [];
+    const unheard = last.filter((task) => task.state === 'TASK_STAGING');
+    if (unheard.length > 0) {
+      await this.framework.scheduler.reconcile(
+        unheard.map((task) => ({ taskId: task.task_id, ...(task.agent_id ? { agentId: task.agent_id } : {}) })),
+      );
+      engine.store.metrics.increment('jobs/attempts_reconciled', unheard.length);
+    }
+    await engine.mutate(stored.job.id, (current) =>
+      current.wait?.kind === 'launch'
+        ? { ...current, wait: { kind: 'launch', until: now + LAUNCH_CHECK_MS } }
+        : undefined,
+    );
+  }
+
+  private async declineExpiredHolds(now: number): Promise<void> {
+    const { store } = this.framework.engine;
+    const expired = (await store.held()).filter((held) => now - held.since > 2 * this.framework.settings.gangHoldMs);
+    if (expired.length === 0) return;
+    const ids = expired.map((held) => held.offer.id);
+    await store.releaseHeld(ids);
+    await this.framework.scheduler.decline(ids, this.framework.settings.declineSeconds);
+  }
+
+  /** A queue suppressed while work waits in it (a race between SUPPRESS and a submission) is revived. */
+  private async reviveWhereWaiting(): Promise<void> {
+    const { store } = this.framework.engine;
+    const kept = await store.subscription();
+    if (kept === undefined || kept.suppressed.length === 0) return;
+    const waiting: string[] = [];
+    for (const queue of kept.suppressed) if ((await store.pending(queue, 1)).length > 0) waiting.push(queue);
+    if (waiting.length > 0) await this.framework.wake(waiting);
+  }
+
+  /** REQUEST: the placeable jobs' demand per resource shape, when it changed (or to keep it fresh). */
+  private async request(now: number): Promise<number> {
+    const { store } = this.framework.engine;
+    const queues = [DEFAULT_QUEUE, ...(await store.queues())];
+    const pending = (await Promise.all(queues.map((queue) => store.pending(queue, 200)))).flat();
+    const requests = pendingDemand(pending);
+    const key = JSON.stringify(requests);
+    if (key === this.lastDemand && (requests.length === 0 || now - this.lastRequestAt < REQUEST_REFRESH_MS)) return 0;
+    try {
+      await this.framework.scheduler.request(requests);
+      this.lastDemand = key;
+      this.lastRequestAt = now;
+    } catch (error) {
+      this.framework.engine.logger?.warn('REQUEST refused', { error: String(error) });
+    }
+    return requests.length;
+  }
+}
+
+/**
+ * The demand of pending jobs as Mesos requests: one per resource shape (what one task asks for), its
+ * resources the shape times the tasks that wait for it (a gang of N counts N). At most 100 shapes.
+ */
+export function pendingDemand(jobs: readonly StoredJob[]): MesosRequest[] {
+  const shapes = new Map<string, { need: Record<string, number>; count: number }>();
+  for (const { job } of jobs) {
+    const need = quantities(flatten(job.resources));
+    const key = describeDemand(need);
+    const shape = shapes.get(key) ?? { need, count: 0 };
+    shape.count += job.gang ?? 1;
+    shapes.set(key, shape);
+  }
+  return [...shapes.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .slice(0, 100)
+    .map(([, shape]) => ({
+      resources: Object.entries(shape.need).map(([name, value]) => scalarResource(name, value * shape.count)),
+    }));
+}
+
+/** Runs the ticker every `intervalMs` (the local cluster's stand-in for the EventBridge schedule). */
+export function startTicker(ticker: JobsTicker, intervalMs: number, onError: (error: unknown) => void) {
+  const timer = setInterval(() => void ticker.tick().catch(onError), intervalMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await ticker.idle();
+    },
+  };
+}
