@@ -1,14 +1,17 @@
 /**
  * The master's HTTP API in Lambda behind API Gateway (REST API). Two entry points over one hono app:
- * `handler` answers buffered routes (the agents' API, health, metrics); `streamingHandler` is for the
- * route with response streaming (POST /api/v1/scheduler: SUBSCRIBE streams, and every other scheduler
- * call shares the path, so the route streams them all).
+ * `handler` answers buffered routes (the agents' API, health, metrics, and the Jobs API where
+ * MANTLE_JOBS_TABLE names its table); `streamingHandler` is for the route with response streaming
+ * (POST /api/v1/scheduler: SUBSCRIBE streams, and every other scheduler call shares the path, so the
+ * route streams them all).
  */
 import { handle, streamHandle } from 'hono/aws-lambda';
 import { createApp } from './app.js';
+import { jobsFromEnvironment } from './jobs-from-env.js';
 import { masterFromEnvironment } from './master-from-env.js';
 
-const app = createApp(masterFromEnvironment());
+const master = masterFromEnvironment();
+const app = createApp(master, { jobs: jobsFromEnvironment(master) });
 
 export const handler = handle(app);
 

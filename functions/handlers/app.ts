@@ -7,6 +7,7 @@
  *   POST /internal/v1/agents/register agents register and re-register (agent-route.ts says who may)
  *   GET  /health, /master/health      liveness (public)
  *   GET  /metrics/snapshot            Mesos-named metrics, flat JSON (operators, with authentication on)
+ *   /api/jobs/v1/...                  the Mantle Jobs REST API (frameworks/jobs/api.ts), where Jobs runs
  *
  * Every route refuses a body over `maxBodyBytes` (413) before anything reads it.
  *
@@ -14,9 +15,9 @@
  *
  * The scheduler route's checks are middleware (scheduler-route.ts); status codes follow Mesos's
  * scheduler endpoint: 405, 415, 406, 400, 401, 403, 501, 202 / 200. Error bodies are plain text, as
- * Mesos's are.
+ * Mesos's are; the Jobs API's are JSON `{"message": …}`, as Marathon's are.
  */
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { describeZodError } from '#shared/protocol/errors.js';
@@ -24,6 +25,8 @@ import { RegisterAgentRequestSchema } from '#shared/protocol/internal.js';
 import { EVENT_DELIVERY_HEADER } from '#shared/protocol/scheduler.js';
 import { registerAgent } from '../master/agents.js';
 import { Authenticator } from '../master/auth.js';
+import { JOBS_API_PATH, jobsApi } from '../../frameworks/jobs/api.js';
+import type { JobsService } from '../../frameworks/jobs/service.js';
 import type { Master } from '../master/master.js';
 import { agentCaller } from './agent-route.js';
 import { handleCall } from '../scheduler/calls.js';
@@ -48,12 +51,23 @@ import {
   type MasterEnv,
 } from './scheduler-route.js';
 
-export function createApp(master: Master): Hono<MasterEnv> {
+/** 413, in the error style of the API asked: JSON for the Jobs API, plain text elsewhere. */
+function tooLarge(c: Context, limit: number): Response {
+  const message = `Request body over ${limit} bytes`;
+  return c.req.path.startsWith(`${JOBS_API_PATH}/`) ? c.json({ message }, 413) : text(c, 413, message);
+}
+
+export interface AppOptions {
+  /** The Mantle Jobs service, where it runs beside this master; without it /api/jobs/v1 answers 503. */
+  readonly jobs?: JobsService;
+}
+
+export function createApp(master: Master, options: AppOptions = {}): Hono<MasterEnv> {
   const app = new Hono<MasterEnv>();
   const authenticator = new Authenticator(master.registrar);
   const limit = master.config.maxBodyBytes;
 
-  app.use('*', bodyLimit({ maxSize: limit, onError: (c) => text(c, 413, `Request body over ${limit} bytes`) }));
+  app.use('*', bodyLimit({ maxSize: limit, onError: (c) => tooLarge(c, limit) }));
   app.get('/health', (c) => c.text('OK'));
   app.get('/master/health', (c) => c.text('OK'));
   app.get('/metrics/snapshot', authenticated(master, authenticator, ['operator']), (c) =>
@@ -112,6 +126,17 @@ export function createApp(master: Master): Hono<MasterEnv> {
     if (!result.ok) return text(c, result.error.status, `${result.error.code}: ${result.error.message}`);
     return c.json(result.value);
   });
+
+  app.route(
+    JOBS_API_PATH,
+    jobsApi({
+      jobs: options.jobs,
+      config: master.config,
+      metrics: master.metrics,
+      logger: master.logger,
+      authenticator,
+    }),
+  );
 
   app.notFound((c) => text(c, 404, 'Not found'));
   app.onError((error, c) => {

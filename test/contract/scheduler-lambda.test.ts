@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RecordIODecoder } from '#shared/protocol/recordio.js';
 import type { Event } from '#shared/protocol/scheduler.js';
 import { tableEnvironmentVariable, TABLE_DEFINITIONS, tableNames } from '../../functions/registrar/index.js';
+import { createJobsTable } from '../../frameworks/jobs/bootstrap.js';
+import { jobsTableName } from '../../frameworks/jobs/tables.js';
 import { bootstrapMaster } from '../../local/master.js';
 import { standInClients } from '../support/aws.js';
 import { restApiEvent } from '../support/lambda-events.js';
@@ -29,7 +31,9 @@ beforeAll(async () => {
   const cluster = `l${randomBytes(4).toString('hex')}`;
   const local = await bootstrapMaster({ clients, cluster, config: { authenticate: false } });
   const tables = tableNames(cluster);
+  await createJobsTable(clients.dynamodb, jobsTableName(cluster));
   Object.assign(process.env, {
+    MANTLE_JOBS_TABLE: jobsTableName(cluster),
     MANTLE_CLUSTER: cluster,
     MANTLE_CLUSTER_ID: local.master.config.clusterId,
     MANTLE_AGENT_IDENTITY: 'principal',
@@ -118,5 +122,24 @@ describe('the master as a Lambda handler', () => {
     expect(missing.statusCode).toBe(400);
     expect(missing.body).toMatch(/Expecting 'framework_id' to be present/);
     expect((await handler(restApiEvent('GET', '/api/v1/scheduler'), context)).statusCode).toBe(405);
+  });
+
+  it('answers the Jobs API over the table MANTLE_JOBS_TABLE names', async () => {
+    const json = { 'Content-Type': 'application/json' };
+    const body = { name: 'from-lambda', queue: 'lambda', command: 'true' };
+    const submitted = await handler(restApiEvent('POST', '/api/jobs/v1/jobs', { body, headers: json }), context);
+    expect(submitted.statusCode).toBe(201);
+    const job = JSON.parse(submitted.body) as { id: string; state: string };
+    expect(job.state).toBe('PENDING');
+    const shown = await handler(restApiEvent('GET', `/api/jobs/v1/jobs/${job.id}`), context);
+    expect(JSON.parse(shown.body)).toMatchObject({ id: job.id, name: 'from-lambda' });
+    const bad = await handler(
+      restApiEvent('POST', '/api/jobs/v1/jobs', { body: { name: 'x' }, headers: json }),
+      context,
+    );
+    expect(bad.statusCode).toBe(400);
+    expect(JSON.parse(bad.body)).toEqual({
+      message: "Invalid job: field 'command': is required when there is no docker_image",
+    });
   });
 });
