@@ -20,6 +20,7 @@ import { createJobsService, type JobsService } from '../frameworks/jobs/service.
 import { JobsStore } from '../frameworks/jobs/store.js';
 import { jobsTableName } from '../frameworks/jobs/tables.js';
 import { JobsTicker, startTicker } from '../frameworks/jobs/ticker.js';
+import type { SqsHandler } from './event-source.js';
 import type { FrameworkQueues } from './framework-queues.js';
 
 export interface LocalJobsOptions {
@@ -28,6 +29,10 @@ export interface LocalJobsOptions {
   readonly settings?: Partial<OfferSettings>;
   /** Tests: throw between writes, as a handler killed there would stop. */
   readonly faults?: FaultHooks;
+  /** Tests: wrap the queue handler (to deliver batches twice, as a queue may). */
+  readonly wrapHandler?: (handler: SqsHandler) => SqsHandler;
+  /** How long an attempt may go unheard of before it is reconciled (default 20 s). */
+  readonly launchCheckMs?: number;
 }
 
 export interface LocalJobs {
@@ -64,7 +69,12 @@ export async function startLocalJobs(
   const table = jobsTableName(master.config.cluster);
   await createJobsTable(clients.dynamodb, table);
   const store = new JobsStore({ documents: clients.documents, table, metrics: master.metrics });
-  const engine = new JobsEngine({ store, now: Date.now, logger });
+  const engine = new JobsEngine({
+    store,
+    now: Date.now,
+    logger,
+    ...(options.launchCheckMs === undefined ? {} : { launchCheckMs: options.launchCheckMs }),
+  });
   const credentials = await jobsCredential(master);
   const framework = new JobsFramework({
     engine,
@@ -80,7 +90,7 @@ export async function startLocalJobs(
   const registered = await queues.register({
     name: JOBS_FRAMEWORK_NAME,
     principal: credentials?.principal ?? '',
-    handler: framework.handler(),
+    handler: options.wrapHandler ? options.wrapHandler(framework.handler()) : framework.handler(),
     visibilityTimeoutSeconds: 5,
   });
   await framework.start({ resubscribe: true });

@@ -8,7 +8,7 @@
 import type { TaskState } from '#shared/tasks/state-machine.js';
 import { attemptTaskId, type Attempt } from './model.js';
 import { applyTaskUpdate } from './lifecycle.js';
-import { LAUNCH_CHECK_MS, type JobsEngine } from './engine.js';
+import type { JobsEngine } from './engine.js';
 import type { AttemptRecord, StoredJob } from './store.js';
 
 /** Output kept per task (the agent sends a few KiB; this bounds what a forged status could store). */
@@ -79,7 +79,7 @@ export async function recordAttempt(
       };
       return {
         job: { ...current.job, state: 'RUNNING', pending_reason: null, retry_at: null },
-        wait: { kind: 'launch', until: now + LAUNCH_CHECK_MS },
+        wait: { kind: 'launch', until: now + engine.launchCheckMs },
         attemptCount: number,
       };
     },

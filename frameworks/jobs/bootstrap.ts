@@ -2,6 +2,7 @@
 import {
   CreateTableCommand,
   ResourceInUseException,
+  UpdateTimeToLiveCommand,
   waitUntilTableExists,
   type DynamoDBClient,
   type GlobalSecondaryIndex,
@@ -44,4 +45,10 @@ export async function createJobsTable(client: DynamoDBClient, name: string): Pro
     return;
   }
   await waitUntilTableExists({ client, maxWaitTime: 60 }, { TableName: name });
+  await client.send(
+    new UpdateTimeToLiveCommand({
+      TableName: name,
+      TimeToLiveSpecification: { AttributeName: JOBS_TABLE.timeToLiveAttribute, Enabled: true },
+    }),
+  );
 }

@@ -7,9 +7,18 @@
 import { arrayChildId, isTerminalJobState, scheduledRunId } from './model.js';
 import { childSpec, newJob, scheduleSince } from './lifecycle.js';
 import { dueTick, parseSchedule } from './schedule.js';
-import type { JobsEngine } from './engine.js';
 import { emptyChildren, parentWithSummary } from './parents.js';
-import type { StoredJob, Wait } from './store.js';
+import type { JobsStore, StoredJob, Wait } from './store.js';
+import type { Logger } from '#shared/log.js';
+
+/** What this needs of the engine (engine.ts), said here so that the two do not import each other. */
+export interface ChildrenEngine {
+  readonly store: JobsStore;
+  readonly logger: Logger | undefined;
+  now(): number;
+  mutate(id: string, change: (current: StoredJob) => StoredJob | undefined): Promise<StoredJob | undefined>;
+  releaseDependents(id: string): Promise<void>;
+}
 import { moveChild } from './lifecycle.js';
 
 /** How many of an array's children are written at a time when they may already exist. */
@@ -31,7 +40,7 @@ function arrayChildren(parent: StoredJob, now: number): StoredJob[] {
  * submission, or the handler that won the release), so they go in batches; otherwise each is written only if
  * absent, leaving a child that already moved on as it is.
  */
-export async function expandArray(engine: JobsEngine, parent: StoredJob, fresh: boolean): Promise<void> {
+export async function expandArray(engine: ChildrenEngine, parent: StoredJob, fresh: boolean): Promise<void> {
   const children = arrayChildren(parent, engine.now());
   if (fresh) await engine.store.createFresh(children);
   else {
@@ -62,7 +71,7 @@ function nextTickRecord(parent: StoredJob, lastTick: number | undefined, next: n
  * Chronos does) together with the parent's move to its next tick; when none is, the parent waits for the next.
  * Resolves with the run created, if any.
  */
-export async function tickSchedule(engine: JobsEngine, id: string): Promise<StoredJob | undefined> {
+export async function tickSchedule(engine: ChildrenEngine, id: string): Promise<StoredJob | undefined> {
   for (let round = 0; round < 16; round++) {
     const parent = await engine.store.get(id);
     if (parent === undefined || parent.job.schedule === null || parent.job.state === 'CANCELLED') return undefined;

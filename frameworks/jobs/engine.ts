@@ -25,6 +25,8 @@ export interface EngineOptions {
   readonly store: JobsStore;
   readonly now: () => number;
   readonly logger?: Logger;
+  /** How long a recorded attempt may go unheard of before the timer reconciles it (default LAUNCH_CHECK_MS). */
+  readonly launchCheckMs?: number;
 }
 
 export interface MutateOptions {
@@ -41,11 +43,13 @@ export class JobsEngine {
   readonly store: JobsStore;
   readonly now: () => number;
   readonly logger: Logger | undefined;
+  readonly launchCheckMs: number;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
     this.now = options.now;
     this.logger = options.logger;
+    this.launchCheckMs = options.launchCheckMs ?? LAUNCH_CHECK_MS;
   }
 
   /**
@@ -136,12 +140,12 @@ export class JobsEngine {
   /** The state a leaf job's attempts give it, with what it then waits for (retry, launch check, timeout, kill). */
   async settle(id: string): Promise<StoredJob | undefined> {
     const now = this.now();
-    return this.mutate(id, (current) => settled(current, now), { attempts: true });
+    return this.mutate(id, (current) => settled(current, now, this.launchCheckMs), { attempts: true });
   }
 }
 
 /** A job's record after its attempts changed, or undefined when nothing did. */
-export function settled(current: StoredJob, now: number): StoredJob | undefined {
+export function settled(current: StoredJob, now: number, launchCheckMs = LAUNCH_CHECK_MS): StoredJob | undefined {
   const { job } = current;
   if (job.array !== null || job.schedule !== null) return undefined;
   const outcome = settleAttempts(job);
@@ -152,7 +156,7 @@ export function settled(current: StoredJob, now: number): StoredJob | undefined 
     retry_at: outcome.retry_at,
     pending_reason: outcome.state === 'PENDING' ? job.pending_reason : null,
   };
-  const wait = leafWait(next, current.wait, now);
+  const wait = leafWait(next, current.wait, now, launchCheckMs);
   const same =
     next.state === job.state &&
     next.status_reason === job.status_reason &&
@@ -162,7 +166,7 @@ export function settled(current: StoredJob, now: number): StoredJob | undefined 
 }
 
 /** What a leaf job waits for the timer to do next, given its record. */
-export function leafWait(job: Job, previous: Wait | null, now: number): Wait | null {
+export function leafWait(job: Job, previous: Wait | null, now: number, launchCheckMs = LAUNCH_CHECK_MS): Wait | null {
   if (job.state === 'PENDING') {
     if (previous?.kind === 'deps') return previous;
     const retryAt = job.retry_at === null ? 0 : Date.parse(job.retry_at);
@@ -172,7 +176,7 @@ export function leafWait(job: Job, previous: Wait | null, now: number): Wait | n
   if (job.state !== 'RUNNING') return null;
   const last = attemptGroups(job.attempts).at(-1) ?? [];
   const unheard = last.some((task) => task.state === 'TASK_STAGING' && !TERMINAL_STATES.has(task.state));
-  if (unheard) return previous?.kind === 'launch' ? previous : { kind: 'launch', until: now + LAUNCH_CHECK_MS };
+  if (unheard) return previous?.kind === 'launch' ? previous : { kind: 'launch', until: now + launchCheckMs };
   const timeout = timeoutAt(job);
   return timeout === undefined ? null : { kind: 'timeout', until: timeout };
 }

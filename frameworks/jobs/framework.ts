@@ -71,7 +71,7 @@ export class JobsFramework implements JobsActions {
     return this.current;
   }
 
-  private newScheduler(frameworkId?: string): QueueScheduler {
+  private newScheduler(frameworkId?: string, suppressed: readonly string[] = []): QueueScheduler {
     const { options } = this;
     this.current = new QueueScheduler(
       {
@@ -85,6 +85,7 @@ export class JobsFramework implements JobsActions {
         name: JOBS_FRAMEWORK_NAME,
         framework: this.info(),
         ...(frameworkId ? { frameworkId } : {}),
+        ...(suppressed.length > 0 ? { suppressedRoles: suppressed } : {}),
         ...(options.fetch ? { fetch: options.fetch } : {}),
         ...(options.credentials ? { credentials: options.credentials } : {}),
         onDropped: (record, why) => options.logger?.warn('Jobs event dropped', { id: record.messageId, why }),
@@ -117,29 +118,47 @@ export class JobsFramework implements JobsActions {
       this.newScheduler(kept.frameworkId).resume({ frameworkId: kept.frameworkId, streamId: kept.streamId });
       return;
     }
+    // Nothing waiting: subscribe suppressed, so an idle Jobs takes no offers from anyone.
+    const suppressed = (await this.idle()) ? this.roles : [];
     let subscription;
     try {
-      subscription = await this.newScheduler(kept?.frameworkId).subscribe();
+      subscription = await this.newScheduler(kept?.frameworkId, suppressed).subscribe();
     } catch (error) {
       if (!(error instanceof CallError) || !kept) throw error;
       // The master no longer knows the kept framework (torn down, or a new registrar): a new one.
       this.options.logger?.warn('Jobs framework resubscription refused; subscribing anew', { error: error.message });
-      subscription = await this.newScheduler().subscribe();
+      subscription = await this.newScheduler(undefined, suppressed).subscribe();
     }
     const saved = await store.putSubscription(
-      { frameworkId: subscription.frameworkId, streamId: subscription.streamId, suppressed: [] },
+      { frameworkId: subscription.frameworkId, streamId: subscription.streamId, suppressed: [...suppressed] },
       kept?.version ?? 'absent',
     );
     if (!saved) throw new Error('The Jobs framework subscription changed while subscribing');
     this.options.logger?.info('Jobs framework subscribed', { frameworkId: subscription.frameworkId });
   }
 
-  /** The SQS handler (Lambda's event source with ReportBatchItemFailures, or the local poller). */
+  /**
+   * The SQS handler (Lambda's event source with ReportBatchItemFailures, or the local poller). A message handled
+   * before (the queue delivered it again: a lost acknowledgement, a handler that died after its work) is skipped:
+   * an OFFERS event handled twice would place jobs on offers already used.
+   */
   handler(): (event: { Records: readonly QueueRecord[] }) => Promise<BatchResponse> {
-    return (event) =>
-      this.current === undefined
-        ? Promise.resolve({ batchItemFailures: event.Records.map((record) => ({ itemIdentifier: record.messageId })) })
-        : this.current.handleRecords(event.Records);
+    return async (event) => {
+      if (this.current === undefined) {
+        return { batchItemFailures: event.Records.map((record) => ({ itemIdentifier: record.messageId })) };
+      }
+      const store = this.engine.store;
+      const seen = await store.handled(event.Records.map((record) => record.messageId));
+      if (seen.size > 0) this.options.metrics?.increment('jobs/events_redelivered', seen.size);
+      const fresh = event.Records.filter((record) => !seen.has(record.messageId));
+      const response = await this.current.handleRecords(fresh);
+      const failed = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
+      await store.markHandled(
+        fresh.map((record) => record.messageId).filter((id) => !failed.has(id)),
+        this.engine.now(),
+      );
+      return response;
+    };
   }
 
   private async offers(offers: MesosOffer[]): Promise<void> {
@@ -226,14 +245,20 @@ export class JobsFramework implements JobsActions {
   /** SUPPRESS every role when no job is pending anywhere (REVIVE comes with the next work). */
   private async suppressIfIdle(): Promise<void> {
     const store = this.engine.store;
-    for (const queue of [DEFAULT_QUEUE, ...(await store.queues())]) {
-      if ((await store.pending(queue, 1)).length > 0) return;
-    }
+    if (!(await this.idle())) return;
     const kept = await store.subscription();
     if (kept === undefined || this.roles.every((role) => kept.suppressed.includes(role))) return;
     await this.scheduler.suppress(this.roles);
     await store.putSubscription({ ...kept, suppressed: [...this.roles] }, kept.version);
     this.options.metrics?.increment('jobs/suppresses');
+  }
+
+  /** Whether no job is placeable in any queue. */
+  private async idle(): Promise<boolean> {
+    for (const queue of [DEFAULT_QUEUE, ...(await this.engine.store.queues())]) {
+      if ((await this.engine.store.pending(queue, 1)).length > 0) return false;
+    }
+    return true;
   }
 
   /** JobsActions: KILL the live tasks of a job's last attempt. */

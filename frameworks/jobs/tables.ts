@@ -8,8 +8,10 @@
  *   every attempt is kept, and a list of them could pass DynamoDB's 400 KB item limit where one cannot;
  * - the jobs waiting for it: `pk=job#<id>`, `sk=dependent#<dependent id>` (a job depends on up to 100 jobs, so
  *   the edge lives with the dependency: when it ends, one query finds whom to release or cancel);
- * - the framework's own state: `pk=framework`, `sk=subscription` (framework id, stream id), and one
- *   `sk=queue#<name>` per queue in use (the framework's roles).
+ * - the framework's own state: `pk=framework`, `sk=subscription` (framework id, stream id), one
+ *   `sk=queue#<name>` per queue in use (the framework's roles), `sk=held#<offer id>` per offer a gang holds;
+ * - the events handled: `pk=event#<SQS message id>`, `sk=handled`, expiring a day later (`expires_at`), so a
+ *   message the queue delivers again is not handled twice.
  *
  * The indexes are sparse: an attribute is set only while the item belongs in the index. Plain data (no AWS SDK),
  * so the CDK stack can import it.
@@ -32,6 +34,8 @@ export interface JobsTableDefinition {
   readonly sortKey: JobsKeyAttribute;
   /** Global secondary indexes, all projecting every attribute. */
   readonly indexes: readonly JobsIndexDefinition[];
+  /** Epoch-seconds attribute after which DynamoDB may delete the item (the handled-events markers). */
+  readonly timeToLiveAttribute: string;
 }
 
 /** The indexes by name, for the store's queries. */
@@ -55,6 +59,7 @@ export const JOBS_TABLE: JobsTableDefinition = {
   description: 'Mantle Jobs: jobs, their attempts, dependency edges, and the framework subscription',
   partitionKey: S('pk'),
   sortKey: S('sk'),
+  timeToLiveAttribute: 'expires_at',
   indexes: [
     {
       name: JOBS_INDEX.pending,

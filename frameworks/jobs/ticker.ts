@@ -17,7 +17,7 @@ import { flatten, quantities } from '#shared/resources/resources.js';
 import { TERMINAL_STATES } from '#shared/tasks/state-machine.js';
 import { attemptGroups, tasksToKill } from './lifecycle.js';
 import { expandArray, tickSchedule } from './children.js';
-import { LAUNCH_CHECK_MS, leafWait } from './engine.js';
+import { leafWait } from './engine.js';
 import type { JobsFramework } from './framework.js';
 import { describeDemand } from './placement.js';
 import { DEFAULT_QUEUE } from './model.js';
@@ -132,7 +132,7 @@ export class JobsTicker {
     }
     await engine.mutate(stored.job.id, (current) =>
       current.wait?.kind === 'launch'
-        ? { ...current, wait: { kind: 'launch', until: now + LAUNCH_CHECK_MS } }
+        ? { ...current, wait: { kind: 'launch', until: now + engine.launchCheckMs } }
         : undefined,
     );
   }

@@ -18,6 +18,7 @@ beforeAll(async () => {
     containerizer: 'mesos',
     agentResources: 'cpus:2;mem:1024;disk:512',
     agent: { switchUser: false },
+    jobs: {},
   });
   // Submitted first: its first tick comes at the next minute boundary, checked by the last test.
   cron = await submitJob(cluster, {
@@ -162,6 +163,27 @@ describe('Mantle Jobs on the local cluster', () => {
       .poll(async () => (await jobsOf(cluster).get(job.id))?.attempts[0]?.state, { timeout: 30_000 })
       .toBe('TASK_KILLED');
     expect(killed.state).toBe('CANCELLED');
+  });
+
+  it('says why a job waits for resources no agent has, and REQUESTs them for the fleet', async () => {
+    const job = await submitJob(cluster, { queue: 'gpu', command: 'true', resources: 'cpus:0.1;mem:32;gpus:1' });
+    const waiting = await expect
+      .poll(async () => (await jobsOf(cluster).get(job.id))?.pending_reason, { timeout: 30_000 })
+      .toBe('no agent with the resources: cpus:0.1;mem:32;gpus:1');
+    void waiting;
+    const frameworkId = cluster.jobs?.framework.scheduler.frameworkId ?? '';
+    await expect
+      .poll(
+        async () => {
+          const record = await cluster.master.registrar.frameworks.get(frameworkId);
+          return (record?.requests?.requests ?? []).flatMap((request) =>
+            (request.resources ?? []).map((r) => `${r.name}:${r.scalar?.value ?? 0}`),
+          );
+        },
+        { timeout: 30_000 },
+      )
+      .toEqual(expect.arrayContaining(['gpus:1']));
+    await jobsOf(cluster).cancel(job.id, 'no GPUs here');
   });
 
   it('runs a cron schedule at its tick', async () => {

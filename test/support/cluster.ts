@@ -21,6 +21,8 @@ export async function startTestCluster(options: Partial<LocalClusterOptions> = {
     allocationIntervalSeconds: 1,
     sweepIntervalSeconds: 0.5,
     log: () => undefined,
+    // Jobs only where a test asks for it (jobs: {}): its framework would take a share of the offers.
+    jobs: false,
     ...options,
     master: { heartbeatIntervalSeconds: 1, streamCheckSeconds: 0.2, ...options.master },
   });
