@@ -62,11 +62,15 @@ async function fetchJob(client: JobsClient, id: string, options: FollowOptions, 
   }
 }
 
-/** Polls until the job is SUCCEEDED, FAILED or CANCELLED; the final job. Rejects (AbortError) when aborted. */
-export async function follow(client: JobsClient, id: string, options: FollowOptions): Promise<Job> {
+/**
+ * Polls until the job is SUCCEEDED, FAILED or CANCELLED; the final job. Rejects (AbortError) when aborted.
+ * What `submitted` already said (the caller printed it) is not printed again.
+ */
+export async function follow(client: JobsClient, submitted: Job, options: FollowOptions): Promise<Job> {
   const seen = new Map<string, string>();
+  changes(submitted, seen);
   for (;;) {
-    const job = await fetchJob(client, id, options, 0);
+    const job = await fetchJob(client, submitted.id, options, 0);
     for (const line of changes(job, seen)) options.print(line);
     if (isTerminalJobState(job.state)) return job;
     await sleep(options.intervalMs, undefined, { signal: options.abort });

@@ -52,7 +52,7 @@ async function waitFor(invocation: Invocation, job: Job): Promise<number> {
   process.once('SIGINT', interrupt);
   try {
     const print = invocation.json ? () => undefined : invocation.print;
-    const final = await follow(invocation.client, job.id, { print, intervalMs: 1000, abort: abort.signal });
+    const final = await follow(invocation.client, job, { print, intervalMs: 1000, abort: abort.signal });
     if (invocation.json) printJson(invocation, final);
     return final.state === 'SUCCEEDED' ? EXIT.ok : final.state === 'CANCELLED' ? EXIT.cancelled : EXIT.failed;
   } catch (error) {
@@ -68,7 +68,10 @@ const submit: Verb = async (invocation) => {
   const spec = defaultName(await buildSpec(invocation.values, invocation.positionals));
   const job = (await invocation.client.request('POST', '/jobs', spec)) as Job;
   if (invocation.json && !invocation.values.wait) printJson(invocation, job);
-  if (!invocation.json) invocation.print(`job ${job.id} submitted to queue ${job.queue}: ${job.state}`);
+  if (!invocation.json) {
+    const reason = job.pending_reason ? ` (${job.pending_reason})` : '';
+    invocation.print(`job ${job.id} submitted to queue ${job.queue}: ${job.state}${reason}`);
+  }
   return invocation.values.wait ? waitFor(invocation, job) : EXIT.ok;
 };
 

@@ -27,6 +27,7 @@ import { startEventSource, type EventSource } from './event-source.js';
 import { provisionAgentCredential } from './agent-credential.js';
 import { frameworkQueues, type FrameworkQueues } from './framework-queues.js';
 import { startLocalJobs, type LocalJobs, type LocalJobsOptions } from './jobs.js';
+import type { JobsService } from '../frameworks/jobs/service.js';
 import {
   bootstrapMaster,
   serveMaster,
@@ -197,6 +198,7 @@ async function startMaster(
   aws: LocalAws,
   workDir: string,
   stops: Stops,
+  jobs: () => JobsService | undefined,
 ): Promise<{ local: LocalMaster; server: HttpServer }> {
   const clients = aws.clients();
   stops.push(() => clients.destroy());
@@ -207,7 +209,7 @@ async function startMaster(
     config: localMasterConfig(options.master),
   });
   const { master } = local;
-  const server = await serveMaster(master, options.port, options.hostname);
+  const server = await serveMaster(master, options.port, options.hostname, { jobs });
   stops.push(() => server.close());
   options.log(`  master           ${server.url} (cluster ${options.cluster}, id ${master.config.clusterId})`);
   options.log(`  acls             ${describeAcls(master.config.acls)}`);
@@ -291,7 +293,9 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   };
   try {
     const aws = await startStandIns(options, workDir, stops);
-    const { local, server } = await startMaster(options, aws, workDir, stops);
+    // The REST API serves Jobs once it has started (503 until then).
+    const served: { jobs?: JobsService } = {};
+    const { local, server } = await startMaster(options, aws, workDir, stops, () => served.jobs);
     const { master } = local;
     const hosted = frameworkQueues(master);
     stops.push(() => hosted.stop());
@@ -316,6 +320,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     );
     const jobs =
       options.jobs === false ? undefined : await startJobs(options, aws, local.master, hosted, server.url, stops);
+    if (jobs) served.jobs = jobs.service;
     return {
       url: server.url,
       ...(credential ? { agentPrincipal: credential.principal } : {}),

@@ -5,7 +5,7 @@
  */
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
-import { createApp } from '../functions/handlers/app.js';
+import { createApp, type AppOptions } from '../functions/handlers/app.js';
 import { ensureAllocationQueue } from '../functions/allocation/triggers.js';
 import { createHeartbeatHandler } from '../functions/handlers/heartbeats.js';
 import { createStatusHandler } from '../functions/handlers/status.js';
@@ -98,11 +98,16 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/** Serves the master's app on loopback (port 0 = any free port). */
-export async function serveMaster(master: Master, port = 0, hostname = '127.0.0.1'): Promise<HttpServer> {
-  const app = createApp(master);
+/** Serves the master's app on loopback (port 0 = any free port); `app` names the Jobs service it serves. */
+export async function serveMaster(
+  master: Master,
+  port = 0,
+  hostname = '127.0.0.1',
+  app: AppOptions = {},
+): Promise<HttpServer> {
+  const served = createApp(master, app);
   const server: ServerType = await new Promise((resolve, reject) => {
-    const started = serve({ fetch: app.fetch, port, hostname }, () => resolve(started));
+    const started = serve({ fetch: served.fetch, port, hostname }, () => resolve(started));
     started.once('error', reject);
   });
   const address = server.address() as AddressInfo;

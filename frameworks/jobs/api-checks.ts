@@ -37,8 +37,9 @@ export function problem(c: Context, status: number, message: string, headers: Re
 }
 
 /** 503 while the Jobs service does not run beside this master (`c.get('jobs')` otherwise). */
-export function available(jobs: JobsService | undefined): Check {
+export function available(service: (() => JobsService | undefined) | undefined): Check {
   return createMiddleware<JobsEnv>(async (c, next) => {
+    const jobs = service?.();
     if (!jobs) return problem(c, 503, 'Mantle Jobs is not running here');
     c.set('jobs', jobs);
     await next();

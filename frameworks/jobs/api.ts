@@ -41,8 +41,8 @@ export const DEFAULT_LIST_LIMIT = 100;
 const MAX_REASON = 1024;
 
 export interface JobsApiOptions extends AuthenticationOptions {
-  /** Absent where Jobs does not run: every route answers 503. */
-  readonly jobs: JobsService | undefined;
+  /** The service, asked at each request; undefined (or none) where Jobs does not run: every route answers 503. */
+  readonly jobs: (() => JobsService | undefined) | undefined;
   readonly logger: Logger;
 }
 

@@ -11,7 +11,8 @@ import { jobsFromEnvironment } from './jobs-from-env.js';
 import { masterFromEnvironment } from './master-from-env.js';
 
 const master = masterFromEnvironment();
-const app = createApp(master, { jobs: jobsFromEnvironment(master) });
+const jobs = jobsFromEnvironment(master);
+const app = createApp(master, { jobs: () => jobs });
 
 export const handler = handle(app);
 

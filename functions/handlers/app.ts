@@ -58,8 +58,12 @@ function tooLarge(c: Context, limit: number): Response {
 }
 
 export interface AppOptions {
-  /** The Mantle Jobs service, where it runs beside this master; without it /api/jobs/v1 answers 503. */
-  readonly jobs?: JobsService;
+  /**
+   * The Mantle Jobs service, where it runs beside this master; while it answers undefined (not started
+   * yet, or not deployed here), /api/jobs/v1 answers 503. Late-bound: the local cluster starts Jobs after
+   * the app serves.
+   */
+  readonly jobs?: () => JobsService | undefined;
 }
 
 export function createApp(master: Master, options: AppOptions = {}): Hono<MasterEnv> {

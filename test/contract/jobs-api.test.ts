@@ -12,6 +12,8 @@ import type { Job } from '../../frameworks/jobs/model.js';
 import { createJobsService, type JobsService } from '../../frameworks/jobs/service.js';
 import { JobsStore } from '../../frameworks/jobs/store.js';
 import { jobsTableName } from '../../frameworks/jobs/tables.js';
+import { serveMaster } from '../../local/master.js';
+import { run } from '../support/cli.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';
 
 const SECRET = 'correct-horse-battery-staple';
@@ -104,7 +106,7 @@ beforeAll(async () => {
   await createJobsTable(tm.clients.dynamodb, table);
   store = new JobsStore({ documents: tm.clients.documents, table });
   jobs = createJobsService({ store, roles: tm.master.registrar.roles });
-  app = createApp(tm.master, { jobs });
+  app = createApp(tm.master, { jobs: () => jobs });
 }, 60_000);
 
 afterAll(async () => {
@@ -444,7 +446,7 @@ describe('with authentication off', () => {
         store: new JobsStore({ documents: open.clients.documents, table }),
         roles: open.master.registrar.roles,
       });
-      const openApp = createApp(open.master, { jobs: service });
+      const openApp = createApp(open.master, { jobs: () => service });
       const job = await call('POST', '/jobs', { on: openApp, body: { name: 'x', queue: 'anything', command: 'y' } });
       expect(job.status).toBe(201);
       const cancelled = await call('DELETE', `/jobs/${job.json().id}`, { on: openApp });
@@ -457,4 +459,38 @@ describe('with authentication off', () => {
       await open.close();
     }
   });
+});
+
+describe('the CLI with authentication on', () => {
+  it('sends --principal/--secret (or MANTLE_PRINCIPAL/MANTLE_SECRET) as HTTP Basic', async () => {
+    const server = await serveMaster(tm.master, 0, '127.0.0.1', { jobs: () => jobs });
+    try {
+      const mine = await submit({ name: 'cli-visible', queue: 'a' }, A);
+      const flags = ['job', 'list', '--master', server.url, '--json'];
+      const listed = await run([...flags, '--principal', 'team-a', '--secret', SECRET]);
+      expect(listed.code, listed.output).toBe(0);
+      const page = JSON.parse(listed.output) as { jobs: Job[] };
+      expect(page.jobs.map((job) => job.id)).toContain(mine.id);
+      expect(new Set(page.jobs.map((job) => job.queue))).toEqual(new Set(['a']));
+      const fromEnv = await run(['job', 'show', mine.id, '--master', server.url], {
+        MANTLE_PRINCIPAL: 'team-a',
+        MANTLE_SECRET: SECRET,
+      });
+      expect(fromEnv.output).toMatch(/^state: +PENDING$/m);
+      const none = await run(flags);
+      expect(none.code).toBe(1);
+      expect(none.output).toContain('mantle job list: Missing or malformed credentials (HTTP 401)');
+      const refused = await run(['queue', 'set', 'a', '--weight', '9', '--master', server.url], {
+        MANTLE_PRINCIPAL: 'team-a',
+        MANTLE_SECRET: SECRET,
+      });
+      expect(refused.code).toBe(1);
+      expect(refused.output).toMatch(/only an operator principal may \(HTTP 403\)/);
+      const half = await run([...flags, '--principal', 'team-a']);
+      expect(half.code).toBe(2);
+      expect(half.output).toContain('--principal and --secret go together');
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
 });
