@@ -67,7 +67,7 @@ interface Api {
 async function jobsApi(cluster: BenchCluster, service: JobsService): Promise<Api> {
   const probe = await fetch(`${cluster.url}/api/jobs/v1/jobs?limit=1`);
   if (probe.status === 200) return { url: cluster.url, served: "the local cluster's server", close: async () => {} };
-  const app = createApp(cluster.master, { jobs: service });
+  const app = createApp(cluster.master, { jobs: () => service });
   const server: ServerType = await new Promise((resolve) => {
     const started = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(started));
   });

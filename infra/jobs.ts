@@ -2,8 +2,9 @@
  * Mantle Jobs on AWS (docs/jobs.md): the jobs table (declared from frameworks/jobs/tables.ts, the definition the
  * local cluster creates), the `jobs` framework's named event queue with its dead-letter queue
  * (infra/framework-queue.ts; infra/monitoring.ts alarms on its depth), the Jobs function fed by that queue (partial batch failures), and the ticker
- * on a one-minute schedule (schedules, retries' backoff, timeouts, the REQUEST of pending demand). Both call
- * the master over HTTP as the `mantle-jobs` principal, whose credential the deployer keeps in an SSM
+ * on a one-minute schedule (schedules, retries' backoff, timeouts, the REQUEST of pending demand), both
+ * functions/handlers/jobs.ts. Both run the master's app in process (the same routes and checks as over HTTP,
+ * without the API's round trip) as the `mantle-jobs` principal, whose credential the deployer keeps in an SSM
  * SecureString (no secret in the template). The API functions serve the Jobs REST API, so they get the table
  * too. Each function gets only the table actions the store uses, on the table and its indexes.
  */
@@ -53,7 +54,8 @@ export interface JobsProps {
   readonly entries: { readonly framework: LambdaName; readonly ticker: LambdaName };
   /** The functions that serve the REST API (the app): they read and write jobs. */
   readonly apiFunctions: readonly MantleFunction[];
-  readonly masterUrl: string;
+  /** What the master's app may do (the Jobs functions run it in process, as the API function does). */
+  readonly grantApp: (fn: MantleFunction) => void;
   /** Schedules' targets: where failed invocations go. */
   readonly scheduleTarget: (fn: MantleFunction) => events.IRuleTarget;
 }
@@ -80,6 +82,7 @@ export function jobsTable(scope: Stack, clusterName: string, protect: boolean): 
       partitionKey: attribute(index.partitionKey),
       sortKey: attribute(index.sortKey),
     })),
+    timeToLiveAttribute: JOBS_TABLE.timeToLiveAttribute,
     billing: Billing.onDemand(),
     pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
     deletionProtection: protect,
@@ -103,7 +106,7 @@ export function addJobs(scope: Stack, props: JobsProps): MantleJobs {
   const credential = jobsCredentialParameter(props.clusterName);
   const environment = {
     [JOBS_TABLE_ENV]: table.tableName,
-    MANTLE_MASTER_URL: props.masterUrl,
+    MANTLE_JOBS_PRINCIPAL: JOBS_PRINCIPAL,
     MANTLE_JOBS_CREDENTIAL_PARAMETER: credential,
   };
   const framework = props.makeFunction('Jobs', {
@@ -132,6 +135,7 @@ export function addJobs(scope: Stack, props: JobsProps): MantleJobs {
     resources: [scope.formatArn({ service: 'ssm', resource: 'parameter', resourceName: credential.slice(1) })],
   });
   for (const fn of [framework, ticker]) {
+    props.grantApp(fn);
     grantJobsTable(fn.role, table);
     fn.role.addToPrincipalPolicy(readCredential);
   }

@@ -15,7 +15,7 @@ import { submitJob, waitForJob } from '../support/jobs-cluster.js';
 let cluster: TestCluster;
 let group: StandInGroup;
 beforeAll(async () => {
-  cluster = await startTestCluster({ agents: 0 });
+  cluster = await startTestCluster({ agents: 0, jobs: {} });
   group = await StandInGroup.start(cluster, {
     maxAgents: 2,
     gpusPerAgent: 2,

@@ -26,7 +26,10 @@ interface Resource {
   Properties: Json;
 }
 
+const granted: MantleFunction[] = [];
+
 function synth(deletionProtection = true): { jobs: MantleJobs; api: MantleFunction; template: Template } {
+  granted.length = 0;
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'Test');
   // Any existing entry will do: bundling is skipped, and the functions' roles and settings are what is tested.
@@ -42,7 +45,7 @@ function synth(deletionProtection = true): { jobs: MantleJobs; api: MantleFuncti
     makeFunction: make as never,
     entries: { framework: 'fleet', ticker: 'sweeper' },
     apiFunctions: [api],
-    masterUrl: 'https://master.example.com/prod/',
+    grantApp: (fn) => granted.push(fn),
     scheduleTarget: (fn) => new targets.LambdaFunction(fn.function) as events.IRuleTarget,
   });
   return { jobs, api, template: Template.fromStack(stack) };
@@ -87,6 +90,7 @@ describe('the jobs table', () => {
           { AttributeName: 'sk', KeyType: 'RANGE' },
         ],
         GlobalSecondaryIndexes: indexes,
+        TimeToLiveSpecification: { AttributeName: JOBS_TABLE.timeToLiveAttribute, Enabled: true },
         Replicas: [
           Match.objectLike({
             PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
@@ -125,12 +129,13 @@ describe('the jobs framework', () => {
     expect(JSON.stringify(rule.Properties.Targets)).toContain('JobsTickerFunction');
   });
 
-  it('gives the Jobs functions the table, the master and where their credential is', () => {
-    const { template } = synth();
+  it("gives the Jobs functions the table, the master app's rights (they run it in process) and their credential's place", () => {
+    const { template, jobs } = synth();
+    expect(granted).toEqual([jobs.framework, jobs.ticker]);
     for (const prefix of ['JobsFunction', 'JobsTickerFunction']) {
       expect(variables(template, prefix)).toMatchObject({
         [JOBS_TABLE_ENV]: expect.anything() as unknown,
-        MANTLE_MASTER_URL: 'https://master.example.com/prod/',
+        MANTLE_JOBS_PRINCIPAL: 'mantle-jobs',
         MANTLE_JOBS_CREDENTIAL_PARAMETER: '/mantle/prod/jobs-credential',
       });
       expect(JSON.stringify(variables(template, prefix)[JOBS_TABLE_ENV])).toContain('Tablejobs');

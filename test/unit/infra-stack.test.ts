@@ -188,7 +188,7 @@ describe('the Lambdas', () => {
   it('each has its own role, log group and the environment the master reads', () => {
     const t = base.template;
     const fns = resources(t, 'AWS::Lambda::Function');
-    expect(fns.length).toBe(9);
+    expect(fns.length).toBe(11);
     for (const [id, fn] of fns) {
       const env = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
       expect(env.NODE_OPTIONS, id).toBe('--enable-source-maps');
