@@ -64,8 +64,11 @@ describe('a GPU job on a cluster with no agents', () => {
 
     // Nothing pending (the ticker's next REQUEST is empty): the idle agent is the one to let go.
     const idle = await tickUntil(
-      (report) => report.gauges.requestedTasks === 0 && report.gauges.scaleInCandidates === 1,
-      'the demand to go and the agent to be idle',
+      (report) =>
+        report.gauges.requestedTasks === 0 &&
+        report.gauges.scaleInCandidates === 1 &&
+        group.stub.inService.get(instance) === false,
+      'the demand to go and the agent to be idle, its instance unprotected',
     );
     expect(idle.gauges).toMatchObject({ agentsNeeded: 0, activeTasks: 0 });
     expect(group.launched).toHaveLength(1);

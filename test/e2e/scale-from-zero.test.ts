@@ -67,7 +67,15 @@ describe('scaling from zero', () => {
     expect(ended?.state).toBe('TASK_FINISHED');
     expect(ended?.agent_id?.value).toBe(group.instances.get(instance)?.agentId);
 
-    const done = await group.tick();
+    // An offer of the freed resources keeps the instance protected until the framework declines it.
+    const done = await eventually(
+      async () => {
+        const report = await group.tick();
+        return report.unprotected.length > 0 ? report : undefined;
+      },
+      30_000,
+      'the idle instance to lose its protection',
+    );
     expect(done.gauges).toMatchObject({ agentsNeeded: 0, idleAgents: 1, scaleInCandidates: 1 });
     expect(done.unprotected).toEqual([instance]);
     expect(await group.scaleIn()).toBe(instance);
