@@ -2,8 +2,8 @@
  * The GPU agent fleet: public subnets (no NAT gateway: it would cost more than an idle cluster), a
  * launch template (the GPU AMI from an SSM parameter, gp3 root, IMDSv2 required, the agent from its
  * asset as a systemd service), and an Auto Scaling group across the subnets with a mixed-instances
- * policy (on-demand, or Spot with capacity rebalancing). It scales out in steps on the master's pending
- * GPU demand, from zero, and in by one idle agent at a time; a termination lifecycle hook holds every
+ * policy (on-demand, or Spot with capacity rebalancing). It scales out on the agents the master's pending
+ * demand needs, from zero, and in by one idle agent at a time; a termination lifecycle hook holds every
  * leaving instance until the master has drained its agent (functions/fleet/drain.ts).
  */
 import { AssetHashType, DockerImage, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
@@ -19,6 +19,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { AGENT_QUEUE_TAG } from '../functions/fleet/agent-queues.js';
+import { SCALE_OUT_STEPS } from '../functions/fleet/demand.js';
 import { FLEET_METRICS, FLEET_SERVICE, METRICS_NAMESPACE, metricDimensions } from '../functions/master/cloudwatch.js';
 import { buildAgentBundle, PROJECT_ROOT } from './bundling.js';
 import { CONSUME, runtimeQueueArn } from './permissions.js';
@@ -44,7 +45,7 @@ export class AgentFleet extends Construct {
   readonly role: iam.Role;
   readonly group: autoscaling.AutoScalingGroup;
   readonly lifecycleHookName = LIFECYCLE_HOOK_NAME;
-  readonly pendingGpus: cloudwatch.Metric;
+  readonly agentsNeeded: cloudwatch.Metric;
   readonly scaleInCandidates: cloudwatch.Metric;
   readonly demandAlarm: cloudwatch.Alarm;
   readonly idleAlarm: cloudwatch.Alarm;
@@ -64,9 +65,9 @@ export class AgentFleet extends Construct {
     const template = this.launchTemplate(props, bundle, securityGroup);
     this.group = this.autoScalingGroup(props, template);
     const dimensions = metricDimensions(FLEET_SERVICE, settings.clusterName);
-    this.pendingGpus = new cloudwatch.Metric({
+    this.agentsNeeded = new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
-      metricName: FLEET_METRICS.pendingGpus,
+      metricName: FLEET_METRICS.agentsNeeded,
       dimensionsMap: dimensions,
       statistic: 'Maximum',
       period: Duration.minutes(1),
@@ -229,7 +230,11 @@ export class AgentFleet extends Construct {
     return group;
   }
 
-  /** Out: more agents the more GPUs wait (thresholds relative to the alarm's 1 pending GPU). */
+  /**
+   * Out: by as many agents as the pending demand needs (up to 16 at a time). Step scaling counts the
+   * instances still warming up against an adjustment, so a signal that stays up while they boot adds
+   * only what they do not cover.
+   */
   private scaleOut(settings: ClusterSettings): cloudwatch.Alarm {
     const scaleOut = new autoscaling.StepScalingAction(this, 'ScaleOut', {
       autoScalingGroup: this.group,
@@ -237,12 +242,18 @@ export class AgentFleet extends Construct {
       metricAggregationType: autoscaling.MetricAggregationType.MAXIMUM,
       estimatedInstanceWarmup: INSTANCE_WARMUP,
     });
-    scaleOut.addAdjustment({ lowerBound: 0, upperBound: 3, adjustment: 1 });
-    scaleOut.addAdjustment({ lowerBound: 3, upperBound: 15, adjustment: 2 });
-    scaleOut.addAdjustment({ lowerBound: 15, adjustment: 4 });
+    // Bounds are relative to the alarm's threshold of 1 agent: [0, 1) is 1 agent needed, [1, 2) two, ...
+    SCALE_OUT_STEPS.forEach(([needed, adjustment], i) => {
+      const next = SCALE_OUT_STEPS[i + 1]?.[0];
+      scaleOut.addAdjustment({
+        lowerBound: needed - 1,
+        ...(next !== undefined ? { upperBound: next - 1 } : {}),
+        adjustment,
+      });
+    });
     const alarm = new cloudwatch.Alarm(this, 'PendingDemand', {
-      alarmDescription: `Mantle ${settings.clusterName}: GPUs requested that free agents cannot cover (scales out)`,
-      metric: this.pendingGpus,
+      alarmDescription: `Mantle ${settings.clusterName}: pending tasks need more agents (scales out)`,
+      metric: this.agentsNeeded,
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,

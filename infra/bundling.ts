@@ -74,5 +74,7 @@ export const LAMBDA_ENTRIES = {
   fleet: { entry: 'functions/handlers/fleet.ts', handler: 'handler' },
   lifecycle: { entry: 'functions/handlers/lifecycle.ts', handler: 'handler' },
   authorizer: { entry: 'functions/handlers/authorizer.ts', handler: 'handler' },
+  jobs: { entry: 'functions/handlers/jobs.ts', handler: 'jobsEventsHandler' },
+  jobsTicker: { entry: 'functions/handlers/jobs.ts', handler: 'jobsTickerHandler' },
 } as const;
 export type LambdaName = keyof typeof LAMBDA_ENTRIES;

@@ -24,6 +24,7 @@ import {
 import { AgentFleet } from './agents.js';
 import { MantleRestApi } from './api.js';
 import { MantleFunction, type MantleFunctionProps } from './functions.js';
+import { addJobs, jobsCredentialCommand, type MantleJobs } from './jobs.js';
 import { alarmTopic, Monitoring } from './monitoring.js';
 import { suppressFindings } from './nag.js';
 import { CONSUME, grantQueues, grantRuntimeQueues, grantTables, QUEUE_LIFECYCLE, SEND } from './permissions.js';
@@ -64,6 +65,7 @@ export class MantleStack extends Stack {
   readonly fleet: AgentFleet;
   readonly restApi?: MantleRestApi;
   readonly masterUrl: string;
+  readonly jobs: MantleJobs;
   /** What every master function reads (functions/handlers/master-from-env.ts). */
   private readonly masterEnvironment: Record<string, string>;
 
@@ -97,6 +99,15 @@ export class MantleStack extends Stack {
       heartbeatQueue: this.queues.heartbeats,
       alarmTopic: topic,
     });
+    this.jobs = addJobs(this, {
+      clusterName: cluster,
+      deletionProtection: settings.deletionProtection,
+      makeFunction: (key, fnProps) => this.masterFunction(key, fnProps),
+      entries: { framework: 'jobs', ticker: 'jobsTicker' },
+      apiFunctions: [functions.scheduler, ...(functions.api ? [functions.api] : [])],
+      grantApp: (fn) => this.grantApp(fn),
+      scheduleTarget: (fn) => this.scheduleTarget(fn),
+    });
     this.wireFleet(functions);
     this.schedule(functions);
     const monitoring = new Monitoring(this, 'Monitoring', {
@@ -106,9 +117,9 @@ export class MantleStack extends Stack {
       allocator: functions.allocator.function,
       statusQueue: this.queues.status,
       allocationQueue: this.queues.allocation,
-      deadLetterQueues: this.queues.deadLetterQueues,
+      deadLetterQueues: { ...this.queues.deadLetterQueues, Jobs: this.jobs.queue.deadLetters },
       agents: this.fleet.group,
-      pendingGpus: this.fleet.pendingGpus,
+      agentsNeeded: this.fleet.agentsNeeded,
       scaleInCandidates: this.fleet.scaleInCandidates,
       ...(this.restApi ? { api: this.restApi.api } : {}),
     });
@@ -153,6 +164,7 @@ export class MantleStack extends Stack {
       MANTLE_MAX_AGENT_PING_TIMEOUTS: String(settings.maxAgentPingTimeouts),
       MANTLE_MAX_FRAMEWORKS_PER_PRINCIPAL: String(settings.maxFrameworksPerPrincipal),
       MANTLE_MAX_STREAMS_PER_PRINCIPAL: String(settings.maxStreamsPerPrincipal),
+      MANTLE_FILTER_GPU_RESOURCES: String(settings.filterGpuResources),
     };
   }
 
@@ -175,8 +187,7 @@ export class MantleStack extends Stack {
 
   /** The HTTP API's functions: the scheduler route (streamed) and, behind API Gateway, the buffered ones. */
   private apiFunctions(): Pick<MasterFunctions, 'scheduler' | 'api'> {
-    const { settings, queues } = this;
-    const cluster = settings.clusterName;
+    const { settings } = this;
     const scheduler = this.masterFunction('Scheduler', {
       name: 'scheduler',
       description: 'Mesos scheduler API (SUBSCRIBE streams); every route when served by its function URL',
@@ -192,13 +203,26 @@ export class MantleStack extends Stack {
             timeout: Duration.seconds(29),
           })
         : undefined;
-    for (const fn of [scheduler, ...(api ? [api] : [])]) {
-      grantTables(fn.role, this.allTables);
-      grantQueues(fn.role, [queues.allocation], SEND);
-      grantRuntimeQueues(fn.role, this, cluster, 'framework', [...QUEUE_LIFECYCLE, ...SEND, ...CONSUME]);
-      grantRuntimeQueues(fn.role, this, cluster, 'agent', [...QUEUE_LIFECYCLE, ...SEND, 'sqs:TagQueue']);
-    }
+    for (const fn of [scheduler, ...(api ? [api] : [])]) this.grantApp(fn);
     return { scheduler, ...(api ? { api } : {}) };
+  }
+
+  /** What the master's app does: the registrar, allocation triggers, the framework and agent queues. */
+  private grantApp(fn: MantleFunction): void {
+    const cluster = this.settings.clusterName;
+    grantTables(fn.role, this.allTables);
+    grantQueues(fn.role, [this.queues.allocation], SEND);
+    grantRuntimeQueues(fn.role, this, cluster, 'framework', [...QUEUE_LIFECYCLE, ...SEND, ...CONSUME]);
+    grantRuntimeQueues(fn.role, this, cluster, 'agent', [...QUEUE_LIFECYCLE, ...SEND, 'sqs:TagQueue']);
+  }
+
+  /** A schedule's or EventBridge rule's function target: retried, then kept in the failed-invocations queue. */
+  private scheduleTarget(fn: MantleFunction): targets.LambdaFunction {
+    return new targets.LambdaFunction(fn.function, {
+      deadLetterQueue: this.queues.failedInvocations,
+      retryAttempts: 4,
+      maxEventAge: Duration.minutes(10),
+    });
   }
 
   /** The SQS-driven functions: status updates, heartbeats, allocation passes. */
@@ -287,10 +311,11 @@ export class MantleStack extends Stack {
       MANTLE_DRAIN_GRACE_SECONDS: String(settings.drainGraceSeconds),
       MANTLE_DRAIN_KILL_GRACE_SECONDS: String(settings.drainKillGraceSeconds),
       MANTLE_SPOT_KILL_GRACE_SECONDS: String(settings.spotKillGraceSeconds),
+      MANTLE_FLEET_AGENT_RESOURCES: settings.agentResources,
     };
     const fleetTick = this.masterFunction('FleetTick', {
       name: 'fleet',
-      description: 'Every minute: pending demand and fleet metrics, drains, scale-in protection',
+      description: 'Every minute: agents the pending demand needs, fleet metrics, drains, scale-in protection',
       memorySize: 256,
       timeout: Duration.seconds(60),
       onFailure: failed,
@@ -392,12 +417,7 @@ export class MantleStack extends Stack {
     const cluster = this.settings.clusterName;
     const group = this.fleet.group;
     const every = events.Schedule.rate(Duration.minutes(1));
-    const lambdaTarget = (fn: MantleFunction) =>
-      new targets.LambdaFunction(fn.function, {
-        deadLetterQueue: queues.failedInvocations,
-        retryAttempts: 4,
-        maxEventAge: Duration.minutes(10),
-      });
+    const lambdaTarget = (fn: MantleFunction) => this.scheduleTarget(fn);
     new events.Rule(this, 'SweeperSchedule', {
       description: `Mantle ${cluster}: the sweeper`,
       schedule: every,
@@ -448,6 +468,11 @@ export class MantleStack extends Stack {
     new CfnOutput(this, 'FirstOperatorCredential', {
       description: 'Create the first operator principal; its secret is printed once, never stored in clear',
       value: `AWS_REGION=${Aws.REGION} node bin/mantle.js principal create --cluster ${cluster} --kind operator --name admin`,
+    });
+    new CfnOutput(this, 'JobsCredential', {
+      description:
+        "Before Jobs runs: create the mantle-jobs principal and keep its credential where Jobs' functions read it",
+      value: jobsCredentialCommand(cluster),
     });
     new CfnOutput(this, 'Dashboard', {
       value: `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${monitoring.dashboard.dashboardName}`,

@@ -29,7 +29,7 @@ export interface MonitoringProps {
   readonly allocationQueue: sqs.IQueue;
   readonly deadLetterQueues: Readonly<Record<string, sqs.IQueue>>;
   readonly agents: autoscaling.AutoScalingGroup;
-  readonly pendingGpus: cloudwatch.IMetric;
+  readonly agentsNeeded: cloudwatch.IMetric;
   readonly scaleInCandidates: cloudwatch.IMetric;
   readonly api?: apigw.RestApi;
 }
@@ -155,7 +155,12 @@ export class Monitoring extends Construct {
       }),
       new cloudwatch.GraphWidget({
         title: 'Demand (scaling signals)',
-        left: [props.pendingGpus, props.scaleInCandidates],
+        left: [props.agentsNeeded, props.scaleInCandidates],
+        right: [
+          this.fleet(FLEET_METRICS.pendingTasks),
+          this.fleet(FLEET_METRICS.pendingGpus),
+          this.fleet(FLEET_METRICS.unplaceableTasks),
+        ],
         width: 8,
       }),
       new cloudwatch.GraphWidget({

@@ -4,6 +4,7 @@
  */
 import { parseClusterAcl } from '#shared/acl.js';
 import { validateClusterName } from '#shared/queues/queues.js';
+import { DEFAULT_AGENT_SHAPE, parseAgentShape } from '../functions/fleet/demand.js';
 import { DEFAULT_DRAIN_SETTINGS, KILL_SLACK_SECONDS } from '../functions/fleet/drain.js';
 
 /** The AWS Deep Learning Base GPU AMI (Amazon Linux 2023): NVIDIA driver, Docker and the container toolkit. */
@@ -73,7 +74,22 @@ export interface ClusterSettings {
    * or JSON, checked at synth. Absent: the master's safe defaults.
    */
   readonly acls?: string;
+  /**
+   * Mesos --filter_gpu_resources: agents with GPUs only for GPU_RESOURCES frameworks (the default). False
+   * lets tasks without GPUs run on the GPU agents, the only agents this stack has.
+   */
+  readonly filterGpuResources: boolean;
+  /**
+   * What one new agent offers, as resource text (the smallest of `agentInstanceTypes`, less the agent's
+   * reserve): the fleet tick packs pending demand into agents of this shape to know how many to add.
+   */
+  readonly agentResources: string;
 }
+
+/** The default instance types' smallest (4 vCPUs, 16 GiB, 1 GPU), less the agent's 1 GB reserve. */
+export const DEFAULT_AGENT_RESOURCES = Object.entries(DEFAULT_AGENT_SHAPE)
+  .map(([name, amount]) => `${name}:${amount}`)
+  .join(';');
 
 export class SettingsError extends Error {
   override readonly name = 'SettingsError';
@@ -180,7 +196,20 @@ export function clusterSettings(get: Lookup): ClusterSettings {
     maxFrameworksPerPrincipal: integer(get, 'maxFrameworksPerPrincipal', 100, 1),
     maxStreamsPerPrincipal: integer(get, 'maxStreamsPerPrincipal', 50, 1),
     ...(acls ? { acls } : {}),
+    filterGpuResources: flag(get, 'filterGpuResources', true),
+    agentResources: agentResourcesSetting(get),
   };
+}
+
+/** `agentResources`: Mesos resource text whose scalars are the fleet's shape. */
+function agentResourcesSetting(get: Lookup): string {
+  const raw = text(get, 'agentResources') ?? DEFAULT_AGENT_RESOURCES;
+  try {
+    parseAgentShape(raw);
+  } catch (error) {
+    throw new SettingsError(`agentResources: ${(error as Error).message}`);
+  }
+  return raw;
 }
 
 /** `acls`: `permissive`, JSON text, or an object (cdk.json); checked here, passed on as text. */

@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { startAgent, type RunningAgent } from '../agent/agent.js';
 import { agentConfig, type AgentConfig, type ContainerizerKind } from '../agent/config.js';
 import { Allocator } from '../functions/allocator/allocator.js';
-import { allocatorConfig } from '../functions/allocator/config.js';
+import { allocatorConfig, type AllocatorConfigInput } from '../functions/allocator/config.js';
 import { allocationHandler } from '../functions/handlers/allocation.js';
 import { AllocationTriggers, startPeriodicTriggers } from '../functions/allocation/triggers.js';
 import { newClusterId } from '#shared/ids.js';
@@ -49,6 +49,8 @@ export interface LocalClusterOptions {
   /** Containerizer for the agents; auto = Docker when a daemon answers, else processes. */
   readonly containerizer: 'auto' | ContainerizerKind;
   readonly master: Partial<MasterConfigInput>;
+  /** The allocator's settings (Mesos flag names: filterGpuResources is --filter_gpu_resources). */
+  readonly allocator?: AllocatorConfigInput;
   /** Each agent's --resources without ports (each agent gets its own port range); default: a share of the machine. */
   readonly agentResources?: string;
   /** Other agent flags, the same for every agent. */
@@ -133,6 +135,12 @@ async function startAllocation(options: LocalClusterOptions, local: LocalMaster,
   const { master } = local;
   const triggers = new AllocationTriggers(master.queues, local.allocationQueueUrl);
   const offerTimeout = options.master.offerTimeoutSeconds;
+  const config = allocatorConfig({
+    ...options.allocator,
+    ...(offerTimeout !== undefined ? { offerTimeoutSeconds: Number(offerTimeout) } : {}),
+  });
+  const gpuAgents = config.filterGpuResources ? 'GPU_RESOURCES frameworks only' : 'every framework';
+  options.log(`  allocator        ${config.policy}; agents with GPUs for ${gpuAgents} (--filter_gpu_resources)`);
   const allocation = startEventSource({
     queues: master.queues,
     queueUrl: local.allocationQueueUrl,
@@ -140,9 +148,7 @@ async function startAllocation(options: LocalClusterOptions, local: LocalMaster,
     handler: allocationHandler({
       registrar: master.registrar,
       events: master.events,
-      allocator: new Allocator(
-        allocatorConfig(offerTimeout !== undefined ? { offerTimeoutSeconds: Number(offerTimeout) } : {}),
-      ),
+      allocator: new Allocator(config),
       triggers,
       metrics: master.metrics,
       logger: master.logger,

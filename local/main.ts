@@ -18,6 +18,8 @@ export const LOCAL_USAGE = `Usage: npm start -- [options]    (or: mantle local [
   --agent_ping_timeout <secs>     Mesos --agent_ping_timeout (default 15)
   --max_agent_ping_timeouts <n>   Mesos --max_agent_ping_timeouts (default 5)
   --offer_timeout <secs>          offers are rescinded after this (default 120)
+  --filter_gpu_resources <bool>   Mesos's flag: agents with GPUs only for GPU_RESOURCES frameworks (default
+                                  true, or MANTLE_FILTER_GPU_RESOURCES); false lets other tasks onto them
   --authenticate                  require credentials: the cluster's agents get theirs; frameworks need a
                                   principal (it says how to create one with mantle principal create)
   --acls <json|@file|permissive>  what frameworks may do where their principal's ACL is silent (docs/security.md);
@@ -29,6 +31,15 @@ function number(value: string | undefined, flag: string): number | undefined {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} must be a non-negative number, not '${value}'`);
   return n;
+}
+
+/** --filter_gpu_resources: true or false; absent, MANTLE_FILTER_GPU_RESOURCES, else Mesos's default (true). */
+export function readFilterGpuResources(value: string | undefined, env: NodeJS.ProcessEnv = process.env): boolean {
+  const text = value ?? env.MANTLE_FILTER_GPU_RESOURCES ?? 'true';
+  if (text !== 'true' && text !== 'false') {
+    throw new Error(`--filter_gpu_resources must be true or false, not '${text}'`);
+  }
+  return text === 'true';
 }
 
 /** --acls: `permissive`, JSON, or @file with either. */
@@ -78,6 +89,7 @@ const LOCAL_OPTIONS = {
   agent_ping_timeout: { type: 'string' },
   max_agent_ping_timeouts: { type: 'string' },
   offer_timeout: { type: 'string' },
+  filter_gpu_resources: { type: 'string' },
   authenticate: { type: 'boolean', default: false },
   acls: { type: 'string' },
   cluster: { type: 'string', default: 'mantle' },
@@ -107,8 +119,10 @@ export async function runLocalCli(argv: readonly string[]): Promise<number> {
     return 2;
   }
   let acls: Acl | undefined;
+  let filterGpuResources: boolean;
   try {
     acls = values.acls === undefined ? undefined : readAclsFlag(values.acls);
+    filterGpuResources = readFilterGpuResources(values.filter_gpu_resources);
   } catch (error) {
     console.error(`mantle local: ${(error as Error).message}`);
     return 2;
@@ -135,6 +149,7 @@ export async function runLocalCli(argv: readonly string[]): Promise<number> {
       persist: values.data_dir !== undefined,
       containerizer,
       ...(values.resources !== undefined ? { agentResources: values.resources } : {}),
+      allocator: { filterGpuResources },
       master: {
         authenticate: values.authenticate,
         ...(acls ? { acls } : {}),

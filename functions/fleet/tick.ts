@@ -6,7 +6,13 @@
  */
 import type { AgentRecord, FrameworkRecord } from '../registrar/index.js';
 import { advanceDrains, type DrainSettings } from './drain.js';
-import { fleetGauges, protectionChanges, type FleetGauges } from './demand.js';
+import {
+  DEFAULT_DEMAND_SETTINGS,
+  fleetGauges,
+  protectionChanges,
+  type DemandSettings,
+  type FleetGauges,
+} from './demand.js';
 import type { Master } from '../master/master.js';
 import type { ScaleInProtection } from './autoscaling.js';
 import type { LifecycleActions } from './hooks.js';
@@ -31,12 +37,13 @@ export async function fleetTick(
   group: LifecycleActions & ScaleInProtection,
   settings: DrainSettings,
   publish: (gauges: FleetGauges, cluster: string) => void = publishFleetGauges,
+  demand: DemandSettings = DEFAULT_DEMAND_SETTINGS,
 ): Promise<FleetTickReport> {
   const [agents, frameworks]: [AgentRecord[], FrameworkRecord[]] = await Promise.all([
     collect(master.registrar.agents.list()),
     collect(master.registrar.frameworks.list()),
   ]);
-  const gauges = fleetGauges(agents, frameworks, master.now());
+  const gauges = fleetGauges(agents, frameworks, master.now(), demand);
   // First: scaling must see demand even when a step below fails.
   publish(gauges, master.config.cluster);
   const released = await advanceDrains(master, group, settings, agents);

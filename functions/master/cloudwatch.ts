@@ -12,7 +12,10 @@ export const METRICS_NAMESPACE = 'Mantle';
 
 /** The gauges the fleet tick publishes (each custom metric is billed: only what alarms, scaling and the dashboard use). */
 export const FLEET_METRICS = {
+  agentsNeeded: 'AgentsNeeded',
+  pendingTasks: 'PendingTasks',
   pendingGpus: 'PendingGpus',
+  unplaceableTasks: 'UnplaceableTasks',
   scaleInCandidates: 'ScaleInCandidates',
   activeAgents: 'ActiveAgents',
   drainingAgents: 'DrainingAgents',

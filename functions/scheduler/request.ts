@@ -1,7 +1,8 @@
 /**
  * REQUEST: what the framework waits for, kept as pending demand (the fleet scales out on it). A REQUEST
  * is validated and bounded before it counts: at most MAX_REQUESTS requests of at most
- * MAX_REQUEST_RESOURCES resources each, valid Mesos resources, and no more in total than the quota
+ * MAX_REQUEST_RESOURCES resources each, valid Mesos resources, each for 1 to MAX_REQUEST_COUNT tasks
+ * (Mantle's `count`: a request is one task's resources), and no more in total than the quota
  * limits of the framework's roles allow (a request beyond them could never be offered, and would only
  * hold the fleet at its maximum). Roles without a quota limit bound nothing: set one to bound a tenant.
  */
@@ -18,6 +19,16 @@ import type { CallOf } from './validation.js';
 export const MAX_REQUESTS = 100;
 /** Resources per request. */
 export const MAX_REQUEST_RESOURCES = 100;
+/** Tasks one request may stand for (Mantle's `count`). */
+export const MAX_REQUEST_COUNT = 1_000_000;
+
+/** `count` tasks' worth of the resources: scalars multiplied (what the quota check weighs). */
+function times(resources: readonly Resource[], count: number): Resource[] {
+  if (count === 1) return [...resources];
+  return resources.map((resource) =>
+    resource.type === 'SCALAR' ? { ...resource, scalar: { value: (resource.scalar?.value ?? 0) * count } } : resource,
+  );
+}
 
 /** Validates the requests; their resources all together, or why they are refused. */
 function requestedResources(requests: CallOf<'REQUEST'>['request']['requests']): Resource[] | string {
@@ -29,9 +40,13 @@ function requestedResources(requests: CallOf<'REQUEST'>['request']['requests']):
     if (resources.length > MAX_REQUEST_RESOURCES) {
       return `Request ${i} names ${resources.length} resources; at most ${MAX_REQUEST_RESOURCES} are allowed`;
     }
+    const count = request.count ?? 1;
+    if (count < 1 || count > MAX_REQUEST_COUNT) {
+      return `Request ${i}: count must be between 1 and ${MAX_REQUEST_COUNT}, not ${count}`;
+    }
     const canonical = canonicalResources(resources);
     if (!canonical.ok) return `Request ${i}: ${canonical.error.message}`;
-    all.push(...canonical.value);
+    all.push(...times(canonical.value, count));
   }
   return all;
 }

@@ -617,7 +617,12 @@ export const InverseOfferSchema = z.object({
   resources: rep(ResourceSchema),
 });
 
-export const RequestSchema = z.object({ agent_id: opt(AgentIDSchema), resources: rep(ResourceSchema) });
+/** `count` is Mantle's extension: how many tasks of these resources wait (1 when absent; docs/scheduler-api.md). */
+export const RequestSchema = z.object({
+  agent_id: opt(AgentIDSchema),
+  resources: rep(ResourceSchema),
+  count: opt(uint),
+});
 export type Request = z.infer<typeof RequestSchema>;
 
 export const OperationStatusSchema = z.object({

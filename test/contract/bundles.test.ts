@@ -443,7 +443,14 @@ describe('the bundles cdk synth builds', () => {
     await fleet.invoke({ 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} }, context);
     const emf = captured.find((line) => '_aws' in line) as Json & { _aws: { CloudWatchMetrics: Array<Json> } };
     expect(emf._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'Mantle', Dimensions: [['service', 'cluster']] });
-    expect(emf).toMatchObject({ cluster, service: 'fleet', ActiveAgents: 1, PendingGpus: 0, OutstandingOffers: 1 });
+    expect(emf).toMatchObject({
+      cluster,
+      service: 'fleet',
+      ActiveAgents: 1,
+      AgentsNeeded: 0,
+      PendingGpus: 0,
+      OutstandingOffers: 1,
+    });
     expect(stub.callsOf('DescribeAutoScalingGroups').at(-1)?.params['AutoScalingGroupNames.member.1']).toBe(STUB_GROUP);
   });
 

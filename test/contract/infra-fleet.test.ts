@@ -164,31 +164,37 @@ describe('an instance that stops or shuts down', () => {
 });
 
 describe('the fleet tick', () => {
-  it('publishes GPUs requested beyond what is free, until the request goes stale', async () => {
+  it('publishes the agents that requested tasks need beyond what free agents hold, until the request goes stale', async () => {
     const published: FleetGauges[] = [];
     const publish = (gauges: FleetGauges) => published.push(gauges);
     const before = (await fleetTick(tm.master, group, DEFAULT_DRAIN_SETTINGS, publish)).gauges;
     expect(published).toEqual([before]);
-    expect(before.pendingGpus).toBe(0);
+    expect(before).toMatchObject({ pendingGpus: 0, agentsNeeded: 0 });
 
+    // Tasks of one GPU each: the free GPUs (on agents with CPUs and memory to spare) hold that many; 3 wait.
     const requested = before.freeGpus + 3;
     const call = await aware.call('REQUEST', {
-      request: { requests: [{ resources: resources(`gpus:${requested}`) }] },
+      request: { requests: [{ resources: resources('cpus:1;mem:128;gpus:1'), count: requested }] },
     });
     expect(call.status).toBe(202);
     const waiting = (await fleetTick(tm.master, group, DEFAULT_DRAIN_SETTINGS, publish)).gauges;
-    expect(waiting.requestedGpus).toBe(requested);
-    expect(waiting.pendingGpus).toBe(3);
-    expect(waiting.scaleInCandidates).toBe(0);
+    expect(waiting).toMatchObject({
+      requestedTasks: requested,
+      requestedGpus: requested,
+      pendingTasks: 3,
+      pendingGpus: 3,
+      agentsNeeded: 3,
+      scaleInCandidates: 0,
+    });
 
-    // A new agent with two free GPUs covers two of them.
+    // A new agent with two free GPUs holds two of them.
     await registerOnInstance(tm, instanceId(), 'cpus:8;mem:8192;gpus:2');
-    expect((await fleetTick(tm.master, group, DEFAULT_DRAIN_SETTINGS, publish)).gauges.pendingGpus).toBe(1);
+    const less = (await fleetTick(tm.master, group, DEFAULT_DRAIN_SETTINGS, publish)).gauges;
+    expect(less).toMatchObject({ pendingGpus: 1, agentsNeeded: 1 });
 
     tm.advance(16 * 60_000);
     const stale = (await fleetTick(tm.master, group, DEFAULT_DRAIN_SETTINGS, publish)).gauges;
-    expect(stale.requestedGpus).toBe(0);
-    expect(stale.pendingGpus).toBe(0);
+    expect(stale).toMatchObject({ requestedGpus: 0, pendingGpus: 0, agentsNeeded: 0 });
     expect(stale.scaleInCandidates).toBe(stale.idleAgents);
   });
 

@@ -295,6 +295,19 @@ describe('bounds', () => {
     const many = await a.call('REQUEST', { request: { requests: Array.from({ length: 101 }, () => ({})) } });
     expect([many.status, many.body]).toEqual([400, 'A REQUEST may carry at most 100 requests, not 101']);
     expect((await request(gpus(2))).status).toBe(202);
+    // Mantle's `count` (tasks of one request's resources) weighs in the quota check, and is bounded.
+    const counted = (count: number) =>
+      a.call('REQUEST', { request: { requests: [{ resources: JSON.parse(gpus(1)) as unknown, count }] } });
+    expect((await counted(4)).status).toBe(202);
+    expect((await tm.master.registrar.frameworks.get(a.frameworkId))?.requests?.requests[0]?.count).toBe(4);
+    const overQuota = await counted(5);
+    expect([overQuota.status, overQuota.body]).toEqual([
+      400,
+      "REQUEST asks for gpus:5, more than the quota limits of the framework's roles allow (a: 4)",
+    ]);
+    const zero = await counted(0);
+    expect([zero.status, zero.body]).toEqual([400, 'Request 0: count must be between 1 and 1000000, not 0']);
+    expect((await counted(2_000_000)).status).toBe(400);
   });
 
   it(`refuses a RECONCILE of more than ${MAX_RECONCILE_TASKS} tasks with a 400 naming the limit, and answers one within it (Mesos-maximum ids)`, async () => {

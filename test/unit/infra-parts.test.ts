@@ -47,6 +47,8 @@ describe('cluster settings', () => {
       drainGraceSeconds: DEFAULT_DRAIN_SETTINGS.graceSeconds,
       agentPingTimeoutSeconds: 15,
       maxAgentPingTimeouts: 5,
+      filterGpuResources: true,
+      agentResources: 'cpus:4;mem:14000;gpus:1',
     });
     expect(defaults.region).toBeUndefined();
     const given = settings({
@@ -60,6 +62,8 @@ describe('cluster settings', () => {
       deletionProtection: 'false',
       availabilityZones: 'eu-west-1a, eu-west-1b',
       drainGraceSeconds: '900',
+      filterGpuResources: 'false',
+      agentResources: 'cpus:48;mem:190000;gpus:4',
     });
     expect(given).toMatchObject({
       clusterName: 'ml',
@@ -72,6 +76,8 @@ describe('cluster settings', () => {
       deletionProtection: false,
       availabilityZones: ['eu-west-1a', 'eu-west-1b'],
       drainGraceSeconds: 900,
+      filterGpuResources: false,
+      agentResources: 'cpus:48;mem:190000;gpus:4',
     });
   });
 
@@ -88,6 +94,9 @@ describe('cluster settings', () => {
     [{ domainName: 'mesos.example.com' }, /go together/],
     [{ rootVolumeGiB: 8 }, /rootVolumeGiB/],
     [{ drainGraceSeconds: MAX_LIFECYCLE_WAIT_SECONDS }, /must fit in a lifecycle hook/],
+    [{ filterGpuResources: 'no' }, /filterGpuResources must be true or false/],
+    [{ agentResources: 'cpus:four' }, /agentResources: Invalid agent shape/],
+    [{ agentResources: 'ports:[1-2]' }, /agentResources: .*offers nothing/],
   ])('refuses %o', (context, message) => {
     expect(() => settings(context)).toThrow(SettingsError);
     expect(() => settings(context)).toThrow(message);
@@ -187,13 +196,14 @@ function agent(overrides: Partial<AgentRecord> & { gpus?: number; taskGpus?: num
 function framework(gpus: number, at: number, status: FrameworkRecord['status'] = 'SUBSCRIBED'): FrameworkRecord {
   return {
     frameworkId: `f-${Math.random()}`,
-    info: { user: 'u', name: 'n' },
     principal: '',
     roles: ['*'],
     suppressedRoles: [],
     status,
     eventQueueUrl: 'q',
-    requests: { requests: [{ resources: resources(`gpus:${gpus}`) }], at },
+    info: { user: 'u', name: 'n', capabilities: [{ type: 'GPU_RESOURCES' }] },
+    // `gpus` tasks of one GPU each.
+    requests: { requests: [{ resources: resources('cpus:1;mem:128;gpus:1'), count: gpus }], at },
     version: 1,
     registeredAt: 0,
   } as unknown as FrameworkRecord;
@@ -202,7 +212,7 @@ function framework(gpus: number, at: number, status: FrameworkRecord['status'] =
 describe('the demand signal', () => {
   const now = 10_000_000;
 
-  it('is the GPUs active frameworks recently requested beyond the free GPUs of schedulable agents', () => {
+  it('is the agents needed for the tasks active frameworks recently requested beyond what schedulable agents hold', () => {
     const agents = [
       agent({ gpus: 4, taskGpus: [1, 1] }),
       agent({ gpus: 2, taskGpus: [] }),
@@ -222,9 +232,13 @@ describe('the demand signal', () => {
       drainingAgents: 1,
       unreachableAgents: 1,
       idleAgents: 1,
+      requestedTasks: 8,
       requestedGpus: 8,
       freeGpus: 4,
+      pendingTasks: 4,
       pendingGpus: 4,
+      agentsNeeded: 4,
+      unplaceableTasks: 0,
       scaleInCandidates: 0,
       outstandingOffers: 0,
       activeTasks: 2,
@@ -328,6 +342,7 @@ describe('metrics', () => {
       cluster: 'prod',
       service: 'fleet',
       [FLEET_METRICS.pendingGpus]: 3,
+      [FLEET_METRICS.agentsNeeded]: 3,
       [FLEET_METRICS.activeAgents]: 1,
       _aws: { CloudWatchMetrics: [{ Namespace: 'Mantle', Dimensions: [['service', 'cluster']] }] },
     });

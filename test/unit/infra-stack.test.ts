@@ -78,6 +78,8 @@ beforeAll(() => {
     certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/abc',
     alarmEmail: 'ops@example.com',
     acls: '{"host_paths":["/data"]}',
+    filterGpuResources: 'false',
+    agentResources: 'cpus:48;mem:190000;gpus:4',
   });
   functionUrl = build({ cluster: 'cheap', endpoint: 'function-url' });
 });
@@ -186,7 +188,7 @@ describe('the Lambdas', () => {
   it('each has its own role, log group and the environment the master reads', () => {
     const t = base.template;
     const fns = resources(t, 'AWS::Lambda::Function');
-    expect(fns.length).toBe(9);
+    expect(fns.length).toBe(11);
     for (const [id, fn] of fns) {
       const env = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
       expect(env.NODE_OPTIONS, id).toBe('--enable-source-maps');
@@ -216,6 +218,18 @@ describe('the Lambdas', () => {
         .map(([, fn]) => (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.MANTLE_ACLS);
     expect(acls(t)).toEqual([undefined]);
     expect(JSON.parse(acls(spot.template)[0] as string)).toMatchObject({ host_paths: ['/data'], privileged: false });
+    // The GPU filter (Mesos --filter_gpu_resources) reaches every master function: on unless turned off.
+    const variable = (built: Template, key: string, name: string) =>
+      (
+        (resources(built, 'AWS::Lambda::Function').find(([id]) => id === findFunction(built, key))?.[1] as Resource)
+          .Properties.Environment as { Variables: Record<string, unknown> }
+      ).Variables[name];
+    for (const key of ['Allocator', 'FleetTick', 'Scheduler']) {
+      expect(variable(t, key, 'MANTLE_FILTER_GPU_RESOURCES'), key).toBe('true');
+      expect(variable(spot.template, key, 'MANTLE_FILTER_GPU_RESOURCES'), key).toBe('false');
+    }
+    expect(variable(t, 'FleetTick', 'MANTLE_FLEET_AGENT_RESOURCES')).toBe('cpus:4;mem:14000;gpus:1');
+    expect(variable(spot.template, 'FleetTick', 'MANTLE_FLEET_AGENT_RESOURCES')).toBe('cpus:48;mem:190000;gpus:4');
     for (const key of ['FleetTick', 'Lifecycle', 'Status']) {
       const [, fn] = fns.find(([id]) => id === findFunction(t, key)) as [string, Resource];
       const env = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
@@ -399,10 +413,10 @@ describe('the GPU agent fleet', () => {
     });
   });
 
-  it('scales out in steps on the pending GPU demand and in by one idle agent', () => {
+  it('scales out by the agents the pending demand needs and in by one idle agent', () => {
     const t = base.template;
     const alarms = resources(t, 'AWS::CloudWatch::Alarm');
-    const demand = alarms.find(([, a]) => a.Properties.MetricName === FLEET_METRICS.pendingGpus)?.[1] as Resource;
+    const demand = alarms.find(([, a]) => a.Properties.MetricName === FLEET_METRICS.agentsNeeded)?.[1] as Resource;
     expect(demand.Properties).toMatchObject({
       Namespace: METRICS_NAMESPACE,
       Threshold: 1,
@@ -419,9 +433,14 @@ describe('the GPU agent fleet', () => {
         PolicyType: 'StepScaling',
         AdjustmentType: 'ChangeInCapacity',
         StepAdjustments: [
-          { MetricIntervalLowerBound: 0, MetricIntervalUpperBound: 3, ScalingAdjustment: 1 },
-          { MetricIntervalLowerBound: 3, MetricIntervalUpperBound: 15, ScalingAdjustment: 2 },
-          { MetricIntervalLowerBound: 15, ScalingAdjustment: 4 },
+          { MetricIntervalLowerBound: 0, MetricIntervalUpperBound: 1, ScalingAdjustment: 1 },
+          { MetricIntervalLowerBound: 1, MetricIntervalUpperBound: 2, ScalingAdjustment: 2 },
+          { MetricIntervalLowerBound: 2, MetricIntervalUpperBound: 3, ScalingAdjustment: 3 },
+          { MetricIntervalLowerBound: 3, MetricIntervalUpperBound: 5, ScalingAdjustment: 4 },
+          { MetricIntervalLowerBound: 5, MetricIntervalUpperBound: 7, ScalingAdjustment: 6 },
+          { MetricIntervalLowerBound: 7, MetricIntervalUpperBound: 11, ScalingAdjustment: 8 },
+          { MetricIntervalLowerBound: 11, MetricIntervalUpperBound: 15, ScalingAdjustment: 12 },
+          { MetricIntervalLowerBound: 15, ScalingAdjustment: 16 },
         ],
       }),
     });
@@ -565,7 +584,10 @@ describe('the dashboard', () => {
     const body = JSON.stringify(dashboard.Properties.DashboardBody);
     for (const expected of [
       FLEET_METRICS.activeAgents,
+      FLEET_METRICS.agentsNeeded,
+      FLEET_METRICS.pendingTasks,
       FLEET_METRICS.pendingGpus,
+      FLEET_METRICS.unplaceableTasks,
       FLEET_METRICS.outstandingOffers,
       FLEET_METRICS.activeTasks,
       'SEARCH(',
