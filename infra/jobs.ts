@@ -139,9 +139,11 @@ export function addJobs(scope: Stack, props: JobsProps): MantleJobs {
     grantJobsTable(fn.role, table);
     fn.role.addToPrincipalPolicy(readCredential);
   }
+  // The API's functions host the same Jobs (its routes cancel through the framework): same credential.
   for (const fn of props.apiFunctions) {
-    fn.function.addEnvironment(JOBS_TABLE_ENV, table.tableName);
+    for (const [name, value] of Object.entries(environment)) fn.function.addEnvironment(name, value);
     grantJobsTable(fn.role, table);
+    fn.role.addToPrincipalPolicy(readCredential);
   }
   new events.Rule(scope, 'JobsTickerSchedule', {
     description: `Mantle ${props.clusterName}: the Jobs ticker`,

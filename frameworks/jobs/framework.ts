@@ -258,7 +258,7 @@ export class JobsFramework implements JobsActions {
 
   /** Whether no job is placeable in any queue. */
   private async idle(): Promise<boolean> {
-    for (const queue of [DEFAULT_QUEUE, ...(await this.engine.store.queues())]) {
+    for (const queue of new Set([DEFAULT_QUEUE, ...(await this.engine.store.queues())])) {
       if ((await this.engine.store.pending(queue, 1)).length > 0) return false;
     }
     return true;

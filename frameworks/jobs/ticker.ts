@@ -159,8 +159,8 @@ export class JobsTicker {
   /** REQUEST: the placeable jobs' demand per resource shape, when it changed (or to keep it fresh). */
   private async request(now: number): Promise<number> {
     const { store } = this.framework.engine;
-    const queues = [DEFAULT_QUEUE, ...(await store.queues())];
-    const pending = (await Promise.all(queues.map((queue) => store.pending(queue, 200)))).flat();
+    const queues = new Set([DEFAULT_QUEUE, ...(await store.queues())]);
+    const pending = (await Promise.all([...queues].map((queue) => store.pending(queue, 200)))).flat();
     const requests = pendingDemand(pending);
     const key = JSON.stringify(requests);
     if (key === this.lastDemand && (requests.length === 0 || now - this.lastRequestAt < REQUEST_REFRESH_MS)) return 0;
@@ -176,8 +176,9 @@ export class JobsTicker {
 }
 
 /**
- * The demand of pending jobs as Mesos requests: one per resource shape (what one task asks for), its
- * resources the shape times the tasks that wait for it (a gang of N counts N). At most 100 shapes.
+ * The demand of pending jobs as Mesos requests: one per resource shape, its resources what one task asks for
+ * and Mantle's `count` the tasks that wait for it (a gang of N counts N), as the fleet reads them. At most 100
+ * shapes.
  */
 export function pendingDemand(jobs: readonly StoredJob[]): MesosRequest[] {
   const shapes = new Map<string, { need: Record<string, number>; count: number }>();
@@ -192,7 +193,8 @@ export function pendingDemand(jobs: readonly StoredJob[]): MesosRequest[] {
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .slice(0, 100)
     .map(([, shape]) => ({
-      resources: Object.entries(shape.need).map(([name, value]) => scalarResource(name, value * shape.count)),
+      resources: Object.entries(shape.need).map(([name, value]) => scalarResource(name, value)),
+      count: shape.count,
     }));
 }
 

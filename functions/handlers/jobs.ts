@@ -5,8 +5,8 @@
  *   invocation ticks every `MANTLE_JOBS_TICK_SECONDS`, default 5 s, until shortly before the minute is up);
  * - `jobsFromEnvironment()`: the service (for the REST API's routes), framework and timer of this container.
  *
- * Environment: the master's (master-from-env.ts), MANTLE_JOBS_TABLE, and with authentication on
- * MANTLE_JOBS_PRINCIPAL / MANTLE_JOBS_SECRET (the `mantle-jobs` principal's credential). The framework calls
+ * Environment: the master's (master-from-env.ts), MANTLE_JOBS_TABLE, and with authentication on the
+ * `mantle-jobs` principal's credential (jobs-credential.ts: an SSM SecureString in AWS). The framework calls
  * the master at MANTLE_MASTER when set (HTTP), else the master's app in process (same routes, same checks).
  */
 import type { SQSEvent, SQSBatchResponse } from 'aws-lambda';
@@ -20,6 +20,7 @@ import { jobsTableFromEnvironment } from '../../frameworks/jobs/tables.js';
 import { JobsTicker, type TickSummary } from '../../frameworks/jobs/ticker.js';
 import { inProcess } from '../../sdk/queue-scheduler.js';
 import { createApp } from './app.js';
+import { jobsCredential } from './jobs-credential.js';
 import { masterFromEnvironment } from './master-from-env.js';
 
 export interface HostedJobs {
@@ -39,8 +40,7 @@ async function build(env: NodeJS.ProcessEnv): Promise<HostedJobs> {
     metrics: master.metrics,
   });
   const engine = new JobsEngine({ store, now: Date.now, logger });
-  const principal = env.MANTLE_JOBS_PRINCIPAL;
-  const secret = env.MANTLE_JOBS_SECRET;
+  const credentials = await jobsCredential(env);
   const framework = new JobsFramework({
     engine,
     master: env.MANTLE_MASTER ?? 'http://mantle.internal',
@@ -48,7 +48,7 @@ async function build(env: NodeJS.ProcessEnv): Promise<HostedJobs> {
     user: env.MANTLE_JOBS_USER ?? 'nobody',
     logger,
     metrics: master.metrics,
-    ...(principal && secret ? { credentials: { principal, secret } } : {}),
+    ...(credentials ? { credentials } : {}),
   });
   // A handler takes up the kept subscription; only the first one ever subscribes.
   await framework.start({ resubscribe: false });

@@ -58,17 +58,18 @@ describe('the Jobs framework edges', () => {
     expect(leafWait({ ...retry, retry_at: '2026-12-06T00:00:00.000Z' }, null, now)).toBeNull();
   });
 
-  it('sums the pending demand per resource shape, a gang of N counting N', () => {
+  it('counts the pending tasks per resource shape (one task’s resources and a count), a gang of N counting N', () => {
     const stored = (spec: Record<string, unknown>, id: string) => ({ job: job(spec, id), wait: null, attemptCount: 0 });
     const requests = pendingDemand([
       stored({ resources: 'cpus:4;mem:1024;gpus:1' }, 'a'),
       stored({ resources: 'cpus:4;mem:1024;gpus:1', gang: 3 }, 'b'),
       stored({ resources: 'cpus:1;mem:128' }, 'c'),
     ]);
-    const text = requests.map((request) =>
-      (request.resources ?? []).map((r) => `${r.name}:${r.scalar?.value ?? 0}`).join(';'),
+    const text = requests.map(
+      (request) =>
+        `${(request.resources ?? []).map((r) => `${r.name}:${r.scalar?.value ?? 0}`).join(';')} x${request.count}`,
     );
-    expect(text.sort()).toEqual(['cpus:16;mem:4096;gpus:4', 'cpus:1;mem:128']);
+    expect(text.sort()).toEqual(['cpus:1;mem:128 x1', 'cpus:4;mem:1024;gpus:1 x4']);
     expect(pendingDemand([])).toEqual([]);
   });
 
