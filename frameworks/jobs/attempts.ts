@@ -6,8 +6,8 @@
  * attempt's item, then the job settles from its attempts.
  */
 import type { TaskState } from '#shared/tasks/state-machine.js';
-import { attemptTaskId, type Attempt } from './model.js';
-import { applyTaskUpdate } from './lifecycle.js';
+import type { Attempt } from './model.js';
+import { applyTaskUpdate, attemptTasks } from './lifecycle.js';
 import type { JobsEngine } from './engine.js';
 import type { AttemptRecord, StoredJob } from './store.js';
 
@@ -31,22 +31,6 @@ export interface TaskPlacement {
   readonly agentId: string;
   readonly hostname: string;
   readonly offerId: string;
-}
-
-/** The tasks of attempt `number`, as recorded before their launch (one per gang member). */
-function attemptTasks(jobId: string, number: number, gang: boolean, placements: readonly TaskPlacement[]): Attempt[] {
-  return placements.map((placement, index) => ({
-    attempt: number,
-    gang_index: gang ? index : null,
-    task_id: attemptTaskId(jobId, number, gang ? index : null),
-    agent_id: placement.agentId,
-    hostname: placement.hostname,
-    state: 'TASK_STAGING',
-    started_at: null,
-    ended_at: null,
-    exit_code: null,
-    message: null,
-  }));
 }
 
 /**

@@ -118,11 +118,20 @@ export function newAttempt(
   job: Pick<Job, 'id' | 'attempts' | 'gang'>,
   placements: readonly { agentId: string; hostname: string }[],
 ): Attempt[] {
-  const number = nextAttemptNumber(job);
+  return attemptTasks(job.id, nextAttemptNumber(job), job.gang !== null, placements);
+}
+
+/** The tasks of attempt `number`, as recorded before their launch (one per gang member), all TASK_STAGING. */
+export function attemptTasks(
+  jobId: string,
+  number: number,
+  gang: boolean,
+  placements: readonly { agentId: string; hostname: string }[],
+): Attempt[] {
   return placements.map((placement, index) => ({
     attempt: number,
-    gang_index: job.gang === null ? null : index,
-    task_id: attemptTaskId(job.id, number, job.gang === null ? null : index),
+    gang_index: gang ? index : null,
+    task_id: attemptTaskId(jobId, number, gang ? index : null),
     agent_id: placement.agentId,
     hostname: placement.hostname,
     state: 'TASK_STAGING',
