@@ -97,6 +97,8 @@ export async function startLocalJobs(
     principal: credentials?.principal ?? '',
     handler: options.wrapHandler ? options.wrapHandler(framework.handler()) : framework.handler(),
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
+    // Its handler is safe to run concurrently; updates come one message group per task.
+    pollers: 4,
   });
   await framework.start({ resubscribe: true });
   const service = createJobsService({
