@@ -221,14 +221,24 @@ export function clusterStatus(record: MaintenanceRecord): {
   down_machines: MachineId[];
 } {
   const entries = Object.entries(record.modes);
-  const statusesOf = (machine: string): unknown[] =>
-    Object.values(record.answers)
-      .filter((answer) => answer.machine === machine)
-      .map((answer) => ({
-        status: answer.status,
-        framework_id: { value: answer.frameworkId },
-        timestamp: { nanoseconds: answer.at * 1_000_000 },
-      }));
+  const status = (value: string, frameworkId: string, at: number): unknown => ({
+    status: value,
+    framework_id: { value: frameworkId },
+    timestamp: { nanoseconds: at * 1_000_000 },
+  });
+  // The latest answer of each framework; a framework asked and yet to answer is UNKNOWN.
+  const statusesOf = (machine: string): unknown[] => {
+    const answers = Object.values(record.answers).filter((answer) => answer.machine === machine);
+    const answered = new Set(answers.map((answer) => answer.frameworkId));
+    const asked = Object.values(record.inverseOffers).filter(
+      (offer) => offer.machine === machine && !answered.has(offer.frameworkId),
+    );
+    const unknown = [...new Map(asked.map((offer) => [offer.frameworkId, offer])).values()];
+    return [
+      ...answers.map((answer) => status(answer.status, answer.frameworkId, answer.at)),
+      ...unknown.map((offer) => status('UNKNOWN', offer.frameworkId, offer.createdAt)),
+    ];
+  };
   return {
     draining_machines: entries
       .filter(([, mode]) => mode === 'DRAINING')
