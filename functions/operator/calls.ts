@@ -4,7 +4,11 @@
  */
 import { callTable, type OperatorCallTable } from './dispatch.js';
 import { GET_HEALTH, GET_VERSION } from './master-calls.js';
+import { MAINTENANCE_CALLS } from './maintenance-calls.js';
+import { SUBSCRIBE } from './stream-calls.js';
 
 const MASTER_CALLS = [GET_HEALTH, GET_VERSION];
 
-export const OPERATOR_CALLS: OperatorCallTable = callTable([...MASTER_CALLS]);
+const STREAM_CALLS = [SUBSCRIBE];
+
+export const OPERATOR_CALLS: OperatorCallTable = callTable([...MASTER_CALLS, ...MAINTENANCE_CALLS, ...STREAM_CALLS]);
