@@ -3,6 +3,7 @@
  * every event type as a Mesos operator client reads it, and maintenance from schedule to inverse offers,
  * the frameworks' answers, machines DOWN and back UP (docs/operator.md).
  */
+/* eslint-disable @typescript-eslint/no-explicit-any -- responses are read as the JSON a Mesos client sees */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Allocator } from '../../functions/allocator/allocator.js';
 import { allocatorConfig } from '../../functions/allocator/config.js';
