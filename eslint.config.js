@@ -19,6 +19,7 @@ const PURE_CORE = [
   'functions/master/{status-plan,statuses}.ts',
   'functions/fleet/{sweep-plan,instance-id,hooks}.ts',
   'frameworks/jobs/{model,lifecycle,schedule,placement}.ts',
+  'functions/maintenance/{schedule,inverse-offers}.ts',
 ];
 
 const PURE_SCHEDULER = '(accept-plan|operations|task-authorization|task-validation|validation|responses)';
@@ -137,6 +138,7 @@ export default tseslint.config(
   pureSiblings(['functions/master/{status-plan,statuses}.ts'], '(status-plan|statuses)'),
   pureSiblings(['functions/fleet/{sweep-plan,instance-id,hooks}.ts'], '(sweep-plan|instance-id|hooks)'),
   pureSiblings(['frameworks/jobs/{model,lifecycle,schedule,placement}.ts'], '(model|lifecycle|schedule|placement)'),
+  pureSiblings(['functions/maintenance/{schedule,inverse-offers}.ts'], '(schedule|inverse-offers)'),
   {
     files: SIZE_CHECKED,
     rules: {

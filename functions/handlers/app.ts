@@ -4,6 +4,7 @@
  *
  *   POST /api/v1/scheduler            the Mesos v1 scheduler API (SUBSCRIBE streams RecordIO, or answers JSON
  *                                     for a queue-delivered framework)
+ *   POST /api/v1                      the Mesos v1 operator API (operator-route.ts, functions/operator/)
  *   POST /internal/v1/agents/register agents register and re-register (agent-route.ts says who may)
  *   GET  /health, /master/health      liveness (public)
  *   GET  /metrics/snapshot            Mesos-named metrics, flat JSON (operators, with authentication on)
@@ -29,6 +30,7 @@ import { JOBS_API_PATH, jobsApi } from '../../frameworks/jobs/api.js';
 import type { JobsService } from '../../frameworks/jobs/service.js';
 import type { Master } from '../master/master.js';
 import { agentCaller } from './agent-route.js';
+import { mountOperatorApi } from './operator-route.js';
 import { handleCall } from '../scheduler/calls.js';
 import { subscribe } from '../scheduler/subscribe.js';
 import { subscribeCapExceeded } from '../scheduler/subscribe-caps.js';
@@ -74,9 +76,6 @@ export function createApp(master: Master, options: AppOptions = {}): Hono<Master
   app.use('*', bodyLimit({ maxSize: limit, onError: (c) => tooLarge(c, limit) }));
   app.get('/health', (c) => c.text('OK'));
   app.get('/master/health', (c) => c.text('OK'));
-  app.get('/metrics/snapshot', authenticated(master, authenticator, ['operator']), (c) =>
-    c.json(master.metrics.snapshot()),
-  );
 
   app.all(
     '/api/v1/scheduler',
@@ -118,6 +117,8 @@ export function createApp(master: Master, options: AppOptions = {}): Hono<Master
       });
     },
   );
+
+  mountOperatorApi(app, master, authenticator);
 
   app.post('/internal/v1/agents/register', agentCaller(master, authenticator), async (c) => {
     const parsed = RegisterAgentRequestSchema.safeParse(await c.req.json().catch(() => undefined));

@@ -3,7 +3,8 @@
  * definitions and the CDK stack declares them from the same ones, so the two cannot drift.
  */
 
-export type TableId = 'agents' | 'frameworks' | 'tasks' | 'filters' | 'heartbeats' | 'roles' | 'principals';
+export type TableId =
+  'agents' | 'frameworks' | 'tasks' | 'filters' | 'heartbeats' | 'roles' | 'principals' | 'changes' | 'maintenance';
 
 export interface KeyAttribute {
   readonly name: string;
@@ -63,6 +64,20 @@ export const TABLE_DEFINITIONS: readonly TableDefinition[] = [
     id: 'principals',
     description: 'Principals: hashed secrets and the roles each may use',
     partitionKey: { name: 'principal', type: 'S' },
+  },
+  {
+    id: 'changes',
+    description:
+      "The change feed operators' SUBSCRIBE streams read: tasks, agents and frameworks that changed, by minute, written only while someone watches (kept 15 minutes)",
+    partitionKey: { name: 'bucket', type: 'N' },
+    sortKey: { name: 'seq', type: 'S' },
+    timeToLiveAttribute: 'expires_at',
+  },
+  {
+    id: 'maintenance',
+    description:
+      "The cluster's maintenance schedule, its machines' modes and the frameworks' answers to inverse offers",
+    partitionKey: { name: 'key', type: 'S' },
   },
 ];
 
