@@ -4,13 +4,35 @@
  * (docs/operator.md "The CLI").
  */
 import { Command, CommanderError } from 'commander';
+import type * as LocalMain from '../local/main.js';
 import { agentCommand } from './agent-verbs.js';
 import { clusterCommands } from './cluster-verbs.js';
 import { commandPath, EXIT, type Outcome } from './command.js';
 import { maintenanceCommand } from './maintenance-verbs.js';
 import { passThrough } from './pass-through.js';
+import { pendingCommand } from './pending.js';
 import { quotaCommand, weightsCommand } from './quota-verbs.js';
+import { topCommand } from './top.js';
 import { packageVersion } from './version.js';
+
+/**
+ * Runs the local cluster's module. It needs DynamoDB Local and the SQS stand-in, development dependencies that
+ * an installed package leaves out: without them it says where `mantle local` runs, and exits 1.
+ */
+async function withLocalCluster<T>(use: (local: typeof LocalMain) => Promise<T> | T): Promise<T | number> {
+  let local: typeof LocalMain;
+  try {
+    local = await import('../local/main.js');
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    console.error(
+      'mantle local needs the development dependencies (DynamoDB Local, the SQS stand-in): run it from a ' +
+        `clone of the repository (npm ci, then npm start). ${(error as Error).message}`,
+    );
+    return EXIT.request;
+  }
+  return use(local);
+}
 
 /** The commands whose words go to their own parsers; each module is loaded only when its command runs. */
 function passThroughCommands(outcome: Outcome): Command[] {
@@ -18,8 +40,8 @@ function passThroughCommands(outcome: Outcome): Command[] {
     passThrough(
       'local',
       outcome,
-      async (args) => (await import('../local/main.js')).runLocalCli(args),
-      async () => (await import('../local/main.js')).LOCAL_USAGE,
+      (args) => withLocalCluster((local) => local.runLocalCli(args)),
+      () => withLocalCluster((local) => local.LOCAL_USAGE),
     ).description('start a whole cluster on this machine (what npm start runs)'),
     passThrough(
       'execute',
@@ -69,6 +91,8 @@ export function program(outcome: Outcome): Command {
     quotaCommand(outcome),
     weightsCommand(outcome),
     maintenanceCommand(outcome),
+    topCommand(outcome),
+    pendingCommand(outcome),
   ];
   for (const command of commands) mantle.addCommand(command);
   return mantle;

@@ -4,7 +4,7 @@
  * and running an agent. Their usage text stays theirs; `-h`/`--help` before `--` prints it.
  */
 import { Command } from 'commander';
-import type { Outcome } from './command.js';
+import { commandPath, failure, type Outcome } from './command.js';
 
 export type Runner = (args: readonly string[]) => Promise<number>;
 
@@ -15,20 +15,38 @@ export function asksForHelp(args: readonly string[]): boolean {
   return flags.includes('--help') || flags.includes('-h');
 }
 
-/** A command that runs `run` with its words; `usage` (when given) answers -h/--help. */
-export function passThrough(name: string, outcome: Outcome, run: Runner, usage?: () => Promise<string>): Command {
-  return new Command(name)
+/**
+ * A command that runs `run` with its words; `usage` (when given) answers -h/--help: the text to print, or the
+ * exit code when it could not be had (and said why).
+ */
+export function passThrough(
+  name: string,
+  outcome: Outcome,
+  run: Runner,
+  usage?: () => Promise<string | number>,
+): Command {
+  const command = new Command(name);
+  return command
     .helpOption(false)
     .allowUnknownOption()
     .allowExcessArguments()
     .passThroughOptions()
     .argument('[words...]')
     .action(async (words: string[]) => {
-      if (usage && asksForHelp(words)) {
-        console.log(await usage());
-        outcome.code = 0;
-        return;
+      try {
+        if (usage && asksForHelp(words)) {
+          const text = await usage();
+          if (typeof text === 'string') console.log(text);
+          outcome.code = typeof text === 'string' ? 0 : text;
+          return;
+        }
+        outcome.code = await run(words);
+      } catch (error) {
+        // Running an agent is `mantle agent`, not `mantle agent run`.
+        outcome.code = failure(
+          command.parent && name === 'run' ? commandPath(command.parent) : commandPath(command),
+          error,
+        );
       }
-      outcome.code = await run(words);
     });
 }

@@ -237,16 +237,17 @@ export interface Metric {
 }
 
 /**
- * Why a framework or role waits (a Mantle extension, GET_PENDING_REASONS): what the allocator last said
- * about each, and the Jobs framework's reasons for its jobs.
+ * Why a framework's role is offered nothing (a Mantle extension, GET_PENDING_REASONS): the allocator's last word
+ * on it (`SUPPRESSED`, `FILTERED`, `QUOTA_LIMIT_REACHED`, `GPU_AGENTS_ONLY`, `NOTHING_FREE`, …), and the Jobs
+ * framework's reasons for its pending jobs.
  */
 export interface PendingReason {
   readonly framework_id?: Id;
   readonly role?: string;
-  readonly reason: string;
+  readonly reason?: string;
+  readonly code?: string;
   readonly message?: string;
   readonly job_id?: string;
-  readonly timestamp?: TimeInfo;
   readonly [field: string]: unknown;
 }
 
