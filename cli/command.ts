@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { resolveMaster } from '#shared/master-url.js';
 import { OperatorClient, OperatorError } from '../sdk/operator.js';
+import { CallError, type ConnectionOptions } from '../sdk/calls.js';
 import { JobsApiError } from '../sdk/jobs.js';
 import { UsageError } from './jobs-client.js';
 
@@ -34,8 +35,8 @@ export function withConnection(command: Command, json = true): Command {
   return command;
 }
 
-/** The operator client for the flags and environment; a UsageError when they cannot name a master. */
-export function operatorClient(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): OperatorClient {
+/** Where the master is and who asks, from the flags and environment; a UsageError when they cannot say. */
+export function connectionOf(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): ConnectionOptions {
   const master = resolveMaster({ given: flags.master, env, fallback: '127.0.0.1:5050' });
   if (!master.ok) throw new UsageError(master.error);
   const principal = flags.principal ?? env.MANTLE_PRINCIPAL;
@@ -43,10 +44,12 @@ export function operatorClient(flags: ConnectionFlags, env: NodeJS.ProcessEnv = 
   if (Boolean(principal) !== Boolean(secret)) {
     throw new UsageError('--principal and --secret go together (or MANTLE_PRINCIPAL and MANTLE_SECRET)');
   }
-  return new OperatorClient({
-    master: master.value,
-    ...(principal && secret ? { credentials: { principal, secret } } : {}),
-  });
+  return { master: master.value, ...(principal && secret ? { credentials: { principal, secret } } : {}) };
+}
+
+/** The operator client for the flags and environment. */
+export function operatorClient(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): OperatorClient {
+  return new OperatorClient(connectionOf(flags, env));
 }
 
 /** `mantle quota set`, the words a message starts with. */
@@ -62,7 +65,7 @@ export function failure(path: string, error: unknown): number {
     console.error(`${path}: ${error.message}\n(run '${path} --help' for its usage)`);
     return EXIT.usage;
   }
-  if (error instanceof OperatorError || error instanceof JobsApiError) {
+  if (error instanceof OperatorError || error instanceof JobsApiError || error instanceof CallError) {
     console.error(`${path}: ${error.message}`);
     return EXIT.request;
   }

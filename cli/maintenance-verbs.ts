@@ -106,7 +106,10 @@ function readScheduleFile(path: string): MaintenanceSchedule {
 }
 
 /** The schedule the flags ask for, given the current one; undefined when they only ask to see it. */
-export function wantedSchedule(flags: ScheduleFlags, current: () => Promise<MaintenanceSchedule>) {
+export function wantedSchedule(
+  flags: ScheduleFlags,
+  current: () => Promise<MaintenanceSchedule>,
+): Promise<MaintenanceSchedule> | undefined {
   const chosen = [flags.file !== undefined, flags.machines !== undefined, flags.clear === true].filter(Boolean);
   if (chosen.length > 1) throw new UsageError('give one of --file, --machines, --clear');
   if (flags.clear) return Promise.resolve({ windows: [] });

@@ -8,6 +8,7 @@ import type * as LocalMain from '../local/main.js';
 import { agentCommand } from './agent-verbs.js';
 import { clusterCommands } from './cluster-verbs.js';
 import { commandPath, EXIT, type Outcome } from './command.js';
+import { logsCommand } from './logs.js';
 import { maintenanceCommand } from './maintenance-verbs.js';
 import { passThrough } from './pass-through.js';
 import { pendingCommand } from './pending.js';
@@ -91,6 +92,7 @@ export function program(outcome: Outcome): Command {
     quotaCommand(outcome),
     weightsCommand(outcome),
     maintenanceCommand(outcome),
+    logsCommand(outcome),
     topCommand(outcome),
     pendingCommand(outcome),
   ];
