@@ -112,7 +112,7 @@ const SIZE_CHECKED = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', 'coverage/', '.scratch/', 'bench/results/'] },
+  { ignores: ['node_modules/', 'dist/', 'cdk.out/', 'coverage/', '.scratch/', 'bench/results/'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {
