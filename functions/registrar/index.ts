@@ -6,6 +6,7 @@ import { FrameworkRegistry } from './frameworks.js';
 import { HeartbeatLog } from './heartbeats.js';
 import { PrincipalRegistry } from './principals.js';
 import { RoleRegistry } from './roles.js';
+import { SettingsRegistry } from './settings.js';
 import { TaskRegistry } from './tasks.js';
 
 export class Registrar {
@@ -17,6 +18,7 @@ export class Registrar {
   readonly heartbeats: HeartbeatLog;
   readonly roles: RoleRegistry;
   readonly principals: PrincipalRegistry;
+  readonly settings: SettingsRegistry;
 
   constructor(options: RegistrarOptions) {
     this.context = new RegistrarContext(options);
@@ -27,6 +29,7 @@ export class Registrar {
     this.heartbeats = new HeartbeatLog(this.context);
     this.roles = new RoleRegistry(this.context);
     this.principals = new PrincipalRegistry(this.context);
+    this.settings = new SettingsRegistry(this.context);
   }
 }
 
@@ -46,6 +49,7 @@ export type { OfferFilter } from './filters.js';
 export type { TaskRecord, NewTask, StatusUpdateResult } from './tasks.js';
 export type { RoleRecord, Quota, ResourceQuantities } from './roles.js';
 export type { PrincipalRecord, PrincipalKind } from './principals.js';
+export type { LoggingLevel } from './settings.js';
 export type { RegistrarError, RegistrarErrorCode } from './errors.js';
 export type { OfferRecord, AllocatedTask, Ledger } from './ledger.js';
 export { checkSubscription, frameworkRoles } from './frameworks.js';

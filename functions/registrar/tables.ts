@@ -3,7 +3,8 @@
  * definitions and the CDK stack declares them from the same ones, so the two cannot drift.
  */
 
-export type TableId = 'agents' | 'frameworks' | 'tasks' | 'filters' | 'heartbeats' | 'roles' | 'principals';
+export type TableId =
+  'agents' | 'frameworks' | 'tasks' | 'filters' | 'heartbeats' | 'roles' | 'principals' | 'settings';
 
 export interface KeyAttribute {
   readonly name: string;
@@ -63,6 +64,11 @@ export const TABLE_DEFINITIONS: readonly TableDefinition[] = [
     id: 'principals',
     description: 'Principals: hashed secrets and the roles each may use',
     partitionKey: { name: 'principal', type: 'S' },
+  },
+  {
+    id: 'settings',
+    description: "The master's settings operators change at run time (the logging level), one item each",
+    partitionKey: { name: 'setting', type: 'S' },
   },
 ];
 
