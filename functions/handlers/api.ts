@@ -20,4 +20,5 @@ export const handler = handle(app);
 // `awslambda.streamifyResponse` belongs to the Lambda Node.js runtime (and the tests' shim). The SDK
 // itself sets an empty `globalThis.awslambda`, so the function is what to look for.
 const runtime = (globalThis as { awslambda?: { streamifyResponse?: unknown } }).awslambda;
-export const streamingHandler = typeof runtime?.streamifyResponse === 'function' ? streamHandle(app) : undefined;
+export const streamingHandler: ReturnType<typeof streamHandle> | undefined =
+  typeof runtime?.streamifyResponse === 'function' ? streamHandle(app) : undefined;

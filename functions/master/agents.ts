@@ -23,6 +23,7 @@ import { taskKey } from '#shared/ids.js';
 import { isTerminal } from '#shared/tasks/state-machine.js';
 import { agentSessionId, boundAttributes, instanceIdOf } from '../fleet/instance-id.js';
 import type { AgentIdentity } from './agent-identity.js';
+import { machineOfAgent } from '../maintenance/schedule.js';
 import { notifyFramework, announceRescinds } from './lifecycle.js';
 import { sendAgentCommands, type Master } from './master.js';
 import { masterStatus } from './statuses.js';
@@ -85,6 +86,14 @@ export async function registerAgent(
 ): Promise<Result<RegisterAgentResponse, RegistrationFailure>> {
   const bound = binding(master, request, caller.identity);
   if (!bound.ok) return bound;
+  // Mesos refuses agents of a machine under maintenance (and tells them to shut down).
+  const machine = machineOfAgent(await master.registrar.maintenance.get(), {
+    hostname: request.hostname,
+    ip: request.ip ?? request.hostname,
+  });
+  if (machine?.mode === 'DOWN') {
+    return refused({ status: 403, code: 'FORBIDDEN', message: `Machine '${machine.key}' is \`DOWN\`` });
+  }
   const registration = {
     hostname: request.hostname,
     ...(request.ip !== undefined ? { ip: request.ip } : {}),

@@ -13,8 +13,10 @@ import {
   GET_VERSION,
   SET_LOGGING_LEVEL,
 } from './master-calls.js';
+import { MAINTENANCE_CALLS } from './maintenance-calls.js';
 import { GET_QUOTA, GET_ROLES, GET_WEIGHTS, UPDATE_QUOTA, UPDATE_WEIGHTS } from './role-calls.js';
 import { GET_AGENTS, GET_EXECUTORS, GET_FRAMEWORKS, GET_STATE, GET_TASKS } from './state-calls.js';
+import { SUBSCRIBE } from './stream-calls.js';
 
 const MASTER_CALLS = [
   GET_HEALTH,
@@ -29,9 +31,13 @@ const STATE_CALLS = [GET_STATE, GET_AGENTS, GET_FRAMEWORKS, GET_EXECUTORS, GET_T
 const ROLE_CALLS = [GET_ROLES, GET_WEIGHTS, UPDATE_WEIGHTS, GET_QUOTA, UPDATE_QUOTA];
 const AGENT_CALLS = [DRAIN_AGENT, DEACTIVATE_AGENT, REACTIVATE_AGENT, MARK_AGENT_GONE, TEARDOWN];
 
+const STREAM_CALLS = [SUBSCRIBE];
+
 export const OPERATOR_CALLS: OperatorCallTable = callTable([
   ...MASTER_CALLS,
   ...STATE_CALLS,
   ...ROLE_CALLS,
   ...AGENT_CALLS,
+  ...MAINTENANCE_CALLS,
+  ...STREAM_CALLS,
 ]);

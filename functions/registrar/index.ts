@@ -1,9 +1,12 @@
 /** The registrar: Mantle's replicated state, on DynamoDB conditional writes (docs/registrar.md). */
 import { AgentRegistry } from './agents.js';
+import { ChangeFeed } from './change-feed.js';
+import { feedChanges } from './change-hooks.js';
 import { RegistrarContext, type RegistrarOptions } from './context.js';
 import { FilterRegistry } from './filters.js';
 import { FrameworkRegistry } from './frameworks.js';
 import { HeartbeatLog } from './heartbeats.js';
+import { MaintenanceStore } from './maintenance.js';
 import { PrincipalRegistry } from './principals.js';
 import { RoleRegistry } from './roles.js';
 import { SettingsRegistry } from './settings.js';
@@ -19,6 +22,8 @@ export class Registrar {
   readonly roles: RoleRegistry;
   readonly principals: PrincipalRegistry;
   readonly settings: SettingsRegistry;
+  readonly changes: ChangeFeed;
+  readonly maintenance: MaintenanceStore;
 
   constructor(options: RegistrarOptions) {
     this.context = new RegistrarContext(options);
@@ -30,6 +35,9 @@ export class Registrar {
     this.roles = new RoleRegistry(this.context);
     this.principals = new PrincipalRegistry(this.context);
     this.settings = new SettingsRegistry(this.context);
+    this.changes = new ChangeFeed(this.context);
+    this.maintenance = new MaintenanceStore(this.context);
+    feedChanges(this, this.changes);
   }
 }
 
@@ -51,6 +59,8 @@ export type { RoleRecord, Quota, ResourceQuantities } from './roles.js';
 export type { PrincipalRecord, PrincipalKind } from './principals.js';
 export type { LoggingLevel } from './settings.js';
 export type { RegistrarError, RegistrarErrorCode } from './errors.js';
+export type { RegistrarChange, FeedEntry } from './change-feed.js';
+export { WATCH_CHECK_MS } from './change-feed.js';
 export type { OfferRecord, AllocatedTask, Ledger } from './ledger.js';
 export { checkSubscription, frameworkRoles } from './frameworks.js';
 export { freeResources, ledgerViolation, offeredResources, allocatedResources, takeInTurn } from './ledger.js';

@@ -4,7 +4,16 @@
  */
 
 export type TableId =
-  'agents' | 'frameworks' | 'tasks' | 'filters' | 'heartbeats' | 'roles' | 'principals' | 'settings';
+  | 'agents'
+  | 'frameworks'
+  | 'tasks'
+  | 'filters'
+  | 'heartbeats'
+  | 'roles'
+  | 'principals'
+  | 'changes'
+  | 'maintenance'
+  | 'settings';
 
 export interface KeyAttribute {
   readonly name: string;
@@ -64,6 +73,20 @@ export const TABLE_DEFINITIONS: readonly TableDefinition[] = [
     id: 'principals',
     description: 'Principals: hashed secrets and the roles each may use',
     partitionKey: { name: 'principal', type: 'S' },
+  },
+  {
+    id: 'changes',
+    description:
+      "The change feed operators' SUBSCRIBE streams read: tasks, agents and frameworks that changed, by minute, written only while someone watches (kept 15 minutes)",
+    partitionKey: { name: 'bucket', type: 'N' },
+    sortKey: { name: 'seq', type: 'S' },
+    timeToLiveAttribute: 'expires_at',
+  },
+  {
+    id: 'maintenance',
+    description:
+      "The cluster's maintenance schedule, its machines' modes and the frameworks' answers to inverse offers",
+    partitionKey: { name: 'key', type: 'S' },
   },
   {
     id: 'settings',
