@@ -17,12 +17,30 @@ export interface ApiRoute {
   readonly streaming?: boolean;
 }
 
+/** The legacy read endpoints Mesos serves under `/master/` and at the root alike (handlers/legacy-routes.ts). */
+export const LEGACY_MASTER_PATHS = [
+  'state',
+  'state-summary',
+  'frameworks',
+  'slaves',
+  'tasks',
+  'roles',
+  'flags',
+] as const;
+
+/** The legacy read endpoints (every tenant's agents, frameworks and tasks): operators'. */
+const LEGACY_ROUTES: readonly ApiRoute[] = [
+  ...LEGACY_MASTER_PATHS.flatMap((path) => [`/master/${path}`, `/${path}`]),
+  '/version',
+].map((path) => ({ method: 'GET', path, callers: ['operator'] }));
+
 export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'POST', path: '/api/v1/scheduler', callers: ['framework', 'operator'], streaming: true },
   // The operator API (functions/operator/): every call shares the path, and SUBSCRIBE streams.
   { method: 'POST', path: '/api/v1', callers: ['operator'], streaming: true },
   // The cluster's figures (frameworks, tasks, agents of every tenant) are for operators.
   { method: 'GET', path: '/metrics/snapshot', callers: ['operator'] },
+  ...LEGACY_ROUTES,
   { method: 'POST', path: '/internal/v1/agents/register', callers: ['agent'] },
   // Mantle Jobs (frameworks/jobs/api.ts): which queues a principal may use is the app's to decide; a
   // queue's weight and quota are operators'.

@@ -15,7 +15,7 @@ import type { Master } from '../master/master.js';
 import { WATCH_CHECK_MS } from '../registrar/index.js';
 import { MANTLE_VERSION } from '../scheduler/subscribe.js';
 import { operatorEvent } from './event-shapes.js';
-import { stateOf } from './state.js';
+import { stateOf } from './snapshot.js';
 
 /** How far behind its cursor the stream reads the feed, for entries written late. */
 const LAG_MS = 5000;

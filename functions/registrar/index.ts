@@ -9,6 +9,7 @@ import { HeartbeatLog } from './heartbeats.js';
 import { MaintenanceStore } from './maintenance.js';
 import { PrincipalRegistry } from './principals.js';
 import { RoleRegistry } from './roles.js';
+import { SettingsRegistry } from './settings.js';
 import { TaskRegistry } from './tasks.js';
 
 export class Registrar {
@@ -20,6 +21,7 @@ export class Registrar {
   readonly heartbeats: HeartbeatLog;
   readonly roles: RoleRegistry;
   readonly principals: PrincipalRegistry;
+  readonly settings: SettingsRegistry;
   readonly changes: ChangeFeed;
   readonly maintenance: MaintenanceStore;
 
@@ -32,6 +34,7 @@ export class Registrar {
     this.heartbeats = new HeartbeatLog(this.context);
     this.roles = new RoleRegistry(this.context);
     this.principals = new PrincipalRegistry(this.context);
+    this.settings = new SettingsRegistry(this.context);
     this.changes = new ChangeFeed(this.context);
     this.maintenance = new MaintenanceStore(this.context);
     feedChanges(this, this.changes);
@@ -54,6 +57,7 @@ export type { OfferFilter } from './filters.js';
 export type { TaskRecord, NewTask, StatusUpdateResult } from './tasks.js';
 export type { RoleRecord, Quota, ResourceQuantities } from './roles.js';
 export type { PrincipalRecord, PrincipalKind } from './principals.js';
+export type { LoggingLevel } from './settings.js';
 export type { RegistrarError, RegistrarErrorCode } from './errors.js';
 export type { RegistrarChange, FeedEntry } from './change-feed.js';
 export { WATCH_CHECK_MS } from './change-feed.js';

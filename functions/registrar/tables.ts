@@ -4,7 +4,16 @@
  */
 
 export type TableId =
-  'agents' | 'frameworks' | 'tasks' | 'filters' | 'heartbeats' | 'roles' | 'principals' | 'changes' | 'maintenance';
+  | 'agents'
+  | 'frameworks'
+  | 'tasks'
+  | 'filters'
+  | 'heartbeats'
+  | 'roles'
+  | 'principals'
+  | 'changes'
+  | 'maintenance'
+  | 'settings';
 
 export interface KeyAttribute {
   readonly name: string;
@@ -78,6 +87,11 @@ export const TABLE_DEFINITIONS: readonly TableDefinition[] = [
     description:
       "The cluster's maintenance schedule, its machines' modes and the frameworks' answers to inverse offers",
     partitionKey: { name: 'key', type: 'S' },
+  },
+  {
+    id: 'settings',
+    description: "The master's settings operators change at run time (the logging level), one item each",
+    partitionKey: { name: 'setting', type: 'S' },
   },
 ];
 

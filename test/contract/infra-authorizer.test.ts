@@ -80,6 +80,11 @@ describe('the authorizer', () => {
       '/api/v1/scheduler',
       '/api/v1',
       '/metrics/snapshot',
+      ...['state', 'state-summary', 'frameworks', 'slaves', 'tasks', 'roles', 'flags'].flatMap((path) => [
+        `/master/${path}`,
+        `/${path}`,
+      ]),
+      '/version',
       ...jobs.map((route) => route.path),
     ]);
     expect(policyPath({ path: '/api/jobs/v1/jobs/{id}/logs' })).toBe('/api/jobs/v1/jobs/*/logs');
