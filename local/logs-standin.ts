@@ -7,7 +7,7 @@
  * and the tests, and its content goes when the cluster stops.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { freePort } from './aws-standins.js';
+import type { AddressInfo } from 'node:net';
 
 interface StoredEvent {
   readonly timestamp: number;
@@ -197,14 +197,14 @@ export interface LogsStandIn {
 }
 
 export async function startLogsStandIn(options: { port?: number } = {}): Promise<LogsStandIn> {
-  const port = options.port ?? (await freePort());
   const state = new LogsStandInState();
   const server: Server = createServer((request, response) => void serve(state, request, response));
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
+  const { port } = server.address() as AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${port}`,
     port,
