@@ -96,14 +96,16 @@ describe('the REST API', () => {
     });
     const methods = resources(t, 'AWS::ApiGateway::Method');
     const streaming = methods.filter(([, m]) => (m.Properties.Integration as Json).ResponseTransferMode === 'STREAM');
-    expect(streaming).toHaveLength(1);
+    // The scheduler route (SUBSCRIBE) and the files API's download (a whole file, a page at a time).
+    expect(streaming.map(([, m]) => m.Properties.HttpMethod)).toEqual(['POST', 'GET']);
     const [, subscribe] = streaming[0] as [string, Resource];
     const integration = subscribe.Properties.Integration as Json;
     expect(subscribe.Properties.HttpMethod).toBe('POST');
     expect(JSON.stringify(integration.Uri)).toContain('/response-streaming-invocations');
     expect(referenced(integration.Uri)).toContain(scheduler);
     expect(integration.TimeoutInMillis).toBe(15 * 60 * 1000);
-    for (const [, method] of methods.filter(([, m]) => m !== subscribe)) {
+    expect(referenced((streaming[1]?.[1].Properties.Integration as Json).Uri)).toContain(scheduler);
+    for (const [, method] of methods.filter(([, m]) => !streaming.some(([, s]) => s === m))) {
       const uri = (method.Properties.Integration as Json).Uri;
       expect(JSON.stringify(uri)).toContain('/invocations');
       expect(referenced(uri)).toContain(api);
