@@ -7,6 +7,7 @@
  */
 import { err, ok, type Result } from '#shared/result.js';
 import { executorPrefix, parseStreamName, streamName, type SandboxRun } from '#shared/task-logs/names.js';
+import { newestRun } from '#shared/task-logs/task-output.js';
 import type { TaskLogReader } from '#shared/task-logs/store.js';
 import type { PrincipalRecord } from '../registrar/index.js';
 import type { Master } from '../master/master.js';
@@ -72,22 +73,12 @@ async function latestRun(reader: TaskLogReader, path: SandboxPath): Promise<stri
   const prefix = executorPrefix(path);
   const cached = latestRuns.get(prefix);
   if (cached && cached.until > Date.now()) return cached.run;
-  const run = await newestRun(reader, prefix);
+  const run = await newestRun(reader, path);
   if (run) {
     if (latestRuns.size >= 1_000) latestRuns.clear();
     latestRuns.set(prefix, { run, until: Date.now() + LATEST_RUN_MS });
   }
   return run;
-}
-
-async function newestRun(reader: TaskLogReader, prefix: string): Promise<string | undefined> {
-  const streams = await reader.list(prefix, 500);
-  let newest: { run: string; at: number } | undefined;
-  for (const stream of streams) {
-    const parsed = parseStreamName(stream.name);
-    if (parsed && (!newest || stream.createdAt > newest.at)) newest = { run: parsed.run.run, at: stream.createdAt };
-  }
-  return newest?.run;
 }
 
 async function locate(
