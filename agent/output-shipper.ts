@@ -145,12 +145,15 @@ export class OutputShipper {
 
   /**
    * The task has ended: ship what is left, partial lines included, and stop. Resolves when it is shipped
-   * or after `finishTimeoutMs`, whichever comes first; shipping goes on in the background after that.
+   * or after `finishTimeoutMs`, whichever comes first (at once while no store is named); shipping goes on
+   * in the background after that.
    */
   async finish(record: TaskRecord): Promise<void> {
     const shipment = this.shipments.get(record.containerId);
     if (!shipment) return;
     shipment.finishing = true;
+    // No store named yet: nothing to wait for; the output is shipped once one is.
+    if (!this.writer) return;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.options.finishTimeoutMs ?? 5000);

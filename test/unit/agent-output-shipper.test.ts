@@ -142,6 +142,20 @@ describe('the output shipper', () => {
     expect(writer.text(STDOUT)).toBe('before\nafter\n');
   });
 
+  it("does not hold a task's end while no store is named, and ships once one is", async () => {
+    const output = shipper({ finishTimeoutMs: 5000 });
+    const record = await taskRecord();
+    await writeFile(join(record.sandbox, 'stdout'), 'unnamed\n');
+    await output.start(record);
+    const started = Date.now();
+    await output.finish(record);
+    expect(Date.now() - started).toBeLessThan(500);
+    const writer = new RecordingWriter();
+    output.connect(writer);
+    await expect.poll(() => writer.text(STDOUT)).toBe('unnamed\n');
+    await expect.poll(() => output.active).toBe(0);
+  });
+
   it('gives up waiting at the end after the finish timeout when the store stays down', async () => {
     const writer = new RecordingWriter();
     writer.failures = Number.POSITIVE_INFINITY;
