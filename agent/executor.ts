@@ -29,7 +29,6 @@ import { HealthChecker, healthCheckPolicy, type HealthEvent, type Probe } from '
 import { commandProbe, httpProbe, tcpProbe } from './health-probes.js';
 import { isStopped, type Lifecycle } from './lifecycle.js';
 import { outputTail } from './output-tail.js';
-import type { OutputShipper } from './output-shipper.js';
 import { droppedState, taskStatus, type AgentFrameworkInfo, type StatusInput } from './statuses.js';
 import type { StatusUpdateManager } from './status-update-manager.js';
 
@@ -77,8 +76,11 @@ export interface ExecutorContext {
   readonly defaultKillGracePeriodMs: number;
   /** The task reached a terminal state (group policy, GPU release, drain progress). */
   readonly onTerminal: (executor: TaskExecutor, state: TaskState) => void;
-  /** Ships the sandbox's stdout and stderr to the task log store while the task runs. */
-  readonly output?: OutputShipper;
+  /** Ships the sandbox's stdout and stderr to the task log store while the task runs (output-shipper.ts). */
+  readonly output?: {
+    start(record: TaskRecord): Promise<void>;
+    finish(record: TaskRecord): Promise<void>;
+  };
 }
 
 type Phase = 'launching' | 'running' | 'killing' | 'terminated';
