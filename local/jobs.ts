@@ -108,6 +108,7 @@ export async function startLocalJobs(
     logger,
     metrics: master.metrics,
     actions: () => framework,
+    ...(master.taskLogs ? { taskLogs: master.taskLogs } : {}),
   });
   const ticker = new JobsTicker(framework);
   const timer = startTicker(ticker, options.tickMs ?? 1000, (error) =>

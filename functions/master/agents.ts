@@ -49,6 +49,14 @@ function response(master: Master, agent: AgentRecord): RegisterAgentResponse {
     status_queue_url: master.statusQueueUrl,
     heartbeat_queue_url: master.heartbeatQueueUrl,
     heartbeat_interval_seconds: master.config.agentPingTimeoutSeconds,
+    ...(master.config.taskLogGroup
+      ? {
+          task_logs: {
+            log_group: master.config.taskLogGroup,
+            ...(master.config.taskLogsEndpoint ? { endpoint: master.config.taskLogsEndpoint } : {}),
+          },
+        }
+      : {}),
   };
 }
 

@@ -2,6 +2,7 @@
  * What every master handler needs: the registrar, the queues, event delivery, configuration,
  * metrics, logs and a clock. Built once per Lambda container, per local cluster, per test.
  */
+import type { TaskLogReader } from '#shared/task-logs/store.js';
 import type { AllocationTrigger } from '../allocation/triggers.js';
 import type { FleetHooks } from '../fleet/hooks.js';
 import type { Logger } from '#shared/log.js';
@@ -36,6 +37,8 @@ export interface Master {
   readonly fleet?: FleetHooks;
   /** Proves agents' AWS identities (config `agentIdentity` in `aws-sts` mode). */
   readonly agentIdentity?: AgentIdentityVerifier;
+  /** The tasks' output as the agents ship it (config `taskLogGroup`), for the files API. */
+  readonly taskLogs?: TaskLogReader;
   now(): number;
 }
 

@@ -52,6 +52,11 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'GET', path: '/api/jobs/v1/queues', callers: ['framework', 'operator'] },
   { method: 'GET', path: '/api/jobs/v1/queues/{name+}', callers: ['framework', 'operator'] },
   { method: 'PUT', path: '/api/jobs/v1/queues/{name+}', callers: ['operator'] },
+  // Mesos's files API over the tasks' output (functions/files/): a framework's principal reads its own
+  // frameworks' tasks, an operator every task's. A download streams the whole file.
+  { method: 'GET', path: '/files/browse', callers: ['framework', 'operator'] },
+  { method: 'GET', path: '/files/read', callers: ['framework', 'operator'] },
+  { method: 'GET', path: '/files/download', callers: ['framework', 'operator'], streaming: true },
   { method: 'GET', path: '/health', callers: 'public' },
   { method: 'GET', path: '/master/health', callers: 'public' },
 ];
