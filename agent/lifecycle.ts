@@ -50,6 +50,8 @@ export class Lifecycle {
 
   /** Resolves after `ms`, or at once when the agent ends. */
   sleep(ms: number): Promise<void> {
+    // Asked after the end, no timer is set and the abort has already fired: nothing would ever resolve it.
+    if (!this.alive) return Promise.resolve();
     return new Promise((resolve) => {
       const onAbort = () => {
         cancel();
