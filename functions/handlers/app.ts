@@ -7,6 +7,7 @@
  *   POST /internal/v1/agents/register agents register and re-register (agent-route.ts says who may)
  *   GET  /health, /master/health      liveness (public)
  *   GET  /metrics/snapshot            Mesos-named metrics, flat JSON (operators, with authentication on)
+ *   GET  /metrics                     the same in Prometheus's text format (operators)
  *   /api/jobs/v1/...                  the Mantle Jobs REST API (frameworks/jobs/api.ts), where Jobs runs
  *
  * Every route refuses a body over `maxBodyBytes` (413) before anything reads it.
@@ -28,6 +29,7 @@ import { Authenticator } from '../master/auth.js';
 import { JOBS_API_PATH, jobsApi } from '../../frameworks/jobs/api.js';
 import type { JobsService } from '../../frameworks/jobs/service.js';
 import type { Master } from '../master/master.js';
+import { operatorMetrics, operatorPrometheus } from '../operator/metrics.js';
 import { agentCaller } from './agent-route.js';
 import { handleCall } from '../scheduler/calls.js';
 import { subscribe } from '../scheduler/subscribe.js';
@@ -57,6 +59,17 @@ function tooLarge(c: Context, limit: number): Response {
   return c.req.path.startsWith(`${JOBS_API_PATH}/`) ? c.json({ message }, 413) : text(c, 413, message);
 }
 
+/** The cluster-wide metrics, as Mesos's flat JSON and as Prometheus text (operators only). */
+function metricsRoutes(app: Hono<MasterEnv>, master: Master, authenticator: Authenticator): void {
+  app.get('/metrics/snapshot', authenticated(master, authenticator, ['operator']), async (c) =>
+    c.json(await operatorMetrics(master)),
+  );
+  app.get('/metrics', authenticated(master, authenticator, ['operator']), async (c) => {
+    const { contentType, text } = await operatorPrometheus(master);
+    return c.body(text, 200, { 'Content-Type': contentType });
+  });
+}
+
 export interface AppOptions {
   /**
    * The Mantle Jobs service, where it runs beside this master; while it answers undefined (not started
@@ -74,9 +87,7 @@ export function createApp(master: Master, options: AppOptions = {}): Hono<Master
   app.use('*', bodyLimit({ maxSize: limit, onError: (c) => tooLarge(c, limit) }));
   app.get('/health', (c) => c.text('OK'));
   app.get('/master/health', (c) => c.text('OK'));
-  app.get('/metrics/snapshot', authenticated(master, authenticator, ['operator']), (c) =>
-    c.json(master.metrics.snapshot()),
-  );
+  metricsRoutes(app, master, authenticator);
 
   app.all(
     '/api/v1/scheduler',

@@ -1,5 +1,6 @@
 /** The registrar: Mantle's replicated state, on DynamoDB conditional writes (docs/registrar.md). */
 import { AgentRegistry } from './agents.js';
+import { TaskCounters } from './counters.js';
 import { RegistrarContext, type RegistrarOptions } from './context.js';
 import { FilterRegistry } from './filters.js';
 import { FrameworkRegistry } from './frameworks.js';
@@ -17,12 +18,14 @@ export class Registrar {
   readonly heartbeats: HeartbeatLog;
   readonly roles: RoleRegistry;
   readonly principals: PrincipalRegistry;
+  readonly counters: TaskCounters;
 
   constructor(options: RegistrarOptions) {
     this.context = new RegistrarContext(options);
     this.agents = new AgentRegistry(this.context);
     this.frameworks = new FrameworkRegistry(this.context);
-    this.tasks = new TaskRegistry(this.context);
+    this.counters = new TaskCounters(this.context);
+    this.tasks = new TaskRegistry(this.context, this.counters);
     this.filters = new FilterRegistry(this.context);
     this.heartbeats = new HeartbeatLog(this.context);
     this.roles = new RoleRegistry(this.context);
@@ -47,6 +50,7 @@ export type { TaskRecord, NewTask, StatusUpdateResult } from './tasks.js';
 export type { RoleRecord, Quota, ResourceQuantities } from './roles.js';
 export type { PrincipalRecord, PrincipalKind } from './principals.js';
 export type { RegistrarError, RegistrarErrorCode } from './errors.js';
+export type { TaskCounts } from './counters.js';
 export type { OfferRecord, AllocatedTask, Ledger } from './ledger.js';
 export { checkSubscription, frameworkRoles } from './frameworks.js';
 export { freeResources, ledgerViolation, offeredResources, allocatedResources, takeInTurn } from './ledger.js';

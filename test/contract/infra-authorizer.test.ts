@@ -79,6 +79,7 @@ describe('the authorizer', () => {
     expect(routesFor('operator').map((route) => route.path)).toEqual([
       '/api/v1/scheduler',
       '/metrics/snapshot',
+      '/metrics',
       ...jobs.map((route) => route.path),
     ]);
     expect(policyPath({ path: '/api/jobs/v1/jobs/{id}/logs' })).toBe('/api/jobs/v1/jobs/*/logs');
