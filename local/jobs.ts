@@ -33,6 +33,11 @@ export interface LocalJobsOptions {
   readonly wrapHandler?: (handler: SqsHandler) => SqsHandler;
   /** How long an attempt may go unheard of before it is reconciled (default 20 s). */
   readonly launchCheckMs?: number;
+  /**
+   * How long a batch handed to the handler stays invisible (default 30 s, Lambda's default function timeout):
+   * a batch that fails comes back after it. Tests of handler faults shorten it.
+   */
+  readonly visibilityTimeoutSeconds?: number;
 }
 
 export interface LocalJobs {
@@ -91,7 +96,7 @@ export async function startLocalJobs(
     name: JOBS_FRAMEWORK_NAME,
     principal: credentials?.principal ?? '',
     handler: options.wrapHandler ? options.wrapHandler(framework.handler()) : framework.handler(),
-    visibilityTimeoutSeconds: 5,
+    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
   });
   await framework.start({ resubscribe: true });
   const service = createJobsService({

@@ -15,6 +15,7 @@ import {
   type Event,
 } from '#shared/protocol/scheduler.js';
 import { CallError, masterUrl, postCall, requestHeaders, SchedulerCalls, type ConnectionOptions } from './calls.js';
+import { groupBy } from '#shared/collections.js';
 import { dispatchEvent, type SchedulerCallbacks } from './events.js';
 
 export { CallError, inProcess, type Fetch } from './calls.js';
@@ -33,6 +34,11 @@ export interface QueueSchedulerOptions extends ConnectionOptions {
   readonly autoAcknowledge?: boolean;
   /** Implicit reconciliation after each subscribe() (default true). */
   readonly reconcileOnSubscribe?: boolean;
+  /**
+   * Handle a batch's consecutive UPDATEs of different tasks at once (default false): `update` must then be safe
+   * to run concurrently. A task's own updates keep their order.
+   */
+  readonly concurrentUpdates?: boolean;
   /** Told of each record dropped as not this framework's or not an event (default: nothing). */
   readonly onDropped?: (record: QueueRecord, why: string) => void;
 }
@@ -136,37 +142,87 @@ export class QueueScheduler extends SchedulerCalls {
    * A record whose callback throws fails, and so does every later record of its message group (FIFO order: they
    * come back after it). Records of another framework (a predecessor under the same name) and records that are
    * not events are dropped. Without a subscription every record fails, to come back once there is one.
+   *
+   * With `concurrentUpdates`, a run of consecutive UPDATEs is handled at once, one chain per task (a task's
+   * updates keep their order; a failed one fails the rest of its task's chain, and every record after the run).
    */
   async handleRecords(records: readonly QueueRecord[]): Promise<BatchResponse> {
     const failures: Array<{ itemIdentifier: string }> = [];
     const failedGroups = new Set<string>();
-    for (const record of records) {
-      const group = record.attributes?.MessageGroupId ?? '';
-      if (failedGroups.has(group) || !this.current.streamId) {
+    let run: QueueRecord[] = [];
+    const runEvents = new Map<string, Event>();
+    const flush = async (): Promise<void> => {
+      for (const record of await this.handleUpdates(run, runEvents)) {
         failures.push({ itemIdentifier: record.messageId });
+        failedGroups.add(groupOf(record));
+      }
+      run = [];
+      runEvents.clear();
+    };
+    for (const record of records) {
+      const event = this.admit(record, failedGroups, failures);
+      if (!event) continue;
+      if (this.options.concurrentUpdates && event.type === 'UPDATE' && !failedGroups.has(groupOf(record))) {
+        run.push(record);
+        runEvents.set(record.messageId, event);
         continue;
       }
-      if (group !== '' && group !== this.current.frameworkId) {
-        this.options.onDropped?.(record, `an event of framework ${group}, not ${this.current.frameworkId}`);
-        continue;
-      }
-      if (this.current.tornDown) {
-        this.options.onDropped?.(record, 'the framework was torn down');
-        continue;
-      }
-      const event = parseEvent(record.body);
-      if (!event) {
-        this.options.onDropped?.(record, 'not a scheduler event');
+      await flush();
+      if (failedGroups.has(groupOf(record))) {
+        failures.push({ itemIdentifier: record.messageId });
         continue;
       }
       try {
         await this.handle(event);
       } catch {
-        failedGroups.add(group);
+        failedGroups.add(groupOf(record));
         failures.push({ itemIdentifier: record.messageId });
       }
     }
+    await flush();
     return { batchItemFailures: failures };
+  }
+
+  /** The record's event, when it is to be handled; a record refused here is failed or dropped (and told). */
+  private admit(
+    record: QueueRecord,
+    failedGroups: ReadonlySet<string>,
+    failures: Array<{ itemIdentifier: string }>,
+  ): Event | undefined {
+    const group = groupOf(record);
+    if (failedGroups.has(group) || !this.current.streamId) {
+      failures.push({ itemIdentifier: record.messageId });
+      return undefined;
+    }
+    if (group !== '' && group !== this.current.frameworkId) {
+      this.options.onDropped?.(record, `an event of framework ${group}, not ${this.current.frameworkId}`);
+      return undefined;
+    }
+    if (this.current.tornDown) {
+      this.options.onDropped?.(record, 'the framework was torn down');
+      return undefined;
+    }
+    const event = parseEvent(record.body);
+    if (!event) this.options.onDropped?.(record, 'not a scheduler event');
+    return event;
+  }
+
+  /** A run of UPDATE records, one chain per task at once; answers the records that failed. */
+  private async handleUpdates(run: readonly QueueRecord[], events: ReadonlyMap<string, Event>): Promise<QueueRecord[]> {
+    const chains = groupBy(run, (record) => events.get(record.messageId)?.update?.status.task_id.value ?? '');
+    const failed = await Promise.all(
+      [...chains.values()].map(async (chain) => {
+        for (const [i, record] of chain.entries()) {
+          try {
+            await this.handle(events.get(record.messageId) as Event);
+          } catch {
+            return chain.slice(i);
+          }
+        }
+        return [];
+      }),
+    );
+    return failed.flat();
   }
 
   /** TEARDOWN; the events still queued for the framework are dropped from then on (nothing can answer them). */
@@ -186,6 +242,10 @@ export class QueueScheduler extends SchedulerCalls {
     const status = event.type === 'UPDATE' ? event.update?.status : undefined;
     if (status && (this.options.autoAcknowledge ?? true)) await this.acknowledge(status);
   }
+}
+
+function groupOf(record: QueueRecord): string {
+  return record.attributes?.MessageGroupId ?? '';
 }
 
 function parseEvent(body: string): Event | undefined {

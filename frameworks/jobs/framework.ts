@@ -88,6 +88,8 @@ export class JobsFramework implements JobsActions {
         ...(suppressed.length > 0 ? { suppressedRoles: suppressed } : {}),
         ...(options.fetch ? { fetch: options.fetch } : {}),
         ...(options.credentials ? { credentials: options.credentials } : {}),
+        // applyStatus and settle retry on conflicting writes, so one batch's updates may run at once.
+        concurrentUpdates: true,
         onDropped: (record, why) => options.logger?.warn('Jobs event dropped', { id: record.messageId, why }),
       },
     );

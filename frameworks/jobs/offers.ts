@@ -7,6 +7,7 @@
  * offers of its queue are held (kept in the store, not declined) and placed again with the next offers; past
  * the bound they are declined, so no offer is held for long.
  */
+import { mapConcurrently } from '#shared/collections.js';
 import type { Offer as MesosOffer, TaskInfo } from '#shared/protocol/mesos.js';
 import type { QueueScheduler } from '../../sdk/queue-scheduler.js';
 import { taskEnvironment } from './lifecycle.js';
@@ -26,6 +27,9 @@ export interface OfferSettings {
   /** How long a gang may hold offers, at most (ms). */
   readonly gangHoldMs: number;
 }
+
+/** Attempts recorded at once while an offer batch is placed (each is one DynamoDB transaction). */
+const RECORD_CONCURRENCY = 8;
 
 export const DEFAULT_OFFER_SETTINGS: OfferSettings = {
   pendingLimit: 200,
@@ -124,25 +128,30 @@ export async function handleOffers(ctx: OffersContext, offers: readonly Offer[])
   const placement = place({ jobs: [...pending.values()].map(pendingJob), offers });
   const byJob = new Map<string, Launch[]>();
   for (const launch of placement.launches) byJob.set(launch.jobId, [...(byJob.get(launch.jobId) ?? []), launch]);
+  // Each job's attempt is its own transaction: recorded a few at a time, then one ACCEPT per offer, at once.
+  const recorded = await mapConcurrently([...byJob], RECORD_CONCURRENCY, async ([jobId, launches]) => {
+    const attempt = await recordAttempt(ctx.engine, pending.get(jobId) as StoredJob, launches);
+    if (attempt !== undefined) ctx.faults?.afterRecord?.(jobId);
+    return attempt === undefined ? undefined : { jobId, launches, ...attempt };
+  });
   const byOffer = new Map<string, TaskInfo[]>();
   const launched: string[] = [];
-  for (const [jobId, launches] of byJob) {
-    const seen = pending.get(jobId) as StoredJob;
-    const recorded = await recordAttempt(ctx.engine, seen, launches);
-    if (recorded === undefined) continue;
-    ctx.faults?.afterRecord?.(jobId);
-    const hosts = launches.map((launch) => launch.hostname);
-    recorded.attempt.tasks.forEach((task, index) => {
-      const launch = launches[index] as Launch;
-      const info = taskInfo(recorded.stored.job, task.task_id, recorded.attempt.attempt, launch, hosts);
+  for (const each of recorded) {
+    if (each === undefined) continue;
+    const hosts = each.launches.map((launch) => launch.hostname);
+    each.attempt.tasks.forEach((task, index) => {
+      const launch = each.launches[index] as Launch;
+      const info = taskInfo(each.stored.job, task.task_id, each.attempt.attempt, launch, hosts);
       byOffer.set(launch.offerId, [...(byOffer.get(launch.offerId) ?? []), info]);
     });
-    launched.push(jobId);
+    launched.push(each.jobId);
   }
-  for (const [offerId, tasks] of byOffer) {
-    await ctx.scheduler.launch([offerId], tasks);
-    ctx.onLaunched?.(tasks.length);
-  }
+  await Promise.all(
+    [...byOffer].map(async ([offerId, tasks]) => {
+      await ctx.scheduler.launch([offerId], tasks);
+      ctx.onLaunched?.(tasks.length);
+    }),
+  );
   for (const jobId of launched) ctx.faults?.afterAccept?.(jobId);
   const gangWaiting = new Set<string>();
   for (const [jobId, reason] of placement.pending) {
@@ -154,19 +163,21 @@ export async function handleOffers(ctx: OffersContext, offers: readonly Offer[])
 
 /** Writes the pending reasons that changed, at most `limit` of them, each conditional on the version read. */
 export async function writeReasons(ctx: OffersContext, outcome: OffersOutcome): Promise<number> {
-  let writes = 0;
-  for (const [jobId, reason] of outcome.placement.pending) {
-    if (writes >= ctx.settings.reasonWrites) break;
-    const seen = outcome.pending.get(jobId);
-    if (seen === undefined || seen.job.pending_reason === reason.message) continue;
-    writes++;
-    await ctx.engine.mutate(jobId, (current) =>
+  const changed = [...outcome.placement.pending]
+    .filter(([jobId, reason]) => {
+      const seen = outcome.pending.get(jobId);
+      return seen !== undefined && seen.job.pending_reason !== reason.message;
+    })
+    .slice(0, ctx.settings.reasonWrites);
+  await mapConcurrently(changed, RECORD_CONCURRENCY, ([jobId, reason]) => {
+    const seen = outcome.pending.get(jobId) as StoredJob;
+    return ctx.engine.mutate(jobId, (current) =>
       current.job.version !== seen.job.version || current.job.state !== 'PENDING'
         ? undefined
         : { ...current, job: { ...current.job, pending_reason: reason.message } },
     );
-  }
-  return writes;
+  });
+  return changed.length;
 }
 
 /** The queue roles of the queues jobs wait in (for REVIVE and the framework's roles). */

@@ -255,6 +255,60 @@ describe('the QueueScheduler', () => {
     expect(dropped).toEqual(['the framework was torn down']);
   });
 
+  it('with concurrentUpdates, handles a run of updates one chain per task at once, each task in order', async () => {
+    const started: string[] = [];
+    let bStarted: () => void = () => undefined;
+    const bHasStarted = new Promise<void>((resolve) => (bStarted = resolve));
+    const scheduler = new QueueScheduler(
+      {
+        async statusUpdate(_s, status) {
+          const name = status.message ?? '';
+          started.push(name);
+          if (name === 'b1') bStarted();
+          // a1 finishes only once b1 has begun: handled one after the other, this batch would never end.
+          if (name === 'a1') await bHasStarted;
+          if (name === 'b2') throw new Error('boom');
+        },
+        offerRescinded(_s, offerId) {
+          started.push(offerId);
+        },
+      },
+      { master: tm.url, framework: FRAMEWORK, name: 'concurrent', concurrentUpdates: true, autoAcknowledge: false },
+    );
+    scheduler.resume({ frameworkId: 'f', streamId: 's' });
+    const update = (id: string, task: string, message: string) => ({
+      messageId: id,
+      body: JSON.stringify({
+        type: 'UPDATE',
+        update: { status: { task_id: { value: task }, state: 'TASK_RUNNING', message } },
+      }),
+      attributes: { MessageGroupId: 'f' },
+    });
+    const rescind = {
+      messageId: 'r',
+      body: JSON.stringify({ type: 'RESCIND', rescind: { offer_id: { value: 'r' } } }),
+      attributes: { MessageGroupId: 'f' },
+    };
+    const batch = [
+      update('1', 'a', 'a1'),
+      update('2', 'b', 'b1'),
+      update('3', 'a', 'a2'),
+      update('4', 'b', 'b2'),
+      update('5', 'b', 'b3'),
+      rescind,
+      update('6', 'a', 'a3'),
+    ];
+    const response = await Promise.race([
+      scheduler.handleRecords(batch),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('handled one at a time')), 5_000)),
+    ]);
+    // b2 failed: b3 (its task's next) and everything after the run (the RESCIND, a3) come back; a1, a2, b1 stand.
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['4', '5', '6', 'r']);
+    expect(started.filter((name) => name.startsWith('a'))).toEqual(['a1', 'a2']);
+    expect(started.filter((name) => name.startsWith('b'))).toEqual(['b1', 'b2']);
+    expect(started).not.toContain('r');
+  });
+
   it('refuses to subscribe with a CallError the framework can read', async () => {
     const scheduler = new QueueScheduler({}, { master: tm.url, framework: { ...FRAMEWORK, user: '' }, name: 'x' });
     const error = await scheduler.subscribe().catch((e: unknown) => e);

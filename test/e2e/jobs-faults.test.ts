@@ -32,6 +32,8 @@ beforeAll(async () => {
     master: { agentPingTimeoutSeconds: 2, maxAgentPingTimeouts: 3, offerTimeoutSeconds: 300 },
     jobs: {
       launchCheckMs: 3_000,
+      // A failed batch comes back after this: short, so the injected faults heal within the test.
+      visibilityTimeoutSeconds: 5,
       faults: {
         afterRecord: () => {
           if (faults.afterRecord > 0 && faults.afterRecord--) throw new Error('injected: died after recording');
