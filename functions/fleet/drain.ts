@@ -20,7 +20,7 @@
 import type { LifecycleActions } from './hooks.js';
 import type { AgentDrain, AgentRecord } from '../registrar/index.js';
 import { instanceIdOf } from './instance-id.js';
-import { agentsOnInstance } from './instances.js';
+import { agentsOnInstance, markAgentGone } from './instances.js';
 import { announceRescinds } from '../master/lifecycle.js';
 import { sendAgentCommands, type Master } from '../master/master.js';
 
@@ -123,11 +123,21 @@ export async function advanceDrains(
   return completed;
 }
 
-/** The agent reported DRAINED (every task terminal and acknowledged): its instance may go now. */
-export async function agentDrained(master: Master, lifecycle: LifecycleActions, agentId: string): Promise<boolean> {
+/**
+ * The agent reported DRAINED (every task terminal and acknowledged): an operator's drain with
+ * `mark_gone` marks it gone now; in AWS its instance may go (without lifecycle hooks, only the first).
+ */
+export async function agentDrained(
+  master: Master,
+  lifecycle: LifecycleActions | undefined,
+  agentId: string,
+): Promise<boolean> {
   const agent = await master.registrar.agents.get(agentId);
+  if (agent?.drain?.markGone && agent.status !== 'GONE') {
+    await markAgentGone(master, agent, 'Drained by an operator with mark_gone', { byOperator: true });
+  }
   const instanceId = agent ? instanceIdOf(agent) : undefined;
-  if (!agent?.drain || instanceId === undefined) {
+  if (!lifecycle || !agent?.drain || instanceId === undefined) {
     master.logger.info('Agent drained', { agentId, instanceId });
     return false;
   }
@@ -136,15 +146,64 @@ export async function agentDrained(master: Master, lifecycle: LifecycleActions, 
   return completed;
 }
 
-/** Sends DRAIN once the grace is over and tasks remain. Returns the agent as it now is. */
-async function killIfDue(master: Master, agent: AgentRecord, killGraceSeconds: number): Promise<AgentRecord> {
+export type OperatorDrainError = 'UNKNOWN_AGENT';
+
+/**
+ * An operator's DRAIN_AGENT (Mesos 1.9): the agent is deactivated and its offers rescinded in one
+ * registrar write, then told to kill its tasks now, each with at most `maxGracePeriodSeconds` when
+ * given; with `markGone` it is marked gone once drained (at once when it holds no task). A second
+ * DRAIN_AGENT only re-sends the kill. An agent that is gone cannot be drained (Mesos: "Unknown agent").
+ */
+export async function operatorDrain(
+  master: Master,
+  agentId: string,
+  options: { maxGracePeriodSeconds?: number; markGone: boolean },
+): Promise<OperatorDrainError | undefined> {
+  const agent = await master.registrar.agents.get(agentId);
+  if (!agent || agent.status === 'GONE') return 'UNKNOWN_AGENT';
+  const now = master.now();
+  const drain: AgentDrain = {
+    startedAt: agent.drain?.startedAt ?? now,
+    deadline: now,
+    markGone: options.markGone,
+    ...(options.maxGracePeriodSeconds !== undefined ? { maxGracePeriodSeconds: options.maxGracePeriodSeconds } : {}),
+  };
+  const result = await master.registrar.agents.setDrain(agentId, drain);
+  if (!result.ok) return 'UNKNOWN_AGENT';
+  master.metrics.increment('master/agents_drain_started');
+  master.logger.info('Draining agent (operator)', { agentId, ...options });
+  await announceRescinds(master, result.value.rescinded);
+  const drained = result.value.agent;
+  if (Object.keys(drained.tasks).length === 0) {
+    if (options.markGone && drained.status !== 'GONE') {
+      await markAgentGone(master, drained, 'Drained by an operator with mark_gone', { byOperator: true });
+    }
+    return undefined;
+  }
+  if (drained.status === 'ACTIVE') await killIfDue(master, drained, options.maxGracePeriodSeconds);
+  return undefined;
+}
+
+/**
+ * Sends DRAIN once the grace is over and tasks remain (`killGraceSeconds` undefined: each task's own kill
+ * grace). Returns the agent as it now is.
+ */
+async function killIfDue(
+  master: Master,
+  agent: AgentRecord,
+  killGraceSeconds: number | undefined,
+): Promise<AgentRecord> {
   const drain = agent.drain;
   const now = master.now();
   if (!drain || drain.killSentAt !== undefined || drain.deadline > now || Object.keys(agent.tasks).length === 0) {
     return agent;
   }
   await sendAgentCommands(master, agent, [
-    { type: 'DRAIN', max_grace_period_seconds: killGraceSeconds, mark_gone: false },
+    {
+      type: 'DRAIN',
+      ...(killGraceSeconds !== undefined ? { max_grace_period_seconds: killGraceSeconds } : {}),
+      mark_gone: drain.markGone === true,
+    },
   ]);
   const result = await master.registrar.agents.setDrain(agent.agentId, { ...drain, killSentAt: now });
   master.metrics.increment('master/agents_drain_kills');

@@ -28,9 +28,15 @@ export async function agentsOnInstance(master: Master, instanceId: string): Prom
  * Marks an agent gone because its instance is (Mesos's agent removal): its offers are rescinded, its
  * tasks become TASK_GONE (TASK_LOST without PARTITION_AWARE) and give their resources back, frameworks
  * get FAILURE if they had not already (an unreachable agent's), and its command queue is deleted.
+ * An operator's MARK_AGENT_GONE (`byOperator`) makes them TASK_GONE_BY_OPERATOR, as in Mesos.
  * False when it was gone already.
  */
-export async function markAgentGone(master: Master, agent: AgentRecord, why: string): Promise<boolean> {
+export async function markAgentGone(
+  master: Master,
+  agent: AgentRecord,
+  why: string,
+  options: { byOperator?: boolean } = {},
+): Promise<boolean> {
   const result = await master.registrar.agents.markGone(agent.agentId);
   if (!result.ok) return false;
   const now = master.now();
@@ -38,18 +44,19 @@ export async function markAgentGone(master: Master, agent: AgentRecord, why: str
   master.logger.warn('Agent gone', { agentId: agent.agentId, hostname: agent.hostname, why });
   await announceRescinds(master, result.value.rescinded);
   const tasks = Object.values(result.value.agent.tasks);
+  const state = options.byOperator ? 'TASK_GONE_BY_OPERATOR' : 'TASK_GONE';
   for (const task of tasks) {
     const framework = await master.registrar.frameworks.get(task.frameworkId);
     if (!framework) continue;
     const status = masterStatus(framework.info, {
       taskId: task.taskId,
-      state: 'TASK_GONE',
-      reason: 'REASON_AGENT_REMOVED',
+      state,
+      reason: options.byOperator ? 'REASON_AGENT_REMOVED_BY_OPERATOR' : 'REASON_AGENT_REMOVED',
       message: why,
       agentId: agent.agentId,
       now,
     });
-    const applied = await master.registrar.tasks.updateStatus(task.frameworkId, { ...status, state: 'TASK_GONE' });
+    const applied = await master.registrar.tasks.updateStatus(task.frameworkId, { ...status, state });
     if (!applied.ok || applied.value.outcome !== 'applied') continue;
     // A framework without PARTITION_AWARE saw TASK_LOST when the agent became unreachable already.
     if (applied.value.previous === 'TASK_UNREACHABLE' && !isPartitionAware(framework.info)) continue;

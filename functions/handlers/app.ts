@@ -4,6 +4,7 @@
  *
  *   POST /api/v1/scheduler            the Mesos v1 scheduler API (SUBSCRIBE streams RecordIO, or answers JSON
  *                                     for a queue-delivered framework)
+ *   POST /api/v1                      the Mesos v1 operator API (operator-route.ts, functions/operator/)
  *   POST /internal/v1/agents/register agents register and re-register (agent-route.ts says who may)
  *   GET  /health, /master/health      liveness (public)
  *   GET  /metrics/snapshot            Mesos-named metrics, flat JSON (operators, with authentication on)
@@ -29,8 +30,8 @@ import { Authenticator } from '../master/auth.js';
 import { JOBS_API_PATH, jobsApi } from '../../frameworks/jobs/api.js';
 import type { JobsService } from '../../frameworks/jobs/service.js';
 import type { Master } from '../master/master.js';
-import { operatorMetrics, operatorPrometheus } from '../operator/metrics.js';
 import { agentCaller } from './agent-route.js';
+import { mountOperatorApi } from './operator-route.js';
 import { handleCall } from '../scheduler/calls.js';
 import { subscribe } from '../scheduler/subscribe.js';
 import { subscribeCapExceeded } from '../scheduler/subscribe-caps.js';
@@ -59,17 +60,6 @@ function tooLarge(c: Context, limit: number): Response {
   return c.req.path.startsWith(`${JOBS_API_PATH}/`) ? c.json({ message }, 413) : text(c, 413, message);
 }
 
-/** The cluster-wide metrics, as Mesos's flat JSON and as Prometheus text (operators only). */
-function metricsRoutes(app: Hono<MasterEnv>, master: Master, authenticator: Authenticator): void {
-  app.get('/metrics/snapshot', authenticated(master, authenticator, ['operator']), async (c) =>
-    c.json(await operatorMetrics(master)),
-  );
-  app.get('/metrics', authenticated(master, authenticator, ['operator']), async (c) => {
-    const { contentType, text } = await operatorPrometheus(master);
-    return c.body(text, 200, { 'Content-Type': contentType });
-  });
-}
-
 export interface AppOptions {
   /**
    * The Mantle Jobs service, where it runs beside this master; while it answers undefined (not started
@@ -87,7 +77,6 @@ export function createApp(master: Master, options: AppOptions = {}): Hono<Master
   app.use('*', bodyLimit({ maxSize: limit, onError: (c) => tooLarge(c, limit) }));
   app.get('/health', (c) => c.text('OK'));
   app.get('/master/health', (c) => c.text('OK'));
-  metricsRoutes(app, master, authenticator);
 
   app.all(
     '/api/v1/scheduler',
@@ -129,6 +118,8 @@ export function createApp(master: Master, options: AppOptions = {}): Hono<Master
       });
     },
   );
+
+  mountOperatorApi(app, master, authenticator);
 
   app.post('/internal/v1/agents/register', agentCaller(master, authenticator), async (c) => {
     const parsed = RegisterAgentRequestSchema.safeParse(await c.req.json().catch(() => undefined));

@@ -117,7 +117,7 @@ export function validCall(master: Pick<Master, 'config'>): Check {
   });
 }
 
-function acceptsJson(accept: string | undefined): boolean {
+export function acceptsJson(accept: string | undefined): boolean {
   if (!accept) return true;
   return accept
     .split(',')

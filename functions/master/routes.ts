@@ -19,6 +19,8 @@ export interface ApiRoute {
 
 export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'POST', path: '/api/v1/scheduler', callers: ['framework', 'operator'], streaming: true },
+  // The operator API (functions/operator/): every call shares the path, and SUBSCRIBE streams.
+  { method: 'POST', path: '/api/v1', callers: ['operator'], streaming: true },
   // The cluster's figures (frameworks, tasks, agents of every tenant) are for operators.
   { method: 'GET', path: '/metrics/snapshot', callers: ['operator'] },
   { method: 'GET', path: '/metrics', callers: ['operator'] },

@@ -80,9 +80,9 @@ export async function handleAgentMessage(master: Master, message: AgentMessage, 
   const foreign = planForeignSender(agentId, await senderOf(master, agentId), senderId);
   if (foreign) return record(master, message, foreign);
   if (message.type === 'DRAINED') {
-    // In AWS the instance's termination may now go ahead; the fleet tick would otherwise finish it.
-    if (master.fleet?.lifecycle) await agentDrained(master, master.fleet.lifecycle, agentId);
-    else master.logger.info('Agent drained', { agentId });
+    // In AWS the instance's termination may now go ahead (the fleet tick would otherwise finish it);
+    // an operator's drain with mark_gone ends here.
+    await agentDrained(master, master.fleet?.lifecycle, agentId);
     return;
   }
   const frameworkId = message.framework_id.value;

@@ -23,6 +23,10 @@ export interface AgentDrain {
   readonly deadline: number;
   /** When the agent was sent DRAIN. */
   readonly killSentAt?: number;
+  /** An operator's DRAIN_AGENT: the kill grace it capped (Mesos `max_grace_period`), in seconds. */
+  readonly maxGracePeriodSeconds?: number;
+  /** An operator's DRAIN_AGENT with `mark_gone`: once drained, the agent is marked gone. */
+  readonly markGone?: boolean;
 }
 
 /** An agent as the heartbeat handler sees it. */

@@ -38,6 +38,13 @@ import {
   type OfferRequest,
   type StoredOffer,
 } from './agent-records.js';
+import {
+  activationRefusal,
+  deactivateChange,
+  deactivated,
+  reactivateChange,
+  type ActivationError,
+} from './agent-activation.js';
 import { acceptSteps, fitsOneWrite, type AcceptStep } from './accept-writes.js';
 import { RETRY, retrying, type RegistrarContext } from './context.js';
 import { failure, type RegistrarError } from './errors.js';
@@ -207,6 +214,20 @@ export class AgentRegistry {
     const outcome = await this.run(agentId, drainChange(drain), 'ALL_OLD');
     if (!outcome.written) return failure('UNKNOWN_AGENT', `Agent ${agentId} is not registered`);
     return ok(drained(outcome.item, drain));
+  }
+
+  /** Deactivates an agent (DEACTIVATE_AGENT): no new offers; its outstanding ones are taken back. */
+  async deactivate(agentId: string): Promise<Result<Rescinding, ActivationError>> {
+    const outcome = await this.run(agentId, deactivateChange(), 'ALL_OLD');
+    if (!outcome.written) return activationRefusal(agentId, outcome.old);
+    return ok(deactivated(outcome.item));
+  }
+
+  /** Reactivates a deactivated agent (REACTIVATE_AGENT), ending its drain if that is done. */
+  async reactivate(agentId: string): Promise<Result<AgentRecord, ActivationError>> {
+    const outcome = await this.run(agentId, reactivateChange(), 'ALL_NEW');
+    if (!outcome.written) return activationRefusal(agentId, outcome.old);
+    return ok(agentFromItem(outcome.item));
   }
 
   /**

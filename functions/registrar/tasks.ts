@@ -272,6 +272,18 @@ export class TaskRegistry {
     return outcome.written;
   }
 
+  /**
+   * Every task row with the TaskInfo it was launched with (the operator's view of the cluster: GET_TASKS,
+   * `/master/state`), page by page. A scan: finished rows are kept for a week, so its cost grows with
+   * the tasks of the last week.
+   */
+  async *scanWithInfo(): AsyncGenerator<{ task: TaskRecord; info?: TaskInfo }> {
+    for await (const item of this.context.scan(this.table, [...RECORD_ATTRIBUTES, 'info'])) {
+      const info = typeof item.info === 'string' ? TaskInfoSchema.safeParse(JSON.parse(item.info)) : undefined;
+      yield { task: taskFromItem(item), ...(info?.success ? { info: info.data } : {}) };
+    }
+  }
+
   /** The framework's tasks (active and finished-but-retained), page by page. */
   async *listByFramework(frameworkId: string): AsyncGenerator<TaskRecord> {
     const items = this.context.query(this.table, {

@@ -78,6 +78,7 @@ describe('the authorizer', () => {
     expect(framework).not.toContain('PUT /api/jobs/v1/queues/{name+}');
     expect(routesFor('operator').map((route) => route.path)).toEqual([
       '/api/v1/scheduler',
+      '/api/v1',
       '/metrics/snapshot',
       '/metrics',
       ...jobs.map((route) => route.path),

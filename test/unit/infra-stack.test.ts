@@ -85,7 +85,7 @@ beforeAll(() => {
 });
 
 describe('the REST API', () => {
-  it('streams the scheduler route from the streaming entry point and buffers the others', () => {
+  it('streams the scheduler and operator routes from the streaming entry point and buffers the others', () => {
     const t = base.template;
     const scheduler = findFunction(t, 'Scheduler');
     const api = findFunction(t, 'Api');
@@ -96,14 +96,18 @@ describe('the REST API', () => {
     });
     const methods = resources(t, 'AWS::ApiGateway::Method');
     const streaming = methods.filter(([, m]) => (m.Properties.Integration as Json).ResponseTransferMode === 'STREAM');
-    expect(streaming).toHaveLength(1);
-    const [, subscribe] = streaming[0] as [string, Resource];
-    const integration = subscribe.Properties.Integration as Json;
-    expect(subscribe.Properties.HttpMethod).toBe('POST');
-    expect(JSON.stringify(integration.Uri)).toContain('/response-streaming-invocations');
-    expect(referenced(integration.Uri)).toContain(scheduler);
-    expect(integration.TimeoutInMillis).toBe(15 * 60 * 1000);
-    for (const [, method] of methods.filter(([, m]) => m !== subscribe)) {
+    // SUBSCRIBE on the scheduler API and on the operator API.
+    expect(streaming).toHaveLength(API_ROUTES.filter((route) => route.streaming).length);
+    expect(streaming).toHaveLength(2);
+    for (const [, subscribe] of streaming) {
+      const integration = subscribe.Properties.Integration as Json;
+      expect(subscribe.Properties.HttpMethod).toBe('POST');
+      expect(JSON.stringify(integration.Uri)).toContain('/response-streaming-invocations');
+      expect(referenced(integration.Uri)).toContain(scheduler);
+      expect(integration.TimeoutInMillis).toBe(15 * 60 * 1000);
+    }
+    const streamed = new Set(streaming.map(([, m]) => m));
+    for (const [, method] of methods.filter(([, m]) => !streamed.has(m))) {
       const uri = (method.Properties.Integration as Json).Uri;
       expect(JSON.stringify(uri)).toContain('/invocations');
       expect(referenced(uri)).toContain(api);

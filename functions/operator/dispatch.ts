@@ -1,0 +1,121 @@
+/**
+ * The operator API's dispatch table (Mesos `POST /api/v1`, `Master::Http::api`): a call's `type` names
+ * its spec, and the spec says which sub-message the call carries, how to validate it (zod) and who
+ * handles it. The route (functions/handlers/operator-route.ts) has already checked the method, the media
+ * types and that the caller is an operator; this parses the `Call`, finds its spec, validates the
+ * sub-message (400, as Mesos's `validation::master::call::validate`) and runs the handler.
+ *
+ * To add a call: define it with `operatorCall({ type, field, payload, handle })` in a module of this room
+ * and list it in `OPERATOR_CALLS` (calls.ts). A handler receives the validated sub-message as
+ * `call.payload` and the caller, and answers an `OperatorResponse` (responses.ts).
+ */
+import { z } from 'zod';
+import { describeZodError } from '#shared/protocol/errors.js';
+import type { PrincipalRecord } from '../registrar/index.js';
+import type { Master } from '../master/master.js';
+import type { Authority } from '../scheduler/task-authorization.js';
+import { badRequest, refuse, type OperatorResponse } from './responses.js';
+
+/** Who calls: an operator (or anyone, with authentication off). */
+export interface OperatorCaller {
+  /** The authenticated principal; absent with authentication off. */
+  readonly principal?: PrincipalRecord;
+  readonly authority: Authority;
+}
+
+/** A parsed call: its type and its validated sub-message (undefined for calls that carry none). */
+export interface OperatorCall<P> {
+  readonly type: string;
+  readonly payload: P;
+}
+
+export type OperatorHandler<P> = (
+  master: Master,
+  call: OperatorCall<P>,
+  caller: OperatorCaller,
+) => Promise<OperatorResponse>;
+
+export interface OperatorCallSpec<P = unknown> {
+  /** The `Call.Type`, as Mesos spells it (`GET_AGENTS`). */
+  readonly type: string;
+  /**
+   * The call's sub-message (`get_metrics`, `update_weights`), which Mesos requires when the call has one;
+   * absent for calls without one (GET_STATE). A call with a field needs a payload schema.
+   */
+  readonly field?: string;
+  readonly payload?: z.ZodType<P>;
+  readonly handle: OperatorHandler<P>;
+}
+
+/** Defines a call; the type parameter follows the payload schema. */
+export function operatorCall<P = undefined>(spec: OperatorCallSpec<P>): OperatorCallSpec {
+  return spec as OperatorCallSpec;
+}
+
+/** The calls of Mesos's `Call.Type` that Mantle does not answer: 501, as Mesos answers what it does not implement. */
+const NOT_IMPLEMENTED = new Set([
+  'UNKNOWN',
+  'LIST_FILES',
+  'READ_FILE',
+  'GET_OPERATIONS',
+  'GROW_VOLUME',
+  'SHRINK_VOLUME',
+  'SET_QUOTA',
+  'REMOVE_QUOTA',
+]);
+
+export type OperatorCallTable = ReadonlyMap<string, OperatorCallSpec>;
+
+/** Builds the table, refusing two specs for one type (a merge that lists a call twice fails at once). */
+export function callTable(specs: readonly OperatorCallSpec[]): OperatorCallTable {
+  const table = new Map<string, OperatorCallSpec>();
+  for (const spec of specs) {
+    if (table.has(spec.type)) throw new Error(`Operator call ${spec.type} is defined twice`);
+    table.set(spec.type, spec);
+  }
+  return table;
+}
+
+const EnvelopeSchema = z.looseObject({ type: z.string().optional() });
+
+/** Finds the call's spec and validates its sub-message; the spec and payload, or the 400/501 to answer. */
+export function parseOperatorCall(
+  table: OperatorCallTable,
+  json: unknown,
+): { spec: OperatorCallSpec; payload: unknown } | OperatorResponse {
+  const envelope = EnvelopeSchema.safeParse(json);
+  if (!envelope.success) {
+    return badRequest(`Failed to convert JSON into Call protobuf: ${describeZodError(envelope.error)}`);
+  }
+  const type = envelope.data.type;
+  if (type === undefined) return badRequest("Failed to validate master::Call: Expecting 'type' to be present");
+  const spec = table.get(type);
+  if (!spec) {
+    return NOT_IMPLEMENTED.has(type)
+      ? refuse(501, `Operator call ${type} is not implemented by Mantle`)
+      : badRequest(`Failed to convert JSON into Call protobuf: unknown call type '${type}'`);
+  }
+  if (spec.field === undefined || spec.payload === undefined) return { spec, payload: undefined };
+  const raw = (envelope.data as Record<string, unknown>)[spec.field];
+  if (raw === undefined) return badRequest(`Failed to validate master::Call: Expecting '${spec.field}' to be present`);
+  const payload = spec.payload.safeParse(raw);
+  if (!payload.success) {
+    return badRequest(`Failed to validate master::Call: ${prefixed(spec.field, describeZodError(payload.error))}`);
+  }
+  return { spec, payload: payload.data };
+}
+
+/** Names the sub-message in the error's field paths (`field 'update_weights.weight_infos[0].weight'`). */
+function prefixed(field: string, message: string): string {
+  return message.replace(/field '/g, `field '${field}.`);
+}
+
+/** Runs a parsed call's handler. */
+export async function runOperatorCall(
+  master: Master,
+  parsed: { spec: OperatorCallSpec; payload: unknown },
+  caller: OperatorCaller,
+): Promise<OperatorResponse> {
+  master.metrics.increment(`master/operator/calls/${parsed.spec.type}`);
+  return parsed.spec.handle(master, { type: parsed.spec.type, payload: parsed.payload }, caller);
+}

@@ -1,0 +1,91 @@
+/**
+ * The operator endpoint's HTTP contract (`POST /api/v1`, Mesos `Master::Http::api`), raw: the status codes a
+ * Mesos operator client can meet, who may call it, and the two calls every client starts with.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bearerToken } from '../../functions/master/auth.js';
+import { startTestMaster, type TestMaster } from '../support/master.js';
+import { basic, operatorGet, operatorPost, SECRET } from '../support/operator.js';
+
+let tm: TestMaster;
+beforeAll(async () => {
+  tm = await startTestMaster({ authenticate: true });
+  const principals = tm.master.registrar.principals;
+  await principals.create({ principal: 'ops', secret: SECRET, kind: 'operator', roles: [] });
+  await principals.create({ principal: 'team-a', secret: SECRET, kind: 'framework', roles: ['a'] });
+  await principals.create({ principal: 'agent-1', secret: SECRET, kind: 'agent', roles: [] });
+});
+afterAll(async () => {
+  await tm.close();
+});
+
+const ops = basic('ops');
+
+describe('the operator endpoint', () => {
+  it('answers GET_HEALTH and GET_VERSION in Mesos shapes', async () => {
+    expect(await operatorGet(tm.url, { type: 'GET_HEALTH' }, ops)).toEqual({
+      type: 'GET_HEALTH',
+      get_health: { healthy: true },
+    });
+    const version = await operatorGet<{ type: string; get_version: { version_info: { version: string } } }>(
+      tm.url,
+      { type: 'GET_VERSION' },
+      ops,
+    );
+    expect(version.type).toBe('GET_VERSION');
+    expect(version.get_version.version_info.version).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('is for operators: 401 without credentials, 403 for frameworks and agents', async () => {
+    const none = await operatorPost(tm.url, { type: 'GET_HEALTH' });
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toMatch(/^Basic realm=/);
+    expect((await operatorPost(tm.url, { type: 'GET_HEALTH' }, basic('ops', 'wrong-secret-wrong'))).status).toBe(401);
+    expect((await operatorPost(tm.url, { type: 'GET_HEALTH' }, basic('team-a'))).status).toBe(403);
+    expect((await operatorPost(tm.url, { type: 'GET_HEALTH' }, basic('agent-1'))).status).toBe(403);
+    const bearer = { Authorization: `Bearer ${bearerToken({ principal: 'ops', secret: SECRET })}` };
+    expect((await operatorPost(tm.url, { type: 'GET_HEALTH' }, bearer)).status).toBe(200);
+  });
+
+  it('answers 405 to anything but POST, and 400 / 415 for media types', async () => {
+    for (const method of ['GET', 'PUT', 'DELETE']) {
+      const response = await operatorPost(tm.url, {}, ops, method);
+      expect(response.status, method).toBe(405);
+      expect(response.headers.get('allow')).toBe('POST');
+    }
+    const bare = await fetch(`${tm.url}/api/v1`, {
+      method: 'POST',
+      headers: ops,
+      body: new Uint8Array(Buffer.from('{"type":"GET_HEALTH"}')),
+    });
+    expect(bare.status).toBe(400);
+    expect(await bare.text()).toMatch(/Content-Type/);
+    for (const type of ['text/plain', 'application/x-protobuf']) {
+      expect((await operatorPost(tm.url, { type: 'GET_HEALTH' }, { ...ops, 'Content-Type': type })).status).toBe(415);
+    }
+  });
+
+  it('answers 406 when the client does not accept JSON', async () => {
+    const response = await operatorPost(tm.url, { type: 'GET_HEALTH' }, { ...ops, Accept: 'application/x-protobuf' });
+    expect(response.status).toBe(406);
+    expect((await operatorPost(tm.url, { type: 'GET_HEALTH' }, { ...ops, Accept: '*/*' })).status).toBe(200);
+  });
+
+  it('answers 400 with the reason to what is not a valid Call, and 501 to calls Mantle does not answer', async () => {
+    const cases: Array<[unknown, RegExp]> = [
+      ['{not json', /Failed to parse body into JSON/],
+      [[], /Failed to convert JSON into Call/],
+      [{}, /Expecting 'type' to be present/],
+      [{ type: 7 }, /Failed to convert JSON into Call.*type/],
+      [{ type: 'GET_EVERYTHING' }, /unknown call type 'GET_EVERYTHING'/],
+    ];
+    for (const [body, reason] of cases) {
+      const response = await operatorPost(tm.url, body, ops);
+      expect(response.status, JSON.stringify(body)).toBe(400);
+      expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+      expect(response.body).toMatch(reason);
+    }
+    const files = await operatorPost(tm.url, { type: 'GET_OPERATIONS' }, ops);
+    expect(files.status).toBe(501);
+  });
+});
