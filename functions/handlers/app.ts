@@ -69,6 +69,26 @@ export interface AppOptions {
   readonly jobs?: () => JobsService | undefined | Promise<JobsService | undefined>;
 }
 
+/** The master, with Mantle Jobs' pending jobs where Jobs runs here (GET_PENDING_REASONS joins them). */
+function withPendingJobs(master: Master, jobs: AppOptions['jobs']): Master {
+  if (!jobs) return master;
+  return {
+    ...master,
+    pendingJobs: async (limit) => {
+      const service = await jobs();
+      if (!service) return [];
+      const { jobs: pending } = await service.list({ state: 'PENDING', limit });
+      return pending.map((job) => ({
+        id: job.id,
+        name: job.name,
+        queue: job.queue,
+        reason: job.pending_reason ?? '',
+        createdAt: job.created_at,
+      }));
+    },
+  };
+}
+
 export function createApp(master: Master, options: AppOptions = {}): Hono<MasterEnv> {
   const app = new Hono<MasterEnv>();
   const authenticator = new Authenticator(master.registrar);
@@ -90,6 +110,7 @@ export function createApp(master: Master, options: AppOptions = {}): Hono<Master
       const call = c.get('call');
       if (!isSubscribe(call)) {
         const response = await handleCall(master, c.get('framework'), call, c.get('authority'));
+        if (response.json !== undefined) return c.json(response.json as object, 200);
         return response.body !== undefined ? text(c, response.status, response.body) : c.body(null, response.status);
       }
       const refused = subscribeHeaders(c);
@@ -119,7 +140,7 @@ export function createApp(master: Master, options: AppOptions = {}): Hono<Master
     },
   );
 
-  mountOperatorApi(app, master, authenticator);
+  mountOperatorApi(app, withPendingJobs(master, options.jobs), authenticator);
 
   app.post('/internal/v1/agents/register', agentCaller(master, authenticator), async (c) => {
     const parsed = RegisterAgentRequestSchema.safeParse(await c.req.json().catch(() => undefined));

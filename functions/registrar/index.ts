@@ -3,6 +3,7 @@ import { AgentRegistry } from './agents.js';
 import { TaskCounters } from './counters.js';
 import { RegistrarContext, type RegistrarOptions } from './context.js';
 import { FilterRegistry } from './filters.js';
+import { PendingRegistry } from './pending.js';
 import { FrameworkRegistry } from './frameworks.js';
 import { HeartbeatLog } from './heartbeats.js';
 import { PrincipalRegistry } from './principals.js';
@@ -19,12 +20,14 @@ export class Registrar {
   readonly roles: RoleRegistry;
   readonly principals: PrincipalRegistry;
   readonly counters: TaskCounters;
+  readonly pending: PendingRegistry;
 
   constructor(options: RegistrarOptions) {
     this.context = new RegistrarContext(options);
     this.agents = new AgentRegistry(this.context);
     this.frameworks = new FrameworkRegistry(this.context);
     this.counters = new TaskCounters(this.context);
+    this.pending = new PendingRegistry(this.context);
     this.tasks = new TaskRegistry(this.context, this.counters);
     this.filters = new FilterRegistry(this.context);
     this.heartbeats = new HeartbeatLog(this.context);
@@ -51,6 +54,7 @@ export type { RoleRecord, Quota, ResourceQuantities } from './roles.js';
 export type { PrincipalRecord, PrincipalKind } from './principals.js';
 export type { RegistrarError, RegistrarErrorCode } from './errors.js';
 export type { TaskCounts } from './counters.js';
+export type { PendingRecord } from './pending.js';
 export type { OfferRecord, AllocatedTask, Ledger } from './ledger.js';
 export { checkSubscription, frameworkRoles } from './frameworks.js';
 export { freeResources, ledgerViolation, offeredResources, allocatedResources, takeInTurn } from './ledger.js';

@@ -15,6 +15,7 @@ import { acknowledge } from './acknowledge.js';
 import { decline } from './decline.js';
 import { kill } from './kill.js';
 import { message } from './message.js';
+import { pendingReasons } from './pending.js';
 import { reconcileCall } from './reconcile.js';
 import { reconcileOperations } from './reconcile-operations.js';
 import { request } from './request.js';
@@ -54,6 +55,7 @@ const HANDLERS: { readonly [T in FrameworkCall['type']]: CallHandler<T> } = {
   ACCEPT_INVERSE_OFFERS: nothingToDo,
   DECLINE_INVERSE_OFFERS: nothingToDo,
   ACKNOWLEDGE_OPERATION_STATUS: nothingToDo,
+  GET_PENDING_REASONS: pendingReasons,
 };
 
 /** Dispatches a call; `authority` is what its caller may do (the ACL it is authorized against). */
