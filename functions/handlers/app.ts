@@ -78,13 +78,12 @@ function withPendingJobs(master: Master, jobs: AppOptions['jobs']): Master {
       const service = await jobs();
       if (!service) return [];
       const { jobs: pending } = await service.list({ state: 'PENDING', limit });
-      return pending.map((job) => ({
-        id: job.id,
-        name: job.name,
-        queue: job.queue,
-        reason: job.pending_reason ?? '',
-        createdAt: job.created_at,
-      }));
+      // A job just submitted has no reason yet (Jobs gives one at its next look at the offers).
+      return pending.flatMap((job) =>
+        job.pending_reason
+          ? [{ id: job.id, name: job.name, queue: job.queue, reason: job.pending_reason, createdAt: job.created_at }]
+          : [],
+      );
     },
   };
 }
