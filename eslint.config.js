@@ -19,6 +19,7 @@ const PURE_CORE = [
   'functions/master/{status-plan,statuses}.ts',
   'functions/fleet/{sweep-plan,instance-id,hooks}.ts',
   'frameworks/jobs/{model,lifecycle,schedule,placement}.ts',
+  'functions/maintenance/{schedule,inverse-offers}.ts',
 ];
 
 const PURE_SCHEDULER = '(accept-plan|operations|task-authorization|task-validation|validation|responses)';
@@ -111,7 +112,7 @@ const SIZE_CHECKED = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', 'coverage/', '.scratch/', 'bench/results/'] },
+  { ignores: ['node_modules/', 'dist/', 'cdk.out/', 'coverage/', '.scratch/', 'bench/results/'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {
@@ -137,6 +138,7 @@ export default tseslint.config(
   pureSiblings(['functions/master/{status-plan,statuses}.ts'], '(status-plan|statuses)'),
   pureSiblings(['functions/fleet/{sweep-plan,instance-id,hooks}.ts'], '(sweep-plan|instance-id|hooks)'),
   pureSiblings(['frameworks/jobs/{model,lifecycle,schedule,placement}.ts'], '(model|lifecycle|schedule|placement)'),
+  pureSiblings(['functions/maintenance/{schedule,inverse-offers}.ts'], '(schedule|inverse-offers)'),
   {
     files: SIZE_CHECKED,
     rules: {

@@ -42,6 +42,7 @@ import { abandonTasks, readSavedAgent, recoverTasks } from './recovery.js';
 import { agentRegistration, registrationRequest, type AgentRegistration } from './registration.js';
 import { emptyAgentState, prunedState, type AgentState } from './state.js';
 import { StatusUpdateManager, type StatusTransport } from './status-update-manager.js';
+import { Sandboxes } from './sandboxes.js';
 
 const MAX_REGISTRATION_BACKOFF_MS = 60_000;
 
@@ -99,6 +100,7 @@ class Agent implements RunningAgent, AgentContext {
   state: AgentState = emptyAgentState();
   private readonly commandHandler: CommandHandler;
   private clients: AwsClients | undefined;
+  private readonly sandboxes: Sandboxes;
   private queues: Queues | undefined;
   private sqsEndpoint: string | undefined;
   private master: MasterClient | undefined;
@@ -140,6 +142,7 @@ class Agent implements RunningAgent, AgentContext {
       metrics: this.metrics,
       onClosed: (frameworkId, taskId) => void this.commandHandler.taskClosed(frameworkId, taskId),
     });
+    this.sandboxes = new Sandboxes(this);
     this.commandHandler = new CommandHandler(this, {
       // Not awaited: registration retries with backoff, and commands keep flowing meanwhile.
       reregister: () => void this.reregister(),
@@ -182,7 +185,7 @@ class Agent implements RunningAgent, AgentContext {
       gpus: () => ({ total: this.gpus.length, free: this.gpuAllocator.free }),
       resources: () => this.resources,
     });
-    this.loops.push(this.registerLoop(false));
+    this.loops.push(this.registerLoop(false), this.sandboxes.run());
   }
 
   private async detect(): Promise<void> {
@@ -233,6 +236,7 @@ class Agent implements RunningAgent, AgentContext {
       allGpus: this.gpus,
       defaultKillGracePeriodMs: this.config.defaultKillGracePeriodMs,
       onTerminal: (executor, state) => this.commandHandler.taskEnded(executor, state),
+      output: this.sandboxes.shipper,
     };
   }
 
@@ -302,6 +306,7 @@ class Agent implements RunningAgent, AgentContext {
       if (local !== this.sqsEndpoint) this.connectQueues(local);
     }
     await this.checkpoint.writeJson(this.checkpoint.agentFile, this.registration);
+    this.sandboxes.registered(response);
     this.logger.info(previous ? 'Agent re-registered' : 'Agent registered', { agentId: response.agent_id.value });
     this.metrics.increment(previous ? 'slave/reregistrations' : 'slave/registrations');
     this.updates.start(response.agent_id.value, this.transport());
@@ -439,6 +444,7 @@ class Agent implements RunningAgent, AgentContext {
     await Promise.allSettled(this.loops);
     await this.endpoint?.close();
     this.clients?.destroy();
+    this.sandboxes.close();
     await this.firewall?.removeUnlessTasksRun(this.tasks().some((task) => task.phase !== 'terminated'));
   }
 
@@ -477,6 +483,7 @@ class Agent implements RunningAgent, AgentContext {
     for (const executor of this.executors.values()) executor.detach();
     void this.endpoint?.close();
     this.clients?.destroy();
+    this.sandboxes.close();
   }
 }
 

@@ -79,6 +79,15 @@ export interface AgentConfig {
    * Empty: no firewall. AWS agents block 169.254.169.254 and fd00:ec2::254.
    */
   readonly blockMetadata: readonly string[];
+  /** Ended tasks' sandboxes are removed this long after they end (Mesos --gc_delay, 1 week). */
+  readonly gcDelayMs: number;
+  /**
+   * Mesos --gc_disk_headroom (0.1): sandboxes go sooner as the work dir's disk fills, after
+   * gc_delay × max(0, 1 − headroom − disk usage); at 90% used (the default), at once.
+   */
+  readonly gcDiskHeadroom: number;
+  /** How often the disk is checked and old sandboxes removed (Mesos --disk_watermark_interval, 1 min). */
+  readonly diskWatermarkIntervalMs: number;
 }
 
 export type AgentConfigInput = Partial<AgentConfig> & Pick<AgentConfig, 'master' | 'workDir'>;
@@ -108,6 +117,9 @@ export const DEFAULTS = {
   switchUser: true,
   defaultKillGracePeriodMs: 3_000,
   blockMetadata: [] as readonly string[],
+  gcDelayMs: 604_800_000,
+  gcDiskHeadroom: 0.1,
+  diskWatermarkIntervalMs: 60_000,
 } satisfies Partial<AgentConfig>;
 
 export function agentConfig(input: AgentConfigInput): AgentConfig {
@@ -116,7 +128,7 @@ export function agentConfig(input: AgentConfigInput): AgentConfig {
 
 // ------------------------------------------------------------------------------------------- flags
 
-type Kind = 'string' | 'bool' | 'duration' | 'int' | 'list' | 'json';
+type Kind = 'string' | 'bool' | 'duration' | 'int' | 'fraction' | 'list' | 'json';
 
 interface FlagSpec {
   readonly key: keyof AgentConfig;
@@ -169,6 +181,9 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   switch_user: { key: 'switchUser', kind: 'bool', help: "run process tasks as the framework's user (true)" },
   executor_environment_variables: { key: 'executorEnvironmentVariables', kind: 'json', help: 'JSON object' },
   default_kill_grace_period: { key: 'defaultKillGracePeriodMs', kind: 'duration', help: '3secs' },
+  gc_delay: { key: 'gcDelayMs', kind: 'duration', help: 'ended sandboxes removed after (1weeks)' },
+  gc_disk_headroom: { key: 'gcDiskHeadroom', kind: 'fraction', help: 'sooner as the disk fills (0.1)' },
+  disk_watermark_interval: { key: 'diskWatermarkIntervalMs', kind: 'duration', help: '1mins' },
   block_metadata: {
     key: 'blockMetadata',
     kind: 'list',
@@ -213,6 +228,10 @@ function convert(name: string, spec: FlagSpec, raw: string): Result<unknown, str
     }
     case 'int':
       return /^-?\d+$/.test(raw.trim()) ? ok(Number(raw)) : err(`--${name} takes an integer, not '${raw}'`);
+    case 'fraction': {
+      const value = /^\s*\d*\.?\d+\s*$/.test(raw) ? Number(raw) : NaN;
+      return value >= 0 && value <= 1 ? ok(value) : err(`--${name} takes a number from 0 to 1, not '${raw}'`);
+    }
     case 'list': {
       const items = raw
         .split(',')

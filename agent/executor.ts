@@ -76,6 +76,11 @@ export interface ExecutorContext {
   readonly defaultKillGracePeriodMs: number;
   /** The task reached a terminal state (group policy, GPU release, drain progress). */
   readonly onTerminal: (executor: TaskExecutor, state: TaskState) => void;
+  /** Ships the sandbox's stdout and stderr to the task log store while the task runs (output-shipper.ts). */
+  readonly output?: {
+    start(record: TaskRecord): Promise<void>;
+    finish(record: TaskRecord): Promise<void>;
+  };
 }
 
 type Phase = 'launching' | 'running' | 'killing' | 'terminated';
@@ -117,6 +122,10 @@ export class TaskExecutor {
   }
   get resources(): readonly Resource[] {
     return this.record.task.resources ?? [];
+  }
+  /** The executor run's sandbox (a task group's, for its tasks). */
+  get sandboxRun(): string {
+    return this.record.parentSandbox ?? this.record.sandbox;
   }
   get isGroupTask(): boolean {
     return this.record.group;
@@ -163,6 +172,7 @@ export class TaskExecutor {
     // TASK_STARTING is journalled while the container starts; the stream keeps the order of updates.
     const starting = this.update({ state: 'TASK_STARTING' });
     starting.catch(() => undefined);
+    this.shipOutput();
     try {
       this.container = await this.containerizer.launch(this.spec(recorded));
     } catch (error) {
@@ -211,6 +221,7 @@ export class TaskExecutor {
       return;
     }
     this.container = container;
+    this.shipOutput();
     if (container.endedWhileDown) {
       // Settle it now so that re-registration reports the terminal state, not the checkpointed TASK_RUNNING.
       if (this.phase === 'launching') this.phase = this.killRequest ? 'killing' : 'running';
@@ -387,6 +398,8 @@ export class TaskExecutor {
       outcome = { state: 'TASK_FAILED', message: describeTermination(termination) };
     }
     const data = await outputTail(this.record.sandbox).catch(() => undefined);
+    // The last output reaches the store before the terminal update: a follower that sees the end has it all.
+    await this.context.output?.finish(this.record);
     await this.terminate(data === undefined ? outcome : { ...outcome, data });
   }
 
@@ -403,6 +416,12 @@ export class TaskExecutor {
       if (!isStopped(error)) {
         this.context.logger.warn('Destroying a container failed', { taskId: this.taskId, error: String(error) });
       }
+    });
+  }
+
+  private shipOutput(): void {
+    this.context.output?.start(this.record).catch((error: unknown) => {
+      if (!isStopped(error)) this.context.logger.warn('Shipping output failed to start', { error: String(error) });
     });
   }
 

@@ -13,6 +13,7 @@ import type { TaskStatus } from '#shared/protocol/mesos.js';
 import type { Checkpoint } from './checkpoint.js';
 import { isStopped, type Lifecycle } from './lifecycle.js';
 import { uuidHex } from './statuses.js';
+import { isTerminal as isTerminalState } from '#shared/tasks/state-machine.js';
 import {
   journalRecords,
   StatusUpdateStream,
@@ -114,8 +115,10 @@ export class StatusUpdateManager {
       await this.options.checkpoint.append(this.options.checkpoint.updatesFile(frameworkId, entry.taskId), record);
       const outcome = entry.stream.update(status);
       this.options.metrics.increment('slave/status_updates');
-      // Only a new head goes out now; anything behind it waits for the head's acknowledgement.
-      if (entry.stream.head?.uuid === uuid) this.flush(entry);
+      // Only a new head goes out now; anything behind it waits for the head's acknowledgement. But a terminal
+      // update behind the head sends the head again at once, carrying it as `latest_state`, so the master frees
+      // the task's resources now rather than at the next retry (Mesos waits for the retry).
+      if (entry.stream.head?.uuid === uuid || isTerminalState(status.state)) this.flush(entry);
       return outcome;
     });
   }

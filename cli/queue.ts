@@ -6,6 +6,8 @@
 import type { Queue } from '../frameworks/jobs/service.js';
 import { queuesTable } from './job-format.js';
 import { CONNECTION_USAGE, segment, UsageError } from './jobs-client.js';
+import { parseQuantities } from './quantities.js';
+export { parseQuantities } from './quantities.js';
 import { EXIT, printJson, runVerbs, type Invocation, type Verb, type VerbTable } from './verbs.js';
 
 export const QUEUE_USAGE = `Usage: mantle queue <set|show|list> [options]
@@ -18,18 +20,6 @@ export const QUEUE_USAGE = `Usage: mantle queue <set|show|list> [options]
 
 ${CONNECTION_USAGE}
 Exit status: 0 done; 1 the request failed (refused by the API, or no master); 2 bad arguments.`;
-
-/** `gpus=2,cpus=16` (repeatable) → {gpus: 2, cpus: 16}. */
-export function parseQuantities(flag: string, texts: readonly string[]): Record<string, number> {
-  const quantities: Record<string, number> = {};
-  for (const pair of texts.flatMap((text) => text.split(','))) {
-    const match = /^\s*([^=\s]+)\s*=\s*([0-9.]+)\s*$/.exec(pair);
-    const value = Number(match?.[2]);
-    if (!match?.[1] || !Number.isFinite(value)) throw new UsageError(`--${flag}: '${pair}' is not name=quantity`);
-    quantities[match[1]] = value;
-  }
-  return quantities;
-}
 
 function oneQueue(invocation: Invocation): string {
   const [name, ...more] = invocation.positionals;

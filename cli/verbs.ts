@@ -3,9 +3,10 @@
  * built, one verb run; usage errors exit 2, refusals and unreachable masters 1.
  */
 import { parseArgs } from 'node:util';
+import { EXIT } from './command.js';
 import { CONNECTION_OPTIONS, JobsApiError, JobsClient, UsageError } from './jobs-client.js';
 
-export const EXIT = { ok: 0, request: 1, usage: 2, failed: 3, cancelled: 4, interrupted: 130 } as const;
+export { EXIT } from './command.js';
 
 /** What a verb needs: the parsed flags, the words, the client, and where to print. */
 export interface Invocation {

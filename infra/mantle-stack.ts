@@ -10,6 +10,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Construct } from 'constructs';
@@ -29,6 +30,8 @@ import { alarmTopic, Monitoring } from './monitoring.js';
 import { suppressFindings } from './nag.js';
 import { CONSUME, grantQueues, grantRuntimeQueues, grantTables, QUEUE_LIFECYCLE, SEND } from './permissions.js';
 import { MantleQueues } from './queues.js';
+import { addTaskLogs } from './task-logs.js';
+import { taskLogGroup } from '#shared/task-logs/names.js';
 import { HEARTBEAT_BATCH_SIZE, HEARTBEAT_BATCHING_WINDOW_SECONDS, type ClusterSettings } from './settings.js';
 
 export interface MantleStackProps extends StackProps {
@@ -109,6 +112,13 @@ export class MantleStack extends Stack {
       scheduleTarget: (fn) => this.scheduleTarget(fn),
     });
     this.wireFleet(functions);
+    addTaskLogs(this, {
+      clusterName: cluster,
+      retention: logs.RetentionDays.ONE_MONTH,
+      deletionProtection: settings.deletionProtection,
+      agentRole: this.fleet.role,
+      readers: [functions.scheduler, ...(functions.api ? [functions.api] : [])],
+    });
     this.schedule(functions);
     const monitoring = new Monitoring(this, 'Monitoring', {
       clusterName: cluster,
@@ -165,6 +175,7 @@ export class MantleStack extends Stack {
       MANTLE_MAX_FRAMEWORKS_PER_PRINCIPAL: String(settings.maxFrameworksPerPrincipal),
       MANTLE_MAX_STREAMS_PER_PRINCIPAL: String(settings.maxStreamsPerPrincipal),
       MANTLE_FILTER_GPU_RESOURCES: String(settings.filterGpuResources),
+      MANTLE_TASK_LOG_GROUP: taskLogGroup(settings.clusterName),
     };
   }
 

@@ -1,6 +1,7 @@
 /**
  * The local stand-ins for the AWS services Mantle uses (see docs/local-aws.md):
- * DynamoDB Local (AWS's own emulator, a Java process) and the SQS stand-in (in-process HTTP server).
+ * DynamoDB Local (AWS's own emulator, a Java process), the SQS stand-in (in-process HTTP server) and the
+ * CloudWatch Logs stand-in for task output (logs-standin.ts).
  * Used by the tests' global setup and by the local cluster. The code under test talks to them through
  * the ordinary SDK clients with an endpoint override, exactly as it talks to AWS.
  */
@@ -13,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { createRequestHandler } from 'local-aws-sqs';
 import { createAwsClients, type AwsClients, type AwsEndpoints } from '#shared/aws/clients.js';
+import { startLogsStandIn, type LogsStandIn } from './logs-standin.js';
 
 export class JavaMissingError extends Error {
   constructor(detail: string) {
@@ -275,6 +277,8 @@ export async function startSqsStandIn(options: { port?: number } = {}): Promise<
 export interface LocalAws {
   readonly dynamodb: DynamoDbLocal;
   readonly sqs: SqsStandIn;
+  /** The CloudWatch Logs stand-in, where agents ship task output. */
+  readonly logs: LogsStandIn;
   readonly endpoints: AwsEndpoints;
   /** New SDK clients pointed at the stand-ins; the caller destroys them. */
   clients(): AwsClients;
@@ -299,14 +303,16 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
   }
   const dynamodb = dynamoStart.value;
   const sqs = sqsStart.value;
+  const logs = await startLogsStandIn();
   const endpoints: AwsEndpoints = { dynamodb: dynamodb.endpoint, sqs: sqs.endpoint };
   return {
     dynamodb,
     sqs,
+    logs,
     endpoints,
     clients: () => createAwsClients({ endpoints }),
     stop: async () => {
-      await Promise.all([dynamodb.stop(), sqs.stop()]);
+      await Promise.all([dynamodb.stop(), sqs.stop(), logs.stop()]);
     },
   };
 }

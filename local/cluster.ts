@@ -18,6 +18,7 @@ import { allocatorConfig, type AllocatorConfigInput } from '../functions/allocat
 import { allocationHandler } from '../functions/handlers/allocation.js';
 import { AllocationTriggers, startPeriodicTriggers } from '../functions/allocation/triggers.js';
 import { newClusterId } from '#shared/ids.js';
+import { taskLogGroup } from '#shared/task-logs/names.js';
 import { PERMISSIVE_ACL, SAFE_ACL, type Acl } from '#shared/acl.js';
 import type { MasterConfigInput } from '../functions/master/config.js';
 import type { Master } from '../functions/master/master.js';
@@ -127,6 +128,7 @@ async function startStandIns(options: LocalClusterOptions, workDir: string, stop
     `  DynamoDB Local   ${aws.dynamodb.endpoint} (pid ${aws.dynamodb.pid}${options.persist ? ', persistent' : ', in memory'})`,
   );
   options.log(`  SQS stand-in     ${aws.sqs.endpoint}`);
+  options.log(`  Logs stand-in    ${aws.logs.endpoint} (task output, in memory)`);
   return aws;
 }
 
@@ -206,7 +208,11 @@ async function startMaster(
     clients,
     cluster: options.cluster,
     clusterId: clusterIdFor(workDir, options.persist),
-    config: localMasterConfig(options.master),
+    config: {
+      ...localMasterConfig(options.master),
+      taskLogGroup: taskLogGroup(options.cluster),
+      taskLogsEndpoint: aws.logs.endpoint,
+    },
   });
   const { master } = local;
   const server = await serveMaster(master, options.port, options.hostname, { jobs });

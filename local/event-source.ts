@@ -20,7 +20,11 @@ export interface EventSourceOptions {
   readonly waitSeconds?: number;
   /** How long a received batch stays invisible (default: the queue's; Lambda uses the queue's too). */
   readonly visibilityTimeoutSeconds?: number;
-  /** Parallel pollers (Lambda scales these with the backlog; FIFO queues keep group order anyway). */
+  /**
+   * Parallel pollers (Lambda scales these with the backlog). On a FIFO queue a batch waits for the batches in
+   * flight that hold any of its message groups, as Lambda handles one batch per group at a time (the stand-in
+   * does not lock groups itself).
+   */
   readonly pollers?: number;
   readonly onError?: (error: unknown) => void;
   readonly region?: string;
@@ -76,6 +80,8 @@ export function startEventSource(options: EventSourceOptions): EventSource {
   const region = options.region ?? 'us-east-1';
   const name = options.queueArn.split(':').at(-1) ?? 'local';
   let invocations = 0;
+  /** Per message group, the batch in flight that holds it. */
+  const groupTails = new Map<string, Promise<void>>();
 
   async function poll(): Promise<void> {
     while (!controller.signal.aborted) {
@@ -96,25 +102,48 @@ export function startEventSource(options: EventSourceOptions): EventSource {
         continue;
       }
       if (messages.length === 0) continue;
-      invocations++;
-      const event: SQSEvent = { Records: messages.map((m) => toSqsRecord(m, options.queueArn, region)) };
-      let failed: Set<string>;
+      const release = await takeGroups(messages);
       try {
-        const response = await options.handler(event, lambdaContext(name));
-        failed = new Set((response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier));
-      } catch (error) {
-        options.onError?.(error);
-        continue; // the whole batch comes back after the visibility timeout
+        await invoke(messages);
+      } finally {
+        release();
       }
-      const done = messages.filter((message) => !failed.has(message.messageId));
-      try {
-        await options.queues.delete(
-          options.queueUrl,
-          done.map((message) => message.receiptHandle),
-        );
-      } catch (error) {
-        options.onError?.(error);
-      }
+    }
+  }
+
+  /** Waits for the batches in flight with any of these messages' groups; answers the release of them. */
+  async function takeGroups(messages: readonly ReceivedMessage[]): Promise<() => void> {
+    const groups = [...new Set(messages.flatMap((message) => (message.groupId ? [message.groupId] : [])))];
+    const before = groups.flatMap((group) => groupTails.get(group) ?? []);
+    let done: () => void = () => undefined;
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    for (const group of groups) groupTails.set(group, mine);
+    await Promise.all(before);
+    return () => {
+      done();
+      for (const group of groups) if (groupTails.get(group) === mine) groupTails.delete(group);
+    };
+  }
+
+  async function invoke(messages: ReceivedMessage[]): Promise<void> {
+    invocations++;
+    const event: SQSEvent = { Records: messages.map((m) => toSqsRecord(m, options.queueArn, region)) };
+    let failed: Set<string>;
+    try {
+      const response = await options.handler(event, lambdaContext(name));
+      failed = new Set((response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier));
+    } catch (error) {
+      options.onError?.(error);
+      return; // the whole batch comes back after the visibility timeout
+    }
+    const done = messages.filter((message) => !failed.has(message.messageId));
+    try {
+      await options.queues.delete(
+        options.queueUrl,
+        done.map((message) => message.receiptHandle),
+      );
+    } catch (error) {
+      options.onError?.(error);
     }
   }
 

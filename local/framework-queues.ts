@@ -17,6 +17,11 @@ export interface FrameworkQueueRegistration {
   readonly visibilityTimeoutSeconds?: number;
   /** Receives before a record goes to the dead-letter queue (default 5). */
   readonly maxReceiveCount?: number;
+  /**
+   * Batches handled at once, each holding its message groups (default 1), as Lambda runs several for a queue
+   * with many groups: only for a handler that is safe to run concurrently.
+   */
+  readonly pollers?: number;
 }
 
 export interface FrameworkQueues {
@@ -41,6 +46,7 @@ export function frameworkQueues(master: Master): FrameworkQueues {
         queueArn: await master.queues.arn(queueUrl),
         handler: registration.handler,
         batchSize: 10,
+        ...(registration.pollers !== undefined ? { pollers: registration.pollers } : {}),
         ...(registration.visibilityTimeoutSeconds !== undefined
           ? { visibilityTimeoutSeconds: registration.visibilityTimeoutSeconds }
           : {}),

@@ -34,8 +34,9 @@ export interface LocalJobsOptions {
   /** How long an attempt may go unheard of before it is reconciled (default 20 s). */
   readonly launchCheckMs?: number;
   /**
-   * How long a batch handed to the handler stays invisible (default 30 s, Lambda's default function timeout):
-   * a batch that fails comes back after it. Tests of handler faults shorten it.
+   * How long a batch handed to the handler stays invisible (default 120 s: a batch of offers with thousands of
+   * jobs waiting, on a busy machine, takes tens of seconds): a batch that fails comes back after it. Tests of
+   * handler faults shorten it.
    */
   readonly visibilityTimeoutSeconds?: number;
 }
@@ -96,7 +97,9 @@ export async function startLocalJobs(
     name: JOBS_FRAMEWORK_NAME,
     principal: credentials?.principal ?? '',
     handler: options.wrapHandler ? options.wrapHandler(framework.handler()) : framework.handler(),
-    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
+    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 120,
+    // Its handler is safe to run concurrently; updates come one message group per task.
+    pollers: 4,
   });
   await framework.start({ resubscribe: true });
   const service = createJobsService({
@@ -105,6 +108,7 @@ export async function startLocalJobs(
     logger,
     metrics: master.metrics,
     actions: () => framework,
+    ...(master.taskLogs ? { taskLogs: master.taskLogs } : {}),
   });
   const ticker = new JobsTicker(framework);
   const timer = startTicker(ticker, options.tickMs ?? 1000, (error) =>

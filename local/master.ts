@@ -20,6 +20,8 @@ import { Metrics } from '#shared/metrics.js';
 import { queueNames, Queues } from '#shared/queues/queues.js';
 import { createTables, tableNames } from '../functions/registrar/index.js';
 import { startEventSource, type EventSource } from './event-source.js';
+import { CreateLogGroupCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { createLogsClient } from '#shared/task-logs/cloudwatch.js';
 
 export interface LocalMasterOptions {
   readonly clients: AwsClients;
@@ -50,6 +52,9 @@ export async function bootstrapMaster(options: LocalMasterOptions): Promise<Loca
   const allocationQueueUrl = await ensureAllocationQueue(queues, cluster);
   const heartbeatQueueUrl = await ensureHeartbeatQueue(queues, cluster);
   const config = masterConfig({ cluster, clusterId: options.clusterId ?? newClusterId(), ...options.config });
+  if (config.taskLogGroup && config.taskLogsEndpoint) {
+    await ensureLogGroup(config.taskLogsEndpoint, config.taskLogGroup, clients.region);
+  }
   const master = buildMaster({
     clients,
     config,
@@ -63,6 +68,18 @@ export async function bootstrapMaster(options: LocalMasterOptions): Promise<Loca
     ...(options.now ? { now: options.now } : {}),
   });
   return { master, statusQueueUrl, allocationQueueUrl };
+}
+
+/** The task log group on the stand-in (in AWS the stack owns it, with its retention). */
+async function ensureLogGroup(endpoint: string, group: string, region: string): Promise<void> {
+  const logs = createLogsClient({ endpoint, region });
+  try {
+    await logs.send(new CreateLogGroupCommand({ logGroupName: group }));
+  } catch (error) {
+    if ((error as Error).name !== 'ResourceAlreadyExistsException') throw error;
+  } finally {
+    logs.destroy();
+  }
 }
 
 /** Feeds the heartbeat queue to the heartbeat handler, as Lambda's event source would. */

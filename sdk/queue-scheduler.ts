@@ -144,7 +144,8 @@ export class QueueScheduler extends SchedulerCalls {
    * not events are dropped. Without a subscription every record fails, to come back once there is one.
    *
    * With `concurrentUpdates`, a run of consecutive UPDATEs is handled at once, one chain per task (a task's
-   * updates keep their order; a failed one fails the rest of its task's chain, and every record after the run).
+   * updates keep their order; a failed one fails the rest of its task's chain, and every later record of its
+   * message group).
    */
   async handleRecords(records: readonly QueueRecord[]): Promise<BatchResponse> {
     const failures: Array<{ itemIdentifier: string }> = [];
@@ -194,8 +195,10 @@ export class QueueScheduler extends SchedulerCalls {
       failures.push({ itemIdentifier: record.messageId });
       return undefined;
     }
-    if (group !== '' && group !== this.current.frameworkId) {
-      this.options.onDropped?.(record, `an event of framework ${group}, not ${this.current.frameworkId}`);
+    // The master groups a framework's events by its id, or (updates) by `<framework id>/<task digest>`.
+    const owner = group.split('/')[0];
+    if (group !== '' && owner !== this.current.frameworkId) {
+      this.options.onDropped?.(record, `an event of framework ${owner}, not ${this.current.frameworkId}`);
       return undefined;
     }
     if (this.current.tornDown) {

@@ -6,7 +6,7 @@
  *   GET    /jobs                 ?queue=&state=&parent=&limit=&next= → {"jobs": […], "next": cursor | null}
  *   GET    /jobs/{id}            the job, its attempts oldest first
  *   DELETE /jobs/{id}            cancel (?reason=): 200 with the job; 409 once SUCCEEDED or FAILED
- *   GET    /jobs/{id}/logs       the latest ended attempt's output, text/plain
+ *   GET    /jobs/{id}/logs       the latest attempt's output (live while it runs), text/plain
  *   GET    /queues               {"queues": […]}
  *   GET    /queues/{name}        a queue: weight, quota, its jobs by state
  *   PUT    /queues/{name}        set weight and quota (operators only: it is quota)

@@ -7,6 +7,8 @@
  * waits for a time. `actions` let a service beside the framework wake it at once (new work to offer for, tasks
  * to kill); without them the timer does the same within its period.
  */
+import type { TaskLogReader } from '#shared/task-logs/store.js';
+import { taskOutputText } from '#shared/task-logs/task-output.js';
 import type { Logger } from '#shared/log.js';
 import type { Metrics } from '#shared/metrics.js';
 import { failure, ok, type Failure, type Result } from '#shared/result.js';
@@ -26,6 +28,7 @@ import {
 import { newJob } from './lifecycle.js';
 import { cancelled, DEPS_RECHECK_MS, EXPAND_RECHECK_MS, JobsEngine } from './engine.js';
 import { expandArray } from './children.js';
+import type { AttemptRecord } from './items.js';
 import { decodeCursor, encodeCursor, listOrder, type JobsStore, type ListPartition, type StoredJob } from './store.js';
 import { JOBS_INDEX } from './tables.js';
 
@@ -77,6 +80,8 @@ export interface JobsServiceOptions {
   readonly metrics?: Metrics;
   /** Late-bound: the framework may start after the service. */
   readonly actions?: () => JobsActions | undefined;
+  /** The tasks' output as the agents ship it (the master's task log store): logs live while a job runs. */
+  readonly taskLogs?: TaskLogReader;
 }
 
 /** Whether a listing cursor is one this service handed out (the API answers 400 for one that is not). */
@@ -226,15 +231,39 @@ class Service implements JobsService {
     }
   }
 
+  /**
+   * The latest attempt's output: from the task log store while it runs and after (the last MiB of
+   * stdout then stderr per task), else the tail each task delivered with its terminal status.
+   */
   async logs(id: string): Promise<Result<string, JobsError>> {
     const stored = await this.store.get(id);
     if (stored === undefined) return failure('NOT_FOUND', `No job ${id}`);
     const attempts = await this.store.attempts(id);
-    const ended = attempts.filter((record) => record.tasks.some((task) => task.ended_at !== null)).at(-1);
-    if (ended === undefined) return ok('');
-    if (ended.tasks.length === 1) return ok(ended.output[ended.tasks[0]?.task_id ?? ''] ?? '');
-    const parts = ended.tasks.map((task) => `==> ${task.task_id} <==\n${ended.output[task.task_id] ?? ''}`);
-    return ok(parts.join('\n'));
+    const latest = attempts
+      .filter((record) => record.tasks.some((task) => task.started_at !== null || task.ended_at !== null))
+      .at(-1);
+    if (latest === undefined) return ok('');
+    const live = await this.liveOutput(latest);
+    const output = (taskId: string): string => live[taskId] ?? latest.output[taskId] ?? '';
+    if (latest.tasks.length === 1) return ok(output(latest.tasks[0]?.task_id ?? ''));
+    return ok(latest.tasks.map((task) => `==> ${task.task_id} <==\n${output(task.task_id)}`).join('\n'));
+  }
+
+  /** Each task's output in the task log store, by task id (none where the store has none). */
+  private async liveOutput(record: AttemptRecord): Promise<Record<string, string>> {
+    const reader = this.options.taskLogs;
+    const frameworkId = reader ? (await this.store.subscription())?.frameworkId : undefined;
+    if (!reader || !frameworkId) return {};
+    const texts = await Promise.all(
+      record.tasks.map(async (task) => {
+        const text = await taskOutputText(reader, { frameworkId, taskId: task.task_id }).catch((error: unknown) => {
+          this.options.logger?.warn('Reading task output failed', { taskId: task.task_id, error: String(error) });
+          return undefined;
+        });
+        return [task.task_id, text] as const;
+      }),
+    );
+    return Object.fromEntries(texts.filter((entry): entry is readonly [string, string] => entry[1] !== undefined));
   }
 
   async putQueue(name: string, spec: QueueSpec): Promise<Result<Queue, JobsError>> {

@@ -21,6 +21,8 @@ import { mesosOffer, offersEvent, recipientOf, rescindEvent } from '../allocator
 import type { PendingReason } from '../allocator/reasons.js';
 import { isActiveFramework, type FrameworkSnapshot } from '../allocator/snapshot.js';
 import type { AllocationTrigger } from './triggers.js';
+import { inverseOfferRound, unavailabilityOf, withoutDownAgents } from '../maintenance/round.js';
+import type { MaintenanceRecord } from '../maintenance/schedule.js';
 
 /** The subset of a structured logger the pass uses (Powertools' Logger fits). */
 export interface PassLogger {
@@ -87,11 +89,12 @@ export async function runAllocationPass(
     metrics?.observe('allocator/mesos/allocation_run_latency_ms', Math.max(0, startedAt - request.requestedAt));
   }
 
-  const [agentList, frameworkList, roles, filters] = await Promise.all([
+  const [agentList, frameworkList, roles, filters, maintenance] = await Promise.all([
     collect(registrar.agents.list()),
     collect(registrar.frameworks.list()),
     registrar.roles.list(),
     registrar.filters.all(startedAt),
+    registrar.maintenance.get(),
   ]);
   const frameworks = new Map(frameworkList.map((framework) => [framework.frameworkId, framework]));
   const agents = new Map(agentList.map((agent) => [agent.agentId, agent]));
@@ -103,7 +106,7 @@ export async function runAllocationPass(
     .map((framework) => ({ ...framework, filters: filters.get(framework.frameworkId) ?? {} }));
   const allocated = performance.now();
   const result = allocator.allocate(
-    { agents: [...agents.values()], frameworks: reachable, roles, now: startedAt },
+    { agents: withoutDownAgents(maintenance, [...agents.values()]), frameworks: reachable, roles, now: startedAt },
     {
       ...(request.agentIds ? { agentIds: request.agentIds } : {}),
       ...(deps.random ? { random: deps.random } : {}),
@@ -113,7 +116,8 @@ export async function runAllocationPass(
 
   const expiresAt = startedAt + allocator.config.offerTimeoutSeconds * 1000;
   const { offers, conflicts } = await commitOffers(deps, agents, result.offers, expiresAt);
-  await sendOffers(deps, agents, frameworks, offers);
+  await sendOffers(deps, agents, frameworks, offers, maintenance);
+  await inverseOfferRound(deps, maintenance, [...agents.values()], frameworks, startedAt);
   if (offers.length > 0 && deps.triggers) {
     const agentIds = [...new Set(offers.map((offer) => offer.agentId))];
     try {
@@ -250,14 +254,17 @@ async function sendOffers(
   agents: ReadonlyMap<string, AgentRecord>,
   frameworks: ReadonlyMap<string, FrameworkRecord>,
   offers: readonly OfferRecord[],
+  maintenance: MaintenanceRecord,
 ): Promise<void> {
   await Promise.all(
     [...groupBy(offers, (offer) => offer.frameworkId)].map(async ([frameworkId, list]) => {
       const framework = frameworks.get(frameworkId) as FrameworkRecord;
       const recipient = recipientOf(framework.info);
-      const shaped: Offer[] = list.map((offer) =>
-        mesosOffer(offer, agents.get(offer.agentId) as AgentRecord, recipient),
-      );
+      const shaped: Offer[] = list.map((offer) => {
+        const agent = agents.get(offer.agentId) as AgentRecord;
+        const unavailability = unavailabilityOf(maintenance, agent);
+        return { ...mesosOffer(offer, agent, recipient), ...(unavailability ? { unavailability } : {}) };
+      });
       await publish(deps, framework, [offersEvent(shaped)]);
     }),
   );

@@ -26,4 +26,5 @@ export const handler = tracedFunction((event: Parameters<typeof buffered>[0], co
 // `awslambda.streamifyResponse` belongs to the Lambda Node.js runtime (and the tests' shim). The SDK
 // itself sets an empty `globalThis.awslambda`, so the function is what to look for.
 const runtime = (globalThis as { awslambda?: { streamifyResponse?: unknown } }).awslambda;
-export const streamingHandler = typeof runtime?.streamifyResponse === 'function' ? streamHandle(app) : undefined;
+export const streamingHandler: ReturnType<typeof streamHandle> | undefined =
+  typeof runtime?.streamifyResponse === 'function' ? streamHandle(app) : undefined;

@@ -10,6 +10,7 @@
  *   GET  /metrics/snapshot            Mesos-named metrics, flat JSON (operators, with authentication on)
  *   GET  /metrics                     the same in Prometheus's text format (operators)
  *   /api/jobs/v1/...                  the Mantle Jobs REST API (frameworks/jobs/api.ts), where Jobs runs
+ *   GET  /files/browse|read|download  Mesos's files API over the tasks' shipped stdout/stderr (files-route.ts)
  *
  * Every route refuses a body over `maxBodyBytes` (413) before anything reads it.
  *
@@ -32,6 +33,7 @@ import type { JobsService } from '../../frameworks/jobs/service.js';
 import type { Master } from '../master/master.js';
 import { agentCaller } from './agent-route.js';
 import { mountOperatorApi } from './operator-route.js';
+import { FILES_PATH, filesRoutes } from './files-route.js';
 import { handleCall } from '../scheduler/calls.js';
 import { subscribe } from '../scheduler/subscribe.js';
 import { subscribeCapExceeded } from '../scheduler/subscribe-caps.js';
@@ -94,8 +96,7 @@ export function createApp(master: Master, options: AppOptions = {}): Hono<Master
   const limit = master.config.maxBodyBytes;
 
   app.use('*', bodyLimit({ maxSize: limit, onError: (c) => tooLarge(c, limit) }));
-  app.get('/health', (c) => c.text('OK'));
-  app.get('/master/health', (c) => c.text('OK'));
+  for (const path of ['/health', '/master/health']) app.get(path, (c) => c.text('OK'));
 
   app.all(
     '/api/v1/scheduler',
@@ -153,6 +154,7 @@ export function createApp(master: Master, options: AppOptions = {}): Hono<Master
     return c.json(result.value);
   });
 
+  app.route(FILES_PATH, filesRoutes(master, authenticator));
   app.route(
     JOBS_API_PATH,
     jobsApi({

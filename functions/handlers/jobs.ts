@@ -58,6 +58,7 @@ async function build(env: NodeJS.ProcessEnv): Promise<HostedJobs> {
     logger,
     metrics: master.metrics,
     actions: () => framework,
+    ...(master.taskLogs ? { taskLogs: master.taskLogs } : {}),
   });
   return { service, framework, ticker: new JobsTicker(framework) };
 }

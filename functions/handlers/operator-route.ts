@@ -9,7 +9,9 @@ import type { Context, Hono } from 'hono';
 import type { Authenticator } from '../master/auth.js';
 import type { Master } from '../master/master.js';
 import { OPERATOR_CALLS } from '../operator/calls.js';
-import { operatorMetrics, operatorPrometheus } from '../operator/metrics.js';
+import { operatorPrometheus } from '../operator/metrics.js';
+import { mountLegacyEndpoints } from './legacy-routes.js';
+import { applyLoggingLevel } from '../operator/logging.js';
 import { parseOperatorCall, runOperatorCall, type OperatorCallTable } from '../operator/dispatch.js';
 import type { OperatorResponse } from '../operator/responses.js';
 import { acceptsJson, authenticated, authorized, jsonBody, postOnly, text, type MasterEnv } from './scheduler-route.js';
@@ -37,11 +39,11 @@ export function mountOperatorApi(
   table: OperatorCallTable = OPERATOR_CALLS,
 ): void {
   const operator = authenticated(master, authenticator, ['operator']);
-  app.get('/metrics/snapshot', operator, async (c) => c.json(await operatorMetrics(master)));
   app.get('/metrics', operator, async (c) => {
     const { contentType, text: body } = await operatorPrometheus(master);
     return c.body(body, 200, { 'Content-Type': contentType });
   });
+  mountLegacyEndpoints(app, master, operator);
   app.all(OPERATOR_API_PATH, postOnly, jsonBody, operator, authorized(master), async (c) => {
     let json: unknown;
     try {
@@ -54,6 +56,7 @@ export function mountOperatorApi(
     if (!acceptsJson(c.req.header('accept'))) {
       return text(c, 406, "Expecting 'Accept' to allow 'application/json'");
     }
+    await applyLoggingLevel(master);
     const caller = {
       authority: c.get('authority'),
       ...(c.get('principal') ? { principal: c.get('principal') } : {}),

@@ -23,6 +23,7 @@ import { taskKey } from '#shared/ids.js';
 import { isTerminal } from '#shared/tasks/state-machine.js';
 import { agentSessionId, boundAttributes, instanceIdOf } from '../fleet/instance-id.js';
 import type { AgentIdentity } from './agent-identity.js';
+import { machineOfAgent } from '../maintenance/schedule.js';
 import { notifyFramework, announceRescinds } from './lifecycle.js';
 import { sendAgentCommands, type Master } from './master.js';
 import { masterStatus } from './statuses.js';
@@ -48,6 +49,14 @@ function response(master: Master, agent: AgentRecord): RegisterAgentResponse {
     status_queue_url: master.statusQueueUrl,
     heartbeat_queue_url: master.heartbeatQueueUrl,
     heartbeat_interval_seconds: master.config.agentPingTimeoutSeconds,
+    ...(master.config.taskLogGroup
+      ? {
+          task_logs: {
+            log_group: master.config.taskLogGroup,
+            ...(master.config.taskLogsEndpoint ? { endpoint: master.config.taskLogsEndpoint } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -85,6 +94,14 @@ export async function registerAgent(
 ): Promise<Result<RegisterAgentResponse, RegistrationFailure>> {
   const bound = binding(master, request, caller.identity);
   if (!bound.ok) return bound;
+  // Mesos refuses agents of a machine under maintenance (and tells them to shut down).
+  const machine = machineOfAgent(await master.registrar.maintenance.get(), {
+    hostname: request.hostname,
+    ip: request.ip ?? request.hostname,
+  });
+  if (machine?.mode === 'DOWN') {
+    return refused({ status: 403, code: 'FORBIDDEN', message: `Machine '${machine.key}' is \`DOWN\`` });
+  }
   const registration = {
     hostname: request.hostname,
     ...(request.ip !== undefined ? { ip: request.ip } : {}),

@@ -10,6 +10,7 @@ import type { MasterConfig } from './config.js';
 import type { FleetHooks } from '../fleet/hooks.js';
 import type { AllocationRequester, Master } from './master.js';
 import { StsIdentityVerifier } from './sts-identity.js';
+import { CloudWatchTaskLogReader, createLogsClient } from '#shared/task-logs/cloudwatch.js';
 
 export interface MasterParts {
   readonly clients: AwsClients;
@@ -47,6 +48,17 @@ export function buildMaster(parts: MasterParts): Master {
     metrics,
     logger: createLogger('mantle-master'),
     ...(parts.fleet ? { fleet: parts.fleet } : {}),
+    ...(parts.config.taskLogGroup
+      ? {
+          taskLogs: new CloudWatchTaskLogReader(
+            createLogsClient({
+              region: parts.clients.region,
+              ...(parts.config.taskLogsEndpoint ? { endpoint: parts.config.taskLogsEndpoint } : {}),
+            }),
+            parts.config.taskLogGroup,
+          ),
+        }
+      : {}),
     ...(parts.config.agentIdentity.mode === 'aws-sts'
       ? {
           agentIdentity: new StsIdentityVerifier(

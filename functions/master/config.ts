@@ -65,6 +65,13 @@ export const MasterConfigSchema = z.object({
     .string()
     .regex(/^AROA[A-Z0-9]+$/)
     .optional(),
+  /**
+   * The CloudWatch Logs group agents ship task output to and the files API reads from (the stack's
+   * `/mantle/<cluster>/tasks`); absent, there is no task output.
+   */
+  taskLogGroup: z.string().min(1).optional(),
+  /** A stand-in's endpoint for that group (the local cluster's); absent: CloudWatch Logs itself. */
+  taskLogsEndpoint: z.string().url().optional(),
 });
 export type MasterConfig = z.infer<typeof MasterConfigSchema>;
 export type MasterConfigInput = z.input<typeof MasterConfigSchema>;
@@ -113,6 +120,8 @@ export function masterConfigFromEnvironment(env: NodeJS.ProcessEnv = process.env
       ? { maxFrameworksPerPrincipal: read('MAX_FRAMEWORKS_PER_PRINCIPAL') }
       : {}),
     ...(read('MAX_STREAMS_PER_PRINCIPAL') ? { maxStreamsPerPrincipal: read('MAX_STREAMS_PER_PRINCIPAL') } : {}),
+    ...(read('TASK_LOG_GROUP') ? { taskLogGroup: read('TASK_LOG_GROUP') } : {}),
+    ...(read('TASK_LOGS_ENDPOINT') ? { taskLogsEndpoint: read('TASK_LOGS_ENDPOINT') } : {}),
   });
 }
 

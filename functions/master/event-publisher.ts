@@ -2,15 +2,33 @@
  * Delivering scheduler events to a framework (docs/scheduler-api.md, "SUBSCRIBE and event delivery"): every producer
  * (allocator, status handler, sweeper, API) puts Events on the framework's own FIFO queue, one message group per
  * framework, and the framework's open SUBSCRIBE stream drains it. Nothing in any handler's memory is needed to
- * deliver an event.
+ * deliver an event. A queue-delivered framework's updates go one group per task instead (eventGroup).
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Event } from '#shared/protocol/scheduler.js';
 import { MAX_MESSAGE_BYTES, type OutgoingMessage, type Queues } from '#shared/queues/queues.js';
 
 export interface EventTarget {
   readonly frameworkId: string;
   readonly eventQueueUrl: string;
+  /** How the framework takes its events (a stream when not said). */
+  readonly delivery?: 'stream' | 'queue';
+}
+
+/** SQS's bound on a MessageGroupId (and its characters: [!-~]). */
+const GROUP_ID = /^[!-~]{1,128}$/;
+
+/**
+ * The message group of an event. One per framework keeps its events in order; but a queue-delivered framework's
+ * handlers (Lambda's FIFO event source) run one message group at a time, so there a task's updates get a group of
+ * their own, `<framework id>/<digest of the task id>`: each task's updates stay in order, different tasks' are
+ * handled at once, and offers are not held up behind updates. Mesos orders updates per task only, too.
+ */
+export function eventGroup(target: EventTarget, event: Event): string {
+  const task = event.type === 'UPDATE' ? event.update?.status.task_id.value : undefined;
+  if (target.delivery !== 'queue' || task === undefined) return target.frameworkId;
+  const group = `${target.frameworkId}/${createHash('sha256').update(task).digest('base64url').slice(0, 22)}`;
+  return GROUP_ID.test(group) ? group : target.frameworkId;
 }
 
 export interface EventPublisher {
@@ -49,7 +67,7 @@ export class SqsEventPublisher implements EventPublisher {
     if (!target.eventQueueUrl) throw new Error(`Framework ${target.frameworkId} has no event queue`);
     const messages: OutgoingMessage[] = events.flatMap(splitEvent).map((event) => ({
       body: event,
-      groupId: target.frameworkId,
+      groupId: eventGroup(target, event),
       deduplicationId: randomUUID(),
     }));
     await this.queues.send(target.eventQueueUrl, messages);

@@ -2,6 +2,7 @@
  * What every master handler needs: the registrar, the queues, event delivery, configuration,
  * metrics, logs and a clock. Built once per Lambda container, per local cluster, per test.
  */
+import type { TaskLogReader } from '#shared/task-logs/store.js';
 import type { AllocationTrigger } from '../allocation/triggers.js';
 import type { FleetHooks } from '../fleet/hooks.js';
 import type { Logger } from '#shared/log.js';
@@ -48,6 +49,8 @@ export interface Master {
   readonly agentIdentity?: AgentIdentityVerifier;
   /** Mantle Jobs' pending jobs, where Jobs runs beside this master (the app binds it: handlers/app.ts). */
   readonly pendingJobs?: (limit: number) => Promise<readonly PendingJob[]>;
+  /** The tasks' output as the agents ship it (config `taskLogGroup`), for the files API. */
+  readonly taskLogs?: TaskLogReader;
   now(): number;
 }
 

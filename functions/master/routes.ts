@@ -17,6 +17,23 @@ export interface ApiRoute {
   readonly streaming?: boolean;
 }
 
+/** The legacy read endpoints Mesos serves under `/master/` and at the root alike (handlers/legacy-routes.ts). */
+export const LEGACY_MASTER_PATHS = [
+  'state',
+  'state-summary',
+  'frameworks',
+  'slaves',
+  'tasks',
+  'roles',
+  'flags',
+] as const;
+
+/** The legacy read endpoints (every tenant's agents, frameworks and tasks): operators'. */
+const LEGACY_ROUTES: readonly ApiRoute[] = [
+  ...LEGACY_MASTER_PATHS.flatMap((path) => [`/master/${path}`, `/${path}`]),
+  '/version',
+].map((path) => ({ method: 'GET', path, callers: ['operator'] }));
+
 export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'POST', path: '/api/v1/scheduler', callers: ['framework', 'operator'], streaming: true },
   // The operator API (functions/operator/): every call shares the path, and SUBSCRIBE streams.
@@ -24,6 +41,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   // The cluster's figures (frameworks, tasks, agents of every tenant) are for operators.
   { method: 'GET', path: '/metrics/snapshot', callers: ['operator'] },
   { method: 'GET', path: '/metrics', callers: ['operator'] },
+  ...LEGACY_ROUTES,
   { method: 'POST', path: '/internal/v1/agents/register', callers: ['agent'] },
   // Mantle Jobs (frameworks/jobs/api.ts): which queues a principal may use is the app's to decide; a
   // queue's weight and quota are operators'.
@@ -35,6 +53,11 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'GET', path: '/api/jobs/v1/queues', callers: ['framework', 'operator'] },
   { method: 'GET', path: '/api/jobs/v1/queues/{name+}', callers: ['framework', 'operator'] },
   { method: 'PUT', path: '/api/jobs/v1/queues/{name+}', callers: ['operator'] },
+  // Mesos's files API over the tasks' output (functions/files/): a framework's principal reads its own
+  // frameworks' tasks, an operator every task's. A download streams the whole file.
+  { method: 'GET', path: '/files/browse', callers: ['framework', 'operator'] },
+  { method: 'GET', path: '/files/read', callers: ['framework', 'operator'] },
+  { method: 'GET', path: '/files/download', callers: ['framework', 'operator'], streaming: true },
   { method: 'GET', path: '/health', callers: 'public' },
   { method: 'GET', path: '/master/health', callers: 'public' },
 ];

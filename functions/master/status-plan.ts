@@ -48,11 +48,27 @@ export function planForeignSender(
   };
 }
 
+/**
+ * How long an update forwarded to a queue-delivered framework is not forwarded again when its agent resends it.
+ * The first copy is on the framework's queue, where it stays until handled: resending it at every agent retry
+ * (from 10 s) only lengthens a backlog the framework is working through. Past this, a resent update is forwarded
+ * again, for a framework that lost its copy (a dead-letter queue, a purge).
+ */
+export const QUEUE_RESEND_AFTER_MS = 60_000;
+
+/**
+ * The same for a stream framework: under the agent's first retry interval (10 s), so that Mesos's retries reach
+ * it as they would, but the agent's immediate resend that carries a task's end (`latest_state`) does not show it
+ * the update twice.
+ */
+export const STREAM_RESEND_AFTER_MS = 5_000;
+
 /** Decides what follows the state machine's ruling on `message`, given the framework as read. Pure. */
 export function planStatusUpdate(
   message: StatusUpdate,
   applied: Result<StatusUpdateResult, RegistrarError>,
   framework: FrameworkRecord | undefined,
+  now: number,
 ): StatusPlan {
   const { status } = message;
   if (!applied.ok) {
@@ -67,7 +83,10 @@ export function planStatusUpdate(
     'master/valid_status_updates',
     ...(outcome === 'applied' ? [`master/task_updates/${task.state}`] : []),
   ];
-  const release = isTerminal(task.state)
+  // As Mesos's master does, the agent's `latest_state` frees a task that ended while an earlier update waits for
+  // the framework's acknowledgement: its resources need not wait for the framework (releasing is idempotent).
+  const ended = isTerminal(task.state) || (message.latest_state !== undefined && isTerminal(message.latest_state));
+  const release = ended
     ? { agentId: task.agentId, frameworkId: message.framework_id.value, taskId: task.taskId }
     : undefined;
   const plan = (reply: StatusPlan['reply']): StatusPlan => ({ counters, ...(release ? { release } : {}), reply });
@@ -79,6 +98,8 @@ export function planStatusUpdate(
     // acknowledgement did not reach it. Acknowledge again rather than show the framework a second end.
     return plan({ kind: 'acknowledge' });
   }
+  const resendAfter = framework.delivery === 'queue' ? QUEUE_RESEND_AFTER_MS : STREAM_RESEND_AFTER_MS;
+  if (outcome === 'duplicate' && now - task.updatedAt < resendAfter) return plan({ kind: 'none' });
   const forwarded: TaskStatus = {
     ...status,
     state: stateForFramework(status.state, isPartitionAware(framework.info)),

@@ -89,7 +89,7 @@ export async function handleAgentMessage(master: Master, message: AgentMessage, 
   const { status } = message;
   const applied = await master.registrar.tasks.updateStatus(frameworkId, status, { agentId });
   const framework = applied.ok ? await master.registrar.frameworks.get(frameworkId) : undefined;
-  const plan = planStatusUpdate(message, applied, framework);
+  const plan = planStatusUpdate(message, applied, framework, master.now());
   record(master, message, plan);
   if (plan.release) {
     const released = await master.registrar.agents.releaseTasks({

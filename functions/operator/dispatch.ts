@@ -54,16 +54,51 @@ export function operatorCall<P = undefined>(spec: OperatorCallSpec<P>): Operator
   return spec as OperatorCallSpec;
 }
 
-/** The calls of Mesos's `Call.Type` that Mantle does not answer: 501, as Mesos answers what it does not implement. */
-const NOT_IMPLEMENTED = new Set([
+/**
+ * Every `Call.Type` of Mesos's `master.proto`: one the table does not answer is a 501, as Mesos answers
+ * what it does not implement; any other type is not a Call at all (400).
+ */
+const MESOS_CALL_TYPES = new Set([
   'UNKNOWN',
+  'GET_HEALTH',
+  'GET_FLAGS',
+  'GET_VERSION',
+  'GET_METRICS',
+  'GET_LOGGING_LEVEL',
+  'SET_LOGGING_LEVEL',
   'LIST_FILES',
   'READ_FILE',
+  'GET_STATE',
+  'GET_AGENTS',
+  'GET_FRAMEWORKS',
+  'GET_EXECUTORS',
   'GET_OPERATIONS',
+  'GET_TASKS',
+  'GET_ROLES',
+  'GET_WEIGHTS',
+  'UPDATE_WEIGHTS',
+  'GET_MASTER',
+  'SUBSCRIBE',
+  'RESERVE_RESOURCES',
+  'UNRESERVE_RESOURCES',
+  'CREATE_VOLUMES',
+  'DESTROY_VOLUMES',
   'GROW_VOLUME',
   'SHRINK_VOLUME',
+  'GET_MAINTENANCE_STATUS',
+  'GET_MAINTENANCE_SCHEDULE',
+  'UPDATE_MAINTENANCE_SCHEDULE',
+  'START_MAINTENANCE',
+  'STOP_MAINTENANCE',
+  'DRAIN_AGENT',
+  'DEACTIVATE_AGENT',
+  'REACTIVATE_AGENT',
+  'GET_QUOTA',
+  'UPDATE_QUOTA',
   'SET_QUOTA',
   'REMOVE_QUOTA',
+  'TEARDOWN',
+  'MARK_AGENT_GONE',
 ]);
 
 export type OperatorCallTable = ReadonlyMap<string, OperatorCallSpec>;
@@ -93,7 +128,7 @@ export function parseOperatorCall(
   if (type === undefined) return badRequest("Failed to validate master::Call: Expecting 'type' to be present");
   const spec = table.get(type);
   if (!spec) {
-    return NOT_IMPLEMENTED.has(type)
+    return MESOS_CALL_TYPES.has(type)
       ? refuse(501, `Operator call ${type} is not implemented by Mantle`)
       : badRequest(`Failed to convert JSON into Call protobuf: unknown call type '${type}'`);
   }

@@ -6,7 +6,7 @@
 import type { Master } from '../master/master.js';
 import type { AgentRecord, FrameworkRecord } from '../registrar/index.js';
 import { MANTLE_VERSION } from '../scheduler/subscribe.js';
-import type { ClusterSnapshot } from './state.js';
+import { getState, type ClusterSnapshot } from './state.js';
 
 export interface SnapshotParts {
   readonly agents?: boolean;
@@ -36,3 +36,8 @@ export async function readSnapshot(master: Pick<Master, 'registrar'>, parts: Sna
 }
 
 export const EVERYTHING: SnapshotParts = { agents: true, frameworks: true, tasks: true };
+
+/** Mesos `Response.GetState`: GET_STATE's answer and the operator stream's SUBSCRIBED. */
+export async function stateOf(master: Pick<Master, 'registrar'>): Promise<Record<string, unknown>> {
+  return getState(await readSnapshot(master, EVERYTHING));
+}

@@ -1,13 +1,17 @@
 /** The registrar: Mantle's replicated state, on DynamoDB conditional writes (docs/registrar.md). */
 import { AgentRegistry } from './agents.js';
 import { TaskCounters } from './counters.js';
+import { ChangeFeed } from './change-feed.js';
+import { feedChanges } from './change-hooks.js';
 import { RegistrarContext, type RegistrarOptions } from './context.js';
 import { FilterRegistry } from './filters.js';
 import { PendingRegistry } from './pending.js';
 import { FrameworkRegistry } from './frameworks.js';
 import { HeartbeatLog } from './heartbeats.js';
+import { MaintenanceStore } from './maintenance.js';
 import { PrincipalRegistry } from './principals.js';
 import { RoleRegistry } from './roles.js';
+import { SettingsRegistry } from './settings.js';
 import { TaskRegistry } from './tasks.js';
 
 export class Registrar {
@@ -21,6 +25,9 @@ export class Registrar {
   readonly principals: PrincipalRegistry;
   readonly counters: TaskCounters;
   readonly pending: PendingRegistry;
+  readonly settings: SettingsRegistry;
+  readonly changes: ChangeFeed;
+  readonly maintenance: MaintenanceStore;
 
   constructor(options: RegistrarOptions) {
     this.context = new RegistrarContext(options);
@@ -33,6 +40,10 @@ export class Registrar {
     this.heartbeats = new HeartbeatLog(this.context);
     this.roles = new RoleRegistry(this.context);
     this.principals = new PrincipalRegistry(this.context);
+    this.settings = new SettingsRegistry(this.context);
+    this.changes = new ChangeFeed(this.context);
+    this.maintenance = new MaintenanceStore(this.context);
+    feedChanges(this, this.changes);
   }
 }
 
@@ -52,9 +63,12 @@ export type { OfferFilter } from './filters.js';
 export type { TaskRecord, NewTask, StatusUpdateResult } from './tasks.js';
 export type { RoleRecord, Quota, ResourceQuantities } from './roles.js';
 export type { PrincipalRecord, PrincipalKind } from './principals.js';
+export type { LoggingLevel } from './settings.js';
 export type { RegistrarError, RegistrarErrorCode } from './errors.js';
 export type { TaskCounts } from './counters.js';
 export type { PendingRecord } from './pending.js';
+export type { RegistrarChange, FeedEntry } from './change-feed.js';
+export { WATCH_CHECK_MS } from './change-feed.js';
 export type { OfferRecord, AllocatedTask, Ledger } from './ledger.js';
 export { checkSubscription, frameworkRoles } from './frameworks.js';
 export { freeResources, ledgerViolation, offeredResources, allocatedResources, takeInTurn } from './ledger.js';

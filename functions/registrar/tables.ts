@@ -4,7 +4,18 @@
  */
 
 export type TableId =
-  'agents' | 'frameworks' | 'tasks' | 'filters' | 'heartbeats' | 'roles' | 'principals' | 'counters' | 'pending';
+  | 'agents'
+  | 'frameworks'
+  | 'tasks'
+  | 'filters'
+  | 'heartbeats'
+  | 'roles'
+  | 'principals'
+  | 'counters'
+  | 'pending'
+  | 'changes'
+  | 'maintenance'
+  | 'settings';
 
 export interface KeyAttribute {
   readonly name: string;
@@ -76,6 +87,25 @@ export const TABLE_DEFINITIONS: readonly TableDefinition[] = [
     partitionKey: { name: 'framework_id', type: 'S' },
     sortKey: { name: 'role', type: 'S' },
     timeToLiveAttribute: 'expires_at',
+  },
+  {
+    id: 'changes',
+    description:
+      "The change feed operators' SUBSCRIBE streams read: tasks, agents and frameworks that changed, by minute, written only while someone watches (kept 15 minutes)",
+    partitionKey: { name: 'bucket', type: 'N' },
+    sortKey: { name: 'seq', type: 'S' },
+    timeToLiveAttribute: 'expires_at',
+  },
+  {
+    id: 'maintenance',
+    description:
+      "The cluster's maintenance schedule, its machines' modes and the frameworks' answers to inverse offers",
+    partitionKey: { name: 'key', type: 'S' },
+  },
+  {
+    id: 'settings',
+    description: "The master's settings operators change at run time (the logging level), one item each",
+    partitionKey: { name: 'setting', type: 'S' },
   },
 ];
 

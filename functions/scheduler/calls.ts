@@ -13,6 +13,7 @@ import type { Master } from '../master/master.js';
 import { accept } from './accept.js';
 import { acknowledge } from './acknowledge.js';
 import { decline } from './decline.js';
+import { acceptInverseOffers, declineInverseOffers } from './inverse-offers.js';
 import { kill } from './kill.js';
 import { message } from './message.js';
 import { pendingReasons } from './pending.js';
@@ -35,7 +36,7 @@ type CallHandler<T extends FrameworkCall['type']> = (
   authority: Authority,
 ) => Promise<CallResponse>;
 
-// Inverse offers (maintenance) are advisory, and operation feedback is not retried: nothing to do.
+// Operation feedback is not retried: nothing to do.
 const nothingToDo = async (): Promise<CallResponse> => ACCEPTED;
 
 const HANDLERS: { readonly [T in FrameworkCall['type']]: CallHandler<T> } = {
@@ -52,8 +53,8 @@ const HANDLERS: { readonly [T in FrameworkCall['type']]: CallHandler<T> } = {
   REQUEST: request,
   UPDATE_FRAMEWORK: updateFramework,
   RECONCILE_OPERATIONS: reconcileOperations,
-  ACCEPT_INVERSE_OFFERS: nothingToDo,
-  DECLINE_INVERSE_OFFERS: nothingToDo,
+  ACCEPT_INVERSE_OFFERS: acceptInverseOffers,
+  DECLINE_INVERSE_OFFERS: declineInverseOffers,
   ACKNOWLEDGE_OPERATION_STATUS: nothingToDo,
   GET_PENDING_REASONS: pendingReasons,
 };

@@ -70,6 +70,11 @@ export const RegisterAgentResponseSchema = z.object({
   status_queue_url: z.string(),
   heartbeat_queue_url: z.string(),
   heartbeat_interval_seconds: z.number().positive(),
+  /**
+   * Where the agent ships its tasks' stdout and stderr (a CloudWatch Logs group; the endpoint of a local
+   * cluster's stand-in). Absent: the agent ships nothing.
+   */
+  task_logs: z.object({ log_group: z.string().min(1), endpoint: z.string().url().optional() }).optional(),
 });
 export type RegisterAgentResponse = z.infer<typeof RegisterAgentResponseSchema>;
 

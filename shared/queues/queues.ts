@@ -327,8 +327,13 @@ export class Queues {
           Entries: batch.map((handle, i) => ({ Id: String(i), ReceiptHandle: handle })),
         }),
       );
-      // A receipt that expired meanwhile means the message was redelivered: it is not ours to delete.
-      const failed = (result.Failed ?? []).filter((entry) => entry.Code !== 'ReceiptHandleIsInvalid');
+      // A receipt that expired meanwhile means the message was redelivered: it is not ours to delete. SQS says so
+      // as ReceiptHandleIsInvalid, or on a FIFO queue as InvalidParameterValue "...The receipt handle has expired".
+      const failed = (result.Failed ?? []).filter(
+        (entry) =>
+          entry.Code !== 'ReceiptHandleIsInvalid' &&
+          !(entry.Code === 'InvalidParameterValue' && /receipt handle has expired/i.test(entry.Message ?? '')),
+      );
       if (failed.length > 0) throw new Error(`SQS could not delete ${failed.length} message(s) from ${url}`);
     }
   }

@@ -70,9 +70,12 @@ describe('the authorizer', () => {
     // The cluster's metrics (every tenant's frameworks, tasks and agents) are for operators only.
     const jobs = API_ROUTES.filter((route) => route.path.startsWith('/api/jobs/v1/'));
     const framework = routesFor('framework').map((route) => `${route.method} ${route.path}`);
+    // The files API: a framework reads its own tasks' output (the app checks whose), an operator every task's.
+    const files = ['/files/browse', '/files/read', '/files/download'];
     expect(framework).toEqual([
       'POST /api/v1/scheduler',
       ...jobs.filter((route) => route.method !== 'PUT').map((route) => `${route.method} ${route.path}`),
+      ...files.map((path) => `GET ${path}`),
     ]);
     // A queue's weight and quota are operators'.
     expect(framework).not.toContain('PUT /api/jobs/v1/queues/{name+}');
@@ -81,7 +84,13 @@ describe('the authorizer', () => {
       '/api/v1',
       '/metrics/snapshot',
       '/metrics',
+      ...['state', 'state-summary', 'frameworks', 'slaves', 'tasks', 'roles', 'flags'].flatMap((path) => [
+        `/master/${path}`,
+        `/${path}`,
+      ]),
+      '/version',
       ...jobs.map((route) => route.path),
+      ...files,
     ]);
     expect(policyPath({ path: '/api/jobs/v1/jobs/{id}/logs' })).toBe('/api/jobs/v1/jobs/*/logs');
   });

@@ -85,7 +85,10 @@ describe('the operator endpoint', () => {
       expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
       expect(response.body).toMatch(reason);
     }
-    const files = await operatorPost(tm.url, { type: 'GET_OPERATIONS' }, ops);
-    expect(files.status).toBe(501);
+    for (const type of ['GET_OPERATIONS', 'LIST_FILES', 'SET_QUOTA']) {
+      const response = await operatorPost(tm.url, { type }, ops);
+      expect(response.status, type).toBe(501);
+      expect(response.body).toMatch(`${type} is not implemented`);
+    }
   });
 });

@@ -176,7 +176,7 @@ describe('the QueueScheduler', () => {
     }
   });
 
-  it('leaves a record that threw for the next handler run, and its group behind it', async () => {
+  it("leaves a record that threw for the next handler run, and does not hold other tasks' updates behind it", async () => {
     let failuresLeft = 1;
     const statuses: string[] = [];
     const scheduler = new QueueScheduler(
@@ -208,10 +208,11 @@ describe('the QueueScheduler', () => {
         { 'Mesos-Stream-Id': scheduler.streamId as string },
       );
       await commands(tm, agent, 2);
-      // Reconciliation answers both tasks (TASK_STAGING), in order, in one group: r-1 throws once.
+      // Reconciliation answers both tasks (TASK_STAGING), each in its task's group: r-1 throws once and comes
+      // back after the visibility timeout, while r-2 is handled meanwhile.
       await scheduler.reconcile([{ taskId: 'r-1' }, { taskId: 'r-2' }]);
       await until(() => statuses.length === 2);
-      expect(statuses).toEqual(['r-1:TASK_STAGING', 'r-2:TASK_STAGING']);
+      expect(statuses).toEqual(['r-2:TASK_STAGING', 'r-1:TASK_STAGING']);
       expect(failuresLeft).toBe(-1);
     } finally {
       await hosted.stop();
@@ -257,6 +258,7 @@ describe('the QueueScheduler', () => {
 
   it('with concurrentUpdates, handles a run of updates one chain per task at once, each task in order', async () => {
     const started: string[] = [];
+    const dropped: string[] = [];
     let bStarted: () => void = () => undefined;
     const bHasStarted = new Promise<void>((resolve) => (bStarted = resolve));
     const scheduler = new QueueScheduler(
@@ -273,16 +275,24 @@ describe('the QueueScheduler', () => {
           started.push(offerId);
         },
       },
-      { master: tm.url, framework: FRAMEWORK, name: 'concurrent', concurrentUpdates: true, autoAcknowledge: false },
+      {
+        master: tm.url,
+        framework: FRAMEWORK,
+        name: 'concurrent',
+        concurrentUpdates: true,
+        autoAcknowledge: false,
+        onDropped: (_r, why) => void dropped.push(why),
+      },
     );
     scheduler.resume({ frameworkId: 'f', streamId: 's' });
-    const update = (id: string, task: string, message: string) => ({
+    // As the master sends them to a queue-delivered framework: a group per task for updates (eventGroup).
+    const update = (id: string, task: string, message: string, framework = 'f') => ({
       messageId: id,
       body: JSON.stringify({
         type: 'UPDATE',
         update: { status: { task_id: { value: task }, state: 'TASK_RUNNING', message } },
       }),
-      attributes: { MessageGroupId: 'f' },
+      attributes: { MessageGroupId: `${framework}/${task}` },
     });
     const rescind = {
       messageId: 'r',
@@ -295,18 +305,20 @@ describe('the QueueScheduler', () => {
       update('3', 'a', 'a2'),
       update('4', 'b', 'b2'),
       update('5', 'b', 'b3'),
+      update('6', 'c', 'c1', 'old'),
       rescind,
-      update('6', 'a', 'a3'),
+      update('7', 'a', 'a3'),
     ];
     const response = await Promise.race([
       scheduler.handleRecords(batch),
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error('handled one at a time')), 5_000)),
     ]);
-    // b2 failed: b3 (its task's next) and everything after the run (the RESCIND, a3) come back; a1, a2, b1 stand.
-    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['4', '5', '6', 'r']);
-    expect(started.filter((name) => name.startsWith('a'))).toEqual(['a1', 'a2']);
+    // b2 failed: b3, its task's next, comes back with it; the other groups' records stand.
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['4', '5']);
+    expect(started.filter((name) => name.startsWith('a'))).toEqual(['a1', 'a2', 'a3']);
     expect(started.filter((name) => name.startsWith('b'))).toEqual(['b1', 'b2']);
-    expect(started).not.toContain('r');
+    expect(started.indexOf('r')).toBeLessThan(started.indexOf('a3'));
+    expect(dropped).toEqual(['an event of framework old, not f']);
   });
 
   it('refuses to subscribe with a CallError the framework can read', async () => {

@@ -134,4 +134,55 @@ describe('the Lambda-style event source', () => {
       await source.stop();
     }
   });
+
+  it('holds a FIFO group while a batch of it is in flight, and runs other groups beside it (pollers)', async () => {
+    const url = await queues.ensure(`${unique()}.fifo`, { visibilityTimeoutSeconds: 30 });
+    const inFlight = new Map<string, number>();
+    const order: string[] = [];
+    let overlappedGroups = false;
+    let overlappedSameGroup = false;
+    const source = startEventSource({
+      queues,
+      queueUrl: url,
+      queueArn: await queues.arn(url),
+      batchSize: 1,
+      pollers: 3,
+      handler: async (event: SQSEvent) => {
+        const record = event.Records[0] as SQSEvent['Records'][number];
+        const group = record.attributes.MessageGroupId as string;
+        if ((inFlight.get(group) ?? 0) > 0) overlappedSameGroup = true;
+        if ([...inFlight.values()].some((n) => n > 0)) overlappedGroups = true;
+        inFlight.set(group, (inFlight.get(group) ?? 0) + 1);
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        order.push(JSON.parse(record.body) as string);
+        inFlight.set(group, (inFlight.get(group) ?? 0) - 1);
+        return { batchItemFailures: [] };
+      },
+    });
+    try {
+      const messages = ['a1', 'b1', 'a2', 'b2', 'a3', 'b3'].map((body, i) => ({
+        body,
+        groupId: body[0] as string,
+        deduplicationId: `d${i}`,
+      }));
+      await queues.send(url, messages);
+      await until(() => order.length === 6);
+      expect(order.filter((body) => body.startsWith('a'))).toEqual(['a1', 'a2', 'a3']);
+      expect(order.filter((body) => body.startsWith('b'))).toEqual(['b1', 'b2', 'b3']);
+      expect(overlappedSameGroup).toBe(false);
+      expect(overlappedGroups).toBe(true);
+    } finally {
+      await source.stop();
+    }
+  });
+
+  it('takes a FIFO receipt that expired (the message comes back) as not its to delete', async () => {
+    const url = await queues.ensure(`${unique()}.fifo`, { visibilityTimeoutSeconds: 1 });
+    await queues.send(url, [{ body: 'late', groupId: 'g', deduplicationId: 'late' }]);
+    const [first] = await queues.receive(url, { waitSeconds: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await expect(queues.delete(url, [first?.receiptHandle as string])).resolves.toBeUndefined();
+    const again = await queues.receive(url, { waitSeconds: 2 });
+    expect(again.map((message) => JSON.parse(message.body) as string)).toEqual(['late']);
+  });
 });

@@ -96,12 +96,11 @@ describe('the REST API', () => {
     });
     const methods = resources(t, 'AWS::ApiGateway::Method');
     const streaming = methods.filter(([, m]) => (m.Properties.Integration as Json).ResponseTransferMode === 'STREAM');
-    // SUBSCRIBE on the scheduler API and on the operator API.
+    // SUBSCRIBE on the scheduler API and on the operator API, and the files API's download (a file, page by page).
     expect(streaming).toHaveLength(API_ROUTES.filter((route) => route.streaming).length);
-    expect(streaming).toHaveLength(2);
-    for (const [, subscribe] of streaming) {
-      const integration = subscribe.Properties.Integration as Json;
-      expect(subscribe.Properties.HttpMethod).toBe('POST');
+    expect(streaming.map(([, m]) => m.Properties.HttpMethod).sort()).toEqual(['GET', 'POST', 'POST']);
+    for (const [, method] of streaming) {
+      const integration = method.Properties.Integration as Json;
       expect(JSON.stringify(integration.Uri)).toContain('/response-streaming-invocations');
       expect(referenced(integration.Uri)).toContain(scheduler);
       expect(integration.TimeoutInMillis).toBe(15 * 60 * 1000);

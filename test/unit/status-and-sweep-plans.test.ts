@@ -8,7 +8,7 @@ import type { AgentMessage } from '#shared/protocol/internal.js';
 import type { TaskState } from '#shared/protocol/mesos.js';
 import { failure, ok } from '#shared/result.js';
 import type { AgentRecord, FrameworkRecord, TaskRecord } from '../../functions/registrar/index.js';
-import { planStatusUpdate } from '../../functions/master/status-plan.js';
+import { planStatusUpdate, QUEUE_RESEND_AFTER_MS } from '../../functions/master/status-plan.js';
 import { planAgentSweep } from '../../functions/fleet/sweep-plan.js';
 
 const update = (state: TaskState, uuid = 'dXVpZA==') =>
@@ -29,12 +29,15 @@ const framework = {
   eventQueueUrl: 'q',
 } as unknown as FrameworkRecord;
 
+const NOW = 1_000_000;
+
 describe('planStatusUpdate', () => {
   it('forwards an applied update (TASK_LOST for a framework without PARTITION_AWARE) and frees a terminal task', () => {
     const plan = planStatusUpdate(
       update('TASK_UNREACHABLE'),
       ok({ outcome: 'applied', task: task('TASK_UNREACHABLE'), previous: 'TASK_RUNNING', becameTerminal: false }),
       framework,
+      NOW,
     );
     expect(plan.reply).toMatchObject({ kind: 'forward', status: { state: 'TASK_LOST', agent_id: { value: 'a1' } } });
     expect(plan.release).toBeUndefined();
@@ -44,12 +47,13 @@ describe('planStatusUpdate', () => {
       update('TASK_FINISHED'),
       ok({ outcome: 'applied', task: task('TASK_FINISHED'), previous: 'TASK_RUNNING', becameTerminal: true }),
       framework,
+      NOW,
     );
     expect(finished.release).toEqual({ agentId: 'a1', frameworkId: 'fw-1', taskId: 't1' });
   });
 
   it('acknowledges to the agent what no framework will: refused updates, gone frameworks, acknowledged ends', () => {
-    const refused = planStatusUpdate(update('TASK_RUNNING'), failure('UNKNOWN_TASK', 'no such task'), framework);
+    const refused = planStatusUpdate(update('TASK_RUNNING'), failure('UNKNOWN_TASK', 'no such task'), framework, NOW);
     expect(refused).toMatchObject({ reply: { kind: 'acknowledge' }, refused: { code: 'UNKNOWN_TASK' } });
     const applied = ok({
       outcome: 'applied' as const,
@@ -57,8 +61,8 @@ describe('planStatusUpdate', () => {
       previous: 'TASK_STAGING' as const,
       becameTerminal: false,
     });
-    expect(planStatusUpdate(update('TASK_RUNNING'), applied, undefined).reply.kind).toBe('acknowledge');
-    expect(planStatusUpdate(update('TASK_RUNNING'), applied, { ...framework, status: 'REMOVED' }).reply.kind).toBe(
+    expect(planStatusUpdate(update('TASK_RUNNING'), applied, undefined, NOW).reply.kind).toBe('acknowledge');
+    expect(planStatusUpdate(update('TASK_RUNNING'), applied, { ...framework, status: 'REMOVED' }, NOW).reply.kind).toBe(
       'acknowledge',
     );
     const again = planStatusUpdate(
@@ -68,6 +72,7 @@ describe('planStatusUpdate', () => {
         task: task('TASK_FINISHED', { acknowledged: true, status: update('TASK_FINISHED').status }),
       }),
       framework,
+      NOW,
     );
     expect(again.reply.kind).toBe('acknowledge');
   });
@@ -77,8 +82,32 @@ describe('planStatusUpdate', () => {
       update('TASK_RUNNING', 'b2xk'),
       ok({ outcome: 'duplicate', task: task('TASK_FINISHED', { status: update('TASK_FINISHED').status }) }),
       framework,
+      NOW,
     );
     expect(older.reply.kind).toBe('none');
+  });
+
+  it('frees a task whose agent says it ended (latest_state) while an earlier update waits, and shows that update', () => {
+    const running = { ...update('TASK_RUNNING'), latest_state: 'TASK_FINISHED' as const };
+    const plan = planStatusUpdate(
+      running,
+      ok({ outcome: 'duplicate', task: task('TASK_RUNNING', { status: running.status, updatedAt: 0 }) }),
+      framework,
+      NOW,
+    );
+    expect(plan.release).toEqual({ agentId: 'a1', frameworkId: 'fw-1', taskId: 't1' });
+    expect(plan.reply).toMatchObject({ kind: 'forward', status: { state: 'TASK_RUNNING' } });
+  });
+
+  it("forwards an agent's resent update again only once the first copy is old: 5 s for a stream, 60 s for a queue", () => {
+    const running = update('TASK_RUNNING');
+    const resent = (updatedAt: number) =>
+      ok({ outcome: 'duplicate' as const, task: task('TASK_RUNNING', { status: running.status, updatedAt }) });
+    const queue = { ...framework, delivery: 'queue' } as FrameworkRecord;
+    expect(planStatusUpdate(running, resent(NOW - 10_000), framework, NOW).reply.kind).toBe('forward');
+    expect(planStatusUpdate(running, resent(NOW - 100), framework, NOW).reply.kind).toBe('none');
+    expect(planStatusUpdate(running, resent(NOW - 10_000), queue, NOW).reply.kind).toBe('none');
+    expect(planStatusUpdate(running, resent(NOW - QUEUE_RESEND_AFTER_MS), queue, NOW).reply.kind).toBe('forward');
   });
 });
 

@@ -1,0 +1,102 @@
+/**
+ * The legacy read endpoints operators' tools still scrape (Mesos v0): `/master/state` (and `/state`),
+ * `/master/state-summary`, `/master/frameworks`, `/master/slaves`, `/master/tasks`, `/master/roles` (each
+ * also without the `/master` prefix, as Mesos serves them), `/flags` (and `/master/flags`), `/version`
+ * and `/metrics/snapshot`. Operators only, with authentication on. `/master/health` is public (app.ts).
+ */
+import type { Context, Hono, MiddlewareHandler } from 'hono';
+import { z } from 'zod';
+import { describeZodError } from '#shared/protocol/errors.js';
+import type { Master } from '../master/master.js';
+import { LEGACY_MASTER_PATHS } from '../master/routes.js';
+import {
+  legacyFrameworks,
+  legacyRoles,
+  legacySlaves,
+  legacyState,
+  legacyStateSummary,
+  legacyTasks,
+} from '../operator/legacy.js';
+import { masterFlags, versionInfo } from '../operator/master-calls.js';
+import { operatorMetrics } from '../operator/metrics.js';
+import { getRoles } from '../operator/roles-view.js';
+import { EVERYTHING, readSnapshot } from '../operator/snapshot.js';
+import { masterInfo } from '../scheduler/subscribe.js';
+import { text, type MasterEnv } from './scheduler-route.js';
+
+const TaskQuerySchema = z.object({
+  limit: z.coerce.number().int().positive().default(100),
+  offset: z.coerce.number().int().nonnegative().default(0),
+  order: z.enum(['asc', 'des']).default('des'),
+  framework_id: z.string().optional(),
+  task_id: z.string().optional(),
+});
+
+function masterSummary(master: Master): Record<string, unknown> {
+  const info = masterInfo(master);
+  const started = Date.now() / 1000 - process.uptime();
+  return {
+    ...versionInfo(),
+    start_time: started,
+    elected_time: started,
+    id: info.id,
+    pid: `master@${info.hostname ?? ''}:${info.port}`,
+    hostname: info.hostname,
+    capabilities: [],
+    cluster: master.config.cluster,
+    leader: `master@${info.hostname ?? ''}:${info.port}`,
+    leader_info: info,
+  };
+}
+
+type Answer = (c: Context<MasterEnv>) => Promise<Response>;
+
+function answers(master: Master): Record<string, Answer> {
+  return {
+    state: async (c) =>
+      c.json(legacyState(await readSnapshot(master, EVERYTHING), masterSummary(master), masterFlags(master.config))),
+    'state-summary': async (c) =>
+      c.json(legacyStateSummary(await readSnapshot(master, EVERYTHING), master.config.cluster)),
+    frameworks: async (c) => c.json(legacyFrameworks(await readSnapshot(master, EVERYTHING))),
+    slaves: async (c) => c.json(legacySlaves(await readSnapshot(master, { agents: true }))),
+    tasks: async (c) => {
+      const query = TaskQuerySchema.safeParse(c.req.query());
+      if (!query.success) return text(c, 400, `Invalid query: ${describeZodError(query.error)}`);
+      const { limit, offset, order, framework_id: frameworkId, task_id: taskId } = query.data;
+      const snapshot = await readSnapshot(master, { tasks: true });
+      return c.json(
+        legacyTasks(snapshot, {
+          limit,
+          offset,
+          order,
+          ...(frameworkId ? { frameworkId } : {}),
+          ...(taskId ? { taskId } : {}),
+        }),
+      );
+    },
+    roles: async (c) => {
+      const [records, snapshot] = await Promise.all([
+        master.registrar.roles.list(),
+        readSnapshot(master, { agents: true, frameworks: true }),
+      ]);
+      return c.json(legacyRoles(getRoles(records, snapshot), records));
+    },
+    flags: async (c) =>
+      c.json({ flags: Object.fromEntries(masterFlags(master.config).map((flag) => [flag.name, flag.value])) }),
+  };
+}
+
+export function mountLegacyEndpoints(
+  app: Hono<MasterEnv>,
+  master: Master,
+  operator: MiddlewareHandler<MasterEnv>,
+): void {
+  const handlers = answers(master);
+  for (const path of LEGACY_MASTER_PATHS) {
+    const answer = handlers[path] as Answer;
+    app.get(`/master/${path}`, operator, answer);
+    app.get(`/${path}`, operator, answer);
+  }
+  app.get('/version', operator, (c) => c.json(versionInfo()));
+  app.get('/metrics/snapshot', operator, async (c) => c.json(await operatorMetrics(master)));
+}
