@@ -1,12 +1,14 @@
 /**
  * The agent's own HTTP endpoint (Mesos agents serve on 5051): GET /health, GET /metrics/snapshot (flat
- * JSON, Mesos names) and GET /state (the agent's id and tasks). Read-only; it binds to --ip, loopback
+ * JSON, Mesos names), GET /metrics (the same in Prometheus's text format) and GET /state (the agent's id
+ * and tasks). Read-only; it binds to --ip, loopback
  * by default, where every host-network task can reach it: so /state names each task's ids, state and
  * resources and nothing a tenant put in its task (command, environment, labels, reservation labels).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from '#shared/metrics.js';
+import { PROMETHEUS_CONTENT_TYPE, prometheusText } from '#shared/prometheus.js';
 import type { Isolation } from '#shared/protocol/internal.js';
 import type { Resource, TaskState } from '#shared/protocol/mesos.js';
 
@@ -73,6 +75,12 @@ export async function serveAgent(ip: string, port: number, agent: AgentView): Pr
         return;
       case '/metrics/snapshot':
         json(routes.metrics());
+        return;
+      case '/metrics':
+        void prometheusText(routes.metrics(), agent.metrics.counterNames()).then(
+          (text) => response.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE }).end(text),
+          (error: unknown) => response.writeHead(500, { 'Content-Type': 'text/plain' }).end(String(error)),
+        );
         return;
       case '/state':
         json(routes.state());

@@ -1,6 +1,7 @@
 /**
  * The agent's gauges, under Mesos's names (src/slave/metrics.cpp): registration, uptime, tasks by
- * state, running executors, GPUs, and the resources offered. Counters are counted where things happen.
+ * state, running executors (one container each), GPUs, and the resources it has and its tasks use.
+ * Counters (status updates sent, launches, ...) are counted where things happen.
  */
 import type { Metrics } from '#shared/metrics.js';
 import type { Resource, TaskState } from '#shared/protocol/mesos.js';
@@ -11,7 +12,11 @@ import { isTerminal } from '#shared/tasks/state-machine.js';
 export interface GaugeSource {
   readonly startedAt: number;
   registered(): boolean;
-  tasks(): ReadonlyArray<{ readonly state: TaskState | undefined; readonly phase: string }>;
+  tasks(): ReadonlyArray<{
+    readonly state: TaskState | undefined;
+    readonly phase: string;
+    readonly resources: readonly Resource[];
+  }>;
   gpus(): { readonly total: number; readonly free: number };
   resources(): readonly Resource[];
 }
@@ -28,7 +33,16 @@ export function registerAgentGauges(metrics: Metrics, agent: GaugeSource): void 
   metrics.gauge('slave/executors_running', () => agent.tasks().filter((task) => task.phase !== 'terminated').length);
   metrics.gauge('slave/gpus_total', () => agent.gpus().total);
   metrics.gauge('slave/gpus_used', () => agent.gpus().total - agent.gpus().free);
-  metrics.gauge('slave/cpus_total', () => scalarTotal(agent.resources(), 'cpus'));
-  metrics.gauge('slave/mem_total', () => scalarTotal(agent.resources(), 'mem'));
-  metrics.gauge('slave/disk_total', () => scalarTotal(agent.resources(), 'disk'));
+  // Resources held by the containers still up (a terminated one holds nothing).
+  const used = (name: string) => () =>
+    agent
+      .tasks()
+      .filter((task) => task.phase !== 'terminated')
+      .reduce((sum, task) => sum + scalarTotal(task.resources, name), 0);
+  for (const name of ['cpus', 'mem', 'disk']) {
+    const total = () => scalarTotal(agent.resources(), name);
+    metrics.gauge(`slave/${name}_total`, total);
+    metrics.gauge(`slave/${name}_used`, used(name));
+    metrics.gauge(`slave/${name}_percent`, () => (total() > 0 ? used(name)() / total() : 0));
+  }
 }

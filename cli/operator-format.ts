@@ -116,7 +116,8 @@ export function tasksTable(tasks: readonly Task[]): string[] {
 
 /** `cpus:4;mem:1024` of a quantity map, or `-` when empty. */
 export function quantitiesText(quantities: Readonly<Record<string, number | { value: number }>> | undefined): string {
-  const entries = Object.entries(quantities ?? {});
+  // By name, so a table reads the same whatever order the master answered in.
+  const entries = Object.entries(quantities ?? {}).sort(([a], [b]) => a.localeCompare(b));
   if (entries.length === 0) return '-';
   return entries
     .map(([name, value]) => `${name}:${quantity(typeof value === 'number' ? value : value.value)}`)

@@ -165,8 +165,10 @@ export const MEASURED = {
   statusMessagesPerTask: 3,
   allocationTriggersPerTask: 0.625,
   readUnitsPerTask: 22.6,
-  writeUnitsPerTask: 13.3,
+  writeUnitsPerTask: 16.6,
   fifoRequestsPerTask: 15.9,
-  per100kTasksApiGateway: 3.5,
-  per100kTasksFunctionUrl: 2.34,
+  per100kTasksApiGateway: 3.7,
+  per100kTasksFunctionUrl: 2.54,
+  /** A scrape of the cluster-wide metrics, beyond the agents' scan (scanReadUnitsPerAgent each). */
+  scrapeReadUnitsBesideAgents: 5,
 } as const;

@@ -1,7 +1,8 @@
 /**
  * One of the master's Lambdas: a NodejsFunction bundled by local esbuild (infra/bundling.ts), Node 22
  * on arm64, with its own role (least privilege: only what the stack grants it, plus writing its own
- * log group) and its own log group with a retention, so that logs do not accumulate forever.
+ * log group) and its own log group with a retention, so that logs do not accumulate forever; traced by
+ * X-Ray (active tracing).
  */
 import { RemovalPolicy, type Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -54,6 +55,8 @@ export class MantleFunction extends Construct {
       logGroup: this.logGroup,
       // JSON logs without Lambda's START/END/REPORT lines: at a heartbeat every 15 s per agent those
       // three lines alone would cost more in ingestion than the budget allows an idle agent.
+      // X-Ray: each invocation traced (Powertools Tracer, shared/tracing.ts), with its DynamoDB and SQS calls.
+      tracing: lambda.Tracing.ACTIVE,
       loggingFormat: lambda.LoggingFormat.JSON,
       systemLogLevelV2: lambda.SystemLogLevel.WARN,
       applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,

@@ -33,7 +33,15 @@ export function suppressFindings(stack: NaggedStack): void {
 }
 
 function functionFindings(stack: NaggedStack): void {
-  for (const fn of Object.values(stack.functions)) {
+  for (const [key, fn] of Object.entries(stack.functions)) {
+    // The sweeper's and the fleet tick's roles acknowledge `Resource::*` for their describe calls too (below).
+    if (key !== 'Sweeper' && key !== 'FleetTick') {
+      acknowledge(
+        fn.role,
+        'AwsSolutions-IAM5[Resource::*]',
+        'X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions',
+      );
+    }
     acknowledge(
       fn,
       'AwsSolutions-L1',
@@ -68,7 +76,8 @@ function fleetFindings(stack: NaggedStack): void {
     acknowledge(
       sweeper.role,
       `AwsSolutions-IAM5[${describe}]`,
-      "ec2:DescribeInstances (is a silent agent's instance gone?) supports no resource-level permissions",
+      "ec2:DescribeInstances (is a silent agent's instance gone?) and X-Ray's trace uploads support no " +
+        'resource-level permissions',
     );
   }
   const fleetTick = stack.functions.FleetTick;
@@ -76,8 +85,8 @@ function fleetFindings(stack: NaggedStack): void {
     acknowledge(
       fleetTick.role,
       `AwsSolutions-IAM5[${describe}]`,
-      'autoscaling:DescribeAutoScalingGroups (which instances are protected from scale-in) supports no ' +
-        'resource-level permissions',
+      "autoscaling:DescribeAutoScalingGroups (which instances are protected from scale-in) and X-Ray's trace " +
+        'uploads support no resource-level permissions',
     );
   }
   acknowledge(

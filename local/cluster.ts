@@ -249,7 +249,8 @@ async function startAgents(options: LocalClusterOptions, setup: AgentsSetup, sto
         containerizers: setup.containerizer === 'docker' ? ['docker', 'mesos'] : ['mesos'],
         hostname: `agent-${i}.local`,
         advertiseIp: '127.0.0.1',
-        port: -1,
+        // No agent endpoint unless asked (agent: { port: 0 } serves each on a free port).
+        port: options.agent?.port ?? -1,
         sqsEndpoint: setup.sqsEndpoint,
         ec2Metadata: 'off',
       }),

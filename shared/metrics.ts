@@ -74,6 +74,11 @@ export class Metrics {
     }
   }
 
+  /** Which names are counters (only ever go up), for exporters that type their series. */
+  counterNames(): ReadonlySet<string> {
+    return new Set(this.counters.keys());
+  }
+
   snapshot(): Record<string, number> {
     const result: Record<string, number> = {};
     for (const [name, value] of this.counters) result[name] = value;

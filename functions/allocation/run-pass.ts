@@ -129,6 +129,9 @@ export async function runAllocationPass(
     }
   }
 
+  // Only a full pass looked at every agent: a partial pass's "offered nothing" says little.
+  if (!request.agentIds) await recordPending(deps, result.pending, startedAt);
+
   const durationMs = performance.now() - began;
   if (metrics) {
     record(metrics, { durationMs, offers: offers.length, conflicts, expired, stale }, result.roles, filters);
@@ -145,6 +148,17 @@ export async function runAllocationPass(
     roles: result.roles,
     stats: result.stats,
   };
+}
+
+/** Keeps the pass's pending reasons (best effort: they explain, they decide nothing). */
+async function recordPending(deps: AllocationPassDeps, pending: readonly PendingReason[], at: number): Promise<void> {
+  try {
+    const writes = await deps.registrar.pending.record(pending, at);
+    deps.metrics?.increment('allocator/pending_reason_writes', writes);
+  } catch (error) {
+    deps.logger?.warn('Could not record the pending reasons', { error: String(error) });
+    deps.metrics?.increment('allocator/pending_reason_errors');
+  }
 }
 
 /**

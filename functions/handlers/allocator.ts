@@ -1,4 +1,5 @@
 /** The allocator Lambda: allocation passes triggered through the allocation queue (built in allocation.ts). */
 import { allocationHandlerFromEnvironment } from './allocation.js';
+import { traced } from '#shared/tracing.js';
 
-export const handler = allocationHandlerFromEnvironment();
+export const handler = traced(allocationHandlerFromEnvironment());

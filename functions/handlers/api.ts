@@ -10,12 +10,18 @@ import { createApp } from './app.js';
 import { JOBS_TABLE_ENV } from '../../frameworks/jobs/tables.js';
 import { jobsFromEnvironment } from './jobs.js';
 import { masterFromEnvironment } from './master-from-env.js';
+import { tracedFunction } from '#shared/tracing.js';
 
 // Where the stack deploys Jobs (MANTLE_JOBS_TABLE), this container's Jobs (jobs.ts), built at the first request.
 const jobs = process.env[JOBS_TABLE_ENV] ? async () => (await jobsFromEnvironment()).service : undefined;
 const app = createApp(masterFromEnvironment(), { ...(jobs ? { jobs } : {}) });
 
-export const handler = handle(app);
+// Traced; the streaming entry point is not (Lambda's response streaming is outside middy's reach), but its
+// DynamoDB and SQS calls are, through the traced clients.
+const buffered = handle(app);
+export const handler = tracedFunction((event: Parameters<typeof buffered>[0], context) =>
+  buffered(event, context as Parameters<typeof buffered>[1]),
+);
 
 // `awslambda.streamifyResponse` belongs to the Lambda Node.js runtime (and the tests' shim). The SDK
 // itself sets an empty `globalThis.awslambda`, so the function is what to look for.

@@ -8,6 +8,7 @@
  *   POST /internal/v1/agents/register agents register and re-register (agent-route.ts says who may)
  *   GET  /health, /master/health      liveness (public)
  *   GET  /metrics/snapshot            Mesos-named metrics, flat JSON (operators, with authentication on)
+ *   GET  /metrics                     the same in Prometheus's text format (operators)
  *   /api/jobs/v1/...                  the Mantle Jobs REST API (frameworks/jobs/api.ts), where Jobs runs
  *   GET  /files/browse|read|download  Mesos's files API over the tasks' shipped stdout/stderr (files-route.ts)
  *
@@ -70,6 +71,25 @@ export interface AppOptions {
   readonly jobs?: () => JobsService | undefined | Promise<JobsService | undefined>;
 }
 
+/** The master, with Mantle Jobs' pending jobs where Jobs runs here (GET_PENDING_REASONS joins them). */
+function withPendingJobs(master: Master, jobs: AppOptions['jobs']): Master {
+  if (!jobs) return master;
+  return {
+    ...master,
+    pendingJobs: async (limit) => {
+      const service = await jobs();
+      if (!service) return [];
+      const { jobs: pending } = await service.list({ state: 'PENDING', limit });
+      // A job just submitted has no reason yet (Jobs gives one at its next look at the offers).
+      return pending.flatMap((job) =>
+        job.pending_reason
+          ? [{ id: job.id, name: job.name, queue: job.queue, reason: job.pending_reason, createdAt: job.created_at }]
+          : [],
+      );
+    },
+  };
+}
+
 export function createApp(master: Master, options: AppOptions = {}): Hono<MasterEnv> {
   const app = new Hono<MasterEnv>();
   const authenticator = new Authenticator(master.registrar);
@@ -90,6 +110,7 @@ export function createApp(master: Master, options: AppOptions = {}): Hono<Master
       const call = c.get('call');
       if (!isSubscribe(call)) {
         const response = await handleCall(master, c.get('framework'), call, c.get('authority'));
+        if (response.json !== undefined) return c.json(response.json as object, 200);
         return response.body !== undefined ? text(c, response.status, response.body) : c.body(null, response.status);
       }
       const refused = subscribeHeaders(c);
@@ -119,7 +140,7 @@ export function createApp(master: Master, options: AppOptions = {}): Hono<Master
     },
   );
 
-  mountOperatorApi(app, master, authenticator);
+  mountOperatorApi(app, withPendingJobs(master, options.jobs), authenticator);
 
   app.post('/internal/v1/agents/register', agentCaller(master, authenticator), async (c) => {
     const parsed = RegisterAgentRequestSchema.safeParse(await c.req.json().catch(() => undefined));

@@ -5,12 +5,13 @@ import { demandSettingsFromEnvironment } from '../fleet/demand.js';
 import { publishFleetGauges } from '../master/cloudwatch.js';
 import { drainSettingsFromEnvironment } from '../fleet/drain.js';
 import { masterFromEnvironment } from './master-from-env.js';
+import { tracedFunction } from '#shared/tracing.js';
 
 const group = agentGroupFromEnvironment();
 const settings = drainSettingsFromEnvironment();
 const demand = demandSettingsFromEnvironment();
 
-export async function handler(): Promise<void> {
+export const handler = tracedFunction(async (): Promise<void> => {
   const master = masterFromEnvironment();
   const report = await fleetTick(master, group, settings, publishFleetGauges, demand);
   master.logger.info('Fleet tick', {
@@ -19,4 +20,4 @@ export async function handler(): Promise<void> {
     protected: report.protected,
     unprotected: report.unprotected,
   });
-}
+});

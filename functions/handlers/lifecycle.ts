@@ -7,12 +7,13 @@ import { agentGroupFromEnvironment } from '../fleet/autoscaling.js';
 import { handleFleetEvent } from '../fleet/fleet-events.js';
 import { drainSettingsFromEnvironment } from '../fleet/drain.js';
 import { masterFromEnvironment } from './master-from-env.js';
+import { tracedFunction } from '#shared/tracing.js';
 
 const group = agentGroupFromEnvironment();
 const settings = drainSettingsFromEnvironment();
 
-export async function handler(event: EventBridgeEvent<string, unknown>): Promise<void> {
+export const handler = tracedFunction(async (event: EventBridgeEvent<string, unknown>): Promise<void> => {
   const master = masterFromEnvironment();
   const outcome = await handleFleetEvent(master, group, settings, event);
   master.logger.info('Fleet event', { detailType: event['detail-type'], ...outcome });
-}
+});

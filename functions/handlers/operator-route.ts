@@ -9,6 +9,7 @@ import type { Context, Hono } from 'hono';
 import type { Authenticator } from '../master/auth.js';
 import type { Master } from '../master/master.js';
 import { OPERATOR_CALLS } from '../operator/calls.js';
+import { operatorPrometheus } from '../operator/metrics.js';
 import { mountLegacyEndpoints } from './legacy-routes.js';
 import { applyLoggingLevel } from '../operator/logging.js';
 import { parseOperatorCall, runOperatorCall, type OperatorCallTable } from '../operator/dispatch.js';
@@ -38,6 +39,10 @@ export function mountOperatorApi(
   table: OperatorCallTable = OPERATOR_CALLS,
 ): void {
   const operator = authenticated(master, authenticator, ['operator']);
+  app.get('/metrics', operator, async (c) => {
+    const { contentType, text: body } = await operatorPrometheus(master);
+    return c.body(body, 200, { 'Content-Type': contentType });
+  });
   mountLegacyEndpoints(app, master, operator);
   app.all(OPERATOR_API_PATH, postOnly, jsonBody, operator, authorized(master), async (c) => {
     let json: unknown;

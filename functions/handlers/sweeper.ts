@@ -2,11 +2,12 @@
 import { Ec2InstanceStates } from '../fleet/ec2.js';
 import { sweep } from '../fleet/sweeper.js';
 import { masterFromEnvironment } from './master-from-env.js';
+import { tracedFunction } from '#shared/tracing.js';
 
 const instances = new Ec2InstanceStates();
 
-export async function handler(): Promise<void> {
+export const handler = tracedFunction(async (): Promise<void> => {
   const master = masterFromEnvironment();
   const report = await sweep(master, { instances });
   master.logger.info('Sweep done', { ...report });
-}
+});

@@ -22,6 +22,16 @@ export interface AllocationRequester {
   request(trigger: AllocationTrigger, delaySeconds?: number): Promise<void>;
 }
 
+/** A job of Mantle Jobs waiting to run, and why (frameworks/jobs: a job's `pending_reason`). */
+export interface PendingJob {
+  readonly id: string;
+  readonly name: string;
+  /** The queue: the role its tasks run in. */
+  readonly queue: string;
+  readonly reason: string;
+  readonly createdAt: string;
+}
+
 export interface Master {
   readonly config: MasterConfig;
   readonly registrar: Registrar;
@@ -37,6 +47,8 @@ export interface Master {
   readonly fleet?: FleetHooks;
   /** Proves agents' AWS identities (config `agentIdentity` in `aws-sts` mode). */
   readonly agentIdentity?: AgentIdentityVerifier;
+  /** Mantle Jobs' pending jobs, where Jobs runs beside this master (the app binds it: handlers/app.ts). */
+  readonly pendingJobs?: (limit: number) => Promise<readonly PendingJob[]>;
   /** The tasks' output as the agents ship it (config `taskLogGroup`), for the files API. */
   readonly taskLogs?: TaskLogReader;
   now(): number;

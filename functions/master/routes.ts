@@ -40,6 +40,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'POST', path: '/api/v1', callers: ['operator'], streaming: true },
   // The cluster's figures (frameworks, tasks, agents of every tenant) are for operators.
   { method: 'GET', path: '/metrics/snapshot', callers: ['operator'] },
+  { method: 'GET', path: '/metrics', callers: ['operator'] },
   ...LEGACY_ROUTES,
   { method: 'POST', path: '/internal/v1/agents/register', callers: ['agent'] },
   // Mantle Jobs (frameworks/jobs/api.ts): which queues a principal may use is the app's to decide; a

@@ -4,6 +4,7 @@
  */
 import { DEACTIVATE_AGENT, DRAIN_AGENT, MARK_AGENT_GONE, REACTIVATE_AGENT, TEARDOWN } from './agent-calls.js';
 import { callTable, type OperatorCallTable } from './dispatch.js';
+import { GET_PENDING_REASONS } from './pending-calls.js';
 import {
   GET_FLAGS,
   GET_HEALTH,
@@ -30,6 +31,8 @@ const MASTER_CALLS = [
 const STATE_CALLS = [GET_STATE, GET_AGENTS, GET_FRAMEWORKS, GET_EXECUTORS, GET_TASKS];
 const ROLE_CALLS = [GET_ROLES, GET_WEIGHTS, UPDATE_WEIGHTS, GET_QUOTA, UPDATE_QUOTA];
 const AGENT_CALLS = [DRAIN_AGENT, DEACTIVATE_AGENT, REACTIVATE_AGENT, MARK_AGENT_GONE, TEARDOWN];
+// Mantle's extension (docs/operator.md, "Why pending").
+const OBSERVABILITY_CALLS = [GET_PENDING_REASONS];
 
 const STREAM_CALLS = [SUBSCRIBE];
 
@@ -38,6 +41,7 @@ export const OPERATOR_CALLS: OperatorCallTable = callTable([
   ...STATE_CALLS,
   ...ROLE_CALLS,
   ...AGENT_CALLS,
+  ...OBSERVABILITY_CALLS,
   ...MAINTENANCE_CALLS,
   ...STREAM_CALLS,
 ]);

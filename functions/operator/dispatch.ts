@@ -44,6 +44,8 @@ export interface OperatorCallSpec<P = unknown> {
    */
   readonly field?: string;
   readonly payload?: z.ZodType<P>;
+  /** The sub-message may be left out (a filter, say): the handler then gets an undefined payload. */
+  readonly optional?: boolean;
   readonly handle: OperatorHandler<P>;
 }
 
@@ -132,7 +134,10 @@ export function parseOperatorCall(
   }
   if (spec.field === undefined || spec.payload === undefined) return { spec, payload: undefined };
   const raw = (envelope.data as Record<string, unknown>)[spec.field];
-  if (raw === undefined) return badRequest(`Failed to validate master::Call: Expecting '${spec.field}' to be present`);
+  if (raw === undefined) {
+    if (spec.optional) return { spec, payload: undefined };
+    return badRequest(`Failed to validate master::Call: Expecting '${spec.field}' to be present`);
+  }
   const payload = spec.payload.safeParse(raw);
   if (!payload.success) {
     return badRequest(`Failed to validate master::Call: ${prefixed(spec.field, describeZodError(payload.error))}`);

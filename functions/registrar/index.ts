@@ -1,9 +1,11 @@
 /** The registrar: Mantle's replicated state, on DynamoDB conditional writes (docs/registrar.md). */
 import { AgentRegistry } from './agents.js';
+import { TaskCounters } from './counters.js';
 import { ChangeFeed } from './change-feed.js';
 import { feedChanges } from './change-hooks.js';
 import { RegistrarContext, type RegistrarOptions } from './context.js';
 import { FilterRegistry } from './filters.js';
+import { PendingRegistry } from './pending.js';
 import { FrameworkRegistry } from './frameworks.js';
 import { HeartbeatLog } from './heartbeats.js';
 import { MaintenanceStore } from './maintenance.js';
@@ -21,6 +23,8 @@ export class Registrar {
   readonly heartbeats: HeartbeatLog;
   readonly roles: RoleRegistry;
   readonly principals: PrincipalRegistry;
+  readonly counters: TaskCounters;
+  readonly pending: PendingRegistry;
   readonly settings: SettingsRegistry;
   readonly changes: ChangeFeed;
   readonly maintenance: MaintenanceStore;
@@ -29,7 +33,9 @@ export class Registrar {
     this.context = new RegistrarContext(options);
     this.agents = new AgentRegistry(this.context);
     this.frameworks = new FrameworkRegistry(this.context);
-    this.tasks = new TaskRegistry(this.context);
+    this.counters = new TaskCounters(this.context);
+    this.pending = new PendingRegistry(this.context);
+    this.tasks = new TaskRegistry(this.context, this.counters);
     this.filters = new FilterRegistry(this.context);
     this.heartbeats = new HeartbeatLog(this.context);
     this.roles = new RoleRegistry(this.context);
@@ -59,6 +65,8 @@ export type { RoleRecord, Quota, ResourceQuantities } from './roles.js';
 export type { PrincipalRecord, PrincipalKind } from './principals.js';
 export type { LoggingLevel } from './settings.js';
 export type { RegistrarError, RegistrarErrorCode } from './errors.js';
+export type { TaskCounts } from './counters.js';
+export type { PendingRecord } from './pending.js';
 export type { RegistrarChange, FeedEntry } from './change-feed.js';
 export { WATCH_CHECK_MS } from './change-feed.js';
 export type { OfferRecord, AllocatedTask, Ledger } from './ledger.js';

@@ -11,6 +11,8 @@ export type TableId =
   | 'heartbeats'
   | 'roles'
   | 'principals'
+  | 'counters'
+  | 'pending'
   | 'changes'
   | 'maintenance'
   | 'settings';
@@ -73,6 +75,18 @@ export const TABLE_DEFINITIONS: readonly TableDefinition[] = [
     id: 'principals',
     description: 'Principals: hashed secrets and the roles each may use',
     partitionKey: { name: 'principal', type: 'S' },
+  },
+  {
+    id: 'counters',
+    description: "The cluster's task counts by state, kept by the task writes themselves, in a few shards",
+    partitionKey: { name: 'shard', type: 'N' },
+  },
+  {
+    id: 'pending',
+    description: "Why a framework's role was offered nothing: the allocator's latest reason (soft state)",
+    partitionKey: { name: 'framework_id', type: 'S' },
+    sortKey: { name: 'role', type: 'S' },
+    timeToLiveAttribute: 'expires_at',
   },
   {
     id: 'changes',

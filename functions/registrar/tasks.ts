@@ -20,6 +20,7 @@ import { validateTaskId } from '#shared/ids.js';
 import { ok, type Result } from '#shared/result.js';
 import { applyStatusUpdate, isTerminal, TERMINAL_STATES } from '#shared/tasks/state-machine.js';
 import { RETRY, retrying, type RegistrarContext } from './context.js';
+import type { TaskCounters } from './counters.js';
 import { epochSeconds, Expression, type Item } from './expression.js';
 import { failure, type RegistrarError } from './errors.js';
 
@@ -104,7 +105,11 @@ function taskFromItem(item: Item): TaskRecord {
 }
 
 export class TaskRegistry {
-  constructor(private readonly context: RegistrarContext) {}
+  constructor(
+    private readonly context: RegistrarContext,
+    /** The cluster's counts by state, kept by every write that changes a row's state. */
+    private readonly counters: TaskCounters,
+  ) {}
 
   private get table(): string {
     return this.context.tables.tasks;
@@ -154,7 +159,10 @@ export class TaskRegistry {
         `(${x.name('state')} IN (${terminal}) AND ${launch} <> ${x.value(task.launchId)})`,
       ...x.attributes(),
     });
-    if (outcome.written) return ok(taskFromItem(item));
+    if (outcome.written) {
+      await this.counters.transition(undefined, 'TASK_STAGING');
+      return ok(taskFromItem(item));
+    }
     const existing = outcome.old ? taskFromItem(outcome.old) : undefined;
     if (existing?.launchId === task.launchId) return ok(existing);
     return failure('DUPLICATE_TASK', `Task ${info.task_id.value} of framework ${task.frameworkId} already exists`);
@@ -220,6 +228,7 @@ export class TaskRegistry {
         'NONE',
       );
       if (!outcome.written) return RETRY;
+      await this.counters.transition(task.state, applied.record.state);
       // The write was conditioned on the version read, so the new row is the old one plus these fields.
       const updated: TaskRecord = {
         ...task,

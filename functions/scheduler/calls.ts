@@ -16,6 +16,7 @@ import { decline } from './decline.js';
 import { acceptInverseOffers, declineInverseOffers } from './inverse-offers.js';
 import { kill } from './kill.js';
 import { message } from './message.js';
+import { pendingReasons } from './pending.js';
 import { reconcileCall } from './reconcile.js';
 import { reconcileOperations } from './reconcile-operations.js';
 import { request } from './request.js';
@@ -55,6 +56,7 @@ const HANDLERS: { readonly [T in FrameworkCall['type']]: CallHandler<T> } = {
   ACCEPT_INVERSE_OFFERS: acceptInverseOffers,
   DECLINE_INVERSE_OFFERS: declineInverseOffers,
   ACKNOWLEDGE_OPERATION_STATUS: nothingToDo,
+  GET_PENDING_REASONS: pendingReasons,
 };
 
 /** Dispatches a call; `authority` is what its caller may do (the ACL it is authorized against). */

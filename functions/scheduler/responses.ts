@@ -6,6 +6,8 @@
 export interface CallResponse {
   readonly status: 200 | 202 | 400 | 403 | 409;
   readonly body?: string;
+  /** A JSON answer (200), for the calls that return something (Mantle's GET_PENDING_REASONS). */
+  readonly json?: unknown;
 }
 
 export const ACCEPTED: CallResponse = { status: 202 };

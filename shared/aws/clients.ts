@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { traceClient } from '../tracing.js';
 
 /** Endpoint overrides for the local stand-ins (or LocalStack). Absent: the SDK's own resolution (real AWS). */
 export interface AwsEndpoints {
@@ -31,18 +32,23 @@ export function createAwsClients(options: AwsClientOptions = {}): AwsClients {
   const region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
   const { endpoints = {} } = options;
   const common = { region, ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}) };
-  const dynamodb = new DynamoDBClient({
-    ...common,
-    ...(endpoints.dynamodb ? { endpoint: endpoints.dynamodb, credentials: LOCAL_CREDENTIALS } : {}),
-  });
+  // In Lambda with tracing on, every DynamoDB and SQS call is a subsegment of the invocation's trace.
+  const dynamodb = traceClient(
+    new DynamoDBClient({
+      ...common,
+      ...(endpoints.dynamodb ? { endpoint: endpoints.dynamodb, credentials: LOCAL_CREDENTIALS } : {}),
+    }),
+  );
   const documents = DynamoDBDocumentClient.from(dynamodb, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
     unmarshallOptions: { wrapNumbers: false },
   });
-  const sqs = new SQSClient({
-    ...common,
-    ...(endpoints.sqs ? { endpoint: endpoints.sqs, credentials: LOCAL_CREDENTIALS } : {}),
-  });
+  const sqs = traceClient(
+    new SQSClient({
+      ...common,
+      ...(endpoints.sqs ? { endpoint: endpoints.sqs, credentials: LOCAL_CREDENTIALS } : {}),
+    }),
+  );
   return {
     region,
     dynamodb,

@@ -68,6 +68,8 @@ export const CALL_TYPES = [
   'REQUEST',
   'SUPPRESS',
   'UPDATE_FRAMEWORK',
+  // Mantle's extension: why the framework's roles get no offers (docs/scheduler-api.md).
+  'GET_PENDING_REASONS',
 ] as const;
 export type CallType = (typeof CALL_TYPES)[number];
 

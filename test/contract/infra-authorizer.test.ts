@@ -83,6 +83,7 @@ describe('the authorizer', () => {
       '/api/v1/scheduler',
       '/api/v1',
       '/metrics/snapshot',
+      '/metrics',
       ...['state', 'state-summary', 'frameworks', 'slaves', 'tasks', 'roles', 'flags'].flatMap((path) => [
         `/master/${path}`,
         `/${path}`,

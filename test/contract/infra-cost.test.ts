@@ -38,6 +38,7 @@ import {
   type TestFramework,
 } from '../support/scheduler.js';
 import { instanceId } from './infra-agents.js';
+import { clusterFigures } from '../../functions/operator/metrics.js';
 
 /** Counts DynamoDB units and SQS requests as AWS would bill them (empty receives are idle polling). */
 class Meter {
@@ -330,5 +331,19 @@ describe('what the control plane uses', () => {
     // The budget comparison the document states.
     expect(MEASURED.per100kTasksApiGateway).toBeGreaterThan(BUDGET.per100kTasks);
     expect(PRICES.restApiRequest * perTask.restApiRequests * 100_000).toBeGreaterThan(BUDGET.per100kTasks / 2);
+  });
+
+  it('per scrape of the cluster-wide metrics: the agents, the frameworks and the task-count shards', async () => {
+    const before = meter.snapshot();
+    const figures = await clusterFigures(tm.master);
+    const scrape = delta(before);
+    expect(figures['master/slaves_active']).toBe(AGENTS);
+    expect(figures['master/tasks_finished']).toBe(ROUNDS * AGENTS * GPUS);
+    expect(scrape.write).toBe(0);
+    within(scrape.read - AGENTS * MEASURED.scanReadUnitsPerAgent, MEASURED.scrapeReadUnitsBesideAgents, 'scrape');
+    // Scrapes within the cache's lifetime read nothing.
+    const again = meter.snapshot();
+    await clusterFigures(tm.master);
+    expect(delta(again).read).toBe(0);
   });
 });

@@ -243,6 +243,22 @@ describe('the Lambdas', () => {
     }
   });
 
+  it('traces every function with X-Ray (active tracing), allowed to send its segments', () => {
+    for (const { template } of [base, spot, functionUrl]) {
+      const fns = resources(template, 'AWS::Lambda::Function');
+      expect(fns.length).toBeGreaterThan(0);
+      for (const [id, fn] of fns) {
+        expect(fn.Properties.TracingConfig, id).toEqual({ Mode: 'Active' });
+        const role = [...referenced(fn.Properties.Role)][0] as string;
+        const grants = resources(template, 'AWS::IAM::Policy')
+          .filter(([, policy]) => referenced(policy.Properties.Roles).has(role))
+          .flatMap(([, policy]) => (policy.Properties.PolicyDocument as { Statement: Json[] }).Statement)
+          .flatMap((statement) => [statement.Action].flat());
+        expect(grants, id).toEqual(expect.arrayContaining(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']));
+      }
+    }
+  });
+
   it('gives the allocator reserved concurrency and feeds the SQS handlers with partial batch failures', () => {
     const t = base.template;
     t.hasResourceProperties('AWS::Lambda::Function', {
@@ -486,9 +502,15 @@ describe('the GPU agent fleet', () => {
 });
 
 describe('IAM', () => {
-  const DESCRIBE_ONLY = new Set(['ec2:DescribeInstances', 'autoscaling:DescribeAutoScalingGroups']);
+  // Actions without resource-level permissions: describe calls, and X-Ray's segment uploads.
+  const DESCRIBE_ONLY = new Set([
+    'ec2:DescribeInstances',
+    'autoscaling:DescribeAutoScalingGroups',
+    'xray:PutTraceSegments',
+    'xray:PutTelemetryRecords',
+  ]);
 
-  it('names every action (no wildcards); only describe calls without resource-level permissions get "*"', () => {
+  it('names every action (no wildcards); only calls without resource-level permissions get "*"', () => {
     for (const { template } of [base, spot, functionUrl]) {
       for (const [id, policy] of resources(template, 'AWS::IAM::Policy')) {
         const statements = (policy.Properties.PolicyDocument as { Statement: Json[] }).Statement;
