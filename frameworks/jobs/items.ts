@@ -8,6 +8,8 @@ export interface Wait {
   readonly kind: WaitKind;
   /** ms since the epoch. */
   readonly until: number;
+  /** A check that repeats (a launch nobody heard of): how long this wait was, to back off from. */
+  readonly every?: number;
 }
 
 /** A job as stored: the record (attempts only when asked for) and what it waits for. */
@@ -87,13 +89,16 @@ export function jobItem(stored: StoredJob): Item {
     job: JSON.parse(JSON.stringify(record)) as Item,
     attempt_count: stored.attemptCount,
     ...(stored.wait ? { wait_kind: stored.wait.kind, wait_at: stored.wait.until } : {}),
+    ...(stored.wait?.every === undefined ? {} : { wait_every: stored.wait.every }),
     ...indexAttributes(stored),
   };
 }
 
 export function storedFromItem(item: Item, attempts: readonly Attempt[] = []): StoredJob {
   const job = { ...(item.job as Omit<Job, 'attempts' | 'version'>), attempts, version: item.version as number };
-  const wait = item.wait_kind ? { kind: item.wait_kind as WaitKind, until: item.wait_at as number } : null;
+  const kind = item.wait_kind as WaitKind | undefined;
+  const every = item.wait_every as number | undefined;
+  const wait = kind ? { kind, until: item.wait_at as number, ...(every === undefined ? {} : { every }) } : null;
   return { job: job as Job, wait, attemptCount: (item.attempt_count ?? 0) as number };
 }
 

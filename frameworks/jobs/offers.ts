@@ -30,6 +30,12 @@ export interface OfferSettings {
 
 /** Attempts recorded at once while an offer batch is placed (each is one DynamoDB transaction). */
 const RECORD_CONCURRENCY = 8;
+/**
+ * How often a place in the queue that only moved ("behind 40 jobs" → "behind 12 jobs") is written again. Every
+ * launch moves the place of every job behind it, so writing them on each offer round rewrote the same jobs
+ * over and over (about a quarter of the framework's writes with 10,000 jobs waiting).
+ */
+export const REASON_REFRESH_MS = 30_000;
 
 export const DEFAULT_OFFER_SETTINGS: OfferSettings = {
   pendingLimit: 200,
@@ -50,6 +56,8 @@ export interface OffersContext {
   readonly settings: OfferSettings;
   readonly faults?: FaultHooks;
   readonly onLaunched?: (count: number) => void;
+  /** When reasons whose counts alone changed were last written (kept by the framework across events). */
+  readonly reasonRefresh?: { at: number };
 }
 
 /** An offer as placement sees it: its role (MULTI_ROLE's allocation_info) and resources. */
@@ -161,14 +169,26 @@ export async function handleOffers(ctx: OffersContext, offers: readonly Offer[])
   return { placement, unused, launched, gangWaiting, pending };
 }
 
-/** Writes the pending reasons that changed, at most `limit` of them, each conditional on the version read. */
+/** A reason with its counts taken out: two messages of the same shape differ only in their counts. */
+const reasonShape = (message: string | null) => message?.replace(/\d+/g, 'N') ?? null;
+
+/**
+ * Writes the pending reasons that changed, at most `limit` of them, each conditional on the version read. A
+ * place in the queue whose counts alone changed is written again only every REASON_REFRESH_MS.
+ */
 export async function writeReasons(ctx: OffersContext, outcome: OffersOutcome): Promise<number> {
+  const now = ctx.engine.now();
+  const refresh = ctx.reasonRefresh === undefined || now - ctx.reasonRefresh.at >= REASON_REFRESH_MS;
   const changed = [...outcome.placement.pending]
     .filter(([jobId, reason]) => {
-      const seen = outcome.pending.get(jobId);
-      return seen !== undefined && seen.job.pending_reason !== reason.message;
+      const written = outcome.pending.get(jobId)?.job;
+      if (written === undefined || written.pending_reason === reason.message) return false;
+      const countsOnly =
+        reason.code === 'PRIORITY' && reasonShape(written.pending_reason) === reasonShape(reason.message);
+      return refresh || !countsOnly;
     })
     .slice(0, ctx.settings.reasonWrites);
+  if (refresh && ctx.reasonRefresh !== undefined) ctx.reasonRefresh.at = now;
   await mapConcurrently(changed, RECORD_CONCURRENCY, ([jobId, reason]) => {
     const seen = outcome.pending.get(jobId) as StoredJob;
     return ctx.engine.mutate(jobId, (current) =>

@@ -11,6 +11,7 @@
  * - the pending demand goes to the master as a REQUEST per resource shape (the fleet scales on it).
  * Every step is bounded and idempotent: two timers firing at once, or one dying half way, do no harm.
  */
+import { mapConcurrently } from '#shared/collections.js';
 import type { Request as MesosRequest } from '#shared/protocol/mesos.js';
 import { scalarResource } from '#shared/resources/resource.js';
 import { flatten, quantities } from '#shared/resources/resources.js';
@@ -21,12 +22,18 @@ import { leafWait } from './engine.js';
 import type { JobsFramework } from './framework.js';
 import { describeDemand } from './placement.js';
 import { DEFAULT_QUEUE } from './model.js';
-import type { StoredJob, WaitKind } from './store.js';
+import type { StoredJob, Wait, WaitKind } from './store.js';
 
 /** Jobs looked at per kind of wait per tick. */
 const TICK_LIMIT = 100;
 /** How often a kill is sent again while the task lives. */
 const KILL_AGAIN_MS = 5_000;
+/** The longest wait between two reconciliations of a launch nobody heard of. */
+const RECONCILE_MAX_MS = 300_000;
+/** Tasks per RECONCILE call (the master takes up to 10,000; a tick's gangs may name more). */
+const RECONCILE_BATCH = 1_000;
+/** Jobs read or written at once by a timer step. */
+const STEP_CONCURRENCY = 8;
 /** A REQUEST is re-sent at least this often while demand lasts (the fleet forgets older ones). */
 const REQUEST_REFRESH_MS = 60_000;
 
@@ -36,6 +43,15 @@ export interface TickSummary {
   readonly killed: number;
   readonly reconciled: number;
   readonly requests: number;
+}
+
+/**
+ * The next check of a launch nobody heard of: twice as late as the last, up to RECONCILE_MAX_MS, as Mesos
+ * advises for reconciliation. Under a backlog the answers come late, and asking again at once only adds to it.
+ */
+export function launchCheckAgain(wait: Wait, now: number, launchCheckMs: number): Wait {
+  const every = Math.min(2 * (wait.every ?? launchCheckMs), RECONCILE_MAX_MS);
+  return { kind: 'launch', until: now + every, every };
 }
 
 export class JobsTicker {
@@ -75,7 +91,7 @@ export class JobsTicker {
     const killed =
       (await this.each('timeout', now, (stored) => this.kill(stored, now))) +
       (await this.each('kill', now, (stored) => this.kill(stored, now)));
-    const reconciled = await this.each('launch', now, (stored) => this.reconcile(stored, now));
+    const reconciled = await this.reconcileUnheard(now);
     if (woken.size > 0) await this.framework.wake([...woken]);
     await this.declineExpiredHolds(now);
     await this.reviveWhereWaiting();
@@ -118,23 +134,40 @@ export class JobsTicker {
     );
   }
 
-  /** Asks the master about an attempt's tasks not heard of since they were recorded. */
-  private async reconcile(stored: StoredJob, now: number): Promise<void> {
+  /**
+   * Asks the master (RECONCILE calls of up to 1,000 tasks) about the attempts' tasks not heard of since they
+   * were recorded, and sets each job's next check (launchCheckAgain).
+   */
+  private async reconcileUnheard(now: number): Promise<number> {
     const { engine } = this.framework;
-    const full = await engine.store.get(stored.job.id, { attempts: true });
-    const last = attemptGroups(full?.job.attempts ?? []).at(-1) ?? [];
-    const unheard = last.filter((task) => task.state === 'TASK_STAGING');
-    if (unheard.length > 0) {
-      await this.framework.scheduler.reconcile(
-        unheard.map((task) => ({ taskId: task.task_id, ...(task.agent_id ? { agentId: task.agent_id } : {}) })),
+    const due = await engine.store.waiting('launch', now, TICK_LIMIT);
+    if (due.length === 0) return 0;
+    try {
+      const full = await mapConcurrently(due, STEP_CONCURRENCY, (stored) =>
+        engine.store.get(stored.job.id, { attempts: true }),
       );
-      engine.store.metrics.increment('jobs/attempts_reconciled', unheard.length);
+      const unheard = full.flatMap((stored) =>
+        (attemptGroups(stored?.job.attempts ?? []).at(-1) ?? []).filter((task) => task.state === 'TASK_STAGING'),
+      );
+      const tasks = unheard.map((task) => ({
+        taskId: task.task_id,
+        ...(task.agent_id ? { agentId: task.agent_id } : {}),
+      }));
+      for (let start = 0; start < tasks.length; start += RECONCILE_BATCH) {
+        await this.framework.scheduler.reconcile(tasks.slice(start, start + RECONCILE_BATCH));
+      }
+      if (tasks.length > 0) engine.store.metrics.increment('jobs/attempts_reconciled', tasks.length);
+      await mapConcurrently(due, STEP_CONCURRENCY, (stored) =>
+        engine.mutate(stored.job.id, (current) =>
+          current.wait?.kind === 'launch'
+            ? { ...current, wait: launchCheckAgain(current.wait, now, engine.launchCheckMs) }
+            : undefined,
+        ),
+      );
+    } catch (error) {
+      engine.logger?.error('Jobs timer step failed', { kind: 'launch', jobs: due.length, error: String(error) });
     }
-    await engine.mutate(stored.job.id, (current) =>
-      current.wait?.kind === 'launch'
-        ? { ...current, wait: { kind: 'launch', until: now + engine.launchCheckMs } }
-        : undefined,
-    );
+    return due.length;
   }
 
   private async declineExpiredHolds(now: number): Promise<void> {

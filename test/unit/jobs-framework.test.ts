@@ -4,8 +4,17 @@ import { exitCodeOf, parseTaskId } from '../../frameworks/jobs/attempts.js';
 import { leafWait } from '../../frameworks/jobs/engine.js';
 import { newJob } from '../../frameworks/jobs/lifecycle.js';
 import { attemptTaskId, parseJobSpec, type Attempt, type Job } from '../../frameworks/jobs/model.js';
-import { placementOffer, taskInfo } from '../../frameworks/jobs/offers.js';
-import { pendingDemand } from '../../frameworks/jobs/ticker.js';
+import {
+  placementOffer,
+  REASON_REFRESH_MS,
+  taskInfo,
+  writeReasons,
+  type OffersContext,
+  type OffersOutcome,
+} from '../../frameworks/jobs/offers.js';
+import type { PendingReason } from '../../frameworks/jobs/placement.js';
+import type { StoredJob, Wait } from '../../frameworks/jobs/store.js';
+import { launchCheckAgain, pendingDemand } from '../../frameworks/jobs/ticker.js';
 
 function job(spec: Record<string, unknown>, id = 'j1'): Job {
   const parsed = parseJobSpec({ name: 'n', command: 'true', ...spec });
@@ -90,5 +99,75 @@ describe('the Jobs framework edges', () => {
     expect(info.container).toEqual({ type: 'DOCKER', docker: { image: 'busybox' } });
     const env = Object.fromEntries((info.command?.environment?.variables ?? []).map((v) => [v.name, v.value]));
     expect(env).toMatchObject({ A: 'b', MANTLE_GANG_SIZE: '2', MANTLE_GANG_INDEX: '1', MANTLE_GANG_HOSTS: 'h0,h1' });
+  });
+});
+
+describe('the Jobs framework’s writes under a backlog', () => {
+  const t0 = Date.parse('2026-12-06T00:00:00Z');
+
+  /** writeReasons over a fake engine: `mutate` applies the change to what was read and records it. */
+  function reasons(written: Record<string, string | null>) {
+    const clock = { now: t0 };
+    let writes: Record<string, string | null> = {};
+    const pending = new Map(
+      Object.entries(written).map(([id, reason]) => [
+        id,
+        { job: { ...job({}, id), pending_reason: reason }, wait: null, attemptCount: 0 } as StoredJob,
+      ]),
+    );
+    const engine = {
+      now: () => clock.now,
+      mutate: async (id: string, change: (current: StoredJob) => StoredJob | undefined) => {
+        const next = change(pending.get(id) as StoredJob);
+        if (next) writes[id] = next.job.pending_reason;
+        return next;
+      },
+    };
+    const ctx = {
+      engine,
+      settings: { reasonWrites: 25 },
+      reasonRefresh: { at: 0 },
+    } as unknown as OffersContext;
+    async function round(now: number, next: Record<string, PendingReason>) {
+      clock.now = now;
+      writes = {};
+      const outcome = { placement: { pending: new Map(Object.entries(next)) }, pending } as unknown as OffersOutcome;
+      await writeReasons(ctx, outcome);
+      return writes;
+    }
+    return { round };
+  }
+  const behind = (n: number): PendingReason => ({
+    code: 'PRIORITY',
+    message: `behind ${n} jobs submitted earlier in queue default`,
+  });
+
+  it('writes a place in the queue that only moved at most every REASON_REFRESH_MS; a changed reason at once', async () => {
+    const { round } = reasons({ a: null, b: behind(9).message, c: behind(9).message });
+    // The first round writes every change (none were written yet by this framework).
+    expect(await round(t0, { a: behind(3), b: behind(4), c: behind(9) })).toEqual({
+      a: behind(3).message,
+      b: behind(4).message,
+    });
+    // Soon after: only b's counts moved, so it waits; c's reason changed kind, so it is written.
+    const quota: PendingReason = {
+      code: 'QUOTA',
+      message: 'the queue’s quota: queue default is at its cpus limit 4 (4 in use)',
+    };
+    expect(await round(t0 + 1_000, { b: behind(2), c: quota })).toEqual({ c: quota.message });
+    // Once REASON_REFRESH_MS has passed, the moved place is written again.
+    expect(await round(t0 + REASON_REFRESH_MS, { b: behind(2) })).toEqual({ b: behind(2).message });
+  });
+
+  it('backs off the checks of a launch nobody heard of: doubling from the first, up to five minutes', () => {
+    let wait: Wait = { kind: 'launch', until: t0 + 20_000 };
+    const seen: number[] = [];
+    for (let check = 0; check < 6; check++) {
+      const now = wait.until;
+      wait = launchCheckAgain(wait, now, 20_000);
+      seen.push(wait.until - now);
+      expect(wait).toMatchObject({ kind: 'launch', every: wait.until - now });
+    }
+    expect(seen).toEqual([40_000, 80_000, 160_000, 300_000, 300_000, 300_000]);
   });
 });
