@@ -99,6 +99,8 @@ export function createJobsService(options: JobsServiceOptions): JobsService {
 class Service implements JobsService {
   private readonly engine: JobsEngine;
   private readonly metrics: Metrics;
+  /** Queues this process has marked in use: marked once (a conditional write that fails every other time). */
+  private readonly marked = new Set<string>();
 
   constructor(private readonly options: JobsServiceOptions) {
     this.engine = new JobsEngine({
@@ -120,10 +122,14 @@ class Service implements JobsService {
     const now = this.engine.now();
     const job = newJob(parsed.value, { id: newJobId(now), now });
     const stored = initialRecord(job, now);
-    await this.store.markQueue(job.queue);
+    if (!this.marked.has(job.queue)) {
+      await this.store.markQueue(job.queue);
+      this.marked.add(job.queue);
+    }
     if (!(await this.store.put(stored, 'absent'))) throw new Error(`Job id ${job.id} was taken`);
     this.metrics.increment('jobs/submitted');
     this.options.logger?.info('Job submitted', { job: job.id, queue: job.queue, name: job.name });
+    const settles = job.depends_on.length > 0 || stored.wait?.kind === 'expand';
     if (job.depends_on.length > 0) {
       await this.store.addDependents(
         job.id,
@@ -133,7 +139,8 @@ class Service implements JobsService {
     }
     if (stored.wait?.kind === 'expand') await expandArray(this.engine, stored, true);
     await this.options.actions?.()?.wake([job.queue]);
-    return ok((await this.get(job.id)) ?? job);
+    // A job without dependencies or children is as written; the others may have moved (released, expanded).
+    return ok(settles ? ((await this.get(job.id)) ?? stored.job) : stored.job);
   }
 
   async get(id: string): Promise<Job | undefined> {
