@@ -13,8 +13,12 @@ import type { JobsStore, JobWrite, StoredJob, Wait } from './store.js';
 import { emptyChildren, parentWithSummary } from './parents.js';
 import { expandArray } from './children.js';
 
-/** How long a recorded attempt may go without a word from the master before the timer asks (reconciles). */
-export const LAUNCH_CHECK_MS = 20_000;
+/**
+ * How long a recorded attempt may go without a word from the master before the timer asks (reconciles). Long
+ * enough that a backlog on the framework's own queue (its updates wait there) does not make every launch look
+ * lost (Marathon gives a launch 5 minutes); a handler that died before its ACCEPT costs that long once.
+ */
+export const LAUNCH_CHECK_MS = 120_000;
 /** How often the timer looks again at a job waiting for dependencies (the edges release it sooner). */
 export const DEPS_RECHECK_MS = 60_000;
 /** How long an array's expansion may take before the timer finishes it. */

@@ -51,10 +51,11 @@ export function planForeignSender(
 /**
  * How long an update forwarded to a queue-delivered framework is not forwarded again when its agent resends it.
  * The first copy is on the framework's queue, where it stays until handled: resending it at every agent retry
- * (from 10 s) only lengthens a backlog the framework is working through. Past this, a resent update is forwarded
- * again, for a framework that lost its copy (a dead-letter queue, a purge).
+ * (from 10 s) only lengthens a backlog the framework is working through, and a backlog of minutes (10,000 jobs
+ * queued) made every resend past a shorter window a new copy. Past this, a resent update is forwarded again, for
+ * a framework that lost its copy (a dead-letter queue, a purge, a handler that died before acknowledging).
  */
-export const QUEUE_RESEND_AFTER_MS = 60_000;
+export const QUEUE_RESEND_AFTER_MS = 300_000;
 
 /**
  * The same for a stream framework: under the agent's first retry interval (10 s), so that Mesos's retries reach
