@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import type * as LocalMain from '../local/main.js';
 import { agentCommand } from './agent-verbs.js';
+import { reservationCommands } from './reservation-verbs.js';
 import { clusterCommands } from './cluster-verbs.js';
 import { commandPath, EXIT, type Outcome } from './command.js';
 import { logsCommand } from './logs.js';
@@ -88,6 +89,7 @@ export function program(outcome: Outcome): Command {
   const commands = [
     ...passThroughCommands(outcome),
     agentCommand(outcome),
+    ...reservationCommands(outcome),
     ...clusterCommands(outcome),
     quotaCommand(outcome),
     weightsCommand(outcome),

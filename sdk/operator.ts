@@ -18,6 +18,7 @@ import type {
   PendingReason,
   QuotaConfig,
   QuotaStatus,
+  Resource,
   Role,
   WeightInfo,
 } from './operator-types.js';
@@ -177,6 +178,24 @@ export class OperatorClient {
 
   async markAgentGone(agentId: string): Promise<void> {
     await this.call('MARK_AGENT_GONE', { agent_id: { value: agentId } });
+  }
+
+  /** Reserves an agent's unallocated resources (each with its `reservations`); `source` moves a reservation. */
+  async reserveResources(agentId: string, resources: readonly Resource[], source?: readonly Resource[]): Promise<void> {
+    await this.call('RESERVE_RESOURCES', { agent_id: { value: agentId }, resources, ...(source ? { source } : {}) });
+  }
+
+  async unreserveResources(agentId: string, resources: readonly Resource[]): Promise<void> {
+    await this.call('UNRESERVE_RESOURCES', { agent_id: { value: agentId }, resources });
+  }
+
+  /** Creates persistent volumes on an agent's reserved disk. */
+  async createVolumes(agentId: string, volumes: readonly Resource[]): Promise<void> {
+    await this.call('CREATE_VOLUMES', { agent_id: { value: agentId }, volumes });
+  }
+
+  async destroyVolumes(agentId: string, volumes: readonly Resource[]): Promise<void> {
+    await this.call('DESTROY_VOLUMES', { agent_id: { value: agentId }, volumes });
   }
 
   async teardown(frameworkId: string): Promise<void> {

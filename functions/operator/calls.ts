@@ -15,6 +15,7 @@ import {
   SET_LOGGING_LEVEL,
 } from './master-calls.js';
 import { MAINTENANCE_CALLS } from './maintenance-calls.js';
+import { RESERVATION_CALLS } from './reservation-calls.js';
 import { GET_QUOTA, GET_ROLES, GET_WEIGHTS, UPDATE_QUOTA, UPDATE_WEIGHTS } from './role-calls.js';
 import { GET_AGENTS, GET_EXECUTORS, GET_FRAMEWORKS, GET_STATE, GET_TASKS } from './state-calls.js';
 import { SUBSCRIBE } from './stream-calls.js';
@@ -31,6 +32,8 @@ const MASTER_CALLS = [
 const STATE_CALLS = [GET_STATE, GET_AGENTS, GET_FRAMEWORKS, GET_EXECUTORS, GET_TASKS];
 const ROLE_CALLS = [GET_ROLES, GET_WEIGHTS, UPDATE_WEIGHTS, GET_QUOTA, UPDATE_QUOTA];
 const AGENT_CALLS = [DRAIN_AGENT, DEACTIVATE_AGENT, REACTIVATE_AGENT, MARK_AGENT_GONE, TEARDOWN];
+// Reservations and persistent volumes made by an operator (RESERVE_RESOURCES, CREATE_VOLUMES, …).
+const RESOURCE_CALLS = RESERVATION_CALLS;
 // Mantle's extension (docs/operator.md, "Why pending").
 const OBSERVABILITY_CALLS = [GET_PENDING_REASONS];
 
@@ -41,6 +44,7 @@ export const OPERATOR_CALLS: OperatorCallTable = callTable([
   ...STATE_CALLS,
   ...ROLE_CALLS,
   ...AGENT_CALLS,
+  ...RESOURCE_CALLS,
   ...OBSERVABILITY_CALLS,
   ...MAINTENANCE_CALLS,
   ...STREAM_CALLS,

@@ -3,9 +3,9 @@
  * (agent-changes.ts: registration, offers, accepts, releases, drains, status) run as ONE conditional
  * write. What the records and items are is in agent-records.ts; the ledger's arithmetic in ledger.ts.
  */
-import type { Attribute } from '#shared/protocol/mesos.js';
+import type { Attribute, Resource } from '#shared/protocol/mesos.js';
 import { newAgentId, newOfferId, taskKey } from '#shared/ids.js';
-import { ok, type Result } from '#shared/result.js';
+import { ok, type Failure, type Result } from '#shared/result.js';
 import {
   acceptChange,
   acceptRefusal,
@@ -46,6 +46,7 @@ import {
   type ActivationError,
 } from './agent-activation.js';
 import { acceptSteps, fitsOneWrite, type AcceptStep } from './accept-writes.js';
+import { convertChange } from './agent-conversion.js';
 import { RETRY, retrying, type RegistrarContext } from './context.js';
 import { failure, type RegistrarError } from './errors.js';
 import type { ItemChange, WriteOutcome } from './expression.js';
@@ -260,6 +261,30 @@ export class AgentRegistry {
     }
     // The old image tells which offers this write rescinded; the new one follows from it.
     return ok(leftActive(outcome.item, status, now));
+  }
+
+  /**
+   * Converts an agent's resources (an operator's RESERVE_RESOURCES, CREATE_VOLUMES, …): `decide` reads
+   * the agent as it is and answers its next total and the offers to rescind for it, or why not; then ONE
+   * write conditioned on the version it read (agent-conversion.ts), decided again on a lost race. Only a
+   * registered, reachable agent converts (Mesos: "No agent found with specified ID").
+   */
+  async convert<E extends Failure>(
+    agentId: string,
+    decide: (agent: AgentRecord) => Result<{ total: Resource[]; rescind: OfferRecord[] }, E>,
+  ): Promise<Result<Rescinding, E | RegistrarError<'UNKNOWN_AGENT'>>> {
+    const result = await retrying(8, async () => {
+      const agent = await this.get(agentId);
+      if (agent?.status !== 'ACTIVE') return failure('UNKNOWN_AGENT', `No agent found with ID ${agentId}`);
+      const decided = decide(agent);
+      if (!decided.ok) return decided;
+      const { total, rescind } = decided.value;
+      const outcome = await this.run(agentId, convertChange(agent, total, rescind));
+      if (!outcome.written) return RETRY;
+      return ok({ agent: agentFromItem(outcome.item), rescinded: rescind });
+    });
+    if (result === RETRY) throw new Error(`Agent ${agentId} kept changing; the conversion gave up`);
+    return result;
   }
 
   /**

@@ -92,15 +92,14 @@ export function reserve(
   const resources = parse(reserve.resources, 'reserve');
   if (!resources.ok) return resources;
   for (const resource of resources.value) {
-    if (!isDynamicallyReserved(resource)) return fail('Resources to reserve must carry a dynamic reservation');
+    const invalid = reservationError(resource);
+    if (invalid) return fail(invalid);
     if (reservationRole(resource) !== context.role) {
       return fail(`A reservation must be for the offers' role '${context.role}', not '${reservationRole(resource)}'`);
     }
     if (!allowsRole(context.acl, context.role)) {
       return fail(`Not authorized: ${who(context)} may not reserve resources for role '${context.role}' (acl: roles)`);
     }
-    if (isRevocable(resource)) return fail('Revocable resources cannot be reserved');
-    if (isPersistentVolume(resource)) return fail('Reserve persistent volumes with CREATE, not RESERVE');
     const error = principalError(resource, context);
     if (error) return fail(error);
   }
@@ -115,9 +114,8 @@ export function unreserve(
   const resources = parse(operation.unreserve?.resources, 'unreserve');
   if (!resources.ok) return resources;
   for (const resource of resources.value) {
-    if (!isDynamicallyReserved(resource)) return fail('Only dynamically reserved resources can be unreserved');
-    if (isPersistentVolume(resource))
-      return fail('A persistent volume must be destroyed before its disk is unreserved');
+    const invalid = unreservationError(resource);
+    if (invalid) return fail(invalid);
     if (reservationRole(resource) !== context.role) return fail(`Not reserved for the offers' role '${context.role}'`);
     const reserver = resource.reservations?.at(-1)?.principal;
     if (!mayActFor(context, reserver)) {
@@ -129,8 +127,53 @@ export function unreserve(
   return convert(state, context.role, resources.value, popReservation(resources.value));
 }
 
+/** Why a resource cannot be reserved (RESERVE, by a framework or an operator), or undefined. */
+export function reservationError(resource: Resource): string | undefined {
+  if (!isDynamicallyReserved(resource)) return 'Resources to reserve must carry a dynamic reservation';
+  if (isRevocable(resource)) return 'Revocable resources cannot be reserved';
+  if (isPersistentVolume(resource)) return 'Reserve persistent volumes with CREATE, not RESERVE';
+  return undefined;
+}
+
+/** Why a resource cannot be unreserved (UNRESERVE, by a framework or an operator), or undefined. */
+export function unreservationError(resource: Resource): string | undefined {
+  if (!isDynamicallyReserved(resource)) return 'Only dynamically reserved resources can be unreserved';
+  if (isPersistentVolume(resource)) return 'A persistent volume must be destroyed before its disk is unreserved';
+  return undefined;
+}
+
+/** Why a resource is not a volume Mantle can create (CREATE, by a framework or an operator), or undefined. */
+export function volumeError(volume: Resource): string | undefined {
+  if (!volume.disk?.persistence) return 'Only persistent volumes can be created';
+  if (!volume.disk.volume) return "A persistent volume needs 'disk.volume'";
+  if (volume.disk.volume.mode === 'RO') return 'Read-only persistent volumes are not supported';
+  if (volume.disk.volume.host_path !== undefined) return "A persistent volume must not set 'host_path'";
+  if (volume.disk.volume.container_path.includes('/') || volume.disk.volume.container_path.startsWith('.')) {
+    return "A persistent volume's 'container_path' must be a plain relative name";
+  }
+  if (isUnreserved(volume)) return 'Persistent volumes cannot be created from unreserved resources';
+  return undefined;
+}
+
+/** A persistence id that the new volumes repeat or that the agent's total already has (per role), or undefined. */
+export function duplicateVolumeError(total: readonly Resource[], volumes: readonly Resource[]): string | undefined {
+  const ids = new Set(
+    total.flatMap((resource) => {
+      const id = resource.disk?.persistence?.id;
+      return id === undefined ? [] : [`${reservationRole(resource)}/${id}`];
+    }),
+  );
+  for (const volume of volumes) {
+    const id = volume.disk?.persistence?.id;
+    const key = `${reservationRole(volume)}/${id}`;
+    if (ids.has(key)) return `Persistent volume ID '${id}' is already in use`;
+    ids.add(key);
+  }
+  return undefined;
+}
+
 /** The disk a volume is made of: the same resource without persistence and volume. */
-function diskOf(volume: Resource): Resource {
+export function diskOf(volume: Resource): Resource {
   const { shared: _shared, disk, ...rest } = volume;
   return disk?.source ? { ...rest, disk: { source: disk.source } } : rest;
 }
@@ -142,33 +185,20 @@ export function create(
 ): Converted<ConversionState> {
   const volumes = parse(operation.create?.volumes, 'create');
   if (!volumes.ok) return volumes;
-  const ids = new Set<string>();
   for (const volume of volumes.value) {
-    const persistence = volume.disk?.persistence;
-    if (!persistence) return fail('Only persistent volumes can be created');
-    if (!volume.disk?.volume) return fail("A persistent volume needs 'disk.volume'");
-    if (volume.disk.volume.mode === 'RO') return fail('Read-only persistent volumes are not supported');
-    if (volume.disk.volume.host_path !== undefined) return fail("A persistent volume must not set 'host_path'");
-    if (volume.disk.volume.container_path.includes('/') || volume.disk.volume.container_path.startsWith('.')) {
-      return fail("A persistent volume's 'container_path' must be a plain relative name");
-    }
-    if (isUnreserved(volume)) return fail('Persistent volumes cannot be created from unreserved resources');
+    const invalid = volumeError(volume);
+    if (invalid) return fail(invalid);
     if (reservationRole(volume) !== context.role) return fail(`The volume must be reserved for '${context.role}'`);
     if (isShared(volume) && !context.sharedResources) {
       return fail('Creating a shared volume needs the SHARED_RESOURCES capability');
     }
-    const key = `${reservationRole(volume)}/${persistence.id}`;
-    const taken = state.total.some(
-      (resource) =>
-        resource.disk?.persistence?.id === persistence.id && reservationRole(resource) === reservationRole(volume),
-    );
-    if (ids.has(key) || taken) return fail(`Persistent volume ID '${persistence.id}' is already in use`);
-    ids.add(key);
     // Mesos: a framework with a principal names it in every volume it creates.
-    if (context.principal !== undefined && persistence.principal !== context.principal) {
+    if (context.principal !== undefined && volume.disk?.persistence?.principal !== context.principal) {
       return fail(`The volume must name the framework's principal '${context.principal}'`);
     }
   }
+  const duplicate = duplicateVolumeError(state.total, volumes.value);
+  if (duplicate) return fail(duplicate);
   return convert(state, context.role, volumes.value.map(diskOf), volumes.value);
 }
 
