@@ -15,7 +15,7 @@ const PURE_CORE = [
   'shared/protocol/**/*.ts',
   'shared/{result,ids,collections,roles,acl}.ts',
   'functions/scheduler/{accept-plan,operations,task-authorization,task-validation,validation,responses}.ts',
-  'functions/registrar/{agent-changes,agent-conversion,agent-records,expression,ledger,errors}.ts',
+  'functions/registrar/{agent-changes,agent-conversion,agent-readmission,agent-records,expression,ledger,errors}.ts',
   'functions/operator/conversion-plan.ts',
   'functions/master/{status-plan,statuses}.ts',
   'functions/fleet/{sweep-plan,instance-id,hooks}.ts',
@@ -24,7 +24,7 @@ const PURE_CORE = [
 ];
 
 const PURE_SCHEDULER = '(accept-plan|operations|task-authorization|task-validation|validation|responses)';
-const PURE_REGISTRAR = '(agent-changes|agent-conversion|agent-records|expression|ledger|errors)';
+const PURE_REGISTRAR = '(agent-changes|agent-conversion|agent-readmission|agent-records|expression|ledger|errors)';
 
 const noIo = (message) => ({
   group: [
@@ -136,7 +136,9 @@ export default tseslint.config(
     PURE_SCHEDULER,
   ),
   pureSiblings(
-    ['functions/registrar/{agent-changes,agent-conversion,agent-records,expression,ledger,errors}.ts'],
+    [
+      'functions/registrar/{agent-changes,agent-conversion,agent-readmission,agent-records,expression,ledger,errors}.ts',
+    ],
     PURE_REGISTRAR,
   ),
   pureSiblings(['functions/master/{status-plan,statuses}.ts'], '(status-plan|statuses)'),

@@ -155,10 +155,17 @@ async function reregisterAgent(
     }
     return refused({ status: 400, code: 'INVALID', message });
   }
-  const { agent, rescinded, wasUnreachable } = result.value;
+  const { agent, rescinded, wasUnreachable, dropped } = result.value;
   await tagCommandQueue(master, agent);
   master.metrics.increment('master/slave_reregistrations');
   master.logger.info('Agent re-registered', { agentId, hostname: agent.hostname, wasUnreachable });
+  if (dropped.length > 0) {
+    master.logger.warn('Agent re-registered without what some of its reservations or volumes were made from: dropped', {
+      agentId,
+      hostname: agent.hostname,
+      dropped,
+    });
+  }
   await announceRescinds(master, rescinded);
   await reconcileReportedTasks(master, agent, request.tasks ?? [], wasUnreachable);
   await master.allocation.request({ reason: 'AGENT_ADDED', agentIds: [agentId] });

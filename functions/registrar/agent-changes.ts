@@ -34,6 +34,7 @@ import {
   type LaunchRequest,
   type OfferRequest,
 } from './agent-records.js';
+import { readmittedTotal } from './agent-readmission.js';
 import { failure, type RegistrarError } from './errors.js';
 import { Expression, type Item, type ItemChange } from './expression.js';
 import { allocatedResources, takeInTurn, type AllocatedTask, type OfferRecord } from './ledger.js';
@@ -57,7 +58,8 @@ export function admittedItem(agentId: string, details: AgentDetails, now: number
 
 /**
  * Re-admits a known agent (Mesos ReregisterSlave): its details replaced, its offers dropped (to be
- * rescinded), its tasks kept. Conditioned on the version read.
+ * rescinded), its tasks kept, its dynamic reservations and volumes applied onto the reported total
+ * (`dropped`: those that no longer fit). Conditioned on the version read.
  */
 export function readmitChange(
   current: AgentRecord | undefined,
@@ -65,7 +67,7 @@ export function readmitChange(
   details: AgentDetails,
   now: number,
 ): Result<
-  ItemChange,
+  { change: ItemChange; dropped: Resource[] },
   RegistrarError<'UNKNOWN_AGENT' | 'AGENT_GONE' | 'INVALID_ARGUMENT' | 'INSUFFICIENT_RESOURCES' | 'INSTANCE_MISMATCH'>
 > {
   if (!current) return failure('UNKNOWN_AGENT', `Agent ${agentId} is not registered`);
@@ -80,7 +82,9 @@ export function readmitChange(
   if (current.principal !== details.principal) {
     return failure('INVALID_ARGUMENT', `Agent ${agentId} was registered by another principal`);
   }
-  if (!contains(details.total, unallocate(allocatedResources(current)))) {
+  const held = unallocate(allocatedResources(current));
+  const { total, dropped } = readmittedTotal(current.total, held, details.total);
+  if (!contains(total, held)) {
     return failure(
       'INSUFFICIENT_RESOURCES',
       `Agent ${agentId} reports fewer resources than its tasks hold; it must drain before shrinking`,
@@ -88,18 +92,16 @@ export function readmitChange(
   }
   const x = new Expression();
   const sets = Object.entries({
-    ...detailAttributes(details),
+    ...detailAttributes({ ...details, total }),
     status: 'ACTIVE',
     offers: {},
     reregistered_at: now,
     last_heartbeat: now,
     version: current.version + 1,
   }).map(([name, value]) => `${x.name(name)} = ${x.value(value)}`);
-  return ok({
-    update: `SET ${sets.join(', ')} REMOVE ${x.name('unreachable_at')}`,
-    condition: `${x.name('version')} = ${x.value(current.version)}`,
-    expression: x,
-  });
+  const condition = `${x.name('version')} = ${x.value(current.version)}`;
+  const update = `SET ${sets.join(', ')} REMOVE ${x.name('unreachable_at')}`;
+  return ok({ change: { update, condition, expression: x }, dropped });
 }
 
 /** The instance half of a role session, for messages. */

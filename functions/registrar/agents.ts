@@ -148,15 +148,17 @@ export class AgentRegistry {
 
   /**
    * Re-admits a known agent after its restart or a partition (Mesos ReregisterSlave). Its outstanding
-   * offers are rescinded; tasks stay in the ledger for reconciliation against what the agent reports.
-   * A gone agent may not come back (it must register anew), as in Mesos.
+   * offers are rescinded; tasks stay in the ledger for reconciliation against what the agent reports;
+   * dynamic reservations and volumes stay, less those `dropped` because the agent came back without
+   * what they were made from (functions/registrar/agent-readmission.ts). A gone agent may not come
+   * back (it must register anew), as in Mesos.
    */
   async readmit(
     agentId: string,
     registration: AgentRegistration,
   ): Promise<
     Result<
-      { agent: AgentRecord; rescinded: OfferRecord[]; wasUnreachable: boolean },
+      { agent: AgentRecord; rescinded: OfferRecord[]; wasUnreachable: boolean; dropped: Resource[] },
       RegistrarError<
         | 'UNKNOWN_AGENT'
         | 'AGENT_GONE'
@@ -173,13 +175,14 @@ export class AgentRegistry {
       const current = await this.get(agentId);
       const change = readmitChange(current, agentId, details.value, this.context.now());
       if (!change.ok) return change;
-      const outcome = await this.run(agentId, change.value);
+      const outcome = await this.run(agentId, change.value.change);
       if (!outcome.written) return RETRY;
       const before = current as AgentRecord;
       return ok({
         agent: agentFromItem(outcome.item),
         rescinded: Object.values(before.offers),
         wasUnreachable: before.status === 'UNREACHABLE',
+        dropped: change.value.dropped,
       });
     });
     if (result === RETRY) throw new Error(`Agent ${agentId} kept changing; re-admission gave up`);
