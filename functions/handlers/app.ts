@@ -11,6 +11,7 @@
  *   GET  /metrics                     the same in Prometheus's text format (operators)
  *   /api/jobs/v1/...                  the Mantle Jobs REST API (frameworks/jobs/api.ts), where Jobs runs
  *   GET  /files/browse|read|download  Mesos's files API over the tasks' shipped stdout/stderr (files-route.ts)
+ *   GET  /, /ui/..., /assets/...      the web UI (ui-route.ts), where its build is given
  *
  * Every route refuses a body over `maxBodyBytes` (413) before anything reads it.
  *
@@ -34,6 +35,7 @@ import type { Master } from '../master/master.js';
 import { agentCaller } from './agent-route.js';
 import { mountOperatorApi } from './operator-route.js';
 import { FILES_PATH, filesRoutes } from './files-route.js';
+import { mountUi, type UiAssets } from './ui-route.js';
 import { handleCall } from '../scheduler/calls.js';
 import { subscribe } from '../scheduler/subscribe.js';
 import { subscribeCapExceeded } from '../scheduler/subscribe-caps.js';
@@ -69,6 +71,8 @@ export interface AppOptions {
    * the app serves.
    */
   readonly jobs?: () => JobsService | undefined | Promise<JobsService | undefined>;
+  /** The web UI's built files (loadUiAssets); without them the master serves no UI. */
+  readonly ui?: UiAssets;
 }
 
 /** The master, with Mantle Jobs' pending jobs where Jobs runs here (GET_PENDING_REASONS joins them). */
@@ -165,6 +169,8 @@ export function createApp(master: Master, options: AppOptions = {}): Hono<Master
       authenticator,
     }),
   );
+
+  if (options.ui) mountUi(app, options.ui);
 
   app.notFound((c) => text(c, 404, 'Not found'));
   app.onError((error, c) => {
