@@ -21,7 +21,7 @@
  * scheduler endpoint: 405, 415, 406, 400, 401, 403, 501, 202 / 200. Error bodies are plain text, as
  * Mesos's are; the Jobs API's are JSON `{"message": …}`, as Marathon's are.
  */
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { describeZodError } from '#shared/protocol/errors.js';
@@ -64,6 +64,18 @@ function tooLarge(c: Context, limit: number): Response {
   return c.req.path.startsWith(`${JOBS_API_PATH}/`) ? c.json({ message }, 413) : text(c, 413, message);
 }
 
+/**
+ * A 401 to a page's script (`X-Requested-With: XMLHttpRequest`, which the web UI sends) carries no
+ * `WWW-Authenticate: Basic` challenge, so the browser shows the page's own sign-in form instead of its
+ * Basic prompt; every other client gets Mesos's challenge as before.
+ */
+const noChallengeForScripts: MiddlewareHandler = async (c, next) => {
+  await next();
+  if (c.res.status === 401 && c.req.header('X-Requested-With') === 'XMLHttpRequest') {
+    c.res.headers.delete('WWW-Authenticate');
+  }
+};
+
 export interface AppOptions {
   /**
    * The Mantle Jobs service, where it runs beside this master; while it answers undefined (not started
@@ -99,7 +111,7 @@ export function createApp(master: Master, options: AppOptions = {}): Hono<Master
   const authenticator = new Authenticator(master.registrar);
   const limit = master.config.maxBodyBytes;
 
-  app.use('*', bodyLimit({ maxSize: limit, onError: (c) => tooLarge(c, limit) }));
+  app.use('*', bodyLimit({ maxSize: limit, onError: (c) => tooLarge(c, limit) }), noChallengeForScripts);
   for (const path of ['/health', '/master/health']) app.get(path, (c) => c.text('OK'));
 
   app.all(

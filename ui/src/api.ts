@@ -33,7 +33,13 @@ export function forgetCredential(): void {
 
 function headers(extra: Record<string, string> = {}): Record<string, string> {
   const auth = credential();
-  return { Accept: 'application/json', ...(auth ? { Authorization: auth } : {}), ...extra };
+  // X-Requested-With: the master then answers a 401 without a Basic challenge (no browser prompt).
+  return {
+    Accept: 'application/json',
+    'X-Requested-With': 'XMLHttpRequest',
+    ...(auth ? { Authorization: auth } : {}),
+    ...extra,
+  };
 }
 
 async function checked(response: Response): Promise<Response> {
