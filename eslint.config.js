@@ -110,10 +110,11 @@ const SIZE_CHECKED = [
   'cli/**/*.ts',
   'local/**/*.ts',
   'sdk/**/*.ts',
+  'ui/**/*.{ts,tsx}',
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'cdk.out/', 'coverage/', '.scratch/', 'bench/results/'] },
+  { ignores: ['node_modules/', 'dist/', 'ui/dist/', 'cdk.out/', 'coverage/', '.scratch/', 'bench/results/'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {

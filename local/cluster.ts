@@ -28,6 +28,7 @@ import { startEventSource, type EventSource } from './event-source.js';
 import { provisionAgentCredential } from './agent-credential.js';
 import { frameworkQueues, type FrameworkQueues } from './framework-queues.js';
 import { startLocalJobs, type LocalJobs, type LocalJobsOptions } from './jobs.js';
+import { localUiAssets } from './ui.js';
 import type { JobsService } from '../frameworks/jobs/service.js';
 import {
   bootstrapMaster,
@@ -215,10 +216,12 @@ async function startMaster(
     },
   });
   const { master } = local;
-  const server = await serveMaster(master, options.port, options.hostname, { jobs });
+  const ui = localUiAssets();
+  const server = await serveMaster(master, options.port, options.hostname, { jobs, ...(ui ? { ui } : {}) });
   stops.push(() => server.close());
   options.log(`  master           ${server.url} (cluster ${options.cluster}, id ${master.config.clusterId})`);
   options.log(`  acls             ${describeAcls(master.config.acls)}`);
+  options.log(`  web ui           ${ui ? `${server.url}/` : 'not built (npm start builds it)'}`);
   const status: EventSource = await startStatusSource(local);
   stops.push(() => status.stop());
   const heartbeats: EventSource = await startHeartbeatSource(master);

@@ -11,6 +11,7 @@
  *   GET  /metrics                     the same in Prometheus's text format (operators)
  *   /api/jobs/v1/...                  the Mantle Jobs REST API (frameworks/jobs/api.ts), where Jobs runs
  *   GET  /files/browse|read|download  Mesos's files API over the tasks' shipped stdout/stderr (files-route.ts)
+ *   GET  /, /ui/..., /assets/...      the web UI (ui-route.ts), where its build is given
  *
  * Every route refuses a body over `maxBodyBytes` (413) before anything reads it.
  *
@@ -20,7 +21,7 @@
  * scheduler endpoint: 405, 415, 406, 400, 401, 403, 501, 202 / 200. Error bodies are plain text, as
  * Mesos's are; the Jobs API's are JSON `{"message": …}`, as Marathon's are.
  */
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { describeZodError } from '#shared/protocol/errors.js';
@@ -34,6 +35,7 @@ import type { Master } from '../master/master.js';
 import { agentCaller } from './agent-route.js';
 import { mountOperatorApi } from './operator-route.js';
 import { FILES_PATH, filesRoutes } from './files-route.js';
+import { mountUi, type UiAssets } from './ui-route.js';
 import { handleCall } from '../scheduler/calls.js';
 import { subscribe } from '../scheduler/subscribe.js';
 import { subscribeCapExceeded } from '../scheduler/subscribe-caps.js';
@@ -62,6 +64,18 @@ function tooLarge(c: Context, limit: number): Response {
   return c.req.path.startsWith(`${JOBS_API_PATH}/`) ? c.json({ message }, 413) : text(c, 413, message);
 }
 
+/**
+ * A 401 to a page's script (`X-Requested-With: XMLHttpRequest`, which the web UI sends) carries no
+ * `WWW-Authenticate: Basic` challenge, so the browser shows the page's own sign-in form instead of its
+ * Basic prompt; every other client gets Mesos's challenge as before.
+ */
+const noChallengeForScripts: MiddlewareHandler = async (c, next) => {
+  await next();
+  if (c.res.status === 401 && c.req.header('X-Requested-With') === 'XMLHttpRequest') {
+    c.res.headers.delete('WWW-Authenticate');
+  }
+};
+
 export interface AppOptions {
   /**
    * The Mantle Jobs service, where it runs beside this master; while it answers undefined (not started
@@ -69,6 +83,8 @@ export interface AppOptions {
    * the app serves.
    */
   readonly jobs?: () => JobsService | undefined | Promise<JobsService | undefined>;
+  /** The web UI's built files (loadUiAssets); without them the master serves no UI. */
+  readonly ui?: UiAssets;
 }
 
 /** The master, with Mantle Jobs' pending jobs where Jobs runs here (GET_PENDING_REASONS joins them). */
@@ -95,7 +111,7 @@ export function createApp(master: Master, options: AppOptions = {}): Hono<Master
   const authenticator = new Authenticator(master.registrar);
   const limit = master.config.maxBodyBytes;
 
-  app.use('*', bodyLimit({ maxSize: limit, onError: (c) => tooLarge(c, limit) }));
+  app.use('*', bodyLimit({ maxSize: limit, onError: (c) => tooLarge(c, limit) }), noChallengeForScripts);
   for (const path of ['/health', '/master/health']) app.get(path, (c) => c.text('OK'));
 
   app.all(
@@ -165,6 +181,8 @@ export function createApp(master: Master, options: AppOptions = {}): Hono<Master
       authenticator,
     }),
   );
+
+  if (options.ui) mountUi(app, options.ui);
 
   app.notFound((c) => text(c, 404, 'Not found'));
   app.onError((error, c) => {

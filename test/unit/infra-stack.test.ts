@@ -113,7 +113,7 @@ describe('the REST API', () => {
     }
   });
 
-  it('puts the authorizer on every framework, operator and agent route, and only health is public', () => {
+  it('puts the authorizer on every framework, operator and agent route; only health and the UI are public', () => {
     const t = base.template;
     const authorizer = logicalId(t, 'AWS::ApiGateway::Authorizer', () => true);
     t.hasResourceProperties('AWS::ApiGateway::Authorizer', {
@@ -130,11 +130,12 @@ describe('the REST API', () => {
       resources(t, 'AWS::ApiGateway::Resource').map(([id, r]) => [id, r.Properties.PathPart as string]),
     );
     for (const [, method] of methods) {
-      const last = byPath.get([...referenced(method.Properties.ResourceId)][0] as string);
+      // A method on the API's root resource has no path part of its own: the UI's GET /.
+      const last = byPath.get([...referenced(method.Properties.ResourceId)][0] as string) ?? '';
       const route = API_ROUTES.find((r) => r.method === method.Properties.HttpMethod && r.path.endsWith(`/${last}`));
       expect(route, `a route for ${String(method.Properties.HttpMethod)} …/${String(last)}`).toBeDefined();
       if (route?.callers === 'public') {
-        expect(route.path).toMatch(/health$/);
+        expect(route.path).toMatch(/health$|^\/$|^\/ui|^\/assets\/|^\/favicon\.svg$/);
         expect(method.Properties.AuthorizationType).toBe('NONE');
       } else {
         expect(method.Properties.AuthorizationType).toBe('CUSTOM');
