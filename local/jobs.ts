@@ -98,8 +98,9 @@ export async function startLocalJobs(
     principal: credentials?.principal ?? '',
     handler: options.wrapHandler ? options.wrapHandler(framework.handler()) : framework.handler(),
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 120,
-    // Its handler is safe to run concurrently; updates come one message group per task.
-    pollers: 4,
+    // Its handler is safe to run concurrently; updates come one message group per task. Lambda would run many
+    // at once for a backlog; eight pollers keep a backlog of 10,000 jobs' updates moving here.
+    pollers: 8,
   });
   await framework.start({ resubscribe: true });
   const service = createJobsService({
