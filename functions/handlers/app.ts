@@ -32,6 +32,8 @@ import { JOBS_API_PATH, jobsApi } from '../../frameworks/jobs/api.js';
 import type { JobsService } from '../../frameworks/jobs/service.js';
 import type { Master } from '../master/master.js';
 import { agentCaller } from './agent-route.js';
+import { correlated } from './request-context.js';
+import { addToLogContext } from '#shared/log-context.js';
 import { mountOperatorApi } from './operator-route.js';
 import { FILES_PATH, filesRoutes } from './files-route.js';
 import { handleCall } from '../scheduler/calls.js';
@@ -90,12 +92,18 @@ function withPendingJobs(master: Master, jobs: AppOptions['jobs']): Master {
   };
 }
 
+/** A scheduler call, logged (debug) in its request's scope, which now has the framework's id too. */
+function logCall(master: Master, frameworkId: string | undefined, type: string): void {
+  addToLogContext({ framework_id: frameworkId });
+  master.logger.debug('Scheduler call', { type });
+}
+
 export function createApp(master: Master, options: AppOptions = {}): Hono<MasterEnv> {
   const app = new Hono<MasterEnv>();
   const authenticator = new Authenticator(master.registrar);
   const limit = master.config.maxBodyBytes;
 
-  app.use('*', bodyLimit({ maxSize: limit, onError: (c) => tooLarge(c, limit) }));
+  app.use('*', correlated, bodyLimit({ maxSize: limit, onError: (c) => tooLarge(c, limit) }));
   for (const path of ['/health', '/master/health']) app.get(path, (c) => c.text('OK'));
 
   app.all(
@@ -108,6 +116,7 @@ export function createApp(master: Master, options: AppOptions = {}): Hono<Master
     subscribedFramework(master),
     async (c) => {
       const call = c.get('call');
+      logCall(master, c.get('framework')?.frameworkId ?? call.framework_id?.value, call.type);
       if (!isSubscribe(call)) {
         const response = await handleCall(master, c.get('framework'), call, c.get('authority'));
         if (response.json !== undefined) return c.json(response.json as object, 200);
