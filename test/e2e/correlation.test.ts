@@ -9,9 +9,9 @@ import { userInfo } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../functions/handlers/app.js';
 import { createLogger } from '#shared/log.js';
-import { inProcess, QueueScheduler, type QueueFramework } from '../../sdk/queue-scheduler.js';
+import { inProcess, QueueScheduler } from '../../sdk/queue-scheduler.js';
 import { eventually, startTestCluster, type TestCluster } from '../support/cluster.js';
-import { resources } from '../support/resources.js';
+import { oneTaskFramework } from '../support/queue-framework.js';
 
 type Line = Record<string, unknown>;
 const lines: Line[] = [];
@@ -39,37 +39,18 @@ afterAll(async () => {
   else process.env.POWERTOOLS_LOG_LEVEL = level;
 });
 
-function framework(logger: ReturnType<typeof createLogger>) {
-  let launched = false;
-  const callbacks: QueueFramework = {
-    async resourceOffers(scheduler, offers) {
-      for (const offer of offers) {
-        if (launched) {
-          await scheduler.decline([offer.id.value], 60);
-          continue;
-        }
-        launched = true;
-        const task = { name: 'traced', task_id: { value: 'traced' }, agent_id: offer.agent_id };
-        await scheduler.launch(
-          [offer.id.value],
-          [{ ...task, resources: resources('cpus:0.1;mem:32'), command: { value: 'true' } }],
-        );
-      }
-    },
-    statusUpdate: (_scheduler, status) => logger.info('Framework got an update', { state: status.state }),
-  };
-  return callbacks;
-}
-
 describe('correlation ids on the local cluster', () => {
   it('carries the ACCEPT call’s correlation id and the task’s ids through every hop’s log lines', async () => {
     const logger = createLogger('test-framework');
-    const scheduler = new QueueScheduler(framework(logger), {
-      master: cluster.url,
-      fetch: inProcess(createApp(cluster.master)),
-      framework: { user: userInfo().username, name: 'traced', failover_timeout: 0 },
-      name: 'traced',
-    });
+    const scheduler = new QueueScheduler(
+      oneTaskFramework('traced', 'true', (status) => logger.info('Framework got an update', { state: status.state })),
+      {
+        master: cluster.url,
+        fetch: inProcess(createApp(cluster.master)),
+        framework: { user: userInfo().username, name: 'traced', failover_timeout: 0 },
+        name: 'traced',
+      },
+    );
     await cluster.frameworkQueues.register({ name: 'traced', handler: scheduler.handler() });
     const { frameworkId } = await scheduler.subscribe();
     const seen = (message: string, where: (line: Line) => boolean = () => true) =>
@@ -82,7 +63,11 @@ describe('correlation ids on the local cluster', () => {
     const correlation = accept.correlation_id as string;
     expect(correlation).toMatch(/^[0-9a-f-]{36}$/);
     expect(accept.framework_id).toBe(frameworkId);
-    const agentId = (await cluster.master.registrar.tasks.get(frameworkId, 'traced'))?.agentId;
+    const agentId = await eventually(
+      async () => (await cluster.master.registrar.tasks.get(frameworkId, 'traced'))?.agentId,
+      30_000,
+      'the task record',
+    );
     expect(agentId).toBeTruthy();
     const ids = { correlation_id: correlation, framework_id: frameworkId, task_id: 'traced', agent_id: agentId };
     const hop = (message: string, where?: (line: Line) => boolean) =>
