@@ -17,13 +17,15 @@ import { tracedFunction } from '#shared/tracing.js';
 // Where the stack deploys Jobs (MANTLE_JOBS_TABLE), this container's Jobs (jobs.ts), built at the first request.
 const jobs = process.env[JOBS_TABLE_ENV] ? async () => (await jobsFromEnvironment()).service : undefined;
 const ui = loadUiAssets(join(import.meta.dirname, 'ui'));
-const app = createApp(masterFromEnvironment(), { ...(jobs ? { jobs } : {}), ...(ui ? { ui } : {}) });
+const master = masterFromEnvironment();
+const app = createApp(master, { ...(jobs ? { jobs } : {}), ...(ui ? { ui } : {}) });
 
 // Traced; the streaming entry point is not (Lambda's response streaming is outside middy's reach), but its
 // DynamoDB and SQS calls are, through the traced clients.
 const buffered = handle(app);
-export const handler = tracedFunction((event: Parameters<typeof buffered>[0], context) =>
-  buffered(event, context as Parameters<typeof buffered>[1]),
+export const handler = tracedFunction(
+  (event: Parameters<typeof buffered>[0], context) => buffered(event, context as Parameters<typeof buffered>[1]),
+  master.logger,
 );
 
 // `awslambda.streamifyResponse` belongs to the Lambda Node.js runtime (and the tests' shim). The SDK

@@ -33,6 +33,8 @@ import { JOBS_API_PATH, jobsApi } from '../../frameworks/jobs/api.js';
 import type { JobsService } from '../../frameworks/jobs/service.js';
 import type { Master } from '../master/master.js';
 import { agentCaller } from './agent-route.js';
+import { correlated } from './request-context.js';
+import { addToLogContext } from '#shared/log-context.js';
 import { mountOperatorApi } from './operator-route.js';
 import { FILES_PATH, filesRoutes } from './files-route.js';
 import { mountUi, type UiAssets } from './ui-route.js';
@@ -106,12 +108,33 @@ function withPendingJobs(master: Master, jobs: AppOptions['jobs']): Master {
   };
 }
 
+/** A scheduler call, logged (debug) in its request's scope, which now has the framework's id too. */
+function logCall(master: Master, frameworkId: string | undefined, type: string): void {
+  addToLogContext({ framework_id: frameworkId });
+  master.logger.debug('Scheduler call', { type });
+}
+
+/** Agents register (and re-register) here, authenticated as agents. */
+function mountAgentRegistration(app: Hono<MasterEnv>, master: Master, authenticator: Authenticator): void {
+  app.post('/internal/v1/agents/register', agentCaller(master, authenticator), async (c) => {
+    const parsed = RegisterAgentRequestSchema.safeParse(await c.req.json().catch(() => undefined));
+    if (!parsed.success) return text(c, 400, `Invalid registration: ${describeZodError(parsed.error)}`);
+    const identity = c.get('agentIdentity');
+    const result = await registerAgent(master, parsed.data, {
+      principal: identity?.arn ?? c.get('principal')?.principal ?? '',
+      ...(identity ? { identity } : {}),
+    });
+    if (!result.ok) return text(c, result.error.status, `${result.error.code}: ${result.error.message}`);
+    return c.json(result.value);
+  });
+}
+
 export function createApp(master: Master, options: AppOptions = {}): Hono<MasterEnv> {
   const app = new Hono<MasterEnv>();
   const authenticator = new Authenticator(master.registrar);
   const limit = master.config.maxBodyBytes;
 
-  app.use('*', bodyLimit({ maxSize: limit, onError: (c) => tooLarge(c, limit) }), noChallengeForScripts);
+  app.use('*', correlated, bodyLimit({ maxSize: limit, onError: (c) => tooLarge(c, limit) }), noChallengeForScripts);
   for (const path of ['/health', '/master/health']) app.get(path, (c) => c.text('OK'));
 
   app.all(
@@ -124,6 +147,7 @@ export function createApp(master: Master, options: AppOptions = {}): Hono<Master
     subscribedFramework(master),
     async (c) => {
       const call = c.get('call');
+      logCall(master, c.get('framework')?.frameworkId ?? call.framework_id?.value, call.type);
       if (!isSubscribe(call)) {
         const response = await handleCall(master, c.get('framework'), call, c.get('authority'));
         if (response.json !== undefined) return c.json(response.json as object, 200);
@@ -158,17 +182,7 @@ export function createApp(master: Master, options: AppOptions = {}): Hono<Master
 
   mountOperatorApi(app, withPendingJobs(master, options.jobs), authenticator);
 
-  app.post('/internal/v1/agents/register', agentCaller(master, authenticator), async (c) => {
-    const parsed = RegisterAgentRequestSchema.safeParse(await c.req.json().catch(() => undefined));
-    if (!parsed.success) return text(c, 400, `Invalid registration: ${describeZodError(parsed.error)}`);
-    const identity = c.get('agentIdentity');
-    const result = await registerAgent(master, parsed.data, {
-      principal: identity?.arn ?? c.get('principal')?.principal ?? '',
-      ...(identity ? { identity } : {}),
-    });
-    if (!result.ok) return text(c, result.error.status, `${result.error.code}: ${result.error.message}`);
-    return c.json(result.value);
-  });
+  mountAgentRegistration(app, master, authenticator);
 
   app.route(FILES_PATH, filesRoutes(master, authenticator));
   app.route(
