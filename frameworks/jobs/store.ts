@@ -77,7 +77,7 @@ export class JobsStore {
   readonly metrics: Metrics;
   private readonly documents: DynamoDBDocumentClient;
   readonly table: string;
-  private readonly state: FrameworkState;
+  readonly state: FrameworkState;
 
   constructor(options: JobsStoreOptions) {
     this.documents = options.documents;
@@ -300,16 +300,6 @@ export class JobsStore {
 
   private batch(requests: readonly Item[]): Promise<void> {
     return this.state.batch(requests);
-  }
-
-  /** Which of these SQS message ids were handled already. */
-  handled(messageIds: readonly string[]): Promise<Set<string>> {
-    return this.state.handled(messageIds);
-  }
-
-  /** Marks SQS messages as handled, for a day (longer than any queue keeps redelivering one). */
-  markHandled(messageIds: readonly string[], now: number): Promise<void> {
-    return this.state.markHandled(messageIds, now);
   }
 
   /** The queues jobs were submitted to. */
