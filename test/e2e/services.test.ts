@@ -46,6 +46,25 @@ async function settled(id: string, running: number, timeoutMs = 60_000): Promise
   );
 }
 
+/** Reads /v2/events into `into` (event names and data) until aborted. */
+async function listen(into: Json[], signal: AbortSignal): Promise<void> {
+  const response = await fetch(`${cluster.url}/v2/events`, { signal });
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+    if (done) return;
+    buffer += decoder.decode(value, { stream: true });
+    const blocks = buffer.split('\n\n');
+    buffer = blocks.pop() ?? '';
+    for (const block of blocks) {
+      const data = block.split('\n').find((line) => line.startsWith('data:'));
+      if (data) into.push(JSON.parse(data.slice(5)) as Json);
+    }
+  }
+}
+
 beforeAll(async () => {
   cluster = await startTestCluster({
     agents: 2,
@@ -63,6 +82,11 @@ afterAll(async () => {
 
 describe("Mantle Services through Marathon's API", () => {
   it('deploys a command app with ports from an unchanged Marathon file, then scales it up and down', async () => {
+    const events: Json[] = [];
+    const stop = new AbortController();
+    const listening = listen(events, stop.signal);
+    await eventually(async () => (events.length > 0 ? true : undefined), 10_000, 'the event stream');
+    expect(events[0]?.eventType).toBe('event_stream_attached');
     const created = await call('POST', '/v2/apps', fixture('command-ports.json'));
     expect(created.status).toBe(201);
     expect(created.json).toMatchObject({ id: '/tools/echo-server', instances: 2, deployments: [{}] });
@@ -73,6 +97,23 @@ describe("Mantle Services through Marathon's API", () => {
       expect(task.ports[0]).toBeGreaterThanOrEqual(31000);
       expect(task.state).toBe('TASK_RUNNING');
     }
+    await eventually(async () => {
+      const types = new Set(events.map((event) => event.eventType));
+      return types.has('deployment_success') && types.has('api_post_event') ? true : undefined;
+    });
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        eventType: 'status_update_event',
+        taskStatus: 'TASK_RUNNING',
+        appId: '/tools/echo-server',
+      }),
+    );
+    stop.abort();
+    await listening;
+    const listed = await call('GET', '/v2/tasks');
+    expect(listed.json.tasks).toHaveLength(2);
+    expect((await fetch(`${cluster.url}/ping`)).status).toBe(200);
+    expect((await call('GET', '/v2/info')).json).toMatchObject({ name: 'marathon' });
     const scaled = await call('PUT', '/v2/apps/tools/echo-server', { instances: 3 });
     expect(scaled.status).toBe(200);
     expect(typeof scaled.json.deploymentId).toBe('string');
