@@ -16,7 +16,8 @@ import { SERVICES_FRAMEWORK_NAME, SERVICES_PRINCIPAL, ServicesFramework } from '
 import { ServicesService } from '../frameworks/services/service.js';
 import { ServicesStore } from '../frameworks/services/store.js';
 import { SERVICES_TABLE, servicesTableName } from '../frameworks/services/tables.js';
-import { ServicesTicker, startServicesTicker } from '../frameworks/services/ticker.js';
+import { startTicker } from '../frameworks/shared/hosting.js';
+import { ServicesTicker } from '../frameworks/services/ticker.js';
 import { frameworkCredential } from './framework-credential.js';
 import type { FrameworkQueues } from './framework-queues.js';
 
@@ -67,7 +68,7 @@ export async function startLocalServices(
   await framework.start({ resubscribe: true });
   const service = new ServicesService(engine, () => framework);
   const ticker = new ServicesTicker(framework, options.launchCheckMs);
-  const timer = startServicesTicker(ticker, options.tickMs ?? 1000, (error) =>
+  const timer = startTicker(ticker, options.tickMs ?? 1000, (error) =>
     logger.error('Services timer failed', { error: String(error) }),
   );
   return { service, framework, ticker, store, stop: () => timer.stop() };

@@ -89,14 +89,3 @@ export class ServicesTicker {
     return unheard.length;
   }
 }
-
-/** Runs the ticker every `intervalMs` (the local cluster's stand-in for the EventBridge schedule). */
-export function startServicesTicker(ticker: ServicesTicker, intervalMs: number, onError: (error: unknown) => void) {
-  const timer = setInterval(() => void ticker.tick().catch(onError), intervalMs);
-  return {
-    async stop() {
-      clearInterval(timer);
-      await ticker.idle();
-    },
-  };
-}

@@ -4,7 +4,14 @@
  * handled (a message the queue delivers again is skipped). Mantle Jobs and Mantle Services both keep them.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type DynamoDBDocumentClient,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import type { Metrics } from '#shared/metrics.js';
 
 export interface FrameworkSubscription {
@@ -118,5 +125,19 @@ export class FrameworkState {
     await this.batch(
       messageIds.map((id) => ({ PutRequest: { Item: { pk: `event#${id}`, sk: 'handled', expires_at: expires } } })),
     );
+  }
+
+  /** Every item a query finds, page after page. */
+  async queryAll(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): Promise<Item[]> {
+    const items: Item[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const result = await this.documents.send(
+        new QueryCommand({ ...input, TableName: this.table, ...(start ? { ExclusiveStartKey: start } : {}) }),
+      );
+      items.push(...(result.Items ?? []));
+      start = result.LastEvaluatedKey;
+    } while (start);
+    return items;
   }
 }

@@ -70,3 +70,18 @@ export function queueHandler(
     return response;
   };
 }
+
+/** Runs a framework's ticker (Jobs', Services') every `intervalMs`: the local cluster's stand-in for the EventBridge schedule. */
+export function startTicker(
+  ticker: { tick(): Promise<unknown>; idle(): Promise<void> },
+  intervalMs: number,
+  onError: (error: unknown) => void,
+) {
+  const timer = setInterval(() => void ticker.tick().catch(onError), intervalMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await ticker.idle();
+    },
+  };
+}
