@@ -13,7 +13,6 @@
  * An agent without the attribute meets only UNLIKE.
  */
 import type { Attribute } from '#shared/protocol/mesos.js';
-import type { App } from './model.js';
 
 /** Where a task is, or could go: its hostname and its agent's attributes. */
 export interface Place {
@@ -91,7 +90,11 @@ export function meets(constraint: readonly string[], place: Place, placed: reado
 }
 
 /** Whether every constraint of the app lets a task go to `place`. */
-export function meetsAll(app: Pick<App, 'constraints'>, place: Place, placed: readonly Place[]): boolean {
+export function meetsAll(
+  app: { readonly constraints: readonly (readonly string[])[] },
+  place: Place,
+  placed: readonly Place[],
+): boolean {
   return app.constraints.every((constraint) => meets(constraint, place, placed));
 }
 
