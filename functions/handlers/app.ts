@@ -10,6 +10,7 @@
  *   GET  /metrics/snapshot            Mesos-named metrics, flat JSON (operators, with authentication on)
  *   GET  /metrics                     the same in Prometheus's text format (operators)
  *   /api/jobs/v1/...                  the Mantle Jobs REST API (frameworks/jobs/api.ts), where Jobs runs
+ *   /v2/..., GET /ping                Marathon's v2 REST API over Mantle Services (frameworks/services/api.ts)
  *   GET  /files/browse|read|download  Mesos's files API over the tasks' shipped stdout/stderr (files-route.ts)
  *   GET  /, /ui/..., /assets/...      the web UI (ui-route.ts), where its build is given
  *
@@ -31,6 +32,8 @@ import { registerAgent } from '../master/agents.js';
 import { Authenticator } from '../master/auth.js';
 import { JOBS_API_PATH, jobsApi } from '../../frameworks/jobs/api.js';
 import type { JobsService } from '../../frameworks/jobs/service.js';
+import { servicesApi } from '../../frameworks/services/api.js';
+import type { ServicesService } from '../../frameworks/services/service.js';
 import type { Master } from '../master/master.js';
 import { agentCaller } from './agent-route.js';
 import { correlated } from './request-context.js';
@@ -63,7 +66,8 @@ import {
 /** 413, in the error style of the API asked: JSON for the Jobs API, plain text elsewhere. */
 function tooLarge(c: Context, limit: number): Response {
   const message = `Request body over ${limit} bytes`;
-  return c.req.path.startsWith(`${JOBS_API_PATH}/`) ? c.json({ message }, 413) : text(c, 413, message);
+  const json = c.req.path.startsWith(`${JOBS_API_PATH}/`) || c.req.path.startsWith('/v2/');
+  return json ? c.json({ message }, 413) : text(c, 413, message);
 }
 
 /**
@@ -87,6 +91,8 @@ export interface AppOptions {
   readonly jobs?: () => JobsService | undefined | Promise<JobsService | undefined>;
   /** The web UI's built files (loadUiAssets); without them the master serves no UI. */
   readonly ui?: UiAssets;
+  /** Mantle Services, likewise: /v2 answers 503 while it answers undefined. */
+  readonly services?: () => ServicesService | undefined | Promise<ServicesService | undefined>;
 }
 
 /** The master, with Mantle Jobs' pending jobs where Jobs runs here (GET_PENDING_REASONS joins them). */
@@ -127,6 +133,16 @@ function mountAgentRegistration(app: Hono<MasterEnv>, master: Master, authentica
     if (!result.ok) return text(c, result.error.status, `${result.error.code}: ${result.error.message}`);
     return c.json(result.value);
   });
+}
+
+/** The built-in frameworks' REST APIs: Mantle Jobs', and Marathon's over Mantle Services. */
+function mountFrameworkApis(app: Hono<MasterEnv>, master: Master, options: AppOptions, authenticator: Authenticator) {
+  const common = { config: master.config, metrics: master.metrics, logger: master.logger, authenticator };
+  app.route(JOBS_API_PATH, jobsApi({ ...common, jobs: options.jobs }));
+  // Marathon's liveness probe: public, as Marathon's is.
+  app.get('/ping', (c) => c.text('pong'));
+  const frameworkId = async () => (await options.services?.())?.frameworkId();
+  app.route('/v2', servicesApi({ ...common, services: options.services, frameworkId }));
 }
 
 export function createApp(master: Master, options: AppOptions = {}): Hono<MasterEnv> {
@@ -185,16 +201,7 @@ export function createApp(master: Master, options: AppOptions = {}): Hono<Master
   mountAgentRegistration(app, master, authenticator);
 
   app.route(FILES_PATH, filesRoutes(master, authenticator));
-  app.route(
-    JOBS_API_PATH,
-    jobsApi({
-      jobs: options.jobs,
-      config: master.config,
-      metrics: master.metrics,
-      logger: master.logger,
-      authenticator,
-    }),
-  );
+  mountFrameworkApis(app, master, options, authenticator);
 
   if (options.ui) mountUi(app, options.ui);
 

@@ -360,6 +360,15 @@ describe('queues, dead letters and alarms', () => {
 });
 
 describe('the GPU agent fleet', () => {
+  it("lets agents reach each other only on the tasks' ports range (services' host ports)", () => {
+    const rules = resources(base.template, 'AWS::EC2::SecurityGroupIngress').map(([, r]) => r.Properties);
+    expect(rules.map((rule) => [rule.IpProtocol, rule.FromPort, rule.ToPort]).sort()).toEqual([
+      ['tcp', 31000, 32000],
+      ['udp', 31000, 32000],
+    ]);
+    for (const rule of rules) expect(rule.SourceSecurityGroupId).toEqual(rule.GroupId);
+  });
+
   it('launches from the GPU AMI parameter with IMDSv2 required and an encrypted gp3 root', () => {
     const t = base.template;
     const parameters = t.toJSON().Parameters as Record<string, { Type: string; Default: string }>;
