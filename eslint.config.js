@@ -20,6 +20,7 @@ const PURE_CORE = [
   'functions/master/{status-plan,statuses}.ts',
   'functions/fleet/{sweep-plan,instance-id,hooks}.ts',
   'frameworks/jobs/{model,lifecycle,schedule,placement}.ts',
+  'frameworks/services/{model,plan,placement,constraints,task-info,views}.ts',
   'functions/maintenance/{schedule,inverse-offers}.ts',
 ];
 
@@ -110,10 +111,11 @@ const SIZE_CHECKED = [
   'cli/**/*.ts',
   'local/**/*.ts',
   'sdk/**/*.ts',
+  'ui/**/*.{ts,tsx}',
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'cdk.out/', 'coverage/', '.scratch/', 'bench/results/'] },
+  { ignores: ['node_modules/', 'dist/', 'ui/dist/', 'cdk.out/', 'coverage/', '.scratch/', 'bench/results/'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {
@@ -144,6 +146,10 @@ export default tseslint.config(
   pureSiblings(['functions/master/{status-plan,statuses}.ts'], '(status-plan|statuses)'),
   pureSiblings(['functions/fleet/{sweep-plan,instance-id,hooks}.ts'], '(sweep-plan|instance-id|hooks)'),
   pureSiblings(['frameworks/jobs/{model,lifecycle,schedule,placement}.ts'], '(model|lifecycle|schedule|placement)'),
+  pureSiblings(
+    ['frameworks/services/{model,plan,placement,constraints,task-info,views}.ts'],
+    '(model|plan|placement|constraints|task-info|views)',
+  ),
   pureSiblings(['functions/maintenance/{schedule,inverse-offers}.ts'], '(schedule|inverse-offers)'),
   {
     files: SIZE_CHECKED,

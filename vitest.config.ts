@@ -39,8 +39,9 @@ export default defineConfig({
           name: 'e2e',
           env,
           // Each suite starts a whole local cluster (its own stand-ins) as `npm start` does.
+          // The browser tests (test/e2e/ui*.test.ts) drive Debian's Chromium; the UI is built first.
           include: ['test/e2e/**/*.test.ts'],
-          globalSetup: ['test/support/base-image.ts'],
+          globalSetup: ['test/support/base-image.ts', 'test/support/ui-build.ts'],
           testTimeout: 180_000,
           hookTimeout: 120_000,
         },

@@ -6,7 +6,6 @@
  * command to the command handler (command-handler.ts, launcher.ts). This file is the wiring and the
  * loops; it holds what those parts share (context.ts).
  */
-import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import type Docker from 'dockerode';
@@ -42,6 +41,7 @@ import { abandonTasks, readSavedAgent, recoverTasks } from './recovery.js';
 import { agentRegistration, registrationRequest, type AgentRegistration } from './registration.js';
 import { emptyAgentState, prunedState, type AgentState } from './state.js';
 import { StatusUpdateManager, type StatusTransport } from './status-update-manager.js';
+import { drainedMessage } from './statuses.js';
 import { Sandboxes } from './sandboxes.js';
 
 const MAX_REGISTRATION_BACKOFF_MS = 60_000;
@@ -356,7 +356,8 @@ class Agent implements RunningAgent, AgentContext {
       if (!this.life.alive || !registration || this.reregistering || !this.queues) continue;
       try {
         const beat: HeartbeatMessage = { agent_id: { value: registration.agentId }, sent_at: Date.now() };
-        await this.queues.send(registration.heartbeatQueueUrl, [{ body: beat }]);
+        const context = { agent_id: registration.agentId };
+        await this.queues.send(registration.heartbeatQueueUrl, [{ body: beat, context }]);
         this.metrics.increment('slave/heartbeats');
       } catch (error) {
         if (isStopped(error)) return;
@@ -412,13 +413,7 @@ class Agent implements RunningAgent, AgentContext {
     if (this.executors.size > 0 || this.updates.unacknowledged > 0) return;
     draining.drainedSent = true;
     await this.saveState();
-    await this.queues.send(this.registration.statusQueueUrl, [
-      {
-        body: { type: 'DRAINED', agent_id: { value: this.registration.agentId } },
-        groupId: `agent/${this.registration.agentId}`,
-        deduplicationId: `drained-${randomUUID()}`,
-      },
-    ]);
+    await this.queues.send(this.registration.statusQueueUrl, [drainedMessage(this.registration.agentId)]);
     this.logger.info('Drained', { agentId: this.registration.agentId });
   }
 

@@ -12,6 +12,7 @@ import { taskKey } from '#shared/ids.js';
 import { reservationRole } from '#shared/resources/resource.js';
 import { AgentCommandSchema, parseMessageBody, type AgentCommand } from '#shared/protocol/internal.js';
 import type { TaskState } from '#shared/protocol/mesos.js';
+import { inLogContext } from '#shared/log-context.js';
 import { inGroups } from '#shared/queues/batch.js';
 import type { ReceivedMessage } from '#shared/queues/queues.js';
 import type { AgentContext } from './context.js';
@@ -49,16 +50,20 @@ export class CommandHandler {
     const left = await inGroups(
       messages,
       (message) => message.groupId,
-      async (message) => {
-        if (!(await this.handleMessage(message))) throw new CommandDeferred();
-      },
-      (_message, error) => {
+      // Each command is handled, and logged, under the ids its message carries.
+      (message) =>
+        inLogContext(message.context ?? {}, async () => {
+          if (!(await this.handleMessage(message))) throw new CommandDeferred();
+        }),
+      (message, error) => {
         if (isStopped(error)) stopped = true;
         else if (!(error instanceof CommandDeferred))
-          this.context.logger.error('A command failed; it will be redelivered', {
-            error: String(error),
-            stack: (error as Error).stack,
-          });
+          inLogContext(message.context ?? {}, () =>
+            this.context.logger.error('A command failed; it will be redelivered', {
+              error: String(error),
+              stack: (error as Error).stack,
+            }),
+          );
       },
     );
     return stopped ? 'stopped' : left;
@@ -71,6 +76,7 @@ export class CommandHandler {
       this.context.logger.error('Dropping a malformed command', { messageId: message.messageId });
       return true;
     }
+    this.context.logger.debug('Command received', { type: command.type });
     return this.handle(command);
   }
 

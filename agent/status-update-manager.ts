@@ -3,10 +3,12 @@
  * each task's stream is journalled before anything is sent, its head goes to the status FIFO queue
  * (group = the task's key, framework/task) and is resent from `retryMinMs` doubling to `retryMaxMs`
  * until the ACKNOWLEDGE command for it arrives; then the next update goes. Sending waits until the agent is registered (it needs its id and the
- * queue); a restarted agent rebuilds every stream from its journal and resends the heads.
+ * queue); a restarted agent rebuilds every stream from its journal and resends the heads. Each update goes (and is
+ * logged) with the task's ids and the correlation id of the command that led to it (docs/operator.md, "Logs").
  */
 import { taskKey } from '#shared/ids.js';
 import type { Logger } from '#shared/log.js';
+import { inLogContext, logContext } from '#shared/log-context.js';
 import type { Metrics } from '#shared/metrics.js';
 import type { AgentMessage } from '#shared/protocol/internal.js';
 import type { TaskStatus } from '#shared/protocol/mesos.js';
@@ -46,6 +48,8 @@ interface Entry {
   attempt: number;
   sending: boolean;
   cancelRetry?: () => void;
+  /** The correlation id of the latest command that led to an update (the launch, a kill); none after a restart. */
+  correlationId?: string;
   /** Journal writes of one stream happen one at a time, in order. */
   chain: Promise<unknown>;
 }
@@ -100,6 +104,7 @@ export class StatusUpdateManager {
   /** Journals an update, then sends it if it is the head of its stream. */
   update(frameworkId: string, status: TaskStatus): Promise<UpdateOutcome> {
     const entry = this.entry(frameworkId, status.task_id.value);
+    entry.correlationId = logContext().correlation_id ?? entry.correlationId;
     return this.serialize(entry, async () => {
       const uuid = status.uuid as string;
       if (entry.stream.has(uuid)) return 'duplicate';
@@ -186,7 +191,6 @@ export class StatusUpdateManager {
     if (this.entries.get(taskKey(entry.frameworkId, entry.taskId)) !== entry) return;
     entry.sending = true;
     entry.cancelRetry?.();
-    const uuid = head.uuid as string;
     const message: AgentMessage = {
       type: 'STATUS_UPDATE',
       agent_id: { value: target.agentId },
@@ -195,14 +199,29 @@ export class StatusUpdateManager {
       ...(entry.stream.latestState ? { latest_state: entry.stream.latestState } : {}),
     };
     const attempt = entry.attempt++;
-    const sent = target.transport.send(
-      message,
-      taskKey(entry.frameworkId, entry.taskId),
-      `${uuidHex(uuid)}-${attempt}`,
-    );
+    const ids = {
+      agent_id: target.agentId,
+      framework_id: entry.frameworkId,
+      task_id: entry.taskId,
+      ...(entry.correlationId ? { correlation_id: entry.correlationId } : {}),
+    };
+    inLogContext(ids, () => this.send(entry, target.transport, message, head, attempt));
+  }
+
+  /** Sends the head once; when it is done, sends the next head or schedules the retry. */
+  private send(
+    entry: Entry,
+    transport: StatusTransport,
+    message: AgentMessage,
+    head: TaskStatus,
+    attempt: number,
+  ): void {
+    const uuid = head.uuid as string;
+    const sent = transport.send(message, taskKey(entry.frameworkId, entry.taskId), `${uuidHex(uuid)}-${attempt}`);
     void sent
       .then(
         () => {
+          this.options.logger.debug('Status update sent', { state: head.state, attempt });
           if (attempt > 0) this.options.metrics.increment('slave/status_update_retries');
         },
         (error: unknown) => {

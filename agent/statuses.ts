@@ -4,9 +4,10 @@
  * the task did and SOURCE_AGENT for what the agent decided (a task it does not know, a launch it
  * refused, a drain).
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { hasCapability } from '#shared/protocol/capabilities.js';
 import type { AgentFrameworkInfoSchema } from '#shared/protocol/internal.js';
+import type { OutgoingMessage } from '#shared/queues/queues.js';
 import type { Resource, TaskState, TaskStatus, TaskStatusReason, TaskStatusSource } from '#shared/protocol/mesos.js';
 import type { z } from 'zod';
 
@@ -14,6 +15,16 @@ export type AgentFrameworkInfo = z.infer<typeof AgentFrameworkInfoSchema>;
 
 export function newUuid(): string {
   return randomBytes(16).toString('base64');
+}
+
+/** The agent's DRAINED message to the master (Mesos DrainInfo), on the status queue in the agent's own group. */
+export function drainedMessage(agentId: string): OutgoingMessage {
+  return {
+    body: { type: 'DRAINED', agent_id: { value: agentId } },
+    groupId: `agent/${agentId}`,
+    deduplicationId: `drained-${randomUUID()}`,
+    context: { agent_id: agentId },
+  };
 }
 
 export interface StatusInput {

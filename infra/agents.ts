@@ -26,6 +26,9 @@ import { CONSUME, runtimeQueueArn } from './permissions.js';
 import { lifecycleWaitSeconds, type ClusterSettings } from './settings.js';
 import { agentSetupCommands } from './user-data.js';
 
+/** The agents' default `ports` resource (agent/detect.ts): the host ports tasks get. */
+const TASK_PORTS = { begin: 31000, end: 32000 } as const;
+
 export const LIFECYCLE_HOOK_NAME = 'mantle-drain';
 /** A GPU instance boots, installs and registers in a few minutes; until then it counts as warming up. */
 export const INSTANCE_WARMUP = Duration.minutes(10);
@@ -54,12 +57,19 @@ export class AgentFleet extends Construct {
     super(scope, id);
     const { settings } = props;
     this.vpc = this.network(settings);
-    // No ingress: agents only call out (the master's API, SQS, S3, SSM, package mirrors).
+    // Agents call out (the master's API, SQS, S3, SSM, package mirrors); the only ingress is from other agents
+    // on the task ports range, so a task reaches a service's tasks at their host ports (Mantle Services).
     const securityGroup = new ec2.SecurityGroup(this, 'AgentSecurityGroup', {
       vpc: this.vpc,
       allowAllOutbound: true,
       description: `Mantle ${settings.clusterName} GPU agents`,
     });
+    for (const port of [
+      ec2.Port.tcpRange(TASK_PORTS.begin, TASK_PORTS.end),
+      ec2.Port.udpRange(TASK_PORTS.begin, TASK_PORTS.end),
+    ]) {
+      securityGroup.addIngressRule(securityGroup, port, "Tasks' host ports, from other agents' tasks");
+    }
     const bundle = this.agentBundle();
     this.role = this.agentRole(props, bundle);
     const template = this.launchTemplate(props, bundle, securityGroup);

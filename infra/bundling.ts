@@ -39,6 +39,24 @@ export const LAMBDA_BUNDLING: BundlingOptions = {
   logLevel: LogLevel.WARNING,
 };
 
+/**
+ * The API's functions also carry the web UI (functions/handlers/ui-route.ts serves it from `ui/` beside
+ * the bundle): vite builds it straight into the bundle's folder, so a deploy never ships a stale build.
+ */
+export const UI_BUNDLING: BundlingOptions = {
+  ...LAMBDA_BUNDLING,
+  commandHooks: {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (inputDir, outputDir) => [
+      `"${inputDir}/node_modules/.bin/vite" build --config "${inputDir}/ui/vite.config.ts" --outDir "${outputDir}/ui" --emptyOutDir --logLevel warn`,
+    ],
+  },
+};
+
+/** The functions that answer HTTP and so serve the UI. */
+export const UI_FUNCTIONS: readonly LambdaName[] = ['api', 'scheduler'];
+
 /** The same build through esbuild's API (the agent bundle, and the tests that check the Lambdas'). */
 export function esbuildOptions(entry: string, outfile: string): BuildOptions {
   return {

@@ -11,7 +11,14 @@ import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
-import { LAMBDA_BUNDLING, LAMBDA_ENTRIES, PROJECT_ROOT, type LambdaName } from './bundling.js';
+import {
+  LAMBDA_BUNDLING,
+  LAMBDA_ENTRIES,
+  PROJECT_ROOT,
+  UI_BUNDLING,
+  UI_FUNCTIONS,
+  type LambdaName,
+} from './bundling.js';
 
 export interface MantleFunctionProps {
   readonly name: LambdaName;
@@ -66,7 +73,7 @@ export class MantleFunction extends Construct {
         POWERTOOLS_SERVICE_NAME: props.name,
         POWERTOOLS_LOG_LEVEL: 'INFO',
       },
-      bundling: LAMBDA_BUNDLING,
+      bundling: UI_FUNCTIONS.includes(props.name) ? UI_BUNDLING : LAMBDA_BUNDLING,
       ...(props.reservedConcurrentExecutions !== undefined
         ? { reservedConcurrentExecutions: props.reservedConcurrentExecutions }
         : {}),

@@ -134,7 +134,8 @@ function apiFindings(stack: NaggedStack, rest: MantleRestApi): void {
     acknowledge(
       method,
       'AwsSolutions-APIG4',
-      'Health checks (/health, /master/health) answer without credentials, as in Mesos',
+      "Health checks (/health, /master/health) answer without credentials, as in Mesos; so do the web UI's static " +
+        'page and files (/, /ui/..., /assets/...), which hold no data: the data it shows comes from authorized routes',
     );
   }
   if (!stack.settings.webAclArn) {

@@ -28,7 +28,10 @@ import { startEventSource, type EventSource } from './event-source.js';
 import { provisionAgentCredential } from './agent-credential.js';
 import { frameworkQueues, type FrameworkQueues } from './framework-queues.js';
 import { startLocalJobs, type LocalJobs, type LocalJobsOptions } from './jobs.js';
+import { localUiAssets } from './ui.js';
 import type { JobsService } from '../frameworks/jobs/service.js';
+import type { ServicesService } from '../frameworks/services/service.js';
+import { startLocalServices, type LocalServices, type LocalServicesOptions } from './services.js';
 import {
   bootstrapMaster,
   serveMaster,
@@ -61,6 +64,8 @@ export interface LocalClusterOptions {
   readonly log: (line: string) => void;
   /** Mantle Jobs (default on); `false` for tests that do not need it. */
   readonly jobs?: false | LocalJobsOptions;
+  /** Mantle Services and its Marathon API (default on); `false` for tests that do not need it. */
+  readonly services?: false | LocalServicesOptions;
 }
 
 export interface LocalCluster {
@@ -72,6 +77,8 @@ export interface LocalCluster {
   readonly frameworkQueues: FrameworkQueues;
   /** Mantle Jobs: its service (what the REST API mounts), framework, timer and store; absent when turned off. */
   readonly jobs?: LocalJobs;
+  /** Mantle Services: its service (what /v2 mounts), framework, timer and store; absent when turned off. */
+  readonly services?: LocalServices;
   readonly aws: LocalAws;
   readonly agents: RunningAgent[];
   /** What the agents run tasks in: Docker (and processes) or processes only. */
@@ -200,7 +207,7 @@ async function startMaster(
   aws: LocalAws,
   workDir: string,
   stops: Stops,
-  jobs: () => JobsService | undefined,
+  served: { jobs?: JobsService; services?: ServicesService },
 ): Promise<{ local: LocalMaster; server: HttpServer }> {
   const clients = aws.clients();
   stops.push(() => clients.destroy());
@@ -215,10 +222,16 @@ async function startMaster(
     },
   });
   const { master } = local;
-  const server = await serveMaster(master, options.port, options.hostname, { jobs });
+  const ui = localUiAssets();
+  const server = await serveMaster(master, options.port, options.hostname, {
+    jobs: () => served.jobs,
+    services: () => served.services,
+    ...(ui ? { ui } : {}),
+  });
   stops.push(() => server.close());
   options.log(`  master           ${server.url} (cluster ${options.cluster}, id ${master.config.clusterId})`);
   options.log(`  acls             ${describeAcls(master.config.acls)}`);
+  options.log(`  web ui           ${ui ? `${server.url}/` : 'not built (npm start builds it)'}`);
   const status: EventSource = await startStatusSource(local);
   stops.push(() => status.stop());
   const heartbeats: EventSource = await startHeartbeatSource(master);
@@ -285,6 +298,22 @@ async function startJobs(
   return jobs;
 }
 
+async function startServices(
+  options: LocalClusterOptions,
+  aws: LocalAws,
+  master: Master,
+  hosted: FrameworkQueues,
+  url: string,
+  stops: Stops,
+): Promise<LocalServices> {
+  const clients = aws.clients();
+  stops.push(() => clients.destroy());
+  const services = await startLocalServices(master, hosted, clients, url, options.services || {});
+  stops.push(() => services.stop());
+  options.log(`  services         framework 'services' on its queue, Marathon's API at /v2`);
+  return services;
+}
+
 export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
   const workDir = resolve(options.workDir);
   mkdirSync(workDir, { recursive: true });
@@ -301,8 +330,8 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   try {
     const aws = await startStandIns(options, workDir, stops);
     // The REST API serves Jobs once it has started (503 until then).
-    const served: { jobs?: JobsService } = {};
-    const { local, server } = await startMaster(options, aws, workDir, stops, () => served.jobs);
+    const served: { jobs?: JobsService; services?: ServicesService } = {};
+    const { local, server } = await startMaster(options, aws, workDir, stops, served);
     const { master } = local;
     const hosted = frameworkQueues(master);
     stops.push(() => hosted.stop());
@@ -328,12 +357,18 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     const jobs =
       options.jobs === false ? undefined : await startJobs(options, aws, local.master, hosted, server.url, stops);
     if (jobs) served.jobs = jobs.service;
+    const services =
+      options.services === false
+        ? undefined
+        : await startServices(options, aws, local.master, hosted, server.url, stops);
+    if (services) served.services = services.service;
     return {
       url: server.url,
       ...(credential ? { agentPrincipal: credential.principal } : {}),
       master,
       frameworkQueues: hosted,
       ...(jobs ? { jobs } : {}),
+      ...(services ? { services } : {}),
       aws,
       agents,
       containerizer,

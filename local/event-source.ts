@@ -5,6 +5,7 @@
  * as Lambda does with ReportBatchItemFailures. A handler that throws fails the whole batch.
  */
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { toRecordAttributes } from '#shared/queues/attributes.js';
 import type { Queues, ReceivedMessage } from '#shared/queues/queues.js';
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | undefined>;
@@ -49,7 +50,7 @@ export function toSqsRecord(message: ReceivedMessage, arn: string, region: strin
       ApproximateFirstReceiveTimestamp: String(Date.now()),
       ...(message.groupId ? { MessageGroupId: message.groupId } : {}),
     },
-    messageAttributes: {},
+    messageAttributes: toRecordAttributes(message.context ?? {}),
     md5OfBody: '',
     eventSource: 'aws:sqs',
     eventSourceARN: arn,

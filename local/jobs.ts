@@ -7,7 +7,6 @@
  */
 import { userInfo } from 'node:os';
 import { createApp } from '../functions/handlers/app.js';
-import { newSecret } from '../functions/master/auth.js';
 import type { Master } from '../functions/master/master.js';
 import type { AwsClients } from '#shared/aws/clients.js';
 import { createLogger } from '#shared/log.js';
@@ -22,6 +21,7 @@ import { jobsTableName } from '../frameworks/jobs/tables.js';
 import { JobsTicker, startTicker } from '../frameworks/jobs/ticker.js';
 import type { SqsHandler } from './event-source.js';
 import type { FrameworkQueues } from './framework-queues.js';
+import { frameworkCredential } from './framework-credential.js';
 
 export interface LocalJobsOptions {
   /** The timer's period (default 1 s). */
@@ -50,20 +50,6 @@ export interface LocalJobs {
   stop(): Promise<void>;
 }
 
-/** The Jobs principal's credential: created (or its secret replaced) at every start, kept only in process. */
-async function jobsCredential(master: Master): Promise<{ principal: string; secret: string } | undefined> {
-  if (!master.config.authenticate) return undefined;
-  const secret = newSecret();
-  const { principals } = master.registrar;
-  const created = await principals.create({ principal: JOBS_PRINCIPAL, secret, kind: 'framework', roles: ['*'] });
-  if (!created.ok) {
-    if (created.error.code !== 'PRINCIPAL_EXISTS') throw new Error(`Jobs principal: ${created.error.message}`);
-    const rotated = await principals.rotate(JOBS_PRINCIPAL, secret);
-    if (!rotated.ok) throw new Error(`Jobs principal: ${rotated.error.message}`);
-  }
-  return { principal: JOBS_PRINCIPAL, secret };
-}
-
 export async function startLocalJobs(
   master: Master,
   queues: FrameworkQueues,
@@ -81,7 +67,7 @@ export async function startLocalJobs(
     logger,
     ...(options.launchCheckMs === undefined ? {} : { launchCheckMs: options.launchCheckMs }),
   });
-  const credentials = await jobsCredential(master);
+  const credentials = await frameworkCredential(master, JOBS_PRINCIPAL);
   const framework = new JobsFramework({
     engine,
     master: url,
@@ -98,8 +84,9 @@ export async function startLocalJobs(
     principal: credentials?.principal ?? '',
     handler: options.wrapHandler ? options.wrapHandler(framework.handler()) : framework.handler(),
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 120,
-    // Its handler is safe to run concurrently; updates come one message group per task.
-    pollers: 4,
+    // Its handler is safe to run concurrently; updates come one message group per task. Lambda would run many
+    // at once for a backlog; eight pollers keep a backlog of 10,000 jobs' updates moving here.
+    pollers: 8,
   });
   await framework.start({ resubscribe: true });
   const service = createJobsService({

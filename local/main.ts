@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseClusterAcl, type Acl } from '#shared/acl.js';
 import { startLocalCluster, type LocalCluster } from './cluster.js';
+import { ensureUiBuilt } from './ui.js';
 
 export const LOCAL_USAGE = `Usage: npm start -- [options]    (or: mantle local [options])
 
@@ -137,6 +138,7 @@ export async function runLocalCli(argv: readonly string[]): Promise<number> {
   console.log('mantle: starting a local cluster...');
   let cluster: LocalCluster;
   try {
+    await ensureUiBuilt(console.log);
     const agentPingTimeout = number(values.agent_ping_timeout, '--agent_ping_timeout');
     const maxAgentPingTimeouts = number(values.max_agent_ping_timeouts, '--max_agent_ping_timeouts');
     const offerTimeout = number(values.offer_timeout, '--offer_timeout');

@@ -4,7 +4,8 @@
  * Lambda SQS event source in AWS, the local cluster's poller locally — hands to `handleRecords`. No process stays
  * up and no stream stays open. Keeping the framework id and stream id between handler runs (`resume`) is the
  * framework's business (its own store); reconciliation after each (re)subscription is on by default, since a
- * handler does not know what happened while none ran.
+ * handler does not know what happened while none ran. Each event is handled in the log scope of the ids its message
+ * carries (`logContext()`: correlation_id, framework_id, task_id, agent_id; docs/operator.md, "Logs").
  */
 import type { FrameworkInfo, MasterInfo } from '#shared/protocol/mesos.js';
 import {
@@ -16,9 +17,12 @@ import {
 } from '#shared/protocol/scheduler.js';
 import { CallError, masterUrl, postCall, requestHeaders, SchedulerCalls, type ConnectionOptions } from './calls.js';
 import { groupBy } from '#shared/collections.js';
+import { inLogContext } from '#shared/log-context.js';
+import { fromMessageAttributes, type ReceivedAttribute } from '#shared/queues/attributes.js';
 import { dispatchEvent, type SchedulerCallbacks } from './events.js';
 
 export { CallError, inProcess, type Fetch } from './calls.js';
+export { logContext, type LogContext } from '#shared/log-context.js';
 
 /** A queue-delivered framework's callbacks (`disconnected` never comes: there is no stream). */
 export type QueueFramework = SchedulerCallbacks<QueueScheduler>;
@@ -56,6 +60,8 @@ export interface QueueRecord {
   readonly messageId: string;
   readonly body: string;
   readonly attributes?: { readonly MessageGroupId?: string };
+  /** The ids the master sent with the event (none from an older master). */
+  readonly messageAttributes?: Readonly<Record<string, ReceivedAttribute>>;
 }
 
 export interface BatchResponse {
@@ -174,7 +180,7 @@ export class QueueScheduler extends SchedulerCalls {
         continue;
       }
       try {
-        await this.handle(event);
+        await this.handleIn(record, event);
       } catch {
         failedGroups.add(groupOf(record));
         failures.push({ itemIdentifier: record.messageId });
@@ -217,7 +223,7 @@ export class QueueScheduler extends SchedulerCalls {
       [...chains.values()].map(async (chain) => {
         for (const [i, record] of chain.entries()) {
           try {
-            await this.handle(events.get(record.messageId) as Event);
+            await this.handleIn(record, events.get(record.messageId) as Event);
           } catch {
             return chain.slice(i);
           }
@@ -226,6 +232,11 @@ export class QueueScheduler extends SchedulerCalls {
       }),
     );
     return failed.flat();
+  }
+
+  /** Handles a record's event in the log scope of the ids it carries. */
+  private handleIn(record: QueueRecord, event: Event): Promise<void> {
+    return inLogContext(fromMessageAttributes(record.messageAttributes), () => this.handle(event));
   }
 
   /** TEARDOWN; the events still queued for the framework are dropped from then on (nothing can answer them). */

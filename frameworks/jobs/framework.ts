@@ -14,13 +14,8 @@ import type { Logger } from '#shared/log.js';
 import type { Metrics } from '#shared/metrics.js';
 import type { Offer as MesosOffer, TaskStatus } from '#shared/protocol/mesos.js';
 import { TERMINAL_STATES } from '#shared/tasks/state-machine.js';
-import {
-  CallError,
-  QueueScheduler,
-  type BatchResponse,
-  type Fetch,
-  type QueueRecord,
-} from '../../sdk/queue-scheduler.js';
+import { QueueScheduler, type BatchResponse, type Fetch, type QueueRecord } from '../../sdk/queue-scheduler.js';
+import { queueHandler, startHosted } from '../shared/hosting.js';
 import { attemptGroups } from './lifecycle.js';
 import { applyStatus } from './attempts.js';
 import type { JobsEngine } from './engine.js';
@@ -72,7 +67,7 @@ export class JobsFramework implements JobsActions {
     return this.current;
   }
 
-  private newScheduler(frameworkId?: string, suppressed: readonly string[] = []): QueueScheduler {
+  private newScheduler(frameworkId: string | undefined, suppressed: readonly string[]): QueueScheduler {
     const { options } = this;
     this.current = new QueueScheduler(
       {
@@ -108,36 +103,23 @@ export class JobsFramework implements JobsActions {
     };
   }
 
-  /**
-   * Takes up the subscription kept in the table, or makes one. `resubscribe` (a process that starts, like the
-   * local cluster) subscribes again with the kept framework id — a new stream id, and reconciliation; a handler
-   * that only resumes (a Lambda) uses the kept stream id as it is.
-   */
+  /** Takes up the subscription kept in the table, or makes one (frameworks/shared/hosting.ts). */
   async start(options: { resubscribe: boolean }): Promise<void> {
     const store = this.engine.store;
     this.roles = rolesOf([DEFAULT_QUEUE, ...(await store.queues())]);
-    const kept = await store.subscription();
-    if (kept && !options.resubscribe) {
-      this.newScheduler(kept.frameworkId).resume({ frameworkId: kept.frameworkId, streamId: kept.streamId });
-      return;
-    }
     // Nothing waiting: subscribe suppressed, so an idle Jobs takes no offers from anyone.
-    const suppressed = (await this.idle()) ? this.roles : [];
-    let subscription;
-    try {
-      subscription = await this.newScheduler(kept?.frameworkId, suppressed).subscribe();
-    } catch (error) {
-      if (!(error instanceof CallError) || !kept) throw error;
-      // The master no longer knows the kept framework (torn down, or a new registrar): a new one.
-      this.options.logger?.warn('Jobs framework resubscription refused; subscribing anew', { error: error.message });
-      subscription = await this.newScheduler(undefined, suppressed).subscribe();
-    }
-    const saved = await store.putSubscription(
-      { frameworkId: subscription.frameworkId, streamId: subscription.streamId, suppressed: [...suppressed] },
-      kept?.version ?? 'absent',
+    const kept = await store.subscription();
+    const suppressed = kept && !options.resubscribe ? [] : (await this.idle()) ? this.roles : [];
+    await startHosted(
+      {
+        state: store.state,
+        name: 'Jobs',
+        scheduler: (frameworkId, roles) => this.newScheduler(frameworkId, roles),
+        ...(this.options.logger ? { logger: this.options.logger } : {}),
+      },
+      options.resubscribe,
+      suppressed,
     );
-    if (!saved) throw new Error('The Jobs framework subscription changed while subscribing');
-    this.options.logger?.info('Jobs framework subscribed', { frameworkId: subscription.frameworkId });
   }
 
   /**
@@ -146,22 +128,12 @@ export class JobsFramework implements JobsActions {
    * an OFFERS event handled twice would place jobs on offers already used.
    */
   handler(): (event: { Records: readonly QueueRecord[] }) => Promise<BatchResponse> {
-    return async (event) => {
-      if (this.current === undefined) {
-        return { batchItemFailures: event.Records.map((record) => ({ itemIdentifier: record.messageId })) };
-      }
-      const store = this.engine.store;
-      const seen = await store.handled(event.Records.map((record) => record.messageId));
-      if (seen.size > 0) this.options.metrics?.increment('jobs/events_redelivered', seen.size);
-      const fresh = event.Records.filter((record) => !seen.has(record.messageId));
-      const response = await this.current.handleRecords(fresh);
-      const failed = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
-      await store.markHandled(
-        fresh.map((record) => record.messageId).filter((id) => !failed.has(id)),
-        this.engine.now(),
-      );
-      return response;
-    };
+    return queueHandler(
+      this.engine.store.state,
+      () => this.current,
+      this.engine.now,
+      (count) => this.options.metrics?.increment('jobs/events_redelivered', count),
+    );
   }
 
   private async offers(offers: MesosOffer[]): Promise<void> {

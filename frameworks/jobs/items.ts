@@ -1,5 +1,9 @@
 /** How Mantle Jobs' records are laid out as items of the jobs table (tables.ts), and the index keys they carry. */
 import type { Attempt, Job } from './model.js';
+import type { Item } from '../shared/framework-state.js';
+
+export { condition } from '../shared/framework-state.js';
+export type { Item };
 
 /** What a job waits for the timer to do, and from when. */
 export type WaitKind = 'deps' | 'retry' | 'schedule' | 'timeout' | 'kill' | 'launch' | 'expand';
@@ -32,14 +36,11 @@ export interface AttemptRecord {
   readonly version: number;
 }
 
-export type Item = Record<string, unknown>;
-
 const JOB_SK = 'job';
 const PRIORITY_OFFSET = 1_000_000;
 
 export const jobKey = (id: string) => ({ pk: `job#${id}`, sk: JOB_SK });
 export const attemptKey = (id: string, n: number) => ({ pk: `job#${id}`, sk: `attempt#${String(n).padStart(6, '0')}` });
-export const SUBSCRIPTION_KEY = { pk: 'framework', sk: 'subscription' };
 
 /** Where a job sorts in listings: by creation, then id (array children by index). */
 export function listOrder(job: Pick<Job, 'created_at' | 'id' | 'array_index' | 'parent'>): string {
@@ -122,16 +123,6 @@ export function attemptFromItem(item: Item): AttemptRecord {
     offerIds: (item.offer_ids ?? []) as string[],
     version: item.version as number,
   };
-}
-
-export function condition(expected: number | 'absent') {
-  return expected === 'absent'
-    ? { ConditionExpression: 'attribute_not_exists(pk)' }
-    : {
-        ConditionExpression: '#version = :expected',
-        ExpressionAttributeNames: { '#version': 'version' },
-        ExpressionAttributeValues: { ':expected': expected },
-      };
 }
 
 /** A listing cursor: the order key of the last job returned, opaque to clients. */

@@ -20,7 +20,7 @@
  */
 import { groupBy } from '#shared/collections.js';
 import type { Resource } from '#shared/protocol/mesos.js';
-import { add, flatten, quantities, subtract, type Quantities } from '#shared/resources/resources.js';
+import { flatten, quantities, subtract, takeScalars, type Quantities } from '#shared/resources/resources.js';
 import { addScalars, subtractScalars } from '#shared/resources/values.js';
 import { queueRole } from './model.js';
 
@@ -130,23 +130,6 @@ function quotaExceeded(quota: QueueQuota | undefined, placed: Quantities, more: 
   return undefined;
 }
 
-/** Takes `need` out of an offer's resources, entry by entry, keeping each entry's allocation and reservation. */
-function take(resources: readonly Resource[], need: Quantities): Resource[] {
-  const taken: Resource[] = [];
-  for (const [name, amount] of Object.entries(need)) {
-    let left = amount;
-    for (const resource of resources) {
-      if (left <= 0) break;
-      if (resource.name !== name || resource.type !== 'SCALAR') continue;
-      const part = Math.min(left, resource.scalar?.value ?? 0);
-      if (part <= 0) continue;
-      taken.push({ ...resource, scalar: { value: part } });
-      left = subtractScalars(left, part);
-    }
-  }
-  return add([], taken);
-}
-
 interface OfferState {
   readonly offer: Offer;
   readonly gpus: boolean;
@@ -171,7 +154,7 @@ function findSlots(offers: readonly OfferState[], need: Quantities, count: numbe
 }
 
 function launchOn(state: OfferState, job: PendingJob, need: Quantities, gangIndex: number | null): Launch {
-  const resources = take(state.resources, need);
+  const resources = takeScalars(state.resources, need);
   state.resources = subtract(state.resources, resources);
   state.available = quantities(flatten(state.resources));
   const { offer } = state;

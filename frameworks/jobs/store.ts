@@ -9,7 +9,6 @@
  */
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
-  BatchWriteCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -19,6 +18,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { Metrics } from '#shared/metrics.js';
+import { FrameworkState, type FrameworkSubscription } from '../shared/framework-state.js';
 import type { JobState } from './model.js';
 import {
   attemptFromItem,
@@ -28,13 +28,13 @@ import {
   jobItem,
   jobKey,
   storedFromItem,
-  SUBSCRIPTION_KEY,
   type AttemptRecord,
   type Item,
   type StoredJob,
   type WaitKind,
 } from './items.js';
 
+export type { FrameworkSubscription } from '../shared/framework-state.js';
 export {
   decodeCursor,
   encodeCursor,
@@ -54,14 +54,6 @@ import { JOBS_INDEX } from './tables.js';
 export interface HeldOffer {
   readonly offer: PlacementOffer;
   readonly since: number;
-}
-
-export interface FrameworkSubscription {
-  readonly frameworkId: string;
-  readonly streamId: string;
-  /** Roles the framework told the master to stop offering (SUPPRESS). */
-  readonly suppressed: readonly string[];
-  readonly version: number;
 }
 
 /** One write of a transaction: a job (conditional on `expected`: its version, or absent) or an attempt. */
@@ -85,11 +77,13 @@ export class JobsStore {
   readonly metrics: Metrics;
   private readonly documents: DynamoDBDocumentClient;
   readonly table: string;
+  readonly state: FrameworkState;
 
   constructor(options: JobsStoreOptions) {
     this.documents = options.documents;
     this.table = options.table;
     this.metrics = options.metrics ?? new Metrics();
+    this.state = new FrameworkState(this.documents, this.table, this.metrics, 'jobs');
   }
 
   /** A job, consistently read; with its attempts (oldest first) when asked. */
@@ -153,8 +147,7 @@ export class JobsStore {
   }
 
   private conflict(): false {
-    this.metrics.increment('jobs/store_conflicts');
-    return false;
+    return this.state.conflict();
   }
 
   /** A job changed from the version read (`expected`); false when another write came first. */
@@ -257,44 +250,13 @@ export class JobsStore {
     return total;
   }
 
-  async subscription(): Promise<FrameworkSubscription | undefined> {
-    const result = await this.documents.send(
-      new GetCommand({ TableName: this.table, Key: SUBSCRIPTION_KEY, ConsistentRead: true }),
-    );
-    const item = result.Item;
-    if (!item) return undefined;
-    return {
-      frameworkId: item.framework_id as string,
-      streamId: item.stream_id as string,
-      suppressed: (item.suppressed ?? []) as string[],
-      version: item.version as number,
-    };
+  subscription(): Promise<FrameworkSubscription | undefined> {
+    return this.state.subscription();
   }
 
   /** Writes the subscription conditional on the version read (`absent` for the first); false if it moved. */
-  async putSubscription(
-    subscription: Omit<FrameworkSubscription, 'version'>,
-    expected: number | 'absent',
-  ): Promise<boolean> {
-    try {
-      await this.documents.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: {
-            ...SUBSCRIPTION_KEY,
-            framework_id: subscription.frameworkId,
-            stream_id: subscription.streamId,
-            suppressed: [...subscription.suppressed],
-            version: expected === 'absent' ? 1 : expected + 1,
-          },
-          ...condition(expected),
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return this.conflict();
-      throw error;
-    }
+  putSubscription(subscription: Omit<FrameworkSubscription, 'version'>, expected: number | 'absent'): Promise<boolean> {
+    return this.state.putSubscription(subscription, expected);
   }
 
   /** Marks a queue as in use (the framework's roles); true the first time. */
@@ -336,39 +298,8 @@ export class JobsStore {
     await this.batch(offerIds.map((id) => ({ DeleteRequest: { Key: { pk: 'framework', sk: `held#${id}` } } })));
   }
 
-  private async batch(requests: readonly Item[]): Promise<void> {
-    for (let start = 0; start < requests.length; start += 25) {
-      let pending = requests.slice(start, start + 25);
-      for (let round = 0; pending.length > 0; round++) {
-        if (round >= 8) throw new Error(`DynamoDB left ${pending.length} writes unprocessed`);
-        if (round > 0) await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** round));
-        const result = await this.documents.send(
-          new BatchWriteCommand({ RequestItems: { [this.table]: pending as never } }),
-        );
-        pending = (result.UnprocessedItems?.[this.table] ?? []) as Item[];
-      }
-    }
-  }
-
-  /** Which of these SQS message ids were handled already. */
-  async handled(messageIds: readonly string[]): Promise<Set<string>> {
-    const found = await Promise.all(
-      messageIds.map(async (id) => {
-        const result = await this.documents.send(
-          new GetCommand({ TableName: this.table, Key: { pk: `event#${id}`, sk: 'handled' }, ConsistentRead: true }),
-        );
-        return result.Item ? id : undefined;
-      }),
-    );
-    return new Set(found.filter((id): id is string => id !== undefined));
-  }
-
-  /** Marks SQS messages as handled, for a day (longer than any queue keeps redelivering one). */
-  async markHandled(messageIds: readonly string[], now: number): Promise<void> {
-    const expires = Math.floor(now / 1000) + 24 * 3600;
-    await this.batch(
-      messageIds.map((id) => ({ PutRequest: { Item: { pk: `event#${id}`, sk: 'handled', expires_at: expires } } })),
-    );
+  private batch(requests: readonly Item[]): Promise<void> {
+    return this.state.batch(requests);
   }
 
   /** The queues jobs were submitted to. */
@@ -388,16 +319,7 @@ export class JobsStore {
     return { items: result.Items ?? [], more: result.LastEvaluatedKey !== undefined };
   }
 
-  private async queryAll(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): Promise<Item[]> {
-    const items: Item[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const result = await this.documents.send(
-        new QueryCommand({ ...input, TableName: this.table, ...(start ? { ExclusiveStartKey: start } : {}) }),
-      );
-      items.push(...(result.Items ?? []));
-      start = result.LastEvaluatedKey;
-    } while (start);
-    return items;
+  private queryAll(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): Promise<Item[]> {
+    return this.state.queryAll(input);
   }
 }

@@ -16,27 +16,10 @@
  * The indexes are sparse: an attribute is set only while the item belongs in the index. Plain data (no AWS SDK),
  * so the CDK stack can import it.
  */
-export interface JobsKeyAttribute {
-  readonly name: string;
-  readonly type: 'S' | 'N';
-}
+import type { KeyAttribute, TableDefinition } from '../shared/table.js';
 
-export interface JobsIndexDefinition {
-  readonly name: string;
-  readonly description: string;
-  readonly partitionKey: JobsKeyAttribute;
-  readonly sortKey: JobsKeyAttribute;
-}
-
-export interface JobsTableDefinition {
-  readonly description: string;
-  readonly partitionKey: JobsKeyAttribute;
-  readonly sortKey: JobsKeyAttribute;
-  /** Global secondary indexes, all projecting every attribute. */
-  readonly indexes: readonly JobsIndexDefinition[];
-  /** Epoch-seconds attribute after which DynamoDB may delete the item (the handled-events markers). */
-  readonly timeToLiveAttribute: string;
-}
+export type JobsKeyAttribute = KeyAttribute;
+export type JobsTableDefinition = TableDefinition;
 
 /** The indexes by name, for the store's queries. */
 export const JOBS_INDEX = {

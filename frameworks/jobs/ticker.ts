@@ -24,6 +24,8 @@ import { describeDemand } from './placement.js';
 import { DEFAULT_QUEUE } from './model.js';
 import type { StoredJob, Wait, WaitKind } from './store.js';
 
+export { startTicker } from '../shared/hosting.js';
+
 /** Jobs looked at per kind of wait per tick. */
 const TICK_LIMIT = 100;
 /** How often a kill is sent again while the task lives. */
@@ -229,15 +231,4 @@ export function pendingDemand(jobs: readonly StoredJob[]): MesosRequest[] {
       resources: Object.entries(shape.need).map(([name, value]) => scalarResource(name, value)),
       count: shape.count,
     }));
-}
-
-/** Runs the ticker every `intervalMs` (the local cluster's stand-in for the EventBridge schedule). */
-export function startTicker(ticker: JobsTicker, intervalMs: number, onError: (error: unknown) => void) {
-  const timer = setInterval(() => void ticker.tick().catch(onError), intervalMs);
-  return {
-    async stop() {
-      clearInterval(timer);
-      await ticker.idle();
-    },
-  };
 }

@@ -8,7 +8,7 @@
  * covers whatever they meant. A pass that fails (DynamoDB unreachable) fails the batch, which SQS
  * redelivers.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
+import { createLogger, type Logger } from '#shared/log.js';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createAwsClients } from '#shared/aws/clients.js';
@@ -80,7 +80,10 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
  * The handler as deployed: configuration from the environment (see `allocatorConfigFromEnvironment`,
  * the registrar's table variables, MANTLE_CLUSTER_ID and MANTLE_ALLOCATION_QUEUE_URL).
  */
-export function allocationHandlerFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
+export function allocationHandlerFromEnvironment(
+  env: NodeJS.ProcessEnv = process.env,
+  logger: Logger = createLogger('allocator'),
+) {
   const clients = createAwsClients();
   const metrics = new Metrics();
   const queues = new Queues(clients.sqs);
@@ -96,6 +99,6 @@ export function allocationHandlerFromEnvironment(env: NodeJS.ProcessEnv = proces
     allocator: new Allocator(allocatorConfigFromEnvironment(env)),
     triggers: new AllocationTriggers(queues, required(env, 'MANTLE_ALLOCATION_QUEUE_URL')),
     metrics,
-    logger: new Logger({ serviceName: 'allocator' }),
+    logger,
   });
 }

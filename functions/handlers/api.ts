@@ -3,10 +3,12 @@
  * `handler` answers buffered routes (the agents' API, health, metrics, and the Jobs API where
  * MANTLE_JOBS_TABLE names its table); `streamingHandler` is for the route with response streaming
  * (POST /api/v1/scheduler: SUBSCRIBE streams, and every other scheduler call shares the path, so the
- * route streams them all).
+ * route streams them all). Both serve the web UI's files, bundled beside them in `ui/` (infra/bundling.ts).
  */
 import { handle, streamHandle } from 'hono/aws-lambda';
+import { join } from 'node:path';
 import { createApp } from './app.js';
+import { loadUiAssets } from './ui-route.js';
 import { JOBS_TABLE_ENV } from '../../frameworks/jobs/tables.js';
 import { jobsFromEnvironment } from './jobs.js';
 import { masterFromEnvironment } from './master-from-env.js';
@@ -14,13 +16,16 @@ import { tracedFunction } from '#shared/tracing.js';
 
 // Where the stack deploys Jobs (MANTLE_JOBS_TABLE), this container's Jobs (jobs.ts), built at the first request.
 const jobs = process.env[JOBS_TABLE_ENV] ? async () => (await jobsFromEnvironment()).service : undefined;
-const app = createApp(masterFromEnvironment(), { ...(jobs ? { jobs } : {}) });
+const ui = loadUiAssets(join(import.meta.dirname, 'ui'));
+const master = masterFromEnvironment();
+const app = createApp(master, { ...(jobs ? { jobs } : {}), ...(ui ? { ui } : {}) });
 
 // Traced; the streaming entry point is not (Lambda's response streaming is outside middy's reach), but its
 // DynamoDB and SQS calls are, through the traced clients.
 const buffered = handle(app);
-export const handler = tracedFunction((event: Parameters<typeof buffered>[0], context) =>
-  buffered(event, context as Parameters<typeof buffered>[1]),
+export const handler = tracedFunction(
+  (event: Parameters<typeof buffered>[0], context) => buffered(event, context as Parameters<typeof buffered>[1]),
+  master.logger,
 );
 
 // `awslambda.streamifyResponse` belongs to the Lambda Node.js runtime (and the tests' shim). The SDK

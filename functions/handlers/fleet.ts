@@ -11,8 +11,9 @@ const group = agentGroupFromEnvironment();
 const settings = drainSettingsFromEnvironment();
 const demand = demandSettingsFromEnvironment();
 
+const master = masterFromEnvironment();
+
 export const handler = tracedFunction(async (): Promise<void> => {
-  const master = masterFromEnvironment();
   const report = await fleetTick(master, group, settings, publishFleetGauges, demand);
   master.logger.info('Fleet tick', {
     ...report.gauges,
@@ -20,4 +21,4 @@ export const handler = tracedFunction(async (): Promise<void> => {
     protected: report.protected,
     unprotected: report.unprotected,
   });
-});
+}, master.logger);

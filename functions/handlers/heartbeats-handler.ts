@@ -3,4 +3,5 @@ import { createHeartbeatHandler } from './heartbeats.js';
 import { masterFromEnvironment } from './master-from-env.js';
 import { traced } from '#shared/tracing.js';
 
-export const handler = traced(createHeartbeatHandler(masterFromEnvironment()));
+const master = masterFromEnvironment();
+export const handler = traced(createHeartbeatHandler(master), master.logger);

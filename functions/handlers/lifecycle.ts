@@ -12,8 +12,9 @@ import { tracedFunction } from '#shared/tracing.js';
 const group = agentGroupFromEnvironment();
 const settings = drainSettingsFromEnvironment();
 
+const master = masterFromEnvironment();
+
 export const handler = tracedFunction(async (event: EventBridgeEvent<string, unknown>): Promise<void> => {
-  const master = masterFromEnvironment();
   const outcome = await handleFleetEvent(master, group, settings, event);
   master.logger.info('Fleet event', { detailType: event['detail-type'], ...outcome });
-});
+}, master.logger);

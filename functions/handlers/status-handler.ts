@@ -12,4 +12,5 @@ export const handler = traced(
   createStatusHandler(master).after(() => {
     exporter.flush();
   }),
+  master.logger,
 );

@@ -1,7 +1,8 @@
 /**
  * The status handler: a middy SQS batch handler over the status FIFO queue (functions/master/status-updates.ts), with
  * partial batch failures (a failed update holds back the later ones of its task, keeping their order);
- * the resources a batch frees are announced to the allocator with one trigger.
+ * the resources a batch frees are announced to the allocator with one trigger. Each update is handled (and logged)
+ * under the ids its message carries (shared/queues/batch.ts).
  */
 import middy from '@middy/core';
 import { CoalescedTriggers } from '../allocation/triggers.js';
@@ -26,6 +27,10 @@ export function createStatusHandler(master: Master) {
           master.metrics.increment('master/invalid_status_updates');
           return;
         }
+        master.logger.debug('Agent message received', {
+          type: message.type,
+          ...(message.type === 'STATUS_UPDATE' ? { state: message.status.state } : {}),
+        });
         // SQS stamps the sender: on EC2, the role session of the sending instance.
         await handleAgentMessage(batch, message, record.attributes.SenderId);
       },

@@ -6,8 +6,9 @@ import { tracedFunction } from '#shared/tracing.js';
 
 const instances = new Ec2InstanceStates();
 
+const master = masterFromEnvironment();
+
 export const handler = tracedFunction(async (): Promise<void> => {
-  const master = masterFromEnvironment();
   const report = await sweep(master, { instances });
   master.logger.info('Sweep done', { ...report });
-});
+}, master.logger);

@@ -5,6 +5,7 @@
  * deliver an event. A queue-delivered framework's updates go one group per task instead (eventGroup).
  */
 import { createHash, randomUUID } from 'node:crypto';
+import type { LogContext } from '#shared/log-context.js';
 import type { Event } from '#shared/protocol/scheduler.js';
 import { MAX_MESSAGE_BYTES, type OutgoingMessage, type Queues } from '#shared/queues/queues.js';
 
@@ -29,6 +30,16 @@ export function eventGroup(target: EventTarget, event: Event): string {
   if (target.delivery !== 'queue' || task === undefined) return target.frameworkId;
   const group = `${target.frameworkId}/${createHash('sha256').update(task).digest('base64url').slice(0, 22)}`;
   return GROUP_ID.test(group) ? group : target.frameworkId;
+}
+
+/** The ids an event is about, for its message attributes and the logs: the framework's, and an update's task and agent. */
+export function eventContext(frameworkId: string, event: Event): LogContext {
+  const status = event.type === 'UPDATE' ? event.update?.status : undefined;
+  return {
+    framework_id: frameworkId,
+    ...(status ? { task_id: status.task_id.value } : {}),
+    ...(status?.agent_id ? { agent_id: status.agent_id.value } : {}),
+  };
 }
 
 export interface EventPublisher {
@@ -69,6 +80,7 @@ export class SqsEventPublisher implements EventPublisher {
       body: event,
       groupId: eventGroup(target, event),
       deduplicationId: randomUUID(),
+      context: eventContext(target.frameworkId, event),
     }));
     await this.queues.send(target.eventQueueUrl, messages);
   }

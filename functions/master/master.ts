@@ -6,7 +6,8 @@ import type { TaskLogReader } from '#shared/task-logs/store.js';
 import type { AllocationTrigger } from '../allocation/triggers.js';
 import type { FleetHooks } from '../fleet/hooks.js';
 import type { Logger } from '#shared/log.js';
-import type { EventPublisher, EventTarget } from './event-publisher.js';
+import { withLogContext, type LogContext } from '#shared/log-context.js';
+import { eventContext, type EventPublisher, type EventTarget } from './event-publisher.js';
 import type { Metrics } from '#shared/metrics.js';
 import type { AgentCommand } from '#shared/protocol/internal.js';
 import type { Event } from '#shared/protocol/scheduler.js';
@@ -54,9 +55,12 @@ export interface Master {
   now(): number;
 }
 
-/** Sends commands to an agent's command queue; per-task commands keep their order (one group per task). */
+/**
+ * Sends commands to an agent's command queue; per-task commands keep their order (one group per task). Each carries
+ * the ids it is about (and the sender's correlation id) as message attributes, and is logged (debug) under them.
+ */
 export async function sendAgentCommands(
-  master: Pick<Master, 'queues'>,
+  master: Pick<Master, 'queues'> & { readonly logger?: Logger },
   agent: { agentId: string; commandQueueUrl: string },
   commands: readonly AgentCommand[],
 ): Promise<void> {
@@ -68,8 +72,27 @@ export async function sendAgentCommands(
       body: command,
       groupId: commandGroup(command),
       deduplicationId: crypto.randomUUID(),
+      context: commandContext(agent.agentId, command),
     })),
   );
+  for (const command of commands) {
+    withLogContext(commandContext(agent.agentId, command), () =>
+      master.logger?.debug('Agent command sent', { type: command.type }),
+    );
+  }
+}
+
+function commandContext(agentId: string, command: AgentCommand): LogContext {
+  const task =
+    command.type === 'LAUNCH'
+      ? command.task.task_id.value
+      : command.type === 'KILL' || command.type === 'ACKNOWLEDGE'
+        ? command.task_id.value
+        : command.type === 'LAUNCH_GROUP'
+          ? command.task_group.tasks?.[0]?.task_id.value
+          : undefined;
+  const framework = 'framework_id' in command ? command.framework_id.value : undefined;
+  return { agent_id: agentId, ...(framework ? { framework_id: framework } : {}), ...(task ? { task_id: task } : {}) };
 }
 
 function commandGroup(command: AgentCommand): string {
@@ -86,13 +109,18 @@ function commandGroup(command: AgentCommand): string {
   }
 }
 
-/** Publishes events to a framework, counting them under Mesos's per-framework metric names. */
+/** Publishes events to a framework, counting them under Mesos's per-framework metric names (and logging them, debug). */
 export async function publishEvents(
-  master: Pick<Master, 'events' | 'metrics'>,
+  master: Pick<Master, 'events' | 'metrics'> & { readonly logger?: Logger },
   target: EventTarget,
   events: readonly Event[],
 ): Promise<void> {
   if (events.length === 0) return;
   await master.events.publish(target, events);
-  for (const event of events) master.metrics.increment(`master/events/${event.type}`);
+  for (const event of events) {
+    master.metrics.increment(`master/events/${event.type}`);
+    withLogContext(eventContext(target.frameworkId, event), () =>
+      master.logger?.debug('Framework event sent', { type: event.type }),
+    );
+  }
 }

@@ -59,6 +59,12 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'GET', path: '/files/read', callers: ['framework', 'operator'] },
   { method: 'GET', path: '/files/download', callers: ['framework', 'operator'], streaming: true },
   { method: 'GET', path: '/health', callers: 'public' },
+  // The web UI's page and files (ui-route.ts): static, public; the data it shows comes from the routes above.
+  ...['/', '/ui', '/ui/{path+}', '/assets/{path+}', '/favicon.svg'].map((path): ApiRoute => ({
+    method: 'GET',
+    path,
+    callers: 'public',
+  })),
   { method: 'GET', path: '/master/health', callers: 'public' },
 ];
 

@@ -4,9 +4,12 @@
  * order); different groups — and messages without one — concurrently, as Lambda's FIFO event source
  * spreads groups over invocations. `processInOrder` is the Lambda shape (ReportBatchItemFailures);
  * the agent's command loop uses `inGroups` directly. Malformed messages are dropped by the caller's
- * `handle` (returning normally), not retried forever.
+ * `handle` (returning normally), not retried forever. Each record is handled in the log scope of the ids its
+ * message attributes carry (shared/queues/attributes.ts).
  */
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
+import { inLogContext } from '../log-context.js';
+import { fromMessageAttributes } from './attributes.js';
 
 /** Handles `items` by group; returns those that failed or were skipped behind a failure of their group. */
 export async function inGroups<T>(
@@ -50,7 +53,13 @@ export async function processInOrder(
   handle: (record: SQSRecord) => Promise<void>,
   onError: (record: SQSRecord, error: unknown) => void,
 ): Promise<SQSBatchResponse> {
-  const failed = await inGroups(records, (record) => record.attributes.MessageGroupId, handle, onError);
+  const ids = (record: SQSRecord) => fromMessageAttributes(record.messageAttributes);
+  const failed = await inGroups(
+    records,
+    (record) => record.attributes.MessageGroupId,
+    (record) => inLogContext(ids(record), () => handle(record)),
+    (record, error) => inLogContext(ids(record), () => onError(record, error)),
+  );
   // Reported in the batch's order.
   return {
     batchItemFailures: records.filter((r) => failed.has(r)).map((r) => ({ itemIdentifier: r.messageId })),

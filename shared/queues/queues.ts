@@ -28,8 +28,11 @@ import {
   SendMessageBatchCommand,
   SetQueueAttributesCommand,
   type Message,
+  type MessageAttributeValue,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { logContext, type LogContext } from '../log-context.js';
+import { fromMessageAttributes, toMessageAttributes } from './attributes.js';
 
 /** A cluster name: it prefixes every table and queue (SQS names stop at 80 characters). */
 export function validateClusterName(name: string): string | undefined {
@@ -117,6 +120,8 @@ export interface OutgoingMessage {
   readonly deduplicationId?: string;
   /** Standard queues: deliver later (timers), at most 900 s. */
   readonly delaySeconds?: number;
+  /** The ids this message is about; with those of the sender's scope, they go as its message attributes. */
+  readonly context?: LogContext;
 }
 
 export interface ReceivedMessage {
@@ -125,6 +130,8 @@ export interface ReceivedMessage {
   readonly body: string;
   readonly receiveCount: number;
   readonly groupId?: string;
+  /** The ids its message attributes carry (none from an older sender). */
+  readonly context?: LogContext;
 }
 
 const SQS_MAX_BATCH = 10;
@@ -151,7 +158,13 @@ function fromSqs(message: Message): ReceivedMessage {
     body: message.Body ?? '',
     receiveCount: Number(attributes.ApproximateReceiveCount ?? '1'),
     ...(attributes.MessageGroupId ? { groupId: attributes.MessageGroupId } : {}),
+    context: fromMessageAttributes(message.MessageAttributes),
   };
+}
+
+function messageAttributes(ids: LogContext): { MessageAttributes?: Record<string, MessageAttributeValue> } {
+  const attributes = toMessageAttributes(ids);
+  return Object.keys(attributes).length > 0 ? { MessageAttributes: attributes } : {};
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
@@ -246,8 +259,12 @@ export class Queues {
     for (const [name, known] of this.urls) if (known === url) this.urls.delete(name);
   }
 
-  /** Sends messages in batches of ten; throws if SQS refuses any (nothing is silently dropped). */
+  /**
+   * Sends messages in batches of ten; throws if SQS refuses any (nothing is silently dropped). Each carries the ids
+   * of the sender's log scope and its own as message attributes.
+   */
   async send(url: string, messages: readonly OutgoingMessage[]): Promise<void> {
+    const scope = logContext();
     for (const batch of chunks(messages, SQS_MAX_BATCH)) {
       const result = await this.sqs.send(
         new SendMessageBatchCommand({
@@ -260,6 +277,7 @@ export class Queues {
               ? { MessageDeduplicationId: fifoId(message.deduplicationId) }
               : {}),
             ...(message.delaySeconds ? { DelaySeconds: Math.min(900, Math.ceil(message.delaySeconds)) } : {}),
+            ...messageAttributes({ ...scope, ...message.context }),
           })),
         }),
       );
@@ -284,6 +302,7 @@ export class Queues {
       // The stand-in returns system attributes only for the legacy parameter; send both.
       AttributeNames: ['All' as const],
       MessageSystemAttributeNames: ['All' as const],
+      MessageAttributeNames: ['All'],
       ...(options.visibilityTimeoutSeconds !== undefined
         ? { VisibilityTimeout: options.visibilityTimeoutSeconds }
         : {}),

@@ -336,3 +336,20 @@ export function allocationRole(resources: Resources): string | undefined {
   const roles = new Set(resources.map((resource) => resource.allocation_info?.role ?? DEFAULT_ROLE));
   return roles.size <= 1 ? ([...roles][0] ?? DEFAULT_ROLE) : undefined;
 }
+
+/** Takes `need` out of an offer's resources, entry by entry, keeping each entry's allocation and reservation. */
+export function takeScalars(resources: readonly Resource[], need: Quantities): Resource[] {
+  const taken: Resource[] = [];
+  for (const [name, amount] of Object.entries(need)) {
+    let left = amount;
+    for (const resource of resources) {
+      if (left <= 0) break;
+      if (resource.name !== name || resource.type !== 'SCALAR') continue;
+      const part = Math.min(left, resource.scalar?.value ?? 0);
+      if (part <= 0) continue;
+      taken.push({ ...resource, scalar: { value: part } });
+      left = subtractScalars(left, part);
+    }
+  }
+  return add([], taken);
+}

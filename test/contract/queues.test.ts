@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, describe, expect, it } from 'vitest';
 import { queueNames, Queues, validateClusterName } from '#shared/queues/queues.js';
-import { startEventSource } from '../../local/event-source.js';
+import { startEventSource, toSqsRecord } from '../../local/event-source.js';
+import { withLogContext } from '#shared/log-context.js';
 import { standInClients } from '../support/aws.js';
 
 const clients = standInClients();
@@ -184,5 +185,32 @@ describe('the Lambda-style event source', () => {
     await expect(queues.delete(url, [first?.receiptHandle as string])).resolves.toBeUndefined();
     const again = await queues.receive(url, { waitSeconds: 2 });
     expect(again.map((message) => JSON.parse(message.body) as string)).toEqual(['late']);
+  });
+});
+
+describe('the ids a message carries (message attributes)', () => {
+  it("sends the sender's scope and the message's own ids, and the stand-in keeps them as SQS does", async () => {
+    const url = await queues.ensure(`${unique()}.fifo`);
+    await withLogContext({ correlation_id: 'req-7', task_id: 'from-scope' }, () =>
+      queues.send(url, [
+        { body: { n: 1 }, groupId: 'g', deduplicationId: 'd1', context: { framework_id: 'f', task_id: 't' } },
+      ]),
+    );
+    // An older sender: no attributes at all.
+    await clients.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: url,
+        MessageBody: '{"n":2}',
+        MessageGroupId: 'g',
+        MessageDeduplicationId: 'd2',
+      }),
+    );
+    const received = await queues.receive(url, { waitSeconds: 1, max: 10 });
+    expect(received.map((message) => message.context)).toEqual([
+      { correlation_id: 'req-7', framework_id: 'f', task_id: 't' },
+      {},
+    ]);
+    const [record] = received.map((message) => toSqsRecord(message, 'arn:aws:sqs:local:0:q', 'local'));
+    expect(record?.messageAttributes.correlation_id).toMatchObject({ stringValue: 'req-7', dataType: 'String' });
   });
 });

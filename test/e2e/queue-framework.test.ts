@@ -8,9 +8,9 @@ import { userInfo } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../functions/handlers/app.js';
 import type { TaskStatus } from '#shared/protocol/mesos.js';
-import { inProcess, QueueScheduler, type QueueFramework } from '../../sdk/queue-scheduler.js';
+import { inProcess, QueueScheduler } from '../../sdk/queue-scheduler.js';
 import { eventually, startTestCluster, type TestCluster } from '../support/cluster.js';
-import { resources } from '../support/resources.js';
+import { oneTaskFramework } from '../support/queue-framework.js';
 
 let cluster: TestCluster;
 beforeAll(async () => {
@@ -23,31 +23,8 @@ afterAll(async () => {
 /** The tiny framework: one task on the first offer that fits, every other offer declined. */
 function tinyFramework() {
   const statuses: TaskStatus[] = [];
-  let launched = false;
-  const callbacks: QueueFramework = {
-    async resourceOffers(scheduler, offers) {
-      for (const offer of offers) {
-        if (launched) {
-          await scheduler.decline([offer.id.value], 60);
-          continue;
-        }
-        launched = true;
-        await scheduler.launch(
-          [offer.id.value],
-          [
-            {
-              name: 'hello',
-              task_id: { value: 'hello' },
-              agent_id: offer.agent_id,
-              resources: resources('cpus:0.1;mem:32'),
-              command: { value: 'sleep 2; echo hello from a queue-delivered framework' },
-            },
-          ],
-        );
-      }
-    },
-    statusUpdate: (_scheduler, status) => void statuses.push(status),
-  };
+  const command = 'sleep 2; echo hello from a queue-delivered framework';
+  const callbacks = oneTaskFramework('hello', command, (status) => void statuses.push(status));
   return { callbacks, statuses };
 }
 

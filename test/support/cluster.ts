@@ -23,6 +23,7 @@ export async function startTestCluster(options: Partial<LocalClusterOptions> = {
     log: () => undefined,
     // Jobs only where a test asks for it (jobs: {}): its framework would take a share of the offers.
     jobs: false,
+    services: false,
     ...options,
     master: { heartbeatIntervalSeconds: 1, streamCheckSeconds: 0.2, ...options.master },
   });

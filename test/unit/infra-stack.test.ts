@@ -113,7 +113,7 @@ describe('the REST API', () => {
     }
   });
 
-  it('puts the authorizer on every framework, operator and agent route, and only health is public', () => {
+  it('puts the authorizer on every framework, operator and agent route; only health and the UI are public', () => {
     const t = base.template;
     const authorizer = logicalId(t, 'AWS::ApiGateway::Authorizer', () => true);
     t.hasResourceProperties('AWS::ApiGateway::Authorizer', {
@@ -130,11 +130,12 @@ describe('the REST API', () => {
       resources(t, 'AWS::ApiGateway::Resource').map(([id, r]) => [id, r.Properties.PathPart as string]),
     );
     for (const [, method] of methods) {
-      const last = byPath.get([...referenced(method.Properties.ResourceId)][0] as string);
+      // A method on the API's root resource has no path part of its own: the UI's GET /.
+      const last = byPath.get([...referenced(method.Properties.ResourceId)][0] as string) ?? '';
       const route = API_ROUTES.find((r) => r.method === method.Properties.HttpMethod && r.path.endsWith(`/${last}`));
       expect(route, `a route for ${String(method.Properties.HttpMethod)} …/${String(last)}`).toBeDefined();
       if (route?.callers === 'public') {
-        expect(route.path).toMatch(/health$/);
+        expect(route.path).toMatch(/health$|^\/$|^\/ui|^\/assets\/|^\/favicon\.svg$/);
         expect(method.Properties.AuthorizationType).toBe('NONE');
       } else {
         expect(method.Properties.AuthorizationType).toBe('CUSTOM');
@@ -359,6 +360,15 @@ describe('queues, dead letters and alarms', () => {
 });
 
 describe('the GPU agent fleet', () => {
+  it("lets agents reach each other only on the tasks' ports range (services' host ports)", () => {
+    const rules = resources(base.template, 'AWS::EC2::SecurityGroupIngress').map(([, r]) => r.Properties);
+    expect(rules.map((rule) => [rule.IpProtocol, rule.FromPort, rule.ToPort]).sort()).toEqual([
+      ['tcp', 31000, 32000],
+      ['udp', 31000, 32000],
+    ]);
+    for (const rule of rules) expect(rule.SourceSecurityGroupId).toEqual(rule.GroupId);
+  });
+
   it('launches from the GPU AMI parameter with IMDSv2 required and an encrypted gp3 root', () => {
     const t = base.template;
     const parameters = t.toJSON().Parameters as Record<string, { Type: string; Default: string }>;
