@@ -103,10 +103,10 @@ export async function startStatusSource(local: LocalMaster): Promise<EventSource
     queueArn: await master.queues.arn(local.statusQueueUrl),
     handler: createStatusHandler(master),
     batchSize: 10,
-    // Lambda runs concurrent invocations for a backlog (one per message group at a time: a group is an agent's
-    // task). Eight pollers overlap the registrar round trips; with two, 10,000 queued jobs' updates waited
-    // minutes for the master, and the agents' resends (from 10 s) multiplied them.
-    pollers: 8,
+    // Lambda runs concurrent invocations for a backlog; two pollers overlap the registrar round trips. (Eight
+    // did not visibly speed a 10,000-job backlog on two cores, and split the batches that the cost model's
+    // allocation triggers per task were measured on: test/contract/infra-cost.test.ts.)
+    pollers: 2,
     onError: (error) => master.logger.error('Status event source failed', { error: String(error) }),
   });
 }
