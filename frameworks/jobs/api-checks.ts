@@ -6,7 +6,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { allowsRole } from '#shared/acl.js';
-import { problem, type Caller } from '../shared/api.js';
+import { problem, type Caller } from '../common/api.js';
 import type { JobsService } from './service.js';
 
 export {
@@ -17,7 +17,7 @@ export {
   REALM,
   type AuthenticationOptions,
   type Caller,
-} from '../shared/api.js';
+} from '../common/api.js';
 
 export interface JobsEnv {
   Variables: { caller: Caller; jobs: JobsService };

@@ -1,6 +1,6 @@
 /** Creates the jobs table where nothing else does (the local cluster, tests), from `tables.ts`. Idempotent. */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createTable } from '../shared/table.js';
+import { createTable } from '../common/table.js';
 import { JOBS_TABLE } from './tables.js';
 
 export function createJobsTable(client: DynamoDBClient, name: string): Promise<void> {

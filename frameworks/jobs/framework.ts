@@ -15,7 +15,7 @@ import type { Metrics } from '#shared/metrics.js';
 import type { Offer as MesosOffer, TaskStatus } from '#shared/protocol/mesos.js';
 import { TERMINAL_STATES } from '#shared/tasks/state-machine.js';
 import { QueueScheduler, type BatchResponse, type Fetch, type QueueRecord } from '../../sdk/queue-scheduler.js';
-import { queueHandler, startHosted } from '../shared/hosting.js';
+import { queueHandler, startHosted } from '../common/hosting.js';
 import { attemptGroups } from './lifecycle.js';
 import { applyStatus } from './attempts.js';
 import type { JobsEngine } from './engine.js';
@@ -103,7 +103,7 @@ export class JobsFramework implements JobsActions {
     };
   }
 
-  /** Takes up the subscription kept in the table, or makes one (frameworks/shared/hosting.ts). */
+  /** Takes up the subscription kept in the table, or makes one (frameworks/common/hosting.ts). */
   async start(options: { resubscribe: boolean }): Promise<void> {
     const store = this.engine.store;
     this.roles = rolesOf([DEFAULT_QUEUE, ...(await store.queues())]);

@@ -1,8 +1,8 @@
 /** How Mantle Jobs' records are laid out as items of the jobs table (tables.ts), and the index keys they carry. */
 import type { Attempt, Job } from './model.js';
-import type { Item } from '../shared/framework-state.js';
+import type { Item } from '../common/framework-state.js';
 
-export { condition } from '../shared/framework-state.js';
+export { condition } from '../common/framework-state.js';
 export type { Item };
 
 /** What a job waits for the timer to do, and from when. */

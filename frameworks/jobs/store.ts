@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { Metrics } from '#shared/metrics.js';
-import { FrameworkState, type FrameworkSubscription } from '../shared/framework-state.js';
+import { FrameworkState, type FrameworkSubscription } from '../common/framework-state.js';
 import type { JobState } from './model.js';
 import {
   attemptFromItem,
@@ -34,7 +34,7 @@ import {
   type WaitKind,
 } from './items.js';
 
-export type { FrameworkSubscription } from '../shared/framework-state.js';
+export type { FrameworkSubscription } from '../common/framework-state.js';
 export {
   decodeCursor,
   encodeCursor,

@@ -16,7 +16,7 @@
  * The indexes are sparse: an attribute is set only while the item belongs in the index. Plain data (no AWS SDK),
  * so the CDK stack can import it.
  */
-import type { KeyAttribute, TableDefinition } from '../shared/table.js';
+import type { KeyAttribute, TableDefinition } from '../common/table.js';
 
 export type JobsKeyAttribute = KeyAttribute;
 export type JobsTableDefinition = TableDefinition;

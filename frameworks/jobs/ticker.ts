@@ -24,7 +24,7 @@ import { describeDemand } from './placement.js';
 import { DEFAULT_QUEUE } from './model.js';
 import type { StoredJob, Wait, WaitKind } from './store.js';
 
-export { startTicker } from '../shared/hosting.js';
+export { startTicker } from '../common/hosting.js';
 
 /** Jobs looked at per kind of wait per tick. */
 const TICK_LIMIT = 100;

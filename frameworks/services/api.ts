@@ -21,7 +21,7 @@
 import { Hono, type Context } from 'hono';
 import { allowsRole } from '#shared/acl.js';
 import type { Logger } from '#shared/log.js';
-import { authenticated, jsonBody, problem, type AuthenticationOptions, type Caller } from '../shared/api.js';
+import { authenticated, jsonBody, problem, type AuthenticationOptions, type Caller } from '../common/api.js';
 import { streamEvents } from './events.js';
 import { isScaleOnly, parseApp, type App, type InvalidApp } from './model.js';
 import type { ServicesService } from './service.js';

@@ -6,7 +6,7 @@
  */
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import type { Caller } from '../shared/api.js';
+import type { Caller } from '../common/api.js';
 import type { BusEvent, ServicesStore } from './store.js';
 
 const POLL_MS = 500;

@@ -16,7 +16,7 @@ import type { Metrics } from '#shared/metrics.js';
 import type { Offer as MesosOffer, TaskInfo, TaskStatus } from '#shared/protocol/mesos.js';
 import { TERMINAL_STATES } from '#shared/tasks/state-machine.js';
 import { QueueScheduler, type BatchResponse, type Fetch, type QueueRecord } from '../../sdk/queue-scheduler.js';
-import { queueHandler, startHosted } from '../shared/hosting.js';
+import { queueHandler, startHosted } from '../common/hosting.js';
 import { attributeValues } from './constraints.js';
 import type { ServicesEngine } from './engine.js';
 import { place, type Launch, type Need, type Offer } from './placement.js';

@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { Metrics } from '#shared/metrics.js';
-import { FrameworkState, type FrameworkSubscription, type Item } from '../shared/framework-state.js';
+import { FrameworkState, type FrameworkSubscription, type Item } from '../common/framework-state.js';
 import type { AppRecord, TaskRecord } from './plan.js';
 import { SERVICES_INDEX } from './tables.js';
 

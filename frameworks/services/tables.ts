@@ -9,7 +9,7 @@
  * - the events handled: `pk=event#<SQS message id>`, `sk=handled`, expiring a day later;
  * - the event bus (`/v2/events`): `pk=bus`, `sk=<ISO time>#<id>`, expiring an hour later.
  */
-import type { TableDefinition } from '../shared/table.js';
+import type { TableDefinition } from '../common/table.js';
 
 export const SERVICES_INDEX = {
   /** Every app, by id. */
