@@ -70,12 +70,12 @@ describe('running a container', () => {
       ),
     );
     await master.waitFor(id, 'TASK_FINISHED');
-    expect(master.of(id).map((received) => received.status.state)).toEqual([
+    expect(master.updates(id).map((received) => received.status.state)).toEqual([
       'TASK_STARTING',
       'TASK_RUNNING',
       'TASK_FINISHED',
     ]);
-    expect(master.of(id)[1]?.status.container_status?.container_id?.value).toBeDefined();
+    expect(master.updates(id)[1]?.status.container_status?.container_id?.value).toBeDefined();
     expect(await sandboxFile(workDir, id, 'stdout')).toBe(`hello world\ntask=${id}\n/mnt/mesos/sandbox\n`);
     expect(await sandboxFile(workDir, id, 'stderr')).toBe('to-stderr\n');
     await master.until(async () => (await containersOf(id)).length === 0, 10_000, 'the container to be removed');

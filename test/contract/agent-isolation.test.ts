@@ -201,7 +201,7 @@ describe('the grant, enforced again on the agent', () => {
       source: 'SOURCE_AGENT',
     });
     expect(ended.status.message).toMatch(new RegExp(`^Not authorized: .*\\(acl: ${acl}\\)$`));
-    expect(master.of(id).map((received) => received.status.state)).toEqual(['TASK_ERROR']);
+    expect(master.updates(id).map((received) => received.status.state)).toEqual(['TASK_ERROR']);
   });
 
   it('refuses a network mode the grant leaves out', async () => {

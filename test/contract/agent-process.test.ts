@@ -94,7 +94,7 @@ describe('running a command', () => {
       ),
     );
     await master.waitFor(id, 'TASK_FINISHED');
-    const statuses = master.of(id).map((received) => received.status);
+    const statuses = master.updates(id).map((received) => received.status);
     expect(statuses.map((status) => status.state)).toEqual(['TASK_STARTING', 'TASK_RUNNING', 'TASK_FINISHED']);
     expect(new Set(statuses.map((status) => status.uuid)).size).toBe(3);
     for (const status of statuses) {
@@ -185,7 +185,7 @@ describe('killing', () => {
     expect(killed.status).toMatchObject({ source: 'SOURCE_AGENT', reason: 'REASON_TASK_KILLED_DURING_LAUNCH' });
     await master.send(agentId, launch(commandTask(id, 'echo should-not-run')));
     await new Promise((resolve) => setTimeout(resolve, 1_500));
-    expect(master.of(id).map((received) => received.status.state)).toEqual(['TASK_KILLED']);
+    expect(master.updates(id).map((received) => received.status.state)).toEqual(['TASK_KILLED']);
     expect(await sandboxes(workDir, id)).toEqual([]);
   });
 });
@@ -198,7 +198,7 @@ describe('redelivered commands', () => {
     await master.waitFor(id, 'TASK_FINISHED');
     await master.send(agentId, command);
     await new Promise((resolve) => setTimeout(resolve, 1_500));
-    expect(master.of(id).map((received) => received.status.state)).toEqual([
+    expect(master.updates(id).map((received) => received.status.state)).toEqual([
       'TASK_STARTING',
       'TASK_RUNNING',
       'TASK_FINISHED',

@@ -246,6 +246,19 @@ export class FakeMaster {
     return this.statuses.filter((received) => received.status.task_id.value === taskId);
   }
 
+  /**
+   * The task's updates, each once however often it arrived: the agent resends an update it has no
+   * acknowledgement for after a few seconds, and on a loaded machine the acknowledgement can be slower.
+   */
+  updates(taskId: string): ReceivedStatus[] {
+    const seen = new Set<string | undefined>();
+    return this.of(taskId).filter((received) => {
+      if (seen.has(received.status.uuid)) return false;
+      seen.add(received.status.uuid);
+      return true;
+    });
+  }
+
   /** Waits for the task to reach `state` (with an optional extra condition) and returns that status. */
   waitFor(
     taskId: string,
