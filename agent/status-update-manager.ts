@@ -1,8 +1,9 @@
 /**
  * The status update manager (Mesos `TaskStatusUpdateManager`, src/slave/task_status_update_manager.cpp):
  * each task's stream is journalled before anything is sent, its head goes to the status FIFO queue
- * (group = the task's key, framework/task) and is resent from `retryMinMs` doubling to `retryMaxMs`
- * until the ACKNOWLEDGE command for it arrives; then the next update goes. Sending waits until the agent is registered (it needs its id and the
+ * (group = the task's key, framework/task) and is resent, doubling up to `retryMaxMs`, until the ACKNOWLEDGE command
+ * for it arrives; then the next update goes. The first resend waits `retryMinMs` or, when acknowledgements have been
+ * taking longer, what they take (ack-round-trip.ts). Sending waits until the agent is registered (it needs its id and the
  * queue); a restarted agent rebuilds every stream from its journal and resends the heads. Each update goes (and is
  * logged) with the task's ids and the correlation id of the command that led to it (docs/operator.md, "Logs").
  */
@@ -12,6 +13,7 @@ import { inLogContext, logContext } from '#shared/log-context.js';
 import type { Metrics } from '#shared/metrics.js';
 import type { AgentMessage } from '#shared/protocol/internal.js';
 import type { TaskStatus } from '#shared/protocol/mesos.js';
+import { AckRoundTrip } from './ack-round-trip.js';
 import type { Checkpoint } from './checkpoint.js';
 import { isStopped, type Lifecycle } from './lifecycle.js';
 import { uuidHex } from './statuses.js';
@@ -46,6 +48,8 @@ interface Entry {
   readonly stream: StatusUpdateStream;
   intervalMs: number;
   attempt: number;
+  /** When the current head was first sent (Date.now()), for the acknowledgement's round trip. */
+  headSentAt?: number;
   sending: boolean;
   cancelRetry?: () => void;
   /** The correlation id of the latest command that led to an update (the launch, a kill); none after a restart. */
@@ -57,8 +61,14 @@ interface Entry {
 export class StatusUpdateManager {
   private readonly entries = new Map<string, Entry>();
   private target: { agentId: string; transport: StatusTransport } | undefined;
+  private readonly roundTrip = new AckRoundTrip();
 
   constructor(private readonly options: StatusUpdateManagerOptions) {}
+
+  /** The wait before a head's first resend. */
+  get firstRetryMs(): number {
+    return this.roundTrip.firstRetryMs(this.options.retryMinMs, this.options.retryMaxMs);
+  }
 
   private entry(frameworkId: string, taskId: string, stream = new StatusUpdateStream()): Entry {
     let entry = this.entries.get(taskKey(frameworkId, taskId));
@@ -67,7 +77,7 @@ export class StatusUpdateManager {
         frameworkId,
         taskId,
         stream,
-        intervalMs: this.options.retryMinMs,
+        intervalMs: this.firstRetryMs,
         attempt: 0,
         sending: false,
         chain: Promise.resolve(),
@@ -150,7 +160,9 @@ export class StatusUpdateManager {
       const outcome = entry.stream.acknowledge(uuid);
       this.options.metrics.increment('slave/valid_status_update_acknowledgements');
       entry.cancelRetry?.();
-      entry.intervalMs = this.options.retryMinMs;
+      if (entry.headSentAt !== undefined) this.roundTrip.sample(Date.now() - entry.headSentAt);
+      entry.headSentAt = undefined;
+      entry.intervalMs = this.firstRetryMs;
       entry.attempt = 0;
       if (entry.stream.closed) {
         this.entries.delete(taskKey(frameworkId, taskId));
@@ -167,7 +179,9 @@ export class StatusUpdateManager {
     this.target = { agentId, transport };
     for (const entry of this.entries.values()) {
       entry.cancelRetry?.();
-      entry.intervalMs = this.options.retryMinMs;
+      // A round trip spanning the re-registration would say nothing about the master's pace.
+      entry.headSentAt = undefined;
+      entry.intervalMs = this.firstRetryMs;
       this.flush(entry);
     }
   }
@@ -199,6 +213,7 @@ export class StatusUpdateManager {
       ...(entry.stream.latestState ? { latest_state: entry.stream.latestState } : {}),
     };
     const attempt = entry.attempt++;
+    entry.headSentAt ??= Date.now();
     const ids = {
       agent_id: target.agentId,
       framework_id: entry.frameworkId,

@@ -88,7 +88,8 @@ export async function handleAgentMessage(master: Master, message: AgentMessage, 
   const frameworkId = message.framework_id.value;
   const { status } = message;
   const applied = await master.registrar.tasks.updateStatus(frameworkId, status, { agentId });
-  const framework = applied.ok ? await master.registrar.frameworks.get(frameworkId) : undefined;
+  // Read per update (several per task): a record up to a second old is fine for where to send the update.
+  const framework = applied.ok ? await master.registrar.recentFrameworks.get(frameworkId) : undefined;
   const plan = planStatusUpdate(message, applied, framework, master.now());
   record(master, message, plan);
   if (plan.release) {

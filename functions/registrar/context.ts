@@ -49,6 +49,8 @@ export class RegistrarContext {
   readonly clusterId: string;
   readonly metrics: Metrics;
   readonly now: () => number;
+  /** Told of every conditional write this process made (its table, and its key or item), written or not. */
+  private readonly writeListeners: Array<(table: string, key: Item) => void> = [];
 
   constructor(options: RegistrarOptions) {
     this.documents = options.documents;
@@ -56,6 +58,16 @@ export class RegistrarContext {
     this.clusterId = options.clusterId;
     this.metrics = options.metrics ?? new Metrics();
     this.now = options.now ?? Date.now;
+  }
+
+  /** Calls `listener` after each conditional write (update, put) this context makes, whatever its outcome. */
+  onWrite(listener: (table: string, key: Item) => void): void {
+    this.writeListeners.push(listener);
+  }
+
+  private writing(table: string | undefined, key: Item | undefined): void {
+    if (table === undefined || key === undefined) return;
+    for (const listener of this.writeListeners) listener(table, key);
   }
 
   /** A strongly consistent read: the registrar decides on current state, never on a stale copy. */
@@ -188,6 +200,8 @@ export class RegistrarContext {
       return { written: true, item: result.Attributes ?? {} };
     } catch (error) {
       return this.conditionFailed(error);
+    } finally {
+      this.writing(input.TableName, input.Key);
     }
   }
 
@@ -202,6 +216,8 @@ export class RegistrarContext {
       return { written: true, item: input.Item ?? {} };
     } catch (error) {
       return this.conditionFailed(error);
+    } finally {
+      this.writing(input.TableName, input.Item);
     }
   }
 

@@ -173,7 +173,7 @@ export function checkSubscription(
 export class FrameworkRegistry {
   constructor(private readonly context: RegistrarContext) {}
 
-  private get table(): string {
+  get table(): string {
     return this.context.tables.frameworks;
   }
 

@@ -10,14 +10,20 @@ import { FrameworkRegistry } from './frameworks.js';
 import { HeartbeatLog } from './heartbeats.js';
 import { MaintenanceStore } from './maintenance.js';
 import { PrincipalRegistry } from './principals.js';
+import { RecentFrameworks } from './recent-frameworks.js';
 import { RoleRegistry } from './roles.js';
 import { SettingsRegistry } from './settings.js';
 import { TaskRegistry } from './tasks.js';
+
+/** How stale a framework record the status pipeline may act on, when another process changed it. */
+export const RECENT_FRAMEWORK_MS = 1_000;
 
 export class Registrar {
   readonly context: RegistrarContext;
   readonly agents: AgentRegistry;
   readonly frameworks: FrameworkRegistry;
+  /** Frameworks as read within the last second, for per-message reads (recent-frameworks.ts). */
+  readonly recentFrameworks: RecentFrameworks;
   readonly tasks: TaskRegistry;
   readonly filters: FilterRegistry;
   readonly heartbeats: HeartbeatLog;
@@ -33,6 +39,7 @@ export class Registrar {
     this.context = new RegistrarContext(options);
     this.agents = new AgentRegistry(this.context);
     this.frameworks = new FrameworkRegistry(this.context);
+    this.recentFrameworks = new RecentFrameworks(this.frameworks, this.context, RECENT_FRAMEWORK_MS);
     this.counters = new TaskCounters(this.context);
     this.pending = new PendingRegistry(this.context);
     this.tasks = new TaskRegistry(this.context, this.counters);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newStreamId } from '#shared/ids.js';
 import type { FrameworkInfo } from '#shared/protocol/mesos.js';
+import { RecentFrameworks } from '../../functions/registrar/recent-frameworks.js';
 import { freshRegistrar, type TestRegistrar } from '../support/registrar.js';
 
 let t: TestRegistrar;
@@ -272,5 +273,61 @@ describe('offer control: suppress, revive, filters, requests, update', () => {
     const ids: string[] = [];
     for await (const record of t.registrar.frameworks.list()) ids.push(record.frameworkId);
     expect(ids).toContain(framework.frameworkId);
+  });
+});
+
+describe('recently read frameworks (the status pipeline reads one per update)', () => {
+  it('answers from memory within its time, and reads again after it or after this process wrote the framework', async () => {
+    const framework = await subscribed();
+    let now = 1_000;
+    const reads: string[] = [];
+    const counted = {
+      table: t.registrar.frameworks.table,
+      get: (id: string) => {
+        reads.push(id);
+        return t.registrar.frameworks.get(id);
+      },
+    };
+    const recent = new RecentFrameworks(counted, t.registrar.context, 1_000, () => now);
+    const id = framework.frameworkId;
+    expect((await recent.get(id))?.status).toBe('SUBSCRIBED');
+    now += 999;
+    await recent.get(id);
+    expect(reads).toHaveLength(1);
+    now += 1;
+    await recent.get(id);
+    expect(reads).toHaveLength(2);
+    // A write by this process (the registrar's own) drops the kept copy at once.
+    expect((await t.registrar.frameworks.disconnect(id, framework.streamId as string)).ok).toBe(true);
+    expect((await recent.get(id))?.status).toBe('DISCONNECTED');
+    expect(reads).toHaveLength(3);
+    expect(await recent.get('no-such-framework')).toBeUndefined();
+    expect(await recent.get('no-such-framework')).toBeUndefined();
+    expect(reads).toHaveLength(4);
+  });
+
+  it('does not keep a read that a write of this process overtook', async () => {
+    const framework = await subscribed();
+    const id = framework.frameworkId;
+    let release: () => void = () => {};
+    let readDone: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const read = new Promise<void>((resolve) => (readDone = resolve));
+    const slow = {
+      table: t.registrar.frameworks.table,
+      get: async (frameworkId: string) => {
+        const record = await t.registrar.frameworks.get(frameworkId);
+        readDone();
+        await held;
+        return record;
+      },
+    };
+    const recent = new RecentFrameworks(slow, t.registrar.context, 60_000);
+    const before = recent.get(id);
+    await read;
+    expect((await t.registrar.frameworks.disconnect(id, framework.streamId as string)).ok).toBe(true);
+    release();
+    expect((await before)?.status).toBe('SUBSCRIBED');
+    expect((await recent.get(id))?.status).toBe('DISCONNECTED');
   });
 });

@@ -187,6 +187,27 @@ describe('the status update manager', () => {
     life.end();
   });
 
+  it('waits longer before a first resend once acknowledgements take longer than the minimum', async () => {
+    const { life, sent, transport, make } = await setup(30);
+    const manager = make(life);
+    manager.start('agent-1', transport);
+    expect(manager.firstRetryMs).toBe(30);
+    const slow = status('TASK_RUNNING', 'slow');
+    await manager.update('fw', slow);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await manager.acknowledge('fw', 'slow', slow.uuid as string);
+    // One round trip of about 100 ms: 100 + 4 × 50, capped at the maximum (4 × 30).
+    expect(manager.firstRetryMs).toBe(120);
+    sent.length = 0;
+    const next = status('TASK_RUNNING', 'next');
+    await manager.update('fw', next);
+    const deadline = Date.now() + 5_000;
+    while (sent.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect((sent[1]?.at ?? 0) - (sent[0]?.at ?? 0)).toBeGreaterThanOrEqual(115);
+    expect(sent).toHaveLength(2);
+    life.end();
+  });
+
   it('survives a crash: the journal gives back the stream, and the unacknowledged head is resent', async () => {
     const { life, sent, transport, make } = await setup(5_000);
     const before = make(life);

@@ -1,0 +1,47 @@
+/**
+ * Framework records as this process read them lately, for the hot paths that read a framework per message (the
+ * status pipeline reads one per agent update, several per task). A record is kept `ttlMs` at most, and dropped at
+ * once when this process writes it; another process's write (another Lambda container) shows after `ttlMs` at most.
+ * Decisions that must see the current record (subscription, teardown, authorization) read the registrar itself.
+ */
+import type { RegistrarContext } from './context.js';
+import type { FrameworkRecord, FrameworkRegistry } from './frameworks.js';
+
+/** Bounds the memory a process with very many frameworks spends on this. */
+const MAX_ENTRIES = 10_000;
+
+export class RecentFrameworks {
+  private readonly entries = new Map<
+    string,
+    { readonly record: FrameworkRecord | undefined; readonly until: number }
+  >();
+  /** Framework writes this process made: a read that a write overtook is not kept. */
+  private writes = 0;
+
+  constructor(
+    private readonly frameworks: Pick<FrameworkRegistry, 'get' | 'table'>,
+    context: Pick<RegistrarContext, 'onWrite' | 'now'>,
+    readonly ttlMs: number,
+    private readonly now: () => number = context.now,
+  ) {
+    context.onWrite((table, key) => {
+      if (table !== frameworks.table) return;
+      this.writes++;
+      const id = key.framework_id;
+      if (typeof id === 'string') this.entries.delete(id);
+    });
+  }
+
+  /** The framework as read at most `ttlMs` ago (undefined: not known then). */
+  async get(frameworkId: string): Promise<FrameworkRecord | undefined> {
+    const now = this.now();
+    const kept = this.entries.get(frameworkId);
+    if (kept && kept.until > now) return kept.record;
+    const writes = this.writes;
+    const record = await this.frameworks.get(frameworkId);
+    if (writes !== this.writes) return record;
+    if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
+    this.entries.set(frameworkId, { record, until: now + this.ttlMs });
+    return record;
+  }
+}
