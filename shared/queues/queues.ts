@@ -33,6 +33,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { logContext, type LogContext } from '../log-context.js';
 import { fromMessageAttributes, toMessageAttributes } from './attributes.js';
+import { BatchSender, SQS_MAX_BATCH, type BatchEntry } from './send-batches.js';
 
 /** A cluster name: it prefixes every table and queue (SQS names stop at 80 characters). */
 export function validateClusterName(name: string): string | undefined {
@@ -134,8 +135,6 @@ export interface ReceivedMessage {
   readonly context?: LogContext;
 }
 
-const SQS_MAX_BATCH = 10;
-
 /** SQS's rule for MessageGroupId and MessageDeduplicationId: 1 to 128 characters of [!-~]. */
 const FIFO_ID = /^[!-~]{1,128}$/;
 
@@ -175,6 +174,8 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 
 export class Queues {
   private readonly urls = new Map<string, string>();
+
+  private readonly batches = new BatchSender((url, entries) => this.sendBatch(url, entries));
 
   constructor(private readonly sqs: SQSClient) {}
 
@@ -260,32 +261,29 @@ export class Queues {
   }
 
   /**
-   * Sends messages in batches of ten; throws if SQS refuses any (nothing is silently dropped). Each carries the ids
-   * of the sender's log scope and its own as message attributes.
+   * Sends messages, sharing batches with other callers sending to the same queue meanwhile (send-batches.ts); throws
+   * if SQS refuses any of them (nothing is silently dropped). Each carries the ids of the sender's log scope and its
+   * own as message attributes.
    */
   async send(url: string, messages: readonly OutgoingMessage[]): Promise<void> {
     const scope = logContext();
-    for (const batch of chunks(messages, SQS_MAX_BATCH)) {
-      const result = await this.sqs.send(
-        new SendMessageBatchCommand({
-          QueueUrl: url,
-          Entries: batch.map((message, i) => ({
-            Id: String(i),
-            MessageBody: JSON.stringify(message.body),
-            ...(message.groupId !== undefined ? { MessageGroupId: fifoId(message.groupId) } : {}),
-            ...(message.deduplicationId !== undefined
-              ? { MessageDeduplicationId: fifoId(message.deduplicationId) }
-              : {}),
-            ...(message.delaySeconds ? { DelaySeconds: Math.min(900, Math.ceil(message.delaySeconds)) } : {}),
-            ...messageAttributes({ ...scope, ...message.context }),
-          })),
-        }),
-      );
-      const failed = result.Failed ?? [];
-      if (failed.length > 0) {
-        throw new Error(`SQS refused ${failed.length} message(s) to ${url}: ${failed[0]?.Code} ${failed[0]?.Message}`);
-      }
-    }
+    await this.batches.send(
+      url,
+      messages.map((message) => ({
+        MessageBody: JSON.stringify(message.body),
+        ...(message.groupId !== undefined ? { MessageGroupId: fifoId(message.groupId) } : {}),
+        ...(message.deduplicationId !== undefined ? { MessageDeduplicationId: fifoId(message.deduplicationId) } : {}),
+        ...(message.delaySeconds ? { DelaySeconds: Math.min(900, Math.ceil(message.delaySeconds)) } : {}),
+        ...messageAttributes({ ...scope, ...message.context }),
+      })),
+    );
+  }
+
+  private async sendBatch(url: string, entries: readonly BatchEntry[]): Promise<ReadonlyMap<number, string>> {
+    const result = await this.sqs.send(
+      new SendMessageBatchCommand({ QueueUrl: url, Entries: entries.map((entry, i) => ({ ...entry, Id: String(i) })) }),
+    );
+    return new Map((result.Failed ?? []).map((failed) => [Number(failed.Id), `${failed.Code} ${failed.Message}`]));
   }
 
   /**
