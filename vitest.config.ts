@@ -16,7 +16,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           env,
-          include: ['test/unit/**/*.test.ts', 'test/property/**/*.test.ts'],
+          include: ['test/unit/**/*.test.ts', 'test/property/**/*.test.ts', 'ui/test/**/*.test.ts'],
           // Synthesising the CDK stack takes seconds on a loaded 2-core machine; vitest's 5 s default is too tight.
           testTimeout: 60_000,
           hookTimeout: 120_000,

@@ -8,6 +8,7 @@ import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import { describeZodError } from '#shared/protocol/errors.js';
 import type { Master } from '../master/master.js';
+import { MAX_TASK_PAGE } from '../registrar/index.js';
 import { LEGACY_MASTER_PATHS } from '../master/routes.js';
 import {
   legacyFrameworks,
@@ -15,6 +16,7 @@ import {
   legacySlaves,
   legacyState,
   legacyStateSummary,
+  legacyTask,
   legacyTasks,
 } from '../operator/legacy.js';
 import { masterFlags, versionInfo } from '../operator/master-calls.js';
@@ -31,6 +33,31 @@ const TaskQuerySchema = z.object({
   framework_id: z.string().optional(),
   task_id: z.string().optional(),
 });
+
+/** Mantle's extension of `/master/tasks`: `cursor` (empty for the first page) reads one page of the table. */
+const TaskCursorSchema = z.strictObject({
+  cursor: z.string(),
+  limit: z.coerce.number().int().min(1).max(MAX_TASK_PAGE).default(100),
+  framework_id: z.string().min(1).optional(),
+});
+
+async function pagedTasks(c: Context<MasterEnv>, master: Master): Promise<Response> {
+  const query = TaskCursorSchema.safeParse(c.req.query());
+  if (!query.success) {
+    return text(c, 400, `Invalid query (with cursor: limit and framework_id only): ${describeZodError(query.error)}`);
+  }
+  const { cursor, limit, framework_id: frameworkId } = query.data;
+  const page = await master.registrar.tasks.page({
+    limit,
+    ...(cursor ? { cursor } : {}),
+    ...(frameworkId ? { frameworkId } : {}),
+  });
+  if (!page.ok) return text(c, 400, page.error.message);
+  return c.json({
+    tasks: page.value.tasks.map(({ task, info }) => legacyTask(task, info)),
+    ...(page.value.next ? { next_cursor: page.value.next } : {}),
+  });
+}
 
 function masterSummary(master: Master): Record<string, unknown> {
   const info = masterInfo(master);
@@ -60,6 +87,7 @@ function answers(master: Master): Record<string, Answer> {
     frameworks: async (c) => c.json(legacyFrameworks(await readSnapshot(master, EVERYTHING))),
     slaves: async (c) => c.json(legacySlaves(await readSnapshot(master, { agents: true }))),
     tasks: async (c) => {
+      if (c.req.query('cursor') !== undefined) return pagedTasks(c, master);
       const query = TaskQuerySchema.safeParse(c.req.query());
       if (!query.success) return text(c, 400, `Invalid query: ${describeZodError(query.error)}`);
       const { limit, offset, order, framework_id: frameworkId, task_id: taskId } = query.data;

@@ -38,6 +38,9 @@ export async function readSnapshot(master: Pick<Master, 'registrar'>, parts: Sna
 export const EVERYTHING: SnapshotParts = { agents: true, frameworks: true, tasks: true };
 
 /** Mesos `Response.GetState`: GET_STATE's answer and the operator stream's SUBSCRIBED. */
-export async function stateOf(master: Pick<Master, 'registrar'>): Promise<Record<string, unknown>> {
-  return getState(await readSnapshot(master, EVERYTHING));
+export async function stateOf(
+  master: Pick<Master, 'registrar'>,
+  options: { readonly tasks: boolean } = { tasks: true },
+): Promise<Record<string, unknown>> {
+  return getState(await readSnapshot(master, { ...EVERYTHING, tasks: options.tasks }));
 }

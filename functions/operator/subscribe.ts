@@ -28,7 +28,11 @@ export class OperatorStream {
   private controller!: ReadableStreamDefaultController<Uint8Array>;
   private readonly sent = new Map<string, number>();
 
-  constructor(private readonly master: Master) {}
+  constructor(
+    private readonly master: Master,
+    /** Whether SUBSCRIBED carries the tasks (a client that pages them leaves them out). */
+    private readonly options: { readonly tasks: boolean } = { tasks: true },
+  ) {}
 
   readable(): ReadableStream<Uint8Array> {
     return new ReadableStream<Uint8Array>({
@@ -74,7 +78,7 @@ export class OperatorStream {
     this.send({
       type: 'SUBSCRIBED',
       subscribed: {
-        get_state: await stateOf(master),
+        get_state: await stateOf(master, this.options),
         heartbeat_interval_seconds: master.config.heartbeatIntervalSeconds,
       },
     });

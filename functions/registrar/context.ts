@@ -156,6 +156,32 @@ export class RegistrarContext {
     } while (start);
   }
 
+  /**
+   * One page of a consistent Scan (or, with `query`, a Query): at most `limit` items from after
+   * `start`, and the key to continue from (absent at the end).
+   */
+  async onePage(
+    table: string,
+    options: {
+      readonly limit: number;
+      readonly start?: Record<string, unknown>;
+      readonly attributes?: readonly string[];
+      readonly query?: Pick<QueryCommandInput, 'KeyConditionExpression' | 'ExpressionAttributeValues'>;
+    },
+  ): Promise<{ items: Item[]; next?: Record<string, unknown> }> {
+    const input = {
+      TableName: table,
+      ConsistentRead: true,
+      Limit: options.limit,
+      ...(options.attributes ? projectionOf(options.attributes) : {}),
+      ...(options.start ? { ExclusiveStartKey: options.start } : {}),
+    };
+    const page = await this.metrics.time('registrar/state_fetch_ms', () =>
+      this.documents.send(options.query ? new QueryCommand({ ...input, ...options.query }) : new ScanCommand(input)),
+    );
+    return { items: page.Items ?? [], ...(page.LastEvaluatedKey ? { next: page.LastEvaluatedKey } : {}) };
+  }
+
   /** A consistent query, page by page (`input` without the table, the consistency or the paging). */
   async *query(
     table: string,

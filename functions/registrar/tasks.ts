@@ -23,6 +23,7 @@ import { RETRY, retrying, type RegistrarContext } from './context.js';
 import type { TaskCounters } from './counters.js';
 import { epochSeconds, Expression, type Item } from './expression.js';
 import { failure, type RegistrarError } from './errors.js';
+import { decodeCursor, encodeCursor, MAX_TASK_PAGE } from './task-pages.js';
 
 export interface TaskRecord {
   readonly frameworkId: string;
@@ -102,6 +103,17 @@ function taskFromItem(item: Item): TaskRecord {
     updatedAt: item.updated_at as number,
     acknowledged: item.acknowledged === true,
   };
+}
+
+/** A task row with the TaskInfo it was launched with (absent for a row whose TaskInfo no longer parses). */
+export interface TaskWithInfo {
+  readonly task: TaskRecord;
+  readonly info?: TaskInfo;
+}
+
+function withInfo(item: Item): TaskWithInfo {
+  const info = typeof item.info === 'string' ? TaskInfoSchema.safeParse(JSON.parse(item.info)) : undefined;
+  return { task: taskFromItem(item), ...(info?.success ? { info: info.data } : {}) };
 }
 
 export class TaskRegistry {
@@ -277,11 +289,36 @@ export class TaskRegistry {
    * `/master/state`), page by page. A scan: finished rows are kept for a week, so its cost grows with
    * the tasks of the last week.
    */
-  async *scanWithInfo(): AsyncGenerator<{ task: TaskRecord; info?: TaskInfo }> {
-    for await (const item of this.context.scan(this.table, [...RECORD_ATTRIBUTES, 'info'])) {
-      const info = typeof item.info === 'string' ? TaskInfoSchema.safeParse(JSON.parse(item.info)) : undefined;
-      yield { task: taskFromItem(item), ...(info?.success ? { info: info.data } : {}) };
+  async *scanWithInfo(): AsyncGenerator<TaskWithInfo> {
+    for await (const item of this.context.scan(this.table, [...RECORD_ATTRIBUTES, 'info'])) yield withInfo(item);
+  }
+
+  /**
+   * One page of task rows with their TaskInfo (all tasks, or one framework's): at most `limit`, from
+   * where `cursor` (an earlier page's `next`) left off, in the table's order (not by time). A read
+   * costs its page only, however many tasks the table holds. `next` is absent after the last page.
+   */
+  async page(options: {
+    readonly limit: number;
+    readonly cursor?: string;
+    readonly frameworkId?: string;
+  }): Promise<Result<{ tasks: TaskWithInfo[]; next?: string }, RegistrarError<'INVALID_ARGUMENT'>>> {
+    const { limit, cursor, frameworkId } = options;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_TASK_PAGE) {
+      return failure('INVALID_ARGUMENT', `Invalid limit: a page holds 1 to ${MAX_TASK_PAGE} tasks`);
     }
+    const start = cursor === undefined ? undefined : decodeCursor(cursor, frameworkId);
+    if (start && !start.ok) return start;
+    if (frameworkId === '') return ok({ tasks: [] });
+    const page = await this.context.onePage(this.table, {
+      limit,
+      attributes: [...RECORD_ATTRIBUTES, 'info'],
+      ...(start ? { start: { ...start.value } } : {}),
+      ...(frameworkId !== undefined
+        ? { query: { KeyConditionExpression: 'framework_id = :f', ExpressionAttributeValues: { ':f': frameworkId } } }
+        : {}),
+    });
+    return ok({ tasks: page.items.map(withInfo), ...(page.next ? { next: encodeCursor(page.next) } : {}) });
   }
 
   /** The framework's tasks (active and finished-but-retained), page by page. */

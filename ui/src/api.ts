@@ -94,18 +94,28 @@ export async function* recordIo(body: ReadableStream<Uint8Array>): AsyncGenerato
   }
 }
 
-/** The operator event stream; ends when the master closes it (the caller resubscribes). */
+/**
+ * The operator event stream; ends when the master closes it (the caller resubscribes). SUBSCRIBED
+ * leaves the tasks out (Mantle's `omit_tasks`): the tab pages them with taskPage instead.
+ */
 export async function* subscribe(signal: AbortSignal): AsyncGenerator<OperatorEvent> {
   const response = await checked(
     await fetch('/api/v1', {
       method: 'POST',
       headers: headers({ 'Content-Type': 'application/json' }),
-      body: JSON.stringify({ type: 'SUBSCRIBE' }),
+      body: JSON.stringify({ type: 'SUBSCRIBE', subscribe: { omit_tasks: true } }),
       signal,
     }),
   );
   if (!response.body) throw new ApiError(500, 'SUBSCRIBE answered no stream');
   for await (const record of recordIo(response.body)) yield record as OperatorEvent;
+}
+
+export type TaskPage = NonNullable<State['get_tasks']> & { readonly next_cursor?: string };
+
+/** One page of the tasks (GET_TASKS with Mantle's `get_tasks`): from `cursor`, at most `limit`. */
+export function taskPage(limit: number, cursor: string | undefined, signal: AbortSignal): Promise<TaskPage> {
+  return operator<TaskPage>({ type: 'GET_TASKS', get_tasks: { limit, ...(cursor ? { cursor } : {}) } }, signal);
 }
 
 export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {

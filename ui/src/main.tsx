@@ -3,7 +3,7 @@
  * the pages, fed by one SUBSCRIBE stream and a sampler of the agents and roles.
  */
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
 import { credential, forgetCredential, getJson, LoginRequired, saveCredential } from './api.js';
 import { Link, useLocation } from './router.js';
 import { sample, SAMPLE_MS, series } from './series.js';
@@ -54,9 +54,13 @@ function Login(props: { onLogin: () => void; refused: boolean }) {
   );
 }
 
-/** Runs the stream and the sampler while signed in; `onLogin` once, at the first 401 of a session. */
+/**
+ * Runs the stream and the sampler while signed in; `onLogin` once, at the first 401 of a session.
+ * A layout effect: it runs as the first render commits, so the stream is asked for before the first
+ * paint (a plain effect waits for it, a few hundred ms of a first load).
+ */
 function useLive(onLogin: () => void, session: number, enabled: boolean): void {
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (!enabled) return;
     const controller = new AbortController();
     const refused = () => {

@@ -1,18 +1,29 @@
 /**
- * The cluster as the UI knows it: filled from SUBSCRIBE's SUBSCRIBED state, then kept current by its
- * events. Pages read it through useCluster(), re-rendered at most once a frame however fast events come.
- * Each task's state history is what this tab saw (the master keeps only a task's latest status).
+ * The cluster as the UI knows it: agents and frameworks from SUBSCRIBE's SUBSCRIBED state, the tasks
+ * paged in with GET_TASKS once SUBSCRIBED has come (first a small page, to draw at once), and all of it
+ * kept current by the stream's events. An event is newer than any page read after SUBSCRIBED, so a
+ * task an event has touched keeps the event's word; an update to a task no page has brought yet waits
+ * for it. Pages read the store through useCluster(), re-rendered at most once a frame however fast
+ * events come. Each task's state history is what this tab saw (the master keeps only its latest status).
  */
 import { useEffect, useState } from 'preact/hooks';
 import {
   LoginRequired,
   subscribe,
+  taskPage,
   type Agent,
   type Framework,
   type OperatorEvent,
   type State,
   type Task,
+  type TaskPage,
 } from './api.js';
+
+type TaskUpdate = NonNullable<OperatorEvent['task_updated']>;
+
+/** The first page is small, to draw at once; the rest come in pages as large as the master answers. */
+const FIRST_PAGE = 200;
+const PAGE = 1000;
 
 export interface Transition {
   readonly state: string;
@@ -26,7 +37,12 @@ export class Cluster {
   readonly tasks = new Map<string, Task>();
   readonly history = new Map<string, Transition[]>();
   connected = false;
+  /** Pages of tasks are still to come (since the last SUBSCRIBED). */
+  loadingTasks = false;
   error: string | null = null;
+  /** Tasks the stream's events have set since the last SUBSCRIBED: pages read earlier do not overwrite them. */
+  private touched = new Set<string>();
+  private waiting = new Map<string, TaskUpdate>();
   version = 0;
   private listeners = new Set<() => void>();
   private scheduled = false;
@@ -50,12 +66,34 @@ export class Cluster {
     this.agents.clear();
     this.frameworks.clear();
     this.tasks.clear();
+    this.touched.clear();
+    this.waiting.clear();
+    this.loadingTasks = true;
     for (const agent of state.get_agents?.agents ?? []) this.putAgent(agent);
     for (const framework of state.get_frameworks?.frameworks ?? []) this.putFramework(framework);
-    const tasks = state.get_tasks ?? {};
-    for (const list of [tasks.completed_tasks, tasks.unreachable_tasks, tasks.pending_tasks, tasks.tasks]) {
-      for (const task of list ?? []) this.putTask(task);
+  }
+
+  /** A page of tasks read after SUBSCRIBED: adds what the events have not already said. */
+  loadPage(page: TaskPage): void {
+    for (const list of [page.completed_tasks, page.unreachable_tasks, page.pending_tasks, page.tasks]) {
+      for (const task of list ?? []) {
+        const id = task.task_id.value;
+        if (this.touched.has(id)) continue;
+        this.putTask(task);
+        const update = this.waiting.get(id);
+        if (update) {
+          this.waiting.delete(id);
+          this.updateTask(update);
+        }
+      }
     }
+    if (!page.next_cursor) {
+      // Every task is in: from here the events alone keep them current.
+      this.loadingTasks = false;
+      this.touched.clear();
+      this.waiting.clear();
+    }
+    this.changed();
   }
 
   putAgent(agent: Agent): void {
@@ -83,8 +121,10 @@ export class Cluster {
 
   apply(event: OperatorEvent): void {
     if (event.subscribed) this.load(event.subscribed.get_state);
-    else if (event.task_added) this.putTask(event.task_added.task);
-    else if (event.task_updated) this.updateTask(event.task_updated);
+    else if (event.task_added) {
+      this.touched.add(event.task_added.task.task_id.value);
+      this.putTask(event.task_added.task);
+    } else if (event.task_updated) this.updateTask(event.task_updated);
     else if (event.agent_added) this.putAgent(event.agent_added.agent);
     else if (event.agent_removed) this.agents.delete(event.agent_removed.agent_id.value);
     else if (event.framework_added) this.putFramework(event.framework_added.framework);
@@ -94,28 +134,71 @@ export class Cluster {
     this.changed();
   }
 
-  private updateTask(update: NonNullable<OperatorEvent['task_updated']>): void {
+  private updateTask(update: TaskUpdate): void {
     const id = update.status.task_id.value;
     const task = this.tasks.get(id);
-    if (task) this.tasks.set(id, { ...task, state: update.state, statuses: [update.status] });
+    if (!task) {
+      if (this.loadingTasks) this.waiting.set(id, update);
+      return;
+    }
+    this.touched.add(id);
+    this.tasks.set(id, { ...task, state: update.state, statuses: [update.status] });
     this.record(id, update.state, update.status.timestamp, update.status.message);
   }
 }
 
 export const cluster = new Cluster();
 
+/** Pages the tasks in after a SUBSCRIBED, until the last page or until `stream` (that stream) ends. */
+async function loadTasks(target: Cluster, stream: AbortSignal): Promise<void> {
+  let cursor: string | undefined;
+  do {
+    const page = await taskPage(cursor ? PAGE : FIRST_PAGE, cursor, stream);
+    if (stream.aborted) return;
+    target.loadPage(page);
+    cursor = page.next_cursor;
+  } while (cursor);
+}
+
+/** One SUBSCRIBE stream, until it ends; its tasks paged in beside it. */
+async function followOnce(target: Cluster, signal: AbortSignal): Promise<void> {
+  const stream = new AbortController();
+  const stop = () => stream.abort();
+  signal.addEventListener('abort', stop);
+  const paging: Promise<void>[] = [];
+  let pageError: unknown;
+  try {
+    for await (const event of subscribe(stream.signal)) {
+      if (!target.connected || target.error) {
+        target.connected = true;
+        target.error = null;
+        target.changed();
+      }
+      target.apply(event);
+      if (event.subscribed) {
+        const loading = loadTasks(target, stream.signal).catch((error: unknown) => {
+          // A page that fails ends the stream too: the tab resubscribes and pages afresh.
+          if (!stream.signal.aborted) pageError = error;
+          stop();
+        });
+        paging.push(loading);
+      }
+    }
+  } catch (error) {
+    if (pageError === undefined) throw error;
+  } finally {
+    stream.abort();
+    signal.removeEventListener('abort', stop);
+    await Promise.all(paging);
+  }
+  if (pageError !== undefined) throw pageError;
+}
+
 /** Keeps a SUBSCRIBE stream open, resubscribing (and so reloading the state) whenever it ends. */
 export async function follow(target: Cluster, signal: AbortSignal, onLogin: () => void): Promise<void> {
   while (!signal.aborted) {
     try {
-      for await (const event of subscribe(signal)) {
-        if (!target.connected || target.error) {
-          target.connected = true;
-          target.error = null;
-          target.changed();
-        }
-        target.apply(event);
-      }
+      await followOnce(target, signal);
     } catch (error) {
       if (signal.aborted) return;
       if (error instanceof LoginRequired) {

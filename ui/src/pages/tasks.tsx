@@ -1,4 +1,7 @@
-/** Tasks: search and filter (10,000 rows, virtualised), and a task's state history and live output. */
+/**
+ * Tasks: search and filter (10,000 rows, virtualised; drawn from the first page of tasks while the rest
+ * page in), and a task's state history and live output.
+ */
 import { useMemo, useState } from 'preact/hooks';
 import type { Task } from '../api.js';
 import { scalars, summary } from '../resources.js';
@@ -111,7 +114,7 @@ export function Tasks() {
           </select>
         </label>
         <span role="status">
-          {rows.length} of {cluster.tasks.size} tasks
+          {rows.length} of {cluster.tasks.size} tasks{cluster.loadingTasks ? ', loading more…' : ''}
         </span>
       </form>
       <div class="split">
