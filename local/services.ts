@@ -19,7 +19,7 @@ import { hostLocally, localConnection } from './hosting.js';
 export interface LocalServicesOptions {
   /** The timer's period (default 1 s). */
   readonly tickMs?: number;
-  /** How long a task may go unheard of before it is reconciled (default 20 s). */
+  /** How long a task may go unheard of before it is first reconciled (default 120 s). */
   readonly launchCheckMs?: number;
 }
 
