@@ -94,5 +94,7 @@ export const LAMBDA_ENTRIES = {
   authorizer: { entry: 'functions/handlers/authorizer.ts', handler: 'handler' },
   jobs: { entry: 'functions/handlers/jobs.ts', handler: 'jobsEventsHandler' },
   jobsTicker: { entry: 'functions/handlers/jobs.ts', handler: 'jobsTickerHandler' },
+  services: { entry: 'functions/handlers/services.ts', handler: 'servicesEventsHandler' },
+  servicesTicker: { entry: 'functions/handlers/services.ts', handler: 'servicesTickerHandler' },
 } as const;
 export type LambdaName = keyof typeof LAMBDA_ENTRIES;

@@ -25,11 +25,13 @@ import {
 import { AgentFleet } from './agents.js';
 import { MantleRestApi } from './api.js';
 import { MantleFunction, type MantleFunctionProps } from './functions.js';
-import { addJobs, jobsCredentialCommand, type MantleJobs } from './jobs.js';
+import type { HostedFrameworkProps } from './hosted-framework.js';
+import { addJobs, type MantleJobs } from './jobs.js';
 import { alarmTopic, Monitoring } from './monitoring.js';
 import { suppressFindings } from './nag.js';
 import { CONSUME, grantQueues, grantRuntimeQueues, grantTables, QUEUE_LIFECYCLE, SEND } from './permissions.js';
 import { MantleQueues } from './queues.js';
+import { addServices, type MantleServices } from './services.js';
 import { addTaskLogs } from './task-logs.js';
 import { taskLogGroup } from '#shared/task-logs/names.js';
 import { HEARTBEAT_BATCH_SIZE, HEARTBEAT_BATCHING_WINDOW_SECONDS, type ClusterSettings } from './settings.js';
@@ -69,6 +71,7 @@ export class MantleStack extends Stack {
   readonly restApi?: MantleRestApi;
   readonly masterUrl: string;
   readonly jobs: MantleJobs;
+  readonly services: MantleServices;
   /** What every master function reads (functions/handlers/master-from-env.ts). */
   private readonly masterEnvironment: Record<string, string>;
 
@@ -102,15 +105,16 @@ export class MantleStack extends Stack {
       heartbeatQueue: this.queues.heartbeats,
       alarmTopic: topic,
     });
-    this.jobs = addJobs(this, {
+    const hosting: Omit<HostedFrameworkProps, 'entries'> = {
       clusterName: cluster,
       deletionProtection: settings.deletionProtection,
       makeFunction: (key, fnProps) => this.masterFunction(key, fnProps),
-      entries: { framework: 'jobs', ticker: 'jobsTicker' },
       apiFunctions: [functions.scheduler, ...(functions.api ? [functions.api] : [])],
       grantApp: (fn) => this.grantApp(fn),
       scheduleTarget: (fn) => this.scheduleTarget(fn),
-    });
+    };
+    this.jobs = addJobs(this, { ...hosting, entries: { framework: 'jobs', ticker: 'jobsTicker' } });
+    this.services = addServices(this, { ...hosting, entries: { framework: 'services', ticker: 'servicesTicker' } });
     this.wireFleet(functions);
     addTaskLogs(this, {
       clusterName: cluster,
@@ -127,7 +131,11 @@ export class MantleStack extends Stack {
       allocator: functions.allocator.function,
       statusQueue: this.queues.status,
       allocationQueue: this.queues.allocation,
-      deadLetterQueues: { ...this.queues.deadLetterQueues, Jobs: this.jobs.queue.deadLetters },
+      deadLetterQueues: {
+        ...this.queues.deadLetterQueues,
+        Jobs: this.jobs.queue.deadLetters,
+        Services: this.services.queue.deadLetters,
+      },
       agents: this.fleet.group,
       agentsNeeded: this.fleet.agentsNeeded,
       scaleInCandidates: this.fleet.scaleInCandidates,
@@ -479,11 +487,6 @@ export class MantleStack extends Stack {
     new CfnOutput(this, 'FirstOperatorCredential', {
       description: 'Create the first operator principal; its secret is printed once, never stored in clear',
       value: `AWS_REGION=${Aws.REGION} node bin/mantle.js principal create --cluster ${cluster} --kind operator --name admin`,
-    });
-    new CfnOutput(this, 'JobsCredential', {
-      description:
-        "Before Jobs runs: create the mantle-jobs principal and keep its credential where Jobs' functions read it",
-      value: jobsCredentialCommand(cluster),
     });
     new CfnOutput(this, 'Dashboard', {
       value: `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${monitoring.dashboard.dashboardName}`,

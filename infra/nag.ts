@@ -9,6 +9,7 @@ import type { MantleRestApi } from './api.js';
 import type { MantleFunction } from './functions.js';
 import type { MantleJobs } from './jobs.js';
 import type { MantleQueues } from './queues.js';
+import type { MantleServices } from './services.js';
 import type { ClusterSettings } from './settings.js';
 
 /** The parts of the stack whose findings are acknowledged (MantleStack passes itself). */
@@ -19,6 +20,7 @@ export interface NaggedStack {
   readonly fleet: AgentFleet;
   readonly restApi?: MantleRestApi;
   readonly jobs: MantleJobs;
+  readonly services: MantleServices;
 }
 
 function acknowledge(scope: IConstruct, id: string, reason: string): void {
@@ -28,7 +30,7 @@ function acknowledge(scope: IConstruct, id: string, reason: string): void {
 export function suppressFindings(stack: NaggedStack): void {
   functionFindings(stack);
   fleetFindings(stack);
-  jobsFindings(stack);
+  frameworkTableFindings(stack);
   if (stack.restApi) apiFindings(stack, stack.restApi);
 }
 
@@ -97,15 +99,20 @@ function fleetFindings(stack: NaggedStack): void {
   );
 }
 
-function jobsFindings(stack: NaggedStack): void {
-  const { table } = stack.jobs;
-  const indexes = `AwsSolutions-IAM5[Resource::<${Stack.of(table).getLogicalId(table.node.defaultChild as CfnElement)}.Arn>/index/*]`;
-  for (const fn of Object.values(stack.functions)) {
-    acknowledge(
-      fn.role,
-      indexes,
-      "The jobs table's indexes: its store queries several, all declared with the table (frameworks/jobs/tables.ts)",
-    );
+/** Each hosted framework's table indexes: its store queries them, all declared with the table. */
+function frameworkTableFindings(stack: NaggedStack): void {
+  for (const [kind, { table }] of [
+    ['jobs', stack.jobs],
+    ['services', stack.services],
+  ] as const) {
+    const indexes = `AwsSolutions-IAM5[Resource::<${Stack.of(table).getLogicalId(table.node.defaultChild as CfnElement)}.Arn>/index/*]`;
+    for (const fn of Object.values(stack.functions)) {
+      acknowledge(
+        fn.role,
+        indexes,
+        `The ${kind} table's indexes: its store queries them, all declared with the table (frameworks/${kind}/tables.ts)`,
+      );
+    }
   }
 }
 
@@ -134,7 +141,8 @@ function apiFindings(stack: NaggedStack, rest: MantleRestApi): void {
     acknowledge(
       method,
       'AwsSolutions-APIG4',
-      "Health checks (/health, /master/health) answer without credentials, as in Mesos; so do the web UI's static " +
+      "Health checks (/health, /master/health, Marathon's /ping) answer without credentials, as in Mesos and " +
+        "Marathon; so do the web UI's static " +
         'page and files (/, /ui/..., /assets/...), which hold no data: the data it shows comes from authorized routes',
     );
   }

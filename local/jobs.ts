@@ -1,16 +1,11 @@
 /**
- * Mantle Jobs on the local cluster, hosted as the CDK stack hosts it in AWS: its table, its principal
- * `mantle-jobs` (with authentication on), its handler on its named framework queue (the event-source poller
- * standing in for Lambda's), one subscription kept in its table (a restarted cluster resubscribes with the
- * kept framework id), and its timer (every second, standing in for the EventBridge schedule). It calls the
- * master's app in process: the same routes and authentication as over HTTP.
+ * Mantle Jobs on the local cluster, hosted as the CDK stack hosts it in AWS (local/hosting.ts): its table, its
+ * principal `mantle-jobs`, its handler on its named framework queue, one subscription kept in its table, and
+ * its timer (every second).
  */
-import { userInfo } from 'node:os';
-import { createApp } from '../functions/handlers/app.js';
 import type { Master } from '../functions/master/master.js';
 import type { AwsClients } from '#shared/aws/clients.js';
 import { createLogger } from '#shared/log.js';
-import { inProcess } from '../sdk/queue-scheduler.js';
 import { createJobsTable } from '../frameworks/jobs/bootstrap.js';
 import { JobsEngine } from '../frameworks/jobs/engine.js';
 import { JOBS_FRAMEWORK_NAME, JOBS_PRINCIPAL, JobsFramework } from '../frameworks/jobs/framework.js';
@@ -18,10 +13,10 @@ import type { FaultHooks, OfferSettings } from '../frameworks/jobs/offers.js';
 import { createJobsService, type JobsService } from '../frameworks/jobs/service.js';
 import { JobsStore } from '../frameworks/jobs/store.js';
 import { jobsTableName } from '../frameworks/jobs/tables.js';
-import { JobsTicker, startTicker } from '../frameworks/jobs/ticker.js';
+import { JobsTicker } from '../frameworks/jobs/ticker.js';
 import type { SqsHandler } from './event-source.js';
 import type { FrameworkQueues } from './framework-queues.js';
-import { frameworkCredential } from './framework-credential.js';
+import { hostLocally, localConnection } from './hosting.js';
 
 export interface LocalJobsOptions {
   /** The timer's period (default 1 s). */
@@ -67,28 +62,27 @@ export async function startLocalJobs(
     logger,
     ...(options.launchCheckMs === undefined ? {} : { launchCheckMs: options.launchCheckMs }),
   });
-  const credentials = await frameworkCredential(master, JOBS_PRINCIPAL);
+  const connection = await localConnection(master, url, JOBS_PRINCIPAL, logger);
   const framework = new JobsFramework({
+    ...connection,
     engine,
-    master: url,
-    fetch: inProcess(createApp(master)),
-    user: userInfo().username,
-    logger,
-    metrics: master.metrics,
-    ...(credentials ? { credentials } : {}),
     ...(options.settings ? { settings: options.settings } : {}),
     ...(options.faults ? { faults: options.faults } : {}),
   });
-  const registered = await queues.register({
+  const ticker = new JobsTicker(framework);
+  const hosted = await hostLocally(queues, {
+    label: 'Jobs',
+    connection,
     name: JOBS_FRAMEWORK_NAME,
-    principal: credentials?.principal ?? '',
     handler: options.wrapHandler ? options.wrapHandler(framework.handler()) : framework.handler(),
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 120,
     // Its handler is safe to run concurrently; updates come one message group per task. Lambda would run many
     // at once for a backlog; eight pollers keep a backlog of 10,000 jobs' updates moving here.
     pollers: 8,
+    start: () => framework.start({ resubscribe: true }),
+    ticker,
+    tickMs: options.tickMs ?? 1000,
   });
-  await framework.start({ resubscribe: true });
   const service = createJobsService({
     store,
     roles: master.registrar.roles,
@@ -97,16 +91,5 @@ export async function startLocalJobs(
     actions: () => framework,
     ...(master.taskLogs ? { taskLogs: master.taskLogs } : {}),
   });
-  const ticker = new JobsTicker(framework);
-  const timer = startTicker(ticker, options.tickMs ?? 1000, (error) =>
-    logger.error('Jobs timer failed', { error: String(error) }),
-  );
-  return {
-    service,
-    framework,
-    ticker,
-    store,
-    queueUrl: registered.queueUrl,
-    stop: () => timer.stop(),
-  };
+  return { service, framework, ticker, store, queueUrl: hosted.queueUrl, stop: () => hosted.stop() };
 }

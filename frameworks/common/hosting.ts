@@ -1,11 +1,71 @@
 /**
- * Hosting a built-in framework by queue (Mantle Jobs, Mantle Services): take up the subscription kept in the
- * framework's table or make one, and handle the SQS batches its event queue delivers, skipping messages
- * handled before (an OFFERS event handled twice would launch on offers already used).
+ * Hosting a built-in framework by queue (Mantle Jobs, Mantle Services): the FrameworkInfo and queue scheduler
+ * both subscribe with, taking up the subscription kept in the framework's table or making one, handling the SQS
+ * batches its event queue delivers (skipping messages handled before: an OFFERS event handled twice would launch
+ * on offers already used), and running its timer (an interval locally, a loop per scheduled Lambda invocation).
  */
 import type { Logger } from '#shared/log.js';
-import { CallError, type BatchResponse, type QueueRecord, type QueueScheduler } from '../../sdk/queue-scheduler.js';
+import type { FrameworkInfo } from '#shared/protocol/mesos.js';
+import {
+  CallError,
+  QueueScheduler,
+  type BatchResponse,
+  type Fetch,
+  type QueueFramework,
+  type QueueRecord,
+} from '../../sdk/queue-scheduler.js';
 import type { FrameworkState } from './framework-state.js';
+
+/** A week: the master keeps a hosted framework's tasks while no handler runs. */
+export const HOSTED_FAILOVER_TIMEOUT_SECONDS = 7 * 24 * 3600;
+
+/** How a hosted framework reaches the master, and as whom. */
+export interface HostedConnection {
+  readonly master: string;
+  readonly fetch?: Fetch;
+  readonly credentials?: { readonly principal: string; readonly secret: string };
+  readonly user: string;
+  readonly logger?: Logger;
+}
+
+/** The FrameworkInfo of a hosted framework: multi-role, GPU-capable, a week's failover, its principal. */
+export function hostedFrameworkInfo(connection: HostedConnection, name: string, roles: readonly string[]) {
+  return {
+    user: connection.user,
+    name,
+    roles: [...roles],
+    capabilities: [{ type: 'MULTI_ROLE' as const }, { type: 'GPU_RESOURCES' as const }],
+    failover_timeout: HOSTED_FAILOVER_TIMEOUT_SECONDS,
+    ...(connection.credentials ? { principal: connection.credentials.principal } : {}),
+  } satisfies FrameworkInfo;
+}
+
+/**
+ * The SDK's queue scheduler for a hosted framework (`label`: its name in logs). Its updates may be handled
+ * concurrently: both frameworks' status handling retries on conflicting writes.
+ */
+export function hostedScheduler(
+  connection: HostedConnection,
+  label: string,
+  callbacks: QueueFramework,
+  subscription: { info: FrameworkInfo; frameworkId: string | undefined; suppressed: readonly string[] },
+): QueueScheduler {
+  const { logger } = connection;
+  return new QueueScheduler(
+    { error: (_driver, message) => void logger?.error(`${label} framework error event`, { message }), ...callbacks },
+    {
+      master: connection.master,
+      name: subscription.info.name,
+      framework: subscription.info,
+      ...(subscription.frameworkId ? { frameworkId: subscription.frameworkId } : {}),
+      ...(subscription.suppressed.length > 0 ? { suppressedRoles: subscription.suppressed } : {}),
+      ...(connection.fetch ? { fetch: connection.fetch } : {}),
+      ...(connection.credentials ? { credentials: connection.credentials } : {}),
+      concurrentUpdates: true,
+      onDropped: (record, why) => logger?.warn(`${label} event dropped`, { id: record.messageId, why }),
+    },
+  );
+}
 
 export interface Hosted {
   readonly state: FrameworkState;
@@ -69,6 +129,25 @@ export function queueHandler(
     );
     return response;
   };
+}
+
+/**
+ * One scheduled invocation of a framework's ticker in Lambda: a tick every `everyMs` until the next would end
+ * after `forMs` (the schedule invokes the next one), or until `more` says there is nothing to wait for.
+ */
+export async function tickRepeatedly<T>(
+  ticker: { tick(): Promise<T> },
+  options: { everyMs: number; forMs: number; more?: (summary: T) => boolean; now?: () => number },
+): Promise<T[]> {
+  const now = options.now ?? Date.now;
+  const until = now() + options.forMs;
+  const summaries: T[] = [];
+  for (;;) {
+    const summary = await ticker.tick();
+    summaries.push(summary);
+    if (options.more?.(summary) === false || now() + options.everyMs > until) return summaries;
+    await new Promise((resolve) => setTimeout(resolve, options.everyMs));
+  }
 }
 
 /** Runs a framework's ticker (Jobs', Services') every `intervalMs`: the local cluster's stand-in for the EventBridge schedule. */

@@ -7,18 +7,15 @@
  */
 import type { Logger } from '#shared/log.js';
 import { TERMINAL_STATES } from '#shared/tasks/state-machine.js';
+import { FIRST_CHECK_MS } from '../common/reconciliation.js';
 import { isTerminalJobState, type Job, type JobState } from './model.js';
 import { attemptGroups, dependencyStatus, moveChild, settleAttempts, tasksToKill, timeoutAt } from './lifecycle.js';
 import type { JobsStore, JobWrite, StoredJob, Wait } from './store.js';
 import { emptyChildren, parentWithSummary } from './parents.js';
 import { expandArray } from './children.js';
 
-/**
- * How long a recorded attempt may go without a word from the master before the timer asks (reconciles). Long
- * enough that a backlog on the framework's own queue (its updates wait there) does not make every launch look
- * lost (Marathon gives a launch 5 minutes); a handler that died before its ACCEPT costs that long once.
- */
-export const LAUNCH_CHECK_MS = 120_000;
+/** How long a recorded attempt may go without a word from the master before the timer asks (reconciles). */
+export const LAUNCH_CHECK_MS = FIRST_CHECK_MS;
 /** How often the timer looks again at a job waiting for dependencies (the edges release it sooner). */
 export const DEPS_RECHECK_MS = 60_000;
 /** How long an array's expansion may take before the timer finishes it. */

@@ -10,12 +10,17 @@
  *   refusing a duplicate task id is the master refusing a second launch of a running attempt: ignored.
  * - RESCIND: a held offer is forgotten.
  */
-import type { Logger } from '#shared/log.js';
 import type { Metrics } from '#shared/metrics.js';
 import type { Offer as MesosOffer, TaskStatus } from '#shared/protocol/mesos.js';
 import { TERMINAL_STATES } from '#shared/tasks/state-machine.js';
-import { QueueScheduler, type BatchResponse, type Fetch, type QueueRecord } from '../../sdk/queue-scheduler.js';
-import { queueHandler, startHosted } from '../common/hosting.js';
+import type { BatchResponse, QueueRecord, QueueScheduler } from '../../sdk/queue-scheduler.js';
+import {
+  hostedFrameworkInfo,
+  hostedScheduler,
+  queueHandler,
+  startHosted,
+  type HostedConnection,
+} from '../common/hosting.js';
 import { attemptGroups } from './lifecycle.js';
 import { applyStatus } from './attempts.js';
 import type { JobsEngine } from './engine.js';
@@ -34,16 +39,9 @@ import type { HeldOffer } from './store.js';
 
 export const JOBS_FRAMEWORK_NAME = 'jobs';
 export const JOBS_PRINCIPAL = 'mantle-jobs';
-/** A week: the master keeps the framework's tasks while no handler runs. */
-const FAILOVER_TIMEOUT_SECONDS = 7 * 24 * 3600;
 
-export interface JobsFrameworkOptions {
+export interface JobsFrameworkOptions extends HostedConnection {
   readonly engine: JobsEngine;
-  readonly master: string;
-  readonly fetch?: Fetch;
-  readonly credentials?: { readonly principal: string; readonly secret: string };
-  readonly user: string;
-  readonly logger?: Logger;
   readonly metrics?: Metrics;
   readonly settings?: Partial<OfferSettings>;
   readonly faults?: FaultHooks;
@@ -68,39 +66,21 @@ export class JobsFramework implements JobsActions {
   }
 
   private newScheduler(frameworkId: string | undefined, suppressed: readonly string[]): QueueScheduler {
-    const { options } = this;
-    this.current = new QueueScheduler(
+    this.current = hostedScheduler(
+      this.options,
+      'Jobs',
       {
         resourceOffers: (_driver, offers) => this.offers(offers),
         statusUpdate: (_driver, status) => this.update(status),
         offerRescinded: (_driver, offerId) => this.engine.store.releaseHeld([offerId]),
-        error: (_driver, message) => void options.logger?.error('Jobs framework error event', { message }),
       },
-      {
-        master: options.master,
-        name: JOBS_FRAMEWORK_NAME,
-        framework: this.info(),
-        ...(frameworkId ? { frameworkId } : {}),
-        ...(suppressed.length > 0 ? { suppressedRoles: suppressed } : {}),
-        ...(options.fetch ? { fetch: options.fetch } : {}),
-        ...(options.credentials ? { credentials: options.credentials } : {}),
-        // applyStatus and settle retry on conflicting writes, so one batch's updates may run at once.
-        concurrentUpdates: true,
-        onDropped: (record, why) => options.logger?.warn('Jobs event dropped', { id: record.messageId, why }),
-      },
+      { info: this.info(), frameworkId, suppressed },
     );
     return this.current;
   }
 
   private info() {
-    return {
-      user: this.options.user,
-      name: JOBS_FRAMEWORK_NAME,
-      roles: this.roles,
-      capabilities: [{ type: 'MULTI_ROLE' as const }, { type: 'GPU_RESOURCES' as const }],
-      failover_timeout: FAILOVER_TIMEOUT_SECONDS,
-      ...(this.options.credentials ? { principal: this.options.credentials.principal } : {}),
-    };
+    return hostedFrameworkInfo(this.options, JOBS_FRAMEWORK_NAME, this.roles);
   }
 
   /** Takes up the subscription kept in the table, or makes one (frameworks/common/hosting.ts). */

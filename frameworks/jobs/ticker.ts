@@ -16,6 +16,7 @@ import type { Request as MesosRequest } from '#shared/protocol/mesos.js';
 import { scalarResource } from '#shared/resources/resource.js';
 import { flatten, quantities } from '#shared/resources/resources.js';
 import { TERMINAL_STATES } from '#shared/tasks/state-machine.js';
+import { checkAgain, reconcileInBatches } from '../common/reconciliation.js';
 import { attemptGroups, tasksToKill } from './lifecycle.js';
 import { expandArray, tickSchedule } from './children.js';
 import { leafWait } from './engine.js';
@@ -23,17 +24,10 @@ import type { JobsFramework } from './framework.js';
 import { describeDemand } from './placement.js';
 import { DEFAULT_QUEUE } from './model.js';
 import type { StoredJob, Wait, WaitKind } from './store.js';
-
-export { startTicker } from '../common/hosting.js';
-
 /** Jobs looked at per kind of wait per tick. */
 const TICK_LIMIT = 100;
 /** How often a kill is sent again while the task lives. */
 const KILL_AGAIN_MS = 5_000;
-/** The longest wait between two reconciliations of a launch nobody heard of. */
-const RECONCILE_MAX_MS = 300_000;
-/** Tasks per RECONCILE call (the master takes up to 10,000; a tick's gangs may name more). */
-const RECONCILE_BATCH = 1_000;
 /** Jobs read or written at once by a timer step. */
 const STEP_CONCURRENCY = 8;
 /** A REQUEST is re-sent at least this often while demand lasts (the fleet forgets older ones). */
@@ -48,12 +42,12 @@ export interface TickSummary {
 }
 
 /**
- * The next check of a launch nobody heard of: twice as late as the last, up to RECONCILE_MAX_MS, as Mesos
- * advises for reconciliation. Under a backlog the answers come late, and asking again at once only adds to it.
+ * The next check of a launch nobody heard of: twice as late as the last, up to a bound (common/reconciliation.ts),
+ * as Mesos advises for reconciliation. Under a backlog the answers come late, and asking again at once only adds
+ * to it.
  */
 export function launchCheckAgain(wait: Wait, now: number, launchCheckMs: number): Wait {
-  const every = Math.min(2 * (wait.every ?? launchCheckMs), RECONCILE_MAX_MS);
-  return { kind: 'launch', until: now + every, every };
+  return { kind: 'launch', ...checkAgain(wait.every, now, launchCheckMs) };
 }
 
 export class JobsTicker {
@@ -155,9 +149,7 @@ export class JobsTicker {
         taskId: task.task_id,
         ...(task.agent_id ? { agentId: task.agent_id } : {}),
       }));
-      for (let start = 0; start < tasks.length; start += RECONCILE_BATCH) {
-        await this.framework.scheduler.reconcile(tasks.slice(start, start + RECONCILE_BATCH));
-      }
+      await reconcileInBatches(this.framework.scheduler, tasks);
       if (tasks.length > 0) engine.store.metrics.increment('jobs/attempts_reconciled', tasks.length);
       await mapConcurrently(due, STEP_CONCURRENCY, (stored) =>
         engine.mutate(stored.job.id, (current) =>

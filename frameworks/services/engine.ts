@@ -71,7 +71,9 @@ export class ServicesEngine {
         await jitter(round);
         continue;
       }
-      for (const event of [...(decided.events ?? []), ...settled.events]) await this.store.publish(event, this.now());
+      for (const event of [...(decided.events ?? []), ...settled.events]) {
+        await this.store.publish(event, this.now(), settled.record.app.role);
+      }
       return { record: settled.remove ? undefined : settled.record, tasks: after };
     }
     throw new Error(`App ${appId} kept changing; the update gave up`);
@@ -97,7 +99,7 @@ export class ServicesEngine {
   /** Creates an app nobody else can have yet (false: one with that id exists). */
   async create(record: AppRecord, events: readonly BusEvent[]): Promise<boolean> {
     const written = await this.store.transact([{ kind: 'app', record, expected: 'absent' }]);
-    if (written) for (const event of events) await this.store.publish(event, this.now());
+    if (written) for (const event of events) await this.store.publish(event, this.now(), record.app.role);
     return written;
   }
 }

@@ -11,12 +11,17 @@
  *   REVIVEs its role when it needs tasks.
  */
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '#shared/log.js';
 import type { Metrics } from '#shared/metrics.js';
 import type { Offer as MesosOffer, TaskInfo, TaskStatus } from '#shared/protocol/mesos.js';
 import { TERMINAL_STATES } from '#shared/tasks/state-machine.js';
-import { QueueScheduler, type BatchResponse, type Fetch, type QueueRecord } from '../../sdk/queue-scheduler.js';
-import { queueHandler, startHosted } from '../common/hosting.js';
+import type { BatchResponse, QueueRecord, QueueScheduler } from '../../sdk/queue-scheduler.js';
+import {
+  hostedFrameworkInfo,
+  hostedScheduler,
+  queueHandler,
+  startHosted,
+  type HostedConnection,
+} from '../common/hosting.js';
 import { attributeValues } from './constraints.js';
 import type { ServicesEngine } from './engine.js';
 import { place, type Launch, type Need, type Offer } from './placement.js';
@@ -27,18 +32,11 @@ import { appIdOfTask, newTaskId, taskInfo } from './task-info.js';
 
 export const SERVICES_FRAMEWORK_NAME = 'services';
 export const SERVICES_PRINCIPAL = 'mantle-services';
-/** A week: the master keeps the framework's tasks while no handler runs. */
-const FAILOVER_TIMEOUT_SECONDS = 7 * 24 * 3600;
 /** The filter on declined offers (seconds). */
 const DECLINE_SECONDS = 2;
 
-export interface ServicesFrameworkOptions {
+export interface ServicesFrameworkOptions extends HostedConnection {
   readonly engine: ServicesEngine;
-  readonly master: string;
-  readonly fetch?: Fetch;
-  readonly credentials?: { readonly principal: string; readonly secret: string };
-  readonly user: string;
-  readonly logger?: Logger;
   readonly metrics?: Metrics;
 }
 
@@ -69,37 +67,20 @@ export class ServicesFramework implements ServicesActions {
   }
 
   private newScheduler(frameworkId: string | undefined, suppressed: readonly string[]): QueueScheduler {
-    const { options } = this;
-    this.current = new QueueScheduler(
+    this.current = hostedScheduler(
+      this.options,
+      'Services',
       {
         resourceOffers: (_driver, offers) => this.offers(offers),
         statusUpdate: (_driver, status) => this.update(status),
-        error: (_driver, message) => void options.logger?.error('Services framework error event', { message }),
       },
-      {
-        master: options.master,
-        name: SERVICES_FRAMEWORK_NAME,
-        framework: this.info(),
-        ...(frameworkId ? { frameworkId } : {}),
-        ...(suppressed.length > 0 ? { suppressedRoles: suppressed } : {}),
-        ...(options.fetch ? { fetch: options.fetch } : {}),
-        ...(options.credentials ? { credentials: options.credentials } : {}),
-        concurrentUpdates: true,
-        onDropped: (record, why) => options.logger?.warn('Services event dropped', { id: record.messageId, why }),
-      },
+      { info: this.info(), frameworkId, suppressed },
     );
     return this.current;
   }
 
   private info() {
-    return {
-      user: this.options.user,
-      name: SERVICES_FRAMEWORK_NAME,
-      roles: this.roles,
-      capabilities: [{ type: 'MULTI_ROLE' as const }, { type: 'GPU_RESOURCES' as const }],
-      failover_timeout: FAILOVER_TIMEOUT_SECONDS,
-      ...(this.options.credentials ? { principal: this.options.credentials.principal } : {}),
-    };
+    return hostedFrameworkInfo(this.options, SERVICES_FRAMEWORK_NAME, this.roles);
   }
 
   async start(options: { resubscribe: boolean }): Promise<void> {

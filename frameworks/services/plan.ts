@@ -14,6 +14,7 @@
  *   each failure, at most `maxLaunchDelaySeconds`; reset by a new configuration or a restart).
  * - A deployment is done when only tasks of the current configuration remain, `instances` of them, all healthy.
  */
+import type { Check } from '../common/reconciliation.js';
 import type { App } from './model.js';
 
 /** A task of an app as the framework keeps it. */
@@ -39,6 +40,11 @@ export interface TaskRecord {
   readonly consecutiveFailures: number;
   readonly lastFailure: string | null;
   readonly lastSuccess: string | null;
+  /**
+   * While it is unheard of (TASK_STAGING): when the timer reconciles it next, and the wait before that (absent:
+   * not asked yet, the first check comes the timer's first wait after `stagedAt`).
+   */
+  readonly check?: Check;
 }
 
 export interface Deployment {

@@ -34,6 +34,12 @@ export interface BusEvent {
   readonly [field: string]: unknown;
 }
 
+/** An event as the bus keeps it: with the role of its app. */
+export interface PublishedEvent {
+  readonly event: BusEvent;
+  readonly role: string;
+}
+
 const appKey = (id: string) => ({ pk: `app#${id}`, sk: 'app' });
 const taskKey = (appId: string, taskId: string) => ({ pk: `app#${appId}`, sk: `task#${taskId}` });
 /** How long the bus keeps an event. */
@@ -152,16 +158,15 @@ export class ServicesStore {
     }
   }
 
-  /** Puts an event on the bus, for an hour. */
-  async publish(event: BusEvent, now: number): Promise<void> {
+  /** Puts an event on the bus, for an hour, with the role of the app it is about (who may see it). */
+  async publish(event: BusEvent, now: number, role: string): Promise<void> {
     const expires = Math.floor(now / 1000) + BUS_SECONDS;
-    await this.state.batch([
-      { PutRequest: { Item: { pk: 'bus', sk: `${event.timestamp}#${randomUUID()}`, event, expires_at: expires } } },
-    ]);
+    const sk = `${event.timestamp}#${randomUUID()}`;
+    await this.state.batch([{ PutRequest: { Item: { pk: 'bus', sk, event, role, expires_at: expires } } }]);
   }
 
   /** The bus's events after `after` (a key this returned), oldest first, at most `limit`. */
-  async events(after: string, limit: number): Promise<{ events: BusEvent[]; last: string }> {
+  async events(after: string, limit: number): Promise<{ events: PublishedEvent[]; last: string }> {
     const result = await this.documents.send(
       new QueryCommand({
         TableName: this.table,
@@ -172,7 +177,10 @@ export class ServicesStore {
       }),
     );
     const items = result.Items ?? [];
-    return { events: items.map((item) => item.event as BusEvent), last: (items.at(-1)?.sk as string) ?? after };
+    return {
+      events: items.map((item) => ({ event: item.event as BusEvent, role: item.role as string })),
+      last: (items.at(-1)?.sk as string) ?? after,
+    };
   }
 
   private queryAll(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): Promise<Item[]> {

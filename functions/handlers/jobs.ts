@@ -6,7 +6,7 @@
  * - `jobsFromEnvironment()`: the service (for the REST API's routes), framework and timer of this container.
  *
  * Environment: the master's (master-from-env.ts), MANTLE_JOBS_TABLE, and with authentication on the
- * `mantle-jobs` principal's credential (jobs-credential.ts: an SSM SecureString in AWS). The framework calls
+ * `mantle-jobs` principal's credential (hosted-credential.ts: an SSM SecureString in AWS). The framework calls
  * the master at MANTLE_MASTER when set (HTTP), else the master's app in process (same routes, same checks).
  */
 import type { SQSEvent, SQSBatchResponse } from 'aws-lambda';
@@ -19,8 +19,9 @@ import { JobsStore } from '../../frameworks/jobs/store.js';
 import { jobsTableFromEnvironment } from '../../frameworks/jobs/tables.js';
 import { JobsTicker, type TickSummary } from '../../frameworks/jobs/ticker.js';
 import { inProcess } from '../../sdk/queue-scheduler.js';
+import { tickRepeatedly } from '../../frameworks/common/hosting.js';
 import { createApp } from './app.js';
-import { jobsCredential } from './jobs-credential.js';
+import { hostedCredential } from './hosted-credential.js';
 import { masterFromEnvironment } from './master-from-env.js';
 
 export interface HostedJobs {
@@ -40,7 +41,7 @@ async function build(env: NodeJS.ProcessEnv): Promise<HostedJobs> {
     metrics: master.metrics,
   });
   const engine = new JobsEngine({ store, now: Date.now, logger });
-  const credentials = await jobsCredential(env);
+  const credentials = await hostedCredential('jobs', env);
   const framework = new JobsFramework({
     engine,
     master: env.MANTLE_MASTER ?? 'http://mantle.internal',
@@ -79,12 +80,6 @@ export async function jobsEventsHandler(event: SQSEvent): Promise<SQSBatchRespon
 
 export async function jobsTickerHandler(): Promise<TickSummary[]> {
   const { ticker } = await jobsFromEnvironment();
-  const seconds = Number(process.env.MANTLE_JOBS_TICK_SECONDS ?? 5);
-  const until = Date.now() + 50_000;
-  const summaries: TickSummary[] = [];
-  for (;;) {
-    summaries.push(await ticker.tick());
-    if (Date.now() + seconds * 1000 > until) return summaries;
-    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-  }
+  const everyMs = Number(process.env.MANTLE_JOBS_TICK_SECONDS ?? 5) * 1000;
+  return tickRepeatedly(ticker, { everyMs, forMs: 50_000 });
 }

@@ -6,7 +6,7 @@
 import type { PrincipalKind } from '../registrar/principals.js';
 
 export interface ApiRoute {
-  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   readonly path: string;
   /**
    * `{name}` is a path parameter, `{name+}` a greedy one (it may hold '/'), as API Gateway writes them.
@@ -34,6 +34,20 @@ const LEGACY_ROUTES: readonly ApiRoute[] = [
   '/version',
 ].map((path) => ({ method: 'GET', path, callers: ['operator'] }));
 
+const MARATHON_ROUTES: readonly ApiRoute[] = (
+  [
+    ...(['GET', 'POST'] as const).map((method) => ({ method, path: '/v2/apps' })),
+    ...(['GET', 'PUT', 'PATCH', 'DELETE', 'POST'] as const).map((method) => ({ method, path: '/v2/apps/{id+}' })),
+    { method: 'GET', path: '/v2/tasks' },
+    { method: 'GET', path: '/v2/deployments' },
+    { method: 'DELETE', path: '/v2/deployments/{id}' },
+    { method: 'GET', path: '/v2/groups' },
+    { method: 'GET', path: '/v2/info' },
+    // Server-sent events: streamed, as SUBSCRIBE is (the stream ends when the streaming function's time is up).
+    { method: 'GET', path: '/v2/events', streaming: true },
+  ] satisfies Omit<ApiRoute, 'callers'>[]
+).map((route): ApiRoute => ({ ...route, callers: ['framework', 'operator'] }));
+
 export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'POST', path: '/api/v1/scheduler', callers: ['framework', 'operator'], streaming: true },
   // The operator API (functions/operator/): every call shares the path, and SUBSCRIBE streams.
@@ -53,6 +67,9 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'GET', path: '/api/jobs/v1/queues', callers: ['framework', 'operator'] },
   { method: 'GET', path: '/api/jobs/v1/queues/{name+}', callers: ['framework', 'operator'] },
   { method: 'PUT', path: '/api/jobs/v1/queues/{name+}', callers: ['operator'] },
+  // Marathon's v2 API over Mantle Services (frameworks/services/api.ts): which apps a principal sees and changes
+  // (those of its roles) is the app's to decide. App ids are paths: `{id+}` also ends in /restart or /tasks[/…].
+  ...MARATHON_ROUTES,
   // Mesos's files API over the tasks' output (functions/files/): a framework's principal reads its own
   // frameworks' tasks, an operator every task's. A download streams the whole file.
   { method: 'GET', path: '/files/browse', callers: ['framework', 'operator'] },
@@ -66,6 +83,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
     callers: 'public',
   })),
   { method: 'GET', path: '/master/health', callers: 'public' },
+  // Marathon's liveness probe, public as Marathon's is.
+  { method: 'GET', path: '/ping', callers: 'public' },
 ];
 
 /** A route's paths in an IAM policy: each path parameter (greedy or not) matches anything. */

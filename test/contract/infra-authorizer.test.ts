@@ -69,12 +69,16 @@ describe('the authorizer', () => {
     expect(routesFor('agent').map((route) => route.path)).toEqual(['/internal/v1/agents/register']);
     // The cluster's metrics (every tenant's frameworks, tasks and agents) are for operators only.
     const jobs = API_ROUTES.filter((route) => route.path.startsWith('/api/jobs/v1/'));
+    // Marathon's v2 API: every route for frameworks and operators (the app shows each principal its roles' apps).
+    const marathon = API_ROUTES.filter((route) => route.path.startsWith('/v2/'));
+    expect(marathon.length).toBeGreaterThan(0);
     const framework = routesFor('framework').map((route) => `${route.method} ${route.path}`);
     // The files API: a framework reads its own tasks' output (the app checks whose), an operator every task's.
     const files = ['/files/browse', '/files/read', '/files/download'];
     expect(framework).toEqual([
       'POST /api/v1/scheduler',
       ...jobs.filter((route) => route.method !== 'PUT').map((route) => `${route.method} ${route.path}`),
+      ...marathon.map((route) => `${route.method} ${route.path}`),
       ...files.map((path) => `GET ${path}`),
     ]);
     // A queue's weight and quota are operators'.
@@ -90,9 +94,11 @@ describe('the authorizer', () => {
       ]),
       '/version',
       ...jobs.map((route) => route.path),
+      ...marathon.map((route) => route.path),
       ...files,
     ]);
     expect(policyPath({ path: '/api/jobs/v1/jobs/{id}/logs' })).toBe('/api/jobs/v1/jobs/*/logs');
+    expect(policyPath({ path: '/v2/apps/{id+}' })).toBe('/v2/apps/*');
   });
 
   it('accepts the Bearer token `mantle principal create` prints', async () => {

@@ -96,9 +96,10 @@ describe('the REST API', () => {
     });
     const methods = resources(t, 'AWS::ApiGateway::Method');
     const streaming = methods.filter(([, m]) => (m.Properties.Integration as Json).ResponseTransferMode === 'STREAM');
-    // SUBSCRIBE on the scheduler API and on the operator API, and the files API's download (a file, page by page).
+    // SUBSCRIBE on the scheduler API and on the operator API, the files API's download (a file, page by page), and
+    // Marathon's event stream (/v2/events).
     expect(streaming).toHaveLength(API_ROUTES.filter((route) => route.streaming).length);
-    expect(streaming.map(([, m]) => m.Properties.HttpMethod).sort()).toEqual(['GET', 'POST', 'POST']);
+    expect(streaming.map(([, m]) => m.Properties.HttpMethod).sort()).toEqual(['GET', 'GET', 'POST', 'POST']);
     for (const [, method] of streaming) {
       const integration = method.Properties.Integration as Json;
       expect(JSON.stringify(integration.Uri)).toContain('/response-streaming-invocations');
@@ -135,7 +136,7 @@ describe('the REST API', () => {
       const route = API_ROUTES.find((r) => r.method === method.Properties.HttpMethod && r.path.endsWith(`/${last}`));
       expect(route, `a route for ${String(method.Properties.HttpMethod)} …/${String(last)}`).toBeDefined();
       if (route?.callers === 'public') {
-        expect(route.path).toMatch(/health$|^\/$|^\/ui|^\/assets\/|^\/favicon\.svg$/);
+        expect(route.path).toMatch(/health$|^\/$|^\/ui|^\/assets\/|^\/favicon\.svg$|^\/ping$/);
         expect(method.Properties.AuthorizationType).toBe('NONE');
       } else {
         expect(method.Properties.AuthorizationType).toBe('CUSTOM');
@@ -192,7 +193,8 @@ describe('the Lambdas', () => {
   it('each has its own role, log group and the environment the master reads', () => {
     const t = base.template;
     const fns = resources(t, 'AWS::Lambda::Function');
-    expect(fns.length).toBe(11);
+    // The master's nine, and the framework and ticker functions of Jobs and of Services.
+    expect(fns.length).toBe(13);
     for (const [id, fn] of fns) {
       const env = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
       expect(env.NODE_OPTIONS, id).toBe('--enable-source-maps');

@@ -16,8 +16,8 @@ describe('the CDK stack declares the registrar tables from the shared definition
   it('has one on-demand table per definition, with the same keys, TTL and point-in-time recovery', () => {
     const t = template();
     const names = tableNames('prod');
-    // The registrar's tables, and the jobs table (test/unit/infra-jobs.test.ts).
-    t.resourceCountIs('AWS::DynamoDB::GlobalTable', TABLE_DEFINITIONS.length + 1);
+    // The registrar's tables, the jobs table and the services table (test/unit/infra-jobs.test.ts, infra-services.test.ts).
+    t.resourceCountIs('AWS::DynamoDB::GlobalTable', TABLE_DEFINITIONS.length + 2);
     for (const definition of TABLE_DEFINITIONS) {
       const keys = [definition.partitionKey, ...(definition.sortKey ? [definition.sortKey] : [])];
       t.hasResourceProperties('AWS::DynamoDB::GlobalTable', {

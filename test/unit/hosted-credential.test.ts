@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { jobsCredential, type ParameterReader } from '../../functions/handlers/jobs-credential.js';
+import { hostedCredential, type ParameterReader } from '../../functions/handlers/hosted-credential.js';
+
+const jobsCredential = (env: NodeJS.ProcessEnv, read: ParameterReader) => hostedCredential('jobs', env, read);
 
 /** SSM itself cannot run here: the reader stands in for GetParameter and records what it was asked. */
 function reader(value: string | undefined): ParameterReader & { asked: string[] } {
@@ -44,5 +46,27 @@ describe('the Jobs functions’ credential', () => {
   it('refuses a credential of another principal than the one the stack names', async () => {
     const env = { MANTLE_JOBS_PRINCIPAL: 'mantle-jobs', MANTLE_JOBS_CREDENTIAL_PARAMETER: parameter };
     await expect(jobsCredential(env, reader('intruder secret'))).rejects.toThrow(/holds principal 'intruder'/);
+  });
+});
+
+describe('the Services functions’ credential', () => {
+  const parameter = '/mantle/c1/services-credential';
+
+  it('reads its own variables and parameter, not the Jobs ones', async () => {
+    const read = reader('mantle-services s3cr3t');
+    const env = {
+      MANTLE_SERVICES_PRINCIPAL: 'mantle-services',
+      MANTLE_SERVICES_CREDENTIAL_PARAMETER: parameter,
+      MANTLE_JOBS_PRINCIPAL: 'mantle-jobs',
+      MANTLE_JOBS_SECRET: 'jobs-secret',
+    };
+    expect(await hostedCredential('services', env, read)).toEqual({ principal: 'mantle-services', secret: 's3cr3t' });
+    expect(read.asked).toEqual([parameter]);
+    expect(await hostedCredential('services', { MANTLE_JOBS_CREDENTIAL_PARAMETER: 'x' }, read)).toBeUndefined();
+  });
+
+  it('names its own command when the parameter is malformed', async () => {
+    const env = { MANTLE_SERVICES_CREDENTIAL_PARAMETER: parameter };
+    await expect(hostedCredential('services', env, reader('one'))).rejects.toThrow(/ServicesCredential command/);
   });
 });
