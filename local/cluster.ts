@@ -217,6 +217,8 @@ async function startMaster(
     clusterId: clusterIdFor(workDir, options.persist),
     config: {
       ...localMasterConfig(options.master),
+      // Every handler of the local cluster runs in this process, on this one registrar.
+      soleWriter: true,
       taskLogGroup: taskLogGroup(options.cluster),
       taskLogsEndpoint: aws.logs.endpoint,
     },

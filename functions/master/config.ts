@@ -36,6 +36,11 @@ export const MasterConfigSchema = z.object({
    * `permissive` allows everything.
    */
   acls: ClusterAclSchema.default(SAFE_ACL),
+  /**
+   * This process is the only one that writes the registrar (the local cluster, where every handler shares one
+   * process): an operator stream then need not wait for other writers to learn that someone watches.
+   */
+  soleWriter: z.boolean().default(false),
   /** Seconds an offer stays outstanding before it is rescinded (Mesos: no default). */
   offerTimeoutSeconds: seconds.positive().default(120),
   /** Mesos --agent_ping_timeout and --max_agent_ping_timeouts: an agent silent this long is unreachable. */

@@ -70,8 +70,9 @@ export class OperatorStream {
     const { changes } = master.registrar;
     const startedAt = master.now();
     const deadline = startedAt + master.config.maxStreamSeconds * 1000;
-    // Writers learn of a first watcher within WATCH_CHECK_MS: the state is read after that.
-    if (!(await changes.watch(startedAt + WATCH_MS))) await sleep(WATCH_CHECK_MS + 200);
+    // Writers in other processes learn of a first watcher within WATCH_CHECK_MS: the state is read after that.
+    const watchedBefore = await changes.watch(startedAt + WATCH_MS);
+    if (!watchedBefore && !master.config.soleWriter) await sleep(WATCH_CHECK_MS + 200);
     const floor = master.now();
     let cursor = floor;
     const heartbeatMs = master.config.heartbeatIntervalSeconds * 1000;

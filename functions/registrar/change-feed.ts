@@ -101,6 +101,8 @@ export class ChangeFeed {
         ReturnValues: 'UPDATED_OLD',
       }),
     );
+    // This process's own writers know at once.
+    this.watchedUntil = Math.max(this.watchedUntil, until);
     return Number(result.Attributes?.until ?? 0) > this.context.now();
   }
 

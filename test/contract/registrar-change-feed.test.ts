@@ -1,0 +1,35 @@
+/** The change feed's watchers item against DynamoDB Local: who learns of a watcher, and when. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChangeFeed, WATCH_CHECK_MS } from '../../functions/registrar/change-feed.js';
+import { freshRegistrar, type TestRegistrar } from '../support/registrar.js';
+
+let t: TestRegistrar;
+beforeAll(async () => {
+  t = await freshRegistrar();
+});
+afterAll(async () => {
+  await t.close();
+});
+
+describe('the change feed', () => {
+  it("records this process's writes as soon as this process watches; another process's after its next check", async () => {
+    const mine = new ChangeFeed(t.registrar.context);
+    const other = new ChangeFeed(t.registrar.context);
+    const start = t.clock.now;
+    const agentsIn = async () =>
+      (await mine.read(start)).flatMap((entry) =>
+        entry.changes.map((change) => (change as { agentId?: string }).agentId),
+      );
+    // Both have just read that nobody watches (and trust that read for WATCH_CHECK_MS).
+    expect(await mine.watched()).toBe(false);
+    expect(await other.watched()).toBe(false);
+    expect(await mine.watch(start + 60_000)).toBe(false);
+    await mine.publish([{ kind: 'AGENT_REMOVED', agentId: 'mine' }]);
+    await other.publish([{ kind: 'AGENT_REMOVED', agentId: 'other, too early' }]);
+    expect(await agentsIn()).toEqual(['mine']);
+    t.clock.advance(WATCH_CHECK_MS);
+    await other.publish([{ kind: 'AGENT_REMOVED', agentId: 'other' }]);
+    expect(await agentsIn()).toEqual(['mine', 'other']);
+    expect(await mine.watch(start + 60_000)).toBe(true);
+  });
+});
