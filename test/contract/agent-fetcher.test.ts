@@ -6,7 +6,7 @@
  * REASON_CONTAINER_LAUNCH_FAILED, naming the URI, before the task ran.
  */
 import { execFile } from 'node:child_process';
-import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -30,6 +30,7 @@ import {
   taskId,
   tempWorkDir,
 } from '../support/agent.js';
+import { SAFE_GRANT } from '#shared/protocol/internal.js';
 import { sandboxes, sandboxFile } from '../support/agent-sandbox.js';
 import { eventually } from '../support/cluster.js';
 
@@ -56,6 +57,10 @@ beforeAll(async () => {
   await run('tar', ['-czf', join(files, 'app.tar.gz'), '-C', files, 'app']);
   await run('tar', ['-cJf', join(files, 'app.tar.xz'), '-C', files, 'app']);
   await run('zip', ['-qr', join(files, 'app.zip'), 'app'], { cwd: files });
+  await mkdir(join(files, 'privileged'));
+  await writeFile(join(files, 'privileged', 'su'), '#!/bin/sh\nid -u\n');
+  await chmod(join(files, 'privileged', 'su'), 0o4755);
+  await run('tar', ['-cf', join(files, 'privileged.tar'), '-C', files, 'privileged']);
   await writeFile(join(files, 'hello.sh'), '#!/bin/sh\necho "hello from $0"\n');
   await writeFile(join(files, 'cached.txt'), 'cached content\n');
   await writeFile(join(files, 'broken.tar.gz'), 'this is not a tarball');
@@ -179,6 +184,35 @@ describe('fetching into the sandbox (process tasks)', () => {
       host_paths: ['/'],
     });
     expect(credential).toContain("the agent's checkpoint");
+  });
+});
+
+describe('fetching for a task that runs as another user', () => {
+  it('gives what was fetched to the task user, and clears setuid bits of what was unpacked', async () => {
+    const dir = await tempWorkDir();
+    // mkdtemp makes it 0700; the task's user must pass through to its sandbox.
+    await chmod(dir, 0o711);
+    const switching = await startTestAgent(master, {
+      sqsEndpoint: inject('sqsEndpoint'),
+      workDir: dir,
+      containerizers: ['mesos'],
+      switchUser: true,
+    });
+    try {
+      const id2 = await switching.registered;
+      const id = taskId('fetch-nobody');
+      const shell = 'echo more >> app/data.txt && cat app/data.txt && stat -c %U app/bin/run.sh privileged/su';
+      const uris = [{ value: `${base}/app.tar.gz` }, { value: `${base}/privileged.tar` }];
+      const task = commandTask(id, shell, { command: { value: shell, user: 'nobody', uris } });
+      await master.send(id2, launch(task, { grant: SAFE_GRANT }));
+      await master.waitFor(id, 'TASK_FINISHED', 20_000);
+      expect(await sandboxFile(dir, id, 'stdout')).toBe('from the archive\nmore\nnobody\nnobody\n');
+      const [sandbox] = await sandboxes(dir, id);
+      expect((await stat(join(sandbox as string, 'privileged', 'su'))).mode & 0o7777).toBe(0o755);
+    } finally {
+      await switching.shutdown();
+      await removeWorkDir(dir);
+    }
   });
 });
 
