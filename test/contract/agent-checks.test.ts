@@ -140,6 +140,37 @@ describe('max_completion_time', () => {
     ]);
   });
 
+  it('keeps the deadline across an agent restart', async () => {
+    const dir = await tempWorkDir();
+    let first: RunningAgent | undefined = await startTestAgent(master, {
+      sqsEndpoint: inject('sqsEndpoint'),
+      workDir: dir,
+      containerizers: ['mesos'],
+    });
+    let second: RunningAgent | undefined;
+    try {
+      const firstId = await first.registered;
+      const id = taskId('deadline-restart');
+      await master.send(firstId, launch(commandTask(id, 'sleep 60', { max_completion_time: { nanoseconds: 4e9 } })));
+      await master.waitFor(id, 'TASK_RUNNING', 10_000);
+      // Stopped: the task keeps running and no agent watches its deadline for a while.
+      await first.stop();
+      first = undefined;
+      second = await startTestAgent(master, {
+        sqsEndpoint: inject('sqsEndpoint'),
+        workDir: dir,
+        containerizers: ['mesos'],
+      });
+      await second.registered;
+      const failed = await master.waitFor(id, 'TASK_FAILED', 20_000);
+      expect(failed.status.reason).toBe('REASON_MAX_COMPLETION_TIME_REACHED');
+    } finally {
+      await first?.shutdown();
+      await second?.shutdown();
+      await removeWorkDir(dir);
+    }
+  });
+
   it('leaves a task that ends in time alone', async () => {
     const id = taskId('in-time');
     await master.send(agentId, launch(commandTask(id, 'true', { max_completion_time: { nanoseconds: 5e9 } })));
