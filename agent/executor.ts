@@ -186,9 +186,9 @@ export class TaskExecutor {
     // TASK_STARTING is journalled while the container starts; the stream keeps the order of updates.
     const starting = this.update({ state: 'TASK_STARTING' });
     starting.catch(() => undefined);
-    this.shipOutput();
     try {
       await this.fetch();
+      this.shipOutput();
       this.container = await this.containerizer.launch(this.spec(recorded));
     } catch (error) {
       await starting;
@@ -225,7 +225,7 @@ export class TaskExecutor {
     await this.terminate({ state: failure.state, reason: failure.reason, message: failure.message });
   }
 
-  /** The task's URIs into its sandbox (Mesos fetches before the executor starts the task). */
+  /** The task's URIs into its sandbox, before output shipping reads it (Mesos fetches before the task starts). */
   private async fetch(): Promise<void> {
     const uris = this.record.task.command?.uris ?? [];
     if (uris.length === 0) return;

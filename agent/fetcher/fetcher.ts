@@ -68,6 +68,7 @@ export class Fetcher {
     for (const uri of request.uris) {
       try {
         const hit = await this.fetchOne(uri, request);
+        await checkOutputFiles(request.sandbox);
         logger.info('Fetched a URI', { taskId: request.taskId, uri: redactedUri(uri.value), cache: hit });
       } catch (error) {
         if (request.signal.aborted) throw error;
@@ -100,7 +101,8 @@ export class Fetcher {
       protectedPaths: this.options.protectedPaths,
     };
     let hit: boolean | undefined;
-    if (uri.cache) {
+    // Local files are copied each time: a cached copy would skip the grant check of the next task.
+    if (uri.cache && source.value.scheme !== 'file') {
       hit = await this.cache.use(
         uri.value,
         (path) => download(source.value, path, options),
@@ -140,6 +142,19 @@ async function sandboxDestination(sandbox: string, name: string): Promise<string
   if (existing?.isSymbolicLink()) await unlink(destination);
   else if (existing?.isDirectory()) throw new FetchError(`'${name}' is a directory in the sandbox`);
   return join(folder, name.split('/').pop() as string);
+}
+
+/**
+ * The sandbox's `stdout` and `stderr` are the agent's to write (as root): what a URI brings may not
+ * take their place with a link (which would send the task's output, or the file it names, elsewhere).
+ */
+async function checkOutputFiles(sandbox: string): Promise<void> {
+  for (const name of ['stdout', 'stderr']) {
+    const stats = await lstat(join(sandbox, name)).catch(() => undefined);
+    if (stats && (!stats.isFile() || stats.nlink > 1)) {
+      throw new FetchError(`it put a link or folder at the sandbox's '${name}', which is the task's output`);
+    }
+  }
 }
 
 /**

@@ -6,7 +6,7 @@
  * REASON_CONTAINER_LAUNCH_FAILED, naming the URI, before the task ran.
  */
 import { execFile } from 'node:child_process';
-import { access, chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -61,6 +61,9 @@ beforeAll(async () => {
   await writeFile(join(files, 'privileged', 'su'), '#!/bin/sh\nid -u\n');
   await chmod(join(files, 'privileged', 'su'), 0o4755);
   await run('tar', ['-cf', join(files, 'privileged.tar'), '-C', files, 'privileged']);
+  await mkdir(join(files, 'evil'));
+  await symlink('/etc/hostname', join(files, 'evil', 'stdout'));
+  await run('tar', ['-cf', join(files, 'evil.tar'), '-C', join(files, 'evil'), 'stdout']);
   await writeFile(join(files, 'hello.sh'), '#!/bin/sh\necho "hello from $0"\n');
   await writeFile(join(files, 'cached.txt'), 'cached content\n');
   await writeFile(join(files, 'broken.tar.gz'), 'this is not a tarball');
@@ -184,6 +187,13 @@ describe('fetching into the sandbox (process tasks)', () => {
       host_paths: ['/'],
     });
     expect(credential).toContain("the agent's checkpoint");
+
+    // A local file is never served from the cache: the next task's grant is checked again.
+    const cachedId = taskId('local-cached');
+    const cachedUris = [{ value: join(files, 'hello.sh'), cache: true }];
+    await master.send(agentId, launch(commandTask(cachedId, 'true', withUris('true', cachedUris)), { grant }));
+    await master.waitFor(cachedId, 'TASK_FINISHED', 20_000);
+    expect(await fetchFailure(cachedUris)).toContain('outside the granted host paths');
   });
 });
 
@@ -239,6 +249,12 @@ describe('fetch failures (TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED; the task 
       { value: `${base}/broken.tar.gz`, extract: true },
     ]);
     expect(message).toMatch(/^Failed to fetch '.*\/broken\.tar\.gz': extracting it failed \(tar\): /);
+  });
+
+  it("an archive that would put a link at the sandbox's stdout", async () => {
+    expect(await fetchFailure([{ value: `${base}/evil.tar` }])).toBe(
+      `Failed to fetch '${base}/evil.tar': it put a link or folder at the sandbox's 'stdout', which is the task's output`,
+    );
   });
 
   it('a download that stalls, and an s3 URI without the S3 client', async () => {
