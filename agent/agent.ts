@@ -28,6 +28,7 @@ import type { Containerizer } from './containerizer/containerizer.js';
 import { createContainerizers } from './containerizers.js';
 import type { AgentContext } from './context.js';
 import type { ExecutorContext, TaskExecutor } from './executor.js';
+import type { Fetcher } from './fetcher/fetcher.js';
 import { GpuAllocator } from './gpu/allocator.js';
 import type { Gpu } from './gpu/nvidia.js';
 import { serveAgent, type AgentEndpoint, type StateTask } from './http.js';
@@ -96,6 +97,7 @@ class Agent implements RunningAgent, AgentContext {
   readonly executors = new Map<string, TaskExecutor>();
   containerizers: ReadonlyMap<ContainerizerKind, Containerizer> = new Map();
   firewall: MetadataFirewall | undefined;
+  fetcher: Fetcher | undefined;
   gpuAllocator = new GpuAllocator([]);
   state: AgentState = emptyAgentState();
   private readonly commandHandler: CommandHandler;
@@ -197,11 +199,9 @@ class Agent implements RunningAgent, AgentContext {
     this.attributes = inventory.attributes;
     this.domain = inventory.domain;
     this.advertiseIp = inventory.advertiseIp;
-    const built = await createContainerizers(
-      { config, checkpoint: this.checkpoint, life: this.life, logger: this.logger, docker: this.options.docker },
-      inventory,
-    );
+    const built = await createContainerizers(this, inventory);
     this.containerizers = built.containerizers;
+    this.fetcher = built.fetcher;
     this.isolation = built.isolation;
     this.firewall = await installMetadataFirewall(config.blockMetadata, built, this.logger);
     this.logger.info('Agent starting', {
@@ -237,6 +237,7 @@ class Agent implements RunningAgent, AgentContext {
       defaultKillGracePeriodMs: this.config.defaultKillGracePeriodMs,
       onTerminal: (executor, state) => this.commandHandler.taskEnded(executor, state),
       output: this.sandboxes.shipper,
+      ...(this.fetcher ? { fetcher: this.fetcher } : {}),
     };
   }
 

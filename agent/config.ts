@@ -88,6 +88,12 @@ export interface AgentConfig {
   readonly gcDiskHeadroom: number;
   /** How often the disk is checked and old sandboxes removed (Mesos --disk_watermark_interval, 1 min). */
   readonly diskWatermarkIntervalMs: number;
+  /** Bytes the fetcher cache may hold (Mesos --fetcher_cache_size, 2 GB). */
+  readonly fetcherCacheSizeBytes: number;
+  /** The fetcher cache's folder (Mesos --fetcher_cache_dir); default `<work_dir>/fetch`. */
+  readonly fetcherCacheDir?: string;
+  /** A download that receives nothing this long fails (Mesos --fetcher_stall_timeout, 1 min). */
+  readonly fetcherStallTimeoutMs: number;
 }
 
 export type AgentConfigInput = Partial<AgentConfig> & Pick<AgentConfig, 'master' | 'workDir'>;
@@ -120,6 +126,8 @@ export const DEFAULTS = {
   gcDelayMs: 604_800_000,
   gcDiskHeadroom: 0.1,
   diskWatermarkIntervalMs: 60_000,
+  fetcherCacheSizeBytes: 2 * 1024 ** 3,
+  fetcherStallTimeoutMs: 60_000,
 } satisfies Partial<AgentConfig>;
 
 export function agentConfig(input: AgentConfigInput): AgentConfig {
@@ -128,7 +136,7 @@ export function agentConfig(input: AgentConfigInput): AgentConfig {
 
 // ------------------------------------------------------------------------------------------- flags
 
-type Kind = 'string' | 'bool' | 'duration' | 'int' | 'fraction' | 'list' | 'json';
+type Kind = 'string' | 'bool' | 'duration' | 'int' | 'bytes' | 'fraction' | 'list' | 'json';
 
 interface FlagSpec {
   readonly key: keyof AgentConfig;
@@ -184,6 +192,9 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   gc_delay: { key: 'gcDelayMs', kind: 'duration', help: 'ended sandboxes removed after (1weeks)' },
   gc_disk_headroom: { key: 'gcDiskHeadroom', kind: 'fraction', help: 'sooner as the disk fills (0.1)' },
   disk_watermark_interval: { key: 'diskWatermarkIntervalMs', kind: 'duration', help: '1mins' },
+  fetcher_cache_size: { key: 'fetcherCacheSizeBytes', kind: 'bytes', help: 'the fetcher cache (2GB)' },
+  fetcher_cache_dir: { key: 'fetcherCacheDir', kind: 'string', help: 'where it is kept (<work_dir>/fetch)' },
+  fetcher_stall_timeout: { key: 'fetcherStallTimeoutMs', kind: 'duration', help: 'a silent download fails (1mins)' },
   block_metadata: {
     key: 'blockMetadata',
     kind: 'list',
@@ -201,6 +212,16 @@ const UNITS: Readonly<Record<string, number>> = {
   days: 86_400_000,
   weeks: 604_800_000,
 };
+
+const BYTE_UNITS: Readonly<Record<string, number>> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
+
+/** A Mesos byte size (`2GB`, `512MB`, `100B`; binary units, as Mesos's `Bytes`) in bytes. */
+export function parseBytes(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]?B)\s*$/.exec(text);
+  if (!match?.[1] || !match[2]) return undefined;
+  const unit = BYTE_UNITS[match[2]];
+  return unit === undefined ? undefined : Math.floor(Number(match[1]) * unit);
+}
 
 /** A Mesos duration (`10secs`, `100ms`, `1.5mins`) in milliseconds. */
 export function parseDuration(text: string): number | undefined {
@@ -225,6 +246,10 @@ function convert(name: string, spec: FlagSpec, raw: string): Result<unknown, str
     case 'duration': {
       const ms = parseDuration(raw);
       return ms === undefined ? err(`--${name} takes a duration such as 10secs or 100ms, not '${raw}'`) : ok(ms);
+    }
+    case 'bytes': {
+      const bytes = parseBytes(raw);
+      return bytes === undefined ? err(`--${name} takes a size such as 2GB or 512MB, not '${raw}'`) : ok(bytes);
     }
     case 'int':
       return /^-?\d+$/.test(raw.trim()) ? ok(Number(raw)) : err(`--${name} takes an integer, not '${raw}'`);

@@ -5,11 +5,13 @@
  * follows (Docker hands a container only its devices; process tasks get the devices cgroup where it is
  * writable, and CUDA_VISIBLE_DEVICES otherwise). What is missing is noted, not fatal. Both put their
  * tasks under cgroup2 subtrees, which the metadata firewall matches; and both refuse to mount what
- * owns the host (mount-policy.ts).
+ * owns the host (mount-policy.ts). The fetcher, which both use before a task starts, comes with them
+ * (its cache emptied, as at every agent start).
  */
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import Docker from 'dockerode';
 import type { Logger } from '#shared/log.js';
+import type { Metrics } from '#shared/metrics.js';
 import type { Isolation } from '#shared/protocol/internal.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { AgentConfig, ContainerizerKind } from './config.js';
@@ -18,6 +20,7 @@ import { DockerContainerizer } from './containerizer/docker.js';
 import { taskLauncher } from './containerizer/host.js';
 import { protectedPaths, type ProtectedPath } from './containerizer/mount-policy.js';
 import { ProcessContainerizer } from './containerizer/process.js';
+import { Fetcher } from './fetcher/fetcher.js';
 import type { Gpu } from './gpu/nvidia.js';
 import {
   cgroup2Mount,
@@ -35,12 +38,14 @@ export interface ContainerizerDeps {
   readonly checkpoint: Checkpoint;
   readonly life: Lifecycle;
   readonly logger: Logger;
+  readonly metrics: Metrics;
   /** Test seam: the Docker client. */
-  readonly docker?: Docker;
+  readonly options: { readonly docker?: Docker };
 }
 
 export interface Containerizers {
   readonly containerizers: Map<ContainerizerKind, Containerizer>;
+  readonly fetcher: Fetcher;
   /** What is enforced here; its notes say what cannot be, in the order found. */
   readonly isolation: Isolation;
   /** Where the cgroup2 hierarchy is mounted, if anywhere. */
@@ -87,8 +92,18 @@ export async function createContainerizers(
   const processTasks = config.containerizers.includes('mesos');
   const gpus = gpuIsolation(host.gpus.length, processTasks, cgroups.devices !== undefined);
   if (gpus.note) notes.push(gpus.note);
+  const fetcher = new Fetcher({
+    cacheDirectory: config.fetcherCacheDir ?? join(config.workDir, 'fetch'),
+    cacheSizeBytes: config.fetcherCacheSizeBytes,
+    stallTimeoutMs: config.fetcherStallTimeoutMs,
+    protectedPaths: guarded,
+    logger: deps.logger,
+    metrics: deps.metrics,
+  });
+  await fetcher.start();
   return {
     containerizers,
+    fetcher,
     isolation: { cgroups: cgroups.version, gpus: gpus.mode, notes },
     ...(cgroup2 !== undefined ? { cgroup2 } : {}),
     taskCgroups: uniqueSubtrees(taskCgroups),
@@ -129,10 +144,10 @@ async function processContainerizer(
 
 /** The Docker containerizer, with the cgroup parent its engine's cgroup driver takes. */
 async function dockerContainerizer(
-  { config, checkpoint, life, logger, docker }: ContainerizerDeps,
+  { config, checkpoint, life, logger, options }: ContainerizerDeps,
   guarded: readonly ProtectedPath[],
 ): Promise<{ containerizer: DockerContainerizer; driver: string | undefined; parent: DockerCgroupParent }> {
-  const client = docker ?? new Docker({ socketPath: config.dockerSocket });
+  const client = options.docker ?? new Docker({ socketPath: config.dockerSocket });
   let driver: string | undefined;
   try {
     const info = (await client.info()) as { CgroupDriver?: string };

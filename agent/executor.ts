@@ -1,10 +1,10 @@
 /**
  * One task's executor (the role of Mesos's command executor, run inside the agent; what survives the
- * agent is the container and, for process tasks, the supervisor): it launches the container and sends
- * TASK_STARTING then TASK_RUNNING, runs the health check, kills with the kill policy (SIGTERM, then
- * SIGKILL after the grace period; TASK_KILLING first for frameworks that asked for it), and turns the
- * container's end into the terminal update with Mesos's reason. A restarted agent rebuilds it from the
- * checkpoint and reattaches.
+ * agent is the container and, for process tasks, the supervisor): it fetches the task's URIs, launches
+ * the container, sends TASK_STARTING then TASK_RUNNING, runs the health check and check, enforces
+ * `max_completion_time`, kills with the kill policy (SIGTERM, SIGKILL after the grace; TASK_KILLING first
+ * for frameworks that asked for it), and turns the container's end into the terminal update with Mesos's
+ * reason. A restarted agent rebuilds it from the checkpoint and reattaches.
  */
 import type { Logger } from '#shared/log.js';
 import type { LaunchGrant } from '#shared/protocol/internal.js';
@@ -25,12 +25,14 @@ import {
   type Termination,
 } from './containerizer/containerizer.js';
 import type { Gpu } from './gpu/nvidia.js';
-import { HealthChecker, healthCheckPolicy, type HealthEvent, type Probe } from './health-checker.js';
-import { commandProbe, httpProbe, tcpProbe } from './health-probes.js';
+import type { CheckStatusInfo } from './checker.js';
+import { FetchError, type Fetcher } from './fetcher/fetcher.js';
+import type { HealthEvent } from './health-checker.js';
 import { isStopped, type Lifecycle } from './lifecycle.js';
 import { outputTail } from './output-tail.js';
 import { droppedState, taskStatus, type AgentFrameworkInfo, type StatusInput } from './statuses.js';
 import type { StatusUpdateManager } from './status-update-manager.js';
+import { initialCheckStatus, TaskProbes } from './task-probes.js';
 
 /** What a kill ends in, besides TASK_KILLED. */
 export interface KillRequest {
@@ -76,6 +78,8 @@ export interface ExecutorContext {
   readonly defaultKillGracePeriodMs: number;
   /** The task reached a terminal state (group policy, GPU release, drain progress). */
   readonly onTerminal: (executor: TaskExecutor, state: TaskState) => void;
+  /** Fetches the task's CommandInfo.uris into its sandbox before it starts (absent: they are not fetched). */
+  readonly fetcher?: Fetcher;
   /** Ships the sandbox's stdout and stderr to the task log store while the task runs (output-shipper.ts). */
   readonly output?: {
     start(record: TaskRecord): Promise<void>;
@@ -85,11 +89,19 @@ export interface ExecutorContext {
 
 type Phase = 'launching' | 'running' | 'killing' | 'terminated';
 
+/** The task was killed while its URIs were fetched: it ends as the kill says, never started. */
+class KilledWhileFetching extends Error {
+  override readonly name = 'KilledWhileFetching';
+}
+
 export class TaskExecutor {
   private phase: Phase = 'launching';
   private container: Container | undefined;
-  private health: HealthChecker | undefined;
+  private probes: TaskProbes | undefined;
   private cancelEscalation: (() => void) | undefined;
+  private cancelDeadline: (() => void) | undefined;
+  /** Aborts the fetch when the task is killed while its URIs are fetched. */
+  private readonly fetching = new AbortController();
   private killRequest: (KillRequest & { startedAt: number }) | undefined;
 
   constructor(
@@ -155,7 +167,9 @@ export class TaskExecutor {
   }
 
   private async update(input: Omit<StatusInput, 'taskId' | 'executorId' | 'containerId'>): Promise<void> {
+    const checkStatus = this.probes?.checkStatus ?? initialCheckStatus(this.record.task);
     const status = taskStatus({
+      ...(checkStatus ? { checkStatus } : {}),
       ...input,
       taskId: this.taskId,
       executorId: this.executorId,
@@ -172,18 +186,13 @@ export class TaskExecutor {
     // TASK_STARTING is journalled while the container starts; the stream keeps the order of updates.
     const starting = this.update({ state: 'TASK_STARTING' });
     starting.catch(() => undefined);
-    this.shipOutput();
     try {
+      await this.fetch();
+      this.shipOutput();
       this.container = await this.containerizer.launch(this.spec(recorded));
     } catch (error) {
       await starting;
-      if (isStopped(error)) return;
-      const failure =
-        error instanceof LaunchError
-          ? error
-          : new LaunchError(`Failed to launch the container: ${(error as Error).message}`);
-      this.context.logger.warn('Task launch failed', { taskId: this.taskId, error: failure.message });
-      await this.terminate({ state: failure.state, reason: failure.reason, message: failure.message });
+      await this.launchFailed(error);
       return;
     }
     await starting;
@@ -192,6 +201,47 @@ export class TaskExecutor {
       `containerizer/${this.containerizer.kind}/launch_to_running_ms`,
       performance.now() - receivedAt,
     );
+  }
+
+  private async launchFailed(error: unknown): Promise<void> {
+    const kill = this.killRequest;
+    if (error instanceof KilledWhileFetching && kill) {
+      const message = `${kill.message} (while its URIs were fetched)`;
+      await this.terminate({
+        state: kill.state ?? 'TASK_KILLED',
+        ...(kill.reason ? { reason: kill.reason } : {}),
+        message,
+      });
+      return;
+    }
+    if (isStopped(error)) return;
+    const failure =
+      error instanceof LaunchError
+        ? error
+        : error instanceof FetchError
+          ? new LaunchError(error.message)
+          : new LaunchError(`Failed to launch the container: ${(error as Error).message}`);
+    this.context.logger.warn('Task launch failed', { taskId: this.taskId, error: failure.message });
+    await this.terminate({ state: failure.state, reason: failure.reason, message: failure.message });
+  }
+
+  /** The task's URIs into its sandbox, before output shipping reads it (Mesos fetches before the task starts). */
+  private async fetch(): Promise<void> {
+    const uris = this.record.task.command?.uris ?? [];
+    if (uris.length === 0) return;
+    if (!this.context.fetcher) throw new FetchError('This agent does not fetch URIs');
+    try {
+      await this.context.fetcher.fetch({
+        taskId: this.taskId,
+        uris,
+        sandbox: this.record.sandbox,
+        grant: launchGrant(this.record.grant),
+        signal: AbortSignal.any([this.context.life.signal, this.fetching.signal]),
+      });
+    } catch (error) {
+      if (this.fetching.signal.aborted && this.context.life.alive) throw new KilledWhileFetching();
+      throw error;
+    }
   }
 
   /** Reattaches after an agent restart; reports what ended while the agent was down. */
@@ -254,45 +304,50 @@ export class TaskExecutor {
   private watch(): void {
     const container = this.container as Container;
     if (this.phase === 'launching') this.phase = this.killRequest ? 'killing' : 'running';
-    if (this.phase === 'running') this.startHealthChecks(container);
+    if (this.phase === 'running') this.startProbes(container);
+    this.enforceMaxCompletionTime();
     void container.exited
       .then((termination) => this.exited(termination))
-      .catch((error: unknown) => {
-        if (!isStopped(error)) this.context.logger.error('Handling a container exit failed', { error: String(error) });
-      });
+      .catch(this.logUnlessStopped('Handling a container exit failed'));
   }
 
-  private startHealthChecks(container: Container): void {
-    const check = this.record.task.health_check;
-    if (!check) return;
-    let probe: Probe;
-    switch (check.type) {
-      case 'COMMAND':
-        probe = commandProbe((signal) => container.exec(check.command ?? {}, signal));
-        break;
-      case 'HTTP':
-      case 'TCP': {
-        const host = container.checkHost;
-        if (host === undefined) {
-          this.context.logger.warn('No address to health-check the task at; its health is not checked', {
-            taskId: this.taskId,
-          });
-          return;
-        }
-        probe =
-          check.type === 'HTTP' ? httpProbe(host, check.http ?? { port: 0 }) : tcpProbe(host, check.tcp?.port ?? 0);
-        break;
-      }
-      default:
-        return;
-    }
-    this.health = new HealthChecker(
-      healthCheckPolicy(check),
-      probe,
-      (event) => void this.healthEvent(event),
+  private startProbes(container: Container): void {
+    const task = this.record.task;
+    if (!task.health_check && !task.check) return;
+    this.probes = new TaskProbes(
+      task,
+      container,
+      { health: (event) => void this.healthEvent(event), check: (status) => void this.checkEvent(status) },
       this.context.life,
+      this.context.logger,
     );
-    this.health.start();
+    this.probes.start();
+  }
+
+  /**
+   * A task still running at `max_completion_time` is killed: TASK_FAILED, REASON_MAX_COMPLETION_TIME_REACHED
+   * (Mesos's built-in executors). Counted from when the agent took the launch, which a restart keeps.
+   */
+  private enforceMaxCompletionTime(): void {
+    const nanoseconds = this.record.task.max_completion_time?.nanoseconds;
+    if (nanoseconds === undefined || this.phase === 'killing') return;
+    const limitMs = nanoseconds / 1e6;
+    const remaining = Math.max(0, this.record.createdAt + limitMs - Date.now());
+    this.cancelDeadline = this.context.life.after(remaining, () => {
+      void this.kill({
+        gracePeriodMs: this.gracePeriod(),
+        state: 'TASK_FAILED',
+        reason: 'REASON_MAX_COMPLETION_TIME_REACHED',
+        message: `Task reached its max completion time of ${limitMs / 1000}s`,
+      }).catch(this.logUnlessStopped('Killing a task at its max completion time failed'));
+    });
+  }
+
+  private async checkEvent(status: CheckStatusInfo): Promise<void> {
+    if (this.phase !== 'running') return;
+    await this.update({ state: 'TASK_RUNNING', reason: 'REASON_TASK_CHECK_STATUS_UPDATED', checkStatus: status }).catch(
+      this.logUnlessStopped('Reporting a check result failed'),
+    );
   }
 
   private async healthEvent(event: HealthEvent): Promise<void> {
@@ -341,9 +396,12 @@ export class TaskExecutor {
       this.context.checkpoint.taskFile(this.record.frameworkId, this.taskId),
       this.record,
     );
-    if (this.phase === 'launching') return;
+    if (this.phase === 'launching') {
+      this.fetching.abort();
+      return;
+    }
     this.phase = 'killing';
-    this.health?.stop();
+    this.probes?.stop();
     if (hasCapability(this.record.frameworkInfo, 'TASK_KILLING_STATE')) {
       await this.update({ state: 'TASK_KILLING', message: request.message });
     }
@@ -371,8 +429,7 @@ export class TaskExecutor {
 
   private async exited(termination: Termination): Promise<void> {
     if (this.phase === 'terminated') return;
-    this.health?.stop();
-    this.cancelEscalation?.();
+    this.stopTimers();
     const kill = this.killRequest;
     let outcome: Omit<StatusInput, 'taskId'>;
     if (termination.oomKilled) {
@@ -406,8 +463,7 @@ export class TaskExecutor {
   private async terminate(outcome: Omit<StatusInput, 'taskId'>): Promise<void> {
     if (this.phase === 'terminated') return;
     this.phase = 'terminated';
-    this.health?.stop();
-    this.cancelEscalation?.();
+    this.stopTimers();
     await this.update(outcome);
     this.context.onTerminal(this, outcome.state);
     // The container is released at once (Mesos destroys it when the executor ends); the task's
@@ -420,15 +476,25 @@ export class TaskExecutor {
   }
 
   private shipOutput(): void {
-    this.context.output?.start(this.record).catch((error: unknown) => {
-      if (!isStopped(error)) this.context.logger.warn('Shipping output failed to start', { error: String(error) });
-    });
+    this.context.output?.start(this.record).catch(this.logUnlessStopped('Shipping output failed to start'));
+  }
+
+  /** A catch that logs, unless the agent stopping caused it (then nothing went wrong). */
+  private logUnlessStopped(what: string): (error: unknown) => void {
+    return (error) => {
+      if (!isStopped(error)) this.context.logger.error(what, { taskId: this.taskId, error: String(error) });
+    };
   }
 
   /** Stops watching (the agent is stopping); the container keeps running. */
   detach(): void {
-    this.health?.stop();
-    this.cancelEscalation?.();
+    this.stopTimers();
     this.container?.detach();
+  }
+
+  private stopTimers(): void {
+    this.probes?.stop();
+    this.cancelEscalation?.();
+    this.cancelDeadline?.();
   }
 }

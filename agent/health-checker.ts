@@ -4,7 +4,8 @@
  * inside `grace_period_seconds` from the start are ignored until the first success; every failure after
  * that is reported (healthy: false) and the first success, and the first after failures, report healthy;
  * after `consecutive_failures` failures in a row the task is killed. The decisions are pure
- * (`HealthCheckState`); `HealthChecker` runs the probe on timers.
+ * (`HealthCheckState`); `HealthChecker` runs the probe on the timers of `ProbeLoop`, which checks
+ * (checker.ts) share.
  */
 import type { HealthCheck } from '#shared/protocol/mesos.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -60,38 +61,46 @@ export class HealthCheckState {
   }
 }
 
+/** What a probe saw, for checks (Mesos `CheckStatusInfo`): absent when the probe could not be performed. */
+export interface ProbeObservation {
+  readonly exitCode?: number;
+  readonly statusCode?: number;
+  readonly connected?: boolean;
+}
+
 export interface ProbeResult {
   readonly healthy: boolean;
   readonly message: string;
+  readonly observed?: ProbeObservation;
 }
 
 /** One check; it must give up by itself when `signal` aborts (the timeout). */
 export type Probe = (signal: AbortSignal) => Promise<ProbeResult>;
 
-export interface HealthEvent {
-  readonly healthy: boolean;
-  readonly kill: boolean;
-  readonly message: string;
-  readonly consecutiveFailures: number;
+export interface ProbeTiming {
+  readonly delayMs: number;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
 }
 
-export class HealthChecker {
-  private readonly state: HealthCheckState;
+/**
+ * The timing both health checks and checks share (Mesos `CheckerProcess`): the first probe after the
+ * delay, then one every interval after the previous one ended; a probe slower than the timeout fails
+ * (and observed nothing). `onResult` returns false to stop.
+ */
+export class ProbeLoop {
   private cancel: (() => void) | undefined;
   private stopped = false;
 
   constructor(
-    private readonly policy: HealthCheckPolicy,
+    private readonly timing: ProbeTiming,
     private readonly probe: Probe,
-    private readonly onEvent: (event: HealthEvent) => void,
+    private readonly onResult: (result: ProbeResult) => boolean,
     private readonly life: Lifecycle,
-    private readonly now: () => number = Date.now,
-  ) {
-    this.state = new HealthCheckState(policy, now());
-  }
+  ) {}
 
   start(): void {
-    this.cancel = this.life.after(this.policy.delayMs, () => void this.check());
+    this.cancel = this.life.after(this.timing.delayMs, () => void this.check());
   }
 
   stop(): void {
@@ -102,19 +111,59 @@ export class HealthChecker {
   private async check(): Promise<void> {
     if (this.stopped) return;
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.policy.timeoutMs);
+    const timer = setTimeout(() => controller.abort(), this.timing.timeoutMs);
     let result: ProbeResult;
     try {
       result = await this.probe(controller.signal);
       if (controller.signal.aborted) {
-        result = { healthy: false, message: `Health check timed out after ${this.policy.timeoutMs / 1000}s` };
+        result = { healthy: false, message: `Check timed out after ${this.timing.timeoutMs / 1000}s` };
       }
     } catch (error) {
-      result = { healthy: false, message: `Health check failed: ${(error as Error).message}` };
+      result = { healthy: false, message: `Check failed: ${(error as Error).message}` };
     } finally {
       clearTimeout(timer);
     }
     if (this.stopped) return;
+    if (!this.onResult(result)) {
+      this.stopped = true;
+      return;
+    }
+    this.cancel = this.life.after(this.timing.intervalMs, () => void this.check());
+  }
+}
+
+export interface HealthEvent {
+  readonly healthy: boolean;
+  readonly kill: boolean;
+  readonly message: string;
+  readonly consecutiveFailures: number;
+}
+
+export class HealthChecker {
+  private readonly state: HealthCheckState;
+  private readonly loop: ProbeLoop;
+
+  constructor(
+    policy: HealthCheckPolicy,
+    probe: Probe,
+    private readonly onEvent: (event: HealthEvent) => void,
+    life: Lifecycle,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.state = new HealthCheckState(policy, now());
+    this.loop = new ProbeLoop(policy, probe, (result) => this.decide(result), life);
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): void {
+    this.loop.stop();
+  }
+
+  /** Whether to go on checking. */
+  private decide(result: ProbeResult): boolean {
     const decision = this.state.result(result.healthy, this.now());
     if (decision.report !== undefined) {
       this.onEvent({
@@ -124,10 +173,6 @@ export class HealthChecker {
         consecutiveFailures: this.state.consecutiveFailures,
       });
     }
-    if (decision.kill) {
-      this.stopped = true;
-      return;
-    }
-    this.cancel = this.life.after(this.policy.intervalMs, () => void this.check());
+    return !decision.kill;
   }
 }

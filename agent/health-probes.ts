@@ -1,5 +1,6 @@
 /**
- * The three kinds of health check (Mesos `HealthCheck.Type`, src/checks/checker_process.cpp). HTTP and
+ * The three kinds of health check and check (Mesos `HealthCheck.Type`, `CheckInfo.Type`,
+ * src/checks/checker_process.cpp); each result says what it observed (exit code, HTTP status, connection). HTTP and
  * TCP go to the task's own address and port (for tasks on the host network: 127.0.0.1); HTTP succeeds
  * on a status in 200..399, as Mesos's checker (curl) does, https without certificate verification, as
  * curl -k does. COMMAND checks run through the containerizer (in the container's environment and
@@ -23,12 +24,13 @@ export function httpProbe(host: string, check: NonNullable<HealthCheck['http']>)
           const status = response.statusCode ?? 0;
           resolve({
             healthy: status >= 200 && status < 400,
-            message: `HTTP health check on ${scheme}://${host}:${check.port}${path} returned ${status}`,
+            message: `HTTP check on ${scheme}://${host}:${check.port}${path} returned ${status}`,
+            observed: { statusCode: status },
           });
         },
       );
       request.on('error', (error) =>
-        resolve({ healthy: false, message: `HTTP health check on port ${check.port} failed: ${error.message}` }),
+        resolve({ healthy: false, message: `HTTP check on port ${check.port} failed: ${error.message}` }),
       );
       request.end();
     });
@@ -42,12 +44,22 @@ export function tcpProbe(host: string, port: number): Probe {
         socket.destroy();
         resolve(result);
       };
-      signal.addEventListener('abort', () => finish({ healthy: false, message: `TCP health check timed out` }), {
+      signal.addEventListener('abort', () => finish({ healthy: false, message: `TCP check timed out` }), {
         once: true,
       });
-      socket.once('connect', () => finish({ healthy: true, message: `TCP connection to ${host}:${port} succeeded` }));
+      socket.once('connect', () =>
+        finish({
+          healthy: true,
+          message: `TCP connection to ${host}:${port} succeeded`,
+          observed: { connected: true },
+        }),
+      );
       socket.once('error', (error) =>
-        finish({ healthy: false, message: `TCP connection to ${host}:${port} failed: ${error.message}` }),
+        finish({
+          healthy: false,
+          message: `TCP connection to ${host}:${port} failed: ${error.message}`,
+          observed: { connected: false },
+        }),
       );
     });
 }
@@ -56,6 +68,6 @@ export function tcpProbe(host: string, port: number): Probe {
 export function commandProbe(run: (signal: AbortSignal) => Promise<number>): Probe {
   return async (signal) => {
     const code = await run(signal);
-    return { healthy: code === 0, message: `Command health check exited with status ${code}` };
+    return { healthy: code === 0, message: `Command check exited with status ${code}`, observed: { exitCode: code } };
   };
 }

@@ -36,6 +36,8 @@ export interface StatusInput {
   readonly executorId?: string;
   readonly containerId?: string;
   readonly healthy?: boolean;
+  /** The task's last check result (every executor update of a task with a check carries one, as in Mesos). */
+  readonly checkStatus?: TaskStatus['check_status'];
   /** Resources whose limit the container hit (REASON_CONTAINER_LIMITATION_*). */
   readonly limitation?: readonly Resource[];
   /** Base64 (`TaskStatus.data`): the output's tail on terminal updates, see output-tail.ts. */
@@ -51,6 +53,7 @@ export function taskStatus(input: StatusInput, now: number = Date.now()): TaskSt
     ...(input.message !== undefined ? { message: input.message } : {}),
     ...(input.executorId !== undefined ? { executor_id: { value: input.executorId } } : {}),
     ...(input.healthy !== undefined ? { healthy: input.healthy } : {}),
+    ...(input.checkStatus !== undefined ? { check_status: input.checkStatus } : {}),
     ...(input.containerId !== undefined ? { container_status: { container_id: { value: input.containerId } } } : {}),
     ...(input.limitation ? { limitation: { resources: [...input.limitation] } } : {}),
     ...(input.data !== undefined ? { data: input.data } : {}),

@@ -8,12 +8,12 @@
  * id>` and labelled with the agent's work dir, so a restarted agent finds its own and kills strangers.
  */
 import { createWriteStream } from 'node:fs';
-import { chown } from 'node:fs/promises';
 import type Docker from 'dockerode';
 import type { Logger } from '#shared/log.js';
 import type { CommandInfo, Range } from '#shared/protocol/mesos.js';
 import { named } from '#shared/resources/resources.js';
 import { isRootUser } from '../authorization.js';
+import { ownTree } from '../fetcher/fetcher.js';
 import { containerLimits, type LimitOptions } from '../isolation/limits.js';
 import type { Lifecycle } from '../lifecycle.js';
 import { processCommand, taskEnvironment } from './command.js';
@@ -200,7 +200,7 @@ export class DockerContainerizer implements Containerizer {
       return;
     }
     // Only root may give a file away (an agent run by a user for itself leaves the sandbox its own).
-    if (process.getuid?.() === 0) await chown(spec.sandbox, owner.uid, owner.gid);
+    if (process.getuid?.() === 0) await ownTree(spec.sandbox, owner.uid, owner.gid);
   }
 
   async recover(spec: LaunchSpec): Promise<Container | undefined> {

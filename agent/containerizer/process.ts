@@ -26,6 +26,7 @@ import { processCommand, taskEnvironment } from './command.js';
 import { LaunchError, type Container, type Containerizer, type LaunchSpec, type Termination } from './containerizer.js';
 import { isSupervisor, lookupUser, type User } from './host.js';
 import { checkMounts, type ProtectedPath } from './mount-policy.js';
+import { ownTree } from '../fetcher/fetcher.js';
 import { sandboxLinks, taskMounts } from './volumes.js';
 
 /**
@@ -234,7 +235,8 @@ export class ProcessContainerizer implements Containerizer {
     const runDir = checkpoint.runDir(spec.containerId);
     await mkdir(runDir, { recursive: true });
     if (user) {
-      await chown(spec.sandbox, user.uid, user.gid);
+      // What the fetcher put in the sandbox is the user's too.
+      await ownTree(spec.sandbox, user.uid, user.gid);
       await chown(runDir, user.uid, user.gid);
     }
     return { file, args, user, environment, runDir };

@@ -12,6 +12,7 @@ import type {
   TaskInfo,
 } from '#shared/protocol/mesos.js';
 import { validateTaskId } from '#shared/ids.js';
+import { commandUriError } from '#shared/protocol/command-uris.js';
 import { canonicalResources } from '#shared/resources/parse.js';
 import { add, allocate, scalarTotal } from '#shared/resources/resources.js';
 import { isRevocable } from '#shared/resources/resource.js';
@@ -37,6 +38,10 @@ function commandError(command: CommandInfo | undefined, where: string): string |
       return `${where}: environment variable '${variable.name}' has no value`;
     }
     if (variable.type === 'SECRET') return `${where}: secret environment variables are not supported`;
+  }
+  for (const uri of command.uris ?? []) {
+    const error = commandUriError(uri);
+    if (error) return `${where}: ${error}`;
   }
   return undefined;
 }
@@ -68,12 +73,15 @@ function checkInfoError(check: CheckInfo | undefined): string | undefined {
   if (check.type === undefined || check.type === 'UNKNOWN') return "CheckInfo 'type' must be set";
   if (check.type === 'COMMAND' && !check.command) return "Expecting 'command' to be set for COMMAND check";
   if (check.type === 'HTTP' && !check.http) return "Expecting 'http' to be set for HTTP check";
+  if (check.http?.path !== undefined && !check.http.path.startsWith('/')) {
+    return "The path of an HTTP check must start with '/'";
+  }
   if (check.type === 'TCP' && !check.tcp) return "Expecting 'tcp' to be set for TCP check";
   for (const field of ['delay_seconds', 'interval_seconds', 'timeout_seconds'] as const) {
     const value = check[field];
     if (value !== undefined && !(value >= 0)) return `Expecting '${field}' to be non-negative`;
   }
-  return undefined;
+  return commandError(check.command?.command, 'CheckInfo');
 }
 
 function containerError(container: ContainerInfo | undefined, inGroup: boolean): string | undefined {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { DEFAULTS, FlagError, parseAgentFlags, parseDuration, usage } from '../../agent/config.js';
+import { DEFAULTS, FlagError, parseAgentFlags, parseBytes, parseDuration, usage } from '../../agent/config.js';
 import { parseCredential } from '../../agent/master-client.js';
 import { standInEndpoint } from '#shared/queues/queues.js';
 
@@ -132,6 +132,21 @@ describe('mantle agent flags', () => {
     expect(parseDuration('2hrs')).toBe(7_200_000);
     expect(parseDuration('10')).toBeUndefined();
     expect(parseDuration('10 parsecs')).toBeUndefined();
+  });
+
+  it('parses Mesos byte sizes for the fetcher cache, and its flags', () => {
+    expect(parseBytes('2GB')).toBe(2 * 1024 ** 3);
+    expect(parseBytes('512MB')).toBe(512 * 1024 ** 2);
+    expect(parseBytes('100B')).toBe(100);
+    expect(parseBytes('1.5KB')).toBe(1536);
+    expect(parseBytes('10')).toBeUndefined();
+    expect(parseBytes('-1GB')).toBeUndefined();
+    const parsed = parseAgentFlags(['--master=m:5050', '--fetcher_cache_size=1GB', '--fetcher_stall_timeout=5secs']);
+    expect(parsed).toMatchObject({ config: { fetcherCacheSizeBytes: 1024 ** 3, fetcherStallTimeoutMs: 5_000 } });
+    expect(DEFAULTS.fetcherCacheSizeBytes).toBe(2 * 1024 ** 3);
+    expect(() => parseAgentFlags(['--master=m:5050', '--fetcher_cache_size=lots'])).toThrow(
+      "--fetcher_cache_size takes a size such as 2GB or 512MB, not 'lots'",
+    );
   });
 });
 

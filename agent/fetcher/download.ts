@@ -1,0 +1,100 @@
+/**
+ * Getting one URI's bytes into a file (Mesos src/launcher/fetcher.cpp `download`): http and https with
+ * Node's fetch (redirects followed; a status other than 2xx fails), local files copied once the path is
+ * allowed (the task's granted host paths, resolved through symlinks, never the agent's own files, as for
+ * host path volumes), and a download that receives nothing for `--fetcher_stall_timeout` fails (Mesos's
+ * stall timeout). `s3://` needs the AWS SDK's S3 client, which this agent is built without.
+ */
+import { createWriteStream } from 'node:fs';
+import { copyFile, stat } from 'node:fs/promises';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { LaunchGrant } from '#shared/protocol/internal.js';
+import type { UriSource } from '#shared/protocol/command-uris.js';
+import { checkMounts, type ProtectedPath } from '../containerizer/mount-policy.js';
+
+/** A fetch that failed for a reason the task's status message gives. */
+export class FetchError extends Error {
+  override readonly name = 'FetchError';
+}
+
+export interface DownloadOptions {
+  readonly signal: AbortSignal;
+  readonly stallTimeoutMs: number;
+  readonly grant: LaunchGrant;
+  readonly protectedPaths: readonly ProtectedPath[];
+}
+
+export async function download(source: UriSource, destination: string, options: DownloadOptions): Promise<void> {
+  switch (source.scheme) {
+    case 'http':
+    case 'https':
+      return downloadHttp(source.url, destination, options);
+    case 'file':
+      return copyLocal(source.path, destination, options);
+    case 's3':
+      throw new FetchError('s3:// URIs need the AWS SDK S3 client, which this agent is built without');
+  }
+}
+
+async function downloadHttp(url: string, destination: string, options: DownloadOptions): Promise<void> {
+  const stall = new AbortController();
+  const signal = AbortSignal.any([options.signal, stall.signal]);
+  let timer = setTimeout(() => stall.abort(), options.stallTimeoutMs);
+  const restart = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => stall.abort(), options.stallTimeoutMs);
+  };
+  try {
+    const response = await fetch(url, { signal, redirect: 'follow' });
+    if (!response.ok || response.body === null) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new FetchError(`the server answered ${response.status} ${response.statusText}`.trim());
+    }
+    restart();
+    const watch = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        restart();
+        done(null, chunk);
+      },
+    });
+    const body = Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
+    await pipeline(body, watch, createWriteStream(destination, { mode: 0o644 }), { signal });
+  } catch (error) {
+    if (error instanceof FetchError) throw error;
+    if (stall.signal.aborted && !options.signal.aborted) {
+      throw new FetchError(`the download stalled: nothing received for ${options.stallTimeoutMs / 1000}s`);
+    }
+    if (options.signal.aborted) throw error;
+    throw new FetchError(describeNetworkError(error));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** fetch() says "fetch failed" and keeps the cause (ECONNREFUSED, ENOTFOUND) beneath. */
+function describeNetworkError(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  const detail = cause?.code ?? cause?.message;
+  return detail ? `${(error as Error).message}: ${detail}` : (error as Error).message;
+}
+
+async function copyLocal(path: string, destination: string, options: DownloadOptions): Promise<void> {
+  let source: string;
+  try {
+    const [checked] = await checkMounts(
+      [{ kind: 'host', source: path, target: path, readOnly: true }],
+      options.grant,
+      options.protectedPaths,
+    );
+    source = checked?.source ?? path;
+  } catch (error) {
+    throw new FetchError((error as Error).message);
+  }
+  const stats = await stat(source).catch((error: NodeJS.ErrnoException) => {
+    throw new FetchError(error.code === 'ENOENT' ? 'no such file' : error.message);
+  });
+  if (!stats.isFile()) throw new FetchError('not a regular file');
+  await copyFile(source, destination);
+}
