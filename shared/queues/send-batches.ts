@@ -5,7 +5,8 @@
  * publishes its events in one request instead of ten; an agent's updates for several tasks go together).
  *
  * Order: batches to a queue go one after another, so a caller that awaits one send before the next keeps its
- * order, and one call's messages keep theirs. Each caller's promise settles with its own messages: it rejects
+ * order, and one call's messages keep theirs: once one of a call's messages failed, the rest of that call are not
+ * sent (a FIFO group must not skip a message). Each caller's promise settles with its own messages: it rejects
  * when SQS refused any of them, or with the request's error when the whole request failed.
  */
 import type { SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
@@ -24,6 +25,8 @@ interface Waiting {
   readonly entry: BatchEntry;
   readonly bytes: number;
   readonly settle: (outcome: { readonly refused?: string; readonly error?: unknown }) => void;
+  /** Whether one of this call's messages failed already. */
+  readonly failed: () => boolean;
 }
 
 interface Lane {
@@ -66,6 +69,7 @@ export class BatchSender {
       let refused = 0;
       let firstRefusal: string | undefined;
       let error: unknown;
+      const failed = () => error !== undefined || refused > 0;
       const settle: Waiting['settle'] = (outcome) => {
         if (outcome.error !== undefined) error ??= outcome.error;
         if (outcome.refused !== undefined) {
@@ -82,13 +86,17 @@ export class BatchSender {
         lane = { waiting: [], flying: false };
         this.lanes.set(url, lane);
       }
-      for (const entry of entries) lane.waiting.push({ entry, bytes: entryBytes(entry), settle });
+      for (const entry of entries) lane.waiting.push({ entry, bytes: entryBytes(entry), settle, failed });
       this.pump(url, lane);
     });
   }
 
   private pump(url: string, lane: Lane): void {
     if (lane.flying) return;
+    for (const dropped of lane.waiting.filter((each) => each.failed())) {
+      dropped.settle({ refused: 'not sent: an earlier message of the same call failed' });
+    }
+    lane.waiting.splice(0, lane.waiting.length, ...lane.waiting.filter((each) => !each.failed()));
     if (lane.waiting.length === 0) {
       this.lanes.delete(url);
       return;

@@ -83,6 +83,23 @@ describe('sending in shared batches', () => {
     expect(requests.map((r) => r.bodies)).toEqual([['first'], ['a', 'b'], ['c']]);
   });
 
+  it('does not send the rest of a call after one of its requests failed (a FIFO group must not skip)', async () => {
+    const { requests, sender } = recorder();
+    const down = new Error('ServiceUnavailable');
+    const call = sender.send(
+      'q',
+      Array.from({ length: 12 }, (_, i) => entry(`m${i}`)),
+    );
+    const other = sender.send('q', [entry('other')]);
+    await tick();
+    requests[0]?.fail(down);
+    await expect(call).rejects.toBe(down);
+    await tick();
+    expect(requests.map((r) => r.bodies)).toEqual([Array.from({ length: 10 }, (_, i) => `m${i}`), ['other']]);
+    requests[1]?.answer();
+    await other;
+  });
+
   it('keeps every message, in the order handed over, in requests of at most 10 and 256 KiB', async () => {
     await fc.assert(
       fc.asyncProperty(
