@@ -21,6 +21,7 @@ import { taskLauncher } from './containerizer/host.js';
 import { protectedPaths, type ProtectedPath } from './containerizer/mount-policy.js';
 import { ProcessContainerizer } from './containerizer/process.js';
 import { Fetcher } from './fetcher/fetcher.js';
+import { parseMetadataTargets } from './isolation/firewall-rules.js';
 import type { Gpu } from './gpu/nvidia.js';
 import {
   cgroup2Mount,
@@ -92,11 +93,14 @@ export async function createContainerizers(
   const processTasks = config.containerizers.includes('mesos');
   const gpus = gpuIsolation(host.gpus.length, processTasks, cgroups.devices !== undefined);
   if (gpus.note) notes.push(gpus.note);
+  const blocked = parseMetadataTargets(config.blockMetadata);
+  if (!blocked.ok) throw new Error(blocked.error);
   const fetcher = new Fetcher({
     cacheDirectory: config.fetcherCacheDir ?? join(config.workDir, 'fetch'),
     cacheSizeBytes: config.fetcherCacheSizeBytes,
     stallTimeoutMs: config.fetcherStallTimeoutMs,
     protectedPaths: guarded,
+    blocked: blocked.value,
     logger: deps.logger,
     metrics: deps.metrics,
   });

@@ -1,6 +1,6 @@
 /**
  * Getting one URI's bytes into a file (Mesos src/launcher/fetcher.cpp `download`): http and https with
- * Node's fetch (redirects followed; a status other than 2xx fails), local files copied once the path is
+ * Node's fetch (redirects followed, each hop refused if it leads to a `--block_metadata` address; a status other than 2xx fails), local files copied once the path is
  * allowed (the task's granted host paths, resolved through symlinks, never the agent's own files, as for
  * host path volumes), and a download that receives nothing for `--fetcher_stall_timeout` fails (Mesos's
  * stall timeout). `s3://` needs the AWS SDK's S3 client, which this agent is built without.
@@ -13,6 +13,11 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { LaunchGrant } from '#shared/protocol/internal.js';
 import type { UriSource } from '#shared/protocol/command-uris.js';
 import { checkMounts, type ProtectedPath } from '../containerizer/mount-policy.js';
+import type { MetadataTarget } from '../isolation/firewall-rules.js';
+import { blockedReason } from './blocked-hosts.js';
+
+/** Redirects followed at most (fetch's own limit is 20). */
+const MAX_REDIRECTS = 10;
 
 /** A fetch that failed for a reason the task's status message gives. */
 export class FetchError extends Error {
@@ -24,6 +29,8 @@ export interface DownloadOptions {
   readonly stallTimeoutMs: number;
   readonly grant: LaunchGrant;
   readonly protectedPaths: readonly ProtectedPath[];
+  /** `--block_metadata`: addresses no URI, nor any redirect, may lead to. */
+  readonly blocked: readonly MetadataTarget[];
 }
 
 export async function download(source: UriSource, destination: string, options: DownloadOptions): Promise<void> {
@@ -47,7 +54,7 @@ async function downloadHttp(url: string, destination: string, options: DownloadO
     timer = setTimeout(() => stall.abort(), options.stallTimeoutMs);
   };
   try {
-    const response = await fetch(url, { signal, redirect: 'follow' });
+    const response = await fetchFollowing(url, signal, options.blocked);
     if (!response.ok || response.body === null) {
       await response.body?.cancel().catch(() => undefined);
       throw new FetchError(`the server answered ${response.status} ${response.statusText}`.trim());
@@ -71,6 +78,24 @@ async function downloadHttp(url: string, destination: string, options: DownloadO
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** fetch() following redirects itself, so that every hop's address is checked against the blocked ones. */
+async function fetchFollowing(url: string, signal: AbortSignal, blocked: readonly MetadataTarget[]): Promise<Response> {
+  let next = new URL(url);
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    const refused = await blockedReason(next, blocked);
+    if (refused !== undefined) throw new FetchError(`refused: ${refused}`);
+    const response = await fetch(next, { signal, redirect: 'manual' });
+    const location = response.headers.get('location');
+    if (response.status < 300 || response.status >= 400 || location === null) return response;
+    await response.body?.cancel().catch(() => undefined);
+    next = new URL(location, next);
+    if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+      throw new FetchError(`a redirect to ${next.protocol} is not followed`);
+    }
+  }
+  throw new FetchError(`more than ${MAX_REDIRECTS} redirects`);
 }
 
 /** fetch() says "fetch failed" and keeps the cause (ECONNREFUSED, ENOTFOUND) beneath. */

@@ -20,6 +20,7 @@ import {
   type CommandUri,
 } from '#shared/protocol/command-uris.js';
 import type { ProtectedPath } from '../containerizer/mount-policy.js';
+import type { MetadataTarget } from '../isolation/firewall-rules.js';
 import { FetcherCache } from './cache.js';
 import { download, FetchError } from './download.js';
 import { extract } from './extract.js';
@@ -33,6 +34,8 @@ export interface FetcherOptions {
   /** Mesos --fetcher_stall_timeout. */
   readonly stallTimeoutMs: number;
   readonly protectedPaths: readonly ProtectedPath[];
+  /** `--block_metadata`'s addresses: the agent fetches outside the tasks' firewall, so it refuses them itself. */
+  readonly blocked: readonly MetadataTarget[];
   readonly logger: Logger;
   readonly metrics: Metrics;
 }
@@ -99,6 +102,7 @@ export class Fetcher {
       stallTimeoutMs: this.options.stallTimeoutMs,
       grant: request.grant,
       protectedPaths: this.options.protectedPaths,
+      blocked: this.options.blocked,
     };
     let hit: boolean | undefined;
     // Local files are copied each time: a cached copy would skip the grant check of the next task.
