@@ -282,38 +282,22 @@ async function startAgents(options: LocalClusterOptions, setup: AgentsSetup, sto
   return agents;
 }
 
-async function startJobs(
-  options: LocalClusterOptions,
+/**
+ * Starts a built-in framework (Jobs, Services) beside the master with AWS clients of its own, and logs what it runs;
+ * both are stopped with the cluster.
+ */
+async function startBuiltIn<T extends { stop(): Promise<void> }>(
   aws: LocalAws,
-  master: Master,
-  hosted: FrameworkQueues,
-  url: string,
   stops: Stops,
-): Promise<LocalJobs> {
+  start: (clients: ReturnType<LocalAws['clients']>) => Promise<T>,
+  log: () => void,
+): Promise<T> {
   const clients = aws.clients();
   stops.push(() => clients.destroy());
-  const jobs = await startLocalJobs(master, hosted, clients, url, options.jobs === false ? {} : (options.jobs ?? {}));
-  stops.push(() => jobs.stop());
-  options.log(
-    `  jobs             framework 'jobs' on its queue, timer every ${(options.jobs || {}).tickMs ?? 1000} ms`,
-  );
-  return jobs;
-}
-
-async function startServices(
-  options: LocalClusterOptions,
-  aws: LocalAws,
-  master: Master,
-  hosted: FrameworkQueues,
-  url: string,
-  stops: Stops,
-): Promise<LocalServices> {
-  const clients = aws.clients();
-  stops.push(() => clients.destroy());
-  const services = await startLocalServices(master, hosted, clients, url, options.services || {});
-  stops.push(() => services.stop());
-  options.log(`  services         framework 'services' on its queue, Marathon's API at /v2`);
-  return services;
+  const started = await start(clients);
+  stops.push(() => started.stop());
+  log();
+  return started;
 }
 
 export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
@@ -356,13 +340,30 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       },
       stops,
     );
+    const jobOptions = options.jobs;
     const jobs =
-      options.jobs === false ? undefined : await startJobs(options, aws, local.master, hosted, server.url, stops);
-    if (jobs) served.jobs = jobs.service;
-    const services =
-      options.services === false
+      jobOptions === false
         ? undefined
-        : await startServices(options, aws, local.master, hosted, server.url, stops);
+        : await startBuiltIn(
+            aws,
+            stops,
+            (clients) => startLocalJobs(master, hosted, clients, server.url, jobOptions ?? {}),
+            () =>
+              options.log(
+                `  jobs             framework 'jobs' on its queue, timer every ${jobOptions?.tickMs ?? 1000} ms`,
+              ),
+          );
+    if (jobs) served.jobs = jobs.service;
+    const serviceOptions = options.services;
+    const services =
+      serviceOptions === false
+        ? undefined
+        : await startBuiltIn(
+            aws,
+            stops,
+            (clients) => startLocalServices(master, hosted, clients, server.url, serviceOptions ?? {}),
+            () => options.log(`  services         framework 'services' on its queue, Marathon's API at /v2`),
+          );
     if (services) served.services = services.service;
     return {
       url: server.url,

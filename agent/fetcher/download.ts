@@ -24,6 +24,7 @@ export class FetchError extends Error {
   override readonly name = 'FetchError';
 }
 
+/** The fetcher's settings a download needs (fetcher.ts), and the task's grant and abort signal. */
 export interface DownloadOptions {
   readonly signal: AbortSignal;
   readonly stallTimeoutMs: number;

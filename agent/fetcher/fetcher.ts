@@ -19,23 +19,17 @@ import {
   sandboxName,
   type CommandUri,
 } from '#shared/protocol/command-uris.js';
-import type { ProtectedPath } from '../containerizer/mount-policy.js';
-import type { MetadataTarget } from '../isolation/firewall-rules.js';
 import { FetcherCache } from './cache.js';
-import { download, FetchError } from './download.js';
+import { download, FetchError, type DownloadOptions } from './download.js';
 import { extract } from './extract.js';
 
 export { FetchError };
 
-export interface FetcherOptions {
+/** Mesos --fetcher_stall_timeout (`stallTimeoutMs`), what no task may copy, `--block_metadata` (download.ts). */
+export interface FetcherOptions extends Pick<DownloadOptions, 'stallTimeoutMs' | 'protectedPaths' | 'blocked'> {
   readonly cacheDirectory: string;
   /** Mesos --fetcher_cache_size, in bytes. */
   readonly cacheSizeBytes: number;
-  /** Mesos --fetcher_stall_timeout. */
-  readonly stallTimeoutMs: number;
-  readonly protectedPaths: readonly ProtectedPath[];
-  /** `--block_metadata`'s addresses: the agent fetches outside the tasks' firewall, so it refuses them itself. */
-  readonly blocked: readonly MetadataTarget[];
   readonly logger: Logger;
   readonly metrics: Metrics;
 }
@@ -97,13 +91,8 @@ export class Fetcher {
     const name = sandboxName(uri, source.value);
     if (!name.ok) throw new FetchError(name.error);
     const destination = await sandboxDestination(request.sandbox, name.value);
-    const options = {
-      signal: request.signal,
-      stallTimeoutMs: this.options.stallTimeoutMs,
-      grant: request.grant,
-      protectedPaths: this.options.protectedPaths,
-      blocked: this.options.blocked,
-    };
+    const { stallTimeoutMs, protectedPaths, blocked } = this.options;
+    const options = { signal: request.signal, grant: request.grant, stallTimeoutMs, protectedPaths, blocked };
     let hit: boolean | undefined;
     // Local files are copied each time: a cached copy would skip the grant check of the next task.
     if (uri.cache && source.value.scheme !== 'file') {
