@@ -5,13 +5,12 @@
  * call with another framework's id, REQUEST and RECONCILE bounds, body limits, the metrics for operators
  * only, and principals changed, rotated and deleted while the master runs.
  */
-import { request as httpRequest } from 'node:http';
 import { ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAFE_ACL } from '#shared/acl.js';
 import { SAFE_GRANT, type AgentCommand } from '#shared/protocol/internal.js';
 import { MAX_RECONCILE_TASKS } from '../../functions/scheduler/reconcile.js';
-import { post, subscribeRaw } from '../support/http.js';
+import { post, statusOfPost, subscribeRaw } from '../support/http.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';
 import {
   commands,
@@ -75,23 +74,6 @@ const withVolume = (path: string) => ({ volumes: [{ mode: 'RW', container_path: 
  * The status a POST is answered with. The master answers 413 as soon as it sees the length and may
  * close the connection while the body is still being written: the answer counts, not the write.
  */
-function statusOfPost(url: string, body: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const request = httpRequest(url, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', ...basic('team-a') },
-    });
-    request.on('response', (response) => {
-      response.resume();
-      resolve(response.statusCode ?? 0);
-    });
-    request.on('error', (error) => setTimeout(() => reject(error), 1000));
-    // A write the master cut short can fail after the answer, when the request no longer listens to its socket.
-    request.on('socket', (socket) => socket.on('error', () => undefined));
-    request.end(body);
-  });
-}
-
 function launched(received: AgentCommand[]) {
   return received.flatMap((command) => (command.type === 'LAUNCH' ? [command] : []));
 }
@@ -328,7 +310,7 @@ describe('bounds', () => {
   it('refuses a body over the limit on every route with 413, before authenticating', async () => {
     const big = 'x'.repeat(tm.master.config.maxBodyBytes + 1);
     for (const path of ['/api/v1/scheduler', '/internal/v1/agents/register', '/health']) {
-      expect([path, await statusOfPost(`${tm.url}${path}`, big)]).toEqual([path, 413]);
+      expect([path, await statusOfPost(`${tm.url}${path}`, big, basic('team-a'))]).toEqual([path, 413]);
     }
   });
 });

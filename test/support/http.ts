@@ -1,4 +1,5 @@
 /** Raw HTTP against the master, as a third-party Mesos client would speak it. */
+import { request as httpRequest } from 'node:http';
 import { RecordIODecoder } from '#shared/protocol/recordio.js';
 import type { Event } from '#shared/protocol/scheduler.js';
 
@@ -20,6 +21,26 @@ export async function post(
     ...(method === 'GET' || method === 'HEAD' ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
   });
   return { status: response.status, headers: response.headers, body: await response.text() };
+}
+
+/**
+ * The status a POST is answered with, read even when the master answers before the body is written (413 on a
+ * body over the limit) and closes: fetch reports that race as "other side closed", node:http still hands over
+ * the answer. A streamed answer (a SUBSCRIBE that opened) is closed at once.
+ */
+export function statusOfPost(url: string, body: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers } });
+    request.on('response', (response) => {
+      if (response.headers['mesos-stream-id']) response.destroy();
+      else response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('error', (error) => setTimeout(() => reject(error), 1000));
+    // A write the master cut short can fail after the answer, when the request no longer listens to its socket.
+    request.on('socket', (socket) => socket.on('error', () => undefined));
+    request.end(body);
+  });
 }
 
 /** An open SUBSCRIBE stream: events as they arrive. */
