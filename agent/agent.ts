@@ -440,6 +440,7 @@ class Agent implements RunningAgent, AgentContext {
     await Promise.allSettled(this.loops);
     await this.endpoint?.close();
     this.clients?.destroy();
+    this.fetcher?.close();
     this.sandboxes.close();
     await this.firewall?.removeUnlessTasksRun(this.tasks().some((task) => task.phase !== 'terminated'));
   }
@@ -479,6 +480,7 @@ class Agent implements RunningAgent, AgentContext {
     for (const executor of this.executors.values()) executor.detach();
     void this.endpoint?.close();
     this.clients?.destroy();
+    this.fetcher?.close();
     this.sandboxes.close();
   }
 }

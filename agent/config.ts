@@ -39,6 +39,8 @@ export interface AgentConfig {
   /** STS's endpoint as the master reaches it (default: the region's; or AWS_ENDPOINT_URL_STS). */
   readonly stsEndpoint?: string;
   readonly sqsEndpoint?: string;
+  /** Where the fetcher reads `s3://` URIs: an S3-compatible endpoint (default: the region's; or AWS_ENDPOINT_URL_S3). */
+  readonly s3Endpoint?: string;
   readonly region?: string;
   /** Registration retries: a random wait in [0, factor], doubling, capped at one minute (Mesos). */
   readonly registrationBackoffFactorMs: number;
@@ -168,6 +170,7 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   cluster: { key: 'cluster', kind: 'string', help: 'the cluster an aws_sts identity is for' },
   sts_endpoint: { key: 'stsEndpoint', kind: 'string', help: "STS endpoint override (default: the region's)" },
   sqs_endpoint: { key: 'sqsEndpoint', kind: 'string', help: 'SQS endpoint override (or AWS_ENDPOINT_URL_SQS)' },
+  s3_endpoint: { key: 's3Endpoint', kind: 'string', help: 'S3 endpoint for s3:// URIs (or AWS_ENDPOINT_URL_S3)' },
   region: { key: 'region', kind: 'string', help: 'AWS region (default: the SDK chain)' },
   registration_backoff_factor: { key: 'registrationBackoffFactorMs', kind: 'duration', help: '1secs' },
   executor_shutdown_grace_period: { key: 'executorShutdownGracePeriodMs', kind: 'duration', help: '5secs' },

@@ -101,6 +101,10 @@ export async function createContainerizers(
     stallTimeoutMs: config.fetcherStallTimeoutMs,
     protectedPaths: guarded,
     blocked: blocked.value,
+    s3: {
+      ...(config.region ? { region: config.region } : {}),
+      ...(config.s3Endpoint ? { endpoint: config.s3Endpoint } : {}),
+    },
     logger: deps.logger,
     metrics: deps.metrics,
   });

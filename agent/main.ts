@@ -26,6 +26,9 @@ export async function runAgentCli(argv: readonly string[], env: NodeJS.ProcessEn
     ...(parsed.config.sqsEndpoint === undefined && env.AWS_ENDPOINT_URL_SQS
       ? { sqsEndpoint: env.AWS_ENDPOINT_URL_SQS }
       : {}),
+    ...(parsed.config.s3Endpoint === undefined && env.AWS_ENDPOINT_URL_S3
+      ? { s3Endpoint: env.AWS_ENDPOINT_URL_S3 }
+      : {}),
   };
   let agent;
   try {

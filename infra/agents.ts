@@ -160,6 +160,15 @@ export class AgentFleet extends Construct {
         resources: [bundle.bucket.arnForObjects(bundle.s3ObjectKey)],
       }),
     );
+    // The fetcher's s3:// URIs: objects of the buckets named in the settings, read only.
+    if (settings.fetchBuckets.length > 0) {
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:GetObject'],
+          resources: settings.fetchBuckets.map((bucket) => `arn:${stack.partition}:s3:::${bucket}/*`),
+        }),
+      );
+    }
     return role;
   }
 

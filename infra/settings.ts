@@ -84,6 +84,11 @@ export interface ClusterSettings {
    * reserve): the fleet tick packs pending demand into agents of this shape to know how many to add.
    */
   readonly agentResources: string;
+  /**
+   * S3 buckets the agents' fetcher may read `s3://` URIs from (the instance role gets s3:GetObject on
+   * their objects, nothing else); which principals may use which is the ACLs' `s3_buckets`.
+   */
+  readonly fetchBuckets: readonly string[];
 }
 
 /** The default instance types' smallest (4 vCPUs, 16 GiB, 1 GPU), less the agent's 1 GB reserve. */
@@ -129,6 +134,14 @@ function list(get: Lookup, key: string): string[] | undefined {
         .split(',')
         .map((item) => item.trim())
         .filter((item) => item !== '');
+}
+
+/** S3 bucket names (3–63 lower-case letters, digits, dots and hyphens), as `fetchBuckets`. */
+function fetchBucketsSetting(get: Lookup): string[] {
+  const buckets = list(get, 'fetchBuckets') ?? [];
+  const bad = buckets.find((bucket) => !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket));
+  if (bad !== undefined) throw new SettingsError(`fetchBuckets must name S3 buckets, not '${bad}'`);
+  return buckets;
 }
 
 /** Reads and checks the settings; `get` is `app.node.tryGetContext` (or a map in tests). */
@@ -198,6 +211,7 @@ export function clusterSettings(get: Lookup): ClusterSettings {
     ...(acls ? { acls } : {}),
     filterGpuResources: flag(get, 'filterGpuResources', true),
     agentResources: agentResourcesSetting(get),
+    fetchBuckets: fetchBucketsSetting(get),
   };
 }
 

@@ -2,7 +2,7 @@
  * Authorization: what a principal's frameworks may do (Mesos ACLs, docs/security.md). A cluster has a
  * default ACL (the master's `acls` setting); a principal may carry its own `acl`, whose fields replace
  * the default's one by one. The built-in default is the safe one: no root, nothing privileged, no host
- * paths, no Docker parameters beyond the harmless ones, no added capabilities. `permissive` allows
+ * paths, no Docker parameters beyond the harmless ones, no added capabilities, no S3 buckets. `permissive` allows
  * everything (a single-user cluster on loopback). Pure.
  */
 import { posix } from 'node:path';
@@ -63,6 +63,8 @@ const AclFields = {
   capabilities: names('capabilities').transform((list) =>
     list.map((name) => (name === '*' ? name : capabilityName(name))),
   ),
+  /** S3 buckets whose `s3://` URIs the fetcher reads for the tasks, with the agent's credentials; "*" is any. */
+  s3_buckets: names('s3_buckets'),
 };
 
 /** An ACL as written (any field may be left out). Unknown fields are refused: a typo must not open anything. */
@@ -74,6 +76,7 @@ export const AclSchema = z.strictObject({
   docker_parameters: AclFields.docker_parameters.optional(),
   network_modes: AclFields.network_modes.optional(),
   capabilities: AclFields.capabilities.optional(),
+  s3_buckets: AclFields.s3_buckets.optional(),
 });
 export type PartialAcl = z.output<typeof AclSchema>;
 
@@ -92,6 +95,7 @@ export const SAFE_ACL: Acl = Object.freeze({
   docker_parameters: [],
   network_modes: [...DOCKER_NETWORKS],
   capabilities: [],
+  s3_buckets: [],
 });
 
 export const PERMISSIVE_ACL: Acl = Object.freeze({
@@ -102,6 +106,7 @@ export const PERMISSIVE_ACL: Acl = Object.freeze({
   docker_parameters: ['*'],
   network_modes: [...DOCKER_NETWORKS],
   capabilities: ['*'],
+  s3_buckets: ['*'],
 });
 
 /** The cluster's ACL setting: `permissive`, or an ACL whose missing fields take the safe defaults. */
@@ -189,5 +194,6 @@ export function launchGrant(acl: Acl): LaunchGrant {
     docker_parameters: [...acl.docker_parameters],
     network_modes: [...acl.network_modes],
     capabilities: [...acl.capabilities],
+    s3_buckets: [...acl.s3_buckets],
   };
 }

@@ -3,7 +3,7 @@
  * Node's fetch (redirects followed, each hop refused if it leads to a `--block_metadata` address; a status other than 2xx fails), local files copied once the path is
  * allowed (the task's granted host paths, resolved through symlinks, never the agent's own files, as for
  * host path volumes), and a download that receives nothing for `--fetcher_stall_timeout` fails (Mesos's
- * stall timeout). `s3://` needs the AWS SDK's S3 client, which this agent is built without.
+ * stall timeout). `s3://` objects come through the AWS SDK (s3.ts), for the buckets the grant names.
  */
 import { createWriteStream } from 'node:fs';
 import { copyFile, stat } from 'node:fs/promises';
@@ -15,14 +15,13 @@ import type { UriSource } from '#shared/protocol/command-uris.js';
 import { checkMounts, type ProtectedPath } from '../containerizer/mount-policy.js';
 import type { MetadataTarget } from '../isolation/firewall-rules.js';
 import { blockedReason } from './blocked-hosts.js';
+import { FetchError } from './fetch-error.js';
+import type { S3Objects } from './s3.js';
 
 /** Redirects followed at most (fetch's own limit is 20). */
 const MAX_REDIRECTS = 10;
 
-/** A fetch that failed for a reason the task's status message gives. */
-export class FetchError extends Error {
-  override readonly name = 'FetchError';
-}
+export { FetchError };
 
 /** The fetcher's settings a download needs (fetcher.ts), and the task's grant and abort signal. */
 export interface DownloadOptions {
@@ -32,6 +31,8 @@ export interface DownloadOptions {
   readonly protectedPaths: readonly ProtectedPath[];
   /** `--block_metadata`: addresses no URI, nor any redirect, may lead to. */
   readonly blocked: readonly MetadataTarget[];
+  /** Where `s3://` URIs are read from (the agent's own AWS credentials). */
+  readonly s3: S3Objects;
 }
 
 export async function download(source: UriSource, destination: string, options: DownloadOptions): Promise<void> {
@@ -42,40 +43,71 @@ export async function download(source: UriSource, destination: string, options: 
     case 'file':
       return copyLocal(source.path, destination, options);
     case 's3':
-      throw new FetchError('s3:// URIs need the AWS SDK S3 client, which this agent is built without');
+      return options.s3.download(
+        { ...source, signal: options.signal, answered: (request) => untilAnswered(options, request) },
+        options.grant,
+        (body) => writeWatched(body, destination, options),
+      );
   }
 }
 
 async function downloadHttp(url: string, destination: string, options: DownloadOptions): Promise<void> {
-  const stall = new AbortController();
-  const signal = AbortSignal.any([options.signal, stall.signal]);
-  let timer = setTimeout(() => stall.abort(), options.stallTimeoutMs);
-  const restart = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => stall.abort(), options.stallTimeoutMs);
-  };
   try {
-    const response = await fetchFollowing(url, signal, options.blocked);
+    const response = await untilAnswered(options, (signal) => fetchFollowing(url, signal, options.blocked));
     if (!response.ok || response.body === null) {
       await response.body?.cancel().catch(() => undefined);
       throw new FetchError(`the server answered ${response.status} ${response.statusText}`.trim());
     }
-    restart();
-    const watch = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        restart();
-        done(null, chunk);
-      },
-    });
-    const body = Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
+    await writeWatched(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), destination, options);
+  } catch (error) {
+    if (error instanceof FetchError || options.signal.aborted) throw error;
+    throw new FetchError(describeNetworkError(error));
+  }
+}
+
+/**
+ * Waits for a request's answer (headers), failing it as stalled when none comes within the stall
+ * timeout; the signal it hands over stays live afterwards, for the body (which writeWatched watches).
+ */
+export async function untilAnswered<T>(
+  options: Pick<DownloadOptions, 'signal' | 'stallTimeoutMs'>,
+  request: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const stall = new AbortController();
+  const timer = setTimeout(() => stall.abort(), options.stallTimeoutMs);
+  try {
+    return await request(AbortSignal.any([options.signal, stall.signal]));
+  } catch (error) {
+    if (stall.signal.aborted && !options.signal.aborted) throw stalled(options.stallTimeoutMs);
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const stalled = (ms: number) => new FetchError(`the download stalled: nothing received for ${ms / 1000}s`);
+
+/** Writes a body to a file; one that sends nothing for the stall timeout fails (FetchError). */
+export async function writeWatched(
+  body: Readable,
+  destination: string,
+  options: Pick<DownloadOptions, 'signal' | 'stallTimeoutMs'>,
+): Promise<void> {
+  const stall = new AbortController();
+  const signal = AbortSignal.any([options.signal, stall.signal]);
+  let timer = setTimeout(() => stall.abort(), options.stallTimeoutMs);
+  const watch = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      clearTimeout(timer);
+      timer = setTimeout(() => stall.abort(), options.stallTimeoutMs);
+      done(null, chunk);
+    },
+  });
+  try {
     await pipeline(body, watch, createWriteStream(destination, { mode: 0o644 }), { signal });
   } catch (error) {
-    if (error instanceof FetchError) throw error;
-    if (stall.signal.aborted && !options.signal.aborted) {
-      throw new FetchError(`the download stalled: nothing received for ${options.stallTimeoutMs / 1000}s`);
-    }
-    if (options.signal.aborted) throw error;
-    throw new FetchError(describeNetworkError(error));
+    if (stall.signal.aborted && !options.signal.aborted) throw stalled(options.stallTimeoutMs);
+    throw error;
   } finally {
     clearTimeout(timer);
   }

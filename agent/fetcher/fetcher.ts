@@ -22,6 +22,7 @@ import {
 import { FetcherCache } from './cache.js';
 import { download, FetchError, type DownloadOptions } from './download.js';
 import { extract } from './extract.js';
+import { checkBucket, S3Objects, type S3Settings } from './s3.js';
 
 export { FetchError };
 
@@ -32,6 +33,8 @@ export interface FetcherOptions extends Pick<DownloadOptions, 'stallTimeoutMs' |
   readonly cacheSizeBytes: number;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** Where `s3://` URIs are read (the agent's region, or an S3-compatible endpoint). */
+  readonly s3: S3Settings;
 }
 
 export interface FetchRequest {
@@ -45,9 +48,11 @@ export interface FetchRequest {
 
 export class Fetcher {
   readonly cache: FetcherCache;
+  private readonly s3: S3Objects;
 
   constructor(private readonly options: FetcherOptions) {
     this.cache = new FetcherCache(options.cacheDirectory, options.cacheSizeBytes);
+    this.s3 = new S3Objects(options.s3);
     options.metrics.gauge('containerizer/fetcher/cache_size_total_bytes', () => this.cache.capacity);
     options.metrics.gauge('containerizer/fetcher/cache_size_used_bytes', () => this.cache.usedBytes);
   }
@@ -55,6 +60,11 @@ export class Fetcher {
   /** Empties the cache (at agent start). */
   start(): Promise<void> {
     return this.cache.reset();
+  }
+
+  /** Lets go of the S3 client's connections (at agent shutdown). */
+  close(): void {
+    this.s3.close();
   }
 
   /** Fetches every URI of the task into its sandbox; throws a FetchError naming the first that failed. */
@@ -92,7 +102,10 @@ export class Fetcher {
     if (!name.ok) throw new FetchError(name.error);
     const destination = await sandboxDestination(request.sandbox, name.value);
     const { stallTimeoutMs, protectedPaths, blocked } = this.options;
-    const options = { signal: request.signal, grant: request.grant, stallTimeoutMs, protectedPaths, blocked };
+    const { s3 } = this;
+    const options = { signal: request.signal, grant: request.grant, stallTimeoutMs, protectedPaths, blocked, s3 };
+    // Before the cache: a copy cached for a task that may read the bucket is not for one that may not.
+    if (source.value.scheme === 's3') checkBucket(request.grant, source.value.bucket);
     let hit: boolean | undefined;
     // Local files are copied each time: a cached copy would skip the grant check of the next task.
     if (uri.cache && source.value.scheme !== 'file') {

@@ -1,11 +1,12 @@
 /**
  * Task authorization at ACCEPT (Mesos `run_tasks` and the container settings it does not cover): what a
  * task asks for — its user, a privileged container, host paths, Docker parameters, a network mode,
- * added capabilities — against the ACL of its framework's principal (shared/acl.ts). A refusal is
+ * added capabilities, local files and S3 buckets its URIs fetch — against the ACL of its framework's principal (shared/acl.ts). A refusal is
  * TASK_ERROR with REASON_TASK_UNAUTHORIZED and a message that names the ACL setting. Pure.
  */
 import { allowsHostPath, allowsUser, capabilityName, effectiveAcl, normalAbsolute, type Acl } from '#shared/acl.js';
-import type { ContainerInfo, ExecutorInfo, FrameworkInfo, TaskInfo } from '#shared/protocol/mesos.js';
+import { parseUriSource } from '#shared/protocol/command-uris.js';
+import type { CommandInfo, ContainerInfo, ExecutorInfo, FrameworkInfo, TaskInfo } from '#shared/protocol/mesos.js';
 import type { PrincipalRecord } from '../registrar/index.js';
 
 /** Docker parameters that need no ACL: they change nothing about the host (`user` is checked as a user). */
@@ -127,6 +128,26 @@ function containerRefusal(container: ContainerInfo | undefined, who: Authority):
   return undefined;
 }
 
+/**
+ * Why the fetcher may not fetch a URI for the task: it reads local files and S3 objects as the agent, so
+ * a local file must be under the ACL's host paths and an S3 bucket among its `s3_buckets` (the agent
+ * checks its grant again).
+ */
+function uriRefusal(command: CommandInfo | undefined, who: Authority): string | undefined {
+  for (const uri of command?.uris ?? []) {
+    const source = parseUriSource(uri.value);
+    if (!source.ok) continue;
+    const { value } = source;
+    if (value.scheme === 'file' && !allowsHostPath(who.acl, value.path)) {
+      return refusal(who, `fetch the local file '${value.path}'`, 'host_paths');
+    }
+    if (value.scheme === 's3' && !who.acl.s3_buckets.includes('*') && !who.acl.s3_buckets.includes(value.bucket)) {
+      return refusal(who, `fetch from the S3 bucket '${value.bucket}'`, 's3_buckets');
+    }
+  }
+  return undefined;
+}
+
 /** Why a task may not run under the ACL (the message of its TASK_ERROR), or undefined when it may. */
 export function taskRefusal(task: TaskInfo, framework: FrameworkInfo, who: Authority): string | undefined {
   // Every Docker `user` parameter too: Docker takes the last one, whichever the task meant.
@@ -134,7 +155,7 @@ export function taskRefusal(task: TaskInfo, framework: FrameworkInfo, who: Autho
   for (const user of [taskUser(task, framework), ...parameters.map((p) => p.value)]) {
     if (!allowsUser(who.acl, user)) return refusal(who, `run tasks as user '${user}'`, 'run_as_users');
   }
-  return containerRefusal(task.container, who);
+  return uriRefusal(task.command, who) ?? containerRefusal(task.container, who);
 }
 
 /** Why the executor of a task group may not run under the ACL, or undefined. */
@@ -143,5 +164,5 @@ export function executorRefusal(executor: ExecutorInfo, who: Authority): string 
   if (user !== undefined && user.trim() !== '' && !allowsUser(who.acl, user)) {
     return refusal(who, `run tasks as user '${user}'`, 'run_as_users');
   }
-  return containerRefusal(executor.container, who);
+  return uriRefusal(executor.command, who) ?? containerRefusal(executor.container, who);
 }

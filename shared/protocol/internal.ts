@@ -115,6 +115,8 @@ export const LaunchGrantSchema = z.object({
   network_modes: z.array(z.enum(DOCKER_NETWORKS)).default([...DOCKER_NETWORKS]),
   /** Linux capabilities the tasks may add (acl: capabilities); "*" is any. */
   capabilities: z.array(z.string()).default([]),
+  /** S3 buckets the fetcher may read for the tasks with the agent's credentials (acl: s3_buckets); "*" is any. */
+  s3_buckets: z.array(z.string()).default([]),
 });
 export type LaunchGrant = z.output<typeof LaunchGrantSchema>;
 
@@ -129,6 +131,7 @@ export const PERMISSIVE_GRANT: LaunchGrant = {
   docker_parameters: ['*'],
   network_modes: [...DOCKER_NETWORKS],
   capabilities: ['*'],
+  s3_buckets: ['*'],
 };
 
 export const AgentCommandSchema = z.discriminatedUnion('type', [

@@ -44,6 +44,11 @@ let workDir: string;
 let files: string;
 let server: Server;
 let base: string;
+/** An S3 stand-in (path-style GetObject): `models/<file>` serves the files, `locked/*` is AccessDenied, `silent/*` never answers. */
+let s3: Server;
+/** Authorization headers the S3 stand-in saw. */
+const s3Signatures: string[] = [];
+const credentials = { AWS_ACCESS_KEY_ID: 'AKIDTEST', AWS_SECRET_ACCESS_KEY: 'test-secret' };
 /** Requests the server saw, by path. */
 const hits = new Map<string, number>();
 /** Responses of /slow held open until the test ends. */
@@ -83,6 +88,22 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  s3 = createServer((request, response) => {
+    s3Signatures.push(request.headers.authorization ?? '');
+    const [bucket, ...key] = new URL(request.url ?? '/', 'http://x').pathname.slice(1).split('/');
+    const error = (status: number, code: string) =>
+      response
+        .writeHead(status, { 'content-type': 'application/xml' })
+        .end(`<?xml version="1.0"?><Error><Code>${code}</Code><Message>${code} here</Message></Error>`);
+    if (bucket === 'locked') return error(403, 'AccessDenied');
+    if (bucket === 'silent') return void held.push(() => response.destroy());
+    readFile(join(files, key.join('/'))).then(
+      (body) => response.writeHead(200, { 'content-length': String(body.length) }).end(body),
+      () => error(404, 'NoSuchKey'),
+    );
+  });
+  await new Promise<void>((resolve) => s3.listen(0, '127.0.0.1', resolve));
+  Object.assign(process.env, credentials);
   clients = standInClients();
   master = await new FakeMaster({ sqs: clients.sqs }).start();
   workDir = await tempWorkDir();
@@ -91,6 +112,8 @@ beforeAll(async () => {
     workDir,
     containerizers: ['mesos', 'docker'],
     fetcherStallTimeoutMs: 3_000,
+    region: 'eu-west-1',
+    s3Endpoint: `http://127.0.0.1:${(s3.address() as AddressInfo).port}`,
   });
   agentId = await agent.registered;
 });
@@ -101,6 +124,9 @@ afterAll(async () => {
   await master?.close();
   clients?.destroy();
   await new Promise((resolve) => server?.close(resolve));
+  await new Promise((resolve) => s3?.close(resolve));
+  Reflect.deleteProperty(process.env, 'AWS_ACCESS_KEY_ID');
+  Reflect.deleteProperty(process.env, 'AWS_SECRET_ACCESS_KEY');
   if (workDir) {
     await removeContainers([workDir]);
     await removeWorkDir(workDir);
@@ -166,6 +192,26 @@ describe('fetching into the sandbox (process tasks)', () => {
     }
     expect((hits.get('/cached.txt') ?? 0) - before).toBe(1);
     expect(agent.metrics.snapshot()['containerizer/fetcher/cache_size_used_bytes']).toBeGreaterThanOrEqual(15);
+  });
+
+  it('reads s3:// objects of the granted buckets, signed with the agent credentials, extracted and cached', async () => {
+    const grant = { ...ROOT_GRANT, s3_buckets: ['models'] };
+    const uris = [{ value: 's3://models/app.tar.gz', cache: true }, { value: 's3://models/cached.txt' }];
+    const asked = s3Signatures.length;
+    for (const name of ['first', 'second']) {
+      const id = taskId(`s3-${name}`);
+      const shell = 'cat app/data.txt cached.txt';
+      await master.send(agentId, launch(commandTask(id, shell, withUris(shell, uris)), { grant }));
+      await master.waitFor(id, 'TASK_FINISHED', 20_000);
+      expect(await sandboxFile(workDir, id, 'stdout')).toBe('from the archive\ncached content\n');
+    }
+    // Three GetObjects: the cached archive once, the other object each time; SigV4 for S3 in the agent's region.
+    const signatures = s3Signatures.slice(asked);
+    expect(signatures).toHaveLength(3);
+    for (const signature of signatures)
+      expect(signature).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDTEST\/\d+\/eu-west-1\/s3\//);
+    // A cached object is not for a task whose grant lacks the bucket.
+    expect(await fetchFailure(uris)).toContain("may not read the S3 bucket 'models'");
   });
 
   it('copies local files the grant allows, and refuses those it does not', async () => {
@@ -257,12 +303,29 @@ describe('fetch failures (TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED; the task 
     );
   });
 
-  it('a download that stalls, and an s3 URI without the S3 client', async () => {
+  it('a download that stalls', async () => {
     expect(await fetchFailure([{ value: `${base}/slow` }])).toBe(
       `Failed to fetch '${base}/slow': the download stalled: nothing received for 3s`,
     );
-    expect(await fetchFailure([{ value: 's3://bucket/key.tgz' }])).toContain('s3:// URIs need the AWS SDK S3 client');
-    expect(agent.metrics.snapshot()['containerizer/fetcher/task_fetches_failed']).toBeGreaterThanOrEqual(2);
+    expect(agent.metrics.snapshot()['containerizer/fetcher/task_fetches_failed']).toBeGreaterThanOrEqual(1);
+  });
+
+  it("S3: a bucket the grant does not name (before any request), S3's AccessDenied and NoSuchKey", async () => {
+    const asked = s3Signatures.length;
+    expect(await fetchFailure([{ value: 's3://models/app.tar.gz' }])).toBe(
+      "Failed to fetch 's3://models/app.tar.gz': refused: the task may not read the S3 bucket 'models' (acl: s3_buckets)",
+    );
+    expect(s3Signatures.length).toBe(asked);
+    const grant = { ...ROOT_GRANT, s3_buckets: ['*'] };
+    expect(await fetchFailure([{ value: 's3://locked/a.tgz' }], grant)).toBe(
+      "Failed to fetch 's3://locked/a.tgz': S3 answered 403 AccessDenied: AccessDenied here",
+    );
+    expect(await fetchFailure([{ value: 's3://models/none.tgz' }], grant)).toBe(
+      "Failed to fetch 's3://models/none.tgz': S3 answered 404 NoSuchKey: NoSuchKey here",
+    );
+    expect(await fetchFailure([{ value: 's3://silent/a.tgz' }], grant)).toBe(
+      "Failed to fetch 's3://silent/a.tgz': the download stalled: nothing received for 3s",
+    );
   });
 
   it('a kill while fetching ends the task TASK_KILLED without starting it', async () => {

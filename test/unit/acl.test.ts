@@ -62,6 +62,7 @@ describe('the ACL schema', () => {
       docker_parameters: [],
       network_modes: ['HOST', 'BRIDGE', 'NONE', 'USER'],
       capabilities: [],
+      s3_buckets: [],
     });
     expect(launchGrant(SAFE_ACL)).toEqual(SAFE_GRANT);
     expect(launchGrant(PERMISSIVE_ACL)).toEqual(PERMISSIVE_GRANT);
@@ -175,6 +176,12 @@ describe('task authorization at ACCEPT', () => {
       } as Partial<TaskInfo>),
       'add the capability SYS_ADMIN',
     ],
+    [
+      'host_paths',
+      task({ command: { value: 'x', uris: [{ value: 'file:///etc/shadow' }] } }),
+      "local file '/etc/shadow'",
+    ],
+    ['s3_buckets', task({ command: { value: 'x', uris: [{ value: 's3://models/w.pt' }] } }), "S3 bucket 'models'"],
   ])('refuses under the safe ACL what needs %s, naming the setting', (setting, refused, what) => {
     const why = taskRefusal(refused, FRAMEWORK, who(SAFE_ACL));
     expect(why).toContain(what);
@@ -195,9 +202,11 @@ describe('task authorization at ACCEPT', () => {
       docker_parameters: ['cap-add', 'memory-swap'],
       network_modes: ['BRIDGE'],
       capabilities: ['NET_ADMIN'],
+      s3_buckets: ['models'],
     };
+    const uris = [{ value: 's3://models/w.pt' }, { value: '/srv/data/in.csv' }, { value: 'https://example.com/x' }];
     const allowed = task({
-      command: { value: 'x', user: 'bob' },
+      command: { value: 'x', user: 'bob', uris },
       ...docker(
         {
           network: 'BRIDGE',

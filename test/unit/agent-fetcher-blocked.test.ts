@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockedReason, isBlocked } from '../../agent/fetcher/blocked-hosts.js';
 import { download, FetchError } from '../../agent/fetcher/download.js';
+import { S3Objects } from '../../agent/fetcher/s3.js';
 import { parseMetadataTarget, type MetadataTarget } from '../../agent/isolation/firewall-rules.js';
 import { ROOT_GRANT } from '../support/agent.js';
 
@@ -45,6 +46,7 @@ const options = () => ({
   grant: ROOT_GRANT,
   protectedPaths: [],
   blocked: [blocked],
+  s3: new S3Objects({}),
 });
 
 describe('the fetcher and the metadata service', () => {

@@ -78,6 +78,7 @@ describe('the launch grant', () => {
       docker_parameters: [],
       network_modes: ['HOST', 'BRIDGE', 'NONE', 'USER'],
       capabilities: [],
+      s3_buckets: [],
     } satisfies LaunchGrant);
     const parsed = AgentCommandSchema.parse(launch({ root: true, network_modes: ['NONE'] }));
     expect(parsed.type === 'LAUNCH' && parsed.grant).toEqual({ ...SAFE_GRANT, root: true, network_modes: ['NONE'] });
