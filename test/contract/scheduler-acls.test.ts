@@ -153,6 +153,7 @@ describe('ACCEPT under the ACLs', () => {
         docker_parameters: ['pid'],
         network_modes: ['NONE'],
         capabilities: ['NET_ADMIN'],
+        s3_buckets: [],
       });
     }
   });
