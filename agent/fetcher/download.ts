@@ -69,7 +69,7 @@ async function downloadHttp(url: string, destination: string, options: DownloadO
  * Waits for a request's answer (headers), failing it as stalled when none comes within the stall
  * timeout; the signal it hands over stays live afterwards, for the body (which writeWatched watches).
  */
-export async function untilAnswered<T>(
+async function untilAnswered<T>(
   options: Pick<DownloadOptions, 'signal' | 'stallTimeoutMs'>,
   request: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
@@ -88,7 +88,7 @@ export async function untilAnswered<T>(
 const stalled = (ms: number) => new FetchError(`the download stalled: nothing received for ${ms / 1000}s`);
 
 /** Writes a body to a file; one that sends nothing for the stall timeout fails (FetchError). */
-export async function writeWatched(
+async function writeWatched(
   body: Readable,
   destination: string,
   options: Pick<DownloadOptions, 'signal' | 'stallTimeoutMs'>,
