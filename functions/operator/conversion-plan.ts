@@ -1,6 +1,7 @@
 /**
- * RESERVE_RESOURCES, UNRESERVE_RESOURCES, CREATE_VOLUMES and DESTROY_VOLUMES decided (Mesos
- * `Master::Http::_reserve`, `_unreserve`, `_createVolumes`, `_destroyVolumes` and `_operation`). Pure.
+ * RESERVE_RESOURCES, UNRESERVE_RESOURCES, CREATE_VOLUMES, DESTROY_VOLUMES, GROW_VOLUME and SHRINK_VOLUME
+ * decided (Mesos `Master::Http::_reserve`, `_unreserve`, `_createVolumes`, `_destroyVolumes`,
+ * `growVolume`, `shrinkVolume` and `_operation`). Pure.
  *
  * 1. `validateConversion`: the operation on its own and against the agent (400, as Mesos's
  *    `validation::operation::validate` with no framework): what it consumes of the agent's resources and
@@ -29,7 +30,9 @@ import { allocatedResources, freeResources, ledgerViolation } from '../registrar
 import {
   diskOf,
   duplicateVolumeError,
+  growVolume,
   reservationError,
+  shrinkVolume,
   unreservationError,
   volumeError,
 } from '../scheduler/operations.js';
@@ -39,7 +42,9 @@ export type ConversionCall =
   | { readonly type: 'RESERVE'; readonly source?: readonly Resource[]; readonly resources: readonly Resource[] }
   | { readonly type: 'UNRESERVE'; readonly resources: readonly Resource[] }
   | { readonly type: 'CREATE'; readonly volumes: readonly Resource[] }
-  | { readonly type: 'DESTROY'; readonly volumes: readonly Resource[] };
+  | { readonly type: 'DESTROY'; readonly volumes: readonly Resource[] }
+  | { readonly type: 'GROW'; readonly volume: Resource; readonly addition: Resource }
+  | { readonly type: 'SHRINK'; readonly volume: Resource; readonly subtract: number };
 
 export interface Conversion {
   readonly type: ConversionCall['type'];
@@ -167,6 +172,21 @@ function destroyConversion(
   });
 }
 
+function resizeConversion(
+  call: Extract<ConversionCall, { type: 'GROW' | 'SHRINK' }>,
+  agent: AgentRecord,
+): Result<Conversion, Failure<'INVALID'>> {
+  const capable = agent.capabilities.includes('RESIZE_VOLUME');
+  const resized =
+    call.type === 'GROW'
+      ? growVolume({ volume: call.volume, addition: call.addition }, capable)
+      : shrinkVolume({ volume: call.volume, subtract: { value: call.subtract } }, capable);
+  if (!resized.ok) return invalid(resized.error);
+  const [volume] = resized.value.consumed;
+  if (!volume || !contains(agent.total, [volume])) return invalid('Persistent volume not found');
+  return ok({ type: call.type, ...resized.value, destroyed: [] });
+}
+
 /** The conversion the call asks for on `agent`, or why it is invalid (400). */
 export function validateConversion(
   call: ConversionCall,
@@ -182,6 +202,9 @@ export function validateConversion(
       return createConversion(call, agent, principal);
     case 'DESTROY':
       return destroyConversion(call, agent);
+    case 'GROW':
+    case 'SHRINK':
+      return resizeConversion(call, agent);
   }
 }
 

@@ -9,7 +9,8 @@
  *    REASON_INVALID_OFFERS, and the framework's offers named are recovered without a filter.
  * 2. Operations in order over what is left of the offers: LAUNCH / LAUNCH_GROUP tasks are validated
  *    (TASK_ERROR, REASON_TASK_INVALID / REASON_TASK_GROUP_INVALID), RESERVE / UNRESERVE / CREATE /
- *    DESTROY convert resources (OPERATION_ERROR when invalid and an operation id was given).
+ *    DESTROY / GROW_VOLUME / SHRINK_VOLUME convert resources (OPERATION_ERROR when invalid and an
+ *    operation id was given).
  * 3. What the ledger write must say: the offers out, the launches in, the converted total.
  *
  * Every master-generated update has no uuid: never retried, never acknowledged.
@@ -34,7 +35,15 @@ import { reservationRole } from '#shared/resources/resource.js';
 import type { AgentRecord, FrameworkRecord, OfferRecord } from '../registrar/index.js';
 import { takeInTurn } from '../registrar/ledger.js';
 import { masterStatus, updateEvent } from '../master/statuses.js';
-import { create, destroy, reserve, unreserve, type ConversionState, type OperationContext } from './operations.js';
+import {
+  create,
+  destroy,
+  reserve,
+  resize,
+  unreserve,
+  type ConversionState,
+  type OperationContext,
+} from './operations.js';
 import { executorRefusal, taskRefusal, type Authority } from './task-authorization.js';
 import { validateTask, validateTaskGroup } from './task-validation.js';
 import type { CallOf } from './validation.js';
@@ -198,6 +207,9 @@ function validateOffers(state: AcceptState): { ok: true; value: OfferRecord[] } 
   return { ok: true, value: owned };
 }
 
+/** The operations that convert resources rather than launch. */
+type ConvertingType = 'RESERVE' | 'UNRESERVE' | 'CREATE' | 'DESTROY' | 'GROW_VOLUME' | 'SHRINK_VOLUME';
+
 /** Walks the operations in order over what is left of the offers. */
 class OperationPlanner {
   private readonly feedback: Feedback;
@@ -272,6 +284,8 @@ class OperationPlanner {
       case 'UNRESERVE':
       case 'CREATE':
       case 'DESTROY':
+      case 'GROW_VOLUME':
+      case 'SHRINK_VOLUME':
         return this.convert(operation, operation.type);
       default:
         this.feedback.operation(
@@ -365,9 +379,15 @@ class OperationPlanner {
     });
   }
 
-  private convert(operation: Operation, type: 'RESERVE' | 'UNRESERVE' | 'CREATE' | 'DESTROY'): void {
-    const apply = { RESERVE: reserve, UNRESERVE: unreserve, CREATE: create, DESTROY: destroy }[type];
-    const result = apply(this.state, operation, this.context);
+  private convert(operation: Operation, type: ConvertingType): void {
+    const result =
+      type === 'GROW_VOLUME' || type === 'SHRINK_VOLUME'
+        ? resize(this.state, operation, this.context, this.agent.capabilities.includes('RESIZE_VOLUME'))
+        : { RESERVE: reserve, UNRESERVE: unreserve, CREATE: create, DESTROY: destroy }[type](
+            this.state,
+            operation,
+            this.context,
+          );
     if (!result.ok) {
       this.feedback.operation(operation, 'OPERATION_ERROR', result.error.message);
       this.refused.push({ type, why: result.error.message });
