@@ -28,7 +28,7 @@ import { LaunchError, type Container, type Containerizer, type LaunchSpec, type 
 import { isSupervisor, lookupUser, type User } from './host.js';
 import { checkMounts, type ProtectedPath } from './mount-policy.js';
 import { ownTree } from '../fetcher/fetcher.js';
-import { sandboxLinks, taskMounts } from './volumes.js';
+import { sandboxLinks, taskMounts, type MountContext } from './volumes.js';
 
 /**
  * $1 = run dir; the rest is the launcher, then the executable and its arguments.
@@ -50,6 +50,7 @@ export const SUPERVISOR = [
 
 export interface ProcessContainerizerOptions {
   readonly checkpoint: Checkpoint;
+  readonly volumeDir: MountContext['volumeDir'];
   readonly cgroups: CgroupSupport;
   readonly limits: LimitOptions;
   /** What starts the task in its own session with default signal dispositions (see `taskLauncher`). */
@@ -240,7 +241,7 @@ export class ProcessContainerizer implements Containerizer {
     const mounts = taskMounts(spec.task.container?.volumes ?? [], spec.task.resources ?? [], {
       sandbox: spec.sandbox,
       ...(spec.parentSandbox ? { parentSandbox: spec.parentSandbox } : {}),
-      volumeDir: (role, id) => checkpoint.volume(role, id),
+      volumeDir: this.options.volumeDir,
     });
     const links = sandboxLinks(await checkMounts(mounts, spec.grant, this.options.protectedPaths));
     const user = await this.user(spec);

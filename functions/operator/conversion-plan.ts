@@ -26,6 +26,7 @@ import {
 } from '#shared/resources/resources.js';
 import { failure, ok, type Failure, type Result } from '#shared/result.js';
 import type { AgentRecord, OfferRecord } from '../registrar/index.js';
+import type { DestroyedVolume } from '../scheduler/accept-plan.js';
 import { allocatedResources, freeResources, ledgerViolation } from '../registrar/ledger.js';
 import {
   diskOf,
@@ -53,7 +54,7 @@ export interface Conversion {
   /** What it puts in their place. */
   readonly produced: readonly Resource[];
   /** Persistent volumes destroyed: the agent removes their data. */
-  readonly destroyed: ReadonlyArray<{ role: string; persistence_id: string }>;
+  readonly destroyed: ReadonlyArray<DestroyedVolume>;
 }
 
 export interface ConversionPlan {
@@ -168,6 +169,7 @@ function destroyConversion(
     destroyed: volumes.value.map((volume) => ({
       role: reservationRole(volume),
       persistence_id: volume.disk?.persistence?.id ?? '',
+      ...(volume.disk?.source ? { source: volume.disk.source } : {}),
     })),
   });
 }

@@ -50,6 +50,9 @@ import type { CallOf } from './validation.js';
 
 export type Accept = CallOf<'ACCEPT'>['accept'];
 
+/** A destroyed volume, as the agent is told to remove it. */
+export type DestroyedVolume = Extract<AgentCommand, { type: 'DESTROY_VOLUMES' }>['volumes'][number];
+
 /** What an ACCEPT is decided on, as read from the registrar. */
 export interface AcceptState {
   readonly framework: FrameworkRecord;
@@ -97,7 +100,7 @@ export interface CommitPlan extends Told {
   /** Operations refused, for the logs. */
   readonly refused: ReadonlyArray<{ type: string; why: string }>;
   /** Persistent volumes destroyed: the agent removes their data once the ledger is written. */
-  readonly destroyed: ReadonlyArray<{ role: string; persistence_id: string }>;
+  readonly destroyed: ReadonlyArray<DestroyedVolume>;
 }
 
 export type AcceptPlan = DropPlan | CommitPlan;
@@ -220,7 +223,7 @@ class OperationPlanner {
   private readonly launches: Launch[] = [];
   private readonly takenIds = new Set<string>();
   private readonly refused: Array<{ type: string; why: string }> = [];
-  private readonly destroyed: Array<{ role: string; persistence_id: string }> = [];
+  private readonly destroyed: DestroyedVolume[] = [];
 
   constructor(
     private readonly input: AcceptState,
@@ -398,7 +401,9 @@ class OperationPlanner {
     if (type === 'DESTROY') {
       for (const volume of operation.destroy?.volumes ?? []) {
         const id = volume.disk?.persistence?.id;
-        if (id !== undefined) this.destroyed.push({ role: reservationRole(volume), persistence_id: id });
+        const source = volume.disk?.source;
+        if (id !== undefined)
+          this.destroyed.push({ role: reservationRole(volume), persistence_id: id, ...(source ? { source } : {}) });
       }
     }
     this.feedback.operation(operation, 'OPERATION_FINISHED');

@@ -1,7 +1,12 @@
 /**
  * Persistent volumes and disks on a real agent (process tasks, the SQS stand-in): a volume's data
- * outlives the task that wrote it and an agent restart.
+ * outlives the task that wrote it and an agent restart; PATH and MOUNT disks (a real tmpfs mount) are
+ * offered with their source, hold the volumes made on them, and give their data up on DESTROY.
  */
+import { execFile } from 'node:child_process';
+import { access, mkdir, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningAgent } from '../../agent/agent.js';
 import type { AwsClients } from '#shared/aws/clients.js';
@@ -34,17 +39,25 @@ afterAll(async () => {
   if (workDir) await removeWorkDir(workDir);
 });
 
-function volume(id: string): Resource[] {
-  return resources('disk(ml):8').map((r) => ({
+type Source = NonNullable<NonNullable<Resource['disk']>['source']>;
+
+function volume(id: string, source?: Source, mb = 8): Resource[] {
+  return resources(`disk(ml):${mb}`).map((r) => ({
     ...r,
     reservations: [{ type: 'DYNAMIC' as const, role: 'ml' }],
-    disk: { persistence: { id }, volume: { mode: 'RW' as const, container_path: 'data' } },
+    disk: {
+      persistence: { id },
+      volume: { mode: 'RW' as const, container_path: 'data' },
+      ...(source ? { source } : {}),
+    },
   }));
 }
 
-async function run(agentId: string, shell: string, persistence: string): Promise<string> {
+async function run(agentId: string, shell: string, persistence: string, source?: Source, mb?: number): Promise<string> {
   const id = taskId('volume');
-  const task = commandTask(id, shell, { resources: [...resources('cpus:0.1;mem:32'), ...volume(persistence)] });
+  const task = commandTask(id, shell, {
+    resources: [...resources('cpus:0.1;mem:32'), ...volume(persistence, source, mb)],
+  });
   await master.send(agentId, launch(task));
   const ended = await master.until(
     () => master.updates(id).find((u) => ['TASK_FINISHED', 'TASK_FAILED', 'TASK_ERROR'].includes(u.status.state)),
@@ -67,5 +80,75 @@ describe('persistent volumes', () => {
     expect(await agent.registered).toBe(agentId);
     expect(await run(agentId, 'test "$(cat data/model)" = weights', 'model')).toBe('TASK_FINISHED');
     await agent.shutdown();
+  });
+});
+
+describe('PATH and MOUNT disks', () => {
+  const sh = promisify(execFile);
+  const exists = (path: string) =>
+    access(path).then(
+      () => true,
+      () => false,
+    );
+
+  it('are offered with their source, hold the volumes made on them, and give their data up on DESTROY', async () => {
+    const dir = await tempWorkDir();
+    const pathRoot = join(dir, 'disks', 'ssd');
+    const mountRoot = join(dir, 'disks', 'nvme');
+    await mkdir(mountRoot, { recursive: true });
+    await sh('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mountRoot]);
+    const path: Source = { type: 'PATH', path: { root: pathRoot } };
+    const mount: Source = { type: 'MOUNT', mount: { root: mountRoot } };
+    const disk = (mb: number, source?: Source) => ({
+      name: 'disk',
+      type: 'SCALAR',
+      scalar: { value: mb },
+      ...(source ? { disk: { source } } : {}),
+    });
+    const declared = [...resources('cpus:2;mem:2048'), disk(1000), disk(500, path), disk(16, mount)];
+    const options = { sqsEndpoint: inject('sqsEndpoint'), workDir: dir, containerizers: ['mesos' as const] };
+    try {
+      const agent = await startTestAgent(master, { ...options, resources: JSON.stringify(declared) });
+      const agentId = await agent.registered;
+      const offered = master.registrations.at(-1)?.resources.filter((r) => r.name === 'disk') ?? [];
+      expect(offered).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ scalar: { value: 1000 } }),
+          expect.objectContaining({ scalar: { value: 500 }, disk: { source: path } }),
+          expect.objectContaining({ scalar: { value: 16 }, disk: { source: mount } }),
+        ]),
+      );
+      expect(await run(agentId, 'echo on-ssd > data/f', 'p1', path)).toBe('TASK_FINISHED');
+      expect(await readFile(join(pathRoot, 'volumes', 'roles', 'ml', 'p1', 'f'), 'utf8')).toBe('on-ssd\n');
+      expect(await run(agentId, 'echo on-nvme > data/f && df -P data/ | tail -1 > data/df', 'm1', mount, 16)).toBe(
+        'TASK_FINISHED',
+      );
+      expect(await readFile(join(mountRoot, 'f'), 'utf8')).toBe('on-nvme\n');
+      expect(await readFile(join(mountRoot, 'df'), 'utf8')).toMatch(/^tmpfs/);
+      // A volume on a disk this agent does not have is refused, whatever the task says.
+      const forged: Source = { type: 'PATH', path: { root: '/etc' } };
+      expect(await run(agentId, 'true', 'p2', forged)).toBe('TASK_ERROR');
+
+      await master.send(agentId, {
+        type: 'DESTROY_VOLUMES',
+        volumes: [
+          { role: 'ml', persistence_id: 'p1', source: path },
+          { role: 'ml', persistence_id: 'm1', source: mount },
+        ],
+      });
+      await master.until(async () => (await readdir(mountRoot)).length === 0, 10_000, 'the MOUNT disk emptied');
+      expect(await exists(join(pathRoot, 'volumes', 'roles', 'ml', 'p1'))).toBe(false);
+      expect(await exists(mountRoot)).toBe(true);
+      await agent.shutdown();
+
+      const notMounted = { ...options, workDir: join(dir, 'other') };
+      const fake = disk(16, { type: 'MOUNT', mount: { root: pathRoot } });
+      await expect(
+        startTestAgent(master, { ...notMounted, resources: JSON.stringify([...resources('cpus:1;mem:512'), fake]) }),
+      ).rejects.toThrow(/is not a mount point/);
+    } finally {
+      await sh('umount', [mountRoot]).catch(() => undefined);
+      await removeWorkDir(dir);
+    }
   });
 });
