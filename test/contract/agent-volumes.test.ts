@@ -1,7 +1,8 @@
 /**
  * Persistent volumes and disks on a real agent (process tasks, the SQS stand-in): a volume's data
  * outlives the task that wrote it and an agent restart; PATH and MOUNT disks (a real tmpfs mount) are
- * offered with their source, hold the volumes made on them, and give their data up on DESTROY.
+ * offered with their source, hold the volumes made on them, and give their data up on DESTROY; with
+ * --enforce_container_disk_quota a task writing past its disk is killed.
  */
 import { execFile } from 'node:child_process';
 import { access, mkdir, readdir, readFile } from 'node:fs/promises';
@@ -148,6 +149,38 @@ describe('PATH and MOUNT disks', () => {
       ).rejects.toThrow(/is not a mount point/);
     } finally {
       await sh('umount', [mountRoot]).catch(() => undefined);
+      await removeWorkDir(dir);
+    }
+  });
+});
+
+describe('the ROOT disk quota (--enforce_container_disk_quota)', () => {
+  it('kills a task whose sandbox outgrows its disk, and leaves the others', async () => {
+    const dir = await tempWorkDir();
+    try {
+      const agent = await startTestAgent(master, {
+        sqsEndpoint: inject('sqsEndpoint'),
+        workDir: dir,
+        containerizers: ['mesos'],
+        enforceContainerDiskQuota: true,
+        containerDiskWatchIntervalMs: 200,
+      });
+      const agentId = await agent.registered;
+      const write = (mb: number) => `dd if=/dev/zero of=blob bs=1M count=${mb} 2>/dev/null; sleep 60`;
+      const hog = commandTask(taskId('hog'), write(12), { resources: resources('cpus:0.1;mem:32;disk:5') });
+      const fits = commandTask(taskId('fits'), write(1), { resources: resources('cpus:0.1;mem:32;disk:50') });
+      const unlimited = commandTask(taskId('nodisk'), write(12), { resources: resources('cpus:0.1;mem:32') });
+      for (const task of [hog, fits, unlimited]) await master.send(agentId, launch(task));
+      const failed = await master.waitFor(hog.task_id.value, 'TASK_FAILED', 15_000);
+      expect(failed.status.reason).toBe('REASON_CONTAINER_LIMITATION_DISK');
+      expect(failed.status.message).toMatch(/^Disk usage \((1[12](\.\d+)?)MB\) exceeds quota \(5MB\)/);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      for (const task of [fits, unlimited]) {
+        expect(master.updates(task.task_id.value).map((u) => u.status.state)).toContain('TASK_RUNNING');
+        expect(master.updates(task.task_id.value).map((u) => u.status.state)).not.toContain('TASK_FAILED');
+      }
+      await agent.shutdown();
+    } finally {
       await removeWorkDir(dir);
     }
   });
