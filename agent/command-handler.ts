@@ -7,7 +7,6 @@
  * REASON_TASK_KILLED_DURING_LAUNCH); a RECONCILE answers the tasks the agent does not know with
  * TASK_DROPPED (TASK_LOST for frameworks without PARTITION_AWARE), and remembers them likewise.
  */
-import { rm } from 'node:fs/promises';
 import { taskKey } from '#shared/ids.js';
 import { reservationRole } from '#shared/resources/resource.js';
 import { AgentCommandSchema, parseMessageBody, type AgentCommand } from '#shared/protocol/internal.js';
@@ -16,6 +15,7 @@ import { inLogContext } from '#shared/log-context.js';
 import { inGroups } from '#shared/queues/batch.js';
 import type { ReceivedMessage } from '#shared/queues/queues.js';
 import type { AgentContext } from './context.js';
+import { removeVolume } from './disks.js';
 import type { KillRequest, TaskExecutor } from './executor.js';
 import { launchRequest } from './launch-plan.js';
 import { launch } from './launcher.js';
@@ -160,7 +160,7 @@ export class CommandHandler {
   }
 
   /** Removes destroyed volumes' data, except a volume that a live task still has (it stays, logged). */
-  private async destroyVolumes(volumes: ReadonlyArray<{ role: string; persistence_id: string }>): Promise<void> {
+  private async destroyVolumes(volumes: Extract<AgentCommand, { type: 'DESTROY_VOLUMES' }>['volumes']): Promise<void> {
     const inUse = new Set<string>();
     for (const executor of this.context.executors.values()) {
       if (executor.terminated) continue;
@@ -169,12 +169,12 @@ export class CommandHandler {
         if (id !== undefined) inUse.add(`${reservationRole(resource)}/${id}`);
       }
     }
-    for (const { role, persistence_id: id } of volumes) {
+    for (const { role, persistence_id: id, source } of volumes) {
       if (inUse.has(`${role}/${id}`)) {
         this.context.logger.warn('Not removing a destroyed volume a task still uses', { role, persistenceId: id });
         continue;
       }
-      await rm(this.context.checkpoint.volume(role, id), { recursive: true, force: true });
+      await removeVolume(this.context.config.workDir, role, id, source);
       this.context.metrics.increment('slave/volumes_destroyed');
       this.context.logger.info('Removed a destroyed volume', { role, persistenceId: id });
     }

@@ -90,6 +90,10 @@ export interface AgentConfig {
   readonly gcDiskHeadroom: number;
   /** How often the disk is checked and old sandboxes removed (Mesos --disk_watermark_interval, 1 min). */
   readonly diskWatermarkIntervalMs: number;
+  /** Kill a task whose sandbox outgrows its `disk` (Mesos --enforce_container_disk_quota, `disk/du`; off). */
+  readonly enforceContainerDiskQuota: boolean;
+  /** How often sandboxes are measured for that (Mesos --container_disk_watch_interval, 15 s). */
+  readonly containerDiskWatchIntervalMs: number;
   /** Bytes the fetcher cache may hold (Mesos --fetcher_cache_size, 2 GB). */
   readonly fetcherCacheSizeBytes: number;
   /** The fetcher cache's folder (Mesos --fetcher_cache_dir); default `<work_dir>/fetch`. */
@@ -128,6 +132,8 @@ export const DEFAULTS = {
   gcDelayMs: 604_800_000,
   gcDiskHeadroom: 0.1,
   diskWatermarkIntervalMs: 60_000,
+  enforceContainerDiskQuota: false,
+  containerDiskWatchIntervalMs: 15_000,
   fetcherCacheSizeBytes: 2 * 1024 ** 3,
   fetcherStallTimeoutMs: 60_000,
 } satisfies Partial<AgentConfig>;
@@ -195,6 +201,12 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   gc_delay: { key: 'gcDelayMs', kind: 'duration', help: 'ended sandboxes removed after (1weeks)' },
   gc_disk_headroom: { key: 'gcDiskHeadroom', kind: 'fraction', help: 'sooner as the disk fills (0.1)' },
   disk_watermark_interval: { key: 'diskWatermarkIntervalMs', kind: 'duration', help: '1mins' },
+  enforce_container_disk_quota: {
+    key: 'enforceContainerDiskQuota',
+    kind: 'bool',
+    help: 'kill a task whose sandbox outgrows its disk (false)',
+  },
+  container_disk_watch_interval: { key: 'containerDiskWatchIntervalMs', kind: 'duration', help: '15secs' },
   fetcher_cache_size: { key: 'fetcherCacheSizeBytes', kind: 'bytes', help: 'the fetcher cache (2GB)' },
   fetcher_cache_dir: { key: 'fetcherCacheDir', kind: 'string', help: 'where it is kept (<work_dir>/fetch)' },
   fetcher_stall_timeout: { key: 'fetcherStallTimeoutMs', kind: 'duration', help: 'a silent download fails (1mins)' },

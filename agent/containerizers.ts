@@ -8,6 +8,7 @@
  * owns the host (mount-policy.ts). The fetcher, which both use before a task starts, comes with them
  * (its cache emptied, as at every agent start).
  */
+import { volumePaths, type Disk } from './disks.js';
 import { join, relative } from 'node:path';
 import Docker from 'dockerode';
 import type { Logger } from '#shared/log.js';
@@ -33,6 +34,9 @@ import {
 } from './isolation/cgroup2.js';
 import { detectCgroups, type CgroupSupport } from './isolation/cgroups.js';
 import type { Lifecycle } from './lifecycle.js';
+
+/** Where a persistent volume lives (disks.ts). */
+type VolumeDir = ReturnType<typeof volumePaths>;
 
 export interface ContainerizerDeps {
   readonly config: AgentConfig;
@@ -60,11 +64,12 @@ export interface Containerizers {
 /** Throws when Docker is enabled but does not answer. `host`: the GPUs found, and what finding them noted. */
 export async function createContainerizers(
   deps: ContainerizerDeps,
-  host: { readonly gpus: readonly Gpu[]; readonly notes: readonly string[] },
+  host: { readonly gpus: readonly Gpu[]; readonly notes: readonly string[]; readonly disks?: readonly Disk[] },
 ): Promise<Containerizers> {
   const containerizers = new Map<ContainerizerKind, Containerizer>();
   const notes = [...host.notes];
   const { config, checkpoint } = deps;
+  const volumeDir = volumePaths(config.workDir, host.disks ?? []);
   const cgroup2 = await cgroup2Mount();
   const guarded = protectedPaths({ ...config, meta: checkpoint.meta });
   const taskCgroups: TaskCgroup[] = [];
@@ -73,7 +78,7 @@ export async function createContainerizers(
   if (config.containerizers.includes('mesos')) {
     cgroups = await detectCgroups(config.cgroupsHierarchy, config.cgroupsRoot, cgroup2);
     notes.push(...cgroups.notes);
-    containerizers.set('mesos', await processContainerizer(deps, cgroups, guarded, notes));
+    containerizers.set('mesos', await processContainerizer(deps, cgroups, guarded, notes, volumeDir));
     if (cgroup2 !== undefined && cgroups.unified !== undefined) {
       taskCgroups.push(cgroupfsSubtree(cgroup2, relative(cgroup2, cgroups.unified)));
     } else {
@@ -81,7 +86,7 @@ export async function createContainerizers(
     }
   }
   if (config.containerizers.includes('docker')) {
-    const docker = await dockerContainerizer(deps, guarded);
+    const docker = await dockerContainerizer(deps, guarded, volumeDir);
     containerizers.set('docker', docker.containerizer);
     const { parent } = docker;
     if (cgroup2 !== undefined) {
@@ -128,6 +133,7 @@ async function processContainerizer(
   cgroups: CgroupSupport,
   guarded: readonly ProtectedPath[],
   notes: string[],
+  volumeDir: VolumeDir,
 ): Promise<ProcessContainerizer> {
   const { launcher, notes: launcherNotes } = await taskLauncher();
   notes.push(...launcherNotes);
@@ -135,6 +141,7 @@ async function processContainerizer(
   if (config.switchUser && !root) notes.push("The agent is not root: process tasks run as the agent's user");
   return new ProcessContainerizer({
     checkpoint,
+    volumeDir,
     cgroups,
     limits: { enableCfs: config.cgroupsEnableCfs, pidsLimit: config.pidsLimit },
     launcher,
@@ -152,8 +159,9 @@ async function processContainerizer(
 
 /** The Docker containerizer, with the cgroup parent its engine's cgroup driver takes. */
 async function dockerContainerizer(
-  { config, checkpoint, life, logger, options }: ContainerizerDeps,
+  { config, life, logger, options }: ContainerizerDeps,
   guarded: readonly ProtectedPath[],
+  volumeDir: VolumeDir,
 ): Promise<{ containerizer: DockerContainerizer; driver: string | undefined; parent: DockerCgroupParent }> {
   const client = options.docker ?? new Docker({ socketPath: config.dockerSocket });
   let driver: string | undefined;
@@ -172,7 +180,7 @@ async function dockerContainerizer(
     workDir: config.workDir,
     sandboxDirectory: config.sandboxDirectory,
     limits: { enableCfs: config.cgroupsEnableCfs, pidsLimit: config.pidsLimit },
-    volumeDir: (role, id) => checkpoint.volume(role, id),
+    volumeDir,
     protectedPaths: guarded,
     cgroupParent: parent.parent,
     life,

@@ -55,6 +55,7 @@ export interface TaskRecord {
   readonly containerizer: ContainerizerKind;
   readonly sandbox: string;
   readonly parentSandbox?: string;
+  readonly pod?: LaunchSpec['pod'];
   /** GPU indices held. */
   readonly gpus: readonly number[];
   /** Tasks of a LAUNCH_GROUP: when one fails or is killed, the others are killed (Mesos default executor). */
@@ -160,6 +161,7 @@ export class TaskExecutor {
       task: this.record.task,
       sandbox: this.record.sandbox,
       ...(this.record.parentSandbox ? { parentSandbox: this.record.parentSandbox } : {}),
+      ...(this.record.pod ? { pod: this.record.pod } : {}),
       gpus: this.gpus,
       allGpus: this.context.allGpus,
       grant: launchGrant(this.record.grant),
@@ -178,10 +180,7 @@ export class TaskExecutor {
     await this.context.updates.update(this.record.frameworkId, status);
   }
 
-  /**
-   * Launches the task. `recorded` resolves when its record is checkpointed (the container starts only
-   * then); `receivedAt` is when its LAUNCH arrived (performance.now()).
-   */
+  /** Launches the task once `recorded` (its checkpoint) resolves; `receivedAt`: its LAUNCH's performance.now(). */
   async launch(recorded: Promise<void>, receivedAt = performance.now()): Promise<void> {
     // TASK_STARTING is journalled while the container starts; the stream keeps the order of updates.
     const starting = this.update({ state: 'TASK_STARTING' });
@@ -287,8 +286,8 @@ export class TaskExecutor {
     this.phase = 'running';
     await this.update({ state: 'TASK_RUNNING' });
     this.watch();
-    // A kill that came while launching waits here; one that came during the update above is already under way
-    // (phase 'killing'), and taking its request away would report its end as a failure, not TASK_KILLED.
+    // A kill that came while launching waits here; one during the update above is under way (phase 'killing'),
+    // and taking its request away would report its end as a failure, not TASK_KILLED.
     if (this.killRequest && !this.killing()) {
       const pending = this.killRequest;
       this.killRequest = undefined;
@@ -466,8 +465,7 @@ export class TaskExecutor {
     this.stopTimers();
     await this.update(outcome);
     this.context.onTerminal(this, outcome.state);
-    // The container is released at once (Mesos destroys it when the executor ends); the task's
-    // checkpoint stays until its terminal update is acknowledged.
+    // Released at once (Mesos destroys the container as the executor ends); the checkpoint waits for the ack.
     await this.container?.destroy().catch((error: unknown) => {
       if (!isStopped(error)) {
         this.context.logger.warn('Destroying a container failed', { taskId: this.taskId, error: String(error) });

@@ -4,6 +4,7 @@
  * by `--resources`, completed from the host), the attributes (EC2 placement by IMDSv2, then
  * `--attributes`), the fault domain and the IP to advertise. The decisions are detect.ts's and gpu/'s.
  */
+import { agentDisks, prepareDisks, type Disk } from './disks.js';
 import type { Logger } from '#shared/log.js';
 import type { Attribute, DomainInfo, Resource } from '#shared/protocol/mesos.js';
 import type { AgentConfig } from './config.js';
@@ -34,6 +35,8 @@ export interface HostInventory {
   readonly attributes: Attribute[];
   readonly domain: DomainInfo | undefined;
   readonly advertiseIp: string | undefined;
+  /** The PATH and MOUNT disks `--resources` declares, ready. */
+  readonly disks: Disk[];
   /** What GPU discovery could not do (reported with the isolation). */
   readonly notes: string[];
 }
@@ -56,6 +59,9 @@ export async function takeInventory(
   const facts = sources.hostFacts ?? (await hostFacts(config.workDir));
   const resources = agentResources(config.resources, config.defaultRole, detectedResources(facts, gpus.length));
   if (!resources.ok) throw new Error(resources.error);
+  const disks = agentDisks(resources.value);
+  if (!disks.ok) throw new Error(disks.error);
+  await prepareDisks(disks.value);
 
   const placement =
     config.ec2Metadata === 'auto'
@@ -70,6 +76,7 @@ export async function takeInventory(
   return {
     gpus,
     resources: resources.value,
+    disks: disks.value,
     attributes: mergeAttributes(ec2?.attributes ?? [], given.value),
     domain: ec2?.domain,
     advertiseIp: config.advertiseIp ?? placement?.privateIp ?? firstExternalIpv4(),

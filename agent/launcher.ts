@@ -21,6 +21,7 @@ import type { AgentContext } from './context.js';
 import { TaskExecutor, type TaskRecord } from './executor.js';
 import type { Gpu } from './gpu/nvidia.js';
 import { containerizerFor, screenLaunch, type LaunchRequest } from './launch-plan.js';
+import { podSpec } from './isolation/pods.js';
 import { isStopped } from './lifecycle.js';
 import { agentStatus, droppedState } from './statuses.js';
 
@@ -142,6 +143,7 @@ async function start(
   const { frameworkId, launchId, groupExecutor } = request;
   const executorId = groupExecutor?.executor_id.value;
   const parentSandbox = executorId ? context.checkpoint.sandbox(frameworkId, executorId, launchId) : undefined;
+  const pod = groupExecutor ? podSpec(frameworkId, groupExecutor, launchId, request.tasks) : undefined;
   const recordings: Array<Promise<void>> = [];
   for (const placement of placements) {
     const taskId = placement.task.task_id.value;
@@ -162,6 +164,7 @@ async function start(
       containerizer: placement.containerizer.kind,
       sandbox,
       ...(parentSandbox ? { parentSandbox } : {}),
+      ...(pod ? { pod } : {}),
       gpus: placement.gpus.map((gpu) => gpu.index),
       group: groupExecutor !== undefined,
       grant: request.grant,

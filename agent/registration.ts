@@ -20,6 +20,8 @@ export const ADVERTISED_CAPABILITIES: readonly AgentCapability[] = [
   'RESERVATION_REFINEMENT',
   'AGENT_DRAINING',
   'TASK_RESOURCE_LIMITS',
+  // Persistent volumes are folders: a resize changes the master's books, nothing on the agent.
+  'RESIZE_VOLUME',
 ];
 
 /** `meta/agent.json`: who the master says this agent is, and its queues. */

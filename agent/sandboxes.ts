@@ -1,10 +1,12 @@
 /**
  * What becomes of the sandboxes' content: stdout and stderr shipped to the task log store while tasks
- * run (output-shipper.ts, through the store the master names: task-logs.ts), and ended sandboxes
+ * run (output-shipper.ts, through the store the master names: task-logs.ts), live sandboxes held to
+ * their disk with `--enforce_container_disk_quota` (disk-quota.ts), and ended sandboxes
  * garbage-collected (sandbox-gc.ts).
  */
 import type { RegisterAgentResponse } from '#shared/protocol/internal.js';
 import type { AgentContext } from './context.js';
+import { DiskQuota } from './disk-quota.js';
 import { OutputShipper } from './output-shipper.js';
 import { SandboxGc } from './sandbox-gc.js';
 import { TaskLogConnection } from './task-logs.js';
@@ -12,6 +14,7 @@ import { TaskLogConnection } from './task-logs.js';
 export class Sandboxes {
   readonly shipper: OutputShipper;
   readonly gc: SandboxGc;
+  readonly quota: DiskQuota | undefined;
   private readonly logs: TaskLogConnection;
 
   constructor(agent: Pick<AgentContext, 'config' | 'checkpoint' | 'life' | 'logger' | 'metrics' | 'executors'>) {
@@ -28,6 +31,15 @@ export class Sandboxes {
       logger,
       metrics,
     });
+    this.quota = config.enforceContainerDiskQuota
+      ? new DiskQuota({
+          intervalMs: config.containerDiskWatchIntervalMs,
+          tasks: () => agent.executors.values(),
+          life,
+          logger,
+          metrics,
+        })
+      : undefined;
   }
 
   /** The master's registration answer names the task log store (or none). */
@@ -35,9 +47,9 @@ export class Sandboxes {
     this.logs.update(response.task_logs);
   }
 
-  /** The garbage collector's loop, until the agent ends. */
-  run(): Promise<void> {
-    return this.gc.run();
+  /** The garbage collector's loop and the disk quota's, until the agent ends. */
+  async run(): Promise<void> {
+    await Promise.all([this.gc.run(), this.quota?.run()]);
   }
 
   close(): void {

@@ -7,6 +7,7 @@ import type { LaunchGrant } from '#shared/protocol/internal.js';
 import type { CommandInfo, TaskInfo, TaskState, TaskStatusReason } from '#shared/protocol/mesos.js';
 import type { ContainerizerKind } from '../config.js';
 import type { Gpu } from '../gpu/nvidia.js';
+import type { PodSpec } from '../isolation/pods.js';
 import type { AgentFrameworkInfo } from '../statuses.js';
 
 export interface LaunchSpec {
@@ -26,6 +27,8 @@ export interface LaunchSpec {
   readonly allGpus: readonly Gpu[];
   /** Resolves once the task's record is checkpointed: nothing of the task may start before. */
   readonly recorded: Promise<void>;
+  /** A task group's pod: the cgroup its container nests in, and the network namespace it shares. */
+  readonly pod?: PodSpec;
   /** What the task may do (authorization.ts checked its description; the containerizer checks the rest). */
   readonly grant: LaunchGrant;
 }

@@ -30,14 +30,14 @@ import {
   type UserSpec,
 } from './docker-user.js';
 import { checkMounts, type ProtectedPath } from './mount-policy.js';
-import { taskMounts } from './volumes.js';
+import { taskMounts, type MountContext } from './volumes.js';
 
 export interface DockerContainerizerOptions {
   readonly docker: Docker;
   readonly workDir: string;
   readonly sandboxDirectory: string;
   readonly limits: LimitOptions;
-  readonly volumeDir: (role: string, persistenceId: string) => string;
+  readonly volumeDir: MountContext['volumeDir'];
   /** What no task may mount, whatever its grant. */
   readonly protectedPaths: readonly ProtectedPath[];
   /** HostConfig.CgroupParent of every task container (cgroup2.ts). */

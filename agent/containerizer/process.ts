@@ -21,13 +21,14 @@ import { fromPathComponent } from '../checkpoint.js';
 import { NVIDIA_MAJOR } from '../gpu/nvidia.js';
 import { ContainerCgroup, type CgroupSupport } from '../isolation/cgroups.js';
 import { containerLimits, gpuDenyRules, type LimitOptions } from '../isolation/limits.js';
+import { nestedLimits, Pods } from '../isolation/pods.js';
 import { isStopped, type Lifecycle } from '../lifecycle.js';
 import { processCommand, taskEnvironment } from './command.js';
 import { LaunchError, type Container, type Containerizer, type LaunchSpec, type Termination } from './containerizer.js';
 import { isSupervisor, lookupUser, type User } from './host.js';
 import { checkMounts, type ProtectedPath } from './mount-policy.js';
 import { ownTree } from '../fetcher/fetcher.js';
-import { sandboxLinks, taskMounts } from './volumes.js';
+import { sandboxLinks, taskMounts, type MountContext } from './volumes.js';
 
 /**
  * $1 = run dir; the rest is the launcher, then the executable and its arguments.
@@ -49,6 +50,7 @@ export const SUPERVISOR = [
 
 export interface ProcessContainerizerOptions {
   readonly checkpoint: Checkpoint;
+  readonly volumeDir: MountContext['volumeDir'];
   readonly cgroups: CgroupSupport;
   readonly limits: LimitOptions;
   /** What starts the task in its own session with default signal dispositions (see `taskLauncher`). */
@@ -124,8 +126,28 @@ function goAhead(
 
 export class ProcessContainerizer implements Containerizer {
   readonly kind = 'mesos' as const;
+  private readonly pods: Pods;
 
-  constructor(private readonly options: ProcessContainerizerOptions) {}
+  constructor(private readonly options: ProcessContainerizerOptions) {
+    this.pods = new Pods({ meta: options.checkpoint.meta, cgroups: options.cgroups, limits: options.limits });
+  }
+
+  /** The container's cgroups: nested in its pod's for a task of a group. */
+  private cgroupOf(spec: LaunchSpec): ContainerCgroup {
+    return new ContainerCgroup(this.options.cgroups, spec.containerId, spec.pod?.id);
+  }
+
+  /** The pod a task of a group enters (made with its first task); a failure is the launch's. */
+  private async enterPod(spec: LaunchSpec): Promise<void> {
+    if (!spec.pod) return;
+    await this.pods.enter(spec.pod).catch((error: unknown) => {
+      throw new LaunchError(`Failed to set up the task group's pod: ${(error as Error).message}`);
+    });
+  }
+
+  private async leavePod(spec: LaunchSpec): Promise<void> {
+    if (spec.pod) await this.pods.leave(spec.pod.id);
+  }
 
   /** The user the task runs as: its own (switching users), else the agent's; refused as root without the grant. */
   private async user(spec: LaunchSpec): Promise<User | undefined> {
@@ -151,11 +173,14 @@ export class ProcessContainerizer implements Containerizer {
   async launch(spec: LaunchSpec): Promise<Container> {
     const prepared = await this.prepare(spec);
     const { runDir, user } = prepared;
+    await this.enterPod(spec);
     // The cgroups are set up while the supervisor starts; it joins them itself once they are ready
     // and the task's record is durable (the go-ahead), and only then starts the task.
-    const cgroup = new ContainerCgroup(this.options.cgroups, spec.containerId);
+    const cgroup = this.cgroupOf(spec);
     const cgroupReady = cgroup.create(
-      containerLimits(spec.task.resources ?? [], spec.task.limits, this.options.limits),
+      spec.pod
+        ? nestedLimits(spec.task, this.options.limits)
+        : containerLimits(spec.task.resources ?? [], spec.task.limits, this.options.limits),
       gpuDenyRules(
         spec.allGpus.map((gpu) => gpu.minor),
         spec.gpus.map((gpu) => gpu.minor),
@@ -176,6 +201,7 @@ export class ProcessContainerizer implements Containerizer {
       pidWatch.cancel();
       await cgroupReady.catch(() => undefined);
       await cgroup.destroy().catch(() => undefined);
+      await this.leavePod(spec);
       throw new LaunchError(`Failed to start the task's supervisor: ${(error as Error).message}`);
     } finally {
       for (const handle of output) await handle.close();
@@ -187,6 +213,7 @@ export class ProcessContainerizer implements Containerizer {
       pidWatch.cancel();
       supervisor.kill('SIGKILL');
       await cgroup.destroy().catch(() => undefined);
+      await this.leavePod(spec);
     };
     try {
       await cgroupReady;
@@ -214,7 +241,7 @@ export class ProcessContainerizer implements Containerizer {
     const mounts = taskMounts(spec.task.container?.volumes ?? [], spec.task.resources ?? [], {
       sandbox: spec.sandbox,
       ...(spec.parentSandbox ? { parentSandbox: spec.parentSandbox } : {}),
-      volumeDir: (role, id) => checkpoint.volume(role, id),
+      volumeDir: this.options.volumeDir,
     });
     const links = sandboxLinks(await checkMounts(mounts, spec.grant, this.options.protectedPaths));
     const user = await this.user(spec);
@@ -250,17 +277,24 @@ export class ProcessContainerizer implements Containerizer {
   ): Promise<ChildProcess> {
     const { file, args, user, environment, runDir } = prepared;
     this.options.life.check();
-    const supervisor = spawn(
+    const [shell, ...shellArgs] = this.inPod(spec, user, [
       '/bin/sh',
-      ['-c', SUPERVISOR, 'mantle-supervisor', runDir, ...this.options.launcher, file, ...args],
-      {
-        cwd: spec.sandbox,
-        env: environment,
-        detached: true,
-        stdio: ['pipe', stdout.fd, stderr.fd],
-        ...(user ? { uid: user.uid, gid: user.gid } : {}),
-      },
-    );
+      '-c',
+      SUPERVISOR,
+      'mantle-supervisor',
+      runDir,
+      ...this.options.launcher,
+      file,
+      ...args,
+    ]);
+    const supervisor = spawn(shell as string, shellArgs, {
+      cwd: spec.sandbox,
+      env: environment,
+      detached: true,
+      stdio: ['pipe', stdout.fd, stderr.fd],
+      // In a pod's namespace, nsenter switches to the user once inside.
+      ...(user && !this.pods.netns(spec.pod) ? { uid: user.uid, gid: user.gid } : {}),
+    });
     await new Promise<void>((resolve, reject) => {
       supervisor.once('spawn', resolve);
       supervisor.once('error', reject);
@@ -268,11 +302,16 @@ export class ProcessContainerizer implements Containerizer {
     return supervisor;
   }
 
+  /** A command line run inside the task's pod's network namespace, if it has one. */
+  private inPod(spec: LaunchSpec, user: User | undefined, argv: readonly string[]): string[] {
+    return [...this.pods.enterCommand(spec.pod, user), ...argv];
+  }
+
   async recover(spec: LaunchSpec): Promise<Container | undefined> {
     const runDir = this.options.checkpoint.runDir(spec.containerId);
     const supervisorPid = await readNumber(join(runDir, 'supervisor.pid'));
     const taskPid = await readNumber(join(runDir, 'pid'));
-    const cgroup = new ContainerCgroup(this.options.cgroups, spec.containerId);
+    const cgroup = this.cgroupOf(spec);
     if (supervisorPid === undefined || taskPid === undefined) {
       // The task was never started; a supervisor still waiting for the go-ahead exits on end-of-file.
       if (supervisorPid !== undefined && (await isSupervisor(supervisorPid, runDir)))
@@ -280,6 +319,7 @@ export class ProcessContainerizer implements Containerizer {
       await cgroup.destroy().catch(() => undefined);
       return undefined;
     }
+    if (spec.pod) await this.pods.enter(spec.pod, false);
     const container = await this.attach(
       spec,
       supervisorPid,
@@ -309,6 +349,8 @@ export class ProcessContainerizer implements Containerizer {
       await this.options.checkpoint.removeRun(containerId);
       removed.push(containerId);
     }
+    const pods = await this.pods.cleanup();
+    if (pods.length > 0) this.options.logger.warn('Removed pods no task holds', { pods });
     return removed;
   }
 
@@ -385,7 +427,8 @@ export class ProcessContainerizer implements Containerizer {
     return {
       containerId: spec.containerId,
       exited,
-      checkHost: '127.0.0.1',
+      // A pod's own network is out of the agent's reach: HTTP and TCP probes do not run there.
+      checkHost: this.pods.netns(spec.pod) ? undefined : '127.0.0.1',
       signal: async (signal) => {
         killGroup(taskPid, signal);
         // Processes that left the task's process group are still in its cgroups.
@@ -396,6 +439,7 @@ export class ProcessContainerizer implements Containerizer {
         detach();
         await cgroup.destroy();
         await this.options.checkpoint.removeRun(spec.containerId);
+        await this.leavePod(spec);
       },
       detach,
     };
@@ -416,12 +460,13 @@ export class ProcessContainerizer implements Containerizer {
     );
     // The check runs in the task's cgroups (its limits, and the metadata firewall): it waits on its stdin
     // until the agent has moved it there.
-    const child = spawn('/bin/sh', ['-c', 'read -r go || exit 125; exec "$@"', 'mantle-check', file, ...args], {
+    const argv = this.inPod(spec, user, ['/bin/sh', '-c', 'read -r go || exit 125; exec "$@"', 'mantle-check']);
+    const child = spawn(argv[0] as string, [...argv.slice(1), file, ...args], {
       cwd: spec.sandbox,
       env: environment,
       detached: true,
       stdio: ['pipe', 'ignore', 'ignore'],
-      ...(user ? { uid: user.uid, gid: user.gid } : {}),
+      ...(user && !this.pods.netns(spec.pod) ? { uid: user.uid, gid: user.gid } : {}),
     });
     child.stdin?.on('error', () => undefined);
     const onAbort = () => {

@@ -5,7 +5,7 @@
  * `filesystem/posix` isolator does for persistent volumes) and refuses absolute ones. Pure.
  */
 import { isAbsolute, join, normalize } from 'node:path';
-import type { Resource, Volume } from '#shared/protocol/mesos.js';
+import type { DiskInfo, Resource, Volume } from '#shared/protocol/mesos.js';
 import { reservationRole } from '#shared/resources/resource.js';
 import { LaunchError } from './containerizer.js';
 
@@ -28,10 +28,13 @@ export interface Mount {
 /** Docker's own rule for volume names; anything else (an absolute path above all) Docker reads as a host path. */
 const DOCKER_VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
+type DiskSource = NonNullable<DiskInfo['source']>;
+
 export interface MountContext {
   readonly sandbox: string;
   readonly parentSandbox?: string;
-  readonly volumeDir: (role: string, persistenceId: string) => string;
+  /** Where a persistent volume's data is: under the work dir, or on the PATH or MOUNT disk it was made on. */
+  readonly volumeDir: (role: string, persistenceId: string, source?: DiskSource) => string;
 }
 
 function relativeInside(path: string, what: string): string {
@@ -90,7 +93,7 @@ export function taskMounts(volumes: readonly Volume[], resources: readonly Resou
     const volume = resource.disk?.volume;
     if (!persistence || !volume) continue;
     mounts.push({
-      source: context.volumeDir(reservationRole(resource), persistence.id),
+      source: context.volumeDir(reservationRole(resource), persistence.id, resource.disk?.source),
       target: relativeInside(volume.container_path, 'Persistent volume path'),
       readOnly: volume.mode === 'RO',
       kind: 'volume',

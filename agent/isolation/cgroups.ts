@@ -113,24 +113,29 @@ export async function detectCgroups(hierarchy: string, root: string, cgroup2?: s
   return { version: 'v1', bases, ...(devices ? { devices } : {}), ...(unified ? { unified } : {}), notes };
 }
 
-/** A container's cgroups. */
+/** A container's cgroups; nested under its pod's (a task group's) when it has one. */
 export class ContainerCgroup {
+  private readonly path: string;
+
   constructor(
     private readonly support: CgroupSupport,
     readonly containerId: string,
-  ) {}
+    pod?: string,
+  ) {
+    this.path = pod === undefined ? containerId : join(pod, containerId);
+  }
 
   /** One directory per controller in use, and the cgroup2 one (v2: one in all). */
   dirs(): string[] {
-    const dirs = new Set([...this.support.bases.values()].map((base) => join(base, this.containerId)));
-    if (this.support.devices) dirs.add(join(this.support.devices, this.containerId));
-    if (this.support.unified) dirs.add(join(this.support.unified, this.containerId));
+    const dirs = new Set([...this.support.bases.values()].map((base) => join(base, this.path)));
+    if (this.support.devices) dirs.add(join(this.support.devices, this.path));
+    if (this.support.unified) dirs.add(join(this.support.unified, this.path));
     return [...dirs];
   }
 
   private dir(controller: string): string | undefined {
     const base = this.support.bases.get(controller);
-    return base === undefined ? undefined : join(base, this.containerId);
+    return base === undefined ? undefined : join(base, this.path);
   }
 
   /** The files a process's pid is written to, to move it into the container's cgroups. */
@@ -156,7 +161,7 @@ export class ContainerCgroup {
       }
     }
     if (this.support.devices) {
-      const dir = join(this.support.devices, this.containerId);
+      const dir = join(this.support.devices, this.path);
       for (const rule of gpuDenyRules) await writeFile(join(dir, 'devices.deny'), rule);
     }
   }

@@ -1,6 +1,7 @@
 /**
- * RESERVE_RESOURCES, UNRESERVE_RESOURCES, CREATE_VOLUMES and DESTROY_VOLUMES decided (Mesos
- * `Master::Http::_reserve`, `_unreserve`, `_createVolumes`, `_destroyVolumes` and `_operation`). Pure.
+ * RESERVE_RESOURCES, UNRESERVE_RESOURCES, CREATE_VOLUMES, DESTROY_VOLUMES, GROW_VOLUME and SHRINK_VOLUME
+ * decided (Mesos `Master::Http::_reserve`, `_unreserve`, `_createVolumes`, `_destroyVolumes`,
+ * `growVolume`, `shrinkVolume` and `_operation`). Pure.
  *
  * 1. `validateConversion`: the operation on its own and against the agent (400, as Mesos's
  *    `validation::operation::validate` with no framework): what it consumes of the agent's resources and
@@ -25,11 +26,14 @@ import {
 } from '#shared/resources/resources.js';
 import { failure, ok, type Failure, type Result } from '#shared/result.js';
 import type { AgentRecord, OfferRecord } from '../registrar/index.js';
+import type { DestroyedVolume } from '../scheduler/accept-plan.js';
 import { allocatedResources, freeResources, ledgerViolation } from '../registrar/ledger.js';
 import {
   diskOf,
   duplicateVolumeError,
+  growVolume,
   reservationError,
+  shrinkVolume,
   unreservationError,
   volumeError,
 } from '../scheduler/operations.js';
@@ -39,7 +43,9 @@ export type ConversionCall =
   | { readonly type: 'RESERVE'; readonly source?: readonly Resource[]; readonly resources: readonly Resource[] }
   | { readonly type: 'UNRESERVE'; readonly resources: readonly Resource[] }
   | { readonly type: 'CREATE'; readonly volumes: readonly Resource[] }
-  | { readonly type: 'DESTROY'; readonly volumes: readonly Resource[] };
+  | { readonly type: 'DESTROY'; readonly volumes: readonly Resource[] }
+  | { readonly type: 'GROW'; readonly volume: Resource; readonly addition: Resource }
+  | { readonly type: 'SHRINK'; readonly volume: Resource; readonly subtract: number };
 
 export interface Conversion {
   readonly type: ConversionCall['type'];
@@ -48,7 +54,7 @@ export interface Conversion {
   /** What it puts in their place. */
   readonly produced: readonly Resource[];
   /** Persistent volumes destroyed: the agent removes their data. */
-  readonly destroyed: ReadonlyArray<{ role: string; persistence_id: string }>;
+  readonly destroyed: ReadonlyArray<DestroyedVolume>;
 }
 
 export interface ConversionPlan {
@@ -163,8 +169,24 @@ function destroyConversion(
     destroyed: volumes.value.map((volume) => ({
       role: reservationRole(volume),
       persistence_id: volume.disk?.persistence?.id ?? '',
+      ...(volume.disk?.source ? { source: volume.disk.source } : {}),
     })),
   });
+}
+
+function resizeConversion(
+  call: Extract<ConversionCall, { type: 'GROW' | 'SHRINK' }>,
+  agent: AgentRecord,
+): Result<Conversion, Failure<'INVALID'>> {
+  const capable = agent.capabilities.includes('RESIZE_VOLUME');
+  const resized =
+    call.type === 'GROW'
+      ? growVolume({ volume: call.volume, addition: call.addition }, capable)
+      : shrinkVolume({ volume: call.volume, subtract: { value: call.subtract } }, capable);
+  if (!resized.ok) return invalid(resized.error);
+  const [volume] = resized.value.consumed;
+  if (!volume || !contains(agent.total, [volume])) return invalid('Persistent volume not found');
+  return ok({ type: call.type, ...resized.value, destroyed: [] });
 }
 
 /** The conversion the call asks for on `agent`, or why it is invalid (400). */
@@ -182,6 +204,9 @@ export function validateConversion(
       return createConversion(call, agent, principal);
     case 'DESTROY':
       return destroyConversion(call, agent);
+    case 'GROW':
+    case 'SHRINK':
+      return resizeConversion(call, agent);
   }
 }
 

@@ -1,5 +1,6 @@
 /**
- * RESERVE_RESOURCES, UNRESERVE_RESOURCES, CREATE_VOLUMES and DESTROY_VOLUMES: an operator converts an
+ * RESERVE_RESOURCES, UNRESERVE_RESOURCES, CREATE_VOLUMES, DESTROY_VOLUMES, GROW_VOLUME and SHRINK_VOLUME:
+ * an operator converts an
  * agent's unallocated resources, as Mesos's master does (`src/master/http.cpp`). Each decides with
  * conversion-plan.ts (400 for an unknown agent or an invalid operation, 409 when the agent does not
  * have the resources unallocated) and writes the agent's total through the registrar in one
@@ -99,4 +100,43 @@ export const DESTROY_VOLUMES = operatorCall({
     convert(master, payload.agent_id.value, { type: 'DESTROY', volumes: payload.volumes }, caller),
 });
 
-export const RESERVATION_CALLS = [RESERVE_RESOURCES, UNRESERVE_RESOURCES, CREATE_VOLUMES, DESTROY_VOLUMES];
+/** Mesos's `agent_id` is optional for volumes of resource providers, which Mantle has none of. */
+function agentIdOf(payload: { agent_id?: { value: string } | undefined }): string | undefined {
+  return payload.agent_id?.value;
+}
+
+export const GROW_VOLUME = operatorCall({
+  type: 'GROW_VOLUME',
+  field: 'grow_volume',
+  payload: z.object({ agent_id: IdSchema.optional(), volume: ResourceSchema, addition: ResourceSchema }),
+  handle: (master, { payload }, caller) => {
+    const agentId = agentIdOf(payload);
+    if (agentId === undefined) return Promise.resolve(badRequest("Expecting 'grow_volume.agent_id' to be present"));
+    return convert(master, agentId, { type: 'GROW', volume: payload.volume, addition: payload.addition }, caller);
+  },
+});
+
+export const SHRINK_VOLUME = operatorCall({
+  type: 'SHRINK_VOLUME',
+  field: 'shrink_volume',
+  payload: z.object({
+    agent_id: IdSchema.optional(),
+    volume: ResourceSchema,
+    subtract: z.object({ value: z.number() }),
+  }),
+  handle: (master, { payload }, caller) => {
+    const agentId = agentIdOf(payload);
+    if (agentId === undefined) return Promise.resolve(badRequest("Expecting 'shrink_volume.agent_id' to be present"));
+    const call = { type: 'SHRINK' as const, volume: payload.volume, subtract: payload.subtract.value };
+    return convert(master, agentId, call, caller);
+  },
+});
+
+export const RESERVATION_CALLS = [
+  RESERVE_RESOURCES,
+  UNRESERVE_RESOURCES,
+  CREATE_VOLUMES,
+  DESTROY_VOLUMES,
+  GROW_VOLUME,
+  SHRINK_VOLUME,
+];

@@ -9,7 +9,8 @@
  *    REASON_INVALID_OFFERS, and the framework's offers named are recovered without a filter.
  * 2. Operations in order over what is left of the offers: LAUNCH / LAUNCH_GROUP tasks are validated
  *    (TASK_ERROR, REASON_TASK_INVALID / REASON_TASK_GROUP_INVALID), RESERVE / UNRESERVE / CREATE /
- *    DESTROY convert resources (OPERATION_ERROR when invalid and an operation id was given).
+ *    DESTROY / GROW_VOLUME / SHRINK_VOLUME convert resources (OPERATION_ERROR when invalid and an
+ *    operation id was given).
  * 3. What the ledger write must say: the offers out, the launches in, the converted total.
  *
  * Every master-generated update has no uuid: never retried, never acknowledged.
@@ -34,12 +35,23 @@ import { reservationRole } from '#shared/resources/resource.js';
 import type { AgentRecord, FrameworkRecord, OfferRecord } from '../registrar/index.js';
 import { takeInTurn } from '../registrar/ledger.js';
 import { masterStatus, updateEvent } from '../master/statuses.js';
-import { create, destroy, reserve, unreserve, type ConversionState, type OperationContext } from './operations.js';
+import {
+  create,
+  destroy,
+  reserve,
+  resize,
+  unreserve,
+  type ConversionState,
+  type OperationContext,
+} from './operations.js';
 import { executorRefusal, taskRefusal, type Authority } from './task-authorization.js';
 import { validateTask, validateTaskGroup } from './task-validation.js';
 import type { CallOf } from './validation.js';
 
 export type Accept = CallOf<'ACCEPT'>['accept'];
+
+/** A destroyed volume, as the agent is told to remove it. */
+export type DestroyedVolume = Extract<AgentCommand, { type: 'DESTROY_VOLUMES' }>['volumes'][number];
 
 /** What an ACCEPT is decided on, as read from the registrar. */
 export interface AcceptState {
@@ -88,7 +100,7 @@ export interface CommitPlan extends Told {
   /** Operations refused, for the logs. */
   readonly refused: ReadonlyArray<{ type: string; why: string }>;
   /** Persistent volumes destroyed: the agent removes their data once the ledger is written. */
-  readonly destroyed: ReadonlyArray<{ role: string; persistence_id: string }>;
+  readonly destroyed: ReadonlyArray<DestroyedVolume>;
 }
 
 export type AcceptPlan = DropPlan | CommitPlan;
@@ -198,6 +210,9 @@ function validateOffers(state: AcceptState): { ok: true; value: OfferRecord[] } 
   return { ok: true, value: owned };
 }
 
+/** The operations that convert resources rather than launch. */
+type ConvertingType = 'RESERVE' | 'UNRESERVE' | 'CREATE' | 'DESTROY' | 'GROW_VOLUME' | 'SHRINK_VOLUME';
+
 /** Walks the operations in order over what is left of the offers. */
 class OperationPlanner {
   private readonly feedback: Feedback;
@@ -208,7 +223,7 @@ class OperationPlanner {
   private readonly launches: Launch[] = [];
   private readonly takenIds = new Set<string>();
   private readonly refused: Array<{ type: string; why: string }> = [];
-  private readonly destroyed: Array<{ role: string; persistence_id: string }> = [];
+  private readonly destroyed: DestroyedVolume[] = [];
 
   constructor(
     private readonly input: AcceptState,
@@ -272,6 +287,8 @@ class OperationPlanner {
       case 'UNRESERVE':
       case 'CREATE':
       case 'DESTROY':
+      case 'GROW_VOLUME':
+      case 'SHRINK_VOLUME':
         return this.convert(operation, operation.type);
       default:
         this.feedback.operation(
@@ -365,9 +382,15 @@ class OperationPlanner {
     });
   }
 
-  private convert(operation: Operation, type: 'RESERVE' | 'UNRESERVE' | 'CREATE' | 'DESTROY'): void {
-    const apply = { RESERVE: reserve, UNRESERVE: unreserve, CREATE: create, DESTROY: destroy }[type];
-    const result = apply(this.state, operation, this.context);
+  private convert(operation: Operation, type: ConvertingType): void {
+    const result =
+      type === 'GROW_VOLUME' || type === 'SHRINK_VOLUME'
+        ? resize(this.state, operation, this.context, this.agent.capabilities.includes('RESIZE_VOLUME'))
+        : { RESERVE: reserve, UNRESERVE: unreserve, CREATE: create, DESTROY: destroy }[type](
+            this.state,
+            operation,
+            this.context,
+          );
     if (!result.ok) {
       this.feedback.operation(operation, 'OPERATION_ERROR', result.error.message);
       this.refused.push({ type, why: result.error.message });
@@ -378,7 +401,9 @@ class OperationPlanner {
     if (type === 'DESTROY') {
       for (const volume of operation.destroy?.volumes ?? []) {
         const id = volume.disk?.persistence?.id;
-        if (id !== undefined) this.destroyed.push({ role: reservationRole(volume), persistence_id: id });
+        const source = volume.disk?.source;
+        if (id !== undefined)
+          this.destroyed.push({ role: reservationRole(volume), persistence_id: id, ...(source ? { source } : {}) });
       }
     }
     this.feedback.operation(operation, 'OPERATION_FINISHED');

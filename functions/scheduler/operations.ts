@@ -1,6 +1,6 @@
 /**
  * Offer operations that convert resources (Mesos src/master/validation.cpp `operation::validate` and
- * `Resources::apply`): RESERVE, UNRESERVE, CREATE and DESTROY. Each applies to what is left of the
+ * `Resources::apply`): RESERVE, UNRESERVE, CREATE, DESTROY, GROW_VOLUME and SHRINK_VOLUME. Each applies to what is left of the
  * offers and to the agent's total at once, so later operations of the same ACCEPT (a LAUNCH on the
  * new reservation, say) see the result. Pure.
  */
@@ -8,14 +8,16 @@ import type { Operation, Resource } from '#shared/protocol/mesos.js';
 import { canonicalResources } from '#shared/resources/parse.js';
 import {
   isDynamicallyReserved,
+  isMountDisk,
   isPersistentVolume,
   isRevocable,
   isShared,
   isUnreserved,
   reservationRole,
 } from '#shared/resources/resource.js';
+import { addScalars, roundScalar, subtractScalars, toMillis } from '#shared/resources/values.js';
 import { add, allocate, contains, popReservation, subtract, unallocate } from '#shared/resources/resources.js';
-import { failure, ok, type Failure, type Result } from '#shared/result.js';
+import { err, failure, ok, type Failure, type Result } from '#shared/result.js';
 import { allowsRole, type Acl } from '#shared/acl.js';
 
 export interface ConversionState {
@@ -48,7 +50,12 @@ function fail(message: string): { ok: false; error: OperationInvalid } {
 }
 
 /** Replaces `from` by `to` in both the remaining offer and the total. */
-function convert(state: ConversionState, role: string, from: Resource[], to: Resource[]): Converted<ConversionState> {
+export function convert(
+  state: ConversionState,
+  role: string,
+  from: Resource[],
+  to: Resource[],
+): Converted<ConversionState> {
   const fromAllocated = allocate(from, role);
   if (!contains(state.remaining, fromAllocated)) return fail('The operation uses resources that are not offered');
   return ok({
@@ -220,4 +227,106 @@ export function destroy(
     }
   }
   return convert(state, context.role, volumes.value, volumes.value.map(diskOf));
+}
+
+// ------------------------------------------------------------------------------- GROW_VOLUME, SHRINK_VOLUME
+// Mesos 1.7's experimental resizing of persistent volumes (validation.cpp `validate(GrowVolume / ShrinkVolume)`,
+// `getConsumedResources`): growing takes the volume and `addition` (more disk of the very same kind:
+// reservation, role, disk source) and gives back the volume with their sum; shrinking takes the volume and
+// gives back the volume less `subtract` and that much plain disk of its kind. Shared volumes, shrinking a
+// volume of a MOUNT disk (a MOUNT disk is used whole) and agents without RESIZE_VOLUME are refused, with
+// Mesos's messages. The scheduler's ACCEPT and the operator's calls both decide with these.
+
+/** What a resize takes out of the resources and what it puts in their place (unallocated). */
+export interface Resize {
+  readonly consumed: Resource[];
+  readonly produced: Resource[];
+}
+
+type GrowVolume = NonNullable<Operation['grow_volume']>;
+type ShrinkVolume = NonNullable<Operation['shrink_volume']>;
+
+function one(resource: Resource, field: string): Result<Resource, string> {
+  const parsed = canonicalResources([resource]);
+  if (!parsed.ok) return err(`Invalid resource in the '${field}' field: ${parsed.error.message}`);
+  const [only] = unallocate(parsed.value);
+  if (!only || parsed.value.length !== 1)
+    return err(`Invalid resource in the '${field}' field: expecting one resource`);
+  return ok(only);
+}
+
+function withSize(resource: Resource, value: number): Resource {
+  return { ...resource, scalar: { value } };
+}
+
+/** The persistent volume to resize, checked as Mesos checks it. */
+function volumeToResize(raw: Resource, field: string, verb: 'Growing' | 'Shrinking'): Result<Resource, string> {
+  const volume = one(raw, field);
+  if (!volume.ok) return volume;
+  const invalid = volume.value.disk?.persistence ? volumeError(volume.value) : 'it is not a persistent volume';
+  if (invalid) return err(`Invalid persistent volume in the '${field}' field: ${invalid}`);
+  if (isShared(volume.value)) return err(`${verb} a shared persistent volume is not supported`);
+  return ok(volume.value);
+}
+
+export function growVolume(grow: GrowVolume | undefined, resizeVolume: boolean): Result<Resize, string> {
+  if (!grow) return err("Expecting 'grow_volume' to be present");
+  const volume = volumeToResize(grow.volume, 'GrowVolume.volume', 'Growing');
+  // A zero-sized resource is valid but empty (canonical resources drop it): it is too small, not malformed.
+  const zero = grow.addition.scalar !== undefined && toMillis(grow.addition.scalar.value) === 0;
+  const addition = zero ? undefined : one(grow.addition, 'GrowVolume.addition');
+  if (addition && !addition.ok) return addition;
+  if (!addition || toMillis(addition.value.scalar?.value ?? 0) <= 0) {
+    return err("The size of 'GrowVolume.addition' field must be greater than zero");
+  }
+  if (!volume.ok) return volume;
+  if (add([diskOf(volume.value)], [addition.value]).length !== 1) {
+    return err("Incompatible resources in the 'GrowVolume.volume' and 'GrowVolume.addition' fields");
+  }
+  if (!resizeVolume) return err('The volume cannot be grown on an agent without RESIZE_VOLUME capability');
+  const size = addScalars(volume.value.scalar?.value ?? 0, addition.value.scalar?.value ?? 0);
+  return ok({ consumed: [volume.value, addition.value], produced: [withSize(volume.value, size)] });
+}
+
+export function shrinkVolume(shrink: ShrinkVolume | undefined, resizeVolume: boolean): Result<Resize, string> {
+  if (!shrink) return err("Expecting 'shrink_volume' to be present");
+  const volume = volumeToResize(shrink.volume, 'ShrinkVolume.volume', 'Shrinking');
+  const subtract = shrink.subtract.value;
+  if (toMillis(subtract) <= 0) return err("Value of 'ShrinkVolume.subtract' must be greater than zero");
+  if (!volume.ok) return volume;
+  const size = volume.value.scalar?.value ?? 0;
+  if (toMillis(size) <= toMillis(subtract)) {
+    return err("Value of 'ShrinkVolume.subtract' must be smaller than the size of 'ShrinkVolume.volume'");
+  }
+  if (isMountDisk(volume.value)) return err('Shrinking a volume on a MOUNT disk is not supported');
+  if (!resizeVolume) return err('The volume cannot be shrunk on an agent without RESIZE_VOLUME capability');
+  return ok({
+    consumed: [volume.value],
+    produced: [
+      withSize(volume.value, subtractScalars(size, subtract)),
+      withSize(diskOf(volume.value), roundScalar(subtract)),
+    ],
+  });
+}
+
+/**
+ * GROW_VOLUME or SHRINK_VOLUME in an ACCEPT: what it consumes must be in what is left of the offers, and
+ * the volume the offers' role's; `resizeVolume`: the agent has the RESIZE_VOLUME capability.
+ */
+export function resize(
+  state: ConversionState,
+  operation: Operation,
+  context: OperationContext,
+  resizeVolume: boolean,
+): Converted<ConversionState> {
+  const resized =
+    operation.type === 'GROW_VOLUME'
+      ? growVolume(operation.grow_volume, resizeVolume)
+      : shrinkVolume(operation.shrink_volume, resizeVolume);
+  if (!resized.ok) return fail(resized.error);
+  const { consumed, produced } = resized.value;
+  if (consumed.some((resource) => reservationRole(resource) !== context.role)) {
+    return fail(`The volume must be reserved for '${context.role}'`);
+  }
+  return convert(state, context.role, consumed, produced);
 }

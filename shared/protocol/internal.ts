@@ -10,6 +10,7 @@ import { enumOf, opt, rep } from './dialect.js';
 import {
   AgentIDSchema,
   AttributeSchema,
+  DiskInfoSchema,
   DOCKER_NETWORKS,
   DomainInfoSchema,
   ExecutorIDSchema,
@@ -193,7 +194,10 @@ export const AgentCommandSchema = z.discriminatedUnion('type', [
    */
   z.object({
     type: z.literal('DESTROY_VOLUMES'),
-    volumes: z.array(z.object({ role: z.string(), persistence_id: z.string() })).max(1000),
+    /** `source`: the PATH or MOUNT disk the volume is on (absent: the work dir's ROOT disk). */
+    volumes: z
+      .array(z.object({ role: z.string(), persistence_id: z.string(), source: DiskInfoSchema.shape.source }))
+      .max(1000),
   }),
   /** The master's view of the agent's tasks; the agent answers for the ones it does not know. */
   z.object({

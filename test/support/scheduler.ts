@@ -121,6 +121,7 @@ export async function registerAgent(
   tm: TestMaster,
   text = 'cpus:8;mem:8192;gpus:2;disk:10000;ports:[31000-31099]',
   headers: Record<string, string> = {},
+  capabilities: readonly string[] = [],
 ): Promise<TestAgent> {
   const response = await fetch(`${tm.url}/internal/v1/agents/register`, {
     method: 'POST',
@@ -129,6 +130,7 @@ export async function registerAgent(
       hostname: `agent-${randomBytes(3).toString('hex')}.local`,
       ip: '127.0.0.1',
       resources: resources(text),
+      ...(capabilities.length > 0 ? { capabilities: capabilities.map((type) => ({ type })) } : {}),
       containerizers: ['mesos'],
       isolation: { cgroups: 'none', gpus: 'none', notes: [] },
       version: 'test',

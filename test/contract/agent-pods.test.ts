@@ -1,0 +1,225 @@
+/**
+ * Task groups as pods, with real processes, real cgroups and real network namespaces: the group's tasks
+ * share a network namespace (127.0.0.1 between them, unreachable from the host) unless the group asks
+ * for the host's, share PARENT sandbox volumes, live under one cgroup with the group's memory, and go
+ * down together; the pod is removed with its last task, and survives an agent restart with its tasks.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { RunningAgent } from '../../agent/agent.js';
+import { detectCgroups } from '../../agent/isolation/cgroups.js';
+import type { AwsClients } from '#shared/aws/clients.js';
+import type { AgentCommand } from '#shared/protocol/internal.js';
+import type { ContainerInfo, TaskInfo } from '#shared/protocol/mesos.js';
+import { standInClients } from '../support/aws.js';
+import { FakeMaster } from '../support/agent-master.js';
+import {
+  commandTask,
+  FRAMEWORK_ID,
+  kill,
+  removeWorkDir,
+  resources,
+  ROOT_GRANT,
+  startTestAgent,
+  taskId,
+  tempWorkDir,
+} from '../support/agent.js';
+import { sandboxes } from '../support/agent-sandbox.js';
+
+const cgroups = await detectCgroups('/sys/fs/cgroup', 'mantle');
+
+let clients: AwsClients;
+let master: FakeMaster;
+let agent: RunningAgent;
+let agentId: string;
+let workDir: string;
+
+beforeAll(async () => {
+  clients = standInClients();
+  master = await new FakeMaster({ sqs: clients.sqs }).start();
+  workDir = await tempWorkDir();
+  agent = await startTestAgent(master, { sqsEndpoint: inject('sqsEndpoint'), workDir, containerizers: ['mesos'] });
+  agentId = await agent.registered;
+});
+
+afterAll(async () => {
+  await agent?.shutdown();
+  await master?.close();
+  clients?.destroy();
+  if (workDir) await removeWorkDir(workDir);
+});
+
+/** A volume at `shared` in every task: the executor's sandbox's `shared` folder (Mesos's PARENT sandbox path). */
+const SHARED: ContainerInfo = {
+  type: 'MESOS',
+  volumes: [
+    {
+      container_path: 'shared',
+      mode: 'RW',
+      source: { type: 'SANDBOX_PATH', sandbox_path: { type: 'PARENT', path: 'shared' } },
+    },
+  ],
+};
+
+function group(executorId: string, tasks: TaskInfo[], container?: ContainerInfo): AgentCommand {
+  return {
+    type: 'LAUNCH_GROUP',
+    framework_id: { value: FRAMEWORK_ID },
+    framework_info: { user: 'root', name: 'pod-tests', capabilities: [{ type: 'PARTITION_AWARE' }] },
+    executor: {
+      type: 'DEFAULT',
+      executor_id: { value: executorId },
+      resources: resources('cpus:0.1;mem:32'),
+      ...(container ? { container } : {}),
+    },
+    task_group: { tasks },
+    launch_id: `launch-${executorId}`,
+    grant: ROOT_GRANT,
+  };
+}
+
+const port = () => 40_000 + Math.floor(Math.random() * 9_000);
+
+/** A task serving `pod` on 127.0.0.1:<port>, and one that fetches it into the shared volume. */
+function serverAndClient(port: number): [TaskInfo, TaskInfo] {
+  const server = commandTask(
+    taskId('server'),
+    `exec node -e "require('http').createServer((q, r) => r.end('pod')).listen(${port}, '127.0.0.1')"`,
+    { container: SHARED },
+  );
+  const client = commandTask(
+    taskId('client'),
+    `for i in $(seq 100); do curl -sf http://127.0.0.1:${port}/ > shared/answer && break; sleep 0.1; done; sleep 60`,
+    { container: SHARED },
+  );
+  return [server, client];
+}
+
+async function reachable(port: number): Promise<boolean> {
+  return fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2_000) }).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function sharedAnswer(executorId: string, dir = workDir): Promise<string | undefined> {
+  const [run] = await sandboxes(dir, executorId);
+  return run ? readFile(join(run, 'shared', 'answer'), 'utf8').catch(() => undefined) : undefined;
+}
+
+const pods = () => readdir(join(workDir, 'meta', 'pods')).catch(() => [] as string[]);
+
+describe('task groups as pods', () => {
+  it('gives the group one network namespace of its own and a shared PARENT volume; the host cannot reach it', async () => {
+    const executorId = taskId('pod');
+    const listen = port();
+    const [server, client] = serverAndClient(listen);
+    await master.send(agentId, group(executorId, [server, client]));
+    for (const task of [server, client]) await master.waitFor(task.task_id.value, 'TASK_RUNNING');
+    await master.until(
+      async () => (await sharedAnswer(executorId)) === 'pod',
+      15_000,
+      'the client to reach the server',
+    );
+    expect(await reachable(listen)).toBe(false);
+    expect(await pods()).toHaveLength(1);
+
+    await master.send(agentId, kill(server.task_id.value, 0));
+    await master.waitFor(server.task_id.value, 'TASK_KILLED');
+    const killed = await master.waitFor(client.task_id.value, 'TASK_KILLED');
+    expect(killed.status.message).toMatch(/of its group ended in TASK_KILLED/);
+    await master.until(async () => (await pods()).length === 0, 10_000, 'the pod removed with its last task');
+  });
+
+  it("keeps the host's network when the group's ContainerInfo names the host network", async () => {
+    const executorId = taskId('hostpod');
+    const listen = port();
+    const [server, client] = serverAndClient(listen);
+    await master.send(
+      agentId,
+      group(executorId, [server, client], { type: 'MESOS', network_infos: [{ name: 'host' }] }),
+    );
+    await master.until(
+      async () => (await sharedAnswer(executorId)) === 'pod',
+      15_000,
+      'the client to reach the server',
+    );
+    expect(await reachable(listen)).toBe(true);
+    await master.send(agentId, kill(client.task_id.value, 0));
+    await master.waitFor(server.task_id.value, 'TASK_KILLED');
+  });
+
+  it.runIf(cgroups.version !== 'none')(
+    "nests the tasks' cgroups in the group's, which holds the group's memory: over it, the group goes down",
+    async () => {
+      const executorId = taskId('oompod');
+      const idle = commandTask(taskId('idle'), 'sleep 60');
+      // 32 MB each and the executor's 32 MB: the group has 96 MB; the task alone has no limit of its own.
+      const hog = commandTask(taskId('hog'), 'sleep 0.5; head -c 400m /dev/zero | tail');
+      await master.send(agentId, group(executorId, [idle, hog]));
+      await master.waitFor(idle.task_id.value, 'TASK_RUNNING');
+      const [pod] = await pods();
+      const memory = cgroups.bases.get('memory');
+      if (memory && cgroups.version === 'v1') {
+        const limit = await readFile(join(memory, pod as string, 'memory.limit_in_bytes'), 'utf8');
+        expect(Number(limit)).toBe(96 * 1024 * 1024);
+        expect(
+          (await readdir(join(memory, pod as string), { withFileTypes: true })).filter((e) => e.isDirectory()),
+        ).toHaveLength(2);
+      }
+      const failed = await master.waitFor(hog.task_id.value, 'TASK_FAILED', 30_000);
+      expect(failed.status.reason).toBe('REASON_CONTAINER_LIMITATION_MEMORY');
+      await master.waitFor(idle.task_id.value, 'TASK_KILLED');
+      await master.until(async () => (await pods()).length === 0, 10_000, 'the pod removed');
+    },
+  );
+
+  it('one task failing kills the others with TASK_KILLED', async () => {
+    const executorId = taskId('failpod');
+    const long = commandTask(taskId('long'), 'sleep 60');
+    const bad = commandTask(taskId('bad'), 'sleep 0.5; exit 3');
+    await master.send(agentId, group(executorId, [long, bad]));
+    const failed = await master.waitFor(bad.task_id.value, 'TASK_FAILED');
+    expect(failed.status.message).toMatch(/status 3/);
+    const killed = await master.waitFor(long.task_id.value, 'TASK_KILLED');
+    expect(killed.status.message).toMatch(/of its group ended in TASK_FAILED/);
+  });
+
+  it('keeps a pod and its tasks across an agent restart, and removes it with them', async () => {
+    const dir = await tempWorkDir();
+    try {
+      const first = await startTestAgent(master, {
+        sqsEndpoint: inject('sqsEndpoint'),
+        workDir: dir,
+        containerizers: ['mesos'],
+      });
+      const id = await first.registered;
+      const executorId = taskId('restartpod');
+      const listen = port();
+      const [server, client] = serverAndClient(listen);
+      await master.send(id, group(executorId, [server, client]));
+      for (const task of [server, client]) await master.waitFor(task.task_id.value, 'TASK_RUNNING');
+      await master.until(async () => (await sharedAnswer(executorId, dir)) === 'pod', 15_000, 'the client served');
+      await first.stop();
+      const second = await startTestAgent(master, {
+        sqsEndpoint: inject('sqsEndpoint'),
+        workDir: dir,
+        containerizers: ['mesos'],
+      });
+      expect(await second.registered).toBe(id);
+      expect(await readdir(join(dir, 'meta', 'pods'))).toHaveLength(1);
+      expect(await reachable(listen)).toBe(false);
+      await master.send(id, kill(client.task_id.value, 0));
+      await master.waitFor(server.task_id.value, 'TASK_KILLED');
+      await master.until(
+        async () => (await readdir(join(dir, 'meta', 'pods')).catch(() => [])).length === 0,
+        10_000,
+        'the pod removed',
+      );
+      await second.shutdown();
+    } finally {
+      await removeWorkDir(dir);
+    }
+  });
+});

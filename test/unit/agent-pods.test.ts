@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { nestedLimits, podSpec } from '../../agent/isolation/pods.js';
+import { containerLimits } from '../../agent/isolation/limits.js';
+import { commandTask, resources } from '../support/agent.js';
+import type { ExecutorInfo } from '#shared/protocol/mesos.js';
+
+const options = { enableCfs: true, pidsLimit: 4096 };
+const executor: ExecutorInfo = {
+  type: 'DEFAULT',
+  executor_id: { value: 'e' },
+  resources: resources('cpus:0.1;mem:32'),
+};
+
+describe('a task group as a pod', () => {
+  it("holds the executor's resources and every task's, in its own network namespace", () => {
+    const tasks = [
+      commandTask('a', 'true', { resources: resources('cpus:0.5;mem:64') }),
+      commandTask('b', 'true', { resources: resources('cpus(ml):1;mem:128') }),
+    ];
+    const pod = podSpec('fw', executor, 'launch-1', tasks);
+    expect(pod.network).toBe('pod');
+    expect(pod.id).toMatch(/^pod-[0-9a-f]{20}$/);
+    expect(containerLimits(pod.resources, undefined, options)).toMatchObject({
+      cpuQuotaUs: 160_000,
+      memoryBytes: 224 * 1024 * 1024,
+    });
+  });
+
+  it('is one per launch of an executor, the same when asked again', () => {
+    const ids = [
+      podSpec('fw', executor, 'launch-1', []).id,
+      podSpec('fw', executor, 'launch-2', []).id,
+      podSpec('fw2', executor, 'launch-1', []).id,
+    ];
+    expect(new Set(ids).size).toBe(3);
+    expect(podSpec('fw', executor, 'launch-1', []).id).toBe(ids[0]);
+  });
+
+  it("keeps the host's network when the executor's ContainerInfo names the network 'host'", () => {
+    const host = { ...executor, container: { type: 'MESOS' as const, network_infos: [{ name: 'host' }] } };
+    expect(podSpec('fw', host, 'l', []).network).toBe('host');
+    const other = { ...executor, container: { type: 'MESOS' as const, network_infos: [{ name: 'cni' }] } };
+    expect(podSpec('fw', other, 'l', []).network).toBe('pod');
+  });
+
+  it("gives a nested task no limits of its own unless it opts out of sharing the pod's cgroups", () => {
+    const task = commandTask('a', 'true', { resources: resources('cpus:0.5;mem:64') });
+    expect(nestedLimits(task, options)).toEqual({ cpuShares: 1024, cpuPeriodUs: 100_000, pids: 4096 });
+    const own = { ...task, container: { type: 'MESOS' as const, linux_info: { share_cgroups: false } } };
+    expect(nestedLimits(own, options)).toEqual(containerLimits(task.resources ?? [], undefined, options));
+  });
+});
