@@ -12,8 +12,15 @@ import { ExecutorDriver, type ExecutorStatus } from '../sdk/executor.js';
 const children = new Map<string, ChildProcess>();
 const killed = new Set<string>();
 
+/** Each task's updates one after the other: a fast task's TASK_FINISHED must not overtake its TASK_RUNNING. */
+const reported = new Map<string, Promise<unknown>>();
+
 function report(driver: ExecutorDriver, status: ExecutorStatus): void {
-  driver.update(status).catch((error: unknown) => console.error(`Update of ${status.task_id.value} failed:`, error));
+  const taskId = status.task_id.value;
+  const sent = (reported.get(taskId) ?? Promise.resolve())
+    .then(() => driver.update(status))
+    .catch((error: unknown) => console.error(`Update of ${taskId} failed:`, error));
+  reported.set(taskId, sent);
 }
 
 const driver = new ExecutorDriver({

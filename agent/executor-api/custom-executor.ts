@@ -166,6 +166,16 @@ export class CustomExecutor {
     this.deps.logger.info('Custom executor subscribed', { frameworkId: this.frameworkId, executorId: this.executorId });
   }
 
+  /** The container could not start: every task given to the run fails, and the run ends. */
+  async launchFailed(message: string): Promise<void> {
+    for (const taskId of this.taskIds())
+      await this.answer(taskId, 'TASK_FAILED', 'REASON_CONTAINER_LAUNCH_FAILED', message);
+    this.queued.clear();
+    this.live.clear();
+    this.finished = true;
+    this.deps.ended(this);
+  }
+
   /** The stream closed (the executor went away, or a new SUBSCRIBE replaced it). */
   disconnected(stream: ExecutorStream): void {
     if (this.stream === stream) this.stream = undefined;

@@ -11,6 +11,7 @@ import type { AgentMessage } from '#shared/protocol/internal.js';
 import type { AgentInfo, KillPolicy, TaskInfo, TaskState, TaskStatusReason } from '#shared/protocol/mesos.js';
 import { scalarTotal } from '#shared/resources/resources.js';
 import { grantRefusal, wantsDocker } from '../authorization.js';
+import type { Containerizer } from '../containerizer/containerizer.js';
 import type { AgentContext, CustomExecutorRegistry } from '../context.js';
 import { screenLaunch, type LaunchRequest } from '../launch-plan.js';
 import { agentStatus, droppedState } from '../statuses.js';
@@ -38,6 +39,10 @@ const launchFailed = (message: string): Refusal => ({
   reason: 'REASON_CONTAINER_LAUNCH_FAILED',
   message,
 });
+
+function containerizer(context: AgentContext): Containerizer {
+  return context.containerizers.get('mesos') as Containerizer;
+}
 
 export class CustomExecutors implements CustomExecutorRegistry {
   private readonly runs = new Map<string, CustomExecutor>();
@@ -135,78 +140,67 @@ export class CustomExecutors implements CustomExecutorRegistry {
     return this.start(request, task);
   }
 
-  /** Starts a new executor run with its first task. */
+  /**
+   * Starts a new executor run with its first task. The run is known before anything is awaited: the
+   * LAUNCHes of an ACCEPT's other tasks for this executor come at the same time, and join it.
+   */
   private async start(request: LaunchRequest, task: TaskInfo): Promise<Refusal | undefined> {
     const { context } = this;
     const info = task.executor as NonNullable<TaskInfo['executor']>;
-    if (wantsDocker(info.container))
-      return launchFailed('Custom executors run as processes on this agent: a Docker executor is not supported');
-    const endpoint = this.deps.endpoint();
-    if (endpoint === undefined)
-      return launchFailed('The agent serves no HTTP endpoint (--port): a custom executor could not reach it');
-    const containerizer = context.containerizers.get('mesos');
-    if (!containerizer)
-      return launchFailed('Custom executors need the mesos (process) containerizer, which this agent does not run');
+    const refusal = this.startRefusal(info);
+    if (refusal) return refusal;
     const containerId = randomUUID();
     const sandbox = context.checkpoint.sandbox(request.frameworkId, info.executor_id.value, containerId);
-    const run: ExecutorRun = {
-      frameworkId: request.frameworkId,
-      frameworkInfo: request.frameworkInfo,
-      info,
-      containerId,
-      sandbox,
-      launchId: request.launchId,
-      grant: request.grant,
-    };
+    const { frameworkId, frameworkInfo, launchId, grant } = request;
+    const run: ExecutorRun = { frameworkId, frameworkInfo, info, containerId, sandbox, launchId, grant };
     const executor = this.newExecutor(run);
-    const { config } = context;
     const environment = executorEnvironment({
       run,
-      agentEndpoint: endpoint,
+      agentEndpoint: this.deps.endpoint() as string,
       token: executor.token,
-      shutdownGracePeriodMs: config.executorShutdownGracePeriodMs,
+      shutdownGracePeriodMs: context.config.executorShutdownGracePeriodMs,
     });
     const containerTask = executorContainerTask(info, task, environment);
-    const refused = grantRefusal(containerTask, request.grant);
+    const refused = grantRefusal(containerTask, grant);
     if (refused) return { state: refused.state, reason: refused.reason, message: `The executor: ${refused.message}` };
     const count = scalarTotal(containerTask.resources ?? [], 'gpus');
     const gpus = context.gpuAllocator.allocate(containerId, count);
-    if (!gpus)
-      return launchFailed(
-        `The executor needs ${count} GPU(s) but only ${context.gpuAllocator.free} are free on this agent`,
-      );
-    await mkdir(sandbox, { recursive: true, mode: 0o711 });
-    await chmod(sandbox, 0o750);
-    this.runs.set(taskKey(run.frameworkId, info.executor_id.value), executor);
-    this.launches.set(taskKey(request.frameworkId, task.task_id.value), request.launchId);
+    if (!gpus) {
+      return launchFailed(`The executor needs ${count} GPU(s) but only ${context.gpuAllocator.free} are free here`);
+    }
+    this.runs.set(taskKey(frameworkId, info.executor_id.value), executor);
+    this.launches.set(taskKey(frameworkId, task.task_id.value), launchId);
     executor.addTask(task);
     try {
-      const container = await containerizer.launch({
-        recorded: Promise.resolve(),
-        containerId,
-        agentId: this.deps.agentInfo().id?.value ?? '',
-        frameworkId: run.frameworkId,
-        frameworkInfo: run.frameworkInfo,
-        executorId: info.executor_id.value,
-        task: containerTask,
-        sandbox,
-        gpus,
-        allGpus: context.executorContext().allGpus,
-        grant: request.grant,
-      });
-      executor.started(container);
+      await mkdir(sandbox, { recursive: true, mode: 0o711 });
+      await chmod(sandbox, 0o750);
+      const agentId = this.deps.agentInfo().id?.value ?? '';
+      const allGpus = context.executorContext().allGpus;
+      const spec = { recorded: Promise.resolve(), agentId, executorId: info.executor_id.value, gpus, allGpus };
+      executor.started(await containerizer(context).launch({ ...spec, ...run, task: containerTask }));
       context.metrics.increment('slave/executors_launched');
-      return undefined;
     } catch (error) {
-      this.runs.delete(taskKey(run.frameworkId, info.executor_id.value));
-      this.launches.delete(taskKey(request.frameworkId, task.task_id.value));
-      context.gpuAllocator.release(containerId);
       context.logger.warn('Launching a custom executor failed', {
         executorId: info.executor_id.value,
         error: String(error),
       });
-      return launchFailed(`Failed to launch the executor: ${(error as Error).message}`);
+      await executor.launchFailed(`Failed to launch the executor: ${(error as Error).message}`);
     }
+    return undefined;
+  }
+
+  /** Why no executor can start on this agent, if it cannot. */
+  private startRefusal(info: NonNullable<TaskInfo['executor']>): Refusal | undefined {
+    if (wantsDocker(info.container)) {
+      return launchFailed('Custom executors run as processes on this agent: a Docker executor is not supported');
+    }
+    if (this.deps.endpoint() === undefined) {
+      return launchFailed('The agent serves no HTTP endpoint (--port): a custom executor could not reach it');
+    }
+    if (!this.context.containerizers.has('mesos')) {
+      return launchFailed('Custom executors need the mesos (process) containerizer, which this agent does not run');
+    }
+    return undefined;
   }
 
   private newExecutor(run: ExecutorRun): CustomExecutor {
