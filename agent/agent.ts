@@ -420,7 +420,7 @@ class Agent implements RunningAgent, AgentContext {
   // ------------------------------------------------------------------------------------ status
 
   tasks(): AgentTask[] {
-    return [...this.executors.values()].map((executor) => ({
+    const own = [...this.executors.values()].map((executor) => ({
       frameworkId: executor.frameworkId,
       taskId: executor.taskId,
       containerId: executor.containerId,
@@ -428,6 +428,7 @@ class Agent implements RunningAgent, AgentContext {
       phase: executor.state,
       resources: executor.resources,
     }));
+    return [...own, ...this.customExecutors.tasks()];
   }
 
   // ---------------------------------------------------------------------------------- stopping

@@ -61,7 +61,7 @@ export class CustomExecutor {
   /** Tasks given to the executor, and their state as last reported (undefined before its first update). */
   private readonly live = new Map<string, TaskState | undefined>();
   /** Every task ever given to this run: the executor may report on these only. */
-  private readonly known = new Set<string>();
+  private readonly known = new Map<string, TaskInfo>();
   private readonly killed = new Set<string>();
   private container: Container | undefined;
   private cause: EndCause | undefined;
@@ -96,6 +96,10 @@ export class CustomExecutor {
   /** The status queue's FIFO group of what this run sends the master. */
   private get group(): string {
     return `executor/${this.frameworkId}/${this.executorId}`;
+  }
+  /** The tasks queued or given and not yet terminal. */
+  heldTasks(): TaskInfo[] {
+    return this.taskIds().flatMap((taskId) => this.known.get(taskId) ?? []);
   }
   owns(taskId: string): boolean {
     return this.known.has(taskId);
@@ -132,7 +136,7 @@ export class CustomExecutor {
   /** A task for this executor: sent at once when it is subscribed, else queued until it is. */
   addTask(task: TaskInfo): void {
     const taskId = task.task_id.value;
-    this.known.add(taskId);
+    this.known.set(taskId, task);
     if (this.stream) {
       this.live.set(taskId, undefined);
       this.stream.send({ type: 'LAUNCH', launch: { task } });

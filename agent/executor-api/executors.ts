@@ -13,6 +13,7 @@ import { scalarTotal } from '#shared/resources/resources.js';
 import { grantRefusal, wantsDocker } from '../authorization.js';
 import type { Containerizer } from '../containerizer/containerizer.js';
 import type { AgentContext, CustomExecutorRegistry } from '../context.js';
+import type { StateTask } from '../http.js';
 import { screenLaunch, type LaunchRequest } from '../launch-plan.js';
 import { agentStatus, droppedState } from '../statuses.js';
 import { CustomExecutor, type ExecutorRun } from './custom-executor.js';
@@ -61,6 +62,20 @@ export class CustomExecutors implements CustomExecutorRegistry {
 
   byToken(token: string): CustomExecutor | undefined {
     return this.all().find((executor) => executor.hasToken(token));
+  }
+
+  /** The tasks the executors hold, as the agent reports its tasks (registration, /state, gauges). */
+  tasks(): StateTask[] {
+    return this.all().flatMap((executor) =>
+      executor.heldTasks().map((task) => ({
+        frameworkId: executor.frameworkId,
+        taskId: task.task_id.value,
+        containerId: executor.run.containerId,
+        state: this.context.updates.stream(executor.frameworkId, task.task_id.value)?.latestState,
+        phase: 'running',
+        resources: task.resources ?? [],
+      })),
+    );
   }
 
   /** The live run of a framework's executor. */

@@ -113,6 +113,8 @@ describe('the example executor, through the SDK', () => {
     const second = taskId('second');
     await master.send(agentId, launch(executorTask(second, info, 'sleep 60')));
     await master.waitFor(second, 'TASK_RUNNING', 10_000);
+    // Reported like any task (registration, /state, the gauges), with the executor's container.
+    expect(agent.tasks().find((task) => task.taskId === second)).toMatchObject({ state: 'TASK_RUNNING' });
     await master.send(agentId, frameworkMessage(info.executor_id.value, 'exit 3'));
     const failed = await master.waitFor(second, 'TASK_FAILED', 10_000);
     expect(failed.status).toMatchObject({ source: 'SOURCE_AGENT', reason: 'REASON_EXECUTOR_TERMINATED' });
