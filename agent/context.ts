@@ -52,4 +52,7 @@ export interface CustomExecutorRegistry {
   knows(frameworkId: string, taskId: string): boolean;
   /** The task's terminal update was acknowledged: its launch id, if a custom executor had it. */
   closed(frameworkId: string, taskId: string): string | undefined;
+  /** Recovery: the checkpointed runs' tasks (before the task streams), then their processes. */
+  load(): Promise<void>;
+  reattach(known: Set<string>): Promise<void>;
 }

@@ -17,7 +17,7 @@ import type { Container, Termination } from '../containerizer/containerizer.js';
 import { isStopped, type Lifecycle } from '../lifecycle.js';
 import { agentStatus, type AgentFrameworkInfo } from '../statuses.js';
 import type { StatusUpdateManager } from '../status-update-manager.js';
-import { terminationReport, waitStatus } from './termination.js';
+import { terminationReport, waitStatus, type EndCause } from './termination.js';
 
 /** What the agent knows of an executor run when it launches it. */
 export interface ExecutorRun {
@@ -45,16 +45,15 @@ export interface CustomExecutorDeps {
   /** To the master, on the status queue (in this FIFO group): the executor's messages and its end. */
   readonly forward: (message: AgentMessage, groupId: string) => Promise<void>;
   readonly registrationTimeoutMs: number;
+  readonly reregistrationTimeoutMs: number;
   readonly shutdownGracePeriodMs: number;
   /** The run ended and every task it held was answered for. */
   readonly ended: (executor: CustomExecutor) => void;
 }
 
-type EndCause = 'registration-timeout' | 'shutdown' | 'exited';
-
 export class CustomExecutor {
   /** The secret the executor presents as `Authorization: Bearer` (never logged). */
-  readonly token = randomBytes(32).toString('base64url');
+  readonly token: string;
   private stream: ExecutorStream | undefined;
   private subscribedOnce = false;
   private readonly queued = new Map<string, TaskInfo>();
@@ -71,7 +70,16 @@ export class CustomExecutor {
   constructor(
     readonly run: ExecutorRun,
     private readonly deps: CustomExecutorDeps,
-  ) {}
+    /** A recovered run keeps the secret its process was given. */
+    token?: string,
+  ) {
+    this.token = token ?? randomBytes(32).toString('base64url');
+  }
+
+  /** Every task given to this run (for its checkpoint). */
+  givenTasks(): TaskInfo[] {
+    return [...this.known.values()];
+  }
 
   get frameworkId(): string {
     return this.run.frameworkId;
@@ -112,22 +120,31 @@ export class CustomExecutor {
     return given.byteLength === mine.byteLength && timingSafeEqual(given, mine);
   }
 
-  /** The container started: watch its end, and give it `--executor_registration_timeout` to subscribe. */
-  started(container: Container): void {
+  /**
+   * The container started (or was found again after an agent restart, with the tasks it held): watch its
+   * end, and give it `--executor_registration_timeout` (`--executor_reregistration_timeout`) to subscribe.
+   */
+  started(container: Container, recovered?: ReadonlyArray<{ task: TaskInfo; state: TaskState | undefined }>): void {
     this.container = container;
+    for (const { task, state } of recovered ?? []) {
+      this.known.set(task.task_id.value, task);
+      if (state === undefined || !isTerminal(state)) this.live.set(task.task_id.value, state);
+    }
     void container.exited.then(
       (termination) => this.exited(termination),
       (error: unknown) => this.logUnlessStopped('Watching a custom executor failed', error),
     );
+    const cause = recovered ? 'reregistration-timeout' : 'registration-timeout';
+    const timeoutMs = recovered ? this.deps.reregistrationTimeoutMs : this.deps.registrationTimeoutMs;
     this.cancelTimers.push(
-      this.deps.life.after(this.deps.registrationTimeoutMs, () => {
+      this.deps.life.after(timeoutMs, () => {
         if (this.subscribedOnce || this.cause) return;
         this.deps.logger.warn('A custom executor did not subscribe in time; killing it', {
           frameworkId: this.frameworkId,
           executorId: this.executorId,
-          timeoutMs: this.deps.registrationTimeoutMs,
+          timeoutMs,
         });
-        this.cause = 'registration-timeout';
+        this.cause = cause;
         void this.signal('SIGKILL');
       }),
     );
@@ -290,7 +307,7 @@ export class CustomExecutor {
     this.stream?.send({ type: 'SHUTDOWN' });
     this.stream?.close();
     this.stream = undefined;
-    const report = terminationReport(this.cause ?? 'exited', termination, this.deps.registrationTimeoutMs);
+    const report = terminationReport(this.cause ?? 'exited', termination, this.deps);
     this.deps.logger.info('Custom executor ended', {
       frameworkId: this.frameworkId,
       executorId: this.executorId,

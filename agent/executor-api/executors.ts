@@ -17,6 +17,9 @@ import type { StateTask } from '../http.js';
 import { screenLaunch, type LaunchRequest } from '../launch-plan.js';
 import { agentStatus, droppedState } from '../statuses.js';
 import { CustomExecutor, type ExecutorRun } from './custom-executor.js';
+import { ExecutorRecords, type ExecutorRecord } from './records.js';
+import { loadExecutors, reattachExecutors } from './recovery.js';
+import { isStopped } from '../lifecycle.js';
 import { executorContainerTask, executorEnvironment, sameExecutor } from './launch.js';
 
 export interface CustomExecutorsDeps {
@@ -49,8 +52,12 @@ export class CustomExecutors implements CustomExecutorRegistry {
   private readonly runs = new Map<string, CustomExecutor>();
   /** The launch id of each task given to an executor, until its stream closes (redelivered LAUNCHes). */
   private readonly launches = new Map<string, string>();
+  readonly records: ExecutorRecords;
+  private loaded: ExecutorRecord[] = [];
 
-  constructor(private readonly deps: CustomExecutorsDeps) {}
+  constructor(private readonly deps: CustomExecutorsDeps) {
+    this.records = new ExecutorRecords(deps.context.checkpoint);
+  }
 
   private get context(): AgentContext {
     return this.deps.context;
@@ -150,6 +157,7 @@ export class CustomExecutors implements CustomExecutorRegistry {
       }
       this.launches.set(taskKey(request.frameworkId, task.task_id.value), request.launchId);
       running.addTask(task);
+      await this.records.save(running, request.launchId);
       return undefined;
     }
     return this.start(request, task);
@@ -189,6 +197,9 @@ export class CustomExecutors implements CustomExecutorRegistry {
     try {
       await mkdir(sandbox, { recursive: true, mode: 0o711 });
       await chmod(sandbox, 0o750);
+      // The run is checkpointed before its process starts, so a restarted agent always finds it.
+      this.records.start(executor, { container: containerTask, gpus: gpus.map((gpu) => gpu.index) });
+      await this.records.save(executor, launchId);
       const agentId = this.deps.agentInfo().id?.value ?? '';
       const allGpus = context.executorContext().allGpus;
       const spec = { recorded: Promise.resolve(), agentId, executorId: info.executor_id.value, gpus, allGpus };
@@ -218,23 +229,43 @@ export class CustomExecutors implements CustomExecutorRegistry {
     return undefined;
   }
 
-  private newExecutor(run: ExecutorRun): CustomExecutor {
+  newExecutor(run: ExecutorRun, token?: string): CustomExecutor {
     const { context } = this;
-    return new CustomExecutor(run, {
-      updates: context.updates,
-      life: context.life,
-      logger: context.logger,
-      metrics: context.metrics,
-      agentInfo: this.deps.agentInfo,
-      forward: this.deps.forward,
-      registrationTimeoutMs: context.config.executorRegistrationTimeoutMs,
-      shutdownGracePeriodMs: context.config.executorShutdownGracePeriodMs,
-      ended: (executor) => {
-        this.runs.delete(taskKey(executor.frameworkId, executor.executorId));
-        context.gpuAllocator.release(executor.run.containerId);
-        context.metrics.increment('slave/executors_terminated');
+    return new CustomExecutor(
+      run,
+      {
+        updates: context.updates,
+        life: context.life,
+        logger: context.logger,
+        metrics: context.metrics,
+        agentInfo: this.deps.agentInfo,
+        forward: this.deps.forward,
+        registrationTimeoutMs: context.config.executorRegistrationTimeoutMs,
+        reregistrationTimeoutMs: context.config.executorReregistrationTimeoutMs,
+        shutdownGracePeriodMs: context.config.executorShutdownGracePeriodMs,
+        ended: (executor) => {
+          this.runs.delete(taskKey(executor.frameworkId, executor.executorId));
+          context.gpuAllocator.release(executor.run.containerId);
+          context.metrics.increment('slave/executors_terminated');
+          void this.records.remove(executor).catch((error: unknown) => {
+            if (!isStopped(error))
+              context.logger.error('Removing an executor checkpoint failed', { error: String(error) });
+          });
+        },
       },
-    });
+      token,
+    );
+  }
+
+  /** A recovered run, adopted by the registry (recovery.ts). */
+  adopt(executor: CustomExecutor, launches: ReadonlyArray<{ taskId: string; launchId: string }>): void {
+    this.runs.set(taskKey(executor.frameworkId, executor.executorId), executor);
+    for (const { taskId, launchId } of launches) this.launches.set(taskKey(executor.frameworkId, taskId), launchId);
+  }
+
+  /** Tasks of checkpointed executors, known before their streams are recovered (recovery.ts). */
+  remember(frameworkId: string, taskId: string, launchId: string): void {
+    this.launches.set(taskKey(frameworkId, taskId), launchId);
   }
 
   /** KILL of a task a custom executor holds; false when none does. */
@@ -253,6 +284,17 @@ export class CustomExecutors implements CustomExecutorRegistry {
   /** FRAMEWORK_MESSAGE: false when the executor does not run here or is not subscribed. */
   deliver(frameworkId: string, executorId: string, data: string): boolean {
     return this.get(frameworkId, executorId)?.deliver(data) ?? false;
+  }
+
+  /** At agent start, before the task streams are recovered: the checkpointed runs' tasks. */
+  async load(): Promise<void> {
+    this.loaded = await loadExecutors(this);
+  }
+
+  /** At agent start, after the task streams: the runs' processes found again, their containers `known`. */
+  async reattach(known: Set<string>): Promise<void> {
+    await reattachExecutors(this, this.context, this.loaded, known);
+    this.loaded = [];
   }
 
   /** The agent is stopping: executors keep running, unwatched. */

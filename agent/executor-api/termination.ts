@@ -7,6 +7,9 @@ import { constants } from 'node:os';
 import type { TaskStatusReason } from '#shared/protocol/mesos.js';
 import { describeTermination, type Termination } from '../containerizer/containerizer.js';
 
+/** Why an executor run ended: it timed out subscribing (again), was shut down, or exited by itself. */
+export type EndCause = 'registration-timeout' | 'reregistration-timeout' | 'shutdown' | 'exited';
+
 /** The `waitpid` status of an ending: the exit code in the second byte, or the signal number in the first. */
 export function waitStatus(termination: Termination): number {
   if (termination.signal !== undefined) {
@@ -16,14 +19,20 @@ export function waitStatus(termination: Termination): number {
 }
 
 export function terminationReport(
-  cause: 'registration-timeout' | 'shutdown' | 'exited',
+  cause: EndCause,
   termination: Termination,
-  registrationTimeoutMs: number,
+  timeouts: { readonly registrationTimeoutMs: number; readonly reregistrationTimeoutMs: number },
 ): { reason: TaskStatusReason; message: string } {
   if (cause === 'registration-timeout') {
     return {
       reason: 'REASON_EXECUTOR_REGISTRATION_TIMEOUT',
-      message: `Executor did not register within ${registrationTimeoutMs / 1000}secs`,
+      message: `Executor did not register within ${timeouts.registrationTimeoutMs / 1000}secs`,
+    };
+  }
+  if (cause === 'reregistration-timeout') {
+    return {
+      reason: 'REASON_EXECUTOR_REREGISTRATION_TIMEOUT',
+      message: `Executor did not re-register within ${timeouts.reregistrationTimeoutMs / 1000}secs after the agent restarted`,
     };
   }
   if (termination.oomKilled) {

@@ -161,15 +161,20 @@ describe("an executor's end", () => {
     expect(waitStatus({ signal: 'SIGTERM', oomKilled: false })).toBe(15);
   });
 
+  const timeouts = { registrationTimeoutMs: 60_000, reregistrationTimeoutMs: 2_000 };
+
   it("gives its tasks Mesos's reasons", () => {
-    expect(terminationReport('registration-timeout', { signal: 'SIGKILL', oomKilled: false }, 60_000)).toEqual({
+    expect(terminationReport('reregistration-timeout', { signal: 'SIGKILL', oomKilled: false }, timeouts).reason).toBe(
+      'REASON_EXECUTOR_REREGISTRATION_TIMEOUT',
+    );
+    expect(terminationReport('registration-timeout', { signal: 'SIGKILL', oomKilled: false }, timeouts)).toEqual({
       reason: 'REASON_EXECUTOR_REGISTRATION_TIMEOUT',
       message: 'Executor did not register within 60secs',
     });
-    expect(terminationReport('exited', { exitCode: 1, oomKilled: true }, 1).reason).toBe(
+    expect(terminationReport('exited', { exitCode: 1, oomKilled: true }, timeouts).reason).toBe(
       'REASON_CONTAINER_LIMITATION_MEMORY',
     );
-    expect(terminationReport('exited', { exitCode: 2, oomKilled: false }, 1)).toEqual({
+    expect(terminationReport('exited', { exitCode: 2, oomKilled: false }, timeouts)).toEqual({
       reason: 'REASON_EXECUTOR_TERMINATED',
       message: 'Executor terminated: Command exited with status 2',
     });
