@@ -111,6 +111,7 @@ const SIZE_CHECKED = [
   'cli/**/*.ts',
   'local/**/*.ts',
   'sdk/**/*.ts',
+  'examples/**/*.ts',
   'ui/**/*.{ts,tsx}',
 ];
 

@@ -6,6 +6,7 @@
  * command to the command handler (command-handler.ts, launcher.ts). This file is the wiring and the
  * loops; it holds what those parts share (context.ts).
  */
+import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import type Docker from 'dockerode';
@@ -13,12 +14,8 @@ import { QueueDoesNotExist } from '@aws-sdk/client-sqs';
 import { createAwsClients, type AwsClients } from '#shared/aws/clients.js';
 import { createLogger, type Logger } from '#shared/log.js';
 import { Metrics } from '#shared/metrics.js';
-import {
-  type HeartbeatMessage,
-  type Isolation,
-  type RegisterAgentRequest,
-  type RegisterAgentResponse,
-} from '#shared/protocol/internal.js';
+import type { HeartbeatMessage, Isolation } from '#shared/protocol/internal.js';
+import type { RegisterAgentRequest, RegisterAgentResponse } from '#shared/protocol/internal.js';
 import type { Attribute, DomainInfo, Resource } from '#shared/protocol/mesos.js';
 import { Queues, standInEndpoint, type ReceivedMessage } from '#shared/queues/queues.js';
 import { Checkpoint } from './checkpoint.js';
@@ -43,6 +40,8 @@ import { agentRegistration, registrationRequest, type AgentRegistration } from '
 import { emptyAgentState, prunedState, type AgentState } from './state.js';
 import { StatusUpdateManager, type StatusTransport } from './status-update-manager.js';
 import { drainedMessage } from './statuses.js';
+import type { CustomExecutors } from './executor-api/executors.js';
+import { customExecutors, executorRoute } from './executor-api/wiring.js';
 import { Sandboxes } from './sandboxes.js';
 
 const MAX_REGISTRATION_BACKOFF_MS = 60_000;
@@ -72,10 +71,8 @@ export interface RunningAgent {
   readonly endpoint: AgentEndpoint | undefined;
   tasks(): AgentTask[];
   /**
-   * Stops the agent; its tasks keep running and a restarted agent recovers them. By default the
-   * command long-poll ends by itself first (up to `command_poll_wait`): a poll cut off mid-way would
-   * leave the commands it took invisible until their visibility timeout. `waitForPoll: false` cuts it
-   * (for queues that die with the process, as the local cluster's do).
+   * Stops the agent; its tasks keep running. The command long-poll ends by itself first (a poll cut off
+   * leaves its commands invisible until their visibility timeout), unless `waitForPoll: false`.
    */
   stop(options?: { waitForPoll?: boolean }): Promise<void>;
   /** Kills every task (with this grace), waits for them to end, then stops. */
@@ -95,6 +92,7 @@ class Agent implements RunningAgent, AgentContext {
   private settleFailed!: (error: Error) => void;
   readonly updates: StatusUpdateManager;
   readonly executors = new Map<string, TaskExecutor>();
+  readonly customExecutors: CustomExecutors;
   containerizers: ReadonlyMap<ContainerizerKind, Containerizer> = new Map();
   firewall: MetadataFirewall | undefined;
   fetcher: Fetcher | undefined;
@@ -145,6 +143,7 @@ class Agent implements RunningAgent, AgentContext {
       onClosed: (frameworkId, taskId) => void this.commandHandler.taskClosed(frameworkId, taskId),
     });
     this.sandboxes = new Sandboxes(this);
+    this.customExecutors = customExecutors(this, (message, to) => this.transport().send(message, to, randomUUID()));
     this.commandHandler = new CommandHandler(this, {
       // Not awaited: registration retries with backoff, and commands keep flowing meanwhile.
       reregister: () => void this.reregister(),
@@ -175,7 +174,7 @@ class Agent implements RunningAgent, AgentContext {
     this.state = saved.state;
     await recoverTasks(this);
     if (config.port >= 0) {
-      this.endpoint = await serveAgent(config.ip, config.port, this);
+      this.endpoint = await serveAgent(config.ip, config.port, this, executorRoute(this.customExecutors, this));
     }
     const authorization = await agentAuthorization(config, { ...this.options, env: this.options.env ?? process.env });
     this.master = new MasterClient(config.master, authorization);
@@ -421,7 +420,7 @@ class Agent implements RunningAgent, AgentContext {
   // ------------------------------------------------------------------------------------ status
 
   tasks(): AgentTask[] {
-    return [...this.executors.values()].map((executor) => ({
+    const own = [...this.executors.values()].map((executor) => ({
       frameworkId: executor.frameworkId,
       taskId: executor.taskId,
       containerId: executor.containerId,
@@ -429,18 +428,23 @@ class Agent implements RunningAgent, AgentContext {
       phase: executor.state,
       resources: executor.resources,
     }));
+    return [...own, ...this.customExecutors.tasks()];
   }
 
   // ---------------------------------------------------------------------------------- stopping
 
-  private async end(): Promise<void> {
+  /** Stops every loop and timer; tasks and executors keep running, unwatched. */
+  private halt(): void {
     this.pollAbort.abort();
     this.life.end();
-    for (const executor of this.executors.values()) executor.detach();
+    for (const executor of [...this.executors.values(), this.customExecutors]) executor.detach();
+  }
+
+  private async end(): Promise<void> {
+    this.halt();
     await Promise.allSettled(this.loops);
     await this.endpoint?.close();
     this.clients?.destroy();
-    this.fetcher?.close();
     this.sandboxes.close();
     await this.firewall?.removeUnlessTasksRun(this.tasks().some((task) => task.phase !== 'terminated'));
   }
@@ -465,6 +469,7 @@ class Agent implements RunningAgent, AgentContext {
 
   async shutdown(gracePeriodMs = 0): Promise<void> {
     if (!this.life.alive) return;
+    await this.customExecutors.shutdown(() => true, 'The agent is shutting down');
     const live = [...this.executors.values()].filter((executor) => !executor.terminated);
     await Promise.all(live.map((executor) => executor.kill({ gracePeriodMs, message: 'The agent is shutting down' })));
     const deadline = Date.now() + gracePeriodMs + 10_000;
@@ -475,12 +480,9 @@ class Agent implements RunningAgent, AgentContext {
   }
 
   crash(): void {
-    this.pollAbort.abort();
-    this.life.end();
-    for (const executor of this.executors.values()) executor.detach();
+    this.halt();
     void this.endpoint?.close();
     this.clients?.destroy();
-    this.fetcher?.close();
     this.sandboxes.close();
   }
 }

@@ -84,9 +84,19 @@ export class CommandHandler {
   async handle(command: AgentCommand): Promise<boolean> {
     switch (command.type) {
       case 'LAUNCH':
+        if (command.task.executor) return this.context.customExecutors.launch(launchRequest(command));
+        return launch(this.context, launchRequest(command));
       case 'LAUNCH_GROUP':
         return launch(this.context, launchRequest(command));
       case 'KILL':
+        if (
+          await this.context.customExecutors.kill(
+            command.framework_id.value,
+            command.task_id.value,
+            command.kill_policy,
+          )
+        )
+          return true;
         await this.kill(
           command.framework_id.value,
           command.task_id.value,
@@ -97,12 +107,21 @@ export class CommandHandler {
         await this.context.updates.acknowledge(command.framework_id.value, command.task_id.value, command.uuid);
         return true;
       case 'SHUTDOWN_FRAMEWORK':
+        await this.context.customExecutors.shutdown(
+          (executor) => executor.frameworkId === command.framework_id.value,
+          'The framework was shut down',
+        );
         await this.killWhere(
           (executor) => executor.frameworkId === command.framework_id.value,
           'The framework was shut down',
         );
         return true;
       case 'SHUTDOWN_EXECUTOR':
+        await this.context.customExecutors.shutdown(
+          (executor) =>
+            executor.frameworkId === command.framework_id.value && executor.executorId === command.executor_id.value,
+          'The executor was shut down',
+        );
         await this.killWhere(
           (executor) =>
             executor.frameworkId === command.framework_id.value && executor.executorId === command.executor_id.value,
@@ -110,12 +129,7 @@ export class CommandHandler {
         );
         return true;
       case 'FRAMEWORK_MESSAGE':
-        // Only custom executors receive framework messages, and this agent runs none (Mesos drops them too).
-        this.context.metrics.increment('slave/invalid_framework_messages');
-        this.context.logger.warn('Dropping a framework message: no custom executor runs here', {
-          frameworkId: command.framework_id.value,
-          executorId: command.executor_id.value,
-        });
+        this.frameworkMessage(command.framework_id.value, command.executor_id.value, command.data);
         return true;
       case 'DRAIN':
         await this.drain(command.max_grace_period_seconds, command.mark_gone ?? false);
@@ -131,6 +145,19 @@ export class CommandHandler {
         this.hooks.reregister();
         return true;
     }
+  }
+
+  /** To a subscribed custom executor of the framework; dropped and counted otherwise, as Mesos does. */
+  private frameworkMessage(frameworkId: string, executorId: string, data: string): void {
+    if (this.context.customExecutors.deliver(frameworkId, executorId, data)) {
+      this.context.metrics.increment('slave/valid_framework_messages');
+      return;
+    }
+    this.context.metrics.increment('slave/invalid_framework_messages');
+    this.context.logger.warn('Dropping a framework message: no such subscribed executor here', {
+      frameworkId,
+      executorId,
+    });
   }
 
   /** A kill's grace, capped by a drain's `max_grace_period`. */
@@ -215,10 +242,10 @@ export class CommandHandler {
     try {
       const key = taskKey(frameworkId, taskId);
       const executor = context.executors.get(key);
-      if (executor) {
-        context.executors.delete(key);
-        context.state.completedLaunches[launchKey(executor.launchId, frameworkId, taskId)] =
-          Date.now() + COMPLETED_LAUNCH_MS;
+      context.executors.delete(key);
+      const launchId = executor?.launchId ?? context.customExecutors.closed(frameworkId, taskId);
+      if (launchId !== undefined) {
+        context.state.completedLaunches[launchKey(launchId, frameworkId, taskId)] = Date.now() + COMPLETED_LAUNCH_MS;
         await context.saveState();
       }
       await context.checkpoint.removeTask(frameworkId, taskId);
@@ -232,6 +259,7 @@ export class CommandHandler {
   private async reconcile(frameworkId: string, taskId: string): Promise<void> {
     const key = taskKey(frameworkId, taskId);
     if (this.context.executors.has(key) || this.context.updates.stream(frameworkId, taskId)) return;
+    if (this.context.customExecutors.knows(frameworkId, taskId)) return;
     await this.refuse(key);
     const state = droppedState(this.frameworkInfoOf(frameworkId));
     await this.context.updates.update(
@@ -264,6 +292,7 @@ export class CommandHandler {
       await context.saveState();
       context.logger.info('Draining', { maxGraceSeconds, markGone });
     }
+    await context.customExecutors.shutdown(() => true, 'The agent is draining');
     for (const executor of context.executors.values()) {
       if (executor.terminated) continue;
       const request: KillRequest = {

@@ -46,6 +46,10 @@ export interface AgentConfig {
   readonly registrationBackoffFactorMs: number;
   /** Kill grace for SHUTDOWN_FRAMEWORK / SHUTDOWN_EXECUTOR (Mesos --executor_shutdown_grace_period). */
   readonly executorShutdownGracePeriodMs: number;
+  /** A custom executor that has not subscribed by then is killed (Mesos --executor_registration_timeout). */
+  readonly executorRegistrationTimeoutMs: number;
+  /** After an agent restart, a recovered executor that has not resubscribed by then is killed (Mesos's flag). */
+  readonly executorReregistrationTimeoutMs: number;
   /** The status update manager's resend backoff (Mesos: 10 s doubling to 10 min). */
   readonly statusUpdateRetryIntervalMinMs: number;
   readonly statusUpdateRetryIntervalMaxMs: number;
@@ -112,6 +116,8 @@ export const DEFAULTS = {
   authenticatee: 'basic' as const,
   registrationBackoffFactorMs: 1_000,
   executorShutdownGracePeriodMs: 5_000,
+  executorRegistrationTimeoutMs: 60_000,
+  executorReregistrationTimeoutMs: 2_000,
   statusUpdateRetryIntervalMinMs: 10_000,
   statusUpdateRetryIntervalMaxMs: 600_000,
   commandPollSeconds: 20,
@@ -180,6 +186,8 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   region: { key: 'region', kind: 'string', help: 'AWS region (default: the SDK chain)' },
   registration_backoff_factor: { key: 'registrationBackoffFactorMs', kind: 'duration', help: '1secs' },
   executor_shutdown_grace_period: { key: 'executorShutdownGracePeriodMs', kind: 'duration', help: '5secs' },
+  executor_registration_timeout: { key: 'executorRegistrationTimeoutMs', kind: 'duration', help: '1mins' },
+  executor_reregistration_timeout: { key: 'executorReregistrationTimeoutMs', kind: 'duration', help: '2secs' },
   status_update_retry_interval_min: { key: 'statusUpdateRetryIntervalMinMs', kind: 'duration', help: '10secs' },
   status_update_retry_interval_max: { key: 'statusUpdateRetryIntervalMaxMs', kind: 'duration', help: '10mins' },
   command_poll_wait: { key: 'commandPollSeconds', kind: 'int', help: 'seconds of one command long-poll (20)' },

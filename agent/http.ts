@@ -1,11 +1,12 @@
 /**
  * The agent's own HTTP endpoint (Mesos agents serve on 5051): GET /health, GET /metrics/snapshot (flat
- * JSON, Mesos names), GET /metrics (the same in Prometheus's text format) and GET /state (the agent's id
- * and tasks). Read-only; it binds to --ip, loopback
+ * JSON, Mesos names), GET /metrics (the same in Prometheus's text format), GET /state (the agent's id
+ * and tasks), and custom executors' `POST /api/v1/executor` (executor-api/route.ts, behind each
+ * executor's own secret). Otherwise read-only; it binds to --ip, loopback
  * by default, where every host-network task can reach it: so /state names each task's ids, state and
  * resources and nothing a tenant put in its task (command, environment, labels, reservation labels).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from '#shared/metrics.js';
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from '#shared/prometheus.js';
@@ -59,10 +60,21 @@ export interface AgentEndpoint {
   close(): Promise<void>;
 }
 
-export async function serveAgent(ip: string, port: number, agent: AgentView): Promise<AgentEndpoint> {
+export type RouteHandler = (request: IncomingMessage, response: ServerResponse) => void;
+
+export async function serveAgent(
+  ip: string,
+  port: number,
+  agent: AgentView,
+  executorApi?: { readonly path: string; readonly handle: RouteHandler },
+): Promise<AgentEndpoint> {
   const routes = { metrics: () => agent.metrics.snapshot(), state: () => agentState(agent) };
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
+    if (executorApi && path === executorApi.path) {
+      executorApi.handle(request, response);
+      return;
+    }
     if (request.method !== 'GET') {
       response.writeHead(405, { Allow: 'GET', 'Content-Type': 'text/plain' }).end('Expecting a GET request');
       return;

@@ -68,6 +68,7 @@ export function taskRecovery(stream: StreamState, recorded: boolean, containeriz
 /** Recovers every checkpointed task, then kills the orphans. Run after `readSavedAgent`, before registering. */
 export async function recoverTasks(context: AgentContext): Promise<void> {
   const known = new Set<string>();
+  await context.customExecutors.load();
   for (const [frameworkId, taskId] of await context.checkpoint.tasks()) {
     try {
       await recoverTask(context, frameworkId, taskId, known);
@@ -79,6 +80,7 @@ export async function recoverTasks(context: AgentContext): Promise<void> {
   }
   for (const containerizer of context.containerizers.values()) {
     if (containerizer.kind === 'docker' && !context.config.dockerKillOrphans) continue;
+    if (containerizer.kind === 'mesos') await context.customExecutors.reattach(known);
     const orphans = await containerizer.cleanupOrphans(known);
     if (orphans.length > 0) context.logger.warn('Killed orphan containers', { kind: containerizer.kind, orphans });
   }
@@ -93,6 +95,8 @@ async function recoverTask(
 ): Promise<void> {
   const { checkpoint, updates } = context;
   const stream = await updates.recover(frameworkId, taskId);
+  // A custom executor's task: its executor is recovered with it (executor-api/recovery.ts).
+  if (context.customExecutors.knows(frameworkId, taskId)) return;
   const record = await checkpoint.readJson<TaskRecord>(checkpoint.taskFile(frameworkId, taskId));
   if (record) known.add(record.containerId);
   const containerizer = record ? context.containerizers.get(record.containerizer) : undefined;

@@ -62,11 +62,6 @@ export class Fetcher {
     return this.cache.reset();
   }
 
-  /** Lets go of the S3 client's connections (at agent shutdown). */
-  close(): void {
-    this.s3.close();
-  }
-
   /** Fetches every URI of the task into its sandbox; throws a FetchError naming the first that failed. */
   async fetch(request: FetchRequest): Promise<void> {
     if (request.uris.length === 0) return;

@@ -2,7 +2,8 @@
  * `s3://bucket/key` URIs (Mesos's fetcher hands them to a Hadoop client; Mantle agents read them with
  * the AWS SDK and the agent's own credentials: the instance role in AWS). Those credentials are the
  * agent's, not the task's, so a task may read only the buckets its grant names (acl: s3_buckets), checked
- * before anything is read or served from the cache. The client is made at the first s3 URI.
+ * before anything is read or served from the cache. The client is made at the first s3 URI and kept
+ * (its idle sockets do not hold the process).
  */
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
@@ -52,10 +53,6 @@ export class S3Objects {
       if (error instanceof FetchError || request.signal.aborted) throw error;
       throw new FetchError(describeS3Error(error));
     }
-  }
-
-  close(): void {
-    this.client?.destroy();
   }
 
   private s3(): S3Client {

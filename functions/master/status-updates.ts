@@ -21,6 +21,7 @@ import { publishEvents, sendAgentCommands, type Master } from './master.js';
 import { expectedSender } from '../fleet/instance-id.js';
 import { planForeignSender, planStatusUpdate, type StatusPlan } from './status-plan.js';
 import { updateEvent } from './statuses.js';
+import { handleExecutorMessage } from './executor-messages.js';
 
 async function acknowledgeToAgent(
   master: Pick<Master, 'registrar' | 'queues'>,
@@ -85,6 +86,7 @@ export async function handleAgentMessage(master: Master, message: AgentMessage, 
     await agentDrained(master, master.fleet?.lifecycle, agentId);
     return;
   }
+  if (message.type !== 'STATUS_UPDATE') return handleExecutorMessage(master, message);
   const frameworkId = message.framework_id.value;
   const { status } = message;
   const applied = await master.registrar.tasks.updateStatus(frameworkId, status, { agentId });

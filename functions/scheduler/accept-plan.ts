@@ -45,7 +45,7 @@ import {
   type OperationContext,
 } from './operations.js';
 import { executorRefusal, taskRefusal, type Authority } from './task-authorization.js';
-import { validateTask, validateTaskGroup } from './task-validation.js';
+import { validateCustomExecutor, validateTask, validateTaskGroup } from './task-validation.js';
 import type { CallOf } from './validation.js';
 
 export type Accept = CallOf<'ACCEPT'>['accept'];
@@ -71,6 +71,8 @@ export interface Launch {
   readonly resources: Resource[];
   /** Set for the tasks of a LAUNCH_GROUP: the group they are launched with. */
   readonly group?: { executor: ExecutorInfo; taskGroup: TaskGroupInfo; executorResources: Resource[] };
+  /** Set for a task with a custom executor: `resources` holds both, charged once per executor and ACCEPT. */
+  readonly custom?: { taskResources: Resource[]; executorResources: Resource[] };
 }
 
 /** What the framework is told, and the metrics that count it. */
@@ -222,6 +224,8 @@ class OperationPlanner {
   private converted = false;
   private readonly launches: Launch[] = [];
   private readonly takenIds = new Set<string>();
+  /** The custom executors of this ACCEPT's tasks, by executor id. */
+  private readonly customExecutors = new Map<string, { info: ExecutorInfo; resources: Resource[] }>();
   private readonly refused: Array<{ type: string; why: string }> = [];
   private readonly destroyed: DestroyedVolume[] = [];
 
@@ -322,7 +326,9 @@ class OperationPlanner {
         invalid('An operation id is not allowed on LAUNCH');
         continue;
       }
-      const refused = taskRefusal(task, this.input.framework.info, this.input.authority);
+      const refused =
+        taskRefusal(task, this.input.framework.info, this.input.authority) ??
+        (task.executor ? executorRefusal(task.executor, this.input.authority) : undefined);
       if (refused) {
         this.feedback.task(task, 'TASK_ERROR', 'REASON_TASK_UNAUTHORIZED', refused);
         continue;
@@ -337,13 +343,44 @@ class OperationPlanner {
         invalid(validated.error.message);
         continue;
       }
-      if (!this.claim(validated.value)) {
+      const executor = task.executor ? this.customExecutor(task.executor) : undefined;
+      if (executor && !executor.ok) {
+        invalid(executor.error);
+        continue;
+      }
+      const resources = [...validated.value, ...(executor?.value.charged ?? [])];
+      if (!this.claim(resources)) {
         invalid('Total resources required by the task are more than available');
         continue;
       }
       this.takenIds.add(task.task_id.value);
-      this.launches.push({ task, resources: validated.value });
+      const custom = executor
+        ? { taskResources: validated.value, executorResources: executor.value.resources }
+        : undefined;
+      this.launches.push({ task, resources, ...(custom ? { custom } : {}) });
     }
+  }
+
+  /**
+   * A task's custom executor: validated, and its resources charged with the first of its tasks in this
+   * ACCEPT; every task naming that executor id must describe the same executor (Mesos's rule).
+   */
+  private customExecutor(
+    info: ExecutorInfo,
+  ): { ok: true; value: { resources: Resource[]; charged: Resource[] } } | { ok: false; error: string } {
+    const id = info.executor_id.value;
+    const seen = this.customExecutors.get(id);
+    if (seen) {
+      if (JSON.stringify(seen.info) !== JSON.stringify(info)) {
+        return { ok: false, error: `ExecutorInfo for executor '${id}' differs from that of another task` };
+      }
+      return { ok: true, value: { resources: seen.resources, charged: [] } };
+    }
+    const context = { frameworkId: this.input.framework.frameworkId, role: this.role };
+    const validated = validateCustomExecutor(info, context);
+    if (!validated.ok) return { ok: false, error: validated.error.message };
+    this.customExecutors.set(id, { info, resources: validated.value });
+    return { ok: true, value: { resources: validated.value, charged: validated.value } };
   }
 
   private launchGroup(operation: Operation): void {
@@ -436,7 +473,14 @@ export function launchCommands(
   const launchedGroups = new Set<TaskGroupInfo>();
   for (const launch of launches) {
     if (!launch.group) {
-      const task = { ...launch.task, resources: launch.resources };
+      const { custom } = launch;
+      const task = custom
+        ? {
+            ...launch.task,
+            resources: custom.taskResources,
+            executor: { ...(launch.task.executor as ExecutorInfo), resources: custom.executorResources },
+          }
+        : { ...launch.task, resources: launch.resources };
       commands.push({ type: 'LAUNCH', framework_id, framework_info: frameworkInfo, task, launch_id: launchId, grant });
       continue;
     }

@@ -121,7 +121,6 @@ export function validateTask(task: TaskInfo, context: TaskContext): Result<Resou
   if (!context.inGroup) {
     if (task.command && task.executor) return invalid("Task should have at most one of 'command' or 'executor'");
     if (!task.command && !task.executor) return invalid("Task should have at least one of 'command' or 'executor'");
-    if (task.executor) return invalid('Custom executors are not supported by Mantle agents; launch a command task');
   } else if (task.executor) {
     return invalid("A task of a group must not carry its own 'executor'");
   }
@@ -158,6 +157,41 @@ export function validateTask(task: TaskInfo, context: TaskContext): Result<Resou
       .reduce((sum, r) => sum + (r.scalar?.value ?? 0), 0);
     if (requested === 0) return invalid(`A limit for '${name}' needs a request for '${name}'`);
     if (!(limit.value >= requested)) return invalid(`The limit for '${name}' is below its request`);
+  }
+  return ok(allocate(canonical.value, context.role));
+}
+
+/**
+ * A LAUNCH's custom executor (Mesos `executor::validate`): CUSTOM (or no type), a valid command, the
+ * framework's own id if it names one, no Docker container (the agents run custom executors as
+ * processes), and valid resources. Returns them allocated to the offers' role.
+ */
+export function validateCustomExecutor(
+  executor: ExecutorInfo,
+  context: { readonly frameworkId: string; readonly role: string },
+): Result<Resource[], TaskInvalid> {
+  if (executor.type !== undefined && executor.type !== 'CUSTOM') {
+    return invalid('The executor of a LAUNCH must be of type CUSTOM; task groups use LAUNCH_GROUP');
+  }
+  if (!executor.executor_id.value) return invalid("Expecting 'ExecutorInfo.executor_id' to be present");
+  const idError = validateTaskId(executor.executor_id.value, 'Executor ID');
+  if (idError) return invalid(idError);
+  const framework = executor.framework_id?.value;
+  if (framework !== undefined && framework !== context.frameworkId) {
+    return invalid(
+      `ExecutorInfo has an invalid FrameworkID (Actual: ${framework} vs Expected: ${context.frameworkId})`,
+    );
+  }
+  if (!executor.command) return invalid("Expecting 'ExecutorInfo.command' to be present");
+  if (executor.container?.type === 'DOCKER' || executor.container?.mesos?.image) {
+    return invalid('Mantle agents run custom executors as processes: the executor may not have a Docker container');
+  }
+  const error = commandError(executor.command, 'ExecutorInfo.command') ?? containerError(executor.container, false);
+  if (error) return invalid(error);
+  const canonical = canonicalResources(executor.resources ?? []);
+  if (!canonical.ok) return invalid(`Executor resources: ${canonical.error.message}`);
+  if (canonical.value.some((r) => r.allocation_info?.role !== undefined && r.allocation_info.role !== context.role)) {
+    return invalid(`Executor resources are allocated to a role other than the offers' role '${context.role}'`);
   }
   return ok(allocate(canonical.value, context.role));
 }

@@ -219,6 +219,22 @@ export const AgentMessageSchema = z.discriminatedUnion('type', [
     latest_state: opt(enumOf(TASK_STATES)),
   }),
   z.object({ type: z.literal('DRAINED'), agent_id: AgentIDSchema }),
+  /** A custom executor's MESSAGE to its framework (base64 `data`), best effort. */
+  z.object({
+    type: z.literal('EXECUTOR_MESSAGE'),
+    agent_id: AgentIDSchema,
+    framework_id: FrameworkIDSchema,
+    executor_id: ExecutorIDSchema,
+    data: z.base64().max(4 * 1024 * 1024),
+  }),
+  /** A custom executor ended; `status` is its `waitpid` status (the framework's FAILURE event). */
+  z.object({
+    type: z.literal('EXECUTOR_EXITED'),
+    agent_id: AgentIDSchema,
+    framework_id: FrameworkIDSchema,
+    executor_id: ExecutorIDSchema,
+    status: z.number().int(),
+  }),
 ]);
 export type AgentMessage = z.infer<typeof AgentMessageSchema>;
 

@@ -346,12 +346,12 @@ describe('launch failures', () => {
       { ...ROOT_GRANT, host_paths: ['/usr/share'] },
     ],
     [
-      'a custom executor',
+      'a custom executor on an agent without an HTTP endpoint',
       {
         command: undefined,
         executor: { type: 'CUSTOM' as const, executor_id: { value: 'e' }, command: { value: 'run' } },
       },
-      /Custom executors/,
+      /serves no HTTP endpoint/,
     ],
   ])('fails %s with REASON_CONTAINER_LAUNCH_FAILED', async (_what, extra, message, grant?: LaunchGrant) => {
     const id = taskId('bad');

@@ -40,6 +40,8 @@ export class FakeMaster {
   readonly registrations: RegisterAgentRequest[] = [];
   readonly statuses: ReceivedStatus[] = [];
   readonly drained: string[] = [];
+  /** Custom executors' messages to their frameworks, and their ends. */
+  readonly executorMessages: Array<Extract<AgentMessage, { type: 'EXECUTOR_MESSAGE' | 'EXECUTOR_EXITED' }>> = [];
   heartbeats = 0;
   autoAcknowledge: boolean;
   /** Agent ids the master answers 410 for (gone, or never known). */
@@ -197,6 +199,11 @@ export class FakeMaster {
   private async record(message: AgentMessage): Promise<void> {
     if (message.type === 'DRAINED') {
       this.drained.push(message.agent_id.value);
+      this.wake();
+      return;
+    }
+    if (message.type !== 'STATUS_UPDATE') {
+      this.executorMessages.push(message);
       this.wake();
       return;
     }

@@ -1,0 +1,115 @@
+/**
+ * Custom executors across an agent restart (real processes, the SQS stand-in, the stand-in master): the
+ * example executor keeps running while the agent is down, resubscribes to the restarted agent with its
+ * secret, and its task finishes; an executor that does not come back within
+ * `--executor_reregistration_timeout` is killed and its task fails.
+ */
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import type { RunningAgent } from '../../agent/agent.js';
+import type { AwsClients } from '#shared/aws/clients.js';
+import type { ExecutorInfo, TaskInfo } from '#shared/protocol/mesos.js';
+import { standInClients } from '../support/aws.js';
+import { FakeMaster } from '../support/agent-master.js';
+import { launch, removeWorkDir, resources, startTestAgent, taskId, tempWorkDir } from '../support/agent.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ECHO = `'${process.execPath}' --import '${import.meta.resolve('tsx')}' '${join(ROOT, 'examples', 'echo-executor.ts')}'`;
+
+let clients: AwsClients;
+let master: FakeMaster;
+let workDir: string;
+let port: number;
+let agent: RunningAgent | undefined;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port: free } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return free;
+}
+
+async function startAgent(): Promise<RunningAgent> {
+  agent = await startTestAgent(master, {
+    sqsEndpoint: inject('sqsEndpoint'),
+    workDir,
+    containerizers: ['mesos'],
+    port,
+    executorRegistrationTimeoutMs: 60_000,
+    executorReregistrationTimeoutMs: 6_000,
+    executorShutdownGracePeriodMs: 1_000,
+  });
+  return agent;
+}
+
+beforeAll(async () => {
+  clients = standInClients();
+  master = await new FakeMaster({ sqs: clients.sqs }).start();
+  workDir = await tempWorkDir();
+  port = await freePort();
+});
+
+afterAll(async () => {
+  await agent?.shutdown();
+  await master?.close();
+  clients?.destroy();
+  if (workDir) await removeWorkDir(workDir);
+});
+
+function executorTask(id: string, info: ExecutorInfo, shell: string, agentId: string): TaskInfo {
+  return {
+    name: id,
+    task_id: { value: id },
+    agent_id: { value: agentId },
+    resources: resources('cpus:0.1;mem:32'),
+    executor: info,
+    data: Buffer.from(shell).toString('base64'),
+  };
+}
+
+const executor = (id: string, command: string): ExecutorInfo => ({
+  type: 'CUSTOM',
+  executor_id: { value: id },
+  command: { value: command },
+  resources: resources('cpus:0.1;mem:64'),
+});
+
+it('keeps the executors through an agent restart: one resubscribes and finishes, one that does not is killed', async () => {
+  const first = await startAgent();
+  const agentId = await first.registered;
+  const echo = executor(taskId('echo'), ECHO);
+  const mute = executor(taskId('mute'), 'sleep 120');
+  const survivor = taskId('survivor');
+  const orphan = taskId('orphan');
+  await master.send(
+    agentId,
+    launch(executorTask(survivor, echo, 'sleep 6; echo done', agentId)),
+    launch(executorTask(orphan, mute, 'true', agentId)),
+  );
+  await master.waitFor(survivor, 'TASK_RUNNING', 20_000);
+
+  await first.stop({ waitForPoll: false });
+  const second = await startAgent();
+  const restartedAt = performance.now();
+  expect(await second.registered).toBe(agentId);
+  // The survivor's executor kept running and came back: the task it held finishes.
+  const finished = await master.waitFor(survivor, 'TASK_FINISHED', 30_000);
+  expect(finished.status).toMatchObject({ source: 'SOURCE_EXECUTOR', executor_id: echo.executor_id });
+  expect(finished.at).toBeGreaterThan(restartedAt);
+  expect(second.metrics.snapshot()['slave/recovered_executors']).toBe(2);
+
+  const failed = await master.waitFor(orphan, 'TASK_FAILED', 20_000);
+  expect(failed.status.reason).toBe('REASON_EXECUTOR_REREGISTRATION_TIMEOUT');
+  const exited = await master.until(
+    () =>
+      master.executorMessages.find(
+        (m) => m.type === 'EXECUTOR_EXITED' && m.executor_id.value === mute.executor_id.value,
+      ),
+    20_000,
+    'the mute executor to end',
+  );
+  expect((exited as { status: number }).status).toBe(9);
+});

@@ -1,0 +1,244 @@
+/**
+ * Custom executors on a real agent (real processes, the SQS stand-in, the stand-in master): the example
+ * executor run through the executor SDK (LAUNCH, its updates, MESSAGE both ways, its exit and the
+ * FAILURE that follows), the registration timeout, and the executor API's refusals (401, 403, 405,
+ * 415, 400) with a token read from an executor's own environment.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { RunningAgent } from '../../agent/agent.js';
+import type { AwsClients } from '#shared/aws/clients.js';
+import type { AgentCommand } from '#shared/protocol/internal.js';
+import type { ExecutorInfo, TaskInfo } from '#shared/protocol/mesos.js';
+import { RecordIODecoder } from '#shared/protocol/recordio.js';
+import { standInClients } from '../support/aws.js';
+import { FakeMaster } from '../support/agent-master.js';
+import {
+  FRAMEWORK_ID,
+  launch,
+  removeWorkDir,
+  resources,
+  startTestAgent,
+  taskId,
+  tempWorkDir,
+} from '../support/agent.js';
+import { sandboxes } from '../support/agent-sandbox.js';
+import { eventually } from '../support/cluster.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const TSX = import.meta.resolve('tsx');
+const ECHO = `'${process.execPath}' --import '${TSX}' '${join(ROOT, 'examples', 'echo-executor.ts')}'`;
+
+let clients: AwsClients;
+let master: FakeMaster;
+let agent: RunningAgent;
+let agentId: string;
+let workDir: string;
+
+beforeAll(async () => {
+  clients = standInClients();
+  master = await new FakeMaster({ sqs: clients.sqs }).start();
+  workDir = await tempWorkDir();
+  agent = await startTestAgent(master, {
+    sqsEndpoint: inject('sqsEndpoint'),
+    workDir,
+    containerizers: ['mesos'],
+    port: 0,
+    executorRegistrationTimeoutMs: 8_000,
+    executorShutdownGracePeriodMs: 1_000,
+  });
+  agentId = await agent.registered;
+});
+
+afterAll(async () => {
+  await agent?.shutdown();
+  await master?.close();
+  clients?.destroy();
+  if (workDir) await removeWorkDir(workDir);
+});
+
+function executor(id: string, command: string): ExecutorInfo {
+  return {
+    type: 'CUSTOM',
+    executor_id: { value: id },
+    command: { value: command },
+    resources: resources('cpus:0.1;mem:64'),
+  };
+}
+
+function executorTask(id: string, info: ExecutorInfo, shell: string): TaskInfo {
+  return {
+    name: id,
+    task_id: { value: id },
+    agent_id: { value: agentId },
+    resources: resources('cpus:0.1;mem:32'),
+    executor: info,
+    data: Buffer.from(shell).toString('base64'),
+  };
+}
+
+function frameworkMessage(executorId: string, text: string): AgentCommand {
+  return {
+    type: 'FRAMEWORK_MESSAGE',
+    framework_id: { value: FRAMEWORK_ID },
+    executor_id: { value: executorId },
+    data: Buffer.from(text).toString('base64'),
+  };
+}
+
+function executorMessage(executorId: string, type: 'EXECUTOR_MESSAGE' | 'EXECUTOR_EXITED') {
+  return master.until(
+    () => master.executorMessages.find((m) => m.type === type && m.executor_id.value === executorId),
+    20_000,
+    `${type} of ${executorId}`,
+  );
+}
+
+describe('the example executor, through the SDK', () => {
+  it('runs tasks, echoes messages, and its end fails what it still runs', async () => {
+    const info = executor(taskId('echo'), ECHO);
+    const first = taskId('first');
+    await master.send(agentId, launch(executorTask(first, info, 'echo hello from the executor')));
+    const running = await master.waitFor(first, 'TASK_RUNNING', 20_000);
+    expect(running.status).toMatchObject({ source: 'SOURCE_EXECUTOR', executor_id: info.executor_id });
+    await master.waitFor(first, 'TASK_FINISHED', 10_000);
+
+    await master.send(agentId, frameworkMessage(info.executor_id.value, 'ping'));
+    const echoed = await executorMessage(info.executor_id.value, 'EXECUTOR_MESSAGE');
+    expect(echoed).toMatchObject({ agent_id: { value: agentId }, framework_id: { value: FRAMEWORK_ID } });
+    expect(Buffer.from((echoed as { data: string }).data, 'base64').toString()).toBe('echo: ping');
+
+    const second = taskId('second');
+    await master.send(agentId, launch(executorTask(second, info, 'sleep 60')));
+    await master.waitFor(second, 'TASK_RUNNING', 10_000);
+    // Reported like any task (registration, /state, the gauges), with the executor's container.
+    expect(agent.tasks().find((task) => task.taskId === second)).toMatchObject({ state: 'TASK_RUNNING' });
+    await master.send(agentId, frameworkMessage(info.executor_id.value, 'exit 3'));
+    const failed = await master.waitFor(second, 'TASK_FAILED', 10_000);
+    expect(failed.status).toMatchObject({ source: 'SOURCE_AGENT', reason: 'REASON_EXECUTOR_TERMINATED' });
+    expect(failed.status.message).toMatch(/exited with status 3/);
+    const exited = await executorMessage(info.executor_id.value, 'EXECUTOR_EXITED');
+    expect((exited as { status: number }).status).toBe(3 << 8);
+  });
+
+  it('kills an executor that never subscribes: REASON_EXECUTOR_REGISTRATION_TIMEOUT', async () => {
+    const info = executor(taskId('mute'), 'sleep 60');
+    const id = taskId('waiting');
+    await master.send(agentId, launch(executorTask(id, info, 'true')));
+    const failed = await master.waitFor(id, 'TASK_FAILED', 20_000);
+    expect(failed.status.reason).toBe('REASON_EXECUTOR_REGISTRATION_TIMEOUT');
+    const exited = await executorMessage(info.executor_id.value, 'EXECUTOR_EXITED');
+    expect((exited as { status: number }).status).toBe(9);
+  });
+});
+
+describe('the executor API', () => {
+  let env: Record<string, string>;
+  let info: ExecutorInfo;
+  let id: string;
+  const call = (body: unknown, headers: Record<string, string> = {}, method = 'POST') =>
+    fetch(`http://${env.MESOS_AGENT_ENDPOINT}/api/v1/executor`, {
+      method,
+      headers: {
+        'Content-Type': 'application/json',
+        Authorization: `Bearer ${env.MESOS_EXECUTOR_AUTHENTICATION_TOKEN}`,
+        ...headers,
+      },
+      ...(method === 'POST' ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+    });
+  const ids = () => ({ framework_id: { value: FRAMEWORK_ID }, executor_id: info.executor_id });
+
+  beforeAll(async () => {
+    info = executor(taskId('raw'), 'env > env.txt; sleep 60');
+    id = taskId('raw-task');
+    await master.send(agentId, launch(executorTask(id, info, 'true')));
+    const text = await eventually(
+      async () => {
+        const [run] = await sandboxes(workDir, info.executor_id.value);
+        return run ? await readFile(join(run, 'env.txt'), 'utf8').catch(() => undefined) : undefined;
+      },
+      10_000,
+      'the executor to write its environment',
+    );
+    env = Object.fromEntries(
+      text.split('\n').map((line) => [line.split('=')[0] ?? '', line.slice(line.indexOf('=') + 1)]),
+    );
+  });
+
+  it("gives the executor Mesos's environment and its own token", () => {
+    expect(env).toMatchObject({
+      MESOS_FRAMEWORK_ID: FRAMEWORK_ID,
+      MESOS_EXECUTOR_ID: info.executor_id.value,
+      MESOS_AGENT_ENDPOINT: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+      MESOS_HTTP_COMMAND_EXECUTOR: '0',
+      MESOS_CHECKPOINT: '0',
+      MESOS_RECOVERY_TIMEOUT: '15mins',
+      MESOS_SUBSCRIPTION_BACKOFF_MAX: '2secs',
+      MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD: '1secs',
+    });
+    expect(env.MESOS_DIRECTORY).toBe(env.MESOS_SANDBOX);
+    expect(env.MESOS_EXECUTOR_AUTHENTICATION_TOKEN?.length).toBeGreaterThan(30);
+  });
+
+  it('refuses calls without the token, with another token, or for another executor', async () => {
+    const subscribe = { type: 'SUBSCRIBE', ...ids(), subscribe: {} };
+    expect((await call(subscribe, { Authorization: '' })).status).toBe(401);
+    expect((await call(subscribe, { Authorization: 'Bearer not-a-token' })).status).toBe(401);
+    const other = { ...subscribe, executor_id: { value: 'someone-else' } };
+    expect((await call(other)).status).toBe(403);
+    expect((await call({ ...subscribe, framework_id: { value: 'another-framework' } })).status).toBe(403);
+  });
+
+  it('refuses bad calls: 405, 415, 400', async () => {
+    expect((await call(undefined, {}, 'GET')).status).toBe(405);
+    expect((await call({ type: 'SUBSCRIBE', ...ids(), subscribe: {} }, { 'Content-Type': 'text/plain' })).status).toBe(
+      415,
+    );
+    expect((await call('{not json')).status).toBe(400);
+    expect((await call({ type: 'SUBSCRIBE', ...ids() })).status).toBe(400);
+    const noUuid = { type: 'UPDATE', ...ids(), update: { status: { task_id: { value: id }, state: 'TASK_RUNNING' } } };
+    const refused = await call(noUuid);
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toMatch(/uuid/);
+  });
+
+  it('streams SUBSCRIBED and LAUNCH, takes an UPDATE and acknowledges it; SHUTDOWN ends it', async () => {
+    const response = await call({ type: 'SUBSCRIBE', ...ids(), subscribe: {} });
+    expect(response.status).toBe(200);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new RecordIODecoder();
+    const events: Array<{ type: string; [key: string]: unknown }> = [];
+    const next = async (type: string) => {
+      for (;;) {
+        const found = events.find((event) => event.type === type);
+        if (found) return found;
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended before ${type}`);
+        for (const record of decoder.decode(value)) events.push(JSON.parse(record) as (typeof events)[number]);
+      }
+    };
+    expect(await next('SUBSCRIBED')).toMatchObject({
+      subscribed: { executor_info: { executor_id: info.executor_id }, agent_info: { id: { value: agentId } } },
+    });
+    expect(await next('LAUNCH')).toMatchObject({ launch: { task: { task_id: { value: id } } } });
+    const uuid = Buffer.alloc(16, 7).toString('base64');
+    const status = { task_id: { value: id }, state: 'TASK_RUNNING', uuid };
+    expect((await call({ type: 'UPDATE', ...ids(), update: { status } })).status).toBe(202);
+    expect(await next('ACKNOWLEDGED')).toMatchObject({ acknowledged: { task_id: { value: id }, uuid } });
+    await master.waitFor(id, 'TASK_RUNNING', 10_000, (s) => s.uuid === uuid);
+    const stranger = { ...status, task_id: { value: 'not-mine' }, uuid: Buffer.alloc(16, 8).toString('base64') };
+    expect((await call({ type: 'UPDATE', ...ids(), update: { status: stranger } })).status).toBe(400);
+
+    await master.send(agentId, {
+      type: 'SHUTDOWN_EXECUTOR',
+      framework_id: { value: FRAMEWORK_ID },
+      executor_id: info.executor_id,
+    });
+    await next('SHUTDOWN');
+    const lost = await master.waitFor(id, 'TASK_LOST', 10_000);
+    expect(lost.status.reason).toBe('REASON_EXECUTOR_TERMINATED');
+    await executorMessage(info.executor_id.value, 'EXECUTOR_EXITED');
+  });
+});
