@@ -2,7 +2,8 @@
  * Custom executors across an agent restart (real processes, the SQS stand-in, the stand-in master): the
  * example executor keeps running while the agent is down, resubscribes to the restarted agent with its
  * secret, and its task finishes; an executor that does not come back within
- * `--executor_reregistration_timeout` is killed and its task fails.
+ * `--executor_reregistration_timeout` is killed and its task fails; a task holding a persistent volume
+ * under a custom executor writes to it before and after the restart, and a later task reads it.
  */
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -10,10 +11,18 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import type { RunningAgent } from '../../agent/agent.js';
 import type { AwsClients } from '#shared/aws/clients.js';
-import type { ExecutorInfo, TaskInfo } from '#shared/protocol/mesos.js';
+import type { ExecutorInfo, Resource, TaskInfo } from '#shared/protocol/mesos.js';
 import { standInClients } from '../support/aws.js';
 import { FakeMaster } from '../support/agent-master.js';
-import { launch, removeWorkDir, resources, startTestAgent, taskId, tempWorkDir } from '../support/agent.js';
+import {
+  commandTask,
+  launch,
+  removeWorkDir,
+  resources,
+  startTestAgent,
+  taskId,
+  tempWorkDir,
+} from '../support/agent.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ECHO = `'${process.execPath}' --import '${import.meta.resolve('tsx')}' '${join(ROOT, 'examples', 'echo-executor.ts')}'`;
@@ -59,12 +68,18 @@ afterAll(async () => {
   if (workDir) await removeWorkDir(workDir);
 });
 
-function executorTask(id: string, info: ExecutorInfo, shell: string, agentId: string): TaskInfo {
+function executorTask(
+  id: string,
+  info: ExecutorInfo,
+  shell: string,
+  agentId: string,
+  extra: readonly Resource[] = [],
+): TaskInfo {
   return {
     name: id,
     task_id: { value: id },
     agent_id: { value: agentId },
-    resources: resources('cpus:0.1;mem:32'),
+    resources: [...resources('cpus:0.1;mem:32'), ...extra],
     executor: info,
     data: Buffer.from(shell).toString('base64'),
   };
@@ -112,4 +127,39 @@ it('keeps the executors through an agent restart: one resubscribes and finishes,
     'the mute executor to end',
   );
   expect((exited as { status: number }).status).toBe(9);
+});
+
+/** A persistent volume of role `ml`, at `data` in the sandbox. */
+const volume = (id: string): Resource[] =>
+  resources('disk(ml):8').map((r) => ({
+    ...r,
+    reservations: [{ type: 'DYNAMIC' as const, role: 'ml' }],
+    disk: { persistence: { id }, volume: { mode: 'RW' as const, container_path: 'data' } },
+  }));
+
+it('keeps a custom executor and the persistent volume its task holds through an agent restart', async () => {
+  await agent?.shutdown();
+  const first = await startAgent();
+  const agentId = await first.registered;
+  const echo = executor(taskId('echo-volume'), ECHO);
+  const holder = taskId('holder');
+  // Writes before the restart, waits through it, then appends and checks both lines are there.
+  const shell =
+    'echo before > data/log; sleep 6; echo after >> data/log; test "$(cat data/log)" = "$(printf \'before\\nafter\')"';
+  await master.send(agentId, launch(executorTask(holder, echo, shell, agentId, volume('ckpt'))));
+  await master.waitFor(holder, 'TASK_RUNNING', 20_000);
+
+  await first.stop({ waitForPoll: false });
+  const second = await startAgent();
+  expect(await second.registered).toBe(agentId);
+  const finished = await master.waitFor(holder, 'TASK_FINISHED', 30_000);
+  expect(finished.status.executor_id).toEqual(echo.executor_id);
+
+  // A command task given the same volume later reads what the executor's task wrote on both sides.
+  const reader = taskId('reader');
+  const read = commandTask(reader, 'grep -q before data/log && grep -q after data/log', {
+    resources: [...resources('cpus:0.1;mem:32'), ...volume('ckpt')],
+  });
+  await master.send(agentId, launch(read));
+  await master.waitFor(reader, 'TASK_FINISHED', 20_000);
 });
