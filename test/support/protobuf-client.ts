@@ -116,3 +116,14 @@ export class ProtobufStream {
     this.abort.abort();
   }
 }
+
+/** JSON as protobuf's decoding reads it: no empty lists, no nulls (an unset field and an empty one are one on the wire). */
+export function wireShape(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(wireShape);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, item]) => item !== null && item !== undefined && !(Array.isArray(item) && item.length === 0))
+      .map(([key, item]) => [key, wireShape(item)]),
+  );
+}

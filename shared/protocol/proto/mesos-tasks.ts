@@ -56,6 +56,12 @@ message Task {
   optional KillPolicy kill_policy = 16;
   optional string user = 14;
   map<string, Value.Scalar> limits = 17;
+  // Mantle's: the task's role, and what its TaskInfo held that Mesos's Task does not carry.
+  optional string role = 1000;
+  optional CommandInfo command = 1001;
+  optional ExecutorInfo executor = 1002;
+  optional CheckInfo check = 1003;
+  optional DurationInfo max_completion_time = 1004;
 }
 
 enum TaskState {
