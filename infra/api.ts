@@ -46,6 +46,9 @@ export class MantleRestApi extends Construct {
       restApiName: `mantle-${settings.clusterName}`,
       description: `Mantle cluster ${settings.clusterName}: the Mesos scheduler API and the agents' API`,
       endpointTypes: [apigw.EndpointType.REGIONAL],
+      // Protobuf bodies reach the Lambda base64-encoded and protobuf answers leave as bytes (hono's adapter
+      // decodes and encodes them); JSON stays text.
+      binaryMediaTypes: ['application/x-protobuf'],
       cloudWatchRole: true,
       cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
       deployOptions: {

@@ -18,7 +18,8 @@
  *
  * Agents' heartbeats do not come here: they go by SQS (functions/handlers/heartbeats.ts).
  *
- * The scheduler route's checks are middleware (scheduler-route.ts); status codes follow Mesos's
+ * The scheduler route's checks are middleware (scheduler-route.ts), its media types (JSON or protobuf)
+ * wire.ts's; status codes follow Mesos's
  * scheduler endpoint: 405, 415, 406, 400, 401, 403, 501, 202 / 200. Error bodies are plain text, as
  * Mesos's are; the Jobs API's are JSON `{"message": …}`, as Marathon's are.
  */
@@ -53,8 +54,8 @@ import {
 import {
   authenticated,
   authorized,
+  callBody,
   isSubscribe,
-  jsonBody,
   postOnly,
   subscribeHeaders,
   subscribedFramework,
@@ -62,6 +63,7 @@ import {
   validCall,
   type MasterEnv,
 } from './scheduler-route.js';
+import { acceptedFormat, answer, notAcceptable, reencoded, streamOf } from './wire.js';
 
 /** 413, in the error style of the API asked: JSON for the Jobs API, plain text elsewhere. */
 function tooLarge(c: Context, limit: number): Response {
@@ -156,7 +158,7 @@ export function createApp(master: Master, options: AppOptions = {}): Hono<Master
   app.all(
     '/api/v1/scheduler',
     postOnly,
-    jsonBody,
+    callBody,
     authenticated(master, authenticator, ['framework', 'operator']),
     authorized(master),
     validCall(master),
@@ -166,7 +168,11 @@ export function createApp(master: Master, options: AppOptions = {}): Hono<Master
       logCall(master, c.get('framework')?.frameworkId ?? call.framework_id?.value, call.type);
       if (!isSubscribe(call)) {
         const response = await handleCall(master, c.get('framework'), call, c.get('authority'));
-        if (response.json !== undefined) return c.json(response.json as object, 200);
+        if (response.json !== undefined) {
+          const format = acceptedFormat(c);
+          if (!format) return notAcceptable(c);
+          return answer(c, format, 'mesos.v1.scheduler.Response', response.json as object);
+        }
         return response.body !== undefined ? text(c, response.status, response.body) : c.body(null, response.status);
       }
       const refused = subscribeHeaders(c);
@@ -179,19 +185,16 @@ export function createApp(master: Master, options: AppOptions = {}): Hono<Master
         master.metrics.increment('master/framework_subscribe_errors');
         return text(c, 429, capped);
       }
+      // subscribeHeaders refused a client that accepts neither.
+      const format = acceptedFormat(c) ?? 'json';
       if (delivery.value !== undefined) {
-        return queueSubscriptionResponse(
-          await subscribe(master, call, c.get('authority'), queueDelivery(delivery.value)),
-        );
+        const subscribed = await subscribe(master, call, c.get('authority'), queueDelivery(delivery.value));
+        return reencoded(queueSubscriptionResponse(subscribed), format, 'mesos.v1.scheduler.Event');
       }
       const result = await subscribe(master, call, c.get('authority'), streamDelivery);
-      return new Response(result.body, {
-        status: 200,
-        headers: {
-          'Content-Type': 'application/json',
-          'Mesos-Stream-Id': result.streamId,
-          'Cache-Control': 'no-cache',
-        },
+      return streamOf(format, 'mesos.v1.scheduler.Event', result.body, {
+        'Mesos-Stream-Id': result.streamId,
+        'Cache-Control': 'no-cache',
       });
     },
   );

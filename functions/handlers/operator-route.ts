@@ -1,7 +1,7 @@
 /**
  * `POST /api/v1`, the Mesos v1 operator API (functions/operator/), with Mesos's checks in its order
- * (`Master::Http::api`): the method (405), the media type (400, 415), the caller (401; 403 for a
- * principal that is not an operator), the JSON and its `Call` (400; 501 for a call Mantle does not
+ * (`Master::Http::api`): the method (405), the media type (400, 415; JSON or protobuf), the caller (401;
+ * 403 for a principal that is not an operator), the body (JSON or protobuf) and its `Call` (400; 501 for a call Mantle does not
  * answer), what the client accepts (406); then the call's own answer. Errors are plain text, as
  * Mesos's are.
  */
@@ -14,20 +14,23 @@ import { mountLegacyEndpoints } from './legacy-routes.js';
 import { applyLoggingLevel } from '../operator/logging.js';
 import { parseOperatorCall, runOperatorCall, type OperatorCallTable } from '../operator/dispatch.js';
 import type { OperatorResponse } from '../operator/responses.js';
-import { acceptsJson, authenticated, authorized, jsonBody, postOnly, text, type MasterEnv } from './scheduler-route.js';
+import type { WireFormat } from '#shared/protocol/media-types.js';
+import { authenticated, authorized, callBody, postOnly, text, type MasterEnv } from './scheduler-route.js';
+import { acceptedFormat, answer, notAcceptable, readCall, streamOf } from './wire.js';
 
 export const OPERATOR_API_PATH = '/api/v1';
 
-export function render(c: Context, response: OperatorResponse): Response {
+/** An operator call's answer, its `Response` or its stream of `Event`s in `format`. */
+export function render(c: Context, response: OperatorResponse, format: WireFormat = 'json'): Response {
   switch (response.kind) {
     case 'json':
-      return c.json(response.body, response.status);
+      return answer(c, format, 'mesos.v1.master.Response', response.body);
     case 'empty':
       return c.body(null, response.status);
     case 'error':
       return text(c, response.status, response.message);
     case 'stream':
-      return new Response(response.body, { status: 200, headers: { ...response.headers } });
+      return streamOf(format, 'mesos.v1.master.Event', response.body, { ...response.headers });
   }
 }
 
@@ -44,23 +47,18 @@ export function mountOperatorApi(
     return c.body(body, 200, { 'Content-Type': contentType });
   });
   mountLegacyEndpoints(app, master, operator);
-  app.all(OPERATOR_API_PATH, postOnly, jsonBody, operator, authorized(master), async (c) => {
-    let json: unknown;
-    try {
-      json = JSON.parse(await c.req.text());
-    } catch (error) {
-      return text(c, 400, `Failed to parse body into JSON: ${(error as Error).message}`);
-    }
-    const parsed = parseOperatorCall(table, json);
+  app.all(OPERATOR_API_PATH, postOnly, callBody, operator, authorized(master), async (c) => {
+    const body = await readCall(c, c.get('bodyFormat'), 'mesos.v1.master.Call', master.config.maxBodyBytes);
+    if (body instanceof Response) return body;
+    const parsed = parseOperatorCall(table, body.json);
     if ('kind' in parsed) return render(c, parsed);
-    if (!acceptsJson(c.req.header('accept'))) {
-      return text(c, 406, "Expecting 'Accept' to allow 'application/json'");
-    }
+    const format = acceptedFormat(c);
+    if (!format) return notAcceptable(c);
     await applyLoggingLevel(master);
     const caller = {
       authority: c.get('authority'),
       ...(c.get('principal') ? { principal: c.get('principal') } : {}),
     };
-    return render(c, await runOperatorCall(master, parsed, caller));
+    return render(c, await runOperatorCall(master, parsed, caller), format);
   });
 }

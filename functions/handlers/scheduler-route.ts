@@ -1,14 +1,15 @@
 /**
  * The scheduler route's checks, as hono middleware, in Mesos's order (Mesos src/master/http.cpp
  * `Master::Http::scheduler`): the method (405), the media type (400, 415), the caller (401, 403), the
- * body (413), its JSON and its Call (400), the call's validation (400, 501); then, for SUBSCRIBE, what
- * the client accepts (406) and no stream id (400); for every other call, the framework and its
+ * body (413), its JSON or protobuf and its Call (400), the call's validation (400, 501); then, for SUBSCRIBE, what
+ * the client accepts (JSON or protobuf, else 406) and no stream id (400); for every other call, the framework and its
  * subscription on the caller's stream (400, 403). Each check answers in plain text, as Mesos does, or
  * hands what it found to the next one (`c.get(...)`).
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { describeZodError } from '#shared/protocol/errors.js';
+import { bodyFormat, UNSUPPORTED_MEDIA_TYPE, type WireFormat } from '#shared/protocol/media-types.js';
 import { CallSchema } from '#shared/protocol/scheduler.js';
 import {
   checkSubscription,
@@ -21,6 +22,7 @@ import type { Authenticator } from '../master/auth.js';
 import type { Master } from '../master/master.js';
 import { authorityOf, type Authority } from '../scheduler/task-authorization.js';
 import { validateCall, type SubscribeCall, type ValidCall } from '../scheduler/validation.js';
+import { acceptedFormat, notAcceptable, readCall, text } from './wire.js';
 
 export const REALM = 'mesos-master-scheduler';
 
@@ -34,28 +36,28 @@ export interface MasterEnv {
     /** What the caller may do: its principal's ACL over the cluster's (the cluster's alone without authentication). */
     authority: Authority;
     call: ValidCall;
+    /** The request body's media type (callBody). */
+    bodyFormat: WireFormat;
     framework: FrameworkRecord;
   };
 }
 
 type Check = MiddlewareHandler<MasterEnv>;
 
-export function text(c: Context, status: number, message: string, headers: Record<string, string> = {}): Response {
-  return c.body(message, status as 400, { 'Content-Type': 'text/plain; charset=utf-8', ...headers });
-}
+export { text };
 
 export const postOnly: Check = createMiddleware<MasterEnv>(async (c, next) => {
   if (c.req.method !== 'POST') return text(c, 405, 'Expecting a POST request', { Allow: 'POST' });
   await next();
 });
 
-export const jsonBody: Check = createMiddleware<MasterEnv>(async (c, next) => {
+/** The body's media type (`c.get('bodyFormat')`): 400 without a Content-Type, 415 for one Mantle does not speak. */
+export const callBody: Check = createMiddleware<MasterEnv>(async (c, next) => {
   const contentType = c.req.header('content-type');
   if (!contentType) return text(c, 400, "Expecting 'Content-Type' to be present");
-  const mediaType = contentType.split(';')[0]?.trim().toLowerCase();
-  if (mediaType !== 'application/json') {
-    return text(c, 415, `Unsupported media type '${mediaType ?? ''}': Mantle speaks application/json`);
-  }
+  const format = bodyFormat(contentType);
+  if (!format) return text(c, 415, UNSUPPORTED_MEDIA_TYPE);
+  c.set('bodyFormat', format);
   await next();
 });
 
@@ -88,27 +90,12 @@ export function authorized(master: Pick<Master, 'config'>): Check {
   });
 }
 
-/** Reads the body, refusing more than `limit` bytes. */
-async function readBody(c: Context, limit: number): Promise<string | undefined> {
-  const declared = Number(c.req.header('content-length') ?? '0');
-  if (declared > limit) return undefined;
-  const body = await c.req.text();
-  return Buffer.byteLength(body) > limit ? undefined : body;
-}
-
 /** The body, parsed into a Call and validated (`c.get('call')`). */
 export function validCall(master: Pick<Master, 'config'>): Check {
   return createMiddleware<MasterEnv>(async (c, next) => {
-    const limit = master.config.maxBodyBytes;
-    const body = await readBody(c, limit);
-    if (body === undefined) return text(c, 413, `Request body over ${limit} bytes`);
-    let json: unknown;
-    try {
-      json = JSON.parse(body);
-    } catch (error) {
-      return text(c, 400, `Failed to parse body into JSON: ${(error as Error).message}`);
-    }
-    const parsed = CallSchema.safeParse(json);
+    const body = await readCall(c, c.get('bodyFormat'), 'mesos.v1.scheduler.Call', master.config.maxBodyBytes);
+    if (body instanceof Response) return body;
+    const parsed = CallSchema.safeParse(body.json);
     if (!parsed.success) return text(c, 400, `Failed to convert JSON into Call: ${describeZodError(parsed.error)}`);
     const validated = validateCall(parsed.data, c.get('principal')?.principal);
     if (!validated.ok) return text(c, validated.error.status, validated.error.message);
@@ -117,17 +104,9 @@ export function validCall(master: Pick<Master, 'config'>): Check {
   });
 }
 
-export function acceptsJson(accept: string | undefined): boolean {
-  if (!accept) return true;
-  return accept
-    .split(',')
-    .map((part) => part.split(';')[0]?.trim().toLowerCase())
-    .some((type) => type === 'application/json' || type === '*/*' || type === 'application/*');
-}
-
-/** SUBSCRIBE opens a stream: the client must accept JSON, and must not name a stream yet. */
+/** SUBSCRIBE opens a stream: the client must accept JSON or protobuf, and must not name a stream yet. */
 export function subscribeHeaders(c: Context<MasterEnv>): Response | undefined {
-  if (!acceptsJson(c.req.header('accept'))) return text(c, 406, "Expecting 'Accept' to allow application/json");
+  if (!acceptedFormat(c)) return notAcceptable(c);
   if (c.req.header('mesos-stream-id') !== undefined) {
     return text(c, 400, "Subscribe calls should not include the 'Mesos-Stream-Id' header");
   }

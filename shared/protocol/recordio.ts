@@ -8,8 +8,9 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const NEWLINE = 0x0a;
 
-export function encodeRecord(payload: string): Uint8Array {
-  const body = encoder.encode(payload);
+/** One record: text (a JSON event) or bytes (a protobuf one). */
+export function encodeRecord(payload: string | Uint8Array): Uint8Array {
+  const body = typeof payload === 'string' ? encoder.encode(payload) : payload;
   const header = encoder.encode(`${body.byteLength}\n`);
   const record = new Uint8Array(header.byteLength + body.byteLength);
   record.set(header, 0);
@@ -25,10 +26,15 @@ export class RecordIODecoder {
 
   /** Feeds bytes; returns the records they complete, as text. Throws on a malformed header. */
   decode(chunk: Uint8Array): string[] {
+    return this.decodeBytes(chunk).map((record) => decoder.decode(record));
+  }
+
+  /** Feeds bytes; returns the records they complete, as bytes. Throws on a malformed header. */
+  decodeBytes(chunk: Uint8Array): Uint8Array[] {
     const joined = new Uint8Array(this.buffer.byteLength + chunk.byteLength);
     joined.set(this.buffer, 0);
     joined.set(chunk, this.buffer.byteLength);
-    const records: string[] = [];
+    const records: Uint8Array[] = [];
     let offset = 0;
     for (;;) {
       const newline = joined.indexOf(NEWLINE, offset);
@@ -42,7 +48,7 @@ export class RecordIODecoder {
       if (length > MAX_RECORD_BYTES) throw new Error(`RecordIO: record of ${length} bytes is over the limit`);
       const start = newline + 1;
       if (joined.byteLength - start < length) break;
-      records.push(decoder.decode(joined.subarray(start, start + length)));
+      records.push(joined.slice(start, start + length));
       offset = start + length;
     }
     this.buffer = joined.slice(offset);

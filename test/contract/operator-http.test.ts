@@ -60,14 +60,15 @@ describe('the operator endpoint', () => {
     });
     expect(bare.status).toBe(400);
     expect(await bare.text()).toMatch(/Content-Type/);
-    for (const type of ['text/plain', 'application/x-protobuf']) {
+    for (const type of ['text/plain', 'application/xml']) {
       expect((await operatorPost(tm.url, { type: 'GET_HEALTH' }, { ...ops, 'Content-Type': type })).status).toBe(415);
     }
   });
 
-  it('answers 406 when the client does not accept JSON', async () => {
-    const response = await operatorPost(tm.url, { type: 'GET_HEALTH' }, { ...ops, Accept: 'application/x-protobuf' });
+  it('answers 406 when the client accepts neither JSON nor protobuf', async () => {
+    const response = await operatorPost(tm.url, { type: 'GET_HEALTH' }, { ...ops, Accept: 'text/html' });
     expect(response.status).toBe(406);
+    expect(response.body).toBe("Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'");
     expect((await operatorPost(tm.url, { type: 'GET_HEALTH' }, { ...ops, Accept: '*/*' })).status).toBe(200);
   });
 

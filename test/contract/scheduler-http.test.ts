@@ -37,8 +37,10 @@ describe('the scheduler endpoint', () => {
     });
     expect(none.status).toBe(400);
     expect(await none.text()).toMatch(/Content-Type/);
-    for (const type of ['text/plain', 'application/x-protobuf', 'application/xml']) {
-      expect((await post(tm.url, {}, { 'Content-Type': type })).status, type).toBe(415);
+    for (const type of ['text/plain', 'application/xml', 'application/protobuf']) {
+      const refused = await post(tm.url, {}, { 'Content-Type': type });
+      expect(refused.status, type).toBe(415);
+      expect(refused.body).toBe("Expecting 'Content-Type' of application/json or application/x-protobuf");
     }
     expect(
       (await post(tm.url, { type: 'TEARDOWN' }, { 'Content-Type': 'application/json; charset=utf-8' })).status,
@@ -99,10 +101,14 @@ describe('the scheduler endpoint', () => {
     expect(response.status).toBe(413);
   });
 
-  it('checks SUBSCRIBE headers: no Mesos-Stream-Id, and an Accept that allows JSON (406 otherwise)', async () => {
+  it('checks SUBSCRIBE headers: no Mesos-Stream-Id, and an Accept that allows JSON or protobuf (406 otherwise)', async () => {
     const body = { type: 'SUBSCRIBE', subscribe: { framework_info: FRAMEWORK } };
     expect((await post(tm.url, body, { 'Mesos-Stream-Id': 'x' })).status).toBe(400);
-    expect((await post(tm.url, body, { Accept: 'application/x-protobuf' })).status).toBe(406);
+    for (const accept of ['text/html', 'application/json;q=0', 'application/*;q=0, */*']) {
+      const refused = await post(tm.url, body, { Accept: accept });
+      expect(refused.status, accept).toBe(406);
+      expect(refused.body).toBe("Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'");
+    }
     const star = await subscribeRaw(tm.url, body, { Accept: '*/*' });
     expect(star.response.status).toBe(200);
     expect(star.response.headers.get('content-type')).toBe('application/json');

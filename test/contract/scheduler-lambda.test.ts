@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { decodeMessage, encodeMessage } from '#shared/protocol/protobuf.js';
 import { RecordIODecoder } from '#shared/protocol/recordio.js';
 import type { Event } from '#shared/protocol/scheduler.js';
 import { tableEnvironmentVariable, TABLE_DEFINITIONS, tableNames } from '../../functions/registrar/index.js';
@@ -108,6 +109,49 @@ describe('the master as a Lambda handler', () => {
     expect(events[1]?.type).toBe('HEARTBEAT');
     // The stream ran until its maximum duration (2 s here) and the heartbeats kept coming.
     expect(events.filter((e) => e.type === 'HEARTBEAT').length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('takes protobuf bodies base64-encoded, as API Gateway passes a binary media type, and answers in kind', async () => {
+    const protobufEvent = (path: string, body: Uint8Array) => ({
+      ...restApiEvent('POST', path, {
+        headers: { 'Content-Type': 'application/x-protobuf', Accept: 'application/x-protobuf' },
+      }),
+      body: Buffer.from(body).toString('base64'),
+      isBase64Encoded: true,
+    });
+    const health = (await handler(
+      protobufEvent('/api/v1', encodeMessage('mesos.v1.master.Call', { type: 'GET_HEALTH' })),
+      context,
+    )) as Awaited<ReturnType<BufferedHandler>> & { isBase64Encoded?: boolean };
+    expect(health.statusCode).toBe(200);
+    expect(health.isBase64Encoded).toBe(true);
+    expect(decodeMessage('mesos.v1.master.Response', Buffer.from(health.body, 'base64'))).toEqual({
+      ok: true,
+      value: { type: 'GET_HEALTH', get_health: { healthy: true } },
+    });
+
+    const chunks: Buffer[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        chunks.push(Buffer.from(chunk));
+        done();
+      },
+    });
+    const subscribe = { type: 'SUBSCRIBE', subscribe: { framework_info: { user: 'lambda', name: 'protobuf' } } };
+    await streamingHandler(
+      protobufEvent('/api/v1/scheduler', encodeMessage('mesos.v1.scheduler.Call', subscribe)),
+      stream,
+      context,
+    );
+    const bytes = Buffer.concat(chunks);
+    const delimiter = bytes.indexOf(Buffer.alloc(8));
+    const prelude = JSON.parse(bytes.subarray(0, delimiter).toString()) as { headers: Record<string, string> };
+    expect(prelude.headers['content-type']).toBe('application/x-protobuf');
+    const events = new RecordIODecoder()
+      .decodeBytes(bytes.subarray(delimiter + 8))
+      .map((record) => decodeMessage('mesos.v1.scheduler.Event', record));
+    expect(events[0]).toMatchObject({ ok: true, value: { type: 'SUBSCRIBED' } });
+    expect(events[1]).toEqual({ ok: true, value: { type: 'HEARTBEAT' } });
   });
 
   it('answers buffered routes and Mesos status codes through the proxy integration', async () => {

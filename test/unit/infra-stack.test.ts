@@ -114,6 +114,10 @@ describe('the REST API', () => {
     }
   });
 
+  it('passes protobuf bodies and answers as binary (base64 to and from the Lambda), JSON as text', () => {
+    base.template.hasResourceProperties('AWS::ApiGateway::RestApi', { BinaryMediaTypes: ['application/x-protobuf'] });
+  });
+
   it('puts the authorizer on every framework, operator and agent route; only health and the UI are public', () => {
     const t = base.template;
     const authorizer = logicalId(t, 'AWS::ApiGateway::Authorizer', () => true);
