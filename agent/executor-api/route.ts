@@ -1,11 +1,21 @@
 /**
  * `POST /api/v1/executor` on the agent's endpoint (Mesos `Slave::Http::executor`, with
  * `--authenticate_http_executors`): the executor's calls, checked in Mesos's order — its secret
- * (`Authorization: Bearer`, 401 without a valid one), the method (405), the media type (415), the body
- * (413, 400), the call (400, 501), then that the call speaks for the executor the secret belongs to (403).
- * SUBSCRIBE answers 200 and streams RecordIO-framed events; UPDATE and MESSAGE answer 202.
+ * (`Authorization: Bearer`, 401 without a valid one), the method (405), the media type (415: JSON or
+ * protobuf), the body (413, 400), the call (400, 501), then that the call speaks for the executor the
+ * secret belongs to (403). SUBSCRIBE answers 200 and streams RecordIO-framed events, in JSON when
+ * `Accept` allows it, else protobuf (else 406); UPDATE and MESSAGE answer 202.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  answerFormat,
+  APPLICATION_JSON,
+  APPLICATION_PROTOBUF,
+  bodyFormat,
+  NOT_ACCEPTABLE,
+  UNSUPPORTED_MEDIA_TYPE,
+} from '#shared/protocol/media-types.js';
+import { decodeMessage, encodeMessage } from '#shared/protocol/protobuf.js';
 import { encodeRecord } from '#shared/protocol/recordio.js';
 import { parseExecutorCall, type ExecutorEvent, type ValidExecutorCall } from '#shared/protocol/executor.js';
 import type { CustomExecutor, ExecutorStream } from './custom-executor.js';
@@ -27,10 +37,6 @@ class HttpError extends Error {
   }
 }
 
-function mediaType(header: string | undefined): string {
-  return (header ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-}
-
 function authenticate(executors: CustomExecutors, request: IncomingMessage): CustomExecutor {
   const challenge = { 'WWW-Authenticate': 'Bearer realm="mesos-agent-executor"' };
   const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
@@ -41,7 +47,7 @@ function authenticate(executors: CustomExecutors, request: IncomingMessage): Cus
   return executor;
 }
 
-async function readBody(request: IncomingMessage): Promise<string> {
+async function readBody(request: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
@@ -49,7 +55,24 @@ async function readBody(request: IncomingMessage): Promise<string> {
     if (size > MAX_BODY_BYTES) throw new HttpError(413, `Request body is over ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
+}
+
+/** The body as the JSON-dialect object of a Call, whichever media type it came in. */
+async function callObject(request: IncomingMessage): Promise<unknown> {
+  const format = bodyFormat(request.headers['content-type'] ?? '');
+  if (format === undefined) throw new HttpError(415, UNSUPPORTED_MEDIA_TYPE);
+  const body = await readBody(request);
+  if (format === 'protobuf') {
+    const decoded = decodeMessage('mesos.v1.executor.Call', body);
+    if (!decoded.ok) throw new HttpError(400, `Failed to parse body into Call protobuf: ${decoded.error}`);
+    return decoded.value;
+  }
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw new HttpError(400, `Failed to parse body into JSON: ${(error as Error).message}`);
+  }
 }
 
 /** Everything before the call reaches the executor it names. */
@@ -61,17 +84,7 @@ async function checkedCall(
   if (request.method !== 'POST') {
     throw new HttpError(405, `Expecting a 'POST' request, received '${request.method ?? ''}'`, { Allow: 'POST' });
   }
-  if (mediaType(request.headers['content-type']) !== 'application/json') {
-    throw new HttpError(415, "Expecting 'Content-Type' of application/json");
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(await readBody(request));
-  } catch (error) {
-    if (error instanceof HttpError) throw error;
-    throw new HttpError(400, `Failed to parse body into JSON: ${(error as Error).message}`);
-  }
-  const parsed = parseExecutorCall(json);
+  const parsed = parseExecutorCall(await callObject(request));
   if (!parsed.ok) throw new HttpError(parsed.error.status, parsed.error.message);
   const call = parsed.value;
   if (call.framework_id.value !== executor.frameworkId || call.executor_id.value !== executor.executorId) {
@@ -86,15 +99,16 @@ function subscribe(
   request: IncomingMessage,
   response: ServerResponse,
 ): Promise<void> {
-  const accept = mediaType(request.headers.accept);
-  if (accept !== '' && accept !== 'application/json' && accept !== '*/*') {
-    throw new HttpError(406, "Expecting 'Accept' to allow application/json");
-  }
-  response.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache' });
+  const format = answerFormat(request.headers.accept);
+  if (format === undefined) throw new HttpError(406, NOT_ACCEPTABLE);
+  const contentType = format === 'json' ? APPLICATION_JSON : APPLICATION_PROTOBUF;
+  response.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'no-cache' });
   response.flushHeaders();
+  const encode = (event: ExecutorEvent) =>
+    format === 'json' ? JSON.stringify(event) : encodeMessage('mesos.v1.executor.Event', event);
   const stream: ExecutorStream = {
     send: (event: ExecutorEvent) => {
-      if (!response.writableEnded) response.write(encodeRecord(JSON.stringify(event)));
+      if (!response.writableEnded) response.write(encodeRecord(encode(event)));
     },
     close: () => response.end(),
   };

@@ -6,6 +6,7 @@
  * names, enums as their names, 64-bit integers as numbers, bytes as base64 text.
  */
 import protobuf from 'protobufjs';
+import { MESOS_V1_EXECUTOR_PROTO } from './proto/executor.js';
 import { MANTLE_V1_PROTO } from './proto/mantle.js';
 import { MESOS_V1_MASTER_PROTO } from './proto/master.js';
 import { MESOS_V1_TASKS_PROTO } from './proto/mesos-tasks.js';
@@ -27,7 +28,9 @@ export type WireMessage =
   | 'mesos.v1.scheduler.Response'
   | 'mesos.v1.master.Call'
   | 'mesos.v1.master.Response'
-  | 'mesos.v1.master.Event';
+  | 'mesos.v1.master.Event'
+  | 'mesos.v1.executor.Call'
+  | 'mesos.v1.executor.Event';
 
 const SOURCES = [
   MESOS_V1_PROTO,
@@ -39,6 +42,7 @@ const SOURCES = [
   DURATION_PROTO,
   MANTLE_V1_PROTO,
   MESOS_V1_MASTER_PROTO,
+  MESOS_V1_EXECUTOR_PROTO,
 ];
 
 let root: protobuf.Root | undefined;

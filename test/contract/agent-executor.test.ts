@@ -1,8 +1,9 @@
 /**
  * Custom executors on a real agent (real processes, the SQS stand-in, the stand-in master): the example
  * executor run through the executor SDK (LAUNCH, its updates, MESSAGE both ways, its exit and the
- * FAILURE that follows), the registration timeout, and the executor API's refusals (401, 403, 405,
- * 415, 400) with a token read from an executor's own environment.
+ * FAILURE that follows), the registration timeout, the executor API's refusals (401, 403, 405,
+ * 415, 400) with a token read from an executor's own environment, and the API in protobuf (encoded and
+ * decoded with the third-party Mesos 0.28.2 definitions).
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,6 +26,7 @@ import {
   tempWorkDir,
 } from '../support/agent.js';
 import { sandboxes } from '../support/agent-sandbox.js';
+import { encode, protobufPost, ProtobufStream } from '../support/protobuf-client.js';
 import { eventually } from '../support/cluster.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -134,6 +136,25 @@ describe('the example executor, through the SDK', () => {
   });
 });
 
+/** An executor that writes its environment and waits (the test speaks the API itself), with one task. */
+async function rawExecutor(name: string): Promise<{ env: Record<string, string>; info: ExecutorInfo; id: string }> {
+  const info = executor(taskId(name), 'env > env.txt; sleep 60');
+  const id = taskId(`${name}-task`);
+  await master.send(agentId, launch(executorTask(id, info, 'true')));
+  const text = await eventually(
+    async () => {
+      const [run] = await sandboxes(workDir, info.executor_id.value);
+      return run ? await readFile(join(run, 'env.txt'), 'utf8').catch(() => undefined) : undefined;
+    },
+    10_000,
+    'the executor to write its environment',
+  );
+  const env = Object.fromEntries(
+    text.split('\n').map((line) => [line.split('=')[0] ?? '', line.slice(line.indexOf('=') + 1)]),
+  );
+  return { env, info, id };
+}
+
 describe('the executor API', () => {
   let env: Record<string, string>;
   let info: ExecutorInfo;
@@ -151,20 +172,7 @@ describe('the executor API', () => {
   const ids = () => ({ framework_id: { value: FRAMEWORK_ID }, executor_id: info.executor_id });
 
   beforeAll(async () => {
-    info = executor(taskId('raw'), 'env > env.txt; sleep 60');
-    id = taskId('raw-task');
-    await master.send(agentId, launch(executorTask(id, info, 'true')));
-    const text = await eventually(
-      async () => {
-        const [run] = await sandboxes(workDir, info.executor_id.value);
-        return run ? await readFile(join(run, 'env.txt'), 'utf8').catch(() => undefined) : undefined;
-      },
-      10_000,
-      'the executor to write its environment',
-    );
-    env = Object.fromEntries(
-      text.split('\n').map((line) => [line.split('=')[0] ?? '', line.slice(line.indexOf('=') + 1)]),
-    );
+    ({ env, info, id } = await rawExecutor('raw'));
   });
 
   it("gives the executor Mesos's environment and its own token", () => {
@@ -240,5 +248,46 @@ describe('the executor API', () => {
     const lost = await master.waitFor(id, 'TASK_LOST', 10_000);
     expect(lost.status.reason).toBe('REASON_EXECUTOR_TERMINATED');
     await executorMessage(info.executor_id.value, 'EXECUTOR_EXITED');
+  });
+});
+
+describe('the executor API in protobuf', () => {
+  it('subscribes, streams SUBSCRIBED and LAUNCH, takes an UPDATE and acknowledges it; 400, 406', async () => {
+    const { env, info, id } = await rawExecutor('proto');
+    const url = `http://${env.MESOS_AGENT_ENDPOINT}`;
+    const auth = { Authorization: `Bearer ${env.MESOS_EXECUTOR_AUTHENTICATION_TOKEN}` };
+    const ids = { framework_id: { value: FRAMEWORK_ID }, executor_id: info.executor_id };
+    const subscribe = encode('mesos.executor.Call', { ...ids, type: 'SUBSCRIBE', subscribe: {} });
+    expect((await protobufPost(url, '/api/v1/executor', subscribe, { ...auth, Accept: 'text/plain' })).status).toBe(
+      406,
+    );
+    const garbage = await protobufPost(url, '/api/v1/executor', new Uint8Array([0x0a, 0xff, 0xff]), auth);
+    expect(garbage.status).toBe(400);
+
+    const stream = await ProtobufStream.open(url, '/api/v1/executor', subscribe, 'mesos.executor.Event', auth);
+    expect(stream.response.headers.get('content-type')).toBe('application/x-protobuf');
+    const subscribed = await stream.next((event) => event.type === 'SUBSCRIBED');
+    expect(subscribed.subscribed).toMatchObject({
+      executor_info: { executor_id: info.executor_id },
+      agent_info: { id: { value: agentId } },
+    });
+    const launched = await stream.next((event) => event.type === 'LAUNCH');
+    expect(launched.launch).toMatchObject({ task: { task_id: { value: id } } });
+
+    const uuid = Buffer.alloc(16, 9).toString('base64');
+    const status = { task_id: { value: id }, state: 'TASK_RUNNING', source: 'SOURCE_EXECUTOR', uuid };
+    const update = encode('mesos.executor.Call', { ...ids, type: 'UPDATE', update: { status } });
+    expect((await protobufPost(url, '/api/v1/executor', update, auth)).status).toBe(202);
+    const acknowledged = await stream.next((event) => event.type === 'ACKNOWLEDGED');
+    expect(acknowledged.acknowledged).toEqual({ task_id: { value: id }, uuid });
+    await master.waitFor(id, 'TASK_RUNNING', 10_000, (s) => s.uuid === uuid);
+
+    stream.close();
+    await master.send(agentId, {
+      type: 'SHUTDOWN_EXECUTOR',
+      framework_id: { value: FRAMEWORK_ID },
+      executor_id: info.executor_id,
+    });
+    await master.waitFor(id, 'TASK_LOST', 10_000);
   });
 });
