@@ -26,6 +26,7 @@ import { CommandHandler } from './command-handler.js';
 import type { AgentConfig, ContainerizerKind } from './config.js';
 import type { Containerizer } from './containerizer/containerizer.js';
 import { createContainerizers } from './containerizers.js';
+import type { EcrClientLike } from './containerizer/registry-auth.js';
 import type { AgentContext } from './context.js';
 import type { ExecutorContext, TaskExecutor } from './executor.js';
 import type { Fetcher } from './fetcher/fetcher.js';
@@ -49,8 +50,9 @@ const MAX_REGISTRATION_BACKOFF_MS = 60_000;
 
 export interface AgentOptions extends InventorySources, Partial<AuthorizationSources> {
   readonly config: AgentConfig;
-  /** Test seam: the Docker client (the other seams are the inventory's). */
+  /** Test seams: the Docker client, the ECR client of a region (the other seams are the inventory's). */
   readonly docker?: Docker;
+  readonly ecrClient?: (region: string) => EcrClientLike;
   readonly logger?: Logger;
 }
 

@@ -50,6 +50,8 @@ export interface AgentConfig {
   /** Long-poll wait on the command queue. */
   readonly commandPollSeconds: number;
   readonly dockerSocket: string;
+  /** A Docker config (`auths`) for private registries: an absolute path or the JSON (Mesos --docker_config). */
+  readonly dockerConfig?: string;
   /** Where the sandbox is mounted inside Docker containers (Mesos --sandbox_directory). */
   readonly sandboxDirectory: string;
   /** Kill containers labelled with this work dir that no checkpoint knows (Mesos --docker_kill_orphans). */
@@ -175,6 +177,7 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   status_update_retry_interval_max: { key: 'statusUpdateRetryIntervalMaxMs', kind: 'duration', help: '10mins' },
   command_poll_wait: { key: 'commandPollSeconds', kind: 'int', help: 'seconds of one command long-poll (20)' },
   docker_socket: { key: 'dockerSocket', kind: 'string', help: '/var/run/docker.sock' },
+  docker_config: { key: 'dockerConfig', kind: 'string', help: 'registry credentials: a Docker config path or JSON' },
   sandbox_directory: { key: 'sandboxDirectory', kind: 'string', help: 'sandbox path in containers' },
   docker_kill_orphans: { key: 'dockerKillOrphans', kind: 'bool', help: 'true' },
   cgroups_hierarchy: { key: 'cgroupsHierarchy', kind: 'string', help: '/sys/fs/cgroup' },

@@ -33,6 +33,7 @@ import {
 } from './isolation/cgroup2.js';
 import { detectCgroups, type CgroupSupport } from './isolation/cgroups.js';
 import type { Lifecycle } from './lifecycle.js';
+import { loadDockerConfig, RegistryCredentials, type EcrClientLike } from './containerizer/registry-auth.js';
 
 export interface ContainerizerDeps {
   readonly config: AgentConfig;
@@ -40,8 +41,8 @@ export interface ContainerizerDeps {
   readonly life: Lifecycle;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  /** Test seam: the Docker client. */
-  readonly options: { readonly docker?: Docker };
+  /** Test seams: the Docker client, the ECR client of a region. */
+  readonly options: { readonly docker?: Docker; readonly ecrClient?: (region: string) => EcrClientLike };
 }
 
 export interface Containerizers {
@@ -171,6 +172,10 @@ async function dockerContainerizer(
     volumeDir: (role, id) => checkpoint.volume(role, id),
     protectedPaths: guarded,
     cgroupParent: parent.parent,
+    registries: new RegistryCredentials({
+      ...(config.dockerConfig !== undefined ? { dockerConfig: await loadDockerConfig(config.dockerConfig) } : {}),
+      ...(options.ecrClient ? { ecrClient: options.ecrClient } : {}),
+    }),
     life,
     logger,
   });
