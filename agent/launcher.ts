@@ -162,7 +162,7 @@ async function start(
       containerizer: placement.containerizer.kind,
       sandbox,
       ...(parentSandbox ? { parentSandbox } : {}),
-      gpus: placement.gpus.map((gpu) => gpu.index),
+      gpus: placement.gpus.map((gpu) => gpu.uuid),
       group: groupExecutor !== undefined,
       grant: request.grant,
       createdAt: Date.now(),
