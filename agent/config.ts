@@ -50,6 +50,8 @@ export interface AgentConfig {
   /** Long-poll wait on the command queue. */
   readonly commandPollSeconds: number;
   readonly dockerSocket: string;
+  /** `strict` refuses process tasks with GPUs where no device filter keeps them off other GPUs (cgroup v2). */
+  readonly gpuProcessIsolation: 'strict' | 'visibility';
   /** A Docker config (`auths`) for private registries: an absolute path or the JSON (Mesos --docker_config). */
   readonly dockerConfig?: string;
   /** Where the sandbox is mounted inside Docker containers (Mesos --sandbox_directory). */
@@ -112,6 +114,7 @@ export const DEFAULTS = {
   statusUpdateRetryIntervalMaxMs: 600_000,
   commandPollSeconds: 20,
   dockerSocket: '/var/run/docker.sock',
+  gpuProcessIsolation: 'visibility',
   sandboxDirectory: '/mnt/mesos/sandbox',
   dockerKillOrphans: true,
   cgroupsHierarchy: '/sys/fs/cgroup',
@@ -185,6 +188,11 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   cgroups_enable_cfs: { key: 'cgroupsEnableCfs', kind: 'bool', help: 'CPU quota as well as shares (true)' },
   pids_limit: { key: 'pidsLimit', kind: 'int', help: 'pids per container (4096; 0 = none)' },
   nvidia_gpu_devices: { key: 'nvidiaGpuDevices', kind: 'list', help: "GPU indices to offer, e.g. '0,1'" },
+  gpu_process_isolation: {
+    key: 'gpuProcessIsolation',
+    kind: 'string',
+    help: 'strict|visibility: refuse GPU process tasks without a device filter (visibility)',
+  },
   nvidia_smi: { key: 'nvidiaSmi', kind: 'string', help: "nvidia-smi binary ('none' skips GPU detection)" },
   ec2_metadata: { key: 'ec2Metadata', kind: 'string', help: 'auto|off: instance type and zone from IMDSv2' },
   ec2_metadata_endpoint: { key: 'ec2MetadataEndpoint', kind: 'string', help: 'http://169.254.169.254' },
@@ -298,6 +306,10 @@ function validate(config: AgentConfigInput): string | undefined {
   }
   if (config.ec2Metadata !== undefined && config.ec2Metadata !== 'auto' && config.ec2Metadata !== 'off') {
     return `--ec2_metadata takes auto or off, not '${String(config.ec2Metadata)}'`;
+  }
+  const isolation = config.gpuProcessIsolation;
+  if (isolation !== undefined && isolation !== 'strict' && isolation !== 'visibility') {
+    return `--gpu_process_isolation takes strict or visibility, not '${String(isolation)}'`;
   }
   const blocked = parseMetadataTargets(config.blockMetadata ?? []);
   if (!blocked.ok) return blocked.error;

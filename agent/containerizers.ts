@@ -92,7 +92,12 @@ export async function createContainerizers(
     }
   }
   const processTasks = config.containerizers.includes('mesos');
-  const gpus = gpuIsolation(host.gpus.length, processTasks, cgroups.devices !== undefined);
+  const gpus = gpuIsolation(
+    host.gpus.length,
+    processTasks,
+    cgroups.devices !== undefined,
+    config.gpuProcessIsolation === 'strict',
+  );
   if (gpus.note) notes.push(gpus.note);
   const blocked = parseMetadataTargets(config.blockMetadata);
   if (!blocked.ok) throw new Error(blocked.error);
@@ -182,16 +187,24 @@ async function dockerContainerizer(
   return { containerizer, driver, parent };
 }
 
-/** How GPUs are isolated, and the note when process tasks can only be told which GPUs are theirs. Pure. */
+/**
+ * How GPUs are isolated, and the note when process tasks can only be told which GPUs are theirs: a v1
+ * devices cgroup denies the other GPUs' device files; cgroup v2 has no devices file (a device filter
+ * there is an eBPF program, which this agent does not load), so there a process task that ignores
+ * CUDA_VISIBLE_DEVICES can open any GPU. `strict` (--gpu_process_isolation) refuses such tasks. Pure.
+ */
 export function gpuIsolation(
   gpuCount: number,
   processTasks: boolean,
   devicesCgroup: boolean,
+  strict = false,
 ): { mode: Isolation['gpus']; note?: string } {
   if (gpuCount === 0) return { mode: 'none' };
   if (!processTasks || devicesCgroup) return { mode: 'devices-cgroup' };
   return {
     mode: 'visibility',
-    note: 'No writable devices cgroup: process tasks see GPUs they were not given if they ignore CUDA_VISIBLE_DEVICES',
+    note: strict
+      ? 'No devices cgroup (cgroup v2 would need an eBPF device filter): process tasks that ask for GPUs are refused (--gpu_process_isolation=strict); Docker tasks get exactly their GPUs'
+      : 'No devices cgroup (cgroup v2 would need an eBPF device filter): process tasks see GPUs they were not given if they ignore CUDA_VISIBLE_DEVICES (--gpu_process_isolation=strict refuses them instead)',
   };
 }
