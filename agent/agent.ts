@@ -23,6 +23,7 @@ import { CommandHandler } from './command-handler.js';
 import type { AgentConfig, ContainerizerKind } from './config.js';
 import type { Containerizer } from './containerizer/containerizer.js';
 import { createContainerizers } from './containerizers.js';
+import type { EcrClientLike } from './containerizer/registry-auth.js';
 import type { AgentContext } from './context.js';
 import type { ExecutorContext, TaskExecutor } from './executor.js';
 import type { Fetcher } from './fetcher/fetcher.js';
@@ -48,8 +49,9 @@ const MAX_REGISTRATION_BACKOFF_MS = 60_000;
 
 export interface AgentOptions extends InventorySources, Partial<AuthorizationSources> {
   readonly config: AgentConfig;
-  /** Test seam: the Docker client (the other seams are the inventory's). */
+  /** Test seams: the Docker client, the ECR client of a region (the other seams are the inventory's). */
   readonly docker?: Docker;
+  readonly ecrClient?: (region: string) => EcrClientLike;
   readonly logger?: Logger;
 }
 
@@ -130,9 +132,7 @@ class Agent implements RunningAgent, AgentContext {
     });
     // Nobody may be waiting (the CLI watches `failed`); an unobserved rejection must not crash the process.
     this.registered.catch(() => undefined);
-    this.failed = new Promise<Error>((resolve) => {
-      this.settleFailed = resolve;
-    });
+    this.failed = new Promise<Error>((resolve) => (this.settleFailed = resolve));
     this.updates = new StatusUpdateManager({
       checkpoint: this.checkpoint,
       life: this.life,

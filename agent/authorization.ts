@@ -1,18 +1,17 @@
 /**
  * The launch grant enforced on the agent (defence in depth behind the master's ACLs, as Mesos's agent
  * authorizes again what its master authorized): what a task asks for in its description — a privileged
- * container, Docker parameters, a Docker network mode, host paths, a root user — against what its grant
+ * container, Docker parameters (shm-size, ulimits, IPC mode, added capabilities), a Docker network mode,
+ * host paths, a root user — against what its grant
  * allows. A refusal is TASK_ERROR with REASON_TASK_UNAUTHORIZED and names the ACL setting. What only the
  * host can tell (symlinks, the image's user, the user a name maps to) is checked by the containerizers.
  * Pure.
  */
 import { isAbsolute, normalize } from 'node:path';
+import { dockerParameterRefusal } from '#shared/protocol/docker-parameters.js';
 import { SAFE_GRANT, type LaunchGrant } from '#shared/protocol/internal.js';
 import type { ContainerInfo, TaskInfo } from '#shared/protocol/mesos.js';
 import { LaunchError } from './containerizer/containerizer.js';
-
-/** Docker parameters that need no grant: they change nothing about the host (`user` is checked as a user). */
-export const HARMLESS_DOCKER_PARAMETERS: ReadonlySet<string> = new Set(['label', 'env', 'workdir', 'user']);
 
 /** The grant a launch runs under: the one the master sent, or the safe defaults when it sent none. */
 export function launchGrant(grant: LaunchGrant | undefined): LaunchGrant {
@@ -67,12 +66,8 @@ export function grantRefusal(task: TaskInfo, grant: LaunchGrant): LaunchError | 
     return unauthorized('the task may not run a privileged container', 'privileged');
   }
   const parameters = container?.docker?.parameters ?? [];
-  for (const { key } of parameters) {
-    if (HARMLESS_DOCKER_PARAMETERS.has(key)) continue;
-    if (!grant.docker_parameters.includes(key) && !grant.docker_parameters.includes('*')) {
-      return unauthorized(`the task may not pass the Docker parameter '${key}'`, 'docker_parameters');
-    }
-  }
+  const parameter = dockerParameterRefusal(parameters, grant);
+  if (parameter) return unauthorized(`the task may not ${parameter.what}`, parameter.setting);
   if (wantsDocker(container)) {
     const mode = docker?.network ?? 'HOST';
     if (!grant.network_modes.includes(mode)) {

@@ -56,6 +56,10 @@ export interface AgentConfig {
   /** Long-poll wait on the command queue. */
   readonly commandPollSeconds: number;
   readonly dockerSocket: string;
+  /** `strict` refuses process tasks with GPUs where no device filter keeps them off other GPUs (cgroup v2). */
+  readonly gpuProcessIsolation: 'strict' | 'visibility';
+  /** A Docker config (`auths`) for private registries: an absolute path or the JSON (Mesos --docker_config). */
+  readonly dockerConfig?: string;
   /** Where the sandbox is mounted inside Docker containers (Mesos --sandbox_directory). */
   readonly sandboxDirectory: string;
   /** Kill containers labelled with this work dir that no checkpoint knows (Mesos --docker_kill_orphans). */
@@ -122,6 +126,7 @@ export const DEFAULTS = {
   statusUpdateRetryIntervalMaxMs: 600_000,
   commandPollSeconds: 20,
   dockerSocket: '/var/run/docker.sock',
+  gpuProcessIsolation: 'visibility',
   sandboxDirectory: '/mnt/mesos/sandbox',
   dockerKillOrphans: true,
   cgroupsHierarchy: '/sys/fs/cgroup',
@@ -192,6 +197,7 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   status_update_retry_interval_max: { key: 'statusUpdateRetryIntervalMaxMs', kind: 'duration', help: '10mins' },
   command_poll_wait: { key: 'commandPollSeconds', kind: 'int', help: 'seconds of one command long-poll (20)' },
   docker_socket: { key: 'dockerSocket', kind: 'string', help: '/var/run/docker.sock' },
+  docker_config: { key: 'dockerConfig', kind: 'string', help: 'registry credentials: a Docker config path or JSON' },
   sandbox_directory: { key: 'sandboxDirectory', kind: 'string', help: 'sandbox path in containers' },
   docker_kill_orphans: { key: 'dockerKillOrphans', kind: 'bool', help: 'true' },
   cgroups_hierarchy: { key: 'cgroupsHierarchy', kind: 'string', help: '/sys/fs/cgroup' },
@@ -199,6 +205,11 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   cgroups_enable_cfs: { key: 'cgroupsEnableCfs', kind: 'bool', help: 'CPU quota as well as shares (true)' },
   pids_limit: { key: 'pidsLimit', kind: 'int', help: 'pids per container (4096; 0 = none)' },
   nvidia_gpu_devices: { key: 'nvidiaGpuDevices', kind: 'list', help: "GPU indices to offer, e.g. '0,1'" },
+  gpu_process_isolation: {
+    key: 'gpuProcessIsolation',
+    kind: 'string',
+    help: 'strict|visibility: refuse GPU process tasks without a device filter (visibility)',
+  },
   nvidia_smi: { key: 'nvidiaSmi', kind: 'string', help: "nvidia-smi binary ('none' skips GPU detection)" },
   ec2_metadata: { key: 'ec2Metadata', kind: 'string', help: 'auto|off: instance type and zone from IMDSv2' },
   ec2_metadata_endpoint: { key: 'ec2MetadataEndpoint', kind: 'string', help: 'http://169.254.169.254' },
@@ -318,6 +329,10 @@ function validate(config: AgentConfigInput): string | undefined {
   }
   if (config.ec2Metadata !== undefined && config.ec2Metadata !== 'auto' && config.ec2Metadata !== 'off') {
     return `--ec2_metadata takes auto or off, not '${String(config.ec2Metadata)}'`;
+  }
+  const isolation = config.gpuProcessIsolation;
+  if (isolation !== undefined && isolation !== 'strict' && isolation !== 'visibility') {
+    return `--gpu_process_isolation takes strict or visibility, not '${String(isolation)}'`;
   }
   const blocked = parseMetadataTargets(config.blockMetadata ?? []);
   if (!blocked.ok) return blocked.error;

@@ -34,6 +34,7 @@ import {
 } from './isolation/cgroup2.js';
 import { detectCgroups, type CgroupSupport } from './isolation/cgroups.js';
 import type { Lifecycle } from './lifecycle.js';
+import { loadDockerConfig, RegistryCredentials, type EcrClientLike } from './containerizer/registry-auth.js';
 
 /** Where a persistent volume lives (disks.ts). */
 type VolumeDir = ReturnType<typeof volumePaths>;
@@ -44,8 +45,8 @@ export interface ContainerizerDeps {
   readonly life: Lifecycle;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  /** Test seam: the Docker client. */
-  readonly options: { readonly docker?: Docker };
+  /** Test seams: the Docker client, the ECR client of a region. */
+  readonly options: { readonly docker?: Docker; readonly ecrClient?: (region: string) => EcrClientLike };
 }
 
 export interface Containerizers {
@@ -96,7 +97,12 @@ export async function createContainerizers(
     }
   }
   const processTasks = config.containerizers.includes('mesos');
-  const gpus = gpuIsolation(host.gpus.length, processTasks, cgroups.devices !== undefined);
+  const gpus = gpuIsolation(
+    host.gpus.length,
+    processTasks,
+    cgroups.devices !== undefined,
+    config.gpuProcessIsolation === 'strict',
+  );
   if (gpus.note) notes.push(gpus.note);
   const blocked = parseMetadataTargets(config.blockMetadata);
   if (!blocked.ok) throw new Error(blocked.error);
@@ -183,22 +189,34 @@ async function dockerContainerizer(
     volumeDir,
     protectedPaths: guarded,
     cgroupParent: parent.parent,
+    registries: new RegistryCredentials({
+      ...(config.dockerConfig !== undefined ? { dockerConfig: await loadDockerConfig(config.dockerConfig) } : {}),
+      ...(options.ecrClient ? { ecrClient: options.ecrClient } : {}),
+    }),
     life,
     logger,
   });
   return { containerizer, driver, parent };
 }
 
-/** How GPUs are isolated, and the note when process tasks can only be told which GPUs are theirs. Pure. */
+/**
+ * How GPUs are isolated, and the note when process tasks can only be told which GPUs are theirs: a v1
+ * devices cgroup denies the other GPUs' device files; cgroup v2 has no devices file (a device filter
+ * there is an eBPF program, which this agent does not load), so there a process task that ignores
+ * CUDA_VISIBLE_DEVICES can open any GPU. `strict` (--gpu_process_isolation) refuses such tasks. Pure.
+ */
 export function gpuIsolation(
   gpuCount: number,
   processTasks: boolean,
   devicesCgroup: boolean,
+  strict = false,
 ): { mode: Isolation['gpus']; note?: string } {
   if (gpuCount === 0) return { mode: 'none' };
   if (!processTasks || devicesCgroup) return { mode: 'devices-cgroup' };
   return {
     mode: 'visibility',
-    note: 'No writable devices cgroup: process tasks see GPUs they were not given if they ignore CUDA_VISIBLE_DEVICES',
+    note: strict
+      ? 'No devices cgroup (cgroup v2 would need an eBPF device filter): process tasks that ask for GPUs are refused (--gpu_process_isolation=strict); Docker tasks get exactly their GPUs'
+      : 'No devices cgroup (cgroup v2 would need an eBPF device filter): process tasks see GPUs they were not given if they ignore CUDA_VISIBLE_DEVICES (--gpu_process_isolation=strict refuses them instead)',
   };
 }

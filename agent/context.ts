@@ -14,6 +14,7 @@ import type { LaunchRequest } from './launch-plan.js';
 import type { KillPolicy } from '#shared/protocol/mesos.js';
 import type { GpuAllocator } from './gpu/allocator.js';
 import type { MetadataFirewall } from './isolation/firewall.js';
+import type { Isolation } from '#shared/protocol/internal.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { AgentState } from './state.js';
 import type { StatusUpdateManager } from './status-update-manager.js';
@@ -32,6 +33,8 @@ export interface AgentContext {
   readonly customExecutors: CustomExecutorRegistry;
   /** Which task holds which GPU (a fresh one when the agent starts afresh). */
   readonly gpuAllocator: GpuAllocator;
+  /** What the containerizers enforce here (GPUs: a devices cgroup, or visibility only). */
+  readonly isolation: Isolation;
   /** The metadata firewall (--block_metadata), checked before each launch. */
   readonly firewall: MetadataFirewall | undefined;
   /** `meta/state.json` as it is now: change it, then `saveState()`. */

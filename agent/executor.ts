@@ -56,8 +56,8 @@ export interface TaskRecord {
   readonly sandbox: string;
   readonly parentSandbox?: string;
   readonly pod?: LaunchSpec['pod'];
-  /** GPU indices held. */
-  readonly gpus: readonly number[];
+  /** GPUs held, by UUID (records of agents before MIG devices: whole GPUs' indices). */
+  readonly gpus: ReadonlyArray<string | number>;
   /** Tasks of a LAUNCH_GROUP: when one fails or is killed, the others are killed (Mesos default executor). */
   readonly group: boolean;
   /** What the master authorized; absent in records of agents before grants (the safe defaults). */

@@ -20,6 +20,7 @@ import {
   requestedGpus,
   type HostFacts,
 } from './detect.js';
+import { migAttributes } from './gpu/mig.js';
 import { detectGpus, selectGpus, type Gpu, type GpuInventory } from './gpu/nvidia.js';
 
 /** Test seams: the host facts, GPU discovery, the EC2 metadata fetch. */
@@ -73,13 +74,14 @@ export async function takeInventory(
   const ec2 = placement ? ec2Attributes(placement) : undefined;
   const given = parseAttributes(config.attributes ?? '');
   if (!given.ok) throw new Error(`--attributes: ${given.error}`);
+  const mig = migAttributes(gpus);
   return {
     gpus,
     resources: resources.value,
     disks: disks.value,
-    attributes: mergeAttributes(ec2?.attributes ?? [], given.value),
+    attributes: mergeAttributes([...(ec2?.attributes ?? []), ...mig.attributes], given.value),
     domain: ec2?.domain,
     advertiseIp: config.advertiseIp ?? placement?.privateIp ?? firstExternalIpv4(),
-    notes: [...inventory.notes],
+    notes: [...inventory.notes, ...mig.notes],
   };
 }

@@ -17,6 +17,7 @@ import { err, ok, type Result } from '#shared/result.js';
 import { grantRefusal } from './authorization.js';
 import { pathComponent } from './checkpoint.js';
 import { LaunchError, type Containerizer } from './containerizer/containerizer.js';
+import type { ContainerizerKind } from './config.js';
 import type { AgentContext } from './context.js';
 import { TaskExecutor, type TaskRecord } from './executor.js';
 import type { Gpu } from './gpu/nvidia.js';
@@ -99,6 +100,16 @@ async function answerAll(
   }
 }
 
+/** Why GPUs may not go to a process task here: no device filter, and --gpu_process_isolation=strict. */
+function unisolatedGpus(context: AgentContext, kind: ContainerizerKind, count: number): string | undefined {
+  if (count === 0 || kind !== 'mesos' || context.isolation.gpus !== 'visibility') return undefined;
+  if (context.config.gpuProcessIsolation !== 'strict') return undefined;
+  return (
+    'This agent cannot keep a process task off GPUs it was not given (no devices cgroup; cgroup v2 would need ' +
+    'an eBPF device filter) and runs with --gpu_process_isolation=strict: run the task in a Docker container'
+  );
+}
+
 /** A containerizer, a container id and GPUs for every task, or for none. */
 function place(
   context: AgentContext,
@@ -119,9 +130,10 @@ function place(
     let failure: string | undefined;
     if (containerizer.ok) {
       const count = scalarTotal(task.resources ?? [], 'gpus');
-      const gpus = allocator.allocate(containerId, count);
+      failure = unisolatedGpus(context, containerizer.value.kind, count);
+      const gpus = failure === undefined ? allocator.allocate(containerId, count) : undefined;
       if (gpus) placements.push({ task, containerizer: containerizer.value, containerId, gpus });
-      else failure = `The task needs ${count} GPU(s) but only ${allocator.free} are free on this agent`;
+      else failure ??= `The task needs ${count} GPU(s) but only ${allocator.free} are free on this agent`;
     } else {
       failure = containerizer.error;
     }
@@ -165,7 +177,7 @@ async function start(
       sandbox,
       ...(parentSandbox ? { parentSandbox } : {}),
       ...(pod ? { pod } : {}),
-      gpus: placement.gpus.map((gpu) => gpu.index),
+      gpus: placement.gpus.map((gpu) => gpu.uuid),
       group: groupExecutor !== undefined,
       grant: request.grant,
       createdAt: Date.now(),

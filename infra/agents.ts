@@ -28,6 +28,8 @@ import { agentSetupCommands } from './user-data.js';
 
 /** The agents' default `ports` resource (agent/detect.ts): the host ports tasks get. */
 const TASK_PORTS = { begin: 31000, end: 32000 } as const;
+/** Linux's default `net.ipv4.ip_local_port_range`, where NCCL's and PyTorch's listeners land. */
+export const EPHEMERAL_PORTS = { begin: 32768, end: 60999 } as const;
 
 export const LIFECYCLE_HOOK_NAME = 'mantle-drain';
 /** A GPU instance boots, installs and registers in a few minutes; until then it counts as warming up. */
@@ -57,19 +59,7 @@ export class AgentFleet extends Construct {
     super(scope, id);
     const { settings } = props;
     this.vpc = this.network(settings);
-    // Agents call out (the master's API, SQS, S3, SSM, package mirrors); the only ingress is from other agents
-    // on the task ports range, so a task reaches a service's tasks at their host ports (Mantle Services).
-    const securityGroup = new ec2.SecurityGroup(this, 'AgentSecurityGroup', {
-      vpc: this.vpc,
-      allowAllOutbound: true,
-      description: `Mantle ${settings.clusterName} GPU agents`,
-    });
-    for (const port of [
-      ec2.Port.tcpRange(TASK_PORTS.begin, TASK_PORTS.end),
-      ec2.Port.udpRange(TASK_PORTS.begin, TASK_PORTS.end),
-    ]) {
-      securityGroup.addIngressRule(securityGroup, port, "Tasks' host ports, from other agents' tasks");
-    }
+    const securityGroup = this.peerSecurityGroup(settings);
     const bundle = this.agentBundle();
     this.role = this.agentRole(props, bundle);
     const template = this.launchTemplate(props, bundle, securityGroup);
@@ -91,6 +81,36 @@ export class AgentFleet extends Construct {
     });
     this.demandAlarm = this.scaleOut(settings);
     this.idleAlarm = this.scaleIn(settings);
+  }
+
+  /**
+   * Agents call out (the master's API, SQS, S3, SSM, package mirrors); the only ingress is from other
+   * agents: the task ports range (a task reaches a service's tasks at their host ports) and, for
+   * multi-node training, the Linux ephemeral ports (NCCL's bootstrap and socket transport and PyTorch's
+   * workers listen on ports the kernel picks), or everything with `agentPeerTraffic: all` (EFA).
+   */
+  private peerSecurityGroup(settings: ClusterSettings): ec2.SecurityGroup {
+    const securityGroup = new ec2.SecurityGroup(this, 'AgentSecurityGroup', {
+      vpc: this.vpc,
+      allowAllOutbound: true,
+      description: `Mantle ${settings.clusterName} GPU agents`,
+    });
+    if (settings.agentPeerTraffic === 'all') {
+      securityGroup.addIngressRule(securityGroup, ec2.Port.allTraffic(), 'Everything between agents (EFA, NCCL)');
+      return securityGroup;
+    }
+    for (const port of [
+      ec2.Port.tcpRange(TASK_PORTS.begin, TASK_PORTS.end),
+      ec2.Port.udpRange(TASK_PORTS.begin, TASK_PORTS.end),
+    ]) {
+      securityGroup.addIngressRule(securityGroup, port, "Tasks' host ports, from other agents' tasks");
+    }
+    securityGroup.addIngressRule(
+      securityGroup,
+      ec2.Port.tcpRange(EPHEMERAL_PORTS.begin, EPHEMERAL_PORTS.end),
+      "Multi-node training: NCCL's and PyTorch's listeners on ephemeral ports, from other agents' tasks",
+    );
+    return securityGroup;
   }
 
   /** Public subnets only (no NAT to pay for), and a log of rejected traffic. */
@@ -160,6 +180,7 @@ export class AgentFleet extends Construct {
         resources: [bundle.bucket.arnForObjects(bundle.s3ObjectKey)],
       }),
     );
+    this.ecrPull(role, settings.ecrRepositories);
     // The fetcher's s3:// URIs: objects of the buckets named in the settings, read only.
     if (settings.fetchBuckets.length > 0) {
       role.addToPolicy(
@@ -170,6 +191,24 @@ export class AgentFleet extends Construct {
       );
     }
     return role;
+  }
+
+  /** Image pulls from the repositories named in settings (agent/containerizer/registry-auth.ts). */
+  private ecrPull(role: iam.Role, repositories: readonly string[]): void {
+    if (repositories.length === 0) return;
+    const stack = Stack.of(this);
+    // GetAuthorizationToken supports no resource-level permission: AWS requires `*`.
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
+        resources: repositories.map((repository) =>
+          repository.startsWith('arn:')
+            ? repository
+            : stack.formatArn({ service: 'ecr', resource: 'repository', resourceName: repository }),
+        ),
+      }),
+    );
   }
 
   /** The GPU AMI, IMDSv2 only, an encrypted gp3 root, and the user data that installs and runs the agent. */

@@ -91,6 +91,24 @@ function fleetFindings(stack: NaggedStack): void {
         'uploads support no resource-level permissions',
     );
   }
+  if (stack.settings.ecrRepositories.length > 0) {
+    acknowledge(
+      stack.fleet.role,
+      'AwsSolutions-IAM5[Resource::*]',
+      'ecr:GetAuthorizationToken supports no resource-level permissions; pulls are limited to the ecrRepositories setting',
+    );
+    const wildcards = stack.settings.ecrRepositories.filter((repository) => repository.endsWith('*'));
+    for (const repository of wildcards) {
+      const arn = repository.startsWith('arn:')
+        ? repository
+        : `arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/${repository}`;
+      acknowledge(
+        stack.fleet.role,
+        `AwsSolutions-IAM5[Resource::${arn}]`,
+        'A repository prefix the operator named in ecrRepositories',
+      );
+    }
+  }
   acknowledge(
     group,
     'AwsSolutions-EC26',

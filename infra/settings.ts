@@ -85,6 +85,16 @@ export interface ClusterSettings {
    */
   readonly agentResources: string;
   /**
+   * ECR repositories the agents may pull from with their instance role (names in the stack's account and
+   * region, or repository ARNs; a name may end in `*`). Empty: no ECR permission at all.
+   */
+  readonly ecrRepositories: readonly string[];
+  /**
+   * What agents accept from each other: `tasks` (the task ports and the Linux ephemeral ports NCCL and
+   * PyTorch listen on) or `all` (every protocol and port, which EFA requires).
+   */
+  readonly agentPeerTraffic: 'tasks' | 'all';
+  /**
    * S3 buckets the agents' fetcher may read `s3://` URIs from (the instance role gets s3:GetObject on
    * their objects, nothing else); which principals may use which is the ACLs' `s3_buckets`.
    */
@@ -211,8 +221,36 @@ export function clusterSettings(get: Lookup): ClusterSettings {
     ...(acls ? { acls } : {}),
     filterGpuResources: flag(get, 'filterGpuResources', true),
     agentResources: agentResourcesSetting(get),
+    ecrRepositories: ecrRepositoriesSetting(get),
+    agentPeerTraffic: peerTrafficSetting(get),
     fetchBuckets: fetchBucketsSetting(get),
   };
+}
+
+/** A repository name, or a prefix of names ending in `*` (`team/*`, `team/train-*`); never `*` alone. */
+const ECR_NAME = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*(?:[a-z0-9]+(?:[._-][a-z0-9]+)*[._-]?\*?|\*)$/;
+const ECR_ARN = /^arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository\/[a-z0-9._/-]+\*?$/;
+
+/** `ecrRepositories`: repository names or ARNs, never a bare `*` (least privilege). */
+function ecrRepositoriesSetting(get: Lookup): string[] {
+  const repositories = list(get, 'ecrRepositories') ?? [];
+  const bad = repositories.find(
+    (repository) => repository === '*' || (!ECR_NAME.test(repository) && !ECR_ARN.test(repository)),
+  );
+  if (bad !== undefined) {
+    throw new SettingsError(
+      `ecrRepositories must list ECR repository names or ARNs (team/train, team/*), not '${bad}'`,
+    );
+  }
+  return repositories;
+}
+
+function peerTrafficSetting(get: Lookup): 'tasks' | 'all' {
+  const value = text(get, 'agentPeerTraffic') ?? 'tasks';
+  if (value !== 'tasks' && value !== 'all') {
+    throw new SettingsError(`agentPeerTraffic must be tasks or all, not '${value}'`);
+  }
+  return value;
 }
 
 /** `agentResources`: Mesos resource text whose scalars are the fleet's shape. */

@@ -2,11 +2,20 @@
  * Authorization: what a principal's frameworks may do (Mesos ACLs, docs/security.md). A cluster has a
  * default ACL (the master's `acls` setting); a principal may carry its own `acl`, whose fields replace
  * the default's one by one. The built-in default is the safe one: no root, nothing privileged, no host
- * paths, no Docker parameters beyond the harmless ones, no added capabilities, no S3 buckets. `permissive` allows
+ * paths, no Docker parameters beyond the harmless ones and the training knobs that stay inside the
+ * container (shm-size, memlock/stack/nofile ulimits, a private IPC namespace), no added capabilities, no
+ * S3 buckets. `permissive` allows
  * everything (a single-user cluster on loopback). Pure.
  */
 import { posix } from 'node:path';
 import { z } from 'zod';
+import {
+  capabilityName,
+  DEFAULT_IPC_MODES,
+  DEFAULT_ULIMITS,
+  IPC_MODES,
+  ULIMIT_NAMES,
+} from './protocol/docker-parameters.js';
 import { DOCKER_NETWORKS } from './protocol/mesos.js';
 import type { LaunchGrant } from './protocol/internal.js';
 import { validateRole } from './roles.js';
@@ -21,11 +30,7 @@ export function normalAbsolute(path: string): string | undefined {
   return normal.length > 1 && normal.endsWith('/') ? normal.slice(0, -1) : normal;
 }
 
-/** A Linux capability as Mesos names it (`NET_ADMIN`), from `NET_ADMIN`, `net_admin` or `CAP_NET_ADMIN`. */
-export function capabilityName(name: string): string {
-  const upper = name.trim().toUpperCase();
-  return upper.startsWith('CAP_') ? upper.slice(4) : upper;
-}
+export { capabilityName };
 
 const names = (what: string) =>
   z
@@ -63,6 +68,15 @@ const AclFields = {
   capabilities: names('capabilities').transform((list) =>
     list.map((name) => (name === '*' ? name : capabilityName(name))),
   ),
+  /** Docker IPC modes (`ipc` parameter); `host` shares the host's shared memory and semaphores. */
+  ipc_modes: z.array(z.enum(IPC_MODES)),
+  /** Ulimits tasks may set (`ulimit` parameter), by Docker's names; "*" is any. */
+  ulimits: names('ulimits').refine(
+    (list) => list.every((name) => name === '*' || (ULIMIT_NAMES as readonly string[]).includes(name)),
+    { error: `ulimits must be * or among ${ULIMIT_NAMES.join(', ')}` },
+  ),
+  /** The largest /dev/shm (`shm-size` parameter) in MB; null: only the task's memory, which its pages count against. */
+  max_shm_size_mb: z.number().int().positive().nullable(),
   /** S3 buckets whose `s3://` URIs the fetcher reads for the tasks, with the agent's credentials; "*" is any. */
   s3_buckets: names('s3_buckets'),
 };
@@ -76,6 +90,9 @@ export const AclSchema = z.strictObject({
   docker_parameters: AclFields.docker_parameters.optional(),
   network_modes: AclFields.network_modes.optional(),
   capabilities: AclFields.capabilities.optional(),
+  ipc_modes: AclFields.ipc_modes.optional(),
+  ulimits: AclFields.ulimits.optional(),
+  max_shm_size_mb: AclFields.max_shm_size_mb.optional(),
   s3_buckets: AclFields.s3_buckets.optional(),
 });
 export type PartialAcl = z.output<typeof AclSchema>;
@@ -95,6 +112,9 @@ export const SAFE_ACL: Acl = Object.freeze({
   docker_parameters: [],
   network_modes: [...DOCKER_NETWORKS],
   capabilities: [],
+  ipc_modes: [...DEFAULT_IPC_MODES],
+  ulimits: [...DEFAULT_ULIMITS],
+  max_shm_size_mb: null,
   s3_buckets: [],
 });
 
@@ -106,6 +126,9 @@ export const PERMISSIVE_ACL: Acl = Object.freeze({
   docker_parameters: ['*'],
   network_modes: [...DOCKER_NETWORKS],
   capabilities: ['*'],
+  ipc_modes: [...IPC_MODES],
+  ulimits: ['*'],
+  max_shm_size_mb: null,
   s3_buckets: ['*'],
 });
 
@@ -194,6 +217,9 @@ export function launchGrant(acl: Acl): LaunchGrant {
     docker_parameters: [...acl.docker_parameters],
     network_modes: [...acl.network_modes],
     capabilities: [...acl.capabilities],
+    ipc_modes: [...acl.ipc_modes],
+    ulimits: [...acl.ulimits],
+    max_shm_size_mb: acl.max_shm_size_mb,
     s3_buckets: [...acl.s3_buckets],
   };
 }

@@ -59,7 +59,8 @@ export function taskEnvironment(
       : {
           // An empty CUDA_VISIBLE_DEVICES hides every device; NVIDIA_VISIBLE_DEVICES=void makes the NVIDIA
           // container runtime mount none, overriding images that set it to "all".
-          CUDA_VISIBLE_DEVICES: spec.gpus.map((gpu) => gpu.index).join(','),
+          // CUDA takes a MIG device only by its UUID.
+          CUDA_VISIBLE_DEVICES: spec.gpus.map((gpu) => (gpu.mig ? gpu.uuid : gpu.index)).join(','),
           NVIDIA_VISIBLE_DEVICES: spec.gpus.length > 0 ? spec.gpus.map((gpu) => gpu.uuid).join(',') : 'void',
         };
   return {

@@ -3,10 +3,17 @@
  * image, command, environment, user, the sandbox mounted at `--sandbox_directory` and used as working
  * directory, volumes, limits from the task's resources, the exact GPUs as an NVIDIA device request,
  * the network (HOST by default, as in Mesos; NONE; BRIDGE or a USER network with the task's ports
- * mapped), the agent's cgroup parent, `no-new-privileges`, and labels that let a restarted agent find
+ * mapped), the training knobs among Docker parameters (shm-size, ipc, ulimit, cap-add), the agent's cgroup parent, `no-new-privileges`, and labels that let a restarted agent find
  * its containers again. Pure.
  */
 import type Docker from 'dockerode';
+import {
+  capabilityName,
+  IPC_MODES,
+  parseDockerSize,
+  parseUlimit,
+  SUPPORTED_DOCKER_PARAMETERS,
+} from '#shared/protocol/docker-parameters.js';
 import type { ContainerInfo, Range } from '#shared/protocol/mesos.js';
 import type { ContainerLimits } from '../isolation/limits.js';
 import type { Gpu } from '../gpu/nvidia.js';
@@ -89,18 +96,51 @@ export function dockerNetwork(container: ContainerInfo | undefined, taskPorts: r
   return { NetworkMode: mode, PortBindings, ExposedPorts, checkFrom: 'container' };
 }
 
-const SUPPORTED_PARAMETERS = ['label', 'env', 'user', 'workdir'] as const;
-
-function parameters(container: ContainerInfo | undefined): {
+interface Parameters {
   labels: Record<string, string>;
   env: string[];
   user?: string;
   workdir?: string;
-} {
-  const result: { labels: Record<string, string>; env: string[]; user?: string; workdir?: string } = {
-    labels: {},
-    env: [],
-  };
+  host: Pick<Docker.HostConfig, 'ShmSize' | 'IpcMode' | 'Ulimits' | 'CapAdd'>;
+}
+
+function invalid(key: string, value: string, expected: string): LaunchError {
+  return new LaunchError(`Docker parameter '${key}=${value}' is invalid: ${expected}`, 'TASK_ERROR');
+}
+
+/** The training knobs (`shm-size`, `ipc`, `ulimit`, `cap-add`) as the Engine API's HostConfig fields. */
+function hostParameter(host: Parameters['host'], key: string, value: string): void {
+  switch (key) {
+    case 'shm-size': {
+      const bytes = parseDockerSize(value);
+      if (bytes === undefined) throw invalid(key, value, 'expected a size such as 256m or 16g');
+      host.ShmSize = bytes;
+      break;
+    }
+    case 'ipc':
+      if (!(IPC_MODES as readonly string[]).includes(value))
+        throw invalid(key, value, `expected ${IPC_MODES.join(', ')}`);
+      host.IpcMode = value;
+      break;
+    case 'ulimit': {
+      const ulimit = parseUlimit(value);
+      if (!ulimit) throw invalid(key, value, 'expected name=soft[:hard], -1 for unlimited (memlock=-1:-1)');
+      host.Ulimits = [...(host.Ulimits ?? []).filter((u) => u.Name !== ulimit.Name), { ...ulimit }];
+      break;
+    }
+    case 'cap-add':
+      host.CapAdd = [...(host.CapAdd ?? []), capabilityName(value)];
+      break;
+    default:
+      throw new LaunchError(
+        `Docker parameter '${key}' is not supported (supported: ${SUPPORTED_DOCKER_PARAMETERS.join(', ')})`,
+        'TASK_ERROR',
+      );
+  }
+}
+
+function parameters(container: ContainerInfo | undefined): Parameters {
+  const result: Parameters = { labels: {}, env: [], host: {} };
   for (const { key, value } of container?.docker?.parameters ?? []) {
     switch (key) {
       case 'label': {
@@ -118,9 +158,7 @@ function parameters(container: ContainerInfo | undefined): {
         result.workdir = value;
         break;
       default:
-        throw new LaunchError(
-          `Docker parameter '${key}' is not supported (supported: ${SUPPORTED_PARAMETERS.join(', ')})`,
-        );
+        hostParameter(result.host, key, value);
     }
   }
   return result;
@@ -191,6 +229,7 @@ export function dockerCreateOptions(spec: LaunchSpec, context: DockerSpecContext
       ...(limits.memorySoftBytes !== undefined ? { MemoryReservation: limits.memorySoftBytes } : {}),
       ...(limits.pids !== undefined ? { PidsLimit: limits.pids } : {}),
       ...(spec.gpus.length > 0 ? { DeviceRequests: gpuDeviceRequests(spec.gpus) } : {}),
+      ...extra.host,
       ...(container?.docker?.privileged ? { Privileged: true } : {}),
       ...(context.cgroupParent !== undefined ? { CgroupParent: context.cgroupParent } : {}),
       ...(context.noNewPrivileges ? { SecurityOpt: ['no-new-privileges'] } : {}),

@@ -1,6 +1,6 @@
 /**
  * The Docker containerizer, through the Engine API (dockerode): the image is pulled when absent (or when
- * `force_pull_image`), the mounts checked (mount-policy.ts) and the container's user (docker-user.ts:
+ * `force_pull_image`; with a private registry's credentials, registry-auth.ts), the mounts checked (mount-policy.ts) and the container's user (docker-user.ts:
  * root only with a root grant; the sandbox handed to a non-root user), the container created from
  * `dockerCreateOptions` and started; its logs are
  * streamed into the sandbox's stdout and stderr; its end is read from `wait` and `inspect`
@@ -30,6 +30,7 @@ import {
   type UserSpec,
 } from './docker-user.js';
 import { checkMounts, type ProtectedPath } from './mount-policy.js';
+import type { RegistryCredentials } from './registry-auth.js';
 import { taskMounts, type MountContext } from './volumes.js';
 
 export interface DockerContainerizerOptions {
@@ -42,6 +43,8 @@ export interface DockerContainerizerOptions {
   readonly protectedPaths: readonly ProtectedPath[];
   /** HostConfig.CgroupParent of every task container (cgroup2.ts). */
   readonly cgroupParent?: string;
+  /** Private registries' credentials (--docker_config, ECR with the instance role). */
+  readonly registries: RegistryCredentials;
   readonly life: Lifecycle;
   readonly logger: Logger;
 }
@@ -119,9 +122,11 @@ export class DockerContainerizer implements Containerizer {
 
   private async pull(image: string): Promise<void> {
     const { docker } = this.options;
-    this.options.logger.info('Pulling image', { image });
+    const { auth, source } = await this.options.registries.forImage(image);
+    // The source only: never the credentials.
+    this.options.logger.info('Pulling image', { image, credentials: source });
     try {
-      const stream = await docker.pull(image);
+      const stream = await docker.pull(image, auth ? { authconfig: auth } : {});
       await new Promise<void>((resolve, reject) => {
         docker.modem.followProgress(
           stream,

@@ -1,11 +1,12 @@
 /**
  * NVIDIA GPU discovery (Mesos's `gpu/nvidia` isolator discovers through NVML; the agent asks nvidia-smi):
  * `nvidia-smi --query-gpu=index,uuid,name,memory.total,pci.bus_id,mig.mode.current
- * --format=csv,noheader,nounits`, one line per GPU. GPUs in MIG mode are not offered (Mesos has no MIG
- * support either); they are reported in the notes instead. Parsing is pure; running the binary is not.
+ * --format=csv,noheader,nounits`, one line per GPU. A GPU in MIG mode is offered as its MIG devices,
+ * which `nvidia-smi -L` lists (mig.ts). Parsing is pure; running the binary is not.
  */
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { NVIDIA_SMI_LIST_ARGS, parseMigDevices, withMigDevices } from './mig.js';
 
 export const NVIDIA_SMI_ARGS = [
   '--query-gpu=index,uuid,name,memory.total,pci.bus_id,mig.mode.current',
@@ -23,11 +24,15 @@ export interface Gpu {
   readonly pciBusId?: string;
   /** The minor of /dev/nvidia<minor>; the device the devices cgroup and Docker hand out. */
   readonly minor: number;
+  /** A MIG device: its GPU (whose index and minor it carries), profile and device number. */
+  readonly mig?: { readonly parentUuid: string; readonly profile: string; readonly device: number };
 }
 
 export interface GpuInventory {
   readonly gpus: readonly Gpu[];
   readonly notes: readonly string[];
+  /** The UUIDs of GPUs in MIG mode (not in `gpus` until their MIG devices replace them). */
+  readonly migMode?: ReadonlySet<string>;
 }
 
 function unset(value: string | undefined): boolean {
@@ -38,6 +43,7 @@ function unset(value: string | undefined): boolean {
 export function parseNvidiaSmi(output: string): GpuInventory {
   const gpus: Gpu[] = [];
   const notes: string[] = [];
+  const migMode = new Set<string>();
   for (const [n, rawLine] of output.split('\n').entries()) {
     const line = rawLine.trim();
     if (line === '') continue;
@@ -54,10 +60,7 @@ export function parseNvidiaSmi(output: string): GpuInventory {
       throw new Error(`nvidia-smi line ${n + 1}: memory.total '${memoryText}' is not a number of MiB`);
     }
     const index = Number(indexText);
-    if (mig === 'Enabled') {
-      notes.push(`GPU ${index} (${uuid}) is in MIG mode and is not offered: MIG devices are not supported`);
-      continue;
-    }
+    if (mig === 'Enabled') migMode.add(uuid);
     gpus.push({
       index,
       uuid,
@@ -72,7 +75,7 @@ export function parseNvidiaSmi(output: string): GpuInventory {
     if (seen.has(gpu.index)) throw new Error(`nvidia-smi lists GPU index ${gpu.index} twice`);
     seen.add(gpu.index);
   }
-  return { gpus: gpus.sort((a, b) => a.index - b.index), notes };
+  return { gpus: gpus.sort((a, b) => a.index - b.index), notes, migMode };
 }
 
 /** Reads "Device Minor: N" from /proc/driver/nvidia/gpus/<bus id>/information. */
@@ -126,7 +129,17 @@ export async function detectGpus(
     }
     gpus.push({ ...gpu, minor });
   }
-  return { gpus, notes: inventory.notes };
+  const migMode = inventory.migMode ?? new Set<string>();
+  if (migMode.size === 0) return { gpus, notes: inventory.notes };
+  let listing: string;
+  try {
+    listing = await run(nvidiaSmi, NVIDIA_SMI_LIST_ARGS);
+  } catch (error) {
+    const stderr = String((error as { stderr?: string }).stderr ?? '').trim();
+    throw new Error(`${nvidiaSmi} -L failed: ${stderr || (error as Error).message}`, { cause: error });
+  }
+  const mig = withMigDevices(gpus, migMode, parseMigDevices(listing));
+  return { gpus: mig.gpus, notes: [...inventory.notes, ...mig.notes] };
 }
 
 /** The GPUs an agent offers: `--nvidia_gpu_devices` picks among them; `gpus` in `--resources` must match. */
@@ -137,8 +150,8 @@ export function selectGpus(
 ): { ok: true; gpus: Gpu[] } | { ok: false; error: string } {
   let gpus = [...inventory];
   if (devices) {
-    const byIndex = new Map(inventory.map((gpu) => [gpu.index, gpu]));
-    const missing = devices.filter((index) => !byIndex.has(index));
+    const indices = new Set(inventory.map((gpu) => gpu.index));
+    const missing = devices.filter((index) => !indices.has(index));
     if (missing.length > 0) {
       return {
         ok: false,
@@ -148,7 +161,8 @@ export function selectGpus(
     if (new Set(devices).size !== devices.length) {
       return { ok: false, error: '--nvidia_gpu_devices names a GPU twice' };
     }
-    gpus = devices.map((index) => byIndex.get(index) as Gpu);
+    // A GPU in MIG mode is all its MIG devices.
+    gpus = devices.flatMap((index) => inventory.filter((gpu) => gpu.index === index));
   }
   if (requestedCount !== undefined && requestedCount !== gpus.length) {
     return {

@@ -6,29 +6,9 @@
  */
 import { allowsHostPath, allowsUser, capabilityName, effectiveAcl, normalAbsolute, type Acl } from '#shared/acl.js';
 import { parseUriSource } from '#shared/protocol/command-uris.js';
+import { DOCKER_DEFAULT_CAPABILITIES, dockerParameterRefusal } from '#shared/protocol/docker-parameters.js';
 import type { CommandInfo, ContainerInfo, ExecutorInfo, FrameworkInfo, TaskInfo } from '#shared/protocol/mesos.js';
 import type { PrincipalRecord } from '../registrar/index.js';
-
-/** Docker parameters that need no ACL: they change nothing about the host (`user` is checked as a user). */
-export const HARMLESS_DOCKER_PARAMETERS: ReadonlySet<string> = new Set(['label', 'env', 'workdir', 'user']);
-
-/** Docker's default capability set: adding one of these adds nothing. */
-const DOCKER_DEFAULT_CAPABILITIES: ReadonlySet<string> = new Set([
-  'AUDIT_WRITE',
-  'CHOWN',
-  'DAC_OVERRIDE',
-  'FOWNER',
-  'FSETID',
-  'KILL',
-  'MKNOD',
-  'NET_BIND_SERVICE',
-  'NET_RAW',
-  'SETFCAP',
-  'SETGID',
-  'SETPCAP',
-  'SETUID',
-  'SYS_CHROOT',
-]);
 
 /** Who launches: the ACL that applies and, with authentication on, the authenticated principal. */
 export interface Authority {
@@ -103,12 +83,8 @@ export function refusal(who: Authority, what: string, setting: keyof Acl): strin
 function containerRefusal(container: ContainerInfo | undefined, who: Authority): string | undefined {
   const { acl } = who;
   if (container?.docker?.privileged && !acl.privileged) return refusal(who, 'run privileged containers', 'privileged');
-  for (const { key } of dockerParameters(container)) {
-    if (HARMLESS_DOCKER_PARAMETERS.has(key) || acl.docker_parameters.includes('*')) continue;
-    if (!acl.docker_parameters.includes(key)) {
-      return refusal(who, `pass the Docker parameter '${key}'`, 'docker_parameters');
-    }
-  }
+  const parameter = dockerParameterRefusal(dockerParameters(container), acl);
+  if (parameter) return refusal(who, parameter.what, parameter.setting);
   if (usesDocker(container)) {
     const mode = container?.docker?.network ?? 'HOST';
     if (!acl.network_modes.includes(mode)) return refusal(who, `use the Docker network mode ${mode}`, 'network_modes');

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { enumOf, opt, rep } from './dialect.js';
+import { DEFAULT_IPC_MODES, DEFAULT_ULIMITS, IPC_MODES } from './docker-parameters.js';
 import {
   AgentIDSchema,
   AttributeSchema,
@@ -116,6 +117,12 @@ export const LaunchGrantSchema = z.object({
   network_modes: z.array(z.enum(DOCKER_NETWORKS)).default([...DOCKER_NETWORKS]),
   /** Linux capabilities the tasks may add (acl: capabilities); "*" is any. */
   capabilities: z.array(z.string()).default([]),
+  /** Docker IPC modes allowed (acl: ipc_modes). */
+  ipc_modes: z.array(z.string()).default([...DEFAULT_IPC_MODES]),
+  /** Ulimits the tasks may set (acl: ulimits); "*" is any. */
+  ulimits: z.array(z.string()).default([...DEFAULT_ULIMITS]),
+  /** The largest /dev/shm in MB (acl: max_shm_size_mb); null: no bound but the task's memory. */
+  max_shm_size_mb: z.number().nullable().default(null),
   /** S3 buckets the fetcher may read for the tasks with the agent's credentials (acl: s3_buckets); "*" is any. */
   s3_buckets: z.array(z.string()).default([]),
 });
@@ -132,6 +139,9 @@ export const PERMISSIVE_GRANT: LaunchGrant = {
   docker_parameters: ['*'],
   network_modes: [...DOCKER_NETWORKS],
   capabilities: ['*'],
+  ipc_modes: [...IPC_MODES],
+  ulimits: ['*'],
+  max_shm_size_mb: null,
   s3_buckets: ['*'],
 };
 

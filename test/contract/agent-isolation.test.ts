@@ -181,7 +181,7 @@ describe('the grant, enforced again on the agent', () => {
     ],
     [
       'a Docker parameter not granted',
-      { docker: { image: TEST_IMAGE, network: 'NONE' as const, parameters: [{ key: 'cap-add', value: 'SYS_ADMIN' }] } },
+      { docker: { image: TEST_IMAGE, network: 'NONE' as const, parameters: [{ key: 'pid', value: 'host' }] } },
       'docker_parameters',
     ],
     [

@@ -93,6 +93,8 @@ describe('ACCEPT under the ACLs', () => {
         },
       ],
       ['docker_parameters', docker('pid', on, { parameters: [{ key: 'pid', value: 'host' }] })],
+      ['ipc_modes', docker('ipc', on, { parameters: [{ key: 'ipc', value: 'host' }] })],
+      ['capabilities', docker('cap-add', on, { parameters: [{ key: 'cap-add', value: 'IPC_LOCK' }] })],
       [
         'capabilities',
         commandTask('caps', on, 'cpus:0.1;mem:16', {
@@ -153,6 +155,9 @@ describe('ACCEPT under the ACLs', () => {
         docker_parameters: ['pid'],
         network_modes: ['NONE'],
         capabilities: ['NET_ADMIN'],
+        ipc_modes: ['private', 'shareable', 'none'],
+        ulimits: ['memlock', 'stack', 'nofile'],
+        max_shm_size_mb: null,
         s3_buckets: [],
       });
     }

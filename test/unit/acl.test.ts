@@ -62,6 +62,9 @@ describe('the ACL schema', () => {
       docker_parameters: [],
       network_modes: ['HOST', 'BRIDGE', 'NONE', 'USER'],
       capabilities: [],
+      ipc_modes: ['private', 'shareable', 'none'],
+      ulimits: ['memlock', 'stack', 'nofile'],
+      max_shm_size_mb: null,
       s3_buckets: [],
     });
     expect(launchGrant(SAFE_ACL)).toEqual(SAFE_GRANT);
@@ -168,7 +171,14 @@ describe('task authorization at ACCEPT', () => {
       task(docker({}, { volumes: [{ mode: 'RW', container_path: '/h', host_path: 'relative' }] })),
       'which is not absolute',
     ],
-    ['capabilities', task(docker({ parameters: [{ key: 'cap-add', value: 'SYS_ADMIN' }] }, {})), 'Docker parameter'],
+    [
+      'capabilities',
+      task(docker({ parameters: [{ key: 'cap-add', value: 'SYS_ADMIN' }] }, {})),
+      'capability SYS_ADMIN',
+    ],
+    ['ipc_modes', task(docker({ parameters: [{ key: 'ipc', value: 'host' }] }, {})), "IPC mode 'host'"],
+    ['ulimits', task(docker({ parameters: [{ key: 'ulimit', value: 'rtprio=99' }] }, {})), "ulimit 'rtprio'"],
+    ['docker_parameters', task(docker({ parameters: [{ key: 'pid', value: 'host' }] }, {})), "parameter 'pid'"],
     [
       'capabilities',
       task({
@@ -186,9 +196,7 @@ describe('task authorization at ACCEPT', () => {
     const why = taskRefusal(refused, FRAMEWORK, who(SAFE_ACL));
     expect(why).toContain(what);
     expect(why).toMatch(/^Not authorized: principal 'team-a' may not /);
-    // The first setting a task needs is the one named (cap-add is a Docker parameter first).
-    expect(why).toMatch(/\(acl: \w+\)$/);
-    if (!what.includes('Docker parameter')) expect(why).toContain(`(acl: ${setting})`);
+    expect(why).toContain(`(acl: ${setting})`);
     // Permissive allows it all, but a relative host path names nothing to allow.
     const relative = what.includes('not absolute');
     expect(taskRefusal(refused, FRAMEWORK, who(PERMISSIVE_ACL)) !== undefined).toBe(relative);
@@ -199,7 +207,7 @@ describe('task authorization at ACCEPT', () => {
       ...SAFE_ACL,
       run_as_users: ['bob'],
       host_paths: ['/srv/data'],
-      docker_parameters: ['cap-add', 'memory-swap'],
+      docker_parameters: ['memory-swap'],
       network_modes: ['BRIDGE'],
       capabilities: ['NET_ADMIN'],
       s3_buckets: ['models'],

@@ -59,12 +59,33 @@ describe('the grant against a task', () => {
             image: 'i',
             parameters: [
               { key: 'label', value: 'a=b' },
-              { key: 'cap-add', value: 'ALL' },
+              { key: 'pid', value: 'host' },
             ],
           },
         },
       }),
       'docker_parameters',
+    ],
+    [
+      'an added capability',
+      dockerTask('t', 'true', {
+        container: { type: 'DOCKER', docker: { image: 'i', parameters: [{ key: 'cap-add', value: 'ALL' }] } },
+      }),
+      'capabilities',
+    ],
+    [
+      'the host IPC namespace',
+      dockerTask('t', 'true', {
+        container: { type: 'DOCKER', docker: { image: 'i', parameters: [{ key: 'ipc', value: 'host' }] } },
+      }),
+      'ipc_modes',
+    ],
+    [
+      'a real-time priority ulimit',
+      dockerTask('t', 'true', {
+        container: { type: 'DOCKER', docker: { image: 'i', parameters: [{ key: 'ulimit', value: 'rtprio=99' }] } },
+      }),
+      'ulimits',
     ],
     ['a host path', withVolumes([{ mode: 'RO', container_path: '/x', host_path: '/srv/data' }]), 'host_paths'],
     [
@@ -98,7 +119,7 @@ describe('the grant against a task', () => {
       root: true,
       privileged: true,
       host_paths: ['/srv/'],
-      docker_parameters: ['cap-add'],
+      capabilities: ['NET_ADMIN'],
     };
     const task = dockerTask('t', 'true', {
       command: { value: 'true', user: 'root' },

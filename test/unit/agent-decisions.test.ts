@@ -162,6 +162,11 @@ describe('GPU isolation', () => {
     expect(gpuIsolation(2, false, false)).toEqual({ mode: 'devices-cgroup' });
     expect(gpuIsolation(2, true, true)).toEqual({ mode: 'devices-cgroup' });
     expect(gpuIsolation(2, true, false)).toMatchObject({ mode: 'visibility', note: expect.stringMatching(/CUDA/) });
+    expect(gpuIsolation(2, true, false, true)).toMatchObject({
+      mode: 'visibility',
+      note: expect.stringMatching(/are refused \(--gpu_process_isolation=strict\)/),
+    });
+    expect(gpuIsolation(2, true, true, true)).toEqual({ mode: 'devices-cgroup' });
   });
 });
 

@@ -222,9 +222,52 @@ describe('Docker container options', () => {
     expect(created.Labels?.a).toBe('b');
     expect(created.Env).toContain('X=1');
     expect(created.User).toBe('nobody');
-    expect(() => options(spec(withParameters([{ key: 'cap-add', value: 'SYS_ADMIN' }])))).toThrow(
-      /'cap-add' is not supported/,
-    );
+    const refused = (parameters: Array<{ key: string; value: string }>) => {
+      try {
+        options(spec(withParameters(parameters)));
+      } catch (error) {
+        return error as LaunchError;
+      }
+      return undefined;
+    };
+    expect(refused([{ key: 'pid', value: 'host' }])).toMatchObject({
+      state: 'TASK_ERROR',
+      reason: 'REASON_TASK_INVALID',
+      message: expect.stringMatching(/'pid' is not supported \(supported: label, env, workdir, user, shm-size/),
+    });
+    expect(refused([{ key: 'shm-size', value: 'lots' }])?.message).toMatch(/'shm-size=lots' is invalid/);
+    expect(refused([{ key: 'ulimit', value: 'memlock=2:1' }])?.message).toMatch(/'ulimit=memlock=2:1' is invalid/);
+    expect(refused([{ key: 'ipc', value: 'container:other' }])?.message).toMatch(/'ipc=container:other' is invalid/);
+  });
+
+  it('passes the training knobs: /dev/shm size, IPC mode, ulimits (the last of a name wins), added capabilities', () => {
+    const task = dockerTask('t7', 'true', {
+      container: {
+        type: 'DOCKER',
+        docker: {
+          image: 'x',
+          network: 'NONE',
+          parameters: [
+            { key: 'shm-size', value: '16g' },
+            { key: 'ipc', value: 'shareable' },
+            { key: 'ulimit', value: 'memlock=1024' },
+            { key: 'ulimit', value: 'memlock=-1:-1' },
+            { key: 'ulimit', value: 'stack=67108864' },
+            { key: 'cap-add', value: 'cap_ipc_lock' },
+          ],
+        },
+      },
+    });
+    expect(options(spec(task)).HostConfig).toMatchObject({
+      ShmSize: 16 * 1024 ** 3,
+      IpcMode: 'shareable',
+      Ulimits: [
+        { Name: 'memlock', Soft: -1, Hard: -1 },
+        { Name: 'stack', Soft: 67108864, Hard: 67108864 },
+      ],
+      CapAdd: ['IPC_LOCK'],
+    });
+    expect(options(spec(dockerTask('t8', 'true'))).HostConfig).not.toHaveProperty('ShmSize');
   });
 
   it('runs Docker images of MESOS containers and refuses other image types', () => {

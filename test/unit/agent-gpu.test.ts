@@ -54,11 +54,10 @@ describe('nvidia-smi parsing', () => {
     expect(gpus.every((gpu) => gpu.model === 'NVIDIA H100 80GB HBM3' && gpu.memoryMiB === 81559)).toBe(true);
   });
 
-  it('leaves out GPUs in MIG mode and says why', () => {
-    const { gpus, notes } = parseNvidiaSmi(fixture('p4d.24xlarge-8x-a100-mig-on-0-5.csv'));
-    expect(gpus.map((gpu) => gpu.index)).toEqual([1, 2, 3, 4, 6, 7]);
-    expect(notes).toHaveLength(2);
-    expect(notes[0]).toMatch(/GPU 0 .* MIG mode/);
+  it('marks the GPUs in MIG mode, for their MIG devices to replace them', () => {
+    const { gpus, migMode } = parseNvidiaSmi(fixture('p4d.24xlarge-8x-a100-mig-on-0-5.csv'));
+    expect(gpus).toHaveLength(8);
+    expect([...(migMode ?? [])]).toEqual([gpus[0]?.uuid, gpus[5]?.uuid]);
   });
 
   it('keeps a model name that holds a comma', () => {
@@ -98,6 +97,7 @@ describe('nvidia-smi parsing', () => {
       (busId) =>
         busId === '0000:86:00.0' ? Promise.resolve('Device Minor: 42\n') : Promise.reject(new Error('ENOENT')),
     );
+    // No GPU in MIG mode: nvidia-smi -L is not run.
     expect(calls).toEqual([['nvidia-smi', ...NVIDIA_SMI_ARGS]]);
     expect(inventory.gpus.find((gpu) => gpu.index === 3)?.minor).toBe(42);
     expect(inventory.gpus.find((gpu) => gpu.index === 4)?.minor).toBe(4);

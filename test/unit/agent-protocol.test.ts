@@ -78,6 +78,9 @@ describe('the launch grant', () => {
       docker_parameters: [],
       network_modes: ['HOST', 'BRIDGE', 'NONE', 'USER'],
       capabilities: [],
+      ipc_modes: ['private', 'shareable', 'none'],
+      ulimits: ['memlock', 'stack', 'nofile'],
+      max_shm_size_mb: null,
       s3_buckets: [],
     } satisfies LaunchGrant);
     const parsed = AgentCommandSchema.parse(launch({ root: true, network_modes: ['NONE'] }));

@@ -366,10 +366,11 @@ describe('queues, dead letters and alarms', () => {
 });
 
 describe('the GPU agent fleet', () => {
-  it("lets agents reach each other only on the tasks' ports range (services' host ports)", () => {
+  it("lets agents reach each other only on the tasks' ports range and NCCL's ephemeral ports", () => {
     const rules = resources(base.template, 'AWS::EC2::SecurityGroupIngress').map(([, r]) => r.Properties);
     expect(rules.map((rule) => [rule.IpProtocol, rule.FromPort, rule.ToPort]).sort()).toEqual([
       ['tcp', 31000, 32000],
+      ['tcp', 32768, 60999],
       ['udp', 31000, 32000],
     ]);
     for (const rule of rules) expect(rule.SourceSecurityGroupId).toEqual(rule.GroupId);
