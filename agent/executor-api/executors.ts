@@ -7,12 +7,20 @@
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdir } from 'node:fs/promises';
 import { taskKey } from '#shared/ids.js';
-import type { AgentMessage } from '#shared/protocol/internal.js';
-import type { AgentInfo, KillPolicy, TaskInfo, TaskState, TaskStatusReason } from '#shared/protocol/mesos.js';
+import type { AgentMessage, LaunchGrant } from '#shared/protocol/internal.js';
+import type {
+  AgentInfo,
+  ExecutorInfo,
+  KillPolicy,
+  TaskInfo,
+  TaskState,
+  TaskStatusReason,
+} from '#shared/protocol/mesos.js';
 import { scalarTotal } from '#shared/resources/resources.js';
 import { grantRefusal, wantsDocker } from '../authorization.js';
 import type { Containerizer } from '../containerizer/containerizer.js';
 import type { AgentContext, CustomExecutorRegistry } from '../context.js';
+import { FetchError } from '../fetcher/fetcher.js';
 import type { StateTask } from '../http.js';
 import { screenLaunch, type LaunchRequest } from '../launch-plan.js';
 import { agentStatus, droppedState } from '../statuses.js';
@@ -43,6 +51,21 @@ const launchFailed = (message: string): Refusal => ({
   reason: 'REASON_CONTAINER_LAUNCH_FAILED',
   message,
 });
+
+/** The executor's own `command.uris`, fetched into its sandbox before it starts (a failure fails the launch). */
+async function fetchExecutorUris(
+  context: AgentContext,
+  info: ExecutorInfo,
+  sandbox: string,
+  grant: LaunchGrant,
+): Promise<void> {
+  const uris = info.command?.uris ?? [];
+  if (uris.length === 0) return;
+  const { fetcher } = context.executorContext();
+  if (!fetcher) throw new FetchError('This agent does not fetch URIs');
+  const signal = new AbortController().signal;
+  await fetcher.fetch({ taskId: info.executor_id.value, uris, sandbox, grant, signal });
+}
 
 function containerizer(context: AgentContext): Containerizer {
   return context.containerizers.get('mesos') as Containerizer;
@@ -197,6 +220,7 @@ export class CustomExecutors implements CustomExecutorRegistry {
     try {
       await mkdir(sandbox, { recursive: true, mode: 0o711 });
       await chmod(sandbox, 0o750);
+      await fetchExecutorUris(context, info, sandbox, grant);
       // The run is checkpointed before its process starts, so a restarted agent always finds it.
       this.records.start(executor, { container: containerTask, gpus: gpus.map((gpu) => gpu.index) });
       await this.records.save(executor, launchId);

@@ -5,7 +5,8 @@
  * 415, 400) with a token read from an executor's own environment, and the API in protobuf (encoded and
  * decoded with the third-party Mesos 0.28.2 definitions).
  */
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -21,6 +22,7 @@ import {
   launch,
   removeWorkDir,
   resources,
+  ROOT_GRANT,
   startTestAgent,
   taskId,
   tempWorkDir,
@@ -123,6 +125,28 @@ describe('the example executor, through the SDK', () => {
     expect(failed.status.message).toMatch(/exited with status 3/);
     const exited = await executorMessage(info.executor_id.value, 'EXECUTOR_EXITED');
     expect((exited as { status: number }).status).toBe(3 << 8);
+  });
+
+  it("fetches the executor's own URIs into its sandbox first; one it may not fetch fails its task", async () => {
+    const files = await mkdtemp(join(tmpdir(), 'executor-uris-'));
+    try {
+      await writeFile(join(files, 'settings.txt'), 'fetched\n');
+      const uris = [{ value: join(files, 'settings.txt') }];
+      const base = executor(taskId('fetching'), '');
+      const fetching = { ...base, command: { value: `test -f settings.txt && exec ${ECHO}`, uris } };
+      const id = taskId('fetched');
+      const grant = { ...ROOT_GRANT, host_paths: [files] };
+      await master.send(agentId, launch(executorTask(id, fetching, 'cat settings.txt'), { grant }));
+      await master.waitFor(id, 'TASK_FINISHED', 20_000);
+
+      const refused = { ...fetching, executor_id: { value: taskId('not-fetching') } };
+      const failedId = taskId('not-fetched');
+      await master.send(agentId, launch(executorTask(failedId, refused, 'true')));
+      const failed = await master.waitFor(failedId, 'TASK_FAILED', 20_000);
+      expect(failed.status.message).toContain(`Failed to fetch '${join(files, 'settings.txt')}'`);
+    } finally {
+      await rm(files, { recursive: true, force: true });
+    }
   });
 
   it('kills an executor that never subscribes: REASON_EXECUTOR_REGISTRATION_TIMEOUT', async () => {
