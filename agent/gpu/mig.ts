@@ -13,7 +13,7 @@
  * `gpu_mig_profile` attribute, for frameworks to place by. Pure.
  */
 import type { Attribute } from '#shared/protocol/mesos.js';
-import type { Gpu } from './nvidia.js';
+import type { Gpu } from './gpu.js';
 
 export const NVIDIA_SMI_LIST_ARGS = ['-L'] as const;
 

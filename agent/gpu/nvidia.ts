@@ -6,6 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import type { Gpu } from './gpu.js';
 import { NVIDIA_SMI_LIST_ARGS, parseMigDevices, withMigDevices } from './mig.js';
 
 export const NVIDIA_SMI_ARGS = [
@@ -16,17 +17,7 @@ export const NVIDIA_SMI_ARGS = [
 /** The character device major of /dev/nvidia<minor> (fixed by the NVIDIA driver). */
 export const NVIDIA_MAJOR = 195;
 
-export interface Gpu {
-  readonly index: number;
-  readonly uuid: string;
-  readonly model: string;
-  readonly memoryMiB: number;
-  readonly pciBusId?: string;
-  /** The minor of /dev/nvidia<minor>; the device the devices cgroup and Docker hand out. */
-  readonly minor: number;
-  /** A MIG device: its GPU (whose index and minor it carries), profile and device number. */
-  readonly mig?: { readonly parentUuid: string; readonly profile: string; readonly device: number };
-}
+export type { Gpu };
 
 export interface GpuInventory {
   readonly gpus: readonly Gpu[];

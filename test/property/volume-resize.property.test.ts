@@ -28,11 +28,15 @@ describe('GROW_VOLUME and SHRINK_VOLUME arithmetic', () => {
         expect(quantities(grown.value.produced)).toEqual(quantities(grown.value.consumed));
         const [big, small] = a > b ? [a, b] : [b, a];
         const shrunk = shrinkVolume({ volume: volume(big), subtract: { value: small } }, true);
-        if (big === small) return expect(shrunk.ok).toBe(false);
+        if (big === small) {
+          // Shrinking a volume to nothing is refused (Mesos: the volume must keep some size).
+          expect(shrunk.ok).toBe(false);
+          return;
+        }
         if (!shrunk.ok) throw new Error(shrunk.error);
         expect(quantities(shrunk.value.produced)).toEqual(quantities(shrunk.value.consumed));
       }),
-      RUNS,
+      { ...RUNS, examples: [[0.009, 0.009]] },
     );
   });
 
