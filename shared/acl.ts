@@ -208,6 +208,11 @@ export function allowsHostPath(acl: Pick<Acl, 'host_paths'>, path: string): bool
   return acl.host_paths.some((prefix) => prefix === '/' || normal === prefix || normal.startsWith(`${prefix}/`));
 }
 
+/** Whether an ACL (or the launch grant made from it) lets the fetcher read `bucket` for a task. */
+export function allowsS3Bucket(acl: { readonly s3_buckets: readonly string[] }, bucket: string): boolean {
+  return acl.s3_buckets.includes('*') || acl.s3_buckets.includes(bucket);
+}
+
 /** What a launch tells the agent it may do, for the agent to enforce again. */
 export function launchGrant(acl: Acl): LaunchGrant {
   return {

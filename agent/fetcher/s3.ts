@@ -7,6 +7,7 @@
  */
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { allowsS3Bucket } from '#shared/acl.js';
 import type { LaunchGrant } from '#shared/protocol/internal.js';
 import { FetchError } from './fetch-error.js';
 
@@ -16,14 +17,9 @@ export interface S3Settings {
   readonly endpoint?: string;
 }
 
-/** Whether the grant lets a task read `bucket`. */
-export function allowsBucket(grant: Pick<LaunchGrant, 's3_buckets'>, bucket: string): boolean {
-  return grant.s3_buckets.includes('*') || grant.s3_buckets.includes(bucket);
-}
-
 /** Refuses, as a FetchError, a bucket the grant does not name. */
 export function checkBucket(grant: Pick<LaunchGrant, 's3_buckets'>, bucket: string): void {
-  if (!allowsBucket(grant, bucket)) {
+  if (!allowsS3Bucket(grant, bucket)) {
     throw new FetchError(`refused: the task may not read the S3 bucket '${bucket}' (acl: s3_buckets)`);
   }
 }

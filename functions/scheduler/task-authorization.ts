@@ -4,7 +4,15 @@
  * added capabilities, local files and S3 buckets its URIs fetch — against the ACL of its framework's principal (shared/acl.ts). A refusal is
  * TASK_ERROR with REASON_TASK_UNAUTHORIZED and a message that names the ACL setting. Pure.
  */
-import { allowsHostPath, allowsUser, capabilityName, effectiveAcl, normalAbsolute, type Acl } from '#shared/acl.js';
+import {
+  allowsHostPath,
+  allowsS3Bucket,
+  allowsUser,
+  capabilityName,
+  effectiveAcl,
+  normalAbsolute,
+  type Acl,
+} from '#shared/acl.js';
 import { parseUriSource } from '#shared/protocol/command-uris.js';
 import { DOCKER_DEFAULT_CAPABILITIES, dockerParameterRefusal } from '#shared/protocol/docker-parameters.js';
 import type { CommandInfo, ContainerInfo, ExecutorInfo, FrameworkInfo, TaskInfo } from '#shared/protocol/mesos.js';
@@ -117,7 +125,7 @@ function uriRefusal(command: CommandInfo | undefined, who: Authority): string | 
     if (value.scheme === 'file' && !allowsHostPath(who.acl, value.path)) {
       return refusal(who, `fetch the local file '${value.path}'`, 'host_paths');
     }
-    if (value.scheme === 's3' && !who.acl.s3_buckets.includes('*') && !who.acl.s3_buckets.includes(value.bucket)) {
+    if (value.scheme === 's3' && !allowsS3Bucket(who.acl, value.bucket)) {
       return refusal(who, `fetch from the S3 bucket '${value.bucket}'`, 's3_buckets');
     }
   }
