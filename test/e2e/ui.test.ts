@@ -1,9 +1,10 @@
 /**
  * The web UI in a real browser (Debian's Chromium, driven by playwright-core) against a live local
- * cluster with two agents and Mantle Jobs: the overview renders the cluster; a task launched from
- * outside (the `mantle execute` CLI) appears within 2 s and its output streams into the page; draining
+ * cluster with two agents, Mantle Jobs and Mantle Services: the overview renders the cluster; a task launched
+ * from outside (the `mantle execute` CLI) appears within 2 s and its output streams into the page; draining
  * an agent from the agents page stops its offers (checked on the master); a job submitted in the UI runs
- * to SUCCEEDED. MANTLE_UI_SCREENSHOTS=<dir> also saves a screenshot of each page there (docs/ui/).
+ * to SUCCEEDED; an app deployed through Marathon's /v2 API shows with its tasks' ports, and is scaled and
+ * restarted from the page. MANTLE_UI_SCREENSHOTS=<dir> also saves a screenshot of each page there (docs/ui/).
  */
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -22,13 +23,24 @@ const errors: string[] = [];
 const runs: Run[] = [];
 const SHOTS = process.env.MANTLE_UI_SCREENSHOTS;
 
+interface MarathonApp {
+  readonly instances: number;
+  readonly deployments: readonly unknown[];
+  readonly tasks: ReadonlyArray<{ id: string; host: string; ports: number[]; state: string }>;
+}
+
 async function screenshot(name: string): Promise<void> {
   if (SHOTS) await page.screenshot({ path: join(SHOTS, `${name}.png`) });
 }
 
 beforeAll(async () => {
   [cluster, browser] = await Promise.all([
-    startTestCluster({ agents: 2, jobs: {}, agentResources: 'cpus:2;mem:1024;disk:1024' }),
+    startTestCluster({
+      agents: 2,
+      jobs: {},
+      services: { tickMs: 500 },
+      agentResources: 'cpus:2;mem:1024;disk:1024',
+    }),
     launchBrowser(),
   ]);
   operator = new OperatorClient({ master: cluster.url });
@@ -150,6 +162,16 @@ describe('the web UI', () => {
     const other = agents.find((agent) => agent.agent_info.id?.value !== idle)?.agent_info.id?.value ?? '';
     expect((await offeredOn(other)).length).toBeGreaterThan(0);
     await screenshot('agents');
+    // Reactivated from the page: active again, and offered again.
+    await row.getByRole('button', { name: 'Reactivate' }).click();
+    await row
+      .getByTestId('agent-state')
+      .filter({ hasText: /^active$/ })
+      .waitFor({ timeout: 10_000 });
+    const reactivated = (await operator.getAgents()).find((agent) => agent.agent_info.id?.value === idle);
+    expect(reactivated?.active).toBe(true);
+    expect(reactivated?.drain_info).toBeUndefined();
+    await eventually(async () => ((await offeredOn(idle)).length > 0 ? true : undefined), 20_000, 'an offer again');
     await hungry.stop();
     expect(errors).toEqual([]);
   });
@@ -169,6 +191,30 @@ describe('the web UI', () => {
     const job = (await (await fetch(`${cluster.url}/api/jobs/v1/jobs/${id}`)).json()) as { state: string };
     expect(job.state).toBe('SUCCEEDED');
     await screenshot('jobs');
+
+    await page.getByLabel('Name').fill('ui-long-job');
+    await page.getByLabel('Command').fill('sleep 300');
+    await page.getByLabel('Resources').fill('cpus:0.1;mem:32');
+    await page.getByRole('button', { name: 'Submit' }).click();
+    // The status line names the new job once the API has taken it.
+    const second = await eventually(async () => {
+      const text =
+        (await page
+          .getByRole('status')
+          .filter({ hasText: /Submitted / })
+          .textContent()) ?? '';
+      const shown = /Submitted (\S+)/.exec(text)?.[1];
+      return shown && shown !== id ? shown : undefined;
+    }, 10_000);
+    await page.getByRole('button', { name: `Cancel ${second}`, exact: true }).click();
+    await page
+      .getByRole('row')
+      .filter({ hasText: second })
+      .getByTestId('job-state')
+      .filter({ hasText: 'CANCELLED' })
+      .waitFor({ timeout: 30_000 });
+    const cancelled = (await (await fetch(`${cluster.url}/api/jobs/v1/jobs/${second}`)).json()) as { state: string };
+    expect(cancelled.state).toBe('CANCELLED');
     expect(errors).toEqual([]);
   }, 120_000);
 
@@ -181,4 +227,81 @@ describe('the web UI', () => {
     await screenshot('roles');
     expect(errors).toEqual([]);
   });
+
+  it('follows the system into dark and back, and is operable by keyboard', async () => {
+    const background = () => page.evaluate<string>('getComputedStyle(document.body).backgroundColor');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.goto(`${cluster.url}/`);
+    await page.locator('[data-testid=agent-count]', { hasText: /^2$/ }).waitFor({ timeout: 10_000 });
+    expect(await background()).toBe('rgb(11, 17, 32)');
+    await screenshot('overview-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+    expect(await background()).toBe('rgb(255, 255, 255)');
+    // The first Tab reaches the skip link; a selectable row is a tab stop that Enter selects.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate<string>('document.activeElement.textContent')).toBe('Skip to content');
+    await page.goto(`${cluster.url}/ui/frameworks`);
+    const row = page.getByRole('row').filter({ hasText: 'mantle-execute' });
+    await row.focus();
+    await page.keyboard.press('Enter');
+    await page.locator('tr[aria-selected=true]', { hasText: 'mantle-execute' }).waitFor();
+    await page.getByRole('heading', { name: 'Pending demand' }).waitFor();
+    expect(errors).toEqual([]);
+  });
+
+  it('shows an app deployed through /v2 with its tasks and ports, and scales and restarts it from the page', async () => {
+    const v2 = (method: string, path: string, body?: unknown) =>
+      fetch(`${cluster.url}/v2${path}`, {
+        method,
+        headers: { 'Content-Type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    const app = async () => ((await (await v2('GET', '/apps/ui/web')).json()) as { app: MarathonApp }).app;
+    const created = await v2('POST', '/apps', {
+      id: '/ui/web',
+      cmd: 'exec sleep 600',
+      cpus: 0.1,
+      mem: 16,
+      instances: 1,
+      portDefinitions: [{ port: 0, name: 'http' }],
+      taskKillGracePeriodSeconds: 1,
+    });
+    expect(created.status).toBe(201);
+    await page.goto(`${cluster.url}/`);
+    await page.getByRole('link', { name: 'Services' }).click();
+    await page.getByRole('heading', { name: 'Services', level: 1 }).waitFor();
+    const row = page.getByRole('table', { name: 'Apps' }).getByRole('row').filter({ hasText: '/ui/web' });
+    await row.getByTestId('app-running').filter({ hasText: /^1$/ }).waitFor({ timeout: 30_000 });
+    await row.getByRole('cell').first().click();
+    const [first] = (await app()).tasks;
+    const endpoint = `${first?.host}:${first?.ports[0]}`;
+    expect(first?.ports[0]).toBeGreaterThanOrEqual(31000);
+    await page.getByTestId('app-endpoint').filter({ hasText: endpoint }).waitFor({ timeout: 10_000 });
+
+    await page.getByLabel('Instances of /ui/web').fill('2');
+    await page.getByRole('button', { name: 'Scale /ui/web' }).click();
+    await page.getByRole('status').filter({ hasText: 'Scaling /ui/web to 2' }).waitFor({ timeout: 10_000 });
+    await row.getByTestId('app-running').filter({ hasText: /^2$/ }).waitFor({ timeout: 30_000 });
+    const scaled = await app();
+    expect(scaled.instances).toBe(2);
+    // A scale keeps the running task.
+    expect(scaled.tasks.map((task) => task.id)).toContain(first?.id);
+    await eventually(async () => ((await app()).deployments.length === 0 ? true : undefined), 30_000, 'the scale');
+    await screenshot('services');
+
+    await page.getByRole('button', { name: 'Restart /ui/web' }).click();
+    await page.getByRole('status').filter({ hasText: 'Restarting /ui/web' }).waitFor({ timeout: 10_000 });
+    // Every task replaced, two running again.
+    const before = scaled.tasks.map((task) => task.id);
+    await eventually(
+      async () => {
+        const now = await app();
+        const running = now.tasks.filter((task) => task.state === 'TASK_RUNNING');
+        return running.length === 2 && running.every((task) => !before.includes(task.id)) ? true : undefined;
+      },
+      60_000,
+      'the restart',
+    );
+    expect(errors).toEqual([]);
+  }, 120_000);
 });
