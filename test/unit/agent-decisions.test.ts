@@ -158,15 +158,16 @@ describe('statuses the agent decides', () => {
 
 describe('GPU isolation', () => {
   it('is none without GPUs, the devices cgroup where it can be, else visibility with a note', () => {
-    expect(gpuIsolation(0, true, false)).toEqual({ mode: 'none' });
-    expect(gpuIsolation(2, false, false)).toEqual({ mode: 'devices-cgroup' });
-    expect(gpuIsolation(2, true, true)).toEqual({ mode: 'devices-cgroup' });
-    expect(gpuIsolation(2, true, false)).toMatchObject({ mode: 'visibility', note: expect.stringMatching(/CUDA/) });
-    expect(gpuIsolation(2, true, false, true)).toMatchObject({
+    expect(gpuIsolation(0, true, undefined)).toEqual({ mode: 'none' });
+    expect(gpuIsolation(2, false, undefined)).toEqual({ mode: 'devices-cgroup' });
+    expect(gpuIsolation(2, true, 'devices-cgroup')).toEqual({ mode: 'devices-cgroup' });
+    expect(gpuIsolation(2, true, 'device-filter', true)).toEqual({ mode: 'device-filter' });
+    expect(gpuIsolation(2, true, undefined)).toMatchObject({ mode: 'visibility', note: expect.stringMatching(/CUDA/) });
+    expect(gpuIsolation(2, true, undefined, true)).toMatchObject({
       mode: 'visibility',
       note: expect.stringMatching(/are refused \(--gpu_process_isolation=strict\)/),
     });
-    expect(gpuIsolation(2, true, true, true)).toEqual({ mode: 'devices-cgroup' });
+    expect(gpuIsolation(2, true, 'devices-cgroup', true)).toEqual({ mode: 'devices-cgroup' });
   });
 });
 
