@@ -3,6 +3,7 @@
  * containerizer a task needs), what a recovered checkpoint calls for, how a drain ends a task, how GPUs
  * are isolated, and the registration request.
  */
+import { deviceFilterArgs } from '../../agent/isolation/device-filter.js';
 import { describe, expect, it } from 'vitest';
 import { gpuIsolation } from '../../agent/containerizers.js';
 import { containerizerFor, launchRequest, screenLaunch, type TaskIdUse } from '../../agent/launch-plan.js';
@@ -168,6 +169,16 @@ describe('GPU isolation', () => {
       note: expect.stringMatching(/are refused \(--gpu_process_isolation=strict\)/),
     });
     expect(gpuIsolation(2, true, 'devices-cgroup', true)).toEqual({ mode: 'devices-cgroup' });
+  });
+
+  it("gives the cgroup2 device filter's loader the task's GPU minors, once each, in order", () => {
+    expect(deviceFilterArgs('/sys/fs/cgroup/mantle/c1', 195, [3, 1, 3])).toEqual([
+      '/sys/fs/cgroup/mantle/c1',
+      '195',
+      '1',
+      '3',
+    ]);
+    expect(deviceFilterArgs('/cg', 195, [])).toEqual(['/cg', '195']);
   });
 });
 
