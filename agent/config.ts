@@ -56,8 +56,10 @@ export interface AgentConfig {
   /** Long-poll wait on the command queue. */
   readonly commandPollSeconds: number;
   readonly dockerSocket: string;
-  /** `strict` refuses process tasks with GPUs where no device filter keeps them off other GPUs (cgroup v2). */
+  /** `strict` refuses process tasks with GPUs where neither the devices cgroup nor the cgroup2 device filter works. */
   readonly gpuProcessIsolation: 'strict' | 'visibility';
+  /** The cgroup2 GPU device filter's loader (agent/isolation/device-filter.c); '' beside the agent, 'none' off. */
+  readonly gpuDeviceFilter: string;
   /** A Docker config (`auths`) for private registries: an absolute path or the JSON (Mesos --docker_config). */
   readonly dockerConfig?: string;
   /** Where the sandbox is mounted inside Docker containers (Mesos --sandbox_directory). */
@@ -127,6 +129,7 @@ export const DEFAULTS = {
   commandPollSeconds: 20,
   dockerSocket: '/var/run/docker.sock',
   gpuProcessIsolation: 'visibility',
+  gpuDeviceFilter: '',
   sandboxDirectory: '/mnt/mesos/sandbox',
   dockerKillOrphans: true,
   cgroupsHierarchy: '/sys/fs/cgroup',
@@ -209,6 +212,11 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
     key: 'gpuProcessIsolation',
     kind: 'string',
     help: 'strict|visibility: refuse GPU process tasks without a device filter (visibility)',
+  },
+  gpu_device_filter: {
+    key: 'gpuDeviceFilter',
+    kind: 'string',
+    help: "cgroup2 GPU device filter loader (beside the agent; 'none' turns it off)",
   },
   nvidia_smi: { key: 'nvidiaSmi', kind: 'string', help: "nvidia-smi binary ('none' skips GPU detection)" },
   ec2_metadata: { key: 'ec2Metadata', kind: 'string', help: 'auto|off: instance type and zone from IMDSv2' },

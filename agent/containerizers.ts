@@ -33,6 +33,8 @@ import {
   type TaskCgroup,
 } from './isolation/cgroup2.js';
 import { detectCgroups, type CgroupSupport } from './isolation/cgroups.js';
+import { defaultDeviceFilter, probeDeviceFilter } from './isolation/device-filter.js';
+import { NVIDIA_MAJOR } from './gpu/nvidia.js';
 import type { Lifecycle } from './lifecycle.js';
 import { loadDockerConfig, RegistryCredentials, type EcrClientLike } from './containerizer/registry-auth.js';
 
@@ -77,7 +79,11 @@ export async function createContainerizers(
   const outsideCgroup2: ContainerizerKind[] = [];
   let cgroups: CgroupSupport = { version: 'none', bases: new Map(), notes: [] };
   if (config.containerizers.includes('mesos')) {
-    cgroups = await detectCgroups(config.cgroupsHierarchy, config.cgroupsRoot, cgroup2);
+    cgroups = await withDeviceFilter(
+      await detectCgroups(config.cgroupsHierarchy, config.cgroupsRoot, cgroup2),
+      host.gpus.length,
+      config.gpuDeviceFilter,
+    );
     notes.push(...cgroups.notes);
     containerizers.set('mesos', await processContainerizer(deps, cgroups, guarded, notes, volumeDir));
     if (cgroup2 !== undefined && cgroups.unified !== undefined) {
@@ -100,7 +106,7 @@ export async function createContainerizers(
   const gpus = gpuIsolation(
     host.gpus.length,
     processTasks,
-    cgroups.devices !== undefined,
+    cgroups.devices !== undefined ? 'devices-cgroup' : cgroups.deviceFilter !== undefined ? 'device-filter' : undefined,
     config.gpuProcessIsolation === 'strict',
   );
   if (gpus.note) notes.push(gpus.note);
@@ -200,23 +206,38 @@ async function dockerContainerizer(
 }
 
 /**
+ * Where no v1 devices cgroup keeps process tasks to their GPUs, the cgroup2 device filter does, if the
+ * kernel lets the agent attach it (`--gpu_device_filter`: the loader; empty: beside the agent; `none`:
+ * off). Only an agent with GPUs needs it.
+ */
+async function withDeviceFilter(cgroups: CgroupSupport, gpuCount: number, loader: string): Promise<CgroupSupport> {
+  if (gpuCount === 0 || cgroups.devices !== undefined || loader === 'none') return cgroups;
+  if (cgroups.unified === undefined) return cgroups;
+  const path = loader === '' ? defaultDeviceFilter() : loader;
+  const problem = await probeDeviceFilter(path, cgroups.unified, NVIDIA_MAJOR);
+  if (problem === undefined) return { ...cgroups, deviceFilter: path };
+  return { ...cgroups, notes: [...cgroups.notes, `The cgroup2 GPU device filter cannot be attached: ${problem}`] };
+}
+
+/**
  * How GPUs are isolated, and the note when process tasks can only be told which GPUs are theirs: a v1
- * devices cgroup denies the other GPUs' device files; cgroup v2 has no devices file (a device filter
- * there is an eBPF program, which this agent does not load), so there a process task that ignores
- * CUDA_VISIBLE_DEVICES can open any GPU. `strict` (--gpu_process_isolation) refuses such tasks. Pure.
+ * devices cgroup denies the other GPUs' device files, and on cgroup v2 the device filter (an eBPF
+ * program on the task's cgroup) denies opening them; without either, a process task that ignores
+ * CUDA_VISIBLE_DEVICES can open any GPU, and `strict` (--gpu_process_isolation) refuses such tasks. Pure.
  */
 export function gpuIsolation(
   gpuCount: number,
   processTasks: boolean,
-  devicesCgroup: boolean,
+  enforcement: 'devices-cgroup' | 'device-filter' | undefined,
   strict = false,
 ): { mode: Isolation['gpus']; note?: string } {
   if (gpuCount === 0) return { mode: 'none' };
-  if (!processTasks || devicesCgroup) return { mode: 'devices-cgroup' };
+  if (!processTasks) return { mode: 'devices-cgroup' };
+  if (enforcement !== undefined) return { mode: enforcement };
   return {
     mode: 'visibility',
     note: strict
-      ? 'No devices cgroup (cgroup v2 would need an eBPF device filter): process tasks that ask for GPUs are refused (--gpu_process_isolation=strict); Docker tasks get exactly their GPUs'
-      : 'No devices cgroup (cgroup v2 would need an eBPF device filter): process tasks see GPUs they were not given if they ignore CUDA_VISIBLE_DEVICES (--gpu_process_isolation=strict refuses them instead)',
+      ? 'No devices cgroup and no cgroup2 device filter: process tasks that ask for GPUs are refused (--gpu_process_isolation=strict); Docker tasks get exactly their GPUs'
+      : 'No devices cgroup and no cgroup2 device filter: process tasks see GPUs they were not given if they ignore CUDA_VISIBLE_DEVICES (--gpu_process_isolation=strict refuses them instead)',
   };
 }

@@ -105,8 +105,8 @@ function unisolatedGpus(context: AgentContext, kind: ContainerizerKind, count: n
   if (count === 0 || kind !== 'mesos' || context.isolation.gpus !== 'visibility') return undefined;
   if (context.config.gpuProcessIsolation !== 'strict') return undefined;
   return (
-    'This agent cannot keep a process task off GPUs it was not given (no devices cgroup; cgroup v2 would need ' +
-    'an eBPF device filter) and runs with --gpu_process_isolation=strict: run the task in a Docker container'
+    'This agent cannot keep a process task off GPUs it was not given (no devices cgroup, and the cgroup2 ' +
+    'device filter cannot be attached here) and runs with --gpu_process_isolation=strict: run the task in a Docker container'
   );
 }
 

@@ -5,8 +5,10 @@
  * 1. detection: nvidia-smi parsed as the agent parses it (GPUs, MIG devices, UUIDs, device minors);
  * 2. a Docker task asking `gpus:1` sees exactly one `/dev/nvidia<N>`, the minor of the GPU it was given,
  *    and, where the image can run it, `nvidia-smi -L` lists that GPU's UUID alone;
- * 3. a process task asking `gpus:1` can open its own `/dev/nvidia<N>` and no other (needs two GPUs; on
- *    cgroup v2 the agent applies no device filter, so this reports what visibility alone gives).
+ * 3. a process task asking `gpus:1` can open its own `/dev/nvidia<N>` and no other, and one asking no
+ *    GPUs opens none but still `/dev/nvidiactl` (the devices cgroup on v1; on cgroup v2 the device
+ *    filter, its loader compiled here with `cc`; where the agent reports visibility only, the task
+ *    without GPUs is reported, not failed).
  *
  * Prints each result and writes bench/results/gpu.json (or `$GPU_CHECK_OUT`). Without a GPU (no
  * nvidia-smi, or it lists none) it says so, writes `{"gpu": false}` and exits 0; a failed check exits 1.
@@ -19,6 +21,7 @@ import { startSqsStandIn } from '../local/aws-standins.js';
 import { createAwsClients } from '#shared/aws/clients.js';
 import type { TaskInfo } from '#shared/protocol/mesos.js';
 import { FakeMaster } from '../test/support/agent-master.js';
+import { buildDeviceFilter } from '../test/support/device-filter.js';
 import { sandboxFile } from '../test/support/agent-sandbox.js';
 import { setup as buildBaseImage } from '../test/support/base-image.js';
 import {
@@ -88,17 +91,41 @@ async function dockerCheck(master: FakeMaster, agentId: string, workDir: string,
   return { ok, state: ended.state, message: ended.message, given: gpu?.uuid, devices, nvidiaSmi: smi } satisfies Check;
 }
 
+const PROBE =
+  'for d in /dev/nvidia[0-9]* /dev/nvidiactl; do if : < "$d" 2>/dev/null; then echo "open $d"; else echo "denied $d"; fi; done';
+
+/** The devices a probe's output says the task opened. */
+const openedIn = (stdout: string) =>
+  stdout.split('\n').flatMap((line) => (line.startsWith('open ') ? [line.slice(5)] : []));
+
 async function processCheck(master: FakeMaster, agentId: string, workDir: string, gpus: readonly Gpu[]) {
-  const minors = [...new Set(gpus.map((gpu) => gpu.minor))];
-  if (minors.length < 2) return { ok: true, skipped: 'one GPU device: there is no other GPU to keep a task from' };
-  const probe = 'for d in /dev/nvidia[0-9]*; do if : < "$d" 2>/dev/null; then echo "open $d"; fi; done';
-  const shell = `echo "visible=$CUDA_VISIBLE_DEVICES"; ${probe}`;
+  const shell = `echo "visible=$CUDA_VISIBLE_DEVICES"; ${PROBE}`;
   const task = commandTask('check-gpu-process', shell, { resources: resources('cpus:0.1;mem:64;gpus:1') });
   const ended = await run(master, agentId, workDir, task);
   const gpu = given(gpus, ended.stdout);
-  const opened = ended.stdout.split('\n').flatMap((line) => (line.startsWith('open ') ? [line.slice(5)] : []));
-  const ok = ended.state === 'TASK_FINISHED' && gpu !== undefined && opened.join() === `/dev/nvidia${gpu.minor}`;
+  const opened = openedIn(ended.stdout);
+  const ok =
+    ended.state === 'TASK_FINISHED' && gpu !== undefined && opened.join() === `/dev/nvidia${gpu.minor},/dev/nvidiactl`;
   return { ok, state: ended.state, message: ended.message, given: gpu?.uuid, opened } satisfies Check;
+}
+
+/** A process task without GPUs opens no GPU where the agent enforces devices (visibility: reported only). */
+async function noGpuCheck(master: FakeMaster, agentId: string, workDir: string, enforced: boolean) {
+  const task = commandTask('check-gpu-process-none', PROBE, { resources: resources('cpus:0.1;mem:64') });
+  const ended = await run(master, agentId, workDir, task);
+  const opened = openedIn(ended.stdout);
+  const isolated = ended.state === 'TASK_FINISHED' && opened.join() === '/dev/nvidiactl';
+  return { ok: isolated || (!enforced && ended.state === 'TASK_FINISHED'), enforced, state: ended.state, opened };
+}
+
+/** The cgroup2 device filter's loader, compiled here; undefined (and why) where it cannot be. */
+async function deviceFilter(): Promise<string | undefined> {
+  try {
+    return await buildDeviceFilter();
+  } catch (error) {
+    console.log(`device filter not built (${(error as Error).message.trim()}): the agent says what it enforces`);
+    return undefined;
+  }
 }
 
 async function main(): Promise<number> {
@@ -127,15 +154,20 @@ async function main(): Promise<number> {
     containerizers: ['mesos', 'docker'],
     nvidiaSmi: NVIDIA_SMI,
     resources: 'cpus:2;mem:2048;disk:4096',
+    gpuDeviceFilter: (await deviceFilter()) ?? 'none',
   });
   try {
     const agentId = await agent.registered;
     const docker = await dockerCheck(master, agentId, workDir, gpus);
     console.log(`docker task: ${docker.ok ? 'ok' : 'FAILED'} ${JSON.stringify(docker)}`);
+    console.log(`isolation: ${JSON.stringify(agent.isolation)}`);
     const processTask = await processCheck(master, agentId, workDir, gpus);
     console.log(`process task: ${processTask.ok ? 'ok' : 'FAILED'} ${JSON.stringify(processTask)}`);
-    const ok = docker.ok && processTask.ok;
-    write({ gpu: true, ok, gpus, isolation: agent.isolation, docker, process: processTask });
+    const enforced = agent.isolation.gpus === 'devices-cgroup' || agent.isolation.gpus === 'device-filter';
+    const noGpu = await noGpuCheck(master, agentId, workDir, enforced);
+    console.log(`process task without GPUs: ${noGpu.ok ? 'ok' : 'FAILED'} ${JSON.stringify(noGpu)}`);
+    const ok = docker.ok && processTask.ok && noGpu.ok;
+    write({ gpu: true, ok, gpus, isolation: agent.isolation, docker, process: processTask, processNoGpu: noGpu });
     return ok ? 0 : 1;
   } finally {
     await agent.shutdown();

@@ -6,7 +6,10 @@
  */
 import { buildSync, type BuildOptions } from 'esbuild';
 import { LogLevel, OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEVICE_FILTER_BINARY } from '../agent/isolation/device-filter.js';
 
 /** The repository root (cdk.json's folder): entry points are relative to it. */
 export const PROJECT_ROOT = join(import.meta.dirname, '..');
@@ -76,9 +79,28 @@ export function esbuildOptions(entry: string, outfile: string): BuildOptions {
   };
 }
 
-/** Builds the agent daemon into `outputDir/index.mjs` (with its source map). */
-export function buildAgentBundle(outputDir: string): void {
+/** The source of the cgroup2 GPU device filter's loader, shipped in the agent bundle. */
+export const DEVICE_FILTER_SOURCE = 'device-filter.c';
+
+/**
+ * The loader as a static binary for the fleet's x86_64 instances, where this machine can make one
+ * (Linux x86_64 with `cc` and a static libc); true when it did. Where it cannot, the instance builds
+ * it from the shipped source at boot (user-data.ts).
+ */
+export function compileDeviceFilter(source: string, output: string): boolean {
+  if (process.platform !== 'linux' || process.arch !== 'x64') return false;
+  return spawnSync('cc', ['-O2', '-static', '-o', output, source], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * Builds the agent daemon into `outputDir/index.mjs` (with its source map), and beside it the GPU
+ * device filter's source and, where `compile` can, its loader (where the agent looks for it).
+ */
+export function buildAgentBundle(outputDir: string, compile = compileDeviceFilter): boolean {
   buildSync(esbuildOptions('agent/main.ts', join(outputDir, 'index.mjs')));
+  const source = join(outputDir, DEVICE_FILTER_SOURCE);
+  copyFileSync(join(PROJECT_ROOT, 'agent', 'isolation', DEVICE_FILTER_SOURCE), source);
+  return compile(source, join(outputDir, DEVICE_FILTER_BINARY));
 }
 
 /** The Lambda entry points and their handlers, by function. */

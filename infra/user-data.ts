@@ -1,10 +1,12 @@
 /**
  * What a GPU agent instance runs at first boot: Node 22, Docker and the NVIDIA container toolkit
- * (already on the Deep Learning AMI; installed on others), the agent bundle from its CDK asset, and the
+ * (already on the Deep Learning AMI; installed on others), the agent bundle from its CDK asset (with
+ * the GPU device filter's loader, compiled here when the bundle could not bring it), and the
  * agent as a systemd service. The agent holds no secret: it proves its instance to the master with the
  * instance role (--authenticatee=aws_sts, docs/agent.md), and keeps every task, root and host-network
  * ones included, from the instance metadata service that hands out that role (--block_metadata).
  */
+import { DEVICE_FILTER_BINARY } from '../agent/isolation/device-filter.js';
 import { INSTANCE_ID_ATTRIBUTE } from '../functions/fleet/instance-id.js';
 
 export interface AgentSetup {
@@ -21,6 +23,8 @@ export interface AgentSetup {
 
 export const AGENT_HOME = '/opt/mantle';
 export const AGENT_SERVICE = 'mantle-agent';
+/** Beside the agent's index.mjs, where the agent looks for it (agent/isolation/device-filter.ts). */
+const DEVICE_FILTER = `${AGENT_HOME}/agent/${DEVICE_FILTER_BINARY}`;
 
 export function agentSetupCommands(setup: AgentSetup): string[] {
   const env = [
@@ -58,6 +62,11 @@ export function agentSetupCommands(setup: AgentSetup): string[] {
     `mkdir -p ${AGENT_HOME}/agent /etc/mantle /var/lib/mantle`,
     `aws s3 cp --region ${setup.region} ${setup.bundleUrl} ${setup.bundleZip}`,
     `unzip -o ${setup.bundleZip} -d ${AGENT_HOME}/agent`,
+    // The GPU device filter's loader: built at synth time where that could be done, else here.
+    `if [ -f ${DEVICE_FILTER} ]; then chmod 755 ${DEVICE_FILTER}; else`,
+    '  command -v cc || dnf install -y gcc',
+    `  cc -O2 -o ${DEVICE_FILTER} ${AGENT_HOME}/agent/device-filter.c`,
+    'fi',
     `cat > /etc/mantle/agent.env <<ENV\n${env.join('\n')}\nENV`,
     `cat > /etc/systemd/system/${AGENT_SERVICE}.service <<'UNIT'`,
     '[Unit]',

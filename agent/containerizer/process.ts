@@ -186,6 +186,7 @@ export class ProcessContainerizer implements Containerizer {
         spec.gpus.map((gpu) => gpu.minor),
         NVIDIA_MAJOR,
       ),
+      spec.allGpus.length > 0 ? spec.gpus.map((gpu) => gpu.minor) : undefined,
     );
     cgroupReady.catch(() => undefined);
     // Watch before the supervisor can write its pid, so the event cannot be missed.

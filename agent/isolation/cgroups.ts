@@ -9,6 +9,8 @@
 import { constants } from 'node:fs';
 import { access, mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { NVIDIA_MAJOR } from '../gpu/nvidia.js';
+import { attachDeviceFilter } from './device-filter.js';
 import { cgroupWrites, type ContainerLimits } from './limits.js';
 
 export interface CgroupSupport {
@@ -19,6 +21,8 @@ export interface CgroupSupport {
   readonly devices?: string;
   /** Where containers go in the cgroup2 hierarchy (v2: the base of every controller). */
   readonly unified?: string;
+  /** The loader of the cgroup2 GPU device filter (device-filter.ts), where it was found to work. */
+  readonly deviceFilter?: string;
   readonly notes: readonly string[];
 }
 
@@ -80,7 +84,6 @@ export async function detectCgroups(hierarchy: string, root: string, cgroup2?: s
     for (const missing of V2_CONTROLLERS.filter((controller) => !available.has(controller))) {
       notes.push(`cgroups v2: the ${missing} controller is not available: no ${missing} limits`);
     }
-    notes.push('cgroups v2: GPU devices cannot be restricted without eBPF; GPUs are isolated by visibility only');
     return { version: 'v2', bases: new Map(usable.map((controller) => [controller, base])), unified: base, notes };
   }
 
@@ -143,9 +146,16 @@ export class ContainerCgroup {
     return this.dirs().map((dir) => join(dir, 'cgroup.procs'));
   }
 
-  /** Creates the cgroups with their limits. */
-  async create(limits: ContainerLimits, gpuDenyRules: readonly string[]): Promise<void> {
+  /**
+   * Creates the cgroups with their limits and GPU isolation: the v1 devices cgroup's rules, or, on
+   * cgroup2, the device filter that leaves the task only `gpuMinors` (undefined: the agent has no GPUs).
+   */
+  async create(limits: ContainerLimits, gpuDenyRules: readonly string[], gpuMinors?: readonly number[]): Promise<void> {
     for (const dir of this.dirs()) await mkdir(dir, { recursive: true });
+    const { deviceFilter, unified } = this.support;
+    if (deviceFilter !== undefined && unified !== undefined && gpuMinors !== undefined) {
+      await attachDeviceFilter(deviceFilter, join(unified, this.path), NVIDIA_MAJOR, gpuMinors);
+    }
     if (this.support.version === 'none') return;
     for (const write of cgroupWrites(this.support.version, limits)) {
       const dir = this.dir(write.controller);

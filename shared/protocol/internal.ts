@@ -33,8 +33,8 @@ import {
 export const IsolationSchema = z.object({
   /** cgroup version the process containerizer limits with, or "none". */
   cgroups: z.enum(['v1', 'v2', 'none']),
-  /** How GPUs are isolated for process tasks. */
-  gpus: z.enum(['devices-cgroup', 'visibility', 'none']),
+  /** How GPUs are isolated for process tasks (device-filter: cgroup v2's eBPF device filter). */
+  gpus: z.enum(['devices-cgroup', 'device-filter', 'visibility', 'none']),
   /** Human-readable notes (what is missing and why). */
   notes: z.array(z.string()).default([]),
 });

@@ -1,6 +1,6 @@
 /**
- * GPUs of process tasks where no device filter can be applied (cgroup v2 without eBPF, or no devices
- * cgroup at all; here: an agent pointed at an empty cgroup hierarchy), with fake GPUs from the
+ * GPUs of process tasks where no device filter can be applied (no devices cgroup and no cgroup2 device
+ * filter; here: an agent pointed at an empty cgroup hierarchy, its filter off), with fake GPUs from the
  * inventory seam: the agent says so at registration (`isolation.notes`), and with
  * `--gpu_process_isolation=strict` refuses process tasks that ask for GPUs, while without it they run
  * with only CUDA_VISIBLE_DEVICES to keep them to their GPUs.
@@ -49,6 +49,7 @@ async function withAgent(strict: boolean, body: (agentId: string, workDir: strin
     cgroupsHierarchy: emptyHierarchy,
     resources: 'cpus:2;mem:1024;disk:1024;gpus:2',
     gpuProcessIsolation: strict ? 'strict' : 'visibility',
+    gpuDeviceFilter: 'none',
     options: { detectGpus: () => Promise.resolve(fakeGpus(2)) },
   });
   try {

@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -485,5 +485,12 @@ describe('the bundles cdk synth builds', () => {
     cpSync(join(outdir, agentAsset?.source.path as string), copy, { recursive: true });
     const { stdout } = await promisify(execFile)(process.execPath, [join(copy, 'index.mjs'), '--help']);
     expect(stdout).toContain('Usage: mantle agent --master=<url> [--work_dir=<dir>]');
+    // The GPU device filter's loader, built here (Linux x86_64, as the fleet), static, beside index.mjs.
+    expect(existsSync(join(copy, 'device-filter.c'))).toBe(true);
+    const usage = await promisify(execFile)(join(copy, 'mantle-device-filter'), []).catch((error: unknown) => error);
+    expect(usage).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('<cgroup2 dir> <major> [allowed minor ...]'),
+    });
   });
 });

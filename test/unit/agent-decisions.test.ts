@@ -3,6 +3,7 @@
  * containerizer a task needs), what a recovered checkpoint calls for, how a drain ends a task, how GPUs
  * are isolated, and the registration request.
  */
+import { deviceFilterArgs } from '../../agent/isolation/device-filter.js';
 import { describe, expect, it } from 'vitest';
 import { gpuIsolation } from '../../agent/containerizers.js';
 import { containerizerFor, launchRequest, screenLaunch, type TaskIdUse } from '../../agent/launch-plan.js';
@@ -158,15 +159,26 @@ describe('statuses the agent decides', () => {
 
 describe('GPU isolation', () => {
   it('is none without GPUs, the devices cgroup where it can be, else visibility with a note', () => {
-    expect(gpuIsolation(0, true, false)).toEqual({ mode: 'none' });
-    expect(gpuIsolation(2, false, false)).toEqual({ mode: 'devices-cgroup' });
-    expect(gpuIsolation(2, true, true)).toEqual({ mode: 'devices-cgroup' });
-    expect(gpuIsolation(2, true, false)).toMatchObject({ mode: 'visibility', note: expect.stringMatching(/CUDA/) });
-    expect(gpuIsolation(2, true, false, true)).toMatchObject({
+    expect(gpuIsolation(0, true, undefined)).toEqual({ mode: 'none' });
+    expect(gpuIsolation(2, false, undefined)).toEqual({ mode: 'devices-cgroup' });
+    expect(gpuIsolation(2, true, 'devices-cgroup')).toEqual({ mode: 'devices-cgroup' });
+    expect(gpuIsolation(2, true, 'device-filter', true)).toEqual({ mode: 'device-filter' });
+    expect(gpuIsolation(2, true, undefined)).toMatchObject({ mode: 'visibility', note: expect.stringMatching(/CUDA/) });
+    expect(gpuIsolation(2, true, undefined, true)).toMatchObject({
       mode: 'visibility',
       note: expect.stringMatching(/are refused \(--gpu_process_isolation=strict\)/),
     });
-    expect(gpuIsolation(2, true, true, true)).toEqual({ mode: 'devices-cgroup' });
+    expect(gpuIsolation(2, true, 'devices-cgroup', true)).toEqual({ mode: 'devices-cgroup' });
+  });
+
+  it("gives the cgroup2 device filter's loader the task's GPU minors, once each, in order", () => {
+    expect(deviceFilterArgs('/sys/fs/cgroup/mantle/c1', 195, [3, 1, 3])).toEqual([
+      '/sys/fs/cgroup/mantle/c1',
+      '195',
+      '1',
+      '3',
+    ]);
+    expect(deviceFilterArgs('/cg', 195, [])).toEqual(['/cg', '195']);
   });
 });
 

@@ -155,6 +155,18 @@ describe("the agents' user data", () => {
     const parsed = parseAgentFlags(['--master=http://m'], { MANTLE_AGENT_BLOCK_METADATA: line.split('=')[1] });
     expect(parsed.help ? [] : parsed.config.blockMetadata).toEqual(['169.254.169.254', 'fd00:ec2::254']);
   });
+
+  it('puts the GPU device filter beside the agent, built at boot only when the bundle has none', () => {
+    const unzip = commands.findIndex((command) => command.startsWith('unzip '));
+    const build = commands.findIndex((command) => command.includes('cc -O2 -o /opt/mantle/agent/mantle-device-filter'));
+    const check = commands.findIndex((command) =>
+      command.startsWith('if [ -f /opt/mantle/agent/mantle-device-filter ]'),
+    );
+    expect(unzip).toBeGreaterThan(-1);
+    expect(check).toBeGreaterThan(unzip);
+    expect(build).toBeGreaterThan(check);
+    expect(commands.findIndex((command) => command.includes('systemctl enable --now'))).toBeGreaterThan(build);
+  });
 });
 
 function agent(overrides: Partial<AgentRecord> & { gpus?: number; taskGpus?: number[] }): AgentRecord {
