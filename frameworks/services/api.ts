@@ -2,14 +2,16 @@
  * Marathon's v2 REST API over Mantle Services (docs/services.md), mounted by the master's app at /v2 with the
  * master's authentication:
  *
- *   GET|POST /apps                       list ({"apps": […]}) · create: 201 with the app, its version, deployments
+ *   GET|POST /apps                       list ({"apps": […]}; ?id= ?cmd= ?label=, filters.ts) · create: 201 with
+ *                                        the app, its version, deployments
  *   GET|PUT|PATCH|DELETE /apps/{id}      {"app": …} · update or scale (partial, ?force=true): {deploymentId,
  *                                        version} (201 when PUT creates) · delete: {deploymentId, version}
  *   POST /apps/{id}/restart              a rolling restart: {deploymentId, version}
  *   GET  /apps/{id}/tasks                {"tasks": […]}
  *   DELETE /apps/{id}/tasks/{taskId}     kill (?scale=true lowers instances): {"task": …} or {deploymentId, version}
- *   GET  /tasks                          every task: {"tasks": […]}
- *   GET  /deployments · DELETE /deployments/{id}   list · roll back (200 {deploymentId, version}) or ?force=true stop (202)
+ *   GET  /tasks                          every task (?status=running …): {"tasks": […]}
+ *   GET  /deployments[/{id}]             the running deployments, or one
+ *   DELETE /deployments/{id}             roll back (200 {deploymentId, version}) or ?force=true stop (202)
  *   GET  /groups                         the groups the app ids' paths make
  *   GET  /info                           the framework's name, version, Marathon-shaped config
  *   GET  /events                         server-sent events (events.ts)
@@ -23,6 +25,7 @@ import { allowsRole } from '#shared/acl.js';
 import type { Logger } from '#shared/log.js';
 import { authenticated, jsonBody, problem, type AuthenticationOptions, type Caller } from '../common/api.js';
 import { streamEvents } from './events.js';
+import { appMatches, parseLabelQuery, taskStatusMatches } from './filters.js';
 import { isScaleOnly, parseApp, type App, type InvalidApp } from './model.js';
 import type { ServicesService } from './service.js';
 import { appView, deploymentView, groupsView, taskView } from './views.js';
@@ -69,9 +72,18 @@ async function visible(c: ServicesContext, id: string) {
 
 async function listApps(c: ServicesContext): Promise<Response> {
   const services = c.get('services');
-  const filter = c.req.query('id');
+  const label = c.req.query('label');
+  const labels = label === undefined ? [] : parseLabelQuery(label);
+  if (labels === undefined) {
+    return invalid(c, {
+      code: 'INVALID_APP',
+      message: `Invalid label selector: '${label ?? ''}'`,
+      details: [{ path: '/label', errors: ['selectors are key, key==value, key!=value, key in (…), key notin (…)'] }],
+    });
+  }
+  const filter = { id: c.req.query('id'), cmd: c.req.query('cmd'), labels };
   const records = (await services.store.apps()).filter(
-    (record) => mayUse(c.get('caller'), record.app.role) && (filter === undefined || record.app.id.includes(filter)),
+    (record) => mayUse(c.get('caller'), record.app.role) && appMatches(record.app, filter),
   );
   const apps = await Promise.all(
     records.map(async (record) => appView(record, await services.store.tasks(record.app.id))),
@@ -208,9 +220,14 @@ function notAllowed(c: Context, methods: readonly string[]): Response {
 
 async function allTasks(c: ServicesContext): Promise<Response> {
   const services = c.get('services');
+  const statuses = c.req.queries('status');
   const records = (await services.store.apps()).filter((record) => mayUse(c.get('caller'), record.app.role));
   const tasks = await Promise.all(
-    records.map(async (record) => (await services.store.tasks(record.app.id)).map((t) => taskView(record.app, t))),
+    records.map(async (record) =>
+      (await services.store.tasks(record.app.id))
+        .filter((task) => taskStatusMatches(task.state, statuses))
+        .map((task) => taskView(record.app, task)),
+    ),
   );
   return c.json({ tasks: tasks.flat() });
 }
@@ -218,6 +235,15 @@ async function allTasks(c: ServicesContext): Promise<Response> {
 async function deployments(c: ServicesContext): Promise<Response> {
   const records = (await c.get('services').store.apps()).filter((r) => mayUse(c.get('caller'), r.app.role));
   return c.json(records.flatMap((record) => (record.deployment ? [deploymentView(record, record.deployment)] : [])));
+}
+
+async function showDeployment(c: ServicesContext): Promise<Response> {
+  const id = c.req.param('id') ?? '';
+  const found = await c.get('services').deployment(id);
+  if (!found?.deployment || !mayUse(c.get('caller'), found.app.role)) {
+    return problem(c, 404, `DeploymentPlan ${id} does not exist`);
+  }
+  return c.json(deploymentView(found, found.deployment));
 }
 
 async function cancelDeployment(c: ServicesContext): Promise<Response> {
@@ -272,6 +298,7 @@ export function servicesApi(options: ServicesApiOptions): Hono<ServicesEnv> {
   api.all('/apps/*', appRoute);
   api.get('/tasks', allTasks);
   api.get('/deployments', deployments);
+  api.get('/deployments/:id', showDeployment);
   api.delete('/deployments/:id', cancelDeployment);
   api.get('/groups', groups);
   api.get('/info', info(options));
