@@ -27,7 +27,7 @@ import { authenticated, jsonBody, problem, type AuthenticationOptions, type Call
 import { streamEvents } from './events.js';
 import { appMatches, parseLabelQuery, taskStatusMatches } from './filters.js';
 import { isScaleOnly, parseApp, type App, type InvalidApp } from './model.js';
-import type { ServicesService } from './service.js';
+import type { ServicesError, ServicesService } from './service.js';
 import { appView, deploymentView, groupsView, taskView } from './views.js';
 
 export interface ServicesEnv {
@@ -64,10 +64,15 @@ function flag(c: Context, name: string): boolean {
   return c.req.query(name) === 'true';
 }
 
+/** Whether the caller sees the app: of its roles, and not being deleted (Marathon drops it from its groups at once). */
+function shown(c: ServicesContext, record: { app: App; deleting: boolean }): boolean {
+  return !record.deleting && mayUse(c.get('caller'), record.app.role);
+}
+
 /** The app named, if the caller may see it. */
 async function visible(c: ServicesContext, id: string) {
   const record = await c.get('services').store.app(id);
-  return record && mayUse(c.get('caller'), record.app.role) ? record : undefined;
+  return record && shown(c, record) ? record : undefined;
 }
 
 async function listApps(c: ServicesContext): Promise<Response> {
@@ -82,9 +87,7 @@ async function listApps(c: ServicesContext): Promise<Response> {
     });
   }
   const filter = { id: c.req.query('id'), cmd: c.req.query('cmd'), labels };
-  const records = (await services.store.apps()).filter(
-    (record) => mayUse(c.get('caller'), record.app.role) && appMatches(record.app, filter),
-  );
+  const records = (await services.store.apps()).filter((record) => shown(c, record) && appMatches(record.app, filter));
   const apps = await Promise.all(
     records.map(async (record) => appView(record, await services.store.tasks(record.app.id))),
   );
@@ -98,7 +101,7 @@ async function createApp(c: ServicesContext): Promise<Response> {
   if (!parsed.ok) return invalid(c, parsed.error);
   if (!mayUse(c.get('caller'), parsed.value.role)) return forbidden(c, parsed.value.role);
   const created = await c.get('services').create(parsed.value);
-  if (!created.ok) return problem(c, 409, created.error.message);
+  if (!created.ok) return refusedCreate(c, created.error);
   const view = appView(created.value, []);
   return c.json(view, 201, { Location: `apps${created.value.app.id}` });
 }
@@ -147,8 +150,13 @@ async function createFromPut(c: ServicesContext, id: string, given: Record<strin
   if (!parsed.ok) return invalid(c, parsed.error);
   if (!mayUse(c.get('caller'), parsed.value.role)) return forbidden(c, parsed.value.role);
   const created = await c.get('services').create(parsed.value);
-  if (!created.ok) return problem(c, 409, created.error.message);
+  if (!created.ok) return refusedCreate(c, created.error);
   return c.json({ deploymentId: created.value.deployment?.id ?? null, version: created.value.version }, 201);
+}
+
+/** 409: the id exists, or its app is still being deleted (locked by the deletion's deployment). */
+function refusedCreate(c: Context, error: ServicesError): Response {
+  return error.code === 'LOCKED' ? lockedOrMissing(c, '', error) : problem(c, 409, error.message);
 }
 
 function lockedOrMissing(
@@ -257,7 +265,7 @@ async function cancelDeployment(c: ServicesContext): Promise<Response> {
 
 async function groups(c: ServicesContext): Promise<Response> {
   const services = c.get('services');
-  const records = (await services.store.apps()).filter((r) => mayUse(c.get('caller'), r.app.role));
+  const records = (await services.store.apps()).filter((r) => shown(c, r));
   const apps = await Promise.all(records.map(async (r) => appView(r, await services.store.tasks(r.app.id))));
   const version =
     records

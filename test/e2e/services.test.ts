@@ -334,7 +334,13 @@ describe("Mantle Services through Marathon's API", () => {
     const removed = await call('DELETE', '/v2/apps/probe/api');
     expect(removed.status).toBe(200);
     expect(Object.keys(removed.json).sort()).toEqual(['deploymentId', 'version']);
-    await eventually(async () => ((await call('GET', '/v2/apps/probe/api')).status === 404 ? true : undefined));
+    // Gone from the API at once, as in Marathon, while its deployment kills the task.
+    expect((await call('GET', '/v2/apps/probe/api')).status).toBe(404);
+    expect(await ids('id=probe')).toEqual([]);
+    await eventually(async () => {
+      const tasks = (await call('GET', '/v2/tasks')).json.tasks as Json[];
+      return tasks.some((task) => task.appId === '/probe/api') ? undefined : true;
+    }, 30_000);
   });
 
   it('replaces the task of an agent that is lost on the other agent', async () => {
