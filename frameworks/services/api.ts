@@ -2,14 +2,16 @@
  * Marathon's v2 REST API over Mantle Services (docs/services.md), mounted by the master's app at /v2 with the
  * master's authentication:
  *
- *   GET|POST /apps                       list ({"apps": […]}) · create: 201 with the app, its version, deployments
+ *   GET|POST /apps                       list ({"apps": […]}; ?id= ?cmd= ?label=, filters.ts) · create: 201 with
+ *                                        the app, its version, deployments
  *   GET|PUT|PATCH|DELETE /apps/{id}      {"app": …} · update or scale (partial, ?force=true): {deploymentId,
  *                                        version} (201 when PUT creates) · delete: {deploymentId, version}
  *   POST /apps/{id}/restart              a rolling restart: {deploymentId, version}
  *   GET  /apps/{id}/tasks                {"tasks": […]}
  *   DELETE /apps/{id}/tasks/{taskId}     kill (?scale=true lowers instances): {"task": …} or {deploymentId, version}
- *   GET  /tasks                          every task: {"tasks": […]}
- *   GET  /deployments · DELETE /deployments/{id}   list · roll back (200 {deploymentId, version}) or ?force=true stop (202)
+ *   GET  /tasks                          every task (?status=running …): {"tasks": […]}
+ *   GET  /deployments[/{id}]             the running deployments, or one
+ *   DELETE /deployments/{id}             roll back (200 {deploymentId, version}) or ?force=true stop (202)
  *   GET  /groups                         the groups the app ids' paths make
  *   GET  /info                           the framework's name, version, Marathon-shaped config
  *   GET  /events                         server-sent events (events.ts)
@@ -23,8 +25,9 @@ import { allowsRole } from '#shared/acl.js';
 import type { Logger } from '#shared/log.js';
 import { authenticated, jsonBody, problem, type AuthenticationOptions, type Caller } from '../common/api.js';
 import { streamEvents } from './events.js';
+import { appMatches, parseLabelQuery, taskStatusMatches } from './filters.js';
 import { isScaleOnly, parseApp, type App, type InvalidApp } from './model.js';
-import type { ServicesService } from './service.js';
+import type { ServicesError, ServicesService } from './service.js';
 import { appView, deploymentView, groupsView, taskView } from './views.js';
 
 export interface ServicesEnv {
@@ -61,18 +64,30 @@ function flag(c: Context, name: string): boolean {
   return c.req.query(name) === 'true';
 }
 
+/** Whether the caller sees the app: of its roles, and not being deleted (Marathon drops it from its groups at once). */
+function shown(c: ServicesContext, record: { app: App; deleting: boolean }): boolean {
+  return !record.deleting && mayUse(c.get('caller'), record.app.role);
+}
+
 /** The app named, if the caller may see it. */
 async function visible(c: ServicesContext, id: string) {
   const record = await c.get('services').store.app(id);
-  return record && mayUse(c.get('caller'), record.app.role) ? record : undefined;
+  return record && shown(c, record) ? record : undefined;
 }
 
 async function listApps(c: ServicesContext): Promise<Response> {
   const services = c.get('services');
-  const filter = c.req.query('id');
-  const records = (await services.store.apps()).filter(
-    (record) => mayUse(c.get('caller'), record.app.role) && (filter === undefined || record.app.id.includes(filter)),
-  );
+  const label = c.req.query('label');
+  const labels = label === undefined ? [] : parseLabelQuery(label);
+  if (labels === undefined) {
+    return invalid(c, {
+      code: 'INVALID_APP',
+      message: `Invalid label selector: '${label ?? ''}'`,
+      details: [{ path: '/label', errors: ['selectors are key, key==value, key!=value, key in (…), key notin (…)'] }],
+    });
+  }
+  const filter = { id: c.req.query('id'), cmd: c.req.query('cmd'), labels };
+  const records = (await services.store.apps()).filter((record) => shown(c, record) && appMatches(record.app, filter));
   const apps = await Promise.all(
     records.map(async (record) => appView(record, await services.store.tasks(record.app.id))),
   );
@@ -86,7 +101,7 @@ async function createApp(c: ServicesContext): Promise<Response> {
   if (!parsed.ok) return invalid(c, parsed.error);
   if (!mayUse(c.get('caller'), parsed.value.role)) return forbidden(c, parsed.value.role);
   const created = await c.get('services').create(parsed.value);
-  if (!created.ok) return problem(c, 409, created.error.message);
+  if (!created.ok) return refusedCreate(c, created.error);
   const view = appView(created.value, []);
   return c.json(view, 201, { Location: `apps${created.value.app.id}` });
 }
@@ -135,8 +150,13 @@ async function createFromPut(c: ServicesContext, id: string, given: Record<strin
   if (!parsed.ok) return invalid(c, parsed.error);
   if (!mayUse(c.get('caller'), parsed.value.role)) return forbidden(c, parsed.value.role);
   const created = await c.get('services').create(parsed.value);
-  if (!created.ok) return problem(c, 409, created.error.message);
+  if (!created.ok) return refusedCreate(c, created.error);
   return c.json({ deploymentId: created.value.deployment?.id ?? null, version: created.value.version }, 201);
+}
+
+/** 409: the id exists, or its app is still being deleted (locked by the deletion's deployment). */
+function refusedCreate(c: Context, error: ServicesError): Response {
+  return error.code === 'LOCKED' ? lockedOrMissing(c, '', error) : problem(c, 409, error.message);
 }
 
 function lockedOrMissing(
@@ -208,9 +228,14 @@ function notAllowed(c: Context, methods: readonly string[]): Response {
 
 async function allTasks(c: ServicesContext): Promise<Response> {
   const services = c.get('services');
+  const statuses = c.req.queries('status');
   const records = (await services.store.apps()).filter((record) => mayUse(c.get('caller'), record.app.role));
   const tasks = await Promise.all(
-    records.map(async (record) => (await services.store.tasks(record.app.id)).map((t) => taskView(record.app, t))),
+    records.map(async (record) =>
+      (await services.store.tasks(record.app.id))
+        .filter((task) => taskStatusMatches(task.state, statuses))
+        .map((task) => taskView(record.app, task)),
+    ),
   );
   return c.json({ tasks: tasks.flat() });
 }
@@ -218,6 +243,15 @@ async function allTasks(c: ServicesContext): Promise<Response> {
 async function deployments(c: ServicesContext): Promise<Response> {
   const records = (await c.get('services').store.apps()).filter((r) => mayUse(c.get('caller'), r.app.role));
   return c.json(records.flatMap((record) => (record.deployment ? [deploymentView(record, record.deployment)] : [])));
+}
+
+async function showDeployment(c: ServicesContext): Promise<Response> {
+  const id = c.req.param('id') ?? '';
+  const found = await c.get('services').deployment(id);
+  if (!found?.deployment || !mayUse(c.get('caller'), found.app.role)) {
+    return problem(c, 404, `DeploymentPlan ${id} does not exist`);
+  }
+  return c.json(deploymentView(found, found.deployment));
 }
 
 async function cancelDeployment(c: ServicesContext): Promise<Response> {
@@ -231,7 +265,7 @@ async function cancelDeployment(c: ServicesContext): Promise<Response> {
 
 async function groups(c: ServicesContext): Promise<Response> {
   const services = c.get('services');
-  const records = (await services.store.apps()).filter((r) => mayUse(c.get('caller'), r.app.role));
+  const records = (await services.store.apps()).filter((r) => shown(c, r));
   const apps = await Promise.all(records.map(async (r) => appView(r, await services.store.tasks(r.app.id))));
   const version =
     records
@@ -272,6 +306,7 @@ export function servicesApi(options: ServicesApiOptions): Hono<ServicesEnv> {
   api.all('/apps/*', appRoute);
   api.get('/tasks', allTasks);
   api.get('/deployments', deployments);
+  api.get('/deployments/:id', showDeployment);
   api.delete('/deployments/:id', cancelDeployment);
   api.get('/groups', groups);
   api.get('/info', info(options));

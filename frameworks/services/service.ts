@@ -80,6 +80,8 @@ export class ServicesService {
       deploymentEvent('deployment_info', record, deployment, now),
     ];
     if (!(await this.engine.create(record, events))) {
+      const existing = await this.store.app(app.id);
+      if (existing?.deleting && existing.deployment) return locked(existing);
       return failure('EXISTS', `An app with id [${app.id}] already exists.`);
     }
     await this.converge(app.id);

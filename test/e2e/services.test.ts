@@ -267,6 +267,8 @@ describe("Mantle Services through Marathon's API", () => {
     expect(locked.json.message).toContain('locked');
     const [deployment] = (await call('GET', '/v2/deployments')).json as Json[];
     expect(deployment).toMatchObject({ affectedApps: ['/cache'], currentActions: [{ action: 'ScaleApplication' }] });
+    const one = await call('GET', `/v2/deployments/${deployment?.id as string}`);
+    expect(one).toMatchObject({ status: 200, json: { id: deployment?.id, steps: [{ actions: [{ app: '/cache' }] }] } });
     // Cancelled: rolled back to two instances, a new deployment that completes.
     const rollback = await call('DELETE', `/v2/deployments/${deployment?.id as string}`);
     expect(rollback.status).toBe(200);
@@ -285,6 +287,60 @@ describe("Mantle Services through Marathon's API", () => {
     expect(await page.text()).toBe('ok\n');
     expect(web.tasks[0].healthCheckResults[0]).toMatchObject({ alive: true });
     await call('DELETE', '/v2/apps/shop/web');
+  });
+
+  it("answers a client written from Marathon's API docs: filters, restart, bodies and status codes", async () => {
+    const definition = {
+      id: '/probe/api',
+      cmd: 'exec sleep 600',
+      cpus: 0.1,
+      mem: 16,
+      labels: { team: 'probe', tier: 'api' },
+      unreachableStrategy: { inactiveAfterSeconds: 0, expungeAfterSeconds: 0 },
+    };
+    const created = await call('POST', '/v2/apps', definition);
+    expect(created.status).toBe(201);
+    expect(created.json.unreachableStrategy).toEqual(definition.unreachableStrategy);
+    expect((await call('GET', '/v2/deployments/no-such-plan')).status).toBe(404);
+    const again = await call('POST', '/v2/apps', definition);
+    expect(again).toMatchObject({ status: 409, json: { message: 'An app with id [/probe/api] already exists.' } });
+    const missing = await call('GET', '/v2/apps/probe/none');
+    expect(missing).toMatchObject({ status: 404, json: { message: "App '/probe/none' does not exist" } });
+    const first = await settled('/probe/api', 1);
+    const ids = async (query: string) =>
+      ((await call('GET', `/v2/apps?${query}`)).json.apps as Json[]).map((each) => each.id);
+    expect(await ids('label=team==probe,tier%20in%20(api,web)')).toEqual(['/probe/api']);
+    expect(await ids('label=team!=probe')).not.toContain('/probe/api');
+    expect(await ids('label=team%20notin%20(probe)')).not.toContain('/probe/api');
+    expect(await ids('cmd=SLEEP%20600&id=probe')).toEqual(['/probe/api']);
+    expect((await call('GET', '/v2/apps?label=team==probe,')).status).toBe(422);
+    const running = (await call('GET', '/v2/tasks?status=running')).json.tasks as Json[];
+    expect(running.map((task) => task.id)).toContain(first.tasks[0].id);
+    expect((await call('GET', '/v2/tasks?status=staging')).json.tasks).toEqual([]);
+    const ping = await fetch(`${cluster.url}/ping`);
+    expect(ping.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(await ping.text()).toBe('pong');
+    expect((await call('GET', '/v2/info')).json).toMatchObject({ name: 'marathon', elected: true });
+    // A restart replaces the task by a deployment of the same definition.
+    const restarted = await call('POST', '/v2/apps/probe/api/restart');
+    expect(restarted.status).toBe(200);
+    expect(typeof restarted.json.deploymentId).toBe('string');
+    const fresh = await eventually(async () => {
+      const current = await app('/probe/api');
+      const done = current.deployments.length === 0 && current.tasksRunning === 1 && current.tasks.length === 1;
+      return done && current.tasks[0].id !== first.tasks[0].id ? current : undefined;
+    }, 60_000);
+    expect(fresh.version).toBe(restarted.json.version);
+    const removed = await call('DELETE', '/v2/apps/probe/api');
+    expect(removed.status).toBe(200);
+    expect(Object.keys(removed.json).sort()).toEqual(['deploymentId', 'version']);
+    // Gone from the API at once, as in Marathon, while its deployment kills the task.
+    expect((await call('GET', '/v2/apps/probe/api')).status).toBe(404);
+    expect(await ids('id=probe')).toEqual([]);
+    await eventually(async () => {
+      const tasks = (await call('GET', '/v2/tasks')).json.tasks as Json[];
+      return tasks.some((task) => task.appId === '/probe/api') ? undefined : true;
+    }, 30_000);
   });
 
   it('replaces the task of an agent that is lost on the other agent', async () => {
