@@ -87,6 +87,7 @@ export class CommandHandler {
         if (command.task.executor) return this.context.customExecutors.launch(launchRequest(command));
         return launch(this.context, launchRequest(command));
       case 'LAUNCH_GROUP':
+        if (command.executor.type === 'CUSTOM') return this.context.customExecutors.launch(launchRequest(command));
         return launch(this.context, launchRequest(command));
       case 'KILL':
         if (
