@@ -19,6 +19,7 @@ import { standInClients } from '../support/aws.js';
 import { FakeMaster } from '../support/agent-master.js';
 import {
   FRAMEWORK_ID,
+  kill,
   launch,
   removeWorkDir,
   resources,
@@ -185,6 +186,20 @@ describe('the example executor, through the SDK', () => {
     const failed = await master.waitFor(d, 'TASK_FAILED', 10_000);
     expect(failed.status).toMatchObject({ source: 'SOURCE_EXECUTOR', message: 'Command exited with status 2' });
     expect(await sandboxes(workDir, info.executor_id.value)).toHaveLength(1);
+  });
+
+  it('kills a whole queued task group when one of its tasks is killed before delivery', async () => {
+    const info = executor(taskId('silent-group'), 'sleep 60');
+    const [a, b] = [taskId('queued-a'), taskId('queued-b')];
+    const member = (id: string): TaskInfo => ({ name: id, task_id: { value: id }, agent_id: { value: agentId } });
+    await master.send(agentId, group(info, [member(a), member(b)]));
+    await eventually(async () => (await sandboxes(workDir, info.executor_id.value))[0], 10_000, 'the executor');
+    await master.send(agentId, kill(a));
+    for (const id of [a, b]) {
+      const killed = await master.waitFor(id, 'TASK_KILLED', 10_000);
+      expect(killed.status).toMatchObject({ source: 'SOURCE_AGENT', reason: 'REASON_TASK_KILLED_DURING_LAUNCH' });
+    }
+    await executorMessage(info.executor_id.value, 'EXECUTOR_EXITED');
   });
 
   it('kills an executor that never subscribes: REASON_EXECUTOR_REGISTRATION_TIMEOUT', async () => {
