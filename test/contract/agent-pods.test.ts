@@ -62,7 +62,12 @@ const SHARED: ContainerInfo = {
   ],
 };
 
-function group(executorId: string, tasks: TaskInfo[], container?: ContainerInfo): AgentCommand {
+function group(
+  executorId: string,
+  tasks: TaskInfo[],
+  container?: ContainerInfo,
+  launchId = `launch-${executorId}`,
+): AgentCommand {
   return {
     type: 'LAUNCH_GROUP',
     framework_id: { value: FRAMEWORK_ID },
@@ -74,7 +79,7 @@ function group(executorId: string, tasks: TaskInfo[], container?: ContainerInfo)
       ...(container ? { container } : {}),
     },
     task_group: { tasks },
-    launch_id: `launch-${executorId}`,
+    launch_id: launchId,
     grant: ROOT_GRANT,
   };
 }
@@ -170,7 +175,10 @@ describe('task groups as pods', () => {
       }
       const failed = await master.waitFor(hog.task_id.value, 'TASK_FAILED', 30_000);
       expect(failed.status.reason).toBe('REASON_CONTAINER_LIMITATION_MEMORY');
-      await master.waitFor(idle.task_id.value, 'TASK_KILLED');
+      // The group's limit, not the task's: the whole group fails with it, as Mesos's task groups do.
+      const also = await master.waitFor(idle.task_id.value, 'TASK_FAILED', 10_000);
+      expect(also.status.reason).toBe('REASON_CONTAINER_LIMITATION_MEMORY');
+      expect(also.status.message).toMatch(/task group's memory limit was exceeded/);
       await master.until(async () => (await pods()).length === 0, 10_000, 'the pod removed');
     },
   );
@@ -184,6 +192,21 @@ describe('task groups as pods', () => {
     expect(failed.status.message).toMatch(/status 3/);
     const killed = await master.waitFor(long.task_id.value, 'TASK_KILLED');
     expect(killed.status.message).toMatch(/of its group ended in TASK_FAILED/);
+  });
+
+  it("kills only the failing task's own group, not another group of the same executor id", async () => {
+    const executorId = taskId('twogroups');
+    const [first, second] = [taskId('first'), taskId('second')];
+    await master.send(agentId, group(executorId, [commandTask(first, 'sleep 60')], undefined, `${executorId}-1`));
+    await master.waitFor(first, 'TASK_RUNNING');
+    const bad = commandTask(taskId('bad'), 'sleep 0.5; exit 3');
+    await master.send(agentId, group(executorId, [commandTask(second, 'sleep 60'), bad], undefined, `${executorId}-2`));
+    await master.waitFor(bad.task_id.value, 'TASK_FAILED');
+    await master.waitFor(second, 'TASK_KILLED');
+    expect(master.of(first).map((update) => update.status.state)).not.toContain('TASK_KILLED');
+    expect(agent.tasks().find((task) => task.taskId === first)).toMatchObject({ state: 'TASK_RUNNING' });
+    await master.send(agentId, kill(first, 0));
+    await master.waitFor(first, 'TASK_KILLED');
   });
 
   it('keeps a pod and its tasks across an agent restart, and removes it with them', async () => {
