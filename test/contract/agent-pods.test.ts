@@ -137,6 +137,39 @@ describe('task groups as pods', () => {
     await master.until(async () => (await pods()).length === 0, 10_000, 'the pod removed with its last task');
   });
 
+  it("runs HTTP and TCP checks and health checks inside the pod's network namespace", async () => {
+    const executorId = taskId('checkpod');
+    const listen = port();
+    const closed = port();
+    const timing = { delay_seconds: 0, interval_seconds: 0.3, timeout_seconds: 5 };
+    const server = commandTask(
+      taskId('served'),
+      `exec node -e "require('http').createServer((q, r) => r.end('pod')).listen(${listen}, '127.0.0.1')"`,
+      { health_check: { type: 'HTTP', http: { port: listen, path: '/' }, ...timing, grace_period_seconds: 20 } },
+    );
+    // The other task's check reaches the server across the shared namespace; one to a closed port fails.
+    const neighbour = commandTask(taskId('neighbour'), 'sleep 60', {
+      check: { type: 'TCP', tcp: { port: listen }, ...timing },
+    });
+    const lonely = commandTask(taskId('lonely'), 'sleep 60', {
+      check: { type: 'TCP', tcp: { port: closed }, ...timing },
+    });
+    await master.send(agentId, group(executorId, [server, neighbour, lonely]));
+    const healthy = await master.waitFor(server.task_id.value, 'TASK_RUNNING', 20_000, (s) => s.healthy === true);
+    expect(healthy.status.healthy).toBe(true);
+    await master.waitFor(
+      neighbour.task_id.value,
+      'TASK_RUNNING',
+      20_000,
+      (s) => s.check_status?.tcp?.succeeded === true,
+    );
+    await master.waitFor(lonely.task_id.value, 'TASK_RUNNING', 20_000, (s) => s.check_status?.tcp?.succeeded === false);
+    // The host does not reach the server: the checks ran in the pod.
+    expect(await reachable(listen)).toBe(false);
+    await master.send(agentId, kill(server.task_id.value, 0));
+    for (const task of [neighbour, lonely]) await master.waitFor(task.task_id.value, 'TASK_KILLED');
+  });
+
   it("keeps the host's network when the group's ContainerInfo names the host network", async () => {
     const executorId = taskId('hostpod');
     const listen = port();
