@@ -234,7 +234,7 @@ class Agent implements RunningAgent, AgentContext {
       metrics: this.metrics,
       allGpus: this.gpus,
       defaultKillGracePeriodMs: this.config.defaultKillGracePeriodMs,
-      onTerminal: (executor, state) => this.commandHandler.taskEnded(executor, state),
+      onTerminal: (executor, state, reason) => this.commandHandler.taskEnded(executor, state, reason),
       output: this.sandboxes.shipper,
       ...(this.fetcher ? { fetcher: this.fetcher } : {}),
     };

@@ -10,7 +10,7 @@
 import { taskKey } from '#shared/ids.js';
 import { reservationRole } from '#shared/resources/resource.js';
 import { AgentCommandSchema, parseMessageBody, type AgentCommand } from '#shared/protocol/internal.js';
-import type { TaskState } from '#shared/protocol/mesos.js';
+import type { TaskState, TaskStatusReason } from '#shared/protocol/mesos.js';
 import { inLogContext } from '#shared/log-context.js';
 import { inGroups } from '#shared/queues/batch.js';
 import type { ReceivedMessage } from '#shared/queues/queues.js';
@@ -87,6 +87,7 @@ export class CommandHandler {
         if (command.task.executor) return this.context.customExecutors.launch(launchRequest(command));
         return launch(this.context, launchRequest(command));
       case 'LAUNCH_GROUP':
+        if (command.executor.type === 'CUSTOM') return this.context.customExecutors.launch(launchRequest(command));
         return launch(this.context, launchRequest(command));
       case 'KILL':
         if (
@@ -217,18 +218,34 @@ export class CommandHandler {
 
   /**
    * A task reached a terminal state: its GPUs go back, and for a task of a group that did not finish,
-   * the rest of the group is killed (Mesos's default executor: one task failing takes the others down).
+   * the rest of its group (the tasks of the same LAUNCH_GROUP, not every task of the executor id) is
+   * killed, as Mesos's default executor does. The group's shared memory limit hit fails them all
+   * (TASK_FAILED, REASON_CONTAINER_LIMITATION_MEMORY), as Mesos fails a task group whose container is
+   * over its limit; a task over a limit of its own (`share_cgroups: false`) only kills the others.
    */
-  taskEnded(executor: TaskExecutor, state: TaskState): void {
+  taskEnded(executor: TaskExecutor, state: TaskState, reason?: TaskStatusReason): void {
     this.context.gpuAllocator.release(executor.containerId);
     const counter = state.replace('TASK_', '').toLowerCase();
     this.context.metrics.increment(`slave/tasks_${counter}`);
-    if (!executor.isGroupTask || state === 'TASK_FINISHED') return;
-    void this.killWhere(
+    const group = executor.taskGroup;
+    if (!group || state === 'TASK_FINISHED') return;
+    const podMemory =
+      reason === 'REASON_CONTAINER_LIMITATION_MEMORY' && group.task.container?.linux_info?.share_cgroups !== false;
+    const kill = {
+      gracePeriodMs: this.capGrace(this.context.config.executorShutdownGracePeriodMs),
+      message: podMemory
+        ? `The task group's memory limit was exceeded (task '${executor.taskId}' was killed by the OOM killer)`
+        : `Killed because task '${executor.taskId}' of its group ended in ${state}`,
+      ...(podMemory ? { state: 'TASK_FAILED' as const, reason: 'REASON_CONTAINER_LIMITATION_MEMORY' as const } : {}),
+    };
+    const members = [...this.context.executors.values()].filter(
       (other) =>
-        other !== executor && other.frameworkId === executor.frameworkId && other.executorId === executor.executorId,
-      `Killed because task '${executor.taskId}' of its group ended in ${state}`,
-    ).catch((error: unknown) => {
+        other !== executor &&
+        !other.terminated &&
+        other.frameworkId === executor.frameworkId &&
+        other.taskGroup?.key === group.key,
+    );
+    void Promise.all(members.map((member) => member.kill(kill))).catch((error: unknown) => {
       if (!isStopped(error)) this.context.logger.error('Killing a task group failed', { error: String(error) });
     });
   }

@@ -78,7 +78,7 @@ export interface ExecutorContext {
   /** Kill grace when neither the task nor the kill names one. */
   readonly defaultKillGracePeriodMs: number;
   /** The task reached a terminal state (group policy, GPU release, drain progress). */
-  readonly onTerminal: (executor: TaskExecutor, state: TaskState) => void;
+  readonly onTerminal: (executor: TaskExecutor, state: TaskState, reason?: TaskStatusReason) => void;
   /** Fetches the task's CommandInfo.uris into its sandbox before it starts (absent: they are not fetched). */
   readonly fetcher?: Fetcher;
   /** Ships the sandbox's stdout and stderr to the task log store while the task runs (output-shipper.ts). */
@@ -140,8 +140,10 @@ export class TaskExecutor {
   get sandboxRun(): string {
     return this.record.parentSandbox ?? this.record.sandbox;
   }
-  get isGroupTask(): boolean {
-    return this.record.group;
+  /** The task group it was launched in (keyed by the group's launch sandbox), undefined outside one. */
+  get taskGroup(): { key: string; task: TaskInfo } | undefined {
+    const { group, parentSandbox, task } = this.record;
+    return group ? { key: parentSandbox ?? this.executorId, task } : undefined;
   }
   get terminated(): boolean {
     return this.phase === 'terminated';
@@ -464,7 +466,7 @@ export class TaskExecutor {
     this.phase = 'terminated';
     this.stopTimers();
     await this.update(outcome);
-    this.context.onTerminal(this, outcome.state);
+    this.context.onTerminal(this, outcome.state, outcome.reason);
     // Released at once (Mesos destroys the container as the executor ends); the checkpoint waits for the ack.
     await this.container?.destroy().catch((error: unknown) => {
       if (!isStopped(error)) {

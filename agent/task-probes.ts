@@ -1,8 +1,8 @@
 /**
  * A running task's health check and check (Mesos's built-in executors run both): each probe built
  * against the task's container — COMMAND through the containerizer (in the container), HTTP and TCP at
- * the address the containerizer gives (none on a network the agent cannot reach: then that probe does
- * not run, and a warning says so). The executor turns their events into status updates.
+ * the address the containerizer gives, or inside a pod's network namespace (netns-probes.ts); on a
+ * network the agent cannot reach otherwise, that probe does not run, and a warning says so. The executor turns their events into status updates.
  */
 import type { Logger } from '#shared/log.js';
 import type { CheckInfo, CommandInfo, TaskInfo } from '#shared/protocol/mesos.js';
@@ -11,6 +11,7 @@ import type { Container } from './containerizer/containerizer.js';
 import { HealthChecker, healthCheckPolicy, type HealthEvent, type Probe } from './health-checker.js';
 import { commandProbe, httpProbe, tcpProbe } from './health-probes.js';
 import type { Lifecycle } from './lifecycle.js';
+import { netnsHttpProbe, netnsTcpProbe } from './netns-probes.js';
 
 type ProbeTarget =
   | { readonly type: 'COMMAND'; readonly command: CommandInfo }
@@ -20,6 +21,10 @@ type ProbeTarget =
 /** The probe for a target in this container; undefined when the agent has no address to reach it at. */
 function containerProbe(container: Container, target: ProbeTarget): Probe | undefined {
   if (target.type === 'COMMAND') return commandProbe((signal) => container.exec(target.command, signal));
+  const netns = container.checkNetns;
+  if (netns !== undefined) {
+    return target.type === 'HTTP' ? netnsHttpProbe(netns, target.http) : netnsTcpProbe(netns, target.port);
+  }
   const host = container.checkHost;
   if (host === undefined) return undefined;
   return target.type === 'HTTP' ? httpProbe(host, target.http) : tcpProbe(host, target.port);

@@ -68,6 +68,8 @@ export interface Container {
   exec(command: CommandInfo, signal: AbortSignal): Promise<number>;
   /** Where HTTP and TCP health checks connect; undefined when the agent cannot reach the task's network. */
   readonly checkHost: string | undefined;
+  /** A pod's network namespace file: HTTP and TCP checks run inside it instead (a task of a group). */
+  readonly checkNetns?: string;
   /** Releases what the ended container held (the Docker container, cgroups, supervisor files). */
   destroy(): Promise<void>;
   /** Stops watching the container without touching it (the agent is stopping). */

@@ -392,6 +392,7 @@ export class ProcessContainerizer implements Containerizer {
     user: User | undefined,
   ): Promise<Container> {
     const runDir = this.options.checkpoint.runDir(spec.containerId);
+    const netns = this.pods.netns(spec.pod);
     const exitWatch = this.waitForFile(runDir, 'exit');
     let settle: (termination: Termination) => void = () => undefined;
     const exited = new Promise<Termination>((resolve) => {
@@ -428,8 +429,8 @@ export class ProcessContainerizer implements Containerizer {
     return {
       containerId: spec.containerId,
       exited,
-      // A pod's own network is out of the agent's reach: HTTP and TCP probes do not run there.
-      checkHost: this.pods.netns(spec.pod) ? undefined : '127.0.0.1',
+      checkHost: '127.0.0.1',
+      ...(netns !== undefined ? { checkNetns: netns } : {}),
       signal: async (signal) => {
         killGroup(taskPid, signal);
         // Processes that left the task's process group are still in its cgroups.

@@ -57,6 +57,8 @@ export class CustomExecutor {
   private stream: ExecutorStream | undefined;
   private subscribedOnce = false;
   private readonly queued = new Map<string, TaskInfo>();
+  /** The task group each task launched in a LAUNCH_GROUP belongs to. */
+  private readonly groups = new Map<string, readonly TaskInfo[]>();
   /** Tasks given to the executor, and their state as last reported (undefined before its first update). */
   private readonly live = new Map<string, TaskState | undefined>();
   /** Every task ever given to this run: the executor may report on these only. */
@@ -150,15 +152,32 @@ export class CustomExecutor {
     );
   }
 
-  /** A task for this executor: sent at once when it is subscribed, else queued until it is. */
-  addTask(task: TaskInfo): void {
-    const taskId = task.task_id.value;
-    this.known.set(taskId, task);
-    if (this.stream) {
-      this.live.set(taskId, undefined);
-      this.stream.send({ type: 'LAUNCH', launch: { task } });
-    } else {
-      this.queued.set(taskId, task);
+  /**
+   * Tasks for this executor: one task (a LAUNCH event) or a task group (one LAUNCH_GROUP event, the
+   * group delivered whole); sent at once when it is subscribed, else queued until it is.
+   */
+  addTasks(tasks: readonly TaskInfo[], asGroup: boolean): void {
+    for (const task of tasks) {
+      this.known.set(task.task_id.value, task);
+      if (asGroup) this.groups.set(task.task_id.value, tasks);
+    }
+    if (this.stream) this.handOver(this.stream, tasks, asGroup);
+    else for (const task of tasks) this.queued.set(task.task_id.value, task);
+  }
+
+  private handOver(stream: ExecutorStream, tasks: readonly TaskInfo[], asGroup: boolean): void {
+    for (const task of tasks) this.live.set(task.task_id.value, undefined);
+    if (asGroup) stream.send({ type: 'LAUNCH_GROUP', launch_group: { task_group: { tasks: [...tasks] } } });
+    else for (const task of tasks) stream.send({ type: 'LAUNCH', launch: { task } });
+  }
+
+  /** The queued tasks delivered in the order they came, a group's still-queued tasks together. */
+  private deliverQueued(stream: ExecutorStream): void {
+    for (const [taskId, task] of this.queued) {
+      if (!this.queued.has(taskId)) continue;
+      const group = this.groups.get(taskId)?.filter((member) => this.queued.has(member.task_id.value));
+      for (const member of group ?? [task]) this.queued.delete(member.task_id.value);
+      this.handOver(stream, group ?? [task], group !== undefined);
     }
   }
 
@@ -179,11 +198,7 @@ export class CustomExecutor {
         container_id: { value: this.run.containerId },
       },
     });
-    for (const [taskId, task] of this.queued) {
-      this.queued.delete(taskId);
-      this.live.set(taskId, undefined);
-      stream.send({ type: 'LAUNCH', launch: { task } });
-    }
+    this.deliverQueued(stream);
     this.deps.logger.info('Custom executor subscribed', { frameworkId: this.frameworkId, executorId: this.executorId });
   }
 
@@ -258,13 +273,18 @@ export class CustomExecutor {
    * is shut down, as Mesos's agent does); a task the executor runs is its to kill (a KILL event).
    */
   async kill(taskId: string, killPolicy: KillPolicy | undefined): Promise<void> {
-    if (this.queued.delete(taskId)) {
-      await this.answer(
-        taskId,
-        'TASK_KILLED',
-        'REASON_TASK_KILLED_DURING_LAUNCH',
-        'Task killed before delivery to the executor',
-      );
+    if (this.queued.has(taskId)) {
+      // A task group is delivered whole or not at all: killing one queued task kills its group (Mesos).
+      const group = this.groups.get(taskId) ?? [];
+      const ids = [taskId, ...group.map((task) => task.task_id.value).filter((id) => id !== taskId)];
+      for (const id of ids.filter((member) => this.queued.delete(member))) {
+        await this.answer(
+          id,
+          'TASK_KILLED',
+          'REASON_TASK_KILLED_DURING_LAUNCH',
+          'Task killed before delivery to the executor',
+        );
+      }
       if (this.taskIds().length === 0 && !this.subscribedOnce) await this.shutdown('No tasks left for the executor');
       return;
     }

@@ -46,6 +46,13 @@ interface Refusal {
   readonly message: string;
 }
 
+/** The tasks of one LAUNCH (one task) or LAUNCH_GROUP (a task group) and the executor they go to. */
+interface GivenTasks {
+  readonly info: ExecutorInfo;
+  readonly tasks: readonly TaskInfo[];
+  readonly asGroup: boolean;
+}
+
 const launchFailed = (message: string): Refusal => ({
   state: 'TASK_FAILED',
   reason: 'REASON_CONTAINER_LAUNCH_FAILED',
@@ -126,7 +133,10 @@ export class CustomExecutors implements CustomExecutorRegistry {
     return launchId;
   }
 
-  /** A LAUNCH of a task with an executor; false leaves the command in the queue, to come back later. */
+  /**
+   * A LAUNCH of a task with an executor, or a LAUNCH_GROUP for a custom executor (its tasks go to the
+   * executor together, as one LAUNCH_GROUP event); false leaves the command in the queue, to come back later.
+   */
   async launch(request: LaunchRequest): Promise<boolean> {
     const { context } = this;
     const { frameworkId } = request;
@@ -142,19 +152,22 @@ export class CustomExecutors implements CustomExecutorRegistry {
       Date.now(),
     );
     if (screening.busy !== undefined) return false;
-    const task = screening.fresh[0];
-    if (!task?.executor) return true;
-    const refusal = await this.place(request, task);
+    const tasks = request.groupExecutor ? screening.fresh : screening.fresh.slice(0, 1);
+    const info = request.groupExecutor ?? tasks[0]?.executor;
+    if (!info || tasks.length === 0) return true;
+    const refusal = await this.place(request, { info, tasks, asGroup: request.groupExecutor !== undefined });
     if (refusal) {
-      const status = agentStatus(task.task_id.value, refusal.state, refusal.reason, refusal.message);
-      await context.updates.update(frameworkId, { ...status, executor_id: task.executor.executor_id });
+      for (const task of tasks) {
+        const status = agentStatus(task.task_id.value, refusal.state, refusal.reason, refusal.message);
+        await context.updates.update(frameworkId, { ...status, executor_id: info.executor_id });
+      }
     }
     return true;
   }
 
-  /** Gives the task to its running executor, or starts the executor with it; a refusal otherwise. */
-  private async place(request: LaunchRequest, task: TaskInfo): Promise<Refusal | undefined> {
-    const info = task.executor as NonNullable<TaskInfo['executor']>;
+  /** Gives the tasks to their running executor, or starts the executor with them; a refusal otherwise. */
+  private async place(request: LaunchRequest, given: GivenTasks): Promise<Refusal | undefined> {
+    const { info, tasks } = given;
     if (this.context.state.draining) {
       return {
         state: droppedState(request.frameworkInfo),
@@ -167,7 +180,7 @@ export class CustomExecutors implements CustomExecutorRegistry {
       if (!sameExecutor(running.run.info, info)) {
         return {
           state: 'TASK_ERROR',
-          reason: 'REASON_TASK_INVALID',
+          reason: given.asGroup ? 'REASON_TASK_GROUP_INVALID' : 'REASON_TASK_INVALID',
           message: `ExecutorInfo differs from that of the running executor '${info.executor_id.value}'`,
         };
       }
@@ -178,21 +191,21 @@ export class CustomExecutors implements CustomExecutorRegistry {
           message: 'The executor is terminating',
         };
       }
-      this.launches.set(taskKey(request.frameworkId, task.task_id.value), request.launchId);
-      running.addTask(task);
+      for (const task of tasks) this.launches.set(taskKey(request.frameworkId, task.task_id.value), request.launchId);
+      running.addTasks(tasks, given.asGroup);
       await this.records.save(running, request.launchId);
       return undefined;
     }
-    return this.start(request, task);
+    return this.start(request, given);
   }
 
   /**
-   * Starts a new executor run with its first task. The run is known before anything is awaited: the
+   * Starts a new executor run with its first tasks. The run is known before anything is awaited: the
    * LAUNCHes of an ACCEPT's other tasks for this executor come at the same time, and join it.
    */
-  private async start(request: LaunchRequest, task: TaskInfo): Promise<Refusal | undefined> {
+  private async start(request: LaunchRequest, given: GivenTasks): Promise<Refusal | undefined> {
     const { context } = this;
-    const info = task.executor as NonNullable<TaskInfo['executor']>;
+    const { info, tasks } = given;
     const refusal = this.startRefusal(info);
     if (refusal) return refusal;
     const containerId = randomUUID();
@@ -206,7 +219,7 @@ export class CustomExecutors implements CustomExecutorRegistry {
       token: executor.token,
       shutdownGracePeriodMs: context.config.executorShutdownGracePeriodMs,
     });
-    const containerTask = executorContainerTask(info, task, environment);
+    const containerTask = executorContainerTask(info, tasks, environment);
     const refused = grantRefusal(containerTask, grant);
     if (refused) return { state: refused.state, reason: refused.reason, message: `The executor: ${refused.message}` };
     const count = scalarTotal(containerTask.resources ?? [], 'gpus');
@@ -215,8 +228,8 @@ export class CustomExecutors implements CustomExecutorRegistry {
       return launchFailed(`The executor needs ${count} GPU(s) but only ${context.gpuAllocator.free} are free here`);
     }
     this.runs.set(taskKey(frameworkId, info.executor_id.value), executor);
-    this.launches.set(taskKey(frameworkId, task.task_id.value), launchId);
-    executor.addTask(task);
+    for (const task of tasks) this.launches.set(taskKey(frameworkId, task.task_id.value), launchId);
+    executor.addTasks(tasks, given.asGroup);
     try {
       await mkdir(sandbox, { recursive: true, mode: 0o711 });
       await chmod(sandbox, 0o750);
@@ -240,7 +253,7 @@ export class CustomExecutors implements CustomExecutorRegistry {
   }
 
   /** Why no executor can start on this agent, if it cannot. */
-  private startRefusal(info: NonNullable<TaskInfo['executor']>): Refusal | undefined {
+  private startRefusal(info: ExecutorInfo): Refusal | undefined {
     if (wantsDocker(info.container)) {
       return launchFailed('Custom executors run as processes on this agent: a Docker executor is not supported');
     }

@@ -51,11 +51,12 @@ export function executorEnvironment(input: ExecutorEnvironmentInput): Record<str
 /**
  * The executor as the containerizers launch it: a task whose id is the executor's, whose command is the
  * executor's with the environment above, and whose resources (its cgroup's limits) are the executor's
- * and the first task's, as Mesos sizes an executor's container by the executor and its tasks.
+ * and those of the tasks it starts with (one task, or a task group), as Mesos sizes an executor's
+ * container by the executor and its tasks.
  */
 export function executorContainerTask(
   info: ExecutorInfo,
-  task: TaskInfo,
+  tasks: readonly TaskInfo[],
   environment: Readonly<Record<string, string>>,
 ): TaskInfo {
   const own = (info.command?.environment?.variables ?? []).filter((v) => !(v.name in environment));
@@ -66,8 +67,8 @@ export function executorContainerTask(
   return {
     name: info.name ?? info.executor_id.value,
     task_id: { value: info.executor_id.value },
-    agent_id: task.agent_id,
-    resources: [...(info.resources ?? []), ...(task.resources ?? [])],
+    agent_id: tasks[0]?.agent_id ?? { value: '' },
+    resources: [...(info.resources ?? []), ...tasks.flatMap((task) => task.resources ?? [])],
     command: { ...info.command, environment: { variables } },
     ...(info.container ? { container: info.container } : {}),
   };

@@ -1,8 +1,7 @@
 /**
- * ACCEPT, decided (Mesos src/master/master.cpp `Master::accept`, src/master/validation.cpp
- * `offer::validate`, `operation::validate`; docs/scheduler-api.md): `planAccept` takes what was read —
- * the framework, the call, the offers' agent, the framework's active task ids — and returns every
- * decision and every event to emit, with no I/O. accept.ts commits the plan.
+ * ACCEPT, decided (Mesos src/master/master.cpp `Master::accept`, src/master/validation.cpp `offer::validate`,
+ * `operation::validate`; docs/scheduler-api.md): `planAccept` takes what was read — the framework, the call,
+ * the offers' agent, its active task ids — and returns every decision and event (no I/O); accept.ts commits it.
  *
  * 1. Offer validation, the one place it is done: ids unique, all outstanding, all the framework's, one
  *    agent, one role. Any failure: every task gets TASK_DROPPED (TASK_LOST without PARTITION_AWARE),
@@ -401,6 +400,7 @@ class OperationPlanner {
     }
     const validated = validateTaskGroup(group.executor, tasks, {
       agentId: this.agent.agentId,
+      frameworkId: framework.frameworkId,
       role: this.role,
       duplicateId: (task) => this.duplicateId(task),
     });

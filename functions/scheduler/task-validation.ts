@@ -200,14 +200,16 @@ export type TaskGroupInvalid = Failure<'TASK_GROUP_INVALID'>;
 
 export interface TaskGroupContext {
   readonly agentId: string;
+  readonly frameworkId: string;
   readonly role: string;
   /** Why a task's id is taken (by an earlier task of the ACCEPT, or a task still active), if it is. */
   readonly duplicateId: (task: TaskInfo) => string | undefined;
 }
 
 /**
- * LAUNCH_GROUP validation (Mesos `task::group::validate`): a DEFAULT executor with enough resources
- * of its own, no per-task executors, no Docker containers, valid tasks, unique ids. All or nothing.
+ * LAUNCH_GROUP validation (Mesos `task::group::validate`): a DEFAULT or CUSTOM executor with enough
+ * resources of its own, tasks whose `executor` (if set) is the group's, no Docker containers, valid
+ * tasks, unique ids. All or nothing.
  * Returns the executor's resources and each task's, allocated to the offers' role.
  */
 export function validateTaskGroup(
@@ -217,7 +219,7 @@ export function validateTaskGroup(
 ): Result<{ executorResources: Resource[]; taskResources: Resource[][] }, TaskGroupInvalid> {
   const invalidGroup = (message: string) => failure('TASK_GROUP_INVALID', message);
   if (tasks.length === 0) return invalidGroup('A task group must have tasks');
-  const executorError = defaultExecutorError(executor);
+  const executorError = groupExecutorError(executor, context.frameworkId);
   if (executorError) return invalidGroup(executorError);
   const executorResources = canonicalResources(executor.resources ?? []);
   if (!executorResources.ok) return invalidGroup(executorResources.error.message);
@@ -236,7 +238,11 @@ export function validateTaskGroup(
       (ids.has(task.task_id.value) ? `Task has duplicate ID: ${task.task_id.value}` : undefined);
     if (duplicate) return invalidGroup(duplicate);
     ids.add(task.task_id.value);
-    const validated = validateTask(task, { agentId: context.agentId, role: context.role, inGroup: true });
+    if (task.executor && JSON.stringify(task.executor) !== JSON.stringify(executor)) {
+      return invalidGroup(`The executor of task ${task.task_id.value} differs from the task group's executor`);
+    }
+    const { executor: _same, ...own } = task;
+    const validated = validateTask(own, { agentId: context.agentId, role: context.role, inGroup: true });
     if (!validated.ok) return invalidGroup(`Task ${task.task_id.value} is invalid: ${validated.error.message}`);
     taskResources.push(validated.value);
   }
@@ -249,9 +255,23 @@ export function validateTaskGroup(
   });
 }
 
-function defaultExecutorError(executor: ExecutorInfo): string | undefined {
+function groupExecutorError(executor: ExecutorInfo, frameworkId: string): string | undefined {
+  const framework = executor.framework_id?.value;
+  if (framework !== undefined && framework !== frameworkId) {
+    return `ExecutorInfo has an invalid FrameworkID (Actual: ${framework} vs Expected: ${frameworkId})`;
+  }
+  if (executor.type === 'CUSTOM') {
+    if (!executor.executor_id.value) return "Expecting 'ExecutorInfo.executor_id' to be present";
+    const idError = validateTaskId(executor.executor_id.value, 'Executor ID');
+    if (idError) return idError;
+    if (!executor.command) return "'ExecutorInfo.command' must be set for 'CUSTOM' executor";
+    if (executor.container?.mesos?.image) {
+      return 'Mantle agents run custom executors as processes: the executor may not have an image';
+    }
+    return commandError(executor.command, 'ExecutorInfo.command') ?? containerError(executor.container, true);
+  }
   if (executor.type !== 'DEFAULT') {
-    return "Mantle agents run task groups with the DEFAULT executor ('executor.type': 'DEFAULT')";
+    return "'ExecutorInfo.type' must be DEFAULT or CUSTOM for a task group";
   }
   if (executor.command) return "The DEFAULT executor must not set 'command'";
   if (executor.container && (executor.container.type !== 'MESOS' || executor.container.mesos?.image)) {

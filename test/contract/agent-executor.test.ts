@@ -19,6 +19,7 @@ import { standInClients } from '../support/aws.js';
 import { FakeMaster } from '../support/agent-master.js';
 import {
   FRAMEWORK_ID,
+  kill,
   launch,
   removeWorkDir,
   resources,
@@ -80,6 +81,22 @@ function executorTask(id: string, info: ExecutorInfo, shell: string): TaskInfo {
     resources: resources('cpus:0.1;mem:32'),
     executor: info,
     data: Buffer.from(shell).toString('base64'),
+  };
+}
+
+function group(info: ExecutorInfo, tasks: TaskInfo[], launchId = `launch-${info.executor_id.value}`): AgentCommand {
+  const { framework_id, framework_info, grant } = launch(tasks[0] as TaskInfo) as Extract<
+    AgentCommand,
+    { type: 'LAUNCH' }
+  >;
+  return {
+    type: 'LAUNCH_GROUP',
+    framework_id,
+    framework_info,
+    executor: info,
+    task_group: { tasks },
+    launch_id: launchId,
+    ...(grant ? { grant } : {}),
   };
 }
 
@@ -147,6 +164,42 @@ describe('the example executor, through the SDK', () => {
     } finally {
       await rm(files, { recursive: true, force: true });
     }
+  });
+
+  it('gets task groups as LAUNCH_GROUP events, a new executor and a running one alike', async () => {
+    const info = executor(taskId('grouped'), ECHO);
+    const member = (id: string, shell: string): TaskInfo => {
+      const { executor: _own, ...task } = executorTask(id, info, shell);
+      return task;
+    };
+    const [a, b] = [taskId('group-a'), taskId('group-b')];
+    await master.send(agentId, group(info, [member(a, 'echo a'), member(b, 'echo b')]));
+    for (const id of [a, b]) {
+      const running = await master.waitFor(id, 'TASK_RUNNING', 20_000);
+      expect(running.status).toMatchObject({ source: 'SOURCE_EXECUTOR', message: 'Launched in a task group of 2' });
+      await master.waitFor(id, 'TASK_FINISHED', 10_000);
+    }
+    // The running executor gets the next group; one task's failure is the executor's to handle.
+    const [c, d] = [taskId('group-c'), taskId('group-d')];
+    await master.send(agentId, group(info, [member(c, 'true'), member(d, 'exit 2')], 'launch-second-group'));
+    await master.waitFor(c, 'TASK_FINISHED', 10_000);
+    const failed = await master.waitFor(d, 'TASK_FAILED', 10_000);
+    expect(failed.status).toMatchObject({ source: 'SOURCE_EXECUTOR', message: 'Command exited with status 2' });
+    expect(await sandboxes(workDir, info.executor_id.value)).toHaveLength(1);
+  });
+
+  it('kills a whole queued task group when one of its tasks is killed before delivery', async () => {
+    const info = executor(taskId('silent-group'), 'sleep 60');
+    const [a, b] = [taskId('queued-a'), taskId('queued-b')];
+    const member = (id: string): TaskInfo => ({ name: id, task_id: { value: id }, agent_id: { value: agentId } });
+    await master.send(agentId, group(info, [member(a), member(b)]));
+    await eventually(async () => (await sandboxes(workDir, info.executor_id.value))[0], 10_000, 'the executor');
+    await master.send(agentId, kill(a));
+    for (const id of [a, b]) {
+      const killed = await master.waitFor(id, 'TASK_KILLED', 10_000);
+      expect(killed.status).toMatchObject({ source: 'SOURCE_AGENT', reason: 'REASON_TASK_KILLED_DURING_LAUNCH' });
+    }
+    await executorMessage(info.executor_id.value, 'EXECUTOR_EXITED');
   });
 
   it('kills an executor that never subscribes: REASON_EXECUTOR_REGISTRATION_TIMEOUT', async () => {

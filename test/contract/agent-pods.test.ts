@@ -62,7 +62,12 @@ const SHARED: ContainerInfo = {
   ],
 };
 
-function group(executorId: string, tasks: TaskInfo[], container?: ContainerInfo): AgentCommand {
+function group(
+  executorId: string,
+  tasks: TaskInfo[],
+  container?: ContainerInfo,
+  launchId = `launch-${executorId}`,
+): AgentCommand {
   return {
     type: 'LAUNCH_GROUP',
     framework_id: { value: FRAMEWORK_ID },
@@ -74,7 +79,7 @@ function group(executorId: string, tasks: TaskInfo[], container?: ContainerInfo)
       ...(container ? { container } : {}),
     },
     task_group: { tasks },
-    launch_id: `launch-${executorId}`,
+    launch_id: launchId,
     grant: ROOT_GRANT,
   };
 }
@@ -132,6 +137,39 @@ describe('task groups as pods', () => {
     await master.until(async () => (await pods()).length === 0, 10_000, 'the pod removed with its last task');
   });
 
+  it("runs HTTP and TCP checks and health checks inside the pod's network namespace", async () => {
+    const executorId = taskId('checkpod');
+    const listen = port();
+    const closed = port();
+    const timing = { delay_seconds: 0, interval_seconds: 0.3, timeout_seconds: 5 };
+    const server = commandTask(
+      taskId('served'),
+      `exec node -e "require('http').createServer((q, r) => r.end('pod')).listen(${listen}, '127.0.0.1')"`,
+      { health_check: { type: 'HTTP', http: { port: listen, path: '/' }, ...timing, grace_period_seconds: 20 } },
+    );
+    // The other task's check reaches the server across the shared namespace; one to a closed port fails.
+    const neighbour = commandTask(taskId('neighbour'), 'sleep 60', {
+      check: { type: 'TCP', tcp: { port: listen }, ...timing },
+    });
+    const lonely = commandTask(taskId('lonely'), 'sleep 60', {
+      check: { type: 'TCP', tcp: { port: closed }, ...timing },
+    });
+    await master.send(agentId, group(executorId, [server, neighbour, lonely]));
+    const healthy = await master.waitFor(server.task_id.value, 'TASK_RUNNING', 20_000, (s) => s.healthy === true);
+    expect(healthy.status.healthy).toBe(true);
+    await master.waitFor(
+      neighbour.task_id.value,
+      'TASK_RUNNING',
+      20_000,
+      (s) => s.check_status?.tcp?.succeeded === true,
+    );
+    await master.waitFor(lonely.task_id.value, 'TASK_RUNNING', 20_000, (s) => s.check_status?.tcp?.succeeded === false);
+    // The host does not reach the server: the checks ran in the pod.
+    expect(await reachable(listen)).toBe(false);
+    await master.send(agentId, kill(server.task_id.value, 0));
+    for (const task of [neighbour, lonely]) await master.waitFor(task.task_id.value, 'TASK_KILLED');
+  });
+
   it("keeps the host's network when the group's ContainerInfo names the host network", async () => {
     const executorId = taskId('hostpod');
     const listen = port();
@@ -170,7 +208,10 @@ describe('task groups as pods', () => {
       }
       const failed = await master.waitFor(hog.task_id.value, 'TASK_FAILED', 30_000);
       expect(failed.status.reason).toBe('REASON_CONTAINER_LIMITATION_MEMORY');
-      await master.waitFor(idle.task_id.value, 'TASK_KILLED');
+      // The group's limit, not the task's: the whole group fails with it, as Mesos's task groups do.
+      const also = await master.waitFor(idle.task_id.value, 'TASK_FAILED', 10_000);
+      expect(also.status.reason).toBe('REASON_CONTAINER_LIMITATION_MEMORY');
+      expect(also.status.message).toMatch(/task group's memory limit was exceeded/);
       await master.until(async () => (await pods()).length === 0, 10_000, 'the pod removed');
     },
   );
@@ -184,6 +225,21 @@ describe('task groups as pods', () => {
     expect(failed.status.message).toMatch(/status 3/);
     const killed = await master.waitFor(long.task_id.value, 'TASK_KILLED');
     expect(killed.status.message).toMatch(/of its group ended in TASK_FAILED/);
+  });
+
+  it("kills only the failing task's own group, not another group of the same executor id", async () => {
+    const executorId = taskId('twogroups');
+    const [first, second] = [taskId('first'), taskId('second')];
+    await master.send(agentId, group(executorId, [commandTask(first, 'sleep 60')], undefined, `${executorId}-1`));
+    await master.waitFor(first, 'TASK_RUNNING');
+    const bad = commandTask(taskId('bad'), 'sleep 0.5; exit 3');
+    await master.send(agentId, group(executorId, [commandTask(second, 'sleep 60'), bad], undefined, `${executorId}-2`));
+    await master.waitFor(bad.task_id.value, 'TASK_FAILED');
+    await master.waitFor(second, 'TASK_KILLED');
+    expect(master.of(first).map((update) => update.status.state)).not.toContain('TASK_KILLED');
+    expect(agent.tasks().find((task) => task.taskId === first)).toMatchObject({ state: 'TASK_RUNNING' });
+    await master.send(agentId, kill(first, 0));
+    await master.waitFor(first, 'TASK_KILLED');
   });
 
   it('keeps a pod and its tasks across an agent restart, and removes it with them', async () => {

@@ -168,6 +168,54 @@ describe('ACCEPT', () => {
     ]);
   });
 
+  it('launches a task group with a CUSTOM executor, validated by Mesos rules', async () => {
+    const custom = {
+      type: 'CUSTOM',
+      executor_id: { value: 'custom-exec' },
+      command: { value: './my-executor' },
+      resources: resources('cpus:0.1;mem:32;disk:10'),
+    };
+    const group = (offerId: string, tasks: unknown[], executor: unknown) => ({
+      accept: {
+        offer_ids: [{ value: offerId }],
+        operations: [{ type: 'LAUNCH_GROUP', launch_group: { executor, task_group: { tasks } } }],
+      },
+    });
+    const member = (id: string, extra: object = {}) => ({ ...commandTask(id, agent, 'cpus:0.5;mem:128'), ...extra });
+    // A task naming another executor, a CUSTOM executor in a Docker container, another framework's id.
+    const other = { ...custom, executor_id: { value: 'other' } };
+    const docker = { ...custom, container: { type: 'DOCKER', docker: { image: 'busybox' } } };
+    const foreign = { ...custom, framework_id: { value: 'someone-else' } };
+    for (const [executor, tasks, why] of [
+      [custom, [member('c-1'), member('c-2', { executor: other })], /differs from the task group's executor/],
+      [docker, [member('c-3')], /Docker ContainerInfo is not allowed in a task group/],
+      [foreign, [member('c-4')], /invalid FrameworkID/],
+    ] as const) {
+      const made = await offer(tm, framework, agent, 'cpus:3;mem:2048;disk:200');
+      await framework.call('ACCEPT', group(made.offerId, [...tasks], executor));
+      for (const task of tasks) {
+        const status = await framework.update(task.task_id.value, 'TASK_ERROR');
+        expect(status).toMatchObject({ source: 'SOURCE_MASTER', reason: 'REASON_TASK_GROUP_INVALID' });
+        expect(status.message).toMatch(why);
+      }
+    }
+
+    const again = await offer(tm, framework, agent, 'cpus:3;mem:2048;disk:200');
+    await framework.call('ACCEPT', group(again.offerId, [member('d-1'), member('d-2', { executor: custom })], custom));
+    const sent = await commands(tm, agent);
+    expect(sent.map((c) => c.type)).toEqual(['LAUNCH_GROUP']);
+    const command = sent[0];
+    expect(command?.type === 'LAUNCH_GROUP' && command.executor).toMatchObject({
+      type: 'CUSTOM',
+      executor_id: { value: 'custom-exec' },
+      command: { value: './my-executor' },
+    });
+    expect(command?.type === 'LAUNCH_GROUP' && command.task_group.tasks?.map((t) => t.task_id.value)).toEqual([
+      'd-1',
+      'd-2',
+    ]);
+  });
+
   it('reserves, launches on the reservation, then unreserves — converting the agent total', async () => {
     const made = await offer(tm, framework, agent, 'cpus:2;mem:1024');
     // A reservation must be for the offers' role; these offers are for '*'.

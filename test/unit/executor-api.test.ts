@@ -120,7 +120,7 @@ describe("the executor's container", () => {
       agent_id: { value: 'A' },
       resources: resources('cpus:1;mem:64'),
     };
-    const container = executorContainerTask(info, task, environment);
+    const container = executorContainerTask(info, [task], environment);
     const variables = container.command?.environment?.variables ?? [];
     expect(variables.find((v) => v.name === 'OWN')?.value).toBe('1');
     expect(variables.filter((v) => v.name === 'MESOS_EXECUTOR_ID').map((v) => v.value)).toEqual(['E']);
