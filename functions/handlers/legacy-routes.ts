@@ -93,8 +93,11 @@ function answers(master: Master): Record<string, Answer> {
           cluster: master.config.cluster,
         }),
       ),
-    frameworks: async (c) =>
-      c.json(legacyFrameworks(await readSnapshot(master, EVERYTHING), c.req.query('framework_id') || undefined)),
+    frameworks: async (c) => {
+      const frameworkId = c.req.query('framework_id') || undefined;
+      const snapshot = await readSnapshot(master, { ...EVERYTHING, ...(frameworkId ? { frameworkId } : {}) });
+      return c.json(legacyFrameworks(snapshot, frameworkId));
+    },
     slaves: async (c) =>
       c.json(legacySlaves(await readSnapshot(master, { agents: true }), c.req.query('slave_id') || undefined)),
     tasks: async (c) => {
@@ -102,7 +105,7 @@ function answers(master: Master): Record<string, Answer> {
       const query = TaskQuerySchema.safeParse(c.req.query());
       if (!query.success) return text(c, 400, `Invalid query: ${describeZodError(query.error)}`);
       const { limit, offset, order, framework_id: frameworkId, task_id: taskId } = query.data;
-      const snapshot = await readSnapshot(master, { tasks: true });
+      const snapshot = await readSnapshot(master, { tasks: true, ...(frameworkId ? { frameworkId } : {}) });
       return c.json(
         legacyTasks(snapshot, {
           limit,

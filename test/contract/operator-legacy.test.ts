@@ -134,6 +134,10 @@ describe('the legacy endpoints', () => {
     expect(all.tasks.map((t: Json) => t.id)).toEqual(['web-1']);
     expect(((await legacyGet(tm.url, '/master/tasks?offset=1', ops)).json as Json).tasks).toEqual([]);
     expect(((await legacyGet(tm.url, '/master/tasks?framework_id=other', ops)).json as Json).tasks).toEqual([]);
+    const own = (await legacyGet(tm.url, `/master/tasks?framework_id=${framework.frameworkId}`, ops)).json as Json;
+    expect(own.tasks.map((t: Json) => [t.id, t.framework_id, t.slave_id])).toEqual([
+      ['web-1', framework.frameworkId, agent.agentId],
+    ]);
     expect((await legacyGet(tm.url, '/master/tasks?limit=-1', ops)).status).toBe(400);
     expect((await legacyGet(tm.url, '/master/tasks?order=sideways', ops)).status).toBe(400);
     for (const order of ['asc', 'des', 'desc']) {
