@@ -29,7 +29,11 @@ import { text, type MasterEnv } from './scheduler-route.js';
 const TaskQuerySchema = z.object({
   limit: z.coerce.number().int().positive().default(100),
   offset: z.coerce.number().int().nonnegative().default(0),
-  order: z.enum(['asc', 'des']).default('des'),
+  // Mesos's source reads `des`, its endpoint doc says `desc`: both mean newest first.
+  order: z
+    .enum(['asc', 'des', 'desc'])
+    .default('des')
+    .transform((order) => (order === 'asc' ? 'asc' : 'des')),
   framework_id: z.string().optional(),
   task_id: z.string().optional(),
 });
@@ -83,15 +87,25 @@ function answers(master: Master): Record<string, Answer> {
     state: async (c) =>
       c.json(legacyState(await readSnapshot(master, EVERYTHING), masterSummary(master), masterFlags(master.config))),
     'state-summary': async (c) =>
-      c.json(legacyStateSummary(await readSnapshot(master, EVERYTHING), master.config.cluster)),
-    frameworks: async (c) => c.json(legacyFrameworks(await readSnapshot(master, EVERYTHING))),
-    slaves: async (c) => c.json(legacySlaves(await readSnapshot(master, { agents: true }))),
+      c.json(
+        legacyStateSummary(await readSnapshot(master, EVERYTHING), {
+          hostname: masterInfo(master).hostname ?? '',
+          cluster: master.config.cluster,
+        }),
+      ),
+    frameworks: async (c) => {
+      const frameworkId = c.req.query('framework_id') || undefined;
+      const snapshot = await readSnapshot(master, { ...EVERYTHING, ...(frameworkId ? { frameworkId } : {}) });
+      return c.json(legacyFrameworks(snapshot, frameworkId));
+    },
+    slaves: async (c) =>
+      c.json(legacySlaves(await readSnapshot(master, { agents: true }), c.req.query('slave_id') || undefined)),
     tasks: async (c) => {
       if (c.req.query('cursor') !== undefined) return pagedTasks(c, master);
       const query = TaskQuerySchema.safeParse(c.req.query());
       if (!query.success) return text(c, 400, `Invalid query: ${describeZodError(query.error)}`);
       const { limit, offset, order, framework_id: frameworkId, task_id: taskId } = query.data;
-      const snapshot = await readSnapshot(master, { tasks: true });
+      const snapshot = await readSnapshot(master, { tasks: true, ...(frameworkId ? { frameworkId } : {}) });
       return c.json(
         legacyTasks(snapshot, {
           limit,

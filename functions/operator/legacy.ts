@@ -158,19 +158,22 @@ function legacyFramework(framework: FrameworkRecord, snapshot: ClusterSnapshot):
 
 const isDone = (task: TaskRecord): boolean => isTerminal(task.state);
 
-export function legacyFrameworks(snapshot: ClusterSnapshot): Json {
+/** `/master/frameworks`; `frameworkId` (its `framework_id` query) keeps that framework only, as Mesos's does. */
+export function legacyFrameworks(snapshot: ClusterSnapshot, frameworkId?: string): Json {
+  const chosen = snapshot.frameworks.filter((f) => frameworkId === undefined || f.frameworkId === frameworkId);
   return {
-    frameworks: snapshot.frameworks.filter((f) => f.status !== 'REMOVED').map((f) => legacyFramework(f, snapshot)),
-    completed_frameworks: snapshot.frameworks
-      .filter((f) => f.status === 'REMOVED')
-      .map((f) => legacyFramework(f, snapshot)),
+    frameworks: chosen.filter((f) => f.status !== 'REMOVED').map((f) => legacyFramework(f, snapshot)),
+    completed_frameworks: chosen.filter((f) => f.status === 'REMOVED').map((f) => legacyFramework(f, snapshot)),
     unregistered_frameworks: [],
   };
 }
 
-export function legacySlaves(snapshot: ClusterSnapshot): Json {
+/** `/master/slaves`; `agentId` (its `slave_id` query) keeps that agent only, as Mesos's does. */
+export function legacySlaves(snapshot: ClusterSnapshot, agentId?: string): Json {
   return {
-    slaves: snapshot.agents.filter((a) => a.status === 'ACTIVE').map((a) => legacySlave(a, snapshot.version)),
+    slaves: snapshot.agents
+      .filter((a) => a.status === 'ACTIVE' && (agentId === undefined || a.agentId === agentId))
+      .map((a) => legacySlave(a, snapshot.version)),
     recovered_slaves: [],
   };
 }
@@ -192,7 +195,8 @@ function taskCounts(tasks: readonly TaskRecord[]): Record<string, number> {
   return Object.fromEntries(states.map((s) => [`TASK_${s}`, tasks.filter((t) => t.state === `TASK_${s}`).length]));
 }
 
-export function legacyStateSummary(snapshot: ClusterSnapshot, hostname: string): Json {
+/** `/master/state-summary`: the master's `hostname` and `cluster`, and the agents and frameworks without tasks. */
+export function legacyStateSummary(snapshot: ClusterSnapshot, master: { hostname: string; cluster: string }): Json {
   const tasks = snapshot.tasks.map(({ task }) => task);
   const slaves = snapshot.agents
     .filter((agent) => agent.status === 'ACTIVE')
@@ -215,7 +219,7 @@ export function legacyStateSummary(snapshot: ClusterSnapshot, hostname: string):
       const own = tasks.filter((task) => task.frameworkId === framework.frameworkId);
       return { ...summary, ...taskCounts(own), slave_ids: [...new Set(own.map((task) => task.agentId))] };
     });
-  return { hostname, slaves, frameworks };
+  return { hostname: master.hostname, cluster: master.cluster, slaves, frameworks };
 }
 
 /** `/master/roles`: Mesos 1.9's shape, quota included. */

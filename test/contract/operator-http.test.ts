@@ -65,6 +65,45 @@ describe('the operator endpoint', () => {
     }
   });
 
+  it("takes calls as Mesos's docs and protobuf JSON clients write them: charset, q-values, int64 as strings", async () => {
+    const headers = {
+      ...ops,
+      'Content-Type': 'application/json; charset=utf-8',
+      Accept: 'application/json;q=0.9, */*;q=0.1',
+    };
+    const health = await operatorPost(tm.url, { type: 'GET_HEALTH' }, headers);
+    expect(health.status).toBe(200);
+    expect(health.headers.get('content-type')).toMatch(/^application\/json/);
+    // Protobuf's JSON mapping writes int64 as a string: a duration of one minute, and a window start.
+    const level = {
+      type: 'SET_LOGGING_LEVEL',
+      set_logging_level: { level: 2, duration: { nanoseconds: '60000000000' } },
+    };
+    expect((await operatorPost(tm.url, level, headers)).status).toBe(200);
+    expect(await operatorGet(tm.url, { type: 'GET_LOGGING_LEVEL' }, ops)).toEqual({
+      type: 'GET_LOGGING_LEVEL',
+      get_logging_level: { level: 2 },
+    });
+    const window = {
+      machine_ids: [{ hostname: 'docs.example' }],
+      unavailability: { start: { nanoseconds: '4102444800000000000' } },
+    };
+    const update = {
+      type: 'UPDATE_MAINTENANCE_SCHEDULE',
+      update_maintenance_schedule: { schedule: { windows: [window] } },
+    };
+    expect((await operatorPost(tm.url, update, headers)).status).toBe(200);
+    const got = await operatorGet<any>(tm.url, { type: 'GET_MAINTENANCE_SCHEDULE' }, ops); // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(got.get_maintenance_schedule.schedule.windows[0]).toMatchObject({
+      machine_ids: [{ hostname: 'docs.example' }],
+      unavailability: { start: { nanoseconds: 4102444800000000000 } },
+    });
+    const cleared = { type: 'UPDATE_MAINTENANCE_SCHEDULE', update_maintenance_schedule: { schedule: { windows: [] } } };
+    expect((await operatorPost(tm.url, cleared, headers)).status).toBe(200);
+    const reset = { type: 'SET_LOGGING_LEVEL', set_logging_level: { level: 0, duration: { nanoseconds: 1e9 } } };
+    expect((await operatorPost(tm.url, reset, headers)).status).toBe(200);
+  });
+
   it('answers 406 when the client accepts neither JSON nor protobuf', async () => {
     const response = await operatorPost(tm.url, { type: 'GET_HEALTH' }, { ...ops, Accept: 'text/html' });
     expect(response.status).toBe(406);

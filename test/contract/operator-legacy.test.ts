@@ -116,6 +116,7 @@ describe('the legacy endpoints', () => {
 
   it('/master/state-summary counts tasks per agent and framework', async () => {
     const summary = (await legacyGet(tm.url, '/master/state-summary', ops)).json as Json;
+    expect(summary).toMatchObject({ hostname: tm.master.config.cluster, cluster: tm.master.config.cluster });
     expect(summary.slaves[0]).toMatchObject({
       id: agent.agentId,
       TASK_RUNNING: 1,
@@ -133,8 +134,19 @@ describe('the legacy endpoints', () => {
     expect(all.tasks.map((t: Json) => t.id)).toEqual(['web-1']);
     expect(((await legacyGet(tm.url, '/master/tasks?offset=1', ops)).json as Json).tasks).toEqual([]);
     expect(((await legacyGet(tm.url, '/master/tasks?framework_id=other', ops)).json as Json).tasks).toEqual([]);
+    const own = (await legacyGet(tm.url, `/master/tasks?framework_id=${framework.frameworkId}`, ops)).json as Json;
+    expect(own.tasks.map((t: Json) => [t.id, t.framework_id, t.slave_id])).toEqual([
+      ['web-1', framework.frameworkId, agent.agentId],
+    ]);
     expect((await legacyGet(tm.url, '/master/tasks?limit=-1', ops)).status).toBe(400);
     expect((await legacyGet(tm.url, '/master/tasks?order=sideways', ops)).status).toBe(400);
+    for (const order of ['asc', 'des', 'desc']) {
+      const ordered = (await legacyGet(tm.url, `/master/tasks?order=${order}`, ops)).json as Json;
+      expect(
+        ordered.tasks.map((t: Json) => t.id),
+        order,
+      ).toEqual(['web-1']);
+    }
   });
 
   it('/master/slaves, /master/frameworks, /master/roles, /flags and /version', async () => {
@@ -150,6 +162,17 @@ describe('the legacy endpoints', () => {
     const flags = (await legacyGet(tm.url, '/flags', ops)).json as Json;
     expect(flags.flags.offer_timeout).toBe('120secs');
     expect(((await legacyGet(tm.url, '/version', ops)).json as Json).version).toEqual(expect.any(String));
+  });
+
+  it("filters /master/slaves by slave_id and /master/frameworks by framework_id, as Mesos's query parameters do", async () => {
+    const one = (await legacyGet(tm.url, `/master/slaves?slave_id=${agent.agentId}`, ops)).json as Json;
+    expect(one.slaves.map((s: Json) => s.id)).toEqual([agent.agentId]);
+    expect(((await legacyGet(tm.url, '/slaves?slave_id=no-such-agent', ops)).json as Json).slaves).toEqual([]);
+    const mine = (await legacyGet(tm.url, `/master/frameworks?framework_id=${framework.frameworkId}`, ops))
+      .json as Json;
+    expect(mine.frameworks.map((f: Json) => f.id)).toEqual([framework.frameworkId]);
+    const none = (await legacyGet(tm.url, '/frameworks?framework_id=no-such-framework', ops)).json as Json;
+    expect(none).toEqual({ frameworks: [], completed_frameworks: [], unregistered_frameworks: [] });
   });
 });
 

@@ -144,6 +144,21 @@ describe('SUBSCRIBE on the operator API', () => {
     const types = stream.events.map((e) => e.type as string);
     expect(types.indexOf('TASK_ADDED')).toBeLessThan(types.indexOf('TASK_UPDATED'));
 
+    const fleeting = await subscribe(
+      tm,
+      { user: 'root', name: 'fleeting', roles: ['*'], principal: 'team-a', capabilities: [{ type: 'MULTI_ROLE' }] },
+      { headers: fw },
+    );
+    const isFleeting = (e: OperatorEvent, type: string, field: string) =>
+      e.type === type && (e[field] as any)?.framework?.framework_info?.id?.value === fleeting.frameworkId;
+    await nextOf(stream, (e) => isFleeting(e, 'FRAMEWORK_ADDED', 'framework_added'));
+    fleeting.close();
+    const disconnected = await nextOf(stream, (e) => isFleeting(e, 'FRAMEWORK_UPDATED', 'framework_updated'));
+    // Its stream broke: no longer connected, still active through the reconnect grace.
+    expect(disconnected.framework_updated).toMatchObject({
+      framework: { framework_info: { name: 'fleeting' }, connected: false, active: true },
+    });
+
     expect((await framework.call('TEARDOWN')).status).toBe(202);
     const removed = await nextOf(stream, (e) => e.type === 'FRAMEWORK_REMOVED');
     expect(removed.framework_removed).toMatchObject({ framework_info: { id: { value: framework.frameworkId } } });
@@ -298,6 +313,39 @@ describe('maintenance', () => {
     });
     const back = await registerOn(hostname, ip);
     expect(back.status).toBe(200);
+    framework.close();
+  });
+
+  it('rescinds an unanswered inverse offer when its machine leaves the schedule (RESCIND_INVERSE_OFFER)', async () => {
+    const { agentId } = await registerOn('rescind-me.example', '127.0.0.10');
+    const framework = await subscribe(
+      tm,
+      { user: 'root', name: 'tenant-2', roles: ['*'], principal: 'team-a', capabilities: [{ type: 'MULTI_ROLE' }] },
+      { headers: fw },
+    );
+    await runningTask(framework, agentId as string, 'long-2');
+    const pass = () =>
+      runAllocationPass({
+        registrar: tm.master.registrar,
+        events: tm.master.events,
+        allocator: new Allocator(allocatorConfig({})),
+      });
+    expect((await operatorPost(tm.url, schedule([{ hostname: 'rescind-me.example' }]), ops)).status).toBe(200);
+    await pass();
+    const inverse = (await framework.next((e) => e.type === 'INVERSE_OFFERS')) as Event;
+    const id = inverse.inverse_offers?.inverse_offers?.[0]?.id;
+    expect(id?.value).toEqual(expect.any(String));
+
+    const cleared = { type: 'UPDATE_MAINTENANCE_SCHEDULE', update_maintenance_schedule: { schedule: { windows: [] } } };
+    expect((await operatorPost(tm.url, cleared, ops)).status).toBe(200);
+    await pass();
+    const rescinded = (await framework.next((e) => e.type === 'RESCIND_INVERSE_OFFER')) as Event;
+    expect(rescinded.rescind_inverse_offer).toEqual({ inverse_offer_id: id });
+    const status = await operatorGet<any>(tm.url, { type: 'GET_MAINTENANCE_STATUS' }, ops);
+    expect(status.get_maintenance_status.status).toEqual({ draining_machines: [], down_machines: [] });
+    // Answering a rescinded inverse offer is ignored (202), as Mesos ignores unknown ids.
+    const late = await framework.call('ACCEPT_INVERSE_OFFERS', { accept_inverse_offers: { inverse_offer_ids: [id] } });
+    expect(late.status).toBe(202);
     framework.close();
   });
 });
