@@ -8,7 +8,10 @@
  *   explicitly: the master answers for the task id (TASK_GONE for one never launched: retried, free);
  * - dependency waits and array expansions a dead handler left are finished;
  * - offers held for gangs past twice their bound are declined; suppressed queues with work are revived;
- * - the pending demand goes to the master as a REQUEST per resource shape (the fleet scales on it).
+ * - the pending demand goes to the master as a REQUEST per resource shape (the fleet scales on it), read every
+ *   few seconds;
+ * - a queue the allocator offers nothing gets the allocator's reason on its head (its quota, in the contract's
+ *   words "the queue's quota"), read every few seconds.
  * Every step is bounded and idempotent: two timers firing at once, or one dying half way, do no harm.
  */
 import { mapConcurrently } from '#shared/collections.js';
@@ -34,6 +37,11 @@ const KILL_AGAIN_MS = 5_000;
 const STEP_CONCURRENCY = 8;
 /** A REQUEST is re-sent at least this often while demand lasts (the fleet forgets older ones). */
 const REQUEST_REFRESH_MS = 60_000;
+/**
+ * How often the pending demand is read again (200 jobs per queue): on every tick it was the timer's largest read
+ * under a backlog, for a signal the fleet acts on far more slowly.
+ */
+export const DEMAND_CHECK_MS = 5_000;
 /** How often the allocator's reasons for the queues it offers nothing are read (one call). */
 export const ALLOCATOR_REASONS_MS = 5_000;
 /** Jobs at the head of a queue given a reason from the allocator's, per queue and tick. */
@@ -61,6 +69,7 @@ export function launchCheckAgain(wait: Wait, now: number, launchCheckMs: number)
 export class JobsTicker {
   private lastDemand = '';
   private lastRequestAt = 0;
+  private lastDemandCheckAt = Number.NEGATIVE_INFINITY;
   private lastReasonsAt = Number.NEGATIVE_INFINITY;
   private running: Promise<TickSummary> | undefined;
 
@@ -226,6 +235,8 @@ export class JobsTicker {
 
   /** REQUEST: the placeable jobs' demand per resource shape, when it changed (or to keep it fresh). */
   private async request(now: number): Promise<number> {
+    if (now - this.lastDemandCheckAt < DEMAND_CHECK_MS) return 0;
+    this.lastDemandCheckAt = now;
     const { store } = this.framework.engine;
     const queues = new Set([DEFAULT_QUEUE, ...(await store.queues())]);
     const pending = (await Promise.all([...queues].map((queue) => store.pending(queue, 200)))).flat();

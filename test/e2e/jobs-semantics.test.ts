@@ -208,6 +208,24 @@ describe('Mantle Jobs on the local cluster', () => {
     await jobsOf(cluster).cancel(job.id, 'no GPUs here');
   });
 
+  it("says a job waits for its queue's quota, and the jobs behind it their place (the allocator offers the queue nothing)", async () => {
+    const jobs = jobsOf(cluster);
+    expect((await jobs.putQueue('capped', { weight: 1, quota: { guarantees: {}, limits: { cpus: 0.5 } } })).ok).toBe(
+      true,
+    );
+    const running = await submitJob(cluster, { queue: 'capped', command: 'sleep 60', resources: 'cpus:0.5;mem:32' });
+    await expect.poll(async () => (await jobs.get(running.id))?.state, { timeout: 30_000 }).toBe('RUNNING');
+    const head = await submitJob(cluster, { queue: 'capped', command: 'true', resources: 'cpus:0.5;mem:32' });
+    const next = await submitJob(cluster, { queue: 'capped', command: 'true', resources: 'cpus:0.5;mem:32' });
+    await expect
+      .poll(async () => (await jobs.get(head.id))?.pending_reason, { timeout: 45_000 })
+      .toMatch(/^the queue's quota: Role 'capped' is at its quota limit/);
+    await expect
+      .poll(async () => (await jobs.get(next.id))?.pending_reason, { timeout: 15_000 })
+      .toBe('behind 1 job submitted earlier in queue capped');
+    for (const job of [next, head, running]) await jobs.cancel(job.id, 'done');
+  });
+
   it('runs a cron schedule at its tick', async () => {
     await expect
       .poll(async () => (await jobsOf(cluster).list({ parent: cron.id, limit: 5 })).jobs.length, { timeout: 75_000 })
