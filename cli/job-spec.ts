@@ -1,11 +1,12 @@
 /**
- * `mantle job submit`'s spec: a file (`--file job.json`, or YAML where the `yaml` package is installed),
+ * `mantle job submit`'s spec: a file (`--file job.json`, or YAML: `job.yaml`, `job.yml`),
  * then the flags over it. A flag replaces its field, except `--env`, whose variables are added to the
  * file's (a flag's value wins for the same name). The API validates the result; here only what a flag's
  * text cannot be (a priority that is not an integer) is refused.
  */
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
+import { parse as parseYamlText } from 'yaml';
 import { UsageError } from './jobs-client.js';
 
 export const SUBMIT_OPTIONS = {
@@ -74,17 +75,9 @@ export function shellCommand(words: readonly string[]): string {
   return words.map((word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
-/** The loader of YAML, where the `yaml` package is installed; the name is a variable so it stays optional. */
-async function parseYaml(text: string, path: string): Promise<unknown> {
-  const name = 'yaml';
-  let yaml: { parse(text: string): unknown };
+function parseYaml(text: string, path: string): unknown {
   try {
-    yaml = (await import(name)) as typeof yaml;
-  } catch {
-    throw new UsageError(`--file ${path}: reading YAML needs the 'yaml' package, which is not installed; give JSON`);
-  }
-  try {
-    return yaml.parse(text);
+    return parseYamlText(text);
   } catch (error) {
     throw new UsageError(`--file ${path} is not valid YAML: ${(error as Error).message}`, { cause: error });
   }
@@ -101,7 +94,7 @@ export async function readSpecFile(path: string): Promise<Spec> {
     });
   }
   let parsed: unknown;
-  if (['.yaml', '.yml'].includes(extname(path).toLowerCase())) parsed = await parseYaml(text, path);
+  if (['.yaml', '.yml'].includes(extname(path).toLowerCase())) parsed = parseYaml(text, path);
   else {
     try {
       parsed = JSON.parse(text);

@@ -31,7 +31,7 @@ export const JOB_USAGE = `Usage: mantle job <submit|list|show|cancel|logs> [opti
   list [--queue q] [--state S] [--parent id] [--limit n] [--next cursor]
   show <id>                         the job and its attempts
   cancel <id>... [--reason text]    cancel jobs (running tasks are killed)
-  logs <id>                         the latest ended attempt's output
+  logs <id>                         the latest attempt's output (live while it runs)
 
 ${CONNECTION_USAGE}
 Exit status: 0 done (with --wait: the job SUCCEEDED); 1 the request failed (refused by the API, or no
@@ -124,8 +124,13 @@ const cancel: Verb = async (invocation) => {
 };
 
 const logs: Verb = async (invocation) => {
-  const output = await invocation.client.request('GET', `/jobs/${segment(oneId(invocation))}/logs`);
+  const id = oneId(invocation);
+  const output = await invocation.client.request('GET', `/jobs/${segment(id)}/logs`);
   const text = typeof output === 'string' ? output : JSON.stringify(output);
+  if (invocation.json) {
+    printJson(invocation, { id, output: text });
+    return EXIT.ok;
+  }
   process.stdout.write(text);
   // On stderr, so that `mantle job logs <id> > out.txt` stays the output alone.
   if (text === '') console.error('(no output: no attempt has ended yet, or it wrote nothing)');

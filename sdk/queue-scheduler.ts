@@ -20,6 +20,7 @@ import { groupBy } from '#shared/collections.js';
 import { inLogContext } from '#shared/log-context.js';
 import { fromMessageAttributes, type ReceivedAttribute } from '#shared/queues/attributes.js';
 import { dispatchEvent, type SchedulerCallbacks } from './events.js';
+import { frameworkPendingReasons, type PendingReason } from './pending.js';
 
 export { CallError, inProcess, type Fetch } from './calls.js';
 export { logContext, type LogContext } from '#shared/log-context.js';
@@ -135,6 +136,13 @@ export class QueueScheduler extends SchedulerCalls {
     await dispatchEvent(this.callbacks, this, event);
     if (this.options.reconcileOnSubscribe ?? true) await this.reconcile();
     return { frameworkId: id, streamId, queueUrl, ...(masterInfo ? { masterInfo } : {}) };
+  }
+
+  /** Mantle's GET_PENDING_REASONS on this subscription: why the allocator offers the framework's roles nothing. */
+  async pendingReasons(): Promise<PendingReason[]> {
+    const { frameworkId, streamId } = this.current;
+    if (!frameworkId || !streamId) throw new Error('QueueScheduler: not subscribed (subscribe() or resume() first)');
+    return frameworkPendingReasons(this.options, { frameworkId, streamId });
   }
 
   async call(call: Omit<Call, 'framework_id'>): Promise<void> {

@@ -51,7 +51,6 @@ export class JobsFramework implements JobsActions {
   readonly engine: JobsEngine;
   readonly settings: OfferSettings;
   private roles: string[] = [DEFAULT_QUEUE];
-  private readonly reasonRefresh = { at: 0 };
   private current: QueueScheduler | undefined;
 
   constructor(private readonly options: JobsFrameworkOptions) {
@@ -151,7 +150,6 @@ export class JobsFramework implements JobsActions {
       settings: this.settings,
       ...(this.options.faults ? { faults: this.options.faults } : {}),
       onLaunched: (count: number) => this.options.metrics?.increment('jobs/attempts_launched', count),
-      reasonRefresh: this.reasonRefresh,
     };
   }
 

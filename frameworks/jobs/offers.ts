@@ -11,7 +11,7 @@ import { mapConcurrently } from '#shared/collections.js';
 import type { Offer as MesosOffer, TaskInfo } from '#shared/protocol/mesos.js';
 import type { QueueScheduler } from '../../sdk/queue-scheduler.js';
 import { taskEnvironment } from './lifecycle.js';
-import { place, type Launch, type Offer, type PendingJob, type Placement } from './placement.js';
+import { isQueuePlace, place, type Launch, type Offer, type PendingJob, type Placement } from './placement.js';
 import { queueRole, type Job } from './model.js';
 import { recordAttempt } from './attempts.js';
 import type { JobsEngine } from './engine.js';
@@ -30,13 +30,6 @@ export interface OfferSettings {
 
 /** Attempts recorded at once while an offer batch is placed (each is one DynamoDB transaction). */
 const RECORD_CONCURRENCY = 8;
-/**
- * How often a place in the queue that only moved ("behind 40 jobs" → "behind 12 jobs") is written again. Every
- * launch moves the place of every job behind it, so writing them on each offer round rewrote the same jobs
- * over and over (about a quarter of the framework's writes with 10,000 jobs waiting).
- */
-export const REASON_REFRESH_MS = 30_000;
-
 export const DEFAULT_OFFER_SETTINGS: OfferSettings = {
   pendingLimit: 200,
   reasonWrites: 25,
@@ -56,8 +49,6 @@ export interface OffersContext {
   readonly settings: OfferSettings;
   readonly faults?: FaultHooks;
   readonly onLaunched?: (count: number) => void;
-  /** When reasons whose counts alone changed were last written (kept by the framework across events). */
-  readonly reasonRefresh?: { at: number };
 }
 
 /** An offer as placement sees it: its role (MULTI_ROLE's allocation_info) and resources. */
@@ -169,26 +160,24 @@ export async function handleOffers(ctx: OffersContext, offers: readonly Offer[])
   return { placement, unused, launched, gangWaiting, pending };
 }
 
-/** A reason with its counts taken out: two messages of the same shape differ only in their counts. */
-const reasonShape = (message: string | null) => message?.replace(/\d+/g, 'N') ?? null;
-
 /**
- * Writes the pending reasons that changed, at most `limit` of them, each conditional on the version read. A
- * place in the queue whose counts alone changed is written again only every REASON_REFRESH_MS.
+ * What a reason says, with its counts taken out: a reason is written again only when this changes. A place in
+ * the queue is one kind whatever its counts, since every launch moves every job behind it (writing each move
+ * rewrote the same jobs on every offer round under a backlog); the API counts the place when the job is read.
  */
+export function reasonKind(message: string | null): string | null {
+  if (message === null) return null;
+  return isQueuePlace(message) ? 'behind' : message.replace(/\d+(\.\d+)?/g, 'N');
+}
+
+/** Writes the pending reasons whose kind changed (reasonKind), at most `limit`, each conditional on the version read. */
 export async function writeReasons(ctx: OffersContext, outcome: OffersOutcome): Promise<number> {
-  const now = ctx.engine.now();
-  const refresh = ctx.reasonRefresh === undefined || now - ctx.reasonRefresh.at >= REASON_REFRESH_MS;
   const changed = [...outcome.placement.pending]
     .filter(([jobId, reason]) => {
       const written = outcome.pending.get(jobId)?.job;
-      if (written === undefined || written.pending_reason === reason.message) return false;
-      const countsOnly =
-        reason.code === 'PRIORITY' && reasonShape(written.pending_reason) === reasonShape(reason.message);
-      return refresh || !countsOnly;
+      return written !== undefined && reasonKind(written.pending_reason) !== reasonKind(reason.message);
     })
     .slice(0, ctx.settings.reasonWrites);
-  if (refresh && ctx.reasonRefresh !== undefined) ctx.reasonRefresh.at = now;
   await mapConcurrently(changed, RECORD_CONCURRENCY, ([jobId, reason]) => {
     const seen = outcome.pending.get(jobId) as StoredJob;
     return ctx.engine.mutate(jobId, (current) =>

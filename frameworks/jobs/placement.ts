@@ -161,12 +161,22 @@ function launchOn(state: OfferState, job: PendingJob, need: Quantities, gangInde
   return { jobId: job.id, gangIndex, offerId: offer.id, agentId: offer.agentId, hostname: offer.hostname, resources };
 }
 
-function behind(queue: string, higher: number, earlier: number): PendingReason {
+/** Every place in a queue begins so: it is one reason whatever the counts (written once, counted when read). */
+const BEHIND = 'behind ';
+
+/** Whether a written reason is a place in the queue ("behind N jobs …"). */
+export function isQueuePlace(reason: string | null): boolean {
+  return reason?.startsWith(BEHIND) ?? false;
+}
+
+/** "behind N jobs of higher priority and M jobs submitted earlier in queue q"; first in its queue when none. */
+export function behind(queue: string, higher: number, earlier: number): PendingReason {
   const parts = [
     ...(higher > 0 ? [`${higher} ${higher === 1 ? 'job' : 'jobs'} of higher priority`] : []),
     ...(earlier > 0 ? [`${earlier} ${earlier === 1 ? 'job' : 'jobs'} submitted earlier`] : []),
   ];
-  return { code: 'PRIORITY', message: `behind ${parts.join(' and ')} in queue ${queue}` };
+  if (parts.length === 0) return { code: 'PRIORITY', message: `first in queue ${queue}: waiting for the next offers` };
+  return { code: 'PRIORITY', message: `${BEHIND}${parts.join(' and ')} in queue ${queue}` };
 }
 
 /**

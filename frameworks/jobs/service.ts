@@ -31,6 +31,7 @@ import { expandArray } from './children.js';
 import type { AttemptRecord } from './items.js';
 import { decodeCursor, encodeCursor, listOrder, type JobsStore, type ListPartition, type StoredJob } from './store.js';
 import { JOBS_INDEX } from './tables.js';
+import { behind, isQueuePlace } from './placement.js';
 
 export type JobsErrorCode = 'NOT_FOUND' | 'INVALID_JOB' | 'INVALID_QUEUE' | 'CONFLICT';
 export type JobsError = Failure<JobsErrorCode>;
@@ -144,7 +145,25 @@ class Service implements JobsService {
   }
 
   async get(id: string): Promise<Job | undefined> {
+    const job = await this.read(id);
+    return job === undefined ? undefined : (await this.withPlaces([job]))[0];
+  }
+
+  private async read(id: string): Promise<Job | undefined> {
     return (await this.store.get(id, { attempts: true }))?.job;
+  }
+
+  /** A job waiting behind others gets its place as it is now (the framework writes only that it waits so). */
+  private async withPlaces(jobs: readonly Job[]): Promise<Job[]> {
+    const waiting = jobs.filter((job) => job.state === 'PENDING' && isQueuePlace(job.pending_reason));
+    if (waiting.length === 0) return [...jobs];
+    const places = await this.store.places(waiting);
+    return jobs.map((job) => {
+      const place = places.get(job.id);
+      return place === undefined
+        ? job
+        : { ...job, pending_reason: behind(job.queue, place.higher, place.earlier).message };
+    });
   }
 
   async list(query: ListQuery): Promise<{ jobs: Job[]; next: string | null }> {
@@ -161,9 +180,9 @@ class Service implements JobsService {
     const jobs = merged.slice(0, limit);
     const more = merged.length > limit || pages.some((page) => page.more);
     const last = jobs.at(-1);
-    const withAttempts = await Promise.all(jobs.map((stored) => this.get(stored.job.id)));
+    const withAttempts = await Promise.all(jobs.map((stored) => this.read(stored.job.id)));
     return {
-      jobs: withAttempts.filter((job): job is Job => job !== undefined),
+      jobs: await this.withPlaces(withAttempts.filter((job): job is Job => job !== undefined)),
       next: more && last ? encodeCursor(orderOf(last)) : null,
     };
   }
@@ -191,10 +210,10 @@ class Service implements JobsService {
         }
       }
     }
-    const jobs = await Promise.all(found.map((stored) => this.get(stored.job.id)));
+    const jobs = await Promise.all(found.map((stored) => this.read(stored.job.id)));
     const last = found.at(-1);
     return {
-      jobs: jobs.filter((job): job is Job => job !== undefined),
+      jobs: await this.withPlaces(jobs.filter((job): job is Job => job !== undefined)),
       next: more && last ? encodeCursor(orderOf(last)) : null,
     };
   }

@@ -19,7 +19,7 @@ import {
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { Metrics } from '#shared/metrics.js';
 import { FrameworkState, type FrameworkSubscription } from '../common/framework-state.js';
-import type { JobState } from './model.js';
+import type { Job, JobState } from './model.js';
 import {
   attemptFromItem,
   attemptItem,
@@ -27,6 +27,7 @@ import {
   condition,
   jobItem,
   jobKey,
+  pendingOrder,
   storedFromItem,
   type AttemptRecord,
   type Item,
@@ -186,6 +187,36 @@ export class JobsStore {
       Limit: limit,
     });
     return items.items.map((item) => storedFromItem(item));
+  }
+
+  /**
+   * Where each of `jobs` stands in its queue: how many placeable jobs come before it in placement order, of
+   * higher priority and of its priority submitted earlier. One pass over each queue's pending index, reading
+   * back only the order keys.
+   */
+  async places(jobs: readonly Job[]): Promise<Map<string, { higher: number; earlier: number }>> {
+    const places = new Map<string, { higher: number; earlier: number }>();
+    const queues = [...new Set(jobs.map((job) => job.queue))];
+    const orders = await Promise.all(
+      queues.map(async (queue) => {
+        const items = await this.queryAll({
+          IndexName: JOBS_INDEX.pending,
+          KeyConditionExpression: 'pending_queue = :queue',
+          ExpressionAttributeValues: { ':queue': queue },
+          ProjectionExpression: 'pending_order',
+        });
+        return [queue, items.map((item) => item.pending_order as string)] as const;
+      }),
+    );
+    const byQueue = new Map(orders);
+    for (const job of jobs) {
+      const keys = byQueue.get(job.queue) ?? [];
+      const own = pendingOrder(job);
+      const priority = own.slice(0, own.indexOf('#') + 1);
+      const higher = keys.filter((key) => key < priority).length;
+      places.set(job.id, { higher, earlier: keys.filter((key) => key < own).length - higher });
+    }
+    return places;
   }
 
   /** Up to `limit` jobs waiting for `kind` whose time has come (`until` ≤ now), earliest first. */

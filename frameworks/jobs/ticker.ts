@@ -8,7 +8,10 @@
  *   explicitly: the master answers for the task id (TASK_GONE for one never launched: retried, free);
  * - dependency waits and array expansions a dead handler left are finished;
  * - offers held for gangs past twice their bound are declined; suppressed queues with work are revived;
- * - the pending demand goes to the master as a REQUEST per resource shape (the fleet scales on it).
+ * - the pending demand goes to the master as a REQUEST per resource shape (the fleet scales on it), read every
+ *   few seconds;
+ * - a queue the allocator offers nothing gets the allocator's reason on its head (its quota, in the contract's
+ *   words "the queue's quota"), read every few seconds.
  * Every step is bounded and idempotent: two timers firing at once, or one dying half way, do no harm.
  */
 import { mapConcurrently } from '#shared/collections.js';
@@ -21,7 +24,9 @@ import { attemptGroups, tasksToKill } from './lifecycle.js';
 import { expandArray, tickSchedule } from './children.js';
 import { leafWait } from './engine.js';
 import type { JobsFramework } from './framework.js';
-import { describeDemand } from './placement.js';
+import { behind, describeDemand, type PendingReason as JobPendingReason } from './placement.js';
+import { writeReasons, type OffersContext, type OffersOutcome } from './offers.js';
+import type { PendingReason } from '../../sdk/pending.js';
 import { DEFAULT_QUEUE } from './model.js';
 import type { StoredJob, Wait, WaitKind } from './store.js';
 /** Jobs looked at per kind of wait per tick. */
@@ -32,6 +37,15 @@ const KILL_AGAIN_MS = 5_000;
 const STEP_CONCURRENCY = 8;
 /** A REQUEST is re-sent at least this often while demand lasts (the fleet forgets older ones). */
 const REQUEST_REFRESH_MS = 60_000;
+/**
+ * How often the pending demand is read again (200 jobs per queue): on every tick it was the timer's largest read
+ * under a backlog, for a signal the fleet acts on far more slowly.
+ */
+export const DEMAND_CHECK_MS = 5_000;
+/** How often the allocator's reasons for the queues it offers nothing are read (one call). */
+export const ALLOCATOR_REASONS_MS = 5_000;
+/** Jobs at the head of a queue given a reason from the allocator's, per queue and tick. */
+const REASON_HEAD = 25;
 
 export interface TickSummary {
   readonly released: number;
@@ -39,6 +53,8 @@ export interface TickSummary {
   readonly killed: number;
   readonly reconciled: number;
   readonly requests: number;
+  /** Pending reasons written from the allocator's. */
+  readonly reasons: number;
 }
 
 /**
@@ -53,6 +69,8 @@ export function launchCheckAgain(wait: Wait, now: number, launchCheckMs: number)
 export class JobsTicker {
   private lastDemand = '';
   private lastRequestAt = 0;
+  private lastDemandCheckAt = Number.NEGATIVE_INFINITY;
+  private lastReasonsAt = Number.NEGATIVE_INFINITY;
   private running: Promise<TickSummary> | undefined;
 
   constructor(private readonly framework: JobsFramework) {}
@@ -92,7 +110,8 @@ export class JobsTicker {
     await this.declineExpiredHolds(now);
     await this.reviveWhereWaiting();
     const requests = await this.request(now);
-    return { released, runs, killed, reconciled, requests };
+    const reasons = await this.allocatorReasons(now);
+    return { released, runs, killed, reconciled, requests, reasons };
   }
 
   private async each(kind: WaitKind, now: number, work: (stored: StoredJob) => Promise<unknown>): Promise<number> {
@@ -183,8 +202,41 @@ export class JobsTicker {
     if (waiting.length > 0) await this.framework.wake(waiting);
   }
 
+  /**
+   * A queue the allocator offers nothing gets no OFFERS event to say why its jobs wait: its head is given the
+   * allocator's reason (its quota, filters, GPU agents, fair share) and the jobs behind it their place, each
+   * written only when its kind changes (offers.reasonKind). SUPPRESSED is skipped: nothing waits there.
+   */
+  private async allocatorReasons(now: number): Promise<number> {
+    if (now - this.lastReasonsAt < ALLOCATOR_REASONS_MS) return 0;
+    this.lastReasonsAt = now;
+    const { engine } = this.framework;
+    try {
+      const reasons = (await this.framework.scheduler.pendingReasons()).filter((each) => each.code !== 'SUPPRESSED');
+      let written = 0;
+      for (const reason of reasons) {
+        const queue = reason.role;
+        const head = await engine.store.pending(queue, REASON_HEAD);
+        const placement = new Map(
+          head.map((stored, index) => [stored.job.id, index === 0 ? allocatorReason(reason) : behind(queue, index, 0)]),
+        );
+        const outcome = { placement: { pending: placement }, pending: new Map(head.map((s) => [s.job.id, s])) };
+        written += await writeReasons(
+          { engine, settings: { ...this.framework.settings, reasonWrites: REASON_HEAD } } as OffersContext,
+          outcome as unknown as OffersOutcome,
+        );
+      }
+      return written;
+    } catch (error) {
+      engine.logger?.warn('Pending reasons not read', { error: String(error) });
+      return 0;
+    }
+  }
+
   /** REQUEST: the placeable jobs' demand per resource shape, when it changed (or to keep it fresh). */
   private async request(now: number): Promise<number> {
+    if (now - this.lastDemandCheckAt < DEMAND_CHECK_MS) return 0;
+    this.lastDemandCheckAt = now;
     const { store } = this.framework.engine;
     const queues = new Set([DEFAULT_QUEUE, ...(await store.queues())]);
     const pending = (await Promise.all([...queues].map((queue) => store.pending(queue, 200)))).flat();
@@ -200,6 +252,13 @@ export class JobsTicker {
     }
     return requests.length;
   }
+}
+
+/** A queue's head's reason from the allocator's: its quota in the contract's words, the rest as the allocator says. */
+export function allocatorReason(reason: Pick<PendingReason, 'code' | 'message'>): JobPendingReason {
+  return reason.code === 'QUOTA_LIMIT_REACHED'
+    ? { code: 'QUOTA', message: `the queue's quota: ${reason.message}` }
+    : { code: 'NO_OFFERS', message: `the allocator's reason: ${reason.message}` };
 }
 
 /**

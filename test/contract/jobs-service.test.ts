@@ -36,6 +36,29 @@ async function run(id: string, state: 'TASK_FINISHED' | 'TASK_FAILED', output = 
   await applyStatus(t.engine, { taskId, state, time: t.clock.now, message, output });
 }
 
+describe('pending reasons', () => {
+  it('counts a place in the queue when the job is read: the framework writes only that it waits behind others', async () => {
+    const first = await submit({ queue: 'places', priority: 5 });
+    const second = await submit({ queue: 'places' });
+    const third = await submit({ queue: 'places' });
+    const written = await t.engine.mutate(third.id, (current) => ({
+      ...current,
+      job: { ...current.job, pending_reason: 'behind 7 jobs submitted earlier in queue places' },
+    }));
+    const place = 'behind 1 job of higher priority and 1 job submitted earlier in queue places';
+    expect((await t.service.get(third.id))?.pending_reason).toBe(place);
+    const listed = await t.service.list({ queues: ['places'], state: 'PENDING', limit: 10 });
+    expect(listed.jobs.find((job) => job.id === third.id)?.pending_reason).toBe(place);
+    // The jobs ahead run: its place moves with no write to it.
+    await run(first.id, 'TASK_FINISHED');
+    expect((await t.service.get(third.id))?.pending_reason).toBe('behind 1 job submitted earlier in queue places');
+    await run(second.id, 'TASK_FINISHED');
+    const head = await t.service.get(third.id);
+    expect(head?.pending_reason).toBe('first in queue places: waiting for the next offers');
+    expect(head?.version).toBe(written?.job.version);
+  });
+});
+
 describe('submit', () => {
   it('refuses a bad spec with the field named, and writes nothing', async () => {
     const bad = await t.service.submit({ name: 'x', command: 'true', retires: 3 } as never);

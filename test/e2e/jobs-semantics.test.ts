@@ -45,6 +45,10 @@ describe('Mantle Jobs on the local cluster', () => {
     expect(done.state).toBe('SUCCEEDED');
     expect(done.attempts).toHaveLength(1);
     expect(done.attempts[0]).toMatchObject({ state: 'TASK_FINISHED', exit_code: 0, task_id: `${job.id}-1` });
+    const iso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+    expect(done.attempts[0]?.started_at).toMatch(iso);
+    expect(done.attempts[0]?.ended_at).toMatch(iso);
+    expect(done.created_at).toMatch(iso);
     expect(await logsOf(cluster, job.id)).toBe(`id=${job.id} attempt=1 queue=default x=forty-two\n`);
   });
 

@@ -6,7 +6,6 @@ import { newJob } from '../../frameworks/jobs/lifecycle.js';
 import { attemptTaskId, parseJobSpec, type Attempt, type Job } from '../../frameworks/jobs/model.js';
 import {
   placementOffer,
-  REASON_REFRESH_MS,
   taskInfo,
   writeReasons,
   type OffersContext,
@@ -14,7 +13,7 @@ import {
 } from '../../frameworks/jobs/offers.js';
 import type { PendingReason } from '../../frameworks/jobs/placement.js';
 import type { StoredJob, Wait } from '../../frameworks/jobs/store.js';
-import { launchCheckAgain, pendingDemand } from '../../frameworks/jobs/ticker.js';
+import { allocatorReason, launchCheckAgain, pendingDemand } from '../../frameworks/jobs/ticker.js';
 
 function job(spec: Record<string, unknown>, id = 'j1'): Job {
   const parsed = parseJobSpec({ name: 'n', command: 'true', ...spec });
@@ -126,7 +125,6 @@ describe('the Jobs framework’s writes under a backlog', () => {
     const ctx = {
       engine,
       settings: { reasonWrites: 25 },
-      reasonRefresh: { at: 0 },
     } as unknown as OffersContext;
     async function round(now: number, next: Record<string, PendingReason>) {
       clock.now = now;
@@ -142,21 +140,30 @@ describe('the Jobs framework’s writes under a backlog', () => {
     message: `behind ${n} jobs submitted earlier in queue default`,
   });
 
-  it('writes a place in the queue that only moved at most every REASON_REFRESH_MS; a changed reason at once', async () => {
+  it('writes a reason only when its kind changes: a place in the queue is never rewritten for its counts', async () => {
     const { round } = reasons({ a: null, b: behind(9).message, c: behind(9).message });
-    // The first round writes every change (none were written yet by this framework).
-    expect(await round(t0, { a: behind(3), b: behind(4), c: behind(9) })).toEqual({
-      a: behind(3).message,
-      b: behind(4).message,
-    });
-    // Soon after: only b's counts moved, so it waits; c's reason changed kind, so it is written.
+    // The first round writes a, which had no reason; b's place only moved, so it is not written.
+    expect(await round(t0, { a: behind(3), b: behind(4), c: behind(9) })).toEqual({ a: behind(3).message });
+    // c's reason changed kind (a place → the queue's quota), so it is written at once; b's moved place never is.
     const quota: PendingReason = {
       code: 'QUOTA',
       message: 'the queue’s quota: queue default is at its cpus limit 4 (4 in use)',
     };
     expect(await round(t0 + 1_000, { b: behind(2), c: quota })).toEqual({ c: quota.message });
-    // Once REASON_REFRESH_MS has passed, the moved place is written again.
-    expect(await round(t0 + REASON_REFRESH_MS, { b: behind(2) })).toEqual({ b: behind(2).message });
+    expect(await round(t0 + 3_600_000, { b: behind(2), c: behind(9) })).toEqual({});
+    // A head that waits for resources (a had no reason written): a new kind, written.
+    const resources: PendingReason = { code: 'RESOURCES', message: 'no agent with the resources: cpus:8;mem:16' };
+    expect(await round(t0 + 3_601_000, { a: resources })).toEqual({ a: resources.message });
+  });
+
+  it("maps the allocator's reasons: its quota limit is the queue's quota, anything else the allocator's reason", () => {
+    const quota = allocatorReason({
+      code: 'QUOTA_LIMIT_REACHED',
+      message: "Role 'gpu' is at its quota limit for gpus",
+    });
+    expect(quota).toEqual({ code: 'QUOTA', message: "the queue's quota: Role 'gpu' is at its quota limit for gpus" });
+    const filtered = allocatorReason({ code: 'GPU_AGENTS_ONLY', message: 'Only agents with GPUs have something free' });
+    expect(filtered.message).toBe("the allocator's reason: Only agents with GPUs have something free");
   });
 
   it('backs off the checks of a launch nobody heard of: doubling from the first, up to five minutes', () => {
