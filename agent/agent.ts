@@ -109,8 +109,7 @@ class Agent implements RunningAgent, AgentContext {
   private registration: AgentRegistration | undefined;
   private loops: Promise<unknown>[] = [];
   private commands: Promise<void> | undefined;
-  /** A graceful stop lets the command long-poll end by itself: a poll cut off mid-way would leave the
-   * commands it received invisible in the queue until their visibility timeout. */
+  /** A graceful stop lets the long-poll end: a poll cut off hides the commands it got until their visibility timeout. */
   private stopping = false;
   private stopped: Promise<void> | undefined;
   private readonly pollAbort = new AbortController();
@@ -258,6 +257,7 @@ class Agent implements RunningAgent, AgentContext {
       domain: this.domain,
       containerizers: this.config.containerizers,
       isolation: this.isolation,
+      gpus: this.gpus,
       tasks: this.tasks(),
     });
   }

@@ -5,6 +5,7 @@
  */
 import packageJson from '../package.json' with { type: 'json' };
 import type {
+  AgentGpu,
   Isolation,
   RegisterAgentRequest,
   RegisterAgentResponse,
@@ -12,6 +13,7 @@ import type {
 } from '#shared/protocol/internal.js';
 import type { AgentCapability, Attribute, DomainInfo, Resource, TaskState } from '#shared/protocol/mesos.js';
 import type { ContainerizerKind } from './config.js';
+import type { Gpu } from './gpu/gpu.js';
 
 /** The capabilities this agent advertises (Mesos `SlaveInfo.Capability`). */
 export const ADVERTISED_CAPABILITIES: readonly AgentCapability[] = [
@@ -53,6 +55,8 @@ export interface AgentDescription {
   readonly domain: DomainInfo | undefined;
   readonly containerizers: readonly ContainerizerKind[];
   readonly isolation: Isolation;
+  /** The GPUs (and MIG devices) it offers as `gpus`. */
+  readonly gpus: readonly Gpu[];
   /** The tasks it runs, with the latest state of each (none yet: TASK_STAGING). */
   readonly tasks: ReadonlyArray<{ frameworkId: string; taskId: string; state: TaskState | undefined }>;
 }
@@ -75,5 +79,16 @@ export function registrationRequest(agent: AgentDescription): RegisterAgentReque
       state: task.state ?? 'TASK_STAGING',
     })),
     version: packageJson.version,
+    ...(agent.gpus.length > 0 ? { gpus: agent.gpus.map(reportedGpu) } : {}),
+  };
+}
+
+function reportedGpu(gpu: Gpu): AgentGpu {
+  return {
+    index: gpu.index,
+    uuid: gpu.uuid,
+    model: gpu.model,
+    memory_mib: Math.round(gpu.memoryMiB),
+    ...(gpu.mig ? { mig_parent_uuid: gpu.mig.parentUuid, mig_profile: gpu.mig.profile } : {}),
   };
 }

@@ -112,6 +112,7 @@ export async function registerAgent(
     capabilities: (request.capabilities ?? []).map((capability) => capability.type),
     containerizers: request.containerizers,
     isolation: request.isolation,
+    ...(request.gpus ? { gpuDevices: request.gpus } : {}),
     principal: caller.principal,
   };
   if (request.agent_id) return reregisterAgent(master, request, request.agent_id.value, registration);

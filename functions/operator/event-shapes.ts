@@ -51,6 +51,7 @@ export function agentJson(agent: AgentRecord, version: string): Record<string, u
     allocated_resources: allocatedResources(agent),
     offered_resources: [],
     capabilities: agent.capabilities.map((type) => ({ type })),
+    gpus: agent.gpuDevices?.length ? agent.gpuDevices : undefined,
   });
 }
 

@@ -76,6 +76,7 @@ export function legacySlave(agent: AgentRecord, version: string): Json {
     offered_resources_full: offered,
     ...(drain ? { drain_info: drain } : {}),
     ...(agent.domain ? { domain: agent.domain } : {}),
+    ...(agent.gpuDevices?.length ? { gpus: agent.gpuDevices } : {}),
   };
 }
 

@@ -90,6 +90,8 @@ export function mesosAgent(agent: AgentRecord, version: string): Record<string, 
     capabilities: agent.capabilities.map((type) => ({ type })),
     ...(drain ? { drain_info: drain } : {}),
     ...(agent.drain ? { estimated_drain_start_time: timeInfo(agent.drain.startedAt) } : {}),
+    // Mantle's extension (docs/operator.md): the GPUs behind the `gpus` resource, by index.
+    ...(agent.gpuDevices?.length ? { gpus: agent.gpuDevices } : {}),
   };
 }
 

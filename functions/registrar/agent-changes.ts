@@ -100,7 +100,9 @@ export function readmitChange(
     version: current.version + 1,
   }).map(([name, value]) => `${x.name(name)} = ${x.value(value)}`);
   const condition = `${x.name('version')} = ${x.value(current.version)}`;
-  const update = `SET ${sets.join(', ')} REMOVE ${x.name('unreachable_at')}`;
+  // An agent that lost its GPUs (or reports none) no longer lists the ones it had.
+  const removes = ['unreachable_at', ...(details.gpuDevices ? [] : ['gpu_devices'])].map((name) => x.name(name));
+  const update = `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`;
   return ok({ change: { update, condition, expression: x }, dropped });
 }
 

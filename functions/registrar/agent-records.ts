@@ -4,7 +4,7 @@
  * Pure. The item shapes are the table's: changing one is a data migration.
  */
 import { AGENT_CAPABILITIES, type Attribute, type DomainInfo, type Resource } from '#shared/protocol/mesos.js';
-import type { Isolation } from '#shared/protocol/internal.js';
+import type { AgentGpu, Isolation } from '#shared/protocol/internal.js';
 import { AttributeSchema, DomainInfoSchema } from '#shared/protocol/mesos.js';
 import { describeZodError } from '#shared/protocol/errors.js';
 import { ok, type Result } from '#shared/result.js';
@@ -49,6 +49,8 @@ export interface AgentRecord {
   readonly containerizers: string[];
   /** What isolation the agent could set up, as it reported it. */
   readonly isolation?: Isolation;
+  /** The GPUs it reported (Mantle's extension, for operators; allocation counts the `gpus` scalar). */
+  readonly gpuDevices?: readonly AgentGpu[];
   /** The principal the agent authenticated as ("" without authentication); only it may act for the agent. */
   readonly principal: string;
   /**
@@ -85,6 +87,8 @@ export interface AgentRegistration {
   readonly commandQueueUrl?: string;
   readonly containerizers?: readonly string[];
   readonly isolation?: Isolation;
+  /** Validated where the registration arrives (RegisterAgentRequestSchema). */
+  readonly gpuDevices?: readonly AgentGpu[];
   readonly principal?: string;
   readonly instanceSession?: string;
   /** Mesos v1 JSON resources; validated here. */
@@ -191,6 +195,7 @@ export function agentFromItem(item: Item): AgentRecord {
     ...(item.instance_session ? { instanceSession: item.instance_session as string } : {}),
     containerizers: (item.containerizers ?? []) as string[],
     ...(item.isolation ? { isolation: JSON.parse(item.isolation as string) as Isolation } : {}),
+    ...(item.gpu_devices ? { gpuDevices: JSON.parse(item.gpu_devices as string) as AgentGpu[] } : {}),
     attributes: JSON.parse(item.attributes as string) as Attribute[],
     ...(item.domain ? { domain: JSON.parse(item.domain as string) as DomainInfo } : {}),
     capabilities: (item.capabilities ?? []) as string[],
@@ -224,6 +229,7 @@ export type AgentDetails = Pick<
 > & {
   domain?: DomainInfo;
   isolation?: Isolation;
+  gpuDevices?: readonly AgentGpu[];
 };
 
 export function validateRegistration(
@@ -259,6 +265,7 @@ export function validateRegistration(
     principal: registration.principal ?? '',
     ...(registration.instanceSession ? { instanceSession: registration.instanceSession } : {}),
     ...(registration.isolation ? { isolation: registration.isolation } : {}),
+    ...(registration.gpuDevices?.length ? { gpuDevices: registration.gpuDevices } : {}),
     attributes: details.data.attributes ?? [],
     ...(details.data.domain ? { domain: details.data.domain } : {}),
     capabilities,
@@ -276,6 +283,7 @@ export function detailAttributes(details: AgentDetails): Item {
     principal: details.principal,
     ...(details.instanceSession ? { instance_session: details.instanceSession } : {}),
     ...(details.isolation ? { isolation: JSON.stringify(details.isolation) } : {}),
+    ...(details.gpuDevices ? { gpu_devices: JSON.stringify(details.gpuDevices) } : {}),
     attributes: JSON.stringify(details.attributes),
     ...(details.domain ? { domain: JSON.stringify(details.domain) } : {}),
     capabilities: details.capabilities,

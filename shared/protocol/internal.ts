@@ -48,6 +48,28 @@ export const ReportedTaskSchema = z.object({
 });
 export type ReportedTask = z.infer<typeof ReportedTaskSchema>;
 
+/** At most this many GPUs in a registration: 8 GPUs split into 7 MIG devices each fit with room. */
+export const MAX_AGENT_GPUS = 128;
+
+/**
+ * Mantle's extension: one GPU (or MIG device) the agent offers, as nvidia-smi lists it. For operators
+ * to see (the UI, GET_AGENTS); the master never allocates by it: the `gpus` scalar is the resource.
+ */
+export const AgentGpuSchema = z.object({
+  index: z.number().int().min(0).max(1023),
+  uuid: z.string().min(1).max(128),
+  model: z.string().max(128),
+  memory_mib: z
+    .number()
+    .int()
+    .min(0)
+    .max(16 * 1024 * 1024),
+  /** A MIG device: the UUID of its GPU, and its profile (`3g.20gb`). */
+  mig_parent_uuid: z.string().min(1).max(128).optional(),
+  mig_profile: z.string().min(1).max(64).optional(),
+});
+export type AgentGpu = z.infer<typeof AgentGpuSchema>;
+
 export const RegisterAgentRequestSchema = z.object({
   /** Present when a restarted agent re-registers with its checkpointed id. */
   agent_id: opt(AgentIDSchema),
@@ -63,6 +85,8 @@ export const RegisterAgentRequestSchema = z.object({
   isolation: IsolationSchema,
   tasks: rep(ReportedTaskSchema),
   version: z.string(),
+  /** Mantle's extension: the GPUs behind the `gpus` resource, by index (absent: none, or an older agent). */
+  gpus: z.array(AgentGpuSchema).max(MAX_AGENT_GPUS).optional(),
 });
 export type RegisterAgentRequest = z.infer<typeof RegisterAgentRequestSchema>;
 

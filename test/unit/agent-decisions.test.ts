@@ -12,7 +12,7 @@ import { ADVERTISED_CAPABILITIES, registrationRequest } from '../../agent/regist
 import { emptyAgentState, launchKey } from '../../agent/state.js';
 import { agentStatus, drainedState } from '../../agent/statuses.js';
 import { taskKey } from '#shared/ids.js';
-import { SAFE_GRANT } from '#shared/protocol/internal.js';
+import { RegisterAgentRequestSchema, SAFE_GRANT } from '#shared/protocol/internal.js';
 import type { TaskInfo } from '#shared/protocol/mesos.js';
 import { commandTask, dockerTask, ROOT_GRANT } from '../support/agent.js';
 
@@ -193,6 +193,7 @@ describe('the registration request', () => {
     domain: undefined,
     containerizers: ['mesos'] as const,
     isolation: { cgroups: 'none' as const, gpus: 'none' as const, notes: [] },
+    gpus: [],
     tasks: [],
   };
 
@@ -217,5 +218,35 @@ describe('the registration request', () => {
       { framework_id: { value: 'F1' }, task_id: { value: 't1' }, state: 'TASK_RUNNING' },
       { framework_id: { value: 'F1' }, task_id: { value: 't2' }, state: 'TASK_STAGING' },
     ]);
+  });
+
+  it('lists its GPUs by index, model and memory (MIG devices with their GPU and profile); none: no list', () => {
+    expect(registrationRequest(agent)).not.toHaveProperty('gpus');
+    const request = registrationRequest({
+      ...agent,
+      gpus: [
+        { index: 0, uuid: 'GPU-a', model: 'NVIDIA A10G', memoryMiB: 23_028, pciBusId: '00000000:00:1B.0', minor: 0 },
+        {
+          index: 1,
+          uuid: 'MIG-b',
+          model: 'NVIDIA A100-SXM4-40GB',
+          memoryMiB: 19_968,
+          minor: 1,
+          mig: { parentUuid: 'GPU-c', profile: '3g.20gb', device: 0 },
+        },
+      ],
+    });
+    expect(request.gpus).toEqual([
+      { index: 0, uuid: 'GPU-a', model: 'NVIDIA A10G', memory_mib: 23_028 },
+      {
+        index: 1,
+        uuid: 'MIG-b',
+        model: 'NVIDIA A100-SXM4-40GB',
+        memory_mib: 19_968,
+        mig_parent_uuid: 'GPU-c',
+        mig_profile: '3g.20gb',
+      },
+    ]);
+    expect(RegisterAgentRequestSchema.safeParse(request).success).toBe(true);
   });
 });

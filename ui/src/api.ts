@@ -178,6 +178,16 @@ export interface Task {
   readonly resources: readonly Resource[];
   readonly statuses?: readonly TaskStatus[];
 }
+/** One GPU as GET_AGENTS lists it (Mantle's `gpus` field of an agent; docs/operator.md). */
+export interface AgentGpu {
+  readonly index: number;
+  readonly uuid: string;
+  readonly model: string;
+  readonly memory_mib: number;
+  readonly mig_parent_uuid?: string;
+  readonly mig_profile?: string;
+}
+
 export interface Agent {
   readonly agent_info: { readonly hostname: string; readonly id?: Id; readonly attributes?: readonly unknown[] };
   readonly active: boolean;
@@ -186,6 +196,8 @@ export interface Agent {
   readonly allocated_resources?: readonly Resource[];
   readonly offered_resources?: readonly Resource[];
   readonly drain_info?: { readonly state: string };
+  /** Mantle's extension: the GPUs behind `gpus`, as the agent found them (absent: none, or an older agent). */
+  readonly gpus?: readonly AgentGpu[];
 }
 export interface Framework {
   readonly framework_info: {

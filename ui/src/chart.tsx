@@ -22,7 +22,11 @@ export function ResourceChart(props: { name: string; series: Series; version: nu
         width,
         height: 180,
         title: props.name,
-        scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+        scales: {
+          // One sample is a zero-wide range, which uPlot widens to years: show the minute around it.
+          x: { time: true, range: (_u, min, max) => (min === max ? [min - 60, max + 60] : [min, max]) },
+          y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] },
+        },
         axes: [{ stroke: 'currentColor' }, { stroke: 'currentColor' }],
         series: [
           {},

@@ -1,5 +1,5 @@
 /** Mesos resource lists summed by name, and how the pages print quantities. */
-import type { Resource } from './api.js';
+import type { AgentGpu, Resource } from './api.js';
 
 export type Totals = Record<string, number>;
 
@@ -47,7 +47,29 @@ export function summary(totals: Totals): string {
     .join(' · ');
 }
 
-/** The GPUs an agent offers, by index and model, from its `gpus` set or attributes (when it names them). */
-export function gpuList(resources: readonly Resource[] | undefined): string[] {
-  return (resources ?? []).filter((r) => r.name === 'gpus' && r.set).flatMap((r) => r.set?.item ?? []);
+/** "0–3, 6" for 0, 1, 2, 3, 6. */
+function indexRanges(indices: readonly number[]): string {
+  const sorted = [...new Set(indices)].sort((a, b) => a - b);
+  const ranges: string[] = [];
+  for (let i = 0; i < sorted.length;) {
+    let j = i;
+    while (j + 1 < sorted.length && (sorted[j + 1] as number) === (sorted[j] as number) + 1) j += 1;
+    ranges.push(i === j ? String(sorted[i]) : `${sorted[i]}–${sorted[j]}`);
+    i = j + 1;
+  }
+  return ranges.join(', ');
+}
+
+/**
+ * An agent's GPUs by model, one line a kind (so a row keeps its height): "4 × NVIDIA A10G 22.5 GB (0–3)";
+ * MIG devices by profile, with the indices of their GPUs: "3 × NVIDIA A100-SXM4-40GB MIG 3g.20gb 19.5 GB (0, 5)".
+ */
+export function gpuList(gpus: readonly AgentGpu[] | undefined): string[] {
+  const kinds = new Map<string, number[]>();
+  for (const gpu of [...(gpus ?? [])].sort((a, b) => a.index - b.index)) {
+    const mig = gpu.mig_profile ? ` MIG ${gpu.mig_profile}` : '';
+    const kind = `${gpu.model || 'GPU'}${mig} ${quantity('mem', gpu.memory_mib)}`;
+    kinds.set(kind, [...(kinds.get(kind) ?? []), gpu.index]);
+  }
+  return [...kinds].map(([kind, indices]) => `${indices.length} × ${kind} (${indexRanges(indices)})`);
 }

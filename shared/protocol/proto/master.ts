@@ -193,6 +193,8 @@ message Response {
       repeated mesos.v1.AgentInfo.Capability capabilities = 10;
       optional mesos.v1.DrainInfo drain_info = 13;
       optional mesos.v1.TimeInfo estimated_drain_start_time = 14;
+      // Mantle's.
+      repeated mantle.v1.AgentGpu gpus = 1000;
     }
     repeated Response.GetAgents.Agent agents = 1;
     repeated mesos.v1.AgentInfo recovered_agents = 2;

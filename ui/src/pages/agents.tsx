@@ -11,11 +11,19 @@ function agentState(agent: Agent): string {
   return agent.active ? 'active' : 'deactivated';
 }
 
-/** The GPU count, and the devices by index where the agent lists them. */
-function gpus(agent: Agent): string {
-  const count = scalars(agent.total_resources).gpus ?? 0;
-  const devices = gpuList(agent.total_resources);
-  return count === 0 ? '—' : devices.length > 0 ? `${count} (${devices.join(', ')})` : String(count);
+/** The GPU count, and the devices by model and index where the agent lists them (GET_AGENTS `gpus`). */
+function Gpus(props: { agent: Agent }) {
+  const count = scalars(props.agent.total_resources).gpus ?? 0;
+  const devices = gpuList(props.agent.gpus);
+  if (count === 0) return <>—</>;
+  if (devices.length === 0) return <>{String(count)}</>;
+  return (
+    <ul class="gpus" aria-label={`${count} GPUs`}>
+      {devices.map((device) => (
+        <li key={device}>{device}</li>
+      ))}
+    </ul>
+  );
 }
 
 interface Attribute {
@@ -104,7 +112,7 @@ export function Agents() {
           { title: 'Total', cell: (agent) => summary(scalars(agent.total_resources)) },
           { title: 'Allocated', cell: (agent) => summary(scalars(agent.allocated_resources)) || '—' },
           { title: 'Offered', cell: (agent) => summary(scalars(agent.offered_resources)) || '—' },
-          { title: 'GPUs', cell: (agent) => gpus(agent) },
+          { title: 'GPUs', cell: (agent) => <Gpus agent={agent} /> },
           { title: 'Attributes', cell: (agent) => attributes(agent) || '—' },
           {
             title: 'Tasks',
