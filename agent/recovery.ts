@@ -78,9 +78,10 @@ export async function recoverTasks(context: AgentContext): Promise<void> {
       context.logger.error('Recovering a task failed', { frameworkId, taskId, error: String(error) });
     }
   }
+  // The custom executors' containers (processes or Docker containers) are found before any orphan is killed.
+  await context.customExecutors.reattach(known);
   for (const containerizer of context.containerizers.values()) {
     if (containerizer.kind === 'docker' && !context.config.dockerKillOrphans) continue;
-    if (containerizer.kind === 'mesos') await context.customExecutors.reattach(known);
     const orphans = await containerizer.cleanupOrphans(known);
     if (orphans.length > 0) context.logger.warn('Killed orphan containers', { kind: containerizer.kind, orphans });
   }

@@ -28,7 +28,7 @@ import { CustomExecutor, type ExecutorRun } from './custom-executor.js';
 import { ExecutorRecords, type ExecutorRecord } from './records.js';
 import { loadExecutors, reattachExecutors } from './recovery.js';
 import { isStopped } from '../lifecycle.js';
-import { executorContainerTask, executorEnvironment, sameExecutor } from './launch.js';
+import { executorContainerTask, executorContainerizer, executorEnvironment, sameExecutor } from './launch.js';
 
 export interface CustomExecutorsDeps {
   readonly context: AgentContext;
@@ -72,10 +72,6 @@ async function fetchExecutorUris(
   if (!fetcher) throw new FetchError('This agent does not fetch URIs');
   const signal = new AbortController().signal;
   await fetcher.fetch({ taskId: info.executor_id.value, uris, sandbox, grant, signal });
-}
-
-function containerizer(context: AgentContext): Containerizer {
-  return context.containerizers.get('mesos') as Containerizer;
 }
 
 export class CustomExecutors implements CustomExecutorRegistry {
@@ -218,6 +214,8 @@ export class CustomExecutors implements CustomExecutorRegistry {
       agentEndpoint: this.deps.endpoint() as string,
       token: executor.token,
       shutdownGracePeriodMs: context.config.executorShutdownGracePeriodMs,
+      // Mesos's Docker containerizer mounts the sandbox there; MESOS_DIRECTORY stays the host's path.
+      ...(wantsDocker(info.container) ? { sandboxInContainer: context.config.sandboxDirectory } : {}),
     });
     const containerTask = executorContainerTask(info, tasks, environment);
     const refused = grantRefusal(containerTask, grant);
@@ -240,7 +238,8 @@ export class CustomExecutors implements CustomExecutorRegistry {
       const agentId = this.deps.agentInfo().id?.value ?? '';
       const allGpus = context.executorContext().allGpus;
       const spec = { recorded: Promise.resolve(), agentId, executorId: info.executor_id.value, gpus, allGpus };
-      executor.started(await containerizer(context).launch({ ...spec, ...run, task: containerTask }));
+      const containerizer = executorContainerizer(context, info) as Containerizer;
+      executor.started(await containerizer.launch({ ...spec, ...run, task: containerTask }));
       context.metrics.increment('slave/executors_launched');
     } catch (error) {
       context.logger.warn('Launching a custom executor failed', {
@@ -254,14 +253,22 @@ export class CustomExecutors implements CustomExecutorRegistry {
 
   /** Why no executor can start on this agent, if it cannot. */
   private startRefusal(info: ExecutorInfo): Refusal | undefined {
-    if (wantsDocker(info.container)) {
-      return launchFailed('Custom executors run as processes on this agent: a Docker executor is not supported');
-    }
     if (this.deps.endpoint() === undefined) {
       return launchFailed('The agent serves no HTTP endpoint (--port): a custom executor could not reach it');
     }
-    if (!this.context.containerizers.has('mesos')) {
+    if (!wantsDocker(info.container)) {
+      if (this.context.containerizers.has('mesos')) return undefined;
       return launchFailed('Custom executors need the mesos (process) containerizer, which this agent does not run');
+    }
+    if (!this.context.containerizers.has('docker')) {
+      return launchFailed('A Docker executor needs the docker containerizer, which this agent does not run');
+    }
+    // The executor API listens on the agent's loopback: only a container in the host's network reaches it.
+    const network = info.container?.docker?.network ?? 'HOST';
+    if (network !== 'HOST') {
+      return launchFailed(
+        `A Docker executor on network ${network} could not reach the agent's executor API, which listens on the host's loopback: use network HOST`,
+      );
     }
     return undefined;
   }

@@ -2,9 +2,12 @@
  * What a custom executor's container is (Mesos `Framework::launchExecutor` and
  * `executorEnvironment` in src/slave/slave.cpp): the executor's command in its own sandbox, with Mesos's
  * environment for executors, its secret, and limits that hold the executor and the task it was
- * launched with. Pure.
+ * launched with; the containerizer that runs it (Docker for an executor with a Docker image). Pure.
  */
 import type { CommandInfo, ExecutorInfo, TaskInfo } from '#shared/protocol/mesos.js';
+import { wantsDocker } from '../authorization.js';
+import type { ContainerizerKind } from '../config.js';
+import type { Containerizer } from '../containerizer/containerizer.js';
 import type { ExecutorRun } from './custom-executor.js';
 
 type EnvironmentVariable = NonNullable<NonNullable<CommandInfo['environment']>['variables']>[number];
@@ -25,6 +28,8 @@ export interface ExecutorEnvironmentInput {
   readonly agentEndpoint: string;
   readonly token: string;
   readonly shutdownGracePeriodMs: number;
+  /** Where a Docker executor's container sees its sandbox (its MESOS_SANDBOX); a process sees the host's. */
+  readonly sandboxInContainer?: string;
 }
 
 /** The variables every custom executor gets (the executor's own come first and lose to these). */
@@ -36,7 +41,7 @@ export function executorEnvironment(input: ExecutorEnvironmentInput): Record<str
     MESOS_EXECUTOR_ID: run.info.executor_id.value,
     MESOS_AGENT_ENDPOINT: input.agentEndpoint,
     MESOS_DIRECTORY: run.sandbox,
-    MESOS_SANDBOX: run.sandbox,
+    MESOS_SANDBOX: input.sandboxInContainer ?? run.sandbox,
     MESOS_CHECKPOINT: run.frameworkInfo.checkpoint ? '1' : '0',
     MESOS_RECOVERY_TIMEOUT: mesosDuration(RECOVERY_TIMEOUT_MS),
     MESOS_SUBSCRIPTION_BACKOFF_MAX: mesosDuration(SUBSCRIPTION_BACKOFF_MAX_MS),
@@ -82,4 +87,12 @@ export function sameExecutor(a: ExecutorInfo, b: ExecutorInfo): boolean {
   const { resources: _a, framework_id: _fa, ...restA } = a;
   const { resources: _b, framework_id: _fb, ...restB } = b;
   return JSON.stringify(restA) === JSON.stringify(restB);
+}
+
+/** Docker executors (a DOCKER container, or a MESOS one with an image) run in Docker; the others as processes. */
+export function executorContainerizer(
+  context: { readonly containerizers: ReadonlyMap<ContainerizerKind, Containerizer> },
+  info: ExecutorInfo,
+): Containerizer | undefined {
+  return context.containerizers.get(wantsDocker(info.container) ? 'docker' : 'mesos');
 }

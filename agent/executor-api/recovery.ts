@@ -12,6 +12,7 @@ import { launchGrant } from '../authorization.js';
 import type { AgentContext } from '../context.js';
 import { agentStatus } from '../statuses.js';
 import type { CustomExecutor, ExecutorRun } from './custom-executor.js';
+import { executorContainerizer } from './launch.js';
 import type { ExecutorRecord, ExecutorRecords } from './records.js';
 
 /** What recovery needs of the registry (executors.ts). */
@@ -39,9 +40,10 @@ export async function reattachExecutors(
   records: readonly ExecutorRecord[],
   known: Set<string>,
 ): Promise<void> {
-  const containerizer = context.containerizers.get('mesos');
   for (const record of records) {
     const { run } = record;
+    // A Docker executor's container is found again by its name (docker.ts), a process by its supervisor.
+    const containerizer = executorContainerizer(context, run.info);
     known.add(run.containerId);
     const stateOf = (taskId: string): TaskState | undefined =>
       context.updates.stream(run.frameworkId, taskId)?.latestState;

@@ -183,9 +183,6 @@ export function validateCustomExecutor(
     );
   }
   if (!executor.command) return invalid("Expecting 'ExecutorInfo.command' to be present");
-  if (executor.container?.type === 'DOCKER' || executor.container?.mesos?.image) {
-    return invalid('Mantle agents run custom executors as processes: the executor may not have a Docker container');
-  }
   const error = commandError(executor.command, 'ExecutorInfo.command') ?? containerError(executor.container, false);
   if (error) return invalid(error);
   const canonical = canonicalResources(executor.resources ?? []);

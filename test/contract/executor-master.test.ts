@@ -108,9 +108,9 @@ describe("the master's validation of ExecutorInfo", () => {
     ['of type DEFAULT', executor('v-2', { type: 'DEFAULT' }), /CUSTOM/],
     ['of another framework', executor('v-3', { framework_id: { value: 'someone-else' } }), /invalid FrameworkID/],
     [
-      'in a Docker container',
-      executor('v-4', { container: { type: 'DOCKER', docker: { image: 'busybox' } } }),
-      /as processes/,
+      'in a DOCKER container without its DockerInfo',
+      executor('v-4', { container: { type: 'DOCKER' } }),
+      /DockerInfo 'docker' is not set/,
     ],
   ])('refuses an executor %s: TASK_ERROR', async (_what, info, message) => {
     const made = await offer(tm, framework, target, 'cpus:0.5;mem:128');

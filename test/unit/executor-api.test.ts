@@ -8,10 +8,12 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   executorContainerTask,
+  executorContainerizer,
   executorEnvironment,
   mesosDuration,
   sameExecutor,
 } from '../../agent/executor-api/launch.js';
+import type { Containerizer } from '../../agent/containerizer/containerizer.js';
 import { terminationReport, waitStatus } from '../../agent/executor-api/termination.js';
 import { endpointAddress } from '../../agent/executor-api/wiring.js';
 import { executorEvent } from '../../functions/master/executor-messages.js';
@@ -128,6 +130,32 @@ describe("the executor's container", () => {
     expect(container.resources?.length).toBe(4);
   });
 
+  it('gives a Docker executor its sandbox at the path it is mounted at, and the host path as MESOS_DIRECTORY', () => {
+    const input = { run, agentEndpoint: '127.0.0.1:5051', token: 'secret', shutdownGracePeriodMs: 5000 };
+    expect(executorEnvironment({ ...input, sandboxInContainer: '/mnt/mesos/sandbox' })).toMatchObject({
+      MESOS_SANDBOX: '/mnt/mesos/sandbox',
+      MESOS_DIRECTORY: '/work/sandbox',
+    });
+    expect(executorEnvironment(input).MESOS_SANDBOX).toBe('/work/sandbox');
+  });
+
+  it('runs an executor with a Docker image in Docker and the others as processes', () => {
+    const docker = { kind: 'docker' } as Containerizer;
+    const mesos = { kind: 'mesos' } as Containerizer;
+    const context = {
+      containerizers: new Map([
+        ['docker', docker],
+        ['mesos', mesos],
+      ] as const),
+    };
+    const image = { type: 'DOCKER' as const, docker: { image: 'busybox' } };
+    const mesosImage = { type: 'MESOS' as const, mesos: { image: { type: 'DOCKER' as const, docker: { name: 'b' } } } };
+    expect(executorContainerizer(context, { ...info, container: image })).toBe(docker);
+    expect(executorContainerizer(context, { ...info, container: mesosImage })).toBe(docker);
+    expect(executorContainerizer(context, info)).toBe(mesos);
+    expect(executorContainerizer({ containerizers: new Map() }, { ...info, container: image })).toBeUndefined();
+  });
+
   it('spells durations as Mesos does, and the SDK reads them back', () => {
     expect(mesosDuration(5000)).toBe('5secs');
     expect(mesosDuration(15 * 60_000)).toBe('15mins');
@@ -188,6 +216,17 @@ describe('the master', () => {
     const validated = validateCustomExecutor(info, context);
     expect(validated.ok && validated.value.every((r) => r.allocation_info?.role === 'ml')).toBe(true);
     expect(validateCustomExecutor({ ...info, type: undefined }, context).ok).toBe(true);
+  });
+
+  it('takes an executor in a Docker container, by the Mesos rules of ContainerInfo', () => {
+    const docker = { type: 'DOCKER' as const, docker: { image: 'busybox' } };
+    expect(validateCustomExecutor({ ...info, container: docker }, context).ok).toBe(true);
+    const image = { type: 'MESOS' as const, mesos: { image: { type: 'DOCKER' as const, docker: { name: 'b' } } } };
+    expect(validateCustomExecutor({ ...info, container: image }, context).ok).toBe(true);
+    const bare = validateCustomExecutor({ ...info, container: { type: 'DOCKER' } }, context);
+    expect(!bare.ok && bare.error.message).toMatch(/DockerInfo 'docker' is not set/);
+    const empty = validateCustomExecutor({ ...info, container: { type: 'DOCKER', docker: { image: '' } } }, context);
+    expect(!empty.ok && empty.error.message).toMatch(/Docker image must be set/);
   });
 
   it.each([
