@@ -128,7 +128,7 @@ export class ProcessContainerizer implements Containerizer {
   readonly kind = 'mesos' as const;
   private readonly pods: Pods;
 
-  constructor(private readonly options: ProcessContainerizerOptions) {
+  constructor(readonly options: ProcessContainerizerOptions) {
     this.pods = new Pods({ meta: options.checkpoint.meta, cgroups: options.cgroups, limits: options.limits });
   }
 

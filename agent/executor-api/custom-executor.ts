@@ -49,6 +49,8 @@ export interface CustomExecutorDeps {
   readonly shutdownGracePeriodMs: number;
   /** The run ended and every task it held was answered for. */
   readonly ended: (executor: CustomExecutor) => void;
+  /** A task it held ended: its container shrinks (resize.ts). */
+  readonly tasksChanged?: (executor: CustomExecutor) => void;
 }
 
 export class CustomExecutor {
@@ -94,6 +96,10 @@ export class CustomExecutor {
   }
   get ended(): boolean {
     return this.finished;
+  }
+  /** Whether its container was started (or found again): it has cgroups to resize. */
+  get containerStarted(): boolean {
+    return this.container !== undefined;
   }
   /** Whether it may be given tasks: neither ending nor ended. */
   get accepting(): boolean {
@@ -241,6 +247,7 @@ export class CustomExecutor {
     if (outcome === 'duplicate' || !this.live.has(taskId)) return;
     if (isTerminal(status.state)) {
       this.live.delete(taskId);
+      this.deps.tasksChanged?.(this);
       this.deps.metrics.increment(`slave/tasks_${status.state.replace('TASK_', '').toLowerCase()}`);
     } else {
       this.live.set(taskId, status.state);
@@ -286,6 +293,7 @@ export class CustomExecutor {
         );
       }
       if (this.taskIds().length === 0 && !this.subscribedOnce) await this.shutdown('No tasks left for the executor');
+      else this.deps.tasksChanged?.(this);
       return;
     }
     if (!this.live.has(taskId)) return;

@@ -29,6 +29,7 @@ import { ExecutorRecords, type ExecutorRecord } from './records.js';
 import { loadExecutors, reattachExecutors } from './recovery.js';
 import { isStopped } from '../lifecycle.js';
 import { executorContainerTask, executorContainerizer, executorEnvironment, sameExecutor } from './launch.js';
+import { ExecutorResizer } from './resize.js';
 
 export interface CustomExecutorsDeps {
   readonly context: AgentContext;
@@ -80,9 +81,15 @@ export class CustomExecutors implements CustomExecutorRegistry {
   private readonly launches = new Map<string, string>();
   readonly records: ExecutorRecords;
   private loaded: ExecutorRecord[] = [];
+  /** Each executor's cgroups follow the tasks it holds. */
+  readonly resizer: ExecutorResizer;
 
   constructor(private readonly deps: CustomExecutorsDeps) {
     this.records = new ExecutorRecords(deps.context.checkpoint);
+    this.resizer = new ExecutorResizer(
+      (executor) => executorContainerizer(deps.context, executor.run.info),
+      deps.context.logger,
+    );
   }
 
   private get context(): AgentContext {
@@ -190,6 +197,7 @@ export class CustomExecutors implements CustomExecutorRegistry {
       for (const task of tasks) this.launches.set(taskKey(request.frameworkId, task.task_id.value), request.launchId);
       running.addTasks(tasks, given.asGroup);
       await this.records.save(running, request.launchId);
+      await this.resizer.resize(running);
       return undefined;
     }
     return this.start(request, given);
@@ -241,6 +249,8 @@ export class CustomExecutors implements CustomExecutorRegistry {
       const containerizer = executorContainerizer(context, info) as Containerizer;
       executor.started(await containerizer.launch({ ...spec, ...run, task: containerTask }));
       context.metrics.increment('slave/executors_launched');
+      // Tasks that joined while it started are in its cgroups too.
+      await this.resizer.resize(executor);
     } catch (error) {
       context.logger.warn('Launching a custom executor failed', {
         executorId: info.executor_id.value,
@@ -287,6 +297,7 @@ export class CustomExecutors implements CustomExecutorRegistry {
         registrationTimeoutMs: context.config.executorRegistrationTimeoutMs,
         reregistrationTimeoutMs: context.config.executorReregistrationTimeoutMs,
         shutdownGracePeriodMs: context.config.executorShutdownGracePeriodMs,
+        tasksChanged: (executor) => void this.resizer.resize(executor),
         ended: (executor) => {
           this.runs.delete(taskKey(executor.frameworkId, executor.executorId));
           context.gpuAllocator.release(executor.run.containerId);

@@ -157,7 +157,15 @@ export class ContainerCgroup {
       await attachDeviceFilter(deviceFilter, join(unified, this.path), NVIDIA_MAJOR, gpuMinors);
     }
     if (this.support.version === 'none') return;
-    for (const write of cgroupWrites(this.support.version, limits)) {
+    await this.write(cgroupWrites(this.support.version, limits));
+    if (this.support.devices) {
+      const dir = join(this.support.devices, this.path);
+      for (const rule of gpuDenyRules) await writeFile(join(dir, 'devices.deny'), rule);
+    }
+  }
+
+  private async write(writes: ReturnType<typeof cgroupWrites>): Promise<void> {
+    for (const write of writes) {
       const dir = this.dir(write.controller);
       if (!dir) continue;
       try {
@@ -170,10 +178,34 @@ export class ContainerCgroup {
         }
       }
     }
-    if (this.support.devices) {
-      const dir = join(this.support.devices, this.path);
-      for (const rule of gpuDenyRules) await writeFile(join(dir, 'devices.deny'), rule);
+  }
+
+  /**
+   * New limits for a running container (a custom executor's tasks came or went). The CPU limits follow at
+   * once. A lower hard memory limit is set only when the memory in use fits under it (below, the kernel
+   * would reclaim or OOM-kill): otherwise the hard limit stays and only the soft one follows. On v1 the
+   * memory limit may never be above the memory+swap one, so that one goes first when they grow.
+   * Returns whether the hard memory limit could follow.
+   */
+  async resize(limits: ContainerLimits): Promise<boolean> {
+    if (this.support.version === 'none') return true;
+    const memory = this.dir('memory');
+    const v1 = this.support.version === 'v1';
+    const read = (file: string) =>
+      memory === undefined ? Promise.resolve(NaN) : readFile(join(memory, file), 'utf8').then(Number, () => NaN);
+    const current = await read(v1 ? 'memory.limit_in_bytes' : 'memory.max');
+    const usage = await read(v1 ? 'memory.usage_in_bytes' : 'memory.current');
+    const next = limits.memoryBytes ?? Infinity;
+    const shrinks = next < current;
+    const fits = !shrinks || !(usage > next);
+    const hard = /memory\.(limit_in_bytes|memsw\.limit_in_bytes|max)$/;
+    let writes = cgroupWrites(this.support.version, limits).filter((write) => fits || !hard.test(write.file));
+    if (v1 && !shrinks) {
+      const memsw = writes.filter((write) => write.file === 'memory.memsw.limit_in_bytes');
+      writes = [...memsw, ...writes.filter((write) => write.file !== 'memory.memsw.limit_in_bytes')];
     }
+    await this.write(writes);
+    return fits;
   }
 
   /**

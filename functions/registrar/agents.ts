@@ -17,15 +17,12 @@ import {
   leaveActiveChange,
   leaveActiveRefusal,
   leftActive,
-  offersRemoved,
   readmitChange,
-  releaseTasksChange,
-  removeOffersChange,
-  tasksReleased,
   type AcceptError,
   type AcceptInput,
   type AcceptedTasks,
 } from './agent-changes.js';
+import { offersRemoved, releaseTasksChange, removeOffersChange, tasksReleased } from './ledger-releases.js';
 import {
   agentFromItem,
   offerFromItem,

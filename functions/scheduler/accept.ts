@@ -18,7 +18,6 @@ import {
   acceptedAgentId,
   dropPlan,
   Feedback,
-  launchCommands,
   planAccept,
   tasksOf,
   type Accept,
@@ -28,6 +27,7 @@ import {
   type Launch,
   type Told,
 } from './accept-plan.js';
+import { launchCommands } from './launch-commands.js';
 import { installFilters } from './recover.js';
 import type { Authority } from './task-authorization.js';
 import type { CallOf } from './validation.js';

@@ -9,13 +9,8 @@ import { SAFE_GRANT } from '#shared/protocol/internal.js';
 import type { Operation, TaskInfo } from '#shared/protocol/mesos.js';
 import { allocate, quantities } from '#shared/resources/resources.js';
 import type { AgentRecord, FrameworkRecord, OfferRecord } from '../../functions/registrar/index.js';
-import {
-  launchCommands,
-  planAccept,
-  type AcceptState,
-  type CommitPlan,
-  type DropPlan,
-} from '../../functions/scheduler/accept-plan.js';
+import { planAccept, type AcceptState, type CommitPlan, type DropPlan } from '../../functions/scheduler/accept-plan.js';
+import { launchCommands } from '../../functions/scheduler/launch-commands.js';
 import { resources } from '../support/resources.js';
 
 const AGENT = 'c1-S1';

@@ -144,6 +144,21 @@ describe('cgroup detection and per-container cgroups (on a fake hierarchy)', () 
     expect(await cgroup.oomKilled()).toBe(false);
   });
 
+  it('resizes a v2 container: CPU and memory follow, a hard memory limit only down to what is in use', async () => {
+    const root = await fakeRoot('v2');
+    await writeFile(join(root, 'cgroup.controllers'), 'cpu memory\n');
+    const cgroup = new ContainerCgroup(await detectCgroups(root, 'mantle'), 'c3');
+    const read = (file: string) => readFile(join(root, 'mantle', 'c3', file), 'utf8');
+    await cgroup.create(containerLimits(resources('cpus:0.2;mem:96'), undefined, options), []);
+    await writeFile(join(root, 'mantle', 'c3', 'memory.current'), String(40 * 1024 * 1024));
+    expect(await cgroup.resize(containerLimits(resources('cpus:0.7;mem:160'), undefined, options))).toBe(true);
+    expect([await read('cpu.max'), await read('memory.max')]).toEqual(['70000 100000', String(160 * 1024 * 1024)]);
+    expect(await cgroup.resize(containerLimits(resources('cpus:0.1;mem:32'), undefined, options))).toBe(false);
+    expect([await read('cpu.max'), await read('memory.max')]).toEqual(['10000 100000', String(160 * 1024 * 1024)]);
+    expect(await cgroup.resize(containerLimits(resources('cpus:0.1;mem:64'), undefined, options))).toBe(true);
+    expect(await read('memory.max')).toBe(String(64 * 1024 * 1024));
+  });
+
   it('says so when there is no hierarchy', async () => {
     const root = await fakeRoot('none');
     const support = await detectCgroups(root, 'mantle');

@@ -1,0 +1,79 @@
+/**
+ * The ledger changes that only give resources back (DECLINE, RESCIND, offer expiry, terminal tasks),
+ * each a pure function returning the condition and update of one conditional write, and another that
+ * says what the write did from the item as it was. None is conditioned on the ledger version: giving
+ * back never lets another writer take more than the agent has.
+ */
+import { ok, type Result } from '#shared/result.js';
+import type { AgentRecord } from './agent-records.js';
+import { failure, type RegistrarError } from './errors.js';
+import { Expression, type ItemChange } from './expression.js';
+import type { AllocatedTask, OfferRecord } from './ledger.js';
+
+/**
+ * Removes ledger entries in one write that happens only if at least one of them is there (no empty
+ * version bumps); `conditions` are the change's own. Undefined when there is nothing to remove.
+ */
+function removeEntries(x: Expression, paths: readonly string[], conditions: readonly string[]): ItemChange | undefined {
+  if (paths.length === 0) return undefined;
+  const version = x.name('version');
+  const anyThere = `(${paths.map((path) => `attribute_exists(${path})`).join(' OR ')})`;
+  return {
+    update: `REMOVE ${paths.join(', ')} SET ${version} = ${version} + ${x.value(1)}`,
+    condition: [...conditions, anyThere].join(' AND '),
+    expression: x,
+  };
+}
+
+/** Offers out (DECLINE, RESCIND, expiry); with `frameworkId`, only if none of them is another's. */
+export function removeOffersChange(
+  offerIds: readonly string[],
+  frameworkId: string | undefined,
+): ItemChange | undefined {
+  const x = new Expression();
+  const paths = offerIds.map((id) => x.path('offers', id));
+  const conditions = [`attribute_exists(${x.name('agent_id')})`];
+  if (frameworkId !== undefined) {
+    const owner = x.value(frameworkId);
+    for (const path of paths) {
+      conditions.push(`(attribute_not_exists(${path}) OR ${path}.${x.name('framework_id')} = ${owner})`);
+    }
+  }
+  return removeEntries(x, paths, conditions);
+}
+
+/** What a removal of offers did, from the item as it was before (`written`) or when it failed. */
+export function offersRemoved(
+  old: AgentRecord,
+  written: boolean,
+  offerIds: readonly string[],
+  frameworkId: string | undefined,
+): Result<{ removed: OfferRecord[]; agent: AgentRecord }, RegistrarError<'OFFER_NOT_OWNED'>> {
+  if (!written) {
+    const foreign = offerIds.find((id) => old.offers[id] && old.offers[id].frameworkId !== frameworkId);
+    if (foreign !== undefined) return failure('OFFER_NOT_OWNED', `Offer ${foreign} is not yours`);
+    return ok({ removed: [], agent: old });
+  }
+  const removed = offerIds.flatMap((id) => (old.offers[id] ? [old.offers[id]] : []));
+  const offers = Object.fromEntries(Object.entries(old.offers).filter(([id]) => !offerIds.includes(id)));
+  return ok({ removed, agent: { ...old, offers, version: old.version + 1 } });
+}
+
+/** Tasks' resources back (terminal tasks); tasks not in the ledger are ignored. */
+export function releaseTasksChange(keys: readonly string[]): ItemChange | undefined {
+  const x = new Expression();
+  const paths = keys.map((key) => x.path('tasks', key));
+  return removeEntries(x, paths, [`attribute_exists(${x.name('agent_id')})`]);
+}
+
+/** What a release did, from the item as it was before (`written`) or when it failed. */
+export function tasksReleased(
+  old: AgentRecord,
+  written: boolean,
+  keys: readonly string[],
+): { released: AllocatedTask[]; agent: AgentRecord } {
+  if (!written) return { released: [], agent: old };
+  const released = keys.flatMap((key) => (old.tasks[key] ? [old.tasks[key]] : []));
+  const tasks = Object.fromEntries(Object.entries(old.tasks).filter(([key]) => !keys.includes(key)));
+  return { released, agent: { ...old, tasks, version: old.version + 1 } };
+}
