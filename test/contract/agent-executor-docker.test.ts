@@ -23,6 +23,7 @@ import { FakeMaster } from '../support/agent-master.js';
 import {
   FRAMEWORK_ID,
   launch,
+  removeContainers,
   removeWorkDir,
   resources,
   ROOT_GRANT,
@@ -87,6 +88,8 @@ afterAll(async () => {
   await agent?.shutdown();
   await master?.close();
   clients?.destroy();
+  // The executors outlive the agent (as in Mesos): their containers go with the test.
+  if (workDir) await removeContainers([workDir]);
   if (workDir) await removeWorkDir(workDir);
 });
 
