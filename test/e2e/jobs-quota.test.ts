@@ -1,7 +1,8 @@
 /**
  * Mantle Jobs and a queue's quota on a local cluster: a quota that caps only cpus still lets the allocator offer
  * the queue mem and disk, and a job held back by the quota must say "the queue's quota", not "no agent with the
- * resources" (placement reads the queue's limits and what its tasks hold). Reasons are written by the offers
+ * resources" (placement reads the queue's limits and what its tasks hold); a queue at its limit for everything
+ * is offered nothing, and the timer gives its head the allocator's reason. Reasons are written by the offers
  * handler and the timer a few seconds apart, so each is polled for, with a bound.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,5 +45,20 @@ describe("Mantle Jobs: the queue's quota", () => {
     await jobs.cancel(running.id, 'make room');
     expect((await waitForJob(cluster, head.id, ['SUCCEEDED', 'FAILED'])).state).toBe('SUCCEEDED');
     await jobs.cancel(next.id, 'done');
+  });
+
+  it("gives the head of a queue the allocator offers nothing the allocator's quota reason (the timer's step)", async () => {
+    const jobs = jobsOf(cluster);
+    const limits = { cpus: 0, mem: 0, disk: 0 };
+    expect((await jobs.putQueue('closed', { weight: 1, quota: { guarantees: {}, limits } })).ok).toBe(true);
+    const head = await submitJob(cluster, { queue: 'closed', command: 'true', resources: 'cpus:0.1;mem:32' });
+    const next = await submitJob(cluster, { queue: 'closed', command: 'true', resources: 'cpus:0.1;mem:32' });
+    await expect
+      .poll(async () => (await jobs.get(head.id))?.pending_reason, { timeout: 30_000, interval: 250 })
+      .toMatch(/^the queue's quota: Role 'closed' is at its quota limit for /);
+    await expect
+      .poll(async () => (await jobs.get(next.id))?.pending_reason, { timeout: 15_000, interval: 250 })
+      .toBe('behind 1 job submitted earlier in queue closed');
+    for (const job of [next, head]) await jobs.cancel(job.id, 'done');
   });
 });
