@@ -40,6 +40,11 @@ describe("Mantle Jobs: the queue's quota", () => {
     await expect
       .poll(async () => (await jobs.get(next.id))?.pending_reason, { timeout: 15_000, interval: 250 })
       .toBe('behind 1 job submitted earlier in queue capped');
+    // It stays so: the filters of the framework's own declines (the allocator's FILTERED) do not overwrite it.
+    for (let i = 0; i < 16; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect((await jobs.get(head.id))?.pending_reason).toMatch(/^the queue's quota: queue capped is at its cpus/);
+    }
     expect((await jobs.get(head.id))?.state).toBe('PENDING');
     // The quota's room comes back when the running job ends: the head runs.
     await jobs.cancel(running.id, 'make room');
