@@ -4,6 +4,7 @@
  * its timer (every second).
  */
 import type { Master } from '../functions/master/master.js';
+import { roleQuotaSource } from '../functions/operator/role-quotas.js';
 import type { AwsClients } from '#shared/aws/clients.js';
 import { createLogger } from '#shared/log.js';
 import { createJobsTable } from '../frameworks/jobs/bootstrap.js';
@@ -64,6 +65,7 @@ export async function startLocalJobs(
   });
   const connection = await localConnection(master, url, JOBS_PRINCIPAL, logger);
   const framework = new JobsFramework({
+    quotas: roleQuotaSource(master.registrar),
     ...connection,
     engine,
     ...(options.settings ? { settings: options.settings } : {}),

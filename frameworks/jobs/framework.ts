@@ -36,6 +36,7 @@ import {
 import type { JobsActions } from './service.js';
 import { DEFAULT_QUEUE } from './model.js';
 import type { HeldOffer } from './store.js';
+import type { QuotaSource } from './quotas.js';
 
 export const JOBS_FRAMEWORK_NAME = 'jobs';
 export const JOBS_PRINCIPAL = 'mantle-jobs';
@@ -45,6 +46,8 @@ export interface JobsFrameworkOptions extends HostedConnection {
   readonly metrics?: Metrics;
   readonly settings?: Partial<OfferSettings>;
   readonly faults?: FaultHooks;
+  /** The queues' quota limits and consumption, for placement (the master's; absent: the allocator alone). */
+  readonly quotas?: QuotaSource;
 }
 
 export class JobsFramework implements JobsActions {
@@ -149,6 +152,7 @@ export class JobsFramework implements JobsActions {
       scheduler: this.scheduler,
       settings: this.settings,
       ...(this.options.faults ? { faults: this.options.faults } : {}),
+      ...(this.options.quotas ? { quotas: this.options.quotas } : {}),
       onLaunched: (count: number) => this.options.metrics?.increment('jobs/attempts_launched', count),
     };
   }

@@ -1,6 +1,6 @@
 /**
- * What the Jobs framework does with offers: read the pending jobs of the offered queues (bounded), place them
- * (placement.ts), record each job's attempt (conditional write) BEFORE the ACCEPT that launches it, accept,
+ * What the Jobs framework does with offers: read the pending jobs of the offered queues (bounded) and, for those
+ * with a quota limit, their quota (quotas.ts), place them (placement.ts), record each job's attempt (conditional write) BEFORE the ACCEPT that launches it, accept,
  * decline the rest with a short filter, and write back why the others wait (bounded writes).
  *
  * Gangs: a gang at the head of its queue that the offers in hand cannot hold is given a short while — the
@@ -16,6 +16,7 @@ import { queueRole, type Job } from './model.js';
 import { recordAttempt } from './attempts.js';
 import type { JobsEngine } from './engine.js';
 import type { StoredJob } from './store.js';
+import { queueQuotas, type QuotaSource } from './quotas.js';
 
 export interface OfferSettings {
   /** Pending jobs read per offered queue. */
@@ -49,6 +50,8 @@ export interface OffersContext {
   readonly settings: OfferSettings;
   readonly faults?: FaultHooks;
   readonly onLaunched?: (count: number) => void;
+  /** The queues' quota (quotas.ts); without it, placement knows only what is offered. */
+  readonly quotas?: QuotaSource;
 }
 
 /** An offer as placement sees it: its role (MULTI_ROLE's allocation_info) and resources. */
@@ -124,7 +127,9 @@ export interface OffersOutcome {
  */
 export async function handleOffers(ctx: OffersContext, offers: readonly Offer[]): Promise<OffersOutcome> {
   const pending = await pendingOf(ctx, offers);
-  const placement = place({ jobs: [...pending.values()].map(pendingJob), offers });
+  const queues = [...new Set([...pending.values()].map((stored) => stored.job.queue))];
+  const quotas = await queueQuotas(ctx.quotas, queues, ctx.engine.logger);
+  const placement = place({ jobs: [...pending.values()].map(pendingJob), offers, quotas });
   const byJob = new Map<string, Launch[]>();
   for (const launch of placement.launches) byJob.set(launch.jobId, [...(byJob.get(launch.jobId) ?? []), launch]);
   // Each job's attempt is its own transaction: recorded a few at a time, then one ACCEPT per offer, at once.

@@ -44,6 +44,8 @@ const REQUEST_REFRESH_MS = 60_000;
 export const DEMAND_CHECK_MS = 5_000;
 /** How often the allocator's reasons for the queues it offers nothing are read (one call). */
 export const ALLOCATOR_REASONS_MS = 5_000;
+/** The allocator's reasons that are this framework's own doing (its SUPPRESS, its declines' filters): not written. */
+const OWN_DOING: ReadonlySet<string> = new Set(['SUPPRESSED', 'FILTERED']);
 /** Jobs at the head of a queue given a reason from the allocator's, per queue and tick. */
 const REASON_HEAD = 25;
 
@@ -204,15 +206,17 @@ export class JobsTicker {
 
   /**
    * A queue the allocator offers nothing gets no OFFERS event to say why its jobs wait: its head is given the
-   * allocator's reason (its quota, filters, GPU agents, fair share) and the jobs behind it their place, each
-   * written only when its kind changes (offers.reasonKind). SUPPRESSED is skipped: nothing waits there.
+   * allocator's reason (its quota, GPU agents, fair share) and the jobs behind it their place, each written only
+   * when its kind changes (offers.reasonKind). SUPPRESSED is skipped: nothing waits there. So is FILTERED: the
+   * filters are this framework's own declines, and the offer round that declined wrote why its jobs wait (the
+   * queue's quota, the resources); the allocator's word for it would overwrite that every few seconds.
    */
   private async allocatorReasons(now: number): Promise<number> {
     if (now - this.lastReasonsAt < ALLOCATOR_REASONS_MS) return 0;
     this.lastReasonsAt = now;
     const { engine } = this.framework;
     try {
-      const reasons = (await this.framework.scheduler.pendingReasons()).filter((each) => each.code !== 'SUPPRESSED');
+      const reasons = (await this.framework.scheduler.pendingReasons()).filter((each) => !OWN_DOING.has(each.code));
       let written = 0;
       for (const reason of reasons) {
         const queue = reason.role;

@@ -20,6 +20,7 @@ import { jobsTableFromEnvironment } from '../../frameworks/jobs/tables.js';
 import { JobsTicker, type TickSummary } from '../../frameworks/jobs/ticker.js';
 import { inProcess } from '../../sdk/queue-scheduler.js';
 import { tickRepeatedly } from '../../frameworks/common/hosting.js';
+import { roleQuotaSource } from '../operator/role-quotas.js';
 import { createApp } from './app.js';
 import { hostedCredential } from './hosted-credential.js';
 import { masterFromEnvironment } from './master-from-env.js';
@@ -43,6 +44,7 @@ async function build(env: NodeJS.ProcessEnv): Promise<HostedJobs> {
   const engine = new JobsEngine({ store, now: Date.now, logger });
   const credentials = await hostedCredential('jobs', env);
   const framework = new JobsFramework({
+    quotas: roleQuotaSource(master.registrar),
     engine,
     master: env.MANTLE_MASTER ?? 'http://mantle.internal',
     ...(env.MANTLE_MASTER ? {} : { fetch: inProcess(createApp(master)) }),

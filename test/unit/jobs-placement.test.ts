@@ -149,6 +149,25 @@ describe('queues, GPUs and quota', () => {
       message: "the queue's quota: queue default is at its gpus limit 3 (1 in use)",
     });
   });
+
+  it('says the quota, not the resources, when a quota on cpus leaves the queue offered only mem and disk', () => {
+    // The allocator offers a queue at its cpus limit what the limit does not cover; the job fits nothing offered.
+    const quotas = new Map([['default', { limits: { cpus: 0.5 }, used: { cpus: 0.5, mem: 32 } }]]);
+    const head = job('head', 'cpus:0.5;mem:32');
+    const next = job('next', 'cpus:0.5;mem:32');
+    const result = place({ jobs: [head, next], offers: [offer('o', 'mem:4096;disk:1024')], quotas });
+    expect(result.launches).toEqual([]);
+    expect(result.pending.get('head')).toEqual({
+      code: 'QUOTA',
+      message: "the queue's quota: queue default is at its cpus limit 0.5 (0.5 in use)",
+    });
+    expect(result.pending.get('next')).toEqual({
+      code: 'PRIORITY',
+      message: 'behind 1 job submitted earlier in queue default',
+    });
+    const unlimited = place({ jobs: [head], offers: [offer('o', 'mem:4096;disk:1024')] });
+    expect(unlimited.pending.get('head')?.code).toBe('RESOURCES');
+  });
 });
 
 describe('gangs', () => {
