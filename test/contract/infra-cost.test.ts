@@ -176,9 +176,10 @@ function delta(before: ReturnType<Meter['snapshot']>) {
   };
 }
 
-function within(measured: number, documented: number, what: string): void {
+/** `slack`: what rounding adds on top of the 15% (a scan page's read units round up to the next 4 KB). */
+function within(measured: number, documented: number, what: string, slack = 0): void {
   expect(measured, `${what}: measured ${measured.toFixed(3)}, documented ${documented}`).toBeLessThanOrEqual(
-    documented * 1.15,
+    documented * 1.15 + slack,
   );
   expect(measured, `${what}: measured ${measured.toFixed(3)}, documented ${documented}`).toBeGreaterThanOrEqual(
     documented * 0.85,
@@ -209,7 +210,9 @@ describe('what the control plane uses', () => {
 
     const scan = meter.snapshot();
     for await (const agent of tm.master.registrar.agents.list()) expect(agent.status).toBe('ACTIVE');
-    within(delta(scan).read / AGENTS, MEASURED.scanReadUnitsPerAgent, 'scan read units per agent');
+    // The agents' items (about 2 KB each) total close to 8 KB, and a page's units round up to the next
+    // 4 KB: a few bytes more (a longer hostname) cost one more unit, a quarter of a unit per agent here.
+    within(delta(scan).read / AGENTS, MEASURED.scanReadUnitsPerAgent, 'scan read units per agent', 1 / AGENTS);
 
     // In a cluster of a hundred agents.
     for (const [seconds, documented] of [
