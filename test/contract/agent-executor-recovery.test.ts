@@ -33,6 +33,12 @@ let workDir: string;
 let port: number;
 let agent: RunningAgent | undefined;
 
+/**
+ * A TypeScript executor's first task running: its process (Node with tsx) starts and subscribes, which
+ * took over 20 s on this 2-core machine under a full test run's load; the agent itself waits 60 s.
+ */
+const EXECUTOR_START_MS = 60_000;
+
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -92,42 +98,46 @@ const executor = (id: string, command: string): ExecutorInfo => ({
   resources: resources('cpus:0.1;mem:64'),
 });
 
-it('keeps the executors through an agent restart: one resubscribes and finishes, one that does not is killed', async () => {
-  const first = await startAgent();
-  const agentId = await first.registered;
-  const echo = executor(taskId('echo'), ECHO);
-  const mute = executor(taskId('mute'), 'sleep 120');
-  const survivor = taskId('survivor');
-  const orphan = taskId('orphan');
-  await master.send(
-    agentId,
-    launch(executorTask(survivor, echo, 'sleep 6; echo done', agentId)),
-    launch(executorTask(orphan, mute, 'true', agentId)),
-  );
-  await master.waitFor(survivor, 'TASK_RUNNING', 20_000);
+it(
+  'keeps the executors through an agent restart: one resubscribes and finishes, one that does not is killed',
+  { timeout: 3 * EXECUTOR_START_MS },
+  async () => {
+    const first = await startAgent();
+    const agentId = await first.registered;
+    const echo = executor(taskId('echo'), ECHO);
+    const mute = executor(taskId('mute'), 'sleep 120');
+    const survivor = taskId('survivor');
+    const orphan = taskId('orphan');
+    await master.send(
+      agentId,
+      launch(executorTask(survivor, echo, 'sleep 6; echo done', agentId)),
+      launch(executorTask(orphan, mute, 'true', agentId)),
+    );
+    await master.waitFor(survivor, 'TASK_RUNNING', EXECUTOR_START_MS);
 
-  await first.stop({ waitForPoll: false });
-  const second = await startAgent();
-  const restartedAt = performance.now();
-  expect(await second.registered).toBe(agentId);
-  // The survivor's executor kept running and came back: the task it held finishes.
-  const finished = await master.waitFor(survivor, 'TASK_FINISHED', 30_000);
-  expect(finished.status).toMatchObject({ source: 'SOURCE_EXECUTOR', executor_id: echo.executor_id });
-  expect(finished.at).toBeGreaterThan(restartedAt);
-  expect(second.metrics.snapshot()['slave/recovered_executors']).toBe(2);
+    await first.stop({ waitForPoll: false });
+    const second = await startAgent();
+    const restartedAt = performance.now();
+    expect(await second.registered).toBe(agentId);
+    // The survivor's executor kept running and came back: the task it held finishes.
+    const finished = await master.waitFor(survivor, 'TASK_FINISHED', 30_000);
+    expect(finished.status).toMatchObject({ source: 'SOURCE_EXECUTOR', executor_id: echo.executor_id });
+    expect(finished.at).toBeGreaterThan(restartedAt);
+    expect(second.metrics.snapshot()['slave/recovered_executors']).toBe(2);
 
-  const failed = await master.waitFor(orphan, 'TASK_FAILED', 20_000);
-  expect(failed.status.reason).toBe('REASON_EXECUTOR_REREGISTRATION_TIMEOUT');
-  const exited = await master.until(
-    () =>
-      master.executorMessages.find(
-        (m) => m.type === 'EXECUTOR_EXITED' && m.executor_id.value === mute.executor_id.value,
-      ),
-    20_000,
-    'the mute executor to end',
-  );
-  expect((exited as { status: number }).status).toBe(9);
-});
+    const failed = await master.waitFor(orphan, 'TASK_FAILED', 20_000);
+    expect(failed.status.reason).toBe('REASON_EXECUTOR_REREGISTRATION_TIMEOUT');
+    const exited = await master.until(
+      () =>
+        master.executorMessages.find(
+          (m) => m.type === 'EXECUTOR_EXITED' && m.executor_id.value === mute.executor_id.value,
+        ),
+      20_000,
+      'the mute executor to end',
+    );
+    expect((exited as { status: number }).status).toBe(9);
+  },
+);
 
 /** A persistent volume of role `ml`, at `data` in the sandbox. */
 const volume = (id: string): Resource[] =>
@@ -137,29 +147,33 @@ const volume = (id: string): Resource[] =>
     disk: { persistence: { id }, volume: { mode: 'RW' as const, container_path: 'data' } },
   }));
 
-it('keeps a custom executor and the persistent volume its task holds through an agent restart', async () => {
-  await agent?.shutdown();
-  const first = await startAgent();
-  const agentId = await first.registered;
-  const echo = executor(taskId('echo-volume'), ECHO);
-  const holder = taskId('holder');
-  // Writes before the restart, waits through it, then appends and checks both lines are there.
-  const shell =
-    'echo before > data/log; sleep 6; echo after >> data/log; test "$(cat data/log)" = "$(printf \'before\\nafter\')"';
-  await master.send(agentId, launch(executorTask(holder, echo, shell, agentId, volume('ckpt'))));
-  await master.waitFor(holder, 'TASK_RUNNING', 20_000);
+it(
+  'keeps a custom executor and the persistent volume its task holds through an agent restart',
+  { timeout: 3 * EXECUTOR_START_MS },
+  async () => {
+    await agent?.shutdown();
+    const first = await startAgent();
+    const agentId = await first.registered;
+    const echo = executor(taskId('echo-volume'), ECHO);
+    const holder = taskId('holder');
+    // Writes before the restart, waits through it, then appends and checks both lines are there.
+    const shell =
+      'echo before > data/log; sleep 6; echo after >> data/log; test "$(cat data/log)" = "$(printf \'before\\nafter\')"';
+    await master.send(agentId, launch(executorTask(holder, echo, shell, agentId, volume('ckpt'))));
+    await master.waitFor(holder, 'TASK_RUNNING', EXECUTOR_START_MS);
 
-  await first.stop({ waitForPoll: false });
-  const second = await startAgent();
-  expect(await second.registered).toBe(agentId);
-  const finished = await master.waitFor(holder, 'TASK_FINISHED', 30_000);
-  expect(finished.status.executor_id).toEqual(echo.executor_id);
+    await first.stop({ waitForPoll: false });
+    const second = await startAgent();
+    expect(await second.registered).toBe(agentId);
+    const finished = await master.waitFor(holder, 'TASK_FINISHED', 30_000);
+    expect(finished.status.executor_id).toEqual(echo.executor_id);
 
-  // A command task given the same volume later reads what the executor's task wrote on both sides.
-  const reader = taskId('reader');
-  const read = commandTask(reader, 'grep -q before data/log && grep -q after data/log', {
-    resources: [...resources('cpus:0.1;mem:32'), ...volume('ckpt')],
-  });
-  await master.send(agentId, launch(read));
-  await master.waitFor(reader, 'TASK_FINISHED', 20_000);
-});
+    // A command task given the same volume later reads what the executor's task wrote on both sides.
+    const reader = taskId('reader');
+    const read = commandTask(reader, 'grep -q before data/log && grep -q after data/log', {
+      resources: [...resources('cpus:0.1;mem:32'), ...volume('ckpt')],
+    });
+    await master.send(agentId, launch(read));
+    await master.waitFor(reader, 'TASK_FINISHED', 20_000);
+  },
+);
