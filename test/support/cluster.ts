@@ -1,8 +1,9 @@
 /** A local cluster for an end-to-end test: `npm start`'s code with its own stand-ins, on a free port. */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalCluster, type LocalCluster, type LocalClusterOptions } from '../../local/cluster.js';
+import { removeContainers } from './agent.js';
 
 export interface TestCluster extends LocalCluster {
   readonly workDir: string;
@@ -32,6 +33,10 @@ export async function startTestCluster(options: Partial<LocalClusterOptions> = {
     workDir,
     async stop() {
       await cluster.stop();
+      // Containers outlive their agent (a restarted agent finds them again): the test's cluster takes its
+      // own along, found by their agents' work dirs (no Docker engine: nothing to remove).
+      const agentDirs = (await readdir(workDir)).filter((name) => name.startsWith('agent-'));
+      await removeContainers(agentDirs.map((name) => join(workDir, name))).catch(() => undefined);
       await rm(workDir, { recursive: true, force: true });
     },
   };
