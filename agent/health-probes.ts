@@ -12,6 +12,15 @@ import { connect } from 'node:net';
 import type { HealthCheck } from '#shared/protocol/mesos.js';
 import type { Probe, ProbeResult } from './health-checker.js';
 
+/** What an HTTP check's answer means: healthy on 200..399, as curl in Mesos's checker counts it. */
+export function httpAnswer(status: number, where: string): ProbeResult {
+  return {
+    healthy: status >= 200 && status < 400,
+    message: `HTTP check on ${where} returned ${status}`,
+    observed: { statusCode: status },
+  };
+}
+
 export function httpProbe(host: string, check: NonNullable<HealthCheck['http']>): Probe {
   const scheme = check.scheme ?? 'http';
   const path = check.path ?? '/';
@@ -21,12 +30,7 @@ export function httpProbe(host: string, check: NonNullable<HealthCheck['http']>)
         { host, port: check.port, path, method: 'GET', signal, rejectUnauthorized: false },
         (response) => {
           response.resume();
-          const status = response.statusCode ?? 0;
-          resolve({
-            healthy: status >= 200 && status < 400,
-            message: `HTTP check on ${scheme}://${host}:${check.port}${path} returned ${status}`,
-            observed: { statusCode: status },
-          });
+          resolve(httpAnswer(response.statusCode ?? 0, `${scheme}://${host}:${check.port}${path}`));
         },
       );
       request.on('error', (error) =>

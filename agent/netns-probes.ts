@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import type { HealthCheck } from '#shared/protocol/mesos.js';
 import type { Probe, ProbeResult } from './health-checker.js';
+import { httpAnswer } from './health-probes.js';
 
 /** Prints the HTTP status, or exits 1 with the error; for TCP, exits 0 once connected. */
 const PROGRAM = `
@@ -52,11 +53,7 @@ export function netnsHttpProbe(netns: string, check: NonNullable<HealthCheck['ht
     if (!outcome.ok || !Number.isInteger(status)) {
       return { healthy: false, message: `HTTP check on ${where} failed: ${outcome.error}` };
     }
-    return {
-      healthy: status >= 200 && status < 400,
-      message: `HTTP check on ${where} returned ${status}`,
-      observed: { statusCode: status },
-    };
+    return httpAnswer(status, where);
   };
 }
 
