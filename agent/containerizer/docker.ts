@@ -10,7 +10,7 @@
 import { createWriteStream } from 'node:fs';
 import type Docker from 'dockerode';
 import type { Logger } from '#shared/log.js';
-import type { CommandInfo, Range } from '#shared/protocol/mesos.js';
+import type { CommandInfo, Range, Resource } from '#shared/protocol/mesos.js';
 import { named } from '#shared/resources/resources.js';
 import { isRootUser } from '../authorization.js';
 import { ownTree } from '../fetcher/fetcher.js';
@@ -18,6 +18,7 @@ import { containerLimits, type LimitOptions } from '../isolation/limits.js';
 import type { Lifecycle } from '../lifecycle.js';
 import { processCommand, taskEnvironment } from './command.js';
 import { LaunchError, type Container, type Containerizer, type LaunchSpec, type Termination } from './containerizer.js';
+import { resizeDockerContainer } from './docker-resize.js';
 import { containerName, dockerCreateOptions, dockerNetwork, LABELS, taskImage } from './docker-spec.js';
 import {
   coversUserDatabase,
@@ -206,6 +207,12 @@ export class DockerContainerizer implements Containerizer {
     }
     // Only root may give a file away (an agent run by a user for itself leaves the sandbox its own).
     if (process.getuid?.() === 0) await ownTree(spec.sandbox, owner.uid, owner.gid);
+  }
+
+  /** New limits for a running container from its resources (a Docker executor's tasks came or went). */
+  resize(containerId: string, resources: readonly Resource[]): Promise<boolean> {
+    const limits = containerLimits(resources, undefined, this.options.limits);
+    return resizeDockerContainer(this.options.docker.getContainer(containerName(containerId)), limits);
   }
 
   async recover(spec: LaunchSpec): Promise<Container | undefined> {

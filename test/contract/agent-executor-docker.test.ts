@@ -4,8 +4,8 @@
  * bind-mounted read-only into the test image with its libraries and this repository: the container is
  * a real container, the executor a real v1 executor reaching the agent on the host network. It runs
  * tasks, sees Mesos's environment with its sandbox at the container's sandbox path, echoes messages,
- * and its container's end (a `docker kill`) fails its tasks; it is found again by its container's name
- * after an agent restart. A NONE network, or a grant that does not allow what it asks, is refused.
+ * and its container's end (a `docker kill`) fails its tasks; its container's limits follow its live tasks
+ * (`docker inspect` read back); it is found again by its container's name after an agent restart. A NONE network, or a grant that does not allow what it asks, is refused.
  */
 import { readFile, realpath } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -22,6 +22,7 @@ import { standInClients } from '../support/aws.js';
 import { FakeMaster } from '../support/agent-master.js';
 import {
   FRAMEWORK_ID,
+  kill,
   launch,
   removeContainers,
   removeWorkDir,
@@ -33,6 +34,7 @@ import {
   TEST_IMAGE,
 } from '../support/agent.js';
 import { sandboxes } from '../support/agent-sandbox.js';
+import { eventually } from '../support/cluster.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TSX = import.meta.resolve('tsx');
@@ -133,6 +135,24 @@ async function containerOf(executorId: string): Promise<Docker.ContainerInspectI
   return docker.getContainer(listed.Id).inspect();
 }
 
+/** The container's CPU quota and memory limits, as `docker inspect` shows them (swap never granted). */
+async function limitsOf(id: string): Promise<{ quota: number; memoryMb: number; swapMb: number }> {
+  const { HostConfig } = await docker.getContainer(id).inspect();
+  const mb = (bytes: number | undefined) => (bytes ?? 0) / (1024 * 1024);
+  return { quota: HostConfig.CpuQuota ?? 0, memoryMb: mb(HostConfig.Memory), swapMb: mb(HostConfig.MemorySwap) };
+}
+
+function untilLimits(id: string, want: { quota: number; memoryMb: number }): Promise<unknown> {
+  const expected = { ...want, swapMb: want.memoryMb };
+  return eventually(
+    async () => (JSON.stringify(await limitsOf(id)) === JSON.stringify(expected) ? true : undefined),
+    10_000,
+    `limits ${JSON.stringify(expected)}`,
+  ).catch(async (error: unknown) => {
+    expect(await limitsOf(id), String(error)).toEqual(expected);
+  });
+}
+
 describe('a custom executor in a Docker container', () => {
   it('runs tasks with Mesos environment, echoes messages, and a killed container fails its tasks', async () => {
     const info = executor(taskId('docker-echo'));
@@ -148,10 +168,8 @@ describe('a custom executor in a Docker container', () => {
     expect(env).toContain(`MESOS_DIRECTORY=${sandbox as string}\n`);
     expect(env).toContain(`MESOS_EXECUTOR_ID=${info.executor_id.value}\n`);
     expect(env).toMatch(/MESOS_AGENT_ENDPOINT=127\.0\.0\.1:\d+\n/);
-    // The container's limits hold the executor and the task it started with; the host network.
     const inspected = await containerOf(info.executor_id.value);
     expect(inspected.HostConfig.NetworkMode).toBe('host');
-    expect(inspected.HostConfig.Memory).toBe((96 + 32) * 1024 * 1024);
     expect(inspected.Config.Labels[LABELS.frameworkId]).toBe(FRAMEWORK_ID);
 
     await master.send(agentId, {
@@ -171,6 +189,34 @@ describe('a custom executor in a Docker container', () => {
     expect(failed.status).toMatchObject({ source: 'SOURCE_AGENT', reason: 'REASON_EXECUTOR_TERMINATED' });
     const exited = await executorMessage(info.executor_id.value, 'EXECUTOR_EXITED');
     expect((exited as { status: number }).status).toBe(137 << 8);
+  });
+
+  it("updates the container's limits as tasks come and go: the executor's resources and its live tasks'", async () => {
+    const info = executor(taskId('docker-sized'));
+    const first = taskId('sized-first');
+    await master.send(agentId, launch(executorTask(first, info, 'sleep 60'), { grant: grant() }));
+    await master.waitFor(first, 'TASK_RUNNING', 30_000);
+    const { Id } = await containerOf(info.executor_id.value);
+    // The executor's cpus:0.1;mem:96 and the task's cpus:0.1;mem:32.
+    await untilLimits(Id, { quota: 20_000, memoryMb: 128 });
+
+    const second = taskId('sized-second');
+    const larger = { ...executorTask(second, info, 'sleep 60'), resources: resources('cpus:0.5;mem:64') };
+    await master.send(agentId, launch(larger, { grant: grant() }));
+    await master.waitFor(second, 'TASK_RUNNING', 10_000);
+    await untilLimits(Id, { quota: 70_000, memoryMb: 192 });
+
+    await master.send(agentId, kill(second));
+    await master.waitFor(second, 'TASK_KILLED', 10_000);
+    await untilLimits(Id, { quota: 20_000, memoryMb: 128 });
+
+    await master.send(agentId, {
+      type: 'FRAMEWORK_MESSAGE',
+      framework_id: { value: FRAMEWORK_ID },
+      executor_id: info.executor_id,
+      data: Buffer.from('exit 0').toString('base64'),
+    });
+    await master.waitFor(first, 'TASK_FAILED', 15_000);
   });
 
   it('refuses an executor on network NONE, which could not reach the agent: TASK_FAILED', async () => {
