@@ -21,6 +21,7 @@ import { launchRequest } from './launch-plan.js';
 import { launch } from './launcher.js';
 import { isStopped } from './lifecycle.js';
 import { COMPLETED_LAUNCH_MS, launchKey, REFUSAL_MS } from './state.js';
+import { inSharedPod } from './task-outcome.js';
 import { agentStatus, drainedState, droppedState, type AgentFrameworkInfo } from './statuses.js';
 
 /** What the handler asks of the agent around it. */
@@ -219,9 +220,10 @@ export class CommandHandler {
   /**
    * A task reached a terminal state: its GPUs go back, and for a task of a group that did not finish,
    * the rest of its group (the tasks of the same LAUNCH_GROUP, not every task of the executor id) is
-   * killed, as Mesos's default executor does. The group's shared memory limit hit fails them all
-   * (TASK_FAILED, REASON_CONTAINER_LIMITATION_MEMORY), as Mesos fails a task group whose container is
-   * over its limit; a task over a limit of its own (`share_cgroups: false`) only kills the others.
+   * killed, as Mesos's default executor does (TASK_KILLED, from the executor). The group's shared memory
+   * limit hit fails them all at once (TASK_FAILED, REASON_CONTAINER_LIMITATION_MEMORY, from the agent),
+   * as Mesos's agent fails the tasks of an executor container destroyed for its limit; a task over a
+   * limit of its own (`share_cgroups: false`) only has the others killed (task-outcome.ts).
    */
   taskEnded(executor: TaskExecutor, state: TaskState, reason?: TaskStatusReason): void {
     this.context.gpuAllocator.release(executor.containerId);
@@ -229,15 +231,19 @@ export class CommandHandler {
     this.context.metrics.increment(`slave/tasks_${counter}`);
     const group = executor.taskGroup;
     if (!group || state === 'TASK_FINISHED') return;
-    const podMemory =
-      reason === 'REASON_CONTAINER_LIMITATION_MEMORY' && group.task.container?.linux_info?.share_cgroups !== false;
-    const kill = {
-      gracePeriodMs: this.capGrace(this.context.config.executorShutdownGracePeriodMs),
-      message: podMemory
-        ? `The task group's memory limit was exceeded (task '${executor.taskId}' was killed by the OOM killer)`
-        : `Killed because task '${executor.taskId}' of its group ended in ${state}`,
-      ...(podMemory ? { state: 'TASK_FAILED' as const, reason: 'REASON_CONTAINER_LIMITATION_MEMORY' as const } : {}),
-    };
+    const podMemory = reason === 'REASON_CONTAINER_LIMITATION_MEMORY' && inSharedPod(group.task, true);
+    const kill: KillRequest = podMemory
+      ? {
+          gracePeriodMs: 0,
+          state: 'TASK_FAILED',
+          reason: 'REASON_CONTAINER_LIMITATION_MEMORY',
+          source: 'SOURCE_AGENT',
+          message: `The task group's memory limit was exceeded (task '${executor.taskId}' was killed by the OOM killer)`,
+        }
+      : {
+          gracePeriodMs: this.capGrace(this.context.config.executorShutdownGracePeriodMs),
+          message: `Killed because task '${executor.taskId}' of its group ended in ${state}`,
+        };
     const members = [...this.context.executors.values()].filter(
       (other) =>
         other !== executor &&

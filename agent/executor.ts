@@ -11,13 +11,11 @@ import type { LaunchGrant } from '#shared/protocol/internal.js';
 import type { Metrics } from '#shared/metrics.js';
 import { hasCapability } from '#shared/protocol/capabilities.js';
 import type { Resource, TaskInfo, TaskState, TaskStatusReason } from '#shared/protocol/mesos.js';
-import { named } from '#shared/resources/resources.js';
 import { isTerminal } from '#shared/tasks/state-machine.js';
 import { launchGrant } from './authorization.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { ContainerizerKind } from './config.js';
 import {
-  describeTermination,
   LaunchError,
   type Container,
   type Containerizer,
@@ -33,15 +31,11 @@ import { outputTail } from './output-tail.js';
 import { droppedState, taskStatus, type AgentFrameworkInfo, type StatusInput } from './statuses.js';
 import type { StatusUpdateManager } from './status-update-manager.js';
 import { initialCheckStatus, TaskProbes } from './task-probes.js';
+import { terminationOutcome, type KillOutcome } from './task-outcome.js';
 
 /** What a kill ends in, besides TASK_KILLED. */
-export interface KillRequest {
+export interface KillRequest extends KillOutcome {
   readonly gracePeriodMs: number;
-  readonly state?: TaskState;
-  readonly reason?: TaskStatusReason;
-  readonly message: string;
-  /** The kill was the health check's: the terminal update says healthy: false. */
-  readonly unhealthy?: boolean;
 }
 
 /** task.json: everything needed to recover the task. */
@@ -403,7 +397,8 @@ export class TaskExecutor {
     }
     this.phase = 'killing';
     this.probes?.stop();
-    if (hasCapability(this.record.frameworkInfo, 'TASK_KILLING_STATE')) {
+    // The agent's own kill (a pod over its limit) destroys the container, as Mesos's does: no TASK_KILLING.
+    if (request.source !== 'SOURCE_AGENT' && hasCapability(this.record.frameworkInfo, 'TASK_KILLING_STATE')) {
       await this.update({ state: 'TASK_KILLING', message: request.message });
     }
     await this.signal(request.gracePeriodMs <= 0 ? 'SIGKILL' : 'SIGTERM');
@@ -431,30 +426,7 @@ export class TaskExecutor {
   private async exited(termination: Termination): Promise<void> {
     if (this.phase === 'terminated') return;
     this.stopTimers();
-    const kill = this.killRequest;
-    let outcome: Omit<StatusInput, 'taskId'>;
-    if (termination.oomKilled) {
-      const mem = named(this.record.task.resources ?? [], 'mem');
-      outcome = {
-        state: 'TASK_FAILED',
-        reason: 'REASON_CONTAINER_LIMITATION_MEMORY',
-        message: `Memory limit exceeded: the container was killed by the OOM killer (${describeTermination(termination)})`,
-        ...(mem.length > 0 ? { limitation: mem } : {}),
-      };
-    } else if (kill) {
-      outcome = {
-        state: kill.state ?? 'TASK_KILLED',
-        ...(kill.reason ? { reason: kill.reason } : {}),
-        message: `${kill.message} (${describeTermination(termination)})`,
-        ...(kill.unhealthy ? { healthy: false } : {}),
-      };
-    } else if (termination.lost) {
-      outcome = { state: 'TASK_FAILED', reason: 'REASON_EXECUTOR_TERMINATED', message: termination.lost };
-    } else if (termination.exitCode === 0) {
-      outcome = { state: 'TASK_FINISHED', message: describeTermination(termination) };
-    } else {
-      outcome = { state: 'TASK_FAILED', message: describeTermination(termination) };
-    }
+    const outcome = terminationOutcome(this.record.task, this.record.group, termination, this.killRequest);
     const data = await outputTail(this.record.sandbox).catch(() => undefined);
     // The last output reaches the store before the terminal update: a follower that sees the end has it all.
     await this.context.output?.finish(this.record);

@@ -207,12 +207,35 @@ describe('task groups as pods', () => {
         ).toHaveLength(2);
       }
       const failed = await master.waitFor(hog.task_id.value, 'TASK_FAILED', 30_000);
-      expect(failed.status.reason).toBe('REASON_CONTAINER_LIMITATION_MEMORY');
-      // The group's limit, not the task's: the whole group fails with it, as Mesos's task groups do.
+      // The group's limit, not the task's: the whole group fails with it, told by the agent, as Mesos's
+      // agent tells the tasks of an executor container destroyed for its limit.
+      expect(failed.status).toMatchObject({ reason: 'REASON_CONTAINER_LIMITATION_MEMORY', source: 'SOURCE_AGENT' });
       const also = await master.waitFor(idle.task_id.value, 'TASK_FAILED', 10_000);
-      expect(also.status.reason).toBe('REASON_CONTAINER_LIMITATION_MEMORY');
+      expect(also.status).toMatchObject({ reason: 'REASON_CONTAINER_LIMITATION_MEMORY', source: 'SOURCE_AGENT' });
       expect(also.status.message).toMatch(/task group's memory limit was exceeded/);
       await master.until(async () => (await pods()).length === 0, 10_000, 'the pod removed');
+    },
+  );
+
+  it.runIf(cgroups.version !== 'none')(
+    'fails only a task over a memory limit of its own (share_cgroups: false); its executor kills the others',
+    async () => {
+      const executorId = taskId('ownlimit');
+      const idle = commandTask(taskId('idle'), 'sleep 60');
+      // Its own 32 MB, in a group of 96 MB: its own limit is the one hit.
+      const hog = commandTask(taskId('hog'), 'sleep 0.5; head -c 400m /dev/zero | tail', {
+        container: { type: 'MESOS', linux_info: { share_cgroups: false } },
+      });
+      await master.send(agentId, group(executorId, [idle, hog]));
+      const failed = await master.waitFor(hog.task_id.value, 'TASK_FAILED', 30_000);
+      expect(failed.status).toMatchObject({
+        reason: 'REASON_CONTAINER_LIMITATION_MEMORY',
+        source: 'SOURCE_EXECUTOR',
+      });
+      const killed = await master.waitFor(idle.task_id.value, 'TASK_KILLED', 10_000);
+      expect(killed.status).toMatchObject({ source: 'SOURCE_EXECUTOR' });
+      expect(killed.status.reason).toBeUndefined();
+      expect(killed.status.message).toMatch(/of its group ended in TASK_FAILED/);
     },
   );
 
