@@ -134,10 +134,11 @@ export class TaskExecutor {
   get sandboxRun(): string {
     return this.record.parentSandbox ?? this.record.sandbox;
   }
-  /** The task group it was launched in (keyed by the group's launch sandbox), undefined outside one. */
+  /** The task group it was launched in (its pod's and its own id; else its launch's sandbox), if any. */
   get taskGroup(): { key: string; task: TaskInfo } | undefined {
-    const { group, parentSandbox, task } = this.record;
-    return group ? { key: parentSandbox ?? this.executorId, task } : undefined;
+    const { group, parentSandbox, pod, task } = this.record;
+    const key = pod?.group ? `${pod.id}/${pod.group.id}` : (parentSandbox ?? this.executorId);
+    return group ? { key, task } : undefined;
   }
   get terminated(): boolean {
     return this.phase === 'terminated';

@@ -34,6 +34,12 @@ export interface PodSpec {
   readonly resources: readonly Resource[];
   /** `pod`: the group's own network namespace; `host`: the host's. */
   readonly network: 'pod' | 'host';
+  /**
+   * The task group in the pod (named by its first task): another LAUNCH_GROUP of the same ACCEPT for the
+   * same executor joins the pod, which grows by its tasks' resources (Mesos: one executor container holds
+   * every task group given to it, grown by each). Absent in records of agents before it.
+   */
+  readonly group?: { readonly id: string; readonly taskResources: readonly Resource[] };
 }
 
 /**
@@ -48,10 +54,12 @@ export function podSpec(
 ): PodSpec {
   const hash = createHash('sha256').update(`${frameworkId}\n${executor.executor_id.value}\n${launchId}`);
   const host = (executor.container?.network_infos ?? []).some((network) => network.name === 'host');
+  const taskResources = tasks.flatMap((task) => task.resources ?? []);
   return {
     id: `pod-${hash.digest('hex').slice(0, 20)}`,
-    resources: [...(executor.resources ?? []), ...tasks.flatMap((task) => task.resources ?? [])],
+    resources: [...(executor.resources ?? []), ...taskResources],
     network: host ? 'host' : 'pod',
+    group: { id: tasks[0]?.task_id.value ?? '', taskResources },
   };
 }
 
@@ -75,10 +83,18 @@ export interface PodsOptions {
   readonly limits: LimitOptions;
 }
 
+/** The groups a pod made by this agent run holds, the resources of its limits, its resizes in order. */
+interface PodGroups {
+  readonly ids: Set<string>;
+  readonly resources: Resource[];
+  resizing: Promise<unknown>;
+}
+
 /** The pods of this agent's work dir, and how many live containers each holds. */
 export class Pods {
   private readonly users = new Map<string, number>();
   private readonly pending = new Map<string, Promise<void>>();
+  private readonly groups = new Map<string, PodGroups>();
 
   constructor(private readonly options: PodsOptions) {}
 
@@ -107,6 +123,7 @@ export class Pods {
     this.pending.set(pod.id, making);
     try {
       await making;
+      await this.join(pod);
     } catch (error) {
       this.pending.delete(pod.id);
       await this.leave(pod.id);
@@ -114,7 +131,27 @@ export class Pods {
     }
   }
 
+  /** A task group not yet in the pod grows its limits by its tasks' resources (one resize at a time). */
+  private async join(pod: PodSpec): Promise<void> {
+    const entry = this.groups.get(pod.id);
+    if (!pod.group || !entry || entry.ids.has(pod.group.id)) return;
+    entry.ids.add(pod.group.id);
+    entry.resources.push(...pod.group.taskResources);
+    const cgroup = new ContainerCgroup(this.options.cgroups, pod.id);
+    // Each resize reads the total when it runs: the last one holds every group's.
+    const resized = entry.resizing.then(() =>
+      cgroup.resize(containerLimits(entry.resources, undefined, this.options.limits)),
+    );
+    entry.resizing = resized.catch(() => undefined);
+    await resized;
+  }
+
   private async make(pod: PodSpec): Promise<void> {
+    this.groups.set(pod.id, {
+      ids: new Set(pod.group ? [pod.group.id] : []),
+      resources: [...pod.resources],
+      resizing: Promise.resolve(),
+    });
     const dir = this.dir(pod.id);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await new ContainerCgroup(this.options.cgroups, pod.id).create(
@@ -149,6 +186,7 @@ export class Pods {
     }
     this.users.delete(id);
     this.pending.delete(id);
+    this.groups.delete(id);
     await this.remove(id);
   }
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningAgent } from '../../agent/agent.js';
 import { detectCgroups } from '../../agent/isolation/cgroups.js';
+import { podSpec } from '../../agent/isolation/pods.js';
 import type { AwsClients } from '#shared/aws/clients.js';
 import type { AgentCommand } from '#shared/protocol/internal.js';
 import type { ContainerInfo, TaskInfo } from '#shared/protocol/mesos.js';
@@ -263,6 +264,38 @@ describe('task groups as pods', () => {
     expect(agent.tasks().find((task) => task.taskId === first)).toMatchObject({ state: 'TASK_RUNNING' });
     await master.send(agentId, kill(first, 0));
     await master.waitFor(first, 'TASK_KILLED');
+  });
+
+  it('runs two groups of one ACCEPT for one executor in one pod, grown by both; a failure kills only its group', async () => {
+    const executorId = taskId('samepod');
+    const launchId = `${executorId}-accept`;
+    const listen = port();
+    const [server, client] = serverAndClient(listen);
+    const bad = commandTask(taskId('bad'), 'sleep 3; exit 3');
+    // Two LAUNCH_GROUP operations of one ACCEPT: one launch id, the same executor.
+    await master.send(agentId, group(executorId, [server], undefined, launchId));
+    await master.send(agentId, group(executorId, [client, bad], undefined, launchId));
+    for (const task of [server, client, bad]) await master.waitFor(task.task_id.value, 'TASK_RUNNING');
+    // One pod: the client of the second group reaches the server of the first on the pod's loopback.
+    await master.until(async () => (await sharedAnswer(executorId)) === 'pod', 15_000, 'the client served');
+    const pod = podSpec(FRAMEWORK_ID, { type: 'DEFAULT', executor_id: { value: executorId } }, launchId, []).id;
+    expect(await pods()).toContain(pod);
+    const memory = cgroups.bases.get('memory');
+    if (memory && cgroups.version === 'v1') {
+      // The executor's 32 MB and the three tasks' 32 MB each.
+      const limit = await readFile(join(memory, pod, 'memory.limit_in_bytes'), 'utf8');
+      expect(Number(limit)).toBe(128 * 1024 * 1024);
+    }
+    await master.waitFor(bad.task_id.value, 'TASK_FAILED', 10_000);
+    const killed = await master.waitFor(client.task_id.value, 'TASK_KILLED', 10_000);
+    expect(killed.status.message).toMatch(/of its group ended in TASK_FAILED/);
+    expect(master.of(server.task_id.value).map((update) => update.status.state)).not.toContain('TASK_KILLED');
+    expect(agent.tasks().find((task) => task.taskId === server.task_id.value)).toMatchObject({
+      state: 'TASK_RUNNING',
+    });
+    await master.send(agentId, kill(server.task_id.value, 0));
+    await master.waitFor(server.task_id.value, 'TASK_KILLED');
+    await master.until(async () => !(await pods()).includes(pod), 10_000, 'the pod removed');
   });
 
   it('keeps a pod and its tasks across an agent restart, and removes it with them', async () => {

@@ -23,6 +23,10 @@ describe('a task group as a pod', () => {
     expect(containerLimits(pod.resources, undefined, options)).toMatchObject({
       cpuQuotaUs: 160_000,
       memoryBytes: 224 * 1024 * 1024,
+    }); // Named by its first task; a later group joining the pod adds only its tasks' resources.
+    expect(pod.group).toEqual({
+      id: 'a',
+      taskResources: [...resources('cpus:0.5;mem:64'), ...resources('cpus(ml):1;mem:128')],
     });
   });
 
