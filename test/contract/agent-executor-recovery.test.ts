@@ -3,7 +3,8 @@
  * example executor keeps running while the agent is down, resubscribes to the restarted agent with its
  * secret, and its task finishes; an executor that does not come back within
  * `--executor_reregistration_timeout` is killed and its task fails; a task holding a persistent volume
- * under a custom executor writes to it before and after the restart, and a later task reads it.
+ * under a custom executor writes to it before and after the restart, and a later task reads it; a
+ * custom executor's task group (LAUNCH_GROUP) comes through the restart as a task does.
  */
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import type { RunningAgent } from '../../agent/agent.js';
 import type { AwsClients } from '#shared/aws/clients.js';
+import type { AgentCommand } from '#shared/protocol/internal.js';
 import type { ExecutorInfo, Resource, TaskInfo } from '#shared/protocol/mesos.js';
 import { standInClients } from '../support/aws.js';
 import { FakeMaster } from '../support/agent-master.js';
@@ -175,5 +177,46 @@ it(
     });
     await master.send(agentId, launch(read));
     await master.waitFor(reader, 'TASK_FINISHED', 20_000);
+  },
+);
+
+it(
+  "keeps a custom executor's task group through an agent restart: both tasks finish, reported by the executor",
+  { timeout: 3 * EXECUTOR_START_MS },
+  async () => {
+    await agent?.shutdown();
+    const first = await startAgent();
+    const agentId = await first.registered;
+    const echo = executor(taskId('echo-group'), ECHO);
+    const members = [taskId('member-a'), taskId('member-b')];
+    const tasks = members.map((id) => ({
+      ...executorTask(id, echo, 'sleep 6; echo done', agentId),
+      executor: undefined,
+    }));
+    const { framework_id, framework_info, grant } = launch(tasks[0] as TaskInfo) as Extract<
+      AgentCommand,
+      { type: 'LAUNCH' }
+    >;
+    await master.send(agentId, {
+      type: 'LAUNCH_GROUP',
+      framework_id,
+      framework_info,
+      executor: echo,
+      task_group: { tasks },
+      launch_id: 'launch-recovered-group',
+      ...(grant ? { grant } : {}),
+    });
+    for (const id of members) await master.waitFor(id, 'TASK_RUNNING', EXECUTOR_START_MS);
+
+    await first.stop({ waitForPoll: false });
+    const second = await startAgent();
+    const restartedAt = performance.now();
+    expect(await second.registered).toBe(agentId);
+    for (const id of members) {
+      const finished = await master.waitFor(id, 'TASK_FINISHED', 30_000);
+      expect(finished.status).toMatchObject({ source: 'SOURCE_EXECUTOR', executor_id: echo.executor_id });
+      expect(finished.at).toBeGreaterThan(restartedAt);
+    }
+    expect(second.metrics.snapshot()['slave/recovered_executors']).toBe(1);
   },
 );
