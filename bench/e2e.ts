@@ -29,6 +29,7 @@ import {
   measureThroughput,
   round,
   summary,
+  THROUGHPUT_AGENT_PROCESSES,
   THROUGHPUT_AGENT_RESOURCES,
   THROUGHPUT_AGENTS,
 } from './support/throughput.js';
@@ -191,7 +192,7 @@ async function latencyCase(docker: boolean): Promise<{ latency: Record<string, u
 /** THROUGHPUT_TASKS short tasks over THROUGHPUT_AGENTS agents: tasks per second. */
 async function throughputCase(): Promise<Record<string, unknown>> {
   console.log(`Throughput: ${THROUGHPUT_TASKS} short tasks over ${THROUGHPUT_AGENTS} agents (process containerizer)`);
-  const busy = await benchCluster(THROUGHPUT_AGENTS, 'mesos', THROUGHPUT_AGENT_RESOURCES);
+  const busy = await benchCluster(THROUGHPUT_AGENTS, 'mesos', THROUGHPUT_AGENT_RESOURCES, THROUGHPUT_AGENT_PROCESSES);
   try {
     const measured = await measureThroughput(busy.url, THROUGHPUT_TASKS, { prefix: 't' });
     console.log(

@@ -7,13 +7,14 @@
  *    then one `sbatch --array=1-N` of `#!/bin/sh\ntrue`, timed from starting sbatch to the controller's
  *    record of the last job's end. Each node offers 40 CPUs and each job takes one: 40 jobs at once per
  *    node, as many as a Mantle agent of cpus:4 runs tasks of cpus:0.1. Then every daemon is stopped.
- * 2. Mantle: bench:e2e's throughput cluster (bench/support/throughput.ts), a warm-up batch, then N tasks
- *    of `true` (process containerizer), timed from the first ACCEPT to the last TASK_FINISHED.
+ * 2. Mantle: bench:e2e's throughput cluster (bench/support/throughput.ts: the agents in one child process
+ *    per core, as `mantle local` runs them), a warm-up batch, then N tasks of `true` (process containerizer), timed from the first ACCEPT
+ *    to the last TASK_FINISHED.
  *
  * Prints both in jobs/s, the ratio Mantle/Slurm and the machine's load, and writes
  * bench/results/vs-slurm.json. Where it may create control groups (root), it also reports the CPU seconds
- * each system spent on the timed run: Slurm's daemons and jobs; Mantle's process (master, agents, SQS
- * stand-in, framework), DynamoDB Local and the tasks; and each one's CPU use while idle (after its warm-up),
+ * each system spent on the timed run: Slurm's daemons and jobs; Mantle's Node processes (master, SQS
+ * stand-in and framework in one, the agents in theirs), DynamoDB Local and the tasks; and each one's CPU use while idle (after its warm-up),
  * which the timed run pays for every second it lasts. On a shared machine CPU seconds move much less with
  * the neighbours' load than jobs/s does. BENCH_TASKS (default 1000) and BENCH_WARMUP (default 20) shrink it.
  */
@@ -28,6 +29,7 @@ import {
   benchCluster,
   measureThroughput,
   THROUGHPUT_AGENT_RESOURCES,
+  THROUGHPUT_AGENT_PROCESSES,
   THROUGHPUT_AGENTS,
   THROUGHPUT_TASK_RESOURCES,
   type BenchCluster,
@@ -108,6 +110,12 @@ async function slurmSide(
   return { result, run };
 }
 
+/** CPU seconds so far of the Node processes: this one (master, stand-ins, framework) and the agents' hosts. */
+async function nodeCpuSeconds(mantle: BenchCluster): Promise<number> {
+  const usages = [process.cpuUsage(), ...(await Promise.all(mantle.agentHosts.map((host) => host.cpuUsage())))];
+  return usages.reduce((sum, usage) => sum + (usage.user + usage.system) / 1e6, 0);
+}
+
 /** Mantle's side: a warm-up batch, its idle CPU use, then the timed batch; the cluster stopped after. */
 async function mantleSide(
   running: Running,
@@ -117,7 +125,7 @@ async function mantleSide(
   console.log(`Mantle: ${TASKS} tasks over ${NODES} agents (process containerizer)`);
   // Everything this process starts from here (DynamoDB Local, the tasks) is born in Mantle's group.
   group?.enter();
-  const mantle = await benchCluster(NODES, 'mesos', THROUGHPUT_AGENT_RESOURCES);
+  const mantle = await benchCluster(NODES, 'mesos', THROUGHPUT_AGENT_RESOURCES, THROUGHPUT_AGENT_PROCESSES);
   running.mantle = mantle;
   const warmup =
     WARMUP > 0 ? await measureThroughput(mantle.url, WARMUP, { prefix: 'warmup', label: 'mantle warm-up' }) : undefined;
@@ -126,25 +134,25 @@ async function mantleSide(
   if (idle !== undefined) console.log(`  idle: ${idle} CPU s per second`);
   loads.mantle_start = load();
   const cpuBefore = group?.usageSeconds();
-  const processBefore = process.cpuUsage();
+  const nodeBefore = await nodeCpuSeconds(mantle);
   const run = await measureThroughput(mantle.url, TASKS, { prefix: 'task' });
-  const processCpu = process.cpuUsage(processBefore);
+  const nodeCpu = Math.round(((await nodeCpuSeconds(mantle)) - nodeBefore) * 100) / 100;
   const cpuAfter = group?.usageSeconds();
   loads.mantle_end = load();
   const cpu =
     cpuBefore !== undefined && cpuAfter !== undefined
       ? { cpu_seconds: Math.round((cpuAfter - cpuBefore) * 100) / 100 }
       : {};
-  const nodeCpu = Math.round((processCpu.user + processCpu.system) / 1e4) / 100;
   console.log(
     `  ${TASKS} tasks in ${run.seconds} s: ${run.tasks_per_second} tasks/s ` +
       `(accept -> FINISHED p50 ${run.accept_to_finished_ms.p50} ms; ` +
-      `${cpu.cpu_seconds !== undefined ? `${cpu.cpu_seconds} CPU s, ` : ''}${nodeCpu} CPU s in the Node process)`,
+      `${cpu.cpu_seconds !== undefined ? `${cpu.cpu_seconds} CPU s, ` : ''}${nodeCpu} CPU s in the Node processes)`,
   );
   await mantle.stopAndRemove();
   running.mantle = undefined;
   const result = {
     agents: NODES,
+    agent_processes: THROUGHPUT_AGENT_PROCESSES,
     agent_resources: THROUGHPUT_AGENT_RESOURCES,
     task_resources: THROUGHPUT_TASK_RESOURCES,
     command: 'true',

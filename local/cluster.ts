@@ -26,6 +26,7 @@ import { sweep } from '../functions/fleet/sweeper.js';
 import { startLocalAws, type LocalAws } from './aws-standins.js';
 import { startEventSource, type EventSource } from './event-source.js';
 import { provisionAgentCredential } from './agent-credential.js';
+import { startAgentProcess, type AgentProcess } from './agent-processes.js';
 import { frameworkQueues, type FrameworkQueues } from './framework-queues.js';
 import { startLocalJobs, type LocalJobs, type LocalJobsOptions } from './jobs.js';
 import { localUiAssets } from './ui.js';
@@ -59,6 +60,11 @@ export interface LocalClusterOptions {
   readonly agentResources?: string;
   /** Other agent flags, the same for every agent. */
   readonly agent?: Partial<AgentConfig>;
+  /**
+   * Child processes to run the agents in (docs/local-cluster.md#processes), so that they use cores the master's
+   * handlers do not; 0 (the default) runs them in this process, where `agents` holds them.
+   */
+  readonly agentProcesses?: number;
   readonly allocationIntervalSeconds: number;
   readonly sweepIntervalSeconds: number;
   readonly log: (line: string) => void;
@@ -80,7 +86,10 @@ export interface LocalCluster {
   /** Mantle Services: its service (what /v2 mounts), framework, timer and store; absent when turned off. */
   readonly services?: LocalServices;
   readonly aws: LocalAws;
+  /** The agents run in this process (none when they run in child processes). */
   readonly agents: RunningAgent[];
+  /** The child processes that run the agents, with `agentProcesses`. */
+  readonly agentHosts: AgentProcess[];
   /** What the agents run tasks in: Docker (and processes) or processes only. */
   readonly containerizer: ContainerizerKind;
   stop(): Promise<void>;
@@ -116,6 +125,15 @@ function agentResources(index: number, count: number, given: string | undefined)
   const span = Math.floor(1000 / count);
   const first = 31000 + index * span;
   return `${given ?? `cpus:${cpus};mem:${mem};disk:10240`};ports:[${first}-${first + span - 1}]`;
+}
+
+/**
+ * `mantle local`'s and the benchmarks' layout: the agents spread over as many child processes as the machine
+ * has cores (at most one per agent), beside the master's process. More processes than cores add their idle
+ * polling and their own copies of the clients, and take no core the others would not.
+ */
+export function defaultAgentProcesses(agents: number): number {
+  return Math.min(agents, availableParallelism());
 }
 
 type Stops = Array<() => Promise<void> | void>;
@@ -252,34 +270,63 @@ interface AgentsSetup {
   readonly credentialEnv: NodeJS.ProcessEnv;
 }
 
+function agentConfigs(options: LocalClusterOptions, setup: AgentsSetup): AgentConfig[] {
+  return Array.from({ length: options.agents }, (_, i) =>
+    agentConfig({
+      ...options.agent,
+      master: setup.masterUrl,
+      workDir: join(setup.workDir, `agent-${i}`),
+      resources: agentResources(i, options.agents, options.agentResources),
+      containerizers: setup.containerizer === 'docker' ? ['docker', 'mesos'] : ['mesos'],
+      hostname: `agent-${i}.local`,
+      advertiseIp: '127.0.0.1',
+      // No agent endpoint unless asked (agent: { port: 0 } serves each on a free port).
+      port: options.agent?.port ?? -1,
+      sqsEndpoint: setup.sqsEndpoint,
+      ec2Metadata: 'off',
+    }),
+  );
+}
+
+function logAgent(options: LocalClusterOptions, setup: AgentsSetup, index: number, agentId: string): void {
+  const runs = setup.containerizer === 'docker' ? 'Docker and processes' : 'processes';
+  options.log(`  agent ${index}          ${agentId} (${runs})`);
+}
+
 async function startAgents(options: LocalClusterOptions, setup: AgentsSetup, stops: Stops): Promise<RunningAgent[]> {
   const agents: RunningAgent[] = [];
-  for (let i = 0; i < options.agents; i++) {
-    const agent = await startAgent({
-      config: agentConfig({
-        ...options.agent,
-        master: setup.masterUrl,
-        workDir: join(setup.workDir, `agent-${i}`),
-        resources: agentResources(i, options.agents, options.agentResources),
-        containerizers: setup.containerizer === 'docker' ? ['docker', 'mesos'] : ['mesos'],
-        hostname: `agent-${i}.local`,
-        advertiseIp: '127.0.0.1',
-        // No agent endpoint unless asked (agent: { port: 0 } serves each on a free port).
-        port: options.agent?.port ?? -1,
-        sqsEndpoint: setup.sqsEndpoint,
-        ec2Metadata: 'off',
-      }),
-      env: setup.credentialEnv,
-    });
+  for (const [i, config] of agentConfigs(options, setup).entries()) {
+    const agent = await startAgent({ config, env: setup.credentialEnv });
     // A throwaway cluster takes its tasks with it; a persistent one leaves them for the next start to recover.
     // The stand-in's queues die with this process: nothing is gained by letting a command poll end.
     stops.push(() => (options.persist ? agent.stop({ waitForPoll: false }) : agent.shutdown(2000)));
     agents.push(agent);
-    const agentId = await agent.registered;
-    const runs = setup.containerizer === 'docker' ? 'Docker and processes' : 'processes';
-    options.log(`  agent ${i}          ${agentId} (${runs})`);
+    logAgent(options, setup, i, await agent.registered);
   }
   return agents;
+}
+
+/** The agents spread over `agentProcesses` children (contiguous runs of agent indexes), started one after another. */
+async function startAgentHosts(
+  options: LocalClusterOptions,
+  setup: AgentsSetup,
+  count: number,
+  stops: Stops,
+): Promise<AgentProcess[]> {
+  const configs = agentConfigs(options, setup);
+  const perHost = Math.ceil(configs.length / count);
+  const hosts: AgentProcess[] = [];
+  for (let first = 0; first < configs.length; first += perHost) {
+    const host = await startAgentProcess({
+      configs: configs.slice(first, first + perHost),
+      env: setup.credentialEnv,
+      persist: options.persist,
+      onRegistered: (index, agentId) => logAgent(options, setup, first + index, agentId),
+    });
+    stops.push(() => host.stop());
+    hosts.push(host);
+  }
+  return hosts;
 }
 
 /**
@@ -327,19 +374,18 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       : undefined;
     const containerizer =
       options.containerizer === 'auto' ? ((await dockerAnswers()) ? 'docker' : 'mesos') : options.containerizer;
-    const agents = await startAgents(
-      options,
-      {
-        masterUrl: server.url,
-        sqsEndpoint: aws.sqs.endpoint,
-        workDir,
-        containerizer,
-        credentialEnv: credential
-          ? { MANTLE_AGENT_PRINCIPAL: credential.principal, MANTLE_AGENT_SECRET: credential.secret }
-          : {},
-      },
-      stops,
-    );
+    const setup: AgentsSetup = {
+      masterUrl: server.url,
+      sqsEndpoint: aws.sqs.endpoint,
+      workDir,
+      containerizer,
+      credentialEnv: credential
+        ? { MANTLE_AGENT_PRINCIPAL: credential.principal, MANTLE_AGENT_SECRET: credential.secret }
+        : {},
+    };
+    const hostCount = Math.min(options.agentProcesses ?? 0, options.agents);
+    const agents = hostCount > 0 ? [] : await startAgents(options, setup, stops);
+    const agentHosts = hostCount > 0 ? await startAgentHosts(options, setup, hostCount, stops) : [];
     const jobOptions = options.jobs;
     const jobs =
       jobOptions === false
@@ -374,6 +420,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       ...(services ? { services } : {}),
       aws,
       agents,
+      agentHosts,
       containerizer,
       stop,
     };

@@ -5,13 +5,15 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseClusterAcl, type Acl } from '#shared/acl.js';
-import { startLocalCluster, type LocalCluster } from './cluster.js';
+import { defaultAgentProcesses, startLocalCluster, type LocalCluster } from './cluster.js';
 import { ensureUiBuilt } from './ui.js';
 
 export const LOCAL_USAGE = `Usage: npm start -- [options]    (or: mantle local [options])
 
   --port <n>                      the master's port on 127.0.0.1 (default 5050)
   --agents <n>                    agents to start (default 1; 0 = a master alone)
+  --agent_processes <n>           child processes the agents run in (default: one per core, at most one per
+                                  agent; 0 = in the master's process)
   --resources <text>              each agent's resources, e.g. 'cpus:4;mem:8192' (default: a share of this machine)
   --work_dir <dir>                agents' work directories (default .mantle)
   --data_dir <dir>                keep the registrar and the cluster id here across restarts (default: in memory)
@@ -83,6 +85,7 @@ function readyHints(cluster: LocalCluster, name: string): string {
 const LOCAL_OPTIONS = {
   port: { type: 'string', default: '5050' },
   agents: { type: 'string', default: '1' },
+  agent_processes: { type: 'string' },
   resources: { type: 'string' },
   work_dir: { type: 'string' },
   data_dir: { type: 'string' },
@@ -142,11 +145,17 @@ export async function runLocalCli(argv: readonly string[]): Promise<number> {
     const agentPingTimeout = number(values.agent_ping_timeout, '--agent_ping_timeout');
     const maxAgentPingTimeouts = number(values.max_agent_ping_timeouts, '--max_agent_ping_timeouts');
     const offerTimeout = number(values.offer_timeout, '--offer_timeout');
+    const agents = number(values.agents, '--agents') ?? 1;
+    const agentProcesses = number(values.agent_processes, '--agent_processes') ?? defaultAgentProcesses(agents);
+    if (!Number.isInteger(agentProcesses)) {
+      throw new Error(`--agent_processes must be a whole number, not '${values.agent_processes}'`);
+    }
     cluster = await startLocalCluster({
       cluster: values.cluster,
       port: number(values.port, '--port') ?? 5050,
       hostname: '127.0.0.1',
-      agents: number(values.agents, '--agents') ?? 1,
+      agents,
+      agentProcesses,
       workDir: values.data_dir ?? values.work_dir ?? '.mantle',
       persist: values.data_dir !== undefined,
       containerizer,

@@ -7,10 +7,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLocalCluster, type LocalCluster } from '../../local/cluster.js';
+import { defaultAgentProcesses, startLocalCluster, type LocalCluster } from '../../local/cluster.js';
 import { runBatch } from '../../test/support/batch-framework.js';
 
 export const THROUGHPUT_AGENTS = 10;
+/** `mantle local`'s layout: the agents over one child process per core, beside the master's process. */
+export const THROUGHPUT_AGENT_PROCESSES = defaultAgentProcesses(THROUGHPUT_AGENTS);
 export const THROUGHPUT_AGENT_RESOURCES = 'cpus:4;mem:4096;disk:1024';
 export const THROUGHPUT_TASK_RESOURCES = 'cpus:0.1;mem:16';
 
@@ -29,11 +31,15 @@ export function summary(values: readonly number[]): { p50: number; p99: number }
 
 export type BenchCluster = LocalCluster & { readonly dir: string; stopAndRemove(): Promise<void> };
 
-/** A throwaway local cluster in a temporary directory (in-memory registrar), quiet unless it fails. */
+/**
+ * A throwaway local cluster in a temporary directory (in-memory registrar), quiet unless it fails; its agents in
+ * `agentProcesses` child processes, or in this one (0) where the caller reads their metrics.
+ */
 export async function benchCluster(
   agents: number,
   containerizer: 'auto' | 'mesos',
   agentResources: string,
+  agentProcesses = 0,
 ): Promise<BenchCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'mantle-bench-'));
   try {
@@ -47,6 +53,7 @@ export async function benchCluster(
       containerizer,
       agentResources,
       agent: { switchUser: false },
+      agentProcesses,
       master: {},
       allocationIntervalSeconds: 10,
       sweepIntervalSeconds: 5,
