@@ -50,6 +50,17 @@ export function isChecked(checked: Checked, target: OfferTarget): boolean {
   return checked.frameworks.has(target.frameworkId) && checked.filters.has(checkKey(target));
 }
 
+/**
+ * Agents per segment of the full read's parallel scan (a 1 MB page holds one to two thousand agents);
+ * the count is the last full read's, so a cold snapshot, or a small cluster's, scans in one.
+ */
+const AGENTS_PER_SEGMENT = 2_000;
+const MAX_SEGMENTS = 16;
+
+function scanSegments(agentsBefore: number): number {
+  return Math.min(MAX_SEGMENTS, Math.max(1, Math.ceil(agentsBefore / AGENTS_PER_SEGMENT)));
+}
+
 const NO_FILTERS: Readonly<Record<string, OfferFilter>> = Object.freeze({});
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
@@ -84,7 +95,7 @@ export class WarmSnapshot {
   ): Promise<{ full: boolean; fresh: ReadonlySet<string>; maintenance: MaintenanceRecord }> {
     if (!this.warm || agentIds === undefined) {
       const [agents, frameworks, roles, filters, maintenance] = await Promise.all([
-        collect(registrar.agents.list()),
+        registrar.agents.all(scanSegments(this.agents.size)),
         collect(registrar.frameworks.list()),
         registrar.roles.list(),
         registrar.filters.all(now),

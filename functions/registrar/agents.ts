@@ -121,6 +121,11 @@ export class AgentRegistry {
     for await (const item of this.context.scan(this.table)) yield agentFromItem(item);
   }
 
+  /** Every agent, read by `segments` consistent scans at once: the allocator's full read of a large cluster. */
+  async all(segments: number): Promise<AgentRecord[]> {
+    return (await this.context.scanInParallel(this.table, segments)).map(agentFromItem);
+  }
+
   /**
    * The outstanding offers of one framework, over all agents. A scan (offers live in the agent
    * ledgers); used on cold paths only: deactivation, teardown, a role given up.
