@@ -162,6 +162,55 @@ describe('a pass over the agents a trigger names, on a warm snapshot', () => {
     expect(revived.offers.map((made) => made.frameworkId)).toEqual([framework.frameworkId]);
   });
 
+  it('runs the allocator again at most three times: an offer it could not check is left to the next pass', async () => {
+    const [agent] = (await admit(t.registrar, 1)) as [AgentRecord];
+    const frameworks = await Promise.all(['a', 'b', 'c', 'd'].map((name) => subscribe(t.registrar, name)));
+    const metrics = new Metrics();
+    const deps = passDeps(t, new WarmSnapshot(), metrics);
+    const [offer] = (await runAllocationPass(deps)).offers as [OfferRecord];
+    await t.registrar.agents.removeOffers({ agentId: agent.agentId, offerIds: [offer.offerId] });
+    // Every framework declined the agent since the snapshot: each check finds one more filter.
+    for (const framework of frameworks) {
+      await t.registrar.filters.put(framework.frameworkId, [
+        { role: '*', agentId: agent.agentId, resources: agent.total, expiresAt: t.clock.now + 60_000 },
+      ]);
+    }
+    const agentIds = new Set([agent.agentId]);
+    const gaveUp = await runAllocationPass(deps, { agentIds });
+    expect(gaveUp.rechecks).toBe(3);
+    expect(gaveUp.offers).toHaveLength(0);
+    expect(gaveUp.itemsWritten).toBe(0);
+    const next = await runAllocationPass(deps, { agentIds });
+    expect(next.rechecks).toBe(1);
+    expect(next.offers).toHaveLength(0);
+    expect(metrics.snapshot()['allocator/snapshot_rechecks']).toBe(4);
+  });
+
+  it('reads a framework again before sweeping its offer as stale: one the snapshot saw inactive may be back', async () => {
+    const [agent] = (await admit(t.registrar, 1)) as [AgentRecord];
+    const framework = await subscribe(t.registrar, 'a');
+    expect((await t.registrar.frameworks.deactivate(framework.frameworkId, framework.streamId as string)).ok).toBe(
+      true,
+    );
+    const deps = passDeps(t, new WarmSnapshot());
+    expect((await runAllocationPass(deps)).offers).toHaveLength(0);
+    // It subscribes again, and another container's pass offers it the agent.
+    const back = await t.registrar.frameworks.subscribe({
+      frameworkId: framework.frameworkId,
+      info: { user: 'svc', name: 'a', id: { value: framework.frameworkId } },
+      streamId: newStreamId(),
+      eventQueueUrl: framework.eventQueueUrl,
+    });
+    expect(back.ok).toBe(true);
+    expect((await runAllocationPass({ ...passDeps(t, new WarmSnapshot()) })).offers).toHaveLength(1);
+
+    const partial = await runAllocationPass(deps, { agentIds: new Set([agent.agentId]) });
+    expect(partial.stale).toBe(0);
+    expect(partial.itemsRead.frameworks).toBe(1);
+    const stored = await t.registrar.agents.get(agent.agentId);
+    expect(Object.values(stored?.offers ?? {}).map((offer) => offer.frameworkId)).toEqual([framework.frameworkId]);
+  });
+
   it('never offers an agent twice: a ledger changed after the pass read it loses the write (counted)', async () => {
     const [agent, other] = (await admit(t.registrar, 2)) as [AgentRecord, AgentRecord];
     await subscribe(t.registrar, 'a');
