@@ -11,3 +11,5 @@ export {
 export type { AllocationRequest, AllocationTrigger, TriggerMessage, TriggerReason } from './triggers.js';
 export { runAllocationPass } from './run-pass.js';
 export type { AllocationPassDeps, AllocationPassReport, PassLogger } from './run-pass.js';
+export { WarmSnapshot } from './warm-snapshot.js';
+export type { ItemsRead } from './warm-snapshot.js';

@@ -1,5 +1,6 @@
 /**
- * One allocation pass over the registrar (docs/architecture.md, "Allocation"): read a snapshot, rescind offers that
+ * One allocation pass over the registrar (docs/architecture.md, "Allocation"): read a snapshot (all of it,
+ * or, on a warm snapshot, only the agents the triggers named: warm-snapshot.ts), rescind offers that
  * timed out (or whose framework or role is gone), run the pure allocator, commit each agent's offers
  * with ONE write conditioned on the ledger version the snapshot read, and send each framework its
  * OFFERS event.
@@ -16,11 +17,18 @@ import { failure } from '#shared/result.js';
 import type { Metrics } from '#shared/metrics.js';
 import type { Offer } from '#shared/protocol/mesos.js';
 import type { AgentRecord, FrameworkRecord, OfferRecord, Registrar } from '../registrar/index.js';
-import type { Allocator, AllocationStats, ProposedOffer, RoleReport } from '../allocator/allocator.js';
+import type {
+  Allocator,
+  AllocationResult,
+  AllocationStats,
+  ProposedOffer,
+  RoleReport,
+} from '../allocator/allocator.js';
 import { mesosOffer, offersEvent, recipientOf, rescindEvent } from '../allocator/offers.js';
 import type { PendingReason } from '../allocator/reasons.js';
-import { isActiveFramework, type FrameworkSnapshot } from '../allocator/snapshot.js';
+import { isActiveFramework } from '../allocator/snapshot.js';
 import type { AllocationTrigger } from './triggers.js';
+import { isChecked, noItemsRead, WarmSnapshot, type Checked, type ItemsRead } from './warm-snapshot.js';
 import { inverseOfferRound, unavailabilityOf, withoutDownAgents } from '../maintenance/round.js';
 import type { MaintenanceRecord } from '../maintenance/schedule.js';
 
@@ -41,6 +49,11 @@ export interface AllocationPassDeps {
   readonly now?: () => number;
   /** The agents' order within the pass (tests inject a seeded one). */
   readonly random?: () => number;
+  /**
+   * The snapshot kept between passes (the allocator's container keeps one): a pass over some agents
+   * then reads only those. Without it every pass reads everything.
+   */
+  readonly snapshot?: WarmSnapshot;
 }
 
 export interface AllocationPassReport {
@@ -59,13 +72,18 @@ export interface AllocationPassReport {
   readonly pending: PendingReason[];
   readonly roles: RoleReport[];
   readonly stats: AllocationStats;
+  /** Whether the pass read every agent and framework (else only the agents named, on a warm snapshot). */
+  readonly fullRead: boolean;
+  /** Items read from the registrar, by table. */
+  readonly itemsRead: ItemsRead & { readonly total: number };
+  /** Items written: agents' ledgers (offers made, offers swept) and pending reasons. */
+  readonly itemsWritten: number;
+  /** How many times a partial pass ran the allocator again because a framework or filter had changed. */
+  readonly rechecks: number;
 }
 
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const result: T[] = [];
-  for await (const item of items) result.push(item);
-  return result;
-}
+/** A partial pass runs the allocator at most this many times more on records read again. */
+const MAX_RECHECKS = 3;
 
 /** Runs `work` over `items` with at most `limit` in flight. */
 async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
@@ -89,33 +107,36 @@ export async function runAllocationPass(
     metrics?.observe('allocator/mesos/allocation_run_latency_ms', Math.max(0, startedAt - request.requestedAt));
   }
 
-  const [agentList, frameworkList, roles, filters, maintenance] = await Promise.all([
-    collect(registrar.agents.list()),
-    collect(registrar.frameworks.list()),
-    registrar.roles.list(),
-    registrar.filters.all(startedAt),
-    registrar.maintenance.get(),
-  ]);
-  const frameworks = new Map(frameworkList.map((framework) => [framework.frameworkId, framework]));
-  const agents = new Map(agentList.map((agent) => [agent.agentId, agent]));
-  const { expired, stale } = await sweepOffers(deps, agents, frameworks, startedAt);
+  const snapshot = deps.snapshot ?? new WarmSnapshot();
+  const reads = noItemsRead();
+  const { full, fresh, maintenance } = await snapshot.read(registrar, request.agentIds, startedAt, reads);
+  const { agents, frameworks } = snapshot;
+  const swept = await sweepOffers(deps, agents, fresh, frameworks, startedAt);
 
-  // A framework without an event queue could not hear of its offers.
-  const reachable: FrameworkSnapshot[] = frameworkList
-    .filter((framework) => framework.eventQueueUrl !== '')
-    .map((framework) => ({ ...framework, filters: filters.get(framework.frameworkId) ?? {} }));
-  const allocated = performance.now();
-  const result = allocator.allocate(
-    { agents: withoutDownAgents(maintenance, [...agents.values()]), frameworks: reachable, roles, now: startedAt },
-    {
-      ...(request.agentIds ? { agentIds: request.agentIds } : {}),
-      ...(deps.random ? { random: deps.random } : {}),
-    },
-  );
-  const allocateMs = performance.now() - allocated;
+  let allocateMs = 0;
+  const allocate = (): AllocationResult => {
+    const allocated = performance.now();
+    const result = allocator.allocate(
+      {
+        agents: withoutDownAgents(maintenance, [...agents.values()]),
+        frameworks: snapshot.reachable(),
+        roles: snapshot.roles,
+        now: startedAt,
+      },
+      {
+        ...(request.agentIds ? { agentIds: request.agentIds } : {}),
+        ...(deps.random ? { random: deps.random } : {}),
+      },
+    );
+    allocateMs += performance.now() - allocated;
+    return result;
+  };
+  const { result, rechecks } = full
+    ? { result: allocate(), rechecks: 0 }
+    : await checkedAllocation(deps, snapshot, allocate, startedAt, reads);
 
   const expiresAt = startedAt + allocator.config.offerTimeoutSeconds * 1000;
-  const { offers, conflicts } = await commitOffers(deps, agents, result.offers, expiresAt);
+  const { offers, conflicts, writes } = await commitOffers(deps, agents, result.offers, expiresAt);
   await sendOffers(deps, agents, frameworks, offers, maintenance);
   await inverseOfferRound(deps, maintenance, [...agents.values()], frameworks, startedAt);
   if (offers.length > 0 && deps.triggers) {
@@ -130,11 +151,15 @@ export async function runAllocationPass(
   }
 
   // Only a full pass looked at every agent: a partial pass's "offered nothing" says little.
-  if (!request.agentIds) await recordPending(deps, result.pending, startedAt);
+  const pendingWrites = request.agentIds ? 0 : await recordPending(deps, result.pending, startedAt);
 
   const durationMs = performance.now() - began;
+  const itemsRead = { ...reads, total: Object.values(reads).reduce((sum, count) => sum + count, 0) };
+  const itemsWritten = swept.writes + writes + pendingWrites;
+  const { expired, stale } = swept;
   if (metrics) {
-    record(metrics, { durationMs, offers: offers.length, conflicts, expired, stale }, result.roles, filters);
+    const pass = { durationMs, offers: offers.length, conflicts, expired, stale, full, itemsRead, itemsWritten };
+    record(metrics, { ...pass, rechecks }, result.roles, snapshot.filters);
   }
   return {
     startedAt,
@@ -147,33 +172,68 @@ export async function runAllocationPass(
     pending: result.pending,
     roles: result.roles,
     stats: result.stats,
+    fullRead: full,
+    itemsRead,
+    itemsWritten,
+    rechecks,
   };
 }
 
-/** Keeps the pass's pending reasons (best effort: they explain, they decide nothing). */
-async function recordPending(deps: AllocationPassDeps, pending: readonly PendingReason[], at: number): Promise<void> {
+/**
+ * A partial pass's allocation on the warm snapshot: the frameworks its offers go to, and their filters on
+ * those agents, are read again before anything is written; if any changed since the snapshot was read,
+ * the allocator runs again on what was read (at most MAX_RECHECKS times; offers to what was still not
+ * read again after that are dropped, and the next pass makes them).
+ */
+async function checkedAllocation(
+  deps: AllocationPassDeps,
+  snapshot: WarmSnapshot,
+  allocate: () => AllocationResult,
+  now: number,
+  reads: ItemsRead,
+): Promise<{ result: AllocationResult; rechecks: number }> {
+  const checked: Checked = { frameworks: new Set(), filters: new Set() };
+  const checkedOffer = (offer: ProposedOffer) => isChecked(checked, offer);
+  let result = allocate();
+  for (let rechecks = 0; ; rechecks++) {
+    const unchecked = result.offers.filter((offer) => !checkedOffer(offer));
+    if (unchecked.length === 0) return { result, rechecks };
+    if (rechecks === MAX_RECHECKS)
+      return { result: { ...result, offers: result.offers.filter(checkedOffer) }, rechecks };
+    if (!(await snapshot.check(deps.registrar, unchecked, now, checked, reads))) return { result, rechecks };
+    result = allocate();
+  }
+}
+
+/** Keeps the pass's pending reasons (best effort: they explain, they decide nothing); returns the writes. */
+async function recordPending(deps: AllocationPassDeps, pending: readonly PendingReason[], at: number): Promise<number> {
   try {
     const writes = await deps.registrar.pending.record(pending, at);
     deps.metrics?.increment('allocator/pending_reason_writes', writes);
+    return writes;
   } catch (error) {
     deps.logger?.warn('Could not record the pending reasons', { error: String(error) });
     deps.metrics?.increment('allocator/pending_reason_errors');
+    return 0;
   }
 }
 
 /**
- * Removes offers that outlived the timeout (RESCIND to their frameworks), and offers of frameworks that
- * are no longer active or left the role (they cannot use them). Updates `agents` with the new ledgers.
+ * Removes, on the agents read in this pass, offers that outlived the timeout (RESCIND to their
+ * frameworks), and offers of frameworks that are no longer active or left the role (they cannot use
+ * them). Updates `agents` with the new ledgers.
  */
 async function sweepOffers(
   deps: AllocationPassDeps,
   agents: Map<string, AgentRecord>,
+  fresh: ReadonlySet<string>,
   frameworks: ReadonlyMap<string, FrameworkRecord>,
   now: number,
-): Promise<{ expired: number; stale: number }> {
+): Promise<{ expired: number; stale: number; writes: number }> {
   let expired = 0;
   let stale = 0;
-  const sweeps = [...agents.values()].flatMap((agent) => {
+  const read = [...fresh].flatMap((agentId) => agents.get(agentId) ?? []);
+  const sweeps = read.flatMap((agent) => {
     const offers = Object.values(agent.offers).filter((offer) => {
       const framework = frameworks.get(offer.frameworkId);
       const gone = framework !== undefined && (!isActiveFramework(framework) || !framework.roles.includes(offer.role));
@@ -181,7 +241,9 @@ async function sweepOffers(
     });
     return offers.length > 0 ? [{ agent, offers }] : [];
   });
+  let writes = 0;
   await inParallel(sweeps, deps.allocator.config.commitConcurrency, async ({ agent, offers }) => {
+    writes++;
     const removed = await deps.registrar.agents.removeOffers({
       agentId: agent.agentId,
       offerIds: offers.map((offer) => offer.offerId),
@@ -204,16 +266,19 @@ async function sweepOffers(
       }),
     );
   });
-  return { expired, stale };
+  return { expired, stale, writes };
 }
 
-/** One conditional ledger write per agent; a lost race (the ledger changed since the read) skips it. */
+/**
+ * One conditional ledger write per agent; a lost race (the ledger changed since the read) skips it.
+ * Updates `agents` with the ledgers written.
+ */
 async function commitOffers(
   deps: AllocationPassDeps,
-  agents: ReadonlyMap<string, AgentRecord>,
+  agents: Map<string, AgentRecord>,
   proposals: readonly ProposedOffer[],
   expiresAt: number,
-): Promise<{ offers: OfferRecord[]; conflicts: number }> {
+): Promise<{ offers: OfferRecord[]; conflicts: number; writes: number }> {
   const offers: OfferRecord[] = [];
   let conflicts = 0;
   const byAgent = [...groupBy(proposals, (offer) => offer.agentId)];
@@ -230,8 +295,10 @@ async function commitOffers(
         })),
       )
       .catch((error: unknown) => failure('AGENT_FAULT', String(error)));
-    if (created.ok) offers.push(...created.value.offers);
-    else if (created.error.code === 'VERSION_CONFLICT') conflicts++;
+    if (created.ok) {
+      offers.push(...created.value.offers);
+      agents.set(agentId, created.value.agent);
+    } else if (created.error.code === 'VERSION_CONFLICT') conflicts++;
     else if (created.error.code === 'LEDGER_FULL' || created.error.code === 'AGENT_FAULT') {
       deps.logger?.warn('No offers from this agent in this pass', { agentId, why: created.error.message });
       deps.metrics?.increment('allocator/agent_failures');
@@ -245,7 +312,7 @@ async function commitOffers(
       deps.metrics?.increment('allocator/offers_refused');
     }
   });
-  return { offers, conflicts };
+  return { offers, conflicts, writes: byAgent.length };
 }
 
 /** One OFFERS event per framework, in the shape its capabilities call for. */
@@ -291,12 +358,26 @@ async function publish(
 /** Mesos's allocator metrics (Mesos docs/monitoring.md), plus Mantle's counters for what Mesos does not have. */
 function record(
   metrics: Metrics,
-  pass: { durationMs: number; offers: number; conflicts: number; expired: number; stale: number },
+  pass: {
+    durationMs: number;
+    offers: number;
+    conflicts: number;
+    expired: number;
+    stale: number;
+    full: boolean;
+    itemsRead: { total: number };
+    itemsWritten: number;
+    rechecks: number;
+  },
   roles: readonly RoleReport[],
   filters: ReadonlyMap<string, Readonly<Record<string, { role: string }>>>,
 ): void {
   metrics.increment('allocator/mesos/allocation_runs');
   metrics.observe('allocator/mesos/allocation_run_ms', pass.durationMs);
+  metrics.increment(pass.full ? 'allocator/full_reads' : 'allocator/partial_reads');
+  metrics.increment('allocator/items_read', pass.itemsRead.total);
+  metrics.increment('allocator/items_written', pass.itemsWritten);
+  metrics.increment('allocator/snapshot_rechecks', pass.rechecks);
   metrics.increment('allocator/offers_created', pass.offers);
   metrics.increment('allocator/version_conflicts', pass.conflicts);
   metrics.increment('allocator/offers_expired', pass.expired);

@@ -1,8 +1,9 @@
 /**
  * The allocator Lambda (middy, SQS batch): one allocation pass per batch of triggers, over the union of
  * the agents they name. Runs unchanged in AWS, in the local cluster (through the SQS event source
- * emulation) and in the tests. The Allocator instance lives as long as the Lambda container, so a warm
- * container re-derives only what changed; a cold one starts from the snapshot.
+ * emulation) and in the tests. The Allocator instance and the snapshot (allocation/warm-snapshot.ts)
+ * live as long as the Lambda container: a warm container reads only the agents a trigger names and
+ * re-derives only what changed; a cold one, and every pass over all agents, reads everything.
  *
  * Invalid trigger messages are dropped (and counted): retrying cannot fix them, and the periodic pass
  * covers whatever they meant. A pass that fails (DynamoDB unreachable) fails the batch, which SQS
@@ -19,6 +20,7 @@ import { Registrar, tableNamesFromEnvironment } from '../registrar/index.js';
 import { Allocator } from '../allocator/allocator.js';
 import { allocatorConfigFromEnvironment } from '../allocator/config.js';
 import { runAllocationPass, type AllocationPassDeps, type AllocationPassReport } from '../allocation/run-pass.js';
+import { WarmSnapshot } from '../allocation/warm-snapshot.js';
 import { parseMessageBody } from '#shared/protocol/internal.js';
 import { AllocationTriggers, coalesce, TriggerMessageSchema, type TriggerMessage } from '../allocation/triggers.js';
 
@@ -43,6 +45,7 @@ function covered(message: TriggerMessage, passStart: number): boolean {
 
 export function allocationHandler(deps: AllocationHandlerDeps) {
   let fullPassStart = -Infinity;
+  const passDeps: AllocationPassDeps = { ...deps, snapshot: deps.snapshot ?? new WarmSnapshot() };
   return middy<SQSEvent, SQSBatchResponse>().handler(async (event): Promise<SQSBatchResponse> => {
     const now = (deps.now ?? Date.now)();
     const due: TriggerMessage[] = [];
@@ -59,7 +62,7 @@ export function allocationHandler(deps: AllocationHandlerDeps) {
     }
     const request = coalesce(due);
     if (request) {
-      const report = await runAllocationPass(deps, {
+      const report = await runAllocationPass(passDeps, {
         ...(request.agentIds ? { agentIds: request.agentIds } : {}),
         ...(request.requestedAt !== undefined ? { requestedAt: request.requestedAt } : {}),
       });

@@ -103,9 +103,27 @@ export class AgentRegistry {
     return item ? agentFromItem(item) : undefined;
   }
 
+  /**
+   * These agents, read consistently (those registered; a BatchGetItem per 100): what a partial
+   * allocation pass reads of the agents a trigger named.
+   */
+  async getMany(agentIds: readonly string[]): Promise<AgentRecord[]> {
+    const items = await this.context.batchGet(
+      this.table,
+      agentIds.map((agentId) => ({ agent_id: agentId })),
+      { consistent: true },
+    );
+    return items.map(agentFromItem);
+  }
+
   /** Every agent (a consistent scan, page by page): the allocator's and the sweeper's snapshot. */
   async *list(): AsyncGenerator<AgentRecord> {
     for await (const item of this.context.scan(this.table)) yield agentFromItem(item);
+  }
+
+  /** Every agent, read by `segments` consistent scans at once: the allocator's full read of a large cluster. */
+  async all(segments: number): Promise<AgentRecord[]> {
+    return (await this.context.scanInParallel(this.table, segments)).map(agentFromItem);
   }
 
   /**

@@ -136,8 +136,15 @@ export class RegistrarContext {
     }
   }
 
-  /** All items of a table (only `attributes` when given), consistently read, page by page. */
-  async *scan(table: string, attributes?: readonly string[]): AsyncGenerator<Item> {
+  /**
+   * All items of a table (only `attributes` when given), consistently read, page by page; or, with
+   * `part`, those of one segment of a parallel scan (`scanInParallel`).
+   */
+  async *scan(
+    table: string,
+    attributes?: readonly string[],
+    part?: { readonly segment: number; readonly segments: number },
+  ): AsyncGenerator<Item> {
     const projection = attributes ? projectionOf(attributes) : {};
     let start: Record<string, unknown> | undefined;
     do {
@@ -147,6 +154,7 @@ export class RegistrarContext {
             TableName: table,
             ConsistentRead: true,
             ...projection,
+            ...(part && part.segments > 1 ? { Segment: part.segment, TotalSegments: part.segments } : {}),
             ...(start ? { ExclusiveStartKey: start } : {}),
           }),
         ),
@@ -154,6 +162,22 @@ export class RegistrarContext {
       for (const item of page.Items ?? []) yield item;
       start = page.LastEvaluatedKey;
     } while (start);
+  }
+
+  /**
+   * All items of a table, read by `segments` scans at once (DynamoDB's parallel scan: each reads its
+   * share of the partitions), for a large table read whole; one segment is a plain scan.
+   */
+  async scanInParallel(table: string, segments: number): Promise<Item[]> {
+    const count = Math.max(1, Math.floor(segments));
+    const parts = await Promise.all(
+      Array.from({ length: count }, async (_, segment) => {
+        const items: Item[] = [];
+        for await (const item of this.scan(table, undefined, { segment, segments: count })) items.push(item);
+        return items;
+      }),
+    );
+    return parts.flat();
   }
 
   /**

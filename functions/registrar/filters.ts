@@ -84,6 +84,30 @@ export class FilterRegistry {
     return result;
   }
 
+  /**
+   * The filters in force at `now` among those of these frameworks' roles on these agents, read
+   * consistently by key (a BatchGetItem per 100), by framework: what a partial allocation pass checks
+   * before it writes an offer, instead of scanning every filter.
+   */
+  async get(
+    wanted: ReadonlyArray<{ frameworkId: string; role: string; agentId: string }>,
+    now = this.context.now(),
+  ): Promise<Map<string, Record<string, OfferFilter>>> {
+    const items = await this.context.batchGet(
+      this.table,
+      wanted.map((entry) => ({ framework_id: entry.frameworkId, filter_key: filterKey(entry.role, entry.agentId) })),
+      { consistent: true },
+    );
+    const result = new Map<string, Record<string, OfferFilter>>();
+    for (const item of items) {
+      const filter = filterFromItem(item);
+      if (filter.expiresAt <= now) continue;
+      const frameworkId = item.framework_id as string;
+      result.set(frameworkId, { ...result.get(frameworkId), [item.filter_key as string]: filter });
+    }
+    return result;
+  }
+
   /** Removes the framework's filters for these roles (REVIVE), or all of them (no roles given). */
   async clear(frameworkId: string, roles?: readonly string[]): Promise<number> {
     const keys: Item[] = [];

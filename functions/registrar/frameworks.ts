@@ -377,9 +377,13 @@ export class FrameworkRegistry {
     });
   }
 
-  /** Every framework (a consistent scan, page by page): the allocator's and the sweeper's snapshot. */
-  async *list(): AsyncGenerator<FrameworkRecord> {
-    for await (const item of this.context.scan(this.table)) yield frameworkFromItem(item);
+  /** Every framework (a consistent scan: the allocator's snapshot), or those of `ids` (consistent batch gets). */
+  async *list(ids?: readonly string[]): AsyncGenerator<FrameworkRecord> {
+    const keys = ids?.map((id) => ({ framework_id: id }));
+    const items = keys
+      ? await this.context.batchGet(this.table, keys, { consistent: true })
+      : this.context.scan(this.table);
+    for await (const item of items) yield frameworkFromItem(item);
   }
 
   /** SUPPRESS: no new offers for these roles (all of the framework's when none are given). */

@@ -1,0 +1,203 @@
+/**
+ * The snapshot allocation passes work on, kept warm between passes by the allocator's container
+ * (docs/allocator.md, "The warm snapshot"). A full read — a pass over all agents, or a container's
+ * first pass — scans agents, frameworks, filters and roles and replaces it. A partial pass reads only
+ * the agents its triggers named (one consistent BatchGetItem per 100) and the maintenance item; the other
+ * agents, the frameworks, their filters and the roles are those of the last full read, updated with
+ * what passes in this container wrote since.
+ *
+ * Nothing is decided on a cached record alone: offers are written only on agents read in the pass,
+ * conditioned on the ledger version read; before a partial pass writes, the frameworks its offers go to
+ * and their filters on those agents are read again by key (`check`), and the allocator runs again if any
+ * changed. Cached agents only weigh in the DRF shares and quota consumption, as they were at the last
+ * full read plus this container's own offers, until the next full read.
+ */
+import type { AgentRecord, FrameworkRecord, OfferFilter, Registrar, RoleRecord } from '../registrar/index.js';
+import { filterKey } from '#shared/ids.js';
+import { isActiveFramework, type FrameworkSnapshot } from '../allocator/snapshot.js';
+import type { MaintenanceRecord } from '../maintenance/schedule.js';
+
+/** Items a pass read, by table (a key asked in a batch counts, found or not; a scan counts what it returned). */
+export interface ItemsRead {
+  agents: number;
+  frameworks: number;
+  filters: number;
+  roles: number;
+  maintenance: number;
+}
+
+export function noItemsRead(): ItemsRead {
+  return { agents: 0, frameworks: 0, filters: 0, roles: 0, maintenance: 0 };
+}
+
+/** An offer a partial pass proposes, as far as what it depends on goes. */
+export interface OfferTarget {
+  readonly frameworkId: string;
+  readonly role: string;
+  readonly agentId: string;
+}
+
+/** What one pass already read again (`check`): each framework and filter key once per pass. */
+export interface Checked {
+  readonly frameworks: Set<string>;
+  readonly filters: Set<string>;
+}
+
+const checkKey = (target: OfferTarget): string => `${target.frameworkId}\n${filterKey(target.role, target.agentId)}`;
+
+/** Whether what this offer depends on was read again in this pass. */
+export function isChecked(checked: Checked, target: OfferTarget): boolean {
+  return checked.frameworks.has(target.frameworkId) && checked.filters.has(checkKey(target));
+}
+
+/**
+ * Agents per segment of the full read's parallel scan (a 1 MB page holds one to two thousand agents);
+ * the count is the last full read's, so a cold snapshot, or a small cluster's, scans in one.
+ */
+const AGENTS_PER_SEGMENT = 2_000;
+const MAX_SEGMENTS = 16;
+
+function scanSegments(agentsBefore: number): number {
+  return Math.min(MAX_SEGMENTS, Math.max(1, Math.ceil(agentsBefore / AGENTS_PER_SEGMENT)));
+}
+
+const NO_FILTERS: Readonly<Record<string, OfferFilter>> = Object.freeze({});
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const result: T[] = [];
+  for await (const item of items) result.push(item);
+  return result;
+}
+
+function sameFilter(a: OfferFilter | undefined, b: OfferFilter | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.expiresAt === b.expiresAt && JSON.stringify(a.resources) === JSON.stringify(b.resources);
+}
+
+export class WarmSnapshot {
+  agents = new Map<string, AgentRecord>();
+  frameworks = new Map<string, FrameworkRecord>();
+  /** In-force filters by framework; an object is replaced, never changed (the allocator keys on identity). */
+  filters = new Map<string, Readonly<Record<string, OfferFilter>>>();
+  roles: RoleRecord[] = [];
+  private warm = false;
+
+  /**
+   * Reads what the pass needs: everything when `agentIds` is absent or the snapshot is cold, else the
+   * named agents (and the frameworks of offers on them that look gone, before they are swept). Returns
+   * whether it was a full read, the maintenance record, and the agents read in this pass.
+   */
+  async read(
+    registrar: Registrar,
+    agentIds: ReadonlySet<string> | undefined,
+    now: number,
+    counts: ItemsRead,
+  ): Promise<{ full: boolean; fresh: ReadonlySet<string>; maintenance: MaintenanceRecord }> {
+    if (!this.warm || agentIds === undefined) {
+      const [agents, frameworks, roles, filters, maintenance] = await Promise.all([
+        registrar.agents.all(scanSegments(this.agents.size)),
+        collect(registrar.frameworks.list()),
+        registrar.roles.list(),
+        registrar.filters.all(now),
+        registrar.maintenance.get(),
+      ]);
+      this.agents = new Map(agents.map((agent) => [agent.agentId, agent]));
+      this.frameworks = new Map(frameworks.map((framework) => [framework.frameworkId, framework]));
+      this.filters = filters;
+      this.roles = roles;
+      this.warm = true;
+      counts.agents += agents.length;
+      counts.frameworks += frameworks.length;
+      counts.roles += roles.length;
+      counts.filters += [...filters.values()].reduce((sum, byKey) => sum + Object.keys(byKey).length, 0);
+      counts.maintenance += 1;
+      return { full: true, fresh: new Set(this.agents.keys()), maintenance };
+    }
+    const named = [...agentIds];
+    const [agents, maintenance] = await Promise.all([registrar.agents.getMany(named), registrar.maintenance.get()]);
+    counts.agents += named.length;
+    counts.maintenance += 1;
+    for (const agentId of named) this.agents.delete(agentId);
+    for (const agent of agents) this.agents.set(agent.agentId, agent);
+    // An offer whose framework looks gone is swept: only on the framework as it is now.
+    const gone = new Set<string>();
+    for (const agent of agents) {
+      for (const offer of Object.values(agent.offers)) {
+        const framework = this.frameworks.get(offer.frameworkId);
+        if (framework && (!isActiveFramework(framework) || !framework.roles.includes(offer.role))) {
+          gone.add(offer.frameworkId);
+        }
+      }
+    }
+    if (gone.size > 0) await this.refreshFrameworks(registrar, [...gone], counts);
+    return { full: false, fresh: new Set(agents.map((agent) => agent.agentId)), maintenance };
+  }
+
+  /** The frameworks the allocator considers: those with an event queue (the others could not hear of offers). */
+  reachable(): FrameworkSnapshot[] {
+    const result: FrameworkSnapshot[] = [];
+    for (const framework of this.frameworks.values()) {
+      if (framework.eventQueueUrl === '') continue;
+      result.push({ ...framework, filters: this.filters.get(framework.frameworkId) ?? NO_FILTERS });
+    }
+    return result;
+  }
+
+  /**
+   * Reads again, by key, the frameworks these offers go to and their filters on these agents (what was
+   * not read in this pass yet), and takes them in. Returns whether any differed from the snapshot (a
+   * version, the framework's being active, a filter): the allocator must then run again.
+   */
+  async check(registrar: Registrar, targets: readonly OfferTarget[], now: number, checked: Checked, counts: ItemsRead) {
+    const frameworkIds = [...new Set(targets.map((target) => target.frameworkId))].filter(
+      (frameworkId) => !checked.frameworks.has(frameworkId),
+    );
+    const filterTargets = [...new Map(targets.map((target) => [checkKey(target), target])).entries()]
+      .filter(([key]) => !checked.filters.has(key))
+      .map(([, target]) => target);
+    const [changedFrameworks, filters] = await Promise.all([
+      this.refreshFrameworks(registrar, frameworkIds, counts),
+      registrar.filters.get(filterTargets, now),
+    ]);
+    counts.filters += filterTargets.length;
+    for (const frameworkId of frameworkIds) checked.frameworks.add(frameworkId);
+    let changed = changedFrameworks;
+    for (const target of filterTargets) {
+      checked.filters.add(checkKey(target));
+      const key = filterKey(target.role, target.agentId);
+      const cached = this.filters.get(target.frameworkId) ?? NO_FILTERS;
+      const fresh = filters.get(target.frameworkId)?.[key];
+      if (sameFilter(cached[key], fresh)) continue;
+      changed = true;
+      const { [key]: _old, ...others } = cached;
+      this.filters.set(target.frameworkId, fresh ? { ...others, [key]: fresh } : others);
+    }
+    return changed;
+  }
+
+  /** Reads these frameworks again; returns whether any changed in a way allocation sees. */
+  private async refreshFrameworks(
+    registrar: Registrar,
+    frameworkIds: readonly string[],
+    counts: ItemsRead,
+  ): Promise<boolean> {
+    if (frameworkIds.length === 0) return false;
+    const fresh = new Map<string, FrameworkRecord>();
+    for await (const framework of registrar.frameworks.list(frameworkIds)) fresh.set(framework.frameworkId, framework);
+    counts.frameworks += frameworkIds.length;
+    let changed = false;
+    for (const frameworkId of frameworkIds) {
+      const before = this.frameworks.get(frameworkId);
+      const now = fresh.get(frameworkId);
+      if (!now) {
+        changed ||= before !== undefined;
+        this.frameworks.delete(frameworkId);
+        continue;
+      }
+      // A stream's heartbeat may heal DISCONNECTED into SUBSCRIBED without a new version: both active.
+      changed ||= before?.version !== now.version || isActiveFramework(before) !== isActiveFramework(now);
+      this.frameworks.set(frameworkId, now);
+    }
+    return changed;
+  }
+}
