@@ -164,11 +164,11 @@ export const MEASURED = {
   apiCallsPerTask: 3.15,
   statusMessagesPerTask: 3,
   allocationTriggersPerTask: 0.625,
-  readUnitsPerTask: 22.6,
-  writeUnitsPerTask: 16.6,
-  fifoRequestsPerTask: 15.9,
-  per100kTasksApiGateway: 3.7,
-  per100kTasksFunctionUrl: 2.54,
+  readUnitsPerTask: 19,
+  writeUnitsPerTask: 15.1,
+  fifoRequestsPerTask: 11.7,
+  per100kTasksApiGateway: 3.36,
+  per100kTasksFunctionUrl: 2.2,
   /** A scrape of the cluster-wide metrics, beyond the agents' scan (scanReadUnitsPerAgent each). */
   scrapeReadUnitsBesideAgents: 5,
 } as const;

@@ -3,8 +3,8 @@
  * FIFO queue and go through the task state machine in the registrar (idempotent by uuid, never
  * regressing). Then `planStatusUpdate` (status-plan.ts) decides, purely, what follows — free the resources of a
  * terminal task, forward the update to the framework as an UPDATE event, or acknowledge it to the
- * agent — and `handleAgentMessage` does it. The framework's ACKNOWLEDGE is turned into an
- * acknowledgement to the agent (see scheduler/acknowledge.ts).
+ * agent — and `AgentMessageBatch` does it, for a whole batch of messages at once. The framework's ACKNOWLEDGE is
+ * turned into an acknowledgement to the agent (see scheduler/acknowledge.ts).
  *
  * Updates the master cannot forward (unknown task, a framework that is gone, a transition the state
  * machine refuses, a task that is not on the sending agent) are acknowledged to the agent directly: the
@@ -15,26 +15,30 @@
  * instance is dropped and counted — never freeing resources, never answered.
  */
 import type { AgentMessage } from '#shared/protocol/internal.js';
-import type { TaskStatus } from '#shared/protocol/mesos.js';
+import { taskKey } from '#shared/ids.js';
 import { agentDrained } from '../fleet/drain.js';
 import { publishEvents, sendAgentCommands, type Master } from './master.js';
 import { expectedSender } from '../fleet/instance-id.js';
-import { planForeignSender, planStatusUpdate, type StatusPlan } from './status-plan.js';
+import type { TaskRecord } from '../registrar/index.js';
+import { planForeignSender, planStatusUpdate, type StatusPlan, type StatusUpdate } from './status-plan.js';
 import { updateEvent } from './statuses.js';
 import { handleExecutorMessage } from './executor-messages.js';
 
+/** The master's own acknowledgements of an agent's updates, in one send. */
 async function acknowledgeToAgent(
   master: Pick<Master, 'registrar' | 'queues'>,
   agentId: string,
-  frameworkId: string,
-  status: TaskStatus,
+  updates: readonly StatusUpdate[],
 ): Promise<void> {
-  if (status.uuid === undefined) return;
+  const commands = updates.flatMap(({ framework_id, status }) =>
+    status.uuid === undefined
+      ? []
+      : [{ type: 'ACKNOWLEDGE' as const, framework_id, task_id: status.task_id, uuid: status.uuid }],
+  );
+  if (commands.length === 0) return;
   const agent = await master.registrar.agents.get(agentId);
   if (!agent || agent.status === 'GONE' || !agent.commandQueueUrl) return;
-  await sendAgentCommands(master, agent, [
-    { type: 'ACKNOWLEDGE', framework_id: { value: frameworkId }, task_id: status.task_id, uuid: status.uuid },
-  ]);
+  await sendAgentCommands(master, agent, commands);
 }
 
 /**
@@ -75,36 +79,156 @@ function record(master: Master, message: AgentMessage, plan: StatusPlan): void {
   master.logger.warn('Agent message not applied', { ...log, code: plan.refused.code, why: plan.refused.why });
 }
 
-/** Handles one agent message; `senderId` is SQS's stamp of who sent it. */
-export async function handleAgentMessage(master: Master, message: AgentMessage, senderId?: string): Promise<void> {
-  const agentId = message.agent_id.value;
-  const foreign = planForeignSender(agentId, await senderOf(master, agentId), senderId);
-  if (foreign) return record(master, message, foreign);
-  if (message.type === 'DRAINED') {
-    // In AWS the instance's termination may now go ahead (the fleet tick would otherwise finish it);
-    // an operator's drain with mark_gone ends here.
-    await agentDrained(master, master.fleet?.lifecycle, agentId);
-    return;
+/** A status update as the state machine ruled on it, and what follows. */
+interface Ruled {
+  readonly message: StatusUpdate;
+  readonly plan: StatusPlan;
+}
+
+/**
+ * A batch of agent messages (one status-handler invocation), handled in two steps. `apply` takes each message
+ * through the state machine, a message group's in order (the caller's), reading each task's row once for the batch
+ * and each framework once. `finish` then does what follows for the whole batch: frees each agent's terminal tasks
+ * in one ledger write, then sends each framework its updates and each agent the master's own acknowledgements, in
+ * one call each (a task's in the order applied). Resources still go back before any update is forwarded (as in
+ * Mesos). `K` is the caller's key of a message (its SQS record); messages other than status updates are done in
+ * `apply`.
+ */
+export class AgentMessageBatch<K> {
+  private readonly ruled = new Map<K, Ruled>();
+  /** The batch's task rows as last read or written, by task key. */
+  private readonly rows = new Map<string, TaskRecord>();
+
+  constructor(private readonly master: Master) {}
+
+  /** Reads the rows of the tasks these messages update, in one batch read, before `apply`. */
+  async preload(messages: readonly AgentMessage[]): Promise<void> {
+    const keys = messages.flatMap((message) =>
+      message.type === 'STATUS_UPDATE'
+        ? [{ frameworkId: message.framework_id.value, taskId: message.status.task_id.value }]
+        : [],
+    );
+    if (keys.length === 0) return;
+    for (const [key, task] of await this.master.registrar.tasks.getMany(keys)) this.rows.set(key, task);
   }
-  if (message.type !== 'STATUS_UPDATE') return handleExecutorMessage(master, message);
-  const frameworkId = message.framework_id.value;
-  const { status } = message;
-  const applied = await master.registrar.tasks.updateStatus(frameworkId, status, { agentId });
-  // Read per update (several per task): a record up to a second old is fine for where to send the update.
-  const framework = applied.ok ? await master.registrar.recentFrameworks.get(frameworkId) : undefined;
-  const plan = planStatusUpdate(message, applied, framework, master.now());
-  record(master, message, plan);
-  if (plan.release) {
-    const released = await master.registrar.agents.releaseTasks({
-      agentId: plan.release.agentId,
-      tasks: [{ frameworkId, taskId: plan.release.taskId }],
-    });
-    if (released.ok && released.value.released.length > 0) {
-      await master.allocation.request({ reason: 'RESOURCES_RECOVERED', agentIds: [plan.release.agentId] });
+
+  /** Handles one message up to the state machine's ruling; `senderId` is SQS's stamp of who sent it. */
+  async apply(key: K, message: AgentMessage, senderId?: string): Promise<void> {
+    const { master } = this;
+    const agentId = message.agent_id.value;
+    const foreign = planForeignSender(agentId, await senderOf(master, agentId), senderId);
+    if (foreign) return record(master, message, foreign);
+    if (message.type === 'DRAINED') {
+      // In AWS the instance's termination may now go ahead (the fleet tick would otherwise finish it);
+      // an operator's drain with mark_gone ends here.
+      await agentDrained(master, master.fleet?.lifecycle, agentId);
+      return;
     }
+    if (message.type !== 'STATUS_UPDATE') return handleExecutorMessage(master, message);
+    const frameworkId = message.framework_id.value;
+    const row = taskKey(frameworkId, message.status.task_id.value);
+    const known = this.rows.get(row);
+    const applied = await master.registrar.tasks.updateStatus(frameworkId, message.status, {
+      agentId,
+      ...(known ? { known } : {}),
+    });
+    if (applied.ok) this.rows.set(row, applied.value.task);
+    else this.rows.delete(row);
+    // A record up to a second old is fine for where to send the update; the batch's reads of it are one.
+    const framework = applied.ok ? await master.registrar.recentFrameworks.get(frameworkId) : undefined;
+    const plan = planStatusUpdate(message, applied, framework, master.now());
+    record(master, message, plan);
+    this.ruled.set(key, { message, plan });
   }
-  if (plan.reply.kind === 'acknowledge') await acknowledgeToAgent(master, agentId, frameworkId, status);
-  else if (plan.reply.kind === 'forward') {
-    await publishEvents(master, plan.reply.framework, [updateEvent(plan.reply.status)]);
+
+  /**
+   * Frees the resources, then forwards and acknowledges, for the messages applied and not in `failed` (those failed
+   * or held back); returns those whose part failed, with the error (SQS redelivers them: every step is idempotent).
+   */
+  async finish(failed: ReadonlySet<K>): Promise<Map<K, unknown>> {
+    const errors = new Map<K, unknown>();
+    const left = [...this.ruled].filter(([key]) => !failed.has(key));
+    await this.release(left, errors);
+    await this.reply(
+      left.filter(([key]) => !errors.has(key)),
+      errors,
+    );
+    return errors;
   }
+
+  /** One ledger write per agent for the batch's terminal tasks on it, and one allocation trigger. */
+  private async release(ruled: ReadonlyArray<[K, Ruled]>, errors: Map<K, unknown>): Promise<void> {
+    const byAgent = groupBy(
+      ruled.filter(([, { plan }]) => plan.release),
+      ([, { plan }]) => plan.release?.agentId ?? '',
+    );
+    await Promise.all(
+      [...byAgent].map(async ([agentId, entries]) => {
+        try {
+          const released = await this.master.registrar.agents.releaseTasks({
+            agentId,
+            tasks: entries.flatMap(([, { plan }]) => (plan.release ? [plan.release] : [])),
+          });
+          if (released.ok && released.value.released.length > 0) {
+            await this.master.allocation.request({ reason: 'RESOURCES_RECOVERED', agentIds: [agentId] });
+          }
+        } catch (error) {
+          for (const [key] of entries) errors.set(key, error);
+        }
+      }),
+    );
+  }
+
+  /** Each framework's updates in one publish, each agent's acknowledgements in one send. */
+  private async reply(ruled: ReadonlyArray<[K, Ruled]>, errors: Map<K, unknown>): Promise<void> {
+    const forwards = groupBy(
+      ruled.filter(([, { plan }]) => plan.reply.kind === 'forward'),
+      ([, { message }]) => message.framework_id.value,
+    );
+    const acknowledgements = groupBy(
+      ruled.filter(([, { plan, message }]) => plan.reply.kind === 'acknowledge' && message.status.uuid !== undefined),
+      ([, { message }]) => message.agent_id.value,
+    );
+    const sending = async (entries: ReadonlyArray<[K, Ruled]>, send: () => Promise<void>) => {
+      try {
+        await send();
+      } catch (error) {
+        for (const [key] of entries) errors.set(key, error);
+      }
+    };
+    await Promise.all([
+      ...[...forwards.values()].map((entries) =>
+        sending(entries, async () => {
+          const replies = entries.flatMap(([, { plan }]) => (plan.reply.kind === 'forward' ? [plan.reply] : []));
+          const target = replies[0]?.framework;
+          if (target)
+            await publishEvents(
+              this.master,
+              target,
+              replies.map((reply) => updateEvent(reply.status)),
+            );
+        }),
+      ),
+      ...[...acknowledgements].map(([agentId, entries]) =>
+        sending(entries, () =>
+          acknowledgeToAgent(
+            this.master,
+            agentId,
+            entries.map(([, { message }]) => message),
+          ),
+        ),
+      ),
+    ]);
+  }
+}
+
+function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key);
+    if (group) group.push(item);
+    else groups.set(key, [item]);
+  }
+  return groups;
 }

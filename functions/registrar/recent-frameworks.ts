@@ -2,7 +2,9 @@
  * Framework records as this process read them lately, for the hot paths that read a framework per message (the
  * status pipeline reads one per agent update, several per task). A record is kept `ttlMs` at most, and dropped at
  * once when this process writes it; another process's write (another Lambda container) shows after `ttlMs` at most.
- * Decisions that must see the current record (subscription, teardown, authorization) read the registrar itself.
+ * Callers asking for the same framework while it is being read share that read (a status batch's updates of one
+ * framework read it once). Decisions that must see the current record (subscription, teardown, authorization) read
+ * the registrar itself.
  */
 import type { RegistrarContext } from './context.js';
 import type { FrameworkRecord, FrameworkRegistry } from './frameworks.js';
@@ -15,6 +17,8 @@ export class RecentFrameworks {
     string,
     { readonly record: FrameworkRecord | undefined; readonly until: number }
   >();
+  /** Reads under way, shared by the callers that ask meanwhile; a write drops its framework's. */
+  private readonly reading = new Map<string, Promise<FrameworkRecord | undefined>>();
   /** Framework writes this process made: a read that a write overtook is not kept. */
   private writes = 0;
 
@@ -28,7 +32,9 @@ export class RecentFrameworks {
       if (table !== frameworks.table) return;
       this.writes++;
       const id = key.framework_id;
-      if (typeof id === 'string') this.entries.delete(id);
+      if (typeof id !== 'string') return;
+      this.entries.delete(id);
+      this.reading.delete(id);
     });
   }
 
@@ -37,11 +43,21 @@ export class RecentFrameworks {
     const now = this.now();
     const kept = this.entries.get(frameworkId);
     if (kept && kept.until > now) return kept.record;
+    const shared = this.reading.get(frameworkId);
+    if (shared) return shared;
     const writes = this.writes;
-    const record = await this.frameworks.get(frameworkId);
-    if (writes !== this.writes) return record;
-    if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
-    this.entries.set(frameworkId, { record, until: now + this.ttlMs });
-    return record;
+    const read = this.frameworks.get(frameworkId).then((record) => {
+      if (writes === this.writes) {
+        if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
+        this.entries.set(frameworkId, { record, until: now + this.ttlMs });
+      }
+      return record;
+    });
+    const done = () => {
+      if (this.reading.get(frameworkId) === read) this.reading.delete(frameworkId);
+    };
+    read.then(done, done);
+    this.reading.set(frameworkId, read);
+    return read;
   }
 }

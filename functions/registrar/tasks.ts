@@ -16,7 +16,7 @@ import {
   type TaskStatus,
 } from '#shared/protocol/mesos.js';
 import { describeZodError } from '#shared/protocol/errors.js';
-import { validateTaskId } from '#shared/ids.js';
+import { taskKey, validateTaskId } from '#shared/ids.js';
 import { ok, type Result } from '#shared/result.js';
 import { applyStatusUpdate, isTerminal, TERMINAL_STATES } from '#shared/tasks/state-machine.js';
 import { RETRY, retrying, type RegistrarContext } from './context.js';
@@ -133,6 +133,18 @@ export class TaskRegistry {
     return item ? taskFromItem(item) : undefined;
   }
 
+  /** The rows of these tasks that exist, by `taskKey`, in one consistent batch read (a status batch's tasks). */
+  async getMany(
+    keys: ReadonlyArray<{ readonly frameworkId: string; readonly taskId: string }>,
+  ): Promise<Map<string, TaskRecord>> {
+    const items = await this.context.batchGet(
+      this.table,
+      keys.map((key) => ({ framework_id: key.frameworkId, task_id: key.taskId })),
+      { attributes: RECORD_ATTRIBUTES, consistent: true },
+    );
+    return new Map(items.map(taskFromItem).map((task) => [taskKey(task.frameworkId, task.taskId), task]));
+  }
+
   /**
    * Records a launched task in TASK_STAGING. Idempotent for the same launch; a task id still active for
    * the framework is a duplicate (a finished one may be reused, as Mesos allows).
@@ -183,11 +195,13 @@ export class TaskRegistry {
   /**
    * Applies a status update through the task state machine. An update from an agent names it
    * (`from.agentId`): it applies only to a task on that agent, checked in the write's condition too.
+   * `from.known` is the row as the caller last read or wrote it, used instead of a read for the first try
+   * (the write is conditioned on its version: a stale row costs a refused write and a read, never a wrong one).
    */
   async updateStatus(
     frameworkId: string,
     status: unknown,
-    from: { readonly agentId?: string } = {},
+    from: { readonly agentId?: string; readonly known?: TaskRecord } = {},
   ): Promise<
     Result<
       StatusUpdateResult,
@@ -198,8 +212,10 @@ export class TaskRegistry {
     if (!parsed.success) return failure('INVALID_ARGUMENT', `Invalid TaskStatus: ${describeZodError(parsed.error)}`);
     const { data: _data, ...update } = parsed.data;
     const taskId = update.task_id.value;
+    let known = from.known?.frameworkId === frameworkId && from.known.taskId === taskId ? from.known : undefined;
     const result = await retrying(16, async () => {
-      const task = await this.get(frameworkId, taskId);
+      const task = known ?? (await this.get(frameworkId, taskId));
+      known = undefined;
       if (!task) return failure('UNKNOWN_TASK', `Task ${taskId} of framework ${frameworkId} is not known`);
       if (from.agentId !== undefined && task.agentId !== from.agentId) {
         return failure('AGENT_MISMATCH', `Task ${taskId} of framework ${frameworkId} is not on agent ${from.agentId}`);

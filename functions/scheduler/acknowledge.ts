@@ -3,6 +3,7 @@
  * retrying it); an acknowledgement of the latest terminal update marks the task done with. Mesos drops
  * acknowledgements of unknown tasks (still 202) and counts them.
  */
+import { isTerminal } from '#shared/tasks/state-machine.js';
 import type { FrameworkRecord } from '../registrar/index.js';
 import { sendAgentCommands, type Master } from '../master/master.js';
 import { ACCEPTED, type CallResponse } from './responses.js';
@@ -24,7 +25,12 @@ export async function acknowledge(
   await sendAgentCommands(master, agent, [
     { type: 'ACKNOWLEDGE', framework_id: { value: frameworkId }, task_id, uuid },
   ]);
-  await master.registrar.tasks.acknowledge(frameworkId, task_id.value, uuid);
+  // Only the acknowledgement of the latest, terminal update changes the row. The row was read consistently, after
+  // the update was written (the framework saw it), so a write skipped here is one whose condition would fail, a
+  // write DynamoDB bills all the same.
+  if (isTerminal(task.state) && task.status?.uuid === uuid && !task.acknowledged) {
+    await master.registrar.tasks.acknowledge(frameworkId, task_id.value, uuid);
+  }
   master.metrics.increment('master/valid_status_update_acknowledgements');
   return ACCEPTED;
 }

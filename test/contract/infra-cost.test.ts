@@ -70,7 +70,14 @@ class Meter {
         const empty =
           context.commandName === 'ReceiveMessageCommand' &&
           ((result.output as { Messages?: unknown[] }).Messages ?? []).length === 0;
-        if (!empty) {
+        // Queues.receive asks the stand-in how many messages are visible before taking more than one; SQS is never
+        // asked (its receive takes what is there).
+        const standInOnly =
+          context.commandName === 'GetQueueAttributesCommand' &&
+          ((args.input as { AttributeNames?: string[] }).AttributeNames ?? []).includes(
+            'ApproximateNumberOfMessagesNotVisible',
+          );
+        if (!empty && !standInOnly) {
           const url = String((args.input as { QueueUrl?: string }).QueueUrl ?? '');
           if (url.endsWith('.fifo')) this.sqsFifo++;
           else this.sqsStandard++;
@@ -343,7 +350,8 @@ describe('what the control plane uses', () => {
     expect(figures['master/slaves_active']).toBe(AGENTS);
     expect(figures['master/tasks_finished']).toBe(ROUNDS * AGENTS * GPUS);
     expect(scrape.write).toBe(0);
-    within(scrape.read - AGENTS * MEASURED.scanReadUnitsPerAgent, MEASURED.scrapeReadUnitsBesideAgents, 'scrape');
+    // The agents' scan rounds up to the next 4 KB page, as above: one unit more in some runs.
+    within(scrape.read - AGENTS * MEASURED.scanReadUnitsPerAgent, MEASURED.scrapeReadUnitsBesideAgents, 'scrape', 1);
     // Scrapes within the cache's lifetime read nothing.
     const again = meter.snapshot();
     await clusterFigures(tm.master);

@@ -330,4 +330,51 @@ describe('recently read frameworks (the status pipeline reads one per update)', 
     expect((await before)?.status).toBe('SUBSCRIBED');
     expect((await recent.get(id))?.status).toBe('DISCONNECTED');
   });
+
+  it('shares one read among the callers asking meanwhile, but not with those asking after a write', async () => {
+    const framework = await subscribed();
+    const id = framework.frameworkId;
+    const reads: string[] = [];
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const slow = {
+      table: t.registrar.frameworks.table,
+      get: async (frameworkId: string) => {
+        reads.push(frameworkId);
+        const record = await t.registrar.frameworks.get(frameworkId);
+        await held;
+        return record;
+      },
+    };
+    const recent = new RecentFrameworks(slow, t.registrar.context, 60_000);
+    const together = [recent.get(id), recent.get(id), recent.get(id)];
+    expect(reads).toHaveLength(1);
+    expect((await t.registrar.frameworks.disconnect(id, framework.streamId as string)).ok).toBe(true);
+    const after = recent.get(id);
+    expect(reads).toHaveLength(2);
+    release();
+    expect((await after)?.status).toBe('DISCONNECTED');
+    expect((await Promise.all(together)).map((record) => record?.status)).toHaveLength(3);
+    expect(reads).toHaveLength(2);
+  });
+
+  it('lets a failed read fail its callers and reads again for the next', async () => {
+    let fail = true;
+    const reads: string[] = [];
+    const flaky = {
+      table: t.registrar.frameworks.table,
+      get: async (frameworkId: string) => {
+        reads.push(frameworkId);
+        if (fail) throw new Error('throttled');
+        return t.registrar.frameworks.get(frameworkId);
+      },
+    };
+    const recent = new RecentFrameworks(flaky, t.registrar.context, 60_000);
+    const id = (await subscribed()).frameworkId;
+    await expect(Promise.all([recent.get(id), recent.get(id)])).rejects.toThrow('throttled');
+    expect(reads).toHaveLength(1);
+    fail = false;
+    expect((await recent.get(id))?.status).toBe('SUBSCRIBED');
+    expect(reads).toHaveLength(2);
+  });
 });
