@@ -1,8 +1,8 @@
 /**
  * The scale simulation (issue: 10,000 agents, 100,000 tasks): a master on DynamoDB Local and the SQS stand-in
  * (bench/support/scale-cluster.ts: the local cluster's handlers), thousands of light simulated agents that speak
- * the real agent's protocol and start nothing (bench/support/simulated-agents.ts), and batch frameworks on the
- * scheduler SDK that submit the tasks.
+ * the real agent's protocol and start nothing (bench/support/simulated-agents.ts), and frameworks on the
+ * scheduler SDK that submit the tasks (bench/support/scale-framework.ts).
  *
  * 1. Registration: every agent registers through the master's HTTP API (timed on its own).
  * 2. Idle: the registered fleet heartbeats for a while with no tasks, for the writes that do not come from tasks.
@@ -18,7 +18,8 @@
  *    printed too.
  *
  * Flags (or BENCH_* variables): --agents (10000), --tasks (100000), --frameworks (1), --task-ms (0),
- * --idle-seconds (30), --aws-rate (1000). Prints progress every 5 s; writes bench/results/scale.json.
+ * --idle-seconds (30), --aws-rate (1000), --max-run-seconds (none: a run cut off reports the tasks that ended by
+ * then). Prints progress every 5 s; writes bench/results/scale.json.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -26,9 +27,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { AwsClients } from '#shared/aws/clients.js';
-import { runBatch, type BatchRun } from '../test/support/batch-framework.js';
 import { PartitionWriteMeter, type KeyFigure } from './support/partition-writes.js';
 import { startScaleCluster, type ScaleCluster } from './support/scale-cluster.js';
+import { startScaleFramework, type ScaleFramework } from './support/scale-framework.js';
 import { attachDoorbell, SimulatedFleet } from './support/simulated-agents.js';
 import { round, summary } from './support/throughput.js';
 
@@ -39,6 +40,8 @@ const AGENT_RESOURCES = 'cpus:4;mem:4096;disk:1024';
 const TASK_RESOURCES = 'cpus:0.1;mem:16';
 const PARTITION_LIMIT_WCU = 1000;
 const ALLOCATION_INTERVAL_SECONDS = 10;
+// A framework's ACCEPT calls in flight at once (its offer callback hands them over and returns).
+const ACCEPT_CALLERS = 16;
 // AWS runs the sweeper every minute (infra/cost.ts); the local cluster's 5 s would scan the fleet 12 times as often.
 const SWEEP_INTERVAL_SECONDS = 60;
 
@@ -51,6 +54,7 @@ function settings() {
       'task-ms': { type: 'string' },
       'idle-seconds': { type: 'string' },
       'aws-rate': { type: 'string' },
+      'max-run-seconds': { type: 'string' },
     },
   });
   const read = (flag: keyof typeof values, env: string, fallback: number, min: number): number => {
@@ -65,6 +69,7 @@ function settings() {
     taskMs: read('task-ms', 'BENCH_TASK_MS', 0, 0),
     idleSeconds: read('idle-seconds', 'BENCH_IDLE_SECONDS', 30, 1),
     awsRate: read('aws-rate', 'BENCH_AWS_RATE', 1000, 1),
+    maxRunSeconds: read('max-run-seconds', 'BENCH_MAX_RUN_SECONDS', Infinity, 1),
   };
 }
 
@@ -120,59 +125,78 @@ async function registerFleet(fleet: SimulatedFleet, agents: number) {
   return { seconds: seconds(ms), agents_per_second: Math.round(agents / (ms / 1000)) };
 }
 
-/** The tasks over `frameworks` batch frameworks; resolves when every task has ended. */
-async function runTasks(url: string, config: Settings, fleet: SimulatedFleet) {
-  const perOffer = Math.max(1, Math.ceil(config.tasks / config.agents));
+/** The tasks over `frameworks` frameworks; resolves when every task has ended. */
+async function runTasks(url: string, config: Settings, fleet: SimulatedFleet, bench: { frameworks: ScaleFramework[] }) {
+  const perAgent = Math.max(1, Math.ceil(config.tasks / config.agents));
   console.log(
-    `Running ${config.tasks} tasks (${TASK_RESOURCES}) over ${config.frameworks} framework(s), at most ${perOffer} per agent at once`,
+    `Running ${config.tasks} tasks (${TASK_RESOURCES}) over ${config.frameworks} framework(s), at most ${perAgent} ` +
+      `per agent at once, ${ACCEPT_CALLERS} ACCEPTs in flight per framework`,
   );
   const started = performance.now();
-  const runs: BatchRun[] = [];
+  const frameworks: ScaleFramework[] = [];
   for (let f = 0; f < config.frameworks; f++) {
     const count = Math.floor(config.tasks / config.frameworks) + (f < config.tasks % config.frameworks ? 1 : 0);
-    const tasks = Array.from({ length: count }, (_, i) => ({
-      taskId: `scale-${f}-${i}`,
-      command: 'true',
-      resources: TASK_RESOURCES,
-    }));
-    runs.push(await runBatch({ master: url, tasks, perOffer, framework: { name: `bench-scale-${f}` } }));
+    frameworks.push(
+      await startScaleFramework({
+        master: url,
+        name: `bench-scale-${f}`,
+        taskIds: Array.from({ length: count }, (_, i) => `scale-${f}-${i}`),
+        taskResources: TASK_RESOURCES,
+        perAgent,
+        callers: ACCEPT_CALLERS,
+      }),
+    );
   }
-  const ended = () => runs.reduce((sum, run) => sum + [...run.timelines.values()].filter((t) => t.ended).length, 0);
+  const ended = () => frameworks.reduce((sum, framework) => sum + framework.ended(), 0);
   const progress = setInterval(() => {
     const done = ended();
     const elapsed = (performance.now() - started) / 1000;
     const rate = done / elapsed;
+    const { counters } = fleet;
     console.log(
-      `  ${done}/${config.tasks} ended after ${Math.round(elapsed)} s (${round(rate)} tasks/s, ETA ${rate > 0 ? Math.round((config.tasks - done) / rate) : '?'} s; ` +
-        `${fleet.openTasks} open on agents, ${fleet.counters.errors} agent errors)`,
+      `  ${done}/${config.tasks} ended after ${Math.round(elapsed)} s (${round(rate)} tasks/s, ETA ` +
+        `${rate > 0 ? Math.round((config.tasks - done) / rate) : '?'} s; agents: ${counters.launches} launched, ` +
+        `${counters.statusUpdatesSent} updates sent, ${counters.acknowledgements} acknowledged, ${counters.errors} errors)`,
     );
   }, 5000);
+  let deadline: NodeJS.Timeout | undefined;
+  const cut = new Promise<'cut'>((resolve) => {
+    if (Number.isFinite(config.maxRunSeconds)) deadline = setTimeout(() => resolve('cut'), config.maxRunSeconds * 1000);
+  });
+  let complete: boolean;
   try {
-    await Promise.all(runs.map((run) => run.done));
+    complete = (await Promise.race([Promise.all(frameworks.map((framework) => framework.done)), cut])) !== 'cut';
   } finally {
+    clearTimeout(deadline);
     clearInterval(progress);
   }
-  const timelines = runs.flatMap((run) => [...run.timelines.values()]);
-  await Promise.all(runs.map((run) => run.stop()));
-  const running = timelines.flatMap((t) => {
-    const at = t.updates.find((update) => update.state === 'TASK_RUNNING')?.at;
-    return at !== undefined && t.acceptedAt !== undefined ? [{ accepted: t.acceptedAt, running: at }] : [];
-  });
-  const finished = timelines.filter((t) => t.ended?.state === 'TASK_FINISHED').length;
+  if (!complete)
+    console.log(`  cut off after ${config.maxRunSeconds} s (--max-run-seconds): figures of the tasks that ended`);
+  // Torn down after the results are written (a TEARDOWN of thousands of tasks still running takes a while).
+  bench.frameworks.push(...frameworks);
+  const timelines = frameworks.flatMap((framework) => [...framework.timelines.values()]);
+  const running = timelines.flatMap((t) =>
+    t.runningAt !== undefined && t.acceptedAt !== undefined ? [{ accepted: t.acceptedAt, running: t.runningAt }] : [],
+  );
+  const finished = timelines.filter((t) => t.ended === 'TASK_FINISHED').length;
+  const endedCount = timelines.filter((t) => t.ended !== undefined).length;
   const firstAccept = Math.min(...timelines.map((t) => t.acceptedAt ?? Infinity));
-  const lastEnd = Math.max(...timelines.map((t) => t.updates.at(-1)?.at ?? 0));
+  const lastEnd = complete ? Math.max(...timelines.map((t) => t.endedAt ?? 0)) : performance.now();
   const runSeconds = (lastEnd - firstAccept) / 1000;
   const notFinished: Record<string, number> = {};
-  for (const { ended: status } of timelines) {
-    if (status && status.state !== 'TASK_FINISHED') notFinished[status.state] = (notFinished[status.state] ?? 0) + 1;
+  for (const { ended: state } of timelines) {
+    if (state && state !== 'TASK_FINISHED') notFinished[state] = (notFinished[state] ?? 0) + 1;
   }
   return {
     tasks: config.tasks,
+    complete,
+    ended: endedCount,
     finished,
-    ...(finished < config.tasks ? { not_finished: notFinished } : {}),
-    per_agent_at_once: perOffer,
+    ...(Object.keys(notFinished).length > 0 ? { not_finished: notFinished } : {}),
+    per_agent_at_once: perAgent,
+    failed_accept_calls: frameworks.reduce((sum, framework) => sum + framework.failedCalls(), 0),
     seconds: round(runSeconds),
-    tasks_per_second: round(config.tasks / runSeconds),
+    tasks_per_second: round(endedCount / runSeconds),
     submit_to_running_ms: summary(running.map((r) => r.running - r.accepted)),
     run_start_to_running_ms: summary(running.map((r) => r.running - started)),
   };
@@ -268,13 +292,19 @@ async function startBench(config: Settings) {
     taskMs: config.taskMs,
   });
   ring = (url) => fleet.ring(url);
+  const frameworks: ScaleFramework[] = [];
   const stop = async () => {
+    // At most a minute for the frameworks' TEARDOWN: the cluster goes with everything on it anyway.
+    await Promise.race([
+      Promise.allSettled(frameworks.map((framework) => framework.stop())),
+      new Promise((resolve) => setTimeout(resolve, 60_000)),
+    ]);
     fleet.stop();
     memory.stop();
     agentClients.destroy();
     await cluster.stop();
   };
-  return { cluster, fleet, writes: meter as PartitionWriteMeter, memory, stop };
+  return { cluster, fleet, frameworks, writes: meter as PartitionWriteMeter, memory, stop };
 }
 
 /** Registration, the idle phase and the run; every figure into `results`. */
@@ -294,7 +324,7 @@ async function measure(
   const idleWrites = writes.between(idleFrom, idleTo);
 
   const runFrom = writes.now();
-  const run = await runTasks(cluster.url, config, fleet);
+  const run = await runTasks(cluster.url, config, fleet, bench);
   const runTo = writes.now();
   const allocator = allocatorFigures(cluster);
   memory.stop();
@@ -303,7 +333,7 @@ async function measure(
     idleTo - idleFrom,
     writes.between(runFrom, runTo),
     runTo - runFrom,
-    config.tasks,
+    Math.max(1, run.ended),
     config.awsRate,
   );
   Object.assign(results, {
@@ -332,7 +362,8 @@ function printSummary(config: Settings, figures: Awaited<ReturnType<typeof measu
   const measured = partitions.hottest_measured;
   const over = (hot?.units_per_second_at_aws_rate ?? 0) >= PARTITION_LIMIT_WCU;
   console.log(
-    `\n${run.finished}/${run.tasks} finished in ${run.seconds} s: ${run.tasks_per_second} tasks/s\n` +
+    `\n${run.finished}/${run.tasks} finished in ${run.seconds} s${run.complete ? '' : ' (cut off)'}: ` +
+      `${run.tasks_per_second} tasks/s\n` +
       `  submit -> RUNNING p50 ${run.submit_to_running_ms.p50} ms, p99 ${run.submit_to_running_ms.p99} ms; ` +
       `run start -> RUNNING p50 ${run.run_start_to_running_ms.p50} ms, p99 ${run.run_start_to_running_ms.p99} ms\n` +
       `  allocation passes: ${allocator.passes}, p50 ${allocator.pass_ms.p50} ms, p99 ${allocator.pass_ms.p99} ms, ` +
@@ -382,7 +413,7 @@ async function main(): Promise<void> {
     const figures = await measure(config, bench, results);
     printSummary(config, figures);
     // A run that lost tasks has no throughput; the partition figure is a target, printed, not a failure.
-    if (figures.run.finished < figures.run.tasks) process.exitCode = 1;
+    if (figures.run.complete && figures.run.finished < figures.run.tasks) process.exitCode = 1;
     const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'scale.json');
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);

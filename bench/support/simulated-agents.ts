@@ -6,7 +6,8 @@
  * master-client.ts), heartbeats on the heartbeat queue at the interval the master answers, reads its own command
  * queue, and answers a LAUNCH with TASK_STARTING, TASK_RUNNING and TASK_FINISHED on the status FIFO queue, one update
  * at a time, the next sent only once the master's ACKNOWLEDGE for the head arrived (status-update-stream.ts, the
- * agent's own stream), an unacknowledged head resent after the agent's first retry interval.
+ * agent's own stream), an unacknowledged head resent as the agent resends it: first after the acknowledgements'
+ * measured round trip (ack-round-trip.ts, at least 10 s), then at double the interval each time, up to 10 minutes.
  *
  * Where they differ from real agents, so that 10,000 fit in one process:
  * - No idle long-poll per agent. The bench's SQS client rings `ring(queueUrl)` after each send to a command queue
@@ -28,6 +29,7 @@ import { parseResourceText } from '#shared/resources/parse.js';
 import { isTerminal } from '#shared/tasks/state-machine.js';
 import { MasterClient } from '../../agent/master-client.js';
 import { registrationRequest, type AgentRegistration, agentRegistration } from '../../agent/registration.js';
+import { AckRoundTrip } from '../../agent/ack-round-trip.js';
 import { StatusUpdateStream } from '../../agent/status-update-stream.js';
 import { taskStatus, uuidHex } from '../../agent/statuses.js';
 
@@ -44,8 +46,9 @@ export interface FleetOptions {
   readonly registrationConcurrency?: number;
   /** Command queues read at once (default 64). */
   readonly receivers?: number;
-  /** An unacknowledged head is resent after this long (default: the agent's first retry, 10 s). */
-  readonly retryMs?: number;
+  /** The agent's --status_update_retry_interval_min and _max (default 10 s and 10 minutes). */
+  readonly retryMinMs?: number;
+  readonly retryMaxMs?: number;
   /** Send heartbeats (default true). */
   readonly heartbeats?: boolean;
 }
@@ -57,7 +60,11 @@ interface SimTask {
   readonly stream: StatusUpdateStream;
   attempt: number;
   sending: boolean;
+  /** When the head was first sent, for the acknowledgement's round trip. */
   headSentAt?: number;
+  /** When the head is due to be resent, and the wait after that. */
+  retryAt?: number;
+  intervalMs: number;
   timer?: NodeJS.Timeout;
 }
 
@@ -152,6 +159,7 @@ export class SimulatedFleet {
   private receiving = 0;
   private readonly timers: NodeJS.Timeout[] = [];
   private stopped = false;
+  private readonly roundTrip = new AckRoundTrip();
   private heartbeatQueueUrl: string | undefined;
   private statusQueueUrl: string | undefined;
 
@@ -177,8 +185,7 @@ export class SimulatedFleet {
       onProgress?.(this.counters.registered);
     });
     if (this.options.heartbeats ?? true) this.startHeartbeats(heartbeatSeconds);
-    const retryMs = this.options.retryMs ?? 10_000;
-    this.timers.push(setInterval(() => this.sweep(retryMs), Math.min(retryMs, 5000) / 2));
+    this.timers.push(setInterval(() => this.sweep(), 1000));
   }
 
   private async registerOne(agent: SimAgent, reregister = false): Promise<number> {
@@ -348,6 +355,7 @@ export class SimulatedFleet {
       stream: new StatusUpdateStream(),
       attempt: 0,
       sending: false,
+      intervalMs: this.firstRetryMs,
     };
     agent.tasks.set(key, task);
     this.update(agent, task, 'TASK_STARTING');
@@ -382,7 +390,10 @@ export class SimulatedFleet {
     const task = agent.tasks.get(key);
     if (!task || task.stream.acknowledge(uuid) !== 'acknowledged') return;
     this.counters.acknowledgements++;
+    if (task.headSentAt !== undefined) this.roundTrip.sample(Date.now() - task.headSentAt);
     task.headSentAt = undefined;
+    task.retryAt = undefined;
+    task.intervalMs = this.firstRetryMs;
     task.attempt = 0;
     if (task.stream.closed) {
       agent.tasks.delete(key);
@@ -408,6 +419,8 @@ export class SimulatedFleet {
     const attempt = task.attempt++;
     if (attempt > 0) this.counters.statusResends++;
     task.headSentAt ??= Date.now();
+    task.retryAt = Date.now() + task.intervalMs;
+    task.intervalMs = Math.min(task.intervalMs * 2, this.options.retryMaxMs ?? 600_000);
     const uuid = head.uuid as string;
     this.lane(agent.index)
       .send(this.statusQueueUrl, [
@@ -429,18 +442,22 @@ export class SimulatedFleet {
       });
   }
 
-  /** Resends heads unacknowledged for `retryMs`, and reads those agents' queues in case a ring was missed. */
-  private sweep(retryMs: number): void {
+  /** The wait before a head's first resend, as the agent's status update manager computes it. */
+  private get firstRetryMs(): number {
+    return this.roundTrip.firstRetryMs(this.options.retryMinMs ?? 10_000, this.options.retryMaxMs ?? 600_000);
+  }
+
+  /** Resends heads whose retry is due, and reads those agents' queues in case a ring was missed. */
+  private sweep(): void {
     const now = Date.now();
     for (const agent of this.agents) {
-      let stale = false;
+      let due = false;
       for (const task of agent.tasks.values()) {
-        if (task.headSentAt === undefined || now - task.headSentAt < retryMs) continue;
-        stale = true;
-        task.headSentAt = now;
+        if (task.retryAt === undefined || now < task.retryAt) continue;
+        due = true;
         this.flush(agent, task);
       }
-      if (stale) {
+      if (due) {
         this.counters.sweeps++;
         agent.dirty = true;
         this.schedule(agent);
