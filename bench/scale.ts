@@ -180,6 +180,7 @@ async function runTasks(url: string, config: Settings, fleet: SimulatedFleet, be
   );
   const finished = timelines.filter((t) => t.ended === 'TASK_FINISHED').length;
   const endedCount = timelines.filter((t) => t.ended !== undefined).length;
+  const accepted = timelines.filter((t) => t.acceptedAt !== undefined).length;
   const firstAccept = Math.min(...timelines.map((t) => t.acceptedAt ?? Infinity));
   const lastEnd = complete ? Math.max(...timelines.map((t) => t.endedAt ?? 0)) : performance.now();
   const runSeconds = (lastEnd - firstAccept) / 1000;
@@ -190,6 +191,7 @@ async function runTasks(url: string, config: Settings, fleet: SimulatedFleet, be
   return {
     tasks: config.tasks,
     complete,
+    accepted,
     ended: endedCount,
     finished,
     ...(Object.keys(notFinished).length > 0 ? { not_finished: notFinished } : {}),
@@ -215,6 +217,23 @@ function allocatorFigures(cluster: ScaleCluster) {
     offers_created: snapshot['allocator/offers_created'] ?? 0,
     version_conflicts: snapshot['allocator/version_conflicts'] ?? 0,
   };
+}
+
+/** Every timer of the master (p50, p99, count) and its counters: where the time went. */
+function masterMetrics(cluster: ScaleCluster) {
+  const snapshot = cluster.master.metrics.snapshot();
+  const timers: Record<string, { p50: number; p99: number; count: number }> = {};
+  for (const key of Object.keys(snapshot)) {
+    if (!key.endsWith('/p50')) continue;
+    const name = key.slice(0, -4);
+    timers[name] = {
+      p50: round(snapshot[key] as number),
+      p99: round(snapshot[`${name}/p99`] as number),
+      count: snapshot[`${name}/count`] as number,
+    };
+  }
+  const counters = Object.fromEntries([...cluster.master.metrics.counterNames()].map((name) => [name, snapshot[name]]));
+  return { timers, counters };
 }
 
 /**
@@ -327,13 +346,15 @@ async function measure(
   const run = await runTasks(cluster.url, config, fleet, bench);
   const runTo = writes.now();
   const allocator = allocatorFigures(cluster);
+  results.master_metrics = masterMetrics(cluster);
   memory.stop();
   const partitions = partitionFigures(
     idleWrites,
     idleTo - idleFrom,
     writes.between(runFrom, runTo),
     runTo - runFrom,
-    Math.max(1, run.ended),
+    // A run cut off wrote for every task it launched, ended or not.
+    Math.max(1, run.complete ? run.ended : run.accepted),
     config.awsRate,
   );
   Object.assign(results, {
