@@ -1,0 +1,172 @@
+/**
+ * Counts DynamoDB writes per partition key, per second, for bench:scale: a middleware on the master's DynamoDB
+ * client that reads the table and partition key of every item a write touches (PutItem, UpdateItem, DeleteItem,
+ * BatchWriteItem, TransactWriteItems, ConditionChecks included: they take write capacity too) and the write
+ * capacity units DynamoDB Local says each consumed (ReturnConsumedCapacity; a batch's or transaction's units are
+ * shared evenly among its items of each table). A write that fails (a condition not met) still counts one item
+ * write and one unit: DynamoDB bills it.
+ */
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { TABLE_DEFINITIONS, type TableId } from '../../functions/registrar/tables.js';
+
+interface ItemWrite {
+  readonly table: string;
+  readonly key: string;
+}
+
+interface Consumed {
+  readonly TableName?: string;
+  readonly CapacityUnits?: number;
+}
+
+type Input = Record<string, unknown>;
+
+/** One key's writes: item writes and units, per second since the meter started. */
+interface KeyWrites {
+  readonly writes: Map<number, number>;
+  readonly units: Map<number, number>;
+}
+
+export interface KeyFigure {
+  readonly table: TableId | string;
+  readonly key: string;
+  readonly writes: number;
+  readonly units: number;
+  /** The busiest second's units. */
+  readonly peak_units_per_second: number;
+}
+
+/** A key attribute's value, marshalled ({ S: 'a' }) or not (the document client's plain 'a'). */
+function keyValue(value: AttributeValue | string | number | undefined): string {
+  if (value === undefined) return '?';
+  if (typeof value !== 'object') return String(value);
+  if ('S' in value && value.S !== undefined) return value.S;
+  if ('N' in value && value.N !== undefined) return value.N;
+  return JSON.stringify(value);
+}
+
+export class PartitionWriteMeter {
+  private readonly keys = new Map<string, KeyWrites>();
+  private readonly started = performance.now();
+  /** Table name -> [table id, partition key attribute]. */
+  private readonly tables: Map<string, [TableId, string]>;
+
+  constructor(tableNames: Readonly<Record<TableId, string>>) {
+    this.tables = new Map(
+      TABLE_DEFINITIONS.map((table) => [
+        tableNames[table.id],
+        [table.id, table.partitionKey.name] as [TableId, string],
+      ]),
+    );
+  }
+
+  attach(client: DynamoDBClient): void {
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as Input;
+        const items = this.itemWrites(context.commandName ?? '', input);
+        if (items.length === 0) return next(args);
+        input.ReturnConsumedCapacity ??= 'TOTAL';
+        const second = Math.floor((performance.now() - this.started) / 1000);
+        try {
+          const result = await next(args);
+          const consumed = (result.output as { ConsumedCapacity?: Consumed | Consumed[] }).ConsumedCapacity;
+          this.record(items, Array.isArray(consumed) ? consumed : consumed ? [consumed] : [], second);
+          return result;
+        } catch (error) {
+          this.record(items, [], second);
+          throw error;
+        }
+      },
+      // Before the serializer, so that the request asks for the units.
+      { step: 'serialize', priority: 'high', name: 'partitionWriteMeter' },
+    );
+  }
+
+  private itemWrites(command: string, input: Input): ItemWrite[] {
+    const one = (table: unknown, key: Record<string, AttributeValue> | undefined): ItemWrite[] => {
+      const name = String(table);
+      const attribute = this.tables.get(name)?.[1];
+      return [{ table: name, key: attribute ? keyValue(key?.[attribute]) : '?' }];
+    };
+    switch (command) {
+      case 'PutItemCommand':
+        return one(input.TableName, input.Item as Record<string, AttributeValue>);
+      case 'UpdateItemCommand':
+      case 'DeleteItemCommand':
+        return one(input.TableName, input.Key as Record<string, AttributeValue>);
+      case 'BatchWriteItemCommand':
+        return Object.entries(
+          (input.RequestItems ?? {}) as Record<
+            string,
+            Array<{
+              PutRequest?: { Item: Record<string, AttributeValue> };
+              DeleteRequest?: { Key: Record<string, AttributeValue> };
+            }>
+          >,
+        ).flatMap(([table, requests]) =>
+          requests.flatMap((request) => one(table, request.PutRequest?.Item ?? request.DeleteRequest?.Key)),
+        );
+      case 'TransactWriteItemsCommand':
+        return (
+          (input.TransactItems ?? []) as Array<
+            Record<
+              string,
+              { TableName?: string; Item?: Record<string, AttributeValue>; Key?: Record<string, AttributeValue> }
+            >
+          >
+        ).flatMap((item) => {
+          const operation = Object.values(item)[0];
+          return operation ? one(operation.TableName, operation.Item ?? operation.Key) : [];
+        });
+      default:
+        return [];
+    }
+  }
+
+  private record(items: readonly ItemWrite[], consumed: readonly Consumed[], second: number): void {
+    for (const item of items) {
+      const sameTable = items.filter((other) => other.table === item.table).length;
+      const tableUnits =
+        consumed.length === 1 && consumed[0]?.TableName === undefined
+          ? consumed[0]?.CapacityUnits
+          : consumed.find((entry) => entry.TableName === item.table)?.CapacityUnits;
+      const units = tableUnits !== undefined ? tableUnits / sameTable : 1;
+      const name = `${item.table}\u0000${item.key}`;
+      let entry = this.keys.get(name);
+      if (!entry) {
+        entry = { writes: new Map(), units: new Map() };
+        this.keys.set(name, entry);
+      }
+      entry.writes.set(second, (entry.writes.get(second) ?? 0) + 1);
+      entry.units.set(second, (entry.units.get(second) ?? 0) + units);
+    }
+  }
+
+  /** Seconds since the meter started (the clock its per-second buckets are on). */
+  now(): number {
+    return (performance.now() - this.started) / 1000;
+  }
+
+  /** Every key's writes and units in [from, to) seconds of the meter's clock. */
+  between(from: number, to: number): KeyFigure[] {
+    const figures: KeyFigure[] = [];
+    const first = Math.floor(from);
+    const last = Math.ceil(to);
+    for (const [name, entry] of this.keys) {
+      const [table, key] = name.split('\u0000') as [string, string];
+      let writes = 0;
+      let units = 0;
+      let peak = 0;
+      for (let second = first; second < last; second++) {
+        writes += entry.writes.get(second) ?? 0;
+        const inSecond = entry.units.get(second) ?? 0;
+        units += inSecond;
+        peak = Math.max(peak, inSecond);
+      }
+      if (writes === 0) continue;
+      figures.push({ table: this.tables.get(table)?.[0] ?? table, key, writes, units, peak_units_per_second: peak });
+    }
+    return figures.sort((a, b) => b.units - a.units);
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * bench:scale's master: the local cluster's parts (DynamoDB Local, the SQS stand-in, the master's hono app, the
+ * status, heartbeat and allocation handlers behind Lambda-style event sources, the periodic pass and the sweeper)
+ * without its agents, Jobs or Services, on AWS clients the bench can watch: `instrument` sees them before any
+ * handler uses them (the partition-write meter, the simulated agents' doorbell).
+ */
+import { Allocator } from '../../functions/allocator/allocator.js';
+import { allocatorConfig } from '../../functions/allocator/config.js';
+import { AllocationTriggers, startPeriodicTriggers } from '../../functions/allocation/triggers.js';
+import { sweep } from '../../functions/fleet/sweeper.js';
+import { allocationHandler } from '../../functions/handlers/allocation.js';
+import type { Master } from '../../functions/master/master.js';
+import { tableNames, type TableNames } from '../../functions/registrar/tables.js';
+import { createAwsClients, type AwsClients, type AwsEndpoints } from '#shared/aws/clients.js';
+import { startLocalAws } from '../../local/aws-standins.js';
+import { localMasterConfig } from '../../local/cluster.js';
+import { startEventSource } from '../../local/event-source.js';
+import { bootstrapMaster, serveMaster, startHeartbeatSource, startStatusSource } from '../../local/master.js';
+
+export interface ScaleClusterOptions {
+  readonly cluster: string;
+  readonly allocationIntervalSeconds: number;
+  readonly sweepIntervalSeconds: number;
+  /** Stand-ins already running (a test's); absent: DynamoDB Local (with this heap) and the SQS stand-in are started. */
+  readonly endpoints?: AwsEndpoints;
+  readonly dynamoDbHeapMb?: number;
+  /** Called with the master's clients before the master is built. */
+  readonly instrument: (clients: AwsClients, tables: TableNames) => void;
+}
+
+export interface ScaleCluster {
+  readonly url: string;
+  readonly master: Master;
+  /** DynamoDB Local's process, when this cluster started it. */
+  readonly dynamoDbPid?: number;
+  /** New clients of the same stand-ins (the simulated agents' own); the caller destroys them. */
+  clients(): AwsClients;
+  stop(): Promise<void>;
+}
+
+export async function startScaleCluster(options: ScaleClusterOptions): Promise<ScaleCluster> {
+  const stops: Array<() => Promise<void> | void> = [];
+  const stop = async () => {
+    for (const step of stops.splice(0).reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        console.error(`while stopping: ${String(error)}`);
+      }
+    }
+  };
+  try {
+    let endpoints = options.endpoints;
+    let dynamoDbPid: number | undefined;
+    if (!endpoints) {
+      const aws = await startLocalAws({ dynamodb: { heapMb: options.dynamoDbHeapMb ?? 512 } });
+      stops.push(() => aws.stop());
+      endpoints = aws.endpoints;
+      dynamoDbPid = aws.dynamodb.pid;
+    }
+    const standIns = endpoints;
+    const clients = createAwsClients({ endpoints: standIns });
+    stops.push(() => clients.destroy());
+    options.instrument(clients, tableNames(options.cluster));
+    const local = await bootstrapMaster({
+      clients,
+      cluster: options.cluster,
+      config: { ...localMasterConfig({}), soleWriter: true },
+    });
+    const { master } = local;
+    const server = await serveMaster(master);
+    stops.push(() => server.close());
+    const status = await startStatusSource(local);
+    stops.push(() => status.stop());
+    const heartbeats = await startHeartbeatSource(master);
+    stops.push(() => heartbeats.stop());
+    const triggers = new AllocationTriggers(master.queues, local.allocationQueueUrl);
+    const allocation = startEventSource({
+      queues: master.queues,
+      queueUrl: local.allocationQueueUrl,
+      queueArn: await master.queues.arn(local.allocationQueueUrl),
+      handler: allocationHandler({
+        registrar: master.registrar,
+        events: master.events,
+        allocator: new Allocator(allocatorConfig({})),
+        triggers,
+        metrics: master.metrics,
+        logger: master.logger,
+      }),
+      batchSize: 10,
+      onError: (error) => master.logger.error('Allocation failed', { error: String(error) }),
+    });
+    stops.push(() => allocation.stop());
+    const periodic = startPeriodicTriggers(triggers, options.allocationIntervalSeconds, (error) =>
+      master.logger.error('Periodic allocation trigger failed', { error: String(error) }),
+    );
+    stops.push(() => periodic.stop());
+    let sweeping = false;
+    const sweeper = setInterval(() => {
+      if (sweeping) return;
+      sweeping = true;
+      sweep(master)
+        .catch((error: unknown) => master.logger.error('Sweep failed', { error: String(error) }))
+        .finally(() => (sweeping = false));
+    }, options.sweepIntervalSeconds * 1000);
+    stops.push(() => clearInterval(sweeper));
+    return {
+      url: server.url,
+      master,
+      ...(dynamoDbPid !== undefined ? { dynamoDbPid } : {}),
+      clients: () => createAwsClients({ endpoints: standIns }),
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * bench:scale's simulated agents (bench/support/simulated-agents.ts) against a real master on DynamoDB Local and
+ * the SQS stand-in: they register, take launches from their command queues and answer with STARTING, RUNNING and
+ * FINISHED through the status queue, one update per acknowledgement; a KILL ends a running task. Correctness only:
+ * the timings are the benchmark's.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { AwsClients } from '#shared/aws/clients.js';
+import { PartitionWriteMeter } from '../../bench/support/partition-writes.js';
+import { startScaleCluster, type ScaleCluster } from '../../bench/support/scale-cluster.js';
+import { attachDoorbell, SimulatedFleet } from '../../bench/support/simulated-agents.js';
+import { runBatch } from '../support/batch-framework.js';
+
+const AGENTS = 20;
+const TASKS = 50;
+
+interface Started {
+  readonly cluster: ScaleCluster;
+  readonly fleet: SimulatedFleet;
+  readonly meter: PartitionWriteMeter;
+  readonly clients: AwsClients;
+}
+
+async function start(name: string, taskMs: number): Promise<Started> {
+  let meter: PartitionWriteMeter | undefined;
+  let ring: (url: string) => void = () => undefined;
+  const cluster = await startScaleCluster({
+    cluster: name,
+    endpoints: { dynamodb: inject('dynamodbEndpoint'), sqs: inject('sqsEndpoint') },
+    allocationIntervalSeconds: 1,
+    sweepIntervalSeconds: 60,
+    instrument(clients, tables) {
+      meter = new PartitionWriteMeter(tables);
+      meter.attach(clients.dynamodb);
+      attachDoorbell(clients.sqs, (url) => ring(url));
+    },
+  });
+  const clients = cluster.clients();
+  const fleet = new SimulatedFleet({
+    master: cluster.url,
+    sqs: clients.sqs,
+    agents: AGENTS,
+    resources: 'cpus:1;mem:1024',
+    taskMs,
+  });
+  ring = (url) => fleet.ring(url);
+  await fleet.register();
+  return { cluster, fleet, meter: meter as PartitionWriteMeter, clients };
+}
+
+async function stop(started: Started | undefined): Promise<void> {
+  started?.fleet.stop();
+  started?.clients.destroy();
+  await started?.cluster.stop();
+}
+
+async function until(check: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('simulated agents', () => {
+  let started: Started | undefined;
+  beforeAll(async () => {
+    started = await start('simagents', 0);
+  }, 120_000);
+  afterAll(() => stop(started));
+
+  it('register, run every task to TASK_FINISHED through the real status path, and close every stream', async () => {
+    const { fleet, cluster, meter } = started as Started;
+    expect(fleet.counters.registered).toBe(AGENTS);
+    const tasks = Array.from({ length: TASKS }, (_, i) => ({
+      taskId: `sim-${i}`,
+      command: 'true',
+      resources: 'cpus:0.1;mem:16',
+    }));
+    const run = await runBatch({ master: cluster.url, tasks, perOffer: 3 });
+    try {
+      await run.done;
+      for (const timeline of run.timelines.values()) {
+        expect(timeline.updates.map((update) => update.state)).toEqual([
+          'TASK_STARTING',
+          'TASK_RUNNING',
+          'TASK_FINISHED',
+        ]);
+      }
+      // The framework acknowledged each FINISHED: the agents close every stream.
+      await until(() => fleet.counters.tasksClosed === TASKS);
+      expect(fleet.counters).toMatchObject({ launches: TASKS, acknowledgements: 3 * TASKS, errors: 0 });
+      expect(fleet.openTasks).toBe(0);
+      // The master's writes were counted by partition key: the framework's tasks share its partition.
+      const tasksKey = meter.between(0, meter.now() + 1).find((key) => key.table === 'tasks');
+      expect(tasksKey?.key).toBe(run.frameworkId);
+      expect(tasksKey?.writes).toBeGreaterThanOrEqual(3 * TASKS);
+    } finally {
+      await run.stop();
+    }
+  }, 120_000);
+});
+
+describe('a simulated agent told to KILL', () => {
+  let started: Started | undefined;
+  beforeAll(async () => {
+    // Tasks that would run for ten minutes.
+    started = await start('simkill', 600_000);
+  }, 120_000);
+  afterAll(() => stop(started));
+
+  it('ends the running task with TASK_KILLED', async () => {
+    const { cluster } = started as Started;
+    const run = await runBatch({
+      master: cluster.url,
+      tasks: [{ taskId: 'long', command: 'sleep 600', resources: 'cpus:0.1;mem:16' }],
+    });
+    try {
+      const timeline = run.timelines.get('long');
+      await until(() => timeline?.updates.some((update) => update.state === 'TASK_RUNNING') ?? false);
+      await run.driver.kill('long');
+      await run.done;
+      expect(timeline?.ended?.state).toBe('TASK_KILLED');
+    } finally {
+      await run.stop();
+    }
+  }, 120_000);
+});
