@@ -14,8 +14,8 @@ const PURE_CORE = [
   'shared/tasks/**/*.ts',
   'shared/protocol/**/*.ts',
   'shared/{result,ids,collections,roles,acl}.ts',
-  'functions/scheduler/{accept-plan,operations,task-authorization,task-validation,validation,responses}.ts',
-  'functions/registrar/{agent-changes,agent-conversion,agent-readmission,agent-records,expression,ledger,errors}.ts',
+  'functions/scheduler/{accept-plan,accept-feedback,executor-charges,operations,task-authorization,task-validation,validation,responses}.ts',
+  'functions/registrar/{accept-changes,agent-changes,agent-conversion,agent-readmission,agent-records,expression,ledger,errors}.ts',
   'functions/operator/conversion-plan.ts',
   'functions/master/{status-plan,statuses}.ts',
   'functions/fleet/{sweep-plan,instance-id,hooks}.ts',
@@ -24,8 +24,10 @@ const PURE_CORE = [
   'functions/maintenance/{schedule,inverse-offers}.ts',
 ];
 
-const PURE_SCHEDULER = '(accept-plan|operations|task-authorization|task-validation|validation|responses)';
-const PURE_REGISTRAR = '(agent-changes|agent-conversion|agent-readmission|agent-records|expression|ledger|errors)';
+const PURE_SCHEDULER =
+  '(accept-plan|accept-feedback|executor-charges|operations|task-authorization|task-validation|validation|responses)';
+const PURE_REGISTRAR =
+  '(accept-changes|agent-changes|agent-conversion|agent-readmission|agent-records|expression|ledger|errors)';
 
 const noIo = (message) => ({
   group: [
@@ -135,12 +137,14 @@ export default tseslint.config(
   },
   { files: PURE_CORE, rules: { '@typescript-eslint/no-restricted-imports': PURE_CORE_RULE } },
   pureSiblings(
-    ['functions/scheduler/{accept-plan,operations,task-authorization,task-validation,validation,responses}.ts'],
+    [
+      'functions/scheduler/{accept-plan,accept-feedback,executor-charges,operations,task-authorization,task-validation,validation,responses}.ts',
+    ],
     PURE_SCHEDULER,
   ),
   pureSiblings(
     [
-      'functions/registrar/{agent-changes,agent-conversion,agent-readmission,agent-records,expression,ledger,errors}.ts',
+      'functions/registrar/{accept-changes,agent-changes,agent-conversion,agent-readmission,agent-records,expression,ledger,errors}.ts',
     ],
     PURE_REGISTRAR,
   ),

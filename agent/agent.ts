@@ -245,7 +245,6 @@ class Agent implements RunningAgent, AgentContext {
   }
 
   // ----------------------------------------------------------------------------- registration
-
   private registrationRequest(): RegisterAgentRequest {
     return registrationRequest({
       agentId: this.agentId,
@@ -259,6 +258,7 @@ class Agent implements RunningAgent, AgentContext {
       isolation: this.isolation,
       gpus: this.gpus,
       tasks: this.tasks(),
+      executors: this.customExecutors.all(),
     });
   }
 

@@ -59,6 +59,8 @@ export interface AgentDescription {
   readonly gpus: readonly Gpu[];
   /** The tasks it runs, with the latest state of each (none yet: TASK_STAGING). */
   readonly tasks: ReadonlyArray<{ frameworkId: string; taskId: string; state: TaskState | undefined }>;
+  /** The custom executors it runs (found again after a restart, or started since). */
+  readonly executors: ReadonlyArray<{ frameworkId: string; executorId: string }>;
 }
 
 export function registrationRequest(agent: AgentDescription): RegisterAgentRequest {
@@ -77,6 +79,10 @@ export function registrationRequest(agent: AgentDescription): RegisterAgentReque
       framework_id: { value: task.frameworkId },
       task_id: { value: task.taskId },
       state: task.state ?? 'TASK_STAGING',
+    })),
+    executors: agent.executors.map(({ frameworkId, executorId }) => ({
+      framework_id: { value: frameworkId },
+      executor_id: { value: executorId },
     })),
     version: packageJson.version,
     ...(agent.gpus.length > 0 ? { gpus: agent.gpus.map(reportedGpu) } : {}),

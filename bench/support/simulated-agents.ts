@@ -198,6 +198,7 @@ export class SimulatedFleet {
       attributes: [],
       domain: undefined,
       containerizers: ['mesos'],
+      executors: [],
       isolation: { cgroups: 'none', gpus: 'none', notes: ['simulated agent: starts nothing'] },
       gpus: [],
       tasks: reregister

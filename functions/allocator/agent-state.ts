@@ -22,7 +22,7 @@ export interface PlainRanges {
   readonly count: number;
 }
 
-/** What one framework holds on the agent in one role (offers and tasks together). */
+/** What one framework holds on the agent in one role (offers, tasks and executors together). */
 export interface Holding {
   readonly key: string;
   readonly frameworkId: string;
@@ -80,6 +80,8 @@ function held(agent: AgentSnapshot): HeldResources[] {
   const result: HeldResources[] = [];
   for (const key in agent.offers) result.push(agent.offers[key] as HeldResources);
   for (const key in agent.tasks) result.push(agent.tasks[key] as HeldResources);
+  const executors = agent.executors ?? {};
+  for (const key in executors) result.push(executors[key] as HeldResources);
   return result;
 }
 

@@ -6,7 +6,7 @@
 import type { Attribute, DomainInfo, FrameworkInfo, Resource } from '#shared/protocol/mesos.js';
 import type { OfferConstraints } from '#shared/protocol/scheduler.js';
 
-/** Resources a framework holds on an agent in one role: an outstanding offer or a task. */
+/** Resources a framework holds on an agent in one role: an outstanding offer, a task or an executor. */
 export interface HeldResources {
   readonly frameworkId: string;
   readonly role: string;
@@ -29,6 +29,8 @@ export interface AgentSnapshot {
   readonly total: readonly Resource[];
   readonly offers: Readonly<Record<string, HeldResources>>;
   readonly tasks: Readonly<Record<string, HeldResources>>;
+  /** Executors' own resources, held once per executor (absent: none). */
+  readonly executors?: Readonly<Record<string, HeldResources>>;
   readonly attributes: readonly Attribute[];
   readonly domain?: DomainInfo;
   readonly capabilities: readonly string[];

@@ -16,6 +16,7 @@ import { parseResourceText } from '#shared/resources/parse.js';
 import { quantities, scalarTotal, type Quantities } from '#shared/resources/resources.js';
 import { instanceIdOf } from './instance-id.js';
 import { packDemand, type DemandShape, type FreeAgent } from './packing.js';
+import { allocations } from '../registrar/ledger.js';
 
 /** A REQUEST older than this no longer counts as demand. */
 export const DEFAULT_REQUEST_TTL_SECONDS = 15 * 60;
@@ -189,8 +190,8 @@ function countAgents(agents: Iterable<AgentRecord>): { counts: AgentCounts; free
       counts.activeAgents++;
       if (tasks.length === 0) counts.idleAgents++;
       const left = quantities(agent.total);
-      for (const task of tasks) {
-        for (const [name, amount] of Object.entries(quantities(task.resources))) {
+      for (const held of allocations(agent)) {
+        for (const [name, amount] of Object.entries(quantities(held.resources))) {
           left[name] = Math.max(0, (left[name] ?? 0) - amount);
         }
       }
@@ -235,7 +236,7 @@ export function protectionChanges(
   for (const agent of agents) {
     const instanceId = instanceIdOf(agent);
     if (agent.status === 'GONE' || instanceId === undefined || !instances.has(instanceId)) continue;
-    const working = Object.keys(agent.tasks).length > 0 || Object.keys(agent.offers).length > 0;
+    const working = allocations(agent).length > 0 || Object.keys(agent.offers).length > 0;
     busy.set(instanceId, (busy.get(instanceId) ?? false) || working);
   }
   const protect: string[] = [];

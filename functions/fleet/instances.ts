@@ -26,7 +26,8 @@ export async function agentsOnInstance(master: Master, instanceId: string): Prom
 
 /**
  * Marks an agent gone because its instance is (Mesos's agent removal): its offers are rescinded, its
- * tasks become TASK_GONE (TASK_LOST without PARTITION_AWARE) and give their resources back, frameworks
+ * tasks become TASK_GONE (TASK_LOST without PARTITION_AWARE) and give their resources back (its
+ * executors' too), frameworks
  * get FAILURE if they had not already (an unreachable agent's), and its command queue is deleted.
  * An operator's MARK_AGENT_GONE (`byOperator`) makes them TASK_GONE_BY_OPERATOR, as in Mesos.
  * False when it was gone already.
@@ -68,6 +69,8 @@ export async function markAgentGone(
       tasks: tasks.map((task) => ({ frameworkId: task.frameworkId, taskId: task.taskId })),
     });
   }
+  const executors = Object.values(result.value.agent.executors);
+  if (executors.length > 0) await master.registrar.agents.releaseExecutors({ agentId: agent.agentId, executors });
   if (agent.status === 'ACTIVE') {
     for await (const framework of master.registrar.frameworks.list()) {
       if (framework.status !== 'SUBSCRIBED' && framework.status !== 'DISCONNECTED') continue;

@@ -1,6 +1,6 @@
 /**
  * Which inverse offers to send and which to withdraw (Mesos's allocator, `generateInverseOffers`): every
- * framework that holds tasks or offers on an agent of a DRAINING machine gets one inverse offer for that
+ * framework that holds tasks, executors or offers on an agent of a DRAINING machine gets one inverse offer for that
  * agent, asking for all of it back by the window's unavailability, unless one is outstanding or the
  * framework's last answer for the machine filters it (`refuse_seconds`). An outstanding inverse offer
  * whose framework is no longer active, or whose agent left, is withdrawn. Pure.
@@ -21,6 +21,7 @@ export interface DrainingAgent {
   readonly status: string;
   readonly offers: Readonly<Record<string, { readonly frameworkId: string }>>;
   readonly tasks: Readonly<Record<string, { readonly frameworkId: string }>>;
+  readonly executors?: Readonly<Record<string, { readonly frameworkId: string }>>;
 }
 
 export interface NewInverseOffer {
@@ -57,7 +58,8 @@ export function planInverseOffers(
   for (const agent of agents) {
     const place = draining.get(agent.agentId);
     if (!place) continue;
-    const users = new Set([...Object.values(agent.tasks), ...Object.values(agent.offers)].map((h) => h.frameworkId));
+    const holders = [agent.tasks, agent.executors ?? {}, agent.offers].flatMap((entries) => Object.values(entries));
+    const users = new Set(holders.map((h) => h.frameworkId));
     for (const frameworkId of users) {
       if (!activeFrameworks.has(frameworkId) || outstanding.has(`${agent.agentId} ${frameworkId}`)) continue;
       if ((record.answers[answerKey(place.machine, frameworkId)]?.refuseUntil ?? 0) > now) continue;

@@ -14,13 +14,19 @@
  * agent is admitted.
  */
 import { newAgentId } from '#shared/ids.js';
-import type { RegisterAgentRequest, RegisterAgentResponse, ReportedTask } from '#shared/protocol/internal.js';
+import type {
+  RegisterAgentRequest,
+  RegisterAgentResponse,
+  ReportedExecutor,
+  ReportedTask,
+} from '#shared/protocol/internal.js';
 import type { Attribute } from '#shared/protocol/mesos.js';
 import { queueNames, RUNTIME_MAX_RECEIVES } from '#shared/queues/queues.js';
 import { err, ok, type Failure, type Result } from '#shared/result.js';
 import type { AgentRecord, AgentRegistration } from '../registrar/index.js';
 import { taskKey } from '#shared/ids.js';
 import { isTerminal } from '#shared/tasks/state-machine.js';
+import { unreportedExecutors } from '../registrar/ledger-releases.js';
 import { agentSessionId, boundAttributes, instanceIdOf } from '../fleet/instance-id.js';
 import type { AgentIdentity } from './agent-identity.js';
 import { machineOfAgent } from '../maintenance/schedule.js';
@@ -169,6 +175,7 @@ async function reregisterAgent(
   }
   await announceRescinds(master, rescinded);
   await reconcileReportedTasks(master, agent, request.tasks ?? [], wasUnreachable);
+  if (request.executors) await releaseUnreportedExecutors(master, agent, request.executors);
   await master.allocation.request({ reason: 'AGENT_ADDED', agentIds: [agentId] });
   return ok(response(master, agent));
 }
@@ -188,6 +195,23 @@ function commandQueue(master: Master, agentId: string): Promise<string> {
     maxReceiveCount: RUNTIME_MAX_RECEIVES,
     deadLetterName: queueNames.agentCommandsDeadLetter(master.config.cluster),
   });
+}
+
+/** What the custom executors the agent no longer runs held comes back (none ends by EXECUTOR_EXITED now). */
+async function releaseUnreportedExecutors(
+  master: Master,
+  agent: AgentRecord,
+  reported: readonly ReportedExecutor[],
+): Promise<void> {
+  const keys = new Set(reported.map((executor) => taskKey(executor.framework_id.value, executor.executor_id.value)));
+  const chargedBefore = master.now() - master.config.launchTimeoutSeconds * 1000;
+  const executors = unreportedExecutors(agent, keys, chargedBefore);
+  if (executors.length === 0) return;
+  master.logger.info('Agent re-registered without some custom executors: their resources come back', {
+    agentId: agent.agentId,
+    executorIds: executors.map((executor) => executor.executorId),
+  });
+  await master.registrar.agents.releaseExecutors({ agentId: agent.agentId, executors });
 }
 
 async function reconcileReportedTasks(

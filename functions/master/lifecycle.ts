@@ -61,7 +61,7 @@ export async function deactivateFramework(master: Master, framework: FrameworkRe
 /**
  * TEARDOWN, or the failover timeout ran out: the framework is removed, its offers rescinded, and every
  * task it still has is killed (TASK_KILLED, REASON_FRAMEWORK_REMOVED, as the Mesos master records it);
- * its agents are told to shut the framework down.
+ * its agents are told to shut the framework down, and its executors' resources come back.
  */
 export async function removeFramework(master: Master, frameworkId: string, why: string): Promise<boolean> {
   const removed = await master.registrar.frameworks.remove(frameworkId);
@@ -79,6 +79,7 @@ export async function removeFramework(master: Master, frameworkId: string, why: 
 async function finishRemoval(master: Master, framework: FrameworkRecord): Promise<void> {
   await rescindOffers(master, await master.registrar.agents.offersOf(framework.frameworkId));
   await killFrameworkTasks(master, framework);
+  await releaseFrameworkExecutors(master, framework.frameworkId);
   // A named queue outlives its framework: the stack may own it, and the next framework of that name uses it.
   if (framework.eventQueueUrl && framework.delivery === 'stream') await master.queues.remove(framework.eventQueueUrl);
   await master.registrar.frameworks.removalDone(framework.frameworkId);
@@ -117,6 +118,17 @@ async function killFrameworkTasks(master: Master, framework: FrameworkRecord): P
     if (agent && agent.status !== 'GONE') await sendAgentCommands(master, agent, [shutdown]);
   }
   if (released.size > 0) await master.allocation.request({ reason: 'RESOURCES_RECOVERED', agentIds: [...released] });
+}
+
+/** The framework's executors' resources back, on every agent (its agents were told to shut it down). */
+async function releaseFrameworkExecutors(master: Master, frameworkId: string): Promise<void> {
+  const released: string[] = [];
+  for (const [agentId, executorIds] of await master.registrar.agents.executorsOf(frameworkId)) {
+    const executors = executorIds.map((executorId) => ({ frameworkId, executorId }));
+    const result = await master.registrar.agents.releaseExecutors({ agentId, executors });
+    if (result.ok && result.value.released.length > 0) released.push(agentId);
+  }
+  if (released.length > 0) await master.allocation.request({ reason: 'RESOURCES_RECOVERED', agentIds: released });
 }
 
 /** Tells a framework about its own tasks' master-generated updates (if it is still around). */

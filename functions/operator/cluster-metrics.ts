@@ -15,6 +15,7 @@
 import type { Resource, TaskState } from '#shared/protocol/mesos.js';
 import { TERMINAL_STATES } from '#shared/tasks/state-machine.js';
 import type { AgentRecord, FrameworkRecord, TaskCounts } from '../registrar/index.js';
+import { allocations } from '../registrar/ledger.js';
 
 /** The scalar resources Mesos reports cluster-wide. */
 export const METRIC_RESOURCES = ['cpus', 'gpus', 'mem', 'disk'] as const;
@@ -60,7 +61,7 @@ function resourceMetrics(agents: readonly AgentRecord[], into: Record<string, nu
     const sums = new Map<string, Sums>();
     for (const agent of agents) {
       scalarSums(sums, agent.total, 'total', revocable);
-      for (const task of Object.values(agent.tasks)) scalarSums(sums, task.resources, 'used', revocable);
+      for (const held of allocations(agent)) scalarSums(sums, held.resources, 'used', revocable);
     }
     const infix = revocable ? '_revocable' : '';
     for (const name of METRIC_RESOURCES) {

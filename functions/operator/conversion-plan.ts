@@ -236,7 +236,7 @@ export function planConversion(
   if (!contains(free, consumed)) return failure('CONFLICT', `${short}: tasks hold them`);
   const total = add(subtract(agent.total, consumed), produced);
   const kept = Object.fromEntries(Object.entries(agent.offers).filter(([, offer]) => !rescind.includes(offer)));
-  const violation = ledgerViolation({ total, offers: kept, tasks: agent.tasks });
+  const violation = ledgerViolation({ total, offers: kept, tasks: agent.tasks, executors: agent.executors });
   if (violation) return failure('CONFLICT', `${short}: ${violation}`);
   return ok({ total, rescind });
 }

@@ -10,6 +10,7 @@ import type { AgentRecord } from '../registrar/index.js';
 import { agentAllocated, agentOffered, drainInfo, type ClusterSnapshot } from './state.js';
 import type { TaskInfo } from '#shared/protocol/mesos.js';
 import { isTerminal } from '#shared/tasks/state-machine.js';
+import { allocations } from '../registrar/ledger.js';
 
 type Json = Record<string, unknown>;
 
@@ -117,9 +118,9 @@ function legacyFramework(framework: FrameworkRecord, snapshot: ClusterSnapshot):
     Object.values(agent.offers).filter((offer) => offer.frameworkId === id),
   );
   const used = snapshot.agents.flatMap((agent) =>
-    Object.values(agent.tasks)
-      .filter((task) => task.frameworkId === id)
-      .flatMap((task) => task.resources),
+    allocations(agent)
+      .filter((held) => held.frameworkId === id)
+      .flatMap((held) => held.resources),
   );
   const offered = offers.flatMap((offer) => offer.resources);
   return {

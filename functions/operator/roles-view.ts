@@ -4,6 +4,7 @@ import { isStrictSubroleOf } from '#shared/roles.js';
 import { add } from '#shared/resources/resources.js';
 import type { AgentRecord, RoleRecord } from '../registrar/index.js';
 import type { ClusterSnapshot } from './state.js';
+import { allocations } from '../registrar/ledger.js';
 
 function scalarTotals(resources: readonly Resource[], into: Record<string, number> = {}): Record<string, number> {
   for (const resource of resources) {
@@ -12,13 +13,13 @@ function scalarTotals(resources: readonly Resource[], into: Record<string, numbe
   return into;
 }
 
-/** What a role (and the roles below it) holds on the agents: its tasks' resources, by name. */
+/** What a role (and the roles below it) holds on the agents: its tasks' and executors' resources, by name. */
 export function roleConsumption(agents: readonly AgentRecord[], role: string): Record<string, number> {
   const totals: Record<string, number> = {};
   for (const agent of agents) {
     if (agent.status !== 'ACTIVE') continue;
-    for (const task of Object.values(agent.tasks)) {
-      if (task.role === role || isStrictSubroleOf(task.role, role)) scalarTotals(task.resources, totals);
+    for (const held of allocations(agent)) {
+      if (held.role === role || isStrictSubroleOf(held.role, role)) scalarTotals(held.resources, totals);
     }
   }
   return totals;
@@ -45,8 +46,8 @@ export function getRoles(records: readonly RoleRecord[], snapshot: ClusterSnapsh
   }
   for (const agent of snapshot.agents) {
     if (agent.status !== 'ACTIVE') continue;
-    for (const task of Object.values(agent.tasks)) {
-      allocated.set(task.role, add(allocated.get(task.role) ?? [], task.resources));
+    for (const held of allocations(agent)) {
+      allocated.set(held.role, add(allocated.get(held.role) ?? [], held.resources));
     }
   }
   const names = [...new Set([...weights.keys(), ...frameworks.keys(), ...allocated.keys()])].sort();

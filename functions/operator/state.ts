@@ -16,6 +16,7 @@ import { add } from '#shared/resources/resources.js';
 import { isTerminal } from '#shared/tasks/state-machine.js';
 import { mesosOffer, recipientOf } from '../allocator/offers.js';
 import type { AgentRecord, FrameworkRecord, TaskRecord } from '../registrar/index.js';
+import { allocations } from '../registrar/ledger.js';
 
 export interface ClusterSnapshot {
   readonly agents: readonly AgentRecord[];
@@ -41,7 +42,7 @@ function sum(resources: ReadonlyArray<readonly Resource[]>): Resource[] {
 }
 
 export function agentAllocated(agent: AgentRecord): Resource[] {
-  return sum(Object.values(agent.tasks).map((task) => withRole(task.resources, task.role)));
+  return sum(allocations(agent).map((held) => withRole(held.resources, held.role)));
 }
 
 export function agentOffered(agent: AgentRecord): Resource[] {
@@ -111,9 +112,9 @@ export function mesosFramework(framework: FrameworkRecord, agents: readonly Agen
       .map((offer) => mesosOffer(offer, agent, recipientOf(framework.info))),
   );
   const allocated = agents.flatMap((agent) =>
-    Object.values(agent.tasks)
-      .filter((task) => task.frameworkId === id)
-      .map((task) => withRole(task.resources, task.role)),
+    allocations(agent)
+      .filter((held) => held.frameworkId === id)
+      .map((held) => withRole(held.resources, held.role)),
   );
   const unregistered = framework.removedAt ?? framework.disconnectedAt;
   return {

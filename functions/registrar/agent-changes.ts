@@ -4,7 +4,7 @@
  * it was when the condition failed to say why. The store (agents.ts) runs them against DynamoDB, as
  * Mesos keeps its registry operations (src/master/registry_operations.cpp) apart from the storage.
  *
- * The ledger's rules, which every change keeps:
+ * The ledger's rules, which every change keeps (an ACCEPT's own change is in accept-changes.ts):
  * - creating offers is conditioned on the ledger `version` the allocator read (it takes free resources);
  * - accepting offers is conditioned on the offers still being there, owned and unchanged — not on the
  *   version, since it only moves resources from offered to allocated (never more than was offered),
@@ -17,27 +17,24 @@
  * its write needs: a well-formed update, and tasks that fit in what the offers hold.
  */
 import type { Resource } from '#shared/protocol/mesos.js';
-import { taskKey } from '#shared/ids.js';
 import { ok, type Result } from '#shared/result.js';
 import { allocate, contains, unallocate } from '#shared/resources/resources.js';
-import { canonicalResources, parseResources } from '#shared/resources/parse.js';
+import { canonicalResources } from '#shared/resources/parse.js';
 import { isAllocatableTo } from '#shared/resources/resource.js';
 import { validateRole } from '#shared/roles.js';
 import {
   agentFromItem,
   detailAttributes,
   storedOffer,
-  storedTask,
   type AgentDetails,
   type AgentDrain,
   type AgentRecord,
-  type LaunchRequest,
   type OfferRequest,
 } from './agent-records.js';
 import { readmittedTotal } from './agent-readmission.js';
 import { failure, type RegistrarError } from './errors.js';
 import { Expression, type Item, type ItemChange } from './expression.js';
-import { allocatedResources, takeInTurn, type AllocatedTask, type OfferRecord } from './ledger.js';
+import { allocatedParts, allocatedResources, takeInTurn, type OfferRecord } from './ledger.js';
 
 // -------------------------------------------------------------------------------------- registration
 
@@ -48,6 +45,7 @@ export function admittedItem(agentId: string, details: AgentDetails, now: number
     ...detailAttributes(details),
     offers: {},
     tasks: {},
+    executors: {},
     version: 1,
     status: 'ACTIVE',
     deactivated: false,
@@ -154,7 +152,7 @@ export function createOffersChange(
   }
   const held = [
     ...Object.values(agent.offers).map((offer) => offer.resources),
-    ...Object.values(agent.tasks).map((task) => task.resources),
+    ...allocatedParts(agent),
     ...offers.map((offer) => offer.resources),
   ];
   if (!takeInTurn(agent.total, held).fits) {
@@ -164,6 +162,9 @@ export function createOffersChange(
   const sets = offers.map((offer) => `${x.path('offers', offer.offerId)} = ${x.value(storedOffer(offer))}`);
   const version = x.name('version');
   const status = x.name('status');
+  // Items written before executors had entries lack the map an accept's executor is SET in.
+  const executors = x.name('executors');
+  sets.push(`${executors} = if_not_exists(${executors}, ${x.value({})})`);
   return ok({
     offers,
     change: {
@@ -194,150 +195,6 @@ export function createOffersRefusal(
     );
   }
   return failure('AGENT_NOT_ACTIVE', `Agent ${agent.agentId} takes no offers (${old.status})`);
-}
-
-export interface AcceptInput {
-  readonly agentId: string;
-  readonly frameworkId: string;
-  /** The offers as read; the write checks they are still there, the framework's and unchanged. */
-  readonly offers: readonly OfferRecord[];
-  readonly launches: readonly LaunchRequest[];
-  /** Unique per ACCEPT; recorded with each task so that a retried write recognises its own result. */
-  readonly launchId: string;
-  /**
-   * A new total when the ACCEPT also reserves, unreserves, creates or destroys (offer operations
-   * convert the agent's resources): the write then checks the total is still `expected`, and the
-   * tasks must fit in `offered`, the offers' resources after those conversions.
-   */
-  readonly total?: { expected: readonly Resource[]; next: readonly Resource[]; offered: readonly Resource[] };
-}
-
-export type AcceptError = RegistrarError<
-  | 'OFFER_GONE'
-  | 'OFFER_NOT_OWNED'
-  | 'INVALID_ARGUMENT'
-  | 'INVALID_RESOURCES'
-  | 'INSUFFICIENT_RESOURCES'
-  | 'DUPLICATE_TASK'
->;
-
-export interface AcceptedTasks {
-  readonly tasks: AllocatedTask[];
-  /** What the offers held that no task took: free again once the write is done. */
-  readonly unused: Resource[];
-  /** An accept of many writes whose later write failed: its tasks not written (never launched), and why. */
-  readonly notWritten?: readonly AllocatedTask[];
-  readonly why?: string;
-}
-
-/** Offers out, tasks in, in one write (and the converted total, when operations changed it). */
-export function acceptChange(
-  input: AcceptInput,
-  now: number,
-): Result<AcceptedTasks & { change: ItemChange }, AcceptError> {
-  const { frameworkId, offers, launches, launchId } = input;
-  // Each offer and each task is one path of the update: a path named twice is no expression at all.
-  if (offers.length === 0) return failure('INVALID_ARGUMENT', 'No offers to accept');
-  if (new Set(offers.map((offer) => offer.offerId)).size !== offers.length) {
-    return failure('INVALID_ARGUMENT', 'Duplicate offer ids');
-  }
-  // The tasks take the offers' role (the scheduler checked the offers have one).
-  const role = (offers[0] as OfferRecord).role;
-  const tasks: AllocatedTask[] = [];
-  for (const launch of launches) {
-    const resources = parseResources(launch.resources);
-    if (!resources.ok) return failure('INVALID_RESOURCES', resources.error.message);
-    if (typeof launch.taskId !== 'string' || launch.taskId === '') {
-      return failure('INVALID_ARGUMENT', 'A task needs an id');
-    }
-    tasks.push({
-      frameworkId,
-      taskId: launch.taskId,
-      role,
-      resources: allocate(resources.value, role),
-      launchId,
-      launchedAt: now,
-    });
-  }
-  const keys = tasks.map((task) => taskKey(task.frameworkId, task.taskId));
-  if (new Set(keys).size !== keys.length) return failure('DUPLICATE_TASK', 'A task id appears twice in one accept');
-  const offered = input.total ? input.total.offered : offers.flatMap((offer) => offer.resources);
-  const fit = takeInTurn(
-    offered,
-    tasks.map((task) => task.resources),
-  );
-  if (!fit.fits) {
-    return failure('INSUFFICIENT_RESOURCES', `Task ${tasks[fit.index]?.taskId} asks for more than the offers left`);
-  }
-  return ok({ tasks, unused: fit.remaining, change: acceptWrite(input, tasks, keys) });
-}
-
-/**
- * One write of an accept: `input.offers` out, `tasks` in, and `hold` (an offer keeping what the tasks of
- * the accept's later writes take: functions/registrar/accept-writes.ts) in when given.
- */
-export function acceptWrite(
-  input: AcceptInput,
-  tasks: readonly AllocatedTask[],
-  keys: readonly string[],
-  hold?: OfferRecord,
-): ItemChange {
-  const x = new Expression();
-  const conditions: string[] = [];
-  const removes: string[] = [];
-  for (const offer of input.offers) {
-    const path = x.path('offers', offer.offerId);
-    conditions.push(
-      `attribute_exists(${path})`,
-      `${path}.${x.name('framework_id')} = ${x.value(input.frameworkId)}`,
-      `${path}.${x.name('resources')} = ${x.value(JSON.stringify(offer.resources))}`,
-    );
-    removes.push(path);
-  }
-  const sets: string[] = [];
-  tasks.forEach((task, i) => {
-    const path = x.path('tasks', keys[i] as string);
-    conditions.push(`attribute_not_exists(${path})`);
-    sets.push(`${path} = ${x.value(storedTask(task))}`);
-  });
-  if (hold) sets.push(`${x.path('offers', hold.offerId)} = ${x.value(storedOffer(hold))}`);
-  const version = x.name('version');
-  sets.push(`${version} = ${version} + ${x.value(1)}`);
-  if (input.total) {
-    const total = x.name('total');
-    conditions.push(`${total} = ${x.value(JSON.stringify(input.total.expected))}`);
-    sets.push(`${total} = ${x.value(JSON.stringify(input.total.next))}`);
-  }
-  return {
-    update: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
-    condition: conditions.join(' AND '),
-    expression: x,
-  };
-}
-
-/** Why the accept was not written, from the item as it was (or our own write, retried by the SDK). */
-export function acceptRefusal(
-  input: AcceptInput,
-  accepted: AcceptedTasks,
-  old: AgentRecord | undefined,
-): Result<AcceptedTasks & { agent: AgentRecord }, AcceptError> {
-  const { agentId, frameworkId } = input;
-  if (!old) return failure('OFFER_GONE', `Agent ${agentId} is not registered`);
-  const keys = accepted.tasks.map((task) => taskKey(task.frameworkId, task.taskId));
-  // A retried request whose first attempt was applied (lost response) finds its own result.
-  const applied = keys.length > 0 && keys.every((key) => old.tasks[key]?.launchId === input.launchId);
-  if (applied) return ok({ ...accepted, agent: old });
-  for (const offer of input.offers) {
-    const current = old.offers[offer.offerId];
-    if (!current) return failure('OFFER_GONE', `Offer ${offer.offerId} is no longer valid`);
-    if (current.frameworkId !== frameworkId) return failure('OFFER_NOT_OWNED', `Offer ${offer.offerId} is not yours`);
-    if (JSON.stringify(current.resources) !== JSON.stringify(offer.resources)) {
-      return failure('OFFER_GONE', `Offer ${offer.offerId} is not the offer that was read`);
-    }
-  }
-  const duplicate = keys.find((key) => old.tasks[key]);
-  if (duplicate) return failure('DUPLICATE_TASK', `Task ${duplicate} is already on agent ${agentId}`);
-  return failure('OFFER_GONE', `The resources of agent ${agentId} changed meanwhile`);
 }
 
 // -------------------------------------------------------------------------------------- status

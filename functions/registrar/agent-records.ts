@@ -12,7 +12,7 @@ import { parseResources } from '#shared/resources/parse.js';
 import { z } from 'zod';
 import { failure, type RegistrarError } from './errors.js';
 import type { Item } from './expression.js';
-import type { AllocatedTask, OfferRecord } from './ledger.js';
+import type { AllocatedExecutor, AllocatedTask, OfferRecord } from './ledger.js';
 
 export type AgentStatus = 'ACTIVE' | 'UNREACHABLE' | 'GONE';
 
@@ -65,6 +65,8 @@ export interface AgentRecord {
   readonly total: Resource[];
   readonly offers: Readonly<Record<string, OfferRecord>>;
   readonly tasks: Readonly<Record<string, AllocatedTask>>;
+  /** Executors' own resources, by taskKey(framework id, executor id); `{}` in items written before them. */
+  readonly executors: Readonly<Record<string, AllocatedExecutor>>;
   readonly version: number;
   readonly status: AgentStatus;
   /** Operator DEACTIVATE_AGENT / draining: no new offers. */
@@ -108,8 +110,15 @@ export interface OfferRequest {
 
 export interface LaunchRequest {
   readonly taskId: string;
-  /** Mesos v1 JSON resources of the task (and of a new executor); validated here. */
+  /** Mesos v1 JSON resources of the task alone; validated here. */
   readonly resources: unknown;
+  /** The task's executor (custom or DEFAULT): charged with `resources` when given, else it must be running. */
+  readonly executor?: {
+    readonly executorId: string;
+    readonly kind: 'CUSTOM' | 'DEFAULT';
+    readonly infoHash: string;
+    readonly resources?: unknown;
+  };
 }
 
 const KNOWN_CAPABILITIES = new Set<string>(AGENT_CAPABILITIES);
@@ -133,6 +142,18 @@ export interface StoredTask {
   task_id: string;
   role: string;
   resources: string;
+  launch_id: string;
+  launched_at: number;
+  executor_id?: string;
+}
+
+export interface StoredExecutor {
+  framework_id: string;
+  executor_id: string;
+  kind: 'CUSTOM' | 'DEFAULT';
+  role: string;
+  resources: string;
+  info_hash: string;
   launch_id: string;
   launched_at: number;
 }
@@ -167,6 +188,7 @@ export function storedTask(task: AllocatedTask): StoredTask {
     resources: JSON.stringify(task.resources),
     launch_id: task.launchId,
     launched_at: task.launchedAt,
+    ...(task.executorId !== undefined ? { executor_id: task.executorId } : {}),
   };
 }
 
@@ -178,6 +200,33 @@ function taskFromItem(stored: StoredTask): AllocatedTask {
     resources: JSON.parse(stored.resources) as Resource[],
     launchId: stored.launch_id,
     launchedAt: stored.launched_at,
+    ...(stored.executor_id !== undefined ? { executorId: stored.executor_id } : {}),
+  };
+}
+
+export function storedExecutor(executor: AllocatedExecutor): StoredExecutor {
+  return {
+    framework_id: executor.frameworkId,
+    executor_id: executor.executorId,
+    kind: executor.kind,
+    role: executor.role,
+    resources: JSON.stringify(executor.resources),
+    info_hash: executor.infoHash,
+    launch_id: executor.launchId,
+    launched_at: executor.launchedAt,
+  };
+}
+
+function executorFromItem(stored: StoredExecutor): AllocatedExecutor {
+  return {
+    frameworkId: stored.framework_id,
+    executorId: stored.executor_id,
+    kind: stored.kind,
+    role: stored.role,
+    resources: JSON.parse(stored.resources) as Resource[],
+    infoHash: stored.info_hash,
+    launchId: stored.launch_id,
+    launchedAt: stored.launched_at,
   };
 }
 
@@ -185,6 +234,7 @@ export function agentFromItem(item: Item): AgentRecord {
   const agentId = item.agent_id as string;
   const offers = (item.offers ?? {}) as Record<string, StoredOffer>;
   const tasks = (item.tasks ?? {}) as Record<string, StoredTask>;
+  const executors = (item.executors ?? {}) as Record<string, StoredExecutor>;
   return {
     agentId,
     hostname: item.hostname as string,
@@ -202,6 +252,7 @@ export function agentFromItem(item: Item): AgentRecord {
     total: JSON.parse(item.total as string) as Resource[],
     offers: Object.fromEntries(Object.entries(offers).map(([id, o]) => [id, offerFromItem(agentId, id, o)])),
     tasks: Object.fromEntries(Object.entries(tasks).map(([key, t]) => [key, taskFromItem(t)])),
+    executors: Object.fromEntries(Object.entries(executors).map(([key, e]) => [key, executorFromItem(e)])),
     version: item.version as number,
     status: item.status as AgentStatus,
     deactivated: item.deactivated === true,

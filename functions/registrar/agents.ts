@@ -4,11 +4,16 @@
  * write. What the records and items are is in agent-records.ts; the ledger's arithmetic in ledger.ts.
  */
 import type { Attribute, Resource } from '#shared/protocol/mesos.js';
-import { newAgentId, newOfferId, taskKey } from '#shared/ids.js';
+import { newAgentId, newOfferId } from '#shared/ids.js';
 import { ok, type Failure, type Result } from '#shared/result.js';
 import {
   acceptChange,
   acceptRefusal,
+  type AcceptError,
+  type AcceptInput,
+  type AcceptedTasks,
+} from './accept-changes.js';
+import {
   admittedItem,
   createOffersChange,
   createOffersRefusal,
@@ -18,11 +23,8 @@ import {
   leaveActiveRefusal,
   leftActive,
   readmitChange,
-  type AcceptError,
-  type AcceptInput,
-  type AcceptedTasks,
 } from './agent-changes.js';
-import { offersRemoved, releaseTasksChange, removeOffersChange, tasksReleased } from './ledger-releases.js';
+import { LedgerReleases } from './agent-releases.js';
 import {
   agentFromItem,
   offerFromItem,
@@ -33,6 +35,7 @@ import {
   type AgentStatus,
   type AgentStatusView,
   type OfferRequest,
+  type StoredExecutor,
   type StoredOffer,
 } from './agent-records.js';
 import {
@@ -47,23 +50,9 @@ import { convertChange } from './agent-conversion.js';
 import { RETRY, retrying, type RegistrarContext } from './context.js';
 import { failure, type RegistrarError } from './errors.js';
 import type { ItemChange, WriteOutcome } from './expression.js';
-import type { AllocatedTask, OfferRecord } from './ledger.js';
+import type { AllocatedExecutor, AllocatedTask, OfferRecord } from './ledger.js';
 
 type Rescinding = { agent: AgentRecord; rescinded: OfferRecord[] };
-
-/**
- * Ledger entries removed by one write: each costs a few operators and some 60 characters of condition,
- * and DynamoDB stops an expression at 4 KB and 300 operators.
- */
-export const ENTRIES_PER_WRITE = 25;
-
-/** `ids` in groups of ENTRIES_PER_WRITE; one empty group for none (the write then only reads). */
-function chunked(ids: readonly string[]): string[][] {
-  if (ids.length === 0) return [[]];
-  const groups: string[][] = [];
-  for (let i = 0; i < ids.length; i += ENTRIES_PER_WRITE) groups.push(ids.slice(i, i + ENTRIES_PER_WRITE));
-  return groups;
-}
 
 /** DynamoDB holds at most 400 KB in one item: an agent's ledger with that many entries takes no more. */
 function ledgerFull(agentId: string): { readonly ok: false; readonly error: RegistrarError<'LEDGER_FULL'> } {
@@ -74,7 +63,14 @@ function ledgerFull(agentId: string): { readonly ok: false; readonly error: Regi
 }
 
 export class AgentRegistry {
-  constructor(private readonly context: RegistrarContext) {}
+  private readonly releases: LedgerReleases;
+
+  constructor(private readonly context: RegistrarContext) {
+    this.releases = new LedgerReleases({
+      get: (agentId) => this.get(agentId),
+      run: (agentId, change, returnValues) => this.run(agentId, change, returnValues),
+    });
+  }
 
   private get table(): string {
     return this.context.tables.agents;
@@ -349,15 +345,17 @@ export class AgentRegistry {
     if (!planned.ok) return planned;
     const { change, ...accepted } = planned.value;
     const steps = fitsOneWrite(change)
-      ? ok([{ input, tasks: accepted.tasks, change }])
-      : acceptSteps(input, accepted.tasks, () => newOfferId(input.agentId), now);
+      ? ok([{ input, tasks: accepted.tasks, executors: accepted.executors, change }])
+      : acceptSteps(input, accepted, () => newOfferId(input.agentId), now);
     if (!steps.ok) return steps;
     const written: AllocatedTask[] = [];
+    const charged: AllocatedExecutor[] = [];
     let agent: AgentRecord | undefined;
     for (const [index, step] of steps.value.entries()) {
       const done = await this.acceptStep(step);
       if (done.ok) {
         written.push(...step.tasks);
+        charged.push(...step.executors);
         agent = done.value;
         continue;
       }
@@ -365,9 +363,10 @@ export class AgentRegistry {
       // A later write failed (the hold expired, a task id already there): the rest is not launched.
       await this.removeOffers({ agentId: input.agentId, offerIds: step.input.offers.map((offer) => offer.offerId) });
       const notWritten = accepted.tasks.slice(written.length);
-      return ok({ ...accepted, tasks: written, agent: agent as AgentRecord, notWritten, why: done.error.message });
+      const partial = { tasks: written, executors: charged, agent: agent as AgentRecord };
+      return ok({ ...accepted, ...partial, notWritten, why: done.error.message });
     }
-    return ok({ ...accepted, tasks: written, agent: agent as AgentRecord });
+    return ok({ ...accepted, tasks: written, executors: charged, agent: agent as AgentRecord });
   }
 
   /** One write of an accept; a ledger that would outgrow DynamoDB's item limit refuses it. */
@@ -379,7 +378,7 @@ export class AgentRegistry {
     if (outcome.written) return ok(agentFromItem(outcome.item));
     const refused = acceptRefusal(
       step.input,
-      { tasks: [...step.tasks], unused: [] },
+      { tasks: [...step.tasks], executors: [...step.executors], unused: [] },
       outcome.old ? agentFromItem(outcome.old) : undefined,
     );
     return refused.ok ? ok(refused.value.agent) : refused;
@@ -397,96 +396,31 @@ export class AgentRegistry {
     }
   }
 
-  /**
-   * Removes offers (DECLINE, RESCIND, offer expiry). Offers already gone are ignored, as Mesos ignores
-   * declines of unknown offers; with `frameworkId`, offers of other frameworks make the call fail and
-   * nothing is removed.
-   */
-  async removeOffers(input: {
-    agentId: string;
-    offerIds: readonly string[];
-    frameworkId?: string;
-  }): Promise<
-    Result<{ removed: OfferRecord[]; agent: AgentRecord }, RegistrarError<'OFFER_NOT_OWNED' | 'UNKNOWN_AGENT'>>
-  > {
-    const { agentId, frameworkId } = input;
-    const named = [...new Set(input.offerIds)];
-    const offerIds = await this.presentOnly(agentId, named, (agent, id) => agent.offers[id]);
-    if (!offerIds.ok) return offerIds;
-    const foreign = offerIds.value.ids.find((id) => {
-      const owner = offerIds.value.agent?.offers[id]?.frameworkId;
-      return frameworkId !== undefined && owner !== undefined && owner !== frameworkId;
-    });
-    if (foreign !== undefined) return failure('OFFER_NOT_OWNED', `Offer ${foreign} is not yours`);
-    if (offerIds.value.agent && offerIds.value.ids.length === 0)
-      return ok({ removed: [], agent: offerIds.value.agent });
-    const removed: OfferRecord[] = [];
-    let agent: AgentRecord | undefined = offerIds.value.agent;
-    for (const chunk of chunked(offerIds.value.ids)) {
-      const result = await this.removeEntries(agentId, removeOffersChange(chunk, frameworkId));
-      if (!result.ok) return result;
-      const done = offersRemoved(result.value.old, result.value.written, chunk, frameworkId);
-      if (!done.ok) return done;
-      removed.push(...done.value.removed);
-      agent = done.value.agent;
-    }
-    return ok({ removed, agent: agent as AgentRecord });
+  /** DECLINE, RESCIND, offer expiry: see LedgerReleases.removeOffers. */
+  removeOffers(input: Parameters<LedgerReleases['removeOffers']>[0]): ReturnType<LedgerReleases['removeOffers']> {
+    return this.releases.removeOffers(input);
   }
 
-  /** Gives tasks' resources back (terminal tasks). Tasks not in the ledger are ignored: idempotent. */
-  async releaseTasks(input: {
-    agentId: string;
-    tasks: ReadonlyArray<{ frameworkId: string; taskId: string }>;
-  }): Promise<Result<{ released: AllocatedTask[]; agent: AgentRecord }, RegistrarError<'UNKNOWN_AGENT'>>> {
-    const named = [...new Set(input.tasks.map((task) => taskKey(task.frameworkId, task.taskId)))];
-    const keys = await this.presentOnly(input.agentId, named, (agent, key) => agent.tasks[key]);
-    if (!keys.ok) return keys;
-    if (keys.value.agent && keys.value.ids.length === 0) return ok({ released: [], agent: keys.value.agent });
-    const released: AllocatedTask[] = [];
-    let agent: AgentRecord | undefined = keys.value.agent;
-    for (const chunk of chunked(keys.value.ids)) {
-      const result = await this.removeEntries(input.agentId, releaseTasksChange(chunk));
-      if (!result.ok) return result;
-      const done = tasksReleased(result.value.old, result.value.written, chunk);
-      released.push(...done.released);
-      agent = done.agent;
-    }
-    return ok({ released, agent: agent as AgentRecord });
+  /** Terminal tasks, and the DEFAULT executors they ended: see LedgerReleases.releaseTasks. */
+  releaseTasks(input: Parameters<LedgerReleases['releaseTasks']>[0]): ReturnType<LedgerReleases['releaseTasks']> {
+    return this.releases.releaseTasks(input);
   }
 
-  /**
-   * The ledger entries to remove, in writes DynamoDB takes (an expression's size is bounded). A few
-   * go as named, in one write; more are first narrowed to those the ledger holds (entries never come
-   * back once gone, so the read cannot miss one), which makes thousands of unknown ids one read.
-   */
-  private async presentOnly(
-    agentId: string,
-    named: readonly string[],
-    holds: (agent: AgentRecord, id: string) => unknown,
-  ): Promise<Result<{ ids: string[]; agent?: AgentRecord }, RegistrarError<'UNKNOWN_AGENT'>>> {
-    if (named.length <= ENTRIES_PER_WRITE) return ok({ ids: [...named] });
-    const agent = await this.get(agentId);
-    if (!agent) return failure('UNKNOWN_AGENT', `Agent ${agentId} is not registered`);
-    return ok({ ids: named.filter((id) => holds(agent, id) !== undefined), agent });
+  /** Ended executors: see LedgerReleases.releaseExecutors. */
+  releaseExecutors(
+    input: Parameters<LedgerReleases['releaseExecutors']>[0],
+  ): ReturnType<LedgerReleases['releaseExecutors']> {
+    return this.releases.releaseExecutors(input);
   }
 
-  /**
-   * Runs a removal of ledger entries (undefined: nothing to remove, so no write). Returns the item as
-   * it was before, and whether anything was removed.
-   */
-  private async removeEntries(
-    agentId: string,
-    change: ItemChange | undefined,
-  ): Promise<Result<{ old: AgentRecord; written: boolean }, RegistrarError<'UNKNOWN_AGENT'>>> {
-    if (!change) {
-      const current = await this.get(agentId);
-      return current
-        ? ok({ old: current, written: false })
-        : failure('UNKNOWN_AGENT', `Agent ${agentId} is not registered`);
+  /** Each agent holding executors of the framework, with their ids (framework removal gives them back). */
+  async executorsOf(frameworkId: string): Promise<Map<string, string[]>> {
+    const held = new Map<string, string[]>();
+    for await (const item of this.context.scan(this.table, ['agent_id', 'executors'])) {
+      const executors = Object.values((item.executors ?? {}) as Record<string, StoredExecutor>);
+      const ids = executors.filter((stored) => stored.framework_id === frameworkId).map((stored) => stored.executor_id);
+      if (ids.length > 0) held.set(item.agent_id as string, ids);
     }
-    const outcome = await this.run(agentId, change, 'ALL_OLD');
-    if (outcome.written) return ok({ old: agentFromItem(outcome.item), written: true });
-    if (!outcome.old) return failure('UNKNOWN_AGENT', `Agent ${agentId} is not registered`);
-    return ok({ old: agentFromItem(outcome.old), written: false });
+    return held;
   }
 }

@@ -64,7 +64,7 @@ export type {
   OfferRequest,
   AgentDrain,
 } from './agent-records.js';
-export type { AcceptInput } from './agent-changes.js';
+export type { AcceptInput } from './accept-changes.js';
 export type { FrameworkRecord, FrameworkStatus, Subscription } from './frameworks.js';
 export type { OfferFilter } from './filters.js';
 export type { TaskRecord, NewTask, StatusUpdateResult, TaskWithInfo } from './tasks.js';
@@ -77,9 +77,16 @@ export type { TaskCounts } from './counters.js';
 export type { PendingRecord } from './pending.js';
 export type { RegistrarChange, FeedEntry } from './change-feed.js';
 export { WATCH_CHECK_MS } from './change-feed.js';
-export type { OfferRecord, AllocatedTask, Ledger } from './ledger.js';
+export type { OfferRecord, AllocatedExecutor, AllocatedTask, Ledger } from './ledger.js';
 export { checkSubscription, frameworkRoles } from './frameworks.js';
-export { freeResources, ledgerViolation, offeredResources, allocatedResources, takeInTurn } from './ledger.js';
+export {
+  allocations,
+  freeResources,
+  ledgerViolation,
+  offeredResources,
+  allocatedResources,
+  takeInTurn,
+} from './ledger.js';
 export { mayUseRole } from './principals.js';
 export { createTables } from './bootstrap.js';
 export { TABLE_DEFINITIONS, tableNames, tableNamesFromEnvironment, tableEnvironmentVariable } from './tables.js';

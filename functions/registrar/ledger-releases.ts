@@ -1,14 +1,16 @@
 /**
- * The ledger changes that only give resources back (DECLINE, RESCIND, offer expiry, terminal tasks),
- * each a pure function returning the condition and update of one conditional write, and another that
- * says what the write did from the item as it was. None is conditioned on the ledger version: giving
- * back never lets another writer take more than the agent has.
+ * The ledger changes that only give resources back (DECLINE, RESCIND, offer expiry, terminal tasks,
+ * ended executors), each a pure function returning the condition and update of one conditional write,
+ * and another that says what the write did from the item as it was. Giving back never lets another
+ * writer take more than the agent has, so none is conditioned on the ledger version but the release of
+ * ended DEFAULT executors, which tells an ended group from one given a new task meanwhile.
  */
+import { taskKey } from '#shared/ids.js';
 import { ok, type Result } from '#shared/result.js';
 import type { AgentRecord } from './agent-records.js';
 import { failure, type RegistrarError } from './errors.js';
 import { Expression, type ItemChange } from './expression.js';
-import type { AllocatedTask, OfferRecord } from './ledger.js';
+import type { AllocatedExecutor, AllocatedTask, OfferRecord } from './ledger.js';
 
 /**
  * Removes ledger entries in one write that happens only if at least one of them is there (no empty
@@ -76,4 +78,64 @@ export function tasksReleased(
   const released = keys.flatMap((key) => (old.tasks[key] ? [old.tasks[key]] : []));
   const tasks = Object.fromEntries(Object.entries(old.tasks).filter(([key]) => !keys.includes(key)));
   return { released, agent: { ...old, tasks, version: old.version + 1 } };
+}
+
+/** Executors' resources back (an executor ended, its framework or agent removed); absent ones ignored. */
+export function releaseExecutorsChange(keys: readonly string[]): ItemChange | undefined {
+  const x = new Expression();
+  const paths = keys.map((key) => x.path('executors', key));
+  return removeEntries(x, paths, [`attribute_exists(${x.name('agent_id')})`]);
+}
+
+/** What an executor release did, from the item as it was before (`written`) or when it failed. */
+export function executorsReleased(
+  old: AgentRecord,
+  written: boolean,
+  keys: readonly string[],
+): { released: AllocatedExecutor[]; agent: AgentRecord } {
+  if (!written) return { released: [], agent: old };
+  const released = keys.flatMap((key) => (old.executors[key] ? [old.executors[key]] : []));
+  const executors = Object.fromEntries(Object.entries(old.executors).filter(([key]) => !keys.includes(key)));
+  return { released, agent: { ...old, executors, version: old.version + 1 } };
+}
+
+/**
+ * The DEFAULT executors no task of the ledger names any more: their task groups ended, and the default
+ * executor with them (it is always charged with a task, so one without tasks has none left to run).
+ */
+export function endedDefaultExecutors(agent: AgentRecord): string[] {
+  const named = new Set(
+    Object.values(agent.tasks).flatMap((task) =>
+      task.executorId === undefined ? [] : [taskKey(task.frameworkId, task.executorId)],
+    ),
+  );
+  return Object.entries(agent.executors)
+    .filter(([key, executor]) => executor.kind === 'DEFAULT' && !named.has(key))
+    .map(([key]) => key);
+}
+
+/**
+ * Those DEFAULT executors out, only if the ledger is still at `version`: an ACCEPT that gave one of
+ * them a new task meanwhile changed the version, and the executor stays.
+ */
+export function releaseEndedExecutorsChange(keys: readonly string[], version: number): ItemChange | undefined {
+  const x = new Expression();
+  const paths = keys.map((key) => x.path('executors', key));
+  return removeEntries(x, paths, [`${x.name('version')} = ${x.value(version)}`]);
+}
+
+/**
+ * The custom executors a re-registering agent no longer runs (Mesos rebuilds an agent's executors from
+ * its re-registration): those it did not report, but for any charged since `chargedBefore` — its LAUNCH
+ * may still wait in the agent's queue, to start the executor once the agent reads it.
+ */
+export function unreportedExecutors(
+  agent: AgentRecord,
+  reported: ReadonlySet<string>,
+  chargedBefore: number,
+): AllocatedExecutor[] {
+  return Object.entries(agent.executors)
+    .filter(([key, executor]) => executor.kind === 'CUSTOM' && !reported.has(key))
+    .filter(([, executor]) => executor.launchedAt < chargedBefore)
+    .map(([, executor]) => executor);
 }

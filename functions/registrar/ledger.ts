@@ -24,12 +24,42 @@ export interface AllocatedTask {
   /** The ACCEPT that placed the task (see AgentRegistry.acceptOffers). */
   readonly launchId: string;
   readonly launchedAt: number;
+  /** The executor the task runs under (custom or DEFAULT), whose charge is an entry of its own. */
+  readonly executorId?: string;
+}
+
+/**
+ * An executor's resources, held once per executor and agent as Mesos holds them (`Slave::addExecutor`):
+ * charged with the first task that names it, given back when it ends (see docs/executors.md).
+ */
+export interface AllocatedExecutor {
+  readonly frameworkId: string;
+  readonly executorId: string;
+  /** CUSTOM executors end by the agent's EXECUTOR_EXITED; a DEFAULT one when its last task is released. */
+  readonly kind: 'CUSTOM' | 'DEFAULT';
+  readonly role: string;
+  readonly resources: Resource[];
+  /** A digest of its ExecutorInfo: a later task naming the executor must describe the same one. */
+  readonly infoHash: string;
+  readonly launchId: string;
+  readonly launchedAt: number;
 }
 
 export interface Ledger {
   readonly total: readonly Resource[];
   readonly offers: Readonly<Record<string, OfferRecord>>;
   readonly tasks: Readonly<Record<string, AllocatedTask>>;
+  readonly executors: Readonly<Record<string, AllocatedExecutor>>;
+}
+
+/** Every holder of allocated resources: the tasks, and the executors they run under. */
+export function allocations(ledger: Pick<Ledger, 'tasks' | 'executors'>): Array<AllocatedTask | AllocatedExecutor> {
+  return [...Object.values(ledger.tasks), ...Object.values(ledger.executors)];
+}
+
+/** What tasks and executors hold, one part each (for takeInTurn). */
+export function allocatedParts(ledger: Pick<Ledger, 'tasks' | 'executors'>): Resource[][] {
+  return allocations(ledger).map((holder) => holder.resources);
 }
 
 export function offeredResources(ledger: Ledger): Resource[] {
@@ -39,14 +69,11 @@ export function offeredResources(ledger: Ledger): Resource[] {
   );
 }
 
-export function allocatedResources(ledger: Ledger): Resource[] {
-  return add(
-    [],
-    Object.values(ledger.tasks).flatMap((task) => task.resources),
-  );
+export function allocatedResources(ledger: Pick<Ledger, 'tasks' | 'executors'>): Resource[] {
+  return add([], allocatedParts(ledger).flat());
 }
 
-/** What neither an outstanding offer nor a task holds (reservations kept, allocation dropped). */
+/** What neither an outstanding offer nor a task or executor holds (reservations kept, allocation dropped). */
 export function freeResources(ledger: Ledger): Resource[] {
   return subtract(ledger.total, unallocate([...offeredResources(ledger), ...allocatedResources(ledger)]));
 }
@@ -74,11 +101,9 @@ export function ledgerViolation(ledger: Ledger): string | undefined {
   const holders = [
     ...Object.keys(ledger.offers).map((id) => `offer ${id}`),
     ...Object.keys(ledger.tasks).map((key) => `task ${key}`),
+    ...Object.keys(ledger.executors).map((key) => `executor ${key}`),
   ];
-  const parts = [
-    ...Object.values(ledger.offers).map((offer) => offer.resources),
-    ...Object.values(ledger.tasks).map((task) => task.resources),
-  ];
+  const parts = [...Object.values(ledger.offers).map((offer) => offer.resources), ...allocatedParts(ledger)];
   const result = takeInTurn(ledger.total, parts);
   return result.fits ? undefined : `${holders[result.index]} holds resources beyond what the agent has left`;
 }

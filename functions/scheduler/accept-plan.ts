@@ -17,23 +17,12 @@
 import { agentIdOfOffer, taskKey } from '#shared/ids.js';
 import { launchGrant } from '#shared/acl.js';
 import type { AgentCommand, LaunchGrant } from '#shared/protocol/internal.js';
-import type {
-  ExecutorInfo,
-  FrameworkInfo,
-  Operation,
-  OperationStatus,
-  Resource,
-  TaskGroupInfo,
-  TaskInfo,
-  TaskStatusReason,
-} from '#shared/protocol/mesos.js';
-import type { Event } from '#shared/protocol/scheduler.js';
+import type { ExecutorInfo, Operation, Resource, TaskGroupInfo, TaskInfo } from '#shared/protocol/mesos.js';
 import { hasCapability } from '#shared/protocol/capabilities.js';
 import { add, subtract } from '#shared/resources/resources.js';
 import { reservationRole } from '#shared/resources/resource.js';
 import type { AgentRecord, FrameworkRecord, OfferRecord } from '../registrar/index.js';
 import { takeInTurn } from '../registrar/ledger.js';
-import { masterStatus, updateEvent } from '../master/statuses.js';
 import {
   create,
   destroy,
@@ -43,6 +32,8 @@ import {
   type ConversionState,
   type OperationContext,
 } from './operations.js';
+import { Feedback, type Told } from './accept-feedback.js';
+import { ExecutorCharges, type LaunchExecutor } from './executor-charges.js';
 import { executorRefusal, taskRefusal, type Authority } from './task-authorization.js';
 import { validateCustomExecutor, validateTask, validateTaskGroup } from './task-validation.js';
 import type { CallOf } from './validation.js';
@@ -67,17 +58,14 @@ export interface AcceptState {
 
 export interface Launch {
   readonly task: TaskInfo;
+  /** The task's own resources. */
   readonly resources: Resource[];
+  /** The executor it runs under (custom or DEFAULT), charged once per executor and agent. */
+  readonly executor?: LaunchExecutor;
   /** Set for the tasks of a LAUNCH_GROUP: the group they are launched with. */
   readonly group?: { executor: ExecutorInfo; taskGroup: TaskGroupInfo; executorResources: Resource[] };
-  /** Set for a task with a custom executor: `resources` holds both, charged once per executor and ACCEPT. */
-  readonly custom?: { taskResources: Resource[]; executorResources: Resource[] };
-}
-
-/** What the framework is told, and the metrics that count it. */
-export interface Told {
-  readonly events: Event[];
-  readonly counters: string[];
+  /** Set for a task with a custom executor: the executor's resources, as the agent is told them. */
+  readonly custom?: { executorResources: Resource[] };
 }
 
 /** The offers are invalid (or the write lost them): every task dropped, the offers recovered. */
@@ -116,49 +104,6 @@ export function tasksOf(operation: Operation): TaskInfo[] {
   if (operation.type === 'LAUNCH') return operation.launch?.task_infos ?? [];
   if (operation.type === 'LAUNCH_GROUP') return operation.launch_group?.task_group.tasks ?? [];
   return [];
-}
-
-/** Collects the master-generated updates and operation feedback of one ACCEPT. */
-export class Feedback implements Told {
-  readonly events: Event[] = [];
-  readonly counters: string[] = [];
-
-  constructor(
-    private readonly info: FrameworkInfo,
-    private readonly agentId: string | undefined,
-    private readonly now: number,
-  ) {}
-
-  task(task: TaskInfo, state: 'TASK_ERROR' | 'TASK_DROPPED', reason: TaskStatusReason, message: string): void {
-    this.counters.push(`master/task_${state.slice(5).toLowerCase()}/source_master/${reason.toLowerCase()}`);
-    this.events.push(
-      updateEvent(
-        masterStatus(this.info, {
-          taskId: task.task_id.value,
-          state,
-          reason,
-          message,
-          ...(this.agentId ? { agentId: this.agentId } : {}),
-          now: this.now,
-        }),
-      ),
-    );
-  }
-
-  operation(operation: Operation, state: OperationStatus['state'], message?: string): void {
-    if (!operation.id) return;
-    this.events.push({
-      type: 'UPDATE_OPERATION_STATUS',
-      update_operation_status: {
-        status: {
-          operation_id: operation.id,
-          state,
-          ...(message !== undefined ? { message } : {}),
-          ...(this.agentId ? { agent_id: { value: this.agentId } } : {}),
-        },
-      },
-    });
-  }
 }
 
 /** Every task dropped and every other operation refused with `message`; `recover` goes back unfiltered. */
@@ -223,8 +168,7 @@ class OperationPlanner {
   private converted = false;
   private readonly launches: Launch[] = [];
   private readonly takenIds = new Set<string>();
-  /** The custom executors of this ACCEPT's tasks, by executor id. */
-  private readonly customExecutors = new Map<string, { info: ExecutorInfo; resources: Resource[] }>();
+  private readonly executors: ExecutorCharges;
   private readonly refused: Array<{ type: string; why: string }> = [];
   private readonly destroyed: DestroyedVolume[] = [];
 
@@ -235,6 +179,7 @@ class OperationPlanner {
   ) {
     const { framework } = input;
     this.feedback = new Feedback(framework.info, agent.agentId, input.now);
+    this.executors = new ExecutorCharges(agent, framework.frameworkId);
     this.role = (offers[0] as OfferRecord).role;
     this.context = {
       role: this.role,
@@ -269,7 +214,10 @@ class OperationPlanner {
             total: {
               expected: agent.total,
               next: [...state.total],
-              offered: add([], [...state.remaining, ...launches.flatMap((launch) => launch.resources)]),
+              offered: add(
+                [],
+                [...state.remaining, ...launches.flatMap((l) => [...l.resources, ...(l.executor?.resources ?? [])])],
+              ),
             },
           }
         : {}),
@@ -347,39 +295,35 @@ class OperationPlanner {
         invalid(executor.error);
         continue;
       }
-      const resources = [...validated.value, ...(executor?.value.charged ?? [])];
-      if (!this.claim(resources)) {
+      // Mesos counts a new executor's resources with its first task's ("required by task and its executor").
+      if (!this.claim([...validated.value, ...(executor?.value.launch.resources ?? [])])) {
         invalid('Total resources required by the task are more than available');
         continue;
       }
       this.takenIds.add(task.task_id.value);
-      const custom = executor
-        ? { taskResources: validated.value, executorResources: executor.value.resources }
-        : undefined;
-      this.launches.push({ task, resources, ...(custom ? { custom } : {}) });
+      this.launches.push({
+        task,
+        resources: validated.value,
+        ...(executor
+          ? { executor: executor.value.launch, custom: { executorResources: executor.value.resources } }
+          : {}),
+      });
     }
   }
 
   /**
-   * A task's custom executor: validated, and its resources charged with the first of its tasks in this
-   * ACCEPT; every task naming that executor id must describe the same executor (Mesos's rule).
+   * A task's custom executor: validated, and its resources charged unless the agent runs it or an earlier
+   * task of this ACCEPT charged it; every task naming that executor id must describe the same executor.
    */
   private customExecutor(
     info: ExecutorInfo,
-  ): { ok: true; value: { resources: Resource[]; charged: Resource[] } } | { ok: false; error: string } {
-    const id = info.executor_id.value;
-    const seen = this.customExecutors.get(id);
-    if (seen) {
-      if (JSON.stringify(seen.info) !== JSON.stringify(info)) {
-        return { ok: false, error: `ExecutorInfo for executor '${id}' differs from that of another task` };
-      }
-      return { ok: true, value: { resources: seen.resources, charged: [] } };
-    }
+  ): { ok: true; value: { launch: LaunchExecutor; resources: Resource[] } } | { ok: false; error: string } {
     const context = { frameworkId: this.input.framework.frameworkId, role: this.role };
     const validated = validateCustomExecutor(info, context);
     if (!validated.ok) return { ok: false, error: validated.error.message };
-    this.customExecutors.set(id, { info, resources: validated.value });
-    return { ok: true, value: { resources: validated.value, charged: validated.value } };
+    const charged = this.executors.charge(info, 'CUSTOM', validated.value);
+    if (!charged.ok) return charged;
+    return { ok: true, value: { launch: charged.value, resources: validated.value } };
   }
 
   private launchGroup(operation: Operation): void {
@@ -406,14 +350,19 @@ class OperationPlanner {
     });
     if (!validated.ok) return invalid(validated.error.message);
     const { executorResources, taskResources } = validated.value;
-    if (!this.claim([...executorResources, ...taskResources.flat()])) {
+    const kind = group.executor.type === 'CUSTOM' ? 'CUSTOM' : 'DEFAULT';
+    const executor = this.executors.charge(group.executor, kind, executorResources);
+    if (!executor.ok) return invalid(executor.error);
+    if (!this.claim([...(executor.value.resources ?? []), ...taskResources.flat()])) {
       return invalid('Total resources required by the task group are more than available');
     }
+    const { resources: charged, ...named } = executor.value;
     tasks.forEach((task, i) => {
       this.takenIds.add(task.task_id.value);
       this.launches.push({
         task,
-        resources: [...(taskResources[i] ?? []), ...(i === 0 ? executorResources : [])],
+        resources: taskResources[i] ?? [],
+        executor: i === 0 && charged ? { ...named, resources: charged } : named,
         group: { executor: group.executor, taskGroup: group.task_group, executorResources },
       });
     });

@@ -17,7 +17,6 @@ import { publishEvents, sendAgentCommands, type Master } from '../master/master.
 import {
   acceptedAgentId,
   dropPlan,
-  Feedback,
   planAccept,
   tasksOf,
   type Accept,
@@ -25,8 +24,8 @@ import {
   type CommitPlan,
   type DropPlan,
   type Launch,
-  type Told,
 } from './accept-plan.js';
+import { Feedback, type Told } from './accept-feedback.js';
 import { launchCommands } from './launch-commands.js';
 import { installFilters } from './recover.js';
 import type { Authority } from './task-authorization.js';
@@ -98,7 +97,11 @@ export async function commitAccept(
     agentId: agent.agentId,
     frameworkId: framework.frameworkId,
     offers: plan.offers,
-    launches: plan.launches.map((launch) => ({ taskId: launch.task.task_id.value, resources: launch.resources })),
+    launches: plan.launches.map((launch) => ({
+      taskId: launch.task.task_id.value,
+      resources: launch.resources,
+      ...(launch.executor ? { executor: launch.executor } : {}),
+    })),
     launchId,
     ...(plan.total ? { total: plan.total } : {}),
   });

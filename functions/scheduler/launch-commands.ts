@@ -37,7 +37,7 @@ export function launchCommands(
       const task = custom
         ? {
             ...launch.task,
-            resources: custom.taskResources,
+            resources: launch.resources,
             executor: { ...(launch.task.executor as ExecutorInfo), resources: custom.executorResources },
           }
         : { ...launch.task, resources: launch.resources };

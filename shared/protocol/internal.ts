@@ -48,6 +48,12 @@ export const ReportedTaskSchema = z.object({
 });
 export type ReportedTask = z.infer<typeof ReportedTaskSchema>;
 
+/** At most this many executors in a registration (an agent's ledger holds fewer: DynamoDB's 400 KB). */
+export const MAX_REPORTED_EXECUTORS = 10_000;
+
+export const ReportedExecutorSchema = z.object({ framework_id: FrameworkIDSchema, executor_id: ExecutorIDSchema });
+export type ReportedExecutor = z.infer<typeof ReportedExecutorSchema>;
+
 /** At most this many GPUs in a registration: 8 GPUs split into 7 MIG devices each fit with room. */
 export const MAX_AGENT_GPUS = 128;
 
@@ -84,6 +90,12 @@ export const RegisterAgentRequestSchema = z.object({
   containerizers: z.array(z.enum(['docker', 'mesos'])).min(1),
   isolation: IsolationSchema,
   tasks: rep(ReportedTaskSchema),
+  /**
+   * Mantle's extension: the custom executors it runs (Mesos re-registers with its executors). On a
+   * re-registration the master gives back what those it no longer runs held; absent (an older agent),
+   * it keeps every executor's charge.
+   */
+  executors: z.array(ReportedExecutorSchema).max(MAX_REPORTED_EXECUTORS).optional(),
   version: z.string(),
   /** Mantle's extension: the GPUs behind the `gpus` resource, by index (absent: none, or an older agent). */
   gpus: z.array(AgentGpuSchema).max(MAX_AGENT_GPUS).optional(),

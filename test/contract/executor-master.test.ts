@@ -1,7 +1,7 @@
 /**
  * Custom executors end to end through the real master (its hono app, the registrar on DynamoDB Local,
  * the status pipeline) and a real agent: a framework's ACCEPT launches a task with the example
- * executor, its updates come back, the executor's resources are charged with the task's, a MESSAGE
+ * executor, its updates come back, the executor's resources are charged once beside the tasks', a MESSAGE
  * call reaches the executor and its echo comes back as a MESSAGE event, and the executor's end is a
  * FAILURE event. The master's validation of ExecutorInfo answers TASK_ERROR.
  */
@@ -78,7 +78,11 @@ describe('a task with a custom executor', () => {
     expect(accepted.status).toBe(202);
     const ledger = await tm.master.registrar.agents.get(target.agentId);
     const charged = Object.values(ledger?.tasks ?? {}).flatMap((t) => t.resources);
-    expect(scalarTotal(charged, 'mem')).toBe(32 + 32 + 64);
+    expect(scalarTotal(charged, 'mem')).toBe(32 + 32);
+    // The executor is held once, in an entry of its own, until it ends.
+    expect(Object.values(ledger?.executors ?? {}).map((e) => [e.executorId, scalarTotal(e.resources, 'mem')])).toEqual([
+      ['echo-1', 64],
+    ]);
 
     const running = await framework.update('ce-1', 'TASK_RUNNING', 20_000);
     expect(running).toMatchObject({ source: 'SOURCE_EXECUTOR', executor_id: { value: 'echo-1' } });
@@ -99,6 +103,8 @@ describe('a task with a custom executor', () => {
     expect(failed.reason).toBe('REASON_EXECUTOR_TERMINATED');
     const failure = await framework.next((e) => e.type === 'FAILURE', 15_000);
     expect(failure.failure).toEqual({ ...message, status: 2 << 8 });
+    // Its end gave its resources back before the framework heard of it.
+    expect((await tm.master.registrar.agents.get(target.agentId))?.executors).toEqual({});
   });
 });
 

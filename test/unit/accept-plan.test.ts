@@ -35,6 +35,7 @@ const agent: AgentRecord = {
   total: resources('cpus:8;mem:4096;disk:1000'),
   offers: Object.fromEntries(OFFERS.map((o) => [o.offerId, o])),
   tasks: {},
+  executors: {},
   version: 3,
   status: 'ACTIVE',
   deactivated: false,

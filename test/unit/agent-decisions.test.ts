@@ -195,6 +195,7 @@ describe('the registration request', () => {
     isolation: { cgroups: 'none' as const, gpus: 'none' as const, notes: [] },
     gpus: [],
     tasks: [],
+    executors: [],
   };
 
   it('registers anew without an id, and re-registers as itself with its tasks (TASK_STAGING before any update)', () => {
@@ -212,8 +213,10 @@ describe('the registration request', () => {
         { frameworkId: 'F1', taskId: 't1', state: 'TASK_RUNNING' },
         { frameworkId: 'F1', taskId: 't2', state: undefined },
       ],
+      executors: [{ frameworkId: 'F1', executorId: 'e1' }],
     });
     expect(again).toMatchObject({ agent_id: { value: 'A1' }, ip: '10.0.0.1', port: 5051 });
+    expect(again.executors).toEqual([{ framework_id: { value: 'F1' }, executor_id: { value: 'e1' } }]);
     expect(again.tasks).toEqual([
       { framework_id: { value: 'F1' }, task_id: { value: 't1' }, state: 'TASK_RUNNING' },
       { framework_id: { value: 'F1' }, task_id: { value: 't2' }, state: 'TASK_STAGING' },

@@ -18,6 +18,7 @@ function agent(id: string, status: AgentRecord['status'], extra: Partial<AgentRe
     total: [scalarResource('cpus', 4), scalarResource('mem', 1000), scalarResource('gpus', 2)],
     offers: {},
     tasks: {},
+    executors: {},
     version: 1,
     status,
     deactivated: false,

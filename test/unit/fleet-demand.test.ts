@@ -43,6 +43,7 @@ function agent(total: string, tasks: string[] = [], rest: Partial<AgentRecord> =
         { frameworkId: 'f', taskId: `t${i}`, role: '*', resources: resources(text), launchId: 'l', launchedAt: 0 },
       ]),
     ),
+    executors: {},
     version: 1,
     status: 'ACTIVE',
     deactivated: false,

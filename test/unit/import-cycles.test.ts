@@ -88,7 +88,7 @@ describe('the import graph', () => {
 
   it('reads the repository: the master imports the shared core', () => {
     const graph = importGraph();
-    expect(graph.get('functions/scheduler/accept-plan.ts')).toContain('shared/protocol/scheduler.ts');
+    expect(graph.get('functions/scheduler/accept-feedback.ts')).toContain('shared/protocol/scheduler.ts');
     expect(graph.size).toBeGreaterThan(100);
   });
 

@@ -196,6 +196,7 @@ function agent(overrides: Partial<AgentRecord> & { gpus?: number; taskGpus?: num
         },
       ]),
     ),
+    executors: {},
     version: 1,
     status: 'ACTIVE',
     deactivated: false,
