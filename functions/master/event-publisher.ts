@@ -43,7 +43,8 @@ export function eventContext(frameworkId: string, event: Event): LogContext {
 }
 
 export interface EventPublisher {
-  publish(target: EventTarget, events: readonly Event[]): Promise<void>;
+  /** `scopes[i]`, when given, holds the ids event i's message carries besides its own (its cause's correlation id). */
+  publish(target: EventTarget, events: readonly Event[], scopes?: readonly LogContext[]): Promise<void>;
 }
 
 /** Keeps each message well under SQS's limit, with room for the JSON envelope. */
@@ -73,15 +74,17 @@ export function splitEvent(event: Event): Event[] {
 export class SqsEventPublisher implements EventPublisher {
   constructor(private readonly queues: Queues) {}
 
-  async publish(target: EventTarget, events: readonly Event[]): Promise<void> {
+  async publish(target: EventTarget, events: readonly Event[], scopes?: readonly LogContext[]): Promise<void> {
     if (events.length === 0) return;
     if (!target.eventQueueUrl) throw new Error(`Framework ${target.frameworkId} has no event queue`);
-    const messages: OutgoingMessage[] = events.flatMap(splitEvent).map((event) => ({
-      body: event,
-      groupId: eventGroup(target, event),
-      deduplicationId: randomUUID(),
-      context: eventContext(target.frameworkId, event),
-    }));
+    const messages: OutgoingMessage[] = events.flatMap((whole, index) =>
+      splitEvent(whole).map((event) => ({
+        body: event,
+        groupId: eventGroup(target, event),
+        deduplicationId: randomUUID(),
+        context: { ...scopes?.[index], ...eventContext(target.frameworkId, event) },
+      })),
+    );
     await this.queues.send(target.eventQueueUrl, messages);
   }
 }

@@ -6,7 +6,7 @@ import type { TaskLogReader } from '#shared/task-logs/store.js';
 import type { AllocationTrigger } from '../allocation/triggers.js';
 import type { FleetHooks } from '../fleet/hooks.js';
 import type { Logger } from '#shared/log.js';
-import { withLogContext, type LogContext } from '#shared/log-context.js';
+import { inLogContext, withLogContext, type LogContext } from '#shared/log-context.js';
 import { eventContext, type EventPublisher, type EventTarget } from './event-publisher.js';
 import type { Metrics } from '#shared/metrics.js';
 import type { AgentCommand } from '#shared/protocol/internal.js';
@@ -109,18 +109,27 @@ function commandGroup(command: AgentCommand): string {
   }
 }
 
-/** Publishes events to a framework, counting them under Mesos's per-framework metric names (and logging them, debug). */
+/**
+ * Publishes events to a framework, counting them under Mesos's per-framework metric names (and logging them, debug).
+ * `logScopes[i]`, when given, is the log scope event i is logged in (a batch's events come from different messages,
+ * each with its own correlation id); else the caller's.
+ */
 export async function publishEvents(
   master: Pick<Master, 'events' | 'metrics'> & { readonly logger?: Logger },
   target: EventTarget,
   events: readonly Event[],
+  logScopes?: readonly LogContext[],
 ): Promise<void> {
   if (events.length === 0) return;
-  await master.events.publish(target, events);
-  for (const event of events) {
+  await master.events.publish(target, events, logScopes);
+  for (const [index, event] of events.entries()) {
     master.metrics.increment(`master/events/${event.type}`);
-    withLogContext(eventContext(target.frameworkId, event), () =>
-      master.logger?.debug('Framework event sent', { type: event.type }),
-    );
+    const log = () =>
+      withLogContext(eventContext(target.frameworkId, event), () =>
+        master.logger?.debug('Framework event sent', { type: event.type }),
+      );
+    const scope = logScopes?.[index];
+    if (scope) inLogContext(scope, log);
+    else log();
   }
 }

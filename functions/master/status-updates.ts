@@ -16,6 +16,8 @@
  */
 import type { AgentMessage } from '#shared/protocol/internal.js';
 import { taskKey } from '#shared/ids.js';
+import { groupBy } from '#shared/collections.js';
+import { logContext, type LogContext } from '#shared/log-context.js';
 import { agentDrained } from '../fleet/drain.js';
 import { publishEvents, sendAgentCommands, type Master } from './master.js';
 import { expectedSender } from '../fleet/instance-id.js';
@@ -83,6 +85,8 @@ function record(master: Master, message: AgentMessage, plan: StatusPlan): void {
 interface Ruled {
   readonly message: StatusUpdate;
   readonly plan: StatusPlan;
+  /** The log scope it was applied in (its message's ids), for the lines `finish` writes about it. */
+  readonly scope: LogContext;
 }
 
 /**
@@ -138,7 +142,7 @@ export class AgentMessageBatch<K> {
     const framework = applied.ok ? await master.registrar.recentFrameworks.get(frameworkId) : undefined;
     const plan = planStatusUpdate(message, applied, framework, master.now());
     record(master, message, plan);
-    this.ruled.set(key, { message, plan });
+    this.ruled.set(key, { message, plan, scope: logContext() });
   }
 
   /**
@@ -199,13 +203,16 @@ export class AgentMessageBatch<K> {
     await Promise.all([
       ...[...forwards.values()].map((entries) =>
         sending(entries, async () => {
-          const replies = entries.flatMap(([, { plan }]) => (plan.reply.kind === 'forward' ? [plan.reply] : []));
+          const replies = entries.flatMap(([, { plan, scope }]) =>
+            plan.reply.kind === 'forward' ? [{ ...plan.reply, scope }] : [],
+          );
           const target = replies[0]?.framework;
           if (target)
             await publishEvents(
               this.master,
               target,
               replies.map((reply) => updateEvent(reply.status)),
+              replies.map((reply) => reply.scope),
             );
         }),
       ),
@@ -220,15 +227,4 @@ export class AgentMessageBatch<K> {
       ),
     ]);
   }
-}
-
-function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const key = keyOf(item);
-    const group = groups.get(key);
-    if (group) group.push(item);
-    else groups.set(key, [item]);
-  }
-  return groups;
 }
