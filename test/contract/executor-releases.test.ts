@@ -8,14 +8,22 @@ import { scalarTotal } from '#shared/resources/resources.js';
 import { markAgentGone } from '../../functions/fleet/instances.js';
 import { freeResources, type AgentRecord } from '../../functions/registrar/index.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';
-import { registerAgent, resources, subscribe, type TestAgent, type TestFramework } from '../support/scheduler.js';
+import {
+  commandTask,
+  launch,
+  offer,
+  registerAgent,
+  resources,
+  subscribe,
+  type TestAgent,
+  type TestFramework,
+} from '../support/scheduler.js';
 
 const TOTAL = 'cpus:4;mem:1024';
 const LAUNCH_TIMEOUT_SECONDS = 60;
 
 let tm: TestMaster;
 let framework: TestFramework;
-let launches = 0;
 
 beforeAll(async () => {
   tm = await startTestMaster({ launchTimeoutSeconds: LAUNCH_TIMEOUT_SECONDS });
@@ -34,27 +42,19 @@ async function ledger(agentId: string): Promise<AgentRecord> {
 
 const freeCpus = (agent: AgentRecord) => scalarTotal(freeResources(agent), 'cpus');
 
-/** A task of 0.25 cpus launched with the custom executor `executorId` (0.5 cpus), charged in the ledger. */
-async function charge(agentId: string, frameworkId: string, taskId: string, executorId: string): Promise<void> {
-  const made = await tm.master.registrar.agents.createOffers(await ledger(agentId), [
-    { frameworkId, role: '*', resources: resources('cpus:1;mem:256') },
-  ]);
-  if (!made.ok) throw new Error(made.error.message);
-  const accepted = await tm.master.registrar.agents.acceptOffers({
-    agentId,
-    frameworkId,
-    offers: made.value.offers,
-    launches: [
-      {
-        taskId,
-        resources: resources('cpus:0.25;mem:64'),
-        executor: { executorId, kind: 'CUSTOM', infoHash: 'h', resources: resources('cpus:0.5;mem:128') },
-      },
-    ],
-    launchId: `launch-${++launches}`,
-  });
-  if (!accepted.ok) throw new Error(accepted.error.message);
-  expect(Object.keys((await ledger(agentId)).executors)).toContain(`${frameworkId}/${executorId}`);
+/** A task of 0.25 cpus launched by the framework's ACCEPT with the custom executor `executorId` (0.5 cpus). */
+async function charge(agent: TestAgent, by: TestFramework, taskId: string, executorId: string): Promise<void> {
+  const made = await offer(tm, by, agent, 'cpus:1;mem:256');
+  const executor = {
+    type: 'CUSTOM',
+    executor_id: { value: executorId },
+    command: { value: 'run-executor' },
+    resources: resources('cpus:0.5;mem:128'),
+  };
+  const task = commandTask(taskId, agent, 'cpus:0.25;mem:64', { command: undefined, executor });
+  const accepted = await by.call('ACCEPT', launch([made.offerId], [task]));
+  expect(accepted.status, accepted.body).toBe(202);
+  expect(Object.keys((await ledger(agent.agentId)).executors)).toContain(`${by.frameworkId}/${executorId}`);
 }
 
 /** The agent restarting and re-registering as itself, reporting `executors` (absent: an older agent). */
@@ -87,8 +87,8 @@ describe("a custom executor's resources come back", () => {
   it("on its framework's TEARDOWN, and only that framework's", async () => {
     const agent = await registerAgent(tm, TOTAL);
     const doomed = await subscribe(tm);
-    await charge(agent.agentId, doomed.frameworkId, 'td-1', 'td-exec');
-    await charge(agent.agentId, framework.frameworkId, 'td-2', 'stays');
+    await charge(agent, doomed, 'td-1', 'td-exec');
+    await charge(agent, framework, 'td-2', 'stays');
     expect(freeCpus(await ledger(agent.agentId))).toBe(4 - 2 * 0.75);
 
     expect((await doomed.call('TEARDOWN')).status).toBe(202);
@@ -100,7 +100,7 @@ describe("a custom executor's resources come back", () => {
 
   it('when its agent is removed', async () => {
     const agent = await registerAgent(tm, TOTAL);
-    await charge(agent.agentId, framework.frameworkId, 'gone-1', 'gone-exec');
+    await charge(agent, framework, 'gone-1', 'gone-exec');
     expect(await markAgentGone(tm.master, await ledger(agent.agentId), 'the test removes it')).toBe(true);
     const after = await ledger(agent.agentId);
     expect(after.status).toBe('GONE');
@@ -112,8 +112,8 @@ describe("a custom executor's resources come back", () => {
 describe('a re-registering agent', () => {
   it('gives back the custom executors it no longer reports, charged longer than the launch timeout ago', async () => {
     const agent = await registerAgent(tm, TOTAL);
-    await charge(agent.agentId, framework.frameworkId, 'rr-1', 'ended');
-    await charge(agent.agentId, framework.frameworkId, 'rr-2', 'runs');
+    await charge(agent, framework, 'rr-1', 'ended');
+    await charge(agent, framework, 'rr-2', 'runs');
     tm.advance((LAUNCH_TIMEOUT_SECONDS + 1) * 1000);
 
     await reregister(agent, ['runs']);
@@ -130,7 +130,7 @@ describe('a re-registering agent', () => {
 
   it('keeps an unreported executor charged within the launch timeout: its LAUNCH may still be queued', async () => {
     const agent = await registerAgent(tm, TOTAL);
-    await charge(agent.agentId, framework.frameworkId, 'young-1', 'young');
+    await charge(agent, framework, 'young-1', 'young');
     tm.advance((LAUNCH_TIMEOUT_SECONDS - 5) * 1000);
     await reregister(agent, []);
     expect(Object.keys((await ledger(agent.agentId)).executors)).toEqual([`${framework.frameworkId}/young`]);
@@ -138,7 +138,7 @@ describe('a re-registering agent', () => {
 
   it('keeps every charge when it sends no executors list (an older agent)', async () => {
     const agent = await registerAgent(tm, TOTAL);
-    await charge(agent.agentId, framework.frameworkId, 'old-1', 'unlisted');
+    await charge(agent, framework, 'old-1', 'unlisted');
     tm.advance((LAUNCH_TIMEOUT_SECONDS + 1) * 1000);
     await reregister(agent);
     const after = await ledger(agent.agentId);
