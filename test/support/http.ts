@@ -30,7 +30,13 @@ export async function post(
  */
 export function statusOfPost(url: string, body: string, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
-    const request = httpRequest(url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers } });
+    // A fresh connection each time: Node's global agent keeps sockets alive, and a call sent on one the server is
+    // closing for idleness (its 5 s keep-alive timeout, easily reached between calls under load) is reset unanswered.
+    const request = httpRequest(url, {
+      method: 'POST',
+      agent: false,
+      headers: { 'Content-Type': 'application/json', ...headers },
+    });
     request.on('response', (response) => {
       if (response.headers['mesos-stream-id']) response.destroy();
       else response.resume();
