@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { startAgent, type RunningAgent } from '../agent/agent.js';
 import { agentConfig, type AgentConfig, type ContainerizerKind } from '../agent/config.js';
 import { Allocator } from '../functions/allocator/allocator.js';
-import { allocatorConfig, type AllocatorConfigInput } from '../functions/allocator/config.js';
+import { allocatorConfig, type AllocatorConfig, type AllocatorConfigInput } from '../functions/allocator/config.js';
 import { allocationHandler } from '../functions/handlers/allocation.js';
 import { AllocationTriggers, startPeriodicTriggers } from '../functions/allocation/triggers.js';
 import { newClusterId } from '#shared/ids.js';
@@ -136,7 +136,7 @@ export function defaultAgentProcesses(agents: number): number {
   return Math.min(agents, availableParallelism());
 }
 
-type Stops = Array<() => Promise<void> | void>;
+export type Stops = Array<() => Promise<void> | void>;
 
 async function startStandIns(options: LocalClusterOptions, workDir: string, stops: Stops): Promise<LocalAws> {
   const aws = await startLocalAws({
@@ -157,10 +157,8 @@ async function startStandIns(options: LocalClusterOptions, workDir: string, stop
   return aws;
 }
 
-/** The allocator fed by its queue (as Lambda's event source would) and the periodic pass's timer. */
+/** The allocator as `options` configure it, logged. */
 async function startAllocation(options: LocalClusterOptions, local: LocalMaster, stops: Stops): Promise<void> {
-  const { master } = local;
-  const triggers = new AllocationTriggers(master.queues, local.allocationQueueUrl);
   const offerTimeout = options.master.offerTimeoutSeconds;
   const config = allocatorConfig({
     ...options.allocator,
@@ -168,6 +166,18 @@ async function startAllocation(options: LocalClusterOptions, local: LocalMaster,
   });
   const gpuAgents = config.filterGpuResources ? 'GPU_RESOURCES frameworks only' : 'every framework';
   options.log(`  allocator        ${config.policy}; agents with GPUs for ${gpuAgents} (--filter_gpu_resources)`);
+  await startAllocator(local, config, options.allocationIntervalSeconds, stops);
+}
+
+/** The allocator fed by its queue (as Lambda's event source would) and the periodic pass's timer. */
+export async function startAllocator(
+  local: LocalMaster,
+  config: AllocatorConfig,
+  intervalSeconds: number,
+  stops: Stops,
+): Promise<void> {
+  const { master } = local;
+  const triggers = new AllocationTriggers(master.queues, local.allocationQueueUrl);
   const allocation = startEventSource({
     queues: master.queues,
     queueUrl: local.allocationQueueUrl,
@@ -184,13 +194,13 @@ async function startAllocation(options: LocalClusterOptions, local: LocalMaster,
     onError: (error) => master.logger.error('Allocation failed', { error: String(error) }),
   });
   stops.push(() => allocation.stop());
-  const periodic = startPeriodicTriggers(triggers, options.allocationIntervalSeconds, (error) =>
+  const periodic = startPeriodicTriggers(triggers, intervalSeconds, (error) =>
     master.logger.error('Periodic allocation trigger failed', { error: String(error) }),
   );
   stops.push(() => periodic.stop());
 }
 
-function startSweeper(master: Master, intervalSeconds: number, stops: Stops): void {
+export function startSweeper(master: Master, intervalSeconds: number, stops: Stops): void {
   let sweeping = false;
   const sweeper = setInterval(() => {
     if (sweeping) return;

@@ -4,17 +4,12 @@
  * without its agents, Jobs or Services, on AWS clients the bench can watch: `instrument` sees them before any
  * handler uses them (the partition-write meter, the simulated agents' doorbell).
  */
-import { Allocator } from '../../functions/allocator/allocator.js';
 import { allocatorConfig } from '../../functions/allocator/config.js';
-import { AllocationTriggers, startPeriodicTriggers } from '../../functions/allocation/triggers.js';
-import { sweep } from '../../functions/fleet/sweeper.js';
-import { allocationHandler } from '../../functions/handlers/allocation.js';
 import type { Master } from '../../functions/master/master.js';
 import { tableNames, type TableNames } from '../../functions/registrar/tables.js';
 import { createAwsClients, type AwsClients, type AwsEndpoints } from '#shared/aws/clients.js';
 import { startLocalAws } from '../../local/aws-standins.js';
-import { localMasterConfig } from '../../local/cluster.js';
-import { startEventSource } from '../../local/event-source.js';
+import { localMasterConfig, startAllocator, startSweeper } from '../../local/cluster.js';
 import { bootstrapMaster, serveMaster, startHeartbeatSource, startStatusSource } from '../../local/master.js';
 
 export interface ScaleClusterOptions {
@@ -74,36 +69,8 @@ export async function startScaleCluster(options: ScaleClusterOptions): Promise<S
     stops.push(() => status.stop());
     const heartbeats = await startHeartbeatSource(master);
     stops.push(() => heartbeats.stop());
-    const triggers = new AllocationTriggers(master.queues, local.allocationQueueUrl);
-    const allocation = startEventSource({
-      queues: master.queues,
-      queueUrl: local.allocationQueueUrl,
-      queueArn: await master.queues.arn(local.allocationQueueUrl),
-      handler: allocationHandler({
-        registrar: master.registrar,
-        events: master.events,
-        allocator: new Allocator(allocatorConfig({})),
-        triggers,
-        metrics: master.metrics,
-        logger: master.logger,
-      }),
-      batchSize: 10,
-      onError: (error) => master.logger.error('Allocation failed', { error: String(error) }),
-    });
-    stops.push(() => allocation.stop());
-    const periodic = startPeriodicTriggers(triggers, options.allocationIntervalSeconds, (error) =>
-      master.logger.error('Periodic allocation trigger failed', { error: String(error) }),
-    );
-    stops.push(() => periodic.stop());
-    let sweeping = false;
-    const sweeper = setInterval(() => {
-      if (sweeping) return;
-      sweeping = true;
-      sweep(master)
-        .catch((error: unknown) => master.logger.error('Sweep failed', { error: String(error) }))
-        .finally(() => (sweeping = false));
-    }, options.sweepIntervalSeconds * 1000);
-    stops.push(() => clearInterval(sweeper));
+    await startAllocator(local, allocatorConfig({}), options.allocationIntervalSeconds, stops);
+    startSweeper(master, options.sweepIntervalSeconds, stops);
     return {
       url: server.url,
       master,
