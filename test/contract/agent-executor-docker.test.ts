@@ -8,7 +8,6 @@
  * (`docker inspect` read back); it is found again by its container's name after an agent restart. A NONE network, or a grant that does not allow what it asks, is refused.
  */
 import { readFile, realpath } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
@@ -21,6 +20,7 @@ import type { ExecutorInfo, TaskInfo, Volume } from '#shared/protocol/mesos.js';
 import { standInClients } from '../support/aws.js';
 import { FakeMaster } from '../support/agent-master.js';
 import {
+  ECHO_EXECUTOR,
   FRAMEWORK_ID,
   kill,
   launch,
@@ -33,12 +33,11 @@ import {
   tempWorkDir,
   TEST_IMAGE,
 } from '../support/agent.js';
+import { freePort } from '../../local/aws-standins.js';
 import { sandboxes } from '../support/agent-sandbox.js';
 import { eventually } from '../support/cluster.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TSX = import.meta.resolve('tsx');
-const ECHO = `'${process.execPath}' --import '${TSX}' '${join(ROOT, 'examples', 'echo-executor.ts')}'`;
 
 const docker = new Docker();
 let clients: AwsClients;
@@ -49,14 +48,6 @@ let workDir: string;
 let port: number;
 /** What the executor needs of the host, read-only at the same paths: Node, its libraries, the code. */
 let mounts: Volume[];
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port: free } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return free;
-}
 
 async function startAgent(): Promise<RunningAgent> {
   agent = await startTestAgent(master, {
@@ -101,7 +92,7 @@ function executor(id: string, docker: Partial<NonNullable<ExecutorInfo['containe
   return {
     type: 'CUSTOM',
     executor_id: { value: id },
-    command: { value: ECHO },
+    command: { value: ECHO_EXECUTOR },
     resources: resources('cpus:0.1;mem:96'),
     container: { type: 'DOCKER', docker: { image: TEST_IMAGE, network: 'HOST', ...docker }, volumes: mounts },
   };

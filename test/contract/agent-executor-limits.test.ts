@@ -7,7 +7,6 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningAgent } from '../../agent/agent.js';
 import { ContainerCgroup, detectCgroups } from '../../agent/isolation/cgroups.js';
@@ -18,6 +17,7 @@ import type { ExecutorInfo, TaskInfo } from '#shared/protocol/mesos.js';
 import { standInClients } from '../support/aws.js';
 import { FakeMaster } from '../support/agent-master.js';
 import {
+  ECHO_EXECUTOR,
   FRAMEWORK_ID,
   kill,
   launch,
@@ -29,9 +29,6 @@ import {
 } from '../support/agent.js';
 import { eventually } from '../support/cluster.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TSX = import.meta.resolve('tsx');
-const ECHO = `'${process.execPath}' --import '${TSX}' '${join(ROOT, 'examples', 'echo-executor.ts')}'`;
 const CGROUPS = '/sys/fs/cgroup';
 const cgroups = await detectCgroups(CGROUPS, 'mantle');
 const MB = 1024 * 1024;
@@ -111,7 +108,7 @@ describe.runIf(cgroups.version !== 'none')(`an executor's cgroups (${cgroups.ver
     const info: ExecutorInfo = {
       type: 'CUSTOM',
       executor_id: { value: taskId('sized') },
-      command: { value: ECHO },
+      command: { value: ECHO_EXECUTOR },
       resources: resources('cpus:0.1;mem:64'),
     };
     const first = taskId('first');

@@ -6,9 +6,7 @@
  * under a custom executor writes to it before and after the restart, and a later task reads it; a
  * custom executor's task group (LAUNCH_GROUP) comes through the restart as a task does.
  */
-import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { freePort } from '../../local/aws-standins.js';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import type { RunningAgent } from '../../agent/agent.js';
 import type { AwsClients } from '#shared/aws/clients.js';
@@ -18,6 +16,7 @@ import { standInClients } from '../support/aws.js';
 import { FakeMaster } from '../support/agent-master.js';
 import {
   commandTask,
+  ECHO_EXECUTOR,
   launch,
   removeWorkDir,
   resources,
@@ -25,9 +24,6 @@ import {
   taskId,
   tempWorkDir,
 } from '../support/agent.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const ECHO = `'${process.execPath}' --import '${import.meta.resolve('tsx')}' '${join(ROOT, 'examples', 'echo-executor.ts')}'`;
 
 let clients: AwsClients;
 let master: FakeMaster;
@@ -40,14 +36,6 @@ let agent: RunningAgent | undefined;
  * took over 20 s on this 2-core machine under a full test run's load; the agent itself waits 60 s.
  */
 const EXECUTOR_START_MS = 60_000;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port: free } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return free;
-}
 
 async function startAgent(): Promise<RunningAgent> {
   agent = await startTestAgent(master, {
@@ -106,7 +94,7 @@ it(
   async () => {
     const first = await startAgent();
     const agentId = await first.registered;
-    const echo = executor(taskId('echo'), ECHO);
+    const echo = executor(taskId('echo'), ECHO_EXECUTOR);
     const mute = executor(taskId('mute'), 'sleep 120');
     const survivor = taskId('survivor');
     const orphan = taskId('orphan');
@@ -156,7 +144,7 @@ it(
     await agent?.shutdown();
     const first = await startAgent();
     const agentId = await first.registered;
-    const echo = executor(taskId('echo-volume'), ECHO);
+    const echo = executor(taskId('echo-volume'), ECHO_EXECUTOR);
     const holder = taskId('holder');
     // Writes before the restart, waits through it, then appends and checks both lines are there.
     const shell =
@@ -187,7 +175,7 @@ it(
     await agent?.shutdown();
     const first = await startAgent();
     const agentId = await first.registered;
-    const echo = executor(taskId('echo-group'), ECHO);
+    const echo = executor(taskId('echo-group'), ECHO_EXECUTOR);
     const members = [taskId('member-a'), taskId('member-b')];
     const tasks = members.map((id) => ({
       ...executorTask(id, echo, 'sleep 6; echo done', agentId),

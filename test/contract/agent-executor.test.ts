@@ -8,7 +8,6 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningAgent } from '../../agent/agent.js';
 import type { AwsClients } from '#shared/aws/clients.js';
@@ -18,6 +17,7 @@ import { RecordIODecoder } from '#shared/protocol/recordio.js';
 import { standInClients } from '../support/aws.js';
 import { FakeMaster } from '../support/agent-master.js';
 import {
+  ECHO_EXECUTOR,
   FRAMEWORK_ID,
   kill,
   launch,
@@ -31,10 +31,6 @@ import {
 import { sandboxes } from '../support/agent-sandbox.js';
 import { encode, protobufPost, ProtobufStream } from '../support/protobuf-client.js';
 import { eventually } from '../support/cluster.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TSX = import.meta.resolve('tsx');
-const ECHO = `'${process.execPath}' --import '${TSX}' '${join(ROOT, 'examples', 'echo-executor.ts')}'`;
 
 let clients: AwsClients;
 let master: FakeMaster;
@@ -119,7 +115,7 @@ function executorMessage(executorId: string, type: 'EXECUTOR_MESSAGE' | 'EXECUTO
 
 describe('the example executor, through the SDK', () => {
   it('runs tasks, echoes messages, and its end fails what it still runs', async () => {
-    const info = executor(taskId('echo'), ECHO);
+    const info = executor(taskId('echo'), ECHO_EXECUTOR);
     const first = taskId('first');
     await master.send(agentId, launch(executorTask(first, info, 'echo hello from the executor')));
     const running = await master.waitFor(first, 'TASK_RUNNING', 20_000);
@@ -150,7 +146,7 @@ describe('the example executor, through the SDK', () => {
       await writeFile(join(files, 'settings.txt'), 'fetched\n');
       const uris = [{ value: join(files, 'settings.txt') }];
       const base = executor(taskId('fetching'), '');
-      const fetching = { ...base, command: { value: `test -f settings.txt && exec ${ECHO}`, uris } };
+      const fetching = { ...base, command: { value: `test -f settings.txt && exec ${ECHO_EXECUTOR}`, uris } };
       const id = taskId('fetched');
       const grant = { ...ROOT_GRANT, host_paths: [files] };
       await master.send(agentId, launch(executorTask(id, fetching, 'cat settings.txt'), { grant }));
@@ -167,7 +163,7 @@ describe('the example executor, through the SDK', () => {
   });
 
   it('gets task groups as LAUNCH_GROUP events, a new executor and a running one alike', async () => {
-    const info = executor(taskId('grouped'), ECHO);
+    const info = executor(taskId('grouped'), ECHO_EXECUTOR);
     const member = (id: string, shell: string): TaskInfo => {
       const { executor: _own, ...task } = executorTask(id, info, shell);
       return task;

@@ -5,18 +5,13 @@
  * call reaches the executor and its echo comes back as a MESSAGE event, and the executor's end is a
  * FAILURE event. The master's validation of ExecutorInfo answers TASK_ERROR.
  */
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningAgent } from '../../agent/agent.js';
 import type { ExecutorInfo } from '#shared/protocol/mesos.js';
 import { scalarTotal } from '#shared/resources/resources.js';
-import { removeWorkDir, startTestAgent, tempWorkDir } from '../support/agent.js';
+import { ECHO_EXECUTOR, removeWorkDir, startTestAgent, tempWorkDir } from '../support/agent.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';
 import { launch, offer, resources, subscribe, type TestAgent, type TestFramework } from '../support/scheduler.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const ECHO = `'${process.execPath}' --import '${import.meta.resolve('tsx')}' '${join(ROOT, 'examples', 'echo-executor.ts')}'`;
 
 let tm: TestMaster;
 let framework: TestFramework;
@@ -48,7 +43,7 @@ function executor(id: string, extra: Partial<ExecutorInfo> = {}): ExecutorInfo {
   return {
     type: 'CUSTOM',
     executor_id: { value: id },
-    command: { value: ECHO },
+    command: { value: ECHO_EXECUTOR },
     resources: resources('cpus:0.1;mem:64'),
     ...extra,
   };

@@ -7,6 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import { startAgent, type AgentOptions, type RunningAgent } from '../../agent/agent.js';
 import { agentConfig, type AgentConfig } from '../../agent/config.js';
@@ -16,6 +17,11 @@ import type { TaskInfo } from '#shared/protocol/mesos.js';
 import type { FakeMaster } from './agent-master.js';
 import { TEST_IMAGE } from './base-image.js';
 import { resources } from './resources.js';
+
+/** The example custom executor (examples/echo-executor.ts) as an ExecutorInfo's command runs it: Node with tsx. */
+export const ECHO_EXECUTOR = `'${process.execPath}' --import '${import.meta.resolve('tsx')}' '${fileURLToPath(
+  new URL('../../examples/echo-executor.ts', import.meta.url),
+)}'`;
 
 export { resources, TEST_IMAGE };
 
