@@ -2,9 +2,11 @@
  * How a task's container's end becomes its terminal update (Mesos's command executor's and default
  * executor's reading of a wait status, and the agent's for a limitation). A container that a limit of the
  * agent's destroyed is told by the agent, as Mesos's `Slave::executorTerminated` tells the tasks of an
- * executor container killed for a limitation (SOURCE_AGENT): a task group's shared pod, whose memory
- * limit is its executor container's. A task's own limit (a command task, or a group task with
- * `share_cgroups: false`) is its executor's report (SOURCE_EXECUTOR). Pure.
+ * executor container killed for a limitation (SOURCE_AGENT): a command task's container (Mesos's command
+ * executor and its task share one container, whose limit it is; a Docker task's likewise, told by the
+ * Engine's OOMKilled) and a task group's shared pod (its executor container). Only a group task's own
+ * limit (`share_cgroups: false`, a nested container of the default executor) is its executor's report
+ * (SOURCE_EXECUTOR). Pure.
  */
 import type { TaskInfo, TaskState, TaskStatusReason, TaskStatusSource } from '#shared/protocol/mesos.js';
 import { named } from '#shared/resources/resources.js';
@@ -26,6 +28,11 @@ export function inSharedPod(task: TaskInfo, group: boolean): boolean {
   return group && task.container?.linux_info?.share_cgroups !== false;
 }
 
+/** Whether the task's memory limit is its executor container's, enforced by the agent (all but a nested one's). */
+export function agentsLimit(task: TaskInfo, group: boolean): boolean {
+  return !group || inSharedPod(task, group);
+}
+
 /** The terminal update's fields for a container's end. */
 export function terminationOutcome(
   task: TaskInfo,
@@ -39,7 +46,7 @@ export function terminationOutcome(
       state: 'TASK_FAILED',
       reason: 'REASON_CONTAINER_LIMITATION_MEMORY',
       message: `Memory limit exceeded: the container was killed by the OOM killer (${describeTermination(termination)})`,
-      ...(inSharedPod(task, group) ? { source: 'SOURCE_AGENT' as const } : {}),
+      ...(agentsLimit(task, group) ? { source: 'SOURCE_AGENT' as const } : {}),
       ...(mem.length > 0 ? { limitation: mem } : {}),
     };
   }

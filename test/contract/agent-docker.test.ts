@@ -118,14 +118,14 @@ describe('running a container', () => {
     await master.waitFor(id, 'TASK_KILLED');
   });
 
-  it('reports an OOM kill as TASK_FAILED with REASON_CONTAINER_LIMITATION_MEMORY', async () => {
+  it('reports an OOM kill as TASK_FAILED with REASON_CONTAINER_LIMITATION_MEMORY, from the agent', async () => {
     const id = taskId('oom');
     await master.send(
       agentId,
       launch(dockerTask(id, 'x=a; while true; do x=$x$x; done', { resources: resources('cpus:0.2;mem:32') })),
     );
     const failed = await master.waitFor(id, 'TASK_FAILED', 30_000);
-    expect(failed.status.reason).toBe('REASON_CONTAINER_LIMITATION_MEMORY');
+    expect(failed.status).toMatchObject({ reason: 'REASON_CONTAINER_LIMITATION_MEMORY', source: 'SOURCE_AGENT' });
     expect(failed.status.limitation?.resources?.[0]?.name).toBe('mem');
   });
 });

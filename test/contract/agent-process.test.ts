@@ -241,14 +241,16 @@ describe.runIf(writable)(`cgroups (${cgroups.version} at ${CGROUPS})`, () => {
     );
   });
 
-  it('reports an OOM kill as TASK_FAILED with REASON_CONTAINER_LIMITATION_MEMORY', async () => {
+  it('reports an OOM kill as TASK_FAILED with REASON_CONTAINER_LIMITATION_MEMORY, from the agent', async () => {
     const id = taskId('oom');
     await master.send(
       agentId,
       launch(commandTask(id, 'x=a; while :; do x=$x$x; done', { resources: resources('cpus:0.1;mem:32') })),
     );
     const failed = await master.waitFor(id, 'TASK_FAILED', 30_000);
-    expect(failed.status).toMatchObject({ reason: 'REASON_CONTAINER_LIMITATION_MEMORY', source: 'SOURCE_EXECUTOR' });
+    // The limit is the executor container's (the command executor's and its task's), as in Mesos, whose
+    // agent tells a container destroyed for its limitation (`Slave::executorTerminated`).
+    expect(failed.status).toMatchObject({ reason: 'REASON_CONTAINER_LIMITATION_MEMORY', source: 'SOURCE_AGENT' });
     expect(failed.status.message).toMatch(/Memory limit exceeded/);
     expect(failed.status.limitation?.resources?.[0]).toMatchObject({ name: 'mem', scalar: { value: 32 } });
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inSharedPod, terminationOutcome } from '../../agent/task-outcome.js';
+import { agentsLimit, inSharedPod, terminationOutcome } from '../../agent/task-outcome.js';
 import { commandTask } from '../support/agent.js';
 
 const task = commandTask('t', 'true');
@@ -7,7 +7,7 @@ const own = { ...task, container: { type: 'MESOS' as const, linux_info: { share_
 const oom = { exitCode: 137, oomKilled: true };
 
 describe("a task's terminal update from its container's end (task-outcome.ts)", () => {
-  it("tells an OOM kill by a task group's shared limit from the agent, a task's own limit from its executor", () => {
+  it("tells an OOM kill by an executor container's limit (a command task's, a group's pod's) from the agent, a nested task's own from its executor", () => {
     expect(terminationOutcome(task, true, oom, undefined)).toMatchObject({
       state: 'TASK_FAILED',
       reason: 'REASON_CONTAINER_LIMITATION_MEMORY',
@@ -15,8 +15,13 @@ describe("a task's terminal update from its container's end (task-outcome.ts)", 
       limitation: [{ name: 'mem', scalar: { value: 32 } }],
     });
     expect(terminationOutcome(own, true, oom, undefined).source).toBeUndefined();
-    expect(terminationOutcome(task, false, oom, undefined).source).toBeUndefined();
+    expect(terminationOutcome(task, false, oom, undefined)).toMatchObject({
+      reason: 'REASON_CONTAINER_LIMITATION_MEMORY',
+      source: 'SOURCE_AGENT',
+    });
+    expect(terminationOutcome(own, false, oom, undefined).source).toBe('SOURCE_AGENT');
     expect([inSharedPod(task, true), inSharedPod(own, true), inSharedPod(task, false)]).toEqual([true, false, false]);
+    expect([agentsLimit(task, true), agentsLimit(own, true), agentsLimit(task, false)]).toEqual([true, false, true]);
   });
 
   it("ends a kill in its state, reason and source, with the container's end in the message", () => {
