@@ -146,7 +146,7 @@ export class ProcessContainerizer implements Containerizer {
   }
 
   private async leavePod(spec: LaunchSpec): Promise<void> {
-    if (spec.pod) await this.pods.leave(spec.pod.id);
+    if (spec.pod) await this.pods.leave(spec.pod);
   }
 
   /** The user the task runs as: its own (switching users), else the agent's; refused as root without the grant. */

@@ -15,6 +15,7 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ExecutorInfo, Resource, TaskInfo } from '#shared/protocol/mesos.js';
+import { subtract } from '#shared/resources/resources.js';
 import { ContainerCgroup, type CgroupSupport } from './cgroups.js';
 import {
   containerLimits,
@@ -28,37 +29,43 @@ const run = promisify(execFile);
 
 /** What a task of a group records of its pod. */
 export interface PodSpec {
-  /** Names the pod's cgroup and folder: `pod-<hash of framework, executor and launch>`. */
+  /**
+   * Names the pod's cgroup and folder: `pod-<hash of framework, executor and launch>`, the launch being
+   * the one that started the executor (a later one's groups join its pod).
+   */
   readonly id: string;
-  /** The executor's resources and every task's: the pod's limits. */
+  /** The executor's resources and those of this task's group (the executor's: these less the group's). */
   readonly resources: readonly Resource[];
   /** `pod`: the group's own network namespace; `host`: the host's. */
   readonly network: 'pod' | 'host';
   /**
-   * The task group in the pod (named by its first task): another LAUNCH_GROUP of the same ACCEPT for the
-   * same executor joins the pod, which grows by its tasks' resources (Mesos: one executor container holds
-   * every task group given to it, grown by each). Absent in records of agents before it.
+   * The task group in the pod (named by its first task): another LAUNCH_GROUP for the same running
+   * executor, of the same ACCEPT or a later one, joins the pod, which grows by its tasks' resources while
+   * they run (Mesos: one executor container holds every task group given to it, updated to the executor's
+   * resources and its live tasks'). Absent in records of agents before it.
    */
   readonly group?: { readonly id: string; readonly taskResources: readonly Resource[] };
 }
 
 /**
- * The pod of a task group. Host networking is asked for with a NetworkInfo named `host` on the
- * executor's ContainerInfo; without one the group gets its own namespace.
+ * The pod of a task group: the running executor's pod when there is one (`running`: its network too),
+ * else a new one. Host networking is asked for with a NetworkInfo named `host` on the executor's
+ * ContainerInfo; without one the group gets its own namespace.
  */
 export function podSpec(
   frameworkId: string,
   executor: ExecutorInfo,
   launchId: string,
   tasks: readonly TaskInfo[],
+  running?: Pick<PodSpec, 'id' | 'network'>,
 ): PodSpec {
   const hash = createHash('sha256').update(`${frameworkId}\n${executor.executor_id.value}\n${launchId}`);
   const host = (executor.container?.network_infos ?? []).some((network) => network.name === 'host');
   const taskResources = tasks.flatMap((task) => task.resources ?? []);
   return {
-    id: `pod-${hash.digest('hex').slice(0, 20)}`,
+    id: running?.id ?? `pod-${hash.digest('hex').slice(0, 20)}`,
     resources: [...(executor.resources ?? []), ...taskResources],
-    network: host ? 'host' : 'pod',
+    network: running?.network ?? (host ? 'host' : 'pod'),
     group: { id: tasks[0]?.task_id.value ?? '', taskResources },
   };
 }
@@ -83,18 +90,21 @@ export interface PodsOptions {
   readonly limits: LimitOptions;
 }
 
-/** The groups a pod made by this agent run holds, the resources of its limits, its resizes in order. */
-interface PodGroups {
-  readonly ids: Set<string>;
-  readonly resources: Resource[];
+/** A pod this agent run knows: its executor's resources and its groups' while they have containers. */
+interface PodEntry {
+  readonly executor: readonly Resource[];
+  readonly groups: Map<string, { readonly resources: readonly Resource[]; containers: number }>;
+  /** Its resizes, in order. */
   resizing: Promise<unknown>;
 }
 
-/** The pods of this agent's work dir, and how many live containers each holds. */
+/** The pods of this agent's work dir, the groups in each and how many live containers each group holds. */
 export class Pods {
-  private readonly users = new Map<string, number>();
+  private readonly entries = new Map<string, PodEntry>();
+  /** A pod's making (resolved for one recovered from an earlier run). */
   private readonly pending = new Map<string, Promise<void>>();
-  private readonly groups = new Map<string, PodGroups>();
+  /** A pod's removal under way: a pod of the same id made meanwhile waits for it. */
+  private readonly removing = new Map<string, Promise<void>>();
 
   constructor(private readonly options: PodsOptions) {}
 
@@ -115,49 +125,66 @@ export class Pods {
     return ['nsenter', `--net=${netns}`, ...ids, '--'];
   }
 
-  /** A container of the pod starts: the pod is made if it is not there (limits, namespace). */
+  /**
+   * A container of the pod starts: the pod is made if it is not there (limits, namespace), and grows by
+   * the container's group if the group is new to it. `create` false: a container recovered after an
+   * agent restart, whose pod is there already; it only counts, so that the pod's groups are known again.
+   */
   async enter(pod: PodSpec, create = true): Promise<void> {
-    this.users.set(pod.id, (this.users.get(pod.id) ?? 0) + 1);
-    if (!create) return;
-    const making = this.pending.get(pod.id) ?? this.make(pod);
-    this.pending.set(pod.id, making);
+    const entry = this.entries.get(pod.id) ?? this.track(pod);
+    const groupId = pod.group?.id ?? '';
+    const group = entry.groups.get(groupId);
+    if (group) group.containers += 1;
+    else entry.groups.set(groupId, { resources: pod.group?.taskResources ?? [], containers: 1 });
+    if (!create) {
+      if (!this.pending.has(pod.id)) this.pending.set(pod.id, Promise.resolve());
+      return;
+    }
+    let making = this.pending.get(pod.id);
+    if (!making) {
+      making = (this.removing.get(pod.id) ?? Promise.resolve()).then(() => this.make(pod, entry));
+      this.pending.set(pod.id, making);
+    }
     try {
       await making;
-      await this.join(pod);
+      // A group joining a pod made before it: the pod's limits grow by its tasks.
+      if (!group && entry.groups.size > 1) await this.resize(pod.id, entry);
     } catch (error) {
-      this.pending.delete(pod.id);
-      await this.leave(pod.id);
+      if (this.pending.get(pod.id) === making) this.pending.delete(pod.id);
+      await this.leave(pod);
       throw error;
     }
   }
 
-  /** A task group not yet in the pod grows its limits by its tasks' resources (one resize at a time). */
-  private async join(pod: PodSpec): Promise<void> {
-    const entry = this.groups.get(pod.id);
-    if (!pod.group || !entry || entry.ids.has(pod.group.id)) return;
-    entry.ids.add(pod.group.id);
-    entry.resources.push(...pod.group.taskResources);
-    const cgroup = new ContainerCgroup(this.options.cgroups, pod.id);
-    // Each resize reads the total when it runs: the last one holds every group's.
-    const resized = entry.resizing.then(() =>
-      cgroup.resize(containerLimits(entry.resources, undefined, this.options.limits)),
-    );
+  /** The pod's entry, from its first container's spec (the executor's resources: the pod's less the group's). */
+  private track(pod: PodSpec): PodEntry {
+    const entry: PodEntry = {
+      executor: subtract(pod.resources, pod.group?.taskResources ?? []),
+      groups: new Map(),
+      resizing: Promise.resolve(),
+    };
+    this.entries.set(pod.id, entry);
+    return entry;
+  }
+
+  /** The pod's limits: its executor's resources and those of every group it holds. */
+  private limits(entry: PodEntry): ContainerLimits {
+    const resources = [...entry.executor, ...[...entry.groups.values()].flatMap((group) => group.resources)];
+    return containerLimits(resources, undefined, this.options.limits);
+  }
+
+  /** Sets the pod's limits to what it holds now, one resize at a time (each reads the total when it runs). */
+  private async resize(id: string, entry: PodEntry): Promise<void> {
+    const cgroup = new ContainerCgroup(this.options.cgroups, id);
+    const resized = entry.resizing.then(() => cgroup.resize(this.limits(entry)));
     entry.resizing = resized.catch(() => undefined);
     await resized;
   }
 
-  private async make(pod: PodSpec): Promise<void> {
-    this.groups.set(pod.id, {
-      ids: new Set(pod.group ? [pod.group.id] : []),
-      resources: [...pod.resources],
-      resizing: Promise.resolve(),
-    });
+  private async make(pod: PodSpec, entry: PodEntry): Promise<void> {
     const dir = this.dir(pod.id);
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    await new ContainerCgroup(this.options.cgroups, pod.id).create(
-      containerLimits(pod.resources, undefined, this.options.limits),
-      [],
-    );
+    await new ContainerCgroup(this.options.cgroups, pod.id).create(this.limits(entry), []);
     const { cgroups } = this.options;
     if (cgroups.version === 'v2') {
       // Controllers reach the nested containers only when the pod hands them down.
@@ -177,17 +204,35 @@ export class Pods {
     await run('nsenter', [`--net=${netns}`, 'ip', 'link', 'set', 'lo', 'up']);
   }
 
-  /** A container of the pod is gone: the last one out removes the pod. */
-  async leave(id: string): Promise<void> {
-    const left = (this.users.get(id) ?? 1) - 1;
-    if (left > 0) {
-      this.users.set(id, left);
-      return;
+  /**
+   * A container of the pod is gone. The last one of its group takes the group's resources out of the
+   * pod's limits (the executor's stay while any task runs, as Mesos's agent updates an executor's
+   * container to its live tasks); the last one of the pod removes the pod.
+   */
+  async leave(pod: PodSpec): Promise<void> {
+    const entry = this.entries.get(pod.id);
+    const groupId = pod.group?.id ?? '';
+    const group = entry?.groups.get(groupId);
+    if (entry && group) {
+      group.containers -= 1;
+      if (group.containers > 0) return;
+      entry.groups.delete(groupId);
+      if (entry.groups.size > 0) {
+        // A pod that cannot shrink now keeps its larger limits; the next change sets them again.
+        await this.resize(pod.id, entry).catch(() => undefined);
+        return;
+      }
     }
-    this.users.delete(id);
-    this.pending.delete(id);
-    this.groups.delete(id);
-    await this.remove(id);
+    this.entries.delete(pod.id);
+    this.pending.delete(pod.id);
+    const removal = (this.removing.get(pod.id) ?? Promise.resolve()).then(() => this.remove(pod.id));
+    const settled = removal.catch(() => undefined);
+    this.removing.set(pod.id, settled);
+    try {
+      await removal;
+    } finally {
+      if (this.removing.get(pod.id) === settled) this.removing.delete(pod.id);
+    }
   }
 
   private async remove(id: string): Promise<void> {
@@ -209,7 +254,7 @@ export class Pods {
   /** Removes the pods no live container holds (after recovery: what the agent left behind). */
   async cleanup(): Promise<string[]> {
     const entries = await readdir(join(this.options.meta, 'pods')).catch(() => [] as string[]);
-    const removed = entries.filter((id) => !this.users.has(id));
+    const removed = entries.filter((id) => !this.entries.has(id));
     for (const id of removed) await this.remove(id);
     return removed;
   }
