@@ -220,10 +220,11 @@ export class CommandHandler {
   /**
    * A task reached a terminal state: its GPUs go back, and for a task of a group that did not finish,
    * the rest of its group (the tasks of the same LAUNCH_GROUP, not every task of the executor id) is
-   * killed, as Mesos's default executor does (TASK_KILLED, from the executor). The group's shared memory
-   * limit hit fails them all at once (TASK_FAILED, REASON_CONTAINER_LIMITATION_MEMORY, from the agent),
-   * as Mesos's agent fails the tasks of an executor container destroyed for its limit; a task over a
-   * limit of its own (`share_cgroups: false`) only has the others killed (task-outcome.ts).
+   * killed, as Mesos's default executor does (TASK_KILLED, from the executor). The pod's shared memory
+   * limit hit fails every task in the pod at once, of all its groups (TASK_FAILED,
+   * REASON_CONTAINER_LIMITATION_MEMORY, from the agent), as Mesos's agent fails the tasks of an executor
+   * container destroyed for its limit; a task over a limit of its own (`share_cgroups: false`) only has
+   * the others of its group killed (task-outcome.ts).
    */
   taskEnded(executor: TaskExecutor, state: TaskState, reason?: TaskStatusReason): void {
     this.context.gpuAllocator.release(executor.containerId);
@@ -244,12 +245,14 @@ export class CommandHandler {
           gracePeriodMs: this.capGrace(this.context.config.executorShutdownGracePeriodMs),
           message: `Killed because task '${executor.taskId}' of its group ended in ${state}`,
         };
+    // The pod's limit takes down every group in the pod (its executor container); a failure, its own group.
+    const podId = executor.pod?.id;
     const members = [...this.context.executors.values()].filter(
       (other) =>
         other !== executor &&
         !other.terminated &&
         other.frameworkId === executor.frameworkId &&
-        other.taskGroup?.key === group.key,
+        (podMemory && podId !== undefined ? other.pod?.id === podId : other.taskGroup?.key === group.key),
     );
     void Promise.all(members.map((member) => member.kill(kill))).catch((error: unknown) => {
       if (!isStopped(error)) this.context.logger.error('Killing a task group failed', { error: String(error) });

@@ -130,6 +130,10 @@ export class TaskExecutor {
   get resources(): readonly Resource[] {
     return this.record.task.resources ?? [];
   }
+  /** The pod of a task of a group, if it runs in one. */
+  get pod(): LaunchSpec['pod'] {
+    return this.record.pod;
+  }
   /** The executor run's sandbox (a task group's, for its tasks). */
   get sandboxRun(): string {
     return this.record.parentSandbox ?? this.record.sandbox;

@@ -154,8 +154,11 @@ async function start(
 ): Promise<void> {
   const { frameworkId, launchId, groupExecutor } = request;
   const executorId = groupExecutor?.executor_id.value;
-  const parentSandbox = executorId ? context.checkpoint.sandbox(frameworkId, executorId, launchId) : undefined;
-  const pod = groupExecutor ? podSpec(frameworkId, groupExecutor, launchId, request.tasks) : undefined;
+  // A group for a default executor already running here joins it: its pod and its sandbox.
+  const running = executorId ? runningGroupExecutor(context, frameworkId, executorId) : undefined;
+  const parentSandbox =
+    running?.sandboxRun ?? (executorId ? context.checkpoint.sandbox(frameworkId, executorId, launchId) : undefined);
+  const pod = groupExecutor ? podSpec(frameworkId, groupExecutor, launchId, request.tasks, running?.pod) : undefined;
   const recordings: Array<Promise<void>> = [];
   for (const placement of placements) {
     const taskId = placement.task.task_id.value;
@@ -185,6 +188,23 @@ async function start(
     recordings.push(startTask(context, record, placement, receivedAt));
   }
   await Promise.all(recordings);
+}
+
+/**
+ * A live task of the framework's default executor `executorId`, whose pod and sandbox a new group of it
+ * joins (Mesos's default executor runs every task group given to it while it runs; it ends with its
+ * last task, and a group launched after that starts a new one).
+ */
+function runningGroupExecutor(
+  context: AgentContext,
+  frameworkId: string,
+  executorId: string,
+): TaskExecutor | undefined {
+  for (const executor of context.executors.values()) {
+    if (executor.terminated || !executor.pod) continue;
+    if (executor.frameworkId === frameworkId && executor.executorId === executorId) return executor;
+  }
+  return undefined;
 }
 
 /** Writes the task's record and launches its executor at once; returns the write. */

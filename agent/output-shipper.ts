@@ -11,12 +11,12 @@
  * `finishTimeoutMs`, so a store that is down does not hold the update back).
  */
 import { open, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Logger } from '#shared/log.js';
 import type { Metrics } from '#shared/metrics.js';
 import { SHIPPED_FILES, streamName, type SandboxRun } from '#shared/task-logs/names.js';
 import type { TaskLogEvent, TaskLogWriter } from '#shared/task-logs/store.js';
-import type { Checkpoint } from './checkpoint.js';
+import { fromPathComponent, type Checkpoint } from './checkpoint.js';
 import type { TaskRecord } from './executor.js';
 import type { Lifecycle } from './lifecycle.js';
 
@@ -94,7 +94,8 @@ export function taskStreams(record: TaskRecord): Array<{ name: (typeof SHIPPED_F
   const run: SandboxRun = {
     frameworkId: record.frameworkId,
     executorId: record.executorId,
-    run: record.parentSandbox ? record.launchId : record.containerId,
+    // A group's run is its executor's (the launch that started it; a later group joins it).
+    run: record.parentSandbox ? fromPathComponent(basename(record.parentSandbox)) : record.containerId,
   };
   const base = record.parentSandbox ? `tasks/${record.task.task_id.value}/` : '';
   return SHIPPED_FILES.flatMap((name) => {

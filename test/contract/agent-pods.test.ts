@@ -116,6 +116,19 @@ async function sharedAnswer(executorId: string, dir = workDir): Promise<string |
 
 const pods = () => readdir(join(workDir, 'meta', 'pods')).catch(() => [] as string[]);
 
+/** The pod's hard memory limit in MB on cgroup v1 (where these tests read it); undefined elsewhere. */
+async function podMemoryMb(pod: string): Promise<number | undefined> {
+  const memory = cgroups.bases.get('memory');
+  if (!memory || cgroups.version !== 'v1') return undefined;
+  return Number(await readFile(join(memory, pod, 'memory.limit_in_bytes'), 'utf8')) / (1024 * 1024);
+}
+
+/** The pod a group of `executorId` made when it started the executor with launch `launchId`. */
+const podOf = (executorId: string, launchId: string) =>
+  podSpec(FRAMEWORK_ID, { type: 'DEFAULT', executor_id: { value: executorId } }, launchId, []).id;
+
+const v1 = cgroups.version === 'v1' && cgroups.bases.has('memory');
+
 describe('task groups as pods', () => {
   it('gives the group one network namespace of its own and a shared PARENT volume; the host cannot reach it', async () => {
     const executorId = taskId('pod');
@@ -298,6 +311,59 @@ describe('task groups as pods', () => {
     await master.until(async () => !(await pods()).includes(pod), 10_000, 'the pod removed');
   });
 
+  it("runs a later ACCEPT's group for a running executor in its pod and sandbox, grown by its tasks only, and shrinks back when it ends", async () => {
+    const executorId = taskId('joinpod');
+    const listen = port();
+    const [server, client] = serverAndClient(listen);
+    const bad = commandTask(taskId('bad'), 'sleep 3; exit 3', { container: SHARED });
+    await master.send(agentId, group(executorId, [server], undefined, `${executorId}-1`));
+    await master.waitFor(server.task_id.value, 'TASK_RUNNING');
+    // A second ACCEPT for the running executor: another launch id.
+    await master.send(agentId, group(executorId, [client, bad], undefined, `${executorId}-2`));
+    for (const task of [client, bad]) await master.waitFor(task.task_id.value, 'TASK_RUNNING');
+    await master.until(async () => (await sharedAnswer(executorId)) === 'pod', 15_000, 'the client served');
+    // One executor: one sandbox, one pod (the first launch's), the host still shut out.
+    expect(await sandboxes(workDir, executorId)).toHaveLength(1);
+    const pod = podOf(executorId, `${executorId}-1`);
+    expect(await pods()).toContain(pod);
+    expect(await pods()).not.toContain(podOf(executorId, `${executorId}-2`));
+    expect(await reachable(listen)).toBe(false);
+    // The executor's 32 MB once, and the three tasks' 32 MB each.
+    if (v1) expect(await podMemoryMb(pod)).toBe(128);
+
+    await master.waitFor(bad.task_id.value, 'TASK_FAILED', 10_000);
+    const killed = await master.waitFor(client.task_id.value, 'TASK_KILLED', 10_000);
+    expect(killed.status.message).toMatch(/of its group ended in TASK_FAILED/);
+    expect(master.of(server.task_id.value).map((update) => update.status.state)).not.toContain('TASK_KILLED');
+    // The second group gone, the pod holds the executor and the first group again.
+    if (v1) await master.until(async () => (await podMemoryMb(pod)) === 64, 10_000, 'the pod shrunk back');
+    expect(agent.tasks().find((task) => task.taskId === server.task_id.value)).toMatchObject({
+      state: 'TASK_RUNNING',
+    });
+    await master.send(agentId, kill(server.task_id.value, 0));
+    await master.waitFor(server.task_id.value, 'TASK_KILLED');
+    await master.until(async () => !(await pods()).includes(pod), 10_000, 'the pod removed with its last task');
+  });
+
+  it.runIf(cgroups.version !== 'none')(
+    "fails the tasks of every group in the pod when the pod's memory limit is hit, a later ACCEPT's too",
+    async () => {
+      const executorId = taskId('oomjoin');
+      const idle = commandTask(taskId('idle'), 'sleep 60');
+      await master.send(agentId, group(executorId, [idle], undefined, `${executorId}-1`));
+      await master.waitFor(idle.task_id.value, 'TASK_RUNNING');
+      const hog = commandTask(taskId('hog'), 'sleep 0.5; head -c 400m /dev/zero | tail');
+      await master.send(agentId, group(executorId, [hog], undefined, `${executorId}-2`));
+      const failed = await master.waitFor(hog.task_id.value, 'TASK_FAILED', 30_000);
+      expect(failed.status).toMatchObject({ reason: 'REASON_CONTAINER_LIMITATION_MEMORY', source: 'SOURCE_AGENT' });
+      // The other group shared the limit: it fails with it, as Mesos's executor container takes all its groups.
+      const also = await master.waitFor(idle.task_id.value, 'TASK_FAILED', 10_000);
+      expect(also.status).toMatchObject({ reason: 'REASON_CONTAINER_LIMITATION_MEMORY', source: 'SOURCE_AGENT' });
+      expect(also.status.message).toMatch(/task group's memory limit was exceeded/);
+      await master.until(async () => (await pods()).length === 0, 10_000, 'the pod removed');
+    },
+  );
+
   it('keeps a pod and its tasks across an agent restart, and removes it with them', async () => {
     const dir = await tempWorkDir();
     try {
@@ -323,6 +389,44 @@ describe('task groups as pods', () => {
       expect(await readdir(join(dir, 'meta', 'pods'))).toHaveLength(1);
       expect(await reachable(listen)).toBe(false);
       await master.send(id, kill(client.task_id.value, 0));
+      await master.waitFor(server.task_id.value, 'TASK_KILLED');
+      await master.until(
+        async () => (await readdir(join(dir, 'meta', 'pods')).catch(() => [])).length === 0,
+        10_000,
+        'the pod removed',
+      );
+      await second.shutdown();
+    } finally {
+      await removeWorkDir(dir);
+    }
+  });
+
+  it("joins a group to a pod recovered after an agent restart, which knows its groups' resources again", async () => {
+    const dir = await tempWorkDir();
+    const options = { sqsEndpoint: inject('sqsEndpoint'), workDir: dir, containerizers: ['mesos' as const] };
+    try {
+      const first = await startTestAgent(master, options);
+      const id = await first.registered;
+      const executorId = taskId('rejoin');
+      const listen = port();
+      const [server, client] = serverAndClient(listen);
+      await master.send(id, group(executorId, [server], undefined, `${executorId}-1`));
+      await master.waitFor(server.task_id.value, 'TASK_RUNNING');
+      await first.stop();
+      const second = await startTestAgent(master, options);
+      expect(await second.registered).toBe(id);
+      await master.send(id, group(executorId, [client], undefined, `${executorId}-2`));
+      await master.waitFor(client.task_id.value, 'TASK_RUNNING');
+      await master.until(async () => (await sharedAnswer(executorId, dir)) === 'pod', 15_000, 'the client served');
+      const pod = podOf(executorId, `${executorId}-1`);
+      expect(await readdir(join(dir, 'meta', 'pods'))).toEqual([pod]);
+      // The executor's 32 MB, the recovered group's and the new one's.
+      if (v1) expect(await podMemoryMb(pod)).toBe(96);
+      await master.send(id, kill(client.task_id.value, 0));
+      await master.waitFor(client.task_id.value, 'TASK_KILLED');
+      if (v1) await master.until(async () => (await podMemoryMb(pod)) === 64, 10_000, 'the pod shrunk back');
+      expect(master.of(server.task_id.value).map((update) => update.status.state)).not.toContain('TASK_KILLED');
+      await master.send(id, kill(server.task_id.value, 0));
       await master.waitFor(server.task_id.value, 'TASK_KILLED');
       await master.until(
         async () => (await readdir(join(dir, 'meta', 'pods')).catch(() => [])).length === 0,

@@ -75,11 +75,14 @@ async function taskRecord(taskId = 'task-1'): Promise<TaskRecord> {
 const STDOUT = 'frameworks/fw-1/executors/task-1/runs/c-task-1/stdout';
 
 describe('the output shipper', () => {
-  it('names streams after the sandbox: a task group task under its executor run', async () => {
+  it('names streams after the sandbox: a task group task under its executor run, whichever launch it came in', async () => {
     const record = await taskRecord();
     expect(taskStreams(record).map((s) => s.stream)).toEqual([STDOUT, STDOUT.replace('stdout', 'stderr')]);
-    const group = { ...record, executorId: 'group', parentSandbox: '/x' } as TaskRecord;
+    const group = { ...record, executorId: 'group', parentSandbox: '/w/runs/launch-1' } as TaskRecord;
     expect(taskStreams(group)[0]?.stream).toBe('frameworks/fw-1/executors/group/runs/launch-1/tasks/task-1/stdout');
+    // A group of a later launch that joined the running executor: its run is the executor's.
+    const joined = { ...group, launchId: 'launch-2' } as TaskRecord;
+    expect(taskStreams(joined)[0]?.stream).toBe('frameworks/fw-1/executors/group/runs/launch-1/tasks/task-1/stdout');
   });
 
   it('cuts events at lines and long lines at UTF-8 boundaries', () => {
