@@ -360,7 +360,8 @@ describe('task groups as pods', () => {
       const also = await master.waitFor(idle.task_id.value, 'TASK_FAILED', 10_000);
       expect(also.status).toMatchObject({ reason: 'REASON_CONTAINER_LIMITATION_MEMORY', source: 'SOURCE_AGENT' });
       expect(also.status.message).toMatch(/task group's memory limit was exceeded/);
-      await master.until(async () => (await pods()).length === 0, 10_000, 'the pod removed');
+      const pod = podOf(executorId, `${executorId}-1`);
+      await master.until(async () => !(await pods()).includes(pod), 10_000, 'the pod removed');
     },
   );
 

@@ -3,6 +3,7 @@ import { nestedLimits, podSpec } from '../../agent/isolation/pods.js';
 import { containerLimits } from '../../agent/isolation/limits.js';
 import { commandTask, resources } from '../support/agent.js';
 import type { ExecutorInfo } from '#shared/protocol/mesos.js';
+import { subtract } from '#shared/resources/resources.js';
 
 const options = { enableCfs: true, pidsLimit: 4096 };
 const executor: ExecutorInfo = {
@@ -38,6 +39,20 @@ describe('a task group as a pod', () => {
     ];
     expect(new Set(ids).size).toBe(3);
     expect(podSpec('fw', executor, 'launch-1', []).id).toBe(ids[0]);
+  });
+
+  it("joins a running executor's pod (its id and network) with its own group's resources", () => {
+    const running = podSpec(
+      'fw',
+      { ...executor, container: { type: 'MESOS', network_infos: [{ name: 'host' }] } },
+      'l1',
+      [],
+    );
+    const task = commandTask('c', 'true', { resources: resources('cpus:0.5;mem:64') });
+    const joined = podSpec('fw', executor, 'l2', [task], running);
+    expect(joined).toMatchObject({ id: running.id, network: 'host', group: { id: 'c' } });
+    // The executor's part is what the pod keeps while any group runs.
+    expect(subtract(joined.resources, joined.group?.taskResources ?? [])).toEqual(executor.resources);
   });
 
   it("keeps the host's network when the executor's ContainerInfo names the network 'host'", () => {
