@@ -211,15 +211,17 @@ export class Pods {
    */
   async leave(pod: PodSpec): Promise<void> {
     const entry = this.entries.get(pod.id);
-    const groupId = pod.group?.id ?? '';
-    const group = entry?.groups.get(groupId);
-    if (entry && group) {
-      group.containers -= 1;
-      if (group.containers > 0) return;
-      entry.groups.delete(groupId);
+    if (entry) {
+      const groupId = pod.group?.id ?? '';
+      const group = entry.groups.get(groupId);
+      if (group) {
+        group.containers -= 1;
+        if (group.containers > 0) return;
+        entry.groups.delete(groupId);
+      }
       if (entry.groups.size > 0) {
         // A pod that cannot shrink now keeps its larger limits; the next change sets them again.
-        await this.resize(pod.id, entry).catch(() => undefined);
+        if (group) await this.resize(pod.id, entry).catch(() => undefined);
         return;
       }
     }
