@@ -64,12 +64,13 @@ function executorTasks(agent: TestAgent, prefix: string) {
   });
 }
 
-/** The task-record writes of the master, throttled (or held) `times` times. */
-function taskRecordFault(times: number, fault: Parameters<typeof injectFaults>[1]['fault']) {
+/** The task-record writes of the master, throttled (or held) `times` times after the first `skip`. */
+function taskRecordFault(times: number, fault: Parameters<typeof injectFaults>[1]['fault'], skip = 0) {
   return injectFaults(tm.clients.dynamodb, {
     commands: ['PutItemCommand'],
     table: tm.master.registrar.context.tables.tasks,
     times,
+    skip,
     fault,
   });
 }
@@ -155,6 +156,26 @@ describe('an ACCEPT cut in two between the ledger and the task records', () => {
       'TASK_DROPPED/REASON_RECONCILIATION',
       'TASK_DROPPED/REASON_RECONCILIATION',
     ]);
+  });
+
+  it('ends a launch cut after its first record: that task dropped unconfirmed, the next orphaned, the executor given back', async () => {
+    const agent = await registerAgent(tm, 'cpus:4;mem:1024');
+    const made = await offer(tm, framework, agent, 'cpus:2;mem:256');
+    const fault = taskRecordFault(10, { kind: 'reject', name: 'ThrottlingException' }, 1);
+    const answered = await framework.call('ACCEPT', launch([made.offerId], executorTasks(agent, 'cut')));
+    fault.remove();
+    expect(answered.status).toBe(500);
+    expect((await tm.master.registrar.tasks.get(framework.frameworkId, 'cut-1'))?.state).toBe('TASK_STAGING');
+    expect(await tm.master.registrar.tasks.get(framework.frameworkId, 'cut-2')).toBeUndefined();
+    expect((await commands(tm, agent)).filter((c) => c.type === 'LAUNCH')).toEqual([]);
+
+    const report = await sweepPastLaunchTimeout(agent);
+    const after = await ledger(agent);
+    expect(after.tasks).toEqual({});
+    expect(after.executors).toEqual({});
+    await updateFor('cut-1', 'TASK_DROPPED', 'REASON_AGENT_DISCONNECTED');
+    await updateFor('cut-2', 'TASK_DROPPED', 'REASON_RECONCILIATION');
+    expect(report).toMatchObject({ droppedLaunches: 1, orphanedLaunches: 1 });
   });
 
   it('launches nothing when its task record lands after the sweeper dropped the launch', async () => {

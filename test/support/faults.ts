@@ -21,19 +21,26 @@ export interface FaultPlan {
   readonly commands: readonly string[];
   /** Only requests to this table (e.g. the master's `registrar.context.tables.tasks`); any table if absent. */
   readonly table?: string;
-  /** How many of those calls to hit, from the first. */
+  /** How many of those calls to hit, from the first (after `skip`). */
   readonly times: number;
+  /** How many of those calls to let through before the first hit (none if absent). */
+  readonly skip?: number;
   readonly fault: Fault;
 }
 
 export function injectFaults(client: DynamoDBClient, plan: FaultPlan): { readonly hits: () => number; remove(): void } {
   let hits = 0;
+  let skipped = 0;
   const name = `mantle-fault-${Math.random().toString(36).slice(2)}`;
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const table = (args.input as { TableName?: string }).TableName;
       const named = plan.table === undefined || table === plan.table;
       if (!plan.commands.includes(context.commandName ?? '') || !named || hits >= plan.times) return next(args);
+      if (skipped < (plan.skip ?? 0)) {
+        skipped++;
+        return next(args);
+      }
       hits++;
       if (plan.fault.kind === 'hold') {
         await plan.fault.until;
