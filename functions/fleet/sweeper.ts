@@ -247,7 +247,8 @@ async function releaseHeld(
 ): Promise<boolean> {
   const released = await master.registrar.agents.releaseTasks({
     agentId: agent.agentId,
-    tasks: [{ frameworkId: task.frameworkId, taskId: task.taskId }],
+    // This launch's entry only: the task id may have been launched again on this agent meanwhile.
+    tasks: [{ frameworkId: task.frameworkId, taskId: task.taskId, launchId: task.launchId }],
   });
   if (options.kill) {
     await sendAgentCommands(master, agent, [

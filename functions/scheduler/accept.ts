@@ -172,7 +172,7 @@ async function addTaskRows(
       // Another launch of the same task id won a race on another agent.
       await master.registrar.agents.releaseTasks({
         agentId: plan.agent.agentId,
-        tasks: [{ frameworkId: framework.frameworkId, taskId: launch.task.task_id.value }],
+        tasks: [{ frameworkId: framework.frameworkId, taskId: launch.task.task_id.value, launchId }],
       });
       feedback.task(launch.task, 'TASK_ERROR', 'REASON_TASK_INVALID', added.error.message);
       continue;
