@@ -247,6 +247,28 @@ describe('an ACCEPT cut in two between the ledger and the task records', () => {
     expect(report.orphanedLaunches).toBe(1);
   });
 
+  it("gives back what TEARDOWN cannot find: a removed framework's entry with no record", async () => {
+    const agent = await registerAgent(tm, 'cpus:4;mem:1024');
+    const doomed = await subscribe(tm, { ...FRAMEWORK, name: 'doomed' });
+    const made = await offer(tm, doomed, agent, 'cpus:2;mem:256');
+    const orphan = await tm.master.registrar.agents.acceptOffers({
+      agentId: agent.agentId,
+      frameworkId: doomed.frameworkId,
+      offers: [made],
+      launches: [{ taskId: 'left', resources: resources('cpus:1;mem:128') }],
+      launchId: 'died-before-teardown',
+    });
+    expect(orphan.ok).toBe(true);
+    expect((await doomed.call('TEARDOWN')).status).toBe(202);
+    doomed.close();
+    // TEARDOWN finds a framework's tasks by their records: this one it cannot.
+    expect(Object.keys((await ledger(agent)).tasks)).toEqual([`${doomed.frameworkId}/left`]);
+
+    const report = await sweepPastLaunchTimeout(agent);
+    expect((await ledger(agent)).tasks).toEqual({});
+    expect(report.orphanedLaunches).toBe(1);
+  });
+
   it('gives back the entry of a task whose record ended when the release that should follow was lost', async () => {
     const agent = await registerAgent(tm, 'cpus:4;mem:1024');
     const made = await offer(tm, framework, agent, 'cpus:2;mem:256');
