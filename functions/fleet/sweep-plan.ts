@@ -1,8 +1,11 @@
 /**
  * What a sweep does with one agent (the sweeper's decision, pure): skip it, mark it unreachable, or
- * tend it — rescind its expired offers and check its launches not confirmed in time. sweeper.ts does it.
+ * tend it — rescind its expired offers and settle the launches its ledger has held past the launch
+ * timeout, each by its task row. sweeper.ts does it.
  */
-import type { AgentRecord, AllocatedTask, OfferRecord } from '../registrar/index.js';
+import { taskKey } from '#shared/ids.js';
+import { isTerminal } from '#shared/tasks/state-machine.js';
+import type { AgentRecord, AllocatedExecutor, AllocatedTask, OfferRecord, TaskRecord } from '../registrar/index.js';
 
 /** What a sweep does with one agent, decided from its record and when it was last heard. */
 export type AgentSweep =
@@ -33,4 +36,43 @@ export function planAgentSweep(
     ),
     overdueLaunches: Object.values(agent.tasks).filter((task) => task.launchedAt <= launchDeadline),
   };
+}
+
+/**
+ * What becomes of a ledger entry held past the launch timeout, by the task row (pure). An ACCEPT sends
+ * its launch commands only once each of its rows is written, so an entry with no row of its own launch
+ * is a launch the agent never received: the ACCEPT died, or its row write failed, after the ledger write.
+ *
+ * - `confirmed`: the agent reported the task; nothing to do.
+ * - `unconfirmed`: its row is still TASK_STAGING; dropped, and the agent told to kill it.
+ * - `ended`: its row is terminal and the release that follows was lost; its resources go back.
+ * - `orphan`: no row of its own, the task id free; its drop is recorded (a late row of the launch is
+ *   then refused), the framework told, its resources go back.
+ * - `superseded`: no row of its own, the task id active under another launch (the framework launched
+ *   it again elsewhere); its resources go back, the framework is not told (the row is the other's).
+ */
+export type OverdueLaunch = 'confirmed' | 'unconfirmed' | 'ended' | 'orphan' | 'superseded';
+
+export function planOverdueLaunch(task: AllocatedTask, row: TaskRecord | undefined): OverdueLaunch {
+  if (row?.launchId === task.launchId) {
+    if (row.state === 'TASK_STAGING') return 'unconfirmed';
+    return isTerminal(row.state) ? 'ended' : 'confirmed';
+  }
+  return row && !isTerminal(row.state) ? 'superseded' : 'orphan';
+}
+
+/**
+ * The custom executors charged by launches that were never sent (`unsent`, launch ids) that no task
+ * of the ledger names any more: never started, so no EXECUTOR_EXITED will give them back. (A DEFAULT
+ * executor goes with its last task already.)
+ */
+export function unsentExecutors(agent: AgentRecord, unsent: ReadonlySet<string>): AllocatedExecutor[] {
+  const named = new Set(
+    Object.values(agent.tasks).flatMap((task) =>
+      task.executorId === undefined ? [] : [taskKey(task.frameworkId, task.executorId)],
+    ),
+  );
+  return Object.entries(agent.executors)
+    .filter(([key, executor]) => executor.kind === 'CUSTOM' && unsent.has(executor.launchId) && !named.has(key))
+    .map(([, executor]) => executor);
 }

@@ -8,16 +8,18 @@
  * - Agents silent past agent_ping_timeout × max_agent_ping_timeouts become unreachable: their offers
  *   are rescinded, their tasks become TASK_UNREACHABLE (TASK_LOST for frameworks without
  *   PARTITION_AWARE), REASON_AGENT_REMOVED, and every active framework gets a FAILURE event.
- * - Launches the agent never confirmed (no status within launchTimeoutSeconds, e.g. because the master
- *   died between the ledger write and the launch command) end TASK_DROPPED / TASK_LOST and give their
- *   resources back; the agent is told to kill the task in case the launch arrives late.
+ * - Ledger entries held past launchTimeoutSeconds are settled by their task rows (planOverdueLaunch):
+ *   a launch the agent never confirmed ends TASK_DROPPED / TASK_LOST, and one with no row of its own
+ *   (the ACCEPT died, or its row write failed, after the ledger write) is recorded TASK_DROPPED first,
+ *   so that its late row is refused; either gives its resources back (an executor charge only its
+ *   unsent launch made too), and the agent is told to kill the task in case the launch arrives late.
  * - Offers past their offer timeout are rescinded.
  * - In AWS, silent agents whose EC2 instance is stopped or terminated are marked gone at once.
  */
 import type { InstanceStates } from './ec2.js';
-import type { AgentRecord, AllocatedTask, FrameworkRecord } from '../registrar/index.js';
+import type { AgentRecord, AllocatedTask, FrameworkRecord, TaskRecord } from '../registrar/index.js';
 import { markAgentsOfLostInstancesGone } from './instances.js';
-import { planAgentSweep } from './sweep-plan.js';
+import { planAgentSweep, planOverdueLaunch, unsentExecutors } from './sweep-plan.js';
 import { announceRescinds, notifyFramework, rescindOffers, sweepFrameworks } from '../master/lifecycle.js';
 import { publishEvents, sendAgentCommands, type Master } from '../master/master.js';
 import { masterStatus } from '../master/statuses.js';
@@ -28,6 +30,8 @@ export interface SweepReport {
   readonly removed: number;
   readonly unreachable: number;
   readonly droppedLaunches: number;
+  /** Ledger entries with no task record of their own launch, given back (see planOverdueLaunch). */
+  readonly orphanedLaunches: number;
   readonly expiredOffers: number;
 }
 
@@ -57,6 +61,7 @@ export async function sweep(master: Master, options: SweepOptions = {}): Promise
   const silentSince = master.now() - master.config.agentPingTimeoutSeconds * master.config.maxAgentPingTimeouts * 1000;
   let unreachable = 0;
   let droppedLaunches = 0;
+  let orphanedLaunches = 0;
   let expiredOffers = 0;
   const agents: AgentRecord[] = [];
   for await (const agent of master.registrar.agents.list()) agents.push(agent);
@@ -76,10 +81,12 @@ export async function sweep(master: Master, options: SweepOptions = {}): Promise
       continue;
     }
     if (plan.expiredOffers.length > 0) expiredOffers += (await rescindOffers(master, plan.expiredOffers)).length;
-    droppedLaunches += await dropUnconfirmedLaunches(master, current, plan.overdueLaunches, frameworks);
+    const settled = await settleOverdueLaunches(master, current, plan.overdueLaunches, frameworks);
+    droppedLaunches += settled.dropped;
+    orphanedLaunches += settled.orphaned;
   }
   master.metrics.observe('master/sweep_ms', master.now() - started);
-  return { gone, deactivated, removed, unreachable, droppedLaunches, expiredOffers };
+  return { gone, deactivated, removed, unreachable, droppedLaunches, orphanedLaunches, expiredOffers };
 }
 
 /**
@@ -137,21 +144,131 @@ export async function markAgentUnreachable(
   return true;
 }
 
-/** Drops the overdue launches that the agent never confirmed (their task rows still STAGING, or none). */
-async function dropUnconfirmedLaunches(
+/** What settling an agent's overdue launches did. */
+interface Settled {
+  /** Launches left in TASK_STAGING, dropped. */
+  dropped: number;
+  /** Ledger entries without a row of their own launch (`orphan`, `superseded`), given back. */
+  orphaned: number;
+}
+
+/** Settles the launches the ledger has held past the launch timeout, each by its task row (planOverdueLaunch). */
+async function settleOverdueLaunches(
   master: Master,
   agent: AgentRecord,
   overdue: readonly AllocatedTask[],
   frameworks: Frameworks,
-): Promise<number> {
-  let dropped = 0;
+): Promise<Settled> {
+  const settled: Settled = { dropped: 0, orphaned: 0 };
+  // Launches some task of which had no row: their commands were never sent.
+  const unsent = new Set<string>();
   for (const task of overdue) {
     const row = await master.registrar.tasks.get(task.frameworkId, task.taskId);
-    // The row is missing when the master died between the ledger write and the task row.
-    if (row && (row.launchId !== task.launchId || row.state !== 'TASK_STAGING')) continue;
-    if (await dropLaunch(master, agent, task, frameworks)) dropped++;
+    let plan = planOverdueLaunch(task, row);
+    if (plan === 'orphan') {
+      const ended = await endOrphan(master, agent, task, frameworks);
+      if (ended === 'released') {
+        unsent.add(task.launchId);
+        settled.orphaned++;
+        continue;
+      }
+      // A row was written meanwhile: the launch's own (its ACCEPT was late), or another launch's.
+      plan = planOverdueLaunch(task, ended);
+    }
+    if (plan === 'unconfirmed' && (await dropLaunch(master, agent, task, frameworks))) settled.dropped++;
+    if (plan === 'ended') await releaseHeld(master, agent, task);
+    if (plan === 'superseded') {
+      await releaseHeld(master, agent, task, { kill: true });
+      countOrphan(master, agent, task, 'superseded');
+      settled.orphaned++;
+    }
   }
-  return dropped;
+  if (unsent.size > 0) await releaseUnsentExecutors(master, agent.agentId, unsent);
+  return settled;
+}
+
+/**
+ * Ends an orphaned launch: its TASK_DROPPED row first (TASK_LOST to a framework without PARTITION_AWARE,
+ * REASON_RECONCILIATION as Mesos says of a task the agent does not know), written only while the task id
+ * is free, so that a late row of the launch is refused; then the framework is told, and the resources
+ * go back. 'released', or the row written meanwhile that kept the drop from being recorded. A framework
+ * gone has no one to tell and no ACCEPT to come late: its entry is only released.
+ */
+async function endOrphan(
+  master: Master,
+  agent: AgentRecord,
+  task: AllocatedTask,
+  frameworks: Frameworks,
+): Promise<'released' | TaskRecord | undefined> {
+  const framework = await frameworks.get(task.frameworkId);
+  if (framework) {
+    const status = masterStatus(framework.info, {
+      taskId: task.taskId,
+      state: 'TASK_DROPPED',
+      reason: 'REASON_RECONCILIATION',
+      message: 'The launch was never sent: the master failed between the ledger write and the task record',
+      agentId: agent.agentId,
+      now: master.now(),
+    });
+    const recorded = await master.registrar.tasks.recordDropped(task.taskId, {
+      frameworkId: task.frameworkId,
+      agentId: agent.agentId,
+      role: task.role,
+      resources: task.resources,
+      launchId: task.launchId,
+      status: { ...status, state: 'TASK_DROPPED' },
+    });
+    if (!recorded.written) return recorded.row;
+    await notifyFramework(master, framework, [status]);
+    master.metrics.increment('master/task_dropped/source_master/reason_reconciliation');
+  }
+  await releaseHeld(master, agent, task, { kill: true });
+  countOrphan(master, agent, task, 'orphan');
+  return 'released';
+}
+
+function countOrphan(master: Master, agent: AgentRecord, task: AllocatedTask, kind: 'orphan' | 'superseded'): void {
+  master.metrics.increment('master/launches_orphaned');
+  master.logger.warn('Ledger entry without a task record released', {
+    kind,
+    agentId: agent.agentId,
+    frameworkId: task.frameworkId,
+    taskId: task.taskId,
+    launchId: task.launchId,
+  });
+}
+
+/** The task's resources back; with `kill`, the agent is told to kill it in case its launch arrives late. */
+async function releaseHeld(
+  master: Master,
+  agent: AgentRecord,
+  task: AllocatedTask,
+  options: { kill?: boolean } = {},
+): Promise<boolean> {
+  const released = await master.registrar.agents.releaseTasks({
+    agentId: agent.agentId,
+    // This launch's entry only: the task id may have been launched again on this agent meanwhile.
+    tasks: [{ frameworkId: task.frameworkId, taskId: task.taskId, launchId: task.launchId }],
+  });
+  if (options.kill) {
+    await sendAgentCommands(master, agent, [
+      { type: 'KILL', framework_id: { value: task.frameworkId }, task_id: { value: task.taskId } },
+    ]);
+  }
+  if (!released.ok || released.value.released.length === 0) return false;
+  await master.allocation.request({ reason: 'RESOURCES_RECOVERED', agentIds: [agent.agentId] });
+  return true;
+}
+
+/** The custom executors only launches never sent charged, once none of their tasks is left. */
+async function releaseUnsentExecutors(master: Master, agentId: string, unsent: ReadonlySet<string>): Promise<void> {
+  const agent = await master.registrar.agents.get(agentId);
+  const executors = agent ? unsentExecutors(agent, unsent) : [];
+  if (executors.length === 0) return;
+  const released = await master.registrar.agents.releaseExecutors({ agentId, executors });
+  if (released.ok && released.value.released.length > 0) {
+    await master.allocation.request({ reason: 'RESOURCES_RECOVERED', agentIds: [agentId] });
+  }
 }
 
 async function dropLaunch(
@@ -174,22 +291,12 @@ async function dropLaunch(
     await master.registrar.tasks.updateStatus(task.frameworkId, { ...status, state: 'TASK_DROPPED' });
     await notifyFramework(master, framework, [status]);
   }
-  const released = await master.registrar.agents.releaseTasks({
-    agentId: agent.agentId,
-    tasks: [{ frameworkId: task.frameworkId, taskId: task.taskId }],
-  });
   // If the launch command is merely late, the agent must not start it now.
-  await sendAgentCommands(master, agent, [
-    { type: 'KILL', framework_id: { value: task.frameworkId }, task_id: { value: task.taskId } },
-  ]);
+  const released = await releaseHeld(master, agent, task, { kill: true });
   master.logger.warn('Launch not confirmed; dropped', {
     agentId: agent.agentId,
     frameworkId: task.frameworkId,
     taskId: task.taskId,
   });
-  if (released.ok && released.value.released.length > 0) {
-    await master.allocation.request({ reason: 'RESOURCES_RECOVERED', agentIds: [agent.agentId] });
-    return true;
-  }
-  return false;
+  return released;
 }

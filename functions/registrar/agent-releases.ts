@@ -90,11 +90,13 @@ export class LedgerReleases {
 
   /**
    * Gives tasks' resources back (terminal tasks), and those of the DEFAULT executors whose last task
-   * they were. Tasks not in the ledger are ignored: idempotent.
+   * they were. Tasks not in the ledger are ignored: idempotent. A task named with its `launchId` is
+   * released only if the ledger holds that launch of it (one write carries up to 25 tasks: one held by
+   * another launch keeps that write's others in the ledger too).
    */
   async releaseTasks(input: {
     agentId: string;
-    tasks: ReadonlyArray<{ frameworkId: string; taskId: string }>;
+    tasks: ReadonlyArray<{ frameworkId: string; taskId: string; launchId?: string }>;
   }): Promise<
     Result<
       { released: AllocatedTask[]; executors: AllocatedExecutor[]; agent: AgentRecord },
@@ -102,11 +104,16 @@ export class LedgerReleases {
     >
   > {
     const named = input.tasks.map((task) => taskKey(task.frameworkId, task.taskId));
+    const launches = new Map(
+      input.tasks.flatMap((task) =>
+        task.launchId === undefined ? [] : [[taskKey(task.frameworkId, task.taskId), task.launchId] as const],
+      ),
+    );
     const tasks = await this.release(
       input.agentId,
       named,
       (agent, key) => agent.tasks[key],
-      releaseTasksChange,
+      (keys) => releaseTasksChange(keys, launches),
       tasksReleased,
     );
     if (!tasks.ok) return tasks;

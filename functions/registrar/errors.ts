@@ -13,6 +13,7 @@ export type RegistrarErrorCode =
   | 'OFFER_GONE'
   | 'OFFER_NOT_OWNED'
   | 'DUPLICATE_TASK'
+  | 'LAUNCH_DROPPED'
   | 'LEDGER_FULL'
   | 'UNKNOWN_TASK'
   | 'ILLEGAL_TRANSITION'

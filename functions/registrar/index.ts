@@ -67,7 +67,7 @@ export type {
 export type { AcceptInput } from './accept-changes.js';
 export type { FrameworkRecord, FrameworkStatus, Subscription } from './frameworks.js';
 export type { OfferFilter } from './filters.js';
-export type { TaskRecord, NewTask, StatusUpdateResult, TaskWithInfo } from './tasks.js';
+export type { TaskRecord, NewTask, DroppedLaunch, StatusUpdateResult, TaskWithInfo } from './tasks.js';
 export { MAX_TASK_PAGE } from './task-pages.js';
 export type { RoleRecord, Quota, ResourceQuantities } from './roles.js';
 export type { PrincipalRecord, PrincipalKind } from './principals.js';

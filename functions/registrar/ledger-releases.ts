@@ -61,11 +61,24 @@ export function offersRemoved(
   return ok({ removed, agent: { ...old, offers, version: old.version + 1 } });
 }
 
-/** Tasks' resources back (terminal tasks); tasks not in the ledger are ignored. */
-export function releaseTasksChange(keys: readonly string[]): ItemChange | undefined {
+/**
+ * Tasks' resources back (terminal tasks); tasks not in the ledger are ignored. A key given a launch id in
+ * `launches` is that launch's entry only: if the key holds another launch's, nothing is removed.
+ */
+export function releaseTasksChange(
+  keys: readonly string[],
+  launches: ReadonlyMap<string, string> = new Map(),
+): ItemChange | undefined {
   const x = new Expression();
   const paths = keys.map((key) => x.path('tasks', key));
-  return removeEntries(x, paths, [`attribute_exists(${x.name('agent_id')})`]);
+  const conditions = [`attribute_exists(${x.name('agent_id')})`];
+  for (const [index, key] of keys.entries()) {
+    const launchId = launches.get(key);
+    if (launchId === undefined) continue;
+    const path = paths[index] as string;
+    conditions.push(`(attribute_not_exists(${path}) OR ${path}.${x.name('launch_id')} = ${x.value(launchId)})`);
+  }
+  return removeEntries(x, paths, conditions);
 }
 
 /** What a release did, from the item as it was before (`written`) or when it failed. */

@@ -1,7 +1,8 @@
 /**
  * Task rows: one per (framework, task id), the master's record of a task for per-framework queries and
  * reconciliation. The agent ledger holds the task's resources; this row holds its state. Rows are
- * written after the ledger write that launches a task, by an idempotent follow-up.
+ * written after the ledger write that launches a task, by an idempotent follow-up; a launch whose row
+ * never came is given a TASK_DROPPED row by the sweeper (`recordDropped`), and its late row is refused.
  *
  * State changes go through the task state machine: read, apply (pure), conditional write on the
  * row's version; a lost race re-reads and re-applies. Duplicates (same update uuid) are no-ops, and a
@@ -54,6 +55,17 @@ export interface NewTask {
   /** TaskInfo as the framework sent it (validated); `data` is not kept. */
   readonly info: unknown;
   readonly launchId: string;
+}
+
+/** A launch the ledger holds with no row of its own, ended by the sweeper (functions/fleet/sweeper.ts). */
+export interface DroppedLaunch {
+  readonly frameworkId: string;
+  readonly agentId: string;
+  readonly role: string;
+  readonly resources: readonly Resource[];
+  readonly launchId: string;
+  /** The master's TASK_DROPPED update (no uuid: never acknowledged). */
+  readonly status: TaskStatus;
 }
 
 export type StatusUpdateResult =
@@ -147,9 +159,12 @@ export class TaskRegistry {
 
   /**
    * Records a launched task in TASK_STAGING. Idempotent for the same launch; a task id still active for
-   * the framework is a duplicate (a finished one may be reused, as Mesos allows).
+   * the framework is a duplicate (a finished one may be reused, as Mesos allows). LAUNCH_DROPPED: the
+   * sweeper ended this launch first (`recordDropped`), so it must not go ahead.
    */
-  async add(task: NewTask): Promise<Result<TaskRecord, RegistrarError<'INVALID_ARGUMENT' | 'DUPLICATE_TASK'>>> {
+  async add(
+    task: NewTask,
+  ): Promise<Result<TaskRecord, RegistrarError<'INVALID_ARGUMENT' | 'DUPLICATE_TASK' | 'LAUNCH_DROPPED'>>> {
     const parsed = TaskInfoSchema.safeParse(task.info);
     if (!parsed.success) return failure('INVALID_ARGUMENT', `Invalid TaskInfo: ${describeZodError(parsed.error)}`);
     const info: TaskInfo = parsed.data;
@@ -172,24 +187,72 @@ export class TaskRegistry {
       created_at: now,
       updated_at: now,
     };
-    const x = new Expression();
-    const terminal = [...TERMINAL_STATES].map((state) => x.value(state)).join(', ');
-    const launch = x.name('launch_id');
-    const outcome = await this.context.put({
-      TableName: this.table,
-      Item: item,
-      ConditionExpression:
-        `attribute_not_exists(${x.name('task_id')}) OR ` +
-        `(${x.name('state')} IN (${terminal}) AND ${launch} <> ${x.value(task.launchId)})`,
-      ...x.attributes(),
-    });
+    const outcome = await this.putFor(item, task.launchId);
     if (outcome.written) {
       await this.counters.transition(undefined, 'TASK_STAGING');
       return ok(taskFromItem(item));
     }
     const existing = outcome.old ? taskFromItem(outcome.old) : undefined;
-    if (existing?.launchId === task.launchId) return ok(existing);
+    if (existing?.launchId === task.launchId) {
+      // Before its launch command is sent, a launch's own row ends only by the sweeper's drop.
+      if (!isTerminal(existing.state)) return ok(existing);
+      return failure('LAUNCH_DROPPED', `Launch ${task.launchId} of task ${info.task_id.value} was dropped meanwhile`);
+    }
     return failure('DUPLICATE_TASK', `Task ${info.task_id.value} of framework ${task.frameworkId} already exists`);
+  }
+
+  /**
+   * Ends a launch the ledger holds that has no row of its own: a TASK_DROPPED row under its launch id,
+   * written on `add`'s own condition, so that of this and the launch's late `add` exactly one is
+   * written. Not written when the task id is taken (by this launch's own row, or another launch's active
+   * one): `row` is then the row that is there.
+   */
+  async recordDropped(
+    taskId: string,
+    launch: DroppedLaunch,
+  ): Promise<{ readonly written: boolean; readonly row?: TaskRecord }> {
+    const now = this.context.now();
+    const { data: _data, ...status } = launch.status;
+    const item: Item = {
+      framework_id: launch.frameworkId,
+      task_id: taskId,
+      agent_id: launch.agentId,
+      // The ledger keeps no TaskInfo: the row has no name and no `info`.
+      name: '',
+      role: launch.role,
+      resources: JSON.stringify(launch.resources),
+      state: 'TASK_DROPPED',
+      status: JSON.stringify(status),
+      uuids: [],
+      launch_id: launch.launchId,
+      version: 1,
+      created_at: now,
+      updated_at: now,
+      terminal_at: now,
+      expires_at: epochSeconds(now + FINISHED_RETENTION_MS),
+      acknowledged: true,
+    };
+    const outcome = await this.putFor(item, launch.launchId);
+    if (outcome.written) {
+      await this.counters.transition(undefined, 'TASK_DROPPED');
+      return { written: true, row: taskFromItem(item) };
+    }
+    return { written: false, ...(outcome.old ? { row: taskFromItem(outcome.old) } : {}) };
+  }
+
+  /** Puts a task's row if its id is free for `launchId`: no row, or a finished one of another launch. */
+  private putFor(item: Item, launchId: string) {
+    const x = new Expression();
+    const terminal = [...TERMINAL_STATES].map((state) => x.value(state)).join(', ');
+    const launch = x.name('launch_id');
+    return this.context.put({
+      TableName: this.table,
+      Item: item,
+      ConditionExpression:
+        `attribute_not_exists(${x.name('task_id')}) OR ` +
+        `(${x.name('state')} IN (${terminal}) AND ${launch} <> ${x.value(launchId)})`,
+      ...x.attributes(),
+    });
   }
 
   /**

@@ -7,7 +7,10 @@
  * 3. What the offers held and nothing used is recovered with the call's filter (default 5 s).
  *
  * A task row that loses a race (the same task id launched on another agent meanwhile) gives its
- * resources back and ends TASK_ERROR; the others go ahead.
+ * resources back and ends TASK_ERROR; the others go ahead. A handler that dies, or whose row write
+ * fails (the call then answers 500), between the ledger write and the launch commands leaves entries
+ * the sweeper ends after the launch timeout (functions/fleet/sweeper.ts); a row that comes after the
+ * sweeper ended its launch is refused (LAUNCH_DROPPED), and nothing of that ACCEPT is launched.
  */
 import { randomUUID } from 'node:crypto';
 import { groupBy } from '#shared/collections.js';
@@ -123,8 +126,14 @@ export async function commitAccept(
   const launches = plan.launches.filter((launch) => !notWritten.has(launch.task.task_id.value));
   const written = await addTaskRows(master, framework, { ...plan, launches }, launchId, feedback);
   count(master, feedback);
+  if (written === 'dropped') {
+    master.logger.warn('ACCEPT outlived the launch timeout: the sweeper dropped its launch; nothing launched', {
+      agentId: agent.agentId,
+      launchId,
+    });
+  }
   await sendAgentCommands(master, agent, [
-    ...launchCommands(framework, written, launchId, plan.grant),
+    ...(written === 'dropped' ? [] : launchCommands(framework, written, launchId, plan.grant)),
     ...(plan.destroyed.length > 0 ? [{ type: 'DESTROY_VOLUMES' as const, volumes: [...plan.destroyed] }] : []),
   ]);
   await publishEvents(master, framework, [...plan.events, ...feedback.events]);
@@ -136,14 +145,18 @@ export async function commitAccept(
   }
 }
 
-/** Writes each launch's task row, in order; a row that loses a race gives its resources back. */
+/**
+ * Writes each launch's task row, in order; a row that loses a race gives its resources back. 'dropped':
+ * the sweeper ended this launch first (the ACCEPT outlived the launch timeout); it told the framework and
+ * gave the resources back, and ended the tasks whose rows were written too, so none is launched.
+ */
 async function addTaskRows(
   master: Master,
   framework: FrameworkRecord,
   plan: CommitPlan,
   launchId: string,
   feedback: Feedback,
-): Promise<Launch[]> {
+): Promise<Launch[] | 'dropped'> {
   const written: Launch[] = [];
   for (const launch of plan.launches) {
     const added = await master.registrar.tasks.add({
@@ -154,11 +167,12 @@ async function addTaskRows(
       info: launch.task,
       launchId,
     });
+    if (!added.ok && added.error.code === 'LAUNCH_DROPPED') return 'dropped';
     if (!added.ok) {
       // Another launch of the same task id won a race on another agent.
       await master.registrar.agents.releaseTasks({
         agentId: plan.agent.agentId,
-        tasks: [{ frameworkId: framework.frameworkId, taskId: launch.task.task_id.value }],
+        tasks: [{ frameworkId: framework.frameworkId, taskId: launch.task.task_id.value, launchId }],
       });
       feedback.task(launch.task, 'TASK_ERROR', 'REASON_TASK_INVALID', added.error.message);
       continue;

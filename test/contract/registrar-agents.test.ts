@@ -388,6 +388,30 @@ describe('the agent ledger', () => {
     expect(released.ok && released.value.agent).toEqual(stored);
     expect(equals(freeResources(stored), agent.total)).toBe(true);
   });
+
+  it("releases a task named with its launch id only if the ledger holds that launch's entry", async () => {
+    const agent = await admitted();
+    const offer = await offered(agent, 'fw-1', 'cpus:2;mem:100');
+    const placed = launchId();
+    await t.registrar.agents.acceptOffers({
+      agentId: agent.agentId,
+      frameworkId: 'fw-1',
+      offers: [offer],
+      launches: [{ taskId: 't1', resources: resources('cpus:1;mem:50') }],
+      launchId: placed,
+    });
+    const other = await t.registrar.agents.releaseTasks({
+      agentId: agent.agentId,
+      tasks: [{ frameworkId: 'fw-1', taskId: 't1', launchId: 'an-older-launch' }],
+    });
+    expect(other).toMatchObject({ ok: true, value: { released: [] } });
+    expect(Object.keys(((await t.registrar.agents.get(agent.agentId)) as AgentRecord).tasks)).toEqual(['fw-1/t1']);
+    const own = await t.registrar.agents.releaseTasks({
+      agentId: agent.agentId,
+      tasks: [{ frameworkId: 'fw-1', taskId: 't1', launchId: placed }],
+    });
+    expect(own.ok && own.value.released.map((task) => task.launchId)).toEqual([placed]);
+  });
 });
 
 describe('agent registration details', () => {

@@ -80,7 +80,48 @@ describe('task rows', () => {
       info: taskInfo('reuse'),
       launchId: 'launch-2',
     });
-    expect(late.ok && late.value.state).toBe('TASK_FAILED'); // recognised, not restarted
+    // Recognised, not restarted: its ACCEPT launches nothing.
+    expect(late).toMatchObject({ ok: false, error: { code: 'LAUNCH_DROPPED' } });
+    expect((await t.registrar.tasks.get('fw-1', 'reuse'))?.state).toBe('TASK_FAILED');
+  });
+
+  it("records a launch with no row dropped, so that exactly one of it and the launch's late row is written", async () => {
+    const dropped = (taskId: string, launchId: string) =>
+      t.registrar.tasks.recordDropped(taskId, {
+        frameworkId: 'fw-3',
+        agentId: 'agent-1',
+        role: '*',
+        resources: [scalarResource('cpus', 1, { allocationRole: '*' })],
+        launchId,
+        status: {
+          task_id: { value: taskId },
+          state: 'TASK_DROPPED',
+          source: 'SOURCE_MASTER',
+          reason: 'REASON_RECONCILIATION',
+        },
+      });
+    const first = await dropped('orphan', 'launch-o');
+    expect(first).toMatchObject({
+      written: true,
+      row: { state: 'TASK_DROPPED', launchId: 'launch-o', acknowledged: true },
+    });
+    expect(await t.registrar.tasks.get('fw-3', 'orphan')).toEqual(first.row);
+    const late = await t.registrar.tasks.add({
+      frameworkId: 'fw-3',
+      agentId: 'agent-1',
+      role: '*',
+      resources: [],
+      info: taskInfo('orphan'),
+      launchId: 'launch-o',
+    });
+    expect(late).toMatchObject({ ok: false, error: { code: 'LAUNCH_DROPPED' } });
+    // A new launch may take the id; the drop of the old one, coming after, does not overwrite it.
+    await added('fw-3', 'orphan', 'launch-new');
+    const after = await dropped('orphan', 'launch-o');
+    expect(after).toMatchObject({ written: false, row: { state: 'TASK_STAGING', launchId: 'launch-new' } });
+    // Nor does the drop of a launch whose own row came first.
+    await added('fw-3', 'landed', 'launch-l');
+    expect(await dropped('landed', 'launch-l')).toMatchObject({ written: false, row: { state: 'TASK_STAGING' } });
   });
 
   it('refuses invalid task ids and TaskInfo with typed errors', async () => {

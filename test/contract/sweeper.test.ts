@@ -122,6 +122,7 @@ describe('the sweeper', () => {
   });
 
   it('drops a launch the master never sent (it died after the ledger write), giving the resources back', async () => {
+    // More of this, with faults injected into the master's writes: test/contract/accept-faults.test.ts.
     const agent = await registerAgent(tm, 'cpus:4;mem:4096');
     const made = await offer(tm, aware, agent, 'cpus:2;mem:256');
     // What a master that crashed right after the ledger write leaves behind: no task row, no command.
@@ -135,11 +136,11 @@ describe('the sweeper', () => {
     expect(committed.ok).toBe(true);
     tm.advance(30_000);
     expect((await heartbeat(tm, agent)).recorded).toBe(1);
-    expect((await sweep(tm.master)).droppedLaunches).toBe(0);
+    expect((await sweep(tm.master)).orphanedLaunches).toBe(0);
     tm.advance(31_000);
     expect((await heartbeat(tm, agent)).recorded).toBe(1);
-    expect((await sweep(tm.master)).droppedLaunches).toBe(1);
-    expect((await aware.update('orphan', 'TASK_DROPPED')).reason).toBe('REASON_AGENT_DISCONNECTED');
+    expect((await sweep(tm.master)).orphanedLaunches).toBe(1);
+    expect((await aware.update('orphan', 'TASK_DROPPED')).reason).toBe('REASON_RECONCILIATION');
     const ledger = await tm.master.registrar.agents.get(agent.agentId);
     expect(Object.keys(ledger?.tasks ?? {})).toEqual([]);
     expect(await commands(tm, agent)).toContainEqual({

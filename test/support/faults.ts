@@ -1,6 +1,7 @@
 /**
  * Fault injection for what DynamoDB Local never does (docs/local-cluster.md): throttling, transaction
- * conflicts, and responses lost after the write was applied. Installed as SDK middleware.
+ * conflicts, responses lost after the write was applied, and a request held up (a handler stalled in
+ * the middle of its writes). Installed as SDK middleware.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
@@ -11,23 +12,40 @@ export type Fault =
       readonly name: 'ThrottlingException' | 'TransactionConflictException' | 'ProvisionedThroughputExceededException';
     }
   /** Send, let DynamoDB apply it, then lose the response (a cut connection): the SDK retries. */
-  | { readonly kind: 'lose-response' };
+  | { readonly kind: 'lose-response' }
+  /** Send only once `until` resolves, as a handler stalled mid-request would (a hit for each request held). */
+  | { readonly kind: 'hold'; readonly until: Promise<void> };
 
 export interface FaultPlan {
   /** Which commands to hit, by name (e.g. 'UpdateItemCommand'). */
   readonly commands: readonly string[];
-  /** How many of those calls to hit, from the first. */
+  /** Only requests to this table (e.g. the master's `registrar.context.tables.tasks`); any table if absent. */
+  readonly table?: string;
+  /** How many of those calls to hit, from the first (after `skip`). */
   readonly times: number;
+  /** How many of those calls to let through before the first hit (none if absent). */
+  readonly skip?: number;
   readonly fault: Fault;
 }
 
 export function injectFaults(client: DynamoDBClient, plan: FaultPlan): { readonly hits: () => number; remove(): void } {
   let hits = 0;
+  let skipped = 0;
   const name = `mantle-fault-${Math.random().toString(36).slice(2)}`;
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      if (!plan.commands.includes(context.commandName ?? '') || hits >= plan.times) return next(args);
+      const table = (args.input as { TableName?: string }).TableName;
+      const named = plan.table === undefined || table === plan.table;
+      if (!plan.commands.includes(context.commandName ?? '') || !named || hits >= plan.times) return next(args);
+      if (skipped < (plan.skip ?? 0)) {
+        skipped++;
+        return next(args);
+      }
       hits++;
+      if (plan.fault.kind === 'hold') {
+        await plan.fault.until;
+        return next(args);
+      }
       if (plan.fault.kind === 'reject') {
         throw Object.assign(new Error(`injected ${plan.fault.name}`), {
           name: plan.fault.name,

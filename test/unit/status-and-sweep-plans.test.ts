@@ -1,5 +1,6 @@
 /**
- * The status pipeline's and the sweeper's decisions without I/O (planStatusUpdate, planAgentSweep).
+ * The status pipeline's and the sweeper's decisions without I/O (planStatusUpdate, planAgentSweep,
+ * planOverdueLaunch, unsentExecutors).
  * Done over the registrar and the queues they are in test/contract/scheduler-calls.test.ts and
  * test/contract/sweeper.test.ts.
  */
@@ -7,9 +8,15 @@ import { describe, expect, it } from 'vitest';
 import type { AgentMessage } from '#shared/protocol/internal.js';
 import type { TaskState } from '#shared/protocol/mesos.js';
 import { failure, ok } from '#shared/result.js';
-import type { AgentRecord, FrameworkRecord, TaskRecord } from '../../functions/registrar/index.js';
+import type {
+  AgentRecord,
+  AllocatedExecutor,
+  AllocatedTask,
+  FrameworkRecord,
+  TaskRecord,
+} from '../../functions/registrar/index.js';
 import { planStatusUpdate, QUEUE_RESEND_AFTER_MS } from '../../functions/master/status-plan.js';
-import { planAgentSweep } from '../../functions/fleet/sweep-plan.js';
+import { planAgentSweep, planOverdueLaunch, unsentExecutors } from '../../functions/fleet/sweep-plan.js';
 
 const update = (state: TaskState, uuid = 'dXVpZA==') =>
   ({
@@ -135,5 +142,44 @@ describe('planAgentSweep', () => {
     if (tend.kind !== 'tend') return;
     expect(tend.expiredOffers.map((offer) => offer.offerId)).toEqual(['old']);
     expect(tend.overdueLaunches.map((task) => task.taskId)).toEqual(['late']);
+  });
+});
+
+describe('planOverdueLaunch', () => {
+  const held = { frameworkId: 'fw-1', taskId: 't1', launchId: 'L1' } as AllocatedTask;
+
+  it('settles an entry by the row of its own launch: confirmed, unconfirmed (STAGING) or ended', () => {
+    expect(planOverdueLaunch(held, task('TASK_RUNNING', { launchId: 'L1' }))).toBe('confirmed');
+    expect(planOverdueLaunch(held, task('TASK_UNREACHABLE', { launchId: 'L1' }))).toBe('confirmed');
+    expect(planOverdueLaunch(held, task('TASK_STAGING', { launchId: 'L1' }))).toBe('unconfirmed');
+    expect(planOverdueLaunch(held, task('TASK_FINISHED', { launchId: 'L1' }))).toBe('ended');
+    expect(planOverdueLaunch(held, task('TASK_DROPPED', { launchId: 'L1' }))).toBe('ended');
+  });
+
+  it('finds an entry with no row of its own an orphan, or superseded when another launch holds the task id', () => {
+    expect(planOverdueLaunch(held, undefined)).toBe('orphan');
+    expect(planOverdueLaunch(held, task('TASK_FINISHED', { launchId: 'L0' }))).toBe('orphan');
+    expect(planOverdueLaunch(held, task('TASK_STAGING', { launchId: 'L2' }))).toBe('superseded');
+    expect(planOverdueLaunch(held, task('TASK_RUNNING', { launchId: 'L2' }))).toBe('superseded');
+  });
+});
+
+describe('unsentExecutors', () => {
+  const executor = (executorId: string, launchId: string, kind: 'CUSTOM' | 'DEFAULT' = 'CUSTOM') =>
+    ({ frameworkId: 'fw-1', executorId, launchId, kind }) as AllocatedExecutor;
+  const agent = {
+    agentId: 'a1',
+    tasks: { 'fw-1/t9': { frameworkId: 'fw-1', taskId: 't9', executorId: 'busy' } },
+    executors: {
+      'fw-1/idle': executor('idle', 'L1'),
+      'fw-1/busy': executor('busy', 'L1'),
+      'fw-1/sent': executor('sent', 'L2'),
+      'fw-1/group': executor('group', 'L1', 'DEFAULT'),
+    },
+  } as unknown as AgentRecord;
+
+  it('names the custom executors only unsent launches charged, once none of their tasks is held', () => {
+    expect(unsentExecutors(agent, new Set(['L1'])).map((e) => e.executorId)).toEqual(['idle']);
+    expect(unsentExecutors(agent, new Set())).toEqual([]);
   });
 });
