@@ -8,9 +8,13 @@
  * - Agents silent past agent_ping_timeout × max_agent_ping_timeouts become unreachable: their offers
  *   are rescinded, their tasks become TASK_UNREACHABLE (TASK_LOST for frameworks without
  *   PARTITION_AWARE), REASON_AGENT_REMOVED, and every active framework gets a FAILURE event.
- * - Launches the agent never confirmed (no status within launchTimeoutSeconds, e.g. because the master
- *   died between the ledger write and the launch command) end TASK_DROPPED / TASK_LOST and give their
- *   resources back; the agent is told to kill the task in case the launch arrives late.
+ * - Launches the agent has not confirmed within launchTimeoutSeconds: one with no task row was never sent
+ *   (the master died between the ledger write and the task row, which comes before the launch command)
+ *   and ends TASK_DROPPED / TASK_LOST here, giving its resources back; for one still TASK_STAGING only
+ *   the agent knows, so it is asked (RECONCILE, Mesos's master asks a re-registered agent the same way):
+ *   it answers TASK_DROPPED for a task it does not have and refuses that launch if it arrives later,
+ *   while a launch it did start is confirmed by its own updates, which may still be queued behind
+ *   others (a backlog on the status queue is no sign of a lost launch).
  * - Offers past their offer timeout are rescinded.
  * - In AWS, silent agents whose EC2 instance is stopped or terminated are marked gone at once.
  */
@@ -28,6 +32,8 @@ export interface SweepReport {
   readonly removed: number;
   readonly unreachable: number;
   readonly droppedLaunches: number;
+  /** Launches still TASK_STAGING past the launch timeout, asked about (RECONCILE). */
+  readonly reconciledLaunches: number;
   readonly expiredOffers: number;
 }
 
@@ -57,6 +63,7 @@ export async function sweep(master: Master, options: SweepOptions = {}): Promise
   const silentSince = master.now() - master.config.agentPingTimeoutSeconds * master.config.maxAgentPingTimeouts * 1000;
   let unreachable = 0;
   let droppedLaunches = 0;
+  let reconciledLaunches = 0;
   let expiredOffers = 0;
   const agents: AgentRecord[] = [];
   for await (const agent of master.registrar.agents.list()) agents.push(agent);
@@ -76,10 +83,12 @@ export async function sweep(master: Master, options: SweepOptions = {}): Promise
       continue;
     }
     if (plan.expiredOffers.length > 0) expiredOffers += (await rescindOffers(master, plan.expiredOffers)).length;
-    droppedLaunches += await dropUnconfirmedLaunches(master, current, plan.overdueLaunches, frameworks);
+    const launches = await checkUnconfirmedLaunches(master, current, plan.overdueLaunches, frameworks);
+    droppedLaunches += launches.dropped;
+    reconciledLaunches += launches.reconciled;
   }
   master.metrics.observe('master/sweep_ms', master.now() - started);
-  return { gone, deactivated, removed, unreachable, droppedLaunches, expiredOffers };
+  return { gone, deactivated, removed, unreachable, droppedLaunches, reconciledLaunches, expiredOffers };
 }
 
 /**
@@ -137,21 +146,38 @@ export async function markAgentUnreachable(
   return true;
 }
 
-/** Drops the overdue launches that the agent never confirmed (their task rows still STAGING, or none). */
-async function dropUnconfirmedLaunches(
+/**
+ * The overdue launches the agent has not confirmed: those without a task row (never sent) are dropped, and the
+ * agent is asked about those still TASK_STAGING, in one RECONCILE.
+ */
+async function checkUnconfirmedLaunches(
   master: Master,
   agent: AgentRecord,
   overdue: readonly AllocatedTask[],
   frameworks: Frameworks,
-): Promise<number> {
+): Promise<{ dropped: number; reconciled: number }> {
   let dropped = 0;
+  const staging: AllocatedTask[] = [];
   for (const task of overdue) {
     const row = await master.registrar.tasks.get(task.frameworkId, task.taskId);
     // The row is missing when the master died between the ledger write and the task row.
-    if (row && (row.launchId !== task.launchId || row.state !== 'TASK_STAGING')) continue;
-    if (await dropLaunch(master, agent, task, frameworks)) dropped++;
+    if (!row) {
+      if (await dropLaunch(master, agent, task, frameworks)) dropped++;
+    } else if (row.launchId === task.launchId && row.state === 'TASK_STAGING') staging.push(task);
   }
-  return dropped;
+  if (staging.length > 0) {
+    await sendAgentCommands(master, agent, [
+      {
+        type: 'RECONCILE',
+        tasks: staging.map((task) => ({ framework_id: { value: task.frameworkId }, task_id: { value: task.taskId } })),
+      },
+    ]);
+    master.logger.info('Launches not confirmed in time; the agent is asked', {
+      agentId: agent.agentId,
+      taskIds: staging.map((task) => task.taskId),
+    });
+  }
+  return { dropped, reconciled: staging.length };
 }
 
 async function dropLaunch(
@@ -167,7 +193,7 @@ async function dropLaunch(
       taskId: task.taskId,
       state: 'TASK_DROPPED',
       reason: 'REASON_AGENT_DISCONNECTED',
-      message: `The agent did not confirm the launch within ${master.config.launchTimeoutSeconds} s`,
+      message: `The launch was never sent (no task row ${master.config.launchTimeoutSeconds} s after the ledger write)`,
       agentId: agent.agentId,
       now,
     });
