@@ -15,6 +15,8 @@ export interface ScaleTimeline {
   runningAt?: number;
   endedAt?: number;
   ended?: TaskState;
+  /** The terminal update's reason and message, when it is not TASK_FINISHED. */
+  endedWhy?: string;
 }
 
 export interface ScaleFrameworkOptions {
@@ -116,6 +118,7 @@ export async function startScaleFramework(options: ScaleFrameworkOptions): Promi
         if (isTerminal(status.state) && timeline.ended === undefined) {
           timeline.ended = status.state;
           timeline.endedAt = performance.now();
+          if (status.state !== 'TASK_FINISHED') timeline.endedWhy = `${status.reason ?? '-'}: ${status.message ?? ''}`;
           if (++ended === timelines.size) finish();
         }
       },
