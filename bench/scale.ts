@@ -27,6 +27,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { AwsClients } from '#shared/aws/clients.js';
+import { queueNames } from '#shared/queues/queues.js';
 import { PartitionWriteMeter, type KeyFigure } from './support/partition-writes.js';
 import { startScaleCluster, type ScaleCluster } from './support/scale-cluster.js';
 import { QueueDepths } from './support/queue-depths.js';
@@ -40,6 +41,7 @@ process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 
 const AGENT_RESOURCES = 'cpus:4;mem:4096;disk:1024';
 const TASK_RESOURCES = 'cpus:0.1;mem:16';
+const CLUSTER = 'scale';
 const PARTITION_LIMIT_WCU = 1000;
 const ALLOCATION_INTERVAL_SECONDS = 10;
 // A framework's ACCEPT calls in flight at once (its offer callback hands them over and returns).
@@ -138,9 +140,18 @@ function notFinishedTally(timelines: readonly ScaleTimeline[]): Record<string, n
   return tally;
 }
 
+/** Each framework's event queue joins the watched ones: a streaming framework's events are one FIFO group. */
+function watchEventQueues(cluster: ScaleCluster, frameworks: readonly ScaleFramework[], queues: QueueDepths): void {
+  const status = cluster.master.statusQueueUrl;
+  const base = status.slice(0, status.lastIndexOf('/') + 1);
+  for (const [f, framework] of frameworks.entries()) {
+    queues.add(`events-${f}`, `${base}${queueNames.frameworkEvents(CLUSTER, framework.frameworkId)}`);
+  }
+}
+
 /** The tasks over `frameworks` frameworks; resolves when every task has ended. */
 async function runTasks(
-  url: string,
+  cluster: ScaleCluster,
   config: Settings,
   fleet: SimulatedFleet,
   bench: { frameworks: ScaleFramework[]; queues: QueueDepths },
@@ -156,7 +167,7 @@ async function runTasks(
     const count = Math.floor(config.tasks / config.frameworks) + (f < config.tasks % config.frameworks ? 1 : 0);
     frameworks.push(
       await startScaleFramework({
-        master: url,
+        master: cluster.url,
         name: `bench-scale-${f}`,
         taskIds: Array.from({ length: count }, (_, i) => `scale-${f}-${i}`),
         taskResources: TASK_RESOURCES,
@@ -165,6 +176,7 @@ async function runTasks(
       }),
     );
   }
+  watchEventQueues(cluster, frameworks, bench.queues);
   const ended = () => frameworks.reduce((sum, framework) => sum + framework.ended(), 0);
   const progress = setInterval(() => {
     const done = ended();
@@ -306,7 +318,7 @@ async function startBench(config: Settings) {
   let meter: PartitionWriteMeter | undefined;
   let ring: (queueUrl: string) => void = () => undefined;
   const cluster = await startScaleCluster({
-    cluster: 'scale',
+    cluster: CLUSTER,
     allocationIntervalSeconds: ALLOCATION_INTERVAL_SECONDS,
     sweepIntervalSeconds: SWEEP_INTERVAL_SECONDS,
     dynamoDbHeapMb: 2048,
@@ -365,7 +377,7 @@ async function measure(
   const idleWrites = writes.between(idleFrom, idleTo);
 
   const runFrom = writes.now();
-  const run = await runTasks(cluster.url, config, fleet, bench);
+  const run = await runTasks(cluster, config, fleet, bench);
   const runTo = writes.now();
   const allocator = allocatorFigures(cluster);
   results.master_metrics = masterMetrics(cluster);

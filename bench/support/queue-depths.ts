@@ -17,12 +17,20 @@ export class QueueDepths {
   readonly peak = new Map<string, QueueDepth>();
   private readonly timer: NodeJS.Timeout;
 
+  private readonly queues: Record<string, string>;
+
   constructor(
     private readonly sqs: SQSClient,
-    private readonly queues: Readonly<Record<string, string>>,
+    queues: Readonly<Record<string, string>>,
     intervalMs = 2000,
   ) {
+    this.queues = { ...queues };
     this.timer = setInterval(() => void this.sample(), intervalMs);
+  }
+
+  /** Watches one more queue from now on. */
+  add(name: string, url: string): void {
+    this.queues[name] = url;
   }
 
   private async sample(): Promise<void> {

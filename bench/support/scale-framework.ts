@@ -30,6 +30,7 @@ export interface ScaleFrameworkOptions {
 }
 
 export interface ScaleFramework {
+  readonly frameworkId: string;
   readonly timelines: ReadonlyMap<string, ScaleTimeline>;
   readonly ended: () => number;
   /** Calls that failed (their tasks go back to the queue for the next offers). */
@@ -135,5 +136,12 @@ export async function startScaleFramework(options: ScaleFrameworkOptions): Promi
     },
   );
   await driver.start();
-  return { timelines, ended: () => ended, failedCalls: () => failedCalls, done, stop: () => driver.stop(false) };
+  return {
+    frameworkId: driver.frameworkId as string,
+    timelines,
+    ended: () => ended,
+    failedCalls: () => failedCalls,
+    done,
+    stop: () => driver.stop(false),
+  };
 }
