@@ -27,10 +27,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { AwsClients } from '#shared/aws/clients.js';
+import { queueNames } from '#shared/queues/queues.js';
 import { PartitionWriteMeter, type KeyFigure } from './support/partition-writes.js';
 import { startScaleCluster, type ScaleCluster } from './support/scale-cluster.js';
-import { startScaleFramework, type ScaleFramework } from './support/scale-framework.js';
-import { attachDoorbell, SimulatedFleet } from './support/simulated-agents.js';
+import { QueueDepths } from './support/queue-depths.js';
+import { startScaleFramework, type ScaleFramework, type ScaleTimeline } from './support/scale-framework.js';
+import { attachDoorbell } from './support/fleet-parts.js';
+import { SimulatedFleet } from './support/simulated-agents.js';
 import { round, summary } from './support/throughput.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -38,6 +41,7 @@ process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 
 const AGENT_RESOURCES = 'cpus:4;mem:4096;disk:1024';
 const TASK_RESOURCES = 'cpus:0.1;mem:16';
+const CLUSTER = 'scale';
 const PARTITION_LIMIT_WCU = 1000;
 const ALLOCATION_INTERVAL_SECONDS = 10;
 // A framework's ACCEPT calls in flight at once (its offer callback hands them over and returns).
@@ -125,8 +129,33 @@ async function registerFleet(fleet: SimulatedFleet, agents: number) {
   return { seconds: seconds(ms), agents_per_second: Math.round(agents / (ms / 1000)) };
 }
 
+/** The tasks that ended otherwise than TASK_FINISHED, by state, reason and message. */
+function notFinishedTally(timelines: readonly ScaleTimeline[]): Record<string, number> {
+  const tally: Record<string, number> = {};
+  for (const { ended: state, endedWhy } of timelines) {
+    if (!state || state === 'TASK_FINISHED') continue;
+    const key = `${state} (${endedWhy ?? '-'})`;
+    tally[key] = (tally[key] ?? 0) + 1;
+  }
+  return tally;
+}
+
+/** Each framework's event queue joins the watched ones: a streaming framework's events are one FIFO group. */
+function watchEventQueues(cluster: ScaleCluster, frameworks: readonly ScaleFramework[], queues: QueueDepths): void {
+  const status = cluster.master.statusQueueUrl;
+  const base = status.slice(0, status.lastIndexOf('/') + 1);
+  for (const [f, framework] of frameworks.entries()) {
+    queues.add(`events-${f}`, `${base}${queueNames.frameworkEvents(CLUSTER, framework.frameworkId)}`);
+  }
+}
+
 /** The tasks over `frameworks` frameworks; resolves when every task has ended. */
-async function runTasks(url: string, config: Settings, fleet: SimulatedFleet, bench: { frameworks: ScaleFramework[] }) {
+async function runTasks(
+  cluster: ScaleCluster,
+  config: Settings,
+  fleet: SimulatedFleet,
+  bench: { frameworks: ScaleFramework[]; queues: QueueDepths },
+) {
   const perAgent = Math.max(1, Math.ceil(config.tasks / config.agents));
   console.log(
     `Running ${config.tasks} tasks (${TASK_RESOURCES}) over ${config.frameworks} framework(s), at most ${perAgent} ` +
@@ -138,7 +167,7 @@ async function runTasks(url: string, config: Settings, fleet: SimulatedFleet, be
     const count = Math.floor(config.tasks / config.frameworks) + (f < config.tasks % config.frameworks ? 1 : 0);
     frameworks.push(
       await startScaleFramework({
-        master: url,
+        master: cluster.url,
         name: `bench-scale-${f}`,
         taskIds: Array.from({ length: count }, (_, i) => `scale-${f}-${i}`),
         taskResources: TASK_RESOURCES,
@@ -147,6 +176,7 @@ async function runTasks(url: string, config: Settings, fleet: SimulatedFleet, be
       }),
     );
   }
+  watchEventQueues(cluster, frameworks, bench.queues);
   const ended = () => frameworks.reduce((sum, framework) => sum + framework.ended(), 0);
   const progress = setInterval(() => {
     const done = ended();
@@ -156,7 +186,8 @@ async function runTasks(url: string, config: Settings, fleet: SimulatedFleet, be
     console.log(
       `  ${done}/${config.tasks} ended after ${Math.round(elapsed)} s (${round(rate)} tasks/s, ETA ` +
         `${rate > 0 ? Math.round((config.tasks - done) / rate) : '?'} s; agents: ${counters.launches} launched, ` +
-        `${counters.statusUpdatesSent} updates sent, ${counters.acknowledgements} acknowledged, ${counters.errors} errors)`,
+        `${counters.statusUpdatesSent} updates sent, ${counters.statusResends} resent, ${counters.acknowledgements} ` +
+        `acknowledged, ${counters.errors} errors; ${bench.queues.line()})`,
     );
   }, 5000);
   let deadline: NodeJS.Timeout | undefined;
@@ -184,10 +215,7 @@ async function runTasks(url: string, config: Settings, fleet: SimulatedFleet, be
   const firstAccept = Math.min(...timelines.map((t) => t.acceptedAt ?? Infinity));
   const lastEnd = complete ? Math.max(...timelines.map((t) => t.endedAt ?? 0)) : performance.now();
   const runSeconds = (lastEnd - firstAccept) / 1000;
-  const notFinished: Record<string, number> = {};
-  for (const { ended: state } of timelines) {
-    if (state && state !== 'TASK_FINISHED') notFinished[state] = (notFinished[state] ?? 0) + 1;
-  }
+  const notFinished = notFinishedTally(timelines);
   return {
     tasks: config.tasks,
     complete,
@@ -290,7 +318,7 @@ async function startBench(config: Settings) {
   let meter: PartitionWriteMeter | undefined;
   let ring: (queueUrl: string) => void = () => undefined;
   const cluster = await startScaleCluster({
-    cluster: 'scale',
+    cluster: CLUSTER,
     allocationIntervalSeconds: ALLOCATION_INTERVAL_SECONDS,
     sweepIntervalSeconds: SWEEP_INTERVAL_SECONDS,
     dynamoDbHeapMb: 2048,
@@ -303,6 +331,10 @@ async function startBench(config: Settings) {
   });
   const memory = memoryWatch(cluster.dynamoDbPid as number);
   const agentClients = cluster.clients();
+  const queues = new QueueDepths(agentClients.sqs, {
+    status: cluster.master.statusQueueUrl,
+    heartbeats: cluster.master.heartbeatQueueUrl,
+  });
   const fleet = new SimulatedFleet({
     master: cluster.url,
     sqs: agentClients.sqs,
@@ -319,11 +351,12 @@ async function startBench(config: Settings) {
       new Promise((resolve) => setTimeout(resolve, 60_000)),
     ]);
     fleet.stop();
+    queues.stop();
     memory.stop();
     agentClients.destroy();
     await cluster.stop();
   };
-  return { cluster, fleet, frameworks, writes: meter as PartitionWriteMeter, memory, stop };
+  return { cluster, fleet, frameworks, queues, writes: meter as PartitionWriteMeter, memory, stop };
 }
 
 /** Registration, the idle phase and the run; every figure into `results`. */
@@ -339,11 +372,12 @@ async function measure(
   console.log(`Idle: ${config.idleSeconds} s of heartbeats and periodic passes, no tasks`);
   const idleFrom = writes.now();
   await new Promise((resolve) => setTimeout(resolve, config.idleSeconds * 1000));
+  console.log(`  queues after idling: ${bench.queues.line()}`);
   const idleTo = writes.now();
   const idleWrites = writes.between(idleFrom, idleTo);
 
   const runFrom = writes.now();
-  const run = await runTasks(cluster.url, config, fleet, bench);
+  const run = await runTasks(cluster, config, fleet, bench);
   const runTo = writes.now();
   const allocator = allocatorFigures(cluster);
   results.master_metrics = masterMetrics(cluster);
@@ -361,6 +395,7 @@ async function measure(
     run,
     allocator,
     memory_peak: { ...memory.peak, note: 'one Node process: master handlers, simulated agents, frameworks' },
+    queue_peaks: bench.queues.peaks(),
     agents: { counters: fleet.counters, errors: fleet.errorSamples },
     partitions: {
       limit_wcu_per_second: PARTITION_LIMIT_WCU,

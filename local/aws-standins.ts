@@ -1,5 +1,5 @@
 /**
- * The local stand-ins for the AWS services Mantle uses (see docs/local-aws.md):
+ * The local stand-ins for the AWS services Mantle uses (see docs/local-cluster.md):
  * DynamoDB Local (AWS's own emulator, a Java process), the SQS stand-in (in-process HTTP server) and the
  * CloudWatch Logs stand-in for task output (logs-standin.ts).
  * Used by the tests' global setup and by the local cluster. The code under test talks to them through
@@ -12,9 +12,9 @@ import { existsSync, readdirSync, mkdirSync, readFileSync, rmSync, writeFileSync
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { createRequestHandler } from 'local-aws-sqs';
 import { createAwsClients, type AwsClients, type AwsEndpoints } from '#shared/aws/clients.js';
 import { startLogsStandIn, type LogsStandIn } from './logs-standin.js';
+import { localAwsSqs } from './sqs-package.js';
 
 export class JavaMissingError extends Error {
   constructor(detail: string) {
@@ -250,7 +250,7 @@ export interface SqsStandIn {
 export async function startSqsStandIn(options: { port?: number } = {}): Promise<SqsStandIn> {
   // Mounted in our own http server so that it binds to loopback only and can be closed cleanly.
   const port = options.port ?? (await freePort());
-  const { requestHandler } = createRequestHandler({
+  const { requestHandler } = localAwsSqs().createRequestHandler({
     port,
     hostname: '127.0.0.1',
     emulateQueueCreationLifecycle: false,

@@ -8,6 +8,9 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { toRecordAttributes } from '#shared/queues/attributes.js';
 import type { Queues, ReceivedMessage } from '#shared/queues/queues.js';
 
+/** What one ReceiveMessage returns at most. */
+const SQS_MAX_RECEIVE = 10;
+
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | undefined>;
 
 export interface EventSourceOptions {
@@ -15,8 +18,13 @@ export interface EventSourceOptions {
   readonly queueUrl: string;
   readonly queueArn: string;
   readonly handler: SqsHandler;
-  /** Records per invocation (Lambda: up to 10 for FIFO). */
+  /** Records per invocation (Lambda: up to 10 for FIFO; more than 10 gathers several receives, with a window). */
   readonly batchSize?: number;
+  /**
+   * Lambda's MaximumBatchingWindowInSeconds: once a receive brings messages, receives go on until `batchSize` have
+   * come or the window has passed, and the handler gets them in one invocation (default 0: one receive).
+   */
+  readonly batchingWindowSeconds?: number;
   /** How long one receive waits for the first message. */
   readonly waitSeconds?: number;
   /** How long a received batch stays invisible (default: the queue's; Lambda uses the queue's too). */
@@ -76,6 +84,28 @@ function lambdaContext(name: string): Context {
   };
 }
 
+/** One receive, or with a batching window, as many as fill the batch within the window after the first. */
+async function receiveBatch(options: EventSourceOptions, signal: AbortSignal): Promise<ReceivedMessage[]> {
+  const receive = (waitSeconds: number, max: number) =>
+    options.queues.receive(options.queueUrl, {
+      waitSeconds,
+      max: Math.min(SQS_MAX_RECEIVE, max),
+      abortSignal: signal,
+      ...(options.visibilityTimeoutSeconds !== undefined
+        ? { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds }
+        : {}),
+    });
+  const size = options.batchSize ?? 10;
+  const batch = await receive(options.waitSeconds ?? 1, size);
+  const windowEnds = Date.now() + (options.batchingWindowSeconds ?? 0) * 1000;
+  while (batch.length > 0 && batch.length < size && !signal.aborted) {
+    const left = windowEnds - Date.now();
+    if (left <= 0) break;
+    batch.push(...(await receive(Math.min(20, Math.ceil(left / 1000)), size - batch.length)));
+  }
+  return batch;
+}
+
 export function startEventSource(options: EventSourceOptions): EventSource {
   const controller = new AbortController();
   const region = options.region ?? 'us-east-1';
@@ -88,14 +118,7 @@ export function startEventSource(options: EventSourceOptions): EventSource {
     while (!controller.signal.aborted) {
       let messages: ReceivedMessage[];
       try {
-        messages = await options.queues.receive(options.queueUrl, {
-          waitSeconds: options.waitSeconds ?? 1,
-          max: options.batchSize ?? 10,
-          abortSignal: controller.signal,
-          ...(options.visibilityTimeoutSeconds !== undefined
-            ? { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds }
-            : {}),
-        });
+        messages = await receiveBatch(options, controller.signal);
       } catch (error) {
         if (controller.signal.aborted) return;
         options.onError?.(error);

@@ -82,14 +82,21 @@ async function ensureLogGroup(endpoint: string, group: string, region: string): 
   }
 }
 
-/** Feeds the heartbeat queue to the heartbeat handler, as Lambda's event source would. */
-export async function startHeartbeatSource(master: Master): Promise<EventSource> {
+/**
+ * Feeds the heartbeat queue to the heartbeat handler, as Lambda's event source would: by default in batches of 10
+ * at once; `batching` gathers them as the stack's event source does (infra/settings.ts: up to 1,000 in a 20 s window).
+ */
+export async function startHeartbeatSource(
+  master: Master,
+  batching: { readonly batchSize: number; readonly windowSeconds: number } = { batchSize: 10, windowSeconds: 0 },
+): Promise<EventSource> {
   return startEventSource({
     queues: master.queues,
     queueUrl: master.heartbeatQueueUrl,
     queueArn: await master.queues.arn(master.heartbeatQueueUrl),
     handler: createHeartbeatHandler(master),
-    batchSize: 10,
+    batchSize: batching.batchSize,
+    batchingWindowSeconds: batching.windowSeconds,
     onError: (error) => master.logger.error('Heartbeat event source failed', { error: String(error) }),
   });
 }

@@ -5,6 +5,7 @@
  * handler uses them (the partition-write meter, the simulated agents' doorbell).
  */
 import { allocatorConfig } from '../../functions/allocator/config.js';
+import { HEARTBEAT_BATCH_SIZE, HEARTBEAT_BATCHING_WINDOW_SECONDS } from '../../infra/settings.js';
 import type { Master } from '../../functions/master/master.js';
 import { tableNames, type TableNames } from '../../functions/registrar/tables.js';
 import { createAwsClients, type AwsClients, type AwsEndpoints } from '#shared/aws/clients.js';
@@ -67,7 +68,12 @@ export async function startScaleCluster(options: ScaleClusterOptions): Promise<S
     stops.push(() => server.close());
     const status = await startStatusSource(local);
     stops.push(() => status.stop());
-    const heartbeats = await startHeartbeatSource(master);
+    // As the stack's event source gathers them: 10,000 agents' heartbeats in batches of 10 would take the master's
+    // process 67 invocations a second, and the heartbeat queue fell behind already at 500 agents.
+    const heartbeats = await startHeartbeatSource(master, {
+      batchSize: HEARTBEAT_BATCH_SIZE,
+      windowSeconds: HEARTBEAT_BATCHING_WINDOW_SECONDS,
+    });
     stops.push(() => heartbeats.stop());
     await startAllocator(local, allocatorConfig({}), options.allocationIntervalSeconds, stops);
     startSweeper(master, options.sweepIntervalSeconds, stops);

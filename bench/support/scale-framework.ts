@@ -15,6 +15,8 @@ export interface ScaleTimeline {
   runningAt?: number;
   endedAt?: number;
   ended?: TaskState;
+  /** The terminal update's reason and message, when it is not TASK_FINISHED. */
+  endedWhy?: string;
 }
 
 export interface ScaleFrameworkOptions {
@@ -28,6 +30,7 @@ export interface ScaleFrameworkOptions {
 }
 
 export interface ScaleFramework {
+  readonly frameworkId: string;
   readonly timelines: ReadonlyMap<string, ScaleTimeline>;
   readonly ended: () => number;
   /** Calls that failed (their tasks go back to the queue for the next offers). */
@@ -116,6 +119,7 @@ export async function startScaleFramework(options: ScaleFrameworkOptions): Promi
         if (isTerminal(status.state) && timeline.ended === undefined) {
           timeline.ended = status.state;
           timeline.endedAt = performance.now();
+          if (status.state !== 'TASK_FINISHED') timeline.endedWhy = `${status.reason ?? '-'}: ${status.message ?? ''}`;
           if (++ended === timelines.size) finish();
         }
       },
@@ -132,5 +136,12 @@ export async function startScaleFramework(options: ScaleFrameworkOptions): Promi
     },
   );
   await driver.start();
-  return { timelines, ended: () => ended, failedCalls: () => failedCalls, done, stop: () => driver.stop(false) };
+  return {
+    frameworkId: driver.frameworkId as string,
+    timelines,
+    ended: () => ended,
+    failedCalls: () => failedCalls,
+    done,
+    stop: () => driver.stop(false),
+  };
 }

@@ -8,6 +8,8 @@
  * at a time, the next sent only once the master's ACKNOWLEDGE for the head arrived (status-update-stream.ts, the
  * agent's own stream), an unacknowledged head resent as the agent resends it: first after the acknowledgements'
  * measured round trip (ack-round-trip.ts, at least 10 s), then at double the interval each time, up to 10 minutes.
+ * A RECONCILE is answered as the agent answers it: nothing for a task it has, TASK_DROPPED (and its LAUNCH refused
+ * from then on) for one it does not.
  *
  * Where they differ from real agents, so that 10,000 fit in one process:
  * - No idle long-poll per agent. The bench's SQS client rings `ring(queueUrl)` after each send to a command queue
@@ -22,16 +24,16 @@
 import { taskKey } from '#shared/ids.js';
 import type { AgentCommand, AgentMessage, HeartbeatMessage } from '#shared/protocol/internal.js';
 import { AgentCommandSchema, parseMessageBody } from '#shared/protocol/internal.js';
-import type { Resource, TaskState } from '#shared/protocol/mesos.js';
+import type { Resource, TaskState, TaskStatus } from '#shared/protocol/mesos.js';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { Queues, type ReceivedMessage } from '#shared/queues/queues.js';
-import { parseResourceText } from '#shared/resources/parse.js';
 import { isTerminal } from '#shared/tasks/state-machine.js';
 import { MasterClient } from '../../agent/master-client.js';
 import { registrationRequest, type AgentRegistration, agentRegistration } from '../../agent/registration.js';
 import { AckRoundTrip } from '../../agent/ack-round-trip.js';
 import { StatusUpdateStream } from '../../agent/status-update-stream.js';
-import { taskStatus, uuidHex } from '../../agent/statuses.js';
+import { agentResources, pool } from './fleet-parts.js';
+import { agentStatus, taskStatus, uuidHex } from '../../agent/statuses.js';
 
 export interface FleetOptions {
   readonly master: string;
@@ -73,6 +75,8 @@ interface SimAgent {
   readonly resources: Resource[];
   registration?: AgentRegistration;
   readonly tasks: Map<string, SimTask>;
+  /** Tasks it answered TASK_DROPPED for (a RECONCILE of a task it did not have): their LAUNCH never runs. */
+  readonly refused: Set<string>;
   /** A ring arrived since the last receive began. */
   dirty: boolean;
   /** In the receivers' queue or being read. */
@@ -91,48 +95,15 @@ export interface FleetCounters {
   receives: number;
   emptyReceives: number;
   sweeps: number;
+  /** RECONCILEs answered TASK_DROPPED (tasks the agent did not have). */
+  reconcileDrops: number;
   /** Commands a simulated agent has nothing to do for (framework messages, volumes, reconciliation...). */
   ignoredCommands: number;
   errors: number;
 }
 
-const PORTS_PER_AGENT = 10;
 /** Send lanes: each Queues has one SendMessageBatch in flight per queue, and every agent sends to the status queue. */
 const LANES = 8;
-
-function agentResources(text: string, index: number): Resource[] {
-  const first = 31000 + index * PORTS_PER_AGENT;
-  const parsed = parseResourceText(`${text};ports:[${first}-${first + PORTS_PER_AGENT - 1}]`);
-  if (!parsed.ok) throw new Error(`Invalid agent resources '${text}': ${parsed.error.message}`);
-  return parsed.value;
-}
-
-/**
- * The fleet's doorbell on the master's SQS client: after each send, `ring` gets the queue's URL (SimulatedFleet.ring
- * reads it if it is one of its agents' command queues). Added before the master uses the client.
- */
-export function attachDoorbell(sqs: SQSClient, ring: (queueUrl: string) => void): void {
-  sqs.middlewareStack.add(
-    (next, context) => async (args) => {
-      const result = await next(args);
-      if (context.commandName === 'SendMessageBatchCommand' || context.commandName === 'SendMessageCommand') {
-        ring(String((args.input as { QueueUrl?: string }).QueueUrl));
-      }
-      return result;
-    },
-    { step: 'initialize', name: 'simulatedAgentsDoorbell' },
-  );
-}
-
-/** Runs `work` over `items` with at most `limit` in flight. */
-async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await work(items[next++] as T);
-    }),
-  );
-}
 
 export class SimulatedFleet {
   readonly counters: FleetCounters = {
@@ -146,6 +117,7 @@ export class SimulatedFleet {
     receives: 0,
     emptyReceives: 0,
     sweeps: 0,
+    reconcileDrops: 0,
     ignoredCommands: 0,
     errors: 0,
   };
@@ -170,6 +142,7 @@ export class SimulatedFleet {
       index,
       resources: agentResources(options.resources, index),
       tasks: new Map(),
+      refused: new Set(),
       dirty: false,
       scheduled: false,
     }));
@@ -336,6 +309,9 @@ export class SimulatedFleet {
           if (task.frameworkId === command.framework_id.value) this.end(task, agent, 'TASK_KILLED');
         }
         return;
+      case 'RECONCILE':
+        for (const task of command.tasks) this.reconcile(agent, task.framework_id.value, task.task_id.value);
+        return;
       case 'REREGISTER':
         void this.registerOne(agent, true).catch((error: unknown) => this.fail('re-registration', error));
         return;
@@ -346,9 +322,19 @@ export class SimulatedFleet {
 
   private launch(agent: SimAgent, frameworkId: string, taskId: string): void {
     const key = taskKey(frameworkId, taskId);
-    // A redelivered LAUNCH (same task) is the one already running.
-    if (agent.tasks.has(key)) return;
+    // A redelivered LAUNCH (same task) is the one already running; a refused one never runs.
+    if (agent.tasks.has(key) || agent.refused.has(key)) return;
     this.counters.launches++;
+    const task = this.track(agent, frameworkId, taskId);
+    this.update(agent, task, 'TASK_STARTING');
+    this.update(agent, task, 'TASK_RUNNING');
+    const taskMs = this.options.taskMs ?? 0;
+    if (taskMs <= 0) this.update(agent, task, 'TASK_FINISHED', 'Command exited with status 0');
+    else
+      task.timer = setTimeout(() => this.update(agent, task, 'TASK_FINISHED', 'Command exited with status 0'), taskMs);
+  }
+
+  private track(agent: SimAgent, frameworkId: string, taskId: string): SimTask {
     const task: SimTask = {
       frameworkId,
       taskId,
@@ -358,13 +344,23 @@ export class SimulatedFleet {
       sending: false,
       intervalMs: this.firstRetryMs,
     };
-    agent.tasks.set(key, task);
-    this.update(agent, task, 'TASK_STARTING');
-    this.update(agent, task, 'TASK_RUNNING');
-    const taskMs = this.options.taskMs ?? 0;
-    if (taskMs <= 0) this.update(agent, task, 'TASK_FINISHED', 'Command exited with status 0');
-    else
-      task.timer = setTimeout(() => this.update(agent, task, 'TASK_FINISHED', 'Command exited with status 0'), taskMs);
+    agent.tasks.set(taskKey(frameworkId, taskId), task);
+    return task;
+  }
+
+  /** As the agent answers a RECONCILE: nothing for a task it has (its updates speak), TASK_DROPPED otherwise. */
+  private reconcile(agent: SimAgent, frameworkId: string, taskId: string): void {
+    const key = taskKey(frameworkId, taskId);
+    if (agent.tasks.has(key)) return;
+    this.counters.reconcileDrops++;
+    agent.refused.add(key);
+    const status = agentStatus(
+      taskId,
+      'TASK_DROPPED',
+      'REASON_RECONCILIATION',
+      'Reconciliation: task unknown to the agent',
+    );
+    this.queue(agent, this.track(agent, frameworkId, taskId), status);
   }
 
   private end(task: SimTask | undefined, agent: SimAgent, state: TaskState): void {
@@ -382,6 +378,11 @@ export class SimulatedFleet {
       containerId: task.containerId,
       ...(message !== undefined ? { message } : {}),
     });
+    this.queue(agent, task, status);
+  }
+
+  private queue(agent: SimAgent, task: SimTask, status: TaskStatus): void {
+    const state = status.state;
     if (task.stream.update(status) !== 'queued') return;
     if (task.stream.head?.uuid === status.uuid || isTerminal(state)) this.flush(agent, task);
   }

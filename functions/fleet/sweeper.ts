@@ -8,11 +8,16 @@
  * - Agents silent past agent_ping_timeout × max_agent_ping_timeouts become unreachable: their offers
  *   are rescinded, their tasks become TASK_UNREACHABLE (TASK_LOST for frameworks without
  *   PARTITION_AWARE), REASON_AGENT_REMOVED, and every active framework gets a FAILURE event.
- * - Ledger entries held past launchTimeoutSeconds are settled by their task rows (planOverdueLaunch):
- *   a launch the agent never confirmed ends TASK_DROPPED / TASK_LOST, and one with no row of its own
- *   (the ACCEPT died, or its row write failed, after the ledger write) is recorded TASK_DROPPED first,
- *   so that its late row is refused; either gives its resources back (an executor charge only its
- *   unsent launch made too), and the agent is told to kill the task in case the launch arrives late.
+ * - Ledger entries held past launchTimeoutSeconds are settled by their task rows (planOverdueLaunch).
+ *   One with no row of its own (the ACCEPT died, or its row write failed, after the ledger write) is
+ *   recorded TASK_DROPPED first, so that its late row is refused, and its resources (and an executor
+ *   charge only its unsent launch made) go back; the agent is told to kill the task in case the launch
+ *   arrives late. A launch still TASK_STAGING is dropped the same way when a sibling of its launch had
+ *   no row (rows all come before the launch command, so it was never sent); otherwise only the agent
+ *   knows, so it is asked (RECONCILE, as Mesos's master asks a re-registered agent): it answers
+ *   TASK_DROPPED for a task it does not have and refuses that launch if it arrives later, while a launch
+ *   it did start is confirmed by its own updates, which may still be queued behind others (a backlog on
+ *   the status queue is no sign of a lost launch).
  * - Offers past their offer timeout are rescinded.
  * - In AWS, silent agents whose EC2 instance is stopped or terminated are marked gone at once.
  */
@@ -32,6 +37,8 @@ export interface SweepReport {
   readonly droppedLaunches: number;
   /** Ledger entries with no task record of their own launch, given back (see planOverdueLaunch). */
   readonly orphanedLaunches: number;
+  /** Launches still TASK_STAGING past the launch timeout, asked about (RECONCILE). */
+  readonly reconciledLaunches: number;
   readonly expiredOffers: number;
 }
 
@@ -62,6 +69,7 @@ export async function sweep(master: Master, options: SweepOptions = {}): Promise
   let unreachable = 0;
   let droppedLaunches = 0;
   let orphanedLaunches = 0;
+  let reconciledLaunches = 0;
   let expiredOffers = 0;
   const agents: AgentRecord[] = [];
   for await (const agent of master.registrar.agents.list()) agents.push(agent);
@@ -84,9 +92,19 @@ export async function sweep(master: Master, options: SweepOptions = {}): Promise
     const settled = await settleOverdueLaunches(master, current, plan.overdueLaunches, frameworks);
     droppedLaunches += settled.dropped;
     orphanedLaunches += settled.orphaned;
+    reconciledLaunches += settled.reconciled;
   }
   master.metrics.observe('master/sweep_ms', master.now() - started);
-  return { gone, deactivated, removed, unreachable, droppedLaunches, orphanedLaunches, expiredOffers };
+  return {
+    gone,
+    deactivated,
+    removed,
+    unreachable,
+    droppedLaunches,
+    orphanedLaunches,
+    reconciledLaunches,
+    expiredOffers,
+  };
 }
 
 /**
@@ -150,6 +168,8 @@ interface Settled {
   dropped: number;
   /** Ledger entries without a row of their own launch (`orphan`, `superseded`), given back. */
   orphaned: number;
+  /** Launches still TASK_STAGING that may have been sent, asked about (RECONCILE). */
+  reconciled: number;
 }
 
 /** Settles the launches the ledger has held past the launch timeout, each by its task row (planOverdueLaunch). */
@@ -159,9 +179,10 @@ async function settleOverdueLaunches(
   overdue: readonly AllocatedTask[],
   frameworks: Frameworks,
 ): Promise<Settled> {
-  const settled: Settled = { dropped: 0, orphaned: 0 };
+  const settled: Settled = { dropped: 0, orphaned: 0, reconciled: 0 };
   // Launches some task of which had no row: their commands were never sent.
   const unsent = new Set<string>();
+  const unconfirmed: AllocatedTask[] = [];
   for (const task of overdue) {
     const row = await master.registrar.tasks.get(task.frameworkId, task.taskId);
     let plan = planOverdueLaunch(task, row);
@@ -175,13 +196,31 @@ async function settleOverdueLaunches(
       // A row was written meanwhile: the launch's own (its ACCEPT was late), or another launch's.
       plan = planOverdueLaunch(task, ended);
     }
-    if (plan === 'unconfirmed' && (await dropLaunch(master, agent, task, frameworks))) settled.dropped++;
+    if (plan === 'unconfirmed') unconfirmed.push(task);
     if (plan === 'ended') await releaseHeld(master, agent, task);
     if (plan === 'superseded') {
       await releaseHeld(master, agent, task, { kill: true });
       countOrphan(master, agent, task, 'superseded');
       settled.orphaned++;
     }
+  }
+  const staging: AllocatedTask[] = [];
+  for (const task of unconfirmed) {
+    if (!unsent.has(task.launchId)) staging.push(task);
+    else if (await dropLaunch(master, agent, task, frameworks)) settled.dropped++;
+  }
+  if (staging.length > 0) {
+    await sendAgentCommands(master, agent, [
+      {
+        type: 'RECONCILE',
+        tasks: staging.map((task) => ({ framework_id: { value: task.frameworkId }, task_id: { value: task.taskId } })),
+      },
+    ]);
+    master.logger.info('Launches not confirmed in time; the agent is asked', {
+      agentId: agent.agentId,
+      taskIds: staging.map((task) => task.taskId),
+    });
+    settled.reconciled = staging.length;
   }
   if (unsent.size > 0) await releaseUnsentExecutors(master, agent.agentId, unsent);
   return settled;
@@ -284,7 +323,7 @@ async function dropLaunch(
       taskId: task.taskId,
       state: 'TASK_DROPPED',
       reason: 'REASON_AGENT_DISCONNECTED',
-      message: `The agent did not confirm the launch within ${master.config.launchTimeoutSeconds} s`,
+      message: 'The launch was never sent: its ACCEPT failed before the launch command',
       agentId: agent.agentId,
       now,
     });

@@ -3,7 +3,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+} from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { createAwsClients } from '#shared/aws/clients.js';
 import { createTables, tableNames } from '../../functions/registrar/index.js';
@@ -15,6 +21,7 @@ import {
   startLocalAws,
   startSqsStandIn,
 } from '../../local/aws-standins.js';
+import { correctedSource } from '../../local/sqs-package.js';
 
 function alive(pid: number): boolean {
   try {
@@ -111,6 +118,43 @@ describe('the local AWS stand-ins', () => {
       await other.stop();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("drains a backlog past SQS's in-flight quota: only received, undeleted messages count against it", async () => {
+    const sqs = await startSqsStandIn();
+    const clients = createAwsClients({ endpoints: { sqs: sqs.endpoint } });
+    try {
+      const { QueueUrl } = await clients.sqs.send(
+        new CreateQueueCommand({ QueueName: 'backlog.fifo', Attributes: { FifoQueue: 'true' } }),
+      );
+      // 20,000 waiting: the package's own check refused every receive from here on (it counted them as in flight).
+      for (let sent = 0; sent < 20_000; sent += 10) {
+        await clients.sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl,
+            Entries: Array.from({ length: 10 }, (_, i) => ({
+              Id: String(i),
+              MessageBody: 'waiting',
+              MessageGroupId: `group-${sent + i}`,
+              MessageDeduplicationId: `message-${sent + i}`,
+            })),
+          }),
+        );
+      }
+      const received = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }));
+      expect(received.Messages).toHaveLength(10);
+      const attributes = await clients.sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['ApproximateNumberOfMessagesNotVisible'] }),
+      );
+      expect(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible).toBe('10');
+    } finally {
+      clients.destroy();
+      await sqs.stop();
+    }
+  });
+
+  it('refuses to run a stand-in package whose in-flight check it does not know', () => {
+    expect(() => correctedSource('module.exports = {}')).toThrow(/in-flight check .* not in its bundle exactly once/);
   });
 
   it('reports a port that is taken instead of hanging', async () => {

@@ -177,6 +177,42 @@ describe('the Lambda-style event source', () => {
     }
   });
 
+  it("gathers a batch over several receives within a batching window (the heartbeats' event source in AWS)", async () => {
+    const url = await queues.ensure(unique());
+    const message = (i: number) => ({ body: `beat-${i}` });
+    await queues.send(
+      url,
+      Array.from({ length: 25 }, (_, i) => message(i)),
+    );
+    const batches: number[] = [];
+    const source = startEventSource({
+      queues,
+      queueUrl: url,
+      queueArn: await queues.arn(url),
+      batchSize: 40,
+      batchingWindowSeconds: 2,
+      handler: async (event: SQSEvent) => {
+        batches.push(event.Records.length);
+        return { batchItemFailures: [] };
+      },
+    });
+    try {
+      // Ten more arrive within the window: one invocation of 35 (one receive brings at most 10).
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await queues.send(
+        url,
+        Array.from({ length: 10 }, (_, i) => message(25 + i)),
+      );
+      await until(() => batches.length > 0);
+      expect(batches).toEqual([35]);
+      // The batch was deleted whole: nothing comes back.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(await queues.depth(url)).toBe(0);
+    } finally {
+      await source.stop();
+    }
+  });
+
   it('takes a FIFO receipt that expired (the message comes back) as not its to delete', async () => {
     const url = await queues.ensure(`${unique()}.fifo`, { visibilityTimeoutSeconds: 1 });
     await queues.send(url, [{ body: 'late', groupId: 'g', deduplicationId: 'late' }]);

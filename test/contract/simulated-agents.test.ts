@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AwsClients } from '#shared/aws/clients.js';
 import { PartitionWriteMeter } from '../../bench/support/partition-writes.js';
 import { startScaleCluster, type ScaleCluster } from '../../bench/support/scale-cluster.js';
-import { attachDoorbell, SimulatedFleet } from '../../bench/support/simulated-agents.js';
+import { attachDoorbell } from '../../bench/support/fleet-parts.js';
+import { SimulatedFleet } from '../../bench/support/simulated-agents.js';
 import { runBatch } from '../support/batch-framework.js';
 
 const AGENTS = 20;

@@ -1,7 +1,7 @@
 /**
  * The sweeper's timers against a real master: unreachable agents (and their return, Mesos's rules),
- * launches the agent never confirmed (a master that died between the ledger write and the launch
- * command), and expired offers.
+ * launches the agent has not confirmed in time (dropped when never sent, else the agent is asked), and
+ * expired offers.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sweep } from '../../functions/fleet/sweeper.js';
@@ -150,7 +150,7 @@ describe('the sweeper', () => {
     });
   });
 
-  it('drops a launch left in TASK_STAGING, but not one the agent confirmed', async () => {
+  it('asks the agent about a launch left in TASK_STAGING (not one it confirmed); its TASK_DROPPED gives the resources back', async () => {
     const agent = await registerAgent(tm, 'cpus:4;mem:4096');
     const made = await offer(tm, aware, agent, 'cpus:2;mem:256');
     await aware.call(
@@ -169,12 +169,43 @@ describe('the sweeper', () => {
     await aware.update('confirmed', 'TASK_STARTING');
     tm.advance(61_000);
     expect((await heartbeat(tm, agent)).recorded).toBe(1);
-    await sweep(tm.master);
-    await aware.update('silent', 'TASK_DROPPED');
-    expect((await tm.master.registrar.tasks.get(aware.frameworkId, 'silent'))?.state).toBe('TASK_DROPPED');
+    expect(await sweep(tm.master)).toMatchObject({ droppedLaunches: 0, reconciledLaunches: 1 });
+    expect(await commands(tm, agent)).toEqual([
+      { type: 'RECONCILE', tasks: [{ framework_id: { value: aware.frameworkId }, task_id: { value: 'silent' } }] },
+    ]);
+    expect((await tm.master.registrar.tasks.get(aware.frameworkId, 'silent'))?.state).toBe('TASK_STAGING');
+    // The agent does not have it (agent/command-handler.ts): TASK_DROPPED, and it refuses the launch from now on.
+    await sendStatus(tm, agent, aware.frameworkId, {
+      task_id: { value: 'silent' },
+      state: 'TASK_DROPPED',
+      source: 'SOURCE_AGENT',
+      reason: 'REASON_RECONCILIATION',
+      uuid: uuid(),
+    });
+    expect((await aware.update('silent', 'TASK_DROPPED')).reason).toBe('REASON_RECONCILIATION');
     expect((await tm.master.registrar.tasks.get(aware.frameworkId, 'confirmed'))?.state).toBe('TASK_STARTING');
     const ledger = await tm.master.registrar.agents.get(agent.agentId);
     expect(Object.keys(ledger?.tasks ?? {})).toEqual([`${aware.frameworkId}/confirmed`]);
+  });
+
+  it('keeps a launch whose confirmation is still queued past the launch timeout (a status backlog, not a lost launch)', async () => {
+    const agent = await registerAgent(tm, 'cpus:4;mem:4096');
+    const made = await offer(tm, aware, agent, 'cpus:2;mem:256');
+    await aware.call('ACCEPT', launch([made.offerId], [commandTask('late', agent, 'cpus:1;mem:64')]));
+    await commands(tm, agent);
+    // The agent started it; its TASK_STARTING waits behind a backlog on the status queue while the sweep runs.
+    tm.advance(61_000);
+    expect((await heartbeat(tm, agent)).recorded).toBe(1);
+    expect(await sweep(tm.master)).toMatchObject({ droppedLaunches: 0, reconciledLaunches: 1 });
+    await sendStatus(tm, agent, aware.frameworkId, {
+      task_id: { value: 'late' },
+      state: 'TASK_STARTING',
+      uuid: uuid(),
+    });
+    expect((await aware.update('late', 'TASK_STARTING')).state).toBe('TASK_STARTING');
+    expect((await tm.master.registrar.tasks.get(aware.frameworkId, 'late'))?.state).toBe('TASK_STARTING');
+    const ledger = await tm.master.registrar.agents.get(agent.agentId);
+    expect(Object.keys(ledger?.tasks ?? {})).toContain(`${aware.frameworkId}/late`);
   });
 
   it('rescinds offers past their offer timeout', async () => {

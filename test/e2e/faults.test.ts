@@ -225,7 +225,7 @@ describe('fault injection on a local cluster', () => {
     expect(await registrarViolations(cluster.master)).toEqual([]);
   });
 
-  it('3. a master that dies between the ledger write and the launch command: TASK_DROPPED, resources back', async () => {
+  it('3. a master that dies between the ledger write and the launch command: the agent, asked, answers TASK_DROPPED; resources back', async () => {
     const f = await framework();
     const offer = await offerFrom(f, inProcessAgent);
     const queues = cluster.master.queues;
@@ -253,8 +253,10 @@ describe('fault injection on a local cluster', () => {
     expect(crashed).toBe(1);
     expect((await cluster.master.registrar.tasks.get(f.frameworkId, 'orphan'))?.state).toBe('TASK_STAGING');
 
+    // Its row is TASK_STAGING: the sweeper asks the agent (RECONCILE), which does not have it.
     const dropped = await f.update('orphan', 'TASK_DROPPED', 20_000);
-    expect(dropped.source).toBe('SOURCE_MASTER');
+    expect(dropped.source).toBe('SOURCE_AGENT');
+    expect(dropped.reason).toBe('REASON_RECONCILIATION');
     const agent = await cluster.master.registrar.agents.get(inProcessAgent);
     expect(Object.keys(agent?.tasks ?? {})).not.toContain(`${f.frameworkId}/orphan`);
     // Never stuck: the agent never runs it, and nothing further arrives for it.
