@@ -149,9 +149,15 @@ export class TaskRegistry {
     return items.map((item) => withInfo(item, byKey.get(taskKey(item.framework_id as string, item.task_id as string))));
   }
 
-  async get(frameworkId: string, taskId: string): Promise<TaskRecord | undefined> {
-    // The stored TaskInfo can be large and is not part of the record: leave it out of the read.
-    const item = await this.context.get(this.table, { framework_id: frameworkId, task_id: taskId }, RECORD_ATTRIBUTES);
+  /** The row, read consistently unless `consistent` is false (half the units; it may miss the latest writes). */
+  async get(frameworkId: string, taskId: string, consistent = true): Promise<TaskRecord | undefined> {
+    // A row written before TaskInfos had items of their own carries one: it is not part of the record.
+    const item = await this.context.get(
+      this.table,
+      { framework_id: frameworkId, task_id: taskId },
+      RECORD_ATTRIBUTES,
+      consistent,
+    );
     return item ? taskFromItem(item) : undefined;
   }
 
