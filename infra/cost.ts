@@ -164,11 +164,11 @@ export const MEASURED = {
   apiCallsPerTask: 3.15,
   statusMessagesPerTask: 3,
   allocationTriggersPerTask: 0.625,
-  readUnitsPerTask: 19,
-  writeUnitsPerTask: 15.1,
-  fifoRequestsPerTask: 11.7,
-  per100kTasksApiGateway: 3.36,
-  per100kTasksFunctionUrl: 2.2,
+  readUnitsPerTask: 12.3,
+  writeUnitsPerTask: 11.6,
+  fifoRequestsPerTask: 11.5,
+  per100kTasksApiGateway: 3.06,
+  per100kTasksFunctionUrl: 1.88,
   /** A scrape of the cluster-wide metrics, beyond the agents' scan (scanReadUnitsPerAgent each). */
   scrapeReadUnitsBesideAgents: 5,
 } as const;

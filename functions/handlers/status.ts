@@ -35,33 +35,37 @@ export function createStatusHandler(master: Master) {
         messageId: record.messageId,
         error: String(error),
       });
-    // The batch's task rows in one read; a failure here only means each update reads its own.
-    await batch.preload([...messages.values()]).catch((error: unknown) => {
-      master.logger.warn("Reading the batch's tasks failed; each update reads its own", { error: String(error) });
+    // The batch's changes of task states are counted in one write at its end (not one per update).
+    const failed = await master.registrar.counters.batched(async () => {
+      // The batch's task rows in one read; a failure here only means each update reads its own.
+      await batch.preload([...messages.values()]).catch((error: unknown) => {
+        master.logger.warn("Reading the batch's tasks failed; each update reads its own", { error: String(error) });
+      });
+      const applied = await processInOrder(
+        event.Records,
+        async (record) => {
+          const message = messages.get(record);
+          if (!message) return;
+          master.logger.debug('Agent message received', {
+            type: message.type,
+            ...(message.type === 'STATUS_UPDATE' ? { state: message.status.state } : {}),
+          });
+          // SQS stamps the sender: on EC2, the role session of the sending instance.
+          await batch.apply(record, message, record.attributes.SenderId);
+        },
+        failedToRedeliver,
+      );
+      const failing = new Set(
+        event.Records.filter((record) =>
+          applied.batchItemFailures.some((failure) => failure.itemIdentifier === record.messageId),
+        ),
+      );
+      for (const [record, error] of await batch.finish(failing)) {
+        inLogContext(fromMessageAttributes(record.messageAttributes), () => failedToRedeliver(record, error));
+        failing.add(record);
+      }
+      return failing;
     });
-    const applied = await processInOrder(
-      event.Records,
-      async (record) => {
-        const message = messages.get(record);
-        if (!message) return;
-        master.logger.debug('Agent message received', {
-          type: message.type,
-          ...(message.type === 'STATUS_UPDATE' ? { state: message.status.state } : {}),
-        });
-        // SQS stamps the sender: on EC2, the role session of the sending instance.
-        await batch.apply(record, message, record.attributes.SenderId);
-      },
-      failedToRedeliver,
-    );
-    const failed = new Set(
-      event.Records.filter((record) =>
-        applied.batchItemFailures.some((failure) => failure.itemIdentifier === record.messageId),
-      ),
-    );
-    for (const [record, error] of await batch.finish(failed)) {
-      inLogContext(fromMessageAttributes(record.messageAttributes), () => failedToRedeliver(record, error));
-      failed.add(record);
-    }
     // Not worth redelivering the batch for: the periodic pass offers the resources anyway.
     await triggers.flush().catch((error: unknown) => {
       master.metrics.increment('master/allocation_trigger_errors');

@@ -38,9 +38,10 @@ async function acknowledgeToAgent(
       : [{ type: 'ACKNOWLEDGE' as const, framework_id, task_id: status.task_id, uuid: status.uuid }],
   );
   if (commands.length === 0) return;
-  const agent = await master.registrar.agents.get(agentId);
+  // Eventually consistent (half the units): where the agent's commands go never changes.
+  const agent = (await master.registrar.agents.statuses([agentId])).get(agentId);
   if (!agent || agent.status === 'GONE' || !agent.commandQueueUrl) return;
-  await sendAgentCommands(master, agent, commands);
+  await sendAgentCommands(master, { agentId, commandQueueUrl: agent.commandQueueUrl }, commands);
 }
 
 /**

@@ -70,14 +70,17 @@ export class RegistrarContext {
     for (const listener of this.writeListeners) listener(table, key);
   }
 
-  /** A strongly consistent read: the registrar decides on current state, never on a stale copy. */
-  async get(table: string, key: Item, attributes?: readonly string[]): Promise<Item | undefined> {
+  /**
+   * A strongly consistent read: the registrar decides on current state, never on a stale copy. `consistent: false`
+   * (half the read units) is for a caller that checks what it read is recent enough and reads again if not.
+   */
+  async get(table: string, key: Item, attributes?: readonly string[], consistent = true): Promise<Item | undefined> {
     // DynamoDB refuses empty key strings; no item can have one.
     if (hasEmptyKey(key)) return undefined;
     const projection = attributes ? projectionOf(attributes) : {};
     const result = await this.metrics.time('registrar/state_fetch_ms', () =>
       withConflictRetries(() =>
-        this.documents.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true, ...projection })),
+        this.documents.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: consistent, ...projection })),
       ),
     );
     return result.Item;

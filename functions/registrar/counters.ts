@@ -27,6 +27,8 @@ export class TaskCounters {
   private inFlight: Promise<void> = Promise.resolve();
   /** The next write, which every change made meanwhile joins. */
   private queued: Promise<void> | undefined;
+  /** Batches under way (`batched`): changes wait for the end of one rather than each making a write. */
+  private holding = 0;
 
   constructor(private readonly context: RegistrarContext) {}
 
@@ -45,7 +47,22 @@ export class TaskCounters {
     if (from === to) return;
     this.pending.set(to, (this.pending.get(to) ?? 0) + 1);
     if (from) this.pending.set(from, (this.pending.get(from) ?? 0) - 1);
-    await this.flush();
+    if (this.holding === 0) await this.flush();
+  }
+
+  /**
+   * Runs a batch of task writes (a status-handler invocation's updates, one message group's after another) whose
+   * changes of state are counted in one write at its end, whatever it threw: the counts written once per batch
+   * rather than once per update. A batch that ends writes what the batches still under way counted so far too.
+   */
+  async batched<T>(work: () => Promise<T>): Promise<T> {
+    this.holding++;
+    try {
+      return await work();
+    } finally {
+      this.holding--;
+      await this.flush();
+    }
   }
 
   private flush(): Promise<void> {

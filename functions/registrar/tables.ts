@@ -7,6 +7,7 @@ export type TableId =
   | 'agents'
   | 'frameworks'
   | 'tasks'
+  | 'taskinfos'
   | 'filters'
   | 'heartbeats'
   | 'roles'
@@ -46,6 +47,14 @@ export const TABLE_DEFINITIONS: readonly TableDefinition[] = [
   {
     id: 'tasks',
     description: 'Tasks by framework (task ids are unique per framework): state, latest status, update uuids',
+    partitionKey: { name: 'framework_id', type: 'S' },
+    sortKey: { name: 'task_id', type: 'S' },
+    timeToLiveAttribute: 'expires_at',
+  },
+  {
+    id: 'taskinfos',
+    description:
+      "Each task row's TaskInfo, written once at launch and given the row's expiry at the task's end (kept out of the row each status update rewrites, which DynamoDB bills by the item's size)",
     partitionKey: { name: 'framework_id', type: 'S' },
     sortKey: { name: 'task_id', type: 'S' },
     timeToLiveAttribute: 'expires_at',

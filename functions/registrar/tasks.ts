@@ -3,6 +3,9 @@
  * reconciliation. The agent ledger holds the task's resources; this row holds its state. Rows are
  * written after the ledger write that launches a task, by an idempotent follow-up; a launch whose row
  * never came is given a TASK_DROPPED row by the sweeper (`recordDropped`), and its late row is refused.
+ * The TaskInfo is kept in an item of its own (the taskinfos table), written once at launch: DynamoDB
+ * bills an update by the whole item's size, so in the row it would be paid again by every status
+ * update (docs/cost.md).
  *
  * State changes go through the task state machine: read, apply (pure), conditional write on the
  * row's version; a lost race re-reads and re-applies. Duplicates (same update uuid) are no-ops, and a
@@ -78,6 +81,9 @@ export type StatusUpdateResult =
     }
   | { readonly outcome: 'duplicate'; readonly task: TaskRecord };
 
+/** Rows a scan gathers before reading their TaskInfo items (one batch read of 100 keys each). */
+const INFO_BATCH = 100;
+
 /** How long finished tasks are kept for reconciliation and history (Mesos keeps a bounded list). */
 const FINISHED_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
@@ -123,8 +129,10 @@ export interface TaskWithInfo {
   readonly info?: TaskInfo;
 }
 
-function withInfo(item: Item): TaskWithInfo {
-  const info = typeof item.info === 'string' ? TaskInfoSchema.safeParse(JSON.parse(item.info)) : undefined;
+/** The row and its TaskInfo item's `info`; a row written before the TaskInfo had its own item carries it. */
+function withInfo(item: Item, infoItem: Item | undefined): TaskWithInfo {
+  const stored = infoItem?.info ?? item.info;
+  const info = typeof stored === 'string' ? TaskInfoSchema.safeParse(JSON.parse(stored)) : undefined;
   return { task: taskFromItem(item), ...(info?.success ? { info: info.data } : {}) };
 }
 
@@ -139,9 +147,30 @@ export class TaskRegistry {
     return this.context.tables.tasks;
   }
 
-  async get(frameworkId: string, taskId: string): Promise<TaskRecord | undefined> {
-    // The stored TaskInfo can be large and is not part of the record: leave it out of the read.
-    const item = await this.context.get(this.table, { framework_id: frameworkId, task_id: taskId }, RECORD_ATTRIBUTES);
+  private get infoTable(): string {
+    return this.context.tables.taskinfos;
+  }
+
+  /** Each row with its TaskInfo item, read in batches (a page's or a scan page's rows). */
+  private async withInfos(items: readonly Item[]): Promise<TaskWithInfo[]> {
+    const infos = await this.context.batchGet(
+      this.infoTable,
+      items.map((item) => ({ framework_id: item.framework_id, task_id: item.task_id })),
+      { consistent: true },
+    );
+    const byKey = new Map(infos.map((info) => [taskKey(info.framework_id as string, info.task_id as string), info]));
+    return items.map((item) => withInfo(item, byKey.get(taskKey(item.framework_id as string, item.task_id as string))));
+  }
+
+  /** The row, read consistently unless `consistent` is false (half the units; it may miss the latest writes). */
+  async get(frameworkId: string, taskId: string, consistent = true): Promise<TaskRecord | undefined> {
+    // A row written before TaskInfos had items of their own carries one: it is not part of the record.
+    const item = await this.context.get(
+      this.table,
+      { framework_id: frameworkId, task_id: taskId },
+      RECORD_ATTRIBUTES,
+      consistent,
+    );
     return item ? taskFromItem(item) : undefined;
   }
 
@@ -179,7 +208,6 @@ export class TaskRegistry {
       name: info.name,
       role: task.role,
       resources: JSON.stringify(task.resources),
-      info: JSON.stringify(kept),
       state: 'TASK_STAGING',
       uuids: [],
       launch_id: task.launchId,
@@ -188,15 +216,24 @@ export class TaskRegistry {
       updated_at: now,
     };
     const outcome = await this.putFor(item, task.launchId);
+    // The TaskInfo follows the row that claimed the task id (never before it: a duplicate launch must not replace
+    // the running task's), and again for a retried launch, which may have stopped between the two.
+    const infoItem: Item = { framework_id: task.frameworkId, task_id: info.task_id.value, info: JSON.stringify(kept) };
     if (outcome.written) {
-      await this.counters.transition(undefined, 'TASK_STAGING');
+      await Promise.all([
+        this.context.put({ TableName: this.infoTable, Item: infoItem }),
+        this.counters.transition(undefined, 'TASK_STAGING'),
+      ]);
       return ok(taskFromItem(item));
     }
     const existing = outcome.old ? taskFromItem(outcome.old) : undefined;
     if (existing?.launchId === task.launchId) {
       // Before its launch command is sent, a launch's own row ends only by the sweeper's drop.
-      if (!isTerminal(existing.state)) return ok(existing);
-      return failure('LAUNCH_DROPPED', `Launch ${task.launchId} of task ${info.task_id.value} was dropped meanwhile`);
+      if (isTerminal(existing.state)) {
+        return failure('LAUNCH_DROPPED', `Launch ${task.launchId} of task ${info.task_id.value} was dropped meanwhile`);
+      }
+      await this.context.put({ TableName: this.infoTable, Item: infoItem });
+      return ok(existing);
     }
     return failure('DUPLICATE_TASK', `Task ${info.task_id.value} of framework ${task.frameworkId} already exists`);
   }
@@ -319,7 +356,10 @@ export class TaskRegistry {
         'NONE',
       );
       if (!outcome.written) return RETRY;
-      await this.counters.transition(task.state, applied.record.state);
+      await Promise.all([
+        this.counters.transition(task.state, applied.record.state),
+        ...(applied.becameTerminal ? [this.expireInfo(frameworkId, taskId, fields.expires_at as number)] : []),
+      ]);
       // The write was conditioned on the version read, so the new row is the old one plus these fields.
       const updated: TaskRecord = {
         ...task,
@@ -339,6 +379,29 @@ export class TaskRegistry {
     });
     if (result === RETRY) throw new Error(`Task ${taskId} kept changing; the status update gave up`);
     return result;
+  }
+
+  /**
+   * Gives a finished task's TaskInfo item the row's expiry. Best effort, as the counts are: the row's write has
+   * happened, and an item left without its expiry (counted, `registrar/task_info_expiry_errors`) costs storage only.
+   */
+  private async expireInfo(frameworkId: string, taskId: string, expiresAt: number): Promise<void> {
+    const x = new Expression();
+    try {
+      await this.context.update(
+        {
+          TableName: this.infoTable,
+          Key: { framework_id: frameworkId, task_id: taskId },
+          UpdateExpression: `SET ${x.name('expires_at')} = ${x.value(expiresAt)}`,
+          // A row written before TaskInfos had items of their own has none: create no stub.
+          ConditionExpression: `attribute_exists(${x.name('task_id')})`,
+          ...x.attributes(),
+        },
+        'NONE',
+      );
+    } catch {
+      this.context.metrics.increment('registrar/task_info_expiry_errors');
+    }
   }
 
   /**
@@ -369,7 +432,15 @@ export class TaskRegistry {
    * the tasks of the last week.
    */
   async *scanWithInfo(): AsyncGenerator<TaskWithInfo> {
-    for await (const item of this.context.scan(this.table, [...RECORD_ATTRIBUTES, 'info'])) yield withInfo(item);
+    let page: Item[] = [];
+    for await (const item of this.context.scan(this.table, [...RECORD_ATTRIBUTES, 'info'])) {
+      page.push(item);
+      if (page.length === INFO_BATCH) {
+        yield* await this.withInfos(page);
+        page = [];
+      }
+    }
+    yield* await this.withInfos(page);
   }
 
   /**
@@ -397,7 +468,7 @@ export class TaskRegistry {
         ? { query: { KeyConditionExpression: 'framework_id = :f', ExpressionAttributeValues: { ':f': frameworkId } } }
         : {}),
     });
-    return ok({ tasks: page.items.map(withInfo), ...(page.next ? { next: encodeCursor(page.next) } : {}) });
+    return ok({ tasks: await this.withInfos(page.items), ...(page.next ? { next: encodeCursor(page.next) } : {}) });
   }
 
   /** The framework's tasks (active and finished-but-retained), page by page. */

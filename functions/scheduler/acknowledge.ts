@@ -4,7 +4,7 @@
  * acknowledgements of unknown tasks (still 202) and counts them.
  */
 import { isTerminal } from '#shared/tasks/state-machine.js';
-import type { FrameworkRecord } from '../registrar/index.js';
+import type { FrameworkRecord, TaskRecord } from '../registrar/index.js';
 import { sendAgentCommands, type Master } from '../master/master.js';
 import { ACCEPTED, type CallResponse } from './responses.js';
 import type { CallOf } from './validation.js';
@@ -16,21 +16,43 @@ export async function acknowledge(
 ): Promise<CallResponse> {
   const { frameworkId } = framework;
   const { agent_id, task_id, uuid } = call.acknowledge;
-  const task = await master.registrar.tasks.get(frameworkId, task_id.value);
-  const agent = task && task.agentId === agent_id.value ? await master.registrar.agents.get(agent_id.value) : undefined;
+  const task = await taskWithUpdate(master, frameworkId, task_id.value, uuid);
+  // Eventually consistent: where the agent's commands go never changes, and an agent gone a moment ago whose queue
+  // is already deleted fails the send (the framework retries, and is answered 202 once the read shows it gone).
+  const agent =
+    task && task.agentId === agent_id.value
+      ? (await master.registrar.agents.statuses([agent_id.value])).get(agent_id.value)
+      : undefined;
   if (!task || !agent || agent.status === 'GONE') {
     master.metrics.increment('master/invalid_status_update_acknowledgements');
     return ACCEPTED;
   }
-  await sendAgentCommands(master, agent, [
+  await sendAgentCommands(master, { agentId: agent_id.value, commandQueueUrl: agent.commandQueueUrl }, [
     { type: 'ACKNOWLEDGE', framework_id: { value: frameworkId }, task_id, uuid },
   ]);
-  // Only the acknowledgement of the latest, terminal update changes the row. The row was read consistently, after
-  // the update was written (the framework saw it), so a write skipped here is one whose condition would fail, a
-  // write DynamoDB bills all the same.
+  // Only the acknowledgement of the latest, terminal update changes the row. The row holds the update (the framework
+  // saw it after it was written), so a write skipped here is one whose condition would fail, a write DynamoDB bills
+  // all the same.
   if (isTerminal(task.state) && task.status?.uuid === uuid && !task.acknowledged) {
     await master.registrar.tasks.acknowledge(frameworkId, task_id.value, uuid);
   }
   master.metrics.increment('master/valid_status_update_acknowledgements');
   return ACCEPTED;
+}
+
+/**
+ * The task's row, first read eventually consistently (half the units). A row that already holds the acknowledged
+ * update is recent enough for what is decided on it: a later row has the same agent, a later latest update and a
+ * terminal state that never changes. One that does not (not caught up yet, or an unknown update) is read again
+ * consistently.
+ */
+async function taskWithUpdate(
+  master: Pick<Master, 'registrar'>,
+  frameworkId: string,
+  taskId: string,
+  uuid: string,
+): Promise<TaskRecord | undefined> {
+  const seen = await master.registrar.tasks.get(frameworkId, taskId, false);
+  if (seen?.uuids.includes(uuid)) return seen;
+  return master.registrar.tasks.get(frameworkId, taskId);
 }

@@ -67,6 +67,53 @@ describe('task counters', () => {
     expect(counts).toMatchObject({ TASK_STAGING: 1, TASK_FINISHED: 1 });
   });
 
+  it('a batch counts its changes in one write at its end, also when it throws', async () => {
+    const counterWrites = () => {
+      let writes = 0;
+      t.clients.dynamodb.middlewareStack.add(
+        (next, context) => async (args) => {
+          const input = args.input as { TableName?: string };
+          if (context.commandName === 'UpdateItemCommand' && input.TableName === t.tables.counters) writes++;
+          return next(args);
+        },
+        { step: 'initialize', name: 'countCounterWrites' },
+      );
+      return {
+        get writes() {
+          return writes;
+        },
+        stop: () => t.clients.dynamodb.middlewareStack.remove('countCounterWrites'),
+      };
+    };
+    const meter = counterWrites();
+    try {
+      const before = await t.registrar.counters.read();
+      await t.registrar.counters.batched(async () => {
+        await launch('fw-batch', 'x');
+        await update('fw-batch', 'x', 'TASK_STARTING');
+        await update('fw-batch', 'x', 'TASK_RUNNING');
+        expect(meter.writes).toBe(0);
+      });
+      expect(meter.writes).toBe(1);
+      expect((await t.registrar.counters.read()).TASK_RUNNING - before.TASK_RUNNING).toBe(1);
+      await expect(
+        t.registrar.counters.batched(async () => {
+          await update('fw-batch', 'x', 'TASK_FINISHED');
+          throw new Error('the batch failed after the write');
+        }),
+      ).rejects.toThrow('the batch failed');
+      expect(meter.writes).toBe(2);
+      const after = await t.registrar.counters.read();
+      expect(after.TASK_RUNNING - before.TASK_RUNNING).toBe(0);
+      expect(after.TASK_FINISHED - before.TASK_FINISHED).toBe(1);
+      // Outside a batch, each change is written as before.
+      await launch('fw-batch', 'y');
+      expect(meter.writes).toBe(3);
+    } finally {
+      meter.stop();
+    }
+  });
+
   it('spread over the shards and sum back, concurrently', async () => {
     const before = await t.registrar.counters.read();
     await Promise.all(Array.from({ length: 40 }, (_, i) => launch('fw-many', `t-${i}`)));

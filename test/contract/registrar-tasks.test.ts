@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { CreateTableCommand, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskState, TaskStatus } from '#shared/protocol/mesos.js';
 import type { TaskRecord } from '../../functions/registrar/index.js';
@@ -122,6 +124,86 @@ describe('task rows', () => {
     // Nor does the drop of a launch whose own row came first.
     await added('fw-3', 'landed', 'launch-l');
     expect(await dropped('landed', 'launch-l')).toMatchObject({ written: false, row: { state: 'TASK_STAGING' } });
+  });
+
+  it('keeps the TaskInfo in an item of its own: written at launch, untouched by updates, expiring with the row', async () => {
+    const item = async (table: 'tasks' | 'taskinfos', taskId: string) =>
+      (
+        await t.clients.documents.send(
+          new GetCommand({ TableName: t.tables[table], Key: { framework_id: 'fw-i', task_id: taskId } }),
+        )
+      ).Item;
+    await added('fw-i', 'info-1', 'launch-1');
+    expect(JSON.parse((await item('taskinfos', 'info-1'))?.info as string)).toMatchObject({ name: 'job info-1' });
+    expect((await item('taskinfos', 'info-1'))?.info).not.toContain('data');
+    expect(await item('tasks', 'info-1')).not.toHaveProperty('info');
+    await t.registrar.tasks.updateStatus('fw-i', status('info-1', 'TASK_RUNNING'));
+    expect(await item('taskinfos', 'info-1')).not.toHaveProperty('expires_at');
+    // A second launch of the running task id is refused and leaves the running task's TaskInfo as it was.
+    const other = { ...taskInfo('info-1'), command: { value: 'other' } };
+    const duplicate = await t.registrar.tasks.add({
+      frameworkId: 'fw-i',
+      agentId: 'agent-2',
+      role: '*',
+      resources: [],
+      info: other,
+      launchId: 'launch-2',
+    });
+    expect(duplicate.ok).toBe(false);
+    expect((await item('taskinfos', 'info-1'))?.info).toContain('sleep 1');
+    await t.registrar.tasks.updateStatus('fw-i', status('info-1', 'TASK_FINISHED'));
+    const row = await item('tasks', 'info-1');
+    expect(row?.expires_at).toBeGreaterThan(0);
+    expect((await item('taskinfos', 'info-1'))?.expires_at).toBe(row?.expires_at);
+    // A new launch of the finished id has its own TaskInfo, without the old one's expiry.
+    await t.registrar.tasks.add({
+      frameworkId: 'fw-i',
+      agentId: 'agent-2',
+      role: '*',
+      resources: [],
+      info: other,
+      launchId: 'launch-3',
+    });
+    expect(await item('taskinfos', 'info-1')).toMatchObject({ info: expect.stringContaining('other') });
+    expect(await item('taskinfos', 'info-1')).not.toHaveProperty('expires_at');
+    const page = await t.registrar.tasks.page({ limit: 10, frameworkId: 'fw-i' });
+    expect(page.ok && page.value.tasks[0]?.info?.command?.value).toBe('other');
+  });
+
+  it('a TaskInfo item whose expiry cannot be written leaves the update applied, and is counted', async () => {
+    const broken = await freshRegistrar();
+    try {
+      const launched = await broken.registrar.tasks.add({
+        frameworkId: 'fw',
+        agentId: 'agent-1',
+        role: '*',
+        resources: [],
+        info: taskInfo('x'),
+        launchId: 'l',
+      });
+      expect(launched.ok).toBe(true);
+      await broken.clients.dynamodb.send(new DeleteTableCommand({ TableName: broken.tables.taskinfos }));
+      const finished = await broken.registrar.tasks.updateStatus('fw', status('x', 'TASK_FINISHED'));
+      expect(finished.ok && finished.value.outcome).toBe('applied');
+      expect((await broken.registrar.tasks.get('fw', 'x'))?.state).toBe('TASK_FINISHED');
+      expect(broken.metrics.snapshot()['registrar/task_info_expiry_errors']).toBe(1);
+      await broken.clients.dynamodb.send(
+        new CreateTableCommand({
+          TableName: broken.tables.taskinfos,
+          AttributeDefinitions: [
+            { AttributeName: 'framework_id', AttributeType: 'S' },
+            { AttributeName: 'task_id', AttributeType: 'S' },
+          ],
+          KeySchema: [
+            { AttributeName: 'framework_id', KeyType: 'HASH' },
+            { AttributeName: 'task_id', KeyType: 'RANGE' },
+          ],
+          BillingMode: 'PAY_PER_REQUEST',
+        }),
+      );
+    } finally {
+      await broken.close();
+    }
   });
 
   it('refuses invalid task ids and TaskInfo with typed errors', async () => {
