@@ -200,9 +200,10 @@ export class ProcessContainerizer implements Containerizer {
       if (isStopped(error)) throw error;
       throw new LaunchError(`Failed to start the task's supervisor: ${(error as Error).message}`);
     }
-    // A supervisor that fails before starting the task (its launch script's errors are in the sandbox's
-    // stderr) writes no pid; one whose task ended at once has written it.
-    const gone = pollUntil(async () => !(await isAlive(supervisorPid)), 100);
+    // A supervisor that fails before starting the task (its script's errors are in the sandbox's stderr)
+    // writes no pid; one whose task ended at once has written it. Looked at once a second: on a loaded
+    // machine many launches wait at once, and inotify tells of the pid.
+    const gone = pollUntil(async () => !(await isAlive(supervisorPid)), 1000);
     await Promise.race([pidWatch.done, gone.done]);
     pidWatch.cancel();
     gone.cancel();
