@@ -18,7 +18,7 @@ import type { Checkpoint } from './checkpoint.js';
 import type { AgentConfig, ContainerizerKind } from './config.js';
 import type { Containerizer } from './containerizer/containerizer.js';
 import { DockerContainerizer } from './containerizer/docker.js';
-import { taskLauncher } from './containerizer/host.js';
+import { taskLauncher, userSwitcher } from './containerizer/host.js';
 import { protectedPaths, type ProtectedPath } from './containerizer/mount-policy.js';
 import { ProcessContainerizer } from './containerizer/process.js';
 import { Fetcher } from './fetcher/fetcher.js';
@@ -151,18 +151,20 @@ async function processContainerizer(
   notes.push(...launcherNotes);
   const root = process.getuid?.() === 0;
   if (config.switchUser && !root) notes.push("The agent is not root: process tasks run as the agent's user");
+  const switchUser = config.switchUser && root;
   return new ProcessContainerizer({
     checkpoint,
     volumeDir,
     cgroups,
     limits: { enableCfs: config.cgroupsEnableCfs, pidsLimit: config.pidsLimit },
     launcher,
+    ...(switchUser ? { setpriv: await userSwitcher() } : {}),
     // Not the agent's whole environment (Mesos passes it): it holds the agent's credentials.
     baseEnvironment: config.executorEnvironmentVariables ?? {
       PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
       ...(process.env.HOME ? { HOME: process.env.HOME } : {}),
     },
-    switchUser: config.switchUser && root,
+    switchUser,
     protectedPaths: guarded,
     life,
     logger,

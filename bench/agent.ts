@@ -9,9 +9,14 @@
  *   adds two queue hops each way and the acknowledgement of TASK_STARTING (only the head of a task's
  *   update stream is in flight, as in Mesos).
  *
- * Prints a line per containerizer and writes bench/results/agent.json.
+ * Then the agent's cost per task under load: BENCH_BURST (default 200) trivial process tasks (`true`) sent
+ * at once, timed from the first LAUNCH sent to the last TASK_FINISHED received, with the CPU seconds the
+ * agent's process spent meanwhile, its tasks' supervisors and the tasks included (its children's, and
+ * theirs). BENCH_LAUNCHES=0 measures only the burst.
+ *
+ * Prints a line per containerizer and one for the burst, and writes bench/results/agent.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +37,7 @@ import {
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const LAUNCHES = Number(process.env.BENCH_LAUNCHES ?? 50);
+const BURST = Number(process.env.BENCH_BURST ?? 200);
 const BUDGET_MS = { mesos: 50, docker: 300 } as const;
 
 function percentile(sorted: readonly number[], q: number): number {
@@ -82,7 +88,65 @@ async function measureKind(
   return result;
 }
 
-function write(results: Array<Record<string, unknown>>, loadBefore: number): void {
+/** utime, stime, cutime and cstime of a process (/proc/<pid>/stat), in seconds; zero once it is gone. */
+function processCpu(pid: number): number {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return 0;
+  }
+  // Fields 14 to 17 of stat(5), 12 to 15 after the name; clock ticks of 10 ms.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields.slice(11, 15).reduce((total, ticks) => total + Number(ticks), 0) / 100;
+}
+
+/**
+ * CPU seconds of the agent's process and of its children, live (its spawner of supervisors) or reaped
+ * (each with what it reaped in turn: the supervisors and their tasks).
+ */
+function agentCpuSeconds(pid: number): number {
+  const children = readdirSync(`/proc/${pid}/task`).flatMap((thread) =>
+    readFileSync(`/proc/${pid}/task/${thread}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+  );
+  return children.reduce((total, child) => total + processCpu(child), processCpu(pid));
+}
+
+/** BURST trivial process tasks at once: how long the agent takes for them and the CPU it spends. */
+async function measureBurst(master: FakeMaster, agentId: string, agentPid: number): Promise<Record<string, unknown>> {
+  const ids = Array.from({ length: BURST }, (_, i) => `burst-${i}`);
+  const finished = () => master.statuses.filter((received) => received.status.state === 'TASK_FINISHED').length;
+  const before = finished();
+  const cpuBefore = agentCpuSeconds(agentPid);
+  const started = performance.now();
+  for (let i = 0; i < ids.length; i += 10) {
+    await master.send(agentId, ...ids.slice(i, i + 10).map((id) => launch(commandTask(id, 'true'))));
+  }
+  await master.until(() => finished() - before >= BURST, 60_000 + BURST * 500, `${BURST} tasks to finish`);
+  const seconds = (performance.now() - started) / 1000;
+  // The last acknowledgements close the streams: the agent's work for these tasks ends there.
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const cpu = agentCpuSeconds(agentPid) - cpuBefore;
+  const result = {
+    tasks: BURST,
+    command: 'true',
+    seconds: round(seconds),
+    tasks_per_second: round(BURST / seconds),
+    agent_cpu_seconds: round(cpu),
+    agent_cpu_ms_per_task: round((cpu * 1000) / BURST),
+  };
+  console.log(
+    `burst of ${BURST} \`true\` tasks: ${result.seconds} s, ${result.tasks_per_second} tasks/s;` +
+      ` agent CPU ${result.agent_cpu_seconds} s (${result.agent_cpu_ms_per_task} ms per task, supervisors and tasks included)`,
+  );
+  return result;
+}
+
+function write(
+  results: Array<Record<string, unknown>>,
+  burst: Record<string, unknown> | undefined,
+  loadBefore: number,
+): void {
   const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'agent.json');
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(
@@ -98,6 +162,7 @@ function write(results: Array<Record<string, unknown>>, loadBefore: number): voi
           load_average_1m: { before: loadBefore, after: loadavg()[0] },
         },
         results,
+        burst,
       },
       null,
       2,
@@ -132,11 +197,13 @@ async function main(): Promise<void> {
     { POWERTOOLS_LOG_LEVEL: 'INFO' },
   );
   const results: Array<Record<string, unknown>> = [];
+  let burst: Record<string, unknown> | undefined;
   // Other work on the machine moves these numbers: the load is recorded with them.
   const loadBefore = loadavg()[0] as number;
   try {
     const agentId = await agent.registered;
-    for (const kind of kinds) results.push(await measureKind(master, agentId, port, kind));
+    if (LAUNCHES > 0) for (const kind of kinds) results.push(await measureKind(master, agentId, port, kind));
+    burst = await measureBurst(master, agentId, agent.pid);
     if (!dockerAvailable) console.log('docker: no Docker engine answers here; not measured');
   } finally {
     await agent.stop();
@@ -146,7 +213,7 @@ async function main(): Promise<void> {
     await sqs.stop();
     await removeWorkDir(workDir);
   }
-  write(results, loadBefore);
+  write(results, burst, loadBefore);
 }
 
 await main();

@@ -53,15 +53,19 @@ export function isSupervisorCommandLine(cmdline: string, runDir: string): boolea
   return argv.includes('mantle-supervisor') && argv.includes(runDir);
 }
 
+/** Whether `pid` is alive (not a zombie). */
+export async function isAlive(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  return stat !== undefined && !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+}
+
 /** Whether `pid` is alive (not a zombie) and is the supervisor of `runDir`. */
 export async function isSupervisor(pid: number, runDir: string): Promise<boolean> {
-  const [cmdline, stat] = await Promise.all([
+  const [cmdline, alive] = await Promise.all([
     readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => undefined),
-    readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined),
+    isAlive(pid),
   ]);
-  if (cmdline === undefined || stat === undefined) return false;
-  if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return false;
-  return isSupervisorCommandLine(cmdline, runDir);
+  return cmdline !== undefined && alive && isSupervisorCommandLine(cmdline, runDir);
 }
 
 /**
@@ -84,6 +88,13 @@ export async function taskLauncher(path?: string): Promise<{ launcher: string[];
     };
   }
   return { launcher: [setsid, env, '--default-signal=INT,QUIT'], notes: [] };
+}
+
+/** setpriv (util-linux), through which a supervisor starts its task as the task's user. */
+export async function userSwitcher(path?: string): Promise<string> {
+  const setpriv = await which('setpriv', path);
+  if (!setpriv) throw new Error('The process containerizer needs setpriv (util-linux) on the PATH to switch users');
+  return setpriv;
 }
 
 export async function bootId(): Promise<string | undefined> {

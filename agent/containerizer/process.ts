@@ -3,17 +3,17 @@
  * in its sandbox, with its environment, in its own session and process group, inside its own cgroups.
  *
  * Between the agent and the task sits a supervisor (Mesos's command executor's role), a few lines of
- * POSIX shell started in its own session: it waits until the agent has put it into the container's
- * cgroups, starts the task under `setsid`, writes the task's pid, waits for it and writes its exit
- * status. The supervisor does not depend on the agent, so a task survives the agent's death and its
- * exit status is kept for the restarted agent; if the agent dies before the go-ahead, the supervisor
- * reads end-of-file and exits without starting the task.
+ * POSIX shell in its own session (`supervisorScript`), started by the spawner (spawner.ts) once the
+ * container's cgroups are set up and the task's record is durable: it joins the cgroups, starts the task
+ * under `setsid` (as the task's user), writes the task's pid, waits for it and writes its exit status. The
+ * supervisor does not depend on the agent, so a task survives the agent's death and its exit status is
+ * kept for the restarted agent.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chown, mkdir, open, readdir, readFile, symlink, type FileHandle } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { chown, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import { constants } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Logger } from '#shared/log.js';
 import type { CommandInfo } from '#shared/protocol/mesos.js';
 import type { Checkpoint } from '../checkpoint.js';
@@ -25,28 +25,11 @@ import { nestedLimits, Pods } from '../isolation/pods.js';
 import { isStopped, type Lifecycle } from '../lifecycle.js';
 import { processCommand, taskEnvironment } from './command.js';
 import { LaunchError, type Container, type Containerizer, type LaunchSpec, type Termination } from './containerizer.js';
-import { isSupervisor, lookupUser, type User } from './host.js';
+import { isAlive, isSupervisor, lookupUser, type User } from './host.js';
 import { checkMounts, type ProtectedPath } from './mount-policy.js';
 import { ownTree } from '../fetcher/fetcher.js';
+import { Spawner, supervisorScript } from './spawner.js';
 import { sandboxLinks, taskMounts, type MountContext } from './volumes.js';
-
-/**
- * $1 = run dir; the rest is the launcher, then the executable and its arguments.
- * The agent moves the supervisor into the container's cgroups before the go-ahead, so the task starts
- * inside them. Only shell builtins run after the task starts, so that killing what is left in the
- * cgroups can never hit a helper of the supervisor. Each file is one `echo` (one write); readers wait
- * for its newline.
- */
-export const SUPERVISOR = [
-  'run=$1; shift',
-  'echo $$ > "$run/supervisor.pid"',
-  'read -r go || exit 125',
-  '"$@" </dev/null &',
-  'child=$!',
-  'echo "$child" > "$run/pid"',
-  'wait "$child"',
-  'echo $? > "$run/exit"',
-].join('\n');
 
 export interface ProcessContainerizerOptions {
   readonly checkpoint: Checkpoint;
@@ -55,6 +38,8 @@ export interface ProcessContainerizerOptions {
   readonly limits: LimitOptions;
   /** What starts the task in its own session with default signal dispositions (see `taskLauncher`). */
   readonly launcher: readonly string[];
+  /** setpriv (util-linux), which starts a task as its user (see `userSwitcher`). */
+  readonly setpriv?: string;
   /** The environment tasks start from. */
   readonly baseEnvironment: Readonly<Record<string, string>>;
   /** Switch to the task's user (the agent runs as root and --switch_user is on). */
@@ -100,36 +85,34 @@ interface Prepared {
   readonly runDir: string;
 }
 
-/** Gives the supervisor the go-ahead; resolves with the task's pid once it is written. */
-function goAhead(
-  supervisor: ChildProcess,
-  exited: Promise<number | null>,
-  pidWritten: Promise<void>,
-  pidFile: string,
-): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    void pidWritten.then(() => readNumber(pidFile)).then((pid) => pid !== undefined && resolve(pid));
-    // A task that ends at once can take its supervisor with it before the watch fires.
-    void exited.then(async (code) => {
-      const pid = await readNumber(pidFile);
-      if (pid !== undefined) resolve(pid);
-      else
-        reject(
-          new LaunchError(
-            `The task's supervisor exited with status ${code} before starting the task (see the sandbox's stderr)`,
-          ),
-        );
-    });
-    supervisor.stdin?.end('go\n');
+/** Resolves when `check` holds, looked at every `everyMs`; or never, once cancelled. */
+function pollUntil(check: () => Promise<boolean>, everyMs: number): { done: Promise<void>; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const done = new Promise<void>((resolve) => {
+    timer = setInterval(() => {
+      void check().then((holds) => {
+        if (!holds) return;
+        clearInterval(timer);
+        resolve();
+      });
+    }, everyMs);
   });
+  return { done, cancel: () => clearInterval(timer) };
 }
 
 export class ProcessContainerizer implements Containerizer {
   readonly kind = 'mesos' as const;
   private readonly pods: Pods;
+  private readonly spawner: Spawner;
 
   constructor(readonly options: ProcessContainerizerOptions) {
     this.pods = new Pods({ meta: options.checkpoint.meta, cgroups: options.cgroups, limits: options.limits });
+    this.spawner = new Spawner(
+      options.launcher[0] as string,
+      join(options.checkpoint.meta, 'runs'),
+      options.baseEnvironment.PATH ?? process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    );
+    options.life.signal.addEventListener('abort', () => this.spawner.close(), { once: true });
   }
 
   /** The container's cgroups: nested in its pod's for a task of a group. */
@@ -174,8 +157,7 @@ export class ProcessContainerizer implements Containerizer {
     const prepared = await this.prepare(spec);
     const { runDir, user } = prepared;
     await this.enterPod(spec);
-    // The cgroups are set up while the supervisor starts; it joins them itself once they are ready
-    // and the task's record is durable (the go-ahead), and only then starts the task.
+    // The cgroups are set up while the task's record is written; the supervisor starts once both are done.
     const cgroup = this.cgroupOf(spec);
     const cgroupReady = cgroup.create(
       spec.pod
@@ -189,36 +171,13 @@ export class ProcessContainerizer implements Containerizer {
       spec.allGpus.length > 0 ? spec.gpus.map((gpu) => gpu.minor) : undefined,
     );
     cgroupReady.catch(() => undefined);
-    // Watch before the supervisor can write its pid, so the event cannot be missed.
-    const pidWatch = this.waitForFile(runDir, 'pid');
-    const output = await Promise.all([
-      open(join(spec.sandbox, 'stdout'), 'a'),
-      open(join(spec.sandbox, 'stderr'), 'a'),
-    ]);
-    let supervisor: ChildProcess;
-    try {
-      supervisor = await this.spawnSupervisor(spec, prepared, output);
-    } catch (error) {
-      pidWatch.cancel();
-      await cgroupReady.catch(() => undefined);
-      await cgroup.destroy().catch(() => undefined);
-      await this.leavePod(spec);
-      throw new LaunchError(`Failed to start the task's supervisor: ${(error as Error).message}`);
-    } finally {
-      for (const handle of output) await handle.close();
-    }
-    supervisor.unref();
-    const supervisorPid = supervisor.pid as number;
-    const exited = new Promise<number | null>((resolve) => supervisor.once('exit', (code) => resolve(code)));
     const abandon = async () => {
-      pidWatch.cancel();
-      supervisor.kill('SIGKILL');
+      await cgroupReady.catch(() => undefined);
       await cgroup.destroy().catch(() => undefined);
       await this.leavePod(spec);
     };
     try {
       await cgroupReady;
-      await cgroup.join(supervisorPid);
     } catch (error) {
       await abandon();
       throw new LaunchError(`Failed to set up cgroups: ${(error as Error).message}`);
@@ -230,8 +189,29 @@ export class ProcessContainerizer implements Containerizer {
       if (isStopped(error)) throw error;
       throw new LaunchError(`Failed to checkpoint the task: ${(error as Error).message}`);
     }
-    const taskPid = await goAhead(supervisor, exited, pidWatch.done, join(runDir, 'pid'));
+    // Watch before the supervisor can write its pid, so the event cannot be missed.
+    const pidWatch = this.waitForFile(runDir, 'pid');
+    let supervisorPid: number;
+    try {
+      supervisorPid = await this.startSupervisor(spec, prepared, cgroup);
+    } catch (error) {
+      pidWatch.cancel();
+      await abandon();
+      if (isStopped(error)) throw error;
+      throw new LaunchError(`Failed to start the task's supervisor: ${(error as Error).message}`);
+    }
+    // A supervisor that fails before starting the task (its script's errors are in the sandbox's stderr)
+    // writes no pid; one whose task ended at once has written it. Looked at once a second: on a loaded
+    // machine many launches wait at once, and inotify tells of the pid.
+    const gone = pollUntil(async () => !(await isAlive(supervisorPid)), 1000);
+    await Promise.race([pidWatch.done, gone.done]);
     pidWatch.cancel();
+    gone.cancel();
+    const taskPid = await readNumber(join(runDir, 'pid'));
+    if (taskPid === undefined) {
+      await abandon();
+      throw new LaunchError("The task's supervisor exited before starting the task (see the sandbox's stderr)");
+    }
     return this.attach(spec, supervisorPid, taskPid, cgroup, user);
   }
 
@@ -270,37 +250,28 @@ export class ProcessContainerizer implements Containerizer {
     return { file, args, user, environment, runDir };
   }
 
-  /** Starts the supervisor in its own session, its output to the sandbox's files; resolves once it runs. */
-  private async spawnSupervisor(
-    spec: LaunchSpec,
-    prepared: Prepared,
-    [stdout, stderr]: readonly [FileHandle, FileHandle],
-  ): Promise<ChildProcess> {
+  /**
+   * Writes the task's supervisor and has the spawner start it; resolves with the supervisor's pid. In a
+   * pod's network namespace nsenter switches to the task's user once inside; elsewhere setpriv does.
+   */
+  private async startSupervisor(spec: LaunchSpec, prepared: Prepared, cgroup: ContainerCgroup): Promise<number> {
     const { file, args, user, environment, runDir } = prepared;
+    const { setpriv, launcher } = this.options;
     this.options.life.check();
-    const [shell, ...shellArgs] = this.inPod(spec, user, [
-      '/bin/sh',
-      '-c',
-      SUPERVISOR,
-      'mantle-supervisor',
+    const switchUser =
+      user && !this.pods.netns(spec.pod)
+        ? [setpriv ?? 'setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--']
+        : [];
+    const argv = this.inPod(spec, user, [...switchUser, ...launcher, file, ...args]);
+    const script = supervisorScript({
       runDir,
-      ...this.options.launcher,
-      file,
-      ...args,
-    ]);
-    const supervisor = spawn(shell as string, shellArgs, {
-      cwd: spec.sandbox,
-      env: environment,
-      detached: true,
-      stdio: ['pipe', stdout.fd, stderr.fd],
-      // In a pod's namespace, nsenter switches to the user once inside.
-      ...(user && !this.pods.netns(spec.pod) ? { uid: user.uid, gid: user.gid } : {}),
+      sandbox: spec.sandbox,
+      procsFiles: cgroup.procsFiles(),
+      argv,
+      environment,
     });
-    await new Promise<void>((resolve, reject) => {
-      supervisor.once('spawn', resolve);
-      supervisor.once('error', reject);
-    });
-    return supervisor;
+    await writeFile(join(runDir, 'launch'), script);
+    return this.spawner.start(basename(runDir));
   }
 
   /** A command line run inside the task's pod's network namespace, if it has one. */
@@ -399,6 +370,7 @@ export class ProcessContainerizer implements Containerizer {
       settle = resolve;
     });
     const finish = async () => {
+      this.spawner.reap();
       const status = await readNumber(join(runDir, 'exit'));
       if (status === undefined) {
         settle({ oomKilled: false, lost: "The task's supervisor terminated without recording the task's exit status" });

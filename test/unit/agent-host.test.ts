@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fromPathComponent, pathComponent } from '../../agent/checkpoint.js';
 import { describeTermination } from '../../agent/containerizer/containerizer.js';
 import { isSupervisorCommandLine, parsePasswd, taskLauncher, which } from '../../agent/containerizer/host.js';
-import { SUPERVISOR, terminationFromStatus } from '../../agent/containerizer/process.js';
+import { terminationFromStatus } from '../../agent/containerizer/process.js';
 
 describe('host facts for the process containerizer', () => {
   it('parses /etc/passwd', () => {
@@ -15,17 +15,7 @@ describe('host facts for the process containerizer', () => {
   });
 
   it('recognises a supervisor only by its own run dir', () => {
-    const cmdline = [
-      '/bin/sh',
-      '-c',
-      SUPERVISOR,
-      'mantle-supervisor',
-      '/w/meta/runs/c1',
-
-      '/usr/bin/setsid',
-      'sleep',
-      '9',
-    ].join('\u0000');
+    const cmdline = ['/bin/sh', '/w/meta/runs/c1/launch', 'mantle-supervisor', '/w/meta/runs/c1', ''].join('\u0000');
     expect(isSupervisorCommandLine(cmdline, '/w/meta/runs/c1')).toBe(true);
     expect(isSupervisorCommandLine(cmdline, '/w/meta/runs/c2')).toBe(false);
     expect(isSupervisorCommandLine(['sleep', '/w/meta/runs/c1'].join('\u0000'), '/w/meta/runs/c1')).toBe(false);
