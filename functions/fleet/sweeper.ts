@@ -21,6 +21,7 @@
  * - Offers past their offer timeout are rescinded.
  * - In AWS, silent agents whose EC2 instance is stopped or terminated are marked gone at once.
  */
+import { taskKey } from '#shared/ids.js';
 import type { InstanceStates } from './ec2.js';
 import type { AgentRecord, AllocatedTask, FrameworkRecord, TaskRecord } from '../registrar/index.js';
 import { markAgentsOfLostInstancesGone } from './instances.js';
@@ -183,9 +184,12 @@ async function settleOverdueLaunches(
   // Launches some task of which had no row: their commands were never sent.
   const unsent = new Set<string>();
   const unconfirmed: AllocatedTask[] = [];
+  // Every running task is overdue here, at each sweep: their rows in eventually consistent batch reads (half
+  // the units of consistent reads, a call per 100). A row a second stale defers a decision to the next
+  // sweep, or meets the conditional write of recordDropped; a launch's own finished row is final either way.
+  const rows = await master.registrar.tasks.getMany(overdue, false);
   for (const task of overdue) {
-    const row = await master.registrar.tasks.get(task.frameworkId, task.taskId);
-    let plan = planOverdueLaunch(task, row);
+    let plan = planOverdueLaunch(task, rows.get(taskKey(task.frameworkId, task.taskId)));
     if (plan === 'orphan') {
       const ended = await endOrphan(master, agent, task, frameworks);
       if (ended === 'released') {

@@ -174,14 +174,18 @@ export class TaskRegistry {
     return item ? taskFromItem(item) : undefined;
   }
 
-  /** The rows of these tasks that exist, by `taskKey`, in one consistent batch read (a status batch's tasks). */
+  /**
+   * The rows of these tasks that exist, by `taskKey`, in batch reads of 100: consistent unless `consistent`
+   * is false (half the units; a status batch's tasks need the latest, the sweeper's checks do not).
+   */
   async getMany(
     keys: ReadonlyArray<{ readonly frameworkId: string; readonly taskId: string }>,
+    consistent = true,
   ): Promise<Map<string, TaskRecord>> {
     const items = await this.context.batchGet(
       this.table,
       keys.map((key) => ({ framework_id: key.frameworkId, task_id: key.taskId })),
-      { attributes: RECORD_ATTRIBUTES, consistent: true },
+      { attributes: RECORD_ATTRIBUTES, consistent },
     );
     return new Map(items.map(taskFromItem).map((task) => [taskKey(task.frameworkId, task.taskId), task]));
   }
