@@ -147,13 +147,13 @@ export class Checkpoint {
   }
 
   /**
-   * `meta/` is the agent's: other users (process tasks) may pass through it to their own run dir,
-   * whose path they are given, but not list it; task records (commands, environment) are root's alone.
+   * `meta/` is the agent's: other users may pass through it but not list it; run dirs (the supervisors'
+   * files) and task records (commands, environment) are root's alone.
    */
   async secure(): Promise<void> {
     for (const [dir, mode] of [
       [this.meta, 0o711],
-      [join(this.meta, 'runs'), 0o711],
+      [join(this.meta, 'runs'), 0o700],
       [join(this.meta, 'tasks'), 0o700],
     ] as const) {
       await mkdir(dir, { recursive: true, mode });

@@ -240,13 +240,14 @@ export class ProcessContainerizer implements Containerizer {
         if (error.code !== 'EEXIST') throw error;
       });
     }
+    // The run dir stays root's: the supervisor, root, writes its files there, so a task able to put a link in
+    // it could have root write through that link.
     const runDir = checkpoint.runDir(spec.containerId);
     await mkdir(runDir, { recursive: true });
-    if (user) {
-      // What the fetcher put in the sandbox is the user's too.
-      await ownTree(spec.sandbox, user.uid, user.gid);
-      await chown(runDir, user.uid, user.gid);
-    }
+    // The sandbox has its output files from the start, as Mesos's does, even if the supervisor never runs.
+    await Promise.all(['stdout', 'stderr'].map((name) => writeFile(join(spec.sandbox, name), '', { flag: 'a' })));
+    // What the fetcher put in the sandbox is the user's too.
+    if (user) await ownTree(spec.sandbox, user.uid, user.gid);
     return { file, args, user, environment, runDir };
   }
 
