@@ -277,13 +277,16 @@ describe('process tasks', () => {
       `cat ${workDir}/meta/tasks/*/*/task.json >/dev/null 2>&1 && echo read-records || echo no-records`,
       `cat ${otherSandbox}/stdout >/dev/null 2>&1 && echo read-other || echo no-other`,
       `ls ${workDir}/frameworks >/dev/null 2>&1 && echo listed || echo no-list`,
+      // Its own run dir, where the supervisor (root) writes its exit status: a link there would be written through.
+      `ln -s /etc/mantle-clobbered ${workDir}/meta/runs/$MESOS_CONTAINER_ID/probe 2>/dev/null && echo linked || echo no-link`,
       'echo mine > own && cat own',
     ].join('; ');
     const task = commandTask(id, shell, { command: { value: shell, user: 'nobody' } });
     expect((await runs(task, SAFE_GRANT)).status.state).toBe('TASK_FINISHED');
-    expect(await sandboxFile(workDir, id, 'stdout')).toBe('65534\nno-records\nno-other\nno-list\nmine\n');
+    expect(await sandboxFile(workDir, id, 'stdout')).toBe('65534\nno-records\nno-other\nno-list\nno-link\nmine\n');
     expect((await stat(join(workDir, 'meta'))).mode & 0o777).toBe(0o711);
     expect((await stat(join(workDir, 'meta', 'tasks'))).mode & 0o777).toBe(0o700);
+    expect((await stat(join(workDir, 'meta', 'runs'))).mode & 0o777).toBe(0o700);
   });
 
   it('refuses root on an agent that runs process tasks as itself (--no-switch_user) unless granted', async () => {
