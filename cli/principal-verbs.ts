@@ -69,7 +69,7 @@ const rotate: Verb = async (registrar, options) => {
   const rotated = await registrar.principals.rotate(name, secret);
   if (!rotated.ok) return rotated.error.message;
   return [
-    `principal ${describe(rotated.value)}: new secret; the old one stops working within 30 s`,
+    `principal ${describe(rotated.value)}: new secret; the old one no longer works`,
     ...credentialLines(name, secret),
   ];
 };
@@ -77,7 +77,7 @@ const rotate: Verb = async (registrar, options) => {
 const remove: Verb = async (registrar, options) => {
   const name = options.name as string;
   return (await registrar.principals.delete(name))
-    ? [`principal ${name} deleted; its credentials stop working within 30 s`]
+    ? [`principal ${name} deleted; its credentials no longer work`]
     : `Principal '${name}' does not exist`;
 };
 

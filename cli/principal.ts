@@ -19,8 +19,8 @@ export const PRINCIPAL_USAGE = `Usage: mantle principal <create|list|update|rota
     --acl <json|@file>                 its own ACL (docs/security.md); fields left out are the cluster's
   list                               every principal: kind, roles, its own ACL (never a secret)
   update --name <principal>          change --roles and/or --acl (--acl none: the cluster's ACL again)
-  rotate --name <principal>          a new secret, printed once; the old one stops working within 30 s
-  delete --name <principal>          its credentials stop working within 30 s
+  rotate --name <principal>          a new secret, printed once; the old one stops working at once
+  delete --name <principal>          its credentials stop working at once
 
   --cluster <name>                   the cluster's table prefix (default mantle)
   --dynamodb_endpoint <url>          the local stand-in (default: AWS_ENDPOINT_URL_DYNAMODB, else AWS)`;

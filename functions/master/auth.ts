@@ -4,11 +4,10 @@
  * base64url(principal:secret) as `mantle principal create` prints it. Principals and their hashed
  * secrets live in the registrar.
  *
- * Each request is checked against the principal's item as this container read it at most 30 s before
- * (PRINCIPAL_CACHE_MS, in the registrar): a deleted principal, a rotated secret or a change of roles or ACL
- * made elsewhere applies within that time, one made through this container's registrar at its next request.
- * Also cached: which secret was verified against which hash (scrypt takes tens of milliseconds by design);
- * a new hash (a rotation) is verified again.
+ * Every request re-reads the principal's item (one consistent GetItem), so a deleted principal is
+ * refused at its next request, a rotated secret stops working at once, and a change of roles or ACL
+ * applies at once. What is cached is only the slow part: which secret was verified against which hash
+ * (scrypt takes tens of milliseconds by design); a new hash (a rotation) is verified again.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { failure, ok, type Failure, type Result } from '#shared/result.js';

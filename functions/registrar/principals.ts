@@ -2,9 +2,8 @@
  * Principals: who may call the master (frameworks, operators, agents), with a hashed secret, the roles
  * each may use and, optionally, its own ACL (shared/acl.ts; fields it leaves out are the cluster's).
  * Secrets are never stored or returned in clear; hashes are scrypt with a salt. A principal can be
- * listed, changed, rotated (a new secret) and deleted. The master checks each request against the item as this
- * process read it at most PRINCIPAL_CACHE_MS ago (functions/master/auth.ts): a change made through this registry
- * applies to its next request, one made elsewhere (`mantle principal`, another Lambda container) within that time.
+ * listed, changed, rotated (a new secret) and deleted; the master re-reads the item on every request, so
+ * a deletion or rotation takes effect at once (functions/master/auth.ts).
  */
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
@@ -34,16 +33,6 @@ export interface PrincipalCredential {
   readonly record: PrincipalRecord;
   readonly secretHash: string;
 }
-
-/**
- * How long a principal's item read for authentication is used again (as API Gateway caches an authorizer's answer):
- * a deleted principal or a rotated secret keeps working that long in a container that read it before the change.
- * Authenticated calls are most of the master's calls, so a read per call is most of a task's principal reads.
- */
-export const PRINCIPAL_CACHE_MS = 30_000;
-
-/** Bounds the memory a process with very many principals spends on the cache (cleared when full). */
-const MAX_CACHED = 10_000;
 
 const KINDS = new Set<PrincipalKind>(['framework', 'operator', 'agent']);
 const SCRYPT: ScryptOptions = { N: 16384, r: 8, p: 1 };
@@ -126,11 +115,6 @@ export interface NewPrincipal {
 }
 
 export class PrincipalRegistry {
-  /** Items read for authentication lately, by principal; only found ones (a new principal works at once). */
-  private readonly cached = new Map<string, { readonly credential: PrincipalCredential; readonly until: number }>();
-  /** Changes this registry began or finished: a read that one overlapped is not kept. */
-  private changes = 0;
-
   constructor(private readonly context: RegistrarContext) {}
 
   private get table(): string {
@@ -171,24 +155,10 @@ export class PrincipalRegistry {
     return item ? principalFromItem(item) : undefined;
   }
 
-  /**
-   * The record and secret hash every authenticated request checks against: read consistently, and used again for
-   * PRINCIPAL_CACHE_MS unless this registry changes or deletes the principal meanwhile.
-   */
+  /** The record and secret hash, read consistently: what every authenticated request checks against. */
   async credential(principal: string): Promise<PrincipalCredential | undefined> {
-    const now = this.context.now();
-    const kept = this.cached.get(principal);
-    if (kept && kept.until > now) return kept.credential;
-    this.cached.delete(principal);
-    const changes = this.changes;
     const item = await this.context.get(this.table, { principal });
-    if (!item) return undefined;
-    const credential = { record: principalFromItem(item), secretHash: item.secret_hash as string };
-    if (changes === this.changes) {
-      if (this.cached.size >= MAX_CACHED) this.cached.clear();
-      this.cached.set(principal, { credential, until: now + PRINCIPAL_CACHE_MS });
-    }
-    return credential;
+    return item ? { record: principalFromItem(item), secretHash: item.secret_hash as string } : undefined;
   }
 
   /** Every principal (the table is small: one item per tenant, operator and agent credential). */
@@ -231,10 +201,8 @@ export class PrincipalRegistry {
   /** Deletes a principal; false when there was none. */
   async delete(principal: string): Promise<boolean> {
     if (principal === '') return false;
-    const result = await this.changing(principal, () =>
-      this.context.documents.send(
-        new DeleteCommand({ TableName: this.table, Key: { principal }, ReturnValues: 'ALL_OLD' }),
-      ),
+    const result = await this.context.documents.send(
+      new DeleteCommand({ TableName: this.table, Key: { principal }, ReturnValues: 'ALL_OLD' }),
     );
     return result.Attributes !== undefined;
   }
@@ -247,34 +215,17 @@ export class PrincipalRegistry {
     const x = new Expression();
     const set = Object.entries(sets).map(([name, value]) => `${x.name(name)} = ${x.value(value)}`);
     const remove = removes.map((name) => x.name(name));
-    const outcome = await this.changing(principal, () =>
-      this.context.update({
-        TableName: this.table,
-        Key: { principal },
-        UpdateExpression: [
-          set.length ? `SET ${set.join(', ')}` : '',
-          remove.length ? `REMOVE ${remove.join(', ')}` : '',
-        ]
-          .join(' ')
-          .trim(),
-        ConditionExpression: `attribute_exists(${x.name('principal')})`,
-        ...x.attributes(),
-      }),
-    );
+    const outcome = await this.context.update({
+      TableName: this.table,
+      Key: { principal },
+      UpdateExpression: [set.length ? `SET ${set.join(', ')}` : '', remove.length ? `REMOVE ${remove.join(', ')}` : '']
+        .join(' ')
+        .trim(),
+      ConditionExpression: `attribute_exists(${x.name('principal')})`,
+      ...x.attributes(),
+    });
     if (!outcome.written) return failure('UNKNOWN_PRINCIPAL', `Principal '${principal}' does not exist`);
     return ok(principalFromItem(outcome.item));
-  }
-
-  /** Runs a change of a principal, dropping what the cache holds of it and any read the change overlaps. */
-  private async changing<T>(principal: string, write: () => Promise<T>): Promise<T> {
-    this.changes++;
-    this.cached.delete(principal);
-    try {
-      return await write();
-    } finally {
-      this.changes++;
-      this.cached.delete(principal);
-    }
   }
 
   /** Checks a principal's secret. The error never says whether the principal exists. */

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mayUseRole, Registrar } from '../../functions/registrar/index.js';
-import { PRINCIPAL_CACHE_MS } from '../../functions/registrar/principals.js';
+import { mayUseRole } from '../../functions/registrar/index.js';
 import { freshRegistrar, type TestRegistrar } from '../support/registrar.js';
 
 let t: TestRegistrar;
@@ -87,42 +86,6 @@ describe('principals', () => {
     const unknown = await t.registrar.principals.authenticate('nobody', 'correct horse battery staple');
     expect(wrong).toEqual({ ok: false, error: { code: 'UNAUTHENTICATED', message: 'Authentication failed' } });
     expect(unknown).toEqual(wrong);
-  });
-
-  it('serves the credential read for authentication for PRINCIPAL_CACHE_MS, less after its own changes', async () => {
-    const principals = t.registrar.principals;
-    // Another process writing the same tables: `mantle principal`, another Lambda container.
-    const elsewhere = new Registrar({ documents: t.clients.documents, tables: t.tables, clusterId: '' }).principals;
-    expect(await principals.credential('cached')).toBeUndefined(); // an unknown principal is not remembered
-    expect(
-      (await elsewhere.create({ principal: 'cached', secret: 'a'.repeat(32), kind: 'framework', roles: ['a'] })).ok,
-    ).toBe(true);
-    const first = await principals.credential('cached');
-    expect(first?.record.roles).toEqual(['a']);
-
-    expect((await elsewhere.rotate('cached', 'b'.repeat(32))).ok).toBe(true);
-    expect((await elsewhere.update('cached', { roles: ['b'] })).ok).toBe(true);
-    t.clock.advance(PRINCIPAL_CACHE_MS - 1);
-    expect(await principals.credential('cached')).toEqual(first);
-    t.clock.advance(1);
-    const fresh = await principals.credential('cached');
-    expect(fresh?.record.roles).toEqual(['b']);
-    expect(fresh?.secretHash).not.toBe(first?.secretHash);
-
-    expect(await elsewhere.delete('cached')).toBe(true);
-    expect(await principals.credential('cached')).toEqual(fresh);
-    t.clock.advance(PRINCIPAL_CACHE_MS);
-    expect(await principals.credential('cached')).toBeUndefined();
-
-    // Its own changes apply at the next read.
-    expect(
-      (await principals.create({ principal: 'own', secret: 'a'.repeat(32), kind: 'framework', roles: ['a'] })).ok,
-    ).toBe(true);
-    expect((await principals.credential('own'))?.record.roles).toEqual(['a']);
-    expect((await principals.update('own', { roles: ['c'] })).ok).toBe(true);
-    expect((await principals.credential('own'))?.record.roles).toEqual(['c']);
-    expect(await principals.delete('own')).toBe(true);
-    expect(await principals.credential('own')).toBeUndefined();
   });
 
   it('refuses duplicates and weak or malformed input', async () => {
