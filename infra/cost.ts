@@ -164,11 +164,11 @@ export const MEASURED = {
   apiCallsPerTask: 3.15,
   statusMessagesPerTask: 3,
   allocationTriggersPerTask: 0.625,
-  readUnitsPerTask: 12.3,
+  readUnitsPerTask: 16.3,
   writeUnitsPerTask: 11.6,
-  fifoRequestsPerTask: 11.5,
-  per100kTasksApiGateway: 3.06,
-  per100kTasksFunctionUrl: 1.88,
+  fifoRequestsPerTask: 11.7,
+  per100kTasksApiGateway: 3.14,
+  per100kTasksFunctionUrl: 1.96,
   /** A scrape of the cluster-wide metrics, beyond the agents' scan (scanReadUnitsPerAgent each). */
   scrapeReadUnitsBesideAgents: 5,
 } as const;
