@@ -17,6 +17,7 @@ import {
   FRAMEWORK,
   heartbeat,
   launch,
+  ledgerOnlyLaunch,
   offer,
   registerAgent,
   resources,
@@ -217,14 +218,11 @@ describe('an ACCEPT cut in two between the ledger and the task records', () => {
     const second = await registerAgent(tm, 'cpus:4;mem:1024');
     // What a master that died right after the ledger write on `first` leaves: an entry, no record.
     const taken = await offer(tm, framework, first, 'cpus:2;mem:256');
-    const orphan = await tm.master.registrar.agents.acceptOffers({
-      agentId: first.agentId,
-      frameworkId: framework.frameworkId,
-      offers: [taken],
-      launches: [{ taskId: 'reused', resources: resources('cpus:1;mem:128') }],
+    await ledgerOnlyLaunch(tm, framework, first, taken, {
+      taskId: 'reused',
       launchId: 'died-after-ledger',
+      resources: 'cpus:1;mem:128',
     });
-    expect(orphan.ok).toBe(true);
     // The framework, told nothing, launches the same task id on `second`; it runs.
     const made = await offer(tm, framework, second, 'cpus:2;mem:256');
     await framework.call(
@@ -251,14 +249,11 @@ describe('an ACCEPT cut in two between the ledger and the task records', () => {
     const agent = await registerAgent(tm, 'cpus:4;mem:1024');
     const doomed = await subscribe(tm, { ...FRAMEWORK, name: 'doomed' });
     const made = await offer(tm, doomed, agent, 'cpus:2;mem:256');
-    const orphan = await tm.master.registrar.agents.acceptOffers({
-      agentId: agent.agentId,
-      frameworkId: doomed.frameworkId,
-      offers: [made],
-      launches: [{ taskId: 'left', resources: resources('cpus:1;mem:128') }],
+    await ledgerOnlyLaunch(tm, doomed, agent, made, {
+      taskId: 'left',
       launchId: 'died-before-teardown',
+      resources: 'cpus:1;mem:128',
     });
-    expect(orphan.ok).toBe(true);
     expect((await doomed.call('TEARDOWN')).status).toBe(202);
     doomed.close();
     // TEARDOWN finds a framework's tasks by their records: this one it cannot.

@@ -114,7 +114,7 @@ async function sharedAnswer(executorId: string, dir = workDir): Promise<string |
   return run ? readFile(join(run, 'shared', 'answer'), 'utf8').catch(() => undefined) : undefined;
 }
 
-const pods = () => readdir(join(workDir, 'meta', 'pods')).catch(() => [] as string[]);
+const pods = (dir = workDir) => readdir(join(dir, 'meta', 'pods')).catch(() => [] as string[]);
 
 /** The pod's hard memory limit in MB on cgroup v1 (where these tests read it); undefined elsewhere. */
 async function podMemoryMb(pod: string): Promise<number | undefined> {
@@ -391,11 +391,7 @@ describe('task groups as pods', () => {
       expect(await reachable(listen)).toBe(false);
       await master.send(id, kill(client.task_id.value, 0));
       await master.waitFor(server.task_id.value, 'TASK_KILLED');
-      await master.until(
-        async () => (await readdir(join(dir, 'meta', 'pods')).catch(() => [])).length === 0,
-        10_000,
-        'the pod removed',
-      );
+      await master.until(async () => (await pods(dir)).length === 0, 10_000, 'the pod removed');
       await second.shutdown();
     } finally {
       await removeWorkDir(dir);
@@ -429,11 +425,7 @@ describe('task groups as pods', () => {
       expect(master.of(server.task_id.value).map((update) => update.status.state)).not.toContain('TASK_KILLED');
       await master.send(id, kill(server.task_id.value, 0));
       await master.waitFor(server.task_id.value, 'TASK_KILLED');
-      await master.until(
-        async () => (await readdir(join(dir, 'meta', 'pods')).catch(() => [])).length === 0,
-        10_000,
-        'the pod removed',
-      );
+      await master.until(async () => (await pods(dir)).length === 0, 10_000, 'the pod removed');
       await second.shutdown();
     } finally {
       await removeWorkDir(dir);

@@ -12,6 +12,7 @@ import {
   FRAMEWORK,
   heartbeat,
   launch,
+  ledgerOnlyLaunch,
   offer,
   registerAgent,
   resources,
@@ -126,14 +127,11 @@ describe('the sweeper', () => {
     const agent = await registerAgent(tm, 'cpus:4;mem:4096');
     const made = await offer(tm, aware, agent, 'cpus:2;mem:256');
     // What a master that crashed right after the ledger write leaves behind: no task row, no command.
-    const committed = await tm.master.registrar.agents.acceptOffers({
-      agentId: agent.agentId,
-      frameworkId: aware.frameworkId,
-      offers: [made],
-      launches: [{ taskId: 'orphan', resources: resources('cpus:1;mem:128') }],
+    await ledgerOnlyLaunch(tm, aware, agent, made, {
+      taskId: 'orphan',
       launchId: 'crashed-launch',
+      resources: 'cpus:1;mem:128',
     });
-    expect(committed.ok).toBe(true);
     tm.advance(30_000);
     expect((await heartbeat(tm, agent)).recorded).toBe(1);
     expect((await sweep(tm.master)).orphanedLaunches).toBe(0);

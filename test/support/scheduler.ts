@@ -228,6 +228,27 @@ export async function offer(
   return made;
 }
 
+/**
+ * What a master that died right after an ACCEPT's ledger write leaves: the offer taken and the task's entry in the
+ * agent's ledger under `launchId`, with no task record and no launch command.
+ */
+export async function ledgerOnlyLaunch(
+  tm: TestMaster,
+  framework: Pick<TestFramework, 'frameworkId'>,
+  agent: TestAgent,
+  made: OfferRecord,
+  task: { readonly taskId: string; readonly launchId: string; readonly resources: string },
+): Promise<void> {
+  const committed = await tm.master.registrar.agents.acceptOffers({
+    agentId: agent.agentId,
+    frameworkId: framework.frameworkId,
+    offers: [made],
+    launches: [{ taskId: task.taskId, resources: resources(task.resources) }],
+    launchId: task.launchId,
+  });
+  if (!committed.ok) throw new Error(committed.error.message);
+}
+
 /** A minimal command task using `text` resources on `agent`. */
 export function commandTask(
   taskId: string,
