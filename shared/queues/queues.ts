@@ -10,9 +10,9 @@
  * | `<cluster>-fw-<digest>.fifo` | FIFO per framework, one group | the framework's events, drained by its stream |
  * | `<cluster>-fwq-<digest>.fifo` | FIFO per principal and name, group = framework | a queue-delivered framework's events |
  *
- * Receives are two-step (Max 1 with a long wait, then Max 9 at once): correct and cheap on SQS, and it avoids the
- * stand-in's long-poll gap (docs/local-cluster.md, "The stand-in's quirks"). The stand-in also holds a short receive
- * for 40 ms unless it fills it, so against the stand-in the second step asks only for what is visible.
+ * A receive from SQS is one request for up to ten messages (a long poll answers as soon as there are any). Against the
+ * stand-in it takes two steps (Max 1 with the long wait, then at once only what is visible): the stand-in holds a
+ * receive for its whole wait unless it fills it (docs/local-cluster.md, "The stand-in's quirks").
  */
 import { createHash } from 'node:crypto';
 import {
@@ -287,8 +287,8 @@ export class Queues {
   }
 
   /**
-   * Receives up to `max` messages, waiting up to `waitSeconds` for the first: one long-poll for a
-   * single message, then at once for the rest.
+   * Receives up to `max` messages, waiting up to `waitSeconds` for the first: from SQS in one long poll (one billed
+   * request, however many come), from the stand-in in two steps (one message with the wait, then at once the rest).
    */
   async receive(
     url: string,
@@ -306,13 +306,18 @@ export class Queues {
         : {}),
     };
     const send = { ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) };
+    const standIn = standInEndpoint(url) !== undefined;
     const first = await this.sqs.send(
-      new ReceiveMessageCommand({ ...common, MaxNumberOfMessages: 1, WaitTimeSeconds: options.waitSeconds }),
+      new ReceiveMessageCommand({
+        ...common,
+        MaxNumberOfMessages: standIn ? 1 : max,
+        WaitTimeSeconds: options.waitSeconds,
+      }),
       send,
     );
     const messages = (first.Messages ?? []).map(fromSqs);
-    if (messages.length === 0 || max === 1) return messages;
-    const more = standInEndpoint(url) === undefined ? max - 1 : Math.min(max - 1, await this.visibleOnStandIn(url));
+    if (!standIn || messages.length === 0 || max === 1) return messages;
+    const more = Math.min(max - 1, await this.visibleOnStandIn(url));
     if (more === 0) return messages;
     const rest = await this.sqs.send(
       new ReceiveMessageCommand({ ...common, MaxNumberOfMessages: more, WaitTimeSeconds: 0 }),
