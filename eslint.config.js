@@ -15,7 +15,7 @@ const PURE_CORE = [
   'shared/protocol/**/*.ts',
   'shared/{result,ids,collections,roles,acl}.ts',
   'functions/scheduler/{accept-plan,accept-feedback,executor-charges,operations,task-authorization,task-validation,validation,responses}.ts',
-  'functions/registrar/{accept-changes,agent-changes,agent-conversion,agent-readmission,agent-records,expression,ledger,errors}.ts',
+  'functions/registrar/{accept-changes,agent-changes,agent-conversion,agent-readmission,agent-records,expression,ledger,errors,stored-resources}.ts',
   'functions/operator/conversion-plan.ts',
   'functions/master/{status-plan,statuses}.ts',
   'functions/fleet/{sweep-plan,instance-id,hooks}.ts',
@@ -27,7 +27,7 @@ const PURE_CORE = [
 const PURE_SCHEDULER =
   '(accept-plan|accept-feedback|executor-charges|operations|task-authorization|task-validation|validation|responses)';
 const PURE_REGISTRAR =
-  '(accept-changes|agent-changes|agent-conversion|agent-readmission|agent-records|expression|ledger|errors)';
+  '(accept-changes|agent-changes|agent-conversion|agent-readmission|agent-records|expression|ledger|errors|stored-resources)';
 
 const noIo = (message) => ({
   group: [
@@ -144,7 +144,7 @@ export default tseslint.config(
   ),
   pureSiblings(
     [
-      'functions/registrar/{accept-changes,agent-changes,agent-conversion,agent-readmission,agent-records,expression,ledger,errors}.ts',
+      'functions/registrar/{accept-changes,agent-changes,agent-conversion,agent-readmission,agent-records,expression,ledger,errors,stored-resources}.ts',
     ],
     PURE_REGISTRAR,
   ),

@@ -14,6 +14,7 @@ import { parseResources } from '#shared/resources/parse.js';
 import { storedExecutor, storedOffer, storedTask, type AgentRecord, type LaunchRequest } from './agent-records.js';
 import { failure, type RegistrarError } from './errors.js';
 import { Expression, type ItemChange } from './expression.js';
+import { holdsResources, storedResources } from './stored-resources.js';
 import { takeInTurn, type AllocatedExecutor, type AllocatedTask, type OfferRecord } from './ledger.js';
 
 export interface AcceptInput {
@@ -155,7 +156,7 @@ export function acceptWrite(input: AcceptInput, part: WritePart, hold?: OfferRec
     conditions.push(
       `attribute_exists(${path})`,
       `${path}.${x.name('framework_id')} = ${x.value(input.frameworkId)}`,
-      `${path}.${x.name('resources')} = ${x.value(JSON.stringify(offer.resources))}`,
+      holdsResources(x, `${path}.${x.name('resources')}`, offer.resources),
     );
     removes.push(path);
   }
@@ -183,8 +184,8 @@ export function acceptWrite(input: AcceptInput, part: WritePart, hold?: OfferRec
   sets.push(`${version} = ${version} + ${x.value(1)}`);
   if (input.total) {
     const total = x.name('total');
-    conditions.push(`${total} = ${x.value(JSON.stringify(input.total.expected))}`);
-    sets.push(`${total} = ${x.value(JSON.stringify(input.total.next))}`);
+    conditions.push(holdsResources(x, total, input.total.expected));
+    sets.push(`${total} = ${x.value(storedResources(input.total.next))}`);
   }
   return {
     update: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
@@ -209,7 +210,7 @@ export function acceptRefusal(
     const current = old.offers[offer.offerId];
     if (!current) return failure('OFFER_GONE', `Offer ${offer.offerId} is no longer valid`);
     if (current.frameworkId !== frameworkId) return failure('OFFER_NOT_OWNED', `Offer ${offer.offerId} is not yours`);
-    if (JSON.stringify(current.resources) !== JSON.stringify(offer.resources)) {
+    if (storedResources(current.resources) !== storedResources(offer.resources)) {
       return failure('OFFER_GONE', `Offer ${offer.offerId} is not the offer that was read`);
     }
   }

@@ -6,6 +6,7 @@
  */
 import type { Resource } from '#shared/protocol/mesos.js';
 import { storedOffer, type AgentRecord } from './agent-records.js';
+import { storedResources } from './stored-resources.js';
 import { Expression, type ItemChange } from './expression.js';
 import type { OfferRecord } from './ledger.js';
 
@@ -24,7 +25,7 @@ export function convertChange(
   );
   const version = x.name('version');
   const sets = [
-    `${x.name('total')} = ${x.value(JSON.stringify(total))}`,
+    `${x.name('total')} = ${x.value(storedResources(total))}`,
     `${version} = ${x.value(agent.version + 1)}`,
     ...(gone.size > 0 ? [`${x.name('offers')} = ${x.value(kept)}`] : []),
   ];

@@ -12,6 +12,7 @@ import { parseResources } from '#shared/resources/parse.js';
 import { z } from 'zod';
 import { failure, type RegistrarError } from './errors.js';
 import type { Item } from './expression.js';
+import { resourcesFromStored, storedResources } from './stored-resources.js';
 import type { AllocatedExecutor, AllocatedTask, OfferRecord } from './ledger.js';
 
 export type AgentStatus = 'ACTIVE' | 'UNREACHABLE' | 'GONE';
@@ -137,9 +138,10 @@ export interface StoredOffer {
   expires_at?: number;
 }
 
+/** Its framework and task ids are those of its key (taskKey); items written before kept them here too. */
 export interface StoredTask {
-  framework_id: string;
-  task_id: string;
+  framework_id?: string;
+  task_id?: string;
   role: string;
   resources: string;
   launch_id: string;
@@ -162,7 +164,7 @@ export function storedOffer(offer: OfferRecord): StoredOffer {
   return {
     framework_id: offer.frameworkId,
     role: offer.role,
-    resources: JSON.stringify(offer.resources),
+    resources: storedResources(offer.resources),
     created_at: offer.createdAt,
     ...(offer.expiresAt !== undefined ? { expires_at: offer.expiresAt } : {}),
   };
@@ -174,7 +176,7 @@ export function offerFromItem(agentId: string, offerId: string, stored: StoredOf
     agentId,
     frameworkId: stored.framework_id,
     role: stored.role,
-    resources: JSON.parse(stored.resources) as Resource[],
+    resources: resourcesFromStored(stored.resources),
     createdAt: stored.created_at,
     ...(stored.expires_at !== undefined ? { expiresAt: stored.expires_at } : {}),
   };
@@ -182,22 +184,22 @@ export function offerFromItem(agentId: string, offerId: string, stored: StoredOf
 
 export function storedTask(task: AllocatedTask): StoredTask {
   return {
-    framework_id: task.frameworkId,
-    task_id: task.taskId,
     role: task.role,
-    resources: JSON.stringify(task.resources),
+    resources: storedResources(task.resources),
     launch_id: task.launchId,
     launched_at: task.launchedAt,
     ...(task.executorId !== undefined ? { executor_id: task.executorId } : {}),
   };
 }
 
-function taskFromItem(stored: StoredTask): AllocatedTask {
+function taskFromItem(key: string, stored: StoredTask): AllocatedTask {
+  // Neither id may hold a '/' (validateTaskId).
+  const slash = key.indexOf('/');
   return {
-    frameworkId: stored.framework_id,
-    taskId: stored.task_id,
+    frameworkId: stored.framework_id ?? key.slice(0, slash),
+    taskId: stored.task_id ?? key.slice(slash + 1),
     role: stored.role,
-    resources: JSON.parse(stored.resources) as Resource[],
+    resources: resourcesFromStored(stored.resources),
     launchId: stored.launch_id,
     launchedAt: stored.launched_at,
     ...(stored.executor_id !== undefined ? { executorId: stored.executor_id } : {}),
@@ -210,7 +212,7 @@ export function storedExecutor(executor: AllocatedExecutor): StoredExecutor {
     executor_id: executor.executorId,
     kind: executor.kind,
     role: executor.role,
-    resources: JSON.stringify(executor.resources),
+    resources: storedResources(executor.resources),
     info_hash: executor.infoHash,
     launch_id: executor.launchId,
     launched_at: executor.launchedAt,
@@ -223,7 +225,7 @@ function executorFromItem(stored: StoredExecutor): AllocatedExecutor {
     executorId: stored.executor_id,
     kind: stored.kind,
     role: stored.role,
-    resources: JSON.parse(stored.resources) as Resource[],
+    resources: resourcesFromStored(stored.resources),
     infoHash: stored.info_hash,
     launchId: stored.launch_id,
     launchedAt: stored.launched_at,
@@ -249,9 +251,9 @@ export function agentFromItem(item: Item): AgentRecord {
     attributes: JSON.parse(item.attributes as string) as Attribute[],
     ...(item.domain ? { domain: JSON.parse(item.domain as string) as DomainInfo } : {}),
     capabilities: (item.capabilities ?? []) as string[],
-    total: JSON.parse(item.total as string) as Resource[],
+    total: resourcesFromStored(item.total as string),
     offers: Object.fromEntries(Object.entries(offers).map(([id, o]) => [id, offerFromItem(agentId, id, o)])),
-    tasks: Object.fromEntries(Object.entries(tasks).map(([key, t]) => [key, taskFromItem(t)])),
+    tasks: Object.fromEntries(Object.entries(tasks).map(([key, t]) => [key, taskFromItem(key, t)])),
     executors: Object.fromEntries(Object.entries(executors).map(([key, e]) => [key, executorFromItem(e)])),
     version: item.version as number,
     status: item.status as AgentStatus,
@@ -338,6 +340,6 @@ export function detailAttributes(details: AgentDetails): Item {
     attributes: JSON.stringify(details.attributes),
     ...(details.domain ? { domain: JSON.stringify(details.domain) } : {}),
     capabilities: details.capabilities,
-    total: JSON.stringify(details.total),
+    total: storedResources(details.total),
   };
 }
