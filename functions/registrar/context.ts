@@ -190,7 +190,8 @@ export class RegistrarContext {
   async onePage(
     table: string,
     options: {
-      readonly limit: number;
+      /** At most this many items (DynamoDB's 1 MB page when absent). */
+      readonly limit?: number;
       readonly start?: Record<string, unknown>;
       readonly attributes?: readonly string[];
       readonly query?: Pick<QueryCommandInput, 'KeyConditionExpression' | 'ExpressionAttributeValues'>;
@@ -199,7 +200,7 @@ export class RegistrarContext {
     const input = {
       TableName: table,
       ConsistentRead: true,
-      Limit: options.limit,
+      ...(options.limit !== undefined ? { Limit: options.limit } : {}),
       ...(options.attributes ? projectionOf(options.attributes) : {}),
       ...(options.start ? { ExclusiveStartKey: options.start } : {}),
     };

@@ -6,11 +6,15 @@
  *
  * Filters are soft state, as in Mesos (which keeps them in memory only): writes are plain batch puts and
  * deletes, last writer wins, and DynamoDB's TTL removes expired ones. REVIVE clears a role's filters.
+ *
+ * A DECLINE writes a filter per agent declined, thousands at once: they are spread over the framework's write
+ * shards by agent (shards.ts), and a read of the framework's filters queries every shard.
  */
 import { filterKey } from '#shared/ids.js';
 import type { Resource } from '#shared/protocol/mesos.js';
 import type { RegistrarContext } from './context.js';
 import { epochSeconds, type Item } from './expression.js';
+import { SHARD_ATTRIBUTE, shardKey, shardKeys, shardOf } from './shards.js';
 
 export interface OfferFilter {
   readonly role: string;
@@ -18,6 +22,10 @@ export interface OfferFilter {
   readonly resources: readonly Resource[];
   /** Milliseconds since the epoch. */
   readonly expiresAt: number;
+}
+
+function itemKey(frameworkId: string, role: string, agentId: string): Item {
+  return { [SHARD_ATTRIBUTE]: shardKey(frameworkId, shardOf(agentId)), filter_key: filterKey(role, agentId) };
 }
 
 function filterFromItem(item: Item): OfferFilter {
@@ -44,11 +52,12 @@ export class FilterRegistry {
     await this.context.batchWrite(
       this.table,
       filters.map((filter) => {
-        const key = { framework_id: frameworkId, filter_key: filterKey(filter.role, filter.agentId) };
+        const key = itemKey(frameworkId, filter.role, filter.agentId);
         return {
           key,
           item: {
             ...key,
+            framework_id: frameworkId,
             role: filter.role,
             agent_id: filter.agentId,
             resources: JSON.stringify(filter.resources),
@@ -60,14 +69,12 @@ export class FilterRegistry {
     );
   }
 
-  /** The framework's filters in force at `now`, keyed by `filterKey(role, agentId)`. */
+  /** The framework's filters in force at `now`, keyed by `filterKey(role, agentId)`, in key order. */
   async of(frameworkId: string, now = this.context.now()): Promise<Record<string, OfferFilter>> {
-    const result: Record<string, OfferFilter> = {};
-    for await (const item of this.query(frameworkId)) {
-      const filter = filterFromItem(item);
-      if (filter.expiresAt > now) result[item.filter_key as string] = filter;
-    }
-    return result;
+    const items = (await this.query(frameworkId)).filter((item) => (item.expires_at_ms as number) > now);
+    const keys = (item: Item) => item.filter_key as string;
+    items.sort((a, b) => (keys(a) < keys(b) ? -1 : keys(a) > keys(b) ? 1 : 0));
+    return Object.fromEntries(items.map((item) => [keys(item), filterFromItem(item)]));
   }
 
   /** Every filter in force at `now`, by framework: the allocator's snapshot. */
@@ -95,7 +102,7 @@ export class FilterRegistry {
   ): Promise<Map<string, Record<string, OfferFilter>>> {
     const items = await this.context.batchGet(
       this.table,
-      wanted.map((entry) => ({ framework_id: entry.frameworkId, filter_key: filterKey(entry.role, entry.agentId) })),
+      wanted.map((entry) => itemKey(entry.frameworkId, entry.role, entry.agentId)),
       { consistent: true },
     );
     const result = new Map<string, Record<string, OfferFilter>>();
@@ -110,12 +117,9 @@ export class FilterRegistry {
 
   /** Removes the framework's filters for these roles (REVIVE), or all of them (no roles given). */
   async clear(frameworkId: string, roles?: readonly string[]): Promise<number> {
-    const keys: Item[] = [];
-    for await (const item of this.query(frameworkId)) {
-      if (!roles || roles.includes(item.role as string)) {
-        keys.push({ framework_id: frameworkId, filter_key: item.filter_key });
-      }
-    }
+    const keys = (await this.query(frameworkId))
+      .filter((item) => !roles || roles.includes(item.role as string))
+      .map((item) => ({ [SHARD_ATTRIBUTE]: item[SHARD_ATTRIBUTE], filter_key: item.filter_key }));
     await this.context.batchWrite(
       this.table,
       keys.map((key) => ({ key })),
@@ -123,11 +127,20 @@ export class FilterRegistry {
     return keys.length;
   }
 
-  private async *query(frameworkId: string): AsyncGenerator<Item> {
-    if (frameworkId === '') return;
-    yield* this.context.query(this.table, {
-      KeyConditionExpression: 'framework_id = :f',
-      ExpressionAttributeValues: { ':f': frameworkId },
-    });
+  /** Every filter item of the framework: a query of each shard, all at once. */
+  private async query(frameworkId: string): Promise<Item[]> {
+    if (frameworkId === '') return [];
+    const shards = await Promise.all(
+      shardKeys(frameworkId).map(async (key) => {
+        const items: Item[] = [];
+        const query = this.context.query(this.table, {
+          KeyConditionExpression: `${SHARD_ATTRIBUTE} = :p`,
+          ExpressionAttributeValues: { ':p': key },
+        });
+        for await (const item of query) items.push(item);
+        return items;
+      }),
+    );
+    return shards.flat();
   }
 }

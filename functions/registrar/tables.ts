@@ -25,6 +25,11 @@ export interface KeyAttribute {
 
 export interface TableDefinition {
   readonly id: TableId;
+  /**
+   * The name after the cluster's prefix, where it is not the id: a table whose keys changed takes a new name, since
+   * CloudFormation replaces a named table only under another name (and a local data dir keeps the old table).
+   */
+  readonly name?: string;
   readonly description: string;
   readonly partitionKey: KeyAttribute;
   readonly sortKey?: KeyAttribute;
@@ -46,24 +51,28 @@ export const TABLE_DEFINITIONS: readonly TableDefinition[] = [
   },
   {
     id: 'tasks',
-    description: 'Tasks by framework (task ids are unique per framework): state, latest status, update uuids',
-    partitionKey: { name: 'framework_id', type: 'S' },
+    name: 'tasks-v2',
+    description:
+      "Tasks by framework (task ids are unique per framework), in the framework's write shards (shards.ts): state, latest status, update uuids",
+    partitionKey: { name: 'framework_shard', type: 'S' },
     sortKey: { name: 'task_id', type: 'S' },
     timeToLiveAttribute: 'expires_at',
   },
   {
     id: 'taskinfos',
+    name: 'taskinfos-v2',
     description:
-      "Each task row's TaskInfo, written once at launch and given the row's expiry at the task's end (kept out of the row each status update rewrites, which DynamoDB bills by the item's size)",
-    partitionKey: { name: 'framework_id', type: 'S' },
+      "Each task row's TaskInfo, under the row's key, written once at launch and given the row's expiry at the task's end (kept out of the row each status update rewrites, which DynamoDB bills by the item's size)",
+    partitionKey: { name: 'framework_shard', type: 'S' },
     sortKey: { name: 'task_id', type: 'S' },
     timeToLiveAttribute: 'expires_at',
   },
   {
     id: 'filters',
+    name: 'filters-v2',
     description:
-      "Refused-offer filters, one per framework, role and agent (soft state: a framework's filters would outgrow one item)",
-    partitionKey: { name: 'framework_id', type: 'S' },
+      "Refused-offer filters, one per framework, role and agent, in the framework's write shards by agent (soft state: a framework's filters would outgrow one item)",
+    partitionKey: { name: 'framework_shard', type: 'S' },
     sortKey: { name: 'filter_key', type: 'S' },
     timeToLiveAttribute: 'expires_at',
   },
@@ -120,9 +129,9 @@ export const TABLE_DEFINITIONS: readonly TableDefinition[] = [
 
 export type TableNames = Readonly<Record<TableId, string>>;
 
-/** Table names for a cluster: `<prefix>-agents`, `<prefix>-tasks`, ... */
+/** Table names for a cluster: `<prefix>-agents`, `<prefix>-tasks-v2`, ... */
 export function tableNames(prefix: string): TableNames {
-  const names = Object.fromEntries(TABLE_DEFINITIONS.map((table) => [table.id, `${prefix}-${table.id}`]));
+  const names = Object.fromEntries(TABLE_DEFINITIONS.map((table) => [table.id, `${prefix}-${table.name ?? table.id}`]));
   return names as Record<TableId, string>;
 }
 

@@ -1,6 +1,6 @@
 /**
- * Cursors of the paged task read (TaskRegistry.page): the DynamoDB key to continue from, as an opaque
- * base64url string. A cursor is checked before it reaches DynamoDB: one that does not decode to a task
+ * Cursors of the paged task read (TaskRegistry.page): the last task read (its framework and task id, from
+ * which its sharded key follows), as an opaque base64url string. A cursor is checked before it reaches DynamoDB: one that does not decode to a task
  * key (or names another framework than the read's) is the caller's error, never a failed request.
  */
 import { failure, type RegistrarError } from './errors.js';

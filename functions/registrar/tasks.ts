@@ -5,7 +5,8 @@
  * never came is given a TASK_DROPPED row by the sweeper (`recordDropped`), and its late row is refused.
  * The TaskInfo is kept in an item of its own (the taskinfos table), written once at launch: DynamoDB
  * bills an update by the whole item's size, so in the row it would be paid again by every status
- * update (docs/cost.md).
+ * update (docs/cost.md). Rows and TaskInfos are keyed by the framework's write shard of their task id (shards.ts):
+ * a framework's tasks are written over 32 partitions, and its reads query them all.
  *
  * State changes go through the task state machine: read, apply (pure), conditional write on the
  * row's version; a lost race re-reads and re-applies. Duplicates (same update uuid) are no-ops, and a
@@ -27,27 +28,19 @@ import { RETRY, retrying, type RegistrarContext } from './context.js';
 import type { TaskCounters } from './counters.js';
 import { epochSeconds, Expression, type Item } from './expression.js';
 import { failure, type RegistrarError } from './errors.js';
+import { ShardMerge } from './shards.js';
+import {
+  RECORD_ATTRIBUTES,
+  rowKey,
+  shardPageSize,
+  taskFromItem,
+  withInfo,
+  type TaskRecord,
+  type TaskWithInfo,
+} from './task-items.js';
 import { decodeCursor, encodeCursor, MAX_TASK_PAGE } from './task-pages.js';
 
-export interface TaskRecord {
-  readonly frameworkId: string;
-  readonly taskId: string;
-  readonly agentId: string;
-  readonly name: string;
-  readonly role: string;
-  readonly resources: Resource[];
-  readonly state: TaskState;
-  /** The latest status applied (its `data` dropped, as the Mesos master drops it). */
-  readonly status?: TaskStatus;
-  readonly uuids: string[];
-  /** Which launch created the row; a retried follow-up of the same launch is recognised by it. */
-  readonly launchId: string;
-  readonly version: number;
-  readonly createdAt: number;
-  readonly updatedAt: number;
-  /** The framework acknowledged the terminal update: the task is done with (Mesos drops it then). */
-  readonly acknowledged: boolean;
-}
+export type { TaskRecord, TaskWithInfo } from './task-items.js';
 
 export interface NewTask {
   readonly frameworkId: string;
@@ -87,55 +80,6 @@ const INFO_BATCH = 100;
 /** How long finished tasks are kept for reconciliation and history (Mesos keeps a bounded list). */
 const FINISHED_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
-const RECORD_ATTRIBUTES = [
-  'framework_id',
-  'task_id',
-  'agent_id',
-  'name',
-  'role',
-  'resources',
-  'state',
-  'status',
-  'uuids',
-  'launch_id',
-  'version',
-  'created_at',
-  'updated_at',
-  'acknowledged',
-] as const;
-
-function taskFromItem(item: Item): TaskRecord {
-  return {
-    frameworkId: item.framework_id as string,
-    taskId: item.task_id as string,
-    agentId: item.agent_id as string,
-    name: item.name as string,
-    role: item.role as string,
-    resources: JSON.parse(item.resources as string) as Resource[],
-    state: item.state as TaskState,
-    ...(item.status ? { status: JSON.parse(item.status as string) as TaskStatus } : {}),
-    uuids: (item.uuids ?? []) as string[],
-    launchId: item.launch_id as string,
-    version: item.version as number,
-    createdAt: item.created_at as number,
-    updatedAt: item.updated_at as number,
-    acknowledged: item.acknowledged === true,
-  };
-}
-
-/** A task row with the TaskInfo it was launched with (absent for a row whose TaskInfo no longer parses). */
-export interface TaskWithInfo {
-  readonly task: TaskRecord;
-  readonly info?: TaskInfo;
-}
-
-/** The row and its TaskInfo item's `info`; a row written before the TaskInfo had its own item carries it. */
-function withInfo(item: Item, infoItem: Item | undefined): TaskWithInfo {
-  const stored = infoItem?.info ?? item.info;
-  const info = typeof stored === 'string' ? TaskInfoSchema.safeParse(JSON.parse(stored)) : undefined;
-  return { task: taskFromItem(item), ...(info?.success ? { info: info.data } : {}) };
-}
-
 export class TaskRegistry {
   constructor(
     private readonly context: RegistrarContext,
@@ -155,7 +99,7 @@ export class TaskRegistry {
   private async withInfos(items: readonly Item[]): Promise<TaskWithInfo[]> {
     const infos = await this.context.batchGet(
       this.infoTable,
-      items.map((item) => ({ framework_id: item.framework_id, task_id: item.task_id })),
+      items.map((item) => rowKey(item.framework_id as string, item.task_id as string)),
       { consistent: true },
     );
     const byKey = new Map(infos.map((info) => [taskKey(info.framework_id as string, info.task_id as string), info]));
@@ -164,13 +108,7 @@ export class TaskRegistry {
 
   /** The row, read consistently unless `consistent` is false (half the units; it may miss the latest writes). */
   async get(frameworkId: string, taskId: string, consistent = true): Promise<TaskRecord | undefined> {
-    // A row written before TaskInfos had items of their own carries one: it is not part of the record.
-    const item = await this.context.get(
-      this.table,
-      { framework_id: frameworkId, task_id: taskId },
-      RECORD_ATTRIBUTES,
-      consistent,
-    );
+    const item = await this.context.get(this.table, rowKey(frameworkId, taskId), RECORD_ATTRIBUTES, consistent);
     return item ? taskFromItem(item) : undefined;
   }
 
@@ -184,7 +122,7 @@ export class TaskRegistry {
   ): Promise<Map<string, TaskRecord>> {
     const items = await this.context.batchGet(
       this.table,
-      keys.map((key) => ({ framework_id: key.frameworkId, task_id: key.taskId })),
+      keys.map((key) => rowKey(key.frameworkId, key.taskId)),
       { attributes: RECORD_ATTRIBUTES, consistent },
     );
     return new Map(items.map(taskFromItem).map((task) => [taskKey(task.frameworkId, task.taskId), task]));
@@ -206,8 +144,8 @@ export class TaskRegistry {
     const { data: _data, ...kept } = info;
     const now = this.context.now();
     const item: Item = {
+      ...rowKey(task.frameworkId, info.task_id.value),
       framework_id: task.frameworkId,
-      task_id: info.task_id.value,
       agent_id: task.agentId,
       name: info.name,
       role: task.role,
@@ -222,7 +160,11 @@ export class TaskRegistry {
     const outcome = await this.putFor(item, task.launchId);
     // The TaskInfo follows the row that claimed the task id (never before it: a duplicate launch must not replace
     // the running task's), and again for a retried launch, which may have stopped between the two.
-    const infoItem: Item = { framework_id: task.frameworkId, task_id: info.task_id.value, info: JSON.stringify(kept) };
+    const infoItem: Item = {
+      ...rowKey(task.frameworkId, info.task_id.value),
+      framework_id: task.frameworkId,
+      info: JSON.stringify(kept),
+    };
     if (outcome.written) {
       await Promise.all([
         this.context.put({ TableName: this.infoTable, Item: infoItem }),
@@ -255,8 +197,8 @@ export class TaskRegistry {
     const now = this.context.now();
     const { data: _data, ...status } = launch.status;
     const item: Item = {
+      ...rowKey(launch.frameworkId, taskId),
       framework_id: launch.frameworkId,
-      task_id: taskId,
       agent_id: launch.agentId,
       // The ledger keeps no TaskInfo: the row has no name and no `info`.
       name: '',
@@ -348,7 +290,7 @@ export class TaskRegistry {
       const outcome = await this.context.update(
         {
           TableName: this.table,
-          Key: { framework_id: frameworkId, task_id: taskId },
+          Key: rowKey(frameworkId, taskId),
           UpdateExpression: `SET ${Object.entries(fields)
             .map(([name, value]) => `${x.name(name)} = ${x.value(value)}`)
             .join(', ')}`,
@@ -395,9 +337,9 @@ export class TaskRegistry {
       await this.context.update(
         {
           TableName: this.infoTable,
-          Key: { framework_id: frameworkId, task_id: taskId },
+          Key: rowKey(frameworkId, taskId),
           UpdateExpression: `SET ${x.name('expires_at')} = ${x.value(expiresAt)}`,
-          // A row written before TaskInfos had items of their own has none: create no stub.
+          // A launch the sweeper dropped has none: create no stub.
           ConditionExpression: `attribute_exists(${x.name('task_id')})`,
           ...x.attributes(),
         },
@@ -418,7 +360,7 @@ export class TaskRegistry {
     const outcome = await this.context.update(
       {
         TableName: this.table,
-        Key: { framework_id: frameworkId, task_id: taskId },
+        Key: rowKey(frameworkId, taskId),
         UpdateExpression: `SET ${x.name('acknowledged')} = ${x.value(true)}`,
         ConditionExpression:
           `${x.name('state')} IN (${terminal}) AND ${x.name('last_uuid')} = ${x.value(uuid)} AND ` +
@@ -437,7 +379,7 @@ export class TaskRegistry {
    */
   async *scanWithInfo(): AsyncGenerator<TaskWithInfo> {
     let page: Item[] = [];
-    for await (const item of this.context.scan(this.table, [...RECORD_ATTRIBUTES, 'info'])) {
+    for await (const item of this.context.scan(this.table, RECORD_ATTRIBUTES)) {
       page.push(item);
       if (page.length === INFO_BATCH) {
         yield* await this.withInfos(page);
@@ -449,8 +391,9 @@ export class TaskRegistry {
 
   /**
    * One page of task rows with their TaskInfo (all tasks, or one framework's): at most `limit`, from
-   * where `cursor` (an earlier page's `next`) left off, in the table's order (not by time). A read
-   * costs its page only, however many tasks the table holds. `next` is absent after the last page.
+   * where `cursor` (an earlier page's `next`) left off; all tasks in the table's order (not by time), a
+   * framework's by task id (its shards' queries merged). A read costs its page only (and a framework's,
+   * a query of each shard), however many tasks the table holds. `next` is absent after the last page.
    */
   async page(options: {
     readonly limit: number;
@@ -464,23 +407,37 @@ export class TaskRegistry {
     const start = cursor === undefined ? undefined : decodeCursor(cursor, frameworkId);
     if (start && !start.ok) return start;
     if (frameworkId === '') return ok({ tasks: [] });
-    const page = await this.context.onePage(this.table, {
-      limit,
-      attributes: [...RECORD_ATTRIBUTES, 'info'],
-      ...(start ? { start: { ...start.value } } : {}),
-      ...(frameworkId !== undefined
-        ? { query: { KeyConditionExpression: 'framework_id = :f', ExpressionAttributeValues: { ':f': frameworkId } } }
-        : {}),
-    });
-    return ok({ tasks: await this.withInfos(page.items), ...(page.next ? { next: encodeCursor(page.next) } : {}) });
+    let items: Item[];
+    let more: boolean;
+    if (frameworkId === undefined) {
+      const page = await this.context.onePage(this.table, {
+        limit,
+        attributes: RECORD_ATTRIBUTES,
+        ...(start ? { start: rowKey(start.value.framework_id, start.value.task_id) } : {}),
+      });
+      items = page.items;
+      more = page.next !== undefined;
+    } else {
+      const merge = new ShardMerge(this.context, this.table, frameworkId, {
+        sortKey: 'task_id',
+        pageSize: shardPageSize(limit),
+        attributes: RECORD_ATTRIBUTES,
+        ...(start ? { after: start.value.task_id } : {}),
+      });
+      items = await merge.take(limit);
+      more = !merge.finished;
+    }
+    // The cursor is the last row's task key: the scan's key to continue from, and where a framework's merge resumes.
+    const last = items.at(-1);
+    return ok({ tasks: await this.withInfos(items), ...(more && last ? { next: encodeCursor(last) } : {}) });
   }
 
-  /** The framework's tasks (active and finished-but-retained), page by page. */
+  /** The framework's tasks (active and finished-but-retained) by task id, its shards read page by page. */
   async *listByFramework(frameworkId: string): AsyncGenerator<TaskRecord> {
-    const items = this.context.query(this.table, {
-      KeyConditionExpression: 'framework_id = :f',
-      ExpressionAttributeValues: { ':f': frameworkId },
-    });
-    for await (const item of items) yield taskFromItem(item);
+    if (frameworkId === '') return;
+    const merge = new ShardMerge(this.context, this.table, frameworkId, { sortKey: 'task_id' });
+    while (!merge.finished) {
+      for (const item of await merge.take(INFO_BATCH)) yield taskFromItem(item);
+    }
   }
 }

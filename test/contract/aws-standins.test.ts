@@ -68,7 +68,7 @@ describe('the local AWS stand-ins', () => {
       const listed = await again.dynamodb.send(new ListTablesCommand({}));
       again.destroy();
       await second.stop();
-      expect(listed.TableNames).toContain('kept-tasks');
+      expect(listed.TableNames).toContain(tableNames('kept').tasks);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

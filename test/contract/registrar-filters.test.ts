@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filterKey } from '#shared/ids.js';
+import { SHARDS } from '../../functions/registrar/shards.js';
 import { freshRegistrar, type TestRegistrar } from '../support/registrar.js';
 
 let t: TestRegistrar;
@@ -58,5 +59,18 @@ describe('refused-offer filters', () => {
     const all = await t.registrar.filters.all();
     expect(Object.keys(all.get('fw-big') ?? {})).toHaveLength(3000);
     expect(await t.registrar.filters.of('')).toEqual({});
+    // Spread over the framework's write shards by agent: read from every shard, found by key, cleared from all.
+    const sharded = new Set<unknown>();
+    for await (const item of t.registrar.context.scan(t.tables.filters, ['framework_shard'])) {
+      if (String(item.framework_shard).startsWith('fw-big#')) sharded.add(item.framework_shard);
+    }
+    expect(sharded.size).toBe(SHARDS);
+    expect(Object.keys(await t.registrar.filters.of('fw-big'))).toEqual(
+      many.map((f) => filterKey('*', f.agentId)).sort(),
+    );
+    const some = many.slice(0, 150).map((f) => ({ frameworkId: 'fw-big', role: '*', agentId: f.agentId }));
+    expect(Object.keys((await t.registrar.filters.get(some)).get('fw-big') ?? {})).toHaveLength(150);
+    expect(await t.registrar.filters.clear('fw-big')).toBe(3000);
+    expect(await t.registrar.filters.of('fw-big')).toEqual({});
   });
 });

@@ -4,6 +4,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskState, TaskStatus } from '#shared/protocol/mesos.js';
 import type { TaskRecord } from '../../functions/registrar/index.js';
+import { SHARDS, ShardMerge, shardKey, shardOf } from '../../functions/registrar/shards.js';
 import { scalarResource } from '#shared/resources/resource.js';
 import { freshRegistrar, type TestRegistrar } from '../support/registrar.js';
 
@@ -39,6 +40,13 @@ async function added(frameworkId: string, taskId: string, launchId = `launch-${t
   });
   if (!result.ok) throw new Error(result.error.message);
   return result.value;
+}
+
+/** The ids of a framework's tasks as listByFramework gives them. */
+async function listedIds(frameworkId: string): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const task of t.registrar.tasks.listByFramework(frameworkId)) ids.push(task.taskId);
+  return ids;
 }
 
 function status(taskId: string, state: TaskState, extra: Partial<TaskStatus> = {}): TaskStatus {
@@ -130,7 +138,10 @@ describe('task rows', () => {
     const item = async (table: 'tasks' | 'taskinfos', taskId: string) =>
       (
         await t.clients.documents.send(
-          new GetCommand({ TableName: t.tables[table], Key: { framework_id: 'fw-i', task_id: taskId } }),
+          new GetCommand({
+            TableName: t.tables[table],
+            Key: { framework_shard: shardKey('fw-i', shardOf(taskId)), task_id: taskId },
+          }),
         )
       ).Item;
     await added('fw-i', 'info-1', 'launch-1');
@@ -191,11 +202,11 @@ describe('task rows', () => {
         new CreateTableCommand({
           TableName: broken.tables.taskinfos,
           AttributeDefinitions: [
-            { AttributeName: 'framework_id', AttributeType: 'S' },
+            { AttributeName: 'framework_shard', AttributeType: 'S' },
             { AttributeName: 'task_id', AttributeType: 'S' },
           ],
           KeySchema: [
-            { AttributeName: 'framework_id', KeyType: 'HASH' },
+            { AttributeName: 'framework_shard', KeyType: 'HASH' },
             { AttributeName: 'task_id', KeyType: 'RANGE' },
           ],
           BillingMode: 'PAY_PER_REQUEST',
@@ -301,6 +312,44 @@ describe('status updates through the state machine', () => {
     for (let i = 0; i < 5; i++) await added('fw-list', `task-${i}`);
     const listed: TaskRecord[] = [];
     for await (const task of t.registrar.tasks.listByFramework('fw-list')) listed.push(task);
-    expect(listed.map((task) => task.taskId).sort()).toEqual(['task-0', 'task-1', 'task-2', 'task-3', 'task-4']);
+    expect(listed.map((task) => task.taskId)).toEqual(['task-0', 'task-1', 'task-2', 'task-3', 'task-4']);
+    expect(await listedIds('')).toEqual([]);
+  });
+});
+
+describe("a framework's write shards", () => {
+  // Ids whose order differs between UTF-8 bytes (DynamoDB's) and UTF-16 code units (JavaScript's '<').
+  const ids = [...Array.from({ length: 90 }, (_, i) => `t-${String(i).padStart(2, '0')}`), 't-\uFFFD', 't-\u{1F600}'];
+  const byBytes = [...ids].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+
+  it('spreads its rows over the shards and reads them back merged in DynamoDB s order of task ids', async () => {
+    for (const id of ids) await added('fw-shards', id);
+    expect(new Set(ids.map((id) => shardOf(id))).size).toBeGreaterThan(SHARDS / 2);
+    expect(await listedIds('fw-shards')).toEqual(byBytes);
+    // One row a query: every shard is read again and again as the merge reaches its end, and a merge can start late.
+    const merge = new ShardMerge(t.registrar.context, t.tables.tasks, 'fw-shards', { sortKey: 'task_id', pageSize: 1 });
+    const taken: string[] = [];
+    while (!merge.finished) taken.push(...(await merge.take(7)).map((item) => item.task_id as string));
+    expect(taken).toEqual(byBytes);
+    const late = new ShardMerge(t.registrar.context, t.tables.tasks, 'fw-shards', {
+      sortKey: 'task_id',
+      pageSize: 2,
+      after: 't-44',
+    });
+    expect((await late.take(1000)).map((item) => item.task_id)).toEqual(byBytes.slice(byBytes.indexOf('t-44') + 1));
+    expect(late.finished).toBe(true);
+  });
+
+  it("pages a framework's tasks over its shards in task id order, each once", async () => {
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await t.registrar.tasks.page({ limit: 10, frameworkId: 'fw-shards', ...(cursor ? { cursor } : {}) });
+      if (!page.ok) throw new Error(page.error.message);
+      pages.push(page.value.tasks.map(({ task }) => task.taskId));
+      cursor = page.value.next;
+    } while (cursor);
+    expect(pages.flat()).toEqual(byBytes);
+    expect(pages.map((page) => page.length)).toEqual([...Array.from({ length: 9 }, () => 10), 2]);
   });
 });
