@@ -239,9 +239,9 @@ class Agent implements RunningAgent, AgentContext {
     };
   }
 
-  async saveState(): Promise<void> {
-    this.state = prunedState(this.state, Date.now());
-    await this.checkpoint.writeJson(this.checkpoint.stateFile, this.state);
+  saveState(): Promise<void> {
+    const { checkpoint } = this;
+    return checkpoint.writeLatest(checkpoint.stateFile, () => (this.state = prunedState(this.state, Date.now())));
   }
 
   // ----------------------------------------------------------------------------- registration

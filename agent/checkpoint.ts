@@ -2,7 +2,8 @@
  * Checkpointing (Mesos `src/slave/paths.cpp`, `state.cpp`): everything a restarted agent needs, under
  * `<work_dir>/meta/`. Files are replaced atomically (write, fsync, rename); status update streams are
  * append-only journals with one JSON record per line, fsynced, so that a crash leaves at most a torn
- * last line, which replay ignores.
+ * last line, which replay ignores. A record whose loss costs only a resend (an acknowledgement) is
+ * appended without its own fsync: the next fsync of its journal makes it durable too.
  *
  *   meta/boot_id                       the host boot the checkpoint was written in
  *   meta/agent.json                    the agent id and its queues
@@ -14,7 +15,7 @@
  *   volumes/roles/<role>/<persistence id>/                    persistent volumes
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, open, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { chmod, open, mkdir, readFile, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Lifecycle } from './lifecycle.js';
 
@@ -30,6 +31,8 @@ export function fromPathComponent(component: string): string {
 
 export class Checkpoint {
   readonly meta: string;
+  /** Per file of `writeLatest`: the write under way and the one waiting to follow it. */
+  private readonly latest = new Map<string, { writing?: Promise<void>; next?: Promise<void> }>();
 
   constructor(
     readonly workDir: string,
@@ -79,11 +82,31 @@ export class Checkpoint {
     await this.writeText(path, `${JSON.stringify(value)}\n`);
   }
 
+  /**
+   * Replaces a file with `value()`'s latest value, durably; calls made while a write is under way share the
+   * next one (one write for a burst of changes, and no older value can land after a newer one).
+   */
+  writeLatest(path: string, value: () => unknown): Promise<void> {
+    let latest = this.latest.get(path);
+    if (!latest) {
+      latest = {};
+      this.latest.set(path, latest);
+    }
+    const file = latest;
+    file.next ??= (async () => {
+      await file.writing?.catch(() => undefined);
+      file.next = undefined;
+      const write = this.writeJson(path, value());
+      file.writing = write;
+      await write;
+    })();
+    return file.next;
+  }
+
   async writeText(path: string, text: string): Promise<void> {
     this.life.check();
-    await mkdir(dirname(path), { recursive: true });
     const temporary = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-    const handle = await open(temporary, 'w');
+    const handle = await this.openIn(temporary, 'w');
     try {
       await handle.writeFile(text);
       await handle.datasync();
@@ -102,14 +125,24 @@ export class Checkpoint {
     return text === undefined ? undefined : (JSON.parse(text) as T);
   }
 
-  /** Appends one record to a journal, durably. */
-  async append(path: string, record: unknown): Promise<void> {
+  /** Opens a file, making its directory first if it is not there (it mostly is: one call, not two). */
+  private async openIn(path: string, flags: string): Promise<FileHandle> {
+    try {
+      return await open(path, flags);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await mkdir(dirname(path), { recursive: true });
+      return open(path, flags);
+    }
+  }
+
+  /** Appends one record to a journal: durably, unless `durable: false` (see above). */
+  async append(path: string, record: unknown, { durable = true } = {}): Promise<void> {
     this.life.check();
-    await mkdir(dirname(path), { recursive: true });
-    const handle = await open(path, 'a');
+    const handle = await this.openIn(path, 'a');
     try {
       await handle.appendFile(`${JSON.stringify(record)}\n`);
-      await handle.datasync();
+      if (durable) await handle.datasync();
     } finally {
       await handle.close();
     }

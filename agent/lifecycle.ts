@@ -15,6 +15,7 @@ export class AgentStopped extends Error {
 export class Lifecycle {
   private readonly controller = new AbortController();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly sleepers = new Set<() => void>();
 
   constructor() {
     // Every live container listens for the end of the agent; there may be hundreds.
@@ -48,20 +49,19 @@ export class Lifecycle {
     };
   }
 
-  /** Resolves after `ms`, or at once when the agent ends. */
+  /**
+   * Resolves after `ms`, or at once when the agent ends. The sleepers are a set, not listeners of the abort
+   * signal: hundreds of loops sleep at once (each task's output), and a signal's listener is removed in linear time.
+   */
   sleep(ms: number): Promise<void> {
-    // Asked after the end, no timer is set and the abort has already fired: nothing would ever resolve it.
+    // Asked after the end, no timer is set and `end` has already run: nothing would ever resolve it.
     if (!this.alive) return Promise.resolve();
     return new Promise((resolve) => {
-      const onAbort = () => {
-        cancel();
-        resolve();
-      };
-      const cancel = this.after(ms, () => {
-        this.signal.removeEventListener('abort', onAbort);
+      this.sleepers.add(resolve);
+      this.after(ms, () => {
+        this.sleepers.delete(resolve);
         resolve();
       });
-      this.signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -69,6 +69,8 @@ export class Lifecycle {
     this.controller.abort();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    for (const wake of this.sleepers) wake();
+    this.sleepers.clear();
   }
 }
 

@@ -10,7 +10,7 @@
  * `flushMs`, or when the task ends. The last output is shipped before the task's terminal update (up to
  * `finishTimeoutMs`, so a store that is down does not hold the update back).
  */
-import { open, rename, writeFile } from 'node:fs/promises';
+import { open, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from '#shared/log.js';
 import type { Metrics } from '#shared/metrics.js';
@@ -220,6 +220,12 @@ export class OutputShipper {
   }
 
   private async readFrom(file: FileState): Promise<Buffer> {
+    // Most looks find nothing new: one stat, and the file is opened only when it grew (or shrank).
+    const seen = await stat(file.path).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    if (seen === undefined || seen.size === file.offset) return Buffer.alloc(0);
     let handle;
     try {
       handle = await open(file.path, 'r');

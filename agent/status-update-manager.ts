@@ -155,8 +155,14 @@ export class StatusUpdateManager {
         );
         return outcome;
       }
-      const record: JournalRecord = { type: 'ACK', uuid };
-      await this.options.checkpoint.append(this.options.checkpoint.updatesFile(frameworkId, taskId), record);
+      // An acknowledgement lost in a crash only has its update sent again, which the master answers as a
+      // duplicate: it goes without an fsync of its own, and the terminal update's not at all (the stream
+      // closes and its checkpoint is removed).
+      if (!isTerminalState(entry.stream.head.state)) {
+        const record: JournalRecord = { type: 'ACK', uuid };
+        const file = this.options.checkpoint.updatesFile(frameworkId, taskId);
+        await this.options.checkpoint.append(file, record, { durable: false });
+      }
       const outcome = entry.stream.acknowledge(uuid);
       this.options.metrics.increment('slave/valid_status_update_acknowledgements');
       entry.cancelRetry?.();

@@ -12,7 +12,8 @@
  * Then the agent's cost per task under load: BENCH_BURST (default 200) trivial process tasks (`true`) sent
  * at once, timed from the first LAUNCH sent to the last TASK_FINISHED received, with the CPU seconds the
  * agent's process spent meanwhile, its tasks' supervisors and the tasks included (its children's, and
- * theirs). BENCH_LAUNCHES=0 measures only the burst.
+ * theirs), and the agent's own process's share. BENCH_LAUNCHES=0 measures only the burst. BENCH_AGENT_PROFILE=<dir> has the agent's process write
+ * its CPU profile there (`node --cpu-prof`) when it stops.
  *
  * Prints a line per containerizer and one for the burst, and writes bench/results/agent.json.
  */
@@ -88,8 +89,11 @@ async function measureKind(
   return result;
 }
 
-/** utime, stime, cutime and cstime of a process (/proc/<pid>/stat), in seconds; zero once it is gone. */
-function processCpu(pid: number): number {
+/**
+ * utime, stime, cutime and cstime of a process (/proc/<pid>/stat), in seconds; zero once it is gone. `own`:
+ * utime and stime only (the process itself, not what it reaped).
+ */
+function processCpu(pid: number, own = false): number {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -98,7 +102,7 @@ function processCpu(pid: number): number {
   }
   // Fields 14 to 17 of stat(5), 12 to 15 after the name; clock ticks of 10 ms.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields.slice(11, 15).reduce((total, ticks) => total + Number(ticks), 0) / 100;
+  return fields.slice(11, own ? 13 : 15).reduce((total, ticks) => total + Number(ticks), 0) / 100;
 }
 
 /**
@@ -118,6 +122,7 @@ async function measureBurst(master: FakeMaster, agentId: string, agentPid: numbe
   const finished = () => master.statuses.filter((received) => received.status.state === 'TASK_FINISHED').length;
   const before = finished();
   const cpuBefore = agentCpuSeconds(agentPid);
+  const ownBefore = processCpu(agentPid, true);
   const started = performance.now();
   for (let i = 0; i < ids.length; i += 10) {
     await master.send(agentId, ...ids.slice(i, i + 10).map((id) => launch(commandTask(id, 'true'))));
@@ -127,6 +132,7 @@ async function measureBurst(master: FakeMaster, agentId: string, agentPid: numbe
   // The last acknowledgements close the streams: the agent's work for these tasks ends there.
   await new Promise((resolve) => setTimeout(resolve, 2000));
   const cpu = agentCpuSeconds(agentPid) - cpuBefore;
+  const own = processCpu(agentPid, true) - ownBefore;
   const result = {
     tasks: BURST,
     command: 'true',
@@ -134,10 +140,12 @@ async function measureBurst(master: FakeMaster, agentId: string, agentPid: numbe
     tasks_per_second: round(BURST / seconds),
     agent_cpu_seconds: round(cpu),
     agent_cpu_ms_per_task: round((cpu * 1000) / BURST),
+    agent_process_cpu_ms_per_task: round((own * 1000) / BURST),
   };
   console.log(
     `burst of ${BURST} \`true\` tasks: ${result.seconds} s, ${result.tasks_per_second} tasks/s;` +
-      ` agent CPU ${result.agent_cpu_seconds} s (${result.agent_cpu_ms_per_task} ms per task, supervisors and tasks included)`,
+      ` agent CPU ${result.agent_cpu_seconds} s (${result.agent_cpu_ms_per_task} ms per task, supervisors and tasks included;` +
+      ` ${result.agent_process_cpu_ms_per_task} ms in the agent's own process)`,
   );
   return result;
 }
@@ -195,6 +203,7 @@ async function main(): Promise<void> {
       '--no-switch_user',
     ],
     { POWERTOOLS_LOG_LEVEL: 'INFO' },
+    process.env.BENCH_AGENT_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_AGENT_PROFILE}`] : [],
   );
   const results: Array<Record<string, unknown>> = [];
   let burst: Record<string, unknown> | undefined;

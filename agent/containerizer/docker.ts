@@ -15,7 +15,7 @@ import { named } from '#shared/resources/resources.js';
 import { isRootUser } from '../authorization.js';
 import { ownTree } from '../fetcher/fetcher.js';
 import { containerLimits, type LimitOptions } from '../isolation/limits.js';
-import type { Lifecycle } from '../lifecycle.js';
+import { isStopped, type Lifecycle } from '../lifecycle.js';
 import { processCommand, taskEnvironment } from './command.js';
 import { LaunchError, type Container, type Containerizer, type LaunchSpec, type Termination } from './containerizer.js';
 import { resizeDockerContainer } from './docker-resize.js';
@@ -176,13 +176,23 @@ export class DockerContainerizer implements Containerizer {
     });
     const imageInfo = await this.ensureImage(image, spec.task.container?.docker?.force_pull_image ?? false);
     const user = containerUser(spec, image, imageInfo, createOptions.HostConfig?.Binds ?? []);
-    await spec.recorded;
     this.options.life.check();
+    // Created while the task's record is written, started only once it is durable: a container the record
+    // does not name is a stranger to a restarted agent (removed), and one never started is not a launch.
     let container: Docker.Container;
     try {
       container = await docker.createContainer(createOptions);
     } catch (error) {
       throw new LaunchError(`Failed to create container: ${describe(error)}`);
+    }
+    try {
+      await spec.recorded;
+      this.options.life.check();
+    } catch (error) {
+      // A stopping agent leaves it: the restarted one removes a container that never started.
+      if (isStopped(error)) throw error;
+      await container.remove({ force: true }).catch(() => undefined);
+      throw new LaunchError(`Failed to checkpoint the task: ${(error as Error).message}`);
     }
     try {
       await this.ownSandbox(spec, container, user);

@@ -116,6 +116,13 @@ export async function detectCgroups(hierarchy: string, root: string, cgroup2?: s
   return { version: 'v1', bases, ...(devices ? { devices } : {}), ...(unified ? { unified } : {}), notes };
 }
 
+/** Waits for every step, then throws the first failure (a step still running is never left behind). */
+async function settleAll(steps: ReadonlyArray<Promise<unknown>>): Promise<void> {
+  const outcomes = await Promise.allSettled(steps);
+  const failed = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 /** A container's cgroups; nested under its pod's (a task group's) when it has one. */
 export class ContainerCgroup {
   private readonly path: string;
@@ -151,33 +158,51 @@ export class ContainerCgroup {
    * cgroup2, the device filter that leaves the task only `gpuMinors` (undefined: the agent has no GPUs).
    */
   async create(limits: ContainerLimits, gpuDenyRules: readonly string[], gpuMinors?: readonly number[]): Promise<void> {
-    for (const dir of this.dirs()) await mkdir(dir, { recursive: true });
+    // The hierarchies are independent: made and written at once, not one after another (it is on the launch's path).
+    await Promise.all(this.dirs().map((dir) => mkdir(dir, { recursive: true })));
     const { deviceFilter, unified } = this.support;
+    const steps: Array<Promise<void>> = [];
     if (deviceFilter !== undefined && unified !== undefined && gpuMinors !== undefined) {
-      await attachDeviceFilter(deviceFilter, join(unified, this.path), NVIDIA_MAJOR, gpuMinors);
+      steps.push(attachDeviceFilter(deviceFilter, join(unified, this.path), NVIDIA_MAJOR, gpuMinors));
     }
-    if (this.support.version === 'none') return;
-    await this.write(cgroupWrites(this.support.version, limits));
-    if (this.support.devices) {
-      const dir = join(this.support.devices, this.path);
-      for (const rule of gpuDenyRules) await writeFile(join(dir, 'devices.deny'), rule);
-    }
-  }
-
-  private async write(writes: ReturnType<typeof cgroupWrites>): Promise<void> {
-    for (const write of writes) {
-      const dir = this.dir(write.controller);
-      if (!dir) continue;
-      try {
-        await writeFile(join(dir, write.file), write.value);
-      } catch (error) {
-        // Swap and soft limits are optional where the kernel lacks them; the hard limits are not.
-        const optional = /memsw|swap|soft_limit|memory\.low/.test(write.file);
-        if (!(optional && (error as NodeJS.ErrnoException).code === 'ENOENT')) {
-          throw new Error(`Failed to set ${write.file}=${write.value}: ${(error as Error).message}`, { cause: error });
-        }
+    if (this.support.version !== 'none') {
+      steps.push(this.write(cgroupWrites(this.support.version, limits)));
+      if (this.support.devices) {
+        const dir = join(this.support.devices, this.path);
+        steps.push(
+          (async () => {
+            for (const rule of gpuDenyRules) await writeFile(join(dir, 'devices.deny'), rule);
+          })(),
+        );
       }
     }
+    await settleAll(steps);
+  }
+
+  /** Each controller's writes in their order (memory+swap after memory); the controllers side by side. */
+  private async write(writes: ReturnType<typeof cgroupWrites>): Promise<void> {
+    const byController = new Map<string, Array<(typeof writes)[number]>>();
+    for (const write of writes)
+      byController.set(write.controller, [...(byController.get(write.controller) ?? []), write]);
+    await settleAll(
+      [...byController].map(async ([controller, own]) => {
+        const dir = this.dir(controller);
+        if (!dir) return;
+        for (const write of own) {
+          try {
+            await writeFile(join(dir, write.file), write.value);
+          } catch (error) {
+            // Swap and soft limits are optional where the kernel lacks them; the hard limits are not.
+            const optional = /memsw|swap|soft_limit|memory\.low/.test(write.file);
+            if (!(optional && (error as NodeJS.ErrnoException).code === 'ENOENT')) {
+              throw new Error(`Failed to set ${write.file}=${write.value}: ${(error as Error).message}`, {
+                cause: error,
+              });
+            }
+          }
+        }
+      }),
+    );
   }
 
   /**
@@ -213,7 +238,7 @@ export class ContainerCgroup {
    * only a writer allowed at the common ancestor (root, here) may move a process between cgroups.
    */
   async join(pid: number): Promise<void> {
-    for (const file of this.procsFiles()) await writeFile(file, String(pid));
+    await settleAll(this.procsFiles().map((file) => writeFile(file, String(pid))));
   }
 
   /** Whether the kernel's OOM killer killed a process of this container. */
@@ -250,7 +275,7 @@ export class ContainerCgroup {
   /** Kills what is left and removes the cgroups (a dying process can keep one busy for a moment). */
   async destroy(): Promise<void> {
     for (let attempt = 0; attempt < 40; attempt++) {
-      await this.killAll();
+      // Only an empty cgroup can be removed: what is left is looked for (and killed) once a removal failed.
       const removed = await Promise.all(
         this.dirs().map((dir) =>
           rmdir(dir).then(
@@ -260,7 +285,8 @@ export class ContainerCgroup {
         ),
       );
       if (removed.every(Boolean)) return;
-      await new Promise((resolve) => setTimeout(resolve, 25));
+      await this.killAll();
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 25));
     }
     throw new Error(`cgroups of container ${this.containerId} could not be removed`);
   }

@@ -25,8 +25,13 @@ export interface AgentProcess {
   stop(): Promise<void>;
 }
 
-export function spawnAgentProcess(flags: readonly string[], env: NodeJS.ProcessEnv = {}): AgentProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'agent', 'main.ts'), ...flags], {
+/** `nodeFlags` go to node itself (e.g. `--cpu-prof`, which NODE_OPTIONS does not take). */
+export function spawnAgentProcess(
+  flags: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  nodeFlags: readonly string[] = [],
+): AgentProcess {
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', join(ROOT, 'agent', 'main.ts'), ...flags], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,

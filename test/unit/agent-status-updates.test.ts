@@ -1,4 +1,5 @@
 import { appendFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Checkpoint, parseJournal } from '../../agent/checkpoint.js';
 import { Lifecycle } from '../../agent/lifecycle.js';
@@ -248,5 +249,62 @@ describe('the status update manager', () => {
     const lines = (await readFile(checkpoint.updatesFile('fw', 'ordered'), 'utf8')).trim().split('\n');
     expect(lines.map((line) => (JSON.parse(line) as { type: string }).type)).toEqual(['UPDATE', 'UPDATE', 'ACK']);
     life.end();
+  });
+
+  it('journals no acknowledgement of the terminal update (the stream closes; a lost one only costs a resend)', async () => {
+    const { life, checkpoint, transport, closed, make } = await setup();
+    const manager = make(life);
+    const running = status('TASK_RUNNING', 'ends');
+    const finished = status('TASK_FINISHED', 'ends');
+    await manager.update('fw', running);
+    await manager.update('fw', finished);
+    manager.start('agent-1', transport);
+    await manager.acknowledge('fw', 'ends', running.uuid as string);
+    await manager.acknowledge('fw', 'ends', finished.uuid as string);
+    expect(closed).toEqual(['fw/ends']);
+    const journal = await checkpoint.readJournal(checkpoint.updatesFile('fw', 'ends'));
+    expect(journal.map((record) => (record as { type: string }).type)).toEqual(['UPDATE', 'UPDATE', 'ACK']);
+    // Read back after a crash at this point, the terminal update is the head again: it is resent, not lost.
+    const replayed = StatusUpdateStream.replay(journalRecords(journal));
+    expect(replayed.head?.uuid).toBe(finished.uuid);
+    life.end();
+  });
+});
+
+describe("the agent's checkpoint", () => {
+  it('makes a missing directory when it writes, and writes of one file made meanwhile share the next write, in order', async () => {
+    const workDir = await tempWorkDir();
+    try {
+      const life = new Lifecycle();
+      const checkpoint = new Checkpoint(workDir, life);
+      const path = join(checkpoint.meta, 'deep', 'er', 'state.json');
+      await checkpoint.append(join(checkpoint.meta, 'new', 'journal'), { n: 1 }, { durable: false });
+      expect(await checkpoint.readJournal(join(checkpoint.meta, 'new', 'journal'))).toEqual([{ n: 1 }]);
+      let value = 0;
+      let reads = 0;
+      const next = () => {
+        reads++;
+        return { value };
+      };
+      // Asked for together: one write, of the latest value.
+      const together = [checkpoint.writeLatest(path, next), checkpoint.writeLatest(path, next)];
+      value = 1;
+      expect(together[0]).toBe(together[1]);
+      await Promise.all(together);
+      expect([reads, await checkpoint.readJson(path)]).toEqual([1, { value: 1 }]);
+      // Asked for while a write is under way: the next write, which starts once that one is done.
+      const first = checkpoint.writeLatest(path, next);
+      while (reads < 2) await new Promise((resolve) => setImmediate(resolve));
+      value = 2;
+      const second = checkpoint.writeLatest(path, next);
+      value = 3;
+      expect(checkpoint.writeLatest(path, next)).toBe(second);
+      await Promise.all([first, second]);
+      expect([reads, await checkpoint.readJson(path)]).toEqual([3, { value: 3 }]);
+      life.end();
+      await expect(checkpoint.writeLatest(path, next)).rejects.toThrow(/stopped/);
+    } finally {
+      await removeWorkDir(workDir);
+    }
   });
 });
