@@ -4,6 +4,7 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchExecuteStatementCommand,
   BatchGetCommand,
   BatchWriteCommand,
   GetCommand,
@@ -24,8 +25,27 @@ import type { TableNames } from './tables.js';
 /** DynamoDB's limits on one BatchGetItem and one BatchWriteItem request. */
 export const BATCH_GET_LIMIT = 100;
 export const BATCH_WRITE_LIMIT = 25;
+/** DynamoDB's limit on the statements of one BatchExecuteStatement request. */
+export const BATCH_STATEMENT_LIMIT = 25;
 /** Rounds of retrying what DynamoDB left unprocessed (throttling) before giving up. */
 const UNPROCESSED_ROUNDS = 8;
+
+/** One conditional PartiQL write of a batch, on the item with `key` in `table`. */
+export interface BatchStatement {
+  readonly table: string;
+  readonly key: Item;
+  readonly statement: string;
+  readonly parameters: readonly unknown[];
+}
+
+/**
+ * What became of one statement of a batch: written; its condition failed (`old`: the item as it was, absent
+ * when there is none); or it failed otherwise (`error`: DynamoDB's code, e.g. a throttled or too large write).
+ */
+export type StatementOutcome =
+  | { readonly written: true }
+  | { readonly written: false; readonly old?: Item }
+  | { readonly written: false; readonly error: string };
 
 /** One write of a batch: a put of `item` (whose key is `key`), or a delete of `key`. */
 export interface BatchWrite {
@@ -255,6 +275,37 @@ export class RegistrarContext {
       return this.conditionFailed(error);
     } finally {
       this.writing(input.TableName, input.Key);
+    }
+  }
+
+  /**
+   * At most BATCH_STATEMENT_LIMIT conditional writes, each on its own item, in ONE request
+   * (BatchExecuteStatement): each is decided alone, as a single write would be, and costs what it would.
+   */
+  async executeBatch(statements: readonly BatchStatement[]): Promise<StatementOutcome[]> {
+    if (statements.length === 0) return [];
+    if (statements.length > BATCH_STATEMENT_LIMIT) throw new Error(`At most ${BATCH_STATEMENT_LIMIT} statements`);
+    try {
+      const result = await this.metrics.time('registrar/state_store_ms', () =>
+        this.documents.send(
+          new BatchExecuteStatementCommand({
+            Statements: statements.map((entry) => ({
+              Statement: entry.statement,
+              Parameters: [...entry.parameters],
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            })),
+          }),
+        ),
+      );
+      return statements.map((_, i): StatementOutcome => {
+        const error = result.Responses?.[i]?.Error;
+        if (!error) return { written: true };
+        if (error.Code !== 'ConditionalCheckFailed') return { written: false, error: error.Code ?? 'UNKNOWN' };
+        this.metrics.increment('registrar/conditional_check_failures');
+        return error.Item ? { written: false, old: error.Item } : { written: false };
+      });
+    } finally {
+      for (const entry of statements) this.writing(entry.table, entry.key);
     }
   }
 
