@@ -22,7 +22,13 @@ import { allocatorConfigFromEnvironment } from '../allocator/config.js';
 import { runAllocationPass, type AllocationPassDeps, type AllocationPassReport } from '../allocation/run-pass.js';
 import { WarmSnapshot } from '../allocation/warm-snapshot.js';
 import { parseMessageBody } from '#shared/protocol/internal.js';
-import { AllocationTriggers, coalesce, TriggerMessageSchema, type TriggerMessage } from '../allocation/triggers.js';
+import {
+  AllocationTriggers,
+  changesNoAgent,
+  coalesce,
+  TriggerMessageSchema,
+  type TriggerMessage,
+} from '../allocation/triggers.js';
 
 export interface AllocationHandlerDeps extends AllocationPassDeps {
   readonly triggers: Pick<AllocationTriggers, 'request'>;
@@ -44,7 +50,10 @@ function covered(message: TriggerMessage, passStart: number): boolean {
 }
 
 export function allocationHandler(deps: AllocationHandlerDeps) {
+  // The last pass over all agents that read every agent; and the last that read the frameworks and the
+  // agents its triggers named (a warm read), which covers only triggers that name no changed agent.
   let fullPassStart = -Infinity;
+  let warmPassStart = -Infinity;
   const passDeps: AllocationPassDeps = { ...deps, snapshot: deps.snapshot ?? new WarmSnapshot() };
   return middy<SQSEvent, SQSBatchResponse>().handler(async (event): Promise<SQSBatchResponse> => {
     const now = (deps.now ?? Date.now)();
@@ -54,7 +63,11 @@ export function allocationHandler(deps: AllocationHandlerDeps) {
       if (!message) {
         deps.logger?.warn('Dropping an invalid allocation trigger', { messageId: record.messageId });
         deps.metrics?.increment('allocator/invalid_triggers');
-      } else if (message.not_before !== undefined || covered(message, fullPassStart)) {
+      } else if (
+        message.not_before !== undefined ||
+        covered(message, fullPassStart) ||
+        (changesNoAgent(message) && covered(message, warmPassStart))
+      ) {
         deps.metrics?.increment('allocator/triggers_coalesced');
       } else {
         due.push(message);
@@ -64,9 +77,11 @@ export function allocationHandler(deps: AllocationHandlerDeps) {
     if (request) {
       const report = await runAllocationPass(passDeps, {
         ...(request.agentIds ? { agentIds: request.agentIds } : {}),
+        ...(request.changedAgents ? { changedAgents: request.changedAgents } : {}),
         ...(request.requestedAt !== undefined ? { requestedAt: request.requestedAt } : {}),
       });
-      if (!request.agentIds) fullPassStart = Math.max(fullPassStart, now);
+      if (!request.agentIds && report.fullRead) fullPassStart = Math.max(fullPassStart, now);
+      if (!request.agentIds) warmPassStart = Math.max(warmPassStart, now);
       deps.onPass?.(report);
     }
     return { batchItemFailures: [] };
