@@ -27,6 +27,8 @@ export const BATCH_GET_LIMIT = 100;
 export const BATCH_WRITE_LIMIT = 25;
 /** DynamoDB's limit on the statements of one BatchExecuteStatement request. */
 export const BATCH_STATEMENT_LIMIT = 25;
+/** BatchWriteItem requests one batchWrite keeps in flight. */
+const BATCH_WRITES_IN_FLIGHT = 8;
 /** Rounds of retrying what DynamoDB left unprocessed (throttling) before giving up. */
 const UNPROCESSED_ROUNDS = 8;
 
@@ -141,22 +143,45 @@ export class RegistrarContext {
 
   /**
    * Unconditional puts and deletes, however many: a key written twice keeps its last write (DynamoDB
-   * refuses a request naming a key twice), 25 a request, unprocessed writes retried with backoff.
+   * refuses a request naming a key twice), 25 a request and BATCH_WRITES_IN_FLIGHT requests at once (no
+   * key is in two), unprocessed writes retried with backoff.
    */
   async batchWrite(table: string, writes: readonly BatchWrite[]): Promise<void> {
     const unique = uniqueByKey(writes).filter((write) => !hasEmptyKey(write.key));
-    for (let start = 0; start < unique.length; start += BATCH_WRITE_LIMIT) {
-      let pending: Record<string, unknown>[] = unique
-        .slice(start, start + BATCH_WRITE_LIMIT)
-        .map((write) => (write.item ? { PutRequest: { Item: write.item } } : { DeleteRequest: { Key: write.key } }));
-      await untilProcessed(`${pending.length} writes to ${table}`, async () => {
-        const result = await this.metrics.time('registrar/state_store_ms', () =>
-          this.documents.send(new BatchWriteCommand({ RequestItems: { [table]: pending as never } })),
-        );
-        pending = (result.UnprocessedItems?.[table] ?? []) as Record<string, unknown>[];
-        return pending.length;
-      });
-    }
+    const starts = Array.from(
+      { length: Math.ceil(unique.length / BATCH_WRITE_LIMIT) },
+      (_, i) => i * BATCH_WRITE_LIMIT,
+    );
+    let next = 0;
+    let failed = false;
+    const worker = async (): Promise<void> => {
+      for (let start = starts[next++]; start !== undefined && !failed; start = starts[next++]) {
+        await this.writeBatch(table, unique.slice(start, start + BATCH_WRITE_LIMIT)).catch((error: unknown) => {
+          failed = true;
+          throw error;
+        });
+      }
+    };
+    // Every request ends before the failure is reported: none is left running behind the caller.
+    const ended = await Promise.allSettled(
+      Array.from({ length: Math.min(BATCH_WRITES_IN_FLIGHT, starts.length) }, worker),
+    );
+    const failure = ended.find((result) => result.status === 'rejected');
+    if (failure) throw failure.reason;
+  }
+
+  /** One BatchWriteItem of at most BATCH_WRITE_LIMIT writes, what DynamoDB leaves unprocessed sent again. */
+  private async writeBatch(table: string, writes: readonly BatchWrite[]): Promise<void> {
+    let pending: Record<string, unknown>[] = writes.map((write) =>
+      write.item ? { PutRequest: { Item: write.item } } : { DeleteRequest: { Key: write.key } },
+    );
+    await untilProcessed(`${pending.length} writes to ${table}`, async () => {
+      const result = await this.metrics.time('registrar/state_store_ms', () =>
+        this.documents.send(new BatchWriteCommand({ RequestItems: { [table]: pending as never } })),
+      );
+      pending = (result.UnprocessedItems?.[table] ?? []) as Record<string, unknown>[];
+      return pending.length;
+    });
   }
 
   /**
