@@ -1,16 +1,18 @@
 /**
  * The snapshot allocation passes work on, kept warm between passes by the allocator's container
- * (docs/allocator.md, "The warm snapshot"). A full read — a pass over all agents, or a container's
- * first pass — scans agents, frameworks, filters and roles and replaces it. A partial pass reads only
- * the agents its triggers named (one consistent BatchGetItem per 100) and the maintenance item; the other
- * agents, the frameworks, their filters and the roles are those of the last full read, updated with
- * what passes in this container wrote since.
+ * (docs/allocator.md, "The warm snapshot"), as Mesos's allocator keeps the cluster in memory. A full read —
+ * a container's first pass, a pass over all agents that cannot say which changed, or one after the last full
+ * read grew old — scans agents, frameworks, filters and roles and replaces it. A warm read — a pass over all
+ * agents whose triggers named the agents that changed — scans the frameworks, filters and roles and reads
+ * those agents by key. A partial pass reads only the agents its triggers named (one consistent BatchGetItem
+ * per 100) and the maintenance item. Agents not read are as the last read saw them, updated with what
+ * passes in this container wrote since, and with the ledgers its lost writes came back with.
  *
- * Nothing is decided on a cached record alone: offers are written only on agents read in the pass,
- * conditioned on the ledger version read; before a partial pass writes, the frameworks its offers go to
- * and their filters on those agents are read again by key (`check`), and the allocator runs again if any
- * changed. Cached agents only weigh in the DRF shares and quota consumption, as they were at the last
- * full read plus this container's own offers, until the next full read.
+ * Nothing is offered twice on a cached record: every offer is written conditioned on the ledger version the
+ * snapshot holds, so a ledger changed since loses the write (and comes back as it now is). Before a partial
+ * pass writes, the frameworks its offers go to and their filters on those agents are read again by key
+ * (`check`), and the allocator runs again if any changed; a warm or full pass read them whole. Cached
+ * agents weigh in the DRF shares and quota consumption as they were last read, until the next full read.
  */
 import type { AgentRecord, FrameworkRecord, OfferFilter, Registrar, RoleRecord } from '../registrar/index.js';
 import { filterKey } from '#shared/ids.js';

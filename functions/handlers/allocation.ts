@@ -2,8 +2,9 @@
  * The allocator Lambda (middy, SQS batch): one allocation pass per batch of triggers, over the union of
  * the agents they name. Runs unchanged in AWS, in the local cluster (through the SQS event source
  * emulation) and in the tests. The Allocator instance and the snapshot (allocation/warm-snapshot.ts)
- * live as long as the Lambda container: a warm container reads only the agents a trigger names and
- * re-derives only what changed; a cold one, and every pass over all agents, reads everything.
+ * live as long as the Lambda container: a warm container reads only the agents its triggers name (and,
+ * for a pass over all agents, the frameworks, filters and roles) and re-derives only what changed; a cold
+ * one, and a snapshot whose last full read is old, reads everything.
  *
  * Invalid trigger messages are dropped (and counted): retrying cannot fix them, and the periodic pass
  * covers whatever they meant. A pass that fails (DynamoDB unreachable) fails the batch, which SQS
