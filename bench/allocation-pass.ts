@@ -1,11 +1,17 @@
 /**
  * Allocation over the registrar, I/O included (issue 16): at 1,000 and 10,000 agents × 1,000 frameworks on
  * DynamoDB Local, times
- * - a full pass with every agent free (each agent offered: one conditional write per agent),
- * - a full pass with nothing free (the periodic pass in a busy cluster: the reads alone),
+ * - a full pass with every agent free on a cold snapshot (it reads everything, and offers each agent: one
+ *   conditional write per agent, 25 to a request),
+ * - a full pass with nothing free that reads every agent (a cold container, or the snapshot's periodic full
+ *   read: the reads alone),
+ * - a full pass with nothing free on the warm snapshot (a REVIVE or a subscription: the frameworks, filters,
+ *   roles and maintenance read, the agents taken from the snapshot, none having changed),
  * - a pass after one agent's resources come back, on the warm snapshot the allocator's container keeps
  *   (it reads that agent and what its offer depends on), and the same pass without one (how every pass
- *   read before: the whole registrar).
+ *   read before: the whole registrar),
+ * - a full pass on the warm snapshot after a tenth of the agents freed their resources (their triggers name
+ *   them: it reads those and offers each).
  * Prints one JSON line per case with the items read and written, and writes bench/results/allocation-pass.json.
  *
  * Agents are written straight into the table in the registrar's own item shape (BatchWriteItem), which
@@ -99,7 +105,9 @@ function summary(name: string, agents: number, reports: readonly AllocationPassR
     frameworks: FRAMEWORKS,
     pass_ms: round1(pick((report) => report.durationMs)),
     ...(reports.length > 1 ? { max_ms: round1(Math.max(...reports.map((report) => report.durationMs))) } : {}),
+    read_ms: round1(pick((report) => report.readMs)),
     allocate_ms: round1(pick((report) => report.allocateMs)),
+    commit_ms: round1(pick((report) => report.commitMs)),
     items_read: pick((report) => report.itemsRead.total),
     agents_read: pick((report) => report.itemsRead.agents),
     frameworks_read: pick((report) => report.itemsRead.frameworks),
@@ -124,6 +132,8 @@ async function size(agents: number): Promise<Array<Record<string, unknown>>> {
     const offered = await runAllocationPass(deps);
     const busy: AllocationPassReport[] = [];
     for (let round = 0; round < 3; round++) busy.push(await runAllocationPass(deps));
+    const warm: AllocationPassReport[] = [];
+    for (let round = 0; round < 5; round++) warm.push(await runAllocationPass(deps, { changedAgents: new Set() }));
     const partial: AllocationPassReport[] = [];
     const cold: AllocationPassReport[] = [];
     for (let round = 0; round < PARTIAL_ROUNDS; round++) {
@@ -135,11 +145,26 @@ async function size(agents: number): Promise<Array<Record<string, unknown>>> {
       if (round < 2) cold.push(await runAllocationPass({ ...deps, snapshot: new WarmSnapshot() }, { agentIds }));
       else partial.push(await runAllocationPass(deps, { agentIds }));
     }
+    // A tenth of the agents free their resources; the triggers that name them join a REVIVE.
+    const freed = ids.slice(PARTIAL_ROUNDS, PARTIAL_ROUNDS + agents / 10);
+    let nextFreed = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (nextFreed < freed.length) {
+          const agentId = freed[nextFreed++] as string;
+          const agent = await registrar.agents.get(agentId);
+          await registrar.agents.removeOffers({ agentId, offerIds: Object.keys(agent?.offers ?? {}) });
+        }
+      }),
+    );
+    const tenth = await runAllocationPass(deps, { changedAgents: new Set(freed) });
     return [
-      summary('full pass, every agent free (an offer written per agent)', agents, [offered]),
-      summary('full pass, nothing free (the reads)', agents, busy),
+      summary('full pass, every agent free, cold snapshot (an offer written per agent)', agents, [offered]),
+      summary('full pass, nothing free, every agent read (the reads)', agents, busy),
+      summary('full pass, nothing free, warm snapshot (no agent changed)', agents, warm),
       summary('pass after one agent frees resources, warm snapshot', agents, partial),
       summary('pass after one agent frees resources, no snapshot (as before)', agents, cold),
+      summary('full pass, warm snapshot, a tenth of the agents freed (an offer written to each)', agents, [tenth]),
     ];
   } finally {
     clients.destroy();

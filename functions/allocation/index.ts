@@ -10,6 +10,6 @@ export {
 } from './triggers.js';
 export type { AllocationRequest, AllocationTrigger, TriggerMessage, TriggerReason } from './triggers.js';
 export { runAllocationPass } from './run-pass.js';
-export type { AllocationPassDeps, AllocationPassReport, PassLogger } from './run-pass.js';
+export type { AllocationPassDeps, AllocationPassReport, AllocationPassRequest, PassLogger } from './run-pass.js';
 export { WarmSnapshot } from './warm-snapshot.js';
 export type { ItemsRead } from './warm-snapshot.js';

@@ -17,6 +17,7 @@ import { failure } from '#shared/result.js';
 import type { Metrics } from '#shared/metrics.js';
 import type { Offer } from '#shared/protocol/mesos.js';
 import type { AgentRecord, FrameworkRecord, OfferRecord, Registrar } from '../registrar/index.js';
+import { BATCH_STATEMENT_LIMIT } from '../registrar/agents.js';
 import type {
   Allocator,
   AllocationResult,
@@ -61,6 +62,9 @@ export interface AllocationPassReport {
   readonly durationMs: number;
   /** The pure allocator's share of the pass. */
   readonly allocateMs: number;
+  /** The snapshot's read, and the offers' writes (their ledger writes only): the pass's I/O, by part. */
+  readonly readMs: number;
+  readonly commitMs: number;
   /** Offers written to the ledgers (and sent). */
   readonly offers: OfferRecord[];
   /** Agents skipped because their ledger changed after the snapshot (a lost race). */
@@ -72,7 +76,10 @@ export interface AllocationPassReport {
   readonly pending: PendingReason[];
   readonly roles: RoleReport[];
   readonly stats: AllocationStats;
-  /** Whether the pass read every agent and framework (else only the agents named, on a warm snapshot). */
+  /**
+   * Whether the pass read every agent (else, on a warm snapshot, only the agents named or known to have
+   * changed).
+   */
   readonly fullRead: boolean;
   /** Items read from the registrar, by table. */
   readonly itemsRead: ItemsRead & { readonly total: number };
@@ -95,9 +102,22 @@ async function inParallel<T>(items: readonly T[], limit: number, work: (item: T)
   );
 }
 
+export interface AllocationPassRequest {
+  /** The agents to allocate; absent: all of them. */
+  readonly agentIds?: ReadonlySet<string>;
+  /**
+   * For a pass over all agents: the agents whose ledgers changed since the snapshot, as far as the
+   * triggers tell. Given, a warm snapshot reads only these of the agents (see WarmSnapshot.read);
+   * absent, the pass reads every agent.
+   */
+  readonly changedAgents?: ReadonlySet<string>;
+  /** When the oldest trigger was sent. */
+  readonly requestedAt?: number;
+}
+
 export async function runAllocationPass(
   deps: AllocationPassDeps,
-  request: { readonly agentIds?: ReadonlySet<string>; readonly requestedAt?: number } = {},
+  request: AllocationPassRequest = {},
 ): Promise<AllocationPassReport> {
   const now = deps.now ?? Date.now;
   const startedAt = now();
@@ -109,7 +129,10 @@ export async function runAllocationPass(
 
   const snapshot = deps.snapshot ?? new WarmSnapshot();
   const reads = noItemsRead();
-  const { full, fresh, maintenance } = await snapshot.read(registrar, request.agentIds, startedAt, reads);
+  const maxAgeMs = allocator.config.snapshotMaxAgeSeconds * 1000;
+  const scope = { ...request, maxAgeMs };
+  const { full, current, fresh, maintenance } = await snapshot.read(registrar, scope, startedAt, reads);
+  const readMs = performance.now() - began;
   const { agents, frameworks } = snapshot;
   const swept = await sweepOffers(deps, agents, fresh, frameworks, startedAt);
 
@@ -131,24 +154,17 @@ export async function runAllocationPass(
     allocateMs += performance.now() - allocated;
     return result;
   };
-  const { result, rechecks } = full
+  const { result, rechecks } = current
     ? { result: allocate(), rechecks: 0 }
     : await checkedAllocation(deps, snapshot, allocate, startedAt, reads);
 
   const expiresAt = startedAt + allocator.config.offerTimeoutSeconds * 1000;
+  const committing = performance.now();
   const { offers, conflicts, writes } = await commitOffers(deps, agents, result.offers, expiresAt);
+  const commitMs = performance.now() - committing;
   await sendOffers(deps, agents, frameworks, offers, maintenance);
   await inverseOfferRound(deps, maintenance, [...agents.values()], frameworks, startedAt);
-  if (offers.length > 0 && deps.triggers) {
-    const agentIds = [...new Set(offers.map((offer) => offer.agentId))];
-    try {
-      // One second late rather than early: SQS delays are whole seconds.
-      await deps.triggers.request({ reason: 'OFFER_EXPIRED', agentIds }, allocator.config.offerTimeoutSeconds + 1);
-    } catch (error) {
-      // Every pass expires overdue offers, so the periodic pass covers a timer that could not be set.
-      deps.logger?.warn('Could not schedule the offer expiry', { error: String(error) });
-    }
-  }
+  await scheduleExpiry(deps, offers);
 
   // Only a full pass looked at every agent: a partial pass's "offered nothing" says little.
   const pendingWrites = request.agentIds ? 0 : await recordPending(deps, result.pending, startedAt);
@@ -158,13 +174,16 @@ export async function runAllocationPass(
   const itemsWritten = swept.writes + writes + pendingWrites;
   const { expired, stale } = swept;
   if (metrics) {
-    const pass = { durationMs, offers: offers.length, conflicts, expired, stale, full, itemsRead, itemsWritten };
+    const read: 'full' | 'warm' | 'partial' = full ? 'full' : current ? 'warm' : 'partial';
+    const pass = { durationMs, offers: offers.length, conflicts, expired, stale, read, itemsRead, itemsWritten };
     record(metrics, { ...pass, rechecks }, result.roles, snapshot.filters);
   }
   return {
     startedAt,
     durationMs,
     allocateMs,
+    readMs,
+    commitMs,
     offers,
     conflicts,
     expired,
@@ -202,6 +221,19 @@ async function checkedAllocation(
       return { result: { ...result, offers: result.offers.filter(checkedOffer) }, rechecks };
     if (!(await snapshot.check(deps.registrar, unchecked, now, checked, reads))) return { result, rechecks };
     result = allocate();
+  }
+}
+
+/** Asks for a pass over these offers' agents when they time out. */
+async function scheduleExpiry(deps: AllocationPassDeps, offers: readonly OfferRecord[]): Promise<void> {
+  if (offers.length === 0 || !deps.triggers) return;
+  const agentIds = [...new Set(offers.map((offer) => offer.agentId))];
+  try {
+    // One second late rather than early: SQS delays are whole seconds.
+    await deps.triggers.request({ reason: 'OFFER_EXPIRED', agentIds }, deps.allocator.config.offerTimeoutSeconds + 1);
+  } catch (error) {
+    // Every pass expires overdue offers, so the periodic pass covers a timer that could not be set.
+    deps.logger?.warn('Could not schedule the offer expiry', { error: String(error) });
   }
 }
 
@@ -270,8 +302,9 @@ async function sweepOffers(
 }
 
 /**
- * One conditional ledger write per agent; a lost race (the ledger changed since the read) skips it.
- * Updates `agents` with the ledgers written.
+ * One conditional ledger write per agent, sent BATCH_STATEMENT_LIMIT agents to a request; a lost race (the
+ * ledger changed since the read) skips the agent, and the snapshot takes the ledger as it now is. Updates
+ * `agents` with the ledgers written.
  */
 async function commitOffers(
   deps: AllocationPassDeps,
@@ -281,35 +314,43 @@ async function commitOffers(
 ): Promise<{ offers: OfferRecord[]; conflicts: number; writes: number }> {
   const offers: OfferRecord[] = [];
   let conflicts = 0;
-  const byAgent = [...groupBy(proposals, (offer) => offer.agentId)];
-  await inParallel(byAgent, deps.allocator.config.commitConcurrency, async ([agentId, list]) => {
-    // One agent's failure (a fault, a full ledger) costs that agent its offers, never the whole pass.
-    const created = await deps.registrar.agents
-      .createOffers(
-        agents.get(agentId) as AgentRecord,
-        list.map((proposal) => ({
-          frameworkId: proposal.frameworkId,
-          role: proposal.role,
-          resources: proposal.resources,
-          expiresAt,
-        })),
-      )
-      .catch((error: unknown) => failure('AGENT_FAULT', String(error)));
-    if (created.ok) {
-      offers.push(...created.value.offers);
-      agents.set(agentId, created.value.agent);
-    } else if (created.error.code === 'VERSION_CONFLICT') conflicts++;
-    else if (created.error.code === 'LEDGER_FULL' || created.error.code === 'AGENT_FAULT') {
-      deps.logger?.warn('No offers from this agent in this pass', { agentId, why: created.error.message });
-      deps.metrics?.increment('allocator/agent_failures');
-    } else if (created.error.code !== 'AGENT_NOT_ACTIVE' && created.error.code !== 'UNKNOWN_AGENT') {
-      // The allocator proposed what the ledger refuses: a defect, not a race.
-      deps.logger?.error('Offers refused by the agent ledger', {
-        agentId,
-        code: created.error.code,
-        message: created.error.message,
-      });
-      deps.metrics?.increment('allocator/offers_refused');
+  const byAgent = [...groupBy(proposals, (offer) => offer.agentId)].map(([agentId, list]) => ({
+    agent: agents.get(agentId) as AgentRecord,
+    requests: list.map((proposal) => ({
+      frameworkId: proposal.frameworkId,
+      role: proposal.role,
+      resources: proposal.resources,
+      expiresAt,
+    })),
+  }));
+  const batches = Array.from({ length: Math.ceil(byAgent.length / BATCH_STATEMENT_LIMIT) }, (_, i) =>
+    byAgent.slice(i * BATCH_STATEMENT_LIMIT, (i + 1) * BATCH_STATEMENT_LIMIT),
+  );
+  await inParallel(batches, deps.allocator.config.commitConcurrency, async (batch) => {
+    // A failed request costs its agents their offers, never the whole pass.
+    const results = await deps.registrar.agents
+      .createOffersBatch(batch)
+      .catch((error: unknown) => batch.map(() => failure('AGENT_FAULT', String(error))));
+    for (const [i, created] of results.entries()) {
+      const agentId = (batch[i] as (typeof batch)[number]).agent.agentId;
+      if (created.ok) {
+        offers.push(...created.value.offers);
+        agents.set(agentId, created.value.agent);
+      } else if (created.error.code === 'VERSION_CONFLICT') {
+        conflicts++;
+        if ('current' in created && created.current) agents.set(agentId, created.current);
+      } else if (created.error.code === 'LEDGER_FULL' || created.error.code === 'AGENT_FAULT') {
+        deps.logger?.warn('No offers from this agent in this pass', { agentId, why: created.error.message });
+        deps.metrics?.increment('allocator/agent_failures');
+      } else if (created.error.code !== 'AGENT_NOT_ACTIVE' && created.error.code !== 'UNKNOWN_AGENT') {
+        // The allocator proposed what the ledger refuses: a defect, not a race.
+        deps.logger?.error('Offers refused by the agent ledger', {
+          agentId,
+          code: created.error.code,
+          message: created.error.message,
+        });
+        deps.metrics?.increment('allocator/offers_refused');
+      }
     }
   });
   return { offers, conflicts, writes: byAgent.length };
@@ -364,7 +405,7 @@ function record(
     conflicts: number;
     expired: number;
     stale: number;
-    full: boolean;
+    read: 'full' | 'warm' | 'partial';
     itemsRead: { total: number };
     itemsWritten: number;
     rechecks: number;
@@ -374,7 +415,7 @@ function record(
 ): void {
   metrics.increment('allocator/mesos/allocation_runs');
   metrics.observe('allocator/mesos/allocation_run_ms', pass.durationMs);
-  metrics.increment(pass.full ? 'allocator/full_reads' : 'allocator/partial_reads');
+  metrics.increment(`allocator/${pass.read}_reads`);
   metrics.increment('allocator/items_read', pass.itemsRead.total);
   metrics.increment('allocator/items_written', pass.itemsWritten);
   metrics.increment('allocator/snapshot_rechecks', pass.rechecks);

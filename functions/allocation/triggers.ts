@@ -19,8 +19,16 @@ export const TRIGGER_REASONS = [
 ] as const;
 export type TriggerReason = (typeof TRIGGER_REASONS)[number];
 
-/** What a framework's arrival or revival changes concerns every agent (Mesos allocates all agents then). */
+/**
+ * What a framework's arrival or revival changes concerns every agent (Mesos allocates all agents then),
+ * though no agent's ledger changed; so does the periodic pass.
+ */
 const ALL_AGENTS: ReadonlySet<TriggerReason> = new Set(['FRAMEWORK_SUBSCRIBED', 'REVIVE', 'PERIODIC']);
+
+/** Whether a trigger asks for all agents without any agent having changed (a warm snapshot's pass covers it). */
+export function changesNoAgent(message: TriggerMessage): boolean {
+  return ALL_AGENTS.has(message.reason) && !message.agent_ids;
+}
 
 export interface AllocationTrigger {
   readonly reason: TriggerReason;
@@ -94,6 +102,11 @@ export async function ensureAllocationQueue(queues: Queues, cluster: string): Pr
 export interface AllocationRequest {
   /** undefined: all agents. */
   readonly agentIds: ReadonlySet<string> | undefined;
+  /**
+   * The agents the triggers named (their ledgers changed); undefined when a trigger says agents changed
+   * without naming them (more than MAX_TRIGGER_AGENTS, or a sender that names none): then every agent is read.
+   */
+  readonly changedAgents: ReadonlySet<string> | undefined;
   readonly reasons: readonly TriggerReason[];
   /** When the oldest trigger was sent: the pass's queueing delay. */
   readonly requestedAt: number | undefined;
@@ -102,12 +115,16 @@ export interface AllocationRequest {
 export function coalesce(messages: readonly TriggerMessage[]): AllocationRequest | undefined {
   if (messages.length === 0) return undefined;
   let agentIds: Set<string> | undefined = new Set();
+  let changedAgents: Set<string> | undefined = new Set();
   for (const message of messages) {
     if (!message.agent_ids || ALL_AGENTS.has(message.reason)) agentIds = undefined;
     else if (agentIds) for (const agentId of message.agent_ids) agentIds.add(agentId);
+    if (message.agent_ids) for (const agentId of message.agent_ids) changedAgents?.add(agentId);
+    else if (!changesNoAgent(message)) changedAgents = undefined;
   }
   return {
     agentIds,
+    changedAgents,
     reasons: [...new Set(messages.map((message) => message.reason))],
     requestedAt: messages.reduce<number | undefined>(
       (oldest, message) => (message.sent_at === undefined ? oldest : Math.min(oldest ?? Infinity, message.sent_at)),

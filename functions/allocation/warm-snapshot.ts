@@ -1,16 +1,18 @@
 /**
  * The snapshot allocation passes work on, kept warm between passes by the allocator's container
- * (docs/allocator.md, "The warm snapshot"). A full read — a pass over all agents, or a container's
- * first pass — scans agents, frameworks, filters and roles and replaces it. A partial pass reads only
- * the agents its triggers named (one consistent BatchGetItem per 100) and the maintenance item; the other
- * agents, the frameworks, their filters and the roles are those of the last full read, updated with
- * what passes in this container wrote since.
+ * (docs/allocator.md, "The warm snapshot"), as Mesos's allocator keeps the cluster in memory. A full read —
+ * a container's first pass, a pass over all agents that cannot say which changed, or one after the last full
+ * read grew old — scans agents, frameworks, filters and roles and replaces it. A warm read — a pass over all
+ * agents whose triggers named the agents that changed — scans the frameworks, filters and roles and reads
+ * those agents by key. A partial pass reads only the agents its triggers named (one consistent BatchGetItem
+ * per 100) and the maintenance item. Agents not read are as the last read saw them, updated with what
+ * passes in this container wrote since, and with the ledgers its lost writes came back with.
  *
- * Nothing is decided on a cached record alone: offers are written only on agents read in the pass,
- * conditioned on the ledger version read; before a partial pass writes, the frameworks its offers go to
- * and their filters on those agents are read again by key (`check`), and the allocator runs again if any
- * changed. Cached agents only weigh in the DRF shares and quota consumption, as they were at the last
- * full read plus this container's own offers, until the next full read.
+ * Nothing is offered twice on a cached record: every offer is written conditioned on the ledger version the
+ * snapshot holds, so a ledger changed since loses the write (and comes back as it now is). Before a partial
+ * pass writes, the frameworks its offers go to and their filters on those agents are read again by key
+ * (`check`), and the allocator runs again if any changed; a warm or full pass read them whole. Cached
+ * agents weigh in the DRF shares and quota consumption as they were last read, until the next full read.
  */
 import type { AgentRecord, FrameworkRecord, OfferFilter, Registrar, RoleRecord } from '../registrar/index.js';
 import { filterKey } from '#shared/ids.js';
@@ -81,48 +83,62 @@ export class WarmSnapshot {
   filters = new Map<string, Readonly<Record<string, OfferFilter>>>();
   roles: RoleRecord[] = [];
   private warm = false;
+  /** When the last full read read every agent (the pass's clock). */
+  private agentsReadAt = Number.NEGATIVE_INFINITY;
 
   /**
-   * Reads what the pass needs: everything when `agentIds` is absent or the snapshot is cold, else the
-   * named agents (and the frameworks of offers on them that look gone, before they are swept). Returns
-   * whether it was a full read, the maintenance record, and the agents read in this pass.
+   * Reads what the pass needs:
+   * - everything (a full read) when the snapshot is cold, or the pass is over all agents and does not
+   *   say which agents changed, or the last full read is `maxAgeMs` old;
+   * - for a pass over all agents that names the agents that changed (`changedAgents`: its triggers named them),
+   *   the small tables (frameworks, filters, roles, maintenance) and those agents, the rest of the
+   *   agents from the snapshot (a warm read: what a REVIVE or a subscription changed is read);
+   * - else (a partial read) the named agents (and the frameworks of offers on them that look gone,
+   *   before they are swept).
+   * Returns whether every agent was read (`full`), whether the frameworks and filters were (`current`),
+   * the agents read in this pass, and the maintenance record.
    */
   async read(
     registrar: Registrar,
-    agentIds: ReadonlySet<string> | undefined,
+    scope: {
+      readonly agentIds?: ReadonlySet<string>;
+      readonly changedAgents?: ReadonlySet<string>;
+      readonly maxAgeMs: number;
+    },
     now: number,
     counts: ItemsRead,
-  ): Promise<{ full: boolean; fresh: ReadonlySet<string>; maintenance: MaintenanceRecord }> {
-    if (!this.warm || agentIds === undefined) {
-      const [agents, frameworks, roles, filters, maintenance] = await Promise.all([
+  ): Promise<{ full: boolean; current: boolean; fresh: ReadonlySet<string>; maintenance: MaintenanceRecord }> {
+    const { agentIds, changedAgents: changed } = scope;
+    if (
+      !this.warm ||
+      (agentIds === undefined && (changed === undefined || now - this.agentsReadAt >= scope.maxAgeMs))
+    ) {
+      const [agents, maintenance] = await Promise.all([
         registrar.agents.all(scanSegments(this.agents.size)),
-        collect(registrar.frameworks.list()),
-        registrar.roles.list(),
-        registrar.filters.all(now),
-        registrar.maintenance.get(),
+        this.readShared(registrar, now, counts),
       ]);
       this.agents = new Map(agents.map((agent) => [agent.agentId, agent]));
-      this.frameworks = new Map(frameworks.map((framework) => [framework.frameworkId, framework]));
-      this.filters = filters;
-      this.roles = roles;
       this.warm = true;
+      this.agentsReadAt = now;
       counts.agents += agents.length;
-      counts.frameworks += frameworks.length;
-      counts.roles += roles.length;
-      counts.filters += [...filters.values()].reduce((sum, byKey) => sum + Object.keys(byKey).length, 0);
-      counts.maintenance += 1;
-      return { full: true, fresh: new Set(this.agents.keys()), maintenance };
+      return { full: true, current: true, fresh: new Set(this.agents.keys()), maintenance };
     }
-    const named = [...agentIds];
-    const [agents, maintenance] = await Promise.all([registrar.agents.getMany(named), registrar.maintenance.get()]);
-    counts.agents += named.length;
+    if (agentIds === undefined) {
+      const [fresh, maintenance] = await Promise.all([
+        this.readAgents(registrar, changed ?? new Set(), counts),
+        this.readShared(registrar, now, counts),
+      ]);
+      return { full: false, current: true, fresh, maintenance };
+    }
+    const [fresh, maintenance] = await Promise.all([
+      this.readAgents(registrar, agentIds, counts),
+      registrar.maintenance.get(),
+    ]);
     counts.maintenance += 1;
-    for (const agentId of named) this.agents.delete(agentId);
-    for (const agent of agents) this.agents.set(agent.agentId, agent);
     // An offer whose framework looks gone is swept: only on the framework as it is now.
     const gone = new Set<string>();
-    for (const agent of agents) {
-      for (const offer of Object.values(agent.offers)) {
+    for (const agentId of fresh) {
+      for (const offer of Object.values(this.agents.get(agentId)?.offers ?? {})) {
         const framework = this.frameworks.get(offer.frameworkId);
         if (framework && (!isActiveFramework(framework) || !framework.roles.includes(offer.role))) {
           gone.add(offer.frameworkId);
@@ -130,7 +146,35 @@ export class WarmSnapshot {
       }
     }
     if (gone.size > 0) await this.refreshFrameworks(registrar, [...gone], counts);
-    return { full: false, fresh: new Set(agents.map((agent) => agent.agentId)), maintenance };
+    return { full: false, current: false, fresh, maintenance };
+  }
+
+  /** Reads these agents (consistent batch reads) into the snapshot; an agent not found leaves it. */
+  private async readAgents(registrar: Registrar, agentIds: ReadonlySet<string>, counts: ItemsRead) {
+    const named = [...agentIds];
+    const agents = named.length > 0 ? await registrar.agents.getMany(named) : [];
+    counts.agents += named.length;
+    for (const agentId of named) this.agents.delete(agentId);
+    for (const agent of agents) this.agents.set(agent.agentId, agent);
+    return new Set(agents.map((agent) => agent.agentId));
+  }
+
+  /** Reads the frameworks, roles, filters and the maintenance record whole (the tables a full read shares). */
+  private async readShared(registrar: Registrar, now: number, counts: ItemsRead): Promise<MaintenanceRecord> {
+    const [frameworks, roles, filters, maintenance] = await Promise.all([
+      collect(registrar.frameworks.list()),
+      registrar.roles.list(),
+      registrar.filters.all(now),
+      registrar.maintenance.get(),
+    ]);
+    this.frameworks = new Map(frameworks.map((framework) => [framework.frameworkId, framework]));
+    this.filters = filters;
+    this.roles = roles;
+    counts.frameworks += frameworks.length;
+    counts.roles += roles.length;
+    counts.filters += [...filters.values()].reduce((sum, byKey) => sum + Object.keys(byKey).length, 0);
+    counts.maintenance += 1;
+    return maintenance;
   }
 
   /** The frameworks the allocator considers: those with an event queue (the others could not hear of offers). */

@@ -75,8 +75,14 @@ export const AllocatorConfigSchema = z
     fairSharingExcludedResourceNames: z.array(z.string().min(1)).default([]),
     /** The master's region (Mesos --domain): agents elsewhere go only to REGION_AWARE frameworks. */
     region: z.string().min(1).optional(),
-    /** Ledger writes in flight at once while committing offers. */
-    commitConcurrency: z.coerce.number().int().positive().default(32),
+    /** Ledger write requests in flight at once while committing offers (each writes up to 25 agents). */
+    commitConcurrency: z.coerce.number().int().positive().default(16),
+    /**
+     * A pass over all agents whose triggers say which agents changed takes the others from the warm
+     * snapshot while its last full read of every agent is younger than this (the safety net for a trigger
+     * lost); older, it reads every agent again.
+     */
+    snapshotMaxAgeSeconds: z.coerce.number().finite().nonnegative().default(60),
   })
   .refine((config) => config.policy === 'multilevel' || config.levels.length === 0, {
     message: 'levels apply to the multilevel policy only',

@@ -2,8 +2,9 @@
  * The allocator Lambda (middy, SQS batch): one allocation pass per batch of triggers, over the union of
  * the agents they name. Runs unchanged in AWS, in the local cluster (through the SQS event source
  * emulation) and in the tests. The Allocator instance and the snapshot (allocation/warm-snapshot.ts)
- * live as long as the Lambda container: a warm container reads only the agents a trigger names and
- * re-derives only what changed; a cold one, and every pass over all agents, reads everything.
+ * live as long as the Lambda container: a warm container reads only the agents its triggers name (and,
+ * for a pass over all agents, the frameworks, filters and roles) and re-derives only what changed; a cold
+ * one, and a snapshot whose last full read is old, reads everything.
  *
  * Invalid trigger messages are dropped (and counted): retrying cannot fix them, and the periodic pass
  * covers whatever they meant. A pass that fails (DynamoDB unreachable) fails the batch, which SQS
@@ -22,7 +23,13 @@ import { allocatorConfigFromEnvironment } from '../allocator/config.js';
 import { runAllocationPass, type AllocationPassDeps, type AllocationPassReport } from '../allocation/run-pass.js';
 import { WarmSnapshot } from '../allocation/warm-snapshot.js';
 import { parseMessageBody } from '#shared/protocol/internal.js';
-import { AllocationTriggers, coalesce, TriggerMessageSchema, type TriggerMessage } from '../allocation/triggers.js';
+import {
+  AllocationTriggers,
+  changesNoAgent,
+  coalesce,
+  TriggerMessageSchema,
+  type TriggerMessage,
+} from '../allocation/triggers.js';
 
 export interface AllocationHandlerDeps extends AllocationPassDeps {
   readonly triggers: Pick<AllocationTriggers, 'request'>;
@@ -44,7 +51,10 @@ function covered(message: TriggerMessage, passStart: number): boolean {
 }
 
 export function allocationHandler(deps: AllocationHandlerDeps) {
+  // The last pass over all agents that read every agent; and the last that read the frameworks and the
+  // agents its triggers named (a warm read), which covers only triggers that name no changed agent.
   let fullPassStart = -Infinity;
+  let warmPassStart = -Infinity;
   const passDeps: AllocationPassDeps = { ...deps, snapshot: deps.snapshot ?? new WarmSnapshot() };
   return middy<SQSEvent, SQSBatchResponse>().handler(async (event): Promise<SQSBatchResponse> => {
     const now = (deps.now ?? Date.now)();
@@ -54,7 +64,11 @@ export function allocationHandler(deps: AllocationHandlerDeps) {
       if (!message) {
         deps.logger?.warn('Dropping an invalid allocation trigger', { messageId: record.messageId });
         deps.metrics?.increment('allocator/invalid_triggers');
-      } else if (message.not_before !== undefined || covered(message, fullPassStart)) {
+      } else if (
+        message.not_before !== undefined ||
+        covered(message, fullPassStart) ||
+        (changesNoAgent(message) && covered(message, warmPassStart))
+      ) {
         deps.metrics?.increment('allocator/triggers_coalesced');
       } else {
         due.push(message);
@@ -64,9 +78,11 @@ export function allocationHandler(deps: AllocationHandlerDeps) {
     if (request) {
       const report = await runAllocationPass(passDeps, {
         ...(request.agentIds ? { agentIds: request.agentIds } : {}),
+        ...(request.changedAgents ? { changedAgents: request.changedAgents } : {}),
         ...(request.requestedAt !== undefined ? { requestedAt: request.requestedAt } : {}),
       });
-      if (!request.agentIds) fullPassStart = Math.max(fullPassStart, now);
+      if (!request.agentIds && report.fullRead) fullPassStart = Math.max(fullPassStart, now);
+      if (!request.agentIds) warmPassStart = Math.max(warmPassStart, now);
       deps.onPass?.(report);
     }
     return { batchItemFailures: [] };

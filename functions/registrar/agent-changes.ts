@@ -120,13 +120,13 @@ type CreateOffersError = RegistrarError<
   | 'INVALID_RESOURCES'
 >;
 
-/** Offers made from the snapshot the allocator read: conditioned on its version, the agent active. */
-export function createOffersChange(
+/** The offers `requests` make on an agent as the allocator read it, or why they cannot be made. */
+export function plannedOffers(
   agent: AgentRecord,
   requests: readonly OfferRequest[],
   makeOfferId: (agentId: string) => string,
   now: number,
-): Result<{ change: ItemChange; offers: OfferRecord[] }, CreateOffersError> {
+): Result<OfferRecord[], CreateOffersError> {
   if (agent.status !== 'ACTIVE' || agent.deactivated) {
     return failure('AGENT_NOT_ACTIVE', `Agent ${agent.agentId} takes no offers (${agent.status})`);
   }
@@ -158,6 +158,19 @@ export function createOffersChange(
   if (!takeInTurn(agent.total, held).fits) {
     return failure('INSUFFICIENT_RESOURCES', `The offers exceed what is free on agent ${agent.agentId}`);
   }
+  return ok(offers);
+}
+
+/** Offers made from the snapshot the allocator read: conditioned on its version, the agent active. */
+export function createOffersChange(
+  agent: AgentRecord,
+  requests: readonly OfferRequest[],
+  makeOfferId: (agentId: string) => string,
+  now: number,
+): Result<{ change: ItemChange; offers: OfferRecord[] }, CreateOffersError> {
+  const planned = plannedOffers(agent, requests, makeOfferId, now);
+  if (!planned.ok) return planned;
+  const offers = planned.value;
   const x = new Expression();
   const sets = offers.map((offer) => `${x.path('offers', offer.offerId)} = ${x.value(storedOffer(offer))}`);
   const version = x.name('version');
@@ -175,6 +188,34 @@ export function createOffersChange(
       expression: x,
     },
   });
+}
+
+/** A PartiQL name in double quotes (a quote inside doubled). */
+const quoted = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+
+/**
+ * The same offers as createOffersChange, as one statement of a PartiQL batch (BatchExecuteStatement: 25
+ * conditional writes a request, each decided alone): the condition also asks for the executors map, which
+ * PartiQL cannot create only when missing (an item without it fails, and the single write takes it).
+ */
+export function createOffersStatement(
+  table: string,
+  agent: AgentRecord,
+  offers: readonly OfferRecord[],
+): { statement: string; parameters: unknown[] } {
+  const sets = offers.map((offer) => `SET "offers".${quoted(offer.offerId)} = ?`);
+  return {
+    statement:
+      `UPDATE ${quoted(table)} ${sets.join(' ')} SET "version" = ? WHERE "agent_id" = ? AND "version" = ? ` +
+      `AND "status" = 'ACTIVE' AND "deactivated" = false AND "executors" IS NOT MISSING`,
+    parameters: [...offers.map(storedOffer), agent.version + 1, agent.agentId, agent.version],
+  };
+}
+
+/** The agent as a written createOffers statement left it (a PartiQL batch returns no new image). */
+export function offeredAgent(agent: AgentRecord, offers: readonly OfferRecord[]): AgentRecord {
+  const added = Object.fromEntries(offers.map((offer) => [offer.offerId, offer]));
+  return { ...agent, offers: { ...agent.offers, ...added }, version: agent.version + 1 };
 }
 
 /** Why the offers were not written, from the item as it was (or our own write, retried by the SDK). */

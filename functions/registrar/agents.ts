@@ -17,6 +17,9 @@ import {
   admittedItem,
   createOffersChange,
   createOffersRefusal,
+  createOffersStatement,
+  offeredAgent,
+  plannedOffers,
   drainChange,
   drained,
   leaveActiveChange,
@@ -47,12 +50,30 @@ import {
 } from './agent-activation.js';
 import { acceptSteps, fitsOneWrite, type AcceptStep } from './accept-writes.js';
 import { convertChange } from './agent-conversion.js';
-import { RETRY, retrying, type RegistrarContext } from './context.js';
+import { BATCH_STATEMENT_LIMIT, RETRY, retrying, type RegistrarContext } from './context.js';
 import { failure, type RegistrarError } from './errors.js';
 import type { ItemChange, WriteOutcome } from './expression.js';
 import type { AllocatedExecutor, AllocatedTask, OfferRecord } from './ledger.js';
 
 type Rescinding = { agent: AgentRecord; rescinded: OfferRecord[] };
+
+type CreatedOffers = Result<
+  { agent: AgentRecord; offers: OfferRecord[] },
+  RegistrarError<
+    | 'VERSION_CONFLICT'
+    | 'UNKNOWN_AGENT'
+    | 'AGENT_NOT_ACTIVE'
+    | 'INSUFFICIENT_RESOURCES'
+    | 'INVALID_ARGUMENT'
+    | 'INVALID_RESOURCES'
+    | 'LEDGER_FULL'
+  >
+>;
+
+/** What createOffersBatch made of one agent's offers; `current`: the agent as it was when its write lost. */
+export type BatchedOffers = CreatedOffers & { readonly current?: AgentRecord };
+
+export { BATCH_STATEMENT_LIMIT };
 
 /** DynamoDB holds at most 400 KB in one item: an agent's ledger with that many entries takes no more. */
 function ledgerFull(agentId: string): { readonly ok: false; readonly error: RegistrarError<'LEDGER_FULL'> } {
@@ -309,20 +330,7 @@ export class AgentRegistry {
     agent: AgentRecord,
     requests: readonly OfferRequest[],
     makeOfferId: (agentId: string) => string = newOfferId,
-  ): Promise<
-    Result<
-      { agent: AgentRecord; offers: OfferRecord[] },
-      RegistrarError<
-        | 'VERSION_CONFLICT'
-        | 'UNKNOWN_AGENT'
-        | 'AGENT_NOT_ACTIVE'
-        | 'INSUFFICIENT_RESOURCES'
-        | 'INVALID_ARGUMENT'
-        | 'INVALID_RESOURCES'
-        | 'LEDGER_FULL'
-      >
-    >
-  > {
+  ): Promise<CreatedOffers> {
     const planned = createOffersChange(agent, requests, makeOfferId, this.context.now());
     if (!planned.ok) return planned;
     const { change, offers } = planned.value;
@@ -330,6 +338,47 @@ export class AgentRegistry {
     if (outcome === 'FULL') return ledgerFull(agent.agentId);
     if (outcome.written) return ok({ agent: agentFromItem(outcome.item), offers });
     return createOffersRefusal(agent, offers, outcome.old ? agentFromItem(outcome.old) : undefined);
+  }
+
+  /**
+   * createOffers for up to BATCH_STATEMENT_LIMIT agents (each once) in ONE request: a PartiQL batch whose
+   * statements are the same conditional writes, each decided alone (an allocation pass over many agents
+   * sends a request per 25, not one per agent). A write that lost its race returns the agent as it now is
+   * (`current`); one that failed otherwise (a ledger too large, throttling, an item without the executors
+   * map) is made again as a single write, which says why.
+   */
+  async createOffersBatch(
+    entries: ReadonlyArray<{ readonly agent: AgentRecord; readonly requests: readonly OfferRequest[] }>,
+    makeOfferId: (agentId: string) => string = newOfferId,
+  ): Promise<BatchedOffers[]> {
+    const now = this.context.now();
+    const planned = entries.map(({ agent, requests }) => plannedOffers(agent, requests, makeOfferId, now));
+    const sent = entries.flatMap(({ agent }, at) => {
+      const offers = planned[at] as (typeof planned)[number];
+      return offers.ok ? [{ agent, offers: offers.value, at }] : [];
+    });
+    const outcomes = await this.context.executeBatch(
+      sent.map(({ agent, offers }) => ({
+        table: this.table,
+        key: { agent_id: agent.agentId },
+        ...createOffersStatement(this.table, agent, offers),
+      })),
+    );
+    const decided = await Promise.all(
+      sent.map(async ({ agent, offers, at }, i): Promise<BatchedOffers> => {
+        const outcome = outcomes[i] as (typeof outcomes)[number];
+        if (outcome.written) return ok({ agent: offeredAgent(agent, offers), offers });
+        const old = 'old' in outcome && outcome.old ? agentFromItem(outcome.old) : undefined;
+        const refusedHere =
+          !('error' in outcome) && (old?.version !== agent.version || old.status !== 'ACTIVE' || old.deactivated);
+        if (!refusedHere)
+          return this.createOffers(agent, (entries[at] as (typeof entries)[number]).requests, makeOfferId);
+        const refused = createOffersRefusal(agent, offers, old);
+        return refused.ok || !old ? refused : { ...refused, current: old };
+      }),
+    );
+    const byEntry = new Map(sent.map(({ at }, i) => [at, decided[i] as BatchedOffers]));
+    return planned.map((offers, at) => (offers.ok ? (byEntry.get(at) as BatchedOffers) : offers));
   }
 
   /**

@@ -4,6 +4,7 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchExecuteStatementCommand,
   BatchGetCommand,
   BatchWriteCommand,
   GetCommand,
@@ -24,8 +25,29 @@ import type { TableNames } from './tables.js';
 /** DynamoDB's limits on one BatchGetItem and one BatchWriteItem request. */
 export const BATCH_GET_LIMIT = 100;
 export const BATCH_WRITE_LIMIT = 25;
+/** DynamoDB's limit on the statements of one BatchExecuteStatement request. */
+export const BATCH_STATEMENT_LIMIT = 25;
+/** BatchWriteItem requests one batchWrite keeps in flight. */
+const BATCH_WRITES_IN_FLIGHT = 8;
 /** Rounds of retrying what DynamoDB left unprocessed (throttling) before giving up. */
 const UNPROCESSED_ROUNDS = 8;
+
+/** One conditional PartiQL write of a batch, on the item with `key` in `table`. */
+export interface BatchStatement {
+  readonly table: string;
+  readonly key: Item;
+  readonly statement: string;
+  readonly parameters: readonly unknown[];
+}
+
+/**
+ * What became of one statement of a batch: written; its condition failed (`old`: the item as it was, absent
+ * when there is none); or it failed otherwise (`error`: DynamoDB's code, e.g. a throttled or too large write).
+ */
+export type StatementOutcome =
+  | { readonly written: true }
+  | { readonly written: false; readonly old?: Item }
+  | { readonly written: false; readonly error: string };
 
 /** One write of a batch: a put of `item` (whose key is `key`), or a delete of `key`. */
 export interface BatchWrite {
@@ -121,22 +143,45 @@ export class RegistrarContext {
 
   /**
    * Unconditional puts and deletes, however many: a key written twice keeps its last write (DynamoDB
-   * refuses a request naming a key twice), 25 a request, unprocessed writes retried with backoff.
+   * refuses a request naming a key twice), 25 a request and BATCH_WRITES_IN_FLIGHT requests at once (no
+   * key is in two), unprocessed writes retried with backoff.
    */
   async batchWrite(table: string, writes: readonly BatchWrite[]): Promise<void> {
     const unique = uniqueByKey(writes).filter((write) => !hasEmptyKey(write.key));
-    for (let start = 0; start < unique.length; start += BATCH_WRITE_LIMIT) {
-      let pending: Record<string, unknown>[] = unique
-        .slice(start, start + BATCH_WRITE_LIMIT)
-        .map((write) => (write.item ? { PutRequest: { Item: write.item } } : { DeleteRequest: { Key: write.key } }));
-      await untilProcessed(`${pending.length} writes to ${table}`, async () => {
-        const result = await this.metrics.time('registrar/state_store_ms', () =>
-          this.documents.send(new BatchWriteCommand({ RequestItems: { [table]: pending as never } })),
-        );
-        pending = (result.UnprocessedItems?.[table] ?? []) as Record<string, unknown>[];
-        return pending.length;
-      });
-    }
+    const starts = Array.from(
+      { length: Math.ceil(unique.length / BATCH_WRITE_LIMIT) },
+      (_, i) => i * BATCH_WRITE_LIMIT,
+    );
+    let next = 0;
+    let failed = false;
+    const worker = async (): Promise<void> => {
+      for (let start = starts[next++]; start !== undefined && !failed; start = starts[next++]) {
+        await this.writeBatch(table, unique.slice(start, start + BATCH_WRITE_LIMIT)).catch((error: unknown) => {
+          failed = true;
+          throw error;
+        });
+      }
+    };
+    // Every request ends before the failure is reported: none is left running behind the caller.
+    const ended = await Promise.allSettled(
+      Array.from({ length: Math.min(BATCH_WRITES_IN_FLIGHT, starts.length) }, worker),
+    );
+    const failure = ended.find((result) => result.status === 'rejected');
+    if (failure) throw failure.reason;
+  }
+
+  /** One BatchWriteItem of at most BATCH_WRITE_LIMIT writes, what DynamoDB leaves unprocessed sent again. */
+  private async writeBatch(table: string, writes: readonly BatchWrite[]): Promise<void> {
+    let pending: Record<string, unknown>[] = writes.map((write) =>
+      write.item ? { PutRequest: { Item: write.item } } : { DeleteRequest: { Key: write.key } },
+    );
+    await untilProcessed(`${pending.length} writes to ${table}`, async () => {
+      const result = await this.metrics.time('registrar/state_store_ms', () =>
+        this.documents.send(new BatchWriteCommand({ RequestItems: { [table]: pending as never } })),
+      );
+      pending = (result.UnprocessedItems?.[table] ?? []) as Record<string, unknown>[];
+      return pending.length;
+    });
   }
 
   /**
@@ -256,6 +301,37 @@ export class RegistrarContext {
       return this.conditionFailed(error);
     } finally {
       this.writing(input.TableName, input.Key);
+    }
+  }
+
+  /**
+   * At most BATCH_STATEMENT_LIMIT conditional writes, each on its own item, in ONE request
+   * (BatchExecuteStatement): each is decided alone, as a single write would be, and costs what it would.
+   */
+  async executeBatch(statements: readonly BatchStatement[]): Promise<StatementOutcome[]> {
+    if (statements.length === 0) return [];
+    if (statements.length > BATCH_STATEMENT_LIMIT) throw new Error(`At most ${BATCH_STATEMENT_LIMIT} statements`);
+    try {
+      const result = await this.metrics.time('registrar/state_store_ms', () =>
+        this.documents.send(
+          new BatchExecuteStatementCommand({
+            Statements: statements.map((entry) => ({
+              Statement: entry.statement,
+              Parameters: [...entry.parameters],
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            })),
+          }),
+        ),
+      );
+      return statements.map((_, i): StatementOutcome => {
+        const error = result.Responses?.[i]?.Error;
+        if (!error) return { written: true };
+        if (error.Code !== 'ConditionalCheckFailed') return { written: false, error: error.Code ?? 'UNKNOWN' };
+        this.metrics.increment('registrar/conditional_check_failures');
+        return error.Item ? { written: false, old: error.Item } : { written: false };
+      });
+    } finally {
+      for (const entry of statements) this.writing(entry.table, entry.key);
     }
   }
 

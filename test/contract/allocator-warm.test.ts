@@ -128,8 +128,69 @@ describe('a pass over the agents a trigger names, on a warm snapshot', () => {
       expect(again.fullRead).toBe(true);
       expect(again.itemsRead.agents).toBe(count);
       expect(again.offers).toHaveLength(0);
+
+      // A pass over all agents that knows no agent changed (a REVIVE) reads the frameworks, not the agents.
+      const revived = await runAllocationPass(deps, { changedAgents: new Set() });
+      expect(revived.fullRead).toBe(false);
+      expect(revived.itemsRead).toMatchObject({ agents: 0, frameworks: 1, maintenance: 1 });
+      expect(revived.stats.agents).toBe(count);
+      expect(revived.itemsWritten).toBe(0);
     },
   );
+
+  it('a pass over all agents on the warm snapshot reads the agents named, offers them, and reads all when old', async () => {
+    const agents = await admit(t.registrar, 6);
+    const { frameworkId } = await subscribe(t.registrar, 'a');
+    const metrics = new Metrics();
+    const snapshot = new WarmSnapshot();
+    const config = allocatorConfig({ offerTimeoutSeconds: 60, snapshotMaxAgeSeconds: 30 });
+    const deps = { ...passDeps(t, snapshot, metrics), allocator: new Allocator(config) };
+    const tasks = await launchOnAll(t.registrar, (await runAllocationPass(deps)).offers);
+    const [freed, taken, other] = agents as [AgentRecord, AgentRecord, AgentRecord];
+    const release = async (agent: AgentRecord) => {
+      const done = await t.registrar.agents.releaseTasks({
+        agentId: agent.agentId,
+        tasks: [{ frameworkId, taskId: tasks.get(agent.agentId) as string }],
+      });
+      expect(done.ok).toBe(true);
+    };
+    // Two agents free their tasks; the trigger of one joins a REVIVE, the other's is lost.
+    await release(freed);
+    await release(other);
+    const revived = await runAllocationPass(deps, { changedAgents: new Set([freed.agentId]) });
+    expect(revived.fullRead).toBe(false);
+    expect(revived.itemsRead.agents).toBe(1);
+    expect(revived.offers.map((offer) => offer.agentId)).toEqual([freed.agentId]);
+
+    // Another container offers `taken` after this snapshot took it in: the stale copy loses its write,
+    // and the snapshot keeps the ledger as it now is (the next pass does not try again).
+    await release(taken);
+    const rival = await runAllocationPass(
+      { ...passDeps(t, new WarmSnapshot()), random: seeded(2) },
+      {
+        agentIds: new Set([taken.agentId]),
+      },
+    );
+    expect(rival.offers.map((offer) => offer.agentId)).toEqual([taken.agentId]);
+    const stale = await t.registrar.agents.get(taken.agentId);
+    snapshot.agents.set(taken.agentId, { ...(stale as AgentRecord), offers: {}, version: (stale?.version ?? 0) - 1 });
+    const lost = await runAllocationPass(deps, { changedAgents: new Set() });
+    expect(lost.conflicts).toBe(1);
+    expect(lost.offers).toHaveLength(0);
+    expect(snapshot.agents.get(taken.agentId)).toEqual(stale);
+    const stored = await t.registrar.agents.get(taken.agentId);
+    expect(Object.keys(stored?.offers ?? {})).toHaveLength(1);
+    expect(ledgerViolation(stored as AgentRecord)).toBeUndefined();
+    expect((await runAllocationPass(deps, { changedAgents: new Set() })).conflicts).toBe(0);
+
+    // The lost trigger's agent is found by the next full read, once the last is snapshotMaxAgeSeconds old.
+    t.clock.advance(30_000);
+    const aged = await runAllocationPass(deps, { changedAgents: new Set() });
+    expect(aged.fullRead).toBe(true);
+    expect(aged.itemsRead.agents).toBe(6);
+    expect(aged.offers.map((offer) => offer.agentId)).toEqual([other.agentId]);
+    expect(metrics.snapshot()['allocator/warm_reads']).toBe(3);
+  });
 
   it('reads again the framework an offer goes to: a suppression or a decline filter made since is kept', async () => {
     const [agent] = await admit(t.registrar, 1);
@@ -285,5 +346,43 @@ describe('the allocator handler', () => {
     expect(metrics.snapshot()['allocator/full_reads']).toBe(1);
     expect(metrics.snapshot()['allocator/partial_reads']).toBe(1);
     expect(metrics.snapshot()['allocator/items_read']).toBeGreaterThan(5);
+  });
+
+  it('runs a REVIVE on the warm snapshot, which covers earlier REVIVEs but not a freed agent it did not read', async () => {
+    const [agent] = (await admit(t.registrar, 5)) as [AgentRecord];
+    await subscribe(t.registrar, 'a');
+    const reads: Array<{ full: boolean; agents: number }> = [];
+    const metrics = new Metrics();
+    const handler = allocationHandler({
+      registrar: t.registrar,
+      events: { publish: async () => {} },
+      allocator: new Allocator(),
+      triggers: { request: async () => {} },
+      metrics,
+      now: () => t.clock.now,
+      onPass: (report) => reads.push({ full: report.fullRead, agents: report.itemsRead.agents }),
+    });
+    const event = (...messages: Array<[AllocationTrigger, number]>): SQSEvent => ({
+      Records: messages.map(
+        ([trigger, at], i) => ({ messageId: `m${i}`, body: JSON.stringify(triggerMessage(trigger, at)) }) as SQSRecord,
+      ),
+    });
+    const start = t.clock.now;
+    await handler(event([{ reason: 'PERIODIC' }, start]), {} as Context);
+    t.clock.advance(5000);
+    await handler(event([{ reason: 'REVIVE', frameworkId: 'f' }, t.clock.now]), {} as Context);
+    t.clock.advance(5000);
+    const before = start + 1000;
+    await handler(
+      event([{ reason: 'REVIVE' }, before], [{ reason: 'RESOURCES_RECOVERED', agentIds: [agent.agentId] }, before]),
+      {} as Context,
+    );
+    expect(reads).toEqual([
+      { full: true, agents: 5 },
+      { full: false, agents: 0 },
+      { full: false, agents: 1 },
+    ]);
+    expect(metrics.snapshot()['allocator/triggers_coalesced']).toBe(1);
+    expect(metrics.snapshot()['allocator/warm_reads']).toBe(1);
   });
 });

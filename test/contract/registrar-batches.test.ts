@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filterKey } from '#shared/ids.js';
 import type { AgentRecord } from '../../functions/registrar/index.js';
-import { leaveUnprocessed } from '../support/faults.js';
+import { injectFaults, leaveUnprocessed } from '../support/faults.js';
 import { freshRegistrar, type TestRegistrar } from '../support/registrar.js';
 import { resources } from '../support/resources.js';
 
@@ -113,6 +113,51 @@ describe('the stores that batch', () => {
     expect(filters[filterKey('*', 'a1')]?.resources).toEqual(cpus(2));
     expect(filters[filterKey('*', 'b0')]?.resources).toEqual(cpus(30));
     expect(await t.registrar.filters.clear('fw-dup')).toBe(31);
+  });
+
+  it('creates offers on 25 agents in one request, each write decided alone', async () => {
+    const agents = await Promise.all(Array.from({ length: 25 }, () => admitted('cpus:4;mem:400')));
+    // One ledger changed since it was read, one agent is gone, one item lacks the executors map (an older item).
+    const [changed, gone, old] = agents as [AgentRecord, AgentRecord, AgentRecord];
+    const made = await t.registrar.agents.createOffers(changed, [
+      { frameworkId: 'fw-b', role: '*', resources: cpus(1) },
+    ]);
+    if (!made.ok) throw new Error(made.error.message);
+    await t.registrar.context.batchWrite(t.tables.agents, [{ key: { agent_id: gone.agentId } }]);
+    await t.registrar.context.update({
+      TableName: t.tables.agents,
+      Key: { agent_id: old.agentId },
+      UpdateExpression: 'REMOVE executors',
+    });
+    const faults = injectFaults(t.clients.dynamodb, {
+      commands: ['BatchExecuteStatementCommand'],
+      times: 1,
+      fault: { kind: 'lose-response' },
+    });
+    try {
+      const results = await t.registrar.agents.createOffersBatch(
+        agents.map((agent) => ({ agent, requests: [{ frameworkId: 'fw-a', role: '*', resources: cpus(2) }] })),
+      );
+      // The response was lost and the SDK sent the batch again: its own writes count as written.
+      expect(faults.hits()).toBe(1);
+      expect(results[0]).toMatchObject({ ok: false, error: { code: 'VERSION_CONFLICT' }, current: made.value.agent });
+      expect(results[1]).toMatchObject({ ok: false, error: { code: 'UNKNOWN_AGENT' } });
+      for (const [i, result] of results.entries()) {
+        if (i < 2) continue;
+        if (!result.ok) throw new Error(result.error.message);
+        const stored = await t.registrar.agents.get(agents[i]?.agentId as string);
+        expect(result.value.agent).toEqual(stored);
+        expect(Object.keys(stored?.offers ?? {})).toEqual(result.value.offers.map((offer) => offer.offerId));
+      }
+      expect((await t.registrar.agents.get(old.agentId))?.version).toBe(old.version + 1);
+    } finally {
+      faults.remove();
+    }
+    // A ledger the offers would not fit is refused before anything is sent.
+    const [full] = await t.registrar.agents.createOffersBatch([
+      { agent: agents[3] as AgentRecord, requests: [{ frameworkId: 'fw-a', role: '*', resources: cpus(5) }] },
+    ]);
+    expect(full).toMatchObject({ ok: false, error: { code: 'INSUFFICIENT_RESOURCES' } });
   });
 
   it('removes any number of offers of one agent, named with thousands of unknown ones', async () => {

@@ -12,6 +12,7 @@ import { mesosOffer, recipientOf } from '../../functions/allocator/offers.js';
 import { allocationHandler } from '../../functions/handlers/allocation.js';
 import {
   AllocationTriggers,
+  changesNoAgent,
   coalesce,
   MAX_DELAY_SECONDS,
   MAX_TRIGGER_AGENTS,
@@ -161,11 +162,26 @@ describe('allocation triggers', () => {
     const some = coalesce([at('AGENT_ADDED', ['a1']), at('RESOURCES_RECOVERED', ['a2', 'a1'], 5)]);
     expect(some).toEqual({
       agentIds: new Set(['a1', 'a2']),
+      changedAgents: new Set(['a1', 'a2']),
       reasons: ['AGENT_ADDED', 'RESOURCES_RECOVERED'],
       requestedAt: 5,
     });
     expect(coalesce([at('AGENT_ADDED', ['a1']), at('REVIVE', ['a2'])])?.agentIds).toBeUndefined();
     expect(coalesce([at('OFFER_EXPIRED')])?.agentIds).toBeUndefined();
+  });
+
+  it('tell a pass over all agents which agents changed: those named, or unknown when one changed unnamed', () => {
+    const at = (reason: Parameters<typeof triggerMessage>[0]['reason'], agentIds?: string[]) =>
+      triggerMessage({ reason, ...(agentIds ? { agentIds } : {}) }, 10);
+    // A REVIVE changes no agent: the pass over all agents reads the one a finished task freed.
+    const revived = coalesce([at('REVIVE'), at('RESOURCES_RECOVERED', ['a1']), at('PERIODIC')]);
+    expect(revived?.agentIds).toBeUndefined();
+    expect(revived?.changedAgents).toEqual(new Set(['a1']));
+    expect(coalesce([at('FRAMEWORK_SUBSCRIBED')])?.changedAgents).toEqual(new Set());
+    // Too many agents to name (or a sender naming none): every agent is read.
+    expect(coalesce([at('REVIVE'), at('RESOURCES_RECOVERED')])?.changedAgents).toBeUndefined();
+    expect(changesNoAgent(at('PERIODIC'))).toBe(true);
+    expect(changesNoAgent(at('OFFER_EXPIRED'))).toBe(false);
   });
 
   it('are valid messages; timers carry when they are due, and huge agent lists mean all agents', () => {
@@ -183,6 +199,7 @@ describe('allocation triggers', () => {
     // Any sender's trigger works: only the reason is required.
     expect(coalesce([TriggerMessageSchema.parse({ reason: 'AGENT_ADDED', agent_ids: ['a1'] })])).toEqual({
       agentIds: new Set(['a1']),
+      changedAgents: new Set(['a1']),
       reasons: ['AGENT_ADDED'],
       requestedAt: undefined,
     });

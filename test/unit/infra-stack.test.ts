@@ -541,6 +541,18 @@ describe('IAM', () => {
     }
   });
 
+  it('lets only the allocator write offers as PartiQL updates, on the agents table alone', () => {
+    const granted = resources(base.template, 'AWS::IAM::Policy').flatMap(([id, policy]) =>
+      (policy.Properties.PolicyDocument as { Statement: Json[] }).Statement.filter((statement) =>
+        ([statement.Action].flat() as string[]).includes('dynamodb:PartiQLUpdate'),
+      ).map((statement) => ({ id, tables: [...referenced(statement.Resource)] })),
+    );
+    expect(granted).toHaveLength(1);
+    expect(granted[0]?.id).toMatch(/^Allocator/);
+    expect(granted[0]?.tables).toHaveLength(1);
+    expect(granted[0]?.tables[0]).toMatch(/^Tableagents/);
+  });
+
   it('lets each agent read only its own command queue, and keeps the credential out of the template', () => {
     const t = base.template;
     // What an agent sends: status updates and heartbeats, to those two queues only.
