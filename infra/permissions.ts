@@ -9,11 +9,17 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 
-/** What the registrar does (functions/registrar): single-item reads and conditional writes, queries, scans. */
+/**
+ * What the registrar does (functions/registrar): single-item reads and conditional writes, batch reads and
+ * writes, a principal's deletion, queries, scans (test/unit/infra-permissions.test.ts checks it against the code).
+ */
 export const REGISTRAR_ACTIONS = [
   'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
   'dynamodb:Query',
   'dynamodb:Scan',
 ] as const;
