@@ -35,6 +35,7 @@ import type { ServicesService } from '../frameworks/services/service.js';
 import { startLocalServices, type LocalServices, type LocalServicesOptions } from './services.js';
 import {
   bootstrapMaster,
+  LOCAL_STATUS_POLLERS,
   serveMaster,
   startHeartbeatSource,
   startStatusSource,
@@ -262,7 +263,7 @@ async function startMaster(
   options.log(`  master           ${server.url} (cluster ${options.cluster}, id ${master.config.clusterId})`);
   options.log(`  acls             ${describeAcls(master.config.acls)}`);
   options.log(`  web ui           ${ui ? `${server.url}/` : 'not built (npm start builds it)'}`);
-  const status: EventSource = await startStatusSource(local);
+  const status: EventSource = await startStatusSource(local, LOCAL_STATUS_POLLERS);
   stops.push(() => status.stop());
   const heartbeats: EventSource = await startHeartbeatSource(master);
   stops.push(() => heartbeats.stop());

@@ -101,8 +101,12 @@ export async function startHeartbeatSource(
   });
 }
 
-/** Feeds the status queue to the status handler, as Lambda's event source would. */
-export async function startStatusSource(local: LocalMaster): Promise<EventSource> {
+/**
+ * Feeds the status queue to the status handler, as Lambda's event source would, with `pollers` batches in flight at
+ * once (Lambda runs concurrent invocations for a backlog). The tests' masters keep two, on which the cost model's
+ * batches were measured (test/contract/infra-cost.test.ts); the local cluster runs more (LOCAL_STATUS_POLLERS).
+ */
+export async function startStatusSource(local: LocalMaster, pollers = 2): Promise<EventSource> {
   const { master } = local;
   return startEventSource({
     queues: master.queues,
@@ -110,13 +114,18 @@ export async function startStatusSource(local: LocalMaster): Promise<EventSource
     queueArn: await master.queues.arn(local.statusQueueUrl),
     handler: createStatusHandler(master),
     batchSize: 10,
-    // Lambda runs concurrent invocations for a backlog; two pollers overlap the registrar round trips. (Eight
-    // did not visibly speed a 10,000-job backlog on two cores, and split the batches that the cost model's
-    // allocation triggers per task were measured on: test/contract/infra-cost.test.ts.)
-    pollers: 2,
+    pollers,
     onError: (error) => master.logger.error('Status event source failed', { error: String(error) }),
   });
 }
+
+/**
+ * The local cluster's status pollers. A batch spends most of its time waiting on the registrar and the queues (about
+ * ten round trips); with two in flight, 300 tasks at once kept the status queue 12 s deep on two busy cores, the
+ * agents resent their updates behind it, and no task finished for the first 36 s. Six took the same run from 70 s
+ * to 35 s (docs/local-cluster.md). (Eight did not visibly speed bench:jobs' 10,000-job backlog.)
+ */
+export const LOCAL_STATUS_POLLERS = 6;
 
 export interface HttpServer {
   readonly url: string;

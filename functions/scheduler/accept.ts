@@ -15,7 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { groupBy } from '#shared/collections.js';
 import { isTerminal } from '#shared/tasks/state-machine.js';
-import type { FrameworkRecord } from '../registrar/index.js';
+import type { FrameworkRecord, TaskRecord } from '../registrar/index.js';
 import { publishEvents, sendAgentCommands, type Master } from '../master/master.js';
 import {
   acceptedAgentId,
@@ -58,16 +58,15 @@ export async function readAcceptState(
   const agentId = acceptedAgentId(accept);
   const taskIds = new Set((accept.operations ?? []).flatMap(tasksOf).map((task) => task.task_id.value));
   taskIds.delete('');
-  const [agent, active] = await Promise.all([
+  // The tasks' rows in consistent batch reads (one call per 100), not one read each.
+  const [agent, rows] = await Promise.all([
     agentId === undefined ? undefined : master.registrar.agents.get(agentId),
-    Promise.all(
-      [...taskIds].map(async (taskId) => {
-        const row = await master.registrar.tasks.get(framework.frameworkId, taskId);
-        return row && !isTerminal(row.state) ? [taskId] : [];
-      }),
-    ),
+    taskIds.size === 0
+      ? new Map<string, TaskRecord>()
+      : master.registrar.tasks.getMany([...taskIds].map((taskId) => ({ frameworkId: framework.frameworkId, taskId }))),
   ]);
-  return { framework, accept, agent, activeTaskIds: new Set(active.flat()), authority, now: master.now() };
+  const activeTaskIds = new Set([...rows.values()].filter((row) => !isTerminal(row.state)).map((row) => row.taskId));
+  return { framework, accept, agent, activeTaskIds, authority, now: master.now() };
 }
 
 function count(master: Pick<Master, 'metrics'>, told: Told): void {
@@ -146,9 +145,10 @@ export async function commitAccept(
 }
 
 /**
- * Writes each launch's task row, in order; a row that loses a race gives its resources back. 'dropped':
- * the sweeper ended this launch first (the ACCEPT outlived the launch timeout); it told the framework and
- * gave the resources back, and ended the tasks whose rows were written too, so none is launched.
+ * Writes the launches' task rows, all at once (one after another, 40 rows took 40 round trips before the first launch
+ * command went out); a row that loses a race gives its resources back. 'dropped': the sweeper ended this launch first
+ * (the ACCEPT outlived the launch timeout); it told the framework and gave the resources back, and ends whichever of
+ * the launch's rows were written, whenever they were, so none is launched.
  */
 async function addTaskRows(
   master: Master,
@@ -157,24 +157,29 @@ async function addTaskRows(
   launchId: string,
   feedback: Feedback,
 ): Promise<Launch[] | 'dropped'> {
+  const added = await Promise.all(
+    plan.launches.map(async (launch) => ({
+      launch,
+      added: await master.registrar.tasks.add({
+        frameworkId: framework.frameworkId,
+        agentId: plan.agent.agentId,
+        role: plan.role,
+        resources: launch.resources,
+        info: launch.task,
+        launchId,
+      }),
+    })),
+  );
+  if (added.some(({ added }) => !added.ok && added.error.code === 'LAUNCH_DROPPED')) return 'dropped';
   const written: Launch[] = [];
-  for (const launch of plan.launches) {
-    const added = await master.registrar.tasks.add({
-      frameworkId: framework.frameworkId,
-      agentId: plan.agent.agentId,
-      role: plan.role,
-      resources: launch.resources,
-      info: launch.task,
-      launchId,
-    });
-    if (!added.ok && added.error.code === 'LAUNCH_DROPPED') return 'dropped';
-    if (!added.ok) {
+  for (const { launch, added: row } of added) {
+    if (!row.ok) {
       // Another launch of the same task id won a race on another agent.
       await master.registrar.agents.releaseTasks({
         agentId: plan.agent.agentId,
         tasks: [{ frameworkId: framework.frameworkId, taskId: launch.task.task_id.value, launchId }],
       });
-      feedback.task(launch.task, 'TASK_ERROR', 'REASON_TASK_INVALID', added.error.message);
+      feedback.task(launch.task, 'TASK_ERROR', 'REASON_TASK_INVALID', row.error.message);
       continue;
     }
     master.metrics.increment('master/tasks_launched');

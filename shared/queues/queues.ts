@@ -341,23 +341,26 @@ export class Queues {
     );
   }
 
+  /** Deletes received messages, in batches of 10 sent at once. */
   async delete(url: string, receiptHandles: readonly string[]): Promise<void> {
-    for (const batch of chunks(receiptHandles, SQS_MAX_BATCH)) {
-      const result = await this.sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: url,
-          Entries: batch.map((handle, i) => ({ Id: String(i), ReceiptHandle: handle })),
-        }),
-      );
-      // A receipt that expired meanwhile means the message was redelivered: it is not ours to delete. SQS says so
-      // as ReceiptHandleIsInvalid, or on a FIFO queue as InvalidParameterValue "...The receipt handle has expired".
-      const failed = (result.Failed ?? []).filter(
-        (entry) =>
-          entry.Code !== 'ReceiptHandleIsInvalid' &&
-          !(entry.Code === 'InvalidParameterValue' && /receipt handle has expired/i.test(entry.Message ?? '')),
-      );
-      if (failed.length > 0) throw new Error(`SQS could not delete ${failed.length} message(s) from ${url}`);
-    }
+    await Promise.all(chunks(receiptHandles, SQS_MAX_BATCH).map((batch) => this.deleteBatch(url, batch)));
+  }
+
+  private async deleteBatch(url: string, batch: readonly string[]): Promise<void> {
+    const result = await this.sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: url,
+        Entries: batch.map((handle, i) => ({ Id: String(i), ReceiptHandle: handle })),
+      }),
+    );
+    // A receipt that expired meanwhile means the message was redelivered: it is not ours to delete. SQS says so
+    // as ReceiptHandleIsInvalid, or on a FIFO queue as InvalidParameterValue "...The receipt handle has expired".
+    const failed = (result.Failed ?? []).filter(
+      (entry) =>
+        entry.Code !== 'ReceiptHandleIsInvalid' &&
+        !(entry.Code === 'InvalidParameterValue' && /receipt handle has expired/i.test(entry.Message ?? '')),
+    );
+    if (failed.length > 0) throw new Error(`SQS could not delete ${failed.length} message(s) from ${url}`);
   }
 
   /** Makes received messages visible again at once (handing them back for another consumer). */
