@@ -164,11 +164,11 @@ export const MEASURED = {
   apiCallsPerTask: 3.15,
   statusMessagesPerTask: 3,
   allocationTriggersPerTask: 0.625,
-  readUnitsPerTask: 15.7,
-  writeUnitsPerTask: 10.4,
+  readUnitsPerTask: 14.4,
+  writeUnitsPerTask: 9.4,
   fifoRequestsPerTask: 10.1,
-  per100kTasksApiGateway: 2.96,
-  per100kTasksFunctionUrl: 1.78,
+  per100kTasksApiGateway: 2.88,
+  per100kTasksFunctionUrl: 1.7,
   /** A scrape of the cluster-wide metrics, beyond the agents' scan (scanReadUnitsPerAgent each). */
   scrapeReadUnitsBesideAgents: 5,
 } as const;
