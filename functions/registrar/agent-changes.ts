@@ -111,7 +111,7 @@ function sessionInstance(session: string | undefined): string {
 
 // ---------------------------------------------------------------------------------------- offers
 
-type CreateOffersError = RegistrarError<
+export type CreateOffersError = RegistrarError<
   | 'VERSION_CONFLICT'
   | 'UNKNOWN_AGENT'
   | 'AGENT_NOT_ACTIVE'

@@ -26,6 +26,7 @@ import {
   leaveActiveRefusal,
   leftActive,
   readmitChange,
+  type CreateOffersError,
 } from './agent-changes.js';
 import { LedgerReleases } from './agent-releases.js';
 import {
@@ -59,15 +60,7 @@ type Rescinding = { agent: AgentRecord; rescinded: OfferRecord[] };
 
 type CreatedOffers = Result<
   { agent: AgentRecord; offers: OfferRecord[] },
-  RegistrarError<
-    | 'VERSION_CONFLICT'
-    | 'UNKNOWN_AGENT'
-    | 'AGENT_NOT_ACTIVE'
-    | 'INSUFFICIENT_RESOURCES'
-    | 'INVALID_ARGUMENT'
-    | 'INVALID_RESOURCES'
-    | 'LEDGER_FULL'
-  >
+  CreateOffersError | RegistrarError<'LEDGER_FULL'>
 >;
 
 /** What createOffersBatch made of one agent's offers; `current`: the agent as it was when its write lost. */

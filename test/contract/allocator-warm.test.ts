@@ -311,6 +311,26 @@ describe('a pass over the agents a trigger names, on a warm snapshot', () => {
   });
 });
 
+/** The allocation handler on `t`'s registrar, recording each pass's reads (full or not, agents read). */
+function recordingHandler(t: TestRegistrar): {
+  handler: ReturnType<typeof allocationHandler>;
+  reads: Array<{ full: boolean; agents: number }>;
+  metrics: Metrics;
+} {
+  const reads: Array<{ full: boolean; agents: number }> = [];
+  const metrics = new Metrics();
+  const handler = allocationHandler({
+    registrar: t.registrar,
+    events: { publish: async () => {} },
+    allocator: new Allocator(),
+    triggers: { request: async () => {} },
+    metrics,
+    now: () => t.clock.now,
+    onPass: (report) => reads.push({ full: report.fullRead, agents: report.itemsRead.agents }),
+  });
+  return { handler, reads, metrics };
+}
+
 describe('the allocator handler', () => {
   let t: TestRegistrar;
   beforeEach(async () => {
@@ -323,17 +343,7 @@ describe('the allocator handler', () => {
   it('keeps its snapshot warm: a cold first pass reads everything, a trigger naming an agent then reads it alone', async () => {
     const [agent] = (await admit(t.registrar, 5)) as [AgentRecord];
     await subscribe(t.registrar, 'a');
-    const reads: Array<{ full: boolean; agents: number }> = [];
-    const metrics = new Metrics();
-    const handler = allocationHandler({
-      registrar: t.registrar,
-      events: { publish: async () => {} },
-      allocator: new Allocator(),
-      triggers: { request: async () => {} },
-      metrics,
-      now: () => t.clock.now,
-      onPass: (report) => reads.push({ full: report.fullRead, agents: report.itemsRead.agents }),
-    });
+    const { handler, reads, metrics } = recordingHandler(t);
     const event = (trigger: AllocationTrigger): SQSEvent => ({
       Records: [{ messageId: 'm', body: JSON.stringify(triggerMessage(trigger, t.clock.now)) } as SQSRecord],
     });
@@ -351,17 +361,7 @@ describe('the allocator handler', () => {
   it('runs a REVIVE on the warm snapshot, which covers earlier REVIVEs but not a freed agent it did not read', async () => {
     const [agent] = (await admit(t.registrar, 5)) as [AgentRecord];
     await subscribe(t.registrar, 'a');
-    const reads: Array<{ full: boolean; agents: number }> = [];
-    const metrics = new Metrics();
-    const handler = allocationHandler({
-      registrar: t.registrar,
-      events: { publish: async () => {} },
-      allocator: new Allocator(),
-      triggers: { request: async () => {} },
-      metrics,
-      now: () => t.clock.now,
-      onPass: (report) => reads.push({ full: report.fullRead, agents: report.itemsRead.agents }),
-    });
+    const { handler, reads, metrics } = recordingHandler(t);
     const event = (...messages: Array<[AllocationTrigger, number]>): SQSEvent => ({
       Records: messages.map(
         ([trigger, at], i) => ({ messageId: `m${i}`, body: JSON.stringify(triggerMessage(trigger, at)) }) as SQSRecord,
