@@ -166,8 +166,11 @@ export async function runAllocationPass(
   await inverseOfferRound(deps, maintenance, [...agents.values()], frameworks, startedAt);
   await scheduleExpiry(deps, offers);
 
-  // Only a full pass looked at every agent: a partial pass's "offered nothing" says little.
-  const pendingWrites = request.agentIds ? 0 : await recordPending(deps, result.pending, startedAt);
+  // Only a full pass looked at every agent: a partial pass's "offered nothing" says little. A warm pass saw the
+  // agents its triggers did not name as last read, so its "nothing free" may be an offer declined since whose
+  // trigger is still on its way: that reason stays as the last pass that read every agent left it.
+  const unsure = full ? NO_CODES : WARM_UNSURE;
+  const pendingWrites = request.agentIds ? 0 : await recordPending(deps, result.pending, startedAt, unsure);
 
   const durationMs = performance.now() - began;
   const itemsRead = { ...reads, total: Object.values(reads).reduce((sum, count) => sum + count, 0) };
@@ -238,9 +241,17 @@ async function scheduleExpiry(deps: AllocationPassDeps, offers: readonly OfferRe
 }
 
 /** Keeps the pass's pending reasons (best effort: they explain, they decide nothing); returns the writes. */
-async function recordPending(deps: AllocationPassDeps, pending: readonly PendingReason[], at: number): Promise<number> {
+const NO_CODES: ReadonlySet<PendingReason['code']> = new Set();
+const WARM_UNSURE: ReadonlySet<PendingReason['code']> = new Set(['NOTHING_FREE']);
+
+async function recordPending(
+  deps: AllocationPassDeps,
+  pending: readonly PendingReason[],
+  at: number,
+  unsure: ReadonlySet<PendingReason['code']>,
+): Promise<number> {
   try {
-    const writes = await deps.registrar.pending.record(pending, at);
+    const writes = await deps.registrar.pending.record(pending, at, unsure);
     deps.metrics?.increment('allocator/pending_reason_writes', writes);
     return writes;
   } catch (error) {

@@ -192,6 +192,36 @@ describe('a pass over the agents a trigger names, on a warm snapshot', () => {
     expect(metrics.snapshot()['allocator/warm_reads']).toBe(3);
   });
 
+  it("leaves a role's pending reason alone where its warm pass saw nothing free on agents it did not read", async () => {
+    await admit(t.registrar, 1);
+    const framework = await subscribe(t.registrar, 'a');
+    const deps = passDeps(t, new WarmSnapshot());
+    const [offer] = (await runAllocationPass(deps)).offers as [OfferRecord];
+    const reasons = async () => (await t.registrar.pending.list(framework.frameworkId)).map((record) => record.code);
+
+    // DECLINE with a filter; its trigger naming the agent has not come yet when a REVIVE's pass runs.
+    await t.registrar.filters.put(framework.frameworkId, [
+      { role: offer.role, agentId: offer.agentId, resources: offer.resources, expiresAt: t.clock.now + 60_000 },
+    ]);
+    await t.registrar.agents.removeOffers({ agentId: offer.agentId, offerIds: [offer.offerId] });
+    t.clock.advance(1_000);
+    const warm = await runAllocationPass(deps, { changedAgents: new Set() });
+    expect(warm.fullRead).toBe(false);
+    // The snapshot still holds the offer: nothing free, as far as this pass can tell; it writes no such reason.
+    expect(warm.pending.map((reason) => reason.code)).toEqual(['NOTHING_FREE']);
+    expect(await reasons()).toEqual([]);
+
+    // A pass that reads the agent sees the filter, and says so.
+    t.clock.advance(1_000);
+    const full = await runAllocationPass(deps);
+    expect(full.fullRead).toBe(true);
+    expect(await reasons()).toEqual(['FILTERED']);
+    // A warm pass unsure of it leaves it.
+    t.clock.advance(1_000);
+    await runAllocationPass(deps, { changedAgents: new Set() });
+    expect(await reasons()).toEqual(['FILTERED']);
+  });
+
   it('reads again the framework an offer goes to: a suppression or a decline filter made since is kept', async () => {
     const [agent] = await admit(t.registrar, 1);
     const framework = await subscribe(t.registrar, 'a');
