@@ -134,6 +134,8 @@ export async function runAllocationPass(
   const { full, current, fresh, maintenance } = await snapshot.read(registrar, scope, startedAt, reads);
   const readMs = performance.now() - began;
   const { agents, frameworks } = snapshot;
+  // Before this pass's own offers, which are current wherever it writes them.
+  const staleOffers = !full && holdsOffersUnread(agents, fresh);
   const swept = await sweepOffers(deps, agents, fresh, frameworks, startedAt);
 
   let allocateMs = 0;
@@ -166,11 +168,11 @@ export async function runAllocationPass(
   await inverseOfferRound(deps, maintenance, [...agents.values()], frameworks, startedAt);
   await scheduleExpiry(deps, offers);
 
-  // Only a full pass looked at every agent: a partial pass's "offered nothing" says little. A warm pass saw the
-  // agents its triggers did not name as last read, so its "nothing free" may be an offer declined since whose
-  // trigger is still on its way: that reason stays as the last pass that read every agent left it.
-  const unsure = full ? NO_CODES : WARM_UNSURE;
-  const pendingWrites = request.agentIds ? 0 : await recordPending(deps, result.pending, startedAt, unsure);
+  // Only a full pass looked at every agent: a partial pass's "offered nothing" says little. So does a warm pass
+  // that counted on agents it did not read holding offers: one declined a moment ago looks held there until the
+  // trigger naming its agent arrives, and "nothing free" or "at its quota" would be written for it.
+  const sure = !request.agentIds && !staleOffers;
+  const pendingWrites = sure ? await recordPending(deps, result.pending, startedAt) : 0;
 
   const durationMs = performance.now() - began;
   const itemsRead = { ...reads, total: Object.values(reads).reduce((sum, count) => sum + count, 0) };
@@ -240,18 +242,18 @@ async function scheduleExpiry(deps: AllocationPassDeps, offers: readonly OfferRe
   }
 }
 
-/** Keeps the pass's pending reasons (best effort: they explain, they decide nothing); returns the writes. */
-const NO_CODES: ReadonlySet<PendingReason['code']> = new Set();
-const WARM_UNSURE: ReadonlySet<PendingReason['code']> = new Set(['NOTHING_FREE']);
+/** Whether an agent the pass did not read holds offers in the snapshot. */
+function holdsOffersUnread(agents: ReadonlyMap<string, AgentRecord>, fresh: ReadonlySet<string>): boolean {
+  for (const [agentId, agent] of agents) {
+    if (!fresh.has(agentId) && Object.keys(agent.offers).length > 0) return true;
+  }
+  return false;
+}
 
-async function recordPending(
-  deps: AllocationPassDeps,
-  pending: readonly PendingReason[],
-  at: number,
-  unsure: ReadonlySet<PendingReason['code']>,
-): Promise<number> {
+/** Keeps the pass's pending reasons (best effort: they explain, they decide nothing); returns the writes. */
+async function recordPending(deps: AllocationPassDeps, pending: readonly PendingReason[], at: number): Promise<number> {
   try {
-    const writes = await deps.registrar.pending.record(pending, at, unsure);
+    const writes = await deps.registrar.pending.record(pending, at);
     deps.metrics?.increment('allocator/pending_reason_writes', writes);
     return writes;
   } catch (error) {

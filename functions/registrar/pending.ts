@@ -75,14 +75,9 @@ export class PendingRegistry {
 
   /**
    * Records a full pass's reasons (`at`: when it started): every framework and role not among them is
-   * no longer pending, and its reason goes. A reason whose code is in `unsure` (the pass could not tell it
-   * from stale data) leaves its framework and role as they were. Returns how many items it wrote or deleted.
+   * no longer pending, and its reason goes. Returns how many items it wrote or deleted.
    */
-  async record(
-    reasons: ReadonlyArray<Omit<PendingRecord, 'at' | 'since'>>,
-    at: number,
-    unsure: ReadonlySet<PendingRecord['code']> = new Set(),
-  ): Promise<number> {
+  async record(reasons: ReadonlyArray<Omit<PendingRecord, 'at' | 'since'>>, at: number): Promise<number> {
     this.written ??= new Map((await this.list()).map((record) => [keyOf(record.frameworkId, record.role), record]));
     const written = this.written;
     const current = new Map<string, PendingRecord>();
@@ -90,10 +85,6 @@ export class PendingRegistry {
     for (const reason of reasons) {
       const key = keyOf(reason.frameworkId, reason.role);
       const before = written.get(key);
-      if (unsure.has(reason.code)) {
-        if (before) current.set(key, before);
-        continue;
-      }
       const same = before !== undefined && before.code === reason.code && before.message === reason.message;
       const record: PendingRecord = { ...reason, at, since: same ? before.since : at };
       if (same && at - before.at < PENDING_REFRESH_MS) {

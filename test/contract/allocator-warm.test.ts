@@ -192,7 +192,7 @@ describe('a pass over the agents a trigger names, on a warm snapshot', () => {
     expect(metrics.snapshot()['allocator/warm_reads']).toBe(3);
   });
 
-  it("leaves a role's pending reason alone where its warm pass saw nothing free on agents it did not read", async () => {
+  it('writes no pending reasons from a warm pass that counted on offers held by agents it did not read', async () => {
     await admit(t.registrar, 1);
     const framework = await subscribe(t.registrar, 'a');
     const deps = passDeps(t, new WarmSnapshot());
@@ -207,7 +207,7 @@ describe('a pass over the agents a trigger names, on a warm snapshot', () => {
     t.clock.advance(1_000);
     const warm = await runAllocationPass(deps, { changedAgents: new Set() });
     expect(warm.fullRead).toBe(false);
-    // The snapshot still holds the offer: nothing free, as far as this pass can tell; it writes no such reason.
+    // The snapshot still holds the offer: nothing free, as far as this pass can tell; it writes no reasons.
     expect(warm.pending.map((reason) => reason.code)).toEqual(['NOTHING_FREE']);
     expect(await reasons()).toEqual([]);
 
@@ -216,7 +216,7 @@ describe('a pass over the agents a trigger names, on a warm snapshot', () => {
     const full = await runAllocationPass(deps);
     expect(full.fullRead).toBe(true);
     expect(await reasons()).toEqual(['FILTERED']);
-    // A warm pass unsure of it leaves it.
+    // A warm pass whose snapshot holds no offers writes them: the same.
     t.clock.advance(1_000);
     await runAllocationPass(deps, { changedAgents: new Set() });
     expect(await reasons()).toEqual(['FILTERED']);
