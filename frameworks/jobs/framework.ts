@@ -61,6 +61,9 @@ export class JobsFramework implements JobsActions {
     this.settings = { ...DEFAULT_OFFER_SETTINGS, ...options.settings };
   }
 
+  /** When this process last received an offer for each role (queue): the ticker's reasons leave those alone. */
+  readonly offeredAt = new Map<string, number>();
+
   /** The SDK's scheduler, once start() has run. */
   get scheduler(): QueueScheduler {
     if (this.current === undefined) throw new Error('The Jobs framework has not started');
@@ -123,6 +126,7 @@ export class JobsFramework implements JobsActions {
     const now = this.engine.now();
     const held = await store.held();
     const fresh = offers.map(placementOffer);
+    for (const offer of fresh) this.offeredAt.set(offer.role, now);
     const all = [...held.map((each) => each.offer), ...fresh];
     const outcome = await handleOffers(this.context(), all);
     this.options.metrics?.increment('jobs/offers_received', offers.length);

@@ -44,6 +44,8 @@ const REQUEST_REFRESH_MS = 60_000;
 export const DEMAND_CHECK_MS = 5_000;
 /** How often the allocator's reasons for the queues it offers nothing are read (one call). */
 export const ALLOCATOR_REASONS_MS = 5_000;
+/** How long after an offer for a queue the allocator's reasons leave it alone (two reads of them). */
+const OFFERED_LATELY_MS = 2 * ALLOCATOR_REASONS_MS;
 /** The allocator's reasons that are this framework's own doing (its SUPPRESS, its declines' filters): not written. */
 const OWN_DOING: ReadonlySet<string> = new Set(['SUPPRESSED', 'FILTERED']);
 /** Jobs at the head of a queue given a reason from the allocator's, per queue and tick. */
@@ -216,7 +218,13 @@ export class JobsTicker {
     this.lastReasonsAt = now;
     const { engine } = this.framework;
     try {
-      const reasons = (await this.framework.scheduler.pendingReasons()).filter((each) => !OWN_DOING.has(each.code));
+      // A queue offered something lately is not one the allocator offers nothing: the offer round wrote why its
+      // jobs wait, and the allocator's word, from a pass that ran while that offer was still held, would overwrite it.
+      const offeredLately = (role: string) =>
+        now - (this.framework.offeredAt.get(role) ?? -Infinity) < OFFERED_LATELY_MS;
+      const reasons = (await this.framework.scheduler.pendingReasons()).filter(
+        (each) => !OWN_DOING.has(each.code) && !offeredLately(each.role),
+      );
       let written = 0;
       for (const reason of reasons) {
         const queue = reason.role;
