@@ -10,9 +10,8 @@
  * | `<cluster>-fw-<digest>.fifo` | FIFO per framework, one group | the framework's events, drained by its stream |
  * | `<cluster>-fwq-<digest>.fifo` | FIFO per principal and name, group = framework | a queue-delivered framework's events |
  *
- * A receive from SQS is one request for up to ten messages (a long poll answers as soon as there are any). Against the
- * stand-in it takes two steps (Max 1 with the long wait, then at once only what is visible): the stand-in holds a
- * receive for its whole wait unless it fills it (docs/local-cluster.md, "The stand-in's quirks").
+ * A receive is one request for up to ten messages: a long poll answers as soon as there are any (the stand-in too,
+ * corrected by local/sqs-package.ts).
  */
 import { createHash } from 'node:crypto';
 import {
@@ -287,58 +286,29 @@ export class Queues {
   }
 
   /**
-   * Receives up to `max` messages, waiting up to `waitSeconds` for the first: from SQS in one long poll (one billed
-   * request, however many come), from the stand-in in two steps (one message with the wait, then at once the rest).
+   * Receives up to `max` messages, waiting up to `waitSeconds` for the first: one long poll (one billed request,
+   * however many come), answered as soon as there are any.
    */
   async receive(
     url: string,
     options: { waitSeconds: number; max?: number; visibilityTimeoutSeconds?: number; abortSignal?: AbortSignal },
   ): Promise<ReceivedMessage[]> {
-    const max = Math.min(SQS_MAX_BATCH, options.max ?? SQS_MAX_BATCH);
-    const common = {
-      QueueUrl: url,
-      // The stand-in returns system attributes only for the legacy parameter; send both.
-      AttributeNames: ['All' as const],
-      MessageSystemAttributeNames: ['All' as const],
-      MessageAttributeNames: ['All'],
-      ...(options.visibilityTimeoutSeconds !== undefined
-        ? { VisibilityTimeout: options.visibilityTimeoutSeconds }
-        : {}),
-    };
-    const send = { ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) };
-    const standIn = standInEndpoint(url) !== undefined;
-    const first = await this.sqs.send(
+    const received = await this.sqs.send(
       new ReceiveMessageCommand({
-        ...common,
-        MaxNumberOfMessages: standIn ? 1 : max,
-        WaitTimeSeconds: options.waitSeconds,
-      }),
-      send,
-    );
-    const messages = (first.Messages ?? []).map(fromSqs);
-    if (!standIn || messages.length === 0 || max === 1) return messages;
-    const more = Math.min(max - 1, await this.visibleOnStandIn(url));
-    if (more === 0) return messages;
-    const rest = await this.sqs.send(
-      new ReceiveMessageCommand({ ...common, MaxNumberOfMessages: more, WaitTimeSeconds: 0 }),
-      send,
-    );
-    return [...messages, ...(rest.Messages ?? []).map(fromSqs)];
-  }
-
-  /** Messages visible now, on the stand-in (its ApproximateNumberOfMessages counts in-flight ones too). */
-  private async visibleOnStandIn(url: string): Promise<number> {
-    const { Attributes: attributes = {} } = await this.sqs.send(
-      new GetQueueAttributesCommand({
         QueueUrl: url,
-        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        // The stand-in returns system attributes only for the legacy parameter; send both.
+        AttributeNames: ['All' as const],
+        MessageSystemAttributeNames: ['All' as const],
+        MessageAttributeNames: ['All'],
+        MaxNumberOfMessages: Math.min(SQS_MAX_BATCH, options.max ?? SQS_MAX_BATCH),
+        WaitTimeSeconds: options.waitSeconds,
+        ...(options.visibilityTimeoutSeconds !== undefined
+          ? { VisibilityTimeout: options.visibilityTimeoutSeconds }
+          : {}),
       }),
+      options.abortSignal ? { abortSignal: options.abortSignal } : {},
     );
-    return Math.max(
-      0,
-      Number(attributes.ApproximateNumberOfMessages ?? 0) -
-        Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
-    );
+    return (received.Messages ?? []).map(fromSqs);
   }
 
   /** Deletes received messages, in batches of 10 sent at once. */

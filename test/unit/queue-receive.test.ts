@@ -1,7 +1,7 @@
 /**
  * Queues.receive against SQS, which no test here can reach: one long poll for up to `max` messages (one billed
- * request), where the stand-in needs two steps (test/contract/queues.test.ts). A client that records the requests
- * and answers as SQS would stands in for SQS.
+ * request; test/contract/queues.test.ts has the stand-in's side). A client that records the requests and answers as
+ * SQS would stands in for SQS.
  */
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
