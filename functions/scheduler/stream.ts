@@ -158,7 +158,8 @@ class SubscriptionStream {
       this.nextCheck = master.now() + this.checkMs;
     }
     const waitMs = Math.max(0, Math.min(this.nextHeartbeat, this.nextCheck, deadline) - master.now());
-    this.inFlight = await this.receive(eventQueueUrl, Math.min(20, Math.floor(waitMs / 1000)));
+    // Rounded up: a wait of 0 answers at once, and a turn must not spin until the heartbeat is due.
+    this.inFlight = await this.receive(eventQueueUrl, Math.min(20, Math.ceil(waitMs / 1000)));
     if (this.inFlight.length > 0) {
       // Events go only to the current subscription: a failed-over stream hands them back.
       const verdict = await subscriptionVerdict(master, frameworkId, streamId);
