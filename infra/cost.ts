@@ -164,11 +164,11 @@ export const MEASURED = {
   apiCallsPerTask: 3.15,
   statusMessagesPerTask: 3,
   allocationTriggersPerTask: 0.625,
-  readUnitsPerTask: 14.4,
+  readUnitsPerTask: 10.0,
   writeUnitsPerTask: 9.4,
   fifoRequestsPerTask: 10.1,
-  per100kTasksApiGateway: 2.88,
-  per100kTasksFunctionUrl: 1.7,
+  per100kTasksApiGateway: 2.83,
+  per100kTasksFunctionUrl: 1.66,
   /** A scrape of the cluster-wide metrics, beyond the agents' scan (scanReadUnitsPerAgent each). */
   scrapeReadUnitsBesideAgents: 5,
 } as const;

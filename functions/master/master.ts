@@ -82,6 +82,30 @@ export async function sendAgentCommands(
   }
 }
 
+/**
+ * Sends commands to an agent known by its id alone (acknowledgements), found through the registrar's recent agents:
+ * false, sending nothing, for an agent unknown or GONE. A failed send is checked against a fresh read: an agent gone
+ * meanwhile (its queue deleted with it) is false as well, any other failure is thrown.
+ */
+export async function sendToAgent(
+  master: Pick<Master, 'registrar' | 'queues'> & { readonly logger?: Logger },
+  agentId: string,
+  commands: readonly AgentCommand[],
+): Promise<boolean> {
+  const { recentAgents } = master.registrar;
+  const agent = await recentAgents.get(agentId);
+  if (!agent || agent.status === 'GONE' || !agent.commandQueueUrl) return false;
+  try {
+    await sendAgentCommands(master, { agentId, commandQueueUrl: agent.commandQueueUrl }, commands);
+    return true;
+  } catch (error) {
+    recentAgents.forget(agentId);
+    const current = await recentAgents.get(agentId);
+    if (!current || current.status === 'GONE') return false;
+    throw error;
+  }
+}
+
 function commandContext(agentId: string, command: AgentCommand): LogContext {
   const task =
     command.type === 'LAUNCH'

@@ -19,14 +19,14 @@ import { taskKey } from '#shared/ids.js';
 import { groupBy } from '#shared/collections.js';
 import { logContext, type LogContext } from '#shared/log-context.js';
 import { agentDrained } from '../fleet/drain.js';
-import { publishEvents, sendAgentCommands, type Master } from './master.js';
+import { publishEvents, sendToAgent, type Master } from './master.js';
 import { expectedSender } from '../fleet/instance-id.js';
 import type { TaskRecord } from '../registrar/index.js';
 import { planForeignSender, planStatusUpdate, type StatusPlan, type StatusUpdate } from './status-plan.js';
 import { updateEvent } from './statuses.js';
 import { handleExecutorMessage } from './executor-messages.js';
 
-/** The master's own acknowledgements of an agent's updates, in one send. */
+/** The master's own acknowledgements of an agent's updates, in one send (none to an agent unknown or gone). */
 async function acknowledgeToAgent(
   master: Pick<Master, 'registrar' | 'queues'>,
   agentId: string,
@@ -37,11 +37,7 @@ async function acknowledgeToAgent(
       ? []
       : [{ type: 'ACKNOWLEDGE' as const, framework_id, task_id: status.task_id, uuid: status.uuid }],
   );
-  if (commands.length === 0) return;
-  // Eventually consistent (half the units): where the agent's commands go never changes.
-  const agent = (await master.registrar.agents.statuses([agentId])).get(agentId);
-  if (!agent || agent.status === 'GONE' || !agent.commandQueueUrl) return;
-  await sendAgentCommands(master, { agentId, commandQueueUrl: agent.commandQueueUrl }, commands);
+  if (commands.length > 0) await sendToAgent(master, agentId, commands);
 }
 
 /**

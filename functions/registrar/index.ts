@@ -10,6 +10,7 @@ import { FrameworkRegistry } from './frameworks.js';
 import { HeartbeatLog } from './heartbeats.js';
 import { MaintenanceStore } from './maintenance.js';
 import { PrincipalRegistry } from './principals.js';
+import { RecentAgents } from './recent-agents.js';
 import { RecentFrameworks } from './recent-frameworks.js';
 import { RoleRegistry } from './roles.js';
 import { SettingsRegistry } from './settings.js';
@@ -17,6 +18,8 @@ import { TaskRegistry } from './tasks.js';
 
 /** How stale a framework record the status pipeline may act on, when another process changed it. */
 export const RECENT_FRAMEWORK_MS = 1_000;
+/** How long an agent read for where its commands go may be acted on before it is read again (recent-agents.ts). */
+export const RECENT_AGENT_MS = 1_000;
 
 export class Registrar {
   readonly context: RegistrarContext;
@@ -24,6 +27,8 @@ export class Registrar {
   readonly frameworks: FrameworkRegistry;
   /** Frameworks as read within the last second, for per-message reads (recent-frameworks.ts). */
   readonly recentFrameworks: RecentFrameworks;
+  /** Agents' command queues and statuses as read within the last second (recent-agents.ts). */
+  readonly recentAgents: RecentAgents;
   readonly tasks: TaskRegistry;
   readonly filters: FilterRegistry;
   readonly heartbeats: HeartbeatLog;
@@ -40,6 +45,7 @@ export class Registrar {
     this.agents = new AgentRegistry(this.context);
     this.frameworks = new FrameworkRegistry(this.context);
     this.recentFrameworks = new RecentFrameworks(this.frameworks, this.context, RECENT_FRAMEWORK_MS);
+    this.recentAgents = new RecentAgents(this.agents, RECENT_AGENT_MS, this.context.now);
     this.counters = new TaskCounters(this.context);
     this.pending = new PendingRegistry(this.context);
     this.tasks = new TaskRegistry(this.context, this.counters);

@@ -4,7 +4,8 @@
  * once when this process writes it; another process's write (another Lambda container) shows after `ttlMs` at most.
  * Callers asking for the same framework while it is being read share that read (a status batch's updates of one
  * framework read it once). Decisions that must see the current record (subscription, teardown, authorization) read
- * the registrar itself.
+ * the registrar itself; an ACKNOWLEDGE is let through on a recent record that shows it subscribed on the caller's
+ * stream (handlers/scheduler-route.ts), and read afresh otherwise.
  */
 import type { RegistrarContext } from './context.js';
 import type { FrameworkRecord, FrameworkRegistry } from './frameworks.js';
@@ -59,5 +60,12 @@ export class RecentFrameworks {
     read.then(done, done);
     this.reading.set(frameworkId, read);
     return read;
+  }
+
+  /** The framework as read now, kept for the next callers in place of what was kept. */
+  fresh(frameworkId: string): Promise<FrameworkRecord | undefined> {
+    this.entries.delete(frameworkId);
+    this.reading.delete(frameworkId);
+    return this.get(frameworkId);
   }
 }

@@ -5,7 +5,7 @@
  */
 import { isTerminal } from '#shared/tasks/state-machine.js';
 import type { FrameworkRecord, TaskRecord } from '../registrar/index.js';
-import { sendAgentCommands, type Master } from '../master/master.js';
+import { sendToAgent, type Master } from '../master/master.js';
 import { ACCEPTED, type CallResponse } from './responses.js';
 import type { CallOf } from './validation.js';
 
@@ -17,19 +17,18 @@ export async function acknowledge(
   const { frameworkId } = framework;
   const { agent_id, task_id, uuid } = call.acknowledge;
   const task = await taskWithUpdate(master, frameworkId, task_id.value, uuid);
-  // Eventually consistent: where the agent's commands go never changes, and an agent gone a moment ago whose queue
-  // is already deleted fails the send (the framework retries, and is answered 202 once the read shows it gone).
-  const agent =
-    task && task.agentId === agent_id.value
-      ? (await master.registrar.agents.statuses([agent_id.value])).get(agent_id.value)
-      : undefined;
-  if (!task || !agent || agent.status === 'GONE') {
+  // The agent as read within the last second (the registrar's recent agents): where its commands go never changes,
+  // and one gone a moment ago is found gone when the send to its deleted queue fails.
+  const sent =
+    task !== undefined &&
+    task.agentId === agent_id.value &&
+    (await sendToAgent(master, agent_id.value, [
+      { type: 'ACKNOWLEDGE', framework_id: { value: frameworkId }, task_id, uuid },
+    ]));
+  if (!task || !sent) {
     master.metrics.increment('master/invalid_status_update_acknowledgements');
     return ACCEPTED;
   }
-  await sendAgentCommands(master, { agentId: agent_id.value, commandQueueUrl: agent.commandQueueUrl }, [
-    { type: 'ACKNOWLEDGE', framework_id: { value: frameworkId }, task_id, uuid },
-  ]);
   // Only the acknowledgement of the latest, terminal update changes the row. The row holds the update (the framework
   // saw it after it was written), so a write skipped here is one whose condition would fail, a write DynamoDB bills
   // all the same.

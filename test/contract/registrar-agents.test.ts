@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENTS_PER_ITEM } from '../../functions/registrar/heartbeats.js';
 import { freeResources, ledgerViolation, type AgentRecord, type OfferRecord } from '../../functions/registrar/index.js';
+import { RecentAgents } from '../../functions/registrar/recent-agents.js';
 import { equals, quantities } from '#shared/resources/resources.js';
 import { freshRegistrar, type TestRegistrar } from '../support/registrar.js';
 import { resources } from '../support/resources.js';
@@ -439,5 +440,85 @@ describe('agent registration details', () => {
     const ids: string[] = [];
     for await (const agent of t.registrar.agents.list()) ids.push(agent.agentId);
     expect(ids).toContain('chosen-agent-id');
+  });
+});
+
+describe('recent agents', () => {
+  /** The registrar's statuses, counting the agents read and held until `release` where `hold` is set. */
+  function counted(hold?: Promise<void>) {
+    const reads: string[] = [];
+    const agents = {
+      statuses: async (ids: readonly string[]) => {
+        reads.push(...ids);
+        const found = await t.registrar.agents.statuses(ids);
+        await hold;
+        return found;
+      },
+    };
+    return { reads, agents };
+  }
+
+  it('answers from memory within its time and reads again after it; a GONE agent is kept for good', async () => {
+    const agent = await admitted();
+    let now = 1_000;
+    const { reads, agents } = counted();
+    const recent = new RecentAgents(agents, 1_000, () => now);
+    expect(await recent.get(agent.agentId)).toMatchObject({ status: 'ACTIVE', commandQueueUrl: '' });
+    now += 999;
+    await recent.get(agent.agentId);
+    expect(reads).toHaveLength(1);
+    now += 1;
+    expect((await t.registrar.agents.markGone(agent.agentId)).ok).toBe(true);
+    expect((await recent.get(agent.agentId))?.status).toBe('GONE');
+    expect(reads).toHaveLength(2);
+    now += 365 * 24 * 3600 * 1000;
+    expect((await recent.get(agent.agentId))?.status).toBe('GONE');
+    expect(reads).toHaveLength(2);
+    // An unknown agent is read each time: it may be one being admitted.
+    expect(await recent.get('no-such-agent')).toBeUndefined();
+    expect(await recent.get('no-such-agent')).toBeUndefined();
+    expect(reads).toHaveLength(4);
+  });
+
+  it('shares one read among the callers asking meanwhile; a forgotten agent is read again, its read not kept', async () => {
+    const agent = await admitted();
+    let release: () => void = () => {};
+    const { reads, agents } = counted(new Promise<void>((resolve) => (release = resolve)));
+    const recent = new RecentAgents(agents, 60_000, () => 0);
+    const together = [recent.get(agent.agentId), recent.get(agent.agentId)];
+    expect(reads).toHaveLength(1);
+    recent.forget(agent.agentId);
+    const after = recent.get(agent.agentId);
+    expect(reads).toHaveLength(2);
+    release();
+    expect((await Promise.all([...together, after])).map((view) => view?.status)).toEqual([
+      'ACTIVE',
+      'ACTIVE',
+      'ACTIVE',
+    ]);
+    await recent.get(agent.agentId);
+    expect(reads).toHaveLength(2);
+    recent.forget(agent.agentId);
+    await recent.get(agent.agentId);
+    expect(reads).toHaveLength(3);
+  });
+
+  it('lets a failed read fail its callers and reads again for the next', async () => {
+    const agent = await admitted();
+    let fail = true;
+    const reads: string[] = [];
+    const flaky = {
+      statuses: async (ids: readonly string[]) => {
+        reads.push(...ids);
+        if (fail) throw new Error('throttled');
+        return t.registrar.agents.statuses(ids);
+      },
+    };
+    const recent = new RecentAgents(flaky, 60_000, () => 0);
+    await expect(Promise.all([recent.get(agent.agentId), recent.get(agent.agentId)])).rejects.toThrow('throttled');
+    expect(reads).toHaveLength(1);
+    fail = false;
+    expect((await recent.get(agent.agentId))?.status).toBe('ACTIVE');
+    expect(reads).toHaveLength(2);
   });
 });
