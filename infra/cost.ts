@@ -165,10 +165,10 @@ export const MEASURED = {
   statusMessagesPerTask: 3,
   allocationTriggersPerTask: 0.625,
   readUnitsPerTask: 14.4,
-  writeUnitsPerTask: 9.4,
-  fifoRequestsPerTask: 10.1,
-  per100kTasksApiGateway: 2.88,
-  per100kTasksFunctionUrl: 1.7,
+  writeUnitsPerTask: 8.5,
+  fifoRequestsPerTask: 10.0,
+  per100kTasksApiGateway: 2.84,
+  per100kTasksFunctionUrl: 1.66,
   /** A scrape of the cluster-wide metrics, beyond the agents' scan (scanReadUnitsPerAgent each). */
   scrapeReadUnitsBesideAgents: 5,
 } as const;
