@@ -165,9 +165,9 @@ export const MEASURED = {
   statusMessagesPerTask: 3,
   allocationTriggersPerTask: 0.625,
   readUnitsPerTask: 10.0,
-  writeUnitsPerTask: 9.4,
-  fifoRequestsPerTask: 10.1,
-  per100kTasksApiGateway: 2.83,
+  writeUnitsPerTask: 8.5,
+  fifoRequestsPerTask: 10.0,
+  per100kTasksApiGateway: 2.78,
   per100kTasksFunctionUrl: 1.66,
   /** A scrape of the cluster-wide metrics, beyond the agents' scan (scanReadUnitsPerAgent each). */
   scrapeReadUnitsBesideAgents: 5,

@@ -1,11 +1,17 @@
 /**
  * What a sweep does with one agent (the sweeper's decision, pure): skip it, mark it unreachable, or
  * tend it — rescind its expired offers and settle the launches its ledger has held past the launch
- * timeout, each by its task row. sweeper.ts does it.
+ * timeout, each by its task row. Also which tasks' TaskInfo leases are due for renewal. sweeper.ts does it.
  */
 import { taskKey } from '#shared/ids.js';
 import { isTerminal } from '#shared/tasks/state-machine.js';
 import type { AgentRecord, AllocatedExecutor, AllocatedTask, OfferRecord, TaskRecord } from '../registrar/index.js';
+
+/**
+ * How long after each whole renewal period of a task's age the sweeps look at its TaskInfo's lease: fifteen
+ * one-minute sweeps, so that a few failed or late ones miss nothing (each look is half a read unit).
+ */
+export const INFO_RENEWAL_WINDOW_MS = 15 * 60 * 1000;
 
 /** What a sweep does with one agent, decided from its record and when it was last heard. */
 export type AgentSweep =
@@ -75,4 +81,20 @@ export function unsentExecutors(agent: AgentRecord, unsent: ReadonlySet<string>)
   return Object.entries(agent.executors)
     .filter(([key, executor]) => executor.kind === 'CUSTOM' && unsent.has(executor.launchId) && !named.has(key))
     .map(([, executor]) => executor);
+}
+
+/**
+ * The ledger's tasks whose TaskInfo lease may be due (pure): those whose age passed a whole renewal period
+ * (`periodMs`, the registrar's INFO_RENEWAL_MS) within the last INFO_RENEWAL_WINDOW_MS. Whether it is due is the registrar's to see (TaskRegistry.renewInfos), so only
+ * a running task's sweeps in that window read it; one that ended within its first period is never looked at.
+ */
+export function infoRenewalsDue(agents: readonly AgentRecord[], now: number, periodMs: number): AllocatedTask[] {
+  return agents.flatMap((agent) =>
+    agent.status === 'GONE'
+      ? []
+      : Object.values(agent.tasks).filter((task) => {
+          const age = now - task.launchedAt;
+          return age >= periodMs && age % periodMs < INFO_RENEWAL_WINDOW_MS;
+        }),
+  );
 }

@@ -19,13 +19,20 @@
  *   it did start is confirmed by its own updates, which may still be queued behind others (a backlog on
  *   the status queue is no sign of a lost launch).
  * - Offers past their offer timeout are rescinded.
+ * - The TaskInfo leases of tasks running for a whole day more are renewed (TaskRegistry.renewInfos).
  * - In AWS, silent agents whose EC2 instance is stopped or terminated are marked gone at once.
  */
 import { taskKey } from '#shared/ids.js';
 import type { InstanceStates } from './ec2.js';
-import type { AgentRecord, AllocatedTask, FrameworkRecord, TaskRecord } from '../registrar/index.js';
+import {
+  INFO_RENEWAL_MS,
+  type AgentRecord,
+  type AllocatedTask,
+  type FrameworkRecord,
+  type TaskRecord,
+} from '../registrar/index.js';
 import { markAgentsOfLostInstancesGone } from './instances.js';
-import { planAgentSweep, planOverdueLaunch, unsentExecutors } from './sweep-plan.js';
+import { infoRenewalsDue, planAgentSweep, planOverdueLaunch, unsentExecutors } from './sweep-plan.js';
 import { announceRescinds, notifyFramework, rescindOffers, sweepFrameworks } from '../master/lifecycle.js';
 import { publishEvents, sendAgentCommands, type Master } from '../master/master.js';
 import { masterStatus } from '../master/statuses.js';
@@ -41,6 +48,8 @@ export interface SweepReport {
   /** Launches still TASK_STAGING past the launch timeout, asked about (RECONCILE). */
   readonly reconciledLaunches: number;
   readonly expiredOffers: number;
+  /** TaskInfo leases renewed. */
+  readonly renewedTaskInfos: number;
 }
 
 /** Reads each framework at most once per sweep. */
@@ -95,6 +104,7 @@ export async function sweep(master: Master, options: SweepOptions = {}): Promise
     orphanedLaunches += settled.orphaned;
     reconciledLaunches += settled.reconciled;
   }
+  const renewedTaskInfos = await renewTaskInfos(master, agents);
   master.metrics.observe('master/sweep_ms', master.now() - started);
   return {
     gone,
@@ -105,7 +115,26 @@ export async function sweep(master: Master, options: SweepOptions = {}): Promise
     orphanedLaunches,
     reconciledLaunches,
     expiredOffers,
+    renewedTaskInfos,
   };
+}
+
+/**
+ * Renews the TaskInfo leases that may be due. Not worth failing the sweep for: the next sweeps of the window look
+ * again, and a lease outlasts two missed periods.
+ */
+async function renewTaskInfos(master: Master, agents: readonly AgentRecord[]): Promise<number> {
+  const due = infoRenewalsDue(agents, master.now(), INFO_RENEWAL_MS);
+  try {
+    return await master.registrar.tasks.renewInfos(due);
+  } catch (error) {
+    master.metrics.increment('master/task_info_renewal_errors');
+    master.logger.warn('Renewing TaskInfo leases failed; the next sweep tries again', {
+      tasks: due.length,
+      error: String(error),
+    });
+    return 0;
+  }
 }
 
 /**

@@ -75,6 +75,7 @@ export type { FrameworkRecord, FrameworkStatus, Subscription } from './framework
 export type { OfferFilter } from './filters.js';
 export type { TaskRecord, NewTask, DroppedLaunch, StatusUpdateResult, TaskWithInfo } from './tasks.js';
 export { MAX_TASK_PAGE } from './task-pages.js';
+export { INFO_RENEWAL_MS } from './task-info-leases.js';
 export type { RoleRecord, Quota, ResourceQuantities } from './roles.js';
 export type { PrincipalRecord, PrincipalKind } from './principals.js';
 export type { LoggingLevel } from './settings.js';

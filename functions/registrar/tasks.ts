@@ -5,7 +5,9 @@
  * never came is given a TASK_DROPPED row by the sweeper (`recordDropped`), and its late row is refused.
  * The TaskInfo is kept in an item of its own (the taskinfos table), written once at launch: DynamoDB
  * bills an update by the whole item's size, so in the row it would be paid again by every status
- * update (docs/cost.md). Rows and TaskInfos are keyed by the framework's write shard of their task id (shards.ts):
+ * update (docs/cost.md). It is written with a lease (`INFO_LEASE_MS`) that outlasts the finished row's retention
+ * for a task that ends within a day, so such a task's end writes nothing more to it; the sweeper renews a longer
+ * task's lease once a day (`renewInfos`), and that task's end gives its TaskInfo the row's expiry. Rows and TaskInfos are keyed by the framework's write shard of their task id (shards.ts):
  * a framework's tasks are written over 32 partitions, and its reads query them all.
  *
  * State changes go through the task state machine: read, apply (pure), conditional write on the
@@ -29,6 +31,7 @@ import type { TaskCounters } from './counters.js';
 import { epochSeconds, Expression, type Item } from './expression.js';
 import { failure, type RegistrarError } from './errors.js';
 import { ShardMerge } from './shards.js';
+import { FINISHED_RETENTION_MS, INFO_LEASE_MS, infoOutlivesRow, renewInfoLeases } from './task-info-leases.js';
 import {
   RECORD_ATTRIBUTES,
   rowKey,
@@ -76,9 +79,6 @@ export type StatusUpdateResult =
 
 /** Rows a scan gathers before reading their TaskInfo items (one batch read of 100 keys each). */
 const INFO_BATCH = 100;
-
-/** How long finished tasks are kept for reconciliation and history (Mesos keeps a bounded list). */
-const FINISHED_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
 export class TaskRegistry {
   constructor(
@@ -164,6 +164,7 @@ export class TaskRegistry {
       ...rowKey(task.frameworkId, info.task_id.value),
       framework_id: task.frameworkId,
       info: JSON.stringify(kept),
+      expires_at: epochSeconds(now + INFO_LEASE_MS),
     };
     if (outcome.written) {
       await Promise.all([
@@ -304,7 +305,7 @@ export class TaskRegistry {
       if (!outcome.written) return RETRY;
       await Promise.all([
         this.counters.transition(task.state, applied.record.state),
-        ...(applied.becameTerminal ? [this.expireInfo(frameworkId, taskId, fields.expires_at as number)] : []),
+        ...(applied.becameTerminal ? [this.expireInfo(task, fields.expires_at as number)] : []),
       ]);
       // The write was conditioned on the version read, so the new row is the old one plus these fields.
       const updated: TaskRecord = {
@@ -328,10 +329,12 @@ export class TaskRegistry {
   }
 
   /**
-   * Gives a finished task's TaskInfo item the row's expiry. Best effort, as the counts are: the row's write has
-   * happened, and an item left without its expiry (counted, `registrar/task_info_expiry_errors`) costs storage only.
+   * Gives the TaskInfo item of a finished task that ran past a renewal period the row's expiry (its lease is whatever
+   * the sweeper's latest renewal left); a shorter one's lease from its launch outlasts the row. Best effort, as the counts are: the row's write has happened, and an item left
+   * with its lease (counted, `registrar/task_info_expiry_errors`) expires when that ends.
    */
-  private async expireInfo(frameworkId: string, taskId: string, expiresAt: number): Promise<void> {
+  private async expireInfo({ frameworkId, taskId, createdAt }: TaskRecord, expiresAt: number): Promise<void> {
+    if (infoOutlivesRow(createdAt, this.context.now())) return;
     const x = new Expression();
     try {
       await this.context.update(
@@ -348,6 +351,11 @@ export class TaskRegistry {
     } catch {
       this.context.metrics.increment('registrar/task_info_expiry_errors');
     }
+  }
+
+  /** Renews the TaskInfo leases of these running tasks where due (the sweeper's; task-info-leases.ts). */
+  renewInfos(keys: ReadonlyArray<{ readonly frameworkId: string; readonly taskId: string }>): Promise<number> {
+    return renewInfoLeases(this.context, keys);
   }
 
   /**

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { CreateTableCommand, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskState, TaskStatus } from '#shared/protocol/mesos.js';
 import type { TaskRecord } from '../../functions/registrar/index.js';
 import { SHARDS, ShardMerge, shardKey, shardOf } from '../../functions/registrar/shards.js';
+import { epochSeconds } from '../../functions/registrar/expression.js';
+import { INFO_LEASE_MS, INFO_RENEWAL_MS } from '../../functions/registrar/task-info-leases.js';
 import { scalarResource } from '#shared/resources/resource.js';
 import { freshRegistrar, type TestRegistrar } from '../support/registrar.js';
 
@@ -134,7 +136,7 @@ describe('task rows', () => {
     expect(await dropped('landed', 'launch-l')).toMatchObject({ written: false, row: { state: 'TASK_STAGING' } });
   });
 
-  it('keeps the TaskInfo in an item of its own: written at launch, untouched by updates, expiring with the row', async () => {
+  it('keeps the TaskInfo in an item of its own: written at launch with a lease, untouched by updates', async () => {
     const item = async (table: 'tasks' | 'taskinfos', taskId: string) =>
       (
         await t.clients.documents.send(
@@ -145,11 +147,14 @@ describe('task rows', () => {
         )
       ).Item;
     await added('fw-i', 'info-1', 'launch-1');
+    const launchedAt = t.clock.now;
     expect(JSON.parse((await item('taskinfos', 'info-1'))?.info as string)).toMatchObject({ name: 'job info-1' });
     expect((await item('taskinfos', 'info-1'))?.info).not.toContain('data');
     expect(await item('tasks', 'info-1')).not.toHaveProperty('info');
+    const lease = epochSeconds(launchedAt + INFO_LEASE_MS);
+    expect((await item('taskinfos', 'info-1'))?.expires_at).toBe(lease);
     await t.registrar.tasks.updateStatus('fw-i', status('info-1', 'TASK_RUNNING'));
-    expect(await item('taskinfos', 'info-1')).not.toHaveProperty('expires_at');
+    expect((await item('taskinfos', 'info-1'))?.expires_at).toBe(lease);
     // A second launch of the running task id is refused and leaves the running task's TaskInfo as it was.
     const other = { ...taskInfo('info-1'), command: { value: 'other' } };
     const duplicate = await t.registrar.tasks.add({
@@ -162,11 +167,14 @@ describe('task rows', () => {
     });
     expect(duplicate.ok).toBe(false);
     expect((await item('taskinfos', 'info-1'))?.info).toContain('sleep 1');
+    // Ended within a renewal period: the launch's lease outlasts the row, and the end writes nothing to it.
+    t.clock.advance(INFO_RENEWAL_MS - 1000);
     await t.registrar.tasks.updateStatus('fw-i', status('info-1', 'TASK_FINISHED'));
     const row = await item('tasks', 'info-1');
     expect(row?.expires_at).toBeGreaterThan(0);
-    expect((await item('taskinfos', 'info-1'))?.expires_at).toBe(row?.expires_at);
-    // A new launch of the finished id has its own TaskInfo, without the old one's expiry.
+    expect((await item('taskinfos', 'info-1'))?.expires_at).toBe(lease);
+    expect(lease).toBeGreaterThan(row?.expires_at as number);
+    // A new launch of the finished id has its own TaskInfo, with its own lease.
     await t.registrar.tasks.add({
       frameworkId: 'fw-i',
       agentId: 'agent-2',
@@ -175,10 +183,54 @@ describe('task rows', () => {
       info: other,
       launchId: 'launch-3',
     });
-    expect(await item('taskinfos', 'info-1')).toMatchObject({ info: expect.stringContaining('other') });
-    expect(await item('taskinfos', 'info-1')).not.toHaveProperty('expires_at');
+    expect(await item('taskinfos', 'info-1')).toMatchObject({
+      info: expect.stringContaining('other'),
+      expires_at: epochSeconds(t.clock.now + INFO_LEASE_MS),
+    });
     const page = await t.registrar.tasks.page({ limit: 10, frameworkId: 'fw-i' });
     expect(page.ok && page.value.tasks[0]?.info?.command?.value).toBe('other');
+    // Running past a renewal period: its end gives the TaskInfo the row's expiry, whatever its lease was.
+    t.clock.advance(INFO_RENEWAL_MS);
+    await t.registrar.tasks.updateStatus('fw-i', status('info-1', 'TASK_FAILED'));
+    const longer = await item('tasks', 'info-1');
+    expect((await item('taskinfos', 'info-1'))?.expires_at).toBe(longer?.expires_at);
+  });
+
+  it("renews a running task's TaskInfo lease when it is due, never shortens one, and creates no stub", async () => {
+    const item = async (taskId: string) =>
+      (
+        await t.clients.documents.send(
+          new GetCommand({
+            TableName: t.tables.taskinfos,
+            Key: { framework_shard: shardKey('fw-r', shardOf(taskId)), task_id: taskId },
+          }),
+        )
+      ).Item;
+    await added('fw-r', 'old');
+    const launched = t.clock.now;
+    // Less than half a period since the launch: not due, nothing written.
+    t.clock.advance(INFO_RENEWAL_MS / 2 - 60_000);
+    expect(await t.registrar.tasks.renewInfos([{ frameworkId: 'fw-r', taskId: 'old' }])).toBe(0);
+    expect((await item('old'))?.expires_at).toBe(epochSeconds(launched + INFO_LEASE_MS));
+    // A period on: due, renewed to a full lease from now; one just launched is not due.
+    t.clock.advance(INFO_RENEWAL_MS / 2 + 60_000);
+    await added('fw-r', 'young');
+    const keys = ['old', 'young', 'never-launched'].map((taskId) => ({ frameworkId: 'fw-r', taskId }));
+    expect(await t.registrar.tasks.renewInfos(keys)).toBe(1);
+    expect((await item('old'))?.expires_at).toBe(epochSeconds(t.clock.now + INFO_LEASE_MS));
+    expect(await item('never-launched')).toBeUndefined();
+    expect(await t.registrar.tasks.renewInfos(keys)).toBe(0);
+    // An item written before leases (no expiry) is given one.
+    await t.clients.documents.send(
+      new UpdateCommand({
+        TableName: t.tables.taskinfos,
+        Key: { framework_shard: shardKey('fw-r', shardOf('young')), task_id: 'young' },
+        UpdateExpression: 'REMOVE expires_at',
+      }),
+    );
+    expect(await t.registrar.tasks.renewInfos(keys)).toBe(1);
+    expect((await item('young'))?.expires_at).toBe(epochSeconds(t.clock.now + INFO_LEASE_MS));
+    expect(await t.registrar.tasks.renewInfos([])).toBe(0);
   });
 
   it('a TaskInfo item whose expiry cannot be written leaves the update applied, and is counted', async () => {
@@ -194,6 +246,8 @@ describe('task rows', () => {
       });
       expect(launched.ok).toBe(true);
       await broken.clients.dynamodb.send(new DeleteTableCommand({ TableName: broken.tables.taskinfos }));
+      // Only the end of a task that ran past a renewal period writes its TaskInfo's expiry.
+      broken.clock.advance(INFO_RENEWAL_MS);
       const finished = await broken.registrar.tasks.updateStatus('fw', status('x', 'TASK_FINISHED'));
       expect(finished.ok && finished.value.outcome).toBe('applied');
       expect((await broken.registrar.tasks.get('fw', 'x'))?.state).toBe('TASK_FINISHED');

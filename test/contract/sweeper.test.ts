@@ -1,10 +1,15 @@
 /**
  * The sweeper's timers against a real master: unreachable agents (and their return, Mesos's rules),
- * launches the agent has not confirmed in time (dropped when never sent, else the agent is asked), and
- * expired offers.
+ * launches the agent has not confirmed in time (dropped when never sent, else the agent is asked),
+ * expired offers, and the TaskInfo leases of tasks running for days (these move the clock a day, so they come last).
  */
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sweep } from '../../functions/fleet/sweeper.js';
+import { epochSeconds } from '../../functions/registrar/expression.js';
+import { rowKey } from '../../functions/registrar/task-items.js';
+import { INFO_LEASE_MS, INFO_RENEWAL_MS } from '../../functions/registrar/task-info-leases.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';
 import {
   commands,
@@ -224,5 +229,45 @@ describe('the sweeper', () => {
     expect((await heartbeat(tm, agent)).recorded).toBe(1);
     expect((await sweep(tm.master)).expiredOffers).toBeGreaterThanOrEqual(1);
     await aware.next((e) => e.type === 'RESCIND' && e.rescind?.offer_id.value === offerId);
+  });
+
+  it("renews a running task's TaskInfo lease once a day, and a failed renewal does not fail the sweep", async () => {
+    const agent = await registerAgent(tm, 'cpus:4;mem:4096');
+    const made = await offer(tm, aware, agent, 'cpus:2;mem:256');
+    await aware.call('ACCEPT', launch([made.offerId], [commandTask('long', agent, 'cpus:1;mem:64')]));
+    await commands(tm, agent);
+    await sendStatus(tm, agent, aware.frameworkId, { task_id: { value: 'long' }, state: 'TASK_RUNNING', uuid: uuid() });
+    await aware.update('long', 'TASK_RUNNING');
+    const lease = async () =>
+      (
+        await tm.clients.documents.send(
+          new GetCommand({
+            TableName: tm.master.registrar.context.tables.taskinfos,
+            Key: rowKey(aware.frameworkId, 'long'),
+          }),
+        )
+      ).Item?.expires_at;
+    const launched = await lease();
+    // Within its first day: not looked at (the earlier tests' tasks, a minute or two older, are renewed).
+    tm.advance(INFO_RENEWAL_MS - 60_000);
+    expect((await heartbeat(tm, agent)).recorded).toBe(1);
+    await sweep(tm.master);
+    expect(await lease()).toBe(launched);
+    // A day on: renewed to a full lease from now, once (the window's next sweeps find it renewed).
+    tm.advance(120_000);
+    expect((await heartbeat(tm, agent)).recorded).toBe(1);
+    expect((await sweep(tm.master)).renewedTaskInfos).toBeGreaterThanOrEqual(1);
+    expect(await lease()).toBe(epochSeconds(tm.master.now() + INFO_LEASE_MS));
+    tm.advance(60_000);
+    expect((await heartbeat(tm, agent)).recorded).toBe(1);
+    expect((await sweep(tm.master)).renewedTaskInfos).toBe(0);
+
+    // The next day's renewal fails (its table gone): counted, and the sweep still ends with its report.
+    tm.advance(INFO_RENEWAL_MS - 60_000);
+    expect((await heartbeat(tm, agent)).recorded).toBe(1);
+    await tm.clients.dynamodb.send(new DeleteTableCommand({ TableName: tm.master.registrar.context.tables.taskinfos }));
+    const errors = tm.master.metrics.snapshot()['master/task_info_renewal_errors'] ?? 0;
+    expect((await sweep(tm.master)).renewedTaskInfos).toBe(0);
+    expect(tm.master.metrics.snapshot()['master/task_info_renewal_errors']).toBe(errors + 1);
   });
 });

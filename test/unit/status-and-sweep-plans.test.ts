@@ -1,6 +1,6 @@
 /**
  * The status pipeline's and the sweeper's decisions without I/O (planStatusUpdate, planAgentSweep,
- * planOverdueLaunch, unsentExecutors).
+ * planOverdueLaunch, unsentExecutors, infoRenewalsDue).
  * Done over the registrar and the queues they are in test/contract/scheduler-calls.test.ts and
  * test/contract/sweeper.test.ts.
  */
@@ -16,7 +16,13 @@ import type {
   TaskRecord,
 } from '../../functions/registrar/index.js';
 import { planStatusUpdate, QUEUE_RESEND_AFTER_MS } from '../../functions/master/status-plan.js';
-import { planAgentSweep, planOverdueLaunch, unsentExecutors } from '../../functions/fleet/sweep-plan.js';
+import {
+  INFO_RENEWAL_WINDOW_MS,
+  infoRenewalsDue,
+  planAgentSweep,
+  planOverdueLaunch,
+  unsentExecutors,
+} from '../../functions/fleet/sweep-plan.js';
 
 const update = (state: TaskState, uuid = 'dXVpZA==') =>
   ({
@@ -181,5 +187,39 @@ describe('unsentExecutors', () => {
   it('names the custom executors only unsent launches charged, once none of their tasks is held', () => {
     expect(unsentExecutors(agent, new Set(['L1'])).map((e) => e.executorId)).toEqual(['idle']);
     expect(unsentExecutors(agent, new Set())).toEqual([]);
+  });
+});
+
+describe('infoRenewalsDue', () => {
+  const DAY = 86_400_000;
+  const agent = (agentId: string, status: string, launchedAt: Record<string, number>) =>
+    ({
+      agentId,
+      status,
+      tasks: Object.fromEntries(
+        Object.entries(launchedAt).map(([taskId, at]) => [`fw-1/${taskId}`, { taskId, launchedAt: at }]),
+      ),
+    }) as unknown as AgentRecord;
+
+  it('names the tasks whose age passed a whole period within the window, on any agent that is not gone', () => {
+    const now = 10 * DAY;
+    const agents = [
+      agent('a1', 'ACTIVE', {
+        young: now - DAY + 1,
+        'just-a-day': now - DAY,
+        'end-of-window': now - DAY - INFO_RENEWAL_WINDOW_MS + 1,
+        'past-window': now - DAY - INFO_RENEWAL_WINDOW_MS,
+        'three-days': now - 3 * DAY - 60_000,
+      }),
+      agent('a2', 'UNREACHABLE', { unreachable: now - 2 * DAY }),
+      agent('a3', 'GONE', { gone: now - 2 * DAY }),
+    ];
+    expect(infoRenewalsDue(agents, now, DAY).map((task) => task.taskId)).toEqual([
+      'just-a-day',
+      'end-of-window',
+      'three-days',
+      'unreachable',
+    ]);
+    expect(infoRenewalsDue([], now, DAY)).toEqual([]);
   });
 });
