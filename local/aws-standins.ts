@@ -45,8 +45,6 @@ export interface DynamoDbLocalOptions {
   readonly dataDir?: string;
   readonly port?: number;
   readonly heapMb?: number;
-  /** The JVM's flags besides its heap (SHORT_LIVED_JVM unless given). */
-  readonly jvmOptions?: readonly string[];
   readonly readyTimeoutMs?: number;
   readonly java?: string;
   /**
@@ -55,9 +53,6 @@ export interface DynamoDbLocalOptions {
    */
   readonly pidFile?: string;
 }
-
-/** The JIT's first tier only, and the serial collector: a JVM that starts quickly, for a test's DynamoDB Local. */
-export const SHORT_LIVED_JVM: readonly string[] = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC'];
 
 /** Parses the major version out of `java -version` output ("17.0.15", "1.8.0_392" → 8). */
 export function javaMajorVersion(versionOutput: string): number | undefined {
@@ -156,7 +151,11 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   const child = spawn(
     java,
     [
-      ...(options.jvmOptions ?? SHORT_LIVED_JVM),
+      // The JIT's first tier only, for the tests' short-lived JVMs and the long-running cluster alike: full tiered
+      // compilation measured worse for the benchmarks' runs and no better after (docs/local-cluster.md, "DynamoDB
+      // Local's JVM": 58 ms of the JVM's CPU a task over its first 300 tasks, 33 ms once compiled; C1 33 to 41).
+      '-XX:TieredStopAtLevel=1',
+      '-XX:+UseSerialGC',
       `-Xmx${options.heapMb ?? 512}m`,
       `-Djava.library.path=${join(home, 'DynamoDBLocal_lib')}`,
       '-jar',
