@@ -13,12 +13,12 @@
  *
  * Prints both in jobs/s, the ratio Mantle/Slurm and the machine's load, and writes
  * bench/results/vs-slurm.json. Where it may create control groups (root), it also reports the CPU seconds
- * each system spent on the timed run: Slurm's daemons and jobs; Mantle's Node processes (master, SQS
- * stand-in and framework in one, the agents in theirs), DynamoDB Local and the tasks; and each one's CPU use while idle (after its warm-up),
+ * each system spent on the timed run: Slurm's daemons and jobs; Mantle's Node processes (master and framework in
+ * one, the SQS stand-in in its own, the agents in theirs), DynamoDB Local and the tasks; and each one's CPU use while idle (after its warm-up),
  * which the timed run pays for every second it lasts. On a shared machine CPU seconds move much less with
  * the neighbours' load than jobs/s does. BENCH_TASKS (default 1000) and BENCH_WARMUP (default 20) shrink it.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -110,10 +110,20 @@ async function slurmSide(
   return { result, run };
 }
 
-/** CPU seconds so far of the Node processes: this one (master, stand-ins, framework) and the agents' hosts. */
+/** A process's CPU seconds so far, from /proc (Linux, as Slurm's side is): utime and stime in USER_HZ (100) ticks. */
+function procCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * CPU seconds so far of the Node processes: this one (master, Logs stand-in, framework), the SQS stand-in's child
+ * and the agents' hosts.
+ */
 async function nodeCpuSeconds(mantle: BenchCluster): Promise<number> {
   const usages = [process.cpuUsage(), ...(await Promise.all(mantle.agentHosts.map((host) => host.cpuUsage())))];
-  return usages.reduce((sum, usage) => sum + (usage.user + usage.system) / 1e6, 0);
+  const sqs = mantle.aws.sqs.pid === undefined ? 0 : procCpuSeconds(mantle.aws.sqs.pid);
+  return usages.reduce((sum, usage) => sum + (usage.user + usage.system) / 1e6, sqs);
 }
 
 /** Mantle's side: a warm-up batch, its idle CPU use, then the timed batch; the cluster stopped after. */

@@ -5,8 +5,8 @@
  * agents' configurations and the credential (in its environment), and stops it with the cluster.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { AgentConfig } from '../agent/config.js';
+import { childEntry } from './children.js';
 import { hostReply, type HostReply, type HostRequest } from './agent-host-protocol.js';
 
 export interface AgentProcess {
@@ -30,17 +30,8 @@ export interface AgentProcessOptions {
   readonly stopTimeoutMs?: number;
 }
 
-/** The host's entry beside this file: TypeScript run through tsx, or the build's JavaScript as it is. */
-function hostEntry(): { file: string; execArgv: string[] } {
-  const source = import.meta.url.endsWith('.ts');
-  const file = fileURLToPath(new URL(source ? './agent-host.ts' : './agent-host.js', import.meta.url));
-  // A profiled cluster (node --cpu-prof) profiles its agent hosts too: NODE_OPTIONS may not carry the flag.
-  const profiling = process.execArgv.filter((flag) => flag.startsWith('--cpu-prof'));
-  return { file, execArgv: [...(source ? ['--import', import.meta.resolve('tsx')] : []), ...profiling] };
-}
-
 export async function startAgentProcess(options: AgentProcessOptions): Promise<AgentProcess> {
-  const { file, execArgv } = hostEntry();
+  const { file, execArgv } = childEntry(import.meta.url, 'agent-host');
   const child: ChildProcess = fork(file, [], {
     execArgv,
     env: { ...process.env, ...options.env },

@@ -1,20 +1,22 @@
 /**
  * The local stand-ins for the AWS services Mantle uses (see docs/local-cluster.md):
- * DynamoDB Local (AWS's own emulator, a Java process), the SQS stand-in (in-process HTTP server) and the
- * CloudWatch Logs stand-in for task output (logs-standin.ts).
+ * DynamoDB Local (AWS's own emulator, a Java process), the SQS stand-in (an HTTP server, in this process or a
+ * child of its own: sqs-standin.ts) and the CloudWatch Logs stand-in for task output (logs-standin.ts).
  * Used by the tests' global setup and by the local cluster. The code under test talks to them through
  * the ordinary SDK clients with an endpoint override, exactly as it talks to AWS.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
+import { spawn, execFile } from 'node:child_process';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { existsSync, readdirSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { createAwsClients, type AwsClients, type AwsEndpoints } from '#shared/aws/clients.js';
+import { killOnExit, terminate } from './children.js';
 import { startLogsStandIn, type LogsStandIn } from './logs-standin.js';
-import { localAwsSqs } from './sqs-package.js';
+import { startSqsStandIn, startSqsStandInProcess, type SqsStandIn } from './sqs-standin.js';
+
+export { startSqsStandIn, startSqsStandInProcess, type SqsStandIn };
 
 export class JavaMissingError extends Error {
   constructor(detail: string) {
@@ -33,6 +35,8 @@ export interface DynamoDbLocal {
   readonly pid: number;
   /** The PID of a DynamoDB Local that an earlier run left behind (its owner was killed) and this start ended. */
   readonly reaped?: number;
+  /** Resolves when the JVM exits without being stopped (killed, crashed): the registrar is gone. */
+  readonly died: Promise<Error>;
   stop(): Promise<void>;
 }
 
@@ -100,19 +104,6 @@ export async function freePort(): Promise<number> {
   });
 }
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function killOnExit(child: ChildProcess): void {
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // If the owner dies without calling stop(), do not leave a JVM behind.
-  process.once('exit', () => {
-    for (const proc of live) if (proc.pid) process.kill(proc.pid, 'SIGKILL');
-  });
-}
-
 /** True while `pid` runs (a zombie, killed but not yet reaped by whoever adopted it, does not count). */
 export function isRunning(pid: number): boolean {
   try {
@@ -149,17 +140,6 @@ async function reapOrphan(pidFile: string): Promise<number | undefined> {
   return jvm;
 }
 
-async function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return true;
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), timeoutMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
-
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   const java = options.java ?? 'java';
   await checkJava(java);
@@ -171,6 +151,9 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   const child = spawn(
     java,
     [
+      // The JIT's first tier only, for the tests' short-lived JVMs and the long-running cluster alike: full tiered
+      // compilation measured worse for the benchmarks' runs and no better after (docs/local-cluster.md, "DynamoDB
+      // Local's JVM": 58 ms of the JVM's CPU a task over its first 300 tasks, 33 ms once compiled; C1 33 to 41).
       '-XX:TieredStopAtLevel=1',
       '-XX:+UseSerialGC',
       `-Xmx${options.heapMb ?? 512}m`,
@@ -197,14 +180,10 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   child.stderr?.on('data', collect);
 
   const endpoint = `http://127.0.0.1:${port}`;
+  let stopping = false;
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      if (!(await waitForExit(child, 5_000))) {
-        child.kill('SIGKILL');
-        await waitForExit(child, 5_000);
-      }
-    }
+    stopping = true;
+    await terminate(child);
     if (pidFile) rmSync(pidFile, { force: true });
   };
 
@@ -238,40 +217,14 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   child.stderr?.removeListener('data', collect);
   child.stdout?.resume();
   child.stderr?.resume();
-  return { endpoint, port, pid: child.pid, ...(reaped ? { reaped } : {}), stop };
-}
-
-export interface SqsStandIn {
-  readonly endpoint: string;
-  readonly port: number;
-  stop(): Promise<void>;
-}
-
-export async function startSqsStandIn(options: { port?: number } = {}): Promise<SqsStandIn> {
-  // Mounted in our own http server so that it binds to loopback only and can be closed cleanly.
-  const port = options.port ?? (await freePort());
-  const { requestHandler } = localAwsSqs().createRequestHandler({
-    port,
-    hostname: '127.0.0.1',
-    emulateQueueCreationLifecycle: false,
+  const pid = child.pid;
+  const died = new Promise<Error>((resolve) => {
+    child.once('exit', (code, signal) => {
+      if (stopping) return;
+      resolve(new Error(`DynamoDB Local (pid ${pid}) exited (${signal ?? `code ${code}`}): the registrar is gone`));
+    });
   });
-  const server: Server = createServer((req, res) => {
-    void requestHandler(req, res);
-  });
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { endpoint, port, pid, ...(reaped ? { reaped } : {}), died, stop };
 }
 
 export interface LocalAws {
@@ -280,6 +233,8 @@ export interface LocalAws {
   /** The CloudWatch Logs stand-in, where agents ship task output. */
   readonly logs: LogsStandIn;
   readonly endpoints: AwsEndpoints;
+  /** Resolves when a stand-in's process exits without being stopped: the cluster cannot go on. */
+  readonly died: Promise<Error>;
   /** New SDK clients pointed at the stand-ins; the caller destroys them. */
   clients(): AwsClients;
   stop(): Promise<void>;
@@ -288,12 +243,16 @@ export interface LocalAws {
 export interface LocalAwsOptions {
   readonly dynamodb?: DynamoDbLocalOptions;
   readonly sqsPort?: number;
+  /** Run the SQS stand-in in a child process of its own rather than in this one. */
+  readonly sqsProcess?: boolean;
 }
 
 export async function startLocalAws(options: LocalAwsOptions = {}): Promise<LocalAws> {
   const [dynamoStart, sqsStart] = await Promise.allSettled([
     startDynamoDbLocal(options.dynamodb),
-    startSqsStandIn({ ...(options.sqsPort ? { port: options.sqsPort } : {}) }),
+    (options.sqsProcess ? startSqsStandInProcess : startSqsStandIn)({
+      ...(options.sqsPort ? { port: options.sqsPort } : {}),
+    }),
   ]);
   if (dynamoStart.status === 'rejected' || sqsStart.status === 'rejected') {
     // Leave nothing half-started behind.
@@ -310,6 +269,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     sqs,
     logs,
     endpoints,
+    died: Promise.race([dynamodb.died, ...(sqs.died ? [sqs.died] : [])]),
     clients: () => createAwsClients({ endpoints }),
     stop: async () => {
       await Promise.all([dynamodb.stop(), sqs.stop(), logs.stop()]);

@@ -66,6 +66,11 @@ export interface LocalClusterOptions {
    * handlers do not; 0 (the default) runs them in this process, where `agents` holds them.
    */
   readonly agentProcesses?: number;
+  /**
+   * Run the SQS stand-in in a child process of its own (docs/local-cluster.md#processes), off the master's event
+   * loop; by default it runs in this process.
+   */
+  readonly sqsProcess?: boolean;
   readonly allocationIntervalSeconds: number;
   readonly sweepIntervalSeconds: number;
   readonly log: (line: string) => void;
@@ -145,6 +150,7 @@ async function startStandIns(options: LocalClusterOptions, workDir: string, stop
       ...(options.persist ? { dataDir: join(workDir, 'registrar') } : {}),
       pidFile: join(workDir, 'dynamodb-local.pid'),
     },
+    ...(options.sqsProcess ? { sqsProcess: true } : {}),
   });
   stops.push(() => aws.stop());
   if (aws.dynamodb.reaped) {
@@ -153,7 +159,7 @@ async function startStandIns(options: LocalClusterOptions, workDir: string, stop
   options.log(
     `  DynamoDB Local   ${aws.dynamodb.endpoint} (pid ${aws.dynamodb.pid}${options.persist ? ', persistent' : ', in memory'})`,
   );
-  options.log(`  SQS stand-in     ${aws.sqs.endpoint}`);
+  options.log(`  SQS stand-in     ${aws.sqs.endpoint}${aws.sqs.pid ? ` (pid ${aws.sqs.pid})` : ''}`);
   options.log(`  Logs stand-in    ${aws.logs.endpoint} (task output, in memory)`);
   return aws;
 }

@@ -156,6 +156,7 @@ export async function runLocalCli(argv: readonly string[]): Promise<number> {
       hostname: '127.0.0.1',
       agents,
       agentProcesses,
+      sqsProcess: true,
       workDir: values.data_dir ?? values.work_dir ?? '.mantle',
       persist: values.data_dir !== undefined,
       containerizer,
@@ -178,7 +179,14 @@ export async function runLocalCli(argv: readonly string[]): Promise<number> {
   }
   console.log(`mantle: ready in ${Date.now() - started} ms. ${readyHints(cluster, values.cluster)}
 Ctrl-C stops everything.`);
-  console.log(`\nmantle: ${await stopAsked}, stopping...`);
+  const ended = await Promise.race([stopAsked, cluster.aws.died]);
+  if (ended instanceof Error) {
+    console.error(`\nmantle: ${ended.message}; stopping...`);
+    await cluster.stop();
+    console.error('mantle: stopped.');
+    return 1;
+  }
+  console.log(`\nmantle: ${ended}, stopping...`);
   await cluster.stop();
   console.log('mantle: stopped.');
   return 0;

@@ -54,6 +54,7 @@ export async function benchCluster(
       agentResources,
       agent: { switchUser: false },
       agentProcesses,
+      sqsProcess: true,
       master: {},
       allocationIntervalSeconds: 10,
       sweepIntervalSeconds: 5,

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
@@ -20,8 +20,33 @@ import {
   startDynamoDbLocal,
   startLocalAws,
   startSqsStandIn,
+  startSqsStandInProcess,
+  type SqsStandIn,
 } from '../../local/aws-standins.js';
 import { correctedSource } from '../../local/sqs-package.js';
+
+/** This process's children whose command line mentions `name`. */
+function childrenNamed(name: string): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        const parent = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
+        return parent === process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(name);
+      } catch {
+        return false; // gone since
+      }
+    })
+    .map(Number);
+}
+
+async function until(check: () => boolean, timeoutMs = 10_000): Promise<boolean> {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline;) {
+    if (check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return check();
+}
 
 function alive(pid: number): boolean {
   try {
@@ -120,38 +145,44 @@ describe('the local AWS stand-ins', () => {
     }
   });
 
-  it("drains a backlog past SQS's in-flight quota: only received, undeleted messages count against it", async () => {
-    const sqs = await startSqsStandIn();
-    const clients = createAwsClients({ endpoints: { sqs: sqs.endpoint } });
-    try {
-      const { QueueUrl } = await clients.sqs.send(
-        new CreateQueueCommand({ QueueName: 'backlog.fifo', Attributes: { FifoQueue: 'true' } }),
-      );
-      // 20,000 waiting: the package's own check refused every receive from here on (it counted them as in flight).
-      for (let sent = 0; sent < 20_000; sent += 10) {
-        await clients.sqs.send(
-          new SendMessageBatchCommand({
-            QueueUrl,
-            Entries: Array.from({ length: 10 }, (_, i) => ({
-              Id: String(i),
-              MessageBody: 'waiting',
-              MessageGroupId: `group-${sent + i}`,
-              MessageDeduplicationId: `message-${sent + i}`,
-            })),
-          }),
+  it.each([
+    ['in this process', startSqsStandIn],
+    ['in a child process', startSqsStandInProcess],
+  ] as const)(
+    "drains a backlog past SQS's in-flight quota (%s): only received, undeleted messages count",
+    async (_, start) => {
+      const sqs: SqsStandIn = await start();
+      const clients = createAwsClients({ endpoints: { sqs: sqs.endpoint } });
+      try {
+        const { QueueUrl } = await clients.sqs.send(
+          new CreateQueueCommand({ QueueName: 'backlog.fifo', Attributes: { FifoQueue: 'true' } }),
         );
+        // 20,000 waiting: the package's own check refused every receive from here on (it counted them as in flight).
+        for (let sent = 0; sent < 20_000; sent += 10) {
+          await clients.sqs.send(
+            new SendMessageBatchCommand({
+              QueueUrl,
+              Entries: Array.from({ length: 10 }, (_, i) => ({
+                Id: String(i),
+                MessageBody: 'waiting',
+                MessageGroupId: `group-${sent + i}`,
+                MessageDeduplicationId: `message-${sent + i}`,
+              })),
+            }),
+          );
+        }
+        const received = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }));
+        expect(received.Messages).toHaveLength(10);
+        const attributes = await clients.sqs.send(
+          new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['ApproximateNumberOfMessagesNotVisible'] }),
+        );
+        expect(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible).toBe('10');
+      } finally {
+        clients.destroy();
+        await sqs.stop();
       }
-      const received = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }));
-      expect(received.Messages).toHaveLength(10);
-      const attributes = await clients.sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['ApproximateNumberOfMessagesNotVisible'] }),
-      );
-      expect(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible).toBe('10');
-    } finally {
-      clients.destroy();
-      await sqs.stop();
-    }
-  });
+    },
+  );
 
   it('refuses to run a stand-in package whose in-flight check it does not know', () => {
     expect(() => correctedSource('module.exports = {}')).toThrow(/is not in its bundle exactly once/);
@@ -163,6 +194,73 @@ describe('the local AWS stand-ins', () => {
       await expect(startSqsStandIn({ port: sqs.port })).rejects.toThrow(/EADDRINUSE/);
     } finally {
       await sqs.stop();
+    }
+  });
+
+  it('runs the SQS stand-in in a child of its own, which says its port and stops when told', async () => {
+    const sqs = await startSqsStandInProcess();
+    const clients = createAwsClients({ endpoints: { sqs: sqs.endpoint } });
+    try {
+      expect(sqs.endpoint).toBe(`http://127.0.0.1:${sqs.port}`);
+      expect(sqs.pid).not.toBe(process.pid);
+      expect(childrenNamed('sqs-host')).toEqual([sqs.pid]);
+      const { QueueUrl } = await clients.sqs.send(new CreateQueueCommand({ QueueName: 'child' }));
+      expect(QueueUrl).toBe(`${sqs.endpoint}/123456789012/child`);
+    } finally {
+      clients.destroy();
+      await sqs.stop();
+    }
+    expect(isRunning(sqs.pid as number)).toBe(false);
+  });
+
+  it('a stand-in child that cannot start says why and leaves nothing running', async () => {
+    const sqs = await startSqsStandIn();
+    try {
+      await expect(startSqsStandInProcess({ port: sqs.port })).rejects.toThrow(
+        /the SQS stand-in could not start: listen EADDRINUSE/,
+      );
+      expect(await until(() => childrenNamed('sqs-host').length === 0)).toBe(true);
+    } finally {
+      await sqs.stop();
+    }
+  });
+
+  it('a stand-in that dies says so, and the stand-ins still stop cleanly', async () => {
+    const aws = await startLocalAws({ sqsProcess: true });
+    const pid = aws.sqs.pid as number;
+    process.kill(pid, 'SIGKILL');
+    const died = await aws.died;
+    expect(died.message).toBe(`the SQS stand-in (pid ${pid}) exited (SIGKILL): the queues are gone`);
+    await aws.stop();
+    expect(alive(aws.dynamodb.pid)).toBe(false);
+    expect(childrenNamed('sqs-host')).toEqual([]);
+  });
+
+  it('a stand-in child dies with its parent, even one killed with SIGKILL', async () => {
+    const standins = new URL('../../local/sqs-standin.ts', import.meta.url).href;
+    const owner = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        `const { startSqsStandInProcess } = await import('${standins}');
+         const sqs = await startSqsStandInProcess();
+         console.log(sqs.pid);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      const pid = await new Promise<number>((resolve, reject) => {
+        owner.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
+        owner.once('exit', (code) => reject(new Error(`the owner exited (${code}) before it started the stand-in`)));
+      });
+      expect(isRunning(pid)).toBe(true);
+      owner.kill('SIGKILL');
+      expect(await until(() => !isRunning(pid))).toBe(true);
+    } finally {
+      owner.kill('SIGKILL');
     }
   });
 });

@@ -11,6 +11,16 @@ import { TEST_IMAGE as IMAGE } from '../support/base-image.js';
 import { mantle, run, type Run } from '../support/cli.js';
 
 let local: Run;
+/** The pid `mantle local` printed for its DynamoDB Local or its SQS stand-in. */
+const pidOf = (run: Run, part: 'DynamoDB Local' | 'SQS stand-in') =>
+  Number(new RegExp(`${part}\\s+\\S+ \\(pid (\\d+)`).exec(run.lines.join('\n'))?.[1]);
+
+async function gone(pid: number): Promise<boolean> {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline && isRunning(pid);) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return !isRunning(pid);
+}
 let url: string;
 let workDir: string;
 const started: Run[] = [];
@@ -33,7 +43,7 @@ describe('the mantle command line', () => {
   it('mantle local says what it started and where, and answers /health', async () => {
     const output = local.lines.join('\n');
     expect(output).toMatch(/DynamoDB Local\s+http:\/\/127\.0\.0\.1:\d+ \(pid \d+/);
-    expect(output).toMatch(/SQS stand-in\s+http:\/\/127\.0\.0\.1:\d+/);
+    expect(output).toMatch(/SQS stand-in\s+http:\/\/127\.0\.0\.1:\d+ \(pid \d+\)/);
     expect(output).toContain(`master           ${url}`);
     expect(output).toMatch(/agent 0\s+\S+-S\w+/);
     expect((await fetch(`${url}/health`)).status).toBe(200);
@@ -143,12 +153,15 @@ describe('the mantle command line', () => {
   });
 
   it('mantle local stops everything it started on Ctrl-C', async () => {
-    const pid = Number(/DynamoDB Local\s+\S+ \(pid (\d+)/.exec(local.lines.join('\n'))?.[1]);
+    const pid = pidOf(local, 'DynamoDB Local');
+    const sqs = pidOf(local, 'SQS stand-in');
     expect(pid).toBeGreaterThan(0);
+    expect(sqs).toBeGreaterThan(0);
     local.child.kill('SIGINT');
     expect(await local.exited).toBe(0);
     expect(local.lines.join('\n')).toContain('mantle: stopped.');
     expect(() => process.kill(pid, 0)).toThrow();
+    expect(isRunning(sqs)).toBe(false);
     await expect(fetch(`${url}/health`)).rejects.toThrow();
   });
 
@@ -157,7 +170,7 @@ describe('the mantle command line', () => {
     const first = mantle(args);
     started.push(first);
     await first.line(/^mantle: ready in \d+ ms/);
-    const jvmOf = (run: Run) => Number(/DynamoDB Local\s+\S+ \(pid (\d+)/.exec(run.lines.join('\n'))?.[1]);
+    const jvmOf = (run: Run) => pidOf(run, 'DynamoDB Local');
     const jvm = jvmOf(first);
     expect(jvm).toBeGreaterThan(0);
     let second: Run | undefined;
@@ -165,6 +178,8 @@ describe('the mantle command line', () => {
       first.child.kill('SIGKILL');
       await first.exited;
       expect(isRunning(jvm)).toBe(true); // nobody was left to stop it
+      // The SQS stand-in's child sees its IPC channel close and goes by itself.
+      expect(await gone(pidOf(first, 'SQS stand-in'))).toBe(true);
 
       second = mantle(args);
       started.push(second);
@@ -182,6 +197,33 @@ describe('the mantle command line', () => {
     } finally {
       // Whatever failed, no JVM outlives the test.
       for (const pid of [jvm, second ? jvmOf(second) : 0]) if (pid > 0 && isRunning(pid)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
+  it('mantle local whose SQS stand-in dies says so, stops everything and exits with 1', async () => {
+    const alone = mantle([
+      'local',
+      '--port',
+      String(await freePort()),
+      '--agents',
+      '0',
+      '--work_dir',
+      join(workDir, 'lost'),
+    ]);
+    started.push(alone);
+    await alone.line(/^mantle: ready in \d+ ms/);
+    const sqs = pidOf(alone, 'SQS stand-in');
+    const jvm = pidOf(alone, 'DynamoDB Local');
+    try {
+      process.kill(sqs, 'SIGKILL');
+      expect(await alone.exited).toBe(1);
+      expect(alone.lines.join('\n')).toContain(
+        `mantle: the SQS stand-in (pid ${sqs}) exited (SIGKILL): the queues are gone; stopping...`,
+      );
+      expect(alone.lines.join('\n')).toContain('mantle: stopped.');
+      expect(isRunning(jvm)).toBe(false);
+    } finally {
+      if (jvm > 0 && isRunning(jvm)) process.kill(jvm, 'SIGKILL');
     }
   });
 });
