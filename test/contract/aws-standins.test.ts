@@ -5,11 +5,13 @@ import { join } from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import {
   CreateQueueCommand,
+  DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { createAwsClients } from '#shared/aws/clients.js';
 import { createTables, tableNames } from '../../functions/registrar/index.js';
@@ -78,6 +80,64 @@ describe('the local AWS stand-ins', () => {
       await aws.stop();
     }
     expect(alive(aws.dynamodb.pid)).toBe(false);
+  });
+
+  it("answer the registrar's and the queues' calls sent unsigned, as the local clients send them", async () => {
+    const aws = await startLocalAws();
+    const clients = aws.clients();
+    try {
+      expect(clients.dynamodb.config.httpAuthSchemes.map((scheme) => scheme.schemeId)).toEqual([
+        'mantle.local#standIn',
+      ]);
+      expect(clients.sqs.config.httpAuthSchemes.map((scheme) => scheme.schemeId)).toEqual(['mantle.local#standIn']);
+      const tables = tableNames('unsigned');
+      await createTables(clients.dynamodb, tables);
+      const Key = { agent_id: 'a1' };
+      await clients.documents.send(new PutCommand({ TableName: tables.agents, Item: { ...Key, version: 1 } }));
+      await clients.documents.send(
+        new UpdateCommand({
+          TableName: tables.agents,
+          Key,
+          UpdateExpression: 'SET version = version + :one, note = :note',
+          ConditionExpression: 'version = :one',
+          ExpressionAttributeValues: { ':one': 1, ':note': { kept: true, dropped: undefined } },
+        }),
+      );
+      const read = await clients.documents.send(new GetCommand({ TableName: tables.agents, Key }));
+      expect(read.Item).toEqual({ ...Key, version: 2, note: { kept: true } });
+      const { QueueUrl } = await clients.sqs.send(
+        new CreateQueueCommand({ QueueName: 'unsigned.fifo', Attributes: { FifoQueue: 'true' } }),
+      );
+      const bodies = Array.from({ length: 10 }, (_, i) => `{"update":${i},"text":"ünïcödé"}`);
+      const batch = await clients.sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl,
+          Entries: bodies.map((MessageBody, i) => ({
+            Id: String(i),
+            MessageBody,
+            MessageGroupId: 'g',
+            MessageDeduplicationId: String(i),
+          })),
+        }),
+      );
+      expect(batch.Successful).toHaveLength(10);
+      const received = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }));
+      expect(received.Messages?.map((message) => message.Body)).toEqual(bodies);
+      const deleted = await clients.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl,
+          Entries: (received.Messages ?? []).map((message, i) => ({
+            Id: String(i),
+            ReceiptHandle: message.ReceiptHandle,
+          })),
+        }),
+      );
+      expect(deleted.Successful).toHaveLength(10);
+      expect(deleted.Failed ?? []).toEqual([]);
+    } finally {
+      clients.destroy();
+      await aws.stop();
+    }
   });
 
   it('keeps tables across restarts with a data dir', async () => {
