@@ -164,11 +164,11 @@ export const MEASURED = {
   apiCallsPerTask: 3.15,
   statusMessagesPerTask: 3,
   allocationTriggersPerTask: 0.625,
-  readUnitsPerTask: 10.0,
-  writeUnitsPerTask: 8.5,
-  fifoRequestsPerTask: 10.0,
+  readUnitsPerTask: 9.2,
+  writeUnitsPerTask: 8.3,
+  fifoRequestsPerTask: 10.6,
   per100kTasksApiGateway: 2.78,
-  per100kTasksFunctionUrl: 1.66,
+  per100kTasksFunctionUrl: 1.57,
   /** A scrape of the cluster-wide metrics, beyond the agents' scan (scanReadUnitsPerAgent each). */
   scrapeReadUnitsBesideAgents: 5,
 } as const;
