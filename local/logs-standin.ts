@@ -7,7 +7,7 @@
  * and the tests, and its content goes when the cluster stops.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback, type LoopbackServer } from './loopback-server.js';
 
 interface StoredEvent {
   readonly timestamp: number;
@@ -190,28 +190,10 @@ async function serve(state: LogsStandInState, request: IncomingMessage, response
   }
 }
 
-export interface LogsStandIn {
-  readonly endpoint: string;
-  readonly port: number;
-  stop(): Promise<void>;
-}
+export type LogsStandIn = LoopbackServer;
 
 export async function startLogsStandIn(options: { port?: number } = {}): Promise<LogsStandIn> {
   const state = new LogsStandInState();
   const server: Server = createServer((request, response) => void serve(state, request, response));
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenOnLoopback(server, options.port);
 }

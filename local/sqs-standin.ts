@@ -5,47 +5,31 @@
  */
 import { fork } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { childEntry, killOnExit, terminate } from './children.js';
+import { listenOnLoopback, type LoopbackServer } from './loopback-server.js';
 import { localAwsSqs } from './sqs-package.js';
 
-export interface SqsStandIn {
-  readonly endpoint: string;
-  readonly port: number;
+export interface SqsStandIn extends LoopbackServer {
   /** The child process it runs in; absent when it runs in this one. */
   readonly pid?: number;
   /** Resolves when its child exits without being stopped (killed, crashed): the queues are gone. */
   readonly died?: Promise<Error>;
-  stop(): Promise<void>;
 }
 
 /** The stand-in in this process, on `port` (a free one when absent or 0). */
 export async function startSqsStandIn(options: { port?: number } = {}): Promise<SqsStandIn> {
   // Mounted in our own http server so that it binds to loopback only and can be closed cleanly.
   const server: Server = createServer();
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
+  const listening = await listenOnLoopback(server, options.port);
   // The queue URLs it hands out carry the port, known once bound; nothing connects before this returns.
-  const { port } = server.address() as AddressInfo;
   const { requestHandler } = localAwsSqs().createRequestHandler({
-    port,
+    port: listening.port,
     hostname: '127.0.0.1',
     emulateQueueCreationLifecycle: false,
   });
   server.on('request', (req, res) => void requestHandler(req, res));
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listening;
 }
 
 /** What local/sqs-host.ts says once: the port it listens on, or why it could not start. */
