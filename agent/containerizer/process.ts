@@ -374,7 +374,12 @@ export class ProcessContainerizer implements Containerizer {
       this.spawner.reap();
       const status = await readNumber(join(runDir, 'exit'));
       if (status === undefined) {
-        settle({ oomKilled: false, lost: "The task's supervisor terminated without recording the task's exit status" });
+        // A supervisor the agent could not shield (not root) may be the OOM killer's victim: the limit is the cause.
+        const oomKilled = await cgroup.oomKilled();
+        const lost = oomKilled
+          ? "The OOM killer ended the task's supervisor before it recorded the task's exit status"
+          : "The task's supervisor terminated without recording the task's exit status";
+        settle({ oomKilled, lost });
         return;
       }
       settle({ ...terminationFromStatus(status), oomKilled: await cgroup.oomKilled() });

@@ -52,7 +52,8 @@ const EXPORTABLE = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * the task's environment (and only that), starts the task, writes the task's pid, waits for it and
  * writes its exit status. Any failure before the task starts goes to the sandbox's stderr and ends it.
  * Only shell builtins run after the task starts, so that killing what is left in the cgroups can never
- * hit a helper of the supervisor. Each file is one `echo` (one write); readers wait for its newline. Pure.
+ * hit a helper of the supervisor; the supervisor itself is kept from the OOM killer (the task's limit is the
+ * task's to hit). Each file is one `echo` (one write); readers wait for its newline. Pure.
  */
 export function supervisorScript({ runDir, sandbox, procsFiles, argv, environment }: SupervisorScript): string {
   const file = (name: string) => shellQuote(`${runDir}/${name}`);
@@ -68,6 +69,9 @@ export function supervisorScript({ runDir, sandbox, procsFiles, argv, environmen
     ...exports,
     `${argv.map(shellQuote).join(' ')} &`,
     `echo "$!" > ${file('pid')}`,
+    // Out of the OOM killer's reach once the task has its own score: in the task's memory cgroup, a small
+    // supervisor can be its victim (seen under load), and then no exit status is written. Root only.
+    '{ echo -1000 > /proc/$$/oom_score_adj; } 2>/dev/null',
     'wait "$!"',
     `echo "$?" > ${file('exit')}`,
     '',

@@ -4,6 +4,7 @@
  * checks, launch failures, and the commands around tasks (KILL before LAUNCH, RECONCILE, SHUTDOWN,
  * task groups).
  */
+import { readFileSync } from 'node:fs';
 import { access, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -208,6 +209,10 @@ describe('redelivered commands', () => {
   });
 });
 
+/** Whether this process may lower an OOM score (CAP_SYS_RESOURCE, bit 24 of the effective set). */
+const capEff = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+const capSysResource = capEff !== undefined && ((BigInt(`0x${capEff}`) >> 24n) & 1n) === 1n;
+
 describe.runIf(writable)(`cgroups (${cgroups.version} at ${CGROUPS})`, () => {
   it('puts the task in its own cgroups with cpu, memory and pids limits', async () => {
     const id = taskId('limits');
@@ -253,6 +258,42 @@ describe.runIf(writable)(`cgroups (${cgroups.version} at ${CGROUPS})`, () => {
     expect(failed.status).toMatchObject({ reason: 'REASON_CONTAINER_LIMITATION_MEMORY', source: 'SOURCE_AGENT' });
     expect(failed.status.message).toMatch(/Memory limit exceeded/);
     expect(failed.status.limitation?.resources?.[0]).toMatchObject({ name: 'mem', scalar: { value: 32 } });
+  });
+
+  // Lowering a score takes CAP_SYS_RESOURCE, which an EC2 agent (root) has and some sandboxes' root does not.
+  it.runIf(capSysResource)('keeps the supervisor from the OOM killer; the task keeps its own score', async () => {
+    const id = taskId('oomadj');
+    // Once the supervisor has its score, the task prints its own: it does not inherit the supervisor's.
+    const script =
+      'until [ "$(cat /proc/$PPID/oom_score_adj)" = -1000 ]; do sleep 0.05; done; cat /proc/self/oom_score_adj; sleep 30';
+    await master.send(agentId, launch(commandTask(id, script, { resources: resources('cpus:0.1;mem:32') })));
+    await master.waitFor(id, 'TASK_RUNNING');
+    await eventually(
+      async () => ((await sandboxFile(workDir, id, 'stdout').catch(() => '')) === '0\n' ? true : undefined),
+      10_000,
+      `${id} to print its score`,
+    );
+    await master.send(agentId, kill(id, 0));
+    await master.waitFor(id, 'TASK_KILLED');
+  });
+
+  it("tells an OOM kill as the memory limit's even when the supervisor is gone without an exit status", async () => {
+    const id = taskId('oomsup');
+    // A subshell is the OOM killer's victim; then the supervisor goes without writing an exit status, as one the
+    // agent could not shield would when the OOM killer took it.
+    const script = '(x=a; while :; do x=$x$x; done); kill -9 $PPID; sleep 30';
+    await master.send(agentId, launch(commandTask(id, script, { resources: resources('cpus:0.1;mem:32') })));
+    const failed = await master.waitFor(id, 'TASK_FAILED', 30_000);
+    expect(failed.status).toMatchObject({ reason: 'REASON_CONTAINER_LIMITATION_MEMORY', source: 'SOURCE_AGENT' });
+    expect(failed.status.message).toMatch(/OOM killer ended the task's supervisor/);
+  });
+
+  it('fails a task whose supervisor is gone without an exit status with REASON_EXECUTOR_TERMINATED', async () => {
+    const id = taskId('lostsup');
+    await master.send(agentId, launch(commandTask(id, 'kill -9 $PPID; sleep 30')));
+    const failed = await master.waitFor(id, 'TASK_FAILED', 30_000);
+    expect(failed.status).toMatchObject({ reason: 'REASON_EXECUTOR_TERMINATED', source: 'SOURCE_EXECUTOR' });
+    expect(failed.status.message).toMatch(/supervisor terminated without recording/);
   });
 });
 
