@@ -18,6 +18,7 @@ import type { Checkpoint } from './checkpoint.js';
 import type { AgentConfig, ContainerizerKind } from './config.js';
 import type { Containerizer } from './containerizer/containerizer.js';
 import { DockerContainerizer } from './containerizer/docker.js';
+import { NoneNetwork } from './containerizer/docker-none-network.js';
 import { taskLauncher, userSwitcher } from './containerizer/host.js';
 import { protectedPaths, type ProtectedPath } from './containerizer/mount-policy.js';
 import { ProcessContainerizer } from './containerizer/process.js';
@@ -173,7 +174,7 @@ async function processContainerizer(
 
 /** The Docker containerizer, with the cgroup parent its engine's cgroup driver takes. */
 async function dockerContainerizer(
-  { config, life, logger, options }: ContainerizerDeps,
+  { config, checkpoint, life, logger, options }: ContainerizerDeps,
   guarded: readonly ProtectedPath[],
   volumeDir: VolumeDir,
 ): Promise<{ containerizer: DockerContainerizer; driver: string | undefined; parent: DockerCgroupParent }> {
@@ -201,6 +202,7 @@ async function dockerContainerizer(
       ...(config.dockerConfig !== undefined ? { dockerConfig: await loadDockerConfig(config.dockerConfig) } : {}),
       ...(options.ecrClient ? { ecrClient: options.ecrClient } : {}),
     }),
+    noneNetwork: new NoneNetwork({ dir: join(checkpoint.meta, 'docker') }),
     life,
     logger,
   });

@@ -3,10 +3,12 @@
  * image, command, environment, user, the sandbox mounted at `--sandbox_directory` and used as working
  * directory, volumes, limits from the task's resources, the exact GPUs as an NVIDIA device request,
  * the network (HOST by default, as in Mesos; NONE; BRIDGE or a USER network with the task's ports
- * mapped), the training knobs among Docker parameters (shm-size, ipc, ulimit, cap-add), the agent's cgroup parent, `no-new-privileges`, and labels that let a restarted agent find
- * its containers again. Pure.
+ * mapped; NONE as networking disabled plus Docker's files for it, docker-none-network.ts), the training
+ * knobs among Docker parameters (shm-size, ipc, ulimit, cap-add), the agent's cgroup parent,
+ * `no-new-privileges`, and labels that let a restarted agent find its containers again. Pure.
  */
 import type Docker from 'dockerode';
+import { posix } from 'node:path';
 import {
   capabilityName,
   IPC_MODES,
@@ -181,6 +183,35 @@ export interface DockerSpecContext {
   readonly cgroupParent?: string;
   /** setuid binaries of the image cannot raise privileges (all but privileged grants). */
   readonly noNewPrivileges: boolean;
+  /** Network NONE as networking disabled, with these in place of what Docker's `none` mode makes. */
+  readonly noneNetwork?: NoneNetworkSpec;
+}
+
+export interface NoneNetworkSpec {
+  /** The container's own /etc/hosts and /etc/resolv.conf on the host. */
+  readonly hosts: string;
+  readonly resolvConf: string;
+  /** The host has IPv6, which libnetwork turns off in the namespaces it makes. */
+  readonly ipv6: boolean;
+}
+
+/**
+ * What network NONE takes when the agent stands in for libnetwork (docker-none-network.ts): the files
+ * Docker would mount, except where the task mounts its own (Docker's own rule), and IPv6 off.
+ */
+function noneNetworkOptions(
+  none: NoneNetworkSpec,
+  taskTargets: readonly string[],
+): { binds: string[]; sysctls: Record<string, string> } {
+  const taken = new Set(taskTargets.map((target) => posix.normalize(target).replace(/(.)\/+$/, '$1')));
+  const files: Array<[string, string]> = [
+    [none.hosts, '/etc/hosts'],
+    [none.resolvConf, '/etc/resolv.conf'],
+  ];
+  return {
+    binds: files.filter(([, target]) => !taken.has(target)).map(([source, target]) => `${source}:${target}:rw`),
+    sysctls: none.ipv6 ? { 'net.ipv6.conf.all.disable_ipv6': '1' } : {},
+  };
 }
 
 export function dockerCreateOptions(spec: LaunchSpec, context: DockerSpecContext): Docker.ContainerCreateOptions {
@@ -194,6 +225,14 @@ export function dockerCreateOptions(spec: LaunchSpec, context: DockerSpecContext
   );
   const user = spec.task.command?.user ?? extra.user;
   const hostname = network.NetworkMode === 'host' ? undefined : container?.hostname;
+  const taskBinds = dockerBinds(context.mounts, context.sandboxDirectory);
+  const none =
+    network.NetworkMode === 'none' && context.noneNetwork
+      ? noneNetworkOptions(
+          context.noneNetwork,
+          taskBinds.map((bind) => bind.split(':')[1] ?? ''),
+        )
+      : undefined;
   return {
     name: containerName(spec.containerId),
     Image: image,
@@ -214,12 +253,11 @@ export function dockerCreateOptions(spec: LaunchSpec, context: DockerSpecContext
     ...(network.ExposedPorts && Object.keys(network.ExposedPorts).length > 0
       ? { ExposedPorts: network.ExposedPorts }
       : {}),
+    ...(none ? { NetworkDisabled: true } : {}),
     HostConfig: {
-      Binds: [
-        `${spec.sandbox}:${context.sandboxDirectory}:rw`,
-        ...dockerBinds(context.mounts, context.sandboxDirectory),
-      ],
+      Binds: [`${spec.sandbox}:${context.sandboxDirectory}:rw`, ...taskBinds, ...(none?.binds ?? [])],
       NetworkMode: network.NetworkMode,
+      ...(none && Object.keys(none.sysctls).length > 0 ? { Sysctls: none.sysctls } : {}),
       ...(network.PortBindings && Object.keys(network.PortBindings).length > 0
         ? { PortBindings: network.PortBindings }
         : {}),

@@ -2,12 +2,13 @@
  * The Docker containerizer, through the Engine API (dockerode): the image is pulled when absent (or when
  * `force_pull_image`; with a private registry's credentials, registry-auth.ts), the mounts checked (mount-policy.ts) and the container's user (docker-user.ts:
  * root only with a root grant; the sandbox handed to a non-root user), the container created from
- * `dockerCreateOptions` and started; its logs are
+ * `dockerCreateOptions` (network NONE without libnetwork, docker-none-network.ts) and started; its logs are
  * streamed into the sandbox's stdout and stderr; its end is read from `wait` and `inspect`
  * (`State.OOMKilled`, never the exit code, tells an OOM kill). Containers are named `mantle-<container
  * id>` and labelled with the agent's work dir, so a restarted agent finds its own and kills strangers.
  */
 import { createWriteStream } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import type Docker from 'dockerode';
 import type { Logger } from '#shared/log.js';
 import type { CommandInfo, Range, Resource } from '#shared/protocol/mesos.js';
@@ -19,7 +20,15 @@ import { isStopped, type Lifecycle } from '../lifecycle.js';
 import { processCommand, taskEnvironment } from './command.js';
 import { LaunchError, type Container, type Containerizer, type LaunchSpec, type Termination } from './containerizer.js';
 import { resizeDockerContainer } from './docker-resize.js';
-import { containerName, dockerCreateOptions, dockerNetwork, LABELS, taskImage } from './docker-spec.js';
+import type { NoneNetwork } from './docker-none-network.js';
+import {
+  containerName,
+  dockerCreateOptions,
+  dockerNetwork,
+  LABELS,
+  taskImage,
+  type NoneNetworkSpec,
+} from './docker-spec.js';
 import {
   coversUserDatabase,
   lookupContainerUser,
@@ -32,7 +41,7 @@ import {
 } from './docker-user.js';
 import { checkMounts, type ProtectedPath } from './mount-policy.js';
 import type { RegistryCredentials } from './registry-auth.js';
-import { taskMounts, type MountContext } from './volumes.js';
+import { taskMounts, type Mount, type MountContext } from './volumes.js';
 
 export interface DockerContainerizerOptions {
   readonly docker: Docker;
@@ -46,6 +55,8 @@ export interface DockerContainerizerOptions {
   readonly cgroupParent?: string;
   /** Private registries' credentials (--docker_config, ECR with the instance role). */
   readonly registries: RegistryCredentials;
+  /** Network NONE without libnetwork (docker-none-network.ts). */
+  readonly noneNetwork: NoneNetwork;
   readonly life: Lifecycle;
   readonly logger: Logger;
 }
@@ -143,18 +154,16 @@ export class DockerContainerizer implements Containerizer {
   }
 
   async launch(spec: LaunchSpec): Promise<Container> {
-    const { docker } = this.options;
     const image = taskImage(spec.task.container);
     const check = spec.task.health_check?.type;
-    if (
-      (check === 'HTTP' || check === 'TCP') &&
-      dockerNetwork(spec.task.container, taskPorts(spec)).checkFrom === 'none'
-    ) {
+    const network = dockerNetwork(spec.task.container, taskPorts(spec));
+    if ((check === 'HTTP' || check === 'TCP') && network.checkFrom === 'none') {
       throw new LaunchError(
         `A ${check} health check needs a network the agent can reach; Docker network NONE has none (use HOST or a COMMAND check)`,
         'TASK_ERROR',
       );
     }
+    const noneNetwork = network.NetworkMode === 'none' ? this.options.noneNetwork : undefined;
     const mounts = await checkMounts(
       taskMounts(spec.task.container?.volumes ?? [], spec.task.resources ?? [], {
         sandbox: spec.sandbox,
@@ -164,6 +173,37 @@ export class DockerContainerizer implements Containerizer {
       spec.grant,
       this.options.protectedPaths,
     );
+    try {
+      // Independent of each other: the image's inspection (or pull) and the container's network files.
+      const [imageInfo, noneFiles] = await Promise.all([
+        this.ensureImage(image, spec.task.container?.docker?.force_pull_image ?? false),
+        noneNetwork ? this.noneNetworkSpec(noneNetwork, spec.containerId) : undefined,
+      ]);
+      return await this.createAndStart(spec, image, imageInfo, mounts, noneFiles);
+    } catch (error) {
+      // A stopping agent leaves them with the container: the restarted one removes both.
+      if (noneNetwork && !isStopped(error)) await noneNetwork.remove(spec.containerId).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async noneNetworkSpec(none: NoneNetwork, containerId: string): Promise<NoneNetworkSpec> {
+    try {
+      const [files, ipv6] = await Promise.all([none.write(containerId), none.hasIpv6()]);
+      return { ...files, ipv6 };
+    } catch (error) {
+      throw new LaunchError(`Failed to write the container's /etc/hosts and /etc/resolv.conf: ${describe(error)}`);
+    }
+  }
+
+  private async createAndStart(
+    spec: LaunchSpec,
+    image: string,
+    imageInfo: Docker.ImageInspectInfo,
+    mounts: readonly Mount[],
+    noneFiles: NoneNetworkSpec | undefined,
+  ): Promise<Container> {
+    const { docker } = this.options;
     const createOptions = dockerCreateOptions(spec, {
       workDir: this.options.workDir,
       sandboxDirectory: this.options.sandboxDirectory,
@@ -173,8 +213,8 @@ export class DockerContainerizer implements Containerizer {
       taskPorts: taskPorts(spec),
       ...(this.options.cgroupParent !== undefined ? { cgroupParent: this.options.cgroupParent } : {}),
       noNewPrivileges: !spec.grant.privileged,
+      ...(noneFiles ? { noneNetwork: noneFiles } : {}),
     });
-    const imageInfo = await this.ensureImage(image, spec.task.container?.docker?.force_pull_image ?? false);
     const user = containerUser(spec, image, imageInfo, createOptions.HostConfig?.Binds ?? []);
     this.options.life.check();
     // Created while the task's record is written, started only once it is durable: a container the record
@@ -237,6 +277,7 @@ export class DockerContainerizer implements Containerizer {
     if (info.State.Status === 'created') {
       // Created but never started: the launch did not happen.
       await container.remove({ force: true }).catch(() => undefined);
+      await this.options.noneNetwork.remove(spec.containerId).catch(() => undefined);
       return undefined;
     }
     const attached = await this.attach(spec, container);
@@ -254,9 +295,19 @@ export class DockerContainerizer implements Containerizer {
         .getContainer(entry.Id)
         .remove({ force: true })
         .catch(() => undefined);
+      await this.options.noneNetwork.remove(containerId).catch(() => undefined);
       removed.push(containerId);
     }
+    await this.removeStrayNetworkFiles(known);
     return removed;
+  }
+
+  /** Network files of containers never created (the agent stopped between writing them and creating it). */
+  private async removeStrayNetworkFiles(known: ReadonlySet<string>): Promise<void> {
+    const none = this.options.noneNetwork;
+    for (const containerId of await readdir(none.dir).catch(() => [] as string[])) {
+      if (!known.has(containerId)) await none.remove(containerId).catch(() => undefined);
+    }
   }
 
   private async attach(spec: LaunchSpec, container: Docker.Container): Promise<Container> {
@@ -304,6 +355,7 @@ export class DockerContainerizer implements Containerizer {
         await container.remove({ force: true }).catch((error: unknown) => {
           if (statusCode(error) !== 404) throw error;
         });
+        await this.options.noneNetwork.remove(spec.containerId);
       },
       detach: stop,
     };

@@ -6,6 +6,9 @@
  * removed in teardown.
  */
 import Docker from 'dockerode';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningAgent } from '../../agent/agent.js';
 import { LABELS } from '../../agent/containerizer/docker-spec.js';
@@ -22,6 +25,7 @@ import {
   startTestAgent,
   taskId,
   tempWorkDir,
+  TEST_IMAGE,
 } from '../support/agent.js';
 import { sandboxFile } from '../support/agent-sandbox.js';
 
@@ -127,6 +131,42 @@ describe('running a container', () => {
     const failed = await master.waitFor(id, 'TASK_FAILED', 30_000);
     expect(failed.status).toMatchObject({ reason: 'REASON_CONTAINER_LIMITATION_MEMORY', source: 'SOURCE_AGENT' });
     expect(failed.status.limitation?.resources?.[0]?.name).toBe('mem');
+  });
+});
+
+/** What a shell script prints in a container `docker run --network none` starts: stdout, then stderr. */
+async function dockerRunNone(shell: string): Promise<string> {
+  const streams = [new PassThrough(), new PassThrough()];
+  const text = streams.map(async (stream) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString();
+  });
+  const [, container] = (await docker.run(TEST_IMAGE, ['/bin/sh', '-c', shell], streams, {
+    Tty: false,
+    HostConfig: { NetworkMode: 'none' },
+    Labels: { [LABELS.workDir]: workDir },
+  })) as [unknown, Docker.Container];
+  await container.remove({ force: true });
+  for (const stream of streams) stream.end();
+  return (await Promise.all(text)).join('');
+}
+
+describe('network NONE', () => {
+  it("shows the task what Docker's none mode shows: loopback only, IPv6 off, its /etc/hosts and resolv.conf, writable", async () => {
+    const id = taskId('none');
+    const shell =
+      'tail -n +3 /proc/net/dev | cut -d: -f1; ip -o addr; cat /proc/sys/net/ipv6/conf/all/disable_ipv6; ' +
+      "cat /etc/hosts /etc/resolv.conf; grep -E ' /etc/(hosts|resolv.conf) ' /proc/mounts | cut -d' ' -f2,4 | cut -d, -f1; " +
+      'echo 10.0.0.1 extra >> /etc/hosts && echo hosts-writable';
+    await master.send(agentId, launch(dockerTask(id, shell)));
+    await master.waitFor(id, 'TASK_FINISHED');
+    const seen = (await sandboxFile(workDir, id, 'stdout')) + (await sandboxFile(workDir, id, 'stderr'));
+    expect(seen).toContain('127.0.0.1\tlocalhost');
+    expect(seen).toContain('hosts-writable');
+    expect(seen).toBe(await dockerRunNone(shell));
+    // The agent's copies of the files go with the container.
+    expect(await readdir(join(workDir, 'meta', 'docker')).catch(() => [])).toEqual([]);
   });
 });
 

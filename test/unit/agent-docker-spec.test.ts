@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { dockerCommand, processCommand, taskEnvironment } from '../../agent/containerizer/command.js';
 import { LaunchError, type LaunchSpec } from '../../agent/containerizer/containerizer.js';
-import { dockerCreateOptions, dockerNetwork, LABELS, taskImage } from '../../agent/containerizer/docker-spec.js';
+import {
+  dockerCreateOptions,
+  dockerNetwork,
+  LABELS,
+  taskImage,
+  type NoneNetworkSpec,
+} from '../../agent/containerizer/docker-spec.js';
 import { taskPorts } from '../../agent/containerizer/docker.js';
 import { sandboxLinks, taskMounts } from '../../agent/containerizer/volumes.js';
 import type { Gpu } from '../../agent/gpu/nvidia.js';
@@ -35,7 +41,7 @@ function spec(task: TaskInfo, extra: Partial<LaunchSpec> = {}): LaunchSpec {
   };
 }
 
-function options(s: LaunchSpec) {
+function options(s: LaunchSpec, noneNetwork?: NoneNetworkSpec) {
   return dockerCreateOptions(s, {
     workDir: '/w',
     sandboxDirectory: '/mnt/mesos/sandbox',
@@ -48,8 +54,15 @@ function options(s: LaunchSpec) {
     taskPorts: taskPorts(s),
     cgroupParent: '/mantle',
     noNewPrivileges: !s.grant.privileged,
+    ...(noneNetwork ? { noneNetwork } : {}),
   });
 }
+
+const NONE_FILES: NoneNetworkSpec = {
+  hosts: '/w/meta/docker/cid-1/hosts',
+  resolvConf: '/w/meta/docker/cid-1/resolv.conf',
+  ipv6: true,
+};
 
 describe('Docker container options', () => {
   it('carries image, shell command, environment, limits, sandbox, labels', () => {
@@ -205,6 +218,42 @@ describe('Docker container options', () => {
       'cache:/cache:rw',
       '/w/volumes/roles/ml/vol-1:/mnt/mesos/sandbox/data:rw',
     ]);
+  });
+
+  it("runs network NONE with networking disabled, Docker's none-mode files mounted and IPv6 off", () => {
+    const created = options(spec(dockerTask('t1', 'true')), NONE_FILES);
+    expect(created.NetworkDisabled).toBe(true);
+    expect(created.HostConfig).toMatchObject({
+      NetworkMode: 'none',
+      Binds: [
+        '/w/sandbox:/mnt/mesos/sandbox:rw',
+        '/w/meta/docker/cid-1/hosts:/etc/hosts:rw',
+        '/w/meta/docker/cid-1/resolv.conf:/etc/resolv.conf:rw',
+      ],
+      Sysctls: { 'net.ipv6.conf.all.disable_ipv6': '1' },
+    });
+    // A host without IPv6 has no sysctl to set (runc would refuse to start the container).
+    expect(options(spec(dockerTask('t1', 'true')), { ...NONE_FILES, ipv6: false }).HostConfig?.Sysctls).toBeUndefined();
+  });
+
+  it("leaves a task's own /etc/hosts or /etc/resolv.conf mount in place, and other networks to Docker", () => {
+    const task = dockerTask('t1', 'true', {
+      container: {
+        type: 'DOCKER',
+        docker: { image: 'x', network: 'NONE' },
+        volumes: [{ host_path: '/srv/hosts', container_path: '/etc/hosts/', mode: 'RO' }],
+      },
+    });
+    expect(options(spec(task, { grant: PERMISSIVE_GRANT }), NONE_FILES).HostConfig?.Binds).toEqual([
+      '/w/sandbox:/mnt/mesos/sandbox:rw',
+      '/srv/hosts:/etc/hosts/:ro',
+      '/w/meta/docker/cid-1/resolv.conf:/etc/resolv.conf:rw',
+    ]);
+    const host = dockerTask('t2', 'true', { container: { type: 'DOCKER', docker: { image: 'x', network: 'HOST' } } });
+    const created = options(spec(host), NONE_FILES);
+    expect(created.NetworkDisabled).toBeUndefined();
+    expect(created.HostConfig?.Binds).toEqual(['/w/sandbox:/mnt/mesos/sandbox:rw']);
+    expect(created.HostConfig?.Sysctls).toBeUndefined();
   });
 
   it('passes supported docker parameters and refuses the others', () => {
