@@ -1,7 +1,7 @@
 /**
  * The agent's SQS requests per task, counted between a real agent and the SQS stand-in by a proxy that sees every
- * request: updates of tasks launched together share SendMessageBatch requests (agent/agent.ts's transport, gathered
- * per turn by shared/queues/send-batches.ts), each task's updates still arrive in order, and an entry SQS refuses
+ * request: the updates a receive's acknowledgements release share one SendMessageBatch (agent/agent.ts's transport,
+ * gathered per turn by shared/queues/send-batches.ts), each task's updates still arrive in order, and an entry SQS refuses
  * fails only its own update, which the status update manager sends again. The refusal is injected by the proxy
  * (the stand-in never refuses one entry of a batch): it keeps the entry from the stand-in and reports it in `Failed`.
  */
@@ -200,7 +200,7 @@ function statesOf(id: string): string[] {
 }
 
 describe("the agent's SQS requests per task", () => {
-  it("sends the updates of tasks launched together in shared requests, each task's in order", async () => {
+  it("counts the requests of ten tasks launched together; each task's updates arrive in order", async () => {
     const ids = Array.from({ length: 10 }, () => taskId('together'));
     const from = proxy.seen.length;
     await runTogether(ids);
