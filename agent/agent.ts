@@ -219,7 +219,7 @@ class Agent implements RunningAgent, AgentContext {
       ...(this.config.region ? { region: this.config.region } : {}),
       endpoints: endpoint ? { sqs: endpoint } : {},
     });
-    this.queues = new Queues(this.clients.sqs);
+    this.queues = new Queues(this.clients.sqs, { gatherTurn: true }); // A turn's updates share one request.
     this.sqsEndpoint = endpoint;
   }
 

@@ -6,6 +6,8 @@
  * taking longer, what they take (ack-round-trip.ts). Sending waits until the agent is registered (it needs its id and the
  * queue); a restarted agent rebuilds every stream from its journal and resends the heads. Each update goes (and is
  * logged) with the task's ids and the correlation id of the command that led to it (docs/operator.md, "Logs").
+ * Heads released by acknowledgements applied together (a receive's bunch) go out together, when the last of those
+ * acknowledgements is applied, so that the transport sends them in one request.
  */
 import { taskKey } from '#shared/ids.js';
 import type { Logger } from '#shared/log.js';
@@ -62,6 +64,9 @@ export class StatusUpdateManager {
   private readonly entries = new Map<string, Entry>();
   private target: { agentId: string; transport: StatusTransport } | undefined;
   private readonly roundTrip = new AckRoundTrip();
+  /** Acknowledgements being applied, and the streams whose next head waits for the last of them. */
+  private acknowledging = 0;
+  private released: Entry[] = [];
 
   constructor(private readonly options: StatusUpdateManagerOptions) {}
 
@@ -145,7 +150,8 @@ export class StatusUpdateManager {
       this.options.metrics.increment('slave/invalid_status_update_acknowledgements');
       return Promise.resolve('unknown');
     }
-    return this.serialize(entry, async () => {
+    this.acknowledging++;
+    const applied = this.serialize(entry, async () => {
       if (entry.stream.head?.uuid !== uuid) {
         const outcome = entry.stream.acknowledge(uuid);
         this.options.metrics.increment(
@@ -174,9 +180,13 @@ export class StatusUpdateManager {
         this.entries.delete(taskKey(frameworkId, taskId));
         this.options.onClosed(frameworkId, taskId);
       } else {
-        this.flush(entry);
+        this.released.push(entry);
       }
       return outcome;
+    });
+    return applied.finally(() => {
+      if (--this.acknowledging > 0) return;
+      for (const released of this.released.splice(0)) this.flush(released);
     });
   }
 

@@ -32,7 +32,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { logContext, type LogContext } from '../log-context.js';
 import { fromMessageAttributes, toMessageAttributes } from './attributes.js';
-import { BatchSender, SQS_MAX_BATCH, type BatchEntry } from './send-batches.js';
+import { BatchSender, SQS_MAX_BATCH, type BatchEntry, type BatchSenderOptions } from './send-batches.js';
 
 /** A cluster name: it prefixes every table and queue (SQS names stop at 80 characters). */
 export function validateClusterName(name: string): string | undefined {
@@ -174,9 +174,15 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 export class Queues {
   private readonly urls = new Map<string, string>();
 
-  private readonly batches = new BatchSender((url, entries) => this.sendBatch(url, entries));
+  private readonly batches: BatchSender;
 
-  constructor(private readonly sqs: SQSClient) {}
+  /** `sending` shapes the shared batches (send-batches.ts): the agent's gather what one turn hands over. */
+  constructor(
+    private readonly sqs: SQSClient,
+    sending: BatchSenderOptions = {},
+  ) {
+    this.batches = new BatchSender((url, entries) => this.sendBatch(url, entries), sending);
+  }
 
   /**
    * Creates the queue (and its dead-letter queue) if needed, with a policy that denies requests not over

@@ -163,6 +163,38 @@ describe('the status update manager', () => {
     life.end();
   });
 
+  it('sends the heads that acknowledgements applied together release in one turn, after the last of them', async () => {
+    const { life, sent, transport, make } = await setup(5_000);
+    const manager = make(life);
+    const tasks = ['a', 'b', 'c'];
+    const starting = tasks.map((id) => status('TASK_STARTING', id));
+    for (const [i, id] of tasks.entries()) {
+      await manager.update('fw', starting[i] ?? status('TASK_STARTING', id));
+      await manager.update('fw', status('TASK_RUNNING', id));
+    }
+    manager.start('agent-1', transport);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(sent).toHaveLength(3);
+    sent.length = 0;
+    // How many updates had gone when each acknowledgement was applied: none before the last.
+    const sentWhenApplied: number[] = [];
+    await Promise.all(
+      starting.map((each, i) =>
+        manager.acknowledge('fw', tasks[i] ?? '', each.uuid as string).then(() => sentWhenApplied.push(sent.length)),
+      ),
+    );
+    expect(sentWhenApplied).toEqual([0, 0, 3]);
+    expect(updatesOf(sent)).toEqual(['TASK_RUNNING', 'TASK_RUNNING', 'TASK_RUNNING']);
+    // Alone, an acknowledgement releases its next head at once.
+    const finished = status('TASK_FINISHED', 'a');
+    await manager.update('fw', finished);
+    sent.length = 0;
+    const running = manager.stream('fw', 'a')?.head?.uuid as string;
+    await manager.acknowledge('fw', 'a', running);
+    expect(updatesOf(sent)).toEqual(['TASK_FINISHED']);
+    life.end();
+  });
+
   it('retries the head with a doubling backoff, through send failures, until acknowledged', async () => {
     const { life, sent, transport, make, fail } = await setup(30);
     const manager = make(life);

@@ -7,10 +7,11 @@ import {
   entryBytes,
   nextBatch,
   type BatchEntry,
+  type BatchSenderOptions,
 } from '#shared/queues/send-batches.js';
 
 /** A SendBatch that records each request and answers when told. */
-function recorder() {
+function recorder(options: BatchSenderOptions = {}) {
   const requests: Array<{
     url: string;
     bodies: string[];
@@ -26,7 +27,7 @@ function recorder() {
         fail: reject,
       });
     });
-  return { requests, sender: new BatchSender(send) };
+  return { requests, sender: new BatchSender(send, options) };
 }
 
 const entry = (body: string): BatchEntry => ({ MessageBody: body });
@@ -127,6 +128,54 @@ describe('sending in shared batches', () => {
       ),
       { numRuns: 60 },
     );
+  });
+
+  it('gathering a turn: what one turn hands over goes in one request, later turns while it flies in the next', async () => {
+    const { requests, sender } = recorder({ gatherTurn: true });
+    const first = [sender.send('q', [entry('a')]), sender.send('q', [entry('b')])];
+    // Handed over from a callback of the same turn, as a second task's update is.
+    await Promise.resolve();
+    first.push(sender.send('q', [entry('c')]));
+    const elsewhere = sender.send('other', [entry('x')]);
+    expect(requests).toEqual([]);
+    await tick();
+    expect(requests.map((r) => r.bodies)).toEqual([['a', 'b', 'c'], ['x']]);
+    const later = sender.send('q', [entry('d')]);
+    await tick();
+    expect(requests).toHaveLength(2);
+    requests[0]?.answer();
+    await Promise.all(first);
+    // The flight's end sends at once what waited for it.
+    await Promise.resolve();
+    expect(requests.map((r) => r.bodies)).toEqual([['a', 'b', 'c'], ['x'], ['d']]);
+    requests[1]?.answer();
+    requests[2]?.answer();
+    await Promise.all([later, elsewhere]);
+    // Idle again: the next turn's first message waits for its turn's end once more.
+    const again = sender.send('q', [entry('e')]);
+    expect(requests).toHaveLength(3);
+    await tick();
+    requests[3]?.answer();
+    await again;
+  });
+
+  it('gathering a turn: a refused entry fails its own call, a failed request all of them', async () => {
+    const { requests, sender } = recorder({ gatherTurn: true });
+    const calls = ['a', 'b', 'c'].map((body) => sender.send('q', [entry(body)]));
+    await tick();
+    requests[0]?.answer(new Map([[1, 'InternalError try again']]));
+    await expect(calls[0]).resolves.toBeUndefined();
+    await expect(calls[1]).rejects.toThrow('SQS refused 1 message(s) to q: InternalError try again');
+    await expect(calls[2]).resolves.toBeUndefined();
+    const down = new Error('ServiceUnavailable');
+    const more = ['d', 'e'].map((body) => sender.send('q', [entry(body)]));
+    await tick();
+    requests[1]?.fail(down);
+    for (const call of more) await expect(call).rejects.toBe(down);
+    expect(requests.map((r) => r.bodies)).toEqual([
+      ['a', 'b', 'c'],
+      ['d', 'e'],
+    ]);
   });
 
   it("counts attributes in an entry's size and always takes at least one entry", () => {
