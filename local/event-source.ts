@@ -32,7 +32,10 @@ export interface EventSourceOptions {
   /**
    * Parallel pollers (Lambda scales these with the backlog). On a FIFO queue a batch waits for the batches in
    * flight that hold any of its message groups, as Lambda handles one batch per group at a time (the stand-in
-   * does not lock groups itself).
+   * does not lock groups itself). One poller at a time waits on an empty queue: a poller whose receive came back
+   * empty while another receives rests until a batch comes (idle, a source makes one receive a wait, not one per
+   * poller), and a poller that takes a batch while none other receives wakes one that rests, so that a backlog
+   * brings them all in.
    */
   readonly pollers?: number;
   readonly onError?: (error: unknown) => void;
@@ -113,10 +116,15 @@ export function startEventSource(options: EventSourceOptions): EventSource {
   let invocations = 0;
   /** Per message group, the batch in flight that holds it. */
   const groupTails = new Map<string, Promise<void>>();
+  /** Pollers receiving now, and those resting until a batch comes. */
+  let receiving = 0;
+  const resting: Array<() => void> = [];
+  const wakeOne = () => resting.shift()?.();
 
   async function poll(): Promise<void> {
     while (!controller.signal.aborted) {
       let messages: ReceivedMessage[];
+      receiving++;
       try {
         messages = await receiveBatch(options, controller.signal);
       } catch (error) {
@@ -124,8 +132,14 @@ export function startEventSource(options: EventSourceOptions): EventSource {
         options.onError?.(error);
         await new Promise((resolve) => setTimeout(resolve, 500));
         continue;
+      } finally {
+        receiving--;
       }
-      if (messages.length === 0) continue;
+      if (messages.length === 0) {
+        if (receiving > 0) await new Promise<void>((resolve) => resting.push(resolve));
+        continue;
+      }
+      if (receiving === 0) wakeOne();
       const release = await takeGroups(messages);
       try {
         await invoke(messages);
@@ -176,6 +190,7 @@ export function startEventSource(options: EventSourceOptions): EventSource {
     invocations: () => invocations,
     async stop() {
       controller.abort();
+      while (resting.length > 0) wakeOne();
       await Promise.allSettled(pollers);
     },
   };

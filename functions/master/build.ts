@@ -36,6 +36,8 @@ export function buildMaster(parts: MasterParts): Master {
     clusterId: parts.config.clusterId,
     metrics,
     now,
+    // One process runs every handler: its status updates' rows serve the ACKNOWLEDGEs that follow them.
+    recentTasks: parts.config.soleWriter,
   });
   return {
     config: parts.config,

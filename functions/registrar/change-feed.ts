@@ -47,6 +47,8 @@ const timeKey = (ms: number): string => String(Math.max(0, Math.floor(ms))).padS
 export class ChangeFeed {
   private watchedUntil = 0;
   private checkedAt = Number.NEGATIVE_INFINITY;
+  /** The read of the watchers item in flight, and when it began. */
+  private checking: { readonly at: number; readonly read: Promise<void> } | undefined;
 
   constructor(private readonly context: RegistrarContext) {}
 
@@ -74,15 +76,32 @@ export class ChangeFeed {
     }
   }
 
-  /** Whether a stream watches (read at most once a second). */
+  /**
+   * Whether a stream watches (read at most once a second). The writers that find the check due while a read is in
+   * flight wait for that read rather than each making its own (a batch's writes come at once): a read begun within
+   * the last WATCH_CHECK_MS is as fresh as the check asks.
+   */
   async watched(): Promise<boolean> {
     const now = this.context.now();
     if (now - this.checkedAt >= WATCH_CHECK_MS) {
-      const result = await this.context.documents.send(new GetCommand({ TableName: this.table, Key: WATCHERS }));
-      this.watchedUntil = Number(result.Item?.until ?? 0);
-      this.checkedAt = now;
+      if (!this.checking || now - this.checking.at >= WATCH_CHECK_MS) {
+        const checking = { at: now, read: this.readWatchers(now) };
+        this.checking = checking;
+        void checking.read
+          .finally(() => {
+            if (this.checking === checking) this.checking = undefined;
+          })
+          .catch(() => undefined);
+      }
+      await this.checking.read;
     }
     return this.watchedUntil > now;
+  }
+
+  private async readWatchers(at: number): Promise<void> {
+    const result = await this.context.documents.send(new GetCommand({ TableName: this.table, Key: WATCHERS }));
+    this.watchedUntil = Number(result.Item?.until ?? 0);
+    this.checkedAt = at;
   }
 
   /**

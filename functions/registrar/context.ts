@@ -63,6 +63,12 @@ export interface RegistrarOptions {
   readonly metrics?: Metrics;
   /** Milliseconds since the epoch; injectable so that tests control time. */
   readonly now?: () => number;
+  /**
+   * Keep the task rows this process's status updates write, for the ACKNOWLEDGEs of those updates (recent-tasks.ts):
+   * only where one process runs both the status handler and the scheduler API (the local cluster), as elsewhere
+   * nothing would read them.
+   */
+  readonly recentTasks?: boolean;
 }
 
 export class RegistrarContext {

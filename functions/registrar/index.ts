@@ -48,7 +48,7 @@ export class Registrar {
     this.recentAgents = new RecentAgents(this.agents, RECENT_AGENT_MS, this.context.now);
     this.counters = new TaskCounters(this.context);
     this.pending = new PendingRegistry(this.context);
-    this.tasks = new TaskRegistry(this.context, this.counters);
+    this.tasks = new TaskRegistry(this.context, this.counters, options.recentTasks);
     this.filters = new FilterRegistry(this.context);
     this.heartbeats = new HeartbeatLog(this.context);
     this.roles = new RoleRegistry(this.context);

@@ -30,6 +30,7 @@ import { RETRY, retrying, type RegistrarContext } from './context.js';
 import type { TaskCounters } from './counters.js';
 import { epochSeconds, Expression, type Item } from './expression.js';
 import { failure, type RegistrarError } from './errors.js';
+import { RecentTasks } from './recent-tasks.js';
 import { ShardMerge } from './shards.js';
 import { FINISHED_RETENTION_MS, INFO_LEASE_MS, infoOutlivesRow, renewInfoLeases } from './task-info-leases.js';
 import {
@@ -77,15 +78,24 @@ export type StatusUpdateResult =
     }
   | { readonly outcome: 'duplicate'; readonly task: TaskRecord };
 
+/** How long a row this process's status update wrote stands in for a read of it (recent-tasks.ts). */
+const RECENT_TASK_MS = 60_000;
+
 /** Rows a scan gathers before reading their TaskInfo items (one batch read of 100 keys each). */
 const INFO_BATCH = 100;
 
 export class TaskRegistry {
+  /** Rows as this process's status updates wrote them lately (recent-tasks.ts), where the registrar keeps them. */
+  readonly recent: RecentTasks | undefined;
+
   constructor(
     private readonly context: RegistrarContext,
     /** The cluster's counts by state, kept by every write that changes a row's state. */
     private readonly counters: TaskCounters,
-  ) {}
+    keepRecent = false,
+  ) {
+    this.recent = keepRecent ? new RecentTasks(context, RECENT_TASK_MS) : undefined;
+  }
 
   private get table(): string {
     return this.context.tables.tasks;
@@ -319,13 +329,19 @@ export class TaskRegistry {
       };
       return ok<StatusUpdateResult>({
         outcome: 'applied',
-        task: updated,
+        task: this.keep(updated),
         previous: applied.previous,
         becameTerminal: applied.becameTerminal,
       });
     });
     if (result === RETRY) throw new Error(`Task ${taskId} kept changing; the status update gave up`);
     return result;
+  }
+
+  /** The row a status update wrote, kept where the registrar keeps them. */
+  private keep(written: TaskRecord): TaskRecord {
+    this.recent?.wrote(written);
+    return written;
   }
 
   /**

@@ -40,10 +40,10 @@ export async function acknowledge(
 }
 
 /**
- * The task's row, first read eventually consistently (half the units). A row that already holds the acknowledged
- * update is recent enough for what is decided on it: a later row has the same agent, a later latest update and a
- * terminal state that never changes. One that does not (not caught up yet, or an unknown update) is read again
- * consistently.
+ * The task's row: as this process's status update wrote it lately (where the registrar keeps them), else read eventually consistently (half the
+ * units). A row that already holds the acknowledged update is recent enough for what is decided on it: a later row
+ * has the same agent, a later latest update and a terminal state that never changes. One that does not (not caught
+ * up yet, or an unknown update) is read again consistently.
  */
 async function taskWithUpdate(
   master: Pick<Master, 'registrar'>,
@@ -51,6 +51,8 @@ async function taskWithUpdate(
   taskId: string,
   uuid: string,
 ): Promise<TaskRecord | undefined> {
+  const written = master.registrar.tasks.recent?.get(frameworkId, taskId);
+  if (written?.uuids.includes(uuid)) return written;
   const seen = await master.registrar.tasks.get(frameworkId, taskId, false);
   if (seen?.uuids.includes(uuid)) return seen;
   return master.registrar.tasks.get(frameworkId, taskId);

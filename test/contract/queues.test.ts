@@ -199,6 +199,47 @@ describe('the Lambda-style event source', () => {
     }
   });
 
+  it('waits on an idle queue with one poller at a time, and brings them all in for a backlog', async () => {
+    const url = await queues.ensure(unique());
+    let receives = 0;
+    const counted = Object.create(queues) as Queues;
+    counted.receive = (...args) => {
+      receives++;
+      return queues.receive(...args);
+    };
+    let running = 0;
+    let most = 0;
+    let handled = 0;
+    const source = startEventSource({
+      queues: counted,
+      queueUrl: url,
+      queueArn: await queues.arn(url),
+      batchSize: 2,
+      pollers: 4,
+      handler: async (event: SQSEvent) => {
+        most = Math.max(most, ++running);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        running--;
+        handled += event.Records.length;
+        return { batchItemFailures: [] };
+      },
+    });
+    try {
+      // The four first receives, then one a second (waits of 1 s) where each poller made one a second.
+      await new Promise((resolve) => setTimeout(resolve, 3500));
+      expect(receives).toBeGreaterThanOrEqual(5);
+      expect(receives).toBeLessThanOrEqual(8);
+      await queues.send(
+        url,
+        Array.from({ length: 16 }, (_, i) => ({ body: `m${i}` })),
+      );
+      await until(() => handled === 16);
+      expect(most).toBe(4);
+    } finally {
+      await source.stop();
+    }
+  });
+
   it("gathers a batch over several receives within a batching window (the heartbeats' event source in AWS)", async () => {
     const url = await queues.ensure(unique());
     const message = (i: number) => ({ body: `beat-${i}` });

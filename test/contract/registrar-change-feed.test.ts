@@ -1,5 +1,6 @@
 /** The change feed's watchers item against DynamoDB Local: who learns of a watcher, and when. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ChangeFeed, WATCH_CHECK_MS } from '../../functions/registrar/change-feed.js';
 import { freshRegistrar, type TestRegistrar } from '../support/registrar.js';
 
@@ -31,5 +32,22 @@ describe('the change feed', () => {
     await other.publish([{ kind: 'AGENT_REMOVED', agentId: 'other' }]);
     expect(await agentsIn()).toEqual(['mine', 'other']);
     expect(await mine.watch(start + 60_000)).toBe(true);
+  });
+
+  it('has the writers that find the check due at once share one read of the watchers item', async () => {
+    const feed = new ChangeFeed(t.registrar.context);
+    const send = vi.spyOn(t.registrar.context.documents, 'send');
+    const reads = () => send.mock.calls.filter(([command]) => command instanceof GetCommand).length;
+    try {
+      await Promise.all(Array.from({ length: 5 }, () => feed.watched()));
+      expect(reads()).toBe(1);
+      await feed.watched();
+      expect(reads()).toBe(1);
+      t.clock.advance(WATCH_CHECK_MS);
+      await Promise.all([feed.watched(), feed.watched()]);
+      expect(reads()).toBe(2);
+    } finally {
+      send.mockRestore();
+    }
   });
 });

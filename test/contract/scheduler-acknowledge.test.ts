@@ -28,30 +28,35 @@ let framework: TestFramework;
 /** The DynamoDB and SQS requests the master made: the command and its table ('sqs' for a queue). */
 const requests: string[] = [];
 
-beforeAll(async () => {
-  // Stream heartbeats (each a write of the framework's record) well apart from the calls counted here.
-  tm = await startTestMaster({ heartbeatIntervalSeconds: 15 });
-  const tables = new Map(Object.entries(tm.master.registrar.context.tables).map(([id, name]) => [name, id]));
+/** Records in `into` the DynamoDB and SQS requests the master `on` makes. */
+function countRequests(on: TestMaster, into: string[]): void {
+  const tables = new Map(Object.entries(on.master.registrar.context.tables).map(([id, name]) => [name, id]));
   const record = (command: string | undefined, input: object) => {
     const { TableName, RequestItems } = input as { TableName?: string; RequestItems?: object };
     const table = TableName ?? Object.keys(RequestItems ?? {})[0];
-    requests.push(`${command} ${table ? tables.get(table) : 'sqs'}`);
+    into.push(`${command} ${table ? tables.get(table) : 'sqs'}`);
   };
   const step = { step: 'initialize', name: 'countRequests' } as const;
-  tm.clients.dynamodb.middlewareStack.add(
+  on.clients.dynamodb.middlewareStack.add(
     (next, context) => (args) => {
       record(context.commandName, args.input);
       return next(args);
     },
     step,
   );
-  tm.clients.sqs.middlewareStack.add(
+  on.clients.sqs.middlewareStack.add(
     (next, context) => (args) => {
       record(context.commandName, args.input);
       return next(args);
     },
     step,
   );
+}
+
+beforeAll(async () => {
+  // Stream heartbeats (each a write of the framework's record) well apart from the calls counted here.
+  tm = await startTestMaster({ heartbeatIntervalSeconds: 15 });
+  countRequests(tm, requests);
   framework = await subscribe(tm);
 });
 afterAll(async () => {
@@ -84,9 +89,9 @@ function acknowledge(agent: TestAgent, taskId: string, id: string, on = framewor
 }
 
 /** The requests of the call under test: not the pollers' receives and deletes. */
-const masterRequests = () =>
-  requests.filter((request) => !/^(ReceiveMessage|DeleteMessageBatch|GetQueueAttributes)/.test(request));
-const invalid = () => tm.master.metrics.snapshot()['master/invalid_status_update_acknowledgements'] ?? 0;
+const masterRequests = (made = requests) =>
+  made.filter((request) => !/^(ReceiveMessage|DeleteMessageBatch|GetQueueAttributes)/.test(request));
+const invalid = (on = tm) => on.master.metrics.snapshot()['master/invalid_status_update_acknowledgements'] ?? 0;
 const acknowledgement = (taskId: string, id: string, on = framework) => ({
   type: 'ACKNOWLEDGE',
   framework_id: { value: on.frameworkId },
@@ -223,5 +228,87 @@ describe("ACKNOWLEDGE's framework record", () => {
     expect((await other.frameworks.remove(own.frameworkId)).ok).toBe(true);
     expect((await own.call('REVIVE')).status).toBe(400);
     own.close();
+  });
+});
+
+describe('ACKNOWLEDGE where one process runs every handler (soleWriter: the local cluster)', () => {
+  let sole: TestMaster;
+  let on: TestFramework;
+  const made: string[] = [];
+  /** The call's requests, less the framework's and the agent's reads (those of the last second may have aged). */
+  const callRequests = () => masterRequests(made).filter((request) => !/(frameworks|agents)$/.test(request));
+  beforeAll(async () => {
+    sole = await startTestMaster({ heartbeatIntervalSeconds: 15, soleWriter: true });
+    countRequests(sole, made);
+    on = await subscribe(sole);
+  });
+  afterAll(async () => {
+    on.close();
+    await sole.close();
+  });
+
+  /** Launches a task on the agent and has it report each of `states`; their uuids once the framework received them. */
+  async function reportedAll(
+    agent: TestAgent,
+    taskId: string,
+    states: ReadonlyArray<'TASK_RUNNING' | 'TASK_FINISHED'>,
+  ) {
+    const offered = await offer(sole, on, agent, 'cpus:1;mem:64');
+    await on.call('ACCEPT', launch([offered.offerId], [commandTask(taskId, agent, 'cpus:1;mem:64')]));
+    await commands(sole, agent);
+    const ids: string[] = [];
+    for (const state of states) {
+      const id = uuid();
+      await sendStatus(sole, agent, on.frameworkId, { task_id: { value: taskId }, state, uuid: id });
+      await on.update(taskId, state);
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  it('takes the row its status update wrote in place of a read, and marks a terminal one acknowledged once', async () => {
+    const agent = await registerAgent(sole, 'cpus:4;mem:1024');
+    const [running, finished] = (await reportedAll(agent, 'kept', ['TASK_RUNNING', 'TASK_FINISHED'])) as [
+      string,
+      string,
+    ];
+    made.length = 0;
+    expect((await acknowledge(agent, 'kept', finished, on)).status).toBe(202);
+    // The row as the FINISHED update wrote it: no read of it, the send, the acknowledged mark.
+    expect(callRequests()).toEqual(['SendMessageBatchCommand sqs', 'UpdateItemCommand tasks']);
+    expect((await sole.master.registrar.tasks.get(on.frameworkId, 'kept'))?.acknowledged).toBe(true);
+    made.length = 0;
+    // The mark dropped the row kept: the framework's retry reads it, and leaves it as it is; so does an earlier update's.
+    expect((await acknowledge(agent, 'kept', finished, on)).status).toBe(202);
+    expect((await acknowledge(agent, 'kept', running, on)).status).toBe(202);
+    expect(callRequests()).toEqual([
+      'GetItemCommand tasks',
+      'SendMessageBatchCommand sqs',
+      'GetItemCommand tasks',
+      'SendMessageBatchCommand sqs',
+    ]);
+    expect(await commands(sole, agent)).toEqual([
+      acknowledgement('kept', finished, on),
+      acknowledgement('kept', finished, on),
+      acknowledgement('kept', running, on),
+    ]);
+  });
+
+  it("decides on the kept row as on a read one: another agent than the task's refused, an update it lacks read", async () => {
+    const agent = await registerAgent(sole, 'cpus:4;mem:1024');
+    const other = await registerAgent(sole, 'cpus:4;mem:1024');
+    const [running] = (await reportedAll(agent, 'kept-refused', ['TASK_RUNNING'])) as [string];
+    const before = invalid(sole);
+    made.length = 0;
+    expect((await acknowledge(other, 'kept-refused', running, on)).status).toBe(202);
+    expect(invalid(sole) - before).toBe(1);
+    expect(callRequests()).toEqual([]);
+    // An update the kept row does not hold: the row is read (twice: it is not in the eventually consistent one
+    // either), and the acknowledgement goes to the task's agent, as without the row kept.
+    const unknown = uuid();
+    expect((await acknowledge(agent, 'kept-refused', unknown, on)).status).toBe(202);
+    expect(callRequests()).toEqual(['GetItemCommand tasks', 'GetItemCommand tasks', 'SendMessageBatchCommand sqs']);
+    expect(await commands(sole, other, 0)).toEqual([]);
+    expect(await commands(sole, agent, 0)).toEqual([acknowledgement('kept-refused', unknown, on)]);
   });
 });
