@@ -8,50 +8,27 @@
  */
 import type { AgentStatusView } from './agent-records.js';
 import type { AgentRegistry } from './agents.js';
-
-/** Bounds the memory a process with very many agents spends on this. */
-const MAX_ENTRIES = 10_000;
+import { RecentReads } from './recent-reads.js';
 
 export class RecentAgents {
-  private readonly entries = new Map<string, { readonly view: AgentStatusView; readonly until: number }>();
-  private readonly reading = new Map<string, Promise<AgentStatusView | undefined>>();
+  private readonly reads: RecentReads<AgentStatusView | undefined>;
 
-  constructor(
-    private readonly agents: Pick<AgentRegistry, 'statuses'>,
-    readonly ttlMs: number,
-    private readonly now: () => number,
-  ) {}
+  constructor(agents: Pick<AgentRegistry, 'statuses'>, ttlMs: number, now: () => number) {
+    this.reads = new RecentReads(
+      async (agentId) => (await agents.statuses([agentId])).get(agentId),
+      // An unknown agent is not kept: it may be one registering now.
+      (view) => (view === undefined ? undefined : view.status === 'GONE' ? Number.POSITIVE_INFINITY : ttlMs),
+      now,
+    );
+  }
 
   /** The agent as read at most `ttlMs` ago, or GONE as read at any time (undefined: not registered then). */
-  async get(agentId: string): Promise<AgentStatusView | undefined> {
-    const now = this.now();
-    const kept = this.entries.get(agentId);
-    if (kept && kept.until > now) return kept.view;
-    const shared = this.reading.get(agentId);
-    if (shared) return shared;
-    const read = this.agents.statuses([agentId]).then((found) => {
-      const view = found.get(agentId);
-      // An unknown agent is not kept: it may be one registering now.
-      if (view && this.reading.get(agentId) === read) {
-        if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
-        this.entries.set(agentId, {
-          view,
-          until: view.status === 'GONE' ? Number.POSITIVE_INFINITY : now + this.ttlMs,
-        });
-      }
-      return view;
-    });
-    const done = () => {
-      if (this.reading.get(agentId) === read) this.reading.delete(agentId);
-    };
-    read.then(done, done);
-    this.reading.set(agentId, read);
-    return read;
+  get(agentId: string): Promise<AgentStatusView | undefined> {
+    return this.reads.get(agentId);
   }
 
   /** Drops what was read of the agent (a send to it failed): the next `get` reads it. */
   forget(agentId: string): void {
-    this.entries.delete(agentId);
-    this.reading.delete(agentId);
+    this.reads.forget(agentId);
   }
 }

@@ -9,63 +9,36 @@
  */
 import type { RegistrarContext } from './context.js';
 import type { FrameworkRecord, FrameworkRegistry } from './frameworks.js';
-
-/** Bounds the memory a process with very many frameworks spends on this. */
-const MAX_ENTRIES = 10_000;
+import { RecentReads } from './recent-reads.js';
 
 export class RecentFrameworks {
-  private readonly entries = new Map<
-    string,
-    { readonly record: FrameworkRecord | undefined; readonly until: number }
-  >();
-  /** Reads under way, shared by the callers that ask meanwhile; a write drops its framework's. */
-  private readonly reading = new Map<string, Promise<FrameworkRecord | undefined>>();
-  /** Framework writes this process made: a read that a write overtook is not kept. */
-  private writes = 0;
+  private readonly reads: RecentReads<FrameworkRecord | undefined>;
 
   constructor(
-    private readonly frameworks: Pick<FrameworkRegistry, 'get' | 'table'>,
+    frameworks: Pick<FrameworkRegistry, 'get' | 'table'>,
     context: Pick<RegistrarContext, 'onWrite' | 'now'>,
-    readonly ttlMs: number,
-    private readonly now: () => number = context.now,
+    ttlMs: number,
+    now: () => number = context.now,
   ) {
+    this.reads = new RecentReads(
+      (frameworkId) => frameworks.get(frameworkId),
+      () => ttlMs,
+      now,
+    );
+    // A write this process makes drops what was kept, and a read it overtook is not kept.
     context.onWrite((table, key) => {
-      if (table !== frameworks.table) return;
-      this.writes++;
-      const id = key.framework_id;
-      if (typeof id !== 'string') return;
-      this.entries.delete(id);
-      this.reading.delete(id);
+      if (table === frameworks.table && typeof key.framework_id === 'string') this.reads.forget(key.framework_id);
     });
   }
 
   /** The framework as read at most `ttlMs` ago (undefined: not known then). */
-  async get(frameworkId: string): Promise<FrameworkRecord | undefined> {
-    const now = this.now();
-    const kept = this.entries.get(frameworkId);
-    if (kept && kept.until > now) return kept.record;
-    const shared = this.reading.get(frameworkId);
-    if (shared) return shared;
-    const writes = this.writes;
-    const read = this.frameworks.get(frameworkId).then((record) => {
-      if (writes === this.writes) {
-        if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
-        this.entries.set(frameworkId, { record, until: now + this.ttlMs });
-      }
-      return record;
-    });
-    const done = () => {
-      if (this.reading.get(frameworkId) === read) this.reading.delete(frameworkId);
-    };
-    read.then(done, done);
-    this.reading.set(frameworkId, read);
-    return read;
+  get(frameworkId: string): Promise<FrameworkRecord | undefined> {
+    return this.reads.get(frameworkId);
   }
 
   /** The framework as read now, kept for the next callers in place of what was kept. */
   fresh(frameworkId: string): Promise<FrameworkRecord | undefined> {
-    this.entries.delete(frameworkId);
-    this.reading.delete(frameworkId);
-    return this.get(frameworkId);
+    this.reads.forget(frameworkId);
+    return this.reads.get(frameworkId);
   }
 }
