@@ -37,6 +37,7 @@ import { agentAuthorization, type AuthorizationSources } from './identity.js';
 import { MasterClient } from './master-client.js';
 import { registerAgentGauges } from './metrics.js';
 import { abandonTasks, readSavedAgent, recoverTasks } from './recovery.js';
+import { killEveryTask } from './shutdown.js';
 import { agentRegistration, registrationRequest, type AgentRegistration } from './registration.js';
 import { emptyAgentState, prunedState, type AgentState } from './state.js';
 import { StatusUpdateManager, type StatusTransport } from './status-update-manager.js';
@@ -77,8 +78,8 @@ export interface RunningAgent {
    * leaves its commands invisible until their visibility timeout), unless `waitForPoll: false`.
    */
   stop(options?: { waitForPoll?: boolean }): Promise<void>;
-  /** Kills every task (with this grace), waits for them to end, then stops. */
-  shutdown(gracePeriodMs?: number): Promise<void>;
+  /** Kills every task (with this grace), lets the command poll end as `stop` does, kills what it launched; stops. */
+  shutdown(gracePeriodMs?: number, options?: { waitForPoll?: boolean }): Promise<void>;
   /** Ends at once, as `kill -9` would: nothing more is written, sent or cleaned up. */
   crash(): void;
 }
@@ -452,30 +453,29 @@ class Agent implements RunningAgent, AgentContext {
   stop({ waitForPoll = true }: { waitForPoll?: boolean } = {}): Promise<void> {
     this.stopped ??= (async () => {
       if (!this.life.alive) return;
-      this.stopping = true;
-      if (waitForPoll && this.commands) {
-        this.logger.info('Agent stopping; tasks keep running. Letting the command poll end first', {
-          agentId: this.agentId,
-          atMostSeconds: this.config.commandPollSeconds,
-        });
-        await this.commands;
-      } else {
-        this.logger.info('Agent stopping; tasks keep running', { agentId: this.agentId });
-      }
+      await this.endCommandPoll(waitForPoll, 'Agent stopping; tasks keep running');
       await this.end();
     })();
     return this.stopped;
   }
 
-  async shutdown(gracePeriodMs = 0): Promise<void> {
+  /** No more polls; unless `wait` is false, the one in flight ends by itself and its commands are handled. */
+  private async endCommandPoll(wait: boolean, what: string): Promise<void> {
+    this.stopping = true;
+    const waits = wait && this.commands !== undefined;
+    this.logger.info(waits ? `${what}. Letting the command poll end first` : what, {
+      agentId: this.agentId,
+      ...(waits ? { atMostSeconds: this.config.commandPollSeconds } : {}),
+    });
+    if (waits) await this.commands;
+  }
+
+  async shutdown(gracePeriodMs = 0, { waitForPoll = true }: { waitForPoll?: boolean } = {}): Promise<void> {
     if (!this.life.alive) return;
-    await this.customExecutors.shutdown(() => true, 'The agent is shutting down');
-    const live = [...this.executors.values()].filter((executor) => !executor.terminated);
-    await Promise.all(live.map((executor) => executor.kill({ gracePeriodMs, message: 'The agent is shutting down' })));
-    const deadline = Date.now() + gracePeriodMs + 10_000;
-    while (Date.now() < deadline && [...this.executors.values()].some((executor) => !executor.terminated)) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    // Tasks die while the poll goes on (their updates' acknowledgements come through it); then it ends by itself,
+    // as in `stop`, and a task it launched dies too.
+    await this.endCommandPoll(waitForPoll, 'Agent shutting down');
+    await killEveryTask(this, gracePeriodMs);
     await this.end();
   }
 

@@ -20,7 +20,9 @@ function reply(message: HostReply): void {
 /** Stops every agent as the cluster does: a throwaway cluster takes its tasks along, a persistent one leaves them. */
 function stopAll(): Promise<void> {
   stopping ??= Promise.allSettled(
-    agents.map((agent) => (persist ? agent.stop({ waitForPoll: false }) : agent.shutdown(2000))),
+    agents.map((agent) =>
+      persist ? agent.stop({ waitForPoll: false }) : agent.shutdown(2000, { waitForPoll: false }),
+    ),
   ).then(() => undefined);
   return stopping;
 }

@@ -316,7 +316,9 @@ async function startAgents(options: LocalClusterOptions, setup: AgentsSetup, sto
     const agent = await startAgent({ config, env: setup.credentialEnv });
     // A throwaway cluster takes its tasks with it; a persistent one leaves them for the next start to recover.
     // The stand-in's queues die with this process: nothing is gained by letting a command poll end.
-    stops.push(() => (options.persist ? agent.stop({ waitForPoll: false }) : agent.shutdown(2000)));
+    stops.push(() =>
+      options.persist ? agent.stop({ waitForPoll: false }) : agent.shutdown(2000, { waitForPoll: false }),
+    );
     agents.push(agent);
     logAgent(options, setup, i, await agent.registered);
   }

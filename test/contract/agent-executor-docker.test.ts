@@ -239,7 +239,7 @@ describe('a custom executor in a Docker container', () => {
     const id = taskId('survivor');
     await master.send(agentId, launch(executorTask(id, info, 'sleep 6; echo done'), { grant: grant() }));
     await master.waitFor(id, 'TASK_RUNNING', 30_000);
-    await (agent as RunningAgent).stop({ waitForPoll: false });
+    await (agent as RunningAgent).stop();
     const second = await startAgent();
     const restartedAt = performance.now();
     expect(await second.registered).toBe(agentId);

@@ -105,7 +105,7 @@ it(
     );
     await master.waitFor(survivor, 'TASK_RUNNING', EXECUTOR_START_MS);
 
-    await first.stop({ waitForPoll: false });
+    await first.stop();
     const second = await startAgent();
     const restartedAt = performance.now();
     expect(await second.registered).toBe(agentId);
@@ -152,7 +152,7 @@ it(
     await master.send(agentId, launch(executorTask(holder, echo, shell, agentId, volume('ckpt'))));
     await master.waitFor(holder, 'TASK_RUNNING', EXECUTOR_START_MS);
 
-    await first.stop({ waitForPoll: false });
+    await first.stop();
     const second = await startAgent();
     expect(await second.registered).toBe(agentId);
     const finished = await master.waitFor(holder, 'TASK_FINISHED', 30_000);
@@ -196,7 +196,7 @@ it(
     });
     for (const id of members) await master.waitFor(id, 'TASK_RUNNING', EXECUTOR_START_MS);
 
-    await first.stop({ waitForPoll: false });
+    await first.stop();
     const second = await startAgent();
     const restartedAt = performance.now();
     expect(await second.registered).toBe(agentId);

@@ -234,7 +234,7 @@ describe.runIf(usable)(`the metadata firewall (${METADATA_V4}, [::1], cgroup roo
     const id = taskId('fw-lives');
     await master.send(agentId, launch(commandTask(id, 'sleep 60'), { grant: ROOT_GRANT }));
     await master.waitFor(id, 'TASK_RUNNING');
-    await agent?.stop({ waitForPoll: false });
+    await agent?.stop();
     expect(await ownRules()).toEqual(rules);
     agent = await start();
     expect((await ownRules()).sort()).toEqual([...rules].sort());
