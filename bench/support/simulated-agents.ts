@@ -14,8 +14,9 @@
  * Where they differ from real agents, so that 10,000 fit in one process:
  * - No idle long-poll per agent. The bench's SQS client rings `ring(queueUrl)` after each send to a command queue
  *   (the moment a real agent's long-poll would return), and a bounded pool of receivers reads the rung queues with
- *   the same receive and delete calls. A periodic sweep reads the queues of agents with updates in flight, in case a
- *   ring was missed.
+ *   the same receive and delete calls. A periodic sweep reads the queues of agents with updates in flight, and
+ *   every few seconds those of agents with open tasks, in case a ring was missed (a receive that failed leaves
+ *   its commands unread): a real agent's long poll would still find them.
  * - Nothing is journalled, nothing is launched: a task "runs" for `taskMs` (0: it finishes at once).
  * - Their status updates and heartbeats go through one SQS client in a few send lanes (Queues, each with one batch
  *   in flight per queue), so sends to the same queue share batches (SendMessageBatch of up to 10) where separate
@@ -81,6 +82,8 @@ interface SimAgent {
   dirty: boolean;
   /** In the receivers' queue or being read. */
   scheduled: boolean;
+  /** When its queue was last read (Date.now()). */
+  readAt: number;
 }
 
 /** What the fleet did, for the bench's report. */
@@ -104,6 +107,8 @@ export interface FleetCounters {
 
 /** Send lanes: each Queues has one SendMessageBatch in flight per queue, and every agent sends to the status queue. */
 const LANES = 8;
+/** How often the queue of an agent with open tasks is read when nothing rang it (a missed ring's longest wait). */
+const OPEN_TASKS_READ_MS = 5_000;
 
 export class SimulatedFleet {
   readonly counters: FleetCounters = {
@@ -145,6 +150,7 @@ export class SimulatedFleet {
       refused: new Set(),
       dirty: false,
       scheduled: false,
+      readAt: 0,
     }));
   }
 
@@ -260,6 +266,7 @@ export class SimulatedFleet {
     const url = agent.registration?.commandQueueUrl;
     if (!url) return;
     agent.dirty = false;
+    agent.readAt = Date.now();
     try {
       const queues = this.lane(agent.index);
       const messages = await queues.receive(url, { waitSeconds: 0, max: 10 });
@@ -449,11 +456,11 @@ export class SimulatedFleet {
     return this.roundTrip.firstRetryMs(this.options.retryMinMs ?? 10_000, this.options.retryMaxMs ?? 600_000);
   }
 
-  /** Resends heads whose retry is due, and reads those agents' queues in case a ring was missed. */
+  /** Resends heads whose retry is due; reads those agents' queues, and any not read lately with tasks open. */
   private sweep(): void {
     const now = Date.now();
     for (const agent of this.agents) {
-      let due = false;
+      let due = agent.tasks.size > 0 && now - agent.readAt >= OPEN_TASKS_READ_MS;
       for (const task of agent.tasks.values()) {
         if (task.retryAt === undefined || now < task.retryAt) continue;
         due = true;
