@@ -472,8 +472,8 @@ class Agent implements RunningAgent, AgentContext {
 
   async shutdown(gracePeriodMs = 0, { waitForPoll = true }: { waitForPoll?: boolean } = {}): Promise<void> {
     if (!this.life.alive) return;
-    // Tasks die while the poll goes on (their updates' acknowledgements come through it); then it ends by itself,
-    // as in `stop`, and a task it launched dies too.
+    // Kill while the poll goes on (acknowledgements come through it); let it end as `stop` does; kill what it launched.
+    await killEveryTask(this, gracePeriodMs);
     await this.endCommandPoll(waitForPoll, 'Agent shutting down');
     await killEveryTask(this, gracePeriodMs);
     await this.end();
