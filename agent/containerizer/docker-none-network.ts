@@ -22,7 +22,6 @@ export const NONE_HOSTS =
   'ff02::2\tip6-allrouters\n';
 
 const LOCALHOST_NAMESERVER = /^nameserver\s+((127\.([0-9]{1,3}\.){2}[0-9]{1,3})|(::1)$)\s*\n*/gm;
-const NAMESERVER = /^\s*nameserver\s+(\S+)/m;
 const DEFAULT_NAMESERVERS = [
   'nameserver 8.8.8.8',
   'nameserver 8.8.4.4',
@@ -33,13 +32,17 @@ const DEFAULT_NAMESERVERS = [
 /** The resolv.conf Docker gives a container from the host's (libnetwork's FilterResolvDNS, IPv6 assumed). */
 export function noneResolvConf(host: string): string {
   const cleaned = host.replace(LOCALHOST_NAMESERVER, '');
-  return NAMESERVER.test(cleaned) ? cleaned : `${cleaned}\n${DEFAULT_NAMESERVERS.join('\n')}`;
+  return nameservers(cleaned).length > 0 ? cleaned : `${cleaned}\n${DEFAULT_NAMESERVERS.join('\n')}`;
 }
 
 /** systemd-resolved's stub: Docker reads the upstream servers' file instead (libnetwork/resolvconf.Path). */
 export function usesResolvedStub(host: string): boolean {
-  const servers = [...host.matchAll(/^\s*nameserver\s+(\S+)/gm)].map((match) => match[1]);
+  const servers = nameservers(host);
   return servers.length === 1 && servers[0] === '127.0.0.53';
+}
+
+function nameservers(resolvConf: string): string[] {
+  return [...resolvConf.matchAll(/^\s*nameserver\s+(\S+)/gm)].map((match) => match[1] as string);
 }
 
 export interface NoneNetworkFiles {

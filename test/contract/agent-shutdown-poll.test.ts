@@ -7,26 +7,39 @@
  * (the task started, then killed with the rest), and an agent restarted at once reports the kill and gets its
  * next command at once.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import type { RunningAgent } from '../../agent/agent.js';
 import type { AwsClients } from '#shared/aws/clients.js';
 import { standInClients } from '../support/aws.js';
 import { FakeMaster } from '../support/agent-master.js';
 import { commandTask, launch, removeWorkDir, startTestAgent, taskId, tempWorkDir } from '../support/agent.js';
+import { SqsProxy } from '../support/sqs-proxy.js';
 
-/** Forwards to the stand-in; holds a ReceiveMessage answer that contains `marker` until `release`. */
+/** Holds the ReceiveMessage answer that contains `marker` until `release`. */
 class HoldingProxy {
   marker: string | undefined;
-  held: Promise<void>;
+  readonly held: Promise<void>;
   private heldNow!: () => void;
   private release_: (() => void) | undefined;
-  private server: Server | undefined;
-  endpoint = '';
+  private readonly proxy: SqsProxy;
 
-  constructor(private readonly target: string) {
+  constructor(target: string) {
     this.held = new Promise((resolve) => (this.heldNow = resolve));
+    this.proxy = new SqsProxy(target, async (request, forward) => {
+      const answer = await forward(request.body);
+      const marker = this.marker;
+      if (marker !== undefined && request.action === 'ReceiveMessage' && answer.body.includes(marker)) {
+        this.marker = undefined;
+        const released = new Promise<void>((resolve) => (this.release_ = resolve));
+        this.heldNow();
+        await released;
+      }
+      return answer;
+    });
+  }
+
+  get endpoint(): string {
+    return this.proxy.endpoint;
   }
 
   release(): void {
@@ -34,48 +47,13 @@ class HoldingProxy {
   }
 
   async start(): Promise<this> {
-    this.server = createServer((request, response) => {
-      const chunks: Buffer[] = [];
-      request.on('data', (chunk: Buffer) => chunks.push(chunk));
-      request.on('end', () => {
-        void (async () => {
-          const answer = await fetch(this.target, {
-            method: 'POST',
-            headers: {
-              'content-type': String(request.headers['content-type'] ?? 'application/x-amz-json-1.0'),
-              'x-amz-target': String(request.headers['x-amz-target'] ?? ''),
-              ...(request.headers.authorization ? { authorization: request.headers.authorization } : {}),
-            },
-            body: Buffer.concat(chunks),
-          });
-          const body = await answer.text();
-          const marker = this.marker;
-          if (marker !== undefined && String(request.headers['x-amz-target']).endsWith('ReceiveMessage')) {
-            if (body.includes(marker)) {
-              this.marker = undefined;
-              const released = new Promise<void>((resolve) => (this.release_ = resolve));
-              this.heldNow();
-              await released;
-            }
-          }
-          if (response.destroyed) return;
-          response
-            .writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' })
-            .end(body);
-        })();
-      });
-    });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    this.endpoint = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    await this.proxy.start();
     return this;
   }
 
   async stop(): Promise<void> {
     this.release();
-    await new Promise<void>((resolve) => {
-      this.server?.closeAllConnections();
-      this.server?.close(() => resolve());
-    });
+    await this.proxy.stop();
   }
 }
 

@@ -5,8 +5,6 @@
  * fails only its own update, which the status update manager sends again. The refusal is injected by the proxy
  * (the stand-in never refuses one entry of a batch): it keeps the entry from the stand-in and reports it in `Failed`.
  */
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningAgent } from '../../agent/agent.js';
 import type { AwsClients } from '#shared/aws/clients.js';
@@ -15,6 +13,7 @@ import { standInClients } from '../support/aws.js';
 import { FakeMaster } from '../support/agent-master.js';
 import { commandTask, launch, removeWorkDir, startTestAgent, taskId, tempWorkDir } from '../support/agent.js';
 import { eventually } from '../support/cluster.js';
+import { SqsProxy, type ProxiedAnswer, type ProxiedRequest } from '../support/sqs-proxy.js';
 
 interface Seen {
   readonly action: string;
@@ -34,51 +33,41 @@ interface BatchRequest {
 /** Refuses entries of a SendMessageBatch: given its bodies, the indexes to refuse. */
 type Refusal = (bodies: readonly string[]) => readonly number[];
 
-/** An HTTP proxy in front of the stand-in that records each request (JSON protocol) and can refuse entries. */
+/** Records each request the agent makes of SQS (sqs-proxy.ts), and can refuse entries. */
 class CountingProxy {
   readonly seen: Seen[] = [];
   refuse: Refusal = () => [];
-  private server: Server | undefined;
-  endpoint = '';
+  private readonly proxy: SqsProxy;
 
-  constructor(private readonly target: string) {}
+  constructor(target: string) {
+    this.proxy = new SqsProxy(target, (request, forward) => this.forward(request, forward));
+  }
+
+  get endpoint(): string {
+    return this.proxy.endpoint;
+  }
 
   async start(): Promise<this> {
-    this.server = createServer((request, response) => {
-      const chunks: Buffer[] = [];
-      request.on('data', (chunk: Buffer) => chunks.push(chunk));
-      request.on('end', () => {
-        void this.forward(request.headers, Buffer.concat(chunks).toString()).then(({ status, headers, body }) =>
-          response.writeHead(status, headers).end(body),
-        );
-      });
-    });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    this.endpoint = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    await this.proxy.start();
     return this;
   }
 
+  stop(): Promise<void> {
+    return this.proxy.stop();
+  }
+
   private async forward(
-    headers: IncomingHttpHeaders,
-    raw: string,
-  ): Promise<{ status: number; headers: Record<string, string>; body: string }> {
-    const action = String(headers['x-amz-target'] ?? '').replace(/^AmazonSQS\./, '');
+    { action, body: raw }: ProxiedRequest,
+    forward: (body: string) => Promise<ProxiedAnswer>,
+  ): Promise<ProxiedAnswer> {
     const input = JSON.parse(raw || '{}') as BatchRequest;
     const bodies = (input.Entries ?? []).map((entry) => entry.MessageBody ?? '');
     const refusedAt = action === 'SendMessageBatch' ? new Set(this.refuse(bodies)) : new Set<number>();
     const refused = (input.Entries ?? []).filter((_, i) => refusedAt.has(i));
     if (refused.length > 0) input.Entries = input.Entries?.filter((_, i) => !refusedAt.has(i));
-    const answer = await fetch(this.target, {
-      method: 'POST',
-      headers: {
-        'content-type': String(headers['content-type'] ?? 'application/x-amz-json-1.0'),
-        'x-amz-target': String(headers['x-amz-target'] ?? ''),
-        ...(headers.authorization ? { authorization: headers.authorization } : {}),
-      },
-      body: JSON.stringify(input),
-    });
-    let body = await answer.text();
-    if (refused.length > 0 && answer.ok && body) {
+    const answer = await forward(JSON.stringify(input));
+    let body = answer.body;
+    if (refused.length > 0 && answer.status === 200 && body) {
       const output = JSON.parse(body) as { Failed?: unknown[] };
       output.Failed = [
         ...(output.Failed ?? []),
@@ -95,23 +84,12 @@ class CountingProxy {
       received: received.length,
       refused: refused.map((entry) => entry.MessageBody ?? ''),
     });
-    return {
-      status: answer.status,
-      headers: { 'content-type': answer.headers.get('content-type') ?? 'application/x-amz-json-1.0' },
-      body,
-    };
+    return { ...answer, body };
   }
 
   /** Requests SQS would bill (an empty receive is idle polling, left out as the cost model does). */
   billed(from = 0): Seen[] {
     return this.seen.slice(from).filter((seen) => seen.action !== 'ReceiveMessage' || seen.received > 0);
-  }
-
-  async stop(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.server?.closeAllConnections();
-      this.server?.close(() => resolve());
-    });
   }
 }
 
