@@ -4,6 +4,9 @@
  * environment, dependencies (a failed one cancels), ISO 8601 and cron schedules, gangs across agents, timeouts,
  * and cancel killing a running task.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../frameworks/jobs/model.js';
 import { startTestCluster, type TestCluster } from '../support/cluster.js';
@@ -11,8 +14,11 @@ import { jobsOf, logsOf, submitJob, waitForJob } from '../support/jobs-cluster.j
 
 let cluster: TestCluster;
 let cron: Job;
+/** Files a test writes to let a waiting task end. */
+let gates: string;
 
 beforeAll(async () => {
+  gates = await mkdtemp(join(tmpdir(), 'mantle-jobs-gates-'));
   cluster = await startTestCluster({
     agents: 2,
     containerizer: 'mesos',
@@ -30,9 +36,12 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await cluster?.stop();
+  if (gates) await rm(gates, { recursive: true, force: true });
 });
 
 const small = 'cpus:0.1;mem:32';
+/** A task's command that ends once the file exists. */
+const waitFor = (file: string): string => `while [ ! -e ${file} ]; do sleep 0.1; done`;
 
 describe('Mantle Jobs on the local cluster', () => {
   it('runs a job to SUCCEEDED with its environment, and keeps its output', async () => {
@@ -56,12 +65,15 @@ describe('Mantle Jobs on the local cluster', () => {
     // The queue's quota limit lets one job (cpus:1) run at a time.
     await jobsOf(cluster).putQueue('prio', { weight: 1, quota: { guarantees: {}, limits: { cpus: 1 } } });
     const spec = { queue: 'prio', resources: 'cpus:1;mem:32' };
-    const blocker = await submitJob(cluster, { ...spec, command: 'sleep 3' });
+    // The blocker runs until all four are queued, however slowly a loaded machine takes their submissions.
+    const release = join(gates, 'prio-blocker');
+    const blocker = await submitJob(cluster, { ...spec, command: waitFor(release) });
     await waitForJob(cluster, blocker.id, ['RUNNING']);
     const low = await submitJob(cluster, { ...spec, command: 'true', priority: 0 });
     const high = await submitJob(cluster, { ...spec, command: 'true', priority: 10 });
     const lowToo = await submitJob(cluster, { ...spec, command: 'true', priority: 0 });
     const mid = await submitJob(cluster, { ...spec, command: 'true', priority: 5 });
+    await writeFile(release, '');
     const ended = await Promise.all([low, high, lowToo, mid].map((job) => waitForJob(cluster, job.id, ['SUCCEEDED'])));
     const order = ended
       .map((job) => ({ id: job.id, started: job.attempts[0]?.started_at ?? '' }))
@@ -148,7 +160,14 @@ describe('Mantle Jobs on the local cluster', () => {
   });
 
   it('holds one agent’s offer for a gang while the other agent frees up, then launches both together', async () => {
-    const blocker = await submitJob(cluster, { queue: 'gangs', command: 'sleep 3', resources: 'cpus:2;mem:64' });
+    // The blocker runs until the test has seen the gang wait: a fixed sleep could end before a loaded machine's
+    // first offer for the gang, and then the gang would never have to wait.
+    const release = join(gates, 'gang-blocker');
+    const blocker = await submitJob(cluster, {
+      queue: 'gangs',
+      command: waitFor(release),
+      resources: 'cpus:2;mem:64',
+    });
     await waitForJob(cluster, blocker.id, ['RUNNING']);
     const job = await submitJob(cluster, {
       queue: 'gangs',
@@ -159,6 +178,7 @@ describe('Mantle Jobs on the local cluster', () => {
     await expect
       .poll(async () => (await jobsOf(cluster).get(job.id))?.pending_reason, { timeout: 30_000 })
       .toBe('gang of 2: only 1 slot free (cpus:2;mem:64 each)');
+    await writeFile(release, '');
     const done = await waitForJob(cluster, job.id, ['SUCCEEDED', 'FAILED'], 60_000);
     const freed = await waitForJob(cluster, blocker.id, ['SUCCEEDED']);
     expect(done.state).toBe('SUCCEEDED');
