@@ -3,6 +3,8 @@
  * attempt's output, live while it runs, complete once it ended, longer than the 2 KiB tail a status
  * update carries.
  */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestCluster, type TestCluster } from '../support/cluster.js';
 import { logsOf, submitJob, waitForJob } from '../support/jobs-cluster.js';
@@ -19,9 +21,10 @@ afterAll(async () => {
 
 describe("a job's logs", () => {
   it('shows the running attempt its output as it is written, then all of it', async () => {
+    // The task ends once the test has read its output live: a fixed sleep could end first on a loaded machine.
+    const release = join(cluster.workDir, 'release-logs');
     const job = await submitJob(cluster, {
-      command:
-        'echo started; i=0; while [ $i -lt 300 ]; do echo "line $i of a long output"; i=$((i+1)); done; sleep 4; echo done',
+      command: `echo started; i=0; while [ $i -lt 300 ]; do echo "line $i of a long output"; i=$((i+1)); done; while [ ! -e ${release} ]; do sleep 0.1; done; echo done`,
       resources: 'cpus:0.1;mem:32',
     });
     await waitForJob(cluster, job.id, ['RUNNING']);
@@ -31,6 +34,7 @@ describe("a job's logs", () => {
     });
     expect(live.startsWith('started\n')).toBe(true);
     expect(live).not.toContain('done');
+    await writeFile(release, '');
     expect((await waitForJob(cluster, job.id, ['SUCCEEDED', 'FAILED'])).state).toBe('SUCCEEDED');
     const all = await logsOf(cluster, job.id);
     // Far more than a terminal status's 2 KiB tail: the whole output, from the store.
