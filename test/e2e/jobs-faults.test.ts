@@ -4,7 +4,7 @@
  * SIGKILL mid-job, and its queue delivering every batch twice. After each: no job lost, and no attempt
  * launched twice — every task appends its attempt number to a file, so a second launch would show.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,11 +56,11 @@ afterAll(async () => {
   for (const dir of [markers, ...dirs]) await rm(dir, { recursive: true, force: true });
 });
 
-/** A job that appends its attempt number to its marker file, then sleeps. */
-function marking(name: string, sleep = 0, extra: Record<string, unknown> = {}) {
+/** A job that appends its attempt number to its marker file, then sleeps (or runs `then`). */
+function marking(name: string, then: number | string = 0, extra: Record<string, unknown> = {}) {
   return {
     name,
-    command: `echo "$MANTLE_ATTEMPT" >> ${join(markers, name)}; sleep ${sleep}`,
+    command: `echo "$MANTLE_ATTEMPT" >> ${join(markers, name)}; ${typeof then === 'number' ? `sleep ${then}` : then}`,
     resources: 'cpus:0.1;mem:32',
     ...extra,
   };
@@ -145,13 +145,21 @@ describe('Mantle Jobs under faults', () => {
 
   it('an agent killed with SIGKILL mid-job: the attempt is lost, retried on another agent, none launched twice', async () => {
     const first = await childAgent('doomed');
+    // Attempt 1 runs until its agent is dead: a fixed sleep could end first on a loaded machine, and the job
+    // would succeed on the doomed agent. The retry finds the file there and ends at once. (Or once the folder
+    // is gone: a failed test leaves no task looping.)
+    const release = join(markers, 'release-agent-killed');
     const job = await submitJob(
       cluster,
-      marking('agent-killed', 4, { retries: 1, resources: 'cpus:0.1;mem:32;special:1' }),
+      marking('agent-killed', `while [ ! -e ${release} ] && [ -d ${markers} ]; do sleep 0.1; done`, {
+        retries: 1,
+        resources: 'cpus:0.1;mem:32;special:1',
+      }),
     );
     await waitForJob(cluster, job.id, ['RUNNING']);
     await expect.poll(() => launches('agent-killed'), { timeout: 30_000 }).toEqual(['1']);
     await first.crash();
+    await writeFile(release, '');
     const second = await childAgent('rescuer');
     const done = await waitForJob(cluster, job.id, ['SUCCEEDED', 'FAILED'], 90_000);
     expect(done.state).toBe('SUCCEEDED');
