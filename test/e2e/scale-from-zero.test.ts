@@ -5,6 +5,8 @@
  * the task runs there while its instance is protected from scale-in, and once nothing waits the idle
  * agent is drained and its instance terminated: back to zero.
  */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DEMAND_SETTINGS } from '../../functions/fleet/demand.js';
 import { runBatch } from '../support/batch-framework.js';
@@ -36,9 +38,11 @@ describe('scaling from zero', () => {
     expect(idle.gauges).toMatchObject({ activeAgents: 0, agentsNeeded: 0, scaleInCandidates: 0 });
     expect(group.launched).toEqual([]);
 
+    // The task runs until the busy tick below has seen it: a fixed sleep could end first on a loaded machine.
+    const release = join(cluster.workDir, 'release-train');
     const run = await runBatch({
       master: cluster.url,
-      tasks: [{ taskId: 'train', command: 'sleep 2', resources: GPU_TASK }],
+      tasks: [{ taskId: 'train', command: `while [ ! -e ${release} ]; do sleep 0.1; done`, resources: GPU_TASK }],
       framework: { name: 'trainer', capabilities: [{ type: 'PARTITION_AWARE' }, { type: 'GPU_RESOURCES' }] },
     });
     await run.driver.request([{ resources: resources(GPU_TASK), count: 1 }]);
@@ -62,6 +66,7 @@ describe('scaling from zero', () => {
     expect(busy.protected).toEqual([instance]);
     expect(group.launched).toHaveLength(1);
 
+    await writeFile(release, '');
     await run.done;
     const ended = run.timelines.get('train')?.ended;
     expect(ended?.state).toBe('TASK_FINISHED');
