@@ -5,7 +5,7 @@
  * time, read by offset, followed (new lines within a second), browsed and downloaded; another
  * framework's principal refused (403), an unknown framework 404, no credentials 401.
  */
-import { appendFile } from 'node:fs/promises';
+import { appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Offer, TaskInfo, TaskStatus } from '#shared/protocol/mesos.js';
@@ -80,11 +80,14 @@ async function files(who: keyof typeof credentials | undefined, endpoint: string
 
 describe('task output through the files API', () => {
   it('follows a process task live (new lines within a second), reads by offset, browses and downloads', async () => {
+    // The task writes its last line once the test has appended its own: a fixed sleep could end first on a
+    // loaded machine.
+    const release = join(cluster.workDir, 'release-talker');
     launch({
       name: 'talker',
       task_id: { value: 'talker' },
       resources: resources('cpus:0.1;mem:32'),
-      command: { value: 'echo first; echo oops >&2; sleep 6; echo last' },
+      command: { value: `echo first; echo oops >&2; while [ ! -e ${release} ]; do sleep 0.1; done; echo last` },
     });
     await state('talker', 'TASK_RUNNING');
     const target = { ...connection('alice'), frameworkId, taskId: 'talker' };
@@ -114,6 +117,7 @@ describe('task output through the files API', () => {
     }
     expect(Math.max(...latencies)).toBeLessThan(1000);
 
+    await writeFile(release, '');
     await follow; // ends by itself once the task has ended and its output is read
     await state('talker', 'TASK_FINISHED');
     const whole = 'first\nappended 0\nappended 1\nappended 2\nlast\n';
