@@ -6,6 +6,7 @@
  * to SUCCEEDED; an app deployed through Marathon's /v2 API shows with its tasks' ports, and is scaled and
  * restarted from the page. MANTLE_UI_SCREENSHOTS=<dir> also saves a screenshot of each page there (docs/ui/).
  */
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,6 +89,9 @@ describe('the web UI', () => {
   it('shows a task launched from outside within 2 s, and streams its output', async () => {
     await page.getByRole('link', { name: 'Tasks' }).first().click();
     await page.getByRole('heading', { name: 'Tasks', level: 1 }).waitFor();
+    // Lines 3 to 12 come once the page shows line 2: timed lines could all be written before a loaded machine
+    // had the pane open.
+    const release = join(cluster.workDir, 'release-ui-task');
     const task = mantle([
       'execute',
       '--master',
@@ -97,7 +101,8 @@ describe('the web UI', () => {
       '--resources',
       'cpus:0.1;mem:32',
       '--command',
-      'for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo "output line $i"; sleep 0.5; done; sleep 120',
+      `echo "output line 1"; echo "output line 2"; while [ ! -e ${release} ]; do sleep 0.1; done; ` +
+        'for i in 3 4 5 6 7 8 9 10 11 12; do echo "output line $i"; sleep 0.2; done; sleep 120',
     ]);
     runs.push(task);
     await task.line(/Submitting task/, 90_000);
@@ -112,6 +117,7 @@ describe('the web UI', () => {
     await log.filter({ hasText: 'output line 2' }).waitFor({ timeout: 15_000 });
     const early = (await log.textContent()) ?? '';
     expect(early).not.toContain('output line 12');
+    await writeFile(release, '');
     // Lines written after the page began showing the output arrive without a reload.
     await log.filter({ hasText: 'output line 12' }).waitFor({ timeout: 15_000 });
     expect(await page.locator('.history li').allTextContents()).toEqual(
