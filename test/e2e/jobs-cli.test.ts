@@ -37,8 +37,15 @@ const idOf = (output: string) => /job (\S+) submitted/.exec(output)?.[1] ?? '';
 
 describe('mantle job', () => {
   it('submit --wait runs a job to SUCCEEDED (exit 0), printing its changes; logs prints its output', async () => {
-    // It runs for longer than the CLI's 1 s poll, so that RUNNING is seen.
-    const done = await job(['submit', '--wait', '--resources', SMALL, '--command', 'sleep 3; echo hello from a job']);
+    // It runs until the CLI has printed RUNNING: a fixed sleep could end between two of its 1 s polls on a
+    // loaded machine.
+    const release = join(workDir, 'release-hello');
+    const command = `while [ ! -e ${release} ]; do sleep 0.1; done; echo hello from a job`;
+    const waiting = mantle(['job', 'submit', '--master', url, '--wait', '--resources', SMALL, '--command', command]);
+    started.push(waiting);
+    await waiting.line(/TASK_RUNNING/, 90_000);
+    await writeFile(release, '');
+    const done = { code: await waiting.exited, output: waiting.lines.join('\n') };
     expect(done.code, done.output).toBe(0);
     const id = idOf(done.output);
     expect(done.output).toMatch(new RegExp(`attempt 1 task ${id}-1 TASK_RUNNING on \\S+`));
