@@ -4,7 +4,7 @@
  * the launch command, duplicated and reordered status messages, cut subscription streams, and two
  * accepts of one offer at once. After each, nothing is lost and the registrar's invariants hold.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -163,10 +163,18 @@ describe('fault injection on a local cluster', () => {
   it('1. an agent killed with SIGKILL while its task runs, then restarted: the terminal update is delivered', async () => {
     const f = await framework();
     const first = await childAgent('crashy');
-    await launchOn(f, first.agentId, 'survivor', 'sleep 2; echo survived');
+    // The task ends once its agent is dead: a fixed sleep could end before the crash on a loaded machine, and
+    // then the agent that ran it, not the restarted one, would report its end. (Or once the folder is gone: a
+    // failed test leaves no task looping.)
+    const gates = await mkdtemp(join(tmpdir(), 'mantle-gates-'));
+    dirs.push(gates);
+    const release = join(gates, 'survivor');
+    const command = `while [ ! -e ${release} ] && [ -d ${gates} ]; do sleep 0.1; done; echo survived`;
+    await launchOn(f, first.agentId, 'survivor', command);
     await f.update('survivor', 'TASK_RUNNING', 20_000);
 
     await first.agent.crash();
+    await writeFile(release, '');
     // The task outlives its agent (it is not the agent's child); the agent comes back on the same work dir.
     const again = spawnAgentProcess(first.agent.child.spawnargs.slice(4));
     children.push(again);
