@@ -5,7 +5,7 @@
  * time, read by offset, followed (new lines within a second), browsed and downloaded; another
  * framework's principal refused (403), an unknown framework 404, no credentials 401.
  */
-import { appendFile, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Offer, TaskInfo, TaskStatus } from '#shared/protocol/mesos.js';
@@ -162,16 +162,32 @@ describe('task output through the files API', () => {
 
   it('follows a Docker task writing over time', async () => {
     if (cluster.containerizer !== 'docker') return;
+    // Ticks 1 to 3 come once the test has read tick 0 (a file it writes into the sandbox, the container's working
+    // directory): timed ticks could all be out before a loaded machine's Docker opened the task's log stream.
     launch({
       name: 'ticker',
       task_id: { value: 'ticker' },
       resources: resources('cpus:0.1;mem:64'),
       container: { type: 'DOCKER', docker: { image: 'mantle/busybox:test', network: 'NONE' } },
-      command: { value: 'i=0; while [ $i -lt 4 ]; do echo tick $i; i=$((i+1)); sleep 0.7; done' },
+      command: {
+        value:
+          'echo tick 0; while [ ! -e release ]; do sleep 0.1; done; for i in 1 2 3; do sleep 0.7; echo tick $i; done',
+      },
     });
+    const release = async () => {
+      const runs = join(cluster.workDir, 'agent-0', 'frameworks', frameworkId, 'executors', 'ticker', 'runs');
+      for (const run of await readdir(runs)) await writeFile(join(runs, run, 'release'), '');
+    };
+    // Released anyway after a while: output shipped only at the end then fails the check below, not the timeout.
+    const fallback = setTimeout(() => void release().catch(() => undefined), 30_000);
     const seen: Array<{ data: string; at: number }> = [];
-    for await (const chunk of followTaskOutput({ ...connection('alice'), frameworkId, taskId: 'ticker' })) {
-      seen.push({ data: chunk.data, at: Date.now() });
+    try {
+      for await (const chunk of followTaskOutput({ ...connection('alice'), frameworkId, taskId: 'ticker' })) {
+        seen.push({ data: chunk.data, at: Date.now() });
+        if (chunk.data.includes('tick 0')) await release();
+      }
+    } finally {
+      clearTimeout(fallback);
     }
     expect(seen.map((s) => s.data).join('')).toBe('tick 0\ntick 1\ntick 2\ntick 3\n');
     // Shipped as written, not at the end: the first tick arrived well before the last.
