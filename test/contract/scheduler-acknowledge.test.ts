@@ -104,9 +104,12 @@ describe('ACKNOWLEDGE', () => {
     const agent = await registerAgent(tm, 'cpus:4;mem:1024');
     const first = await reported(agent, 'counted-1', 'TASK_RUNNING');
     const second = await reported(agent, 'counted-2', 'TASK_RUNNING');
+    // The clock held: the second call comes within the first's second however long the calls take.
+    tm.hold();
     expect((await acknowledge(agent, 'counted-1', first)).status).toBe(202);
     requests.length = 0;
     expect((await acknowledge(agent, 'counted-2', second)).status).toBe(202);
+    tm.resume();
     // One eventually consistent read of the row (it holds the update) and one send: no framework or agent read.
     expect(masterRequests()).toEqual(['GetItemCommand tasks', 'SendMessageBatchCommand sqs']);
     expect(await commands(tm, agent)).toEqual([

@@ -151,6 +151,8 @@ describe('framework lifecycle', () => {
 
   it('a subscription whose stream stopped saying it is alive is treated as disconnected', async () => {
     // A stream whose host died without closing anything: subscribed in the registrar, nobody touching it.
+    // The clock held: the silence the sweeps see is what the test moved it by, not that plus the steps' time.
+    tm.hold();
     const subscribed = await tm.master.registrar.frameworks.subscribe({
       info: FRAMEWORK,
       streamId: crypto.randomUUID(),
@@ -167,6 +169,7 @@ describe('framework lifecycle', () => {
     tm.advance(31_000);
     await sweepFrameworks(tm.master);
     expect(await status(frameworkId)).toBe('INACTIVE');
+    tm.resume();
   });
   it('the sweeper finishes a removal whose handler died midway: tasks killed, resources returned', async () => {
     const framework = await subscribe(tm);

@@ -75,11 +75,14 @@ describe('the sweeper', () => {
     }
     const spare = await offer(tm, aware, agent, 'cpus:1;mem:64');
 
+    // The clock held: the silence the sweeps see is what the test moved it by, not that plus the steps' time.
+    tm.hold();
     await heartbeat(tm, agent);
     tm.advance(74_000);
     expect((await sweep(tm.master)).unreachable).toBe(0); // 74 s < 15 s × 5
     tm.advance(2_000);
     expect((await sweep(tm.master)).unreachable).toBe(1);
+    tm.resume();
     expect((await tm.master.registrar.agents.get(agent.agentId))?.status).toBe('UNREACHABLE');
     await aware.next((e) => e.type === 'RESCIND' && e.rescind?.offer_id.value === spare.offerId);
     const unreachable = await aware.update('a-task', 'TASK_UNREACHABLE');
@@ -256,8 +259,11 @@ describe('the sweeper', () => {
     // A day on: renewed to a full lease from now, once (the window's next sweeps find it renewed).
     tm.advance(120_000);
     expect((await heartbeat(tm, agent)).recorded).toBe(1);
+    // Held, so that the sweep's "now" and the test's fall in the same second however long the sweep takes.
+    tm.hold();
     expect((await sweep(tm.master)).renewedTaskInfos).toBeGreaterThanOrEqual(1);
     expect(await lease()).toBe(epochSeconds(tm.master.now() + INFO_LEASE_MS));
+    tm.resume();
     tm.advance(60_000);
     expect((await heartbeat(tm, agent)).recorded).toBe(1);
     expect((await sweep(tm.master)).renewedTaskInfos).toBe(0);

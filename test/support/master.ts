@@ -37,6 +37,12 @@ export interface TestMaster {
   readonly allocation: RecordedAllocation;
   /** Moves the master's clock forward (the stream's own waits stay in real time). */
   advance(ms: number): void;
+  /**
+   * Stops the master's clock until `resume` (only `advance` moves it meanwhile), for a test whose steps must see
+   * one time however long they take on a loaded machine; `resume` goes on from there, not skipping the pause.
+   */
+  hold(): void;
+  resume(): void;
   close(): Promise<void>;
 }
 
@@ -48,6 +54,7 @@ export async function startTestMaster(
   const cluster = `t${randomBytes(4).toString('hex')}`;
   const allocation = new RecordedAllocation();
   let offset = 0;
+  let held: number | undefined;
   const local = await bootstrapMaster({
     clients,
     cluster,
@@ -60,7 +67,7 @@ export async function startTestMaster(
     },
     allocation,
     ...options,
-    now: () => Date.now() + offset,
+    now: () => held ?? Date.now() + offset,
   });
   const server: HttpServer = await serveMaster(local.master);
   const status: EventSource = await startStatusSource(local);
@@ -74,6 +81,15 @@ export async function startTestMaster(
     allocation,
     advance(ms: number) {
       offset += ms;
+      if (held !== undefined) held += ms;
+    },
+    hold() {
+      held ??= Date.now() + offset;
+    },
+    resume() {
+      if (held === undefined) return;
+      offset = held - Date.now();
+      held = undefined;
     },
     async close() {
       await status.stop();
