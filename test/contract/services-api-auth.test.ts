@@ -194,7 +194,18 @@ describe('a principal may act only for its roles', () => {
   });
 
   it('shows each principal on /v2/events only the events of its roles’ apps', async () => {
-    const read = async (headers: Record<string, string>, until: (events: Json[]) => boolean) => {
+    /** The stream's events once `until` holds, and when it has attached. */
+    const read = (headers: Record<string, string>, until: (events: Json[]) => boolean) => {
+      let attach: () => void = () => undefined;
+      const attached = new Promise<void>((resolve) => (attach = resolve));
+      const seen = readEvents(headers, until, () => attach()).finally(() => attach());
+      return { attached, seen };
+    };
+    const readEvents = async (
+      headers: Record<string, string>,
+      until: (events: Json[]) => boolean,
+      attach: () => void,
+    ) => {
       const controller = new AbortController();
       const response = await app.request('/v2/events?event_type=api_post_event&event_type=app_terminated_event', {
         headers,
@@ -216,6 +227,7 @@ describe('a principal may act only for its roles', () => {
           const data = block.split('\n').find((line) => line.startsWith('data:'));
           if (data) events.push(JSON.parse(data.slice(5)) as Json);
         }
+        if (events.some((event) => event.eventType === 'event_stream_attached')) attach();
       }
       controller.abort();
       await reader.cancel().catch(() => undefined);
@@ -227,13 +239,14 @@ describe('a principal may act only for its roles', () => {
     const forA = read(A, (events) => events.some((event) => event.eventType === 'app_terminated_event'));
     const forB = read(B, last);
     const forOps = read(OPS, last);
-    // Let the streams attach (they send what happens after); team a posts an app and deletes it, then team b posts.
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    // Once the streams have attached (they send what happens after), team a posts an app and deletes it, then team b
+    // posts.
+    await Promise.all([forA.attached, forB.attached, forOps.attached]);
     expect((await call('POST', '/v2/apps', A, web('/team-a/later', 'a'))).status).toBe(201);
     expect((await call('DELETE', '/v2/apps/team-a/later?force=true', A)).status).toBe(200);
     expect((await call('GET', '/v2/apps/team-a/later', OPS)).status).toBe(404);
     expect((await call('POST', '/v2/apps', B, web('/team-b/later', 'b'))).status).toBe(201);
-    const [seenByA, seenByB, seenByOps] = await Promise.all([forA, forB, forOps]);
+    const [seenByA, seenByB, seenByOps] = await Promise.all([forA.seen, forB.seen, forOps.seen]);
     // The app is gone, yet its team still hears of its end (the event carries its role).
     expect(seenByA).toEqual(['api_post_event /team-a/later', 'app_terminated_event /team-a/later']);
     expect(seenByB).toEqual(['api_post_event /team-b/later']);
