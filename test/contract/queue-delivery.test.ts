@@ -17,6 +17,7 @@ import { post } from '../support/http.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';
 import {
   commands,
+  commandsUntil,
   commandTask,
   offer,
   registerAgent,
@@ -147,7 +148,8 @@ describe('the QueueScheduler', () => {
       expect(seen.subscribed).toBe(1);
       const made = await offer(tm, { frameworkId: subscription.frameworkId }, agent, 'cpus:2;mem:512');
       await until(() => seen.offers.some((o) => o.id.value === made.offerId));
-      const launched = await commands(tm, agent, 2);
+      // The launch, and the acknowledgement below, is sent a moment after the callback the test waited for.
+      const launched = await commandsUntil(tm, agent, (read) => read.length > 0);
       expect(launched.map((c) => c.type)).toEqual(['LAUNCH']);
       const running = uuid();
       await sendStatus(tm, agent, subscription.frameworkId, {
@@ -159,9 +161,10 @@ describe('the QueueScheduler', () => {
       await until(
         async () => (await tm.master.registrar.tasks.get(subscription.frameworkId, 'q-1'))?.state === 'TASK_RUNNING',
       );
-      expect(await commands(tm, agent, 2)).toContainEqual(
-        expect.objectContaining({ type: 'ACKNOWLEDGE', uuid: running }),
+      const acknowledgements = await commandsUntil(tm, agent, (read) =>
+        read.some((c) => c.type === 'ACKNOWLEDGE' && c.uuid === running),
       );
+      expect(acknowledgements).toContainEqual(expect.objectContaining({ type: 'ACKNOWLEDGE', uuid: running }));
 
       // A handler that restarted resubscribes with the framework id and reconciles: it hears of q-1 again.
       active = new QueueScheduler(callbacks, { ...options, frameworkId: subscription.frameworkId });

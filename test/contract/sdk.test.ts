@@ -10,7 +10,15 @@ import { freePort } from '../../local/aws-standins.js';
 import type { Offer, TaskStatus } from '#shared/protocol/mesos.js';
 import { SchedulerDriver, type Scheduler } from '../../sdk/scheduler.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';
-import { commands, offer, registerAgent, resources, sendStatus, uuid, type TestAgent } from '../support/scheduler.js';
+import {
+  commandsUntil,
+  offer,
+  registerAgent,
+  resources,
+  sendStatus,
+  uuid,
+  type TestAgent,
+} from '../support/scheduler.js';
 
 let tm: TestMaster;
 let agent: TestAgent;
@@ -69,13 +77,14 @@ describe('the scheduler SDK', () => {
 
     await offer(tm, { frameworkId }, agent, 'cpus:2;mem:512');
     await until(() => offers.length === 1);
-    let sent = await commands(tm, agent, 2);
+    // The launch, and each acknowledgement below, is sent a moment after the callback the test waited for.
+    let sent = await commandsUntil(tm, agent, (read) => read.length > 0);
     expect(sent.map((c) => c.type)).toEqual(['LAUNCH']);
 
     const running = uuid();
     await sendStatus(tm, agent, frameworkId, { task_id: { value: 'sdk-task' }, state: 'TASK_RUNNING', uuid: running });
     await until(() => statuses.some((s) => s.uuid === running));
-    sent = await commands(tm, agent, 2);
+    sent = await commandsUntil(tm, agent, (read) => read.some((c) => c.type === 'ACKNOWLEDGE' && c.uuid === running));
     expect(sent).toContainEqual({
       type: 'ACKNOWLEDGE',
       framework_id: { value: frameworkId },
@@ -93,7 +102,7 @@ describe('the scheduler SDK', () => {
     });
     await until(() => statuses.some((s) => s.uuid === finished));
     expect(driver.frameworkId).toBe(frameworkId);
-    sent = await commands(tm, agent, 2);
+    sent = await commandsUntil(tm, agent, (read) => read.some((c) => c.type === 'ACKNOWLEDGE' && c.uuid === finished));
     expect(sent).toContainEqual({
       type: 'ACKNOWLEDGE',
       framework_id: { value: frameworkId },
@@ -101,7 +110,12 @@ describe('the scheduler SDK', () => {
       uuid: finished,
     });
     expect(statuses.map((s) => s.state)).toEqual(['TASK_RUNNING', 'TASK_FINISHED']);
-    expect((await tm.master.registrar.tasks.get(frameworkId, 'sdk-task'))?.acknowledged).toBe(true);
+    // The master marks the task acknowledged after it sent the agent the acknowledgement seen above.
+    await expect
+      .poll(async () => (await tm.master.registrar.tasks.get(frameworkId, 'sdk-task'))?.acknowledged, {
+        timeout: 15_000,
+      })
+      .toBe(true);
 
     await driver.stop();
     expect((await tm.master.registrar.frameworks.get(frameworkId))?.status).toBe('REMOVED');

@@ -158,6 +158,23 @@ export async function commands(tm: TestMaster, agent: TestAgent, waitSeconds = 1
 }
 
 /**
+ * Reads (and deletes) what the master sent to an agent until `enough` holds of all read, or for `timeoutMs`: for a
+ * command sent a moment after the test's step (an SDK's ACKNOWLEDGE after its callback returned), which one wait
+ * of a fixed time can miss on a loaded machine.
+ */
+export async function commandsUntil(
+  tm: TestMaster,
+  agent: TestAgent,
+  enough: (read: AgentCommand[]) => boolean,
+  timeoutMs = 15_000,
+): Promise<AgentCommand[]> {
+  const read: AgentCommand[] = [];
+  const deadline = Date.now() + timeoutMs;
+  while (!enough(read) && Date.now() < deadline) read.push(...(await commands(tm, agent)));
+  return read;
+}
+
+/**
  * An agent's heartbeat, handed to the heartbeat handler as its event source would (at once, rather than
  * waiting for the poller). `senderId` is what SQS would stamp: the sending instance's role session.
  */
