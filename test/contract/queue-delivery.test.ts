@@ -192,7 +192,8 @@ describe('the QueueScheduler', () => {
       { master: tm.url, framework: FRAMEWORK, name: 'redelivery', reconcileOnSubscribe: false },
     );
     const hosted = frameworkQueues(tm.master);
-    await hosted.register({ name: 'redelivery', handler: scheduler.handler(), visibilityTimeoutSeconds: 1 });
+    // r-1 comes back 3 s after its receive: r-2 is received before that even when handling r-1 takes a second or two.
+    await hosted.register({ name: 'redelivery', handler: scheduler.handler(), visibilityTimeoutSeconds: 3 });
     try {
       const { frameworkId } = await scheduler.subscribe();
       const made = await offer(tm, { frameworkId }, agent, 'cpus:2;mem:512');
