@@ -152,6 +152,12 @@ describe('an ACCEPT cut in two between the ledger and the task records', () => {
     expect(report.orphanedLaunches).toBe(2);
     expect(tm.master.metrics.snapshot()['master/launches_orphaned']).toBeGreaterThanOrEqual(2);
     await framework.call('RECONCILE', { reconcile: { tasks: [{ task_id: { value: 'throttled-2' } }] } });
+    // Its answer comes through the framework's event queue: on a loaded machine, later than onlyUpdates' wait.
+    await expect
+      .poll(() => updatesOf('throttled-2').filter((u) => u === 'TASK_DROPPED/REASON_RECONCILIATION'), {
+        timeout: 10_000,
+      })
+      .toHaveLength(2);
     await onlyUpdates('throttled-2', [
       'TASK_DROPPED/REASON_INVALID_OFFERS',
       'TASK_DROPPED/REASON_RECONCILIATION',
