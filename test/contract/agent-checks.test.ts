@@ -5,14 +5,17 @@
  * never kill; a task still running at its max_completion_time ends TASK_FAILED with
  * REASON_MAX_COMPLETION_TIME_REACHED.
  */
+import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningAgent } from '../../agent/agent.js';
 import type { AwsClients } from '#shared/aws/clients.js';
 import type { TaskStatus } from '#shared/protocol/mesos.js';
 import { standInClients } from '../support/aws.js';
 import { FakeMaster } from '../support/agent-master.js';
+import { sandboxes } from '../support/agent-sandbox.js';
 import { commandTask, kill, launch, removeWorkDir, startTestAgent, taskId, tempWorkDir } from '../support/agent.js';
 
 let clients: AwsClients;
@@ -61,7 +64,12 @@ describe('checks', () => {
       interval_seconds: 0.2,
       timeout_seconds: 5,
     };
-    await master.send(agentId, launch(commandTask(id, 'sleep 1; touch ready; sleep 60', { check })));
+    await master.send(agentId, launch(commandTask(id, 'sleep 60', { check })));
+    // The check passes once the test has seen it fail: a task's own `sleep 1` could end before a loaded
+    // machine's first check ran, and then no failing result would come.
+    await master.waitFor(id, 'TASK_RUNNING', 10_000, (s) => s.check_status?.command?.exit_code === 1);
+    const [sandbox] = await sandboxes(workDir, id);
+    await writeFile(join(sandbox as string, 'ready'), '');
     await master.waitFor(id, 'TASK_RUNNING', 10_000, (s) => s.check_status?.command?.exit_code === 0);
     const [starting, running] = master.updates(id).map((received) => received.status);
     expect(starting).toMatchObject({ state: 'TASK_STARTING', check_status: { type: 'COMMAND', command: {} } });
