@@ -174,7 +174,8 @@ describe('killing', () => {
     await master.send(agentId, kill(id, 1));
     const killing = await master.waitFor(id, 'TASK_KILLING');
     const killed = await master.waitFor(id, 'TASK_KILLED');
-    expect(killed.at - killing.at).toBeGreaterThanOrEqual(900);
+    // Measured by the agent's own stamps: their arrivals here differ by their queueing too, which load stretches.
+    expect((killed.status.timestamp as number) - (killing.status.timestamp as number)).toBeGreaterThanOrEqual(0.9);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
     expect(killed.status.message).toMatch(/signal SIGKILL/);
   });
