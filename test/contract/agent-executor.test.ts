@@ -38,18 +38,27 @@ let agent: RunningAgent;
 let agentId: string;
 let workDir: string;
 
+/**
+ * An agent on `dir` that kills an executor not subscribed within `registrationTimeoutMs`. The example executor
+ * (Node with tsx) took over 20 s to subscribe under a full test run's load, so the shared agent waits as long
+ * as the agent's default does.
+ */
+function startAgent(dir: string, registrationTimeoutMs = 60_000): Promise<RunningAgent> {
+  return startTestAgent(master, {
+    sqsEndpoint: inject('sqsEndpoint'),
+    workDir: dir,
+    containerizers: ['mesos'],
+    port: 0,
+    executorRegistrationTimeoutMs: registrationTimeoutMs,
+    executorShutdownGracePeriodMs: 1_000,
+  });
+}
+
 beforeAll(async () => {
   clients = standInClients();
   master = await new FakeMaster({ sqs: clients.sqs }).start();
   workDir = await tempWorkDir();
-  agent = await startTestAgent(master, {
-    sqsEndpoint: inject('sqsEndpoint'),
-    workDir,
-    containerizers: ['mesos'],
-    port: 0,
-    executorRegistrationTimeoutMs: 8_000,
-    executorShutdownGracePeriodMs: 1_000,
-  });
+  agent = await startAgent(workDir);
   agentId = await agent.registered;
 });
 
@@ -199,13 +208,21 @@ describe('the example executor, through the SDK', () => {
   });
 
   it('kills an executor that never subscribes: REASON_EXECUTOR_REGISTRATION_TIMEOUT', async () => {
-    const info = executor(taskId('mute'), 'sleep 60');
-    const id = taskId('waiting');
-    await master.send(agentId, launch(executorTask(id, info, 'true')));
-    const failed = await master.waitFor(id, 'TASK_FAILED', 20_000);
-    expect(failed.status.reason).toBe('REASON_EXECUTOR_REGISTRATION_TIMEOUT');
-    const exited = await executorMessage(info.executor_id.value, 'EXECUTOR_EXITED');
-    expect((exited as { status: number }).status).toBe(9);
+    const dir = await tempWorkDir();
+    const impatient = await startAgent(dir, 2_000);
+    try {
+      const impatientId = await impatient.registered;
+      const info = executor(taskId('mute'), 'sleep 60');
+      const id = taskId('waiting');
+      await master.send(impatientId, launch({ ...executorTask(id, info, 'true'), agent_id: { value: impatientId } }));
+      const failed = await master.waitFor(id, 'TASK_FAILED', 20_000);
+      expect(failed.status.reason).toBe('REASON_EXECUTOR_REGISTRATION_TIMEOUT');
+      const exited = await executorMessage(info.executor_id.value, 'EXECUTOR_EXITED');
+      expect((exited as { status: number }).status).toBe(9);
+    } finally {
+      await impatient.shutdown();
+      await removeWorkDir(dir);
+    }
   });
 });
 
