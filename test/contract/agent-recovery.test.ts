@@ -5,8 +5,8 @@
  * while it was down, and can still kill what runs. Every status reaches the status queue exactly once
  * per uuid (resends are set far apart here, and each update is acknowledged as the master would).
  */
-import { readdir, readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { Checkpoint } from '../../agent/checkpoint.js';
@@ -29,7 +29,7 @@ import {
   taskId,
   tempWorkDir,
 } from '../support/agent.js';
-import { sandboxFile } from '../support/agent-sandbox.js';
+import { sandboxes, sandboxFile } from '../support/agent-sandbox.js';
 
 let clients: AwsClients;
 let master: FakeMaster;
@@ -87,10 +87,13 @@ it('survives kill -9: tasks of both containerizers are recovered, and what ended
     processLives: taskId('p-lives'),
     dockerLives: taskId('d-lives'),
   };
+  // The "ends" tasks end once the test lets them (a file in their sandboxes), after the crash: a fixed sleep could
+  // end before a loaded machine had launched the four and journalled their acknowledgements.
+  const ends = 'while [ ! -e release ]; do sleep 0.1; done; echo done-while-down';
   await master.send(
     agentId,
-    launch(commandTask(ids.processEnds, 'sleep 2; echo done-while-down')),
-    launch(dockerTask(ids.dockerEnds, 'sleep 2; echo done-while-down')),
+    launch(commandTask(ids.processEnds, ends)),
+    launch(dockerTask(ids.dockerEnds, ends)),
     launch(commandTask(ids.processLives, 'sleep 60')),
     launch(dockerTask(ids.dockerLives, 'sleep 60')),
   );
@@ -100,8 +103,12 @@ it('survives kill -9: tasks of both containerizers are recovered, and what ended
   }
 
   await first.crash();
-  // Both "ends" tasks finish while no agent runs (under load, later than their 2 s sleep): the process
-  // task's supervisor writes its output, the Docker container exits.
+  for (const id of [ids.processEnds, ids.dockerEnds]) {
+    const [sandbox] = await sandboxes(workDir, id);
+    await writeFile(join(sandbox as string, 'release'), '');
+  }
+  // Both "ends" tasks finish while no agent runs: the process task's supervisor writes its output, the
+  // Docker container exits.
   await master.until(
     async () => (await sandboxFile(workDir, ids.processEnds, 'stdout').catch(() => '')) === 'done-while-down\n',
     20_000,
