@@ -5,6 +5,9 @@
  * fails only its own update, which the status update manager sends again. The refusal is injected by the proxy
  * (the stand-in never refuses one entry of a batch): it keeps the entry from the stand-in and reports it in `Failed`.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningAgent } from '../../agent/agent.js';
 import type { AwsClients } from '#shared/aws/clients.js';
@@ -100,8 +103,11 @@ let proxy: CountingProxy;
 let agent: RunningAgent;
 let agentId: string;
 let workDir: string;
+/** Files a test writes to let its waiting tasks end. */
+let gates: string;
 
 beforeAll(async () => {
+  gates = await mkdtemp(join(tmpdir(), 'mantle-batches-'));
   clients = standInClients();
   queues = new Queues(clients.sqs);
   master = await new FakeMaster({ sqs: clients.sqs, heartbeatIntervalSeconds: 60 }).start();
@@ -117,6 +123,7 @@ afterAll(async () => {
   await proxy?.stop();
   clients?.destroy();
   if (workDir) await removeWorkDir(workDir);
+  if (gates) await rm(gates, { recursive: true, force: true });
 });
 
 const STATES = ['TASK_STARTING', 'TASK_RUNNING', 'TASK_FINISHED'];
@@ -138,15 +145,27 @@ async function finished(ids: readonly string[]): Promise<void> {
   );
 }
 
+/** The file that lets these tasks of `releasedTogether` end. */
+const gateOf = (ids: readonly string[]): string => join(gates, ids[0] as string);
+
+/** Lets the tasks of `releasedTogether` end, once the test has seen all their RUNNING updates go. */
+async function letEnd(ids: readonly string[]): Promise<void> {
+  await Promise.all(ids.map((id) => master.waitFor(id, 'TASK_RUNNING', 30_000)));
+  await writeFile(gateOf(ids), '');
+}
+
 /**
- * Launches two-second tasks and holds the acknowledgement of their STARTING until each runs (its RUNNING waits
- * behind), then sends those acknowledgements in one request, each in its task's group as the master sends them.
- * Returns where the proxy's record stood before they went.
+ * Launches tasks that run until `letEnd` and holds the acknowledgement of their STARTING until each runs (its
+ * RUNNING waits behind), then sends those acknowledgements in one request, each in its task's group as the master
+ * sends them. Returns where the proxy's record stood before they went.
  */
 async function releasedTogether(ids: readonly string[]): Promise<number> {
   master.autoAcknowledge = false;
+  // Not a fixed sleep: one task could end before a loaded machine had started the last, and then the wait for all
+  // of them running would never end.
+  const held = `while [ ! -e ${gateOf(ids)} ]; do sleep 0.1; done`;
   try {
-    await master.send(agentId, ...ids.map((id) => launch(commandTask(id, 'sleep 2'))));
+    await master.send(agentId, ...ids.map((id) => launch(commandTask(id, held))));
     const starting = await Promise.all(ids.map((id) => master.waitFor(id, 'TASK_STARTING', 30_000)));
     await eventually(
       async () => agent.tasks().every((task) => !ids.includes(task.taskId) || task.phase === 'running') || undefined,
@@ -213,6 +232,7 @@ describe("the agent's SQS requests per task", () => {
     expect(sends.flatMap((seen) => seen.bodies.map(taskOf)).sort()).toEqual([...ids].sort());
     // One request per receive (the stand-in, like SQS, may answer a waiting poll with the first of them alone).
     expect(sends.length).toBeLessThanOrEqual(receives.length);
+    await letEnd(ids);
     await finished(ids);
   }, 90_000);
 
@@ -228,6 +248,7 @@ describe("the agent's SQS requests per task", () => {
     let from: number;
     try {
       from = await releasedTogether(ids);
+      await letEnd(ids);
       await finished(ids);
     } finally {
       proxy.refuse = () => [];
