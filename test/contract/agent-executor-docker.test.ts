@@ -55,7 +55,8 @@ async function startAgent(): Promise<RunningAgent> {
     workDir,
     containerizers: ['docker'],
     port,
-    executorRegistrationTimeoutMs: 20_000,
+    // The agent's default: the example executor (Node with tsx) took over 20 s to subscribe under a full run's load.
+    executorRegistrationTimeoutMs: 60_000,
     executorReregistrationTimeoutMs: 10_000,
     executorShutdownGracePeriodMs: 1_000,
   });
