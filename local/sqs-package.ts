@@ -14,7 +14,8 @@
  *    receive for its whole wait (plus 40 ms, even with a wait of 0) unless it fills MaxNumberOfMessages. SQS answers
  *    a long poll as soon as any message is there, and a short poll (a wait of 0) at once. Here a receive looks at
  *    once, answers with whatever is visible, and otherwise waits for the next message to become visible (a send, a
- *    delay or a visibility timeout running out wakes it) or for its wait to end.
+ *    delay or a visibility timeout running out wakes it) or for its wait to end. A send's messages each become
+ *    visible in a timer of their own, so the wake waits for the timers due at once: a batch is answered whole.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -46,12 +47,14 @@ const CORRECTIONS: ReadonlyArray<readonly [string, string]> = [
       'if(r.length>0){clearInterval(c),clearTimeout(n),w.delete(s),o()}};Fs.w.set(this,w),s();' +
       'if(r.length==0)if(t>0){w.add(s),n=setTimeout(()=>{clearInterval(c),w.delete(s),o()},t*1e3),n.unref(),' +
       'c=setInterval(s,10),c.unref()}else o();return yield a,r.map(y=>y.record)})},' +
-      '{w:new WeakMap,n(q){let w=Fs.w.get(q);if(w)for(let f of[...w])f()}})',
+      '{w:new WeakMap,n(q){let w=Fs.w.get(q);if(w)for(let f of[...w])f()},' +
+      'p:new WeakSet,d(q){Fs.p.has(q)||(Fs.p.add(q),setImmediate(()=>{Fs.p.delete(q),Fs.n(q)}))}})',
   ],
-  // A message sent (or its delay over) wakes the queue's waiting receives.
-  ['setTimeout(()=>{i.delayed=!1,ie(this,ge)._--},r)', 'setTimeout(()=>{i.delayed=!1,ie(this,ge)._--,Fs.n(this)},r)'],
+  // A message sent (or its delay over) wakes the queue's waiting receives: once the timers due now have all run
+  // (Fs.d), so that a receive woken by a batch's send answers with the whole batch, as SQS does, not its first.
+  ['setTimeout(()=>{i.delayed=!1,ie(this,ge)._--},r)', 'setTimeout(()=>{i.delayed=!1,ie(this,ge)._--,Fs.d(this)},r)'],
   // So does a message whose visibility timeout ran out.
-  [':t.visible=!0)},r),t.tm.unref()', ':(t.visible=!0,Fs.n(this)))},r),t.tm.unref()'],
+  [':t.visible=!0)},r),t.tm.unref()', ':(t.visible=!0,Fs.d(this)))},r),t.tm.unref()'],
 ];
 
 /** The bundle's source with the corrections; throws if any is not found exactly once. */
