@@ -27,6 +27,7 @@ import {
 import { sandboxes, sandboxFile } from '../support/agent-sandbox.js';
 import { buildDeviceFilter, HAS_C_COMPILER } from '../support/device-filter.js';
 import { fakeGpus } from '../support/gpu-agent.js';
+import { untilFile } from '../support/gates.js';
 
 let clients: AwsClients;
 let master: FakeMaster;
@@ -118,7 +119,7 @@ describe.skipIf(!HAS_C_COMPILER)('the cgroup2 GPU device filter (needs cc)', () 
     let second: RunningAgent | undefined;
     try {
       const id = taskId('recovered');
-      const shell = `while [ ! -e release ]; do sleep 0.1; done; ${probe()}`;
+      const shell = `${untilFile('release')}; ${probe()}`;
       await master.send(
         await first.registered,
         launch(commandTask(id, shell, { resources: resources('cpus:0.1;mem:32;gpus:1') })),

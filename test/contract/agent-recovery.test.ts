@@ -30,6 +30,7 @@ import {
   tempWorkDir,
 } from '../support/agent.js';
 import { sandboxes, sandboxFile } from '../support/agent-sandbox.js';
+import { untilFile } from '../support/gates.js';
 
 let clients: AwsClients;
 let master: FakeMaster;
@@ -89,7 +90,7 @@ it('survives kill -9: tasks of both containerizers are recovered, and what ended
   };
   // The "ends" tasks end once the test lets them (a file in their sandboxes), after the crash: a fixed sleep could
   // end before a loaded machine had launched the four and journalled their acknowledgements.
-  const ends = 'while [ ! -e release ]; do sleep 0.1; done; echo done-while-down';
+  const ends = `${untilFile('release')}; echo done-while-down`;
   await master.send(
     agentId,
     launch(commandTask(ids.processEnds, ends)),

@@ -17,6 +17,7 @@ import { FakeMaster } from '../support/agent-master.js';
 import { commandTask, launch, removeWorkDir, startTestAgent, taskId, tempWorkDir } from '../support/agent.js';
 import { eventually } from '../support/cluster.js';
 import { SqsProxy, type ProxiedAnswer, type ProxiedRequest } from '../support/sqs-proxy.js';
+import { untilFile } from '../support/gates.js';
 
 interface Seen {
   readonly action: string;
@@ -163,7 +164,7 @@ async function releasedTogether(ids: readonly string[]): Promise<number> {
   master.autoAcknowledge = false;
   // Not a fixed sleep: one task could end before a loaded machine had started the last, and then the wait for all
   // of them running would never end.
-  const held = `while [ ! -e ${gateOf(ids)} ]; do sleep 0.1; done`;
+  const held = untilFile(gateOf(ids));
   try {
     await master.send(agentId, ...ids.map((id) => launch(commandTask(id, held))));
     const starting = await Promise.all(ids.map((id) => master.waitFor(id, 'TASK_STARTING', 30_000)));

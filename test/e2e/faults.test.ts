@@ -14,6 +14,7 @@ import { spawnAgentProcess, type AgentProcess } from '../support/agent-process.j
 import { eventually, startTestCluster, type TestCluster } from '../support/cluster.js';
 import { registrarSnapshot, registrarViolations } from '../support/invariants.js';
 import { commandTask, FRAMEWORK, launch, subscribe, type TestFramework } from '../support/scheduler.js';
+import { untilFile } from '../support/gates.js';
 
 let cluster: TestCluster;
 let inProcessAgent: string;
@@ -169,7 +170,7 @@ describe('fault injection on a local cluster', () => {
     const gates = await mkdtemp(join(tmpdir(), 'mantle-gates-'));
     dirs.push(gates);
     const release = join(gates, 'survivor');
-    const command = `while [ ! -e ${release} ] && [ -d ${gates} ]; do sleep 0.1; done; echo survived`;
+    const command = `${untilFile(release, gates)}; echo survived`;
     await launchOn(f, first.agentId, 'survivor', command);
     await f.update('survivor', 'TASK_RUNNING', 20_000);
 

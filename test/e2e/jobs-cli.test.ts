@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../local/aws-standins.js';
 import { mantle, run, type Run } from '../support/cli.js';
+import { untilFile } from '../support/gates.js';
 
 const SMALL = 'cpus:0.1;mem:32';
 
@@ -40,7 +41,7 @@ describe('mantle job', () => {
     // It runs until the CLI has printed RUNNING: a fixed sleep could end between two of its 1 s polls on a
     // loaded machine.
     const release = join(workDir, 'release-hello');
-    const command = `while [ ! -e ${release} ]; do sleep 0.1; done; echo hello from a job`;
+    const command = `${untilFile(release)}; echo hello from a job`;
     const waiting = mantle(['job', 'submit', '--master', url, '--wait', '--resources', SMALL, '--command', command]);
     started.push(waiting);
     await waiting.line(/TASK_RUNNING/, 90_000);

@@ -13,6 +13,7 @@ import { taskInfo } from '../../frameworks/jobs/offers.js';
 import { spawnAgentProcess, type AgentProcess } from '../support/agent-process.js';
 import { startTestCluster, type TestCluster } from '../support/cluster.js';
 import { submitJob, waitForJob } from '../support/jobs-cluster.js';
+import { untilFile } from '../support/gates.js';
 
 let cluster: TestCluster;
 let markers: string;
@@ -151,7 +152,7 @@ describe('Mantle Jobs under faults', () => {
     const release = join(markers, 'release-agent-killed');
     const job = await submitJob(
       cluster,
-      marking('agent-killed', `while [ ! -e ${release} ] && [ -d ${markers} ]; do sleep 0.1; done`, {
+      marking('agent-killed', untilFile(release, markers), {
         retries: 1,
         resources: 'cpus:0.1;mem:32;special:1',
       }),

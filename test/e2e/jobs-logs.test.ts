@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestCluster, type TestCluster } from '../support/cluster.js';
 import { logsOf, submitJob, waitForJob } from '../support/jobs-cluster.js';
+import { untilFile } from '../support/gates.js';
 
 let cluster: TestCluster;
 
@@ -24,7 +25,7 @@ describe("a job's logs", () => {
     // The task ends once the test has read its output live: a fixed sleep could end first on a loaded machine.
     const release = join(cluster.workDir, 'release-logs');
     const job = await submitJob(cluster, {
-      command: `echo started; i=0; while [ $i -lt 300 ]; do echo "line $i of a long output"; i=$((i+1)); done; while [ ! -e ${release} ]; do sleep 0.1; done; echo done`,
+      command: `echo started; i=0; while [ $i -lt 300 ]; do echo "line $i of a long output"; i=$((i+1)); done; ${untilFile(release)}; echo done`,
       resources: 'cpus:0.1;mem:32',
     });
     await waitForJob(cluster, job.id, ['RUNNING']);

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../frameworks/jobs/model.js';
 import { startTestCluster, type TestCluster } from '../support/cluster.js';
 import { jobsOf, logsOf, submitJob, waitForJob } from '../support/jobs-cluster.js';
+import { untilFile } from '../support/gates.js';
 
 let cluster: TestCluster;
 let cron: Job;
@@ -40,8 +41,6 @@ afterAll(async () => {
 });
 
 const small = 'cpus:0.1;mem:32';
-/** A task's command that ends once the file exists. */
-const waitFor = (file: string): string => `while [ ! -e ${file} ]; do sleep 0.1; done`;
 
 describe('Mantle Jobs on the local cluster', () => {
   it('runs a job to SUCCEEDED with its environment, and keeps its output', async () => {
@@ -67,7 +66,7 @@ describe('Mantle Jobs on the local cluster', () => {
     const spec = { queue: 'prio', resources: 'cpus:1;mem:32' };
     // The blocker runs until all four are queued, however slowly a loaded machine takes their submissions.
     const release = join(gates, 'prio-blocker');
-    const blocker = await submitJob(cluster, { ...spec, command: waitFor(release) });
+    const blocker = await submitJob(cluster, { ...spec, command: untilFile(release) });
     await waitForJob(cluster, blocker.id, ['RUNNING']);
     const low = await submitJob(cluster, { ...spec, command: 'true', priority: 0 });
     const high = await submitJob(cluster, { ...spec, command: 'true', priority: 10 });
@@ -167,7 +166,7 @@ describe('Mantle Jobs on the local cluster', () => {
     const release = join(gates, 'gang-blocker');
     const blocker = await submitJob(cluster, {
       queue: 'gangs',
-      command: waitFor(release),
+      command: untilFile(release),
       resources: 'cpus:2;mem:64',
     });
     await waitForJob(cluster, blocker.id, ['RUNNING']);

@@ -13,6 +13,7 @@ import { runBatch } from '../support/batch-framework.js';
 import { eventually, startTestCluster, type TestCluster } from '../support/cluster.js';
 import { StandInGroup } from '../support/fleet.js';
 import { resources } from '../support/scheduler.js';
+import { untilFile } from '../support/gates.js';
 
 const GPU_TASK = 'cpus:0.5;mem:64;gpus:1';
 
@@ -42,7 +43,7 @@ describe('scaling from zero', () => {
     const release = join(cluster.workDir, 'release-train');
     const run = await runBatch({
       master: cluster.url,
-      tasks: [{ taskId: 'train', command: `while [ ! -e ${release} ]; do sleep 0.1; done`, resources: GPU_TASK }],
+      tasks: [{ taskId: 'train', command: untilFile(release), resources: GPU_TASK }],
       framework: { name: 'trainer', capabilities: [{ type: 'PARTITION_AWARE' }, { type: 'GPU_RESOURCES' }] },
     });
     await run.driver.request([{ resources: resources(GPU_TASK), count: 1 }]);

@@ -5,7 +5,7 @@
  * time, read by offset, followed (new lines within a second), browsed and downloaded; another
  * framework's principal refused (403), an unknown framework 404, no credentials 401.
  */
-import { appendFile, readdir, writeFile } from 'node:fs/promises';
+import { appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Offer, TaskInfo, TaskStatus } from '#shared/protocol/mesos.js';
@@ -13,6 +13,8 @@ import { SchedulerDriver } from '../../sdk/scheduler.js';
 import { followTaskOutput, readTaskOutput, taskOutputSize, taskSandboxPath } from '../../sdk/task-output.js';
 import { resources } from '../support/scheduler.js';
 import { eventually, startTestCluster, type TestCluster } from '../support/cluster.js';
+import { untilFile } from '../support/gates.js';
+import { sandboxes } from '../support/agent-sandbox.js';
 
 let cluster: TestCluster;
 let driver: SchedulerDriver;
@@ -87,7 +89,7 @@ describe('task output through the files API', () => {
       name: 'talker',
       task_id: { value: 'talker' },
       resources: resources('cpus:0.1;mem:32'),
-      command: { value: `echo first; echo oops >&2; while [ ! -e ${release} ]; do sleep 0.1; done; echo last` },
+      command: { value: `echo first; echo oops >&2; ${untilFile(release)}; echo last` },
     });
     await state('talker', 'TASK_RUNNING');
     const target = { ...connection('alice'), frameworkId, taskId: 'talker' };
@@ -105,13 +107,12 @@ describe('task output through the files API', () => {
     );
 
     // The agent ships the sandbox file as it grows: lines appended to it reach the follower within a second.
-    const sandbox = join(cluster.workDir, 'agent-0', 'frameworks', frameworkId, 'executors', 'talker', 'runs');
-    const runs = await import('node:fs/promises').then((fs) => fs.readdir(sandbox));
+    const [sandbox] = await sandboxes(join(cluster.workDir, 'agent-0'), 'talker', frameworkId);
     const latencies: number[] = [];
     for (let i = 0; i < 3; i++) {
       const line = `appended ${i}\n`;
       const written = Date.now();
-      await appendFile(join(sandbox, runs[0] as string, 'stdout'), line);
+      await appendFile(join(sandbox as string, 'stdout'), line);
       await eventually(async () => (seen.some((s) => s.data.includes(line)) ? true : undefined), 5000);
       latencies.push((seen.find((s) => s.data.includes(line))?.at ?? Infinity) - written);
     }
@@ -170,13 +171,13 @@ describe('task output through the files API', () => {
       resources: resources('cpus:0.1;mem:64'),
       container: { type: 'DOCKER', docker: { image: 'mantle/busybox:test', network: 'NONE' } },
       command: {
-        value:
-          'echo tick 0; while [ ! -e release ]; do sleep 0.1; done; for i in 1 2 3; do sleep 0.7; echo tick $i; done',
+        value: `echo tick 0; ${untilFile('release')}; for i in 1 2 3; do sleep 0.7; echo tick $i; done`,
       },
     });
     const release = async () => {
-      const runs = join(cluster.workDir, 'agent-0', 'frameworks', frameworkId, 'executors', 'ticker', 'runs');
-      for (const run of await readdir(runs)) await writeFile(join(runs, run, 'release'), '');
+      for (const run of await sandboxes(join(cluster.workDir, 'agent-0'), 'ticker', frameworkId)) {
+        await writeFile(join(run, 'release'), '');
+      }
     };
     // Released anyway after a while: output shipped only at the end then fails the check below, not the timeout.
     const fallback = setTimeout(() => void release().catch(() => undefined), 30_000);

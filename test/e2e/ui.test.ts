@@ -15,6 +15,7 @@ import { SchedulerDriver } from '../../sdk/scheduler.js';
 import { launchBrowser, openPage } from '../support/browser.js';
 import { mantle, type Run } from '../support/cli.js';
 import { eventually, startTestCluster, type TestCluster } from '../support/cluster.js';
+import { untilFile } from '../support/gates.js';
 
 let cluster: TestCluster;
 let browser: Browser;
@@ -101,7 +102,7 @@ describe('the web UI', () => {
       '--resources',
       'cpus:0.1;mem:32',
       '--command',
-      `echo "output line 1"; echo "output line 2"; while [ ! -e ${release} ]; do sleep 0.1; done; ` +
+      `echo "output line 1"; echo "output line 2"; ${untilFile(release)}; ` +
         'for i in 3 4 5 6 7 8 9 10 11 12; do echo "output line $i"; sleep 0.2; done; sleep 120',
     ]);
     runs.push(task);
