@@ -5,6 +5,11 @@
  * capacity units DynamoDB Local says each consumed (ReturnConsumedCapacity; a batch's or transaction's units are
  * shared evenly among its items of each table). A write that fails (a condition not met) still counts one item
  * write and one unit: DynamoDB bills it.
+ *
+ * The heartbeat log is keyed by the minute it is written in: only the current minute's key takes writes, at a rate
+ * set by the fleet's size and heartbeat interval. Its writes are metered as one key, `(current minute)`, so that the
+ * idle phase and the run (which fall in different minutes) measure the same key, and the run's share per task comes
+ * out as what the heartbeats do not depend on: nothing.
  */
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { TABLE_DEFINITIONS, type TableId } from '../../functions/registrar/tables.js';
@@ -13,6 +18,9 @@ interface ItemWrite {
   readonly table: string;
   readonly key: string;
 }
+
+/** Tables keyed by the time they are written in, and the one key each is metered as. */
+const TIME_KEYED: ReadonlyMap<TableId, string> = new Map([['heartbeats', '(current minute)']]);
 
 interface Consumed {
   readonly TableName?: string;
@@ -86,8 +94,9 @@ export class PartitionWriteMeter {
   private itemWrites(command: string, input: Input): ItemWrite[] {
     const one = (table: unknown, key: Record<string, AttributeValue> | undefined): ItemWrite[] => {
       const name = String(table);
-      const attribute = this.tables.get(name)?.[1];
-      return [{ table: name, key: attribute ? keyValue(key?.[attribute]) : '?' }];
+      const [id, attribute] = this.tables.get(name) ?? [];
+      const timeKey = id ? TIME_KEYED.get(id) : undefined;
+      return [{ table: name, key: timeKey ?? (attribute ? keyValue(key?.[attribute]) : '?') }];
     };
     switch (command) {
       case 'PutItemCommand':

@@ -81,8 +81,14 @@ export async function startScaleFramework(options: ScaleFrameworkOptions): Promi
   let calling = 0;
   let ended = 0;
   let failedCalls = 0;
+  let suppressed = false;
   let finish: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (finish = resolve));
+
+  const revive = (driver: SchedulerDriver): void => {
+    suppressed = false;
+    driver.call({ type: 'REVIVE' }).catch(() => setTimeout(() => !suppressed && revive(driver), 1000).unref());
+  };
 
   const call = (driver: SchedulerDriver): void => {
     while (calling < options.callers && launches.length > 0) {
@@ -96,6 +102,7 @@ export async function startScaleFramework(options: ScaleFrameworkOptions): Promi
           // The offer may be gone (rescinded, timed out): its tasks wait for the next offers.
           failedCalls++;
           pending.unshift(...launch.tasks.map((task) => task.task_id.value));
+          if (suppressed) revive(driver);
         })
         .finally(() => {
           calling--;
@@ -106,11 +113,17 @@ export async function startScaleFramework(options: ScaleFrameworkOptions): Promi
 
   const driver = new SchedulerDriver(
     {
-      async resourceOffers(driver, offers: Offer[]) {
+      resourceOffers(driver, offers: Offer[]) {
         const unused = place(offers, pending, wanted, options.perAgent, launches);
         call(driver);
-        // One call for every offer it cannot use; a short filter keeps them from coming straight back.
-        if (unused.length > 0) await driver.decline(unused, pending.length > 0 ? 1 : 5).catch(() => undefined);
+        // Not awaited either: a DECLINE of thousands of offers writes a filter for each, and the updates behind
+        // this callback would wait for it (acknowledged late enough, the agents resend them). With nothing left
+        // to place the framework asks for no more offers, as a Mesos framework does (REVIVE if a launch fails).
+        if (pending.length === 0 && !suppressed) {
+          suppressed = true;
+          driver.call({ type: 'SUPPRESS' }).catch(() => (suppressed = false));
+        }
+        if (unused.length > 0) driver.decline(unused, pending.length > 0 ? 1 : 5).catch(() => undefined);
       },
       statusUpdate(_driver, status: TaskStatus) {
         const timeline = timelines.get(status.task_id.value);

@@ -4,6 +4,7 @@
  * FINISHED through the status queue, one update per acknowledgement; a KILL ends a running task, even one whose
  * doorbell was missed. Correctness only: the timings are the benchmark's.
  */
+import { PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AwsClients } from '#shared/aws/clients.js';
 import { PartitionWriteMeter } from '../../bench/support/partition-writes.js';
@@ -11,6 +12,7 @@ import { startScaleCluster, type ScaleCluster } from '../../bench/support/scale-
 import { attachDoorbell } from '../../bench/support/fleet-parts.js';
 import { SimulatedFleet } from '../../bench/support/simulated-agents.js';
 import { runBatch } from '../support/batch-framework.js';
+import type { TableId } from '../../functions/registrar/tables.js';
 
 const AGENTS = 20;
 const TASKS = 50;
@@ -22,10 +24,12 @@ interface Started {
   readonly fleet: SimulatedFleet;
   readonly meter: PartitionWriteMeter;
   readonly clients: AwsClients;
+  readonly tables: Readonly<Record<TableId, string>>;
 }
 
 async function start(name: string, taskMs: number): Promise<Started> {
   let meter: PartitionWriteMeter | undefined;
+  let names: Readonly<Record<TableId, string>> | undefined;
   let ring: (url: string) => void = () => undefined;
   const cluster = await startScaleCluster({
     cluster: name,
@@ -33,6 +37,7 @@ async function start(name: string, taskMs: number): Promise<Started> {
     allocationIntervalSeconds: 1,
     sweepIntervalSeconds: 60,
     instrument(clients, tables) {
+      names = tables;
       meter = new PartitionWriteMeter(tables);
       meter.attach(clients.dynamodb);
       attachDoorbell(clients.sqs, (url) => ring(url));
@@ -50,7 +55,7 @@ async function start(name: string, taskMs: number): Promise<Started> {
     if (!deaf) fleet.ring(url);
   };
   await fleet.register();
-  return { cluster, fleet, meter: meter as PartitionWriteMeter, clients };
+  return { cluster, fleet, meter: meter as PartitionWriteMeter, clients, tables: names as Record<TableId, string> };
 }
 
 async function stop(started: Started | undefined): Promise<void> {
@@ -104,6 +109,25 @@ describe('simulated agents', () => {
       await run.stop();
     }
   }, 120_000);
+
+  it("meters the heartbeat log's minute keys as one key, and other tables by their partition key", async () => {
+    const { clients, tables } = started as Started;
+    const meter = new PartitionWriteMeter(tables);
+    meter.attach(clients.dynamodb);
+    const put = (TableName: string, Item: Record<string, AttributeValue>) =>
+      clients.dynamodb.send(new PutItemCommand({ TableName, Item }));
+    for (const minute of ['1', '2', '3']) {
+      await put(tables.heartbeats, { minute: { N: minute }, batch: { S: `b-${minute}` } });
+    }
+    await put(tables.frameworks, { framework_id: { S: 'metered-framework' } });
+    const figures = meter.between(0, meter.now() + 1);
+    expect(figures.filter((key) => key.table === 'heartbeats')).toEqual([
+      expect.objectContaining({ key: '(current minute)', writes: 3 }),
+    ]);
+    expect(figures.filter((key) => key.table === 'frameworks')).toEqual([
+      expect.objectContaining({ key: 'metered-framework', writes: 1 }),
+    ]);
+  });
 });
 
 describe('a simulated agent told to KILL', () => {
