@@ -19,7 +19,8 @@
  *
  * Flags (or BENCH_* variables): --agents (10000), --tasks (100000), --frameworks (1), --task-ms (0),
  * --idle-seconds (30), --aws-rate (1000), --max-run-seconds (none: a run cut off reports the tasks that ended by
- * then). Prints progress every 5 s; writes bench/results/scale.json.
+ * then), --agent-ping-timeout (15: the master's agent_ping_timeout, the agents' heartbeat interval). Prints progress
+ * every 5 s; writes bench/results/scale.json.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -28,7 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { AwsClients } from '#shared/aws/clients.js';
 import { queueNames } from '#shared/queues/queues.js';
-import { PartitionWriteMeter, type KeyFigure } from './support/partition-writes.js';
+import { PARTITION_LIMIT_WCU, PartitionWriteMeter, partitionFigures } from './support/partition-writes.js';
 import { startScaleCluster, type ScaleCluster } from './support/scale-cluster.js';
 import { QueueDepths } from './support/queue-depths.js';
 import { startScaleFramework, type ScaleFramework, type ScaleTimeline } from './support/scale-framework.js';
@@ -42,7 +43,6 @@ process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 const AGENT_RESOURCES = 'cpus:4;mem:4096;disk:1024';
 const TASK_RESOURCES = 'cpus:0.1;mem:16';
 const CLUSTER = 'scale';
-const PARTITION_LIMIT_WCU = 1000;
 const ALLOCATION_INTERVAL_SECONDS = 10;
 // A framework's ACCEPT calls in flight at once (its offer callback hands them over and returns).
 const ACCEPT_CALLERS = 16;
@@ -59,11 +59,12 @@ function settings() {
       'idle-seconds': { type: 'string' },
       'aws-rate': { type: 'string' },
       'max-run-seconds': { type: 'string' },
+      'agent-ping-timeout': { type: 'string' },
     },
   });
   const read = (flag: keyof typeof values, env: string, fallback: number, min: number): number => {
     const value = Number(values[flag] ?? process.env[env] ?? fallback);
-    if (!Number.isFinite(value) || value < min) throw new Error(`--${flag} must be a number >= ${min}, not ${value}`);
+    if (Number.isNaN(value) || value < min) throw new Error(`--${flag} must be a number >= ${min}, not ${value}`);
     return value;
   };
   return {
@@ -74,6 +75,7 @@ function settings() {
     idleSeconds: read('idle-seconds', 'BENCH_IDLE_SECONDS', 30, 1),
     awsRate: read('aws-rate', 'BENCH_AWS_RATE', 1000, 1),
     maxRunSeconds: read('max-run-seconds', 'BENCH_MAX_RUN_SECONDS', Infinity, 1),
+    agentPingTimeoutSeconds: read('agent-ping-timeout', 'BENCH_AGENT_PING_TIMEOUT', 15, 1),
   };
 }
 
@@ -105,6 +107,16 @@ function memoryWatch(dynamoPid: number) {
 
 function seconds(ms: number): number {
   return Math.round(ms / 100) / 10;
+}
+
+/** The frameworks' failed ACCEPT calls, tasks launched again after their offer timed out, launches held too long. */
+function callFigures(frameworks: readonly ScaleFramework[]) {
+  const total = (count: (framework: ScaleFramework) => number) => frameworks.reduce((sum, f) => sum + count(f), 0);
+  return {
+    failed_accept_calls: total((framework) => framework.failedCalls()),
+    relaunched_after_invalid_offers: total((framework) => framework.relaunched()),
+    launches_unsent_offer_too_old: total((framework) => framework.unsent()),
+  };
 }
 
 /** Registration, timed, with progress. */
@@ -224,7 +236,7 @@ async function runTasks(
     finished,
     ...(Object.keys(notFinished).length > 0 ? { not_finished: notFinished } : {}),
     per_agent_at_once: perAgent,
-    failed_accept_calls: frameworks.reduce((sum, framework) => sum + framework.failedCalls(), 0),
+    ...callFigures(frameworks),
     seconds: round(runSeconds),
     tasks_per_second: round(endedCount / runSeconds),
     submit_to_running_ms: summary(running.map((r) => r.running - r.accepted)),
@@ -264,61 +276,6 @@ function masterMetrics(cluster: ScaleCluster) {
   return { timers, counters };
 }
 
-/**
- * Each key's idle units per second (b) and units per task (a), at the AWS rate: a * R + b. The hottest key, and the
- * task rate at which it would reach DynamoDB's partition limit.
- */
-function partitionFigures(
-  idle: readonly KeyFigure[],
-  idleSeconds: number,
-  run: readonly KeyFigure[],
-  runSeconds: number,
-  tasks: number,
-  awsRate: number,
-) {
-  const keys = new Map<string, { table: string; key: string; idle?: KeyFigure; run?: KeyFigure }>();
-  for (const [phase, figures] of [
-    ['idle', idle],
-    ['run', run],
-  ] as const) {
-    for (const figure of figures) {
-      const name = `${figure.table}/${figure.key}`;
-      const entry = keys.get(name) ?? { table: String(figure.table), key: figure.key };
-      entry[phase] = figure;
-      keys.set(name, entry);
-    }
-  }
-  const scaled = [...keys.values()].map((entry) => {
-    const idlePerSecond = (entry.idle?.units ?? 0) / idleSeconds;
-    const perTask = Math.max(0, ((entry.run?.units ?? 0) - idlePerSecond * runSeconds) / tasks);
-    const atAwsRate = perTask * awsRate + idlePerSecond;
-    return {
-      table: entry.table,
-      key: entry.key,
-      run_writes: entry.run?.writes ?? 0,
-      run_units: round(entry.run?.units ?? 0),
-      run_units_per_second: round((entry.run?.units ?? 0) / runSeconds),
-      run_peak_units_per_second: round(entry.run?.peak_units_per_second ?? 0),
-      idle_units_per_second: round(idlePerSecond),
-      units_per_task: Math.round(perTask * 1000) / 1000,
-      units_per_second_at_aws_rate: round(atAwsRate),
-      tasks_per_second_at_limit:
-        perTask > 0 ? Math.round(Math.max(0, PARTITION_LIMIT_WCU - idlePerSecond) / perTask) : null,
-    };
-  });
-  const byScaled = [...scaled].sort((a, b) => b.units_per_second_at_aws_rate - a.units_per_second_at_aws_rate);
-  const byMeasured = [...scaled].sort((a, b) => b.run_units_per_second - a.run_units_per_second);
-  // Each table's hottest key: a framework's keys are its write shards, so one table's keys can fill the top ten.
-  const byTable = new Map<string, (typeof scaled)[number]>();
-  for (const entry of byScaled) if (!byTable.has(entry.table)) byTable.set(entry.table, entry);
-  return {
-    hottest_at_aws_rate: byScaled[0],
-    hottest_measured: byMeasured[0],
-    hottest_by_table: Object.fromEntries(byTable),
-    top: byScaled.slice(0, 10),
-  };
-}
-
 type Settings = ReturnType<typeof settings>;
 
 /** The master (its DynamoDB writes metered), the fleet on its doorbell, the memory watch. */
@@ -329,6 +286,7 @@ async function startBench(config: Settings) {
     cluster: CLUSTER,
     allocationIntervalSeconds: ALLOCATION_INTERVAL_SECONDS,
     sweepIntervalSeconds: SWEEP_INTERVAL_SECONDS,
+    agentPingTimeoutSeconds: config.agentPingTimeoutSeconds,
     dynamoDbHeapMb: 2048,
     instrument(clients: AwsClients, tables) {
       meter = new PartitionWriteMeter(tables);

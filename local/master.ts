@@ -84,11 +84,15 @@ async function ensureLogGroup(endpoint: string, group: string, region: string): 
 
 /**
  * Feeds the heartbeat queue to the heartbeat handler, as Lambda's event source would: by default in batches of 10
- * at once; `batching` gathers them as the stack's event source does (infra/settings.ts: up to 1,000 in a 20 s window).
+ * at once, one batch at a time; `batching` gathers them as the stack's event source does (infra/settings.ts: up to
+ * 1,000 in a 20 s window, `pollers` batches at once up to the function's concurrency).
  */
 export async function startHeartbeatSource(
   master: Master,
-  batching: { readonly batchSize: number; readonly windowSeconds: number } = { batchSize: 10, windowSeconds: 0 },
+  batching: { readonly batchSize: number; readonly windowSeconds: number; readonly pollers?: number } = {
+    batchSize: 10,
+    windowSeconds: 0,
+  },
 ): Promise<EventSource> {
   return startEventSource({
     queues: master.queues,
@@ -97,6 +101,7 @@ export async function startHeartbeatSource(
     handler: createHeartbeatHandler(master),
     batchSize: batching.batchSize,
     batchingWindowSeconds: batching.windowSeconds,
+    ...(batching.pollers !== undefined ? { pollers: batching.pollers } : {}),
     onError: (error) => master.logger.error('Heartbeat event source failed', { error: String(error) }),
   });
 }

@@ -13,6 +13,10 @@
  */
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { TABLE_DEFINITIONS, type TableId } from '../../functions/registrar/tables.js';
+import { round } from './throughput.js';
+
+/** DynamoDB's write capacity per partition, units a second. */
+export const PARTITION_LIMIT_WCU = 1000;
 
 interface ItemWrite {
   readonly table: string;
@@ -178,4 +182,59 @@ export class PartitionWriteMeter {
     }
     return figures.sort((a, b) => b.units - a.units);
   }
+}
+
+/**
+ * Each key's idle units per second (b) and units per task (a), at the AWS rate: a * R + b. The hottest key, and the
+ * task rate at which it would reach DynamoDB's partition limit.
+ */
+export function partitionFigures(
+  idle: readonly KeyFigure[],
+  idleSeconds: number,
+  run: readonly KeyFigure[],
+  runSeconds: number,
+  tasks: number,
+  awsRate: number,
+) {
+  const keys = new Map<string, { table: string; key: string; idle?: KeyFigure; run?: KeyFigure }>();
+  for (const [phase, figures] of [
+    ['idle', idle],
+    ['run', run],
+  ] as const) {
+    for (const figure of figures) {
+      const name = `${figure.table}/${figure.key}`;
+      const entry = keys.get(name) ?? { table: String(figure.table), key: figure.key };
+      entry[phase] = figure;
+      keys.set(name, entry);
+    }
+  }
+  const scaled = [...keys.values()].map((entry) => {
+    const idlePerSecond = (entry.idle?.units ?? 0) / idleSeconds;
+    const perTask = Math.max(0, ((entry.run?.units ?? 0) - idlePerSecond * runSeconds) / tasks);
+    const atAwsRate = perTask * awsRate + idlePerSecond;
+    return {
+      table: entry.table,
+      key: entry.key,
+      run_writes: entry.run?.writes ?? 0,
+      run_units: round(entry.run?.units ?? 0),
+      run_units_per_second: round((entry.run?.units ?? 0) / runSeconds),
+      run_peak_units_per_second: round(entry.run?.peak_units_per_second ?? 0),
+      idle_units_per_second: round(idlePerSecond),
+      units_per_task: Math.round(perTask * 1000) / 1000,
+      units_per_second_at_aws_rate: round(atAwsRate),
+      tasks_per_second_at_limit:
+        perTask > 0 ? Math.round(Math.max(0, PARTITION_LIMIT_WCU - idlePerSecond) / perTask) : null,
+    };
+  });
+  const byScaled = [...scaled].sort((a, b) => b.units_per_second_at_aws_rate - a.units_per_second_at_aws_rate);
+  const byMeasured = [...scaled].sort((a, b) => b.run_units_per_second - a.run_units_per_second);
+  // Each table's hottest key: a framework's keys are its write shards, so one table's keys can fill the top ten.
+  const byTable = new Map<string, (typeof scaled)[number]>();
+  for (const entry of byScaled) if (!byTable.has(entry.table)) byTable.set(entry.table, entry);
+  return {
+    hottest_at_aws_rate: byScaled[0],
+    hottest_measured: byMeasured[0],
+    hottest_by_table: Object.fromEntries(byTable),
+    top: byScaled.slice(0, 10),
+  };
 }

@@ -5,7 +5,7 @@
  * handler uses them (the partition-write meter, the simulated agents' doorbell).
  */
 import { allocatorConfig } from '../../functions/allocator/config.js';
-import { HEARTBEAT_BATCH_SIZE, HEARTBEAT_BATCHING_WINDOW_SECONDS } from '../../infra/settings.js';
+import { clusterSettings, HEARTBEAT_BATCH_SIZE, HEARTBEAT_BATCHING_WINDOW_SECONDS } from '../../infra/settings.js';
 import type { Master } from '../../functions/master/master.js';
 import { tableNames, type TableNames } from '../../functions/registrar/tables.js';
 import { createAwsClients, type AwsClients, type AwsEndpoints } from '#shared/aws/clients.js';
@@ -17,6 +17,8 @@ export interface ScaleClusterOptions {
   readonly cluster: string;
   readonly allocationIntervalSeconds: number;
   readonly sweepIntervalSeconds: number;
+  /** The master's agent_ping_timeout: the interval the agents heartbeat at (default Mesos's 15 s). */
+  readonly agentPingTimeoutSeconds?: number;
   /** Stand-ins already running (a test's); absent: DynamoDB Local (with this heap) and the SQS stand-in are started. */
   readonly endpoints?: AwsEndpoints;
   readonly dynamoDbHeapMb?: number;
@@ -61,18 +63,28 @@ export async function startScaleCluster(options: ScaleClusterOptions): Promise<S
     const local = await bootstrapMaster({
       clients,
       cluster: options.cluster,
-      config: { ...localMasterConfig({}), soleWriter: true },
+      config: {
+        ...localMasterConfig({}),
+        soleWriter: true,
+        ...(options.agentPingTimeoutSeconds !== undefined
+          ? { agentPingTimeoutSeconds: options.agentPingTimeoutSeconds }
+          : {}),
+      },
     });
     const { master } = local;
     const server = await serveMaster(master);
     stops.push(() => server.close());
-    const status = await startStatusSource(local);
+    // Both event sources as the stack's (its default settings): the status handler up to statusConcurrency batches
+    // at once, the heartbeats gathered in windows, up to heartbeatsConcurrency batches at once. With one heartbeat
+    // batch at a time 10,000 agents' 667 heartbeats a second outran it (about 170 a second handled here, 80,000
+    // waiting after three minutes); with two status batches, their updates waited until the agents resent them.
+    const stack = clusterSettings(() => undefined);
+    const status = await startStatusSource(local, stack.statusConcurrency);
     stops.push(() => status.stop());
-    // As the stack's event source gathers them: 10,000 agents' heartbeats in batches of 10 would take the master's
-    // process 67 invocations a second, and the heartbeat queue fell behind already at 500 agents.
     const heartbeats = await startHeartbeatSource(master, {
       batchSize: HEARTBEAT_BATCH_SIZE,
       windowSeconds: HEARTBEAT_BATCHING_WINDOW_SECONDS,
+      pollers: stack.heartbeatsConcurrency,
     });
     stops.push(() => heartbeats.stop());
     await startAllocator(local, allocatorConfig({}), options.allocationIntervalSeconds, stops);
