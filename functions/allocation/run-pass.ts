@@ -287,6 +287,7 @@ async function sweepOffers(
     return offers.length > 0 ? [{ agent, offers }] : [];
   });
   let writes = 0;
+  const rescinded: OfferRecord[] = [];
   await inParallel(sweeps, deps.allocator.config.commitConcurrency, async ({ agent, offers }) => {
     writes++;
     const removed = await deps.registrar.agents.removeOffers({
@@ -299,18 +300,21 @@ async function sweepOffers(
       if (offer.expiresAt !== undefined && offer.expiresAt <= now) expired++;
       else stale++;
     }
-    await Promise.all(
-      [...groupBy(removed.value.removed, (offer) => offer.frameworkId)].map(async ([frameworkId, list]) => {
-        const framework = frameworks.get(frameworkId);
-        if (!framework || !isActiveFramework(framework) || !framework.eventQueueUrl) return;
-        await publish(
-          deps,
-          framework,
-          list.map((offer) => rescindEvent(offer.offerId)),
-        );
-      }),
-    );
+    rescinded.push(...removed.value.removed);
   });
+  // Each framework's RESCINDs in one publish (batches of ten a request), not one per agent: offers made in one pass
+  // time out together, and a pass that took back 6,000 of them sent 6,000 messages (bench:scale, 10,000 agents).
+  await Promise.all(
+    [...groupBy(rescinded, (offer) => offer.frameworkId)].map(async ([frameworkId, list]) => {
+      const framework = frameworks.get(frameworkId);
+      if (!framework || !isActiveFramework(framework) || !framework.eventQueueUrl) return;
+      await publish(
+        deps,
+        framework,
+        list.map((offer) => rescindEvent(offer.offerId)),
+      );
+    }),
+  );
   return { expired, stale, writes };
 }
 

@@ -37,8 +37,11 @@ const AGENT = 'cpus:24;mem:4096;disk:4096;ports:[31000-32000]';
 
 class RecordingPublisher implements EventPublisher {
   readonly events: Array<{ frameworkId: string; event: Event }> = [];
+  /** Each publish's framework and event types. */
+  readonly calls: Array<{ frameworkId: string; types: Array<Event['type']> }> = [];
   async publish(target: EventTarget, events: readonly Event[]): Promise<void> {
     for (const event of events) this.events.push({ frameworkId: target.frameworkId, event });
+    this.calls.push({ frameworkId: target.frameworkId, types: events.map((event) => event.type) });
   }
   of(type: Event['type']): Array<{ frameworkId: string; event: Event }> {
     return this.events.filter((entry) => entry.event.type === type);
@@ -158,6 +161,10 @@ describe('an allocation pass over the registrar', () => {
     const third = await runAllocationPass(deps);
     expect(third.expired).toBe(4);
     expect(events.of('RESCIND')).toHaveLength(4);
+    // Each framework's RESCINDs of the pass in one publish, whichever agents they were on.
+    const rescindCalls = events.calls.filter((call) => call.types.includes('RESCIND'));
+    expect(rescindCalls.map((call) => call.frameworkId).sort()).toEqual([fwA.frameworkId, fwB.frameworkId].sort());
+    for (const call of rescindCalls) expect(call.types.every((type) => type === 'RESCIND')).toBe(true);
     expect(third.offers).toHaveLength(4);
 
     // A framework that is no longer active loses its offers (and is not sent RESCIND).
