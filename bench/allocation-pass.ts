@@ -11,7 +11,9 @@
  *   (it reads that agent and what its offer depends on), and the same pass without one (how every pass
  *   read before: the whole registrar),
  * - a full pass on the warm snapshot after a tenth of the agents freed their resources (their triggers name
- *   them: it reads those and offers each).
+ *   them: it reads those and offers each),
+ * - a full pass once every offer outlived the offer timeout (each agent's offers taken back in one write, 25 to a
+ *   request, then offered again).
  * Prints one JSON line per case with the items read and written, and writes bench/results/allocation-pass.json.
  *
  * Agents are written straight into the table in the registrar's own item shape (BatchWriteItem), which
@@ -107,6 +109,7 @@ function summary(name: string, agents: number, reports: readonly AllocationPassR
     ...(reports.length > 1 ? { max_ms: round1(Math.max(...reports.map((report) => report.durationMs))) } : {}),
     read_ms: round1(pick((report) => report.readMs)),
     allocate_ms: round1(pick((report) => report.allocateMs)),
+    sweep_ms: round1(pick((report) => report.sweepMs)),
     commit_ms: round1(pick((report) => report.commitMs)),
     items_read: pick((report) => report.itemsRead.total),
     agents_read: pick((report) => report.itemsRead.agents),
@@ -158,6 +161,10 @@ async function size(agents: number): Promise<Array<Record<string, unknown>>> {
       }),
     );
     const tenth = await runAllocationPass(deps, { changedAgents: new Set(freed) });
+    // Every offer outlives the offer timeout: the pass takes each agent's back (a ledger write each, 25 to a
+    // request) and offers it again.
+    const timeout = deps.allocator.config.offerTimeoutSeconds * 1000;
+    const expired = await runAllocationPass({ ...deps, now: () => Date.now() + timeout + 1000 });
     return [
       summary('full pass, every agent free, cold snapshot (an offer written per agent)', agents, [offered]),
       summary('full pass, nothing free, every agent read (the reads)', agents, busy),
@@ -165,6 +172,10 @@ async function size(agents: number): Promise<Array<Record<string, unknown>>> {
       summary('pass after one agent frees resources, warm snapshot', agents, partial),
       summary('pass after one agent frees resources, no snapshot (as before)', agents, cold),
       summary('full pass, warm snapshot, a tenth of the agents freed (an offer written to each)', agents, [tenth]),
+      {
+        ...summary('full pass, every offer timed out (each taken back, then offered again)', agents, [expired]),
+        offers_expired: expired.expired,
+      },
     ];
   } finally {
     clients.destroy();

@@ -33,7 +33,7 @@ import {
 } from './agent-records.js';
 import { readmittedTotal } from './agent-readmission.js';
 import { failure, type RegistrarError } from './errors.js';
-import { Expression, type Item, type ItemChange } from './expression.js';
+import { Expression, partiqlName, type Item, type ItemChange } from './expression.js';
 import { allocatedParts, allocatedResources, takeInTurn, type OfferRecord } from './ledger.js';
 
 // -------------------------------------------------------------------------------------- registration
@@ -190,9 +190,6 @@ export function createOffersChange(
   });
 }
 
-/** A PartiQL name in double quotes (a quote inside doubled). */
-const quoted = (name: string): string => `"${name.replaceAll('"', '""')}"`;
-
 /**
  * The same offers as createOffersChange, as one statement of a PartiQL batch (BatchExecuteStatement: 25
  * conditional writes a request, each decided alone): the condition also asks for the executors map, which
@@ -203,10 +200,10 @@ export function createOffersStatement(
   agent: AgentRecord,
   offers: readonly OfferRecord[],
 ): { statement: string; parameters: unknown[] } {
-  const sets = offers.map((offer) => `SET "offers".${quoted(offer.offerId)} = ?`);
+  const sets = offers.map((offer) => `SET "offers".${partiqlName(offer.offerId)} = ?`);
   return {
     statement:
-      `UPDATE ${quoted(table)} ${sets.join(' ')} SET "version" = ? WHERE "agent_id" = ? AND "version" = ? ` +
+      `UPDATE ${partiqlName(table)} ${sets.join(' ')} SET "version" = ? WHERE "agent_id" = ? AND "version" = ? ` +
       `AND "status" = 'ACTIVE' AND "deactivated" = false AND "executors" IS NOT MISSING`,
     parameters: [...offers.map(storedOffer), agent.version + 1, agent.agentId, agent.version],
   };

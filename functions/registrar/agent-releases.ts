@@ -7,6 +7,7 @@ import { taskKey } from '#shared/ids.js';
 import { ok, type Result } from '#shared/result.js';
 import { agentFromItem, type AgentRecord } from './agent-records.js';
 import { failure, type RegistrarError } from './errors.js';
+import type { BatchStatement, StatementOutcome } from './context.js';
 import type { ItemChange, WriteOutcome } from './expression.js';
 import type { AllocatedExecutor, AllocatedTask, OfferRecord } from './ledger.js';
 import {
@@ -17,6 +18,7 @@ import {
   releaseExecutorsChange,
   releaseTasksChange,
   removeOffersChange,
+  removeOffersStatement,
   tasksReleased,
 } from './ledger-releases.js';
 
@@ -38,9 +40,16 @@ function chunked(ids: readonly string[]): string[][] {
 }
 
 export interface LedgerStore {
+  readonly table: string;
   get(agentId: string): Promise<AgentRecord | undefined>;
   run(agentId: string, change: ItemChange, returnValues: 'ALL_OLD'): Promise<WriteOutcome>;
+  executeBatch(statements: readonly BatchStatement[]): Promise<StatementOutcome[]>;
 }
+
+type RemovedOffers = Result<
+  { removed: OfferRecord[]; agent: AgentRecord },
+  RegistrarError<'OFFER_NOT_OWNED' | 'UNKNOWN_AGENT'>
+>;
 
 type Removal = (keys: readonly string[]) => ItemChange | undefined;
 type Removed<T> = (
@@ -61,9 +70,7 @@ export class LedgerReleases {
     agentId: string;
     offerIds: readonly string[];
     frameworkId?: string;
-  }): Promise<
-    Result<{ removed: OfferRecord[]; agent: AgentRecord }, RegistrarError<'OFFER_NOT_OWNED' | 'UNKNOWN_AGENT'>>
-  > {
+  }): Promise<RemovedOffers> {
     const { agentId, frameworkId } = input;
     const named = [...new Set(input.offerIds)];
     const offerIds = await this.presentOnly(agentId, named, (agent, id) => agent.offers[id]);
@@ -86,6 +93,38 @@ export class LedgerReleases {
       agent = done.value.agent;
     }
     return ok({ removed, agent: agent as AgentRecord });
+  }
+
+  /**
+   * Removes offers from many agents at once (an allocation pass's offer expiry): each agent's in one statement
+   * of ONE BatchExecuteStatement (at most BATCH_STATEMENT_LIMIT agents), conditioned on the ledger version in
+   * `agent`, which must hold the offers. An agent whose ledger changed since it was read, or whose statement or
+   * request failed, goes through removeOffers on its own, so the outcome is the same as one removeOffers each.
+   */
+  async removeOffersBatch(
+    entries: ReadonlyArray<{ readonly agent: AgentRecord; readonly offerIds: readonly string[] }>,
+  ): Promise<RemovedOffers[]> {
+    const alone = (entry: (typeof entries)[number]) =>
+      this.removeOffers({ agentId: entry.agent.agentId, offerIds: entry.offerIds });
+    const batched = entries.filter(
+      ({ agent, offerIds }) =>
+        offerIds.length > 0 && offerIds.length <= ENTRIES_PER_WRITE && offerIds.every((id) => agent.offers[id]),
+    );
+    const outcomes = await this.store
+      .executeBatch(
+        batched.map(({ agent, offerIds }) => ({
+          table: this.store.table,
+          key: { agent_id: agent.agentId },
+          ...removeOffersStatement(this.store.table, agent, offerIds),
+        })),
+      )
+      .catch((): StatementOutcome[] => batched.map(() => ({ written: false, error: 'REQUEST_FAILED' })));
+    const written = new Map(batched.map((entry, i) => [entry, outcomes[i]?.written === true]));
+    return Promise.all(
+      entries.map(async (entry) =>
+        written.get(entry) ? offersRemoved(entry.agent, true, entry.offerIds, undefined) : alone(entry),
+      ),
+    );
   }
 
   /**

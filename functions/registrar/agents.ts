@@ -81,8 +81,10 @@ export class AgentRegistry {
 
   constructor(private readonly context: RegistrarContext) {
     this.releases = new LedgerReleases({
+      table: this.table,
       get: (agentId) => this.get(agentId),
       run: (agentId, change, returnValues) => this.run(agentId, change, returnValues),
+      executeBatch: (statements) => this.context.executeBatch(statements),
     });
   }
 
@@ -441,6 +443,13 @@ export class AgentRegistry {
   /** DECLINE, RESCIND, offer expiry: see LedgerReleases.removeOffers. */
   removeOffers(input: Parameters<LedgerReleases['removeOffers']>[0]): ReturnType<LedgerReleases['removeOffers']> {
     return this.releases.removeOffers(input);
+  }
+
+  /** Offer expiry in an allocation pass: see LedgerReleases.removeOffersBatch. */
+  removeOffersBatch(
+    entries: Parameters<LedgerReleases['removeOffersBatch']>[0],
+  ): ReturnType<LedgerReleases['removeOffersBatch']> {
+    return this.releases.removeOffersBatch(entries);
   }
 
   /** Terminal tasks, and the DEFAULT executors they ended: see LedgerReleases.releaseTasks. */

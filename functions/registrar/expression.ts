@@ -9,6 +9,9 @@ export type Item = Record<string, unknown>;
 export type WriteOutcome =
   { readonly written: true; readonly item: Item } | { readonly written: false; readonly old?: Item };
 
+/** A name in a PartiQL statement: in double quotes, a quote inside doubled (ids may hold any character). */
+export const partiqlName = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+
 /** Builds expression attribute names and values with generated placeholders (ids may hold any character). */
 export class Expression {
   readonly names: Record<string, string> = {};

@@ -9,7 +9,7 @@ import { taskKey } from '#shared/ids.js';
 import { ok, type Result } from '#shared/result.js';
 import type { AgentRecord } from './agent-records.js';
 import { failure, type RegistrarError } from './errors.js';
-import { Expression, type ItemChange } from './expression.js';
+import { Expression, partiqlName, type ItemChange } from './expression.js';
 import type { AllocatedExecutor, AllocatedTask, OfferRecord } from './ledger.js';
 
 /**
@@ -42,6 +42,25 @@ export function removeOffersChange(
     }
   }
   return removeEntries(x, paths, conditions);
+}
+
+/**
+ * Offers out of the ledger as `agent` holds it, as one statement of a PartiQL batch (BatchExecuteStatement: 25
+ * conditional writes a request, each decided alone): conditioned on the ledger's version, so the offers are
+ * known to be there and nothing else changed since it was read. What it did is offersRemoved(agent, true, …).
+ */
+export function removeOffersStatement(
+  table: string,
+  agent: AgentRecord,
+  offerIds: readonly string[],
+): { statement: string; parameters: unknown[] } {
+  const removes = offerIds.map((id) => `REMOVE "offers".${partiqlName(id)}`);
+  return {
+    statement:
+      `UPDATE ${partiqlName(table)} ${removes.join(' ')} SET "version" = ? ` +
+      `WHERE "agent_id" = ? AND "version" = ?`,
+    parameters: [agent.version + 1, agent.agentId, agent.version],
+  };
 }
 
 /** What a removal of offers did, from the item as it was before (`written`) or when it failed. */

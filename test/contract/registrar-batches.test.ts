@@ -160,6 +160,86 @@ describe('the stores that batch', () => {
     expect(full).toMatchObject({ ok: false, error: { code: 'INSUFFICIENT_RESOURCES' } });
   });
 
+  it('removes offers of 25 agents in one request, an agent changed since its read or gone going alone', async () => {
+    const agents = await Promise.all(Array.from({ length: 25 }, () => admitted('cpus:4;mem:400')));
+    const offered = await Promise.all(
+      agents.map(async (agent) => {
+        const made = await t.registrar.agents.createOffers(agent, [
+          { frameworkId: 'fw-a', role: '*', resources: cpus(1) },
+          { frameworkId: 'fw-b', role: '*', resources: cpus(1) },
+        ]);
+        if (!made.ok) throw new Error(made.error.message);
+        return made.value;
+      }),
+    );
+    // As the pass read them; then one ledger takes another offer and one agent is removed.
+    const [changed, gone] = offered as [(typeof offered)[number], (typeof offered)[number]];
+    const later = await t.registrar.agents.createOffers(changed.agent, [
+      { frameworkId: 'fw-b', role: '*', resources: cpus(1) },
+    ]);
+    if (!later.ok) throw new Error(later.error.message);
+    await t.registrar.context.batchWrite(t.tables.agents, [{ key: { agent_id: gone.agent.agentId } }]);
+    const counted = (command: string) =>
+      injectFaults(t.clients.dynamodb, {
+        commands: [command],
+        times: 1000,
+        fault: { kind: 'hold', until: Promise.resolve() },
+      });
+    const [batches, singles] = [counted('BatchExecuteStatementCommand'), counted('UpdateItemCommand')];
+    try {
+      const results = await t.registrar.agents.removeOffersBatch(
+        offered.map(({ agent, offers }) => ({ agent, offerIds: offers.map((offer) => offer.offerId) })),
+      );
+      expect(batches.hits()).toBe(1);
+      // The changed ledger's and the gone agent's statements failed; each went on alone.
+      expect(singles.hits()).toBe(2);
+      expect(results[1]).toMatchObject({ ok: false, error: { code: 'UNKNOWN_AGENT' } });
+      for (const [i, result] of results.entries()) {
+        if (i === 1) continue;
+        if (!result.ok) throw new Error(result.error.message);
+        const { agent, offers } = offered[i] as (typeof offered)[number];
+        expect(result.value.removed.map((offer) => offer.offerId).sort()).toEqual(offers.map((o) => o.offerId).sort());
+        const stored = await t.registrar.agents.get(agent.agentId);
+        expect(result.value.agent).toEqual(stored);
+        // Only the named offers went: the changed ledger keeps the one made after the read.
+        expect(Object.keys(stored?.offers ?? {})).toEqual(i === 0 ? later.value.offers.map((o) => o.offerId) : []);
+      }
+    } finally {
+      batches.remove();
+      singles.remove();
+    }
+  });
+
+  it('removes each agent s offers alone when the batch request fails', async () => {
+    const offered = await Promise.all(
+      Array.from({ length: 3 }, async () => {
+        const made = await t.registrar.agents.createOffers(await admitted('cpus:4;mem:400'), [
+          { frameworkId: 'fw-a', role: '*', resources: cpus(1) },
+        ]);
+        if (!made.ok) throw new Error(made.error.message);
+        return made.value;
+      }),
+    );
+    const faults = injectFaults(t.clients.dynamodb, {
+      commands: ['BatchExecuteStatementCommand'],
+      times: 10,
+      fault: { kind: 'reject', name: 'ThrottlingException' },
+    });
+    try {
+      const results = await t.registrar.agents.removeOffersBatch(
+        offered.map(({ agent, offers }) => ({ agent, offerIds: offers.map((offer) => offer.offerId) })),
+      );
+      expect(faults.hits()).toBeGreaterThan(0);
+      for (const [i, result] of results.entries()) {
+        if (!result.ok) throw new Error(result.error.message);
+        expect(result.value.removed).toEqual((offered[i] as (typeof offered)[number]).offers);
+        expect((await t.registrar.agents.get(result.value.agent.agentId))?.offers).toEqual({});
+      }
+    } finally {
+      faults.remove();
+    }
+  });
+
   it('removes any number of offers of one agent, named with thousands of unknown ones', async () => {
     let agent = await admitted();
     const made = await t.registrar.agents.createOffers(
