@@ -9,7 +9,7 @@
  * 3. Run: the tasks, split over the frameworks, spread over the agents (at most ceil(tasks / agents) per offer).
  *    Measured: tasks/s from the first ACCEPT to the last TASK_FINISHED; submit (ACCEPT sent) -> TASK_RUNNING and
  *    from the run's start -> TASK_RUNNING, p50/p99; the allocator's pass times (its allocation_run_ms timer);
- *    the process's RSS and heap and DynamoDB Local's RSS, at their peaks.
+ *    the process's RSS and heap, and DynamoDB Local's and the SQS stand-in's RSS (each its own process), at their peaks.
  * 4. The hottest partition key: every DynamoDB write of the master counted per table and partition key, in write
  *    capacity units per second (partition-writes.ts). Each key's units are split into what it takes while idle
  *    (b, per second) and what it takes per task (a), and taken to the AWS-scale rate R: a * R + b must stay under
@@ -79,20 +79,28 @@ function settings() {
   };
 }
 
-/** Peak RSS and heap of this process, and DynamoDB Local's peak RSS (VmHWM), sampled every second. */
-function memoryWatch(dynamoPid: number) {
-  const peak = { rss_mb: 0, heap_used_mb: 0, dynamodb_local_rss_mb: 0 };
+/** A process's peak RSS (VmHWM) in MB; undefined where it cannot be read (not Linux, or it has ended). */
+function peakRssMb(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return hwm ? Math.round(Number(hwm) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Peak RSS and heap of this process, and the peak RSS of DynamoDB Local and the SQS stand-in, sampled every second. */
+function memoryWatch(dynamoPid: number | undefined, sqsPid: number | undefined) {
+  const peak = { rss_mb: 0, heap_used_mb: 0, dynamodb_local_rss_mb: 0, sqs_standin_rss_mb: 0 };
   const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
   const sample = () => {
     const usage = process.memoryUsage();
     peak.rss_mb = Math.max(peak.rss_mb, mb(usage.rss));
     peak.heap_used_mb = Math.max(peak.heap_used_mb, mb(usage.heapUsed));
-    try {
-      const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${dynamoPid}/status`, 'utf8'))?.[1];
-      if (hwm) peak.dynamodb_local_rss_mb = Math.round(Number(hwm) / 1024);
-    } catch {
-      // Not Linux, or it has ended: the peak read so far stands.
-    }
+    // The peak read so far stands once a process has ended.
+    peak.dynamodb_local_rss_mb = peakRssMb(dynamoPid) ?? peak.dynamodb_local_rss_mb;
+    peak.sqs_standin_rss_mb = peakRssMb(sqsPid) ?? peak.sqs_standin_rss_mb;
   };
   sample();
   const timer = setInterval(sample, 1000);
@@ -295,7 +303,7 @@ async function startBench(config: Settings) {
       attachDoorbell(clients.sqs, (url) => ring(url));
     },
   });
-  const memory = memoryWatch(cluster.dynamoDbPid as number);
+  const memory = memoryWatch(cluster.dynamoDbPid, cluster.sqsPid);
   const agentClients = cluster.clients();
   const queues = new QueueDepths(agentClients.sqs, {
     status: cluster.master.statusQueueUrl,
@@ -360,7 +368,10 @@ async function measure(
   Object.assign(results, {
     run,
     allocator,
-    memory_peak: { ...memory.peak, note: 'one Node process: master handlers, simulated agents, frameworks' },
+    memory_peak: {
+      ...memory.peak,
+      note: 'Node RSS: the master handlers, simulated agents and frameworks; the SQS stand-in has a process of its own',
+    },
     queue_peaks: bench.queues.peaks(),
     agents: { counters: fleet.counters, errors: fleet.errorSamples },
     partitions: {
@@ -391,7 +402,7 @@ function printSummary(config: Settings, figures: Awaited<ReturnType<typeof measu
       `  allocation passes: ${allocator.passes}, p50 ${allocator.pass_ms.p50} ms, p99 ${allocator.pass_ms.p99} ms, ` +
       `max ${allocator.pass_ms.max} ms\n` +
       `  memory (peak): Node RSS ${memory.rss_mb} MB, heap ${memory.heap_used_mb} MB; ` +
-      `DynamoDB Local RSS ${memory.dynamodb_local_rss_mb} MB\n` +
+      `DynamoDB Local RSS ${memory.dynamodb_local_rss_mb} MB, SQS stand-in RSS ${memory.sqs_standin_rss_mb} MB\n` +
       `  hottest key measured: ${measured?.table}/${measured?.key} ${measured?.run_units_per_second} WCU/s ` +
       `(peak second ${measured?.run_peak_units_per_second})\n` +
       `  hottest key at ${config.awsRate} tasks/s: ${hot?.table}/${hot?.key} ${hot?.units_per_second_at_aws_rate} WCU/s ` +

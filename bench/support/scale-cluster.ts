@@ -29,8 +29,9 @@ export interface ScaleClusterOptions {
 export interface ScaleCluster {
   readonly url: string;
   readonly master: Master;
-  /** DynamoDB Local's process, when this cluster started it. */
+  /** DynamoDB Local's process and the SQS stand-in's, when this cluster started them. */
   readonly dynamoDbPid?: number;
+  readonly sqsPid?: number;
   /** New clients of the same stand-ins (the simulated agents' own); the caller destroys them. */
   clients(): AwsClients;
   stop(): Promise<void>;
@@ -50,11 +51,15 @@ export async function startScaleCluster(options: ScaleClusterOptions): Promise<S
   try {
     let endpoints = options.endpoints;
     let dynamoDbPid: number | undefined;
+    let sqsPid: number | undefined;
     if (!endpoints) {
-      const aws = await startLocalAws({ dynamodb: { heapMb: options.dynamoDbHeapMb ?? 512 } });
+      // The SQS stand-in in a process of its own, as the local cluster runs it: on the 2-core machine the master's
+      // handlers, the fleet and the stand-in otherwise share one core while the other is DynamoDB Local's.
+      const aws = await startLocalAws({ dynamodb: { heapMb: options.dynamoDbHeapMb ?? 512 }, sqsProcess: true });
       stops.push(() => aws.stop());
       endpoints = aws.endpoints;
       dynamoDbPid = aws.dynamodb.pid;
+      sqsPid = aws.sqs.pid;
     }
     const standIns = endpoints;
     const clients = createAwsClients({ endpoints: standIns });
@@ -93,6 +98,7 @@ export async function startScaleCluster(options: ScaleClusterOptions): Promise<S
       url: server.url,
       master,
       ...(dynamoDbPid !== undefined ? { dynamoDbPid } : {}),
+      ...(sqsPid !== undefined ? { sqsPid } : {}),
       clients: () => createAwsClients({ endpoints: standIns }),
       stop,
     };
