@@ -7,7 +7,7 @@ import { taskKey } from '#shared/ids.js';
 import { ok, type Result } from '#shared/result.js';
 import { agentFromItem, type AgentRecord } from './agent-records.js';
 import { failure, type RegistrarError } from './errors.js';
-import type { BatchStatement, StatementOutcome } from './context.js';
+import { BATCH_STATEMENT_LIMIT, type BatchStatement, type StatementOutcome } from './context.js';
 import type { ItemChange, WriteOutcome } from './expression.js';
 import type { AllocatedExecutor, AllocatedTask, OfferRecord } from './ledger.js';
 import {
@@ -104,11 +104,15 @@ export class LedgerReleases {
   async removeOffersBatch(
     entries: ReadonlyArray<{ readonly agent: AgentRecord; readonly offerIds: readonly string[] }>,
   ): Promise<RemovedOffers[]> {
+    if (entries.length > BATCH_STATEMENT_LIMIT) throw new Error(`At most ${BATCH_STATEMENT_LIMIT} agents`);
     const alone = (entry: (typeof entries)[number]) =>
       this.removeOffers({ agentId: entry.agent.agentId, offerIds: entry.offerIds });
     const batched = entries.filter(
       ({ agent, offerIds }) =>
-        offerIds.length > 0 && offerIds.length <= ENTRIES_PER_WRITE && offerIds.every((id) => agent.offers[id]),
+        offerIds.length > 0 &&
+        offerIds.length <= ENTRIES_PER_WRITE &&
+        new Set(offerIds).size === offerIds.length &&
+        offerIds.every((id) => agent.offers[id]),
     );
     const outcomes = await this.store
       .executeBatch(
