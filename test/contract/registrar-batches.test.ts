@@ -210,6 +210,31 @@ describe('the stores that batch', () => {
     }
   });
 
+  it('takes no more agents than a request holds, and sends an offer named twice alone', async () => {
+    const made = await t.registrar.agents.createOffers(await admitted('cpus:4;mem:400'), [
+      { frameworkId: 'fw-a', role: '*', resources: cpus(1) },
+    ]);
+    if (!made.ok) throw new Error(made.error.message);
+    const entry = { agent: made.value.agent, offerIds: made.value.offers.map((offer) => offer.offerId) };
+    await expect(t.registrar.agents.removeOffersBatch(Array.from({ length: 26 }, () => entry))).rejects.toThrow(
+      'At most 25 agents',
+    );
+    const batches = injectFaults(t.clients.dynamodb, {
+      commands: ['BatchExecuteStatementCommand'],
+      times: 1000,
+      fault: { kind: 'hold', until: Promise.resolve() },
+    });
+    try {
+      const [removed] = await t.registrar.agents.removeOffersBatch([
+        { ...entry, offerIds: [...entry.offerIds, ...entry.offerIds] },
+      ]);
+      expect(batches.hits()).toBe(0);
+      expect(removed).toMatchObject({ ok: true, value: { removed: made.value.offers } });
+    } finally {
+      batches.remove();
+    }
+  });
+
   it('removes each agent s offers alone when the batch request fails', async () => {
     const offered = await Promise.all(
       Array.from({ length: 3 }, async () => {
