@@ -300,7 +300,8 @@ export class MantleStack extends Stack {
       }),
     );
     grantTables(allocator.role, this.allTables);
-    // Offers are written 25 agents a request, as PartiQL updates (functions/registrar/agents.ts createOffersBatch).
+    // Offers are written and taken back 25 agents a request, as PartiQL updates (functions/registrar/agents.ts:
+    // createOffersBatch, removeOffersBatch).
     grantTables(allocator.role, [this.tables.agents], ['dynamodb:PartiQLUpdate']);
     grantQueues(allocator.role, [queues.allocation], SEND);
     grantRuntimeQueues(allocator.role, this, cluster, 'framework', SEND);
