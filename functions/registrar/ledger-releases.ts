@@ -56,9 +56,7 @@ export function removeOffersStatement(
 ): { statement: string; parameters: unknown[] } {
   const removes = offerIds.map((id) => `REMOVE "offers".${partiqlName(id)}`);
   return {
-    statement:
-      `UPDATE ${partiqlName(table)} ${removes.join(' ')} SET "version" = ? ` +
-      `WHERE "agent_id" = ? AND "version" = ?`,
+    statement: `UPDATE ${partiqlName(table)} ${removes.join(' ')} SET "version" = ? WHERE "agent_id" = ? AND "version" = ?`,
     parameters: [agent.version + 1, agent.agentId, agent.version],
   };
 }
