@@ -5,6 +5,7 @@
  * finished by the next one.
  */
 import type { FrameworkRecord, OfferRecord } from '../registrar/index.js';
+import { groupBy, mapConcurrently } from '#shared/collections.js';
 import type { AgentCommand } from '#shared/protocol/internal.js';
 import { isTerminal } from '#shared/tasks/state-machine.js';
 import { publishEvents, sendAgentCommands, type Master } from './master.js';
@@ -13,15 +14,19 @@ import { masterStatus, updateEvent } from './statuses.js';
 /** How long a removal may take before the sweeper takes it for one whose handler died. */
 const REMOVAL_GRACE_MS = 5 * 60_000;
 
+/**
+ * Agents whose offers one rescindOffers takes back at once: a framework that goes away holds an offer on each agent it
+ * was offered (thousands on a large cluster), a write each, which need not wait for one another.
+ */
+const RESCIND_WRITES_IN_FLIGHT = 16;
+
 /** Takes offers off their agents and tells their frameworks (RESCIND). Returns the offers removed. */
 export async function rescindOffers(master: Master, offers: readonly OfferRecord[]): Promise<OfferRecord[]> {
-  const byAgent = new Map<string, string[]>();
-  for (const offer of offers) byAgent.set(offer.agentId, [...(byAgent.get(offer.agentId) ?? []), offer.offerId]);
-  const removed: OfferRecord[] = [];
-  for (const [agentId, offerIds] of byAgent) {
-    const result = await master.registrar.agents.removeOffers({ agentId, offerIds });
-    if (result.ok) removed.push(...result.value.removed);
-  }
+  const byAgent = [...groupBy(offers, (offer) => offer.agentId)];
+  const results = await mapConcurrently(byAgent, RESCIND_WRITES_IN_FLIGHT, ([agentId, held]) =>
+    master.registrar.agents.removeOffers({ agentId, offerIds: held.map((offer) => offer.offerId) }),
+  );
+  const removed = results.flatMap((result) => (result.ok ? result.value.removed : []));
   await announceRescinds(master, removed);
   if (removed.length > 0) {
     await master.allocation.request({

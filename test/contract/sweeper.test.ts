@@ -5,11 +5,13 @@
  */
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sweep } from '../../functions/fleet/sweeper.js';
+import { rescindOffers } from '../../functions/master/lifecycle.js';
 import { epochSeconds } from '../../functions/registrar/expression.js';
 import { rowKey } from '../../functions/registrar/task-items.js';
 import { INFO_LEASE_MS, INFO_RENEWAL_MS } from '../../functions/registrar/task-info-leases.js';
+import { injectFaults } from '../support/faults.js';
 import { startTestMaster, type TestMaster } from '../support/master.js';
 import {
   commands,
@@ -232,6 +234,34 @@ describe('the sweeper', () => {
     expect((await heartbeat(tm, agent)).recorded).toBe(1);
     expect((await sweep(tm.master)).expiredOffers).toBeGreaterThanOrEqual(1);
     await aware.next((e) => e.type === 'RESCIND' && e.rescind?.offer_id.value === offerId);
+  });
+
+  it('takes back offers on many agents with their writes in flight together, not one after another', async () => {
+    const agents = await Promise.all(Array.from({ length: 4 }, () => registerAgent(tm, 'cpus:4;mem:4096')));
+    const offers = await Promise.all(agents.map((agent) => offer(tm, aware, agent, 'cpus:1;mem:64')));
+    // Every agent write is held until all four have been sent: one after another, the first would wait forever.
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const held = injectFaults(tm.clients.dynamodb, {
+      commands: ['UpdateItemCommand'],
+      table: tm.master.registrar.context.tables.agents,
+      times: 4,
+      fault: { kind: 'hold', until: released },
+    });
+    try {
+      const rescinding = rescindOffers(tm.master, offers);
+      await vi.waitFor(() => expect(held.hits()).toBe(4), { timeout: 10_000 });
+      release();
+      const removed = await rescinding;
+      expect(removed.map((o) => o.offerId).sort()).toEqual(offers.map((o) => o.offerId).sort());
+    } finally {
+      release();
+      held.remove();
+    }
+    for (const agent of agents) expect((await tm.master.registrar.agents.get(agent.agentId))?.offers).toEqual({});
+    for (const { offerId } of offers) {
+      await aware.next((e) => e.type === 'RESCIND' && e.rescind?.offer_id.value === offerId);
+    }
   });
 
   it("renews a running task's TaskInfo lease once a day, and a failed renewal does not fail the sweep", async () => {
