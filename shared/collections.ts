@@ -12,6 +12,13 @@ export function groupBy<T>(items: Iterable<T>, key: (item: T) => string): Map<st
   return groups;
 }
 
+/** `items` in consecutive groups of at most `size` (none for no items). */
+export function chunks<T>(items: readonly T[], size: number): T[][] {
+  const result: T[][] = [];
+  for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
+  return result;
+}
+
 /**
  * `fn` over the items, at most `limit` at a time; the results in the items' order. The first rejection rejects
  * the whole (the calls already started run to their end, as Promise.all's do).

@@ -12,7 +12,7 @@
  * lasting: the offer times out and its resources come back.
  */
 import type { EventPublisher } from '../master/event-publisher.js';
-import { groupBy } from '#shared/collections.js';
+import { chunks, groupBy, mapConcurrently } from '#shared/collections.js';
 import { failure } from '#shared/result.js';
 import type { Metrics } from '#shared/metrics.js';
 import type { Offer } from '#shared/protocol/mesos.js';
@@ -93,23 +93,6 @@ export interface AllocationPassReport {
 
 /** A partial pass runs the allocator at most this many times more on records read again. */
 const MAX_RECHECKS = 3;
-
-/** `items` in requests of BATCH_STATEMENT_LIMIT statements. */
-function inBatches<T>(items: readonly T[]): T[][] {
-  return Array.from({ length: Math.ceil(items.length / BATCH_STATEMENT_LIMIT) }, (_, i) =>
-    items.slice(i * BATCH_STATEMENT_LIMIT, (i + 1) * BATCH_STATEMENT_LIMIT),
-  );
-}
-
-/** Runs `work` over `items` with at most `limit` in flight. */
-async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await work(items[next++] as T);
-    }),
-  );
-}
 
 export interface AllocationPassRequest {
   /** The agents to allocate; absent: all of them. */
@@ -300,20 +283,24 @@ async function sweepOffers(
   const rescinded: OfferRecord[] = [];
   // BATCH_STATEMENT_LIMIT agents' removals to a request, as the offers' commits: offers made in one pass expire in
   // one pass, and one write each took most of a 40 s pass at 10,000 agents (bench:scale).
-  await inParallel(inBatches(sweeps), deps.allocator.config.commitConcurrency, async (batch) => {
-    const results = await deps.registrar.agents.removeOffersBatch(
-      batch.map(({ agent, offers }) => ({ agent, offerIds: offers.map((offer) => offer.offerId) })),
-    );
-    for (const [i, removed] of results.entries()) {
-      if (!removed.ok) continue;
-      agents.set((batch[i] as (typeof batch)[number]).agent.agentId, removed.value.agent);
-      for (const offer of removed.value.removed) {
-        if (offer.expiresAt !== undefined && offer.expiresAt <= now) expired++;
-        else stale++;
+  await mapConcurrently(
+    chunks(sweeps, BATCH_STATEMENT_LIMIT),
+    deps.allocator.config.commitConcurrency,
+    async (batch) => {
+      const results = await deps.registrar.agents.removeOffersBatch(
+        batch.map(({ agent, offers }) => ({ agent, offerIds: offers.map((offer) => offer.offerId) })),
+      );
+      for (const [i, removed] of results.entries()) {
+        if (!removed.ok) continue;
+        agents.set((batch[i] as (typeof batch)[number]).agent.agentId, removed.value.agent);
+        for (const offer of removed.value.removed) {
+          if (offer.expiresAt !== undefined && offer.expiresAt <= now) expired++;
+          else stale++;
+        }
+        rescinded.push(...removed.value.removed);
       }
-      rescinded.push(...removed.value.removed);
-    }
-  });
+    },
+  );
   // Each framework's RESCINDs in one publish (batches of ten a request), not one per agent: offers made in one pass
   // time out together, and a pass that took back 6,000 of them sent 6,000 messages (bench:scale, 10,000 agents).
   await Promise.all(
@@ -352,33 +339,37 @@ async function commitOffers(
       expiresAt,
     })),
   }));
-  await inParallel(inBatches(byAgent), deps.allocator.config.commitConcurrency, async (batch) => {
-    // A failed request costs its agents their offers, never the whole pass.
-    const results = await deps.registrar.agents
-      .createOffersBatch(batch)
-      .catch((error: unknown) => batch.map(() => failure('AGENT_FAULT', String(error))));
-    for (const [i, created] of results.entries()) {
-      const agentId = (batch[i] as (typeof batch)[number]).agent.agentId;
-      if (created.ok) {
-        offers.push(...created.value.offers);
-        agents.set(agentId, created.value.agent);
-      } else if (created.error.code === 'VERSION_CONFLICT') {
-        conflicts++;
-        if ('current' in created && created.current) agents.set(agentId, created.current);
-      } else if (created.error.code === 'LEDGER_FULL' || created.error.code === 'AGENT_FAULT') {
-        deps.logger?.warn('No offers from this agent in this pass', { agentId, why: created.error.message });
-        deps.metrics?.increment('allocator/agent_failures');
-      } else if (created.error.code !== 'AGENT_NOT_ACTIVE' && created.error.code !== 'UNKNOWN_AGENT') {
-        // The allocator proposed what the ledger refuses: a defect, not a race.
-        deps.logger?.error('Offers refused by the agent ledger', {
-          agentId,
-          code: created.error.code,
-          message: created.error.message,
-        });
-        deps.metrics?.increment('allocator/offers_refused');
+  await mapConcurrently(
+    chunks(byAgent, BATCH_STATEMENT_LIMIT),
+    deps.allocator.config.commitConcurrency,
+    async (batch) => {
+      // A failed request costs its agents their offers, never the whole pass.
+      const results = await deps.registrar.agents
+        .createOffersBatch(batch)
+        .catch((error: unknown) => batch.map(() => failure('AGENT_FAULT', String(error))));
+      for (const [i, created] of results.entries()) {
+        const agentId = (batch[i] as (typeof batch)[number]).agent.agentId;
+        if (created.ok) {
+          offers.push(...created.value.offers);
+          agents.set(agentId, created.value.agent);
+        } else if (created.error.code === 'VERSION_CONFLICT') {
+          conflicts++;
+          if ('current' in created && created.current) agents.set(agentId, created.current);
+        } else if (created.error.code === 'LEDGER_FULL' || created.error.code === 'AGENT_FAULT') {
+          deps.logger?.warn('No offers from this agent in this pass', { agentId, why: created.error.message });
+          deps.metrics?.increment('allocator/agent_failures');
+        } else if (created.error.code !== 'AGENT_NOT_ACTIVE' && created.error.code !== 'UNKNOWN_AGENT') {
+          // The allocator proposed what the ledger refuses: a defect, not a race.
+          deps.logger?.error('Offers refused by the agent ledger', {
+            agentId,
+            code: created.error.code,
+            message: created.error.message,
+          });
+          deps.metrics?.increment('allocator/offers_refused');
+        }
       }
-    }
-  });
+    },
+  );
   return { offers, conflicts, writes: byAgent.length };
 }
 

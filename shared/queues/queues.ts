@@ -30,6 +30,7 @@ import {
   type MessageAttributeValue,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { chunks } from '../collections.js';
 import { logContext, type LogContext } from '../log-context.js';
 import { fromMessageAttributes, toMessageAttributes } from './attributes.js';
 import { BatchSender, SQS_MAX_BATCH, type BatchEntry, type BatchSenderOptions } from './send-batches.js';
@@ -163,12 +164,6 @@ function fromSqs(message: Message): ReceivedMessage {
 function messageAttributes(ids: LogContext): { MessageAttributes?: Record<string, MessageAttributeValue> } {
   const attributes = toMessageAttributes(ids);
   return Object.keys(attributes).length > 0 ? { MessageAttributes: attributes } : {};
-}
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const result: T[][] = [];
-  for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
-  return result;
 }
 
 export class Queues {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { groupBy, mapConcurrently } from '#shared/collections.js';
+import { chunks, groupBy, mapConcurrently } from '#shared/collections.js';
 
 describe('groupBy', () => {
   it('groups by key, keeping order within each group', () => {
@@ -7,6 +7,14 @@ describe('groupBy', () => {
       ['a', ['a1', 'a2']],
       ['b', ['b1']],
     ]);
+  });
+});
+
+describe('chunks', () => {
+  it('cuts items into consecutive groups of at most the size, the last one shorter, none for none', () => {
+    expect(chunks([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
+    expect(chunks([1, 2], 25)).toEqual([[1, 2]]);
+    expect(chunks([], 25)).toEqual([]);
   });
 });
 
