@@ -5,7 +5,8 @@
  * AgentsNeeded it launches instances by the same step adjustments, counting the ones still warming up
  * (launched, agent not registered) against them, and each instance boots an agent with fake GPUs; on
  * scale-in it takes an unprotected instance through the termination lifecycle hook (the master drains
- * it and completes the action) and then terminates it (EC2's state-change event).
+ * it and completes the action) and then terminates it: the agent stops with its instance, then EC2's
+ * state-change event arrives.
  */
 import { randomBytes } from 'node:crypto';
 import type { RunningAgent } from '../../agent/agent.js';
@@ -92,8 +93,9 @@ export class StandInGroup {
     const master = this.cluster.master;
     await handleFleetEvent(master, this.group, DEFAULT_DRAIN_SETTINGS, lifecycleEvent(GROUP, HOOK, instance));
     if (this.stub.waiting.has(instance)) throw new Error(`the drain of ${instance} did not complete at once`);
-    await handleFleetEvent(master, this.group, DEFAULT_DRAIN_SETTINGS, stateChangeEvent(instance, 'shutting-down'));
+    // The agent stops first: a live agent whose command queue the event deletes re-registers as a new agent.
     await this.instances.get(instance)?.shutdown(2000);
+    await handleFleetEvent(master, this.group, DEFAULT_DRAIN_SETTINGS, stateChangeEvent(instance, 'shutting-down'));
     this.instances.delete(instance);
     this.terminated.push(instance);
     return instance;
