@@ -42,6 +42,7 @@ import { agentRegistration, registrationRequest, type AgentRegistration } from '
 import { emptyAgentState, prunedState, type AgentState } from './state.js';
 import { StatusUpdateManager, type StatusTransport } from './status-update-manager.js';
 import { drainedMessage } from './statuses.js';
+import { DrainStatus } from './drain-status.js';
 import type { CustomExecutors } from './executor-api/executors.js';
 import { customExecutors, executorRoute } from './executor-api/wiring.js';
 import { Sandboxes } from './sandboxes.js';
@@ -115,6 +116,7 @@ class Agent implements RunningAgent, AgentContext {
   private stopped: Promise<void> | undefined;
   private readonly pollAbort = new AbortController();
   private reregistering: Promise<void> | undefined;
+  private readonly drainStatus = new DrainStatus(this);
   endpoint: AgentEndpoint | undefined;
   resources: Resource[] = [];
   attributes: Attribute[] = [];
@@ -407,15 +409,13 @@ class Agent implements RunningAgent, AgentContext {
     }
   }
 
-  /** DRAINED once every task is terminal and its terminal update acknowledged (Mesos DrainInfo). */
-  private async checkDrained(): Promise<void> {
-    const draining = this.state.draining;
-    if (!draining || draining.drainedSent || !this.registration || !this.queues) return;
-    if (this.executors.size > 0 || this.updates.unacknowledged > 0) return;
-    draining.drainedSent = true;
-    await this.saveState();
-    await this.queues.send(this.registration.statusQueueUrl, [drainedMessage(this.registration.agentId)]);
-    this.logger.info('Drained', { agentId: this.registration.agentId });
+  private checkDrained(): Promise<void> {
+    const { registration, queues } = this;
+    const send =
+      registration && queues
+        ? () => queues.send(registration.statusQueueUrl, [drainedMessage(registration.agentId)])
+        : undefined;
+    return this.drainStatus.check(send);
   }
 
   // ------------------------------------------------------------------------------------ status

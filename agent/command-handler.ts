@@ -313,7 +313,6 @@ export class CommandHandler {
       context.state.draining = {
         ...(maxGraceSeconds !== undefined ? { maxGracePeriodMs: maxGraceSeconds * 1000 } : {}),
         markGone,
-        drainedSent: false,
       };
       await context.saveState();
       context.logger.info('Draining', { maxGraceSeconds, markGone });

@@ -17,7 +17,7 @@ import { TaskExecutor, type TaskRecord } from './executor.js';
 import type { Gpu } from './gpu/nvidia.js';
 import { isStopped } from './lifecycle.js';
 import type { AgentRegistration } from './registration.js';
-import { emptyAgentState, upgradedState, type AgentState } from './state.js';
+import { emptyAgentState, upgradedState, type AgentState, type SavedAgentState } from './state.js';
 import { agentStatus, droppedState } from './statuses.js';
 
 export interface SavedAgent {
@@ -35,7 +35,7 @@ export async function readSavedAgent(checkpoint: Checkpoint, logger: Logger): Pr
   }
   if (boot !== undefined) await checkpoint.writeJson(checkpoint.bootIdFile, { bootId: boot });
   const registration = await checkpoint.readJson<AgentRegistration>(checkpoint.agentFile);
-  const state = await checkpoint.readJson<AgentState>(checkpoint.stateFile);
+  const state = await checkpoint.readJson<SavedAgentState>(checkpoint.stateFile);
   return { registration, state: state ? upgradedState(state) : emptyAgentState() };
 }
 

@@ -11,10 +11,10 @@ export const REFUSAL_MS = 15 * 60_000;
 /** How long a finished launch is remembered against redelivery of its command. */
 export const COMPLETED_LAUNCH_MS = 60 * 60_000;
 
+/** A drain in progress; forgotten once DRAINED is sent. */
 export interface DrainState {
   maxGracePeriodMs?: number;
   markGone: boolean;
-  drainedSent: boolean;
 }
 
 export interface AgentState {
@@ -47,14 +47,30 @@ export function prunedState(state: AgentState, now: number): AgentState {
   };
 }
 
+/** state.json as earlier agents wrote it: they kept a finished drain, marked `drainedSent`. */
+export interface SavedAgentState extends Omit<AgentState, 'draining'> {
+  draining?: DrainState & { drainedSent?: boolean };
+}
+
 /**
  * A state.json as read from disk. Agents before this format joined ids with a NUL (`fw\0task`,
  * `launch\0fw\0task`); their keys are rewritten, so that an upgrade keeps refusing what it refused and
  * ignoring redelivered launches. The rewrite is exact for every task that can be launched: the master
- * refuses task ids with control characters, and framework and launch ids are its own.
+ * refuses task ids with control characters, and framework and launch ids are its own. A drain they
+ * had finished (DRAINED sent) is over.
  */
-export function upgradedState(saved: AgentState): AgentState {
+export function upgradedState(saved: SavedAgentState): AgentState {
   const rekey = (entries: Record<string, number>) =>
     Object.fromEntries(Object.entries(entries).map(([key, until]) => [key.replaceAll('\u0000', '/'), until]));
-  return { ...saved, refused: rekey(saved.refused), completedLaunches: rekey(saved.completedLaunches) };
+  const { draining, ...rest } = saved;
+  const upgraded: AgentState = {
+    ...rest,
+    refused: rekey(saved.refused),
+    completedLaunches: rekey(saved.completedLaunches),
+  };
+  if (draining && !draining.drainedSent) {
+    const { drainedSent: _finished, ...drain } = draining;
+    upgraded.draining = drain;
+  }
+  return upgraded;
 }

@@ -502,7 +502,7 @@ describe('agent-wide commands', () => {
     await master.waitFor(holder, 'TASK_KILLED');
   });
 
-  it('drains: kills its tasks, refuses launches, and reports DRAINED once all is acknowledged', async () => {
+  it('drains: refuses launches and kills its tasks; after DRAINED the drain is over and launches run (Mesos)', async () => {
     const dir = await tempWorkDir();
     extraWorkDirs.push(dir);
     const draining = await startTestAgent(master, {
@@ -511,15 +511,28 @@ describe('agent-wide commands', () => {
       containerizers: ['mesos'],
     });
     const id2 = await draining.registered;
+    const stateFile = join(dir, 'meta', 'state.json');
+    // meta/state.json is first written when something is remembered.
+    const drainState = async () =>
+      (JSON.parse(await readFile(stateFile, 'utf8').catch(() => '{}')) as { draining?: unknown }).draining;
     const running = taskId('drain');
-    await master.send(id2, launch(commandTask(running, 'sleep 30')));
+    // Deaf to SIGTERM: the drain lasts its whole grace, and a launch meanwhile meets a draining agent.
+    await master.send(id2, launch(commandTask(running, 'trap "" TERM; sleep 30')));
     await master.waitFor(running, 'TASK_RUNNING');
-    await master.send(id2, { type: 'DRAIN', max_grace_period_seconds: 0 });
+    await master.send(id2, { type: 'DRAIN', max_grace_period_seconds: 2 });
+    await eventually(async () => ((await drainState()) ? true : undefined), 10_000, 'the drain to be checkpointed');
+    const early = taskId('early');
+    await master.send(id2, launch(commandTask(early, 'true')));
+    expect((await master.waitFor(early, 'TASK_DROPPED')).status.reason).toBe('REASON_AGENT_DRAINING');
+    expect(master.drained).not.toContain(id2);
     expect((await master.waitFor(running, 'TASK_KILLED')).status.reason).toBe('REASON_AGENT_DRAINING');
     await master.until(() => master.drained.includes(id2), 10_000, 'DRAINED');
+    await eventually(async () => ((await drainState()) === undefined ? true : undefined), 5_000, 'the drain forgotten');
+    // The master holds launches back until REACTIVATE_AGENT; the agent runs what it is given.
     const late = taskId('late');
     await master.send(id2, launch(commandTask(late, 'true')));
-    expect((await master.waitFor(late, 'TASK_DROPPED')).status.reason).toBe('REASON_AGENT_DRAINING');
+    await master.waitFor(late, 'TASK_FINISHED');
+    expect(master.drained.filter((agent) => agent === id2)).toHaveLength(1);
     await draining.shutdown();
   });
 });
