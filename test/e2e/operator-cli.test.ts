@@ -1,7 +1,8 @@
 /**
  * The operator's verbs as an operator runs them, against a local cluster with a task running: agents,
- * frameworks, tasks, roles, weights, quota, logs (and -f), agent deactivate/reactivate/drain, maintenance,
- * top (printed once, and live on a terminal until q), pending; refusals exit 1 with the master's reason.
+ * frameworks, tasks, roles, weights, quota, logs (and -f), agent deactivate/reactivate/drain (and work on
+ * the agent reactivated after its drain), maintenance, top (printed once, and live on a terminal until q),
+ * pending; refusals exit 1 with the master's reason.
  */
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
@@ -153,6 +154,13 @@ describe('mantle, the operator verbs', () => {
 
     expect((await cli('agent', 'drain', agentId, '--grace', '1')).code).toBe(0);
     expect(await task.exited).not.toBeNull();
-    await eventually(async () => ((await cli('agents')).output.match(/drain(ing|ed)/) ? true : undefined));
+    const drained = new RegExp(`^${agentId}\\s+\\S+\\s+drained`, 'm');
+    await eventually(async () => (drained.test((await cli('agents')).output) ? true : undefined));
+
+    // A drained agent reactivated takes work again (it forgot the drain once DRAINED, as Mesos's does).
+    expect((await cli('agent', 'reactivate', agentId)).code).toBe(0);
+    const after = mantle(['execute', '--master', url, '--name', 'after-drain', '--command', 'true']);
+    await after.line(/TASK_FINISHED/, 60_000);
+    expect(await after.exited).toBe(0);
   });
 });
