@@ -14,7 +14,7 @@ import { QueueDoesNotExist } from '@aws-sdk/client-sqs';
 import { createAwsClients, type AwsClients } from '#shared/aws/clients.js';
 import { createLogger, type Logger } from '#shared/log.js';
 import { Metrics } from '#shared/metrics.js';
-import type { HeartbeatMessage, Isolation } from '#shared/protocol/internal.js';
+import type { Isolation } from '#shared/protocol/internal.js';
 import type { RegisterAgentRequest, RegisterAgentResponse } from '#shared/protocol/internal.js';
 import type { Attribute, DomainInfo, Resource } from '#shared/protocol/mesos.js';
 import { Queues, standInEndpoint, type ReceivedMessage } from '#shared/queues/queues.js';
@@ -43,6 +43,7 @@ import { emptyAgentState, prunedState, type AgentState } from './state.js';
 import { StatusUpdateManager, type StatusTransport } from './status-update-manager.js';
 import { drainedMessage } from './statuses.js';
 import { DrainStatus } from './drain-status.js';
+import { heartbeatLoop } from './heartbeats.js';
 import type { CustomExecutors } from './executor-api/executors.js';
 import { customExecutors, executorRoute } from './executor-api/wiring.js';
 import { Sandboxes } from './sandboxes.js';
@@ -117,6 +118,7 @@ class Agent implements RunningAgent, AgentContext {
   private readonly pollAbort = new AbortController();
   private reregistering: Promise<void> | undefined;
   private readonly drainStatus = new DrainStatus(this);
+  private leaving: () => Promise<string | undefined> = () => Promise.resolve(undefined);
   endpoint: AgentEndpoint | undefined;
   resources: Resource[] = [];
   attributes: Attribute[] = [];
@@ -200,6 +202,7 @@ class Agent implements RunningAgent, AgentContext {
     this.attributes = inventory.attributes;
     this.domain = inventory.domain;
     this.advertiseIp = inventory.advertiseIp;
+    this.leaving = inventory.leaving;
     const built = await createContainerizers(this, inventory);
     this.containerizers = built.containerizers;
     this.fetcher = built.fetcher;
@@ -271,6 +274,9 @@ class Agent implements RunningAgent, AgentContext {
     let backoff = this.config.registrationBackoffFactorMs;
     for (;;) {
       if (!this.life.alive) return;
+      // A new agent on an instance on its way out (say, registering anew as EC2 shuts it down) would be a phantom.
+      const leaving = this.registration ? undefined : await this.leaving();
+      if (leaving) return this.giveUp(`No new agent registers: ${leaving}`);
       try {
         const outcome = await master.register(this.registrationRequest(), this.life.signal);
         if (outcome.kind === 'registered') {
@@ -285,12 +291,7 @@ class Agent implements RunningAgent, AgentContext {
           await this.forgetEverything();
           continue;
         }
-        this.logger.error('Registration refused; the agent stops', { status: outcome.status, why: outcome.message });
-        const error = new Error(`The master refused the registration (${outcome.status}): ${outcome.message}`);
-        this.settleRegistered.reject(error);
-        this.settleFailed(error);
-        void this.stop();
-        return;
+        return this.giveUp(`The master refused the registration (${outcome.status}): ${outcome.message}`);
       } catch (error) {
         if (isStopped(error) || !this.life.alive) return;
         this.logger.warn('Registration failed; retrying', { error: String(error), retryInMs: backoff });
@@ -316,9 +317,24 @@ class Agent implements RunningAgent, AgentContext {
     this.settleRegistered.resolve(response.agent_id.value);
     if (!again) {
       this.commands = this.commandLoop();
-      this.loops.push(this.heartbeatLoop(response.heartbeat_interval_seconds * 1000), this.commands);
+      const { life, metrics, logger } = this;
+      const current = () => {
+        const { registration, queues } = this;
+        return registration && queues && !this.reregistering ? { registration, queues } : undefined;
+      };
+      this.loops.push(heartbeatLoop({ life, metrics, logger, current }, response.heartbeat_interval_seconds * 1000));
+      this.loops.push(this.commands);
     }
     await this.checkDrained();
+  }
+
+  /** The agent stops for good: `registered` rejects and `failed` resolves (`mantle agent` exits 1). */
+  private giveUp(why: string): void {
+    this.logger.error('The agent stops', { why });
+    const error = new Error(why);
+    this.settleRegistered.reject(error);
+    this.settleFailed(error);
+    void this.stop();
   }
 
   private reregister(): Promise<void> {
@@ -349,25 +365,6 @@ class Agent implements RunningAgent, AgentContext {
         await this.queues.send(url, [{ body: message, groupId, deduplicationId }]);
       },
     };
-  }
-
-  /** Every interval, a message on the heartbeat queue; the master answers only if it wants a re-registration. */
-  private async heartbeatLoop(intervalMs: number): Promise<void> {
-    while (this.life.alive) {
-      await this.life.sleep(intervalMs);
-      const registration = this.registration;
-      if (!this.life.alive || !registration || this.reregistering || !this.queues) continue;
-      try {
-        const beat: HeartbeatMessage = { agent_id: { value: registration.agentId }, sent_at: Date.now() };
-        const context = { agent_id: registration.agentId };
-        await this.queues.send(registration.heartbeatQueueUrl, [{ body: beat, context }]);
-        this.metrics.increment('slave/heartbeats');
-      } catch (error) {
-        if (isStopped(error)) return;
-        this.metrics.increment('slave/heartbeat_failures');
-        this.logger.warn('Heartbeat failed', { error: String(error) });
-      }
-    }
   }
 
   // ---------------------------------------------------------------------------------- commands

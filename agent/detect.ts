@@ -12,6 +12,7 @@ import { parseResourceText, parseValueText } from '#shared/resources/parse.js';
 import { rangesResource, scalarResource } from '#shared/resources/resource.js';
 import { add, named, scalarTotal } from '#shared/resources/resources.js';
 import { err, ok, type Result } from '#shared/result.js';
+import type { Ec2Placement } from './ec2-metadata.js';
 
 const MB = 1024 * 1024;
 const GB = 1024 * MB;
@@ -91,13 +92,6 @@ export function mergeAttributes(detected: readonly Attribute[], given: readonly 
   return [...detected.filter((attribute) => !names.has(attribute.name)), ...given];
 }
 
-export interface Ec2Placement {
-  readonly instanceType: string;
-  readonly zone: string;
-  readonly region: string;
-  readonly privateIp?: string;
-}
-
 /** The host's first non-internal IPv4 address (what frameworks reach the agent at, off EC2). */
 export function firstExternalIpv4(
   interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces(),
@@ -117,42 +111,4 @@ export function ec2Attributes(placement: Ec2Placement): { attributes: Attribute[
     ],
     domain: { fault_domain: { region: { name: placement.region }, zone: { name: placement.zone } } },
   };
-}
-
-/**
- * EC2 instance metadata with IMDSv2 (a session token, then GETs). Off EC2 nothing answers: the whole
- * attempt gives up after `timeoutMs` and returns undefined, without noise.
- */
-export async function ec2Placement(
-  endpoint: string,
-  timeoutMs: number,
-  fetchImpl: typeof fetch = fetch,
-): Promise<Ec2Placement | undefined> {
-  const signal = AbortSignal.timeout(timeoutMs);
-  try {
-    const tokenResponse = await fetchImpl(`${endpoint}/latest/api/token`, {
-      method: 'PUT',
-      headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '60' },
-      signal,
-    });
-    if (!tokenResponse.ok) return undefined;
-    const token = await tokenResponse.text();
-    const get = async (path: string): Promise<string | undefined> => {
-      const response = await fetchImpl(`${endpoint}/latest/meta-data/${path}`, {
-        headers: { 'X-aws-ec2-metadata-token': token },
-        signal,
-      });
-      return response.ok ? (await response.text()).trim() : undefined;
-    };
-    const [instanceType, zone, region, privateIp] = await Promise.all([
-      get('instance-type'),
-      get('placement/availability-zone'),
-      get('placement/region'),
-      get('local-ipv4'),
-    ]);
-    if (!instanceType || !zone || !region) return undefined;
-    return { instanceType, zone, region, ...(privateIp ? { privateIp } : {}) };
-  } catch {
-    return undefined;
-  }
 }

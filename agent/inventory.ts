@@ -12,7 +12,6 @@ import {
   agentResources,
   detectedResources,
   ec2Attributes,
-  ec2Placement,
   firstExternalIpv4,
   hostFacts,
   mergeAttributes,
@@ -20,6 +19,7 @@ import {
   requestedGpus,
   type HostFacts,
 } from './detect.js';
+import { ec2Placement, instanceLeaving } from './ec2-metadata.js';
 import { migAttributes } from './gpu/mig.js';
 import { detectGpus, selectGpus, type Gpu, type GpuInventory } from './gpu/nvidia.js';
 
@@ -40,6 +40,8 @@ export interface HostInventory {
   readonly disks: Disk[];
   /** What GPU discovery could not do (reported with the isolation). */
   readonly notes: string[];
+  /** Why the instance is going away, if it is (on EC2; see `instanceLeaving`). */
+  readonly leaving: () => Promise<string | undefined>;
 }
 
 /** Throws on flags that contradict the host (GPUs it does not have, resources it cannot offer). */
@@ -83,5 +85,8 @@ export async function takeInventory(
     domain: ec2?.domain,
     advertiseIp: config.advertiseIp ?? placement?.privateIp ?? firstExternalIpv4(),
     notes: [...inventory.notes, ...mig.notes],
+    leaving: placement
+      ? () => instanceLeaving(config.ec2MetadataEndpoint, config.ec2MetadataTimeoutMs, sources.fetchMetadata)
+      : () => Promise.resolve(undefined),
   };
 }

@@ -71,6 +71,22 @@ async function agentOn(
   return agent;
 }
 
+/** IMDSv2 as a fetch: on EC2, in an Auto Scaling group whose target lifecycle state `target` gives. */
+function instanceMetadata(target: () => string): typeof fetch {
+  const items: Record<string, () => string> = {
+    'instance-type': () => 'g6.xlarge',
+    'placement/availability-zone': () => 'eu-west-1a',
+    'placement/region': () => 'eu-west-1',
+    'autoscaling/target-lifecycle-state': target,
+  };
+  return (async (input: string | URL | Request) => {
+    const url = new URL(String(input));
+    if (url.pathname === '/latest/api/token') return new Response('token');
+    const item = items[url.pathname.replace('/latest/meta-data/', '')];
+    return item ? new Response(item()) : new Response('', { status: 404 });
+  }) as typeof fetch;
+}
+
 describe('mantle agent', () => {
   it('registers, heartbeats, and stops on SIGTERM with status 0', async () => {
     const master = await fakeMaster();
@@ -168,6 +184,34 @@ describe('the master asks again', () => {
     );
     await master.until(() => agent.agentId !== undefined && agent.agentId !== agentId, 5_000, 'a new agent id');
     expect(agent.tasks()).toEqual([]);
+    await master.until(async () => !(await alive(pid)), 5_000, 'the task to be killed');
+  });
+  it('registers no new agent once marked gone while its instance is being terminated, and stops', async () => {
+    const master = await fakeMaster();
+    const workDir = await tempWorkDir();
+    let target = 'InService';
+    const agent = await agentOn(master, {
+      workDir,
+      ec2Metadata: 'auto',
+      ec2MetadataEndpoint: 'http://imds.invalid',
+      options: { fetchMetadata: instanceMetadata(() => target) },
+    });
+    const agentId = await agent.registered;
+    const id = taskId('leaving');
+    await master.send(agentId, launch(commandTask(id, 'sleep 30')));
+    const containerId = (await master.waitFor(id, 'TASK_RUNNING')).status.container_status?.container_id
+      ?.value as string;
+    const pid = Number(
+      await readFile(join(new Checkpoint(workDir, new Lifecycle()).runDir(containerId), 'pid'), 'utf8'),
+    );
+
+    target = 'Terminated';
+    await master.markGone(agentId);
+    const error = await agent.failed;
+    expect(error.message).toBe('No new agent registers: its Auto Scaling group is terminating it (Terminated)');
+    await expect(agent.registered).resolves.toBe(agentId);
+    expect(master.registrations.filter((request) => request.agent_id === undefined)).toHaveLength(1);
+    // Its tasks were written off: killed, as on any fresh start.
     await master.until(async () => !(await alive(pid)), 5_000, 'the task to be killed');
   });
 });

@@ -5,12 +5,12 @@ import {
   agentResources,
   detectedResources,
   ec2Attributes,
-  ec2Placement,
   firstExternalIpv4,
   mergeAttributes,
   parseAttributes,
   requestedGpus,
 } from '../../agent/detect.js';
+import { ec2Placement, instanceLeaving } from '../../agent/ec2-metadata.js';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { describeResource } from '#shared/resources/parse.js';
 
@@ -83,6 +83,9 @@ describe('what the agent offers', () => {
 describe('EC2 instance metadata (IMDSv2, against a loopback stand-in)', () => {
   let url = '';
   let mode: 'ok' | 'v1-only' | 'silent' = 'ok';
+  /** Auto Scaling's and Spot's items, absent (404) when undefined. */
+  let lifecycle: string | undefined;
+  let spotAction: string | undefined;
   const requests: string[] = [];
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     requests.push(`${request.method} ${request.url}`);
@@ -97,6 +100,8 @@ describe('EC2 instance metadata (IMDSv2, against a loopback stand-in)', () => {
       '/latest/meta-data/placement/availability-zone': 'eu-west-1c',
       '/latest/meta-data/placement/region': 'eu-west-1',
       '/latest/meta-data/local-ipv4': '10.1.2.3',
+      ...(lifecycle !== undefined ? { '/latest/meta-data/autoscaling/target-lifecycle-state': lifecycle } : {}),
+      ...(spotAction !== undefined ? { '/latest/meta-data/spot/instance-action': spotAction } : {}),
     };
     const answer = answers[request.url ?? ''];
     response.writeHead(answer ? 200 : 404).end(answer ?? '');
@@ -129,5 +134,34 @@ describe('EC2 instance metadata (IMDSv2, against a loopback stand-in)', () => {
     const started = Date.now();
     expect(await ec2Placement(url, 150)).toBeUndefined();
     expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('tells an instance on its way out: Auto Scaling terminating it, or a Spot interruption notice', async () => {
+    mode = 'ok';
+    lifecycle = undefined;
+    spotAction = undefined;
+    expect(await instanceLeaving(url, 2_000)).toBeUndefined(); // not in a group, no notice
+    lifecycle = 'InService';
+    expect(await instanceLeaving(url, 2_000)).toBeUndefined();
+    lifecycle = 'Standby';
+    expect(await instanceLeaving(url, 2_000)).toBeUndefined();
+    lifecycle = 'Terminated';
+    expect(await instanceLeaving(url, 2_000)).toBe('its Auto Scaling group is terminating it (Terminated)');
+    lifecycle = 'Warmed:Terminated';
+    expect(await instanceLeaving(url, 2_000)).toBe('its Auto Scaling group is terminating it (Warmed:Terminated)');
+    lifecycle = 'InService';
+    spotAction = '{"action": "terminate", "time": "2026-12-07T22:30:00Z"}';
+    expect(await instanceLeaving(url, 2_000)).toBe(
+      'a Spot interruption notice stands (terminate at 2026-12-07T22:30:00Z)',
+    );
+    spotAction = 'stop';
+    expect(await instanceLeaving(url, 2_000)).toBe('a Spot interruption notice stands (stop)');
+    lifecycle = 'Terminated';
+    mode = 'v1-only';
+    expect(await instanceLeaving(url, 2_000)).toBeUndefined();
+    expect(await instanceLeaving('http://127.0.0.1:1', 2_000)).toBeUndefined();
+    mode = 'ok';
+    lifecycle = undefined;
+    spotAction = undefined;
   });
 });
