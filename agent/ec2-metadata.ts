@@ -65,8 +65,9 @@ const TERMINATING = new Set(['Terminated', 'Warmed:Terminated']);
 
 /**
  * Why the instance is going away, if it is: its Auto Scaling group is terminating it (the target
- * lifecycle state Auto Scaling publishes in the metadata), or a Spot interruption notice stands.
- * Undefined when it is not, or off EC2.
+ * lifecycle state Auto Scaling publishes in the metadata), or a Spot interruption notice to terminate
+ * it stands. Undefined when it is not, or off EC2. A notice to stop or hibernate does not count: the
+ * instance comes back, and its agent with it.
  */
 export function instanceLeaving(
   endpoint: string,
@@ -74,23 +75,22 @@ export function instanceLeaving(
   fetchImpl: typeof fetch = fetch,
 ): Promise<string | undefined> {
   return withMetadata(endpoint, timeoutMs, fetchImpl, async (get) => {
-    const [target, interruption] = await Promise.all([
+    const [target, notice] = await Promise.all([
       get('autoscaling/target-lifecycle-state'),
       get('spot/instance-action'),
     ]);
     if (target !== undefined && TERMINATING.has(target)) return `its Auto Scaling group is terminating it (${target})`;
-    if (interruption === undefined) return undefined;
-    return `a Spot interruption notice stands (${spotAction(interruption)})`;
+    const at = notice === undefined ? undefined : spotTermination(notice);
+    return at === undefined ? undefined : `a Spot interruption notice terminates it at ${at}`;
   });
 }
 
-/** `{"action": "terminate", "time": "…"}` as words; the notice as it came when it is not that. */
-function spotAction(notice: string): string {
+/** When a Spot notice (`{"action": "terminate", "time": "…"}`) terminates the instance; undefined for any other. */
+function spotTermination(notice: string): string | undefined {
   try {
     const { action, time } = JSON.parse(notice) as { action?: unknown; time?: unknown };
-    if (typeof action === 'string' && typeof time === 'string') return `${action} at ${time}`;
+    return action === 'terminate' && typeof time === 'string' ? time : undefined;
   } catch {
-    // Not JSON: quoted as it came.
+    return undefined;
   }
-  return notice;
 }

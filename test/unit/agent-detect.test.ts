@@ -136,7 +136,7 @@ describe('EC2 instance metadata (IMDSv2, against a loopback stand-in)', () => {
     expect(Date.now() - started).toBeLessThan(1_000);
   });
 
-  it('tells an instance on its way out: Auto Scaling terminating it, or a Spot interruption notice', async () => {
+  it('tells an instance on its way out: Auto Scaling terminating it, or a Spot notice to terminate it', async () => {
     mode = 'ok';
     lifecycle = undefined;
     spotAction = undefined;
@@ -151,11 +151,11 @@ describe('EC2 instance metadata (IMDSv2, against a loopback stand-in)', () => {
     expect(await instanceLeaving(url, 2_000)).toBe('its Auto Scaling group is terminating it (Warmed:Terminated)');
     lifecycle = 'InService';
     spotAction = '{"action": "terminate", "time": "2026-12-07T22:30:00Z"}';
-    expect(await instanceLeaving(url, 2_000)).toBe(
-      'a Spot interruption notice stands (terminate at 2026-12-07T22:30:00Z)',
-    );
-    spotAction = 'stop';
-    expect(await instanceLeaving(url, 2_000)).toBe('a Spot interruption notice stands (stop)');
+    expect(await instanceLeaving(url, 2_000)).toBe('a Spot interruption notice terminates it at 2026-12-07T22:30:00Z');
+    spotAction = '{"action": "stop", "time": "2026-12-07T22:30:00Z"}';
+    expect(await instanceLeaving(url, 2_000)).toBeUndefined(); // it comes back
+    spotAction = 'not a notice';
+    expect(await instanceLeaving(url, 2_000)).toBeUndefined();
     lifecycle = 'Terminated';
     mode = 'v1-only';
     expect(await instanceLeaving(url, 2_000)).toBeUndefined();
