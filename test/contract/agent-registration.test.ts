@@ -186,6 +186,7 @@ describe('the master asks again', () => {
     expect(agent.tasks()).toEqual([]);
     await master.until(async () => !(await alive(pid)), 5_000, 'the task to be killed');
   });
+
   it('registers no new agent once marked gone while its instance is being terminated, and stops', async () => {
     const master = await fakeMaster();
     const workDir = await tempWorkDir();

@@ -93,7 +93,8 @@ export class StandInGroup {
     const master = this.cluster.master;
     await handleFleetEvent(master, this.group, DEFAULT_DRAIN_SETTINGS, lifecycleEvent(GROUP, HOOK, instance));
     if (this.stub.waiting.has(instance)) throw new Error(`the drain of ${instance} did not complete at once`);
-    // The agent stops first: a live agent whose command queue the event deletes re-registers as a new agent.
+    // The agent stops first, with its instance. Still alive (and off EC2, as here), it would meet its queue deleted by
+    // the event and register as a new agent.
     await this.instances.get(instance)?.shutdown(2000);
     await handleFleetEvent(master, this.group, DEFAULT_DRAIN_SETTINGS, stateChangeEvent(instance, 'shutting-down'));
     this.instances.delete(instance);
