@@ -291,7 +291,8 @@ class Agent implements RunningAgent, AgentContext {
           await this.forgetEverything();
           continue;
         }
-        return this.giveUp(`The master refused the registration (${outcome.status}): ${outcome.message}`);
+        const refusal = `The master refused the registration (${outcome.status}): ${outcome.message}`;
+        return this.giveUp(refusal, { status: outcome.status });
       } catch (error) {
         if (isStopped(error) || !this.life.alive) return;
         this.logger.warn('Registration failed; retrying', { error: String(error), retryInMs: backoff });
@@ -329,8 +330,8 @@ class Agent implements RunningAgent, AgentContext {
   }
 
   /** The agent stops for good: `registered` rejects and `failed` resolves (`mantle agent` exits 1). */
-  private giveUp(why: string): void {
-    this.logger.error('The agent stops', { why });
+  private giveUp(why: string, fields: Record<string, unknown> = {}): void {
+    this.logger.error('The agent stops', { why, ...fields });
     const error = new Error(why);
     this.settleRegistered.reject(error);
     this.settleFailed(error);
