@@ -230,6 +230,8 @@ export class MantleStack extends Stack {
   private grantApp(fn: MantleFunction): void {
     const cluster = this.settings.clusterName;
     grantTables(fn.role, this.allTables);
+    // An ACCEPT's task rows and TaskInfos are inserted together, as PartiQL inserts (functions/registrar/tasks.ts).
+    grantTables(fn.role, [this.tables.tasks, this.tables.taskinfos], ['dynamodb:PartiQLInsert']);
     grantQueues(fn.role, [this.queues.allocation], SEND);
     grantRuntimeQueues(fn.role, this, cluster, 'framework', [...QUEUE_LIFECYCLE, ...SEND, ...CONSUME]);
     grantRuntimeQueues(fn.role, this, cluster, 'agent', [...QUEUE_LIFECYCLE, ...SEND, 'sqs:TagQueue']);
@@ -263,6 +265,7 @@ export class MantleStack extends Stack {
       }),
     );
     grantTables(status.role, this.allTables);
+    grantTables(status.role, [this.tables.tasks], ['dynamodb:PartiQLUpdate']); // a batch's rows: status-row-writes.ts
     grantQueues(status.role, [queues.allocation], SEND);
     grantRuntimeQueues(status.role, this, cluster, 'framework', SEND);
     grantRuntimeQueues(status.role, this, cluster, 'agent', SEND);
@@ -300,8 +303,7 @@ export class MantleStack extends Stack {
       }),
     );
     grantTables(allocator.role, this.allTables);
-    // Offers are written and taken back 25 agents a request, as PartiQL updates (functions/registrar/agents.ts:
-    // createOffersBatch, removeOffersBatch).
+    // Offers are written and taken back 25 agents a request, as PartiQL updates (functions/registrar/agents.ts).
     grantTables(allocator.role, [this.tables.agents], ['dynamodb:PartiQLUpdate']);
     grantQueues(allocator.role, [queues.allocation], SEND);
     grantRuntimeQueues(allocator.role, this, cluster, 'framework', SEND);

@@ -48,21 +48,31 @@ async function acknowledgeToAgent(
 const senders = new Map<string, { readonly expected: string | undefined; readonly until: number }>();
 const UNBOUND_TTL_MS = 60_000;
 
-/** The role session that may speak for the agent (undefined: any sender, off EC2). */
-async function senderOf(master: Pick<Master, 'registrar' | 'config'>, agentId: string): Promise<string | undefined> {
-  const now = Date.now();
+function knownSender(agentId: string): { readonly expected: string | undefined } | undefined {
   const known = senders.get(agentId);
-  if (known && known.until > now) return known.expected;
-  const agent = (await master.registrar.agents.statuses([agentId])).get(agentId);
+  return known && known.until > Date.now() ? known : undefined;
+}
+
+/** Reads the agents whose senders are not known, in one read, and keeps what they say. */
+async function readSenders(master: Pick<Master, 'registrar' | 'config'>, agentIds: readonly string[]): Promise<void> {
+  const unknown = [...new Set(agentIds)].filter((agentId) => !knownSender(agentId));
+  if (unknown.length === 0) return;
+  const agents = await master.registrar.agents.statuses(unknown);
+  const now = Date.now();
+  for (const [agentId, agent] of agents) {
+    if (senders.size >= 10_000) senders.clear();
+    senders.set(agentId, {
+      expected: expectedSender(agent, master.config.agentRoleId),
+      until: agent.instanceSession !== undefined ? Number.POSITIVE_INFINITY : now + UNBOUND_TTL_MS,
+    });
+  }
+}
+
+/** The role session that may speak for the agent (undefined: any sender, off EC2, or an unknown agent). */
+async function senderOf(master: Pick<Master, 'registrar' | 'config'>, agentId: string): Promise<string | undefined> {
+  if (!knownSender(agentId)) await readSenders(master, [agentId]);
   // An unknown agent has no tasks an update could apply to.
-  if (!agent) return undefined;
-  const expected = expectedSender(agent, master.config.agentRoleId);
-  if (senders.size >= 10_000) senders.clear();
-  senders.set(agentId, {
-    expected,
-    until: agent.instanceSession !== undefined ? Number.POSITIVE_INFINITY : now + UNBOUND_TTL_MS,
-  });
-  return expected;
+  return knownSender(agentId)?.expected;
 }
 
 function record(master: Master, message: AgentMessage, plan: StatusPlan): void {
@@ -102,15 +112,27 @@ export class AgentMessageBatch<K> {
 
   constructor(private readonly master: Master) {}
 
-  /** Reads the rows of the tasks these messages update, in one batch read, before `apply`. */
+  /**
+   * Reads what `apply` needs, before it: the rows of the tasks these messages update, in one batch read; the
+   * senders' agents, in another; their frameworks. The batch's message groups then reach their row writes together,
+   * which go in one request (statement-batches.ts).
+   */
   async preload(messages: readonly AgentMessage[]): Promise<void> {
-    const keys = messages.flatMap((message) =>
-      message.type === 'STATUS_UPDATE'
-        ? [{ frameworkId: message.framework_id.value, taskId: message.status.task_id.value }]
-        : [],
-    );
-    if (keys.length === 0) return;
-    for (const [key, task] of await this.master.registrar.tasks.getMany(keys)) this.rows.set(key, task);
+    const updates = messages.flatMap((message) => (message.type === 'STATUS_UPDATE' ? [message] : []));
+    const keys = updates.map((message) => ({
+      frameworkId: message.framework_id.value,
+      taskId: message.status.task_id.value,
+    }));
+    const { registrar } = this.master;
+    const [rows] = await Promise.all([
+      keys.length > 0 ? registrar.tasks.getMany(keys) : new Map<string, TaskRecord>(),
+      readSenders(
+        this.master,
+        messages.map((message) => message.agent_id.value),
+      ),
+      ...[...new Set(keys.map((key) => key.frameworkId))].map((id) => registrar.recentFrameworks.get(id)),
+    ]);
+    for (const [key, task] of rows) this.rows.set(key, task);
   }
 
   /** Handles one message up to the state machine's ruling; `senderId` is SQS's stamp of who sent it. */
@@ -129,8 +151,10 @@ export class AgentMessageBatch<K> {
     const frameworkId = message.framework_id.value;
     const row = taskKey(frameworkId, message.status.task_id.value);
     const known = this.rows.get(row);
+    // The batch's other message groups write their rows meanwhile: the writes go together (statement-batches.ts).
     const applied = await master.registrar.tasks.updateStatus(frameworkId, message.status, {
       agentId,
+      batched: true,
       ...(known ? { known } : {}),
     });
     if (applied.ok) this.rows.set(row, applied.value.task);

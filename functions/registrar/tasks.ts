@@ -28,10 +28,12 @@ import { ok, type Result } from '#shared/result.js';
 import { applyStatusUpdate, isTerminal, TERMINAL_STATES } from '#shared/tasks/state-machine.js';
 import { RETRY, retrying, type RegistrarContext } from './context.js';
 import type { TaskCounters } from './counters.js';
-import { epochSeconds, Expression, type Item } from './expression.js';
+import { epochSeconds, Expression, type Item, type WriteOutcome } from './expression.js';
 import { failure, type RegistrarError } from './errors.js';
 import { RecentTasks } from './recent-tasks.js';
 import { ShardMerge } from './shards.js';
+import { insertStatement, StatementBatches } from './statement-batches.js';
+import { StatusRowWrites } from './status-row-writes.js';
 import { FINISHED_RETENTION_MS, INFO_LEASE_MS, infoOutlivesRow, renewInfoLeases } from './task-info-leases.js';
 import {
   RECORD_ATTRIBUTES,
@@ -87,6 +89,9 @@ const INFO_BATCH = 100;
 export class TaskRegistry {
   /** Rows as this process's status updates wrote them lately (recent-tasks.ts), where the registrar keeps them. */
   readonly recent: RecentTasks | undefined;
+  /** Writes of concurrent callers, together (statement-batches.ts): a launch's rows, a status batch's updates. */
+  private readonly statements: StatementBatches;
+  private readonly statusRows: StatusRowWrites;
 
   constructor(
     private readonly context: RegistrarContext,
@@ -95,6 +100,8 @@ export class TaskRegistry {
     keepRecent = false,
   ) {
     this.recent = keepRecent ? new RecentTasks(context, RECENT_TASK_MS) : undefined;
+    this.statements = new StatementBatches((statements) => context.executeBatch(statements));
+    this.statusRows = new StatusRowWrites(context, this.statements);
   }
 
   private get table(): string {
@@ -167,7 +174,7 @@ export class TaskRegistry {
       created_at: now,
       updated_at: now,
     };
-    const outcome = await this.putFor(item, task.launchId);
+    const outcome = await this.insertRow(item, task.launchId);
     // The TaskInfo follows the row that claimed the task id (never before it: a duplicate launch must not replace
     // the running task's), and again for a retried launch, which may have stopped between the two.
     const infoItem: Item = {
@@ -177,10 +184,7 @@ export class TaskRegistry {
       expires_at: epochSeconds(now + INFO_LEASE_MS),
     };
     if (outcome.written) {
-      await Promise.all([
-        this.context.put({ TableName: this.infoTable, Item: infoItem }),
-        this.counters.transition(undefined, 'TASK_STAGING'),
-      ]);
+      await Promise.all([this.putInfo(infoItem), this.counters.transition(undefined, 'TASK_STAGING')]);
       return ok(taskFromItem(item));
     }
     const existing = outcome.old ? taskFromItem(outcome.old) : undefined;
@@ -189,7 +193,7 @@ export class TaskRegistry {
       if (isTerminal(existing.state)) {
         return failure('LAUNCH_DROPPED', `Launch ${task.launchId} of task ${info.task_id.value} was dropped meanwhile`);
       }
-      await this.context.put({ TableName: this.infoTable, Item: infoItem });
+      await this.putInfo(infoItem);
       return ok(existing);
     }
     return failure('DUPLICATE_TASK', `Task ${info.task_id.value} of framework ${task.frameworkId} already exists`);
@@ -234,6 +238,23 @@ export class TaskRegistry {
     return { written: false, ...(outcome.old ? { row: taskFromItem(outcome.old) } : {}) };
   }
 
+  /**
+   * A new task's row, inserted with the launch's others in one request (the id is free: the usual case); where a row
+   * has the id, or the request failed, put on its own by `putFor`.
+   */
+  private async insertRow(item: Item, launchId: string): Promise<WriteOutcome> {
+    const key = rowKey(item.framework_id as string, item.task_id as string);
+    const inserted = await this.statements.write(insertStatement(this.table, key, item));
+    return inserted.written ? { written: true, item } : this.putFor(item, launchId);
+  }
+
+  /** A TaskInfo's item, inserted with the launch's others; put on its own where one is there (a retried launch). */
+  private async putInfo(item: Item): Promise<void> {
+    const key = rowKey(item.framework_id as string, item.task_id as string);
+    const inserted = await this.statements.write(insertStatement(this.infoTable, key, item));
+    if (!inserted.written) await this.context.put({ TableName: this.infoTable, Item: item });
+  }
+
   /** Puts a task's row if its id is free for `launchId`: no row, or a finished one of another launch. */
   private putFor(item: Item, launchId: string) {
     const x = new Expression();
@@ -254,11 +275,13 @@ export class TaskRegistry {
    * (`from.agentId`): it applies only to a task on that agent, checked in the write's condition too.
    * `from.known` is the row as the caller last read or wrote it, used instead of a read for the first try
    * (the write is conditioned on its version: a stale row costs a refused write and a read, never a wrong one).
+   * `from.batched`: the write goes with those of concurrent callers in one request (the status handler's batch;
+   * statement-batches.ts), falling back to a write of its own if that request fails.
    */
   async updateStatus(
     frameworkId: string,
     status: unknown,
-    from: { readonly agentId?: string; readonly known?: TaskRecord } = {},
+    from: { readonly agentId?: string; readonly known?: TaskRecord; readonly batched?: boolean } = {},
   ): Promise<
     Result<
       StatusUpdateResult,
@@ -281,7 +304,6 @@ export class TaskRegistry {
       if (applied.kind === 'duplicate') return ok<StatusUpdateResult>({ outcome: 'duplicate', task });
       if (applied.kind === 'rejected') return failure(applied.code, applied.message);
       const now = this.context.now();
-      const x = new Expression();
       const fields: Item = {
         state: applied.record.state,
         uuids: applied.record.uuids,
@@ -298,21 +320,7 @@ export class TaskRegistry {
             }
           : {}),
       };
-      const outcome = await this.context.update(
-        {
-          TableName: this.table,
-          Key: rowKey(frameworkId, taskId),
-          UpdateExpression: `SET ${Object.entries(fields)
-            .map(([name, value]) => `${x.name(name)} = ${x.value(value)}`)
-            .join(', ')}`,
-          ConditionExpression:
-            `${x.name('version')} = ${x.value(task.version)}` +
-            (from.agentId !== undefined ? ` AND ${x.name('agent_id')} = ${x.value(from.agentId)}` : ''),
-          ...x.attributes(),
-        },
-        'NONE',
-      );
-      if (!outcome.written) return RETRY;
+      if (!(await this.statusRows.write(task, fields, from))) return RETRY;
       await Promise.all([
         this.counters.transition(task.state, applied.record.state),
         ...(applied.becameTerminal ? [this.expireInfo(task, fields.expires_at as number)] : []),

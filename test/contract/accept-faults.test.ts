@@ -65,15 +65,41 @@ function executorTasks(agent: TestAgent, prefix: string) {
   });
 }
 
-/** The task-record writes of the master, throttled (or held) `times` times after the first `skip`. */
+/**
+ * The task-record writes of the master, throttled (or held) `times` times after the first `skip`: a launch's rows
+ * inserted together (BatchExecuteStatement) and those put one by one where that failed (PutItem).
+ */
 function taskRecordFault(times: number, fault: Parameters<typeof injectFaults>[1]['fault'], skip = 0) {
   return injectFaults(tm.clients.dynamodb, {
-    commands: ['PutItemCommand'],
+    commands: ['BatchExecuteStatementCommand', 'PutItemCommand'],
     table: tm.master.registrar.context.tables.tasks,
     times,
     skip,
     fault,
   });
+}
+
+/** The launch's rows inserted together refused, then each put on its own throttled after the first `skip`. */
+function taskRecordsCut(skip: number) {
+  const together = injectFaults(tm.clients.dynamodb, {
+    commands: ['BatchExecuteStatementCommand'],
+    table: tm.master.registrar.context.tables.tasks,
+    times: 100,
+    fault: { kind: 'reject', name: 'ThrottlingException' },
+  });
+  const alone = injectFaults(tm.clients.dynamodb, {
+    commands: ['PutItemCommand'],
+    table: tm.master.registrar.context.tables.tasks,
+    times: 10,
+    skip,
+    fault: { kind: 'reject', name: 'ThrottlingException' },
+  });
+  return {
+    remove() {
+      together.remove();
+      alone.remove();
+    },
+  };
 }
 
 /** Past the launch timeout, with the agent still heard from, one sweep. */
@@ -121,7 +147,7 @@ describe('an ACCEPT cut in two between the ledger and the task records', () => {
     const agent = await registerAgent(tm, 'cpus:4;mem:1024');
     const made = await offer(tm, framework, agent, 'cpus:2;mem:256');
     const accept = launch([made.offerId], executorTasks(agent, 'throttled'), { refuse_seconds: 0 });
-    const fault = taskRecordFault(10, { kind: 'reject', name: 'ThrottlingException' });
+    const fault = taskRecordFault(100, { kind: 'reject', name: 'ThrottlingException' });
     const answered = await framework.call('ACCEPT', accept);
     fault.remove();
     expect(answered.status).toBe(500);
@@ -168,7 +194,7 @@ describe('an ACCEPT cut in two between the ledger and the task records', () => {
   it('ends a launch cut after its first record: that task dropped unconfirmed, the next orphaned, the executor given back', async () => {
     const agent = await registerAgent(tm, 'cpus:4;mem:1024');
     const made = await offer(tm, framework, agent, 'cpus:2;mem:256');
-    const fault = taskRecordFault(10, { kind: 'reject', name: 'ThrottlingException' }, 1);
+    const fault = taskRecordsCut(1);
     const answered = await framework.call('ACCEPT', launch([made.offerId], executorTasks(agent, 'cut')));
     fault.remove();
     expect(answered.status).toBe(500);

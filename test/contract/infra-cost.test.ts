@@ -1,12 +1,15 @@
 /**
  * Measures what the control plane uses, for the cost model (infra/cost.ts, docs/cost.md): DynamoDB
- * capacity units (DynamoDB Local reports them like DynamoDB), SQS requests, calls to the master and
+ * capacity units (DynamoDB Local reports them like DynamoDB, but for BatchExecuteStatement: those are computed from
+ * the items' sizes, test/support/item-size.ts), SQS requests, calls to the master and
  * Lambda invocations, for an idle agent's heartbeats and scans, and for tasks run end to end (offers,
  * ACCEPT, launch, STARTING/RUNNING/FINISHED, acknowledgements). The measured figures must stay within
  * 15% of the ones docs/cost.md is computed from (MEASURED below): a change that makes Mantle dearer
  * fails here and the document is updated with it.
  */
 import { randomBytes } from 'node:crypto';
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ACCESS_LOG_BYTES,
@@ -38,7 +41,40 @@ import {
   type TestFramework,
 } from '../support/scheduler.js';
 import { instanceId } from './infra-agents.js';
+import { standInClients } from '../support/aws.js';
+import { insertedItem, statementTable, updatedKey, writeUnits } from '../support/item-size.js';
 import { clusterFigures } from '../../functions/operator/metrics.js';
+
+/** A statement and its answer as the document client has them (plain values: the meter runs after marshalling's undoing). */
+type Statement = { Statement?: string; Parameters?: unknown[] };
+type StatementResponse = { Error?: { Item?: Record<string, unknown> } };
+
+/**
+ * A BatchExecuteStatement's write units by table, as AWS bills its statements (DynamoDB Local reports none): each
+ * the single write it stands for, by the size of its item (item-size.ts), read afresh after an UPDATE with an
+ * unmetered client.
+ */
+async function statementUnits(
+  reader: AwsClients,
+  statements: readonly Statement[],
+  responses: readonly StatementResponse[],
+): Promise<Array<{ TableName: string; CapacityUnits: number }>> {
+  return Promise.all(
+    statements.map(async (entry, i) => {
+      const statement = entry.Statement ?? '';
+      const parameters = entry.Parameters ?? [];
+      const table = statementTable(statement);
+      const old = responses[i]?.Error?.Item;
+      const inserted = insertedItem(statement, parameters);
+      if (inserted) return { TableName: table, CapacityUnits: writeUnits(inserted, old) };
+      const schema = await reader.dynamodb.send(new DescribeTableCommand({ TableName: table }));
+      const keys = (schema.Table?.KeySchema ?? []).map((key) => key.AttributeName as string);
+      const key = updatedKey(statement, parameters, keys);
+      const after = key && (await reader.documents.send(new GetCommand({ TableName: table, Key: key }))).Item;
+      return { TableName: table, CapacityUnits: writeUnits(after, old) };
+    }),
+  );
+}
 
 /** Counts DynamoDB units and SQS requests as AWS would bill them (empty receives are idle polling). */
 class Meter {
@@ -53,13 +89,19 @@ class Meter {
     this.items.set(key, (this.items.get(key) ?? 0) + amount);
   }
 
+  constructor(private readonly reader: AwsClients) {}
+
   attach(clients: AwsClients): void {
     clients.dynamodb.middlewareStack.add(
       (next, context) => async (args) => {
         (args.input as Record<string, unknown>).ReturnConsumedCapacity = 'TOTAL';
         const result = await next(args);
         // One entry for single-item calls, one per table for batch calls.
-        const consumed = (result.output as { ConsumedCapacity?: unknown }).ConsumedCapacity;
+        const input = args.input as { Statements?: Statement[] };
+        const output = result.output as { ConsumedCapacity?: unknown; Responses?: StatementResponse[] };
+        const consumed =
+          output.ConsumedCapacity ??
+          (input.Statements && (await statementUnits(this.reader, input.Statements, output.Responses ?? [])));
         const entries = (Array.isArray(consumed) ? consumed : [consumed]) as Array<
           { CapacityUnits?: number; TableName?: string } | undefined
         >;
@@ -104,7 +146,9 @@ const GPUS = 4;
 const ROUNDS = 3;
 
 let tm: TestMaster;
-const meter = new Meter();
+/** Reads the items a BatchExecuteStatement wrote, unmetered. */
+const reader = standInClients();
+const meter = new Meter(reader);
 let framework: TestFramework;
 let agentAuth: string;
 const agents: TestAgent[] = [];
@@ -177,6 +221,7 @@ beforeAll(async () => {
 afterAll(async () => {
   framework.close();
   await tm.close();
+  reader.destroy();
 });
 
 function delta(before: ReturnType<Meter['snapshot']>) {

@@ -8,6 +8,7 @@ import { SHARDS, ShardMerge, shardKey, shardOf } from '../../functions/registrar
 import { epochSeconds } from '../../functions/registrar/expression.js';
 import { INFO_LEASE_MS, INFO_RENEWAL_MS } from '../../functions/registrar/task-info-leases.js';
 import { scalarResource } from '#shared/resources/resource.js';
+import { injectFaults } from '../support/faults.js';
 import { freshRegistrar, type TestRegistrar } from '../support/registrar.js';
 
 let t: TestRegistrar;
@@ -51,6 +52,10 @@ async function listedIds(frameworkId: string): Promise<string[]> {
   return ids;
 }
 
+function rowKeyOf(frameworkId: string, taskId: string) {
+  return { framework_shard: shardKey(frameworkId, shardOf(taskId)), task_id: taskId };
+}
+
 function status(taskId: string, state: TaskState, extra: Partial<TaskStatus> = {}): TaskStatus {
   return { task_id: { value: taskId }, state, source: 'SOURCE_EXECUTOR', uuid: uuid(), ...extra };
 }
@@ -76,6 +81,28 @@ describe('task rows', () => {
     expect(duplicate).toMatchObject({ ok: false, error: { code: 'DUPLICATE_TASK' } });
     // Another framework may use the same task id: ids are per framework.
     expect((await added('fw-2', 't2')).frameworkId).toBe('fw-2');
+  });
+
+  it("inserts a launch's rows and TaskInfos together: one request for each, none put alone", async () => {
+    const counted = (command: string) =>
+      injectFaults(t.clients.dynamodb, {
+        commands: [command],
+        times: 100,
+        fault: { kind: 'hold', until: Promise.resolve() },
+      });
+    const batches = counted('BatchExecuteStatementCommand');
+    const puts = counted('PutItemCommand');
+    const ids = Array.from({ length: 12 }, (_, i) => `launch-together-${i}`);
+    const tasks = await Promise.all(ids.map((taskId) => added('fw-1', taskId, 'launch-together')));
+    batches.remove();
+    puts.remove();
+    expect(tasks.map((task) => task.state)).toEqual(ids.map(() => 'TASK_STAGING'));
+    expect(batches.hits()).toBe(2);
+    expect(puts.hits()).toBe(0);
+    const info = await t.clients.documents.send(
+      new GetCommand({ TableName: t.tables.taskinfos, Key: rowKeyOf('fw-1', 'launch-together-11') }),
+    );
+    expect(JSON.parse(info.Item?.info as string)).toMatchObject({ name: 'job launch-together-11' });
   });
 
   it('lets a finished task id be reused by a new launch, but not by a late retry of the old one', async () => {
@@ -343,13 +370,17 @@ describe('status updates through the state machine', () => {
   });
 
   it('under duplicated, reordered, concurrent delivery: no regression and exactly one terminal transition', async () => {
-    for (let round = 0; round < 5; round++) {
+    for (let round = 0; round < 6; round++) {
       const taskId = `storm-${round}`;
+      // Every other round's writes go batched, as the status handler's do.
+      const batched = round % 2 === 1;
       await added('fw-1', taskId);
       const stream = [status(taskId, 'TASK_STARTING'), status(taskId, 'TASK_RUNNING'), status(taskId, 'TASK_FINISHED')];
       // Every update delivered four times, all at once, in a shuffled order.
       const deliveries = [...stream, ...stream, ...stream, ...stream].sort(() => Math.random() - 0.5);
-      const results = await Promise.all(deliveries.map((update) => t.registrar.tasks.updateStatus('fw-1', update)));
+      const results = await Promise.all(
+        deliveries.map((update) => t.registrar.tasks.updateStatus('fw-1', update, { batched })),
+      );
       const terminal = results.filter((r) => r.ok && r.value.outcome === 'applied' && r.value.becameTerminal);
       expect(terminal).toHaveLength(1);
       for (const result of results) {
@@ -360,6 +391,61 @@ describe('status updates through the state machine', () => {
       // Each distinct update applied at most once.
       expect(new Set(final?.uuids).size).toBe(final?.uuids.length);
     }
+  });
+
+  it('writes the updates of concurrent callers batched in one request, each decided on its own', async () => {
+    const taskIds = Array.from({ length: 10 }, (_, i) => `together-${i}`);
+    for (const taskId of taskIds) await added('fw-1', taskId);
+    // The rows as the status handler has them, read beforehand; one is then updated by another writer.
+    const rows = await Promise.all(taskIds.map((taskId) => t.registrar.tasks.get('fw-1', taskId)));
+    await t.registrar.tasks.updateStatus('fw-1', status('together-0', 'TASK_STARTING'));
+    const requests = injectFaults(t.clients.dynamodb, {
+      commands: ['BatchExecuteStatementCommand'],
+      times: 100,
+      fault: { kind: 'hold', until: Promise.resolve() },
+    });
+    const results = await Promise.all(
+      taskIds.map((taskId, i) =>
+        // together-0's row is stale: its statement's condition fails, and it is read and written again.
+        t.registrar.tasks.updateStatus('fw-1', status(taskId, 'TASK_RUNNING'), { batched: true, known: rows[i] }),
+      ),
+    );
+    requests.remove();
+    expect(results.map((r) => r.ok && r.value.outcome)).toEqual(taskIds.map(() => 'applied'));
+    // The ten in one request; the stale one's second try in another.
+    expect(requests.hits()).toBe(2);
+    expect((await t.registrar.tasks.get('fw-1', 'together-0'))?.uuids).toHaveLength(2);
+  });
+
+  it('makes a batched write alone when its request fails, and takes a lost response for the duplicate it is', async () => {
+    await added('fw-1', 'batch-fault');
+    const refused = injectFaults(t.clients.dynamodb, {
+      commands: ['BatchExecuteStatementCommand'],
+      times: 100,
+      fault: { kind: 'reject', name: 'ThrottlingException' },
+    });
+    const running = await t.registrar.tasks.updateStatus('fw-1', status('batch-fault', 'TASK_RUNNING'), {
+      batched: true,
+    });
+    refused.remove();
+    // Refused after the SDK's retries, then written by an UpdateItem of its own.
+    expect(refused.hits()).toBeGreaterThan(1);
+    expect(running).toMatchObject({ ok: true, value: { outcome: 'applied', task: { state: 'TASK_RUNNING' } } });
+    const lost = injectFaults(t.clients.dynamodb, {
+      commands: ['BatchExecuteStatementCommand'],
+      times: 1,
+      fault: { kind: 'lose-response' },
+    });
+    const finished = await t.registrar.tasks.updateStatus('fw-1', status('batch-fault', 'TASK_FINISHED'), {
+      batched: true,
+    });
+    lost.remove();
+    expect(lost.hits()).toBe(1);
+    // The SDK sent it again and its condition failed on its own write: read again, it is a duplicate.
+    expect(finished).toMatchObject({ ok: true, value: { outcome: 'duplicate', task: { state: 'TASK_FINISHED' } } });
+    const row = await t.registrar.tasks.get('fw-1', 'batch-fault');
+    expect(row?.state).toBe('TASK_FINISHED');
+    expect(row?.uuids).toHaveLength(2);
   });
 
   it('lists a framework s tasks', async () => {

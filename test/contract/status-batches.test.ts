@@ -40,8 +40,9 @@ beforeAll(async () => {
   };
   tm.clients.dynamodb.middlewareStack.add(
     (next, context) => (args) => {
-      const input = args.input as { TableName?: string; RequestItems?: object };
-      count(context.commandName, input.TableName ?? Object.keys(input.RequestItems ?? {}).join('+'));
+      const input = args.input as { TableName?: string; RequestItems?: object; Statements?: unknown[] };
+      const statements = input.Statements ? `${input.Statements.length} statements` : undefined;
+      count(context.commandName, input.TableName ?? statements ?? Object.keys(input.RequestItems ?? {}).join('+'));
       return next(args);
     },
     { step: 'initialize', name: 'countDynamoDb' },
@@ -124,13 +125,19 @@ describe('a batch of status updates', () => {
     for (const taskId of onA) {
       expect((await tm.master.registrar.tasks.get(framework.frameworkId, taskId))?.state).toBe('TASK_FINISHED');
     }
-    // Two agents, two ledger writes; seven updates, one send; the tasks' rows read in one request.
+    // Two agents, two ledger writes; seven updates, one send; the tasks' rows read in one request and written in two.
     const { tables } = tm.master.registrar.context;
     const eventQueue = (await tm.master.registrar.frameworks.get(framework.frameworkId))?.eventQueueUrl;
     expect(requests.get(`UpdateItemCommand ${tables.agents}`)).toBe(2);
     expect(requests.get(`SendMessageBatchCommand ${eventQueue}`)).toBe(1);
     expect(requests.get(`BatchGetItemCommand ${tables.tasks}`)).toBe(1);
     expect(requests.get(`GetItemCommand ${tables.tasks}`)).toBeUndefined();
+    // The rows written a round at a time, each task's updates in turn: four tasks' first, then three tasks' second.
+    expect(requests.get(`UpdateItemCommand ${tables.tasks}`)).toBeUndefined();
+    expect(requests.get('BatchExecuteStatementCommand 4 statements')).toBe(1);
+    expect(requests.get('BatchExecuteStatementCommand 3 statements')).toBe(1);
+    // Who may speak for the two agents, in one read.
+    expect(requests.get(`BatchGetItemCommand ${tables.agents}`)).toBe(1);
     expect(tm.allocation.triggers.slice(triggers).map(({ trigger }) => trigger)).toEqual([
       { reason: 'RESOURCES_RECOVERED', agentIds: expect.arrayContaining([a.agentId, b.agentId]) as string[] },
     ]);

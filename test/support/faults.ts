@@ -19,7 +19,10 @@ export type Fault =
 export interface FaultPlan {
   /** Which commands to hit, by name (e.g. 'UpdateItemCommand'). */
   readonly commands: readonly string[];
-  /** Only requests to this table (e.g. the master's `registrar.context.tables.tasks`); any table if absent. */
+  /**
+   * Only requests to this table (e.g. the master's `registrar.context.tables.tasks`), a BatchExecuteStatement's
+   * when one of its statements names it; any table if absent.
+   */
   readonly table?: string;
   /** How many of those calls to hit, from the first (after `skip`). */
   readonly times: number;
@@ -28,14 +31,20 @@ export interface FaultPlan {
   readonly fault: Fault;
 }
 
+/** Whether a request's input is for `table`: its TableName, or a statement that names the table. */
+function names(input: unknown, table: string): boolean {
+  const request = input as { TableName?: string; Statements?: ReadonlyArray<{ Statement?: string }> };
+  if (request.TableName !== undefined) return request.TableName === table;
+  return (request.Statements ?? []).some((statement) => statement.Statement?.includes(`"${table}"`) === true);
+}
+
 export function injectFaults(client: DynamoDBClient, plan: FaultPlan): { readonly hits: () => number; remove(): void } {
   let hits = 0;
   let skipped = 0;
   const name = `mantle-fault-${Math.random().toString(36).slice(2)}`;
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      const table = (args.input as { TableName?: string }).TableName;
-      const named = plan.table === undefined || table === plan.table;
+      const named = plan.table === undefined || names(args.input, plan.table);
       if (!plan.commands.includes(context.commandName ?? '') || !named || hits >= plan.times) return next(args);
       if (skipped < (plan.skip ?? 0)) {
         skipped++;

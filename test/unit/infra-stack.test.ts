@@ -541,16 +541,32 @@ describe('IAM', () => {
     }
   });
 
-  it('lets only the allocator write offers as PartiQL updates, on the agents table alone', () => {
+  it('grants PartiQL updates to the allocator on the agents table and the status handler on the tasks table alone', () => {
     const granted = resources(base.template, 'AWS::IAM::Policy').flatMap(([id, policy]) =>
       (policy.Properties.PolicyDocument as { Statement: Json[] }).Statement.filter((statement) =>
         ([statement.Action].flat() as string[]).includes('dynamodb:PartiQLUpdate'),
       ).map((statement) => ({ id, tables: [...referenced(statement.Resource)] })),
     );
-    expect(granted).toHaveLength(1);
-    expect(granted[0]?.id).toMatch(/^Allocator/);
-    expect(granted[0]?.tables).toHaveLength(1);
-    expect(granted[0]?.tables[0]).toMatch(/^Tableagents/);
+    expect(granted).toHaveLength(2);
+    const allocator = granted.find((grant) => /^Allocator/.test(grant.id));
+    const status = granted.find((grant) => /^Status/.test(grant.id));
+    expect(allocator?.tables).toHaveLength(1);
+    expect(allocator?.tables[0]).toMatch(/^Tableagents/);
+    expect(status?.tables).toHaveLength(1);
+    expect(status?.tables[0]).toMatch(/^Tabletasks/);
+  });
+
+  it("grants PartiQL inserts to the functions that run the master's app alone, on the task rows and TaskInfos", () => {
+    const granted = resources(base.template, 'AWS::IAM::Policy').flatMap(([id, policy]) =>
+      (policy.Properties.PolicyDocument as { Statement: Json[] }).Statement.filter((statement) =>
+        ([statement.Action].flat() as string[]).includes('dynamodb:PartiQLInsert'),
+      ).map((statement) => ({ id, tables: [...referenced(statement.Resource)].sort() })),
+    );
+    expect(granted.length).toBeGreaterThan(0);
+    for (const grant of granted) {
+      expect(grant.id).toMatch(/^(Scheduler|Api|Jobs|JobsTicker|Services|ServicesTicker)Role/);
+      expect(grant.tables).toEqual([expect.stringMatching(/^Tabletaskinfos/), expect.stringMatching(/^Tabletasks/)]);
+    }
   });
 
   it('lets each agent read only its own command queue, and keeps the credential out of the template', () => {
