@@ -1,10 +1,11 @@
 /**
  * Counts DynamoDB writes per partition key, per second, for bench:scale: a middleware on the master's DynamoDB
  * client that reads the table and partition key of every item a write touches (PutItem, UpdateItem, DeleteItem,
- * BatchWriteItem, TransactWriteItems, ConditionChecks included: they take write capacity too) and the write
- * capacity units DynamoDB Local says each consumed (ReturnConsumedCapacity; a batch's or transaction's units are
- * shared evenly among its items of each table). A write that fails (a condition not met) still counts one item
- * write and one unit: DynamoDB bills it.
+ * BatchWriteItem, TransactWriteItems, ConditionChecks included: they take write capacity too; the PartiQL writes of
+ * a BatchExecuteStatement, read from their text by partiql.ts) and the write capacity units DynamoDB Local says
+ * each consumed (ReturnConsumedCapacity; a batch's or transaction's units are shared evenly among its items of each
+ * table; a write it reports none for, as for BatchExecuteStatement, counts one). A write that fails (a condition
+ * not met) still counts one item write and one unit: DynamoDB bills it.
  *
  * The heartbeat log is keyed by the minute it is written in: only the current minute's key takes writes, at a rate
  * set by the fleet's size and heartbeat interval. Its writes are metered as one key, `(current minute)`, so that the
@@ -13,6 +14,7 @@
  */
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { TABLE_DEFINITIONS, type TableId } from '../../functions/registrar/tables.js';
+import { insertedItem, statementTable, updatedKey } from './partiql.js';
 import { round } from './throughput.js';
 
 /** DynamoDB's write capacity per partition, units a second. */
@@ -131,6 +133,19 @@ export class PartitionWriteMeter {
         ).flatMap((item) => {
           const operation = Object.values(item)[0];
           return operation ? one(operation.TableName, operation.Item ?? operation.Key) : [];
+        });
+      case 'BatchExecuteStatementCommand':
+        // PartiQL writes (the allocator's offers, a status batch's rows, a launch's inserts): the key from the text.
+        return ((input.Statements ?? []) as Array<{ Statement?: string; Parameters?: unknown[] }>).flatMap((entry) => {
+          const statement = entry.Statement ?? '';
+          if (!/^\s*(UPDATE|INSERT|DELETE)\b/i.test(statement)) return [];
+          const table = statementTable(statement);
+          const attribute = this.tables.get(table)?.[1];
+          const parameters = entry.Parameters ?? [];
+          const item = attribute
+            ? (insertedItem(statement, parameters) ?? updatedKey(statement, parameters, [attribute]))
+            : undefined;
+          return one(table, item as Record<string, AttributeValue> | undefined);
         });
       default:
         return [];

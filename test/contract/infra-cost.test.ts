@@ -42,7 +42,8 @@ import {
 } from '../support/scheduler.js';
 import { instanceId } from './infra-agents.js';
 import { standInClients } from '../support/aws.js';
-import { insertedItem, statementTable, updatedKey, writeUnits } from '../support/item-size.js';
+import { insertedItem, statementTable, updatedKey } from '../../bench/support/partiql.js';
+import { writeUnits } from '../support/item-size.js';
 import { clusterFigures } from '../../functions/operator/metrics.js';
 
 /** A statement and its answer as the document client has them (plain values: the meter runs after marshalling's undoing). */

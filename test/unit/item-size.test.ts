@@ -1,9 +1,10 @@
 /**
- * The cost meter's item sizes and statement parsing (test/support/item-size.ts), against DynamoDB's documented
- * sizing and the statements the registrar writes.
+ * The meters' item sizes (test/support/item-size.ts) and statement parsing (bench/support/partiql.ts), against
+ * DynamoDB's documented sizing and the statements the registrar writes.
  */
 import { describe, expect, it } from 'vitest';
-import { insertedItem, itemSize, statementTable, updatedKey, writeUnits } from '../support/item-size.js';
+import { insertedItem, statementTable, updatedKey } from '../../bench/support/partiql.js';
+import { itemSize, writeUnits } from '../support/item-size.js';
 
 describe('item sizes as DynamoDB bills them', () => {
   it('sizes names and values', () => {
