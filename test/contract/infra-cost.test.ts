@@ -46,7 +46,7 @@ import { insertedItem, statementTable, updatedKey } from '../../bench/support/pa
 import { writeUnits } from '../support/item-size.js';
 import { clusterFigures } from '../../functions/operator/metrics.js';
 
-/** A statement and its answer as the document client has them (plain values: the meter runs after marshalling's undoing). */
+/** A statement and its answer in plain values: the meter's middleware wraps the document client's marshalling. */
 type Statement = { Statement?: string; Parameters?: unknown[] };
 type StatementResponse = { Error?: { Item?: Record<string, unknown> } };
 
