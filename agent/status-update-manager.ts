@@ -14,7 +14,7 @@ import type { Logger } from '#shared/log.js';
 import { inLogContext, logContext } from '#shared/log-context.js';
 import type { Metrics } from '#shared/metrics.js';
 import type { AgentMessage } from '#shared/protocol/internal.js';
-import type { TaskStatus } from '#shared/protocol/mesos.js';
+import type { TaskState, TaskStatus } from '#shared/protocol/mesos.js';
 import { AckRoundTrip } from './ack-round-trip.js';
 import type { Checkpoint } from './checkpoint.js';
 import { isStopped, type Lifecycle } from './lifecycle.js';
@@ -221,12 +221,13 @@ export class StatusUpdateManager {
     if (this.entries.get(taskKey(entry.frameworkId, entry.taskId)) !== entry) return;
     entry.sending = true;
     entry.cancelRetry?.();
+    const latest = entry.stream.latestState;
     const message: AgentMessage = {
       type: 'STATUS_UPDATE',
       agent_id: { value: target.agentId },
       framework_id: { value: entry.frameworkId },
       status: { ...head, agent_id: { value: target.agentId } },
-      ...(entry.stream.latestState ? { latest_state: entry.stream.latestState } : {}),
+      ...(latest ? { latest_state: latest } : {}),
     };
     const attempt = entry.attempt++;
     entry.headSentAt ??= Date.now();
@@ -236,7 +237,7 @@ export class StatusUpdateManager {
       task_id: entry.taskId,
       ...(entry.correlationId ? { correlation_id: entry.correlationId } : {}),
     };
-    inLogContext(ids, () => this.send(entry, target.transport, message, head, attempt));
+    inLogContext(ids, () => this.send(entry, target.transport, message, { head, latest, attempt }));
   }
 
   /** Sends the head once; when it is done, sends the next head or schedules the retry. */
@@ -244,8 +245,7 @@ export class StatusUpdateManager {
     entry: Entry,
     transport: StatusTransport,
     message: AgentMessage,
-    head: TaskStatus,
-    attempt: number,
+    { head, latest, attempt }: { head: TaskStatus; latest: TaskState | undefined; attempt: number },
   ): void {
     const uuid = head.uuid as string;
     const sent = transport.send(message, taskKey(entry.frameworkId, entry.taskId), `${uuidHex(uuid)}-${attempt}`);
@@ -267,7 +267,10 @@ export class StatusUpdateManager {
       )
       .finally(() => {
         entry.sending = false;
-        if (entry.stream.head?.uuid !== uuid) {
+        // The next head, or an end that came while this send was under way: its push waits for no retry.
+        const latestNow = entry.stream.latestState;
+        const endNotCarried = latestNow !== latest && latestNow !== undefined && isTerminalState(latestNow);
+        if (entry.stream.head?.uuid !== uuid || endNotCarried) {
           this.flush(entry);
           return;
         }

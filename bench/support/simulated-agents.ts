@@ -5,11 +5,10 @@
  * Like a real agent, each one registers over HTTP with the message the agent builds (registration.ts, through
  * master-client.ts), heartbeats on the heartbeat queue at the interval the master answers, reads its own command
  * queue, and answers a LAUNCH with TASK_STARTING, TASK_RUNNING and TASK_FINISHED on the status FIFO queue, one update
- * at a time, the next sent only once the master's ACKNOWLEDGE for the head arrived (status-update-stream.ts, the
- * agent's own stream), an unacknowledged head resent as the agent resends it: first after the acknowledgements'
- * measured round trip (ack-round-trip.ts, at least 10 s), then at double the interval each time, up to 10 minutes.
- * A RECONCILE is answered as the agent answers it: nothing for a task it has, TASK_DROPPED (and its LAUNCH refused
- * from then on) for one it does not.
+ * at a time, the next sent once the master's ACKNOWLEDGE for the head arrived (status-update-stream.ts), the head
+ * pushed again with an end behind it, and resent as the agent resends it: first after its own acknowledgements'
+ * round trip (ack-round-trip.ts, at least 10 s), then doubling up to 10 minutes. A RECONCILE is answered as the
+ * agent answers it: nothing for a task it has, TASK_DROPPED (and its LAUNCH refused from then on) for one it does not.
  *
  * Where they differ from real agents, so that 10,000 fit in one process:
  * - No idle long-poll per agent. The bench's SQS client rings `ring(queueUrl)` after each send to a command queue
@@ -84,6 +83,8 @@ interface SimAgent {
   scheduled: boolean;
   /** When its queue was last read (Date.now()). */
   readAt: number;
+  /** Its acknowledgements' round trip (each agent measures its own). */
+  readonly roundTrip: AckRoundTrip;
 }
 
 /** What the fleet did, for the bench's report. */
@@ -136,7 +137,6 @@ export class SimulatedFleet {
   private receiving = 0;
   private readonly timers: NodeJS.Timeout[] = [];
   private stopped = false;
-  private readonly roundTrip = new AckRoundTrip();
   private heartbeatQueueUrl: string | undefined;
   private statusQueueUrl: string | undefined;
 
@@ -151,6 +151,7 @@ export class SimulatedFleet {
       dirty: false,
       scheduled: false,
       readAt: 0,
+      roundTrip: new AckRoundTrip(),
     }));
   }
 
@@ -349,7 +350,7 @@ export class SimulatedFleet {
       stream: new StatusUpdateStream(),
       attempt: 0,
       sending: false,
-      intervalMs: this.firstRetryMs,
+      intervalMs: this.firstRetryMs(agent),
     };
     agent.tasks.set(taskKey(frameworkId, taskId), task);
     return task;
@@ -361,12 +362,8 @@ export class SimulatedFleet {
     if (agent.tasks.has(key)) return;
     this.counters.reconcileDrops++;
     agent.refused.add(key);
-    const status = agentStatus(
-      taskId,
-      'TASK_DROPPED',
-      'REASON_RECONCILIATION',
-      'Reconciliation: task unknown to the agent',
-    );
+    const why = 'Reconciliation: task unknown to the agent';
+    const status = agentStatus(taskId, 'TASK_DROPPED', 'REASON_RECONCILIATION', why);
     this.queue(agent, this.track(agent, frameworkId, taskId), status);
   }
 
@@ -389,9 +386,8 @@ export class SimulatedFleet {
   }
 
   private queue(agent: SimAgent, task: SimTask, status: TaskStatus): void {
-    const state = status.state;
     if (task.stream.update(status) !== 'queued') return;
-    if (task.stream.head?.uuid === status.uuid || isTerminal(state)) this.flush(agent, task);
+    if (task.stream.head?.uuid === status.uuid || isTerminal(status.state)) this.flush(agent, task);
   }
 
   private acknowledge(agent: SimAgent, frameworkId: string, taskId: string, uuid: string): void {
@@ -399,10 +395,10 @@ export class SimulatedFleet {
     const task = agent.tasks.get(key);
     if (!task || task.stream.acknowledge(uuid) !== 'acknowledged') return;
     this.counters.acknowledgements++;
-    if (task.headSentAt !== undefined) this.roundTrip.sample(Date.now() - task.headSentAt);
+    if (task.headSentAt !== undefined) agent.roundTrip.sample(Date.now() - task.headSentAt);
     task.headSentAt = undefined;
     task.retryAt = undefined;
-    task.intervalMs = this.firstRetryMs;
+    task.intervalMs = this.firstRetryMs(agent);
     task.attempt = 0;
     if (task.stream.closed) {
       agent.tasks.delete(key);
@@ -418,12 +414,13 @@ export class SimulatedFleet {
     if (!head || !registration || task.sending || this.stopped || !this.statusQueueUrl) return;
     task.sending = true;
     const agentId = registration.agentId;
+    const latest = task.stream.latestState;
     const message: AgentMessage = {
       type: 'STATUS_UPDATE',
       agent_id: { value: agentId },
       framework_id: { value: task.frameworkId },
       status: { ...head, agent_id: { value: agentId } },
-      ...(task.stream.latestState ? { latest_state: task.stream.latestState } : {}),
+      ...(latest ? { latest_state: latest } : {}),
     };
     const attempt = task.attempt++;
     if (attempt > 0) this.counters.statusResends++;
@@ -446,14 +443,17 @@ export class SimulatedFleet {
       )
       .finally(() => {
         task.sending = false;
-        // Acknowledged while it was being sent: the next head goes now.
-        if (task.stream.head && task.stream.head.uuid !== uuid) this.flush(agent, task);
+        // Acknowledged while it was being sent, or ended meanwhile (the end's push): the head goes now.
+        const now = task.stream.latestState;
+        if (task.stream.head?.uuid !== uuid || (now !== latest && now !== undefined && isTerminal(now))) {
+          this.flush(agent, task);
+        }
       });
   }
 
   /** The wait before a head's first resend, as the agent's status update manager computes it. */
-  private get firstRetryMs(): number {
-    return this.roundTrip.firstRetryMs(this.options.retryMinMs ?? 10_000, this.options.retryMaxMs ?? 600_000);
+  private firstRetryMs(agent: SimAgent): number {
+    return agent.roundTrip.firstRetryMs(this.options.retryMinMs ?? 10_000, this.options.retryMaxMs ?? 600_000);
   }
 
   /** Resends heads whose retry is due; reads those agents' queues, and any not read lately with tasks open. */

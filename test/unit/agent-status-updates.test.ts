@@ -241,6 +241,33 @@ describe('the status update manager', () => {
     life.end();
   });
 
+  it('pushes the head with an end that came while its send was under way, without waiting for the retry', async () => {
+    const { life, sent, transport, make } = await setup(5_000);
+    const manager = make(life);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let first = true;
+    manager.start('agent-1', {
+      send: async (message, groupId, deduplicationId) => {
+        if (first) {
+          first = false;
+          await held;
+        }
+        return transport.send(message, groupId, deduplicationId);
+      },
+    });
+    const starting = status('TASK_STARTING');
+    await manager.update('fw', starting);
+    await manager.update('fw', status('TASK_FINISHED'));
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(sent.map((entry) => entry.message)).toMatchObject([
+      { status: { uuid: starting.uuid }, latest_state: 'TASK_STARTING' },
+      { status: { uuid: starting.uuid }, latest_state: 'TASK_FINISHED' },
+    ]);
+    life.end();
+  });
+
   it('survives a crash: the journal gives back the stream, and the unacknowledged head is resent', async () => {
     const { life, sent, transport, make } = await setup(5_000);
     const before = make(life);
