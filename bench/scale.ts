@@ -19,8 +19,9 @@
  *
  * Flags (or BENCH_* variables): --agents (10000), --tasks (100000), --frameworks (1), --task-ms (0),
  * --idle-seconds (30), --aws-rate (1000), --max-run-seconds (none: a run cut off reports the tasks that ended by
- * then), --agent-ping-timeout (15: the master's agent_ping_timeout, the agents' heartbeat interval). Prints progress
- * every 5 s; writes bench/results/scale.json.
+ * then), --agent-ping-timeout (15: the master's agent_ping_timeout, the agents' heartbeat interval), --per-agent
+ * (the tasks a framework places on one agent at once; 0, the default: as many as spread the tasks evenly,
+ * ceil(tasks / agents)). Prints progress every 5 s; writes bench/results/scale.json.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -60,6 +61,7 @@ function settings() {
       'aws-rate': { type: 'string' },
       'max-run-seconds': { type: 'string' },
       'agent-ping-timeout': { type: 'string' },
+      'per-agent': { type: 'string' },
     },
   });
   const read = (flag: keyof typeof values, env: string, fallback: number, min: number): number => {
@@ -76,6 +78,7 @@ function settings() {
     awsRate: read('aws-rate', 'BENCH_AWS_RATE', 1000, 1),
     maxRunSeconds: read('max-run-seconds', 'BENCH_MAX_RUN_SECONDS', Infinity, 1),
     agentPingTimeoutSeconds: read('agent-ping-timeout', 'BENCH_AGENT_PING_TIMEOUT', 15, 1),
+    perAgent: read('per-agent', 'BENCH_PER_AGENT', 0, 0),
   };
 }
 
@@ -176,7 +179,7 @@ async function runTasks(
   fleet: SimulatedFleet,
   bench: { frameworks: ScaleFramework[]; queues: QueueDepths },
 ) {
-  const perAgent = Math.max(1, Math.ceil(config.tasks / config.agents));
+  const perAgent = config.perAgent || Math.max(1, Math.ceil(config.tasks / config.agents));
   console.log(
     `Running ${config.tasks} tasks (${TASK_RESOURCES}) over ${config.frameworks} framework(s), at most ${perAgent} ` +
       `per agent at once, ${ACCEPT_CALLERS} ACCEPTs in flight per framework`,
