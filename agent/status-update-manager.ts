@@ -14,7 +14,7 @@ import type { Logger } from '#shared/log.js';
 import { inLogContext, logContext } from '#shared/log-context.js';
 import type { Metrics } from '#shared/metrics.js';
 import type { AgentMessage } from '#shared/protocol/internal.js';
-import type { TaskState, TaskStatus } from '#shared/protocol/mesos.js';
+import type { TaskStatus } from '#shared/protocol/mesos.js';
 import { AckRoundTrip } from './ack-round-trip.js';
 import type { Checkpoint } from './checkpoint.js';
 import { isStopped, type Lifecycle } from './lifecycle.js';
@@ -135,10 +135,11 @@ export class StatusUpdateManager {
       await this.options.checkpoint.append(this.options.checkpoint.updatesFile(frameworkId, entry.taskId), record);
       const outcome = entry.stream.update(status);
       this.options.metrics.increment('slave/status_updates');
-      // Only a new head goes out now; anything behind it waits for the head's acknowledgement. But a terminal
-      // update behind the head sends the head again at once, carrying it as `latest_state`, so the master frees
-      // the task's resources now rather than at the next retry (Mesos waits for the retry).
-      if (entry.stream.head?.uuid === uuid || isTerminalState(status.state)) this.flush(entry);
+      // Only a new head goes out now; anything behind it waits for the head's acknowledgement. An end behind the
+      // head rides the head's next send, its retry, as `latest_state` (as Mesos's agent does). Sent again at once,
+      // it freed the task's resources before its updates were handled, and a framework launched into them faster
+      // than the master handled updates: the status queue grew until resends were half of it (bench:scale).
+      if (entry.stream.head?.uuid === uuid) this.flush(entry);
       return outcome;
     });
   }
@@ -221,13 +222,12 @@ export class StatusUpdateManager {
     if (this.entries.get(taskKey(entry.frameworkId, entry.taskId)) !== entry) return;
     entry.sending = true;
     entry.cancelRetry?.();
-    const latest = entry.stream.latestState;
     const message: AgentMessage = {
       type: 'STATUS_UPDATE',
       agent_id: { value: target.agentId },
       framework_id: { value: entry.frameworkId },
       status: { ...head, agent_id: { value: target.agentId } },
-      ...(latest ? { latest_state: latest } : {}),
+      ...(entry.stream.latestState ? { latest_state: entry.stream.latestState } : {}),
     };
     const attempt = entry.attempt++;
     entry.headSentAt ??= Date.now();
@@ -237,7 +237,7 @@ export class StatusUpdateManager {
       task_id: entry.taskId,
       ...(entry.correlationId ? { correlation_id: entry.correlationId } : {}),
     };
-    inLogContext(ids, () => this.send(entry, target.transport, message, { head, latest, attempt }));
+    inLogContext(ids, () => this.send(entry, target.transport, message, head, attempt));
   }
 
   /** Sends the head once; when it is done, sends the next head or schedules the retry. */
@@ -245,7 +245,8 @@ export class StatusUpdateManager {
     entry: Entry,
     transport: StatusTransport,
     message: AgentMessage,
-    { head, latest, attempt }: { head: TaskStatus; latest: TaskState | undefined; attempt: number },
+    head: TaskStatus,
+    attempt: number,
   ): void {
     const uuid = head.uuid as string;
     const sent = transport.send(message, taskKey(entry.frameworkId, entry.taskId), `${uuidHex(uuid)}-${attempt}`);
@@ -267,10 +268,7 @@ export class StatusUpdateManager {
       )
       .finally(() => {
         entry.sending = false;
-        // The next head, or an end that came while this send was under way: its push waits for no retry.
-        const latestNow = entry.stream.latestState;
-        const endNotCarried = latestNow !== latest && latestNow !== undefined && isTerminalState(latestNow);
-        if (entry.stream.head?.uuid !== uuid || endNotCarried) {
+        if (entry.stream.head?.uuid !== uuid) {
           this.flush(entry);
           return;
         }

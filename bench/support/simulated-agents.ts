@@ -6,9 +6,9 @@
  * master-client.ts), heartbeats on the heartbeat queue at the interval the master answers, reads its own command
  * queue, and answers a LAUNCH with TASK_STARTING, TASK_RUNNING and TASK_FINISHED on the status FIFO queue, one update
  * at a time, the next sent once the master's ACKNOWLEDGE for the head arrived (status-update-stream.ts), the head
- * pushed again with an end behind it, and resent as the agent resends it: first after its own acknowledgements'
- * round trip (ack-round-trip.ts, at least 10 s), then doubling up to 10 minutes. A RECONCILE is answered as the
- * agent answers it: nothing for a task it has, TASK_DROPPED (and its LAUNCH refused from then on) for one it does not.
+ * resent as the agent resends it (carrying an end behind it as `latest_state`): first after its own
+ * acknowledgements' round trip (ack-round-trip.ts, at least 10 s), then doubling up to 10 minutes. A RECONCILE is
+ * answered as the agent answers it: nothing for a task it has, TASK_DROPPED (its LAUNCH refused from then on) otherwise.
  *
  * Where they differ from real agents, so that 10,000 fit in one process:
  * - No idle long-poll per agent. The bench's SQS client rings `ring(queueUrl)` after each send to a command queue
@@ -27,7 +27,6 @@ import { AgentCommandSchema, parseMessageBody } from '#shared/protocol/internal.
 import type { Resource, TaskState, TaskStatus } from '#shared/protocol/mesos.js';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { Queues, type ReceivedMessage } from '#shared/queues/queues.js';
-import { isTerminal } from '#shared/tasks/state-machine.js';
 import { MasterClient } from '../../agent/master-client.js';
 import { registrationRequest, type AgentRegistration, agentRegistration } from '../../agent/registration.js';
 import { AckRoundTrip } from '../../agent/ack-round-trip.js';
@@ -373,7 +372,7 @@ export class SimulatedFleet {
     this.update(agent, task, state, 'Killed by the simulation');
   }
 
-  /** Queues an update on the task's stream; the head goes at once, and a terminal one pushes the head out again. */
+  /** Queues an update on the task's stream; a new head goes at once. */
   private update(agent: SimAgent, task: SimTask, state: TaskState, message?: string): void {
     const status = taskStatus({
       taskId: task.taskId,
@@ -387,7 +386,7 @@ export class SimulatedFleet {
 
   private queue(agent: SimAgent, task: SimTask, status: TaskStatus): void {
     if (task.stream.update(status) !== 'queued') return;
-    if (task.stream.head?.uuid === status.uuid || isTerminal(status.state)) this.flush(agent, task);
+    if (task.stream.head?.uuid === status.uuid) this.flush(agent, task);
   }
 
   private acknowledge(agent: SimAgent, frameworkId: string, taskId: string, uuid: string): void {
@@ -443,11 +442,8 @@ export class SimulatedFleet {
       )
       .finally(() => {
         task.sending = false;
-        // Acknowledged while it was being sent, or ended meanwhile (the end's push): the head goes now.
-        const now = task.stream.latestState;
-        if (task.stream.head?.uuid !== uuid || (now !== latest && now !== undefined && isTerminal(now))) {
-          this.flush(agent, task);
-        }
+        // Acknowledged while it was being sent: the next head goes now.
+        if (task.stream.head && task.stream.head.uuid !== uuid) this.flush(agent, task);
       });
   }
 
