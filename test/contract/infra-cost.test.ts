@@ -50,6 +50,19 @@ import { clusterFigures } from '../../functions/operator/metrics.js';
 type Statement = { Statement?: string; Parameters?: unknown[] };
 type StatementResponse = { Error?: { Item?: Record<string, unknown> } };
 
+/** Each table's key attributes, described once. */
+const keySchemas = new Map<string, Promise<string[]>>();
+function keyNames(reader: AwsClients, table: string): Promise<string[]> {
+  let names = keySchemas.get(table);
+  if (!names) {
+    names = reader.dynamodb
+      .send(new DescribeTableCommand({ TableName: table }))
+      .then((schema) => (schema.Table?.KeySchema ?? []).map((key) => key.AttributeName as string));
+    keySchemas.set(table, names);
+  }
+  return names;
+}
+
 /**
  * A BatchExecuteStatement's write units by table, as AWS bills its statements (DynamoDB Local reports none): each
  * the single write it stands for, by the size of its item (item-size.ts), read afresh after an UPDATE with an
@@ -68,9 +81,7 @@ async function statementUnits(
       const old = responses[i]?.Error?.Item;
       const inserted = insertedItem(statement, parameters);
       if (inserted) return { TableName: table, CapacityUnits: writeUnits(inserted, old) };
-      const schema = await reader.dynamodb.send(new DescribeTableCommand({ TableName: table }));
-      const keys = (schema.Table?.KeySchema ?? []).map((key) => key.AttributeName as string);
-      const key = updatedKey(statement, parameters, keys);
+      const key = updatedKey(statement, parameters, await keyNames(reader, table));
       const after = key && (await reader.documents.send(new GetCommand({ TableName: table, Key: key }))).Item;
       return { TableName: table, CapacityUnits: writeUnits(after, old) };
     }),

@@ -4,6 +4,7 @@
  * the middle of its writes). Installed as SDK middleware.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { statementTable } from '../../bench/support/partiql.js';
 
 export type Fault =
   /** Fail before sending, as throttling or a conflict does: the request is not applied. */
@@ -35,7 +36,7 @@ export interface FaultPlan {
 function names(input: unknown, table: string): boolean {
   const request = input as { TableName?: string; Statements?: ReadonlyArray<{ Statement?: string }> };
   if (request.TableName !== undefined) return request.TableName === table;
-  return (request.Statements ?? []).some((statement) => statement.Statement?.includes(`"${table}"`) === true);
+  return (request.Statements ?? []).some((statement) => statementTable(statement.Statement ?? '') === table);
 }
 
 export function injectFaults(client: DynamoDBClient, plan: FaultPlan): { readonly hits: () => number; remove(): void } {
